@@ -1,0 +1,45 @@
+# Switchboard. `make help` lists the targets.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/switchboard
+
+.PHONY: help deps build run generate check-generated fmt-check vet test test-go spec-check bench clean
+
+help: ## List targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+deps: ## Install what the project needs from the system's package manager, if missing
+	@bash scripts/deps.sh
+
+build: ## Build bin/switchboard
+	$(GO) build -o $(BIN) ./server/cmd/switchboard
+
+run: deps build ## Build and run `switchboard serve` on the embedded default (./.data)
+	./$(BIN) serve
+
+generate: ## Regenerate gen/ from openapi/*.yaml
+	$(GO) generate ./gen/...
+
+check-generated: ## Fail when regenerating gen/ would change it
+	@bash scripts/check-generated.sh
+
+fmt-check:
+	@out=$$(gofmt -l server store openapi); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+test-go: ## Go tests only (real PostgreSQL, race detector)
+	$(GO) test -race -count=1 ./...
+
+spec-check: ## Lint the specs and type-check a TypeScript SDK generated from each
+	@bash scripts/spec-check.sh
+
+test: deps check-generated fmt-check vet test-go spec-check ## Everything CI runs
+
+bench: deps ## Benchmarks (bounded in time)
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./server/...
+
+clean:
+	rm -rf bin scripts/sdkcheck/out

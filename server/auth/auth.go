@@ -1,0 +1,176 @@
+// Package auth authenticates API requests. Which credentials an operation accepts and which
+// permissions it needs come from the operation's security requirements in the spec (see
+// package contract); no second table of permissions is kept here.
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/switchboard-dev/switchboard/server/contract"
+	"github.com/switchboard-dev/switchboard/server/problem"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// AllPermissions is the permission that grants every other one.
+const AllPermissions = "*"
+
+// Principal is who a request acts as: a workspace's API key, or the operator.
+type Principal struct {
+	WorkspaceID uuid.UUID
+	KeyID       uuid.UUID
+	Permissions []string
+	Operator    bool
+}
+
+// Has reports whether the principal holds a permission.
+func (p *Principal) Has(permission string) bool {
+	return p.Operator || slices.Contains(p.Permissions, AllPermissions) || slices.Contains(p.Permissions, permission)
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the request's principal. Handlers behind the middleware always have one.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// KeyFinder looks an API key up by its secret.
+type KeyFinder interface {
+	FindAPIKey(ctx context.Context, secret string) (store.APIKey, error)
+}
+
+// credential returns the secret a request presents through a security scheme, if any:
+// `Authorization: Bearer` for http bearer schemes, the named header for apiKey schemes — where
+// that header is Authorization, after its leading word (`Authorization: AccessKey <key>`).
+func credential(r *http.Request, s contract.Requirement) string {
+	switch {
+	case s.Scheme.Type == "http" && strings.EqualFold(s.Scheme.Scheme, "bearer"):
+		scheme, value, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if ok && strings.EqualFold(scheme, "bearer") {
+			return strings.TrimSpace(value)
+		}
+	case s.Scheme.Type == "apiKey" && s.Scheme.In == "header":
+		value := r.Header.Get(s.Scheme.Name)
+		if strings.EqualFold(s.Scheme.Name, "Authorization") {
+			word, rest, ok := strings.Cut(value, " ")
+			prefix, _ := s.Scheme.Extensions["x-credential-prefix"].(string)
+			if !ok || (prefix != "" && !strings.EqualFold(word, prefix)) {
+				return ""
+			}
+			value = rest
+		}
+		return strings.TrimSpace(value)
+	}
+	return ""
+}
+
+func unauthorized(format string, args ...any) *problem.Problem {
+	p := problem.New(http.StatusUnauthorized, format, args...)
+	p.Header = http.Header{"Www-Authenticate": {`Bearer realm="switchboard"`}}
+	return p
+}
+
+// APIKeys authenticates requests with a workspace's API key (run after contract's Match).
+// It refuses (401) a missing, unknown, revoked or expired key, and (403) a key lacking a
+// permission the operation's security requirement names, or a request whose `x-tenant-id`
+// header or `{workspaceId}` path parameter is not the key's workspace.
+func APIKeys(keys KeyFinder, now func() time.Time) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			route := contract.RouteOf(c)
+			if route == nil || len(route.Security) == 0 {
+				return next(c)
+			}
+			req := c.Request()
+			var secret string
+			var req0 contract.Requirement
+			for _, r := range route.Security {
+				if secret = credential(req, r); secret != "" {
+					req0 = r
+					break
+				}
+			}
+			if secret == "" {
+				return unauthorized("Missing API key")
+			}
+			key, err := keys.FindAPIKey(req.Context(), secret)
+			if errors.Is(err, store.ErrNotFound) {
+				return unauthorized("Invalid API key")
+			}
+			if err != nil {
+				return err
+			}
+			switch {
+			case key.RevokedAt != nil:
+				return unauthorized("API key has been revoked")
+			case key.ExpiresAt != nil && !now().Before(*key.ExpiresAt):
+				return unauthorized("API key has expired")
+			}
+			p := &Principal{WorkspaceID: key.WorkspaceID, KeyID: key.ID, Permissions: key.Permissions}
+			if t := req.Header.Get("x-tenant-id"); t != "" && !sameID(t, p.WorkspaceID) {
+				return problem.New(http.StatusForbidden, "x-tenant-id is not the API key's workspace")
+			}
+			if w, ok := route.PathParams["workspaceId"]; ok && !sameID(w, p.WorkspaceID) {
+				return problem.New(http.StatusForbidden, "The workspace in the path is not the API key's workspace")
+			}
+			var missing []string
+			for _, scope := range req0.Scopes {
+				if !p.Has(scope) {
+					missing = append(missing, scope)
+				}
+			}
+			if len(missing) > 0 {
+				return problem.New(http.StatusForbidden, "Missing permission: %s", strings.Join(missing, ", "))
+			}
+			c.SetRequest(req.WithContext(WithPrincipal(req.Context(), p)))
+			return next(c)
+		}
+	}
+}
+
+func sameID(s string, id uuid.UUID) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u == id
+}
+
+// Operator authenticates requests with the operator (admin) token, compared in constant time.
+func Operator(token string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			route := contract.RouteOf(c)
+			if route == nil || len(route.Security) == 0 {
+				return next(c)
+			}
+			var secret string
+			for _, r := range route.Security {
+				if secret = credential(c.Request(), r); secret != "" {
+					break
+				}
+			}
+			if secret == "" {
+				return unauthorized("Missing admin token")
+			}
+			if subtle.ConstantTimeCompare([]byte(secret), []byte(token)) != 1 {
+				return unauthorized("Invalid admin token")
+			}
+			req := c.Request()
+			c.SetRequest(req.WithContext(WithPrincipal(req.Context(), &Principal{Operator: true})))
+			return next(c)
+		}
+	}
+}

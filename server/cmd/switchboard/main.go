@@ -1,0 +1,204 @@
+// Command switchboard runs Switchboard. `switchboard serve` starts the HTTP server and the
+// background workers, on the PostgreSQL at DATABASE_URL or, when that is unset, on a private
+// cluster it keeps under the data directory.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/server"
+	"github.com/switchboard-dev/switchboard/store"
+	"github.com/switchboard-dev/switchboard/store/pgcluster"
+	"github.com/switchboard-dev/switchboard/store/seal"
+)
+
+const usage = `Usage: switchboard serve
+
+Environment:
+  SWITCHBOARD_ADDR            listen address (default 127.0.0.1:8080)
+  DATABASE_URL                PostgreSQL URL; unset = a private cluster under the data directory
+  SWITCHBOARD_DATA_DIR        data directory (default ./.data)
+  SWITCHBOARD_ADMIN_TOKEN     operator token for /admin/v1; unset = generated, kept in the data directory
+  SWITCHBOARD_ENCRYPTION_KEY  32-byte key (base64 or hex) sealing secrets at rest; unset = generated, kept in the data directory
+`
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "serve" {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, log); err != nil {
+		log.Error("switchboard stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+// config is serve's environment.
+type config struct {
+	addr, databaseURL, dataDir, adminToken, encryptionKey string
+}
+
+func env(name, dflt string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return dflt
+}
+
+func serve(ctx context.Context, log *slog.Logger) error {
+	cfg := config{
+		addr:          env("SWITCHBOARD_ADDR", "127.0.0.1:8080"),
+		databaseURL:   os.Getenv("DATABASE_URL"),
+		dataDir:       env("SWITCHBOARD_DATA_DIR", "./.data"),
+		adminToken:    os.Getenv("SWITCHBOARD_ADMIN_TOKEN"),
+		encryptionKey: os.Getenv("SWITCHBOARD_ENCRYPTION_KEY"),
+	}
+	dataDir, err := filepath.Abs(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if cfg.adminToken == "" {
+		if cfg.adminToken, err = keptSecret(filepath.Join(dataDir, "admin-token"), func() string { return "sb_admin_" + randomString(30) }); err != nil {
+			return err
+		}
+	}
+	if cfg.encryptionKey == "" {
+		if cfg.encryptionKey, err = keptSecret(filepath.Join(dataDir, "encryption-key"), seal.GenerateKey); err != nil {
+			return err
+		}
+	}
+	key, err := seal.ParseKey(cfg.encryptionKey)
+	if err != nil {
+		return fmt.Errorf("SWITCHBOARD_ENCRYPTION_KEY: %w", err)
+	}
+	box, err := seal.New(key)
+	if err != nil {
+		return err
+	}
+
+	dsn := cfg.databaseURL
+	embedded := dsn == ""
+	if embedded {
+		password, err := keptSecret(filepath.Join(dataDir, "pg-password"), func() string { return randomString(24) })
+		if err != nil {
+			return err
+		}
+		cluster, err := pgcluster.Start(ctx, pgcluster.Options{
+			DataDir: filepath.Join(dataDir, "pg"), Password: password, Durable: true, Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		defer func() {
+			if err := cluster.Stop(); err != nil {
+				log.Error("stop embedded PostgreSQL", "error", err)
+			}
+		}()
+		dsn = cluster.DSN("postgres")
+	}
+
+	db, err := store.Open(ctx, dsn, box)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("database ready", "embedded", embedded)
+
+	var dev *devWorkspace
+	if embedded {
+		if dev, err = ensureDevWorkspace(ctx, db, filepath.Join(dataDir, "dev-workspace.json")); err != nil {
+			return fmt.Errorf("development workspace: %w", err)
+		}
+	}
+
+	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+	printWelcome(ln.Addr().String(), cfg, dataDir, dev)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// keptSecret returns the secret stored at path, creating it (mode 0600) with gen on first use,
+// so a restart keeps the same value.
+func keptSecret(path string, gen func() string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	s := gen()
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)[:n]
+}
+
+func printWelcome(addr string, cfg config, dataDir string, dev *devWorkspace) {
+	base := "http://" + addr
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nSwitchboard is running on %s\n", base)
+	fmt.Fprintf(&b, "  docs:          %s/docs/\n", base)
+	fmt.Fprintf(&b, "  specs:         %s/openapi/activities.yaml (also .json; admin.yaml)\n", base)
+	fmt.Fprintf(&b, "  data dir:      %s\n", dataDir)
+	if os.Getenv("SWITCHBOARD_ADMIN_TOKEN") == "" {
+		fmt.Fprintf(&b, "  admin token:   %s   (Authorization: Bearer …, for %s/admin/v1)\n", cfg.adminToken, base)
+	}
+	if dev != nil {
+		fmt.Fprintf(&b, "  workspace id:  %s   (%s)\n", dev.WorkspaceID, dev.Name)
+		fmt.Fprintf(&b, "  API key (*):   %s\n", dev.APIKey)
+		fmt.Fprintf(&b, "\nTry:\n  curl %s/api/dispatch-configs -H \"Authorization: Bearer %s\" -H \"x-tenant-id: %s\"\n", base, dev.APIKey, dev.WorkspaceID)
+	}
+	fmt.Fprintln(&b, "\nCtrl-C stops the server (and its PostgreSQL).")
+	fmt.Fprintln(os.Stderr, b.String())
+}

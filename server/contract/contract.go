@@ -1,0 +1,392 @@
+// Package contract makes a surface's OpenAPI spec the contract its HTTP handlers are held to:
+// it finds the operation a request is for (404/405 otherwise), exposes the operation's security
+// requirements so authentication reads permissions from the spec, and validates requests with
+// kin-openapi (parameters, formats, enums, bodies, body size) before any handler runs.
+package contract
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/switchboard-dev/switchboard/server/problem"
+)
+
+func init() {
+	// kin-openapi checks date-time out of the box but not uuid.
+	openapi3.DefineStringFormatValidator("uuid", openapi3.NewCallbackValidator(func(s string) error {
+		if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
+			return errors.New("must be a UUID")
+		}
+		return nil
+	}))
+}
+
+// DefaultBodyLimit is the largest request body accepted unless a surface sets its own.
+const DefaultBodyLimit = 1 << 20
+
+// Spec is one surface's loaded OpenAPI document and its router.
+type Spec struct {
+	// Doc is the parsed, validated document.
+	Doc *openapi3.T
+	// Prefix is where the surface is mounted (e.g. "/api"); spec paths are relative to it.
+	Prefix string
+	// BodyLimit is the largest request body in bytes; larger ones get 413.
+	BodyLimit int64
+	// AcceptCamelCase renames top-level request body fields given in camelCase to the
+	// documented snake_case field of the same name, for APIs whose clients send both.
+	AcceptCamelCase bool
+	router          routers.Router
+}
+
+// Load parses and validates a spec mounted at prefix.
+func Load(data []byte, prefix string) (*Spec, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse spec: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("invalid spec: %w", err)
+	}
+	// The router matches servers' hosts when there are any; we match on the path below the
+	// prefix instead, so it gets a copy without servers.
+	routed := *doc
+	routed.Servers = nil
+	router, err := gorillamux.NewRouter(&routed)
+	if err != nil {
+		return nil, err
+	}
+	return &Spec{Doc: doc, Prefix: prefix, BodyLimit: DefaultBodyLimit, router: router}, nil
+}
+
+// Requirement is one way to satisfy an operation's security: a scheme and the permissions
+// (scopes) a credential presented through it must hold.
+type Requirement struct {
+	SchemeName string
+	Scheme     *openapi3.SecurityScheme
+	Scopes     []string
+}
+
+// Route is the operation a request was matched to.
+type Route struct {
+	Operation  *openapi3.Operation
+	PathParams map[string]string
+	// Security lists the alternatives; empty means the operation is public.
+	Security []Requirement
+	route    *routers.Route
+}
+
+const routeKey = "contract.route"
+
+// RouteOf returns the route Match stored on the request, or nil.
+func RouteOf(c echo.Context) *Route {
+	r, _ := c.Get(routeKey).(*Route)
+	return r
+}
+
+// Match finds the operation for each request (404 for an unknown path, 405 for a method the
+// path does not have) and stores it for RouteOf.
+func (s *Spec) Match() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			route, params, err := s.router.FindRoute(s.relative(req))
+			if err != nil {
+				if errors.Is(err, routers.ErrMethodNotAllowed) {
+					return problem.New(http.StatusMethodNotAllowed, "Method %s is not allowed on %s", req.Method, req.URL.Path)
+				}
+				return problem.New(http.StatusNotFound, "Cannot %s %s", req.Method, req.URL.Path)
+			}
+			security := route.Operation.Security
+			if security == nil {
+				security = &s.Doc.Security
+			}
+			r := &Route{Operation: route.Operation, PathParams: params, route: route}
+			for _, alt := range *security {
+				names := make([]string, 0, len(alt))
+				for name := range alt {
+					names = append(names, name)
+				}
+				sort.Strings(names)
+				for _, name := range names {
+					ref := s.Doc.Components.SecuritySchemes[name]
+					if ref == nil || ref.Value == nil {
+						return fmt.Errorf("spec: operation %s uses undefined security scheme %q", route.Operation.OperationID, name)
+					}
+					r.Security = append(r.Security, Requirement{SchemeName: name, Scheme: ref.Value, Scopes: alt[name]})
+				}
+			}
+			c.Set(routeKey, r)
+			return next(c)
+		}
+	}
+}
+
+// Validate checks each request against its operation (run after Match): the body size limit
+// (413), then parameters and body against the schemas, reporting every problem at once (400).
+func (s *Spec) Validate() echo.MiddlewareFunc {
+	opts := &openapi3filter.Options{
+		MultiError:         true,
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // auth is its own middleware
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := RouteOf(c)
+			if r == nil {
+				return errors.New("contract: Validate used without Match")
+			}
+			req := c.Request()
+			if req.Body != nil && req.Body != http.NoBody {
+				body, err := io.ReadAll(io.LimitReader(req.Body, s.BodyLimit+1))
+				if err != nil {
+					return problem.New(http.StatusBadRequest, "Could not read the request body")
+				}
+				if int64(len(body)) > s.BodyLimit {
+					return problem.New(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", s.BodyLimit)
+				}
+				if s.AcceptCamelCase {
+					if body, err = snakeCaseAliases(body, r.Operation); err != nil {
+						return err
+					}
+				}
+				req.Body = io.NopCloser(bytes.NewReader(body))
+				req.ContentLength = int64(len(body))
+				err = s.validate(req, r, opts)
+				// The handler decodes the body again, from the start.
+				req.Body = io.NopCloser(bytes.NewReader(body))
+				if err != nil {
+					return err
+				}
+				return next(c)
+			}
+			if err := s.validate(req, r, opts); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	}
+}
+
+func (s *Spec) validate(req *http.Request, r *Route, opts *openapi3filter.Options) error {
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: r.PathParams, Route: r.route, Options: opts}
+	err := openapi3filter.ValidateRequest(req.Context(), in)
+	if err == nil {
+		return nil
+	}
+	details := Details(err)
+	return problem.Invalid("Validation failed", details...)
+}
+
+// Details flattens kin-openapi's validation errors into one Detail per problem, naming the
+// field ("channel", "credentials.apiKey", "query.limit") without echoing the value sent.
+func Details(err error) []problem.Detail {
+	var out []problem.Detail
+	var walk func(err error, prefix string)
+	walk = func(err error, prefix string) {
+		// A type switch, not errors.As: a RequestError unwraps to the MultiError inside it,
+		// and matching that first would lose the parameter name.
+		switch e := err.(type) {
+		case openapi3.MultiError:
+			for _, inner := range e {
+				walk(inner, prefix)
+			}
+		case *openapi3filter.RequestError:
+			if e.Parameter != nil {
+				prefix = e.Parameter.In + "." + e.Parameter.Name
+			}
+			var pe *openapi3filter.ParseError
+			switch {
+			case e.Err == nil:
+				out = append(out, problem.Detail{Field: fieldOr(prefix, "body"), Message: e.Reason})
+			case errors.Is(e.Err, openapi3filter.ErrInvalidRequired):
+				out = append(out, problem.Detail{Field: fieldOr(prefix, "body"), Message: "is required"})
+			case errors.As(e.Err, &pe) && e.RequestBody != nil:
+				out = append(out, problem.Detail{Field: "body", Message: "is not valid JSON"})
+			default:
+				walk(e.Err, prefix)
+			}
+		case *openapi3.SchemaError:
+			out = append(out, schemaDetail(e, prefix))
+		case *openapi3filter.ParseError:
+			out = append(out, problem.Detail{Field: prefix, Message: e.Reason})
+		default:
+			out = append(out, problem.Detail{Field: prefix, Message: err.Error()})
+		}
+	}
+	walk(err, "")
+	return out
+}
+
+func schemaDetail(se *openapi3.SchemaError, prefix string) problem.Detail {
+	path := append([]string{}, se.JSONPointer()...)
+	msg := se.Reason
+	switch {
+	case se.SchemaField == "required":
+		msg = "is required"
+	case strings.HasPrefix(se.Reason, "property \"") && strings.HasSuffix(se.Reason, "\" is unsupported"):
+		path = append(path, strings.TrimSuffix(strings.TrimPrefix(se.Reason, "property \""), "\" is unsupported"))
+		msg = "is not an allowed field"
+	case se.SchemaField == "enum" && se.Schema != nil:
+		vals := make([]string, 0, len(se.Schema.Enum))
+		for _, v := range se.Schema.Enum {
+			vals = append(vals, fmt.Sprint(v))
+		}
+		msg = "must be one of: " + strings.Join(vals, ", ")
+	}
+	field := strings.Join(path, ".")
+	if prefix != "" {
+		field = strings.TrimSuffix(prefix+"."+field, ".")
+	}
+	return problem.Detail{Field: field, Message: msg}
+}
+
+func fieldOr(field, dflt string) string {
+	if field == "" {
+		return dflt
+	}
+	return field
+}
+
+// snakeCaseAliases renames top-level keys of a JSON object body that are the camelCase
+// spelling of a documented snake_case property (baseUrl → base_url). Both spellings of one
+// field is a 400; anything that is not a JSON object is left for validation to judge.
+func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
+	if op.RequestBody == nil || op.RequestBody.Value == nil {
+		return body, nil
+	}
+	mt := op.RequestBody.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil || len(mt.Schema.Value.Properties) == 0 {
+		return body, nil
+	}
+	props := mt.Schema.Value.Properties
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return body, nil
+	}
+	changed := false
+	var dup []problem.Detail
+	for k, v := range obj {
+		if _, ok := props[k]; ok {
+			continue
+		}
+		snake := toSnake(k)
+		if _, ok := props[snake]; !ok || snake == k {
+			continue
+		}
+		if _, both := obj[snake]; both {
+			dup = append(dup, problem.Detail{Field: snake, Message: fmt.Sprintf("is given twice, as %s and %s", snake, k)})
+			continue
+		}
+		obj[snake] = v
+		delete(obj, k)
+		changed = true
+	}
+	if len(dup) > 0 {
+		sort.Slice(dup, func(i, j int) bool { return dup[i].Field < dup[j].Field })
+		return nil, problem.Invalid("Validation failed", dup...)
+	}
+	if !changed {
+		return body, nil
+	}
+	return json.Marshal(obj)
+}
+
+func toSnake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToLower(r))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Scopes returns every permission name the spec's operations require, sorted.
+func (s *Spec) Scopes() []string {
+	seen := map[string]bool{}
+	add := func(reqs openapi3.SecurityRequirements) {
+		for _, alt := range reqs {
+			for _, scopes := range alt {
+				for _, sc := range scopes {
+					seen[sc] = true
+				}
+			}
+		}
+	}
+	add(s.Doc.Security)
+	for _, item := range s.Doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.Security != nil {
+				add(*op.Security)
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for sc := range seen {
+		out = append(out, sc)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ValidateResponse checks a response to req against the operation's declared responses:
+// an undeclared status code, a missing or wrong header or a body that does not match the
+// schema is an error. Tests use it to hold handlers to the spec.
+func (s *Spec) ValidateResponse(req *http.Request, status int, header http.Header, body []byte) error {
+	rel := s.relative(req)
+	route, params, err := s.router.FindRoute(rel)
+	if err != nil {
+		return fmt.Errorf("no operation for %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: rel, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		},
+		Status:  status,
+		Header:  header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(body)
+	return openapi3filter.ValidateResponse(req.Context(), in)
+}
+
+// relative returns a shallow copy of req whose path is relative to the surface's prefix, the
+// form the spec's paths are written in.
+func (s *Spec) relative(req *http.Request) *http.Request {
+	rel := *req
+	u := *req.URL
+	u.Path = strings.TrimPrefix(req.URL.Path, s.Prefix)
+	u.RawPath = ""
+	rel.URL = &u
+	return &rel
+}
+
+// Operation returns the operation of the spec req is for, or nil when there is none.
+func (s *Spec) Operation(req *http.Request) *openapi3.Operation {
+	route, _, err := s.router.FindRoute(s.relative(req))
+	if err != nil {
+		return nil
+	}
+	return route.Operation
+}

@@ -1,0 +1,125 @@
+package contract
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/switchboard-dev/switchboard/server/problem"
+)
+
+const spec = `openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /things/{id}:
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string, format: uuid}}
+    post:
+      operationId: postThing
+      parameters:
+        - {name: limit, in: query, schema: {type: integer, maximum: 10}}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              required: [dispatch_provider_id, kind]
+              properties:
+                dispatch_provider_id: {type: string}
+                kind: {type: string, enum: [a, b]}
+                base_url: {type: string}
+                nested: {type: object, properties: {when: {type: string, format: date-time}}}
+      responses:
+        '200': {description: ok}
+`
+
+func serve(t *testing.T, camel bool, method, target, body string) (*problem.Problem, bool) {
+	t.Helper()
+	s, err := Load([]byte(spec), "/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AcceptCamelCase = camel
+	s.BodyLimit = 200
+	e := echo.New()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	c := e.NewContext(req, httptest.NewRecorder())
+	reached := false
+	err = s.Match()(s.Validate()(func(echo.Context) error { reached = true; return nil }))(c)
+	if err == nil {
+		return nil, reached
+	}
+	p, ok := err.(*problem.Problem)
+	if !ok {
+		t.Fatalf("error %T %v", err, err)
+	}
+	return p, reached
+}
+
+func TestValidateListsEveryProblem(t *testing.T) {
+	t.Parallel()
+	p, reached := serve(t, false, "POST", "/v1/things/nope?limit=11",
+		`{"kind":"c","extra":1,"nested":{"when":"yesterday"}}`)
+	if reached || p.Status != 400 {
+		t.Fatalf("reached=%v problem=%v", reached, p)
+	}
+	got := map[string]string{}
+	for _, d := range p.Details {
+		got[d.Field] = d.Message
+	}
+	for field, want := range map[string]string{
+		"path.id": "", "query.limit": "", "kind": "must be one of: a, b", "extra": "is not an allowed field",
+		"dispatch_provider_id": "is required", "nested.when": "",
+	} {
+		msg, ok := got[field]
+		if !ok || (want != "" && msg != want) {
+			t.Errorf("%s: got %q (present %v), want %q; all: %v", field, msg, ok, want, p.Details)
+		}
+	}
+}
+
+func TestRouting(t *testing.T) {
+	t.Parallel()
+	if p, _ := serve(t, false, "GET", "/v1/elsewhere", ""); p == nil || p.Status != 404 {
+		t.Errorf("unknown path: %v", p)
+	}
+	if p, _ := serve(t, false, "GET", "/v1/things/5d5e0f3c-6f3a-4a47-8a3e-0c1d2b3a4f5e", ""); p == nil || p.Status != 405 {
+		t.Errorf("unknown method: %v", p)
+	}
+	if p, reached := serve(t, false, "POST", "/v1/things/5d5e0f3c-6f3a-4a47-8a3e-0c1d2b3a4f5e", `{"dispatch_provider_id":"x","kind":"a"}`); p != nil || !reached {
+		t.Errorf("valid request: %v", p)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	t.Parallel()
+	p, reached := serve(t, false, "POST", "/v1/things/5d5e0f3c-6f3a-4a47-8a3e-0c1d2b3a4f5e", `{"kind":"a","base_url":"`+strings.Repeat("x", 300)+`"}`)
+	if reached || p == nil || p.Status != 413 {
+		t.Fatalf("reached=%v problem=%v", reached, p)
+	}
+}
+
+func TestCamelCaseAliases(t *testing.T) {
+	t.Parallel()
+	id := "/v1/things/5d5e0f3c-6f3a-4a47-8a3e-0c1d2b3a4f5e"
+	if p, reached := serve(t, true, "POST", id, `{"dispatchProviderId":"x","kind":"a","baseUrl":"u"}`); p != nil || !reached {
+		t.Errorf("camelCase accepted: %v", p)
+	}
+	if p, _ := serve(t, false, "POST", id, `{"dispatchProviderId":"x","kind":"a"}`); p == nil || p.Status != 400 {
+		t.Errorf("camelCase refused when the surface does not accept it: %v", p)
+	}
+	p, _ := serve(t, true, "POST", id, `{"dispatch_provider_id":"x","dispatchProviderId":"y","kind":"a"}`)
+	if p == nil || p.Status != 400 || len(p.Details) != 1 || p.Details[0].Field != "dispatch_provider_id" {
+		t.Errorf("both spellings: %v", p)
+	}
+	for in, want := range map[string]string{"baseUrl": "base_url", "dispatchProviderId": "dispatch_provider_id", "isActive": "is_active", "plain": "plain"} {
+		if got := toSnake(in); got != want {
+			t.Errorf("toSnake(%q) = %q", in, got)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+// Package problem is the one mapping from errors to HTTP responses. Handlers and middleware
+// return Go errors; From turns any of them into a Problem (status, message, details) and each
+// API surface renders a Problem in its own documented error body.
+package problem
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// Detail is one problem with a request: where (field, may be empty) and what.
+type Detail struct {
+	Field   string
+	Message string
+}
+
+// String renders a detail as "field: message".
+func (d Detail) String() string {
+	if d.Field == "" {
+		return d.Message
+	}
+	return d.Field + ": " + d.Message
+}
+
+// Problem is an error with the HTTP status it should be answered with.
+type Problem struct {
+	Status  int
+	Message string
+	Details []Detail
+	// Header holds response headers the error needs (Retry-After, for instance).
+	Header http.Header
+	// Cause is the underlying error, logged for 5xx and never shown.
+	Cause error
+}
+
+func (p *Problem) Error() string {
+	if p.Cause != nil {
+		return fmt.Sprintf("%d %s: %v", p.Status, p.Message, p.Cause)
+	}
+	return fmt.Sprintf("%d %s", p.Status, p.Message)
+}
+
+func (p *Problem) Unwrap() error { return p.Cause }
+
+// New returns a Problem with a status and a message.
+func New(status int, format string, args ...any) *Problem {
+	return &Problem{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid is a 400 listing every problem found; message sums them up.
+func Invalid(message string, details ...Detail) *Problem {
+	return &Problem{Status: http.StatusBadRequest, Message: message, Details: details}
+}
+
+// From maps any error to a Problem: Problems pass through, store error kinds and Echo's
+// HTTP errors get their status, and anything else is a 500 whose cause is kept for the log but
+// never shown.
+func From(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var se *store.Error
+	if errors.As(err, &se) {
+		switch {
+		case errors.Is(se.Kind, store.ErrNotFound):
+			return &Problem{Status: http.StatusNotFound, Message: se.Message}
+		case errors.Is(se.Kind, store.ErrConflict):
+			return &Problem{Status: http.StatusConflict, Message: se.Message}
+		case errors.Is(se.Kind, store.ErrInvalid):
+			return &Problem{Status: http.StatusBadRequest, Message: se.Message}
+		}
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg := http.StatusText(he.Code)
+		if s, ok := he.Message.(string); ok && s != "" {
+			msg = s
+		}
+		if he.Code >= 500 {
+			return &Problem{Status: he.Code, Message: http.StatusText(he.Code), Cause: err}
+		}
+		return &Problem{Status: he.Code, Message: msg}
+	}
+	return &Problem{Status: http.StatusInternalServerError, Message: "Internal server error", Cause: err}
+}

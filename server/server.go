@@ -1,0 +1,198 @@
+// Package server assembles Switchboard's HTTP server: one Echo instance with every API surface
+// mounted under its prefix, each with its spec-driven routing, authentication and validation,
+// and its own error body; plus health checks, spec downloads and the docs UI.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	genactivities "github.com/switchboard-dev/switchboard/gen/activities"
+	genadmin "github.com/switchboard-dev/switchboard/gen/admin"
+	"github.com/switchboard-dev/switchboard/openapi"
+	"github.com/switchboard-dev/switchboard/server/activities"
+	"github.com/switchboard-dev/switchboard/server/admin"
+	"github.com/switchboard-dev/switchboard/server/auth"
+	"github.com/switchboard-dev/switchboard/server/contract"
+	"github.com/switchboard-dev/switchboard/server/docs"
+	"github.com/switchboard-dev/switchboard/server/problem"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// Config is what the server needs besides the store.
+type Config struct {
+	// AdminToken authenticates the Admin API.
+	AdminToken string
+	// Logger receives one line per request and every 5xx cause.
+	Logger *slog.Logger
+	// Now is the clock (for key expiry); nil = time.Now.
+	Now func() time.Time
+}
+
+// Renderer writes a problem in a surface's documented error body.
+type Renderer func(c echo.Context, p *problem.Problem) error
+
+// surface is one mounted API.
+type surface struct {
+	prefix string
+	render Renderer
+}
+
+// New returns the HTTP handler for every surface.
+func New(db *store.DB, cfg Config) (*echo.Echo, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	var surfaces []surface
+	e.HTTPErrorHandler = errorHandler(cfg.Logger, &surfaces)
+	e.Use(middleware.RequestID(), accessLog(cfg.Logger), middleware.Recover())
+
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := db.Ready(ctx); err != nil {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs/") })
+	if err := docs.Register(e); err != nil {
+		return nil, err
+	}
+
+	mount := func(name string, render Renderer, authn echo.MiddlewareFunc, camel bool, register func(g *echo.Group)) error {
+		var s *openapi.Surface
+		for i := range openapi.Surfaces {
+			if openapi.Surfaces[i].Name == name {
+				s = &openapi.Surfaces[i]
+			}
+		}
+		data, err := openapi.YAML(name)
+		if err != nil {
+			return err
+		}
+		spec, err := contract.Load(data, s.Prefix)
+		if err != nil {
+			return err
+		}
+		spec.AcceptCamelCase = camel
+		surfaces = append(surfaces, surface{prefix: s.Prefix, render: render})
+		register(e.Group(s.Prefix, spec.Match(), authn, spec.Validate()))
+		return nil
+	}
+	keys := auth.APIKeys(db, cfg.Now)
+	if err := mount("activities", renderReten, keys, true, func(g *echo.Group) {
+		genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(&activities.Handler{DB: db}, nil))
+	}); err != nil {
+		return nil, err
+	}
+	if err := mount("admin", renderAdmin, auth.Operator(cfg.AdminToken), false, func(g *echo.Group) {
+		genadmin.RegisterHandlers(g, genadmin.NewStrictHandler(&admin.Handler{DB: db, Now: cfg.Now}, nil))
+	}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// errorHandler renders every error (from handlers, middleware, Echo's router) through
+// problem.From, in the body of the surface the request was for.
+func errorHandler(log *slog.Logger, surfaces *[]surface) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		p := problem.From(err)
+		if p.Status >= 500 {
+			log.ErrorContext(c.Request().Context(), "request failed",
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err)
+		}
+		for k, vs := range p.Header {
+			for _, v := range vs {
+				c.Response().Header().Add(k, v)
+			}
+		}
+		render := Renderer(renderAdmin)
+		path := c.Request().URL.Path
+		for _, s := range *surfaces {
+			if path == s.prefix || strings.HasPrefix(path, s.prefix+"/") {
+				render = s.render
+			}
+		}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(p.Status)
+			return
+		}
+		if rerr := render(c, p); rerr != nil {
+			log.Error("write error response", "error", rerr)
+		}
+	}
+}
+
+// renderReten writes the Activities API's documented (NestJS-style) error body.
+func renderReten(c echo.Context, p *problem.Problem) error {
+	body := map[string]any{"statusCode": p.Status, "message": p.Message, "error": http.StatusText(p.Status)}
+	if len(p.Details) > 0 {
+		errs := make([]string, len(p.Details))
+		for i, d := range p.Details {
+			errs[i] = d.String()
+		}
+		body["errors"] = errs
+	}
+	return c.JSON(p.Status, body)
+}
+
+var adminCodes = map[int]string{
+	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+	405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "rate_limited",
+}
+
+// renderAdmin writes the Admin API's error body.
+func renderAdmin(c echo.Context, p *problem.Problem) error {
+	code, ok := adminCodes[p.Status]
+	if !ok {
+		code = "internal"
+	}
+	type detail struct {
+		Field   string `json:"field,omitempty"`
+		Message string `json:"message"`
+	}
+	body := struct {
+		Code    string   `json:"code"`
+		Message string   `json:"message"`
+		Details []detail `json:"details,omitempty"`
+	}{Code: code, Message: p.Message}
+	for _, d := range p.Details {
+		body.Details = append(body.Details, detail{Field: d.Field, Message: d.Message})
+	}
+	return c.JSON(p.Status, body)
+}
+
+// accessLog writes one structured line per request; bodies and credentials are never logged.
+func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		HandleError: true, LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRequestID: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			attrs := []slog.Attr{
+				slog.String("method", v.Method), slog.String("path", v.URIPath), slog.Int("status", v.Status),
+				slog.Float64("ms", float64(v.Latency.Microseconds())/1000), slog.String("request_id", v.RequestID),
+			}
+			if p := auth.FromContext(c.Request().Context()); p != nil && !p.Operator {
+				attrs = append(attrs, slog.String("workspace_id", p.WorkspaceID.String()))
+			}
+			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+			return nil
+		},
+	})
+}

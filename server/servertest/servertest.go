@@ -1,0 +1,223 @@
+// Package servertest runs the whole Switchboard HTTP server on a fresh database for a test and
+// gives typed clients for it. Every response any of its clients receives is checked against
+// the spec of the surface it came from; a response the spec does not allow fails the test.
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/switchboard-dev/switchboard/gen/activitiesclient"
+	"github.com/switchboard-dev/switchboard/gen/adminclient"
+	"github.com/switchboard-dev/switchboard/openapi"
+	"github.com/switchboard-dev/switchboard/server"
+	"github.com/switchboard-dev/switchboard/server/contract"
+	"github.com/switchboard-dev/switchboard/store"
+	"github.com/switchboard-dev/switchboard/store/storetest"
+)
+
+// AdminToken is the operator token of every test server.
+const AdminToken = "test-admin-token"
+
+// Env is one running server.
+type Env struct {
+	URL   string
+	DB    *store.DB
+	Admin *adminclient.ClientWithResponses
+	// HTTP is a plain client whose responses are checked against the specs too, for requests
+	// the typed clients cannot make (the seed's verbatim bodies, malformed input).
+	HTTP *http.Client
+	// Logs holds everything the server logged.
+	Logs *SyncBuffer
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writes.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// New starts a server on a new database; it stops when the test ends.
+func New(t testing.TB) *Env {
+	t.Helper()
+	db := storetest.NewDB(t)
+	logs := &SyncBuffer{}
+	e, err := server.New(db, server.Config{AdminToken: AdminToken, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(e)
+	t.Cleanup(ts.Close)
+	hc := &http.Client{Transport: &checker{t: t, next: http.DefaultTransport, specs: specs(t)}}
+	env := &Env{URL: ts.URL, DB: db, HTTP: hc, Logs: logs}
+	env.Admin, err = adminclient.NewClientWithResponses(ts.URL+"/admin/v1", adminclient.WithHTTPClient(hc),
+		adminclient.WithRequestEditorFn(bearer(AdminToken)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func bearer(token string) func(context.Context, *http.Request) error {
+	return func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer "+token)
+		return nil
+	}
+}
+
+// Workspace creates a workspace and a key holding permissions; it returns both.
+func (e *Env) Workspace(t testing.TB, permissions ...string) (uuid.UUID, string) {
+	t.Helper()
+	ctx := context.Background()
+	w, err := e.Admin.CreateWorkspaceWithResponse(ctx, adminclient.CreateWorkspaceJSONRequestBody{Name: t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.JSON201 == nil {
+		t.Fatalf("create workspace: %d %s", w.StatusCode(), w.Body)
+	}
+	return w.JSON201.Id, e.Key(t, w.JSON201.Id, permissions...)
+}
+
+// Key creates another key of a workspace.
+func (e *Env) Key(t testing.TB, workspaceID uuid.UUID, permissions ...string) string {
+	t.Helper()
+	perms := make([]adminclient.Permission, len(permissions))
+	for i, p := range permissions {
+		perms[i] = adminclient.Permission(p)
+	}
+	k, err := e.Admin.CreateApiKeyWithResponse(context.Background(), workspaceID,
+		adminclient.CreateApiKeyJSONRequestBody{Name: "test", Permissions: perms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.JSON201 == nil {
+		t.Fatalf("create key: %d %s", k.StatusCode(), k.Body)
+	}
+	return k.JSON201.Key
+}
+
+// Activities returns a typed Activities API client authenticating with key as a bearer token.
+func (e *Env) Activities(t testing.TB, key string) *activitiesclient.ClientWithResponses {
+	t.Helper()
+	c, err := activitiesclient.NewClientWithResponses(e.URL+"/api", activitiesclient.WithHTTPClient(e.HTTP),
+		activitiesclient.WithRequestEditorFn(bearer(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Do sends a raw request (body may be nil) with headers given as name, value pairs.
+func (e *Env) Do(t testing.TB, method, path, body string, headers ...string) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.URL+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+var (
+	specsOnce sync.Once
+	loaded    map[string]*contract.Spec
+	specsErr  error
+)
+
+func specs(t testing.TB) map[string]*contract.Spec {
+	specsOnce.Do(func() {
+		loaded = map[string]*contract.Spec{}
+		for _, s := range openapi.Surfaces {
+			data, err := openapi.YAML(s.Name)
+			if err != nil {
+				specsErr = err
+				return
+			}
+			if loaded[s.Prefix], err = contract.Load(data, s.Prefix); err != nil {
+				specsErr = err
+				return
+			}
+		}
+	})
+	if specsErr != nil {
+		t.Fatal(specsErr)
+	}
+	return loaded
+}
+
+// checker validates every response of a surface against that surface's spec.
+type checker struct {
+	t     testing.TB
+	next  http.RoundTripper
+	specs map[string]*contract.Spec
+}
+
+func (c *checker) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := c.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	for prefix, spec := range c.specs {
+		if req.URL.Path != prefix && !strings.HasPrefix(req.URL.Path, prefix+"/") {
+			continue
+		}
+		if spec.Operation(req) == nil {
+			continue // an unknown path or method: no operation to check against
+		}
+		check := req.Clone(req.Context())
+		check.Body = io.NopCloser(bytes.NewReader(reqBody))
+		if verr := spec.ValidateResponse(check, resp.StatusCode, resp.Header, b); verr != nil {
+			c.t.Errorf("%s %s → %d does not match the spec: %v\nbody: %s", req.Method, req.URL.Path, resp.StatusCode, verr, b)
+		}
+	}
+	return resp, nil
+}

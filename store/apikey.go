@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+)
+
+// APIKeyPrefix starts every API key, so leaked keys are easy to recognise and scan for.
+const APIKeyPrefix = "sb_sk_"
+
+// APIKey is a workspace's API key, without its secret.
+type APIKey struct {
+	ID          uuid.UUID      `db:"id"`
+	WorkspaceID uuid.UUID      `db:"workspace_id"`
+	Name        string         `db:"name"`
+	Prefix      string         `db:"prefix"`
+	Permissions pq.StringArray `db:"permissions"`
+	ExpiresAt   *time.Time     `db:"expires_at"`
+	RevokedAt   *time.Time     `db:"revoked_at"`
+	CreatedAt   time.Time      `db:"created_at"`
+}
+
+const apiKeyColumns = `id, workspace_id, name, prefix, permissions, expires_at, revoked_at, created_at`
+
+// hashAPIKey is how a key is stored and looked up.
+func hashAPIKey(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// CreateAPIKey creates a key for a workspace and returns it with its secret, which is not
+// stored (only its SHA-256 is) and cannot be read again. ErrNotFound if the workspace does
+// not exist.
+func (s *DB) CreateAPIKey(ctx context.Context, workspaceID uuid.UUID, name string, permissions []string, expiresAt *time.Time) (APIKey, string, error) {
+	raw := make([]byte, 30)
+	_, _ = rand.Read(raw)
+	secret := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	var k APIKey
+	err := s.db.GetContext(ctx, &k, `
+		INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, permissions, expires_at)
+		SELECT $1, w.id, $3, $4, $5, $6, $7 FROM workspaces w WHERE w.id = $2
+		RETURNING `+apiKeyColumns,
+		newID(), workspaceID, name, secret[:len(APIKeyPrefix)+4], hashAPIKey(secret), pq.StringArray(permissions), expiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, "", notFound("Workspace")
+	}
+	return k, secret, err
+}
+
+// ListAPIKeys returns a workspace's keys, newest first. ErrNotFound if the workspace does not exist.
+func (s *DB) ListAPIKeys(ctx context.Context, workspaceID uuid.UUID) ([]APIKey, error) {
+	if _, err := s.GetWorkspace(ctx, workspaceID); err != nil {
+		return nil, err
+	}
+	keys := []APIKey{}
+	err := s.db.SelectContext(ctx, &keys, `SELECT `+apiKeyColumns+` FROM api_keys
+		WHERE workspace_id = $1 ORDER BY id DESC`, workspaceID)
+	return keys, err
+}
+
+// GetAPIKey returns one key of a workspace, or ErrNotFound.
+func (s *DB) GetAPIKey(ctx context.Context, workspaceID, id uuid.UUID) (APIKey, error) {
+	var k APIKey
+	err := s.db.GetContext(ctx, &k, `SELECT `+apiKeyColumns+` FROM api_keys
+		WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, notFound("API key")
+	}
+	return k, err
+}
+
+// RevokeAPIKey revokes a key from now on; revoking a revoked key keeps its first revocation
+// time. ErrNotFound if the workspace has no such key.
+func (s *DB) RevokeAPIKey(ctx context.Context, workspaceID, id uuid.UUID) error {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+		WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("API key")
+	}
+	return nil
+}
+
+// FindAPIKey returns the key whose secret is given, revoked and expired keys included (the
+// caller decides, and can say why it refuses). ErrNotFound if no key has that secret.
+func (s *DB) FindAPIKey(ctx context.Context, secret string) (APIKey, error) {
+	var k APIKey
+	err := s.db.GetContext(ctx, &k, `SELECT `+apiKeyColumns+` FROM api_keys WHERE key_hash = $1`, hashAPIKey(secret))
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, notFound("API key")
+	}
+	return k, err
+}

@@ -1,0 +1,155 @@
+// Package store is Switchboard's PostgreSQL storage: a thin layer of sqlx queries, one method
+// per thing the handlers need, with the SQL next to the method that runs it. Migrations are
+// embedded and applied on start.
+//
+// Methods return *Error values whose Kind is ErrNotFound or ErrConflict for the failures
+// callers handle; the HTTP layer maps those kinds to status codes in one place.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/switchboard-dev/switchboard/store/seal"
+)
+
+// Error kinds. Match them with errors.Is.
+var (
+	// ErrNotFound: the row does not exist, or belongs to another workspace.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the write would break a uniqueness rule.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the input breaks a rule only the store can check (a reference to a row
+	// that must exist, for instance).
+	ErrInvalid = errors.New("invalid")
+)
+
+// Error is a store failure a caller can show to a user: Kind says what happened, Message says
+// it in words.
+type Error struct {
+	Kind    error
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap lets errors.Is match the Kind.
+func (e *Error) Unwrap() error { return e.Kind }
+
+func notFound(what string) error { return &Error{Kind: ErrNotFound, Message: what + " not found"} }
+
+// DB is the store. It is safe for concurrent use.
+type DB struct {
+	db  *sqlx.DB
+	box *seal.Box
+}
+
+// Open connects to PostgreSQL at dsn (a lib/pq URL or key=value string). Secrets are sealed
+// with box.
+func Open(ctx context.Context, dsn string, box *seal.Box) (*DB, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(40)
+	db.SetMaxIdleConns(40)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	return &DB{db: db, box: box}, nil
+}
+
+// Close closes the connection pool.
+func (s *DB) Close() error { return s.db.Close() }
+
+// SQL returns the underlying pool, for tests and tools that inspect the database.
+func (s *DB) SQL() *sqlx.DB { return s.db }
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrate applies every embedded migration not applied yet, in name order, in one transaction
+// under an advisory lock, so several processes starting at once apply each migration once.
+func (s *DB) Migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('switchboard.migrate'))`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return err
+	}
+	var applied []string
+	if err := tx.SelectContext(ctx, &applied, `SELECT version FROM schema_migrations`); err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, v := range applied {
+		done[v] = true
+	}
+	for _, name := range names {
+		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+		if done[version] {
+			continue
+		}
+		body, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", version, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Ready reports whether the database answers and every embedded migration is applied.
+func (s *DB) Ready(ctx context.Context) error {
+	names, _ := fs.Glob(migrationFS, "migrations/*.sql")
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM schema_migrations`); err != nil {
+		return err
+	}
+	if n < len(names) {
+		return fmt.Errorf("%d of %d migrations applied", n, len(names))
+	}
+	return nil
+}
+
+// newID returns a time-ordered (version 7) UUID, so ordering by id is ordering by creation and
+// keyset pagination needs one column.
+func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation on the named
+// constraint or index ("" = any).
+func isUniqueViolation(err error, constraint string) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		return constraint == "" || pqErr.Constraint == constraint
+	}
+	return false
+}
