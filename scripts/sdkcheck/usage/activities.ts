@@ -1,0 +1,125 @@
+// Type-checked only (tsc -p scripts/sdkcheck), never executed.
+//
+// A small, realistic client of the Activities API written against the
+// TypeScript types openapi-typescript generates from openapi/activities.yaml.
+// If a spec change breaks what a client like this relies on (a renamed field,
+// a path, a required property, an enum value), scripts/spec-check.sh fails.
+// The @ts-expect-error lines prove the generated types are real: with `any`
+// types they would be unused and tsc would fail.
+
+import createClient from "openapi-fetch";
+import type { components, paths } from "../out/activities";
+
+type Channel = components["schemas"]["Channel"];
+type DispatchConfig = components["schemas"]["DispatchConfig"];
+
+// Compile-time guard: `IsAny<T>` is `true` only for `any`.
+type IsAny<T> = 0 extends 1 & T ? true : false;
+function assertNotAny<T>(_value: T, _notAny: IsAny<T> extends true ? never : true): void {}
+
+const client = createClient<paths>({
+  baseUrl: "http://127.0.0.1:8080/api",
+  headers: { "x-api-key": "sb_sk_example" },
+});
+
+export async function firstCredentialKey(): Promise<string | undefined> {
+  const { data, error } = await client.GET("/dispatch-providers");
+  if (error) {
+    // Error bodies are typed too.
+    const status: number = error.statusCode;
+    const problems: string[] | undefined = error.errors;
+    throw new Error(`${status}: ${error.message} ${problems?.join(", ") ?? ""}`);
+  }
+  const provider = data[0];
+  if (!provider) return undefined;
+  const protocol: "REST" | "MOCK" = provider.protocolType;
+  void protocol;
+  const key: string = provider.channelDefinitions[0].credentialSchema[0].key;
+  assertNotAny(key, true);
+  // @ts-expect-error -- `credentialSchema` entries have no `name`, only `key`.
+  void provider.channelDefinitions[0].credentialSchema[0].name;
+  return key;
+}
+
+export async function channelsOf(providerId: string): Promise<Channel[]> {
+  const { data } = await client.GET("/dispatch-providers/{id}/channel-definitions", {
+    params: { path: { id: providerId }, header: { "x-tenant-id": "ws-1" } },
+  });
+  return (data ?? []).map((definition) => definition.channel);
+}
+
+export async function createSalesmanConfig(providerId: string): Promise<string | undefined> {
+  const { data, error, response } = await client.POST("/dispatch-configs", {
+    body: {
+      dispatch_provider_id: providerId,
+      channel: "SALESMAN",
+      base_url: "https://provider.example.com",
+      credentials: { apiKey: "sk-xxx" },
+    },
+  });
+  if (error) {
+    return `failed with ${response.status}: ${error.message}`;
+  }
+  const created: DispatchConfig = data;
+  const baseUrl: string | null = created.baseUrl;
+  void baseUrl;
+  // @ts-expect-error -- credentials are write-only: DispatchConfig never returns them.
+  void created.credentials;
+  return data?.dispatchProvider.code;
+}
+
+export async function createWithBadChannel(providerId: string): Promise<void> {
+  await client.POST("/dispatch-configs", {
+    body: {
+      dispatch_provider_id: providerId,
+      // @ts-expect-error -- "FAX" is not a Channel.
+      channel: "FAX",
+    },
+  });
+}
+
+export async function createWithoutProvider(): Promise<void> {
+  await client.POST("/dispatch-configs", {
+    // @ts-expect-error -- dispatch_provider_id is required.
+    body: { channel: "EMAIL" },
+  });
+}
+
+export async function listActiveWhatsApp(): Promise<DispatchConfig[]> {
+  const { data } = await client.GET("/dispatch-configs", {
+    params: { query: { channel: "WHATSAPP", is_active: true } },
+  });
+  return data ?? [];
+}
+
+export async function moveAndReactivate(id: string): Promise<boolean | undefined> {
+  const { data } = await client.PATCH("/dispatch-configs/{id}", {
+    params: { path: { id } },
+    body: { base_url: "https://new-provider.example.com", is_active: true },
+  });
+  // @ts-expect-error -- is_active is a boolean, not a string.
+  await client.PATCH("/dispatch-configs/{id}", { params: { path: { id } }, body: { is_active: "yes" } });
+  return data?.isActive;
+}
+
+export async function clearBaseUrl(id: string): Promise<void> {
+  await client.PATCH("/dispatch-configs/{id}", {
+    params: { path: { id } },
+    body: { base_url: null },
+  });
+}
+
+export async function deactivate(id: string): Promise<boolean> {
+  const { response } = await client.DELETE("/dispatch-configs/{id}", {
+    params: { path: { id } },
+  });
+  // @ts-expect-error -- the path parameter is required.
+  await client.DELETE("/dispatch-configs/{id}", {});
+  return response.status === 204;
+}
+
+export async function fetchOne(id: string): Promise<string> {
+  const { data } = await client.GET("/dispatch-configs/{id}", { params: { path: { id } } });
+  const createdAt: string | undefined = data?.createdAt;
+  return createdAt ?? "";
+}
