@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/riverqueue/river"
 
 	"github.com/switchboard-dev/switchboard/store/seal"
 )
@@ -50,8 +52,9 @@ func notFound(what string) error { return &Error{Kind: ErrNotFound, Message: wha
 
 // DB is the store. It is safe for concurrent use.
 type DB struct {
-	db  *sqlx.DB
-	box *seal.Box
+	db   *sqlx.DB
+	box  *seal.Box
+	jobs *river.Client[*sql.Tx]
 }
 
 // Open connects to PostgreSQL at dsn (a lib/pq URL or key=value string). Secrets are sealed
@@ -68,7 +71,12 @@ func Open(ctx context.Context, dsn string, box *seal.Box) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	return &DB{db: db, box: box}, nil
+	jobs, err := newJobInserter(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &DB{db: db, box: box, jobs: jobs}, nil
 }
 
 // Close closes the connection pool.
@@ -80,22 +88,34 @@ func (s *DB) SQL() *sqlx.DB { return s.db }
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// Migrate applies every embedded migration not applied yet, in name order, in one transaction
-// under an advisory lock, so several processes starting at once apply each migration once.
+// Migrate brings River's tables and then Switchboard's up to date: every embedded migration
+// not applied yet, in name order, in one transaction. A session advisory lock serialises
+// processes starting at once, so each migration is applied once.
 func (s *DB) Migrate(ctx context.Context) error {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
-	tx, err := s.db.BeginTxx(ctx, nil)
+	conn, err := s.db.Connx(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtext('switchboard.migrate'))`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(hashtext('switchboard.migrate'))`)
+	// River's migrations commit one by one (one adds an enum value a later one uses), so they
+	// cannot share a transaction with ours.
+	if err := migrateRiver(ctx, s.db.DB); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('switchboard.migrate'))`); err != nil {
-		return err
-	}
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return err

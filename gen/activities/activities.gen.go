@@ -17,30 +17,174 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for ActivityStatus.
+const (
+	ActivityStatusCANCELED   ActivityStatus = "CANCELED"
+	ActivityStatusCOMPLETED  ActivityStatus = "COMPLETED"
+	ActivityStatusDISPATCHED ActivityStatus = "DISPATCHED"
+	ActivityStatusFAILED     ActivityStatus = "FAILED"
+	ActivityStatusREADY      ActivityStatus = "READY"
+	ActivityStatusUNRESOLVED ActivityStatus = "UNRESOLVED"
+)
+
+// Valid indicates whether the value is a known member of the ActivityStatus enum.
+func (e ActivityStatus) Valid() bool {
+	switch e {
+	case ActivityStatusCANCELED:
+		return true
+	case ActivityStatusCOMPLETED:
+		return true
+	case ActivityStatusDISPATCHED:
+		return true
+	case ActivityStatusFAILED:
+		return true
+	case ActivityStatusREADY:
+		return true
+	case ActivityStatusUNRESOLVED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActivityStatusEventEventType.
+const (
+	ActivityStatusEventEventTypeCANCELED               ActivityStatusEventEventType = "CANCELED"
+	ActivityStatusEventEventTypeCOMPLETED              ActivityStatusEventEventType = "COMPLETED"
+	ActivityStatusEventEventTypeCREATED                ActivityStatusEventEventType = "CREATED"
+	ActivityStatusEventEventTypeDISPATCHFAILED         ActivityStatusEventEventType = "DISPATCH_FAILED"
+	ActivityStatusEventEventTypeDISPATCHSUCCESS        ActivityStatusEventEventType = "DISPATCH_SUCCESS"
+	ActivityStatusEventEventTypeFAILED                 ActivityStatusEventEventType = "FAILED"
+	ActivityStatusEventEventTypeRESOLUTIONFAILED       ActivityStatusEventEventType = "RESOLUTION_FAILED"
+	ActivityStatusEventEventTypeRESOLUTIONRETRYFAILED  ActivityStatusEventEventType = "RESOLUTION_RETRY_FAILED"
+	ActivityStatusEventEventTypeRESOLUTIONRETRYSUCCESS ActivityStatusEventEventType = "RESOLUTION_RETRY_SUCCESS"
+)
+
+// Valid indicates whether the value is a known member of the ActivityStatusEventEventType enum.
+func (e ActivityStatusEventEventType) Valid() bool {
+	switch e {
+	case ActivityStatusEventEventTypeCANCELED:
+		return true
+	case ActivityStatusEventEventTypeCOMPLETED:
+		return true
+	case ActivityStatusEventEventTypeCREATED:
+		return true
+	case ActivityStatusEventEventTypeDISPATCHFAILED:
+		return true
+	case ActivityStatusEventEventTypeDISPATCHSUCCESS:
+		return true
+	case ActivityStatusEventEventTypeFAILED:
+		return true
+	case ActivityStatusEventEventTypeRESOLUTIONFAILED:
+		return true
+	case ActivityStatusEventEventTypeRESOLUTIONRETRYFAILED:
+		return true
+	case ActivityStatusEventEventTypeRESOLUTIONRETRYSUCCESS:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActivityType.
+const (
+	MESSAGE ActivityType = "MESSAGE"
+	TASK    ActivityType = "TASK"
+)
+
+// Valid indicates whether the value is a known member of the ActivityType enum.
+func (e ActivityType) Valid() bool {
+	switch e {
+	case MESSAGE:
+		return true
+	case TASK:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Channel.
 const (
-	CALLCENTER Channel = "CALLCENTER"
-	EMAIL      Channel = "EMAIL"
-	PUSH       Channel = "PUSH"
-	SALESMAN   Channel = "SALESMAN"
-	SMS        Channel = "SMS"
-	WHATSAPP   Channel = "WHATSAPP"
+	ChannelCALLCENTER Channel = "CALLCENTER"
+	ChannelEMAIL      Channel = "EMAIL"
+	ChannelPUSH       Channel = "PUSH"
+	ChannelSALESMAN   Channel = "SALESMAN"
+	ChannelSMS        Channel = "SMS"
+	ChannelWHATSAPP   Channel = "WHATSAPP"
 )
 
 // Valid indicates whether the value is a known member of the Channel enum.
 func (e Channel) Valid() bool {
 	switch e {
-	case CALLCENTER:
+	case ChannelCALLCENTER:
 		return true
-	case EMAIL:
+	case ChannelEMAIL:
 		return true
-	case PUSH:
+	case ChannelPUSH:
 		return true
-	case SALESMAN:
+	case ChannelSALESMAN:
 		return true
-	case SMS:
+	case ChannelSMS:
 		return true
-	case WHATSAPP:
+	case ChannelWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CommerceUserContactsType.
+const (
+	CommerceUserContactsTypeEMAIL    CommerceUserContactsType = "EMAIL"
+	CommerceUserContactsTypeOTHER    CommerceUserContactsType = "OTHER"
+	CommerceUserContactsTypePHONE    CommerceUserContactsType = "PHONE"
+	CommerceUserContactsTypeWHATSAPP CommerceUserContactsType = "WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the CommerceUserContactsType enum.
+func (e CommerceUserContactsType) Valid() bool {
+	switch e {
+	case CommerceUserContactsTypeEMAIL:
+		return true
+	case CommerceUserContactsTypeOTHER:
+		return true
+	case CommerceUserContactsTypePHONE:
+		return true
+	case CommerceUserContactsTypeWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CommerceUserRolesRole.
+const (
+	CommerceUserRolesRoleADMIN       CommerceUserRolesRole = "ADMIN"
+	CommerceUserRolesRoleATTENTION   CommerceUserRolesRole = "ATTENTION"
+	CommerceUserRolesRoleCOMMERCEREP CommerceUserRolesRole = "COMMERCE_REP"
+	CommerceUserRolesRoleFINANCE     CommerceUserRolesRole = "FINANCE"
+	CommerceUserRolesRoleORDERS      CommerceUserRolesRole = "ORDERS"
+	CommerceUserRolesRoleOTHER       CommerceUserRolesRole = "OTHER"
+	CommerceUserRolesRoleOWNER       CommerceUserRolesRole = "OWNER"
+)
+
+// Valid indicates whether the value is a known member of the CommerceUserRolesRole enum.
+func (e CommerceUserRolesRole) Valid() bool {
+	switch e {
+	case CommerceUserRolesRoleADMIN:
+		return true
+	case CommerceUserRolesRoleATTENTION:
+		return true
+	case CommerceUserRolesRoleCOMMERCEREP:
+		return true
+	case CommerceUserRolesRoleFINANCE:
+		return true
+	case CommerceUserRolesRoleORDERS:
+		return true
+	case CommerceUserRolesRoleOTHER:
+		return true
+	case CommerceUserRolesRoleOWNER:
 		return true
 	default:
 		return false
@@ -95,6 +239,131 @@ func (e FieldDefinitionType) Valid() bool {
 	}
 }
 
+// Defines values for TargetCriterionType.
+const (
+	LASTCONTACTEDALLCHANNELS TargetCriterionType = "LAST_CONTACTED_ALL_CHANNELS"
+	LASTCONTACTEDSAMECHANNEL TargetCriterionType = "LAST_CONTACTED_SAME_CHANNEL"
+	ROLEMATCH                TargetCriterionType = "ROLE_MATCH"
+)
+
+// Valid indicates whether the value is a known member of the TargetCriterionType enum.
+func (e TargetCriterionType) Valid() bool {
+	switch e {
+	case LASTCONTACTEDALLCHANNELS:
+		return true
+	case LASTCONTACTEDSAMECHANNEL:
+		return true
+	case ROLEMATCH:
+		return true
+	default:
+		return false
+	}
+}
+
+// Activity defines model for Activity.
+type Activity struct {
+	AttributeKeys []string         `json:"attributeKeys"`
+	Attributes    []AttributeInput `json:"attributes"`
+
+	// Channel A dispatch channel.
+	Channel              Channel            `json:"channel"`
+	CommerceAssignment   CommerceAssignment `json:"commerceAssignment"`
+	CreatedAt            time.Time          `json:"createdAt"`
+	DispatchAttemptCount int                `json:"dispatchAttemptCount"`
+
+	// ExternalId The id the provider gave the dispatched activity.
+	ExternalId     nullable.Nullable[string] `json:"externalId"`
+	Id             openapi_types.UUID        `json:"id"`
+	IdempotencyKey string                    `json:"idempotencyKey"`
+	Reason         CodeLabel                 `json:"reason"`
+	ScheduledAt    time.Time                 `json:"scheduledAt"`
+	Score          nullable.Nullable[int]    `json:"score"`
+
+	// Status `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
+	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
+	Status                 ActivityStatus               `json:"status"`
+	SuggestedExecutionTime nullable.Nullable[time.Time] `json:"suggestedExecutionTime"`
+	TargetCriteria         []TargetCriterion            `json:"targetCriteria"`
+
+	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
+	Type       ActivityType                 `json:"type"`
+	UpdatedAt  time.Time                    `json:"updatedAt"`
+	UserStatus nullable.Nullable[CodeLabel] `json:"userStatus"`
+}
+
+// ActivityPage defines model for ActivityPage.
+type ActivityPage struct {
+	Data []Activity `json:"data"`
+	Meta PageMeta   `json:"meta"`
+}
+
+// ActivityReason defines model for ActivityReason.
+type ActivityReason struct {
+	// Code Example: monthly_promotion
+	Code      string             `json:"code"`
+	CreatedAt time.Time          `json:"createdAt"`
+	Id        openapi_types.UUID `json:"id"`
+	IsActive  bool               `json:"isActive"`
+
+	// Label Example: Promocion Mensual
+	Label     string    `json:"label"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// ActivityStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
+// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
+type ActivityStatus string
+
+// ActivityStatusEvent defines model for ActivityStatusEvent.
+type ActivityStatusEvent struct {
+	ErrorCode    nullable.Nullable[string]         `json:"errorCode"`
+	ErrorMessage nullable.Nullable[string]         `json:"errorMessage"`
+	EventType    ActivityStatusEventEventType      `json:"eventType"`
+	FromStatus   nullable.Nullable[ActivityStatus] `json:"fromStatus"`
+	Id           openapi_types.UUID                `json:"id"`
+	OccurredAt   time.Time                         `json:"occurredAt"`
+
+	// ToStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
+	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
+	ToStatus ActivityStatus `json:"toStatus"`
+}
+
+// ActivityStatusEventEventType defines model for ActivityStatusEvent.EventType.
+type ActivityStatusEventEventType string
+
+// ActivityType `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
+type ActivityType string
+
+// Address defines model for Address.
+type Address struct {
+	City      nullable.Nullable[string]  `json:"city"`
+	Id        openapi_types.UUID         `json:"id"`
+	IsActive  bool                       `json:"isActive"`
+	IsPrimary bool                       `json:"isPrimary"`
+	Latitude  nullable.Nullable[float64] `json:"latitude"`
+	Longitude nullable.Nullable[float64] `json:"longitude"`
+	Street    string                     `json:"street"`
+}
+
+// AddressInput defines model for AddressInput.
+type AddressInput struct {
+	City      *string  `json:"city,omitempty"`
+	IsPrimary *bool    `json:"is_primary,omitempty"`
+	Latitude  *float64 `json:"latitude,omitempty"`
+	Longitude *float64 `json:"longitude,omitempty"`
+	Street    string   `json:"street"`
+}
+
+// AttributeInput defines model for AttributeInput.
+type AttributeInput struct {
+	// Fallback Used when the value cannot be resolved.
+	Fallback interface{} `json:"fallback,omitempty"`
+	Key      string      `json:"key"`
+
+	// Value Any JSON value.
+	Value interface{} `json:"value,omitempty"`
+}
+
 // Channel A dispatch channel.
 type Channel string
 
@@ -108,6 +377,127 @@ type ChannelDefinition struct {
 	Id                 openapi_types.UUID `json:"id"`
 	SettingsSchema     []FieldDefinition  `json:"settingsSchema"`
 	UpdatedAt          time.Time          `json:"updatedAt"`
+}
+
+// CodeLabel defines model for CodeLabel.
+type CodeLabel struct {
+	Code  string `json:"code"`
+	Label string `json:"label"`
+}
+
+// Commerce defines model for Commerce.
+type Commerce struct {
+	CreatedAt     time.Time                 `json:"createdAt"`
+	ExternalId    nullable.Nullable[string] `json:"externalId"`
+	Id            openapi_types.UUID        `json:"id"`
+	IsActive      bool                      `json:"isActive"`
+	IsPlaceholder bool                      `json:"isPlaceholder"`
+	Metadata      map[string]interface{}    `json:"metadata"`
+	Name          string                    `json:"name"`
+	TaxId         nullable.Nullable[string] `json:"taxId"`
+	UpdatedAt     time.Time                 `json:"updatedAt"`
+}
+
+// CommerceAssignment defines model for CommerceAssignment.
+type CommerceAssignment struct {
+	AssignmentReason nullable.Nullable[string] `json:"assignmentReason,omitempty"`
+	Commerce         *struct {
+		Name string `json:"name"`
+	} `json:"commerce,omitempty"`
+	CommerceId openapi_types.UUID `json:"commerceId"`
+}
+
+// CommerceDetail defines model for CommerceDetail.
+type CommerceDetail struct {
+	Addresses     []Address                 `json:"addresses"`
+	CreatedAt     time.Time                 `json:"createdAt"`
+	ExternalId    nullable.Nullable[string] `json:"externalId"`
+	Id            openapi_types.UUID        `json:"id"`
+	IsActive      bool                      `json:"isActive"`
+	IsPlaceholder bool                      `json:"isPlaceholder"`
+	Metadata      map[string]interface{}    `json:"metadata"`
+	Name          string                    `json:"name"`
+	TaxId         nullable.Nullable[string] `json:"taxId"`
+	UpdatedAt     time.Time                 `json:"updatedAt"`
+	Users         []CommerceUser            `json:"users"`
+}
+
+// CommercePage defines model for CommercePage.
+type CommercePage struct {
+	Data []Commerce `json:"data"`
+	Meta PageMeta   `json:"meta"`
+}
+
+// CommerceUser A person at the commerce, with roles and contacts.
+type CommerceUser struct {
+	Contacts []struct {
+		Id        openapi_types.UUID       `json:"id"`
+		IsActive  bool                     `json:"isActive"`
+		IsPrimary bool                     `json:"isPrimary"`
+		Type      CommerceUserContactsType `json:"type"`
+		Value     string                   `json:"value"`
+	} `json:"contacts"`
+	FirstName string                    `json:"firstName"`
+	Id        openapi_types.UUID        `json:"id"`
+	IsActive  bool                      `json:"isActive"`
+	LastName  nullable.Nullable[string] `json:"lastName"`
+	Roles     []struct {
+		Role CommerceUserRolesRole `json:"role"`
+	} `json:"roles"`
+}
+
+// CommerceUserContactsType defines model for CommerceUser.Contacts.Type.
+type CommerceUserContactsType string
+
+// CommerceUserRolesRole defines model for CommerceUser.Roles.Role.
+type CommerceUserRolesRole string
+
+// CreateActivityRequest defines model for CreateActivityRequest.
+type CreateActivityRequest struct {
+	AssignmentReason *string           `json:"assignment_reason,omitempty"`
+	AttributeKeys    *[]string         `json:"attribute_keys,omitempty"`
+	Attributes       *[]AttributeInput `json:"attributes,omitempty"`
+
+	// Channel A dispatch channel.
+	Channel    Channel            `json:"channel"`
+	CommerceId openapi_types.UUID `json:"commerce_id"`
+
+	// IdempotencyKey Unique per workspace.
+	IdempotencyKey string `json:"idempotency_key"`
+
+	// Reason Free text, matched against the reason catalog.
+	Reason string `json:"reason"`
+
+	// ScheduledAt When the activity is dispatched.
+	ScheduledAt            time.Time          `json:"scheduled_at"`
+	Score                  *int               `json:"score,omitempty"`
+	SuggestedExecutionTime *time.Time         `json:"suggested_execution_time,omitempty"`
+	TargetCriteria         *[]TargetCriterion `json:"target_criteria,omitempty"`
+
+	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
+	Type ActivityType `json:"type"`
+
+	// UserStatus A code of the user retention status catalog.
+	UserStatus *string `json:"user_status,omitempty"`
+}
+
+// CreateCatalogEntryRequest defines model for CreateCatalogEntryRequest.
+type CreateCatalogEntryRequest struct {
+	Code        string  `json:"code"`
+	Description *string `json:"description,omitempty"`
+	IsActive    *bool   `json:"is_active,omitempty"`
+	Label       string  `json:"label"`
+}
+
+// CreateCommerceRequest defines model for CreateCommerceRequest.
+type CreateCommerceRequest struct {
+	Addresses     *[]AddressInput         `json:"addresses,omitempty"`
+	ExternalId    *string                 `json:"external_id,omitempty"`
+	IsActive      *bool                   `json:"is_active,omitempty"`
+	IsPlaceholder *bool                   `json:"is_placeholder,omitempty"`
+	Metadata      *map[string]interface{} `json:"metadata,omitempty"`
+	Name          string                  `json:"name"`
+	TaxId         *string                 `json:"tax_id,omitempty"`
 }
 
 // CreateDispatchConfigRequest A new dispatch config. The camelCase spelling of each field (`dispatchProviderId`,
@@ -135,6 +525,22 @@ type CreateDispatchConfigRequest struct {
 //
 // Example: {"apiKey":"sk-xxx"}
 type Credentials map[string]string
+
+// DispatchAttempt defines model for DispatchAttempt.
+type DispatchAttempt struct {
+	// Attempt 1 for the first attempt.
+	Attempt          int                                   `json:"attempt"`
+	DispatchConfigId nullable.Nullable[openapi_types.UUID] `json:"dispatchConfigId"`
+	DurationMs       int                                   `json:"durationMs"`
+	Error            nullable.Nullable[string]             `json:"error"`
+	ExternalId       nullable.Nullable[string]             `json:"externalId"`
+	Id               openapi_types.UUID                    `json:"id"`
+	ProviderCode     nullable.Nullable[string]             `json:"providerCode"`
+	StartedAt        time.Time                             `json:"startedAt"`
+
+	// StatusCode The provider's HTTP status; null when no answer came.
+	StatusCode nullable.Nullable[int] `json:"statusCode"`
+}
 
 // DispatchConfig A workspace's configuration of one provider for one channel. Credentials are never returned.
 type DispatchConfig struct {
@@ -241,8 +647,60 @@ type FieldDefinition struct {
 // Example: password
 type FieldDefinitionType string
 
+// PageMeta defines model for PageMeta.
+type PageMeta struct {
+	Limit      int `json:"limit"`
+	Page       int `json:"page"`
+	Total      int `json:"total"`
+	TotalPages int `json:"totalPages"`
+}
+
 // Settings Additional configuration for the provider.
 type Settings map[string]interface{}
+
+// SyncCommerceError defines model for SyncCommerceError.
+type SyncCommerceError struct {
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+
+	// Index Position of the item in `commerces`.
+	Index   int    `json:"index"`
+	Message string `json:"message"`
+}
+
+// SyncCommercesRequest defines model for SyncCommercesRequest.
+type SyncCommercesRequest struct {
+	Commerces []map[string]interface{} `json:"commerces"`
+}
+
+// SyncCommercesResult defines model for SyncCommercesResult.
+type SyncCommercesResult struct {
+	Created int                 `json:"created"`
+	Errors  []SyncCommerceError `json:"errors"`
+	Failed  int                 `json:"failed"`
+	Updated int                 `json:"updated"`
+}
+
+// TargetCriterion defines model for TargetCriterion.
+type TargetCriterion struct {
+	Config *map[string]interface{} `json:"config,omitempty"`
+
+	// Priority Lower is tried first.
+	Priority *int                `json:"priority,omitempty"`
+	Type     TargetCriterionType `json:"type"`
+}
+
+// TargetCriterionType defines model for TargetCriterion.Type.
+type TargetCriterionType string
+
+// UpdateCommerceRequest defines model for UpdateCommerceRequest.
+type UpdateCommerceRequest struct {
+	ExternalId    *string                   `json:"external_id,omitempty"`
+	IsActive      *bool                     `json:"is_active,omitempty"`
+	IsPlaceholder *bool                     `json:"is_placeholder,omitempty"`
+	Metadata      *map[string]interface{}   `json:"metadata,omitempty"`
+	Name          *string                   `json:"name,omitempty"`
+	TaxId         nullable.Nullable[string] `json:"tax_id,omitempty"`
+}
 
 // UpdateDispatchConfigRequest Fields to change; absent fields keep their value. The camelCase spelling of each field
 // (`baseUrl`, `isActive`) is accepted as an alias.
@@ -261,6 +719,32 @@ type UpdateDispatchConfigRequest struct {
 	// Settings Additional configuration for the provider.
 	Settings *Settings `json:"settings,omitempty"`
 }
+
+// UserRetentionStatus defines model for UserRetentionStatus.
+type UserRetentionStatus struct {
+	// Code Example: at_risk
+	Code        string                    `json:"code"`
+	CreatedAt   time.Time                 `json:"createdAt"`
+	Description nullable.Nullable[string] `json:"description"`
+	Id          openapi_types.UUID        `json:"id"`
+	IsActive    bool                      `json:"isActive"`
+
+	// Label Example: En Riesgo
+	Label     string    `json:"label"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Id defines model for Id.
+type Id = openapi_types.UUID
+
+// LimitAlias defines model for LimitAlias.
+type LimitAlias = int
+
+// Page defines model for Page.
+type Page = int
+
+// PerPage defines model for PerPage.
+type PerPage = int
 
 // TenantId defines model for TenantId.
 type TenantId = string
@@ -282,6 +766,136 @@ type PayloadTooLarge = Error
 
 // Unauthorized The error body of every non-2xx response.
 type Unauthorized = Error
+
+// ListActivitiesParams defines parameters for ListActivities.
+type ListActivitiesParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PerPage Page size (default 25).
+	PerPage *PerPage `form:"per_page,omitempty" json:"per_page,omitempty"`
+
+	// Limit Page size; an alias of `per_page` (used by the documented examples).
+	Limit *LimitAlias `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Search Substring of the reason, the idempotency key or the commerce's name.
+	Search     *string             `form:"search,omitempty" json:"search,omitempty"`
+	Status     *ActivityStatus     `form:"status,omitempty" json:"status,omitempty"`
+	Type       *ActivityType       `form:"type,omitempty" json:"type,omitempty"`
+	Channel    *Channel            `form:"channel,omitempty" json:"channel,omitempty"`
+	CommerceId *openapi_types.UUID `form:"commerce_id,omitempty" json:"commerce_id,omitempty"`
+
+	// ScheduledFrom Only activities scheduled at or after this time.
+	ScheduledFrom *time.Time `form:"scheduled_from,omitempty" json:"scheduled_from,omitempty"`
+
+	// ScheduledTo Only activities scheduled at or before this time.
+	ScheduledTo *time.Time `form:"scheduled_to,omitempty" json:"scheduled_to,omitempty"`
+
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateActivityParams defines parameters for CreateActivity.
+type CreateActivityParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// GetActivityParams defines parameters for GetActivity.
+type GetActivityParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CancelActivityParams defines parameters for CancelActivity.
+type CancelActivityParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListActivityDispatchAttemptsParams defines parameters for ListActivityDispatchAttempts.
+type ListActivityDispatchAttemptsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListActivityStatusEventsParams defines parameters for ListActivityStatusEvents.
+type ListActivityStatusEventsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListActivityReasonsParams defines parameters for ListActivityReasons.
+type ListActivityReasonsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateActivityReasonParams defines parameters for CreateActivityReason.
+type CreateActivityReasonParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListCommercesParams defines parameters for ListCommerces.
+type ListCommercesParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PerPage Page size (default 25).
+	PerPage *PerPage `form:"per_page,omitempty" json:"per_page,omitempty"`
+
+	// Limit Page size; an alias of `per_page` (used by the documented examples).
+	Limit *LimitAlias `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Search Substring of the name or the external id.
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// ExternalId Exact external id.
+	ExternalId    *string `form:"external_id,omitempty" json:"external_id,omitempty"`
+	IsActive      *bool   `form:"is_active,omitempty" json:"is_active,omitempty"`
+	IsPlaceholder *bool   `form:"is_placeholder,omitempty" json:"is_placeholder,omitempty"`
+
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateCommerceParams defines parameters for CreateCommerce.
+type CreateCommerceParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// SyncCommercesParams defines parameters for SyncCommerces.
+type SyncCommercesParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// GetCommerceParams defines parameters for GetCommerce.
+type GetCommerceParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// UpdateCommerceParams defines parameters for UpdateCommerce.
+type UpdateCommerceParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
 
 // ListDispatchConfigsParams defines parameters for ListDispatchConfigs.
 type ListDispatchConfigsParams struct {
@@ -338,14 +952,88 @@ type ListChannelDefinitionsParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// ListUserRetentionStatusesParams defines parameters for ListUserRetentionStatuses.
+type ListUserRetentionStatusesParams struct {
+	// ActiveOnly Only active statuses (default `false`).
+	ActiveOnly *bool `form:"active_only,omitempty" json:"active_only,omitempty"`
+
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateUserRetentionStatusParams defines parameters for CreateUserRetentionStatus.
+type CreateUserRetentionStatusParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateActivityJSONRequestBody defines body for CreateActivity for application/json ContentType.
+type CreateActivityJSONRequestBody = CreateActivityRequest
+
+// CreateActivityReasonJSONRequestBody defines body for CreateActivityReason for application/json ContentType.
+type CreateActivityReasonJSONRequestBody = CreateCatalogEntryRequest
+
+// CreateCommerceJSONRequestBody defines body for CreateCommerce for application/json ContentType.
+type CreateCommerceJSONRequestBody = CreateCommerceRequest
+
+// SyncCommercesJSONRequestBody defines body for SyncCommerces for application/json ContentType.
+type SyncCommercesJSONRequestBody = SyncCommercesRequest
+
+// UpdateCommerceJSONRequestBody defines body for UpdateCommerce for application/json ContentType.
+type UpdateCommerceJSONRequestBody = UpdateCommerceRequest
+
 // CreateDispatchConfigJSONRequestBody defines body for CreateDispatchConfig for application/json ContentType.
 type CreateDispatchConfigJSONRequestBody = CreateDispatchConfigRequest
 
 // UpdateDispatchConfigJSONRequestBody defines body for UpdateDispatchConfig for application/json ContentType.
 type UpdateDispatchConfigJSONRequestBody = UpdateDispatchConfigRequest
 
+// CreateUserRetentionStatusJSONRequestBody defines body for CreateUserRetentionStatus for application/json ContentType.
+type CreateUserRetentionStatusJSONRequestBody = CreateCatalogEntryRequest
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListActivities List activities
+	// (GET /activities)
+	ListActivities(ctx echo.Context, params ListActivitiesParams) error
+	// CreateActivity Create an activity
+	// (POST /activities)
+	CreateActivity(ctx echo.Context, params CreateActivityParams) error
+	// GetActivity Get an activity
+	// (GET /activities/{id})
+	GetActivity(ctx echo.Context, id Id, params GetActivityParams) error
+	// CancelActivity Cancel an activity
+	// (PATCH /activities/{id}/cancel)
+	CancelActivity(ctx echo.Context, id Id, params CancelActivityParams) error
+	// ListActivityDispatchAttempts List an activity's dispatch attempts
+	// (GET /activities/{id}/dispatch-attempts)
+	ListActivityDispatchAttempts(ctx echo.Context, id Id, params ListActivityDispatchAttemptsParams) error
+	// ListActivityStatusEvents List an activity's status events
+	// (GET /activities/{id}/status-events)
+	ListActivityStatusEvents(ctx echo.Context, id Id, params ListActivityStatusEventsParams) error
+	// ListActivityReasons List activity reasons
+	// (GET /activity-reasons)
+	ListActivityReasons(ctx echo.Context, params ListActivityReasonsParams) error
+	// CreateActivityReason Create an activity reason
+	// (POST /activity-reasons)
+	CreateActivityReason(ctx echo.Context, params CreateActivityReasonParams) error
+	// ListCommerces List commerces
+	// (GET /commerces)
+	ListCommerces(ctx echo.Context, params ListCommercesParams) error
+	// CreateCommerce Create a commerce
+	// (POST /commerces)
+	CreateCommerce(ctx echo.Context, params CreateCommerceParams) error
+	// SyncCommerces Bulk upsert commerces
+	// (POST /commerces/sync)
+	SyncCommerces(ctx echo.Context, params SyncCommercesParams) error
+	// GetCommerce Get a commerce
+	// (GET /commerces/{id})
+	GetCommerce(ctx echo.Context, id Id, params GetCommerceParams) error
+	// UpdateCommerce Update a commerce
+	// (PATCH /commerces/{id})
+	UpdateCommerce(ctx echo.Context, id Id, params UpdateCommerceParams) error
 	// ListDispatchConfigs List dispatch configs
 	// (GET /dispatch-configs)
 	ListDispatchConfigs(ctx echo.Context, params ListDispatchConfigsParams) error
@@ -367,11 +1055,553 @@ type ServerInterface interface {
 	// ListChannelDefinitions List a provider's channel definitions
 	// (GET /dispatch-providers/{id}/channel-definitions)
 	ListChannelDefinitions(ctx echo.Context, id openapi_types.UUID, params ListChannelDefinitionsParams) error
+	// ListUserRetentionStatuses List user retention statuses
+	// (GET /user-retention-statuses)
+	ListUserRetentionStatuses(ctx echo.Context, params ListUserRetentionStatusesParams) error
+	// CreateUserRetentionStatus Create a user retention status
+	// (POST /user-retention-statuses)
+	CreateUserRetentionStatus(ctx echo.Context, params CreateUserRetentionStatusParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// ListActivities converts echo context to params.
+func (w *ServerInterfaceWrapper) ListActivities(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListActivitiesParams
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "per_page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "per_page", ctx.QueryParams(), &params.PerPage, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter per_page: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", ctx.QueryParams(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter type: %s", err))
+	}
+
+	// ------------- Optional query parameter "channel" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "channel", ctx.QueryParams(), &params.Channel, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channel: %s", err))
+	}
+
+	// ------------- Optional query parameter "commerce_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "commerce_id", ctx.QueryParams(), &params.CommerceId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter commerce_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "scheduled_from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scheduled_from", ctx.QueryParams(), &params.ScheduledFrom, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scheduled_from: %s", err))
+	}
+
+	// ------------- Optional query parameter "scheduled_to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scheduled_to", ctx.QueryParams(), &params.ScheduledTo, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scheduled_to: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListActivities(ctx, params)
+	return err
+}
+
+// CreateActivity converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateActivity(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateActivityParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateActivity(ctx, params)
+	return err
+}
+
+// GetActivity converts echo context to params.
+func (w *ServerInterfaceWrapper) GetActivity(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetActivityParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetActivity(ctx, id, params)
+	return err
+}
+
+// CancelActivity converts echo context to params.
+func (w *ServerInterfaceWrapper) CancelActivity(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CancelActivityParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CancelActivity(ctx, id, params)
+	return err
+}
+
+// ListActivityDispatchAttempts converts echo context to params.
+func (w *ServerInterfaceWrapper) ListActivityDispatchAttempts(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListActivityDispatchAttemptsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListActivityDispatchAttempts(ctx, id, params)
+	return err
+}
+
+// ListActivityStatusEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListActivityStatusEvents(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListActivityStatusEventsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListActivityStatusEvents(ctx, id, params)
+	return err
+}
+
+// ListActivityReasons converts echo context to params.
+func (w *ServerInterfaceWrapper) ListActivityReasons(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListActivityReasonsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListActivityReasons(ctx, params)
+	return err
+}
+
+// CreateActivityReason converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateActivityReason(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateActivityReasonParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateActivityReason(ctx, params)
+	return err
+}
+
+// ListCommerces converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCommerces(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCommercesParams
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "per_page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "per_page", ctx.QueryParams(), &params.PerPage, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter per_page: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// ------------- Optional query parameter "external_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "external_id", ctx.QueryParams(), &params.ExternalId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter external_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "is_active" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "is_active", ctx.QueryParams(), &params.IsActive, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter is_active: %s", err))
+	}
+
+	// ------------- Optional query parameter "is_placeholder" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "is_placeholder", ctx.QueryParams(), &params.IsPlaceholder, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter is_placeholder: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCommerces(ctx, params)
+	return err
+}
+
+// CreateCommerce converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateCommerce(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCommerceParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateCommerce(ctx, params)
+	return err
+}
+
+// SyncCommerces converts echo context to params.
+func (w *ServerInterfaceWrapper) SyncCommerces(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SyncCommercesParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SyncCommerces(ctx, params)
+	return err
+}
+
+// GetCommerce converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCommerce(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetCommerceParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCommerce(ctx, id, params)
+	return err
+}
+
+// UpdateCommerce converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateCommerce(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateCommerceParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateCommerce(ctx, id, params)
+	return err
 }
 
 // ListDispatchConfigs converts echo context to params.
@@ -618,6 +1848,70 @@ func (w *ServerInterfaceWrapper) ListChannelDefinitions(ctx echo.Context) error 
 	return err
 }
 
+// ListUserRetentionStatuses converts echo context to params.
+func (w *ServerInterfaceWrapper) ListUserRetentionStatuses(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUserRetentionStatusesParams
+	// ------------- Optional query parameter "active_only" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "active_only", ctx.QueryParams(), &params.ActiveOnly, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter active_only: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListUserRetentionStatuses(ctx, params)
+	return err
+}
+
+// CreateUserRetentionStatus converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateUserRetentionStatus(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateUserRetentionStatusParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateUserRetentionStatus(ctx, params)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -672,6 +1966,21 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/dispatch-configs/:id", wrapper.DeactivateDispatchConfig, options.OperationMiddlewares["deactivateDispatchConfig"]...)
 	router.GET(options.BaseURL+"/dispatch-configs/:id", wrapper.GetDispatchConfig, options.OperationMiddlewares["getDispatchConfig"]...)
 	router.PATCH(options.BaseURL+"/dispatch-configs/:id", wrapper.UpdateDispatchConfig, options.OperationMiddlewares["updateDispatchConfig"]...)
+	router.GET(options.BaseURL+"/commerces", wrapper.ListCommerces, options.OperationMiddlewares["listCommerces"]...)
+	router.POST(options.BaseURL+"/commerces", wrapper.CreateCommerce, options.OperationMiddlewares["createCommerce"]...)
+	router.POST(options.BaseURL+"/commerces/sync", wrapper.SyncCommerces, options.OperationMiddlewares["syncCommerces"]...)
+	router.GET(options.BaseURL+"/commerces/:id", wrapper.GetCommerce, options.OperationMiddlewares["getCommerce"]...)
+	router.PATCH(options.BaseURL+"/commerces/:id", wrapper.UpdateCommerce, options.OperationMiddlewares["updateCommerce"]...)
+	router.GET(options.BaseURL+"/user-retention-statuses", wrapper.ListUserRetentionStatuses, options.OperationMiddlewares["listUserRetentionStatuses"]...)
+	router.POST(options.BaseURL+"/user-retention-statuses", wrapper.CreateUserRetentionStatus, options.OperationMiddlewares["createUserRetentionStatus"]...)
+	router.GET(options.BaseURL+"/activity-reasons", wrapper.ListActivityReasons, options.OperationMiddlewares["listActivityReasons"]...)
+	router.POST(options.BaseURL+"/activity-reasons", wrapper.CreateActivityReason, options.OperationMiddlewares["createActivityReason"]...)
+	router.GET(options.BaseURL+"/activities", wrapper.ListActivities, options.OperationMiddlewares["listActivities"]...)
+	router.POST(options.BaseURL+"/activities", wrapper.CreateActivity, options.OperationMiddlewares["createActivity"]...)
+	router.GET(options.BaseURL+"/activities/:id", wrapper.GetActivity, options.OperationMiddlewares["getActivity"]...)
+	router.GET(options.BaseURL+"/activities/:id/status-events", wrapper.ListActivityStatusEvents, options.OperationMiddlewares["listActivityStatusEvents"]...)
+	router.GET(options.BaseURL+"/activities/:id/dispatch-attempts", wrapper.ListActivityDispatchAttempts, options.OperationMiddlewares["listActivityDispatchAttempts"]...)
+	router.PATCH(options.BaseURL+"/activities/:id/cancel", wrapper.CancelActivity, options.OperationMiddlewares["cancelActivity"]...)
 
 }
 
@@ -686,6 +1995,1059 @@ type NotFoundJSONResponse Error
 type PayloadTooLargeJSONResponse Error
 
 type UnauthorizedJSONResponse Error
+
+type ListActivitiesRequestObject struct {
+	Params ListActivitiesParams
+}
+
+type ListActivitiesResponseObject interface {
+	VisitListActivitiesResponse(w http.ResponseWriter) error
+}
+
+type ListActivities200JSONResponse ActivityPage
+
+func (response ListActivities200JSONResponse) VisitListActivitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivities400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActivities400JSONResponse) VisitListActivitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivities401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListActivities401JSONResponse) VisitListActivitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivities403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListActivities403JSONResponse) VisitListActivitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivityRequestObject struct {
+	Params CreateActivityParams
+	Body   *CreateActivityJSONRequestBody
+}
+
+type CreateActivityResponseObject interface {
+	VisitCreateActivityResponse(w http.ResponseWriter) error
+}
+
+type CreateActivity201JSONResponse Activity
+
+func (response CreateActivity201JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivity400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateActivity400JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivity401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateActivity401JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivity403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateActivity403JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivity404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateActivity404JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivity409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateActivity409JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivity413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateActivity413JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivityRequestObject struct {
+	Id     Id `json:"id"`
+	Params GetActivityParams
+}
+
+type GetActivityResponseObject interface {
+	VisitGetActivityResponse(w http.ResponseWriter) error
+}
+
+type GetActivity200JSONResponse Activity
+
+func (response GetActivity200JSONResponse) VisitGetActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivity400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetActivity400JSONResponse) VisitGetActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivity401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetActivity401JSONResponse) VisitGetActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivity403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetActivity403JSONResponse) VisitGetActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivity404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetActivity404JSONResponse) VisitGetActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelActivityRequestObject struct {
+	Id     Id `json:"id"`
+	Params CancelActivityParams
+}
+
+type CancelActivityResponseObject interface {
+	VisitCancelActivityResponse(w http.ResponseWriter) error
+}
+
+type CancelActivity200JSONResponse Activity
+
+func (response CancelActivity200JSONResponse) VisitCancelActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelActivity400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CancelActivity400JSONResponse) VisitCancelActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelActivity401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CancelActivity401JSONResponse) VisitCancelActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelActivity403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CancelActivity403JSONResponse) VisitCancelActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelActivity404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CancelActivity404JSONResponse) VisitCancelActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityDispatchAttemptsRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListActivityDispatchAttemptsParams
+}
+
+type ListActivityDispatchAttemptsResponseObject interface {
+	VisitListActivityDispatchAttemptsResponse(w http.ResponseWriter) error
+}
+
+type ListActivityDispatchAttempts200JSONResponse []DispatchAttempt
+
+func (response ListActivityDispatchAttempts200JSONResponse) VisitListActivityDispatchAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityDispatchAttempts400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActivityDispatchAttempts400JSONResponse) VisitListActivityDispatchAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityDispatchAttempts401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListActivityDispatchAttempts401JSONResponse) VisitListActivityDispatchAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityDispatchAttempts403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListActivityDispatchAttempts403JSONResponse) VisitListActivityDispatchAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityDispatchAttempts404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListActivityDispatchAttempts404JSONResponse) VisitListActivityDispatchAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityStatusEventsRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListActivityStatusEventsParams
+}
+
+type ListActivityStatusEventsResponseObject interface {
+	VisitListActivityStatusEventsResponse(w http.ResponseWriter) error
+}
+
+type ListActivityStatusEvents200JSONResponse []ActivityStatusEvent
+
+func (response ListActivityStatusEvents200JSONResponse) VisitListActivityStatusEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityStatusEvents400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActivityStatusEvents400JSONResponse) VisitListActivityStatusEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityStatusEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListActivityStatusEvents401JSONResponse) VisitListActivityStatusEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityStatusEvents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListActivityStatusEvents403JSONResponse) VisitListActivityStatusEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityStatusEvents404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListActivityStatusEvents404JSONResponse) VisitListActivityStatusEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityReasonsRequestObject struct {
+	Params ListActivityReasonsParams
+}
+
+type ListActivityReasonsResponseObject interface {
+	VisitListActivityReasonsResponse(w http.ResponseWriter) error
+}
+
+type ListActivityReasons200JSONResponse []ActivityReason
+
+func (response ListActivityReasons200JSONResponse) VisitListActivityReasonsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityReasons401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListActivityReasons401JSONResponse) VisitListActivityReasonsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityReasons403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListActivityReasons403JSONResponse) VisitListActivityReasonsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivityReasonRequestObject struct {
+	Params CreateActivityReasonParams
+	Body   *CreateActivityReasonJSONRequestBody
+}
+
+type CreateActivityReasonResponseObject interface {
+	VisitCreateActivityReasonResponse(w http.ResponseWriter) error
+}
+
+type CreateActivityReason201JSONResponse ActivityReason
+
+func (response CreateActivityReason201JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivityReason400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateActivityReason400JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivityReason401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateActivityReason401JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivityReason403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateActivityReason403JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivityReason409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateActivityReason409JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateActivityReason413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateActivityReason413JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommercesRequestObject struct {
+	Params ListCommercesParams
+}
+
+type ListCommercesResponseObject interface {
+	VisitListCommercesResponse(w http.ResponseWriter) error
+}
+
+type ListCommerces200JSONResponse CommercePage
+
+func (response ListCommerces200JSONResponse) VisitListCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerces400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListCommerces400JSONResponse) VisitListCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerces401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListCommerces401JSONResponse) VisitListCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerces403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListCommerces403JSONResponse) VisitListCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceRequestObject struct {
+	Params CreateCommerceParams
+	Body   *CreateCommerceJSONRequestBody
+}
+
+type CreateCommerceResponseObject interface {
+	VisitCreateCommerceResponse(w http.ResponseWriter) error
+}
+
+type CreateCommerce201JSONResponse CommerceDetail
+
+func (response CreateCommerce201JSONResponse) VisitCreateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerce400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateCommerce400JSONResponse) VisitCreateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerce401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateCommerce401JSONResponse) VisitCreateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerce403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateCommerce403JSONResponse) VisitCreateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerce409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateCommerce409JSONResponse) VisitCreateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerce413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateCommerce413JSONResponse) VisitCreateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SyncCommercesRequestObject struct {
+	Params SyncCommercesParams
+	Body   *SyncCommercesJSONRequestBody
+}
+
+type SyncCommercesResponseObject interface {
+	VisitSyncCommercesResponse(w http.ResponseWriter) error
+}
+
+type SyncCommerces200JSONResponse SyncCommercesResult
+
+func (response SyncCommerces200JSONResponse) VisitSyncCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SyncCommerces400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SyncCommerces400JSONResponse) VisitSyncCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SyncCommerces401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response SyncCommerces401JSONResponse) VisitSyncCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SyncCommerces403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response SyncCommerces403JSONResponse) VisitSyncCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SyncCommerces413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SyncCommerces413JSONResponse) VisitSyncCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerceRequestObject struct {
+	Id     Id `json:"id"`
+	Params GetCommerceParams
+}
+
+type GetCommerceResponseObject interface {
+	VisitGetCommerceResponse(w http.ResponseWriter) error
+}
+
+type GetCommerce200JSONResponse CommerceDetail
+
+func (response GetCommerce200JSONResponse) VisitGetCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerce400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetCommerce400JSONResponse) VisitGetCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerce401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetCommerce401JSONResponse) VisitGetCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerce403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetCommerce403JSONResponse) VisitGetCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerce404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetCommerce404JSONResponse) VisitGetCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceRequestObject struct {
+	Id     Id `json:"id"`
+	Params UpdateCommerceParams
+	Body   *UpdateCommerceJSONRequestBody
+}
+
+type UpdateCommerceResponseObject interface {
+	VisitUpdateCommerceResponse(w http.ResponseWriter) error
+}
+
+type UpdateCommerce200JSONResponse CommerceDetail
+
+func (response UpdateCommerce200JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerce400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateCommerce400JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerce401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateCommerce401JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerce403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateCommerce403JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerce404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateCommerce404JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerce409JSONResponse struct{ ConflictJSONResponse }
+
+func (response UpdateCommerce409JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerce413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateCommerce413JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListDispatchConfigsRequestObject struct {
 	Params ListDispatchConfigsParams
@@ -1261,8 +3623,204 @@ func (response ListChannelDefinitions404JSONResponse) VisitListChannelDefinition
 	return err
 }
 
+type ListUserRetentionStatusesRequestObject struct {
+	Params ListUserRetentionStatusesParams
+}
+
+type ListUserRetentionStatusesResponseObject interface {
+	VisitListUserRetentionStatusesResponse(w http.ResponseWriter) error
+}
+
+type ListUserRetentionStatuses200JSONResponse []UserRetentionStatus
+
+func (response ListUserRetentionStatuses200JSONResponse) VisitListUserRetentionStatusesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserRetentionStatuses400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListUserRetentionStatuses400JSONResponse) VisitListUserRetentionStatusesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserRetentionStatuses401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListUserRetentionStatuses401JSONResponse) VisitListUserRetentionStatusesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserRetentionStatuses403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListUserRetentionStatuses403JSONResponse) VisitListUserRetentionStatusesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRetentionStatusRequestObject struct {
+	Params CreateUserRetentionStatusParams
+	Body   *CreateUserRetentionStatusJSONRequestBody
+}
+
+type CreateUserRetentionStatusResponseObject interface {
+	VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error
+}
+
+type CreateUserRetentionStatus201JSONResponse UserRetentionStatus
+
+func (response CreateUserRetentionStatus201JSONResponse) VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRetentionStatus400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateUserRetentionStatus400JSONResponse) VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRetentionStatus401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateUserRetentionStatus401JSONResponse) VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRetentionStatus403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateUserRetentionStatus403JSONResponse) VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRetentionStatus409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateUserRetentionStatus409JSONResponse) VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRetentionStatus413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateUserRetentionStatus413JSONResponse) VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListActivities List activities
+	// (GET /activities)
+	ListActivities(ctx context.Context, request ListActivitiesRequestObject) (ListActivitiesResponseObject, error)
+	// CreateActivity Create an activity
+	// (POST /activities)
+	CreateActivity(ctx context.Context, request CreateActivityRequestObject) (CreateActivityResponseObject, error)
+	// GetActivity Get an activity
+	// (GET /activities/{id})
+	GetActivity(ctx context.Context, request GetActivityRequestObject) (GetActivityResponseObject, error)
+	// CancelActivity Cancel an activity
+	// (PATCH /activities/{id}/cancel)
+	CancelActivity(ctx context.Context, request CancelActivityRequestObject) (CancelActivityResponseObject, error)
+	// ListActivityDispatchAttempts List an activity's dispatch attempts
+	// (GET /activities/{id}/dispatch-attempts)
+	ListActivityDispatchAttempts(ctx context.Context, request ListActivityDispatchAttemptsRequestObject) (ListActivityDispatchAttemptsResponseObject, error)
+	// ListActivityStatusEvents List an activity's status events
+	// (GET /activities/{id}/status-events)
+	ListActivityStatusEvents(ctx context.Context, request ListActivityStatusEventsRequestObject) (ListActivityStatusEventsResponseObject, error)
+	// ListActivityReasons List activity reasons
+	// (GET /activity-reasons)
+	ListActivityReasons(ctx context.Context, request ListActivityReasonsRequestObject) (ListActivityReasonsResponseObject, error)
+	// CreateActivityReason Create an activity reason
+	// (POST /activity-reasons)
+	CreateActivityReason(ctx context.Context, request CreateActivityReasonRequestObject) (CreateActivityReasonResponseObject, error)
+	// ListCommerces List commerces
+	// (GET /commerces)
+	ListCommerces(ctx context.Context, request ListCommercesRequestObject) (ListCommercesResponseObject, error)
+	// CreateCommerce Create a commerce
+	// (POST /commerces)
+	CreateCommerce(ctx context.Context, request CreateCommerceRequestObject) (CreateCommerceResponseObject, error)
+	// SyncCommerces Bulk upsert commerces
+	// (POST /commerces/sync)
+	SyncCommerces(ctx context.Context, request SyncCommercesRequestObject) (SyncCommercesResponseObject, error)
+	// GetCommerce Get a commerce
+	// (GET /commerces/{id})
+	GetCommerce(ctx context.Context, request GetCommerceRequestObject) (GetCommerceResponseObject, error)
+	// UpdateCommerce Update a commerce
+	// (PATCH /commerces/{id})
+	UpdateCommerce(ctx context.Context, request UpdateCommerceRequestObject) (UpdateCommerceResponseObject, error)
 	// ListDispatchConfigs List dispatch configs
 	// (GET /dispatch-configs)
 	ListDispatchConfigs(ctx context.Context, request ListDispatchConfigsRequestObject) (ListDispatchConfigsResponseObject, error)
@@ -1284,6 +3842,12 @@ type StrictServerInterface interface {
 	// ListChannelDefinitions List a provider's channel definitions
 	// (GET /dispatch-providers/{id}/channel-definitions)
 	ListChannelDefinitions(ctx context.Context, request ListChannelDefinitionsRequestObject) (ListChannelDefinitionsResponseObject, error)
+	// ListUserRetentionStatuses List user retention statuses
+	// (GET /user-retention-statuses)
+	ListUserRetentionStatuses(ctx context.Context, request ListUserRetentionStatusesRequestObject) (ListUserRetentionStatusesResponseObject, error)
+	// CreateUserRetentionStatus Create a user retention status
+	// (POST /user-retention-statuses)
+	CreateUserRetentionStatus(ctx context.Context, request CreateUserRetentionStatusRequestObject) (CreateUserRetentionStatusResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -1296,6 +3860,452 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// ListActivities operation middleware
+func (sh *strictHandler) ListActivities(ctx echo.Context, params ListActivitiesParams) error {
+	var request ListActivitiesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActivities(ctx.Request().Context(), request.(ListActivitiesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActivities")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListActivitiesResponseObject); ok {
+		return validResponse.VisitListActivitiesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateActivity operation middleware
+func (sh *strictHandler) CreateActivity(ctx echo.Context, params CreateActivityParams) error {
+	var request CreateActivityRequestObject
+
+	request.Params = params
+
+	var body CreateActivityJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateActivity(ctx.Request().Context(), request.(CreateActivityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateActivity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateActivityResponseObject); ok {
+		return validResponse.VisitCreateActivityResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetActivity operation middleware
+func (sh *strictHandler) GetActivity(ctx echo.Context, id Id, params GetActivityParams) error {
+	var request GetActivityRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetActivity(ctx.Request().Context(), request.(GetActivityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetActivity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetActivityResponseObject); ok {
+		return validResponse.VisitGetActivityResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CancelActivity operation middleware
+func (sh *strictHandler) CancelActivity(ctx echo.Context, id Id, params CancelActivityParams) error {
+	var request CancelActivityRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelActivity(ctx.Request().Context(), request.(CancelActivityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelActivity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CancelActivityResponseObject); ok {
+		return validResponse.VisitCancelActivityResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListActivityDispatchAttempts operation middleware
+func (sh *strictHandler) ListActivityDispatchAttempts(ctx echo.Context, id Id, params ListActivityDispatchAttemptsParams) error {
+	var request ListActivityDispatchAttemptsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActivityDispatchAttempts(ctx.Request().Context(), request.(ListActivityDispatchAttemptsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActivityDispatchAttempts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListActivityDispatchAttemptsResponseObject); ok {
+		return validResponse.VisitListActivityDispatchAttemptsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListActivityStatusEvents operation middleware
+func (sh *strictHandler) ListActivityStatusEvents(ctx echo.Context, id Id, params ListActivityStatusEventsParams) error {
+	var request ListActivityStatusEventsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActivityStatusEvents(ctx.Request().Context(), request.(ListActivityStatusEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActivityStatusEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListActivityStatusEventsResponseObject); ok {
+		return validResponse.VisitListActivityStatusEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListActivityReasons operation middleware
+func (sh *strictHandler) ListActivityReasons(ctx echo.Context, params ListActivityReasonsParams) error {
+	var request ListActivityReasonsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActivityReasons(ctx.Request().Context(), request.(ListActivityReasonsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActivityReasons")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListActivityReasonsResponseObject); ok {
+		return validResponse.VisitListActivityReasonsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateActivityReason operation middleware
+func (sh *strictHandler) CreateActivityReason(ctx echo.Context, params CreateActivityReasonParams) error {
+	var request CreateActivityReasonRequestObject
+
+	request.Params = params
+
+	var body CreateActivityReasonJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateActivityReason(ctx.Request().Context(), request.(CreateActivityReasonRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateActivityReason")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateActivityReasonResponseObject); ok {
+		return validResponse.VisitCreateActivityReasonResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListCommerces operation middleware
+func (sh *strictHandler) ListCommerces(ctx echo.Context, params ListCommercesParams) error {
+	var request ListCommercesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCommerces(ctx.Request().Context(), request.(ListCommercesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCommerces")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCommercesResponseObject); ok {
+		return validResponse.VisitListCommercesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateCommerce operation middleware
+func (sh *strictHandler) CreateCommerce(ctx echo.Context, params CreateCommerceParams) error {
+	var request CreateCommerceRequestObject
+
+	request.Params = params
+
+	var body CreateCommerceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCommerce(ctx.Request().Context(), request.(CreateCommerceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCommerce")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateCommerceResponseObject); ok {
+		return validResponse.VisitCreateCommerceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SyncCommerces operation middleware
+func (sh *strictHandler) SyncCommerces(ctx echo.Context, params SyncCommercesParams) error {
+	var request SyncCommercesRequestObject
+
+	request.Params = params
+
+	var body SyncCommercesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SyncCommerces(ctx.Request().Context(), request.(SyncCommercesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SyncCommerces")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SyncCommercesResponseObject); ok {
+		return validResponse.VisitSyncCommercesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetCommerce operation middleware
+func (sh *strictHandler) GetCommerce(ctx echo.Context, id Id, params GetCommerceParams) error {
+	var request GetCommerceRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCommerce(ctx.Request().Context(), request.(GetCommerceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCommerce")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCommerceResponseObject); ok {
+		return validResponse.VisitGetCommerceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateCommerce operation middleware
+func (sh *strictHandler) UpdateCommerce(ctx echo.Context, id Id, params UpdateCommerceParams) error {
+	var request UpdateCommerceRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateCommerceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateCommerce(ctx.Request().Context(), request.(UpdateCommerceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateCommerce")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateCommerceResponseObject); ok {
+		return validResponse.VisitUpdateCommerceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // ListDispatchConfigs operation middleware
@@ -1517,6 +4527,79 @@ func (sh *strictHandler) ListChannelDefinitions(ctx echo.Context, id openapi_typ
 		return err
 	} else if validResponse, ok := response.(ListChannelDefinitionsResponseObject); ok {
 		return validResponse.VisitListChannelDefinitionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListUserRetentionStatuses operation middleware
+func (sh *strictHandler) ListUserRetentionStatuses(ctx echo.Context, params ListUserRetentionStatusesParams) error {
+	var request ListUserRetentionStatusesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUserRetentionStatuses(ctx.Request().Context(), request.(ListUserRetentionStatusesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUserRetentionStatuses")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListUserRetentionStatusesResponseObject); ok {
+		return validResponse.VisitListUserRetentionStatusesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateUserRetentionStatus operation middleware
+func (sh *strictHandler) CreateUserRetentionStatus(ctx echo.Context, params CreateUserRetentionStatusParams) error {
+	var request CreateUserRetentionStatusRequestObject
+
+	request.Params = params
+
+	var body CreateUserRetentionStatusJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUserRetentionStatus(ctx.Request().Context(), request.(CreateUserRetentionStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUserRetentionStatus")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateUserRetentionStatusResponseObject); ok {
+		return validResponse.VisitCreateUserRetentionStatusResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -19,30 +19,174 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for ActivityStatus.
+const (
+	ActivityStatusCANCELED   ActivityStatus = "CANCELED"
+	ActivityStatusCOMPLETED  ActivityStatus = "COMPLETED"
+	ActivityStatusDISPATCHED ActivityStatus = "DISPATCHED"
+	ActivityStatusFAILED     ActivityStatus = "FAILED"
+	ActivityStatusREADY      ActivityStatus = "READY"
+	ActivityStatusUNRESOLVED ActivityStatus = "UNRESOLVED"
+)
+
+// Valid indicates whether the value is a known member of the ActivityStatus enum.
+func (e ActivityStatus) Valid() bool {
+	switch e {
+	case ActivityStatusCANCELED:
+		return true
+	case ActivityStatusCOMPLETED:
+		return true
+	case ActivityStatusDISPATCHED:
+		return true
+	case ActivityStatusFAILED:
+		return true
+	case ActivityStatusREADY:
+		return true
+	case ActivityStatusUNRESOLVED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActivityStatusEventEventType.
+const (
+	ActivityStatusEventEventTypeCANCELED               ActivityStatusEventEventType = "CANCELED"
+	ActivityStatusEventEventTypeCOMPLETED              ActivityStatusEventEventType = "COMPLETED"
+	ActivityStatusEventEventTypeCREATED                ActivityStatusEventEventType = "CREATED"
+	ActivityStatusEventEventTypeDISPATCHFAILED         ActivityStatusEventEventType = "DISPATCH_FAILED"
+	ActivityStatusEventEventTypeDISPATCHSUCCESS        ActivityStatusEventEventType = "DISPATCH_SUCCESS"
+	ActivityStatusEventEventTypeFAILED                 ActivityStatusEventEventType = "FAILED"
+	ActivityStatusEventEventTypeRESOLUTIONFAILED       ActivityStatusEventEventType = "RESOLUTION_FAILED"
+	ActivityStatusEventEventTypeRESOLUTIONRETRYFAILED  ActivityStatusEventEventType = "RESOLUTION_RETRY_FAILED"
+	ActivityStatusEventEventTypeRESOLUTIONRETRYSUCCESS ActivityStatusEventEventType = "RESOLUTION_RETRY_SUCCESS"
+)
+
+// Valid indicates whether the value is a known member of the ActivityStatusEventEventType enum.
+func (e ActivityStatusEventEventType) Valid() bool {
+	switch e {
+	case ActivityStatusEventEventTypeCANCELED:
+		return true
+	case ActivityStatusEventEventTypeCOMPLETED:
+		return true
+	case ActivityStatusEventEventTypeCREATED:
+		return true
+	case ActivityStatusEventEventTypeDISPATCHFAILED:
+		return true
+	case ActivityStatusEventEventTypeDISPATCHSUCCESS:
+		return true
+	case ActivityStatusEventEventTypeFAILED:
+		return true
+	case ActivityStatusEventEventTypeRESOLUTIONFAILED:
+		return true
+	case ActivityStatusEventEventTypeRESOLUTIONRETRYFAILED:
+		return true
+	case ActivityStatusEventEventTypeRESOLUTIONRETRYSUCCESS:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ActivityType.
+const (
+	MESSAGE ActivityType = "MESSAGE"
+	TASK    ActivityType = "TASK"
+)
+
+// Valid indicates whether the value is a known member of the ActivityType enum.
+func (e ActivityType) Valid() bool {
+	switch e {
+	case MESSAGE:
+		return true
+	case TASK:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Channel.
 const (
-	CALLCENTER Channel = "CALLCENTER"
-	EMAIL      Channel = "EMAIL"
-	PUSH       Channel = "PUSH"
-	SALESMAN   Channel = "SALESMAN"
-	SMS        Channel = "SMS"
-	WHATSAPP   Channel = "WHATSAPP"
+	ChannelCALLCENTER Channel = "CALLCENTER"
+	ChannelEMAIL      Channel = "EMAIL"
+	ChannelPUSH       Channel = "PUSH"
+	ChannelSALESMAN   Channel = "SALESMAN"
+	ChannelSMS        Channel = "SMS"
+	ChannelWHATSAPP   Channel = "WHATSAPP"
 )
 
 // Valid indicates whether the value is a known member of the Channel enum.
 func (e Channel) Valid() bool {
 	switch e {
-	case CALLCENTER:
+	case ChannelCALLCENTER:
 		return true
-	case EMAIL:
+	case ChannelEMAIL:
 		return true
-	case PUSH:
+	case ChannelPUSH:
 		return true
-	case SALESMAN:
+	case ChannelSALESMAN:
 		return true
-	case SMS:
+	case ChannelSMS:
 		return true
-	case WHATSAPP:
+	case ChannelWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CommerceUserContactsType.
+const (
+	CommerceUserContactsTypeEMAIL    CommerceUserContactsType = "EMAIL"
+	CommerceUserContactsTypeOTHER    CommerceUserContactsType = "OTHER"
+	CommerceUserContactsTypePHONE    CommerceUserContactsType = "PHONE"
+	CommerceUserContactsTypeWHATSAPP CommerceUserContactsType = "WHATSAPP"
+)
+
+// Valid indicates whether the value is a known member of the CommerceUserContactsType enum.
+func (e CommerceUserContactsType) Valid() bool {
+	switch e {
+	case CommerceUserContactsTypeEMAIL:
+		return true
+	case CommerceUserContactsTypeOTHER:
+		return true
+	case CommerceUserContactsTypePHONE:
+		return true
+	case CommerceUserContactsTypeWHATSAPP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CommerceUserRolesRole.
+const (
+	CommerceUserRolesRoleADMIN       CommerceUserRolesRole = "ADMIN"
+	CommerceUserRolesRoleATTENTION   CommerceUserRolesRole = "ATTENTION"
+	CommerceUserRolesRoleCOMMERCEREP CommerceUserRolesRole = "COMMERCE_REP"
+	CommerceUserRolesRoleFINANCE     CommerceUserRolesRole = "FINANCE"
+	CommerceUserRolesRoleORDERS      CommerceUserRolesRole = "ORDERS"
+	CommerceUserRolesRoleOTHER       CommerceUserRolesRole = "OTHER"
+	CommerceUserRolesRoleOWNER       CommerceUserRolesRole = "OWNER"
+)
+
+// Valid indicates whether the value is a known member of the CommerceUserRolesRole enum.
+func (e CommerceUserRolesRole) Valid() bool {
+	switch e {
+	case CommerceUserRolesRoleADMIN:
+		return true
+	case CommerceUserRolesRoleATTENTION:
+		return true
+	case CommerceUserRolesRoleCOMMERCEREP:
+		return true
+	case CommerceUserRolesRoleFINANCE:
+		return true
+	case CommerceUserRolesRoleORDERS:
+		return true
+	case CommerceUserRolesRoleOTHER:
+		return true
+	case CommerceUserRolesRoleOWNER:
 		return true
 	default:
 		return false
@@ -97,6 +241,131 @@ func (e FieldDefinitionType) Valid() bool {
 	}
 }
 
+// Defines values for TargetCriterionType.
+const (
+	LASTCONTACTEDALLCHANNELS TargetCriterionType = "LAST_CONTACTED_ALL_CHANNELS"
+	LASTCONTACTEDSAMECHANNEL TargetCriterionType = "LAST_CONTACTED_SAME_CHANNEL"
+	ROLEMATCH                TargetCriterionType = "ROLE_MATCH"
+)
+
+// Valid indicates whether the value is a known member of the TargetCriterionType enum.
+func (e TargetCriterionType) Valid() bool {
+	switch e {
+	case LASTCONTACTEDALLCHANNELS:
+		return true
+	case LASTCONTACTEDSAMECHANNEL:
+		return true
+	case ROLEMATCH:
+		return true
+	default:
+		return false
+	}
+}
+
+// Activity defines model for Activity.
+type Activity struct {
+	AttributeKeys []string         `json:"attributeKeys"`
+	Attributes    []AttributeInput `json:"attributes"`
+
+	// Channel A dispatch channel.
+	Channel              Channel            `json:"channel"`
+	CommerceAssignment   CommerceAssignment `json:"commerceAssignment"`
+	CreatedAt            time.Time          `json:"createdAt"`
+	DispatchAttemptCount int                `json:"dispatchAttemptCount"`
+
+	// ExternalId The id the provider gave the dispatched activity.
+	ExternalId     nullable.Nullable[string] `json:"externalId"`
+	Id             openapi_types.UUID        `json:"id"`
+	IdempotencyKey string                    `json:"idempotencyKey"`
+	Reason         CodeLabel                 `json:"reason"`
+	ScheduledAt    time.Time                 `json:"scheduledAt"`
+	Score          nullable.Nullable[int]    `json:"score"`
+
+	// Status `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
+	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
+	Status                 ActivityStatus               `json:"status"`
+	SuggestedExecutionTime nullable.Nullable[time.Time] `json:"suggestedExecutionTime"`
+	TargetCriteria         []TargetCriterion            `json:"targetCriteria"`
+
+	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
+	Type       ActivityType                 `json:"type"`
+	UpdatedAt  time.Time                    `json:"updatedAt"`
+	UserStatus nullable.Nullable[CodeLabel] `json:"userStatus"`
+}
+
+// ActivityPage defines model for ActivityPage.
+type ActivityPage struct {
+	Data []Activity `json:"data"`
+	Meta PageMeta   `json:"meta"`
+}
+
+// ActivityReason defines model for ActivityReason.
+type ActivityReason struct {
+	// Code Example: monthly_promotion
+	Code      string             `json:"code"`
+	CreatedAt time.Time          `json:"createdAt"`
+	Id        openapi_types.UUID `json:"id"`
+	IsActive  bool               `json:"isActive"`
+
+	// Label Example: Promocion Mensual
+	Label     string    `json:"label"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// ActivityStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
+// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
+type ActivityStatus string
+
+// ActivityStatusEvent defines model for ActivityStatusEvent.
+type ActivityStatusEvent struct {
+	ErrorCode    nullable.Nullable[string]         `json:"errorCode"`
+	ErrorMessage nullable.Nullable[string]         `json:"errorMessage"`
+	EventType    ActivityStatusEventEventType      `json:"eventType"`
+	FromStatus   nullable.Nullable[ActivityStatus] `json:"fromStatus"`
+	Id           openapi_types.UUID                `json:"id"`
+	OccurredAt   time.Time                         `json:"occurredAt"`
+
+	// ToStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
+	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
+	ToStatus ActivityStatus `json:"toStatus"`
+}
+
+// ActivityStatusEventEventType defines model for ActivityStatusEvent.EventType.
+type ActivityStatusEventEventType string
+
+// ActivityType `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
+type ActivityType string
+
+// Address defines model for Address.
+type Address struct {
+	City      nullable.Nullable[string]  `json:"city"`
+	Id        openapi_types.UUID         `json:"id"`
+	IsActive  bool                       `json:"isActive"`
+	IsPrimary bool                       `json:"isPrimary"`
+	Latitude  nullable.Nullable[float64] `json:"latitude"`
+	Longitude nullable.Nullable[float64] `json:"longitude"`
+	Street    string                     `json:"street"`
+}
+
+// AddressInput defines model for AddressInput.
+type AddressInput struct {
+	City      *string  `json:"city,omitempty"`
+	IsPrimary *bool    `json:"is_primary,omitempty"`
+	Latitude  *float64 `json:"latitude,omitempty"`
+	Longitude *float64 `json:"longitude,omitempty"`
+	Street    string   `json:"street"`
+}
+
+// AttributeInput defines model for AttributeInput.
+type AttributeInput struct {
+	// Fallback Used when the value cannot be resolved.
+	Fallback interface{} `json:"fallback,omitempty"`
+	Key      string      `json:"key"`
+
+	// Value Any JSON value.
+	Value interface{} `json:"value,omitempty"`
+}
+
 // Channel A dispatch channel.
 type Channel string
 
@@ -110,6 +379,127 @@ type ChannelDefinition struct {
 	Id                 openapi_types.UUID `json:"id"`
 	SettingsSchema     []FieldDefinition  `json:"settingsSchema"`
 	UpdatedAt          time.Time          `json:"updatedAt"`
+}
+
+// CodeLabel defines model for CodeLabel.
+type CodeLabel struct {
+	Code  string `json:"code"`
+	Label string `json:"label"`
+}
+
+// Commerce defines model for Commerce.
+type Commerce struct {
+	CreatedAt     time.Time                 `json:"createdAt"`
+	ExternalId    nullable.Nullable[string] `json:"externalId"`
+	Id            openapi_types.UUID        `json:"id"`
+	IsActive      bool                      `json:"isActive"`
+	IsPlaceholder bool                      `json:"isPlaceholder"`
+	Metadata      map[string]interface{}    `json:"metadata"`
+	Name          string                    `json:"name"`
+	TaxId         nullable.Nullable[string] `json:"taxId"`
+	UpdatedAt     time.Time                 `json:"updatedAt"`
+}
+
+// CommerceAssignment defines model for CommerceAssignment.
+type CommerceAssignment struct {
+	AssignmentReason nullable.Nullable[string] `json:"assignmentReason,omitempty"`
+	Commerce         *struct {
+		Name string `json:"name"`
+	} `json:"commerce,omitempty"`
+	CommerceId openapi_types.UUID `json:"commerceId"`
+}
+
+// CommerceDetail defines model for CommerceDetail.
+type CommerceDetail struct {
+	Addresses     []Address                 `json:"addresses"`
+	CreatedAt     time.Time                 `json:"createdAt"`
+	ExternalId    nullable.Nullable[string] `json:"externalId"`
+	Id            openapi_types.UUID        `json:"id"`
+	IsActive      bool                      `json:"isActive"`
+	IsPlaceholder bool                      `json:"isPlaceholder"`
+	Metadata      map[string]interface{}    `json:"metadata"`
+	Name          string                    `json:"name"`
+	TaxId         nullable.Nullable[string] `json:"taxId"`
+	UpdatedAt     time.Time                 `json:"updatedAt"`
+	Users         []CommerceUser            `json:"users"`
+}
+
+// CommercePage defines model for CommercePage.
+type CommercePage struct {
+	Data []Commerce `json:"data"`
+	Meta PageMeta   `json:"meta"`
+}
+
+// CommerceUser A person at the commerce, with roles and contacts.
+type CommerceUser struct {
+	Contacts []struct {
+		Id        openapi_types.UUID       `json:"id"`
+		IsActive  bool                     `json:"isActive"`
+		IsPrimary bool                     `json:"isPrimary"`
+		Type      CommerceUserContactsType `json:"type"`
+		Value     string                   `json:"value"`
+	} `json:"contacts"`
+	FirstName string                    `json:"firstName"`
+	Id        openapi_types.UUID        `json:"id"`
+	IsActive  bool                      `json:"isActive"`
+	LastName  nullable.Nullable[string] `json:"lastName"`
+	Roles     []struct {
+		Role CommerceUserRolesRole `json:"role"`
+	} `json:"roles"`
+}
+
+// CommerceUserContactsType defines model for CommerceUser.Contacts.Type.
+type CommerceUserContactsType string
+
+// CommerceUserRolesRole defines model for CommerceUser.Roles.Role.
+type CommerceUserRolesRole string
+
+// CreateActivityRequest defines model for CreateActivityRequest.
+type CreateActivityRequest struct {
+	AssignmentReason *string           `json:"assignment_reason,omitempty"`
+	AttributeKeys    *[]string         `json:"attribute_keys,omitempty"`
+	Attributes       *[]AttributeInput `json:"attributes,omitempty"`
+
+	// Channel A dispatch channel.
+	Channel    Channel            `json:"channel"`
+	CommerceId openapi_types.UUID `json:"commerce_id"`
+
+	// IdempotencyKey Unique per workspace.
+	IdempotencyKey string `json:"idempotency_key"`
+
+	// Reason Free text, matched against the reason catalog.
+	Reason string `json:"reason"`
+
+	// ScheduledAt When the activity is dispatched.
+	ScheduledAt            time.Time          `json:"scheduled_at"`
+	Score                  *int               `json:"score,omitempty"`
+	SuggestedExecutionTime *time.Time         `json:"suggested_execution_time,omitempty"`
+	TargetCriteria         *[]TargetCriterion `json:"target_criteria,omitempty"`
+
+	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
+	Type ActivityType `json:"type"`
+
+	// UserStatus A code of the user retention status catalog.
+	UserStatus *string `json:"user_status,omitempty"`
+}
+
+// CreateCatalogEntryRequest defines model for CreateCatalogEntryRequest.
+type CreateCatalogEntryRequest struct {
+	Code        string  `json:"code"`
+	Description *string `json:"description,omitempty"`
+	IsActive    *bool   `json:"is_active,omitempty"`
+	Label       string  `json:"label"`
+}
+
+// CreateCommerceRequest defines model for CreateCommerceRequest.
+type CreateCommerceRequest struct {
+	Addresses     *[]AddressInput         `json:"addresses,omitempty"`
+	ExternalId    *string                 `json:"external_id,omitempty"`
+	IsActive      *bool                   `json:"is_active,omitempty"`
+	IsPlaceholder *bool                   `json:"is_placeholder,omitempty"`
+	Metadata      *map[string]interface{} `json:"metadata,omitempty"`
+	Name          string                  `json:"name"`
+	TaxId         *string                 `json:"tax_id,omitempty"`
 }
 
 // CreateDispatchConfigRequest A new dispatch config. The camelCase spelling of each field (`dispatchProviderId`,
@@ -137,6 +527,22 @@ type CreateDispatchConfigRequest struct {
 //
 // Example: {"apiKey":"sk-xxx"}
 type Credentials map[string]string
+
+// DispatchAttempt defines model for DispatchAttempt.
+type DispatchAttempt struct {
+	// Attempt 1 for the first attempt.
+	Attempt          int                                   `json:"attempt"`
+	DispatchConfigId nullable.Nullable[openapi_types.UUID] `json:"dispatchConfigId"`
+	DurationMs       int                                   `json:"durationMs"`
+	Error            nullable.Nullable[string]             `json:"error"`
+	ExternalId       nullable.Nullable[string]             `json:"externalId"`
+	Id               openapi_types.UUID                    `json:"id"`
+	ProviderCode     nullable.Nullable[string]             `json:"providerCode"`
+	StartedAt        time.Time                             `json:"startedAt"`
+
+	// StatusCode The provider's HTTP status; null when no answer came.
+	StatusCode nullable.Nullable[int] `json:"statusCode"`
+}
 
 // DispatchConfig A workspace's configuration of one provider for one channel. Credentials are never returned.
 type DispatchConfig struct {
@@ -243,8 +649,60 @@ type FieldDefinition struct {
 // Example: password
 type FieldDefinitionType string
 
+// PageMeta defines model for PageMeta.
+type PageMeta struct {
+	Limit      int `json:"limit"`
+	Page       int `json:"page"`
+	Total      int `json:"total"`
+	TotalPages int `json:"totalPages"`
+}
+
 // Settings Additional configuration for the provider.
 type Settings map[string]interface{}
+
+// SyncCommerceError defines model for SyncCommerceError.
+type SyncCommerceError struct {
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+
+	// Index Position of the item in `commerces`.
+	Index   int    `json:"index"`
+	Message string `json:"message"`
+}
+
+// SyncCommercesRequest defines model for SyncCommercesRequest.
+type SyncCommercesRequest struct {
+	Commerces []map[string]interface{} `json:"commerces"`
+}
+
+// SyncCommercesResult defines model for SyncCommercesResult.
+type SyncCommercesResult struct {
+	Created int                 `json:"created"`
+	Errors  []SyncCommerceError `json:"errors"`
+	Failed  int                 `json:"failed"`
+	Updated int                 `json:"updated"`
+}
+
+// TargetCriterion defines model for TargetCriterion.
+type TargetCriterion struct {
+	Config *map[string]interface{} `json:"config,omitempty"`
+
+	// Priority Lower is tried first.
+	Priority *int                `json:"priority,omitempty"`
+	Type     TargetCriterionType `json:"type"`
+}
+
+// TargetCriterionType defines model for TargetCriterion.Type.
+type TargetCriterionType string
+
+// UpdateCommerceRequest defines model for UpdateCommerceRequest.
+type UpdateCommerceRequest struct {
+	ExternalId    *string                   `json:"external_id,omitempty"`
+	IsActive      *bool                     `json:"is_active,omitempty"`
+	IsPlaceholder *bool                     `json:"is_placeholder,omitempty"`
+	Metadata      *map[string]interface{}   `json:"metadata,omitempty"`
+	Name          *string                   `json:"name,omitempty"`
+	TaxId         nullable.Nullable[string] `json:"tax_id,omitempty"`
+}
 
 // UpdateDispatchConfigRequest Fields to change; absent fields keep their value. The camelCase spelling of each field
 // (`baseUrl`, `isActive`) is accepted as an alias.
@@ -263,6 +721,32 @@ type UpdateDispatchConfigRequest struct {
 	// Settings Additional configuration for the provider.
 	Settings *Settings `json:"settings,omitempty"`
 }
+
+// UserRetentionStatus defines model for UserRetentionStatus.
+type UserRetentionStatus struct {
+	// Code Example: at_risk
+	Code        string                    `json:"code"`
+	CreatedAt   time.Time                 `json:"createdAt"`
+	Description nullable.Nullable[string] `json:"description"`
+	Id          openapi_types.UUID        `json:"id"`
+	IsActive    bool                      `json:"isActive"`
+
+	// Label Example: En Riesgo
+	Label     string    `json:"label"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Id defines model for Id.
+type Id = openapi_types.UUID
+
+// LimitAlias defines model for LimitAlias.
+type LimitAlias = int
+
+// Page defines model for Page.
+type Page = int
+
+// PerPage defines model for PerPage.
+type PerPage = int
 
 // TenantId defines model for TenantId.
 type TenantId = string
@@ -284,6 +768,136 @@ type PayloadTooLarge = Error
 
 // Unauthorized The error body of every non-2xx response.
 type Unauthorized = Error
+
+// ListActivitiesParams defines parameters for ListActivities.
+type ListActivitiesParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PerPage Page size (default 25).
+	PerPage *PerPage `form:"per_page,omitempty" json:"per_page,omitempty"`
+
+	// Limit Page size; an alias of `per_page` (used by the documented examples).
+	Limit *LimitAlias `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Search Substring of the reason, the idempotency key or the commerce's name.
+	Search     *string             `form:"search,omitempty" json:"search,omitempty"`
+	Status     *ActivityStatus     `form:"status,omitempty" json:"status,omitempty"`
+	Type       *ActivityType       `form:"type,omitempty" json:"type,omitempty"`
+	Channel    *Channel            `form:"channel,omitempty" json:"channel,omitempty"`
+	CommerceId *openapi_types.UUID `form:"commerce_id,omitempty" json:"commerce_id,omitempty"`
+
+	// ScheduledFrom Only activities scheduled at or after this time.
+	ScheduledFrom *time.Time `form:"scheduled_from,omitempty" json:"scheduled_from,omitempty"`
+
+	// ScheduledTo Only activities scheduled at or before this time.
+	ScheduledTo *time.Time `form:"scheduled_to,omitempty" json:"scheduled_to,omitempty"`
+
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateActivityParams defines parameters for CreateActivity.
+type CreateActivityParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// GetActivityParams defines parameters for GetActivity.
+type GetActivityParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CancelActivityParams defines parameters for CancelActivity.
+type CancelActivityParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListActivityDispatchAttemptsParams defines parameters for ListActivityDispatchAttempts.
+type ListActivityDispatchAttemptsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListActivityStatusEventsParams defines parameters for ListActivityStatusEvents.
+type ListActivityStatusEventsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListActivityReasonsParams defines parameters for ListActivityReasons.
+type ListActivityReasonsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateActivityReasonParams defines parameters for CreateActivityReason.
+type CreateActivityReasonParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListCommercesParams defines parameters for ListCommerces.
+type ListCommercesParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PerPage Page size (default 25).
+	PerPage *PerPage `form:"per_page,omitempty" json:"per_page,omitempty"`
+
+	// Limit Page size; an alias of `per_page` (used by the documented examples).
+	Limit *LimitAlias `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Search Substring of the name or the external id.
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
+	// ExternalId Exact external id.
+	ExternalId    *string `form:"external_id,omitempty" json:"external_id,omitempty"`
+	IsActive      *bool   `form:"is_active,omitempty" json:"is_active,omitempty"`
+	IsPlaceholder *bool   `form:"is_placeholder,omitempty" json:"is_placeholder,omitempty"`
+
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateCommerceParams defines parameters for CreateCommerce.
+type CreateCommerceParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// SyncCommercesParams defines parameters for SyncCommerces.
+type SyncCommercesParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// GetCommerceParams defines parameters for GetCommerce.
+type GetCommerceParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// UpdateCommerceParams defines parameters for UpdateCommerce.
+type UpdateCommerceParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
 
 // ListDispatchConfigsParams defines parameters for ListDispatchConfigs.
 type ListDispatchConfigsParams struct {
@@ -340,11 +954,46 @@ type ListChannelDefinitionsParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// ListUserRetentionStatusesParams defines parameters for ListUserRetentionStatuses.
+type ListUserRetentionStatusesParams struct {
+	// ActiveOnly Only active statuses (default `false`).
+	ActiveOnly *bool `form:"active_only,omitempty" json:"active_only,omitempty"`
+
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateUserRetentionStatusParams defines parameters for CreateUserRetentionStatus.
+type CreateUserRetentionStatusParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateActivityJSONRequestBody defines body for CreateActivity for application/json ContentType.
+type CreateActivityJSONRequestBody = CreateActivityRequest
+
+// CreateActivityReasonJSONRequestBody defines body for CreateActivityReason for application/json ContentType.
+type CreateActivityReasonJSONRequestBody = CreateCatalogEntryRequest
+
+// CreateCommerceJSONRequestBody defines body for CreateCommerce for application/json ContentType.
+type CreateCommerceJSONRequestBody = CreateCommerceRequest
+
+// SyncCommercesJSONRequestBody defines body for SyncCommerces for application/json ContentType.
+type SyncCommercesJSONRequestBody = SyncCommercesRequest
+
+// UpdateCommerceJSONRequestBody defines body for UpdateCommerce for application/json ContentType.
+type UpdateCommerceJSONRequestBody = UpdateCommerceRequest
+
 // CreateDispatchConfigJSONRequestBody defines body for CreateDispatchConfig for application/json ContentType.
 type CreateDispatchConfigJSONRequestBody = CreateDispatchConfigRequest
 
 // UpdateDispatchConfigJSONRequestBody defines body for UpdateDispatchConfig for application/json ContentType.
 type UpdateDispatchConfigJSONRequestBody = UpdateDispatchConfigRequest
+
+// CreateUserRetentionStatusJSONRequestBody defines body for CreateUserRetentionStatus for application/json ContentType.
+type CreateUserRetentionStatusJSONRequestBody = CreateCatalogEntryRequest
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -419,6 +1068,166 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// ListActivities List activities
+	//
+	// Lists the workspace's activities, newest first, with filters. Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /activities (the `ListActivities` operationId).
+	ListActivities(ctx context.Context, params *ListActivitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateActivityWithBody Create an activity
+	//
+	// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
+	// `scheduled_at` through the workspace's active dispatch config for its channel.
+	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
+	// both arrive at once. Requires `CREATE_ACTIVITY`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /activities (the `CreateActivity` operationId).
+	CreateActivityWithBody(ctx context.Context, params *CreateActivityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateActivity Create an activity
+	//
+	// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
+	// `scheduled_at` through the workspace's active dispatch config for its channel.
+	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
+	// both arrive at once. Requires `CREATE_ACTIVITY`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /activities (the `CreateActivity` operationId).
+	CreateActivity(ctx context.Context, params *CreateActivityParams, body CreateActivityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetActivity Get an activity
+	//
+	// Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /activities/{id} (the `GetActivity` operationId).
+	GetActivity(ctx context.Context, id Id, params *GetActivityParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelActivity Cancel an activity
+	//
+	// Moves a `READY` or `UNRESOLVED` activity to `CANCELED`; it is never dispatched. Any other
+	// status is a `400` that says why. Requires `CANCEL_ACTIVITY`.
+	//
+	// Corresponds with PATCH /activities/{id}/cancel (the `CancelActivity` operationId).
+	CancelActivity(ctx context.Context, id Id, params *CancelActivityParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListActivityDispatchAttempts List an activity's dispatch attempts
+	//
+	// Every attempt to send the activity to its provider, oldest first. Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /activities/{id}/dispatch-attempts (the `ListActivityDispatchAttempts` operationId).
+	ListActivityDispatchAttempts(ctx context.Context, id Id, params *ListActivityDispatchAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListActivityStatusEvents List an activity's status events
+	//
+	// The audit trail of the activity's transitions, oldest first. Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /activities/{id}/status-events (the `ListActivityStatusEvents` operationId).
+	ListActivityStatusEvents(ctx context.Context, id Id, params *ListActivityStatusEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListActivityReasons List activity reasons
+	//
+	// The workspace's reason catalog. An activity's free-text `reason` is matched against it by
+	// code (the slug of the text) or by label (case-insensitive); a reason not in the catalog
+	// becomes `{code: <slug>, label: <the text given>}`. Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /activity-reasons (the `ListActivityReasons` operationId).
+	ListActivityReasons(ctx context.Context, params *ListActivityReasonsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateActivityReasonWithBody Create an activity reason
+	//
+	// Adds a reason; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
+	CreateActivityReasonWithBody(ctx context.Context, params *CreateActivityReasonParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateActivityReason Create an activity reason
+	//
+	// Adds a reason; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
+	CreateActivityReason(ctx context.Context, params *CreateActivityReasonParams, body CreateActivityReasonJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListCommerces List commerces
+	//
+	// Lists the workspace's commerces, by name. `search` matches the name or the external id
+	// (case-insensitive substring). Requires `MANAGE_COMMERCES`.
+	//
+	// Corresponds with GET /commerces (the `ListCommerces` operationId).
+	ListCommerces(ctx context.Context, params *ListCommercesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCommerceWithBody Create a commerce
+	//
+	// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /commerces (the `CreateCommerce` operationId).
+	CreateCommerceWithBody(ctx context.Context, params *CreateCommerceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCommerce Create a commerce
+	//
+	// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /commerces (the `CreateCommerce` operationId).
+	CreateCommerce(ctx context.Context, params *CreateCommerceParams, body CreateCommerceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SyncCommercesWithBody Bulk upsert commerces
+	//
+	// Creates or updates up to 10,000 commerces in one call, matched by `external_id`. Each item
+	// succeeds or fails on its own; the answer counts them and lists each failure with its
+	// index. Bodies up to 16 MiB are accepted. Requires `SYNC_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /commerces/sync (the `SyncCommerces` operationId).
+	SyncCommercesWithBody(ctx context.Context, params *SyncCommercesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SyncCommerces Bulk upsert commerces
+	//
+	// Creates or updates up to 10,000 commerces in one call, matched by `external_id`. Each item
+	// succeeds or fails on its own; the answer counts them and lists each failure with its
+	// index. Bodies up to 16 MiB are accepted. Requires `SYNC_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /commerces/sync (the `SyncCommerces` operationId).
+	SyncCommerces(ctx context.Context, params *SyncCommercesParams, body SyncCommercesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCommerce Get a commerce
+	//
+	// A commerce with its addresses, users, their roles and contacts. Requires `MANAGE_COMMERCES`.
+	//
+	// Corresponds with GET /commerces/{id} (the `GetCommerce` operationId).
+	GetCommerce(ctx context.Context, id Id, params *GetCommerceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCommerceWithBody Update a commerce
+	//
+	// Changes the fields given. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /commerces/{id} (the `UpdateCommerce` operationId).
+	UpdateCommerceWithBody(ctx context.Context, id Id, params *UpdateCommerceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCommerce Update a commerce
+	//
+	// Changes the fields given. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /commerces/{id} (the `UpdateCommerce` operationId).
+	UpdateCommerce(ctx context.Context, id Id, params *UpdateCommerceParams, body UpdateCommerceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListDispatchConfigs List dispatch configs
 	//
@@ -513,6 +1322,371 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /dispatch-providers/{id}/channel-definitions (the `ListChannelDefinitions` operationId).
 	ListChannelDefinitions(ctx context.Context, id openapi_types.UUID, params *ListChannelDefinitionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListUserRetentionStatuses List user retention statuses
+	//
+	// The workspace's catalog of user statuses an activity's `user_status` names. Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /user-retention-statuses (the `ListUserRetentionStatuses` operationId).
+	ListUserRetentionStatuses(ctx context.Context, params *ListUserRetentionStatusesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUserRetentionStatusWithBody Create a user retention status
+	//
+	// Adds a status to the catalog; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /user-retention-statuses (the `CreateUserRetentionStatus` operationId).
+	CreateUserRetentionStatusWithBody(ctx context.Context, params *CreateUserRetentionStatusParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUserRetentionStatus Create a user retention status
+	//
+	// Adds a status to the catalog; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /user-retention-statuses (the `CreateUserRetentionStatus` operationId).
+	CreateUserRetentionStatus(ctx context.Context, params *CreateUserRetentionStatusParams, body CreateUserRetentionStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListActivities List activities
+//
+// Lists the workspace's activities, newest first, with filters. Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /activities (the `ListActivities` operationId).
+func (c *Client) ListActivities(ctx context.Context, params *ListActivitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListActivitiesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateActivityWithBody Create an activity
+//
+// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
+// `scheduled_at` through the workspace's active dispatch config for its channel.
+// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
+// both arrive at once. Requires `CREATE_ACTIVITY`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /activities (the `CreateActivity` operationId).
+func (c *Client) CreateActivityWithBody(ctx context.Context, params *CreateActivityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateActivityRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateActivity Create an activity
+//
+// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
+// `scheduled_at` through the workspace's active dispatch config for its channel.
+// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
+// both arrive at once. Requires `CREATE_ACTIVITY`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /activities (the `CreateActivity` operationId).
+func (c *Client) CreateActivity(ctx context.Context, params *CreateActivityParams, body CreateActivityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateActivityRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetActivity Get an activity
+//
+// Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /activities/{id} (the `GetActivity` operationId).
+func (c *Client) GetActivity(ctx context.Context, id Id, params *GetActivityParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetActivityRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelActivity Cancel an activity
+//
+// Moves a `READY` or `UNRESOLVED` activity to `CANCELED`; it is never dispatched. Any other
+// status is a `400` that says why. Requires `CANCEL_ACTIVITY`.
+//
+// Corresponds with PATCH /activities/{id}/cancel (the `CancelActivity` operationId).
+func (c *Client) CancelActivity(ctx context.Context, id Id, params *CancelActivityParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelActivityRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListActivityDispatchAttempts List an activity's dispatch attempts
+//
+// Every attempt to send the activity to its provider, oldest first. Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /activities/{id}/dispatch-attempts (the `ListActivityDispatchAttempts` operationId).
+func (c *Client) ListActivityDispatchAttempts(ctx context.Context, id Id, params *ListActivityDispatchAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListActivityDispatchAttemptsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListActivityStatusEvents List an activity's status events
+//
+// The audit trail of the activity's transitions, oldest first. Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /activities/{id}/status-events (the `ListActivityStatusEvents` operationId).
+func (c *Client) ListActivityStatusEvents(ctx context.Context, id Id, params *ListActivityStatusEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListActivityStatusEventsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListActivityReasons List activity reasons
+//
+// The workspace's reason catalog. An activity's free-text `reason` is matched against it by
+// code (the slug of the text) or by label (case-insensitive); a reason not in the catalog
+// becomes `{code: <slug>, label: <the text given>}`. Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /activity-reasons (the `ListActivityReasons` operationId).
+func (c *Client) ListActivityReasons(ctx context.Context, params *ListActivityReasonsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListActivityReasonsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateActivityReasonWithBody Create an activity reason
+//
+// Adds a reason; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
+func (c *Client) CreateActivityReasonWithBody(ctx context.Context, params *CreateActivityReasonParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateActivityReasonRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateActivityReason Create an activity reason
+//
+// Adds a reason; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
+func (c *Client) CreateActivityReason(ctx context.Context, params *CreateActivityReasonParams, body CreateActivityReasonJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateActivityReasonRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListCommerces List commerces
+//
+// Lists the workspace's commerces, by name. `search` matches the name or the external id
+// (case-insensitive substring). Requires `MANAGE_COMMERCES`.
+//
+// Corresponds with GET /commerces (the `ListCommerces` operationId).
+func (c *Client) ListCommerces(ctx context.Context, params *ListCommercesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCommercesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCommerceWithBody Create a commerce
+//
+// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /commerces (the `CreateCommerce` operationId).
+func (c *Client) CreateCommerceWithBody(ctx context.Context, params *CreateCommerceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCommerceRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCommerce Create a commerce
+//
+// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /commerces (the `CreateCommerce` operationId).
+func (c *Client) CreateCommerce(ctx context.Context, params *CreateCommerceParams, body CreateCommerceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCommerceRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SyncCommercesWithBody Bulk upsert commerces
+//
+// Creates or updates up to 10,000 commerces in one call, matched by `external_id`. Each item
+// succeeds or fails on its own; the answer counts them and lists each failure with its
+// index. Bodies up to 16 MiB are accepted. Requires `SYNC_COMMERCES`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /commerces/sync (the `SyncCommerces` operationId).
+func (c *Client) SyncCommercesWithBody(ctx context.Context, params *SyncCommercesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSyncCommercesRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SyncCommerces Bulk upsert commerces
+//
+// Creates or updates up to 10,000 commerces in one call, matched by `external_id`. Each item
+// succeeds or fails on its own; the answer counts them and lists each failure with its
+// index. Bodies up to 16 MiB are accepted. Requires `SYNC_COMMERCES`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /commerces/sync (the `SyncCommerces` operationId).
+func (c *Client) SyncCommerces(ctx context.Context, params *SyncCommercesParams, body SyncCommercesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSyncCommercesRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCommerce Get a commerce
+//
+// A commerce with its addresses, users, their roles and contacts. Requires `MANAGE_COMMERCES`.
+//
+// Corresponds with GET /commerces/{id} (the `GetCommerce` operationId).
+func (c *Client) GetCommerce(ctx context.Context, id Id, params *GetCommerceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCommerceRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCommerceWithBody Update a commerce
+//
+// Changes the fields given. Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /commerces/{id} (the `UpdateCommerce` operationId).
+func (c *Client) UpdateCommerceWithBody(ctx context.Context, id Id, params *UpdateCommerceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCommerceRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCommerce Update a commerce
+//
+// Changes the fields given. Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /commerces/{id} (the `UpdateCommerce` operationId).
+func (c *Client) UpdateCommerce(ctx context.Context, id Id, params *UpdateCommerceParams, body UpdateCommerceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCommerceRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListDispatchConfigs List dispatch configs
@@ -697,6 +1871,948 @@ func (c *Client) ListChannelDefinitions(ctx context.Context, id openapi_types.UU
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// ListUserRetentionStatuses List user retention statuses
+//
+// The workspace's catalog of user statuses an activity's `user_status` names. Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /user-retention-statuses (the `ListUserRetentionStatuses` operationId).
+func (c *Client) ListUserRetentionStatuses(ctx context.Context, params *ListUserRetentionStatusesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListUserRetentionStatusesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUserRetentionStatusWithBody Create a user retention status
+//
+// Adds a status to the catalog; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /user-retention-statuses (the `CreateUserRetentionStatus` operationId).
+func (c *Client) CreateUserRetentionStatusWithBody(ctx context.Context, params *CreateUserRetentionStatusParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserRetentionStatusRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUserRetentionStatus Create a user retention status
+//
+// Adds a status to the catalog; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /user-retention-statuses (the `CreateUserRetentionStatus` operationId).
+func (c *Client) CreateUserRetentionStatus(ctx context.Context, params *CreateUserRetentionStatusParams, body CreateUserRetentionStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserRetentionStatusRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// NewListActivitiesRequest constructs an http.Request for the ListActivities method
+func NewListActivitiesRequest(server string, params *ListActivitiesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activities")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "per_page", *params.PerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CommerceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "commerce_id", *params.CommerceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScheduledFrom != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scheduled_from", *params.ScheduledFrom, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScheduledTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scheduled_to", *params.ScheduledTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateActivityRequest calls the generic CreateActivity builder with application/json body
+func NewCreateActivityRequest(server string, params *CreateActivityParams, body CreateActivityJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateActivityRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateActivityRequestWithBody constructs an http.Request for the CreateActivity method, with any body, and a specified content type
+func NewCreateActivityRequestWithBody(server string, params *CreateActivityParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activities")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetActivityRequest constructs an http.Request for the GetActivity method
+func NewGetActivityRequest(server string, id Id, params *GetActivityParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activities/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCancelActivityRequest constructs an http.Request for the CancelActivity method
+func NewCancelActivityRequest(server string, id Id, params *CancelActivityParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activities/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListActivityDispatchAttemptsRequest constructs an http.Request for the ListActivityDispatchAttempts method
+func NewListActivityDispatchAttemptsRequest(server string, id Id, params *ListActivityDispatchAttemptsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activities/%s/dispatch-attempts", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListActivityStatusEventsRequest constructs an http.Request for the ListActivityStatusEvents method
+func NewListActivityStatusEventsRequest(server string, id Id, params *ListActivityStatusEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activities/%s/status-events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListActivityReasonsRequest constructs an http.Request for the ListActivityReasons method
+func NewListActivityReasonsRequest(server string, params *ListActivityReasonsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-reasons")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateActivityReasonRequest calls the generic CreateActivityReason builder with application/json body
+func NewCreateActivityReasonRequest(server string, params *CreateActivityReasonParams, body CreateActivityReasonJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateActivityReasonRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateActivityReasonRequestWithBody constructs an http.Request for the CreateActivityReason method, with any body, and a specified content type
+func NewCreateActivityReasonRequestWithBody(server string, params *CreateActivityReasonParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-reasons")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListCommercesRequest constructs an http.Request for the ListCommerces method
+func NewListCommercesRequest(server string, params *ListCommercesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "per_page", *params.PerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ExternalId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "external_id", *params.ExternalId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IsActive != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "is_active", *params.IsActive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.IsPlaceholder != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "is_placeholder", *params.IsPlaceholder, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateCommerceRequest calls the generic CreateCommerce builder with application/json body
+func NewCreateCommerceRequest(server string, params *CreateCommerceParams, body CreateCommerceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCommerceRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateCommerceRequestWithBody constructs an http.Request for the CreateCommerce method, with any body, and a specified content type
+func NewCreateCommerceRequestWithBody(server string, params *CreateCommerceParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewSyncCommercesRequest calls the generic SyncCommerces builder with application/json body
+func NewSyncCommercesRequest(server string, params *SyncCommercesParams, body SyncCommercesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSyncCommercesRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewSyncCommercesRequestWithBody constructs an http.Request for the SyncCommerces method, with any body, and a specified content type
+func NewSyncCommercesRequestWithBody(server string, params *SyncCommercesParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/sync")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetCommerceRequest constructs an http.Request for the GetCommerce method
+func NewGetCommerceRequest(server string, id Id, params *GetCommerceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewUpdateCommerceRequest calls the generic UpdateCommerce builder with application/json body
+func NewUpdateCommerceRequest(server string, id Id, params *UpdateCommerceParams, body UpdateCommerceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCommerceRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateCommerceRequestWithBody constructs an http.Request for the UpdateCommerce method, with any body, and a specified content type
+func NewUpdateCommerceRequestWithBody(server string, id Id, params *UpdateCommerceParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
 }
 
 // NewListDispatchConfigsRequest constructs an http.Request for the ListDispatchConfigs method
@@ -1086,6 +3202,130 @@ func NewListChannelDefinitionsRequest(server string, id openapi_types.UUID, para
 	return req, nil
 }
 
+// NewListUserRetentionStatusesRequest constructs an http.Request for the ListUserRetentionStatuses method
+func NewListUserRetentionStatusesRequest(server string, params *ListUserRetentionStatusesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/user-retention-statuses")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ActiveOnly != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "active_only", *params.ActiveOnly, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateUserRetentionStatusRequest calls the generic CreateUserRetentionStatus builder with application/json body
+func NewCreateUserRetentionStatusRequest(server string, params *CreateUserRetentionStatusParams, body CreateUserRetentionStatusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateUserRetentionStatusRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateUserRetentionStatusRequestWithBody constructs an http.Request for the CreateUserRetentionStatus method, with any body, and a specified content type
+func NewCreateUserRetentionStatusRequestWithBody(server string, params *CreateUserRetentionStatusParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/user-retention-statuses")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -1129,6 +3369,182 @@ func WithBaseURL(baseURL string) ClientOption {
 
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
+
+	// ListActivitiesWithResponse List activities
+	//
+	// Lists the workspace's activities, newest first, with filters. Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /activities (the `ListActivities` operationId).
+	ListActivitiesWithResponse(ctx context.Context, params *ListActivitiesParams, reqEditors ...RequestEditorFn) (*ListActivitiesResponse, error)
+
+	// CreateActivityWithBodyWithResponse Create an activity
+	//
+	// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
+	// `scheduled_at` through the workspace's active dispatch config for its channel.
+	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
+	// both arrive at once. Requires `CREATE_ACTIVITY`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activities (the `CreateActivity` operationId).
+	CreateActivityWithBodyWithResponse(ctx context.Context, params *CreateActivityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateActivityResponse, error)
+
+	// CreateActivityWithResponse Create an activity
+	//
+	// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
+	// `scheduled_at` through the workspace's active dispatch config for its channel.
+	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
+	// both arrive at once. Requires `CREATE_ACTIVITY`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activities (the `CreateActivity` operationId).
+	CreateActivityWithResponse(ctx context.Context, params *CreateActivityParams, body CreateActivityJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateActivityResponse, error)
+
+	// GetActivityWithResponse Get an activity
+	//
+	// Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /activities/{id} (the `GetActivity` operationId).
+	GetActivityWithResponse(ctx context.Context, id Id, params *GetActivityParams, reqEditors ...RequestEditorFn) (*GetActivityResponse, error)
+
+	// CancelActivityWithResponse Cancel an activity
+	//
+	// Moves a `READY` or `UNRESOLVED` activity to `CANCELED`; it is never dispatched. Any other
+	// status is a `400` that says why. Requires `CANCEL_ACTIVITY`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /activities/{id}/cancel (the `CancelActivity` operationId).
+	CancelActivityWithResponse(ctx context.Context, id Id, params *CancelActivityParams, reqEditors ...RequestEditorFn) (*CancelActivityResponse, error)
+
+	// ListActivityDispatchAttemptsWithResponse List an activity's dispatch attempts
+	//
+	// Every attempt to send the activity to its provider, oldest first. Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /activities/{id}/dispatch-attempts (the `ListActivityDispatchAttempts` operationId).
+	ListActivityDispatchAttemptsWithResponse(ctx context.Context, id Id, params *ListActivityDispatchAttemptsParams, reqEditors ...RequestEditorFn) (*ListActivityDispatchAttemptsResponse, error)
+
+	// ListActivityStatusEventsWithResponse List an activity's status events
+	//
+	// The audit trail of the activity's transitions, oldest first. Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /activities/{id}/status-events (the `ListActivityStatusEvents` operationId).
+	ListActivityStatusEventsWithResponse(ctx context.Context, id Id, params *ListActivityStatusEventsParams, reqEditors ...RequestEditorFn) (*ListActivityStatusEventsResponse, error)
+
+	// ListActivityReasonsWithResponse List activity reasons
+	//
+	// The workspace's reason catalog. An activity's free-text `reason` is matched against it by
+	// code (the slug of the text) or by label (case-insensitive); a reason not in the catalog
+	// becomes `{code: <slug>, label: <the text given>}`. Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /activity-reasons (the `ListActivityReasons` operationId).
+	ListActivityReasonsWithResponse(ctx context.Context, params *ListActivityReasonsParams, reqEditors ...RequestEditorFn) (*ListActivityReasonsResponse, error)
+
+	// CreateActivityReasonWithBodyWithResponse Create an activity reason
+	//
+	// Adds a reason; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
+	CreateActivityReasonWithBodyWithResponse(ctx context.Context, params *CreateActivityReasonParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateActivityReasonResponse, error)
+
+	// CreateActivityReasonWithResponse Create an activity reason
+	//
+	// Adds a reason; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
+	CreateActivityReasonWithResponse(ctx context.Context, params *CreateActivityReasonParams, body CreateActivityReasonJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateActivityReasonResponse, error)
+
+	// ListCommercesWithResponse List commerces
+	//
+	// Lists the workspace's commerces, by name. `search` matches the name or the external id
+	// (case-insensitive substring). Requires `MANAGE_COMMERCES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /commerces (the `ListCommerces` operationId).
+	ListCommercesWithResponse(ctx context.Context, params *ListCommercesParams, reqEditors ...RequestEditorFn) (*ListCommercesResponse, error)
+
+	// CreateCommerceWithBodyWithResponse Create a commerce
+	//
+	// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /commerces (the `CreateCommerce` operationId).
+	CreateCommerceWithBodyWithResponse(ctx context.Context, params *CreateCommerceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCommerceResponse, error)
+
+	// CreateCommerceWithResponse Create a commerce
+	//
+	// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /commerces (the `CreateCommerce` operationId).
+	CreateCommerceWithResponse(ctx context.Context, params *CreateCommerceParams, body CreateCommerceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCommerceResponse, error)
+
+	// SyncCommercesWithBodyWithResponse Bulk upsert commerces
+	//
+	// Creates or updates up to 10,000 commerces in one call, matched by `external_id`. Each item
+	// succeeds or fails on its own; the answer counts them and lists each failure with its
+	// index. Bodies up to 16 MiB are accepted. Requires `SYNC_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /commerces/sync (the `SyncCommerces` operationId).
+	SyncCommercesWithBodyWithResponse(ctx context.Context, params *SyncCommercesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SyncCommercesResponse, error)
+
+	// SyncCommercesWithResponse Bulk upsert commerces
+	//
+	// Creates or updates up to 10,000 commerces in one call, matched by `external_id`. Each item
+	// succeeds or fails on its own; the answer counts them and lists each failure with its
+	// index. Bodies up to 16 MiB are accepted. Requires `SYNC_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /commerces/sync (the `SyncCommerces` operationId).
+	SyncCommercesWithResponse(ctx context.Context, params *SyncCommercesParams, body SyncCommercesJSONRequestBody, reqEditors ...RequestEditorFn) (*SyncCommercesResponse, error)
+
+	// GetCommerceWithResponse Get a commerce
+	//
+	// A commerce with its addresses, users, their roles and contacts. Requires `MANAGE_COMMERCES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /commerces/{id} (the `GetCommerce` operationId).
+	GetCommerceWithResponse(ctx context.Context, id Id, params *GetCommerceParams, reqEditors ...RequestEditorFn) (*GetCommerceResponse, error)
+
+	// UpdateCommerceWithBodyWithResponse Update a commerce
+	//
+	// Changes the fields given. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /commerces/{id} (the `UpdateCommerce` operationId).
+	UpdateCommerceWithBodyWithResponse(ctx context.Context, id Id, params *UpdateCommerceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCommerceResponse, error)
+
+	// UpdateCommerceWithResponse Update a commerce
+	//
+	// Changes the fields given. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /commerces/{id} (the `UpdateCommerce` operationId).
+	UpdateCommerceWithResponse(ctx context.Context, id Id, params *UpdateCommerceParams, body UpdateCommerceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCommerceResponse, error)
 
 	// ListDispatchConfigsWithResponse List dispatch configs
 	//
@@ -1233,6 +3649,944 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /dispatch-providers/{id}/channel-definitions (the `ListChannelDefinitions` operationId).
 	ListChannelDefinitionsWithResponse(ctx context.Context, id openapi_types.UUID, params *ListChannelDefinitionsParams, reqEditors ...RequestEditorFn) (*ListChannelDefinitionsResponse, error)
+
+	// ListUserRetentionStatusesWithResponse List user retention statuses
+	//
+	// The workspace's catalog of user statuses an activity's `user_status` names. Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /user-retention-statuses (the `ListUserRetentionStatuses` operationId).
+	ListUserRetentionStatusesWithResponse(ctx context.Context, params *ListUserRetentionStatusesParams, reqEditors ...RequestEditorFn) (*ListUserRetentionStatusesResponse, error)
+
+	// CreateUserRetentionStatusWithBodyWithResponse Create a user retention status
+	//
+	// Adds a status to the catalog; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /user-retention-statuses (the `CreateUserRetentionStatus` operationId).
+	CreateUserRetentionStatusWithBodyWithResponse(ctx context.Context, params *CreateUserRetentionStatusParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserRetentionStatusResponse, error)
+
+	// CreateUserRetentionStatusWithResponse Create a user retention status
+	//
+	// Adds a status to the catalog; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /user-retention-statuses (the `CreateUserRetentionStatus` operationId).
+	CreateUserRetentionStatusWithResponse(ctx context.Context, params *CreateUserRetentionStatusParams, body CreateUserRetentionStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserRetentionStatusResponse, error)
+}
+
+type ListActivitiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ActivityPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListActivitiesResponse) GetJSON200() *ActivityPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListActivitiesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListActivitiesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListActivitiesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ListActivitiesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListActivitiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListActivitiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListActivitiesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateActivityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Activity
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateActivityResponse) GetJSON201() *Activity {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateActivityResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateActivityResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateActivityResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateActivityResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateActivityResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateActivityResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateActivityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateActivityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateActivityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateActivityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetActivityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activity
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetActivityResponse) GetJSON200() *Activity {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetActivityResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetActivityResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetActivityResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetActivityResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetActivityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetActivityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetActivityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetActivityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelActivityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activity
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelActivityResponse) GetJSON200() *Activity {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelActivityResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelActivityResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelActivityResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelActivityResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelActivityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelActivityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelActivityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelActivityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListActivityDispatchAttemptsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]DispatchAttempt
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListActivityDispatchAttemptsResponse) GetJSON200() *[]DispatchAttempt {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListActivityDispatchAttemptsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListActivityDispatchAttemptsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListActivityDispatchAttemptsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListActivityDispatchAttemptsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r ListActivityDispatchAttemptsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListActivityDispatchAttemptsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListActivityDispatchAttemptsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListActivityDispatchAttemptsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListActivityStatusEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]ActivityStatusEvent
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListActivityStatusEventsResponse) GetJSON200() *[]ActivityStatusEvent {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListActivityStatusEventsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListActivityStatusEventsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListActivityStatusEventsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListActivityStatusEventsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r ListActivityStatusEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListActivityStatusEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListActivityStatusEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListActivityStatusEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListActivityReasonsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]ActivityReason
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListActivityReasonsResponse) GetJSON200() *[]ActivityReason {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListActivityReasonsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListActivityReasonsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ListActivityReasonsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListActivityReasonsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListActivityReasonsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListActivityReasonsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateActivityReasonResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ActivityReason
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateActivityReasonResponse) GetJSON201() *ActivityReason {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateActivityReasonResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateActivityReasonResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateActivityReasonResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateActivityReasonResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateActivityReasonResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateActivityReasonResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateActivityReasonResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateActivityReasonResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateActivityReasonResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListCommercesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommercePage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCommercesResponse) GetJSON200() *CommercePage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListCommercesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListCommercesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListCommercesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCommercesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCommercesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCommercesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCommercesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCommerceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CommerceDetail
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCommerceResponse) GetJSON201() *CommerceDetail {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCommerceResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCommerceResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCommerceResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateCommerceResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateCommerceResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCommerceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCommerceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCommerceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCommerceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SyncCommercesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SyncCommercesResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SyncCommercesResponse) GetJSON200() *SyncCommercesResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SyncCommercesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SyncCommercesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SyncCommercesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SyncCommercesResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r SyncCommercesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SyncCommercesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SyncCommercesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SyncCommercesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCommerceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommerceDetail
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCommerceResponse) GetJSON200() *CommerceDetail {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCommerceResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCommerceResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCommerceResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCommerceResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCommerceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCommerceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCommerceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCommerceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCommerceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommerceDetail
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCommerceResponse) GetJSON200() *CommerceDetail {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCommerceResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCommerceResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCommerceResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCommerceResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateCommerceResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateCommerceResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCommerceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCommerceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCommerceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCommerceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type ListDispatchConfigsResponse struct {
@@ -1725,6 +5079,428 @@ func (r ListChannelDefinitionsResponse) ContentType() string {
 	return ""
 }
 
+type ListUserRetentionStatusesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]UserRetentionStatus
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListUserRetentionStatusesResponse) GetJSON200() *[]UserRetentionStatus {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListUserRetentionStatusesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListUserRetentionStatusesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListUserRetentionStatusesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ListUserRetentionStatusesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListUserRetentionStatusesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListUserRetentionStatusesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListUserRetentionStatusesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateUserRetentionStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *UserRetentionStatus
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateUserRetentionStatusResponse) GetJSON201() *UserRetentionStatus {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateUserRetentionStatusResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateUserRetentionStatusResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateUserRetentionStatusResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateUserRetentionStatusResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateUserRetentionStatusResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateUserRetentionStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateUserRetentionStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateUserRetentionStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateUserRetentionStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListActivitiesWithResponse List activities
+//
+// Lists the workspace's activities, newest first, with filters. Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /activities (the `ListActivities` operationId).
+func (c *ClientWithResponses) ListActivitiesWithResponse(ctx context.Context, params *ListActivitiesParams, reqEditors ...RequestEditorFn) (*ListActivitiesResponse, error) {
+	rsp, err := c.ListActivities(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListActivitiesResponse(rsp)
+}
+
+// CreateActivityWithBodyWithResponse Create an activity
+//
+// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
+// `scheduled_at` through the workspace's active dispatch config for its channel.
+// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
+// both arrive at once. Requires `CREATE_ACTIVITY`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activities (the `CreateActivity` operationId).
+func (c *ClientWithResponses) CreateActivityWithBodyWithResponse(ctx context.Context, params *CreateActivityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateActivityResponse, error) {
+	rsp, err := c.CreateActivityWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateActivityResponse(rsp)
+}
+
+// CreateActivityWithResponse Create an activity
+//
+// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
+// `scheduled_at` through the workspace's active dispatch config for its channel.
+// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
+// both arrive at once. Requires `CREATE_ACTIVITY`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activities (the `CreateActivity` operationId).
+func (c *ClientWithResponses) CreateActivityWithResponse(ctx context.Context, params *CreateActivityParams, body CreateActivityJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateActivityResponse, error) {
+	rsp, err := c.CreateActivity(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateActivityResponse(rsp)
+}
+
+// GetActivityWithResponse Get an activity
+//
+// Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /activities/{id} (the `GetActivity` operationId).
+func (c *ClientWithResponses) GetActivityWithResponse(ctx context.Context, id Id, params *GetActivityParams, reqEditors ...RequestEditorFn) (*GetActivityResponse, error) {
+	rsp, err := c.GetActivity(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetActivityResponse(rsp)
+}
+
+// CancelActivityWithResponse Cancel an activity
+//
+// Moves a `READY` or `UNRESOLVED` activity to `CANCELED`; it is never dispatched. Any other
+// status is a `400` that says why. Requires `CANCEL_ACTIVITY`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /activities/{id}/cancel (the `CancelActivity` operationId).
+func (c *ClientWithResponses) CancelActivityWithResponse(ctx context.Context, id Id, params *CancelActivityParams, reqEditors ...RequestEditorFn) (*CancelActivityResponse, error) {
+	rsp, err := c.CancelActivity(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelActivityResponse(rsp)
+}
+
+// ListActivityDispatchAttemptsWithResponse List an activity's dispatch attempts
+//
+// Every attempt to send the activity to its provider, oldest first. Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /activities/{id}/dispatch-attempts (the `ListActivityDispatchAttempts` operationId).
+func (c *ClientWithResponses) ListActivityDispatchAttemptsWithResponse(ctx context.Context, id Id, params *ListActivityDispatchAttemptsParams, reqEditors ...RequestEditorFn) (*ListActivityDispatchAttemptsResponse, error) {
+	rsp, err := c.ListActivityDispatchAttempts(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListActivityDispatchAttemptsResponse(rsp)
+}
+
+// ListActivityStatusEventsWithResponse List an activity's status events
+//
+// The audit trail of the activity's transitions, oldest first. Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /activities/{id}/status-events (the `ListActivityStatusEvents` operationId).
+func (c *ClientWithResponses) ListActivityStatusEventsWithResponse(ctx context.Context, id Id, params *ListActivityStatusEventsParams, reqEditors ...RequestEditorFn) (*ListActivityStatusEventsResponse, error) {
+	rsp, err := c.ListActivityStatusEvents(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListActivityStatusEventsResponse(rsp)
+}
+
+// ListActivityReasonsWithResponse List activity reasons
+//
+// The workspace's reason catalog. An activity's free-text `reason` is matched against it by
+// code (the slug of the text) or by label (case-insensitive); a reason not in the catalog
+// becomes `{code: <slug>, label: <the text given>}`. Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /activity-reasons (the `ListActivityReasons` operationId).
+func (c *ClientWithResponses) ListActivityReasonsWithResponse(ctx context.Context, params *ListActivityReasonsParams, reqEditors ...RequestEditorFn) (*ListActivityReasonsResponse, error) {
+	rsp, err := c.ListActivityReasons(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListActivityReasonsResponse(rsp)
+}
+
+// CreateActivityReasonWithBodyWithResponse Create an activity reason
+//
+// Adds a reason; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
+func (c *ClientWithResponses) CreateActivityReasonWithBodyWithResponse(ctx context.Context, params *CreateActivityReasonParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateActivityReasonResponse, error) {
+	rsp, err := c.CreateActivityReasonWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateActivityReasonResponse(rsp)
+}
+
+// CreateActivityReasonWithResponse Create an activity reason
+//
+// Adds a reason; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
+func (c *ClientWithResponses) CreateActivityReasonWithResponse(ctx context.Context, params *CreateActivityReasonParams, body CreateActivityReasonJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateActivityReasonResponse, error) {
+	rsp, err := c.CreateActivityReason(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateActivityReasonResponse(rsp)
+}
+
+// ListCommercesWithResponse List commerces
+//
+// Lists the workspace's commerces, by name. `search` matches the name or the external id
+// (case-insensitive substring). Requires `MANAGE_COMMERCES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /commerces (the `ListCommerces` operationId).
+func (c *ClientWithResponses) ListCommercesWithResponse(ctx context.Context, params *ListCommercesParams, reqEditors ...RequestEditorFn) (*ListCommercesResponse, error) {
+	rsp, err := c.ListCommerces(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCommercesResponse(rsp)
+}
+
+// CreateCommerceWithBodyWithResponse Create a commerce
+//
+// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /commerces (the `CreateCommerce` operationId).
+func (c *ClientWithResponses) CreateCommerceWithBodyWithResponse(ctx context.Context, params *CreateCommerceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCommerceResponse, error) {
+	rsp, err := c.CreateCommerceWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCommerceResponse(rsp)
+}
+
+// CreateCommerceWithResponse Create a commerce
+//
+// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /commerces (the `CreateCommerce` operationId).
+func (c *ClientWithResponses) CreateCommerceWithResponse(ctx context.Context, params *CreateCommerceParams, body CreateCommerceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCommerceResponse, error) {
+	rsp, err := c.CreateCommerce(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCommerceResponse(rsp)
+}
+
+// SyncCommercesWithBodyWithResponse Bulk upsert commerces
+//
+// Creates or updates up to 10,000 commerces in one call, matched by `external_id`. Each item
+// succeeds or fails on its own; the answer counts them and lists each failure with its
+// index. Bodies up to 16 MiB are accepted. Requires `SYNC_COMMERCES`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /commerces/sync (the `SyncCommerces` operationId).
+func (c *ClientWithResponses) SyncCommercesWithBodyWithResponse(ctx context.Context, params *SyncCommercesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SyncCommercesResponse, error) {
+	rsp, err := c.SyncCommercesWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSyncCommercesResponse(rsp)
+}
+
+// SyncCommercesWithResponse Bulk upsert commerces
+//
+// Creates or updates up to 10,000 commerces in one call, matched by `external_id`. Each item
+// succeeds or fails on its own; the answer counts them and lists each failure with its
+// index. Bodies up to 16 MiB are accepted. Requires `SYNC_COMMERCES`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /commerces/sync (the `SyncCommerces` operationId).
+func (c *ClientWithResponses) SyncCommercesWithResponse(ctx context.Context, params *SyncCommercesParams, body SyncCommercesJSONRequestBody, reqEditors ...RequestEditorFn) (*SyncCommercesResponse, error) {
+	rsp, err := c.SyncCommerces(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSyncCommercesResponse(rsp)
+}
+
+// GetCommerceWithResponse Get a commerce
+//
+// A commerce with its addresses, users, their roles and contacts. Requires `MANAGE_COMMERCES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /commerces/{id} (the `GetCommerce` operationId).
+func (c *ClientWithResponses) GetCommerceWithResponse(ctx context.Context, id Id, params *GetCommerceParams, reqEditors ...RequestEditorFn) (*GetCommerceResponse, error) {
+	rsp, err := c.GetCommerce(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCommerceResponse(rsp)
+}
+
+// UpdateCommerceWithBodyWithResponse Update a commerce
+//
+// Changes the fields given. Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /commerces/{id} (the `UpdateCommerce` operationId).
+func (c *ClientWithResponses) UpdateCommerceWithBodyWithResponse(ctx context.Context, id Id, params *UpdateCommerceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCommerceResponse, error) {
+	rsp, err := c.UpdateCommerceWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCommerceResponse(rsp)
+}
+
+// UpdateCommerceWithResponse Update a commerce
+//
+// Changes the fields given. Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /commerces/{id} (the `UpdateCommerce` operationId).
+func (c *ClientWithResponses) UpdateCommerceWithResponse(ctx context.Context, id Id, params *UpdateCommerceParams, body UpdateCommerceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCommerceResponse, error) {
+	rsp, err := c.UpdateCommerce(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCommerceResponse(rsp)
+}
+
 // ListDispatchConfigsWithResponse List dispatch configs
 //
 // Lists every dispatch config of the current workspace, deactivated ones included, as a plain
@@ -1881,6 +5657,767 @@ func (c *ClientWithResponses) ListChannelDefinitionsWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseListChannelDefinitionsResponse(rsp)
+}
+
+// ListUserRetentionStatusesWithResponse List user retention statuses
+//
+// The workspace's catalog of user statuses an activity's `user_status` names. Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /user-retention-statuses (the `ListUserRetentionStatuses` operationId).
+func (c *ClientWithResponses) ListUserRetentionStatusesWithResponse(ctx context.Context, params *ListUserRetentionStatusesParams, reqEditors ...RequestEditorFn) (*ListUserRetentionStatusesResponse, error) {
+	rsp, err := c.ListUserRetentionStatuses(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListUserRetentionStatusesResponse(rsp)
+}
+
+// CreateUserRetentionStatusWithBodyWithResponse Create a user retention status
+//
+// Adds a status to the catalog; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /user-retention-statuses (the `CreateUserRetentionStatus` operationId).
+func (c *ClientWithResponses) CreateUserRetentionStatusWithBodyWithResponse(ctx context.Context, params *CreateUserRetentionStatusParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserRetentionStatusResponse, error) {
+	rsp, err := c.CreateUserRetentionStatusWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUserRetentionStatusResponse(rsp)
+}
+
+// CreateUserRetentionStatusWithResponse Create a user retention status
+//
+// Adds a status to the catalog; codes are unique in the workspace (`409`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /user-retention-statuses (the `CreateUserRetentionStatus` operationId).
+func (c *ClientWithResponses) CreateUserRetentionStatusWithResponse(ctx context.Context, params *CreateUserRetentionStatusParams, body CreateUserRetentionStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserRetentionStatusResponse, error) {
+	rsp, err := c.CreateUserRetentionStatus(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUserRetentionStatusResponse(rsp)
+}
+
+// ParseListActivitiesResponse parses an HTTP response from a ListActivitiesWithResponse call
+func ParseListActivitiesResponse(rsp *http.Response) (*ListActivitiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListActivitiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ActivityPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateActivityResponse parses an HTTP response from a CreateActivityWithResponse call
+func ParseCreateActivityResponse(rsp *http.Response) (*CreateActivityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateActivityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Activity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetActivityResponse parses an HTTP response from a GetActivityWithResponse call
+func ParseGetActivityResponse(rsp *http.Response) (*GetActivityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetActivityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelActivityResponse parses an HTTP response from a CancelActivityWithResponse call
+func ParseCancelActivityResponse(rsp *http.Response) (*CancelActivityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelActivityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListActivityDispatchAttemptsResponse parses an HTTP response from a ListActivityDispatchAttemptsWithResponse call
+func ParseListActivityDispatchAttemptsResponse(rsp *http.Response) (*ListActivityDispatchAttemptsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListActivityDispatchAttemptsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []DispatchAttempt
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListActivityStatusEventsResponse parses an HTTP response from a ListActivityStatusEventsWithResponse call
+func ParseListActivityStatusEventsResponse(rsp *http.Response) (*ListActivityStatusEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListActivityStatusEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []ActivityStatusEvent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListActivityReasonsResponse parses an HTTP response from a ListActivityReasonsWithResponse call
+func ParseListActivityReasonsResponse(rsp *http.Response) (*ListActivityReasonsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListActivityReasonsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []ActivityReason
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateActivityReasonResponse parses an HTTP response from a CreateActivityReasonWithResponse call
+func ParseCreateActivityReasonResponse(rsp *http.Response) (*CreateActivityReasonResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateActivityReasonResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ActivityReason
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListCommercesResponse parses an HTTP response from a ListCommercesWithResponse call
+func ParseListCommercesResponse(rsp *http.Response) (*ListCommercesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCommercesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommercePage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCommerceResponse parses an HTTP response from a CreateCommerceWithResponse call
+func ParseCreateCommerceResponse(rsp *http.Response) (*CreateCommerceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCommerceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CommerceDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSyncCommercesResponse parses an HTTP response from a SyncCommercesWithResponse call
+func ParseSyncCommercesResponse(rsp *http.Response) (*SyncCommercesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SyncCommercesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SyncCommercesResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCommerceResponse parses an HTTP response from a GetCommerceWithResponse call
+func ParseGetCommerceResponse(rsp *http.Response) (*GetCommerceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCommerceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommerceDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCommerceResponse parses an HTTP response from a UpdateCommerceWithResponse call
+func ParseUpdateCommerceResponse(rsp *http.Response) (*UpdateCommerceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCommerceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommerceDetail
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParseListDispatchConfigsResponse parses an HTTP response from a ListDispatchConfigsWithResponse call
@@ -2265,6 +6802,114 @@ func ParseListChannelDefinitionsResponse(rsp *http.Response) (*ListChannelDefini
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListUserRetentionStatusesResponse parses an HTTP response from a ListUserRetentionStatusesWithResponse call
+func ParseListUserRetentionStatusesResponse(rsp *http.Response) (*ListUserRetentionStatusesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListUserRetentionStatusesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []UserRetentionStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateUserRetentionStatusResponse parses an HTTP response from a CreateUserRetentionStatusWithResponse call
+func ParseCreateUserRetentionStatusResponse(rsp *http.Response) (*CreateUserRetentionStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateUserRetentionStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest UserRetentionStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	}
 

@@ -121,7 +121,7 @@ func TestDispatchProviders(t *testing.T) {
 	}
 	var salesman *activitiesclient.ChannelDefinition
 	for i, d := range yom.ChannelDefinitions {
-		if d.Channel == activitiesclient.SALESMAN {
+		if d.Channel == activitiesclient.ChannelSALESMAN {
 			salesman = &yom.ChannelDefinitions[i]
 		}
 	}
@@ -155,7 +155,7 @@ func yomSalesman(apiKey string) activitiesclient.CreateDispatchConfigRequest {
 	creds := activitiesclient.Credentials{"apiKey": apiKey}
 	base := "https://provider.example.com"
 	return activitiesclient.CreateDispatchConfigRequest{
-		DispatchProviderId: uuid.MustParse(yomID), Channel: activitiesclient.SALESMAN, BaseUrl: &base, Credentials: &creds,
+		DispatchProviderId: uuid.MustParse(yomID), Channel: activitiesclient.ChannelSALESMAN, BaseUrl: &base, Credentials: &creds,
 	}
 }
 
@@ -166,7 +166,7 @@ func TestCreateDispatchConfigValidation(t *testing.T) {
 	c := env.Activities(t, key)
 
 	t.Run("missing required credential names the field", func(t *testing.T) {
-		res := create(t, c, activitiesclient.CreateDispatchConfigRequest{DispatchProviderId: uuid.MustParse(yomID), Channel: activitiesclient.SALESMAN})
+		res := create(t, c, activitiesclient.CreateDispatchConfigRequest{DispatchProviderId: uuid.MustParse(yomID), Channel: activitiesclient.ChannelSALESMAN})
 		if res.JSON400 == nil || !strings.Contains(res.JSON400.Message, "credentials.apiKey") {
 			t.Fatalf("%d %s", res.StatusCode(), res.Body)
 		}
@@ -177,7 +177,7 @@ func TestCreateDispatchConfigValidation(t *testing.T) {
 	})
 	t.Run("provider must support the channel", func(t *testing.T) {
 		body := yomSalesman("k")
-		body.Channel = activitiesclient.SMS
+		body.Channel = activitiesclient.ChannelSMS
 		res := create(t, c, body)
 		if res.JSON400 == nil || res.JSON400.Message != "Dispatch provider YOM does not support channel SMS" {
 			t.Fatalf("%d %s", res.StatusCode(), res.Body)
@@ -232,7 +232,7 @@ func TestCreateDispatchConfigValidation(t *testing.T) {
 		if err != nil || d.JSON200 == nil {
 			t.Fatalf("put definition: %v %s", err, d.Body)
 		}
-		body := activitiesclient.CreateDispatchConfigRequest{DispatchProviderId: p.JSON201.Id, Channel: activitiesclient.EMAIL}
+		body := activitiesclient.CreateDispatchConfigRequest{DispatchProviderId: p.JSON201.Id, Channel: activitiesclient.ChannelEMAIL}
 		res := create(t, c, body)
 		if res.JSON400 == nil || len(*res.JSON400.Errors) != 2 || !strings.Contains(res.JSON400.Message, "settings.sender") || !strings.Contains(res.JSON400.Message, "credentials.token") {
 			t.Fatalf("%d %s", res.StatusCode(), res.Body)
@@ -267,7 +267,7 @@ func TestDispatchConfigConflictAndReactivation(t *testing.T) {
 	}
 	// Another channel, or the same channel of another provider, is no conflict.
 	other := yomSalesman("c")
-	other.Channel = activitiesclient.WHATSAPP
+	other.Channel = activitiesclient.ChannelWHATSAPP
 	if res := create(t, c, other); res.JSON201 == nil {
 		t.Fatalf("%d %s", res.StatusCode(), res.Body)
 	}
@@ -290,7 +290,7 @@ func TestDispatchConfigConflictAndReactivation(t *testing.T) {
 	if err != nil || list.JSON200 == nil || len(*list.JSON200) != 2 {
 		t.Fatalf("active filter: %v %s", err, list.Body)
 	}
-	sales := activitiesclient.SALESMAN
+	sales := activitiesclient.ChannelSALESMAN
 	list, _ = c.ListDispatchConfigsWithResponse(ctx, &activitiesclient.ListDispatchConfigsParams{Channel: &sales})
 	if list.JSON200 == nil || len(*list.JSON200) != 2 {
 		t.Fatalf("channel filter: %s", list.Body)

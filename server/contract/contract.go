@@ -152,12 +152,17 @@ func (s *Spec) Validate() echo.MiddlewareFunc {
 			}
 			req := c.Request()
 			if req.Body != nil && req.Body != http.NoBody {
-				body, err := io.ReadAll(io.LimitReader(req.Body, s.BodyLimit+1))
+				limit := s.BodyLimit
+				// An operation can raise its own limit (bulk endpoints) with x-max-body-bytes.
+				if v, ok := r.Operation.Extensions["x-max-body-bytes"].(float64); ok && v > 0 {
+					limit = int64(v)
+				}
+				body, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
 				if err != nil {
 					return problem.New(http.StatusBadRequest, "Could not read the request body")
 				}
-				if int64(len(body)) > s.BodyLimit {
-					return problem.New(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", s.BodyLimit)
+				if int64(len(body)) > limit {
+					return problem.New(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", limit)
 				}
 				if s.AcceptCamelCase {
 					if body, err = snakeCaseAliases(body, r.Operation); err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
 	"github.com/switchboard-dev/switchboard/server/contract"
+	"github.com/switchboard-dev/switchboard/server/dispatch"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/storetest"
 )
@@ -59,10 +61,31 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
+// Option changes what New starts.
+type Option func(*options)
+
+type options struct {
+	dispatch *dispatch.Options
+}
+
+// WithDispatch also starts the background job workers (dispatch), with opts.
+func WithDispatch(opts dispatch.Options) Option {
+	return func(o *options) { o.dispatch = &opts }
+}
+
 // New starts a server on a new database; it stops when the test ends.
-func New(t testing.TB) *Env {
+func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
-	db := storetest.NewDB(t)
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dsn := storetest.DSN(t)
+	db, err := store.Open(context.Background(), dsn, storetest.Box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
 	logs := &SyncBuffer{}
 	e, err := server.New(db, server.Config{AdminToken: AdminToken, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
@@ -72,6 +95,20 @@ func New(t testing.TB) *Env {
 	t.Cleanup(ts.Close)
 	hc := &http.Client{Transport: &checker{t: t, next: http.DefaultTransport, specs: specs(t)}}
 	env := &Env{URL: ts.URL, DB: db, HTTP: hc, Logs: logs}
+	if o.dispatch != nil {
+		if o.dispatch.Logger == nil {
+			o.dispatch.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		}
+		runner, err := dispatch.Start(context.Background(), dsn, db, *o.dispatch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = runner.Stop(ctx)
+		})
+	}
 	env.Admin, err = adminclient.NewClientWithResponses(ts.URL+"/admin/v1", adminclient.WithHTTPClient(hc),
 		adminclient.WithRequestEditorFn(bearer(AdminToken)))
 	if err != nil {

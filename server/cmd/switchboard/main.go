@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/switchboard-dev/switchboard/server"
+	"github.com/switchboard-dev/switchboard/server/dispatch"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/pgcluster"
 	"github.com/switchboard-dev/switchboard/store/seal"
@@ -132,6 +133,19 @@ func serve(ctx context.Context, log *slog.Logger) error {
 			return fmt.Errorf("development workspace: %w", err)
 		}
 	}
+
+	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := runner.Stop(stopCtx); err != nil {
+			log.Error("stop workers", "error", err)
+		}
+	}()
+	log.Info("workers started")
 
 	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log})
 	if err != nil {

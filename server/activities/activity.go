@@ -1,0 +1,237 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/oapi-codegen/nullable"
+	"golang.org/x/text/unicode/norm"
+
+	api "github.com/switchboard-dev/switchboard/gen/activities"
+	"github.com/switchboard-dev/switchboard/server/auth"
+	"github.com/switchboard-dev/switchboard/server/problem"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// ListUserRetentionStatuses lists the workspace's status catalog.
+func (h *Handler) ListUserRetentionStatuses(ctx context.Context, req api.ListUserRetentionStatusesRequestObject) (api.ListUserRetentionStatusesResponseObject, error) {
+	es, err := h.DB.ListCatalog(ctx, store.UserRetentionStatuses, auth.FromContext(ctx).WorkspaceID, req.Params.ActiveOnly != nil && *req.Params.ActiveOnly)
+	if err != nil {
+		return nil, err
+	}
+	out := make(api.ListUserRetentionStatuses200JSONResponse, 0, len(es))
+	for _, e := range es {
+		out = append(out, api.UserRetentionStatus{Id: e.ID, Code: e.Code, Label: e.Label, Description: nullString(e.Description),
+			IsActive: e.IsActive, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()})
+	}
+	return out, nil
+}
+
+// CreateUserRetentionStatus adds a status to the catalog.
+func (h *Handler) CreateUserRetentionStatus(ctx context.Context, req api.CreateUserRetentionStatusRequestObject) (api.CreateUserRetentionStatusResponseObject, error) {
+	e, err := h.DB.CreateCatalogEntry(ctx, store.UserRetentionStatuses, auth.FromContext(ctx).WorkspaceID, catalogEntry(*req.Body))
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateUserRetentionStatus201JSONResponse{Id: e.ID, Code: e.Code, Label: e.Label, Description: nullString(e.Description),
+		IsActive: e.IsActive, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}, nil
+}
+
+// ListActivityReasons lists the workspace's reason catalog.
+func (h *Handler) ListActivityReasons(ctx context.Context, _ api.ListActivityReasonsRequestObject) (api.ListActivityReasonsResponseObject, error) {
+	es, err := h.DB.ListCatalog(ctx, store.ActivityReasons, auth.FromContext(ctx).WorkspaceID, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make(api.ListActivityReasons200JSONResponse, 0, len(es))
+	for _, e := range es {
+		out = append(out, api.ActivityReason{Id: e.ID, Code: e.Code, Label: e.Label, IsActive: e.IsActive,
+			CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()})
+	}
+	return out, nil
+}
+
+// CreateActivityReason adds a reason to the catalog.
+func (h *Handler) CreateActivityReason(ctx context.Context, req api.CreateActivityReasonRequestObject) (api.CreateActivityReasonResponseObject, error) {
+	e, err := h.DB.CreateCatalogEntry(ctx, store.ActivityReasons, auth.FromContext(ctx).WorkspaceID, catalogEntry(*req.Body))
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateActivityReason201JSONResponse{Id: e.ID, Code: e.Code, Label: e.Label, IsActive: e.IsActive,
+		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}, nil
+}
+
+func catalogEntry(b api.CreateCatalogEntryRequest) store.CatalogEntry {
+	return store.CatalogEntry{Code: b.Code, Label: b.Label, Description: b.Description, IsActive: b.IsActive == nil || *b.IsActive}
+}
+
+// Slug turns free text into a catalog code: "Monthly promotion" → "monthly_promotion";
+// accents are dropped ("Promoción" → "promocion") and runs of other characters become one "_".
+func Slug(s string) string {
+	var b strings.Builder
+	sep := false
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if sep && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			sep = false
+			b.WriteRune(unicode.ToLower(r))
+		default:
+			sep = true
+		}
+	}
+	return b.String()
+}
+
+// CreateActivity creates a READY activity and schedules its dispatch.
+func (h *Handler) CreateActivity(ctx context.Context, req api.CreateActivityRequestObject) (api.CreateActivityResponseObject, error) {
+	b := req.Body
+	in := store.ActivityCreate{
+		WorkspaceID: auth.FromContext(ctx).WorkspaceID, CommerceID: b.CommerceId, Type: string(b.Type), Channel: string(b.Channel),
+		Reason: b.Reason, ReasonCode: Slug(b.Reason), UserStatus: b.UserStatus, IdempotencyKey: b.IdempotencyKey,
+		ScheduledAt: b.ScheduledAt, SuggestedExecutionTime: b.SuggestedExecutionTime, Score: b.Score, AssignmentReason: b.AssignmentReason,
+	}
+	if in.ReasonCode == "" {
+		return nil, problem.Invalid("reason must contain a letter or a digit", problem.Detail{Field: "reason", Message: "must contain a letter or a digit"})
+	}
+	if b.AttributeKeys != nil {
+		in.AttributeKeys = *b.AttributeKeys
+	}
+	if b.TargetCriteria != nil {
+		in.TargetCriteria, _ = json.Marshal(*b.TargetCriteria)
+	}
+	if b.Attributes != nil {
+		in.Attributes, _ = json.Marshal(*b.Attributes)
+	}
+	a, err := h.DB.CreateActivity(ctx, in)
+	if errors.Is(err, store.ErrInvalid) {
+		return nil, problem.Invalid(err.Error(), problem.Detail{Field: "user_status", Message: "is not a status of the user retention status catalog"})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateActivity201JSONResponse(ToAPI(a)), nil
+}
+
+// ListActivities pages through the workspace's activities.
+func (h *Handler) ListActivities(ctx context.Context, req api.ListActivitiesRequestObject) (api.ListActivitiesResponseObject, error) {
+	p := req.Params
+	page, limit := pageParams(p.Page, p.PerPage, p.Limit)
+	f := store.ActivityFilter{Search: p.Search, Status: (*string)(p.Status), Type: (*string)(p.Type), Channel: (*string)(p.Channel),
+		CommerceID: p.CommerceId, ScheduledFrom: p.ScheduledFrom, ScheduledTo: p.ScheduledTo}
+	as, total, err := h.DB.ListActivities(ctx, auth.FromContext(ctx).WorkspaceID, f, page, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := api.ListActivities200JSONResponse{Data: make([]api.Activity, 0, len(as)), Meta: pageMeta(page, limit, total)}
+	for _, a := range as {
+		out.Data = append(out.Data, ToAPI(a))
+	}
+	return out, nil
+}
+
+// GetActivity fetches one activity.
+func (h *Handler) GetActivity(ctx context.Context, req api.GetActivityRequestObject) (api.GetActivityResponseObject, error) {
+	a, err := h.DB.GetActivity(ctx, auth.FromContext(ctx).WorkspaceID, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetActivity200JSONResponse(ToAPI(a)), nil
+}
+
+// ListActivityStatusEvents returns the activity's audit trail.
+func (h *Handler) ListActivityStatusEvents(ctx context.Context, req api.ListActivityStatusEventsRequestObject) (api.ListActivityStatusEventsResponseObject, error) {
+	es, err := h.DB.ListStatusEvents(ctx, auth.FromContext(ctx).WorkspaceID, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	out := make(api.ListActivityStatusEvents200JSONResponse, 0, len(es))
+	for _, e := range es {
+		from := nullable.NewNullNullable[api.ActivityStatus]()
+		if e.FromStatus != nil {
+			from = nullable.NewNullableWithValue(api.ActivityStatus(*e.FromStatus))
+		}
+		out = append(out, api.ActivityStatusEvent{Id: e.ID, EventType: api.ActivityStatusEventEventType(e.EventType), FromStatus: from,
+			ToStatus: api.ActivityStatus(e.ToStatus), ErrorCode: nullString(e.ErrorCode), ErrorMessage: nullString(e.ErrorMessage),
+			OccurredAt: e.OccurredAt.UTC()})
+	}
+	return out, nil
+}
+
+// ListActivityDispatchAttempts returns the activity's dispatch attempts.
+func (h *Handler) ListActivityDispatchAttempts(ctx context.Context, req api.ListActivityDispatchAttemptsRequestObject) (api.ListActivityDispatchAttemptsResponseObject, error) {
+	as, err := h.DB.ListDispatchAttempts(ctx, auth.FromContext(ctx).WorkspaceID, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	out := make(api.ListActivityDispatchAttempts200JSONResponse, 0, len(as))
+	for _, a := range as {
+		d := api.DispatchAttempt{Id: a.ID, Attempt: a.Attempt, ProviderCode: nullString(a.ProviderCode), DurationMs: a.DurationMS,
+			Error: nullString(a.Error), ExternalId: nullString(a.ExternalID), StartedAt: a.StartedAt.UTC()}
+		d.DispatchConfigId.SetNull()
+		if a.DispatchConfigID != nil {
+			d.DispatchConfigId.Set(*a.DispatchConfigID)
+		}
+		d.StatusCode.SetNull()
+		if a.StatusCode != nil {
+			d.StatusCode.Set(*a.StatusCode)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// CancelActivity cancels a READY or UNRESOLVED activity.
+func (h *Handler) CancelActivity(ctx context.Context, req api.CancelActivityRequestObject) (api.CancelActivityResponseObject, error) {
+	a, moved, err := h.DB.TransitionActivity(ctx, auth.FromContext(ctx).WorkspaceID, req.Id, store.Transition{
+		From: []string{store.StatusReady, store.StatusUnresolved}, To: store.StatusCanceled, EventType: "CANCELED"})
+	if err != nil {
+		return nil, err
+	}
+	if !moved {
+		return nil, problem.New(http.StatusBadRequest, "Activity cannot be canceled: its status is %s (only READY or UNRESOLVED activities can be)", a.Status)
+	}
+	return api.CancelActivity200JSONResponse(ToAPI(a)), nil
+}
+
+// ToAPI is an activity as the API shows it (and as it is sent to REST providers).
+func ToAPI(a store.Activity) api.Activity {
+	out := api.Activity{
+		Id: a.ID, Type: api.ActivityType(a.Type), Reason: api.CodeLabel{Code: a.ReasonCode, Label: a.ReasonLabel},
+		Channel: api.Channel(a.Channel), Status: api.ActivityStatus(a.Status), IdempotencyKey: a.IdempotencyKey,
+		ScheduledAt: a.ScheduledAt.UTC(), AttributeKeys: []string(a.AttributeKeys), DispatchAttemptCount: a.DispatchAttemptCount,
+		ExternalId: nullString(a.ExternalID), CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(),
+		TargetCriteria: []api.TargetCriterion{}, Attributes: []api.AttributeInput{},
+	}
+	out.CommerceAssignment.CommerceId = a.CommerceID
+	out.CommerceAssignment.Commerce = &struct {
+		Name string `json:"name"`
+	}{Name: a.CommerceName}
+	out.CommerceAssignment.AssignmentReason = nullString(a.AssignmentReason)
+	out.UserStatus.SetNull()
+	if a.UserStatusCode != nil {
+		out.UserStatus.Set(api.CodeLabel{Code: *a.UserStatusCode, Label: *a.UserStatusLabel})
+	}
+	out.SuggestedExecutionTime.SetNull()
+	if a.SuggestedExecutionTime != nil {
+		out.SuggestedExecutionTime.Set(a.SuggestedExecutionTime.UTC())
+	}
+	out.Score.SetNull()
+	if a.Score != nil {
+		out.Score.Set(*a.Score)
+	}
+	_ = json.Unmarshal(a.TargetCriteria, &out.TargetCriteria)
+	_ = json.Unmarshal(a.Attributes, &out.Attributes)
+	if out.AttributeKeys == nil {
+		out.AttributeKeys = []string{}
+	}
+	return out
+}

@@ -1,0 +1,180 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/oapi-codegen/nullable"
+
+	api "github.com/switchboard-dev/switchboard/gen/activities"
+	"github.com/switchboard-dev/switchboard/server/auth"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// pageParams resolves the documented page/per_page/limit trio: per_page and its alias limit
+// are the page size (25 by default), page counts from 1.
+func pageParams(page, perPage, limit *int) (int, int) {
+	p, size := 1, 25
+	if page != nil {
+		p = *page
+	}
+	if perPage != nil {
+		size = *perPage
+	} else if limit != nil {
+		size = *limit
+	}
+	return p, size
+}
+
+func pageMeta(page, limit, total int) api.PageMeta {
+	return api.PageMeta{Page: page, Limit: limit, Total: total, TotalPages: (total + limit - 1) / limit}
+}
+
+// ListCommerces pages through the workspace's commerces.
+func (h *Handler) ListCommerces(ctx context.Context, req api.ListCommercesRequestObject) (api.ListCommercesResponseObject, error) {
+	p := req.Params
+	page, limit := pageParams(p.Page, p.PerPage, p.Limit)
+	cs, total, err := h.DB.ListCommerces(ctx, auth.FromContext(ctx).WorkspaceID, store.CommerceFilter{
+		Search: p.Search, ExternalID: p.ExternalId, IsActive: p.IsActive, IsPlaceholder: p.IsPlaceholder}, page, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := api.ListCommerces200JSONResponse{Data: make([]api.Commerce, 0, len(cs)), Meta: pageMeta(page, limit, total)}
+	for _, c := range cs {
+		d := toCommerceDetail(c)
+		out.Data = append(out.Data, api.Commerce{Id: d.Id, Name: d.Name, ExternalId: d.ExternalId, TaxId: d.TaxId,
+			IsActive: d.IsActive, IsPlaceholder: d.IsPlaceholder, Metadata: d.Metadata, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt})
+	}
+	return out, nil
+}
+
+// CreateCommerce creates a commerce with its addresses.
+func (h *Handler) CreateCommerce(ctx context.Context, req api.CreateCommerceRequestObject) (api.CreateCommerceResponseObject, error) {
+	b := req.Body
+	in := store.CommerceCreate{Name: b.Name, ExternalID: b.ExternalId, TaxID: b.TaxId,
+		IsActive: b.IsActive == nil || *b.IsActive, IsPlaceholder: b.IsPlaceholder != nil && *b.IsPlaceholder}
+	if b.Metadata != nil {
+		in.Metadata = *b.Metadata
+	}
+	if b.Addresses != nil {
+		for _, a := range *b.Addresses {
+			in.Addresses = append(in.Addresses, store.Address{Street: a.Street, City: a.City, Latitude: a.Latitude,
+				Longitude: a.Longitude, IsPrimary: a.IsPrimary != nil && *a.IsPrimary})
+		}
+	}
+	c, err := h.DB.CreateCommerce(ctx, auth.FromContext(ctx).WorkspaceID, in)
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateCommerce201JSONResponse(toCommerceDetail(c)), nil
+}
+
+// GetCommerce returns a commerce with its addresses and users.
+func (h *Handler) GetCommerce(ctx context.Context, req api.GetCommerceRequestObject) (api.GetCommerceResponseObject, error) {
+	c, err := h.DB.GetCommerce(ctx, auth.FromContext(ctx).WorkspaceID, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetCommerce200JSONResponse(toCommerceDetail(c)), nil
+}
+
+// UpdateCommerce changes a commerce.
+func (h *Handler) UpdateCommerce(ctx context.Context, req api.UpdateCommerceRequestObject) (api.UpdateCommerceResponseObject, error) {
+	b := req.Body
+	up := store.CommerceUpdate{Name: b.Name, ExternalID: b.ExternalId, IsActive: b.IsActive, IsPlaceholder: b.IsPlaceholder}
+	if b.TaxId.IsNull() {
+		up.ClearTaxID = true
+	} else if v, err := b.TaxId.Get(); err == nil {
+		up.TaxID = &v
+	}
+	if b.Metadata != nil {
+		up.Metadata = *b.Metadata
+	}
+	c, err := h.DB.UpdateCommerce(ctx, auth.FromContext(ctx).WorkspaceID, req.Id, up)
+	if err != nil {
+		return nil, err
+	}
+	return api.UpdateCommerce200JSONResponse(toCommerceDetail(c)), nil
+}
+
+// syncItem is one element of a sync request as sent; it is checked by hand so that one bad
+// item is reported without failing the batch.
+type syncItem struct {
+	ExternalID *string         `json:"external_id"`
+	Name       *string         `json:"name"`
+	TaxID      *string         `json:"tax_id"`
+	IsActive   *bool           `json:"is_active"`
+	Metadata   *map[string]any `json:"metadata"`
+}
+
+// SyncCommerces upserts a batch of commerces by external id.
+func (h *Handler) SyncCommerces(ctx context.Context, req api.SyncCommercesRequestObject) (api.SyncCommercesResponseObject, error) {
+	out := api.SyncCommerces200JSONResponse{Errors: []api.SyncCommerceError{}}
+	fail := func(i int, ext *string, msg string) {
+		out.Errors = append(out.Errors, api.SyncCommerceError{Index: i, ExternalId: nullString(ext), Message: msg})
+	}
+	seen := make(map[string]bool, len(req.Body.Commerces))
+	items := make([]store.CommerceSyncItem, 0, len(req.Body.Commerces))
+	for i, raw := range req.Body.Commerces {
+		b, _ := json.Marshal(raw)
+		var it syncItem
+		if err := json.Unmarshal(b, &it); err != nil {
+			fail(i, nil, "invalid item: "+err.Error())
+			continue
+		}
+		switch {
+		case it.ExternalID == nil || *it.ExternalID == "":
+			fail(i, nil, "external_id is required")
+		case it.Name == nil || *it.Name == "":
+			fail(i, it.ExternalID, "name is required")
+		case len(*it.ExternalID) > 200 || len(*it.Name) > 300:
+			fail(i, it.ExternalID, "external_id or name is too long")
+		case seen[*it.ExternalID]:
+			fail(i, it.ExternalID, fmt.Sprintf("external_id %s appears earlier in the batch", *it.ExternalID))
+		default:
+			seen[*it.ExternalID] = true
+			item := store.CommerceSyncItem{ExternalID: *it.ExternalID, Name: *it.Name, TaxID: it.TaxID, IsActive: it.IsActive}
+			if it.Metadata != nil {
+				item.Metadata = *it.Metadata
+			}
+			items = append(items, item)
+		}
+	}
+	created, updated, err := h.DB.SyncCommerces(ctx, auth.FromContext(ctx).WorkspaceID, items)
+	if err != nil {
+		return nil, err
+	}
+	out.Created, out.Updated, out.Failed = created, updated, len(out.Errors)
+	return out, nil
+}
+
+func toCommerceDetail(c store.Commerce) api.CommerceDetail {
+	meta := map[string]any{}
+	_ = json.Unmarshal(c.Metadata, &meta)
+	d := api.CommerceDetail{
+		Id: c.ID, Name: c.Name, ExternalId: nullString(c.ExternalID), TaxId: nullString(c.TaxID),
+		IsActive: c.IsActive, IsPlaceholder: c.IsPlaceholder, Metadata: meta,
+		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+		Addresses: make([]api.Address, 0, len(c.Addresses)), Users: []api.CommerceUser{},
+	}
+	for _, a := range c.Addresses {
+		d.Addresses = append(d.Addresses, api.Address{Id: a.ID, Street: a.Street, City: nullString(a.City),
+			Latitude: nullFloat(a.Latitude), Longitude: nullFloat(a.Longitude), IsPrimary: a.IsPrimary, IsActive: a.IsActive})
+	}
+	return d
+}
+
+func nullString(s *string) nullable.Nullable[string] {
+	if s == nil {
+		return nullable.NewNullNullable[string]()
+	}
+	return nullable.NewNullableWithValue(*s)
+}
+
+func nullFloat(f *float64) nullable.Nullable[float64] {
+	if f == nil {
+		return nullable.NewNullNullable[float64]()
+	}
+	return nullable.NewNullableWithValue(*f)
+}

@@ -1,0 +1,245 @@
+// Package dispatch works the background jobs: at an activity's scheduled time it sends the
+// activity to the workspace's active dispatch config for its channel, records every attempt,
+// retries with backoff, and moves the activity to DISPATCHED or FAILED. Jobs live in River over
+// the same PostgreSQL, so any number of `serve` processes share the work, and River runs each
+// job in one worker at a time.
+package dispatch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/switchboard-dev/switchboard/server/activities"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// Options tune the workers.
+type Options struct {
+	// Workers is how many jobs run at once in this process (default 100).
+	Workers int
+	// Backoff is the wait before attempt n+1 after attempt n failed, indexed by n-1
+	// (default 5 s, 30 s).
+	Backoff []time.Duration
+	// Timeout bounds one HTTP call to a provider (default 10 s, as documented).
+	Timeout time.Duration
+	// Logger receives progress and failures.
+	Logger *slog.Logger
+}
+
+// Runner is the running job client of one process.
+type Runner struct {
+	client *river.Client[pgx.Tx]
+	pool   *pgxpool.Pool
+}
+
+// Start connects a pgx pool to dsn (River needs pgx to LISTEN for new jobs) and starts
+// working jobs until Stop.
+func Start(ctx context.Context, dsn string, db *store.DB, opts Options) (*Runner, error) {
+	if opts.Workers == 0 {
+		opts.Workers = 100
+	}
+	if opts.Backoff == nil {
+		opts.Backoff = []time.Duration{5 * time.Second, 30 * time.Second}
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = int32(min(opts.Workers/4+4, 40))
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &worker{db: db, http: &http.Client{Timeout: opts.Timeout}, log: opts.Logger})
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:            map[string]river.QueueConfig{store.DispatchQueue: {MaxWorkers: opts.Workers}},
+		Workers:           workers,
+		RetryPolicy:       backoff(opts.Backoff),
+		Logger:            opts.Logger,
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: 500 * time.Millisecond,
+		JobTimeout:        opts.Timeout + 20*time.Second,
+	})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := client.Start(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Runner{client: client, pool: pool}, nil
+}
+
+// Stop lets running jobs finish (until ctx ends) and closes the pool.
+func (r *Runner) Stop(ctx context.Context) error {
+	err := r.client.Stop(ctx)
+	r.pool.Close()
+	return err
+}
+
+// backoff is a River retry policy with a fixed schedule.
+type backoff []time.Duration
+
+func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	i := min(job.Attempt-1, len(b)-1)
+	return time.Now().Add(b[max(i, 0)])
+}
+
+type worker struct {
+	river.WorkerDefaults[store.DispatchActivityArgs]
+	db   *store.DB
+	http *http.Client
+	log  *slog.Logger
+}
+
+// outcome is what one attempt produced.
+type outcome struct {
+	statusCode *int
+	externalID *string
+	code, msg  string // set on failure
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[store.DispatchActivityArgs]) error {
+	ws, id := job.Args.WorkspaceID, job.Args.ActivityID
+	a, ok, err := w.db.ClaimDispatch(ctx, ws, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return nil // canceled (or otherwise moved on) before its time: nothing is sent
+	}
+	started := time.Now()
+	attempt := store.DispatchAttempt{ActivityID: id, Attempt: job.Attempt, StartedAt: started}
+	cfg, creds, protocol, err := w.db.ActiveDispatchConfig(ctx, ws, a.Channel)
+	var out outcome
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// No retry can help until someone configures the channel: fail now, and say why.
+		out = outcome{code: "NO_ACTIVE_DISPATCH_CONFIG", msg: fmt.Sprintf("The workspace has no active dispatch config for channel %s", a.Channel)}
+		attempt.DurationMS = int(time.Since(started).Milliseconds())
+		attempt.Error = &out.msg
+		if err := w.db.RecordDispatchAttempt(ctx, attempt); err != nil {
+			return err
+		}
+		return w.fail(ctx, ws, id, out)
+	case err != nil:
+		return err
+	}
+	attempt.DispatchConfigID, attempt.ProviderCode = &cfg.ID, &cfg.ProviderCode
+	out = w.send(ctx, a, cfg, creds, protocol)
+	attempt.DurationMS = int(time.Since(started).Milliseconds())
+	attempt.StatusCode, attempt.ExternalID = out.statusCode, out.externalID
+	if out.code != "" {
+		attempt.Error = &out.msg
+	}
+	if err := w.db.RecordDispatchAttempt(ctx, attempt); err != nil {
+		return err
+	}
+	if out.code == "" {
+		_, _, err := w.db.TransitionActivity(ctx, ws, id, store.Transition{From: []string{store.StatusReady},
+			To: store.StatusDispatched, EventType: "DISPATCH_SUCCESS", ExternalID: out.externalID})
+		return err
+	}
+	if job.Attempt >= job.MaxAttempts {
+		return w.fail(ctx, ws, id, out)
+	}
+	w.log.Info("dispatch attempt failed; will retry", "activity_id", id, "attempt", job.Attempt, "error_code", out.code)
+	// Returning an error makes River retry on the backoff schedule.
+	return fmt.Errorf("%s: %s", out.code, out.msg)
+}
+
+// fail moves the activity to FAILED with a DISPATCH_FAILED event; the job is then done.
+func (w *worker) fail(ctx context.Context, ws, id uuid.UUID, out outcome) error {
+	_, _, err := w.db.TransitionActivity(ctx, ws, id, store.Transition{From: []string{store.StatusReady},
+		To: store.StatusFailed, EventType: "DISPATCH_FAILED", ErrorCode: &out.code, ErrorMessage: &out.msg})
+	if err == nil {
+		w.log.Warn("activity dispatch failed", "activity_id", id, "error_code", out.code)
+	}
+	return err
+}
+
+// send makes one attempt through the provider's protocol.
+func (w *worker) send(ctx context.Context, a store.Activity, cfg store.DispatchConfig, creds map[string]string, protocol string) outcome {
+	if protocol == "MOCK" {
+		ext := "mock-" + uuid.NewString()
+		ok := http.StatusOK
+		return outcome{statusCode: &ok, externalID: &ext}
+	}
+	if cfg.BaseURL == nil || *cfg.BaseURL == "" {
+		return outcome{code: "CONFIG_INVALID", msg: "The dispatch config has no base_url"}
+	}
+	body, err := json.Marshal(activities.ToAPI(a))
+	if err != nil {
+		return outcome{code: "INTERNAL", msg: err.Error()}
+	}
+	url := strings.TrimSuffix(*cfg.BaseURL, "/") + "/activities"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return outcome{code: "CONFIG_INVALID", msg: "Invalid base_url: " + err.Error()}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-api-key", creds["apiKey"])
+	req.Header.Set("Idempotency-Key", a.ID.String())
+	resp, err := w.http.Do(req)
+	if err != nil {
+		code := "NETWORK_ERROR"
+		var te interface{ Timeout() bool }
+		if errors.As(err, &te) && te.Timeout() {
+			code = "TIMEOUT"
+		}
+		return outcome{code: code, msg: err.Error()}
+	}
+	defer resp.Body.Close()
+	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	status := resp.StatusCode
+	if status < 200 || status > 299 {
+		return outcome{statusCode: &status, code: fmt.Sprintf("HTTP_%d", status),
+			msg: fmt.Sprintf("Provider answered %d: %s", status, truncate(string(respBody), 500))}
+	}
+	// A provider may give its own id for the activity; the documented YOM answer is not
+	// specified, so look for the usual names.
+	var ids struct {
+		ID         any `json:"id"`
+		ExternalID any `json:"externalId"`
+	}
+	_ = json.Unmarshal(respBody, &ids)
+	var ext *string
+	for _, v := range []any{ids.ExternalID, ids.ID} {
+		if v != nil {
+			s := fmt.Sprint(v)
+			ext = &s
+			break
+		}
+	}
+	return outcome{statusCode: &status, externalID: ext}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Commerce is a business activities are assigned to.
+type Commerce struct {
+	ID            uuid.UUID       `db:"id"`
+	WorkspaceID   uuid.UUID       `db:"workspace_id"`
+	Name          string          `db:"name"`
+	ExternalID    *string         `db:"external_id"`
+	TaxID         *string         `db:"tax_id"`
+	IsActive      bool            `db:"is_active"`
+	IsPlaceholder bool            `db:"is_placeholder"`
+	Metadata      json.RawMessage `db:"metadata"`
+	CreatedAt     time.Time       `db:"created_at"`
+	UpdatedAt     time.Time       `db:"updated_at"`
+	Addresses     []Address       `db:"-"`
+}
+
+// Address is a commerce's address.
+type Address struct {
+	ID         uuid.UUID `db:"id"`
+	CommerceID uuid.UUID `db:"commerce_id"`
+	Street     string    `db:"street"`
+	City       *string   `db:"city"`
+	Latitude   *float64  `db:"latitude"`
+	Longitude  *float64  `db:"longitude"`
+	IsPrimary  bool      `db:"is_primary"`
+	IsActive   bool      `db:"is_active"`
+}
+
+const commerceColumns = `id, workspace_id, name, external_id, tax_id, is_active, is_placeholder, metadata, created_at, updated_at`
+
+func conflictExternalID(id *string) error {
+	return &Error{Kind: ErrConflict, Message: fmt.Sprintf("A commerce with external_id %q already exists", deref(id))}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// CommerceCreate is a new commerce.
+type CommerceCreate struct {
+	Name                    string
+	ExternalID, TaxID       *string
+	IsActive, IsPlaceholder bool
+	Metadata                map[string]any
+	Addresses               []Address
+}
+
+// CreateCommerce stores a commerce and its addresses. ErrConflict if the external id is taken.
+func (s *DB) CreateCommerce(ctx context.Context, workspaceID uuid.UUID, in CommerceCreate) (Commerce, error) {
+	meta, err := json.Marshal(nonNilMap(in.Metadata))
+	if err != nil {
+		return Commerce{}, err
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Commerce{}, err
+	}
+	defer tx.Rollback()
+	var c Commerce
+	err = tx.GetContext(ctx, &c, `
+		INSERT INTO commerces (id, workspace_id, name, external_id, tax_id, is_active, is_placeholder, metadata)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+commerceColumns,
+		newID(), workspaceID, in.Name, in.ExternalID, in.TaxID, in.IsActive, in.IsPlaceholder, meta)
+	if isUniqueViolation(err, "") {
+		return c, conflictExternalID(in.ExternalID)
+	}
+	if err != nil {
+		return c, err
+	}
+	for _, a := range in.Addresses {
+		a.ID, a.CommerceID = newID(), c.ID
+		if _, err := tx.NamedExecContext(ctx, `
+			INSERT INTO commerce_addresses (id, commerce_id, street, city, latitude, longitude, is_primary)
+			VALUES (:id, :commerce_id, :street, :city, :latitude, :longitude, :is_primary)`, a); err != nil {
+			return c, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return c, err
+	}
+	return s.GetCommerce(ctx, workspaceID, c.ID)
+}
+
+// GetCommerce returns a workspace's commerce with its addresses, or ErrNotFound.
+func (s *DB) GetCommerce(ctx context.Context, workspaceID, id uuid.UUID) (Commerce, error) {
+	var c Commerce
+	err := s.db.GetContext(ctx, &c, `SELECT `+commerceColumns+` FROM commerces WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, notFound("Commerce")
+	}
+	if err != nil {
+		return c, err
+	}
+	c.Addresses = []Address{}
+	err = s.db.SelectContext(ctx, &c.Addresses, `SELECT id, commerce_id, street, city, latitude, longitude, is_primary, is_active
+		FROM commerce_addresses WHERE commerce_id = $1 ORDER BY is_primary DESC, id`, id)
+	return c, err
+}
+
+// CommerceFilter narrows ListCommerces; nil fields do not filter.
+type CommerceFilter struct {
+	Search        *string
+	ExternalID    *string
+	IsActive      *bool
+	IsPlaceholder *bool
+}
+
+// ListCommerces returns one page of a workspace's commerces by name, and the total count.
+func (s *DB) ListCommerces(ctx context.Context, workspaceID uuid.UUID, f CommerceFilter, page, limit int) ([]Commerce, int, error) {
+	const where = ` WHERE workspace_id = $1
+		AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%' OR external_id ILIKE '%' || $2 || '%')
+		AND ($3::text IS NULL OR external_id = $3)
+		AND ($4::boolean IS NULL OR is_active = $4)
+		AND ($5::boolean IS NULL OR is_placeholder = $5)`
+	args := []any{workspaceID, f.Search, f.ExternalID, f.IsActive, f.IsPlaceholder}
+	var total int
+	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM commerces`+where, args...); err != nil {
+		return nil, 0, err
+	}
+	cs := []Commerce{}
+	err := s.db.SelectContext(ctx, &cs, `SELECT `+commerceColumns+` FROM commerces`+where+`
+		ORDER BY name, id LIMIT $6 OFFSET $7`, append(args, limit, (page-1)*limit)...)
+	return cs, total, err
+}
+
+// CommerceUpdate changes the non-nil fields of a commerce.
+type CommerceUpdate struct {
+	Name, ExternalID        *string
+	TaxID                   *string
+	ClearTaxID              bool
+	IsActive, IsPlaceholder *bool
+	Metadata                map[string]any
+}
+
+// UpdateCommerce changes a commerce. ErrNotFound if the workspace has none such; ErrConflict if
+// the new external id is taken.
+func (s *DB) UpdateCommerce(ctx context.Context, workspaceID, id uuid.UUID, in CommerceUpdate) (Commerce, error) {
+	var meta any
+	if in.Metadata != nil {
+		b, err := json.Marshal(in.Metadata)
+		if err != nil {
+			return Commerce{}, err
+		}
+		meta = string(b)
+	}
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE commerces SET name = coalesce($3, name), external_id = coalesce($4, external_id),
+			tax_id = CASE WHEN $5 THEN NULL ELSE coalesce($6, tax_id) END,
+			is_active = coalesce($7, is_active), is_placeholder = coalesce($8, is_placeholder),
+			metadata = coalesce($9::jsonb, metadata), updated_at = now()
+		WHERE workspace_id = $1 AND id = $2`,
+		workspaceID, id, in.Name, in.ExternalID, in.ClearTaxID, in.TaxID, in.IsActive, in.IsPlaceholder, meta)
+	if isUniqueViolation(err, "") {
+		return Commerce{}, conflictExternalID(in.ExternalID)
+	}
+	if err != nil {
+		return Commerce{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Commerce{}, notFound("Commerce")
+	}
+	return s.GetCommerce(ctx, workspaceID, id)
+}
+
+// CommerceSyncItem is one commerce of a bulk upsert.
+type CommerceSyncItem struct {
+	ExternalID string
+	Name       string
+	TaxID      *string
+	IsActive   *bool
+	Metadata   map[string]any
+}
+
+// SyncCommerces upserts commerces by external id in one statement and reports how many were
+// created and updated. Items must have distinct external ids (the caller checks).
+func (s *DB) SyncCommerces(ctx context.Context, workspaceID uuid.UUID, items []CommerceSyncItem) (created, updated int, err error) {
+	if len(items) == 0 {
+		return 0, 0, nil
+	}
+	type row struct {
+		ID         uuid.UUID       `json:"id"`
+		ExternalID string          `json:"external_id"`
+		Name       string          `json:"name"`
+		TaxID      *string         `json:"tax_id"`
+		IsActive   *bool           `json:"is_active"`
+		Metadata   json.RawMessage `json:"metadata"`
+	}
+	rows := make([]row, len(items))
+	for i, it := range items {
+		var meta json.RawMessage
+		if it.Metadata != nil {
+			if meta, err = json.Marshal(it.Metadata); err != nil {
+				return 0, 0, err
+			}
+		}
+		rows[i] = row{ID: newID(), ExternalID: it.ExternalID, Name: it.Name, TaxID: it.TaxID, IsActive: it.IsActive, Metadata: meta}
+	}
+	payload, err := json.Marshal(rows)
+	if err != nil {
+		return 0, 0, err
+	}
+	// One round trip for the whole batch: the rows travel as one JSON document. xmax = 0 tells
+	// an inserted row from an updated one.
+	var counts struct {
+		Created int `db:"created"`
+		Updated int `db:"updated"`
+	}
+	err = s.db.GetContext(ctx, &counts, `
+		WITH input AS (
+			SELECT * FROM jsonb_to_recordset($2::jsonb)
+				AS x(id uuid, external_id text, name text, tax_id text, is_active boolean, metadata jsonb)
+		), up AS (
+			INSERT INTO commerces (id, workspace_id, name, external_id, tax_id, is_active, metadata)
+			SELECT id, $1, name, external_id, tax_id, coalesce(is_active, true), coalesce(metadata, '{}') FROM input
+			ON CONFLICT (workspace_id, external_id) DO UPDATE SET
+				name = EXCLUDED.name,
+				tax_id = coalesce(EXCLUDED.tax_id, commerces.tax_id),
+				is_active = EXCLUDED.is_active,
+				metadata = CASE WHEN EXCLUDED.metadata = '{}'::jsonb THEN commerces.metadata ELSE EXCLUDED.metadata END,
+				updated_at = now()
+			RETURNING (xmax = 0) AS inserted
+		)
+		SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT inserted) AS updated FROM up`,
+		workspaceID, string(payload))
+	return counts.Created, counts.Updated, err
+}
