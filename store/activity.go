@@ -137,8 +137,13 @@ func (s *DB) CreateActivity(ctx context.Context, in ActivityCreate) (Activity, e
 	case !r.Inserted:
 		return Activity{}, errors.New("store: activity not inserted")
 	}
-	if _, err := s.jobs.InsertTx(ctx, tx.Tx, DispatchActivityArgs{WorkspaceID: in.WorkspaceID, ActivityID: id},
-		&river.InsertOpts{ScheduledAt: in.ScheduledAt}); err != nil {
+	// A due activity's job is available at once; a later one waits in River's scheduled state,
+	// which River's leader promotes when it comes due (within its 5 s scheduler interval).
+	var opts river.InsertOpts
+	if in.ScheduledAt.After(time.Now()) {
+		opts.ScheduledAt = in.ScheduledAt
+	}
+	if _, err := s.jobs.InsertTx(ctx, tx.Tx, DispatchActivityArgs{WorkspaceID: in.WorkspaceID, ActivityID: id}, &opts); err != nil {
 		return Activity{}, fmt.Errorf("insert dispatch job: %w", err)
 	}
 	a, err := getActivity(ctx, tx, in.WorkspaceID, id)

@@ -286,9 +286,11 @@ type Activity struct {
 	TargetCriteria         []TargetCriterion            `json:"targetCriteria"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
-	Type       ActivityType                 `json:"type"`
-	UpdatedAt  time.Time                    `json:"updatedAt"`
-	UserStatus nullable.Nullable[CodeLabel] `json:"userStatus"`
+	Type      ActivityType `json:"type"`
+	UpdatedAt time.Time    `json:"updatedAt"`
+
+	// UserStatus The user retention status given as `user_status`, or null.
+	UserStatus nullable.Nullable[UserStatusRef] `json:"userStatus"`
 }
 
 // ActivityPage defines model for ActivityPage.
@@ -316,12 +318,14 @@ type ActivityStatus string
 
 // ActivityStatusEvent defines model for ActivityStatusEvent.
 type ActivityStatusEvent struct {
-	ErrorCode    nullable.Nullable[string]         `json:"errorCode"`
-	ErrorMessage nullable.Nullable[string]         `json:"errorMessage"`
-	EventType    ActivityStatusEventEventType      `json:"eventType"`
-	FromStatus   nullable.Nullable[ActivityStatus] `json:"fromStatus"`
-	Id           openapi_types.UUID                `json:"id"`
-	OccurredAt   time.Time                         `json:"occurredAt"`
+	ErrorCode    nullable.Nullable[string]    `json:"errorCode"`
+	ErrorMessage nullable.Nullable[string]    `json:"errorMessage"`
+	EventType    ActivityStatusEventEventType `json:"eventType"`
+
+	// FromStatus The status before the event (an `ActivityStatus`); null for `CREATED`.
+	FromStatus nullable.Nullable[string] `json:"fromStatus"`
+	Id         openapi_types.UUID        `json:"id"`
+	OccurredAt time.Time                 `json:"occurredAt"`
 
 	// ToStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
 	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
@@ -667,9 +671,20 @@ type SyncCommerceError struct {
 	Message string `json:"message"`
 }
 
+// SyncCommerceItem One commerce of a sync. `external_id` and `name` are required; an item without them (or
+// repeating an earlier item's `external_id`) is reported in `errors` while the others are
+// applied.
+type SyncCommerceItem struct {
+	ExternalId *string                 `json:"external_id,omitempty"`
+	IsActive   *bool                   `json:"is_active,omitempty"`
+	Metadata   *map[string]interface{} `json:"metadata,omitempty"`
+	Name       *string                 `json:"name,omitempty"`
+	TaxId      *string                 `json:"tax_id,omitempty"`
+}
+
 // SyncCommercesRequest defines model for SyncCommercesRequest.
 type SyncCommercesRequest struct {
-	Commerces []map[string]interface{} `json:"commerces"`
+	Commerces []SyncCommerceItem `json:"commerces"`
 }
 
 // SyncCommercesResult defines model for SyncCommercesResult.
@@ -732,6 +747,15 @@ type UserRetentionStatus struct {
 	// Label Example: En Riesgo
 	Label     string    `json:"label"`
 	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// UserStatusRef The user retention status given as `user_status`, or null.
+type UserStatusRef struct {
+	// Code Example: at_risk
+	Code string `json:"code"`
+
+	// Label Example: En Riesgo
+	Label string `json:"label"`
 }
 
 // Id defines model for Id.

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/oapi-codegen/nullable"
 	"golang.org/x/text/unicode/norm"
 
 	api "github.com/switchboard-dev/switchboard/gen/activities"
@@ -155,11 +154,7 @@ func (h *Handler) ListActivityStatusEvents(ctx context.Context, req api.ListActi
 	}
 	out := make(api.ListActivityStatusEvents200JSONResponse, 0, len(es))
 	for _, e := range es {
-		from := nullable.NewNullNullable[api.ActivityStatus]()
-		if e.FromStatus != nil {
-			from = nullable.NewNullableWithValue(api.ActivityStatus(*e.FromStatus))
-		}
-		out = append(out, api.ActivityStatusEvent{Id: e.ID, EventType: api.ActivityStatusEventEventType(e.EventType), FromStatus: from,
+		out = append(out, api.ActivityStatusEvent{Id: e.ID, EventType: api.ActivityStatusEventEventType(e.EventType), FromStatus: nullString(e.FromStatus),
 			ToStatus: api.ActivityStatus(e.ToStatus), ErrorCode: nullString(e.ErrorCode), ErrorMessage: nullString(e.ErrorMessage),
 			OccurredAt: e.OccurredAt.UTC()})
 	}
@@ -218,7 +213,7 @@ func ToAPI(a store.Activity) api.Activity {
 	out.CommerceAssignment.AssignmentReason = nullString(a.AssignmentReason)
 	out.UserStatus.SetNull()
 	if a.UserStatusCode != nil {
-		out.UserStatus.Set(api.CodeLabel{Code: *a.UserStatusCode, Label: *a.UserStatusLabel})
+		out.UserStatus.Set(api.UserStatusRef{Code: *a.UserStatusCode, Label: *a.UserStatusLabel})
 	}
 	out.SuggestedExecutionTime.SetNull()
 	if a.SuggestedExecutionTime != nil {

@@ -98,16 +98,6 @@ func (h *Handler) UpdateCommerce(ctx context.Context, req api.UpdateCommerceRequ
 	return api.UpdateCommerce200JSONResponse(toCommerceDetail(c)), nil
 }
 
-// syncItem is one element of a sync request as sent; it is checked by hand so that one bad
-// item is reported without failing the batch.
-type syncItem struct {
-	ExternalID *string         `json:"external_id"`
-	Name       *string         `json:"name"`
-	TaxID      *string         `json:"tax_id"`
-	IsActive   *bool           `json:"is_active"`
-	Metadata   *map[string]any `json:"metadata"`
-}
-
 // SyncCommerces upserts a batch of commerces by external id.
 func (h *Handler) SyncCommerces(ctx context.Context, req api.SyncCommercesRequestObject) (api.SyncCommercesResponseObject, error) {
 	out := api.SyncCommerces200JSONResponse{Errors: []api.SyncCommerceError{}}
@@ -116,25 +106,19 @@ func (h *Handler) SyncCommerces(ctx context.Context, req api.SyncCommercesReques
 	}
 	seen := make(map[string]bool, len(req.Body.Commerces))
 	items := make([]store.CommerceSyncItem, 0, len(req.Body.Commerces))
-	for i, raw := range req.Body.Commerces {
-		b, _ := json.Marshal(raw)
-		var it syncItem
-		if err := json.Unmarshal(b, &it); err != nil {
-			fail(i, nil, "invalid item: "+err.Error())
-			continue
-		}
+	for i, it := range req.Body.Commerces {
 		switch {
-		case it.ExternalID == nil || *it.ExternalID == "":
+		case it.ExternalId == nil || *it.ExternalId == "":
 			fail(i, nil, "external_id is required")
 		case it.Name == nil || *it.Name == "":
-			fail(i, it.ExternalID, "name is required")
-		case len(*it.ExternalID) > 200 || len(*it.Name) > 300:
-			fail(i, it.ExternalID, "external_id or name is too long")
-		case seen[*it.ExternalID]:
-			fail(i, it.ExternalID, fmt.Sprintf("external_id %s appears earlier in the batch", *it.ExternalID))
+			fail(i, it.ExternalId, "name is required")
+		case len(*it.ExternalId) > 200 || len(*it.Name) > 300:
+			fail(i, it.ExternalId, "external_id or name is too long")
+		case seen[*it.ExternalId]:
+			fail(i, it.ExternalId, fmt.Sprintf("external_id %s appears earlier in the batch", *it.ExternalId))
 		default:
-			seen[*it.ExternalID] = true
-			item := store.CommerceSyncItem{ExternalID: *it.ExternalID, Name: *it.Name, TaxID: it.TaxID, IsActive: it.IsActive}
+			seen[*it.ExternalId] = true
+			item := store.CommerceSyncItem{ExternalID: *it.ExternalId, Name: *it.Name, TaxID: it.TaxId, IsActive: it.IsActive}
 			if it.Metadata != nil {
 				item.Metadata = *it.Metadata
 			}

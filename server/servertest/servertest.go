@@ -32,7 +32,9 @@ const AdminToken = "test-admin-token"
 
 // Env is one running server.
 type Env struct {
-	URL   string
+	URL string
+	// DSN is the test database's connection string.
+	DSN   string
 	DB    *store.DB
 	Admin *adminclient.ClientWithResponses
 	// HTTP is a plain client whose responses are checked against the specs too, for requests
@@ -94,7 +96,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	ts := httptest.NewServer(e)
 	t.Cleanup(ts.Close)
 	hc := &http.Client{Transport: &checker{t: t, next: http.DefaultTransport, specs: specs(t)}}
-	env := &Env{URL: ts.URL, DB: db, HTTP: hc, Logs: logs}
+	env := &Env{URL: ts.URL, DSN: dsn, DB: db, HTTP: hc, Logs: logs}
 	if o.dispatch != nil {
 		if o.dispatch.Logger == nil {
 			o.dispatch.Logger = slog.New(slog.NewJSONHandler(logs, nil))
