@@ -24,7 +24,7 @@ check-generated: ## Fail when regenerating gen/ would change it
 	@bash scripts/check-generated.sh
 
 fmt-check:
-	@out=$$(gofmt -l server store openapi); \
+	@out=$$(gofmt -l server store openapi scripts); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 vet:
@@ -38,8 +38,9 @@ spec-check: ## Lint the specs and type-check a TypeScript SDK generated from eac
 
 test: deps check-generated fmt-check vet test-go spec-check ## Everything CI runs
 
-bench: deps ## Benchmarks (bounded in time)
+bench: deps ## Benchmarks, bounded in time: Go benchmarks, then the pgbench-relative load and dispatch run
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./server/...
+	$(GO) run ./scripts/bench -c 32 -d 10s -dispatch 20000
 
 clean:
 	rm -rf bin scripts/sdkcheck/out

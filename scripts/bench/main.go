@@ -1,0 +1,332 @@
+// Command bench measures the Activities API on this machine, with the server, PostgreSQL and
+// the load generator sharing it, all on 127.0.0.1 and bounded in time:
+//
+//   - the pgbench baseline: inserting a row equivalent to an activity (a copy of the
+//     activities table with the same indexes), one transaction per row, at -c connections;
+//   - POST /api/activities at the same concurrency: throughput, p50/p99 latency, errors, and
+//     the ratio to the baseline;
+//   - dispatch: -dispatch activities due at one moment, sent to a local HTTP receiver acting
+//     as a YOM provider: rate from the due time to the last arrival, and exactly-once.
+//
+// Run it with `make bench`.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchboard-dev/switchboard/server"
+	"github.com/switchboard-dev/switchboard/server/dispatch"
+	"github.com/switchboard-dev/switchboard/store"
+	"github.com/switchboard-dev/switchboard/store/pgcluster"
+	"github.com/switchboard-dev/switchboard/store/seal"
+)
+
+func main() {
+	conns := flag.Int("c", 32, "concurrent connections for the insert benchmarks")
+	duration := flag.Duration("d", 10*time.Second, "duration of each insert benchmark")
+	n := flag.Int("dispatch", 20000, "activities due at once in the dispatch benchmark")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*conns, *duration, *n); err != nil {
+		pprof.StopCPUProfile()
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(conns int, duration time.Duration, n int) error {
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	root, err := os.MkdirTemp("", "switchboard-bench-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	if err := os.Chmod(root, 0o755); err != nil { // the cluster runs as the postgres user
+		return err
+	}
+	// Durable, like the embedded default of `serve`: fsync and synchronous commit stay on.
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: filepath.Join(root, "pg"), Durable: true, MaxConnections: 300})
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+	dsn := cluster.DSN("postgres")
+	box, _ := seal.New([]byte(seal.GenerateKey())[:32])
+	db, err := store.Open(ctx, dsn, box)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	e, err := server.New(db, server.Config{AdminToken: "bench", Logger: quiet})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go http.Serve(ln, e)
+	base := "http://" + ln.Addr().String()
+
+	// A workspace, a key, a commerce, and a YOM config pointing at the receiver.
+	ws, err := db.CreateWorkspace(ctx, "bench")
+	if err != nil {
+		return err
+	}
+	_, key, err := db.CreateAPIKey(ctx, ws.ID, "bench", []string{"*"}, nil)
+	if err != nil {
+		return err
+	}
+	com, err := db.CreateCommerce(ctx, ws.ID, store.CommerceCreate{Name: "Bench commerce", IsActive: true})
+	if err != nil {
+		return err
+	}
+	recv := newReceiver()
+	defer recv.Close()
+	yom := uuid.MustParse("660e8400-e29b-41d4-a716-446655440000")
+	if _, err := db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: ws.ID, DispatchProviderID: yom,
+		Channel: "WHATSAPP", BaseURL: &recv.url, Credentials: map[string]string{"apiKey": "bench"}}); err != nil {
+		return err
+	}
+
+	fmt.Printf("bench: %d connections, %s per insert run, PostgreSQL durable, everything on one machine (%d CPUs)\n", conns, duration, runtimeCPUs())
+	tps, err := pgbenchBaseline(cluster, ws.ID, com.ID, conns, duration)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("pgbench baseline (INSERT of an equivalent row, same indexes, 1 tx/row): %.0f rows/s\n", tps)
+
+	later := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	// BENCH_WAITS=1 samples what PostgreSQL's backends wait on during the run.
+	if os.Getenv("BENCH_WAITS") != "" {
+		go func() {
+			for range 3 {
+				time.Sleep(duration / 4)
+				var rows []struct {
+					Event string `db:"event"`
+					Query string `db:"query"`
+					N     int    `db:"n"`
+				}
+				_ = db.SQL().Select(&rows, `SELECT coalesce(wait_event_type || ':' || wait_event, 'cpu') AS event, left(query, 60) AS query, count(*) AS n
+				FROM pg_stat_activity WHERE backend_type = 'client backend' AND state <> 'idle' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 8`)
+				for _, r := range rows {
+					fmt.Printf("  waits: %3d %-28s %s\n", r.N, r.Event, r.Query)
+				}
+				fmt.Println("  --")
+			}
+		}()
+	}
+	res := load(base, key, com.ID, conns, duration, func(i int64) string { return later })
+	fmt.Printf("POST /api/activities: %.0f req/s, p50 %.1f ms, p99 %.1f ms, %d errors of %d requests\n",
+		res.rate, res.p50, res.p99, res.errors, res.total)
+	fmt.Printf("ratio to pgbench: %.2f (target >= 0.50); p99 target <= 25 ms\n", res.rate/tps)
+
+	// Dispatch: create n activities due at one moment (via the API), then start the workers.
+	due := time.Now().Add(time.Hour)
+	create := load(base, key, com.ID, conns, 0, func(i int64) string { return due.UTC().Format(time.RFC3339Nano) }, int64(n))
+	if create.errors > 0 {
+		return fmt.Errorf("creating the dispatch batch: %d errors", create.errors)
+	}
+	// Bring the batch's due time to now: every job becomes due at the same moment.
+	dueNow := time.Now()
+	if _, err := db.SQL().ExecContext(ctx, `UPDATE river_job SET scheduled_at = $1 WHERE state = 'scheduled' AND scheduled_at = $2`, dueNow, due.UTC()); err != nil {
+		return err
+	}
+	if _, err := db.SQL().ExecContext(ctx, `UPDATE activities SET scheduled_at = $1 WHERE scheduled_at = $2`, dueNow, due.UTC()); err != nil {
+		return err
+	}
+	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer runner.Stop(ctx)
+	deadline := time.Now().Add(3 * time.Minute)
+	for recv.total() < int64(n) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	last := recv.lastAt()
+	got, dups := recv.total(), recv.duplicates()
+	elapsed := last.Sub(dueNow).Seconds()
+	fmt.Printf("dispatch: %d of %d activities reached the receiver in %.2f s after falling due: %.0f activities/s (target >= 1000); %d received twice\n",
+		got, n, elapsed, float64(got)/elapsed, dups)
+	first := recv.firstAt()
+	fmt.Printf("dispatch: first arrival %.2f s after due (River's scheduler tick); %.0f activities/s from first to last arrival\n",
+		first.Sub(dueNow).Seconds(), float64(got)/last.Sub(first).Seconds())
+	if got != int64(n) || dups != 0 {
+		return fmt.Errorf("dispatch was not exactly once: %d received, %d duplicates", got, dups)
+	}
+	return nil
+}
+
+func runtimeCPUs() int {
+	out, _ := exec.Command("nproc").Output()
+	v, _ := strconv.Atoi(string(bytes.TrimSpace(out)))
+	return v
+}
+
+// pgbenchBaseline runs pgbench with one INSERT per transaction into a copy of the activities
+// table (same columns, constraints and indexes).
+func pgbenchBaseline(c *pgcluster.Cluster, ws, com uuid.UUID, conns int, d time.Duration) (float64, error) {
+	dsn := c.DSN("postgres")
+	psql := exec.Command("psql", dsn, "-q", "-c", `DROP TABLE IF EXISTS bench_activities; CREATE TABLE bench_activities (LIKE activities INCLUDING ALL)`)
+	if out, err := psql.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("psql: %v %s", err, out)
+	}
+	script := filepath.Join(os.TempDir(), "switchboard-pgbench.sql")
+	if err := os.WriteFile(script, []byte(`INSERT INTO bench_activities (id, workspace_id, commerce_id, type, channel, status, reason_code, reason_label, idempotency_key, scheduled_at, attribute_keys) VALUES (gen_random_uuid(), :ws, :com, 'MESSAGE', 'WHATSAPP', 'READY', 'monthly_promotion', 'Promocion Mensual', gen_random_uuid()::text, now() + interval '1 day', '{commerce_info}');
+`), 0o644); err != nil {
+		return 0, err
+	}
+	defer os.Remove(script)
+	cmd := exec.Command("pgbench", "-n", "-M", "prepared", "-c", strconv.Itoa(conns), "-j", "2", "-T", strconv.Itoa(int(d.Seconds())),
+		"-f", script, "-D", "ws="+ws.String(), "-D", "com="+com.String(), dsn)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("pgbench: %v %s", err, out)
+	}
+	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("pgbench output: %s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+type result struct {
+	rate, p50, p99 float64
+	errors, total  int64
+}
+
+// load sends POST /api/activities from conns goroutines until d has passed (d > 0) or count
+// requests were sent (count given).
+func load(base, key string, commerce uuid.UUID, conns int, d time.Duration, scheduledAt func(int64) string, count ...int64) result {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
+	var seq, errs atomic.Int64
+	lat := make([][]time.Duration, conns)
+	stop := time.Now().Add(d)
+	limit := int64(-1)
+	if len(count) > 0 {
+		limit = count[0]
+	}
+	run := uuid.NewString()[:8]
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := seq.Add(1)
+				if (limit >= 0 && i > limit) || (limit < 0 && time.Now().After(stop)) {
+					return
+				}
+				body, _ := json.Marshal(map[string]any{"type": "MESSAGE", "reason": "Monthly promotion", "channel": "WHATSAPP",
+					"commerce_id": commerce, "idempotency_key": fmt.Sprintf("%s-%d", run, i), "scheduled_at": scheduledAt(i)})
+				req, _ := http.NewRequest("POST", base+"/api/activities", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Content-Type", "application/json")
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				lat[g] = append(lat[g], time.Since(t0))
+				if resp.StatusCode != http.StatusCreated {
+					errs.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	pct := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000
+	}
+	return result{rate: float64(len(all)) / elapsed, p50: pct(0.50), p99: pct(0.99), errors: errs.Load(), total: int64(len(all))}
+}
+
+// receiver is a local YOM provider that counts what it receives.
+type receiver struct {
+	srv         *http.Server
+	url         string
+	mu          sync.Mutex
+	seen        map[string]int
+	dups        int64
+	first, last time.Time
+}
+
+func newReceiver() *receiver {
+	r := &receiver{seen: map[string]int{}}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	r.url = "http://" + ln.Addr().String()
+	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var a struct {
+			ID string `json:"id"`
+		}
+		_ = json.NewDecoder(req.Body).Decode(&a)
+		now := time.Now()
+		r.mu.Lock()
+		r.seen[a.ID]++
+		if r.seen[a.ID] > 1 {
+			r.dups++
+		}
+		if r.first.IsZero() {
+			r.first = now
+		}
+		r.last = now
+		r.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":"yom-%s"}`, a.ID)
+	})}
+	go r.srv.Serve(ln)
+	return r
+}
+
+func (r *receiver) Close()             { r.srv.Close() }
+func (r *receiver) total() int64       { r.mu.Lock(); defer r.mu.Unlock(); return int64(len(r.seen)) }
+func (r *receiver) duplicates() int64  { r.mu.Lock(); defer r.mu.Unlock(); return r.dups }
+func (r *receiver) lastAt() time.Time  { r.mu.Lock(); defer r.mu.Unlock(); return r.last }
+func (r *receiver) firstAt() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.first }
