@@ -87,14 +87,10 @@ func (s *DB) CreateActivity(ctx context.Context, in ActivityCreate) (Activity, e
 	}
 	defer tx.Rollback()
 	id := newID()
-	// One round trip: the commerce, reason and status look-ups, the insert and its event.
-	var r struct {
-		CommerceFound bool    `db:"commerce_found"`
-		StatusFound   bool    `db:"status_found"`
-		Inserted      bool    `db:"inserted"`
-		CommerceName  *string `db:"commerce_name"`
-	}
-	err = tx.GetContext(ctx, &r, `
+	// One statement does the look-ups, the insert and its event, and returns the new row, so
+	// the common path costs one query; only a refusal asks again, to say why.
+	var act Activity
+	err = tx.GetContext(ctx, &act, `
 		WITH com AS (
 			SELECT id, name FROM commerces WHERE workspace_id = $2 AND id = $3
 		), reason AS (
@@ -111,31 +107,35 @@ func (s *DB) CreateActivity(ctx context.Context, in ActivityCreate) (Activity, e
 				(SELECT code FROM ustatus), (SELECT label FROM ustatus), $9, $10, $11, $12, $13, $14, $15, $16
 			FROM com
 			WHERE $8::text IS NULL OR EXISTS (SELECT 1 FROM ustatus)
-			RETURNING id
+			RETURNING *
 		), ev AS (
 			INSERT INTO activity_status_events (id, activity_id, event_type, from_status, to_status)
 			SELECT $17, id, 'CREATED', NULL, 'READY' FROM ins
 		)
-		SELECT EXISTS (SELECT 1 FROM com) AS commerce_found,
-			($8::text IS NULL OR EXISTS (SELECT 1 FROM ustatus)) AS status_found,
-			EXISTS (SELECT 1 FROM ins) AS inserted,
-			(SELECT name FROM com) AS commerce_name`,
+		SELECT ins.id, ins.workspace_id, ins.commerce_id, (SELECT name FROM com) AS commerce_name, ins.type, ins.channel,
+			ins.status, ins.reason_code, ins.reason_label, ins.user_status_code, ins.user_status_label, ins.idempotency_key,
+			ins.scheduled_at, ins.suggested_execution_time, ins.score, ins.assignment_reason, ins.target_criteria,
+			ins.attribute_keys, ins.attributes, ins.dispatch_attempt_count, ins.external_id, ins.created_at, ins.updated_at
+		FROM ins`,
 		id, in.WorkspaceID, in.CommerceID, in.Type, in.Channel, in.ReasonCode, in.Reason, in.UserStatus,
 		in.IdempotencyKey, in.ScheduledAt, in.SuggestedExecutionTime, in.Score, in.AssignmentReason,
 		jsonOr(in.TargetCriteria, "[]"), pq.StringArray(nonNilStrings(in.AttributeKeys)), jsonOr(in.Attributes, "[]"), newID())
 	if isUniqueViolation(err, "activities_workspace_id_idempotency_key_key") {
 		return Activity{}, &Error{Kind: ErrConflict, Message: "Idempotency key already exists"}
 	}
+	if errors.Is(err, sql.ErrNoRows) {
+		var commerceFound bool
+		if err := tx.GetContext(ctx, &commerceFound, `SELECT EXISTS (SELECT 1 FROM commerces WHERE workspace_id = $1 AND id = $2)`,
+			in.WorkspaceID, in.CommerceID); err != nil {
+			return Activity{}, err
+		}
+		if !commerceFound {
+			return Activity{}, notFound("Commerce")
+		}
+		return Activity{}, &Error{Kind: ErrInvalid, Message: fmt.Sprintf("Unknown user_status %q", deref(in.UserStatus))}
+	}
 	if err != nil {
 		return Activity{}, err
-	}
-	switch {
-	case !r.CommerceFound:
-		return Activity{}, notFound("Commerce")
-	case !r.StatusFound:
-		return Activity{}, &Error{Kind: ErrInvalid, Message: fmt.Sprintf("Unknown user_status %q", *in.UserStatus)}
-	case !r.Inserted:
-		return Activity{}, errors.New("store: activity not inserted")
 	}
 	// A due activity's job is available at once; a later one waits in River's scheduled state,
 	// which River's leader promotes when it comes due (within its 5 s scheduler interval).
@@ -146,11 +146,7 @@ func (s *DB) CreateActivity(ctx context.Context, in ActivityCreate) (Activity, e
 	if _, err := s.jobs.InsertTx(ctx, tx.Tx, DispatchActivityArgs{WorkspaceID: in.WorkspaceID, ActivityID: id}, &opts); err != nil {
 		return Activity{}, fmt.Errorf("insert dispatch job: %w", err)
 	}
-	a, err := getActivity(ctx, tx, in.WorkspaceID, id)
-	if err != nil {
-		return a, err
-	}
-	return a, tx.Commit()
+	return act, tx.Commit()
 }
 
 func getActivity(ctx context.Context, q sqlx.QueryerContext, workspaceID, id uuid.UUID) (Activity, error) {
