@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/riverqueue/river"
 )
@@ -149,18 +148,14 @@ func (s *DB) CreateActivity(ctx context.Context, in ActivityCreate) (Activity, e
 	return act, tx.Commit()
 }
 
-func getActivity(ctx context.Context, q sqlx.QueryerContext, workspaceID, id uuid.UUID) (Activity, error) {
+// GetActivity returns a workspace's activity, or ErrNotFound.
+func (s *DB) GetActivity(ctx context.Context, workspaceID, id uuid.UUID) (Activity, error) {
 	var a Activity
-	err := sqlx.GetContext(ctx, q, &a, activitySelect+` WHERE a.workspace_id = $1 AND a.id = $2`, workspaceID, id)
+	err := s.db.GetContext(ctx, &a, activitySelect+` WHERE a.workspace_id = $1 AND a.id = $2`, workspaceID, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, notFound("Activity")
 	}
 	return a, err
-}
-
-// GetActivity returns a workspace's activity, or ErrNotFound.
-func (s *DB) GetActivity(ctx context.Context, workspaceID, id uuid.UUID) (Activity, error) {
-	return getActivity(ctx, s.db, workspaceID, id)
 }
 
 // ActivityFilter narrows ListActivities; nil fields do not filter.
@@ -283,19 +278,25 @@ func (s *DB) ListDispatchAttempts(ctx context.Context, workspaceID, id uuid.UUID
 	return out, err
 }
 
-// ClaimDispatch counts a dispatch attempt on a READY activity and returns the activity, or
-// ok=false when it is no longer READY (canceled meanwhile, already dispatched): then nothing
-// must be sent.
+// ClaimDispatch counts a dispatch attempt on a READY activity and returns the activity, in
+// one statement, or ok=false when it is no longer READY (canceled meanwhile, already
+// dispatched): then nothing must be sent.
 func (s *DB) ClaimDispatch(ctx context.Context, workspaceID, id uuid.UUID) (Activity, bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE activities SET dispatch_attempt_count = dispatch_attempt_count + 1
-		WHERE workspace_id = $1 AND id = $2 AND status = 'READY'`, workspaceID, id)
-	if err != nil {
-		return Activity{}, false, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	var a Activity
+	err := s.db.GetContext(ctx, &a, `
+		WITH a AS (
+			UPDATE activities SET dispatch_attempt_count = dispatch_attempt_count + 1
+			WHERE workspace_id = $1 AND id = $2 AND status = 'READY'
+			RETURNING *
+		)
+		SELECT a.id, a.workspace_id, a.commerce_id, c.name AS commerce_name, a.type, a.channel, a.status,
+			a.reason_code, a.reason_label, a.user_status_code, a.user_status_label, a.idempotency_key, a.scheduled_at,
+			a.suggested_execution_time, a.score, a.assignment_reason, a.target_criteria, a.attribute_keys, a.attributes,
+			a.dispatch_attempt_count, a.external_id, a.created_at, a.updated_at
+		FROM a JOIN commerces c ON c.id = a.commerce_id`, workspaceID, id)
+	if errors.Is(err, sql.ErrNoRows) {
 		return Activity{}, false, nil
 	}
-	a, err := s.GetActivity(ctx, workspaceID, id)
 	return a, err == nil, err
 }
 
@@ -305,9 +306,10 @@ func (s *DB) ActiveDispatchConfig(ctx context.Context, workspaceID uuid.UUID, ch
 	var c struct {
 		DispatchConfig
 		ProtocolType string `db:"protocol_type"`
+		Sealed       []byte `db:"credentials"`
 	}
 	err := s.db.GetContext(ctx, &c, `SELECT c.id, c.workspace_id, c.dispatch_provider_id, c.channel, c.base_url, c.settings,
-		c.is_active, c.created_at, c.updated_at, p.code AS provider_code, p.name AS provider_name, p.protocol_type
+		c.is_active, c.created_at, c.updated_at, p.code AS provider_code, p.name AS provider_name, p.protocol_type, c.credentials
 		FROM dispatch_configs c JOIN dispatch_providers p ON p.id = c.dispatch_provider_id
 		WHERE c.workspace_id = $1 AND c.channel = $2 AND c.is_active AND p.is_active
 		ORDER BY c.id DESC LIMIT 1`, workspaceID, channel)
@@ -317,7 +319,7 @@ func (s *DB) ActiveDispatchConfig(ctx context.Context, workspaceID uuid.UUID, ch
 	if err != nil {
 		return DispatchConfig{}, nil, "", err
 	}
-	creds, err := s.DispatchConfigCredentials(ctx, workspaceID, c.ID)
+	creds, err := s.openCredentials(c.ID, c.Sealed)
 	return c.DispatchConfig, creds, c.ProtocolType, err
 }
 

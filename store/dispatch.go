@@ -302,6 +302,11 @@ func (s *DB) DispatchConfigCredentials(ctx context.Context, workspaceID, id uuid
 	if err != nil {
 		return nil, err
 	}
+	return s.openCredentials(id, sealed)
+}
+
+// openCredentials decrypts a config's sealed credentials (empty when it has none).
+func (s *DB) openCredentials(id uuid.UUID, sealed []byte) (map[string]string, error) {
 	creds := map[string]string{}
 	if len(sealed) == 0 {
 		return creds, nil

@@ -587,14 +587,20 @@ type DispatchProvider struct {
 	// Name Example: YOM Provider
 	Name string `json:"name"`
 
-	// ProtocolType How activities reach the provider. `REST`: `POST {baseUrl}/activities` with the
-	// `x-api-key` credential. `MOCK`: answered locally with success, for development.
+	// ProtocolType How activities reach the provider. `REST`: `POST {baseUrl}/activities` with the activity
+	// as JSON (the `Activity` schema), header `x-api-key` set to the `apiKey` credential and
+	// `Idempotency-Key` set to the activity id; 10 s timeout; a 2xx is success, and an `id` or
+	// `externalId` in the answer becomes the activity's `externalId`. `MOCK`: answered locally
+	// with success, for development.
 	ProtocolType DispatchProviderProtocolType `json:"protocolType"`
 	UpdatedAt    time.Time                    `json:"updatedAt"`
 }
 
-// DispatchProviderProtocolType How activities reach the provider. `REST`: `POST {baseUrl}/activities` with the
-// `x-api-key` credential. `MOCK`: answered locally with success, for development.
+// DispatchProviderProtocolType How activities reach the provider. `REST`: `POST {baseUrl}/activities` with the activity
+// as JSON (the `Activity` schema), header `x-api-key` set to the `apiKey` credential and
+// `Idempotency-Key` set to the activity id; 10 s timeout; a 2xx is success, and an `id` or
+// `externalId` in the answer becomes the activity's `externalId`. `MOCK`: answered locally
+// with success, for development.
 type DispatchProviderProtocolType string
 
 // DispatchProviderSummary The provider of a dispatch config.

@@ -326,34 +326,6 @@ func toSnake(s string) string {
 	return b.String()
 }
 
-// Scopes returns every permission name the spec's operations require, sorted.
-func (s *Spec) Scopes() []string {
-	seen := map[string]bool{}
-	add := func(reqs openapi3.SecurityRequirements) {
-		for _, alt := range reqs {
-			for _, scopes := range alt {
-				for _, sc := range scopes {
-					seen[sc] = true
-				}
-			}
-		}
-	}
-	add(s.Doc.Security)
-	for _, item := range s.Doc.Paths.Map() {
-		for _, op := range item.Operations() {
-			if op.Security != nil {
-				add(*op.Security)
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for sc := range seen {
-		out = append(out, sc)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // ValidateResponse checks a response to req against the operation's declared responses:
 // an undeclared status code, a missing or wrong header or a body that does not match the
 // schema is an error. Tests use it to hold handlers to the spec.
