@@ -5,12 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
-	"github.com/riverqueue/river"
 )
 
 // Activity statuses. The allowed transitions are enforced by a trigger (migration 0002).
@@ -72,80 +70,6 @@ type ActivityCreate struct {
 	TargetCriteria         json.RawMessage
 	AttributeKeys          []string
 	Attributes             json.RawMessage
-}
-
-// CreateActivity stores a READY activity, its CREATED status event and its dispatch job
-// (scheduled at ScheduledAt) in one transaction. The reason becomes the catalog entry whose
-// code is ReasonCode or whose label is Reason (case-insensitive), else {ReasonCode, Reason}.
-// ErrNotFound if the workspace has no such commerce; ErrInvalid for an unknown user status;
-// ErrConflict if the workspace already used the idempotency key.
-func (s *DB) CreateActivity(ctx context.Context, in ActivityCreate) (Activity, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return Activity{}, err
-	}
-	defer tx.Rollback()
-	id := newID()
-	// One statement does the look-ups, the insert and its event, and returns the new row, so
-	// the common path costs one query; only a refusal asks again, to say why.
-	var act Activity
-	err = tx.GetContext(ctx, &act, `
-		WITH com AS (
-			SELECT id, name FROM commerces WHERE workspace_id = $2 AND id = $3
-		), reason AS (
-			SELECT code, label FROM activity_reasons
-			WHERE workspace_id = $2 AND is_active AND (code = $6 OR lower(label) = lower($7))
-			ORDER BY (code = $6) DESC LIMIT 1
-		), ustatus AS (
-			SELECT code, label FROM user_retention_statuses WHERE workspace_id = $2 AND code = $8 AND is_active
-		), ins AS (
-			INSERT INTO activities (id, workspace_id, commerce_id, type, channel, status, reason_code, reason_label,
-				user_status_code, user_status_label, idempotency_key, scheduled_at, suggested_execution_time, score,
-				assignment_reason, target_criteria, attribute_keys, attributes)
-			SELECT $1, $2, com.id, $4, $5, 'READY', coalesce((SELECT code FROM reason), $6), coalesce((SELECT label FROM reason), $7),
-				(SELECT code FROM ustatus), (SELECT label FROM ustatus), $9, $10, $11, $12, $13, $14, $15, $16
-			FROM com
-			WHERE $8::text IS NULL OR EXISTS (SELECT 1 FROM ustatus)
-			RETURNING *
-		), ev AS (
-			INSERT INTO activity_status_events (id, activity_id, event_type, from_status, to_status)
-			SELECT $17, id, 'CREATED', NULL, 'READY' FROM ins
-		)
-		SELECT ins.id, ins.workspace_id, ins.commerce_id, (SELECT name FROM com) AS commerce_name, ins.type, ins.channel,
-			ins.status, ins.reason_code, ins.reason_label, ins.user_status_code, ins.user_status_label, ins.idempotency_key,
-			ins.scheduled_at, ins.suggested_execution_time, ins.score, ins.assignment_reason, ins.target_criteria,
-			ins.attribute_keys, ins.attributes, ins.dispatch_attempt_count, ins.external_id, ins.created_at, ins.updated_at
-		FROM ins`,
-		id, in.WorkspaceID, in.CommerceID, in.Type, in.Channel, in.ReasonCode, in.Reason, in.UserStatus,
-		in.IdempotencyKey, in.ScheduledAt, in.SuggestedExecutionTime, in.Score, in.AssignmentReason,
-		jsonOr(in.TargetCriteria, "[]"), pq.StringArray(nonNilStrings(in.AttributeKeys)), jsonOr(in.Attributes, "[]"), newID())
-	if isUniqueViolation(err, "activities_workspace_id_idempotency_key_key") {
-		return Activity{}, &Error{Kind: ErrConflict, Message: "Idempotency key already exists"}
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		var commerceFound bool
-		if err := tx.GetContext(ctx, &commerceFound, `SELECT EXISTS (SELECT 1 FROM commerces WHERE workspace_id = $1 AND id = $2)`,
-			in.WorkspaceID, in.CommerceID); err != nil {
-			return Activity{}, err
-		}
-		if !commerceFound {
-			return Activity{}, notFound("Commerce")
-		}
-		return Activity{}, &Error{Kind: ErrInvalid, Message: fmt.Sprintf("Unknown user_status %q", deref(in.UserStatus))}
-	}
-	if err != nil {
-		return Activity{}, err
-	}
-	// A due activity's job is available at once; a later one waits in River's scheduled state,
-	// which River's leader promotes when it comes due (within its 5 s scheduler interval).
-	var opts river.InsertOpts
-	if in.ScheduledAt.After(time.Now()) {
-		opts.ScheduledAt = in.ScheduledAt
-	}
-	if _, err := s.jobs.InsertTx(ctx, tx.Tx, DispatchActivityArgs{WorkspaceID: in.WorkspaceID, ActivityID: id}, &opts); err != nil {
-		return Activity{}, fmt.Errorf("insert dispatch job: %w", err)
-	}
-	return act, tx.Commit()
 }
 
 // GetActivity returns a workspace's activity, or ErrNotFound.
@@ -243,29 +167,6 @@ func (s *DB) TransitionActivity(ctx context.Context, workspaceID, id uuid.UUID, 
 	return a, moved, err
 }
 
-// DispatchAttempt is one try at sending an activity to its provider.
-type DispatchAttempt struct {
-	ID               uuid.UUID  `db:"id"`
-	ActivityID       uuid.UUID  `db:"activity_id"`
-	Attempt          int        `db:"attempt"`
-	DispatchConfigID *uuid.UUID `db:"dispatch_config_id"`
-	ProviderCode     *string    `db:"provider_code"`
-	StatusCode       *int       `db:"status_code"`
-	DurationMS       int        `db:"duration_ms"`
-	Error            *string    `db:"error"`
-	ExternalID       *string    `db:"external_id"`
-	StartedAt        time.Time  `db:"started_at"`
-}
-
-// RecordDispatchAttempt stores an attempt.
-func (s *DB) RecordDispatchAttempt(ctx context.Context, a DispatchAttempt) error {
-	a.ID = newID()
-	_, err := s.db.NamedExecContext(ctx, `
-		INSERT INTO activity_dispatch_attempts (id, activity_id, attempt, dispatch_config_id, provider_code, status_code, duration_ms, error, external_id, started_at)
-		VALUES (:id, :activity_id, :attempt, :dispatch_config_id, :provider_code, :status_code, :duration_ms, :error, :external_id, :started_at)`, a)
-	return err
-}
-
 // ListDispatchAttempts returns an activity's attempts, oldest first. ErrNotFound if the
 // workspace has no such activity.
 func (s *DB) ListDispatchAttempts(ctx context.Context, workspaceID, id uuid.UUID) ([]DispatchAttempt, error) {
@@ -276,51 +177,6 @@ func (s *DB) ListDispatchAttempts(ctx context.Context, workspaceID, id uuid.UUID
 	err := s.db.SelectContext(ctx, &out, `SELECT id, activity_id, attempt, dispatch_config_id, provider_code, status_code,
 		duration_ms, error, external_id, started_at FROM activity_dispatch_attempts WHERE activity_id = $1 ORDER BY id`, id)
 	return out, err
-}
-
-// ClaimDispatch counts a dispatch attempt on a READY activity and returns the activity, in
-// one statement, or ok=false when it is no longer READY (canceled meanwhile, already
-// dispatched): then nothing must be sent.
-func (s *DB) ClaimDispatch(ctx context.Context, workspaceID, id uuid.UUID) (Activity, bool, error) {
-	var a Activity
-	err := s.db.GetContext(ctx, &a, `
-		WITH a AS (
-			UPDATE activities SET dispatch_attempt_count = dispatch_attempt_count + 1
-			WHERE workspace_id = $1 AND id = $2 AND status = 'READY'
-			RETURNING *
-		)
-		SELECT a.id, a.workspace_id, a.commerce_id, c.name AS commerce_name, a.type, a.channel, a.status,
-			a.reason_code, a.reason_label, a.user_status_code, a.user_status_label, a.idempotency_key, a.scheduled_at,
-			a.suggested_execution_time, a.score, a.assignment_reason, a.target_criteria, a.attribute_keys, a.attributes,
-			a.dispatch_attempt_count, a.external_id, a.created_at, a.updated_at
-		FROM a JOIN commerces c ON c.id = a.commerce_id`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Activity{}, false, nil
-	}
-	return a, err == nil, err
-}
-
-// ActiveDispatchConfig returns the workspace's active config for a channel (the most recently
-// created when several providers have one) with its decrypted credentials, or ErrNotFound.
-func (s *DB) ActiveDispatchConfig(ctx context.Context, workspaceID uuid.UUID, channel string) (DispatchConfig, map[string]string, string, error) {
-	var c struct {
-		DispatchConfig
-		ProtocolType string `db:"protocol_type"`
-		Sealed       []byte `db:"credentials"`
-	}
-	err := s.db.GetContext(ctx, &c, `SELECT c.id, c.workspace_id, c.dispatch_provider_id, c.channel, c.base_url, c.settings,
-		c.is_active, c.created_at, c.updated_at, p.code AS provider_code, p.name AS provider_name, p.protocol_type, c.credentials
-		FROM dispatch_configs c JOIN dispatch_providers p ON p.id = c.dispatch_provider_id
-		WHERE c.workspace_id = $1 AND c.channel = $2 AND c.is_active AND p.is_active
-		ORDER BY c.id DESC LIMIT 1`, workspaceID, channel)
-	if errors.Is(err, sql.ErrNoRows) {
-		return DispatchConfig{}, nil, "", notFound("Active dispatch config")
-	}
-	if err != nil {
-		return DispatchConfig{}, nil, "", err
-	}
-	creds, err := s.openCredentials(c.ID, c.Sealed)
-	return c.DispatchConfig, creds, c.ProtocolType, err
 }
 
 func jsonOr(b json.RawMessage, dflt string) string {

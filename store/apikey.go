@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,16 +90,72 @@ func (s *DB) RevokeAPIKey(ctx context.Context, workspaceID, id uuid.UUID) error 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound("API key")
 	}
+	s.keys.clear() // this process refuses the key at once; others within keyCacheTTL
 	return nil
 }
 
 // FindAPIKey returns the key whose secret is given, revoked and expired keys included (the
 // caller decides, and can say why it refuses). ErrNotFound if no key has that secret.
+//
+// Answers are cached for keyCacheTTL: every request is authenticated, and the lookup would
+// otherwise be a query per request. A revocation therefore reaches other server processes
+// within keyCacheTTL.
 func (s *DB) FindAPIKey(ctx context.Context, secret string) (APIKey, error) {
+	hash := hashAPIKey(secret)
+	if k, ok := s.keys.get(hash); ok {
+		return k, nil
+	}
 	var k APIKey
-	err := s.db.GetContext(ctx, &k, `SELECT `+apiKeyColumns+` FROM api_keys WHERE key_hash = $1`, hashAPIKey(secret))
+	err := s.db.GetContext(ctx, &k, `SELECT `+apiKeyColumns+` FROM api_keys WHERE key_hash = $1`, hash)
+	if err == nil {
+		s.keys.put(hash, k)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, notFound("API key")
 	}
 	return k, err
+}
+
+// keyCacheTTL is how long a found key is trusted without asking the database again.
+const keyCacheTTL = 2 * time.Second
+
+// keyCache remembers recently found keys by hash. Unknown secrets are not cached, so guessing
+// cannot fill it; it is emptied when it grows past keyCacheMax.
+type keyCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedKey
+}
+
+const keyCacheMax = 10000
+
+type cachedKey struct {
+	key     APIKey
+	expires time.Time
+}
+
+func newKeyCache() *keyCache { return &keyCache{entries: map[string]cachedKey{}} }
+
+func (c *keyCache) get(hash []byte) (APIKey, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[string(hash)]
+	if !ok || time.Now().After(e.expires) {
+		return APIKey{}, false
+	}
+	return e.key, true
+}
+
+func (c *keyCache) put(hash []byte, k APIKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= keyCacheMax {
+		clear(c.entries)
+	}
+	c.entries[string(hash)] = cachedKey{key: k, expires: time.Now().Add(keyCacheTTL)}
+}
+
+func (c *keyCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
 }

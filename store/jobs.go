@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/rivermigrate"
@@ -47,4 +48,29 @@ func migrateRiver(ctx context.Context, db *sql.DB) error {
 	}
 	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	return err
+}
+
+// PromoteDueJobs makes the queues' scheduled and retryable jobs whose time has come available,
+// and wakes the workers listening for them. River's own scheduler does the same, but only
+// every few seconds (its interval is not configurable); calling this often lets an activity
+// scheduled for a moment be sent at that moment. Both may run at once: each job is promoted
+// once, the loser's rows being locked or no longer scheduled.
+func (s *DB) PromoteDueJobs(ctx context.Context, queues []string) (int, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `
+		WITH due AS (
+			SELECT id FROM river_job
+			WHERE state IN ('scheduled', 'retryable') AND queue = ANY($1) AND scheduled_at <= now()
+			ORDER BY priority, scheduled_at, id
+			LIMIT 10000
+			FOR UPDATE SKIP LOCKED
+		), promoted AS (
+			UPDATE river_job j SET state = 'available' FROM due WHERE j.id = due.id
+			RETURNING j.queue
+		), wake AS (
+			SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', q)::text)
+			FROM (SELECT DISTINCT queue AS q FROM promoted) p
+		)
+		SELECT (SELECT count(*) FROM promoted) + 0 * (SELECT count(*) FROM wake)`, pq.StringArray(queues))
+	return n, err
 }

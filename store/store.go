@@ -52,9 +52,16 @@ func notFound(what string) error { return &Error{Kind: ErrNotFound, Message: wha
 
 // DB is the store. It is safe for concurrent use.
 type DB struct {
-	db   *sqlx.DB
-	box  *seal.Box
-	jobs *river.Client[*sql.Tx]
+	db      *sqlx.DB
+	box     *seal.Box
+	jobs    *river.Client[*sql.Tx]
+	creates chan *createRequest // CreateActivity's batches (activity_create.go)
+	keys    *keyCache           // FindAPIKey's recent answers (apikey.go)
+	stop    chan struct{}       // closed by Close: stops the batch writers
+
+	createStmt preparedStmt // CreateActivity's batch statement
+	claimStmt  preparedStmt // ClaimDispatch
+	finishStmt preparedStmt // FinishDispatch
 }
 
 // Open connects to PostgreSQL at dsn (a lib/pq URL or key=value string). Secrets are sealed
@@ -76,11 +83,22 @@ func Open(ctx context.Context, dsn string, box *seal.Box) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &DB{db: db, box: box, jobs: jobs}, nil
+	s := &DB{db: db, box: box, jobs: jobs, keys: newKeyCache(), stop: make(chan struct{}),
+		createStmt: preparedStmt{query: createActivitiesSQL}, claimStmt: preparedStmt{query: claimDispatchSQL},
+		finishStmt: preparedStmt{query: finishDispatchSQL}}
+	s.startCreateFlushers(s.stop)
+	return s, nil
 }
 
-// Close closes the connection pool.
-func (s *DB) Close() error { return s.db.Close() }
+// Close stops the batch writers and closes the connection pool.
+func (s *DB) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	return s.db.Close()
+}
 
 // SQL returns the underlying pool, for tests and tools that inspect the database.
 func (s *DB) SQL() *sqlx.DB { return s.db }

@@ -28,6 +28,7 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,7 +76,11 @@ func run(conns int, duration time.Duration, n int) error {
 		return err
 	}
 	// Durable, like the embedded default of `serve`: fsync and synchronous commit stay on.
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: filepath.Join(root, "pg"), Durable: true, MaxConnections: 300})
+	opts := pgcluster.Options{DataDir: filepath.Join(root, "pg"), Durable: true, MaxConnections: 300}
+	if os.Getenv("BENCH_STATEMENTS") != "" {
+		opts.Settings = []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on"}
+	}
+	cluster, err := pgcluster.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -123,11 +128,15 @@ func run(conns int, duration time.Duration, n int) error {
 	}
 
 	fmt.Printf("bench: %d connections, %s per insert run, PostgreSQL durable, everything on one machine (%d CPUs)\n", conns, duration, runtimeCPUs())
+	cpu0 := cpuNow()
 	tps, err := pgbenchBaseline(cluster, ws.ID, com.ID, conns, duration)
 	if err != nil {
 		return err
 	}
+	pgbenchCPU := cpuNow().sub(cpu0)
+	rows := tps * duration.Seconds()
 	fmt.Printf("pgbench baseline (INSERT of an equivalent row, same indexes, 1 tx/row): %.0f rows/s\n", tps)
+	fmt.Printf("  CPU per row: PostgreSQL %.0f µs, pgbench %.0f µs\n", pgbenchCPU.postgres/rows*1e6, pgbenchCPU.client/rows*1e6)
 
 	later := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
 	// BENCH_WAITS=1 samples what PostgreSQL's backends wait on during the run.
@@ -149,10 +158,17 @@ func run(conns int, duration time.Duration, n int) error {
 			}
 		}()
 	}
+	cpu0 = cpuNow()
 	res := load(base, key, com.ID, conns, duration, func(i int64) string { return later })
+	loadCPU := cpuNow().sub(cpu0)
 	fmt.Printf("POST /api/activities: %.0f req/s, p50 %.1f ms, p99 %.1f ms, %d errors of %d requests\n",
 		res.rate, res.p50, res.p99, res.errors, res.total)
+	fmt.Printf("  CPU per request: PostgreSQL %.0f µs, server and load generator %.0f µs\n",
+		loadCPU.postgres/float64(res.total)*1e6, loadCPU.client/float64(res.total)*1e6)
 	fmt.Printf("ratio to pgbench: %.2f (target >= 0.50); p99 target <= 25 ms\n", res.rate/tps)
+	if os.Getenv("BENCH_STATEMENTS") != "" {
+		printStatements(db)
+	}
 
 	// Dispatch: create n activities due at one moment (via the API), then start the workers.
 	due := time.Now().Add(time.Hour)
@@ -160,31 +176,43 @@ func run(conns int, duration time.Duration, n int) error {
 	if create.errors > 0 {
 		return fmt.Errorf("creating the dispatch batch: %d errors", create.errors)
 	}
-	// Bring the batch's due time to now: every job becomes due at the same moment.
-	dueNow := time.Now()
-	if _, err := db.SQL().ExecContext(ctx, `UPDATE river_job SET scheduled_at = $1 WHERE state = 'scheduled' AND scheduled_at = $2`, dueNow, due.UTC()); err != nil {
-		return err
-	}
-	if _, err := db.SQL().ExecContext(ctx, `UPDATE activities SET scheduled_at = $1 WHERE scheduled_at = $2`, dueNow, due.UTC()); err != nil {
-		return err
-	}
+	// The workers run, as in `serve`, before the batch falls due.
 	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: quiet})
 	if err != nil {
 		return err
 	}
 	defer runner.Stop(ctx)
+	time.Sleep(2 * time.Second)
+	// Bring the batch's due time to now: every job becomes due at the same moment.
+	if os.Getenv("BENCH_STATEMENTS") != "" {
+		_, _ = db.SQL().ExecContext(ctx, `SELECT pg_stat_statements_reset()`)
+	}
+	cpu0 = cpuNow()
+	dueNow := time.Now()
+	if _, err := db.SQL().ExecContext(ctx, `UPDATE activities SET scheduled_at = $1 WHERE scheduled_at = $2`, dueNow, due.UTC()); err != nil {
+		return err
+	}
+	if _, err := db.SQL().ExecContext(ctx, `UPDATE river_job SET scheduled_at = $1 WHERE state = 'scheduled' AND scheduled_at = $2`, dueNow, due.UTC()); err != nil {
+		return err
+	}
 	deadline := time.Now().Add(3 * time.Minute)
 	for recv.total() < int64(n) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	last := recv.lastAt()
 	got, dups := recv.total(), recv.duplicates()
+	dispatchCPU := cpuNow().sub(cpu0)
 	elapsed := last.Sub(dueNow).Seconds()
 	fmt.Printf("dispatch: %d of %d activities reached the receiver in %.2f s after falling due: %.0f activities/s (target >= 1000); %d received twice\n",
 		got, n, elapsed, float64(got)/elapsed, dups)
 	first := recv.firstAt()
-	fmt.Printf("dispatch: first arrival %.2f s after due (River's scheduler tick); %.0f activities/s from first to last arrival\n",
+	fmt.Printf("dispatch: first arrival %.2f s after due; %.0f activities/s from first to last arrival\n",
 		first.Sub(dueNow).Seconds(), float64(got)/last.Sub(first).Seconds())
+	fmt.Printf("  CPU per activity: PostgreSQL %.0f µs, server and receiver %.0f µs\n",
+		dispatchCPU.postgres/float64(got)*1e6, dispatchCPU.client/float64(got)*1e6)
+	if os.Getenv("BENCH_STATEMENTS") != "" {
+		printStatements(db)
+	}
 	if got != int64(n) || dups != 0 {
 		return fmt.Errorf("dispatch was not exactly once: %d received, %d duplicates", got, dups)
 	}
@@ -330,3 +358,73 @@ func (r *receiver) total() int64       { r.mu.Lock(); defer r.mu.Unlock(); retur
 func (r *receiver) duplicates() int64  { r.mu.Lock(); defer r.mu.Unlock(); return r.dups }
 func (r *receiver) lastAt() time.Time  { r.mu.Lock(); defer r.mu.Unlock(); return r.last }
 func (r *receiver) firstAt() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.first }
+
+// printStatements shows where PostgreSQL spent its time (BENCH_STATEMENTS=1): the statements
+// with the most planning plus execution time, per call.
+func printStatements(db *store.DB) {
+	var rows []struct {
+		Calls int64   `db:"calls"`
+		Plan  float64 `db:"plan"`
+		Exec  float64 `db:"exec"`
+		Blks  float64 `db:"blks"`
+		WAL   float64 `db:"wal"`
+		Query string  `db:"query"`
+	}
+	if _, err := db.SQL().Exec(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
+		fmt.Println("  statements:", err)
+		return
+	}
+	_ = db.SQL().Select(&rows, `SELECT calls, total_plan_time / calls AS plan, total_exec_time / calls AS exec,
+		(shared_blks_hit + shared_blks_read)::float8 / calls AS blks, wal_bytes::float8 / calls AS wal,
+		regexp_replace(left(query, 70), '\s+', ' ', 'g') AS query
+		FROM pg_stat_statements WHERE calls > 10 ORDER BY total_plan_time + total_exec_time DESC LIMIT 12`)
+	for _, r := range rows {
+		fmt.Printf("  statement: %7d calls  plan %.3f ms  exec %.3f ms  %5.0f blocks  %6.0f WAL bytes  %s\n", r.Calls, r.Plan, r.Exec, r.Blks, r.WAL, r.Query)
+	}
+}
+
+// cpuTimes is CPU time (user+system, seconds) used so far by PostgreSQL's processes and by
+// the rest of the benchmark (this process, which is the server and the load generator, and
+// pgbench). CPU per request does not depend on what else the machine runs, unlike rates.
+type cpuTimes struct{ postgres, client float64 }
+
+func (a cpuTimes) sub(b cpuTimes) cpuTimes {
+	return cpuTimes{postgres: a.postgres - b.postgres, client: a.client - b.client}
+}
+
+func cpuNow() cpuTimes {
+	var t cpuTimes
+	self := strconv.Itoa(os.Getpid())
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range dirs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... utime(14) stime(15) cutime(16) cstime(17): the last two are
+		// children that exited (pgbench, PostgreSQL backends whose connection closed).
+		s := string(b)
+		open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || close < 0 {
+			continue
+		}
+		comm, fields := s[open+1:close], bytesFields(s[close+2:])
+		if len(fields) < 15 {
+			continue
+		}
+		var sec float64
+		for _, f := range fields[11:15] {
+			v, _ := strconv.ParseFloat(f, 64)
+			sec += v / 100 // USER_HZ
+		}
+		switch {
+		case comm == "postgres":
+			t.postgres += sec
+		case comm == "pgbench" || filepath.Base(filepath.Dir(p)) == self:
+			t.client += sec
+		}
+	}
+	return t
+}
+
+func bytesFields(s string) []string { return strings.Fields(s) }

@@ -45,6 +45,8 @@ type Options struct {
 type Runner struct {
 	client *river.Client[pgx.Tx]
 	pool   *pgxpool.Pool
+	stop   chan struct{} // closed by Stop: ends promote
+	done   chan struct{} // closed when promote has returned
 }
 
 // Start connects a pgx pool to dsn (River needs pgx to LISTEN for new jobs) and starts
@@ -90,11 +92,37 @@ func Start(ctx context.Context, dsn string, db *store.DB, opts Options) (*Runner
 		pool.Close()
 		return nil, err
 	}
-	return &Runner{client: client, pool: pool}, nil
+	r := &Runner{client: client, pool: pool, stop: make(chan struct{}), done: make(chan struct{})}
+	go r.promote(db, opts.Logger)
+	return r, nil
+}
+
+// promoteEvery is how late a scheduled activity can be sent, at most, beyond its moment.
+const promoteEvery = 200 * time.Millisecond
+
+// promote makes due dispatch jobs available every promoteEvery (see store.PromoteDueJobs).
+func (r *Runner) promote(db *store.DB, log *slog.Logger) {
+	defer close(r.done)
+	t := time.NewTicker(promoteEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := db.PromoteDueJobs(ctx, []string{store.DispatchQueue}); err != nil {
+			log.Warn("promote due dispatch jobs", "error", err)
+		}
+		cancel()
+	}
 }
 
 // Stop lets running jobs finish (until ctx ends) and closes the pool.
 func (r *Runner) Stop(ctx context.Context) error {
+	close(r.stop)
+	<-r.done
 	err := r.client.Stop(ctx)
 	r.pool.Close()
 	return err
@@ -124,7 +152,7 @@ type outcome struct {
 
 func (w *worker) Work(ctx context.Context, job *river.Job[store.DispatchActivityArgs]) error {
 	ws, id := job.Args.WorkspaceID, job.Args.ActivityID
-	a, ok, err := w.db.ClaimDispatch(ctx, ws, id)
+	a, target, ok, err := w.db.ClaimDispatch(ctx, ws, id)
 	if err != nil {
 		return err
 	}
@@ -133,55 +161,42 @@ func (w *worker) Work(ctx context.Context, job *river.Job[store.DispatchActivity
 	}
 	started := time.Now()
 	attempt := store.DispatchAttempt{ActivityID: id, Attempt: job.Attempt, StartedAt: started}
-	cfg, creds, protocol, err := w.db.ActiveDispatchConfig(ctx, ws, a.Channel)
 	var out outcome
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// No retry can help until someone configures the channel: fail now, and say why.
+	if !target.Found {
 		out = outcome{code: "NO_ACTIVE_DISPATCH_CONFIG", msg: fmt.Sprintf("The workspace has no active dispatch config for channel %s", a.Channel)}
-		attempt.DurationMS = int(time.Since(started).Milliseconds())
-		attempt.Error = &out.msg
-		if err := w.db.RecordDispatchAttempt(ctx, attempt); err != nil {
-			return err
-		}
-		return w.fail(ctx, ws, id, out)
-	case err != nil:
-		return err
+	} else {
+		cfg := target.Config
+		attempt.DispatchConfigID, attempt.ProviderCode = &cfg.ID, &cfg.ProviderCode
+		out = w.send(ctx, a, cfg, target.Credentials, target.ProtocolType)
 	}
-	attempt.DispatchConfigID, attempt.ProviderCode = &cfg.ID, &cfg.ProviderCode
-	out = w.send(ctx, a, cfg, creds, protocol)
 	attempt.DurationMS = int(time.Since(started).Milliseconds())
 	attempt.StatusCode, attempt.ExternalID = out.statusCode, out.externalID
 	if out.code != "" {
 		attempt.Error = &out.msg
 	}
-	if err := w.db.RecordDispatchAttempt(ctx, attempt); err != nil {
+	ready := []string{store.StatusReady}
+	switch {
+	case out.code == "":
+		_, err := w.db.FinishDispatch(ctx, ws, attempt, &store.Transition{From: ready, To: store.StatusDispatched,
+			EventType: "DISPATCH_SUCCESS", ExternalID: out.externalID})
 		return err
-	}
-	if out.code == "" {
-		_, _, err := w.db.TransitionActivity(ctx, ws, id, store.Transition{From: []string{store.StatusReady},
-			To: store.StatusDispatched, EventType: "DISPATCH_SUCCESS", ExternalID: out.externalID})
+	case !target.Found || job.Attempt >= job.MaxAttempts:
+		// No config is not worth retrying: nothing would change by itself.
+		moved, err := w.db.FinishDispatch(ctx, ws, attempt, &store.Transition{From: ready, To: store.StatusFailed,
+			EventType: "DISPATCH_FAILED", ErrorCode: &out.code, ErrorMessage: &out.msg})
+		if moved {
+			w.log.Warn("activity dispatch failed", "activity_id", id, "error_code", out.code)
+		}
 		return err
+	default:
+		if _, err := w.db.FinishDispatch(ctx, ws, attempt, nil); err != nil {
+			return err
+		}
+		w.log.Info("dispatch attempt failed; will retry", "activity_id", id, "attempt", job.Attempt, "error_code", out.code)
+		return fmt.Errorf("%s: %s", out.code, out.msg)
 	}
-	if job.Attempt >= job.MaxAttempts {
-		return w.fail(ctx, ws, id, out)
-	}
-	w.log.Info("dispatch attempt failed; will retry", "activity_id", id, "attempt", job.Attempt, "error_code", out.code)
-	// Returning an error makes River retry on the backoff schedule.
-	return fmt.Errorf("%s: %s", out.code, out.msg)
 }
 
-// fail moves the activity to FAILED with a DISPATCH_FAILED event; the job is then done.
-func (w *worker) fail(ctx context.Context, ws, id uuid.UUID, out outcome) error {
-	_, _, err := w.db.TransitionActivity(ctx, ws, id, store.Transition{From: []string{store.StatusReady},
-		To: store.StatusFailed, EventType: "DISPATCH_FAILED", ErrorCode: &out.code, ErrorMessage: &out.msg})
-	if err == nil {
-		w.log.Warn("activity dispatch failed", "activity_id", id, "error_code", out.code)
-	}
-	return err
-}
-
-// send makes one attempt through the provider's protocol.
 func (w *worker) send(ctx context.Context, a store.Activity, cfg store.DispatchConfig, creds map[string]string, protocol string) outcome {
 	if protocol == "MOCK" {
 		ext := "mock-" + uuid.NewString()

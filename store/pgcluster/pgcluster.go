@@ -51,6 +51,8 @@ type Options struct {
 	LogFile string
 	// MaxConnections is the server's max_connections; 0 means 200.
 	MaxConnections int
+	// Settings are extra server settings (name=value), passed as -c options.
+	Settings []string
 }
 
 // Cluster is a running PostgreSQL server started by Start.
@@ -188,6 +190,9 @@ func launch(ctx context.Context, bin string, opts Options, cred *syscall.Credent
 		"-c", "max_connections=" + strconv.Itoa(opts.MaxConnections)}
 	if !opts.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	for _, kv := range opts.Settings {
+		args = append(args, "-c", kv)
 	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Dir = filepath.Dir(opts.DataDir)

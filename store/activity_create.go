@@ -1,0 +1,289 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+)
+
+// Creating activities goes through a group-commit batcher: concurrent CreateActivity calls
+// are gathered and written by one transaction and one statement, so PostgreSQL parses, plans
+// and commits (fsync) once per batch instead of once per activity. Nothing waits for a batch
+// to fill: a flusher takes whatever is queued the moment it is free, so a lone request is
+// written at once and batches only grow under load.
+const (
+	createFlushers = 4   // transactions in flight at once
+	createBatchMax = 128 // activities per transaction at most
+)
+
+// createRequest is one CreateActivity call waiting for its batch.
+type createRequest struct {
+	in   ActivityCreate
+	id   uuid.UUID
+	done chan createResult
+}
+
+type createResult struct {
+	act Activity
+	err error
+}
+
+// startCreateFlushers runs the batch writers until stop is closed.
+func (s *DB) startCreateFlushers(stop <-chan struct{}) {
+	s.creates = make(chan *createRequest, 4*createBatchMax)
+	for range createFlushers {
+		go func() {
+			for {
+				var first *createRequest
+				select {
+				case <-stop:
+					return
+				case first = <-s.creates:
+				}
+				batch := []*createRequest{first}
+			gather:
+				for len(batch) < createBatchMax {
+					select {
+					case r := <-s.creates:
+						batch = append(batch, r)
+					default:
+						break gather
+					}
+				}
+				s.flushCreates(batch)
+			}
+		}()
+	}
+}
+
+// CreateActivity stores a READY activity, its CREATED status event and its dispatch job
+// (scheduled at ScheduledAt) in one transaction. The reason becomes the catalog entry whose
+// code is ReasonCode or whose label is Reason (case-insensitive), else {ReasonCode, Reason}.
+// ErrNotFound if the workspace has no such commerce; ErrInvalid for an unknown user status;
+// ErrConflict if the workspace already used the idempotency key (also when another call with
+// the same key is in flight: exactly one of them succeeds).
+func (s *DB) CreateActivity(ctx context.Context, in ActivityCreate) (Activity, error) {
+	r := &createRequest{in: in, id: newID(), done: make(chan createResult, 1)}
+	select {
+	case s.creates <- r:
+	case <-ctx.Done():
+		return Activity{}, ctx.Err()
+	}
+	select {
+	case res := <-r.done:
+		return res.act, res.err
+	case <-ctx.Done():
+		// The batch may still commit it; a retry with the same idempotency key says so.
+		return Activity{}, ctx.Err()
+	}
+}
+
+// flushCreates writes one batch. When the batch transaction fails as a whole (which no
+// validated input should cause), each request is retried alone so one bad row cannot fail
+// the others.
+func (s *DB) flushCreates(batch []*createRequest) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	results, err := s.createActivities(ctx, batch)
+	if err != nil && len(batch) > 1 {
+		for _, r := range batch {
+			s.flushCreates([]*createRequest{r})
+		}
+		return
+	}
+	for i, r := range batch {
+		if err != nil {
+			r.done <- createResult{err: err}
+			continue
+		}
+		r.done <- results[i]
+	}
+}
+
+// createItem is one activity of a batch, as the batch statement reads it.
+type createItem struct {
+	I                      int             `json:"i"`
+	ID                     uuid.UUID       `json:"id"`
+	EventID                uuid.UUID       `json:"event_id"`
+	WorkspaceID            uuid.UUID       `json:"workspace_id"`
+	CommerceID             uuid.UUID       `json:"commerce_id"`
+	Type                   string          `json:"type"`
+	Channel                string          `json:"channel"`
+	ReasonCode             string          `json:"reason_code"`
+	Reason                 string          `json:"reason"`
+	UserStatus             *string         `json:"user_status"`
+	IdempotencyKey         string          `json:"idempotency_key"`
+	ScheduledAt            time.Time       `json:"scheduled_at"`
+	SuggestedExecutionTime *time.Time      `json:"suggested_execution_time"`
+	Score                  *int            `json:"score"`
+	AssignmentReason       *string         `json:"assignment_reason"`
+	TargetCriteria         json.RawMessage `json:"target_criteria"`
+	AttributeKeys          []string        `json:"attribute_keys"`
+	Attributes             json.RawMessage `json:"attributes"`
+}
+
+// createActivities writes a batch in one transaction: one statement resolves the commerces,
+// reasons and user statuses, inserts the activities that can be created and their events,
+// and their dispatch jobs, and returns them. Requests that were not inserted are then told why.
+//
+// The jobs are written into River's table by this statement rather than by River's InsertTx
+// (a second statement, planned on every call, which cost as much as the rest of the batch);
+// the job's kind, queue and attempt budget come from DispatchActivityArgs, and the tests that
+// dispatch activities prove River works them.
+func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]createResult, error) {
+	items := make([]createItem, len(batch))
+	for i, r := range batch {
+		in := r.in
+		items[i] = createItem{I: i, ID: r.id, EventID: newID(), WorkspaceID: in.WorkspaceID, CommerceID: in.CommerceID,
+			Type: in.Type, Channel: in.Channel, ReasonCode: in.ReasonCode, Reason: in.Reason, UserStatus: in.UserStatus,
+			IdempotencyKey: in.IdempotencyKey, ScheduledAt: in.ScheduledAt, SuggestedExecutionTime: in.SuggestedExecutionTime,
+			Score: in.Score, AssignmentReason: in.AssignmentReason, TargetCriteria: json.RawMessage(jsonOr(in.TargetCriteria, "[]")),
+			AttributeKeys: nonNilStrings(in.AttributeKeys), Attributes: json.RawMessage(jsonOr(in.Attributes, "[]"))}
+	}
+	payload, err := json.Marshal(items)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var rows []struct {
+		Activity
+		I int `db:"i"`
+	}
+	// ON CONFLICT DO NOTHING: a key used before, or twice in this batch, or by a concurrent
+	// batch (which this one waits for) leaves the row out instead of failing the batch.
+	stmt, err := s.createStmt.get(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	err = tx.StmtxContext(ctx, stmt).SelectContext(ctx, &rows, string(payload),
+		DispatchActivityArgs{}.Kind(), DispatchAttempts, DispatchQueue)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]createResult, len(batch))
+	inserted := make([]bool, len(batch))
+	for _, row := range rows {
+		inserted[row.I] = true
+		results[row.I] = createResult{act: row.Activity}
+	}
+	for i, r := range batch {
+		if !inserted[i] {
+			results[i] = createResult{err: createRefusal(ctx, tx, r.in)}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// createActivitiesSQL is the batch statement. It is prepared once per connection: planning it
+// costs more than running it for a small batch.
+const createActivitiesSQL = `
+		WITH item AS (
+			SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, id uuid, event_id uuid, workspace_id uuid,
+				commerce_id uuid, type text, channel text, reason_code text, reason text, user_status text,
+				idempotency_key text, scheduled_at timestamptz, suggested_execution_time timestamptz, score int,
+				assignment_reason text, target_criteria jsonb, attribute_keys text[], attributes jsonb)
+		), resolved AS (
+			SELECT item.*, com.name AS commerce_name, r.code AS r_code, r.label AS r_label, us.code AS us_code, us.label AS us_label
+			FROM item
+			JOIN commerces com ON com.workspace_id = item.workspace_id AND com.id = item.commerce_id
+			LEFT JOIN LATERAL (
+				SELECT code, label FROM activity_reasons ar
+				WHERE ar.workspace_id = item.workspace_id AND ar.is_active
+					AND (ar.code = item.reason_code OR lower(ar.label) = lower(item.reason))
+				ORDER BY (ar.code = item.reason_code) DESC LIMIT 1
+			) r ON true
+			LEFT JOIN user_retention_statuses us
+				ON us.workspace_id = item.workspace_id AND us.code = item.user_status AND us.is_active
+			WHERE item.user_status IS NULL OR us.code IS NOT NULL
+		), ins AS (
+			INSERT INTO activities (id, workspace_id, commerce_id, type, channel, status, reason_code, reason_label,
+				user_status_code, user_status_label, idempotency_key, scheduled_at, suggested_execution_time, score,
+				assignment_reason, target_criteria, attribute_keys, attributes)
+			SELECT id, workspace_id, commerce_id, type, channel, 'READY', coalesce(r_code, reason_code), coalesce(r_label, reason),
+				us_code, us_label, idempotency_key, scheduled_at, suggested_execution_time, score,
+				assignment_reason, target_criteria, attribute_keys, attributes
+			FROM resolved ORDER BY workspace_id, idempotency_key -- one lock order for every batch: no deadlocks
+			ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
+			RETURNING *
+		), ev AS (
+			INSERT INTO activity_status_events (id, activity_id, event_type, from_status, to_status)
+			SELECT resolved.event_id, ins.id, 'CREATED', NULL, 'READY' FROM ins JOIN resolved ON resolved.id = ins.id
+		), job AS (
+			-- The dispatch jobs, as River's own insert writes them: due now = available, later =
+			-- scheduled (River's leader promotes it when it comes due).
+			INSERT INTO river_job (args, kind, max_attempts, priority, queue, scheduled_at, state, tags, metadata)
+			SELECT jsonb_build_object('workspace_id', ins.workspace_id, 'activity_id', ins.id), $2, $3, 1, $4,
+				greatest(ins.scheduled_at, now()),
+				(CASE WHEN ins.scheduled_at > now() THEN 'scheduled' ELSE 'available' END)::river_job_state, '{}', '{}'
+			FROM ins
+			RETURNING state
+		), wake AS (
+			-- River's workers LISTEN for this to fetch available jobs at once instead of at their
+			-- next poll; it is sent at commit.
+			SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', $4::text)::text)
+			WHERE EXISTS (SELECT 1 FROM job WHERE state = 'available')
+		)
+		SELECT resolved.i, ins.id, ins.workspace_id, ins.commerce_id, resolved.commerce_name, ins.type, ins.channel,
+			ins.status, ins.reason_code, ins.reason_label, ins.user_status_code, ins.user_status_label, ins.idempotency_key,
+			ins.scheduled_at, ins.suggested_execution_time, ins.score, ins.assignment_reason, ins.target_criteria,
+			ins.attribute_keys, ins.attributes, ins.dispatch_attempt_count, ins.external_id, ins.created_at, ins.updated_at
+		FROM ins JOIN resolved ON resolved.id = ins.id
+		WHERE (SELECT count(*) FROM wake) >= 0 -- a SELECT CTE runs only when referenced`
+
+// createRefusal says why an activity was left out of its batch: its commerce is not the
+// workspace's, its user status is unknown, or its idempotency key was taken.
+func createRefusal(ctx context.Context, tx interface {
+	GetContext(context.Context, any, string, ...any) error
+}, in ActivityCreate) error {
+	var why struct {
+		Commerce   bool `db:"commerce"`
+		UserStatus bool `db:"user_status"`
+	}
+	if err := tx.GetContext(ctx, &why, `SELECT
+		EXISTS (SELECT 1 FROM commerces WHERE workspace_id = $1 AND id = $2) AS commerce,
+		($3::text IS NULL OR EXISTS (SELECT 1 FROM user_retention_statuses WHERE workspace_id = $1 AND code = $3 AND is_active)) AS user_status`,
+		in.WorkspaceID, in.CommerceID, in.UserStatus); err != nil {
+		return err
+	}
+	switch {
+	case !why.Commerce:
+		return notFound("Commerce")
+	case !why.UserStatus:
+		return &Error{Kind: ErrInvalid, Message: fmt.Sprintf("Unknown user_status %q", deref(in.UserStatus))}
+	default:
+		return &Error{Kind: ErrConflict, Message: "Idempotency key already exists"}
+	}
+}
+
+// preparedStmt is a statement prepared on first use (after migrations have created what it
+// reads); database/sql then prepares it on each pooled connection as needed.
+type preparedStmt struct {
+	query string
+	mu    sync.Mutex
+	stmt  *sqlx.Stmt
+}
+
+func (p *preparedStmt) get(ctx context.Context, db *sqlx.DB) (*sqlx.Stmt, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stmt == nil {
+		stmt, err := db.PreparexContext(ctx, p.query)
+		if err != nil {
+			return nil, err
+		}
+		p.stmt = stmt
+	}
+	return p.stmt, nil
+}
