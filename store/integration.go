@@ -230,21 +230,21 @@ func (s *DB) SubmitTaskResult(ctx context.Context, workspaceID uuid.UUID, in Tas
 
 // IntegrationTask is a TASK activity as the integration API lists it.
 type IntegrationTask struct {
-	ID                 uuid.UUID       `db:"id"`
-	Channel            string          `db:"channel"`
-	Status             string          `db:"status"`
-	TaskStatus         string          `db:"task_status"`
-	ReasonCode         string          `db:"reason_code"`
-	ReasonLabel        string          `db:"reason_label"`
-	ScheduledAt        time.Time       `db:"scheduled_at"`
-	CommerceID         uuid.UUID       `db:"commerce_id"`
-	CommerceExternalID *string         `db:"commerce_external_id"`
-	CommerceName       string          `db:"commerce_name"`
-	ExternalID         *string         `db:"external_id"`
-	CreatedAt          time.Time       `db:"created_at"`
-	UpdatedAt          time.Time       `db:"updated_at"`
-	ResultJSON         json.RawMessage `db:"result"`
-	Result             *TaskResult     `db:"-"`
+	ID                 uuid.UUID   `db:"id"`
+	Channel            string      `db:"channel"`
+	Status             string      `db:"status"`
+	TaskStatus         string      `db:"task_status"`
+	ReasonCode         string      `db:"reason_code"`
+	ReasonLabel        string      `db:"reason_label"`
+	ScheduledAt        time.Time   `db:"scheduled_at"`
+	CommerceID         uuid.UUID   `db:"commerce_id"`
+	CommerceExternalID *string     `db:"commerce_external_id"`
+	CommerceName       string      `db:"commerce_name"`
+	ExternalID         *string     `db:"external_id"`
+	CreatedAt          time.Time   `db:"created_at"`
+	UpdatedAt          time.Time   `db:"updated_at"`
+	ResultJSON         []byte      `db:"result"` // null before any result
+	Result             *TaskResult `db:"-"`
 }
 
 // IntegrationTaskFilter narrows ListIntegrationTasks; nil fields do not filter. TaskStatus is
