@@ -24,6 +24,7 @@ type Commerce struct {
 	CreatedAt     time.Time       `db:"created_at"`
 	UpdatedAt     time.Time       `db:"updated_at"`
 	Addresses     []Address       `db:"-"`
+	Users         []CommerceUser  `db:"-"` // with their roles and contacts
 }
 
 // Address is a commerce's address.
@@ -96,7 +97,7 @@ func (s *DB) CreateCommerce(ctx context.Context, workspaceID uuid.UUID, in Comme
 	return s.GetCommerce(ctx, workspaceID, c.ID)
 }
 
-// GetCommerce returns a workspace's commerce with its addresses, or ErrNotFound.
+// GetCommerce returns a workspace's commerce with its addresses and users, or ErrNotFound.
 func (s *DB) GetCommerce(ctx context.Context, workspaceID, id uuid.UUID) (Commerce, error) {
 	var c Commerce
 	err := s.db.GetContext(ctx, &c, `SELECT `+commerceColumns+` FROM commerces WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
@@ -109,6 +110,10 @@ func (s *DB) GetCommerce(ctx context.Context, workspaceID, id uuid.UUID) (Commer
 	c.Addresses = []Address{}
 	err = s.db.SelectContext(ctx, &c.Addresses, `SELECT id, commerce_id, street, city, latitude, longitude, is_primary, is_active
 		FROM commerce_addresses WHERE commerce_id = $1 ORDER BY is_primary DESC, id`, id)
+	if err != nil {
+		return c, err
+	}
+	c.Users, err = loadCommerceUsers(ctx, s.db, id, uuid.Nil)
 	return c, err
 }
 

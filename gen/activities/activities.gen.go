@@ -134,57 +134,57 @@ func (e Channel) Valid() bool {
 	}
 }
 
-// Defines values for CommerceUserContactsType.
+// Defines values for CommerceUserRole.
 const (
-	CommerceUserContactsTypeEMAIL    CommerceUserContactsType = "EMAIL"
-	CommerceUserContactsTypeOTHER    CommerceUserContactsType = "OTHER"
-	CommerceUserContactsTypePHONE    CommerceUserContactsType = "PHONE"
-	CommerceUserContactsTypeWHATSAPP CommerceUserContactsType = "WHATSAPP"
+	CommerceUserRoleADMIN       CommerceUserRole = "ADMIN"
+	CommerceUserRoleATTENTION   CommerceUserRole = "ATTENTION"
+	CommerceUserRoleCOMMERCEREP CommerceUserRole = "COMMERCE_REP"
+	CommerceUserRoleFINANCE     CommerceUserRole = "FINANCE"
+	CommerceUserRoleORDERS      CommerceUserRole = "ORDERS"
+	CommerceUserRoleOTHER       CommerceUserRole = "OTHER"
+	CommerceUserRoleOWNER       CommerceUserRole = "OWNER"
 )
 
-// Valid indicates whether the value is a known member of the CommerceUserContactsType enum.
-func (e CommerceUserContactsType) Valid() bool {
+// Valid indicates whether the value is a known member of the CommerceUserRole enum.
+func (e CommerceUserRole) Valid() bool {
 	switch e {
-	case CommerceUserContactsTypeEMAIL:
+	case CommerceUserRoleADMIN:
 		return true
-	case CommerceUserContactsTypeOTHER:
+	case CommerceUserRoleATTENTION:
 		return true
-	case CommerceUserContactsTypePHONE:
+	case CommerceUserRoleCOMMERCEREP:
 		return true
-	case CommerceUserContactsTypeWHATSAPP:
+	case CommerceUserRoleFINANCE:
+		return true
+	case CommerceUserRoleORDERS:
+		return true
+	case CommerceUserRoleOTHER:
+		return true
+	case CommerceUserRoleOWNER:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CommerceUserRolesRole.
+// Defines values for ContactType.
 const (
-	CommerceUserRolesRoleADMIN       CommerceUserRolesRole = "ADMIN"
-	CommerceUserRolesRoleATTENTION   CommerceUserRolesRole = "ATTENTION"
-	CommerceUserRolesRoleCOMMERCEREP CommerceUserRolesRole = "COMMERCE_REP"
-	CommerceUserRolesRoleFINANCE     CommerceUserRolesRole = "FINANCE"
-	CommerceUserRolesRoleORDERS      CommerceUserRolesRole = "ORDERS"
-	CommerceUserRolesRoleOTHER       CommerceUserRolesRole = "OTHER"
-	CommerceUserRolesRoleOWNER       CommerceUserRolesRole = "OWNER"
+	ContactTypeEMAIL    ContactType = "EMAIL"
+	ContactTypeOTHER    ContactType = "OTHER"
+	ContactTypePHONE    ContactType = "PHONE"
+	ContactTypeWHATSAPP ContactType = "WHATSAPP"
 )
 
-// Valid indicates whether the value is a known member of the CommerceUserRolesRole enum.
-func (e CommerceUserRolesRole) Valid() bool {
+// Valid indicates whether the value is a known member of the ContactType enum.
+func (e ContactType) Valid() bool {
 	switch e {
-	case CommerceUserRolesRoleADMIN:
+	case ContactTypeEMAIL:
 		return true
-	case CommerceUserRolesRoleATTENTION:
+	case ContactTypeOTHER:
 		return true
-	case CommerceUserRolesRoleCOMMERCEREP:
+	case ContactTypePHONE:
 		return true
-	case CommerceUserRolesRoleFINANCE:
-		return true
-	case CommerceUserRolesRoleORDERS:
-		return true
-	case CommerceUserRolesRoleOTHER:
-		return true
-	case CommerceUserRolesRoleOWNER:
+	case ContactTypeWHATSAPP:
 		return true
 	default:
 		return false
@@ -239,6 +239,78 @@ func (e FieldDefinitionType) Valid() bool {
 	}
 }
 
+// Defines values for IntegrationTaskActivityOrigin.
+const (
+	ACTIVITY IntegrationTaskActivityOrigin = "ACTIVITY"
+)
+
+// Valid indicates whether the value is a known member of the IntegrationTaskActivityOrigin enum.
+func (e IntegrationTaskActivityOrigin) Valid() bool {
+	switch e {
+	case ACTIVITY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IntegrationTaskResultStatus.
+const (
+	IntegrationTaskResultStatusEFFECTIVE    IntegrationTaskResultStatus = "EFFECTIVE"
+	IntegrationTaskResultStatusNOTEFFECTIVE IntegrationTaskResultStatus = "NOT_EFFECTIVE"
+	IntegrationTaskResultStatusPENDING      IntegrationTaskResultStatus = "PENDING"
+)
+
+// Valid indicates whether the value is a known member of the IntegrationTaskResultStatus enum.
+func (e IntegrationTaskResultStatus) Valid() bool {
+	switch e {
+	case IntegrationTaskResultStatusEFFECTIVE:
+		return true
+	case IntegrationTaskResultStatusNOTEFFECTIVE:
+		return true
+	case IntegrationTaskResultStatusPENDING:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Source.
+const (
+	INTEGRATION Source = "INTEGRATION"
+	RETEN       Source = "RETEN"
+)
+
+// Valid indicates whether the value is a known member of the Source enum.
+func (e Source) Valid() bool {
+	switch e {
+	case INTEGRATION:
+		return true
+	case RETEN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SubmitTaskResultRequestTaskResultContactType.
+const (
+	SubmitTaskResultRequestTaskResultContactTypeINBOUND  SubmitTaskResultRequestTaskResultContactType = "INBOUND"
+	SubmitTaskResultRequestTaskResultContactTypeOUTBOUND SubmitTaskResultRequestTaskResultContactType = "OUTBOUND"
+)
+
+// Valid indicates whether the value is a known member of the SubmitTaskResultRequestTaskResultContactType enum.
+func (e SubmitTaskResultRequestTaskResultContactType) Valid() bool {
+	switch e {
+	case SubmitTaskResultRequestTaskResultContactTypeINBOUND:
+		return true
+	case SubmitTaskResultRequestTaskResultContactTypeOUTBOUND:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TargetCriterionType.
 const (
 	LASTCONTACTEDALLCHANNELS TargetCriterionType = "LAST_CONTACTED_ALL_CHANNELS"
@@ -254,6 +326,69 @@ func (e TargetCriterionType) Valid() bool {
 	case LASTCONTACTEDSAMECHANNEL:
 		return true
 	case ROLEMATCH:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TaskResultDetailContactType.
+const (
+	TaskResultDetailContactTypeINBOUND  TaskResultDetailContactType = "INBOUND"
+	TaskResultDetailContactTypeOUTBOUND TaskResultDetailContactType = "OUTBOUND"
+)
+
+// Valid indicates whether the value is a known member of the TaskResultDetailContactType enum.
+func (e TaskResultDetailContactType) Valid() bool {
+	switch e {
+	case TaskResultDetailContactTypeINBOUND:
+		return true
+	case TaskResultDetailContactTypeOUTBOUND:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TaskResultStatus.
+const (
+	TaskResultStatusEFFECTIVE    TaskResultStatus = "EFFECTIVE"
+	TaskResultStatusNOTEFFECTIVE TaskResultStatus = "NOT_EFFECTIVE"
+	TaskResultStatusPENDING      TaskResultStatus = "PENDING"
+)
+
+// Valid indicates whether the value is a known member of the TaskResultStatus enum.
+func (e TaskResultStatus) Valid() bool {
+	switch e {
+	case TaskResultStatusEFFECTIVE:
+		return true
+	case TaskResultStatusNOTEFFECTIVE:
+		return true
+	case TaskResultStatusPENDING:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TaskStatus.
+const (
+	TaskStatusCANCELLED  TaskStatus = "CANCELLED"
+	TaskStatusCOMPLETED  TaskStatus = "COMPLETED"
+	TaskStatusINPROGRESS TaskStatus = "IN_PROGRESS"
+	TaskStatusPENDING    TaskStatus = "PENDING"
+)
+
+// Valid indicates whether the value is a known member of the TaskStatus enum.
+func (e TaskStatus) Valid() bool {
+	switch e {
+	case TaskStatusCANCELLED:
+		return true
+	case TaskStatusCOMPLETED:
+		return true
+	case TaskStatusINPROGRESS:
+		return true
+	case TaskStatusPENDING:
 		return true
 	default:
 		return false
@@ -337,6 +472,12 @@ type ActivityStatusEventEventType string
 
 // ActivityType `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 type ActivityType string
+
+// AddCommerceUserRoleRequest defines model for AddCommerceUserRoleRequest.
+type AddCommerceUserRoleRequest struct {
+	// Role What a person does at the commerce.
+	Role CommerceUserRole `json:"role"`
+}
 
 // Address defines model for Address.
 type Address struct {
@@ -434,27 +575,62 @@ type CommercePage struct {
 
 // CommerceUser A person at the commerce, with roles and contacts.
 type CommerceUser struct {
-	Contacts []struct {
-		Id        openapi_types.UUID       `json:"id"`
-		IsActive  bool                     `json:"isActive"`
-		IsPrimary bool                     `json:"isPrimary"`
-		Type      CommerceUserContactsType `json:"type"`
-		Value     string                   `json:"value"`
-	} `json:"contacts"`
-	FirstName string                    `json:"firstName"`
+	CommerceId openapi_types.UUID `json:"commerceId"`
+
+	// Contacts The user's contacts, primary ones first within each type.
+	Contacts  []Contact `json:"contacts"`
+	CreatedAt time.Time `json:"createdAt"`
+
+	// ExternalId Example: usr-001
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+
+	// FirstName Example: Maria
+	FirstName nullable.Nullable[string] `json:"firstName"`
 	Id        openapi_types.UUID        `json:"id"`
 	IsActive  bool                      `json:"isActive"`
-	LastName  nullable.Nullable[string] `json:"lastName"`
-	Roles     []struct {
-		Role CommerceUserRolesRole `json:"role"`
+
+	// LastName Example: Garcia
+	LastName nullable.Nullable[string] `json:"lastName"`
+
+	// Name `firstName` and `lastName` joined by a space; null when both are.
+	//
+	// Example: Maria Garcia
+	Name nullable.Nullable[string] `json:"name"`
+
+	// Roles The user's roles, in the order of the role enum.
+	Roles []struct {
+		// Role What a person does at the commerce.
+		Role CommerceUserRole `json:"role"`
 	} `json:"roles"`
+
+	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
+	Source    Source    `json:"source"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// CommerceUserContactsType defines model for CommerceUser.Contacts.Type.
-type CommerceUserContactsType string
+// CommerceUserRole What a person does at the commerce.
+type CommerceUserRole string
 
-// CommerceUserRolesRole defines model for CommerceUser.Roles.Role.
-type CommerceUserRolesRole string
+// Contact A way to reach a commerce user.
+type Contact struct {
+	CreatedAt time.Time          `json:"createdAt"`
+	Id        openapi_types.UUID `json:"id"`
+	IsActive  bool               `json:"isActive"`
+
+	// IsPrimary The user's primary contact of this type.
+	IsPrimary bool `json:"isPrimary"`
+
+	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
+	Source    Source      `json:"source"`
+	Type      ContactType `json:"type"`
+	UpdatedAt time.Time   `json:"updatedAt"`
+
+	// Value Example: +56912345678
+	Value string `json:"value"`
+}
+
+// ContactType defines model for ContactType.
+type ContactType string
 
 // CreateActivityRequest defines model for CreateActivityRequest.
 type CreateActivityRequest struct {
@@ -504,6 +680,40 @@ type CreateCommerceRequest struct {
 	TaxId         *string                 `json:"tax_id,omitempty"`
 }
 
+// CreateCommerceUserRequest defines model for CreateCommerceUserRequest.
+type CreateCommerceUserRequest struct {
+	// ExternalId Unique within the commerce.
+	ExternalId *string `json:"external_id,omitempty"`
+
+	// FirstName An extension; wins over `name`.
+	FirstName *string `json:"first_name,omitempty"`
+	IsActive  *bool   `json:"is_active,omitempty"`
+
+	// LastName An extension; wins over `name`.
+	LastName *string `json:"last_name,omitempty"`
+
+	// Name Full name; split at the first space into first and last name.
+	Name *string `json:"name,omitempty"`
+
+	// Roles Initial roles (repeats are ignored).
+	Roles *[]CommerceUserRole `json:"roles,omitempty"`
+
+	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
+	Source *Source `json:"source,omitempty"`
+}
+
+// CreateContactRequest defines model for CreateContactRequest.
+type CreateContactRequest struct {
+	ContactType ContactType `json:"contact_type"`
+	IsPrimary   *bool       `json:"is_primary,omitempty"`
+
+	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
+	Source Source `json:"source"`
+
+	// Value Checked against `contact_type`.
+	Value string `json:"value"`
+}
+
 // CreateDispatchConfigRequest A new dispatch config. The camelCase spelling of each field (`dispatchProviderId`,
 // `baseUrl`) is accepted as an alias.
 type CreateDispatchConfigRequest struct {
@@ -523,6 +733,14 @@ type CreateDispatchConfigRequest struct {
 
 	// Settings Additional configuration for the provider.
 	Settings *Settings `json:"settings,omitempty"`
+}
+
+// CreateTaskResultTypeConfigRequest defines model for CreateTaskResultTypeConfigRequest.
+type CreateTaskResultTypeConfigRequest struct {
+	Code                      string `json:"code"`
+	IsActive                  *bool  `json:"is_active,omitempty"`
+	Label                     string `json:"label"`
+	RequiresFutureScheduledAt *bool  `json:"requires_future_scheduled_at,omitempty"`
 }
 
 // Credentials Authentication credentials for the provider, write-only, encrypted at rest.
@@ -657,6 +875,57 @@ type FieldDefinition struct {
 // Example: password
 type FieldDefinitionType string
 
+// IntegrationTask A TASK activity as the integration API shows it.
+type IntegrationTask struct {
+	// ActivityOrigin Always `ACTIVITY` here.
+	ActivityOrigin IntegrationTaskActivityOrigin `json:"activityOrigin"`
+
+	// ActivityStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
+	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
+	ActivityStatus ActivityStatus `json:"activityStatus"`
+
+	// Channel A dispatch channel.
+	Channel            Channel                   `json:"channel"`
+	CommerceExternalId nullable.Nullable[string] `json:"commerceExternalId"`
+	CommerceId         openapi_types.UUID        `json:"commerceId"`
+	CommerceName       string                    `json:"commerceName"`
+	CreatedAt          time.Time                 `json:"createdAt"`
+
+	// ExternalId The id the provider gave the dispatched activity.
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+	Id         openapi_types.UUID        `json:"id"`
+
+	// OccurredAt When the submitted result says the task was handled.
+	OccurredAt nullable.Nullable[time.Time] `json:"occurredAt"`
+	Reason     CodeLabel                    `json:"reason"`
+
+	// Result The submitted result; null before any.
+	Result nullable.Nullable[TaskResultDetail] `json:"result"`
+
+	// ResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
+	ResultStatus nullable.Nullable[IntegrationTaskResultStatus] `json:"resultStatus"`
+	ScheduledAt  time.Time                                      `json:"scheduledAt"`
+
+	// Status A task's status as the integration API shows it; derived from the activity's status.
+	Status TaskStatus `json:"status"`
+
+	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
+	Type      ActivityType `json:"type"`
+	UpdatedAt time.Time    `json:"updatedAt"`
+}
+
+// IntegrationTaskActivityOrigin Always `ACTIVITY` here.
+type IntegrationTaskActivityOrigin string
+
+// IntegrationTaskResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
+type IntegrationTaskResultStatus string
+
+// IntegrationTaskPage defines model for IntegrationTaskPage.
+type IntegrationTaskPage struct {
+	Data []IntegrationTask `json:"data"`
+	Meta PageMeta          `json:"meta"`
+}
+
 // PageMeta defines model for PageMeta.
 type PageMeta struct {
 	Limit      int `json:"limit"`
@@ -667,6 +936,49 @@ type PageMeta struct {
 
 // Settings Additional configuration for the provider.
 type Settings map[string]interface{}
+
+// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
+type Source string
+
+// SubmitTaskResultRequest defines model for SubmitTaskResultRequest.
+type SubmitTaskResultRequest struct {
+	// ActivityId The activity's id; wins over `provider_activity_id`.
+	ActivityId         *openapi_types.UUID `json:"activity_id,omitempty"`
+	CommerceExternalId string              `json:"commerce_external_id"`
+
+	// ExternalStatus The field system's own status, stored as given.
+	ExternalStatus *string `json:"external_status,omitempty"`
+
+	// HardOverride Replace an existing final result.
+	HardOverride *bool `json:"hard_override,omitempty"`
+
+	// OccurredAt When the task was handled.
+	OccurredAt time.Time `json:"occurred_at"`
+
+	// ProviderActivityId The id the provider answered the dispatch with.
+	ProviderActivityId *string `json:"provider_activity_id,omitempty"`
+
+	// RawPayload Stored as given.
+	RawPayload *map[string]interface{} `json:"raw_payload,omitempty"`
+
+	// Status `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
+	Status     TaskResultStatus `json:"status"`
+	TaskResult struct {
+		Comment     *string                                       `json:"comment,omitempty"`
+		ContactType *SubmitTaskResultRequestTaskResultContactType `json:"contact_type,omitempty"`
+
+		// FutureScheduledAt Required when the result type requires it.
+		FutureScheduledAt  *time.Time              `json:"future_scheduled_at,omitempty"`
+		OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
+		Payload            *map[string]interface{} `json:"payload,omitempty"`
+
+		// Result A code of the result type catalog.
+		Result string `json:"result"`
+	} `json:"task_result"`
+}
+
+// SubmitTaskResultRequestTaskResultContactType defines model for SubmitTaskResultRequest.TaskResult.ContactType.
+type SubmitTaskResultRequestTaskResultContactType string
 
 // SyncCommerceError defines model for SyncCommerceError.
 type SyncCommerceError struct {
@@ -713,6 +1025,71 @@ type TargetCriterion struct {
 // TargetCriterionType defines model for TargetCriterion.Type.
 type TargetCriterionType string
 
+// TaskResult The result submitted for a task activity.
+type TaskResult struct {
+	ActivityId openapi_types.UUID `json:"activityId"`
+
+	// ActivityStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
+	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
+	ActivityStatus ActivityStatus            `json:"activityStatus"`
+	CreatedAt      time.Time                 `json:"createdAt"`
+	ExternalStatus nullable.Nullable[string] `json:"externalStatus"`
+	Id             openapi_types.UUID        `json:"id"`
+	OccurredAt     time.Time                 `json:"occurredAt"`
+	RawPayload     map[string]interface{}    `json:"rawPayload"`
+
+	// Status `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
+	Status     TaskResultStatus `json:"status"`
+	TaskResult TaskResultDetail `json:"taskResult"`
+	UpdatedAt  time.Time        `json:"updatedAt"`
+}
+
+// TaskResultDetail defines model for TaskResultDetail.
+type TaskResultDetail struct {
+	Comment            nullable.Nullable[string]                      `json:"comment"`
+	ContactType        nullable.Nullable[TaskResultDetailContactType] `json:"contactType"`
+	FutureScheduledAt  nullable.Nullable[time.Time]                   `json:"futureScheduledAt"`
+	OperatorExternalId nullable.Nullable[string]                      `json:"operatorExternalId"`
+	Payload            map[string]interface{}                         `json:"payload"`
+
+	// Result The result type code.
+	//
+	// Example: SALE_COMPLETED
+	Result string `json:"result"`
+
+	// ResultLabel The result type's label when the result was recorded.
+	//
+	// Example: Venta completada
+	ResultLabel string `json:"resultLabel"`
+}
+
+// TaskResultDetailContactType defines model for TaskResultDetail.ContactType.
+type TaskResultDetailContactType string
+
+// TaskResultStatus `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
+type TaskResultStatus string
+
+// TaskResultTypeConfig defines model for TaskResultTypeConfig.
+type TaskResultTypeConfig struct {
+	// Code The value to send as `task_result.result`.
+	//
+	// Example: SALE_COMPLETED
+	Code     string             `json:"code"`
+	Id       openapi_types.UUID `json:"id"`
+	IsActive bool               `json:"isActive"`
+
+	// Label What to show the operator.
+	//
+	// Example: Venta completada
+	Label string `json:"label"`
+
+	// RequiresFutureScheduledAt A result of this type needs `task_result.future_scheduled_at`.
+	RequiresFutureScheduledAt bool `json:"requiresFutureScheduledAt"`
+}
+
+// TaskStatus A task's status as the integration API shows it; derived from the activity's status.
+type TaskStatus string
+
 // UpdateCommerceRequest defines model for UpdateCommerceRequest.
 type UpdateCommerceRequest struct {
 	ExternalId    *string                   `json:"external_id,omitempty"`
@@ -721,6 +1098,27 @@ type UpdateCommerceRequest struct {
 	Metadata      *map[string]interface{}   `json:"metadata,omitempty"`
 	Name          *string                   `json:"name,omitempty"`
 	TaxId         nullable.Nullable[string] `json:"tax_id,omitempty"`
+}
+
+// UpdateCommerceUserRequest defines model for UpdateCommerceUserRequest.
+type UpdateCommerceUserRequest struct {
+	// ExternalId `null` clears it.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+	FirstName  *string                   `json:"first_name,omitempty"`
+	IsActive   *bool                     `json:"is_active,omitempty"`
+
+	// LastName `null` clears it.
+	LastName nullable.Nullable[string] `json:"last_name,omitempty"`
+	Name     *string                   `json:"name,omitempty"`
+}
+
+// UpdateContactRequest defines model for UpdateContactRequest.
+type UpdateContactRequest struct {
+	IsActive  *bool `json:"is_active,omitempty"`
+	IsPrimary *bool `json:"is_primary,omitempty"`
+
+	// Value Checked against the contact's type.
+	Value *string `json:"value,omitempty"`
 }
 
 // UpdateDispatchConfigRequest Fields to change; absent fields keep their value. The camelCase spelling of each field
@@ -764,6 +1162,9 @@ type UserStatusRef struct {
 	Label string `json:"label"`
 }
 
+// CommercePathId defines model for CommercePathId.
+type CommercePathId = openapi_types.UUID
+
 // Id defines model for Id.
 type Id = openapi_types.UUID
 
@@ -778,6 +1179,9 @@ type PerPage = int
 
 // TenantId defines model for TenantId.
 type TenantId = string
+
+// UserId defines model for UserId.
+type UserId = openapi_types.UUID
 
 // BadRequest The error body of every non-2xx response.
 type BadRequest = Error
@@ -927,6 +1331,76 @@ type UpdateCommerceParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// ListCommerceUsersParams defines parameters for ListCommerceUsers.
+type ListCommerceUsersParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateCommerceUserParams defines parameters for CreateCommerceUser.
+type CreateCommerceUserParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// DeleteCommerceUserParams defines parameters for DeleteCommerceUser.
+type DeleteCommerceUserParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// GetCommerceUserParams defines parameters for GetCommerceUser.
+type GetCommerceUserParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// UpdateCommerceUserParams defines parameters for UpdateCommerceUser.
+type UpdateCommerceUserParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateCommerceUserContactParams defines parameters for CreateCommerceUserContact.
+type CreateCommerceUserContactParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// DeleteCommerceUserContactParams defines parameters for DeleteCommerceUserContact.
+type DeleteCommerceUserContactParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// UpdateCommerceUserContactParams defines parameters for UpdateCommerceUserContact.
+type UpdateCommerceUserContactParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// AddCommerceUserRoleParams defines parameters for AddCommerceUserRole.
+type AddCommerceUserRoleParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// RemoveCommerceUserRoleParams defines parameters for RemoveCommerceUserRole.
+type RemoveCommerceUserRoleParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
 // ListDispatchConfigsParams defines parameters for ListDispatchConfigs.
 type ListDispatchConfigsParams struct {
 	// Channel Only configs for this channel.
@@ -982,6 +1456,62 @@ type ListChannelDefinitionsParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// ListIntegrationTasksParams defines parameters for ListIntegrationTasks.
+type ListIntegrationTasksParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PerPage Page size (default 20).
+	PerPage *int `form:"per_page,omitempty" json:"per_page,omitempty"`
+
+	// Limit Page size; an alias of `per_page` (used by the documented examples).
+	Limit *LimitAlias `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Status Only tasks in this task status (see the mapping above).
+	Status *TaskStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// ResultStatus Only tasks whose submitted result has this status.
+	ResultStatus *TaskResultStatus `form:"result_status,omitempty" json:"result_status,omitempty"`
+	Channel      *Channel          `form:"channel,omitempty" json:"channel,omitempty"`
+
+	// ExternalCommerceId Only tasks of the commerce with this external id.
+	ExternalCommerceId *string `form:"external_commerce_id,omitempty" json:"external_commerce_id,omitempty"`
+
+	// ExternalOperatorId Only tasks whose result names this operator.
+	ExternalOperatorId *string `form:"external_operator_id,omitempty" json:"external_operator_id,omitempty"`
+
+	// ScheduledFrom Only tasks scheduled at or after this time.
+	ScheduledFrom *time.Time `form:"scheduled_from,omitempty" json:"scheduled_from,omitempty"`
+
+	// ScheduledTo Only tasks scheduled at or before this time.
+	ScheduledTo *time.Time `form:"scheduled_to,omitempty" json:"scheduled_to,omitempty"`
+
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// SubmitTaskResultParams defines parameters for SubmitTaskResult.
+type SubmitTaskResultParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListTaskResultTypeConfigsParams defines parameters for ListTaskResultTypeConfigs.
+type ListTaskResultTypeConfigsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateTaskResultTypeConfigParams defines parameters for CreateTaskResultTypeConfig.
+type CreateTaskResultTypeConfigParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
 // ListUserRetentionStatusesParams defines parameters for ListUserRetentionStatuses.
 type ListUserRetentionStatusesParams struct {
 	// ActiveOnly Only active statuses (default `false`).
@@ -1014,11 +1544,32 @@ type SyncCommercesJSONRequestBody = SyncCommercesRequest
 // UpdateCommerceJSONRequestBody defines body for UpdateCommerce for application/json ContentType.
 type UpdateCommerceJSONRequestBody = UpdateCommerceRequest
 
+// CreateCommerceUserJSONRequestBody defines body for CreateCommerceUser for application/json ContentType.
+type CreateCommerceUserJSONRequestBody = CreateCommerceUserRequest
+
+// UpdateCommerceUserJSONRequestBody defines body for UpdateCommerceUser for application/json ContentType.
+type UpdateCommerceUserJSONRequestBody = UpdateCommerceUserRequest
+
+// CreateCommerceUserContactJSONRequestBody defines body for CreateCommerceUserContact for application/json ContentType.
+type CreateCommerceUserContactJSONRequestBody = CreateContactRequest
+
+// UpdateCommerceUserContactJSONRequestBody defines body for UpdateCommerceUserContact for application/json ContentType.
+type UpdateCommerceUserContactJSONRequestBody = UpdateContactRequest
+
+// AddCommerceUserRoleJSONRequestBody defines body for AddCommerceUserRole for application/json ContentType.
+type AddCommerceUserRoleJSONRequestBody = AddCommerceUserRoleRequest
+
 // CreateDispatchConfigJSONRequestBody defines body for CreateDispatchConfig for application/json ContentType.
 type CreateDispatchConfigJSONRequestBody = CreateDispatchConfigRequest
 
 // UpdateDispatchConfigJSONRequestBody defines body for UpdateDispatchConfig for application/json ContentType.
 type UpdateDispatchConfigJSONRequestBody = UpdateDispatchConfigRequest
+
+// SubmitTaskResultJSONRequestBody defines body for SubmitTaskResult for application/json ContentType.
+type SubmitTaskResultJSONRequestBody = SubmitTaskResultRequest
+
+// CreateTaskResultTypeConfigJSONRequestBody defines body for CreateTaskResultTypeConfig for application/json ContentType.
+type CreateTaskResultTypeConfigJSONRequestBody = CreateTaskResultTypeConfigRequest
 
 // CreateUserRetentionStatusJSONRequestBody defines body for CreateUserRetentionStatus for application/json ContentType.
 type CreateUserRetentionStatusJSONRequestBody = CreateCatalogEntryRequest
@@ -1064,6 +1615,36 @@ type ServerInterface interface {
 	// UpdateCommerce Update a commerce
 	// (PATCH /commerces/{id})
 	UpdateCommerce(ctx echo.Context, id Id, params UpdateCommerceParams) error
+	// ListCommerceUsers List a commerce's users
+	// (GET /commerces/{id}/users)
+	ListCommerceUsers(ctx echo.Context, id CommercePathId, params ListCommerceUsersParams) error
+	// CreateCommerceUser Create a commerce user
+	// (POST /commerces/{id}/users)
+	CreateCommerceUser(ctx echo.Context, id CommercePathId, params CreateCommerceUserParams) error
+	// DeleteCommerceUser Delete a commerce user
+	// (DELETE /commerces/{id}/users/{userId})
+	DeleteCommerceUser(ctx echo.Context, id CommercePathId, userId UserId, params DeleteCommerceUserParams) error
+	// GetCommerceUser Get a commerce user
+	// (GET /commerces/{id}/users/{userId})
+	GetCommerceUser(ctx echo.Context, id CommercePathId, userId UserId, params GetCommerceUserParams) error
+	// UpdateCommerceUser Update a commerce user
+	// (PATCH /commerces/{id}/users/{userId})
+	UpdateCommerceUser(ctx echo.Context, id CommercePathId, userId UserId, params UpdateCommerceUserParams) error
+	// CreateCommerceUserContact Add a contact to a commerce user
+	// (POST /commerces/{id}/users/{userId}/contacts)
+	CreateCommerceUserContact(ctx echo.Context, id CommercePathId, userId UserId, params CreateCommerceUserContactParams) error
+	// DeleteCommerceUserContact Delete a contact
+	// (DELETE /commerces/{id}/users/{userId}/contacts/{contactId})
+	DeleteCommerceUserContact(ctx echo.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params DeleteCommerceUserContactParams) error
+	// UpdateCommerceUserContact Update a contact
+	// (PATCH /commerces/{id}/users/{userId}/contacts/{contactId})
+	UpdateCommerceUserContact(ctx echo.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params UpdateCommerceUserContactParams) error
+	// AddCommerceUserRole Add a role to a commerce user
+	// (POST /commerces/{id}/users/{userId}/roles)
+	AddCommerceUserRole(ctx echo.Context, id CommercePathId, userId UserId, params AddCommerceUserRoleParams) error
+	// RemoveCommerceUserRole Remove a role from a commerce user
+	// (DELETE /commerces/{id}/users/{userId}/roles/{role})
+	RemoveCommerceUserRole(ctx echo.Context, id CommercePathId, userId UserId, role CommerceUserRole, params RemoveCommerceUserRoleParams) error
 	// ListDispatchConfigs List dispatch configs
 	// (GET /dispatch-configs)
 	ListDispatchConfigs(ctx echo.Context, params ListDispatchConfigsParams) error
@@ -1085,6 +1666,18 @@ type ServerInterface interface {
 	// ListChannelDefinitions List a provider's channel definitions
 	// (GET /dispatch-providers/{id}/channel-definitions)
 	ListChannelDefinitions(ctx echo.Context, id openapi_types.UUID, params ListChannelDefinitionsParams) error
+	// ListIntegrationTasks List tasks (integration)
+	// (GET /integration/activities/tasks)
+	ListIntegrationTasks(ctx echo.Context, params ListIntegrationTasksParams) error
+	// SubmitTaskResult Submit a task result (integration)
+	// (POST /integration/activity-results/tasks)
+	SubmitTaskResult(ctx echo.Context, params SubmitTaskResultParams) error
+	// ListTaskResultTypeConfigs List task result types (integration)
+	// (GET /integration/task-result-type-configs)
+	ListTaskResultTypeConfigs(ctx echo.Context, params ListTaskResultTypeConfigsParams) error
+	// CreateTaskResultTypeConfig Create a task result type
+	// (POST /task-result-type-configs)
+	CreateTaskResultTypeConfig(ctx echo.Context, params CreateTaskResultTypeConfigParams) error
 	// ListUserRetentionStatuses List user retention statuses
 	// (GET /user-retention-statuses)
 	ListUserRetentionStatuses(ctx echo.Context, params ListUserRetentionStatusesParams) error
@@ -1634,6 +2227,454 @@ func (w *ServerInterfaceWrapper) UpdateCommerce(ctx echo.Context) error {
 	return err
 }
 
+// ListCommerceUsers converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCommerceUsers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CommercePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCommerceUsersParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCommerceUsers(ctx, id, params)
+	return err
+}
+
+// CreateCommerceUser converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateCommerceUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CommercePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCommerceUserParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateCommerceUser(ctx, id, params)
+	return err
+}
+
+// DeleteCommerceUser converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteCommerceUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CommercePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "userId" -------------
+	var userId UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteCommerceUserParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteCommerceUser(ctx, id, userId, params)
+	return err
+}
+
+// GetCommerceUser converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCommerceUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CommercePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "userId" -------------
+	var userId UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetCommerceUserParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCommerceUser(ctx, id, userId, params)
+	return err
+}
+
+// UpdateCommerceUser converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateCommerceUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CommercePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "userId" -------------
+	var userId UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateCommerceUserParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateCommerceUser(ctx, id, userId, params)
+	return err
+}
+
+// CreateCommerceUserContact converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateCommerceUserContact(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CommercePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "userId" -------------
+	var userId UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCommerceUserContactParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateCommerceUserContact(ctx, id, userId, params)
+	return err
+}
+
+// DeleteCommerceUserContact converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteCommerceUserContact(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CommercePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "userId" -------------
+	var userId UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "contactId" -------------
+	var contactId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "contactId", ctx.Param("contactId"), &contactId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteCommerceUserContactParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteCommerceUserContact(ctx, id, userId, contactId, params)
+	return err
+}
+
+// UpdateCommerceUserContact converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateCommerceUserContact(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CommercePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "userId" -------------
+	var userId UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "contactId" -------------
+	var contactId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "contactId", ctx.Param("contactId"), &contactId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateCommerceUserContactParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateCommerceUserContact(ctx, id, userId, contactId, params)
+	return err
+}
+
+// AddCommerceUserRole converts echo context to params.
+func (w *ServerInterfaceWrapper) AddCommerceUserRole(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CommercePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "userId" -------------
+	var userId UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AddCommerceUserRoleParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AddCommerceUserRole(ctx, id, userId, params)
+	return err
+}
+
+// RemoveCommerceUserRole converts echo context to params.
+func (w *ServerInterfaceWrapper) RemoveCommerceUserRole(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CommercePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "userId" -------------
+	var userId UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userId", ctx.Param("userId"), &userId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// ------------- Path parameter "role" -------------
+	var role CommerceUserRole
+
+	err = runtime.BindStyledParameterWithOptions("simple", "role", ctx.Param("role"), &role, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter role: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RemoveCommerceUserRoleParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RemoveCommerceUserRole(ctx, id, userId, role, params)
+	return err
+}
+
 // ListDispatchConfigs converts echo context to params.
 func (w *ServerInterfaceWrapper) ListDispatchConfigs(ctx echo.Context) error {
 	var err error
@@ -1878,6 +2919,191 @@ func (w *ServerInterfaceWrapper) ListChannelDefinitions(ctx echo.Context) error 
 	return err
 }
 
+// ListIntegrationTasks converts echo context to params.
+func (w *ServerInterfaceWrapper) ListIntegrationTasks(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListIntegrationTasksParams
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "per_page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "per_page", ctx.QueryParams(), &params.PerPage, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter per_page: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "result_status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "result_status", ctx.QueryParams(), &params.ResultStatus, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter result_status: %s", err))
+	}
+
+	// ------------- Optional query parameter "channel" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "channel", ctx.QueryParams(), &params.Channel, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channel: %s", err))
+	}
+
+	// ------------- Optional query parameter "external_commerce_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "external_commerce_id", ctx.QueryParams(), &params.ExternalCommerceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter external_commerce_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "external_operator_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "external_operator_id", ctx.QueryParams(), &params.ExternalOperatorId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter external_operator_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "scheduled_from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scheduled_from", ctx.QueryParams(), &params.ScheduledFrom, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scheduled_from: %s", err))
+	}
+
+	// ------------- Optional query parameter "scheduled_to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scheduled_to", ctx.QueryParams(), &params.ScheduledTo, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter scheduled_to: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListIntegrationTasks(ctx, params)
+	return err
+}
+
+// SubmitTaskResult converts echo context to params.
+func (w *ServerInterfaceWrapper) SubmitTaskResult(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SubmitTaskResultParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SubmitTaskResult(ctx, params)
+	return err
+}
+
+// ListTaskResultTypeConfigs converts echo context to params.
+func (w *ServerInterfaceWrapper) ListTaskResultTypeConfigs(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListTaskResultTypeConfigsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListTaskResultTypeConfigs(ctx, params)
+	return err
+}
+
+// CreateTaskResultTypeConfig converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateTaskResultTypeConfig(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateTaskResultTypeConfigParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateTaskResultTypeConfig(ctx, params)
+	return err
+}
+
 // ListUserRetentionStatuses converts echo context to params.
 func (w *ServerInterfaceWrapper) ListUserRetentionStatuses(ctx echo.Context) error {
 	var err error
@@ -2011,6 +3237,20 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/activities/:id/status-events", wrapper.ListActivityStatusEvents, options.OperationMiddlewares["listActivityStatusEvents"]...)
 	router.GET(options.BaseURL+"/activities/:id/dispatch-attempts", wrapper.ListActivityDispatchAttempts, options.OperationMiddlewares["listActivityDispatchAttempts"]...)
 	router.PATCH(options.BaseURL+"/activities/:id/cancel", wrapper.CancelActivity, options.OperationMiddlewares["cancelActivity"]...)
+	router.GET(options.BaseURL+"/commerces/:id/users", wrapper.ListCommerceUsers, options.OperationMiddlewares["listCommerceUsers"]...)
+	router.POST(options.BaseURL+"/commerces/:id/users", wrapper.CreateCommerceUser, options.OperationMiddlewares["createCommerceUser"]...)
+	router.DELETE(options.BaseURL+"/commerces/:id/users/:userId", wrapper.DeleteCommerceUser, options.OperationMiddlewares["deleteCommerceUser"]...)
+	router.GET(options.BaseURL+"/commerces/:id/users/:userId", wrapper.GetCommerceUser, options.OperationMiddlewares["getCommerceUser"]...)
+	router.PATCH(options.BaseURL+"/commerces/:id/users/:userId", wrapper.UpdateCommerceUser, options.OperationMiddlewares["updateCommerceUser"]...)
+	router.POST(options.BaseURL+"/commerces/:id/users/:userId/roles", wrapper.AddCommerceUserRole, options.OperationMiddlewares["addCommerceUserRole"]...)
+	router.DELETE(options.BaseURL+"/commerces/:id/users/:userId/roles/:role", wrapper.RemoveCommerceUserRole, options.OperationMiddlewares["removeCommerceUserRole"]...)
+	router.POST(options.BaseURL+"/commerces/:id/users/:userId/contacts", wrapper.CreateCommerceUserContact, options.OperationMiddlewares["createCommerceUserContact"]...)
+	router.DELETE(options.BaseURL+"/commerces/:id/users/:userId/contacts/:contactId", wrapper.DeleteCommerceUserContact, options.OperationMiddlewares["deleteCommerceUserContact"]...)
+	router.PATCH(options.BaseURL+"/commerces/:id/users/:userId/contacts/:contactId", wrapper.UpdateCommerceUserContact, options.OperationMiddlewares["updateCommerceUserContact"]...)
+	router.GET(options.BaseURL+"/integration/activities/tasks", wrapper.ListIntegrationTasks, options.OperationMiddlewares["listIntegrationTasks"]...)
+	router.POST(options.BaseURL+"/integration/activity-results/tasks", wrapper.SubmitTaskResult, options.OperationMiddlewares["submitTaskResult"]...)
+	router.GET(options.BaseURL+"/integration/task-result-type-configs", wrapper.ListTaskResultTypeConfigs, options.OperationMiddlewares["listTaskResultTypeConfigs"]...)
+	router.POST(options.BaseURL+"/task-result-type-configs", wrapper.CreateTaskResultTypeConfig, options.OperationMiddlewares["createTaskResultTypeConfig"]...)
 
 }
 
@@ -3079,6 +4319,934 @@ func (response UpdateCommerce413JSONResponse) VisitUpdateCommerceResponse(w http
 	return err
 }
 
+type ListCommerceUsersRequestObject struct {
+	Id     CommercePathId `json:"id"`
+	Params ListCommerceUsersParams
+}
+
+type ListCommerceUsersResponseObject interface {
+	VisitListCommerceUsersResponse(w http.ResponseWriter) error
+}
+
+type ListCommerceUsers200JSONResponse []CommerceUser
+
+func (response ListCommerceUsers200JSONResponse) VisitListCommerceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerceUsers400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListCommerceUsers400JSONResponse) VisitListCommerceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerceUsers401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListCommerceUsers401JSONResponse) VisitListCommerceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerceUsers403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListCommerceUsers403JSONResponse) VisitListCommerceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerceUsers404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListCommerceUsers404JSONResponse) VisitListCommerceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUserRequestObject struct {
+	Id     CommercePathId `json:"id"`
+	Params CreateCommerceUserParams
+	Body   *CreateCommerceUserJSONRequestBody
+}
+
+type CreateCommerceUserResponseObject interface {
+	VisitCreateCommerceUserResponse(w http.ResponseWriter) error
+}
+
+type CreateCommerceUser201JSONResponse CommerceUser
+
+func (response CreateCommerceUser201JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUser400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateCommerceUser400JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUser401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateCommerceUser401JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUser403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateCommerceUser403JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUser404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateCommerceUser404JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUser409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateCommerceUser409JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUser413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateCommerceUser413JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUserRequestObject struct {
+	Id     CommercePathId `json:"id"`
+	UserId UserId         `json:"userId"`
+	Params DeleteCommerceUserParams
+}
+
+type DeleteCommerceUserResponseObject interface {
+	VisitDeleteCommerceUserResponse(w http.ResponseWriter) error
+}
+
+type DeleteCommerceUser204Response struct {
+}
+
+func (response DeleteCommerceUser204Response) VisitDeleteCommerceUserResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteCommerceUser400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteCommerceUser400JSONResponse) VisitDeleteCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUser401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteCommerceUser401JSONResponse) VisitDeleteCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUser403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteCommerceUser403JSONResponse) VisitDeleteCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUser404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteCommerceUser404JSONResponse) VisitDeleteCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerceUserRequestObject struct {
+	Id     CommercePathId `json:"id"`
+	UserId UserId         `json:"userId"`
+	Params GetCommerceUserParams
+}
+
+type GetCommerceUserResponseObject interface {
+	VisitGetCommerceUserResponse(w http.ResponseWriter) error
+}
+
+type GetCommerceUser200JSONResponse CommerceUser
+
+func (response GetCommerceUser200JSONResponse) VisitGetCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerceUser400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetCommerceUser400JSONResponse) VisitGetCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerceUser401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetCommerceUser401JSONResponse) VisitGetCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerceUser403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetCommerceUser403JSONResponse) VisitGetCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerceUser404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetCommerceUser404JSONResponse) VisitGetCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUserRequestObject struct {
+	Id     CommercePathId `json:"id"`
+	UserId UserId         `json:"userId"`
+	Params UpdateCommerceUserParams
+	Body   *UpdateCommerceUserJSONRequestBody
+}
+
+type UpdateCommerceUserResponseObject interface {
+	VisitUpdateCommerceUserResponse(w http.ResponseWriter) error
+}
+
+type UpdateCommerceUser200JSONResponse CommerceUser
+
+func (response UpdateCommerceUser200JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUser400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateCommerceUser400JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUser401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateCommerceUser401JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUser403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateCommerceUser403JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUser404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateCommerceUser404JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUser409JSONResponse struct{ ConflictJSONResponse }
+
+func (response UpdateCommerceUser409JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUser413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateCommerceUser413JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUserContactRequestObject struct {
+	Id     CommercePathId `json:"id"`
+	UserId UserId         `json:"userId"`
+	Params CreateCommerceUserContactParams
+	Body   *CreateCommerceUserContactJSONRequestBody
+}
+
+type CreateCommerceUserContactResponseObject interface {
+	VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error
+}
+
+type CreateCommerceUserContact201JSONResponse Contact
+
+func (response CreateCommerceUserContact201JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUserContact400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateCommerceUserContact400JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUserContact401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateCommerceUserContact401JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUserContact403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateCommerceUserContact403JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUserContact404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateCommerceUserContact404JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUserContact409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateCommerceUserContact409JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCommerceUserContact413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateCommerceUserContact413JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUserContactRequestObject struct {
+	Id        CommercePathId     `json:"id"`
+	UserId    UserId             `json:"userId"`
+	ContactId openapi_types.UUID `json:"contactId"`
+	Params    DeleteCommerceUserContactParams
+}
+
+type DeleteCommerceUserContactResponseObject interface {
+	VisitDeleteCommerceUserContactResponse(w http.ResponseWriter) error
+}
+
+type DeleteCommerceUserContact204Response struct {
+}
+
+func (response DeleteCommerceUserContact204Response) VisitDeleteCommerceUserContactResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteCommerceUserContact400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteCommerceUserContact400JSONResponse) VisitDeleteCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUserContact401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteCommerceUserContact401JSONResponse) VisitDeleteCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUserContact403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteCommerceUserContact403JSONResponse) VisitDeleteCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUserContact404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteCommerceUserContact404JSONResponse) VisitDeleteCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUserContactRequestObject struct {
+	Id        CommercePathId     `json:"id"`
+	UserId    UserId             `json:"userId"`
+	ContactId openapi_types.UUID `json:"contactId"`
+	Params    UpdateCommerceUserContactParams
+	Body      *UpdateCommerceUserContactJSONRequestBody
+}
+
+type UpdateCommerceUserContactResponseObject interface {
+	VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error
+}
+
+type UpdateCommerceUserContact200JSONResponse Contact
+
+func (response UpdateCommerceUserContact200JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUserContact400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateCommerceUserContact400JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUserContact401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateCommerceUserContact401JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUserContact403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateCommerceUserContact403JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUserContact404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateCommerceUserContact404JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUserContact409JSONResponse struct{ ConflictJSONResponse }
+
+func (response UpdateCommerceUserContact409JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCommerceUserContact413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateCommerceUserContact413JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddCommerceUserRoleRequestObject struct {
+	Id     CommercePathId `json:"id"`
+	UserId UserId         `json:"userId"`
+	Params AddCommerceUserRoleParams
+	Body   *AddCommerceUserRoleJSONRequestBody
+}
+
+type AddCommerceUserRoleResponseObject interface {
+	VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error
+}
+
+type AddCommerceUserRole201JSONResponse CommerceUser
+
+func (response AddCommerceUserRole201JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddCommerceUserRole400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AddCommerceUserRole400JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddCommerceUserRole401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AddCommerceUserRole401JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddCommerceUserRole403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response AddCommerceUserRole403JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddCommerceUserRole404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AddCommerceUserRole404JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddCommerceUserRole409JSONResponse struct{ ConflictJSONResponse }
+
+func (response AddCommerceUserRole409JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddCommerceUserRole413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AddCommerceUserRole413JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveCommerceUserRoleRequestObject struct {
+	Id     CommercePathId   `json:"id"`
+	UserId UserId           `json:"userId"`
+	Role   CommerceUserRole `json:"role"`
+	Params RemoveCommerceUserRoleParams
+}
+
+type RemoveCommerceUserRoleResponseObject interface {
+	VisitRemoveCommerceUserRoleResponse(w http.ResponseWriter) error
+}
+
+type RemoveCommerceUserRole204Response struct {
+}
+
+func (response RemoveCommerceUserRole204Response) VisitRemoveCommerceUserRoleResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RemoveCommerceUserRole400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RemoveCommerceUserRole400JSONResponse) VisitRemoveCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveCommerceUserRole401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RemoveCommerceUserRole401JSONResponse) VisitRemoveCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveCommerceUserRole403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RemoveCommerceUserRole403JSONResponse) VisitRemoveCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveCommerceUserRole404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RemoveCommerceUserRole404JSONResponse) VisitRemoveCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDispatchConfigsRequestObject struct {
 	Params ListDispatchConfigsParams
 }
@@ -3653,6 +5821,348 @@ func (response ListChannelDefinitions404JSONResponse) VisitListChannelDefinition
 	return err
 }
 
+type ListIntegrationTasksRequestObject struct {
+	Params ListIntegrationTasksParams
+}
+
+type ListIntegrationTasksResponseObject interface {
+	VisitListIntegrationTasksResponse(w http.ResponseWriter) error
+}
+
+type ListIntegrationTasks200JSONResponse IntegrationTaskPage
+
+func (response ListIntegrationTasks200JSONResponse) VisitListIntegrationTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegrationTasks400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListIntegrationTasks400JSONResponse) VisitListIntegrationTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegrationTasks401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListIntegrationTasks401JSONResponse) VisitListIntegrationTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegrationTasks403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListIntegrationTasks403JSONResponse) VisitListIntegrationTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTaskResultRequestObject struct {
+	Params SubmitTaskResultParams
+	Body   *SubmitTaskResultJSONRequestBody
+}
+
+type SubmitTaskResultResponseObject interface {
+	VisitSubmitTaskResultResponse(w http.ResponseWriter) error
+}
+
+type SubmitTaskResult200JSONResponse TaskResult
+
+func (response SubmitTaskResult200JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTaskResult201JSONResponse TaskResult
+
+func (response SubmitTaskResult201JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTaskResult400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SubmitTaskResult400JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTaskResult401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response SubmitTaskResult401JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTaskResult403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response SubmitTaskResult403JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTaskResult404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response SubmitTaskResult404JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTaskResult409JSONResponse struct{ ConflictJSONResponse }
+
+func (response SubmitTaskResult409JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SubmitTaskResult413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SubmitTaskResult413JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTaskResultTypeConfigsRequestObject struct {
+	Params ListTaskResultTypeConfigsParams
+}
+
+type ListTaskResultTypeConfigsResponseObject interface {
+	VisitListTaskResultTypeConfigsResponse(w http.ResponseWriter) error
+}
+
+type ListTaskResultTypeConfigs200JSONResponse []TaskResultTypeConfig
+
+func (response ListTaskResultTypeConfigs200JSONResponse) VisitListTaskResultTypeConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTaskResultTypeConfigs400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListTaskResultTypeConfigs400JSONResponse) VisitListTaskResultTypeConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTaskResultTypeConfigs401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListTaskResultTypeConfigs401JSONResponse) VisitListTaskResultTypeConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTaskResultTypeConfigs403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListTaskResultTypeConfigs403JSONResponse) VisitListTaskResultTypeConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTaskResultTypeConfigRequestObject struct {
+	Params CreateTaskResultTypeConfigParams
+	Body   *CreateTaskResultTypeConfigJSONRequestBody
+}
+
+type CreateTaskResultTypeConfigResponseObject interface {
+	VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error
+}
+
+type CreateTaskResultTypeConfig201JSONResponse TaskResultTypeConfig
+
+func (response CreateTaskResultTypeConfig201JSONResponse) VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTaskResultTypeConfig400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateTaskResultTypeConfig400JSONResponse) VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTaskResultTypeConfig401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateTaskResultTypeConfig401JSONResponse) VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTaskResultTypeConfig403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateTaskResultTypeConfig403JSONResponse) VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTaskResultTypeConfig409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateTaskResultTypeConfig409JSONResponse) VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTaskResultTypeConfig413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateTaskResultTypeConfig413JSONResponse) VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUserRetentionStatusesRequestObject struct {
 	Params ListUserRetentionStatusesParams
 }
@@ -3851,6 +6361,36 @@ type StrictServerInterface interface {
 	// UpdateCommerce Update a commerce
 	// (PATCH /commerces/{id})
 	UpdateCommerce(ctx context.Context, request UpdateCommerceRequestObject) (UpdateCommerceResponseObject, error)
+	// ListCommerceUsers List a commerce's users
+	// (GET /commerces/{id}/users)
+	ListCommerceUsers(ctx context.Context, request ListCommerceUsersRequestObject) (ListCommerceUsersResponseObject, error)
+	// CreateCommerceUser Create a commerce user
+	// (POST /commerces/{id}/users)
+	CreateCommerceUser(ctx context.Context, request CreateCommerceUserRequestObject) (CreateCommerceUserResponseObject, error)
+	// DeleteCommerceUser Delete a commerce user
+	// (DELETE /commerces/{id}/users/{userId})
+	DeleteCommerceUser(ctx context.Context, request DeleteCommerceUserRequestObject) (DeleteCommerceUserResponseObject, error)
+	// GetCommerceUser Get a commerce user
+	// (GET /commerces/{id}/users/{userId})
+	GetCommerceUser(ctx context.Context, request GetCommerceUserRequestObject) (GetCommerceUserResponseObject, error)
+	// UpdateCommerceUser Update a commerce user
+	// (PATCH /commerces/{id}/users/{userId})
+	UpdateCommerceUser(ctx context.Context, request UpdateCommerceUserRequestObject) (UpdateCommerceUserResponseObject, error)
+	// CreateCommerceUserContact Add a contact to a commerce user
+	// (POST /commerces/{id}/users/{userId}/contacts)
+	CreateCommerceUserContact(ctx context.Context, request CreateCommerceUserContactRequestObject) (CreateCommerceUserContactResponseObject, error)
+	// DeleteCommerceUserContact Delete a contact
+	// (DELETE /commerces/{id}/users/{userId}/contacts/{contactId})
+	DeleteCommerceUserContact(ctx context.Context, request DeleteCommerceUserContactRequestObject) (DeleteCommerceUserContactResponseObject, error)
+	// UpdateCommerceUserContact Update a contact
+	// (PATCH /commerces/{id}/users/{userId}/contacts/{contactId})
+	UpdateCommerceUserContact(ctx context.Context, request UpdateCommerceUserContactRequestObject) (UpdateCommerceUserContactResponseObject, error)
+	// AddCommerceUserRole Add a role to a commerce user
+	// (POST /commerces/{id}/users/{userId}/roles)
+	AddCommerceUserRole(ctx context.Context, request AddCommerceUserRoleRequestObject) (AddCommerceUserRoleResponseObject, error)
+	// RemoveCommerceUserRole Remove a role from a commerce user
+	// (DELETE /commerces/{id}/users/{userId}/roles/{role})
+	RemoveCommerceUserRole(ctx context.Context, request RemoveCommerceUserRoleRequestObject) (RemoveCommerceUserRoleResponseObject, error)
 	// ListDispatchConfigs List dispatch configs
 	// (GET /dispatch-configs)
 	ListDispatchConfigs(ctx context.Context, request ListDispatchConfigsRequestObject) (ListDispatchConfigsResponseObject, error)
@@ -3872,6 +6412,18 @@ type StrictServerInterface interface {
 	// ListChannelDefinitions List a provider's channel definitions
 	// (GET /dispatch-providers/{id}/channel-definitions)
 	ListChannelDefinitions(ctx context.Context, request ListChannelDefinitionsRequestObject) (ListChannelDefinitionsResponseObject, error)
+	// ListIntegrationTasks List tasks (integration)
+	// (GET /integration/activities/tasks)
+	ListIntegrationTasks(ctx context.Context, request ListIntegrationTasksRequestObject) (ListIntegrationTasksResponseObject, error)
+	// SubmitTaskResult Submit a task result (integration)
+	// (POST /integration/activity-results/tasks)
+	SubmitTaskResult(ctx context.Context, request SubmitTaskResultRequestObject) (SubmitTaskResultResponseObject, error)
+	// ListTaskResultTypeConfigs List task result types (integration)
+	// (GET /integration/task-result-type-configs)
+	ListTaskResultTypeConfigs(ctx context.Context, request ListTaskResultTypeConfigsRequestObject) (ListTaskResultTypeConfigsResponseObject, error)
+	// CreateTaskResultTypeConfig Create a task result type
+	// (POST /task-result-type-configs)
+	CreateTaskResultTypeConfig(ctx context.Context, request CreateTaskResultTypeConfigRequestObject) (CreateTaskResultTypeConfigResponseObject, error)
 	// ListUserRetentionStatuses List user retention statuses
 	// (GET /user-retention-statuses)
 	ListUserRetentionStatuses(ctx context.Context, request ListUserRetentionStatusesRequestObject) (ListUserRetentionStatusesResponseObject, error)
@@ -4338,6 +6890,392 @@ func (sh *strictHandler) UpdateCommerce(ctx echo.Context, id Id, params UpdateCo
 	return nil
 }
 
+// ListCommerceUsers operation middleware
+func (sh *strictHandler) ListCommerceUsers(ctx echo.Context, id CommercePathId, params ListCommerceUsersParams) error {
+	var request ListCommerceUsersRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCommerceUsers(ctx.Request().Context(), request.(ListCommerceUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCommerceUsers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCommerceUsersResponseObject); ok {
+		return validResponse.VisitListCommerceUsersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateCommerceUser operation middleware
+func (sh *strictHandler) CreateCommerceUser(ctx echo.Context, id CommercePathId, params CreateCommerceUserParams) error {
+	var request CreateCommerceUserRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body CreateCommerceUserJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCommerceUser(ctx.Request().Context(), request.(CreateCommerceUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCommerceUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateCommerceUserResponseObject); ok {
+		return validResponse.VisitCreateCommerceUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteCommerceUser operation middleware
+func (sh *strictHandler) DeleteCommerceUser(ctx echo.Context, id CommercePathId, userId UserId, params DeleteCommerceUserParams) error {
+	var request DeleteCommerceUserRequestObject
+
+	request.Id = id
+	request.UserId = userId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteCommerceUser(ctx.Request().Context(), request.(DeleteCommerceUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteCommerceUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteCommerceUserResponseObject); ok {
+		return validResponse.VisitDeleteCommerceUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetCommerceUser operation middleware
+func (sh *strictHandler) GetCommerceUser(ctx echo.Context, id CommercePathId, userId UserId, params GetCommerceUserParams) error {
+	var request GetCommerceUserRequestObject
+
+	request.Id = id
+	request.UserId = userId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCommerceUser(ctx.Request().Context(), request.(GetCommerceUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCommerceUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCommerceUserResponseObject); ok {
+		return validResponse.VisitGetCommerceUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateCommerceUser operation middleware
+func (sh *strictHandler) UpdateCommerceUser(ctx echo.Context, id CommercePathId, userId UserId, params UpdateCommerceUserParams) error {
+	var request UpdateCommerceUserRequestObject
+
+	request.Id = id
+	request.UserId = userId
+	request.Params = params
+
+	var body UpdateCommerceUserJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateCommerceUser(ctx.Request().Context(), request.(UpdateCommerceUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateCommerceUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateCommerceUserResponseObject); ok {
+		return validResponse.VisitUpdateCommerceUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateCommerceUserContact operation middleware
+func (sh *strictHandler) CreateCommerceUserContact(ctx echo.Context, id CommercePathId, userId UserId, params CreateCommerceUserContactParams) error {
+	var request CreateCommerceUserContactRequestObject
+
+	request.Id = id
+	request.UserId = userId
+	request.Params = params
+
+	var body CreateCommerceUserContactJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCommerceUserContact(ctx.Request().Context(), request.(CreateCommerceUserContactRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCommerceUserContact")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateCommerceUserContactResponseObject); ok {
+		return validResponse.VisitCreateCommerceUserContactResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteCommerceUserContact operation middleware
+func (sh *strictHandler) DeleteCommerceUserContact(ctx echo.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params DeleteCommerceUserContactParams) error {
+	var request DeleteCommerceUserContactRequestObject
+
+	request.Id = id
+	request.UserId = userId
+	request.ContactId = contactId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteCommerceUserContact(ctx.Request().Context(), request.(DeleteCommerceUserContactRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteCommerceUserContact")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteCommerceUserContactResponseObject); ok {
+		return validResponse.VisitDeleteCommerceUserContactResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateCommerceUserContact operation middleware
+func (sh *strictHandler) UpdateCommerceUserContact(ctx echo.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params UpdateCommerceUserContactParams) error {
+	var request UpdateCommerceUserContactRequestObject
+
+	request.Id = id
+	request.UserId = userId
+	request.ContactId = contactId
+	request.Params = params
+
+	var body UpdateCommerceUserContactJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateCommerceUserContact(ctx.Request().Context(), request.(UpdateCommerceUserContactRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateCommerceUserContact")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateCommerceUserContactResponseObject); ok {
+		return validResponse.VisitUpdateCommerceUserContactResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AddCommerceUserRole operation middleware
+func (sh *strictHandler) AddCommerceUserRole(ctx echo.Context, id CommercePathId, userId UserId, params AddCommerceUserRoleParams) error {
+	var request AddCommerceUserRoleRequestObject
+
+	request.Id = id
+	request.UserId = userId
+	request.Params = params
+
+	var body AddCommerceUserRoleJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AddCommerceUserRole(ctx.Request().Context(), request.(AddCommerceUserRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AddCommerceUserRole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AddCommerceUserRoleResponseObject); ok {
+		return validResponse.VisitAddCommerceUserRoleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RemoveCommerceUserRole operation middleware
+func (sh *strictHandler) RemoveCommerceUserRole(ctx echo.Context, id CommercePathId, userId UserId, role CommerceUserRole, params RemoveCommerceUserRoleParams) error {
+	var request RemoveCommerceUserRoleRequestObject
+
+	request.Id = id
+	request.UserId = userId
+	request.Role = role
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RemoveCommerceUserRole(ctx.Request().Context(), request.(RemoveCommerceUserRoleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RemoveCommerceUserRole")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RemoveCommerceUserRoleResponseObject); ok {
+		return validResponse.VisitRemoveCommerceUserRoleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListDispatchConfigs operation middleware
 func (sh *strictHandler) ListDispatchConfigs(ctx echo.Context, params ListDispatchConfigsParams) error {
 	var request ListDispatchConfigsRequestObject
@@ -4557,6 +7495,152 @@ func (sh *strictHandler) ListChannelDefinitions(ctx echo.Context, id openapi_typ
 		return err
 	} else if validResponse, ok := response.(ListChannelDefinitionsResponseObject); ok {
 		return validResponse.VisitListChannelDefinitionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListIntegrationTasks operation middleware
+func (sh *strictHandler) ListIntegrationTasks(ctx echo.Context, params ListIntegrationTasksParams) error {
+	var request ListIntegrationTasksRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIntegrationTasks(ctx.Request().Context(), request.(ListIntegrationTasksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIntegrationTasks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListIntegrationTasksResponseObject); ok {
+		return validResponse.VisitListIntegrationTasksResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SubmitTaskResult operation middleware
+func (sh *strictHandler) SubmitTaskResult(ctx echo.Context, params SubmitTaskResultParams) error {
+	var request SubmitTaskResultRequestObject
+
+	request.Params = params
+
+	var body SubmitTaskResultJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SubmitTaskResult(ctx.Request().Context(), request.(SubmitTaskResultRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SubmitTaskResult")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SubmitTaskResultResponseObject); ok {
+		return validResponse.VisitSubmitTaskResultResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListTaskResultTypeConfigs operation middleware
+func (sh *strictHandler) ListTaskResultTypeConfigs(ctx echo.Context, params ListTaskResultTypeConfigsParams) error {
+	var request ListTaskResultTypeConfigsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTaskResultTypeConfigs(ctx.Request().Context(), request.(ListTaskResultTypeConfigsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTaskResultTypeConfigs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListTaskResultTypeConfigsResponseObject); ok {
+		return validResponse.VisitListTaskResultTypeConfigsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateTaskResultTypeConfig operation middleware
+func (sh *strictHandler) CreateTaskResultTypeConfig(ctx echo.Context, params CreateTaskResultTypeConfigParams) error {
+	var request CreateTaskResultTypeConfigRequestObject
+
+	request.Params = params
+
+	var body CreateTaskResultTypeConfigJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTaskResultTypeConfig(ctx.Request().Context(), request.(CreateTaskResultTypeConfigRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTaskResultTypeConfig")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateTaskResultTypeConfigResponseObject); ok {
+		return validResponse.VisitCreateTaskResultTypeConfigResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

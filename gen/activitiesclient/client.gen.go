@@ -136,57 +136,57 @@ func (e Channel) Valid() bool {
 	}
 }
 
-// Defines values for CommerceUserContactsType.
+// Defines values for CommerceUserRole.
 const (
-	CommerceUserContactsTypeEMAIL    CommerceUserContactsType = "EMAIL"
-	CommerceUserContactsTypeOTHER    CommerceUserContactsType = "OTHER"
-	CommerceUserContactsTypePHONE    CommerceUserContactsType = "PHONE"
-	CommerceUserContactsTypeWHATSAPP CommerceUserContactsType = "WHATSAPP"
+	CommerceUserRoleADMIN       CommerceUserRole = "ADMIN"
+	CommerceUserRoleATTENTION   CommerceUserRole = "ATTENTION"
+	CommerceUserRoleCOMMERCEREP CommerceUserRole = "COMMERCE_REP"
+	CommerceUserRoleFINANCE     CommerceUserRole = "FINANCE"
+	CommerceUserRoleORDERS      CommerceUserRole = "ORDERS"
+	CommerceUserRoleOTHER       CommerceUserRole = "OTHER"
+	CommerceUserRoleOWNER       CommerceUserRole = "OWNER"
 )
 
-// Valid indicates whether the value is a known member of the CommerceUserContactsType enum.
-func (e CommerceUserContactsType) Valid() bool {
+// Valid indicates whether the value is a known member of the CommerceUserRole enum.
+func (e CommerceUserRole) Valid() bool {
 	switch e {
-	case CommerceUserContactsTypeEMAIL:
+	case CommerceUserRoleADMIN:
 		return true
-	case CommerceUserContactsTypeOTHER:
+	case CommerceUserRoleATTENTION:
 		return true
-	case CommerceUserContactsTypePHONE:
+	case CommerceUserRoleCOMMERCEREP:
 		return true
-	case CommerceUserContactsTypeWHATSAPP:
+	case CommerceUserRoleFINANCE:
+		return true
+	case CommerceUserRoleORDERS:
+		return true
+	case CommerceUserRoleOTHER:
+		return true
+	case CommerceUserRoleOWNER:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for CommerceUserRolesRole.
+// Defines values for ContactType.
 const (
-	CommerceUserRolesRoleADMIN       CommerceUserRolesRole = "ADMIN"
-	CommerceUserRolesRoleATTENTION   CommerceUserRolesRole = "ATTENTION"
-	CommerceUserRolesRoleCOMMERCEREP CommerceUserRolesRole = "COMMERCE_REP"
-	CommerceUserRolesRoleFINANCE     CommerceUserRolesRole = "FINANCE"
-	CommerceUserRolesRoleORDERS      CommerceUserRolesRole = "ORDERS"
-	CommerceUserRolesRoleOTHER       CommerceUserRolesRole = "OTHER"
-	CommerceUserRolesRoleOWNER       CommerceUserRolesRole = "OWNER"
+	ContactTypeEMAIL    ContactType = "EMAIL"
+	ContactTypeOTHER    ContactType = "OTHER"
+	ContactTypePHONE    ContactType = "PHONE"
+	ContactTypeWHATSAPP ContactType = "WHATSAPP"
 )
 
-// Valid indicates whether the value is a known member of the CommerceUserRolesRole enum.
-func (e CommerceUserRolesRole) Valid() bool {
+// Valid indicates whether the value is a known member of the ContactType enum.
+func (e ContactType) Valid() bool {
 	switch e {
-	case CommerceUserRolesRoleADMIN:
+	case ContactTypeEMAIL:
 		return true
-	case CommerceUserRolesRoleATTENTION:
+	case ContactTypeOTHER:
 		return true
-	case CommerceUserRolesRoleCOMMERCEREP:
+	case ContactTypePHONE:
 		return true
-	case CommerceUserRolesRoleFINANCE:
-		return true
-	case CommerceUserRolesRoleORDERS:
-		return true
-	case CommerceUserRolesRoleOTHER:
-		return true
-	case CommerceUserRolesRoleOWNER:
+	case ContactTypeWHATSAPP:
 		return true
 	default:
 		return false
@@ -241,6 +241,78 @@ func (e FieldDefinitionType) Valid() bool {
 	}
 }
 
+// Defines values for IntegrationTaskActivityOrigin.
+const (
+	ACTIVITY IntegrationTaskActivityOrigin = "ACTIVITY"
+)
+
+// Valid indicates whether the value is a known member of the IntegrationTaskActivityOrigin enum.
+func (e IntegrationTaskActivityOrigin) Valid() bool {
+	switch e {
+	case ACTIVITY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IntegrationTaskResultStatus.
+const (
+	IntegrationTaskResultStatusEFFECTIVE    IntegrationTaskResultStatus = "EFFECTIVE"
+	IntegrationTaskResultStatusNOTEFFECTIVE IntegrationTaskResultStatus = "NOT_EFFECTIVE"
+	IntegrationTaskResultStatusPENDING      IntegrationTaskResultStatus = "PENDING"
+)
+
+// Valid indicates whether the value is a known member of the IntegrationTaskResultStatus enum.
+func (e IntegrationTaskResultStatus) Valid() bool {
+	switch e {
+	case IntegrationTaskResultStatusEFFECTIVE:
+		return true
+	case IntegrationTaskResultStatusNOTEFFECTIVE:
+		return true
+	case IntegrationTaskResultStatusPENDING:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Source.
+const (
+	INTEGRATION Source = "INTEGRATION"
+	RETEN       Source = "RETEN"
+)
+
+// Valid indicates whether the value is a known member of the Source enum.
+func (e Source) Valid() bool {
+	switch e {
+	case INTEGRATION:
+		return true
+	case RETEN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SubmitTaskResultRequestTaskResultContactType.
+const (
+	SubmitTaskResultRequestTaskResultContactTypeINBOUND  SubmitTaskResultRequestTaskResultContactType = "INBOUND"
+	SubmitTaskResultRequestTaskResultContactTypeOUTBOUND SubmitTaskResultRequestTaskResultContactType = "OUTBOUND"
+)
+
+// Valid indicates whether the value is a known member of the SubmitTaskResultRequestTaskResultContactType enum.
+func (e SubmitTaskResultRequestTaskResultContactType) Valid() bool {
+	switch e {
+	case SubmitTaskResultRequestTaskResultContactTypeINBOUND:
+		return true
+	case SubmitTaskResultRequestTaskResultContactTypeOUTBOUND:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TargetCriterionType.
 const (
 	LASTCONTACTEDALLCHANNELS TargetCriterionType = "LAST_CONTACTED_ALL_CHANNELS"
@@ -256,6 +328,69 @@ func (e TargetCriterionType) Valid() bool {
 	case LASTCONTACTEDSAMECHANNEL:
 		return true
 	case ROLEMATCH:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TaskResultDetailContactType.
+const (
+	TaskResultDetailContactTypeINBOUND  TaskResultDetailContactType = "INBOUND"
+	TaskResultDetailContactTypeOUTBOUND TaskResultDetailContactType = "OUTBOUND"
+)
+
+// Valid indicates whether the value is a known member of the TaskResultDetailContactType enum.
+func (e TaskResultDetailContactType) Valid() bool {
+	switch e {
+	case TaskResultDetailContactTypeINBOUND:
+		return true
+	case TaskResultDetailContactTypeOUTBOUND:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TaskResultStatus.
+const (
+	TaskResultStatusEFFECTIVE    TaskResultStatus = "EFFECTIVE"
+	TaskResultStatusNOTEFFECTIVE TaskResultStatus = "NOT_EFFECTIVE"
+	TaskResultStatusPENDING      TaskResultStatus = "PENDING"
+)
+
+// Valid indicates whether the value is a known member of the TaskResultStatus enum.
+func (e TaskResultStatus) Valid() bool {
+	switch e {
+	case TaskResultStatusEFFECTIVE:
+		return true
+	case TaskResultStatusNOTEFFECTIVE:
+		return true
+	case TaskResultStatusPENDING:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TaskStatus.
+const (
+	TaskStatusCANCELLED  TaskStatus = "CANCELLED"
+	TaskStatusCOMPLETED  TaskStatus = "COMPLETED"
+	TaskStatusINPROGRESS TaskStatus = "IN_PROGRESS"
+	TaskStatusPENDING    TaskStatus = "PENDING"
+)
+
+// Valid indicates whether the value is a known member of the TaskStatus enum.
+func (e TaskStatus) Valid() bool {
+	switch e {
+	case TaskStatusCANCELLED:
+		return true
+	case TaskStatusCOMPLETED:
+		return true
+	case TaskStatusINPROGRESS:
+		return true
+	case TaskStatusPENDING:
 		return true
 	default:
 		return false
@@ -339,6 +474,12 @@ type ActivityStatusEventEventType string
 
 // ActivityType `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 type ActivityType string
+
+// AddCommerceUserRoleRequest defines model for AddCommerceUserRoleRequest.
+type AddCommerceUserRoleRequest struct {
+	// Role What a person does at the commerce.
+	Role CommerceUserRole `json:"role"`
+}
 
 // Address defines model for Address.
 type Address struct {
@@ -436,27 +577,62 @@ type CommercePage struct {
 
 // CommerceUser A person at the commerce, with roles and contacts.
 type CommerceUser struct {
-	Contacts []struct {
-		Id        openapi_types.UUID       `json:"id"`
-		IsActive  bool                     `json:"isActive"`
-		IsPrimary bool                     `json:"isPrimary"`
-		Type      CommerceUserContactsType `json:"type"`
-		Value     string                   `json:"value"`
-	} `json:"contacts"`
-	FirstName string                    `json:"firstName"`
+	CommerceId openapi_types.UUID `json:"commerceId"`
+
+	// Contacts The user's contacts, primary ones first within each type.
+	Contacts  []Contact `json:"contacts"`
+	CreatedAt time.Time `json:"createdAt"`
+
+	// ExternalId Example: usr-001
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+
+	// FirstName Example: Maria
+	FirstName nullable.Nullable[string] `json:"firstName"`
 	Id        openapi_types.UUID        `json:"id"`
 	IsActive  bool                      `json:"isActive"`
-	LastName  nullable.Nullable[string] `json:"lastName"`
-	Roles     []struct {
-		Role CommerceUserRolesRole `json:"role"`
+
+	// LastName Example: Garcia
+	LastName nullable.Nullable[string] `json:"lastName"`
+
+	// Name `firstName` and `lastName` joined by a space; null when both are.
+	//
+	// Example: Maria Garcia
+	Name nullable.Nullable[string] `json:"name"`
+
+	// Roles The user's roles, in the order of the role enum.
+	Roles []struct {
+		// Role What a person does at the commerce.
+		Role CommerceUserRole `json:"role"`
 	} `json:"roles"`
+
+	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
+	Source    Source    `json:"source"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// CommerceUserContactsType defines model for CommerceUser.Contacts.Type.
-type CommerceUserContactsType string
+// CommerceUserRole What a person does at the commerce.
+type CommerceUserRole string
 
-// CommerceUserRolesRole defines model for CommerceUser.Roles.Role.
-type CommerceUserRolesRole string
+// Contact A way to reach a commerce user.
+type Contact struct {
+	CreatedAt time.Time          `json:"createdAt"`
+	Id        openapi_types.UUID `json:"id"`
+	IsActive  bool               `json:"isActive"`
+
+	// IsPrimary The user's primary contact of this type.
+	IsPrimary bool `json:"isPrimary"`
+
+	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
+	Source    Source      `json:"source"`
+	Type      ContactType `json:"type"`
+	UpdatedAt time.Time   `json:"updatedAt"`
+
+	// Value Example: +56912345678
+	Value string `json:"value"`
+}
+
+// ContactType defines model for ContactType.
+type ContactType string
 
 // CreateActivityRequest defines model for CreateActivityRequest.
 type CreateActivityRequest struct {
@@ -506,6 +682,40 @@ type CreateCommerceRequest struct {
 	TaxId         *string                 `json:"tax_id,omitempty"`
 }
 
+// CreateCommerceUserRequest defines model for CreateCommerceUserRequest.
+type CreateCommerceUserRequest struct {
+	// ExternalId Unique within the commerce.
+	ExternalId *string `json:"external_id,omitempty"`
+
+	// FirstName An extension; wins over `name`.
+	FirstName *string `json:"first_name,omitempty"`
+	IsActive  *bool   `json:"is_active,omitempty"`
+
+	// LastName An extension; wins over `name`.
+	LastName *string `json:"last_name,omitempty"`
+
+	// Name Full name; split at the first space into first and last name.
+	Name *string `json:"name,omitempty"`
+
+	// Roles Initial roles (repeats are ignored).
+	Roles *[]CommerceUserRole `json:"roles,omitempty"`
+
+	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
+	Source *Source `json:"source,omitempty"`
+}
+
+// CreateContactRequest defines model for CreateContactRequest.
+type CreateContactRequest struct {
+	ContactType ContactType `json:"contact_type"`
+	IsPrimary   *bool       `json:"is_primary,omitempty"`
+
+	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
+	Source Source `json:"source"`
+
+	// Value Checked against `contact_type`.
+	Value string `json:"value"`
+}
+
 // CreateDispatchConfigRequest A new dispatch config. The camelCase spelling of each field (`dispatchProviderId`,
 // `baseUrl`) is accepted as an alias.
 type CreateDispatchConfigRequest struct {
@@ -525,6 +735,14 @@ type CreateDispatchConfigRequest struct {
 
 	// Settings Additional configuration for the provider.
 	Settings *Settings `json:"settings,omitempty"`
+}
+
+// CreateTaskResultTypeConfigRequest defines model for CreateTaskResultTypeConfigRequest.
+type CreateTaskResultTypeConfigRequest struct {
+	Code                      string `json:"code"`
+	IsActive                  *bool  `json:"is_active,omitempty"`
+	Label                     string `json:"label"`
+	RequiresFutureScheduledAt *bool  `json:"requires_future_scheduled_at,omitempty"`
 }
 
 // Credentials Authentication credentials for the provider, write-only, encrypted at rest.
@@ -659,6 +877,57 @@ type FieldDefinition struct {
 // Example: password
 type FieldDefinitionType string
 
+// IntegrationTask A TASK activity as the integration API shows it.
+type IntegrationTask struct {
+	// ActivityOrigin Always `ACTIVITY` here.
+	ActivityOrigin IntegrationTaskActivityOrigin `json:"activityOrigin"`
+
+	// ActivityStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
+	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
+	ActivityStatus ActivityStatus `json:"activityStatus"`
+
+	// Channel A dispatch channel.
+	Channel            Channel                   `json:"channel"`
+	CommerceExternalId nullable.Nullable[string] `json:"commerceExternalId"`
+	CommerceId         openapi_types.UUID        `json:"commerceId"`
+	CommerceName       string                    `json:"commerceName"`
+	CreatedAt          time.Time                 `json:"createdAt"`
+
+	// ExternalId The id the provider gave the dispatched activity.
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+	Id         openapi_types.UUID        `json:"id"`
+
+	// OccurredAt When the submitted result says the task was handled.
+	OccurredAt nullable.Nullable[time.Time] `json:"occurredAt"`
+	Reason     CodeLabel                    `json:"reason"`
+
+	// Result The submitted result; null before any.
+	Result nullable.Nullable[TaskResultDetail] `json:"result"`
+
+	// ResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
+	ResultStatus nullable.Nullable[IntegrationTaskResultStatus] `json:"resultStatus"`
+	ScheduledAt  time.Time                                      `json:"scheduledAt"`
+
+	// Status A task's status as the integration API shows it; derived from the activity's status.
+	Status TaskStatus `json:"status"`
+
+	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
+	Type      ActivityType `json:"type"`
+	UpdatedAt time.Time    `json:"updatedAt"`
+}
+
+// IntegrationTaskActivityOrigin Always `ACTIVITY` here.
+type IntegrationTaskActivityOrigin string
+
+// IntegrationTaskResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
+type IntegrationTaskResultStatus string
+
+// IntegrationTaskPage defines model for IntegrationTaskPage.
+type IntegrationTaskPage struct {
+	Data []IntegrationTask `json:"data"`
+	Meta PageMeta          `json:"meta"`
+}
+
 // PageMeta defines model for PageMeta.
 type PageMeta struct {
 	Limit      int `json:"limit"`
@@ -669,6 +938,49 @@ type PageMeta struct {
 
 // Settings Additional configuration for the provider.
 type Settings map[string]interface{}
+
+// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
+type Source string
+
+// SubmitTaskResultRequest defines model for SubmitTaskResultRequest.
+type SubmitTaskResultRequest struct {
+	// ActivityId The activity's id; wins over `provider_activity_id`.
+	ActivityId         *openapi_types.UUID `json:"activity_id,omitempty"`
+	CommerceExternalId string              `json:"commerce_external_id"`
+
+	// ExternalStatus The field system's own status, stored as given.
+	ExternalStatus *string `json:"external_status,omitempty"`
+
+	// HardOverride Replace an existing final result.
+	HardOverride *bool `json:"hard_override,omitempty"`
+
+	// OccurredAt When the task was handled.
+	OccurredAt time.Time `json:"occurred_at"`
+
+	// ProviderActivityId The id the provider answered the dispatch with.
+	ProviderActivityId *string `json:"provider_activity_id,omitempty"`
+
+	// RawPayload Stored as given.
+	RawPayload *map[string]interface{} `json:"raw_payload,omitempty"`
+
+	// Status `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
+	Status     TaskResultStatus `json:"status"`
+	TaskResult struct {
+		Comment     *string                                       `json:"comment,omitempty"`
+		ContactType *SubmitTaskResultRequestTaskResultContactType `json:"contact_type,omitempty"`
+
+		// FutureScheduledAt Required when the result type requires it.
+		FutureScheduledAt  *time.Time              `json:"future_scheduled_at,omitempty"`
+		OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
+		Payload            *map[string]interface{} `json:"payload,omitempty"`
+
+		// Result A code of the result type catalog.
+		Result string `json:"result"`
+	} `json:"task_result"`
+}
+
+// SubmitTaskResultRequestTaskResultContactType defines model for SubmitTaskResultRequest.TaskResult.ContactType.
+type SubmitTaskResultRequestTaskResultContactType string
 
 // SyncCommerceError defines model for SyncCommerceError.
 type SyncCommerceError struct {
@@ -715,6 +1027,71 @@ type TargetCriterion struct {
 // TargetCriterionType defines model for TargetCriterion.Type.
 type TargetCriterionType string
 
+// TaskResult The result submitted for a task activity.
+type TaskResult struct {
+	ActivityId openapi_types.UUID `json:"activityId"`
+
+	// ActivityStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
+	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
+	ActivityStatus ActivityStatus            `json:"activityStatus"`
+	CreatedAt      time.Time                 `json:"createdAt"`
+	ExternalStatus nullable.Nullable[string] `json:"externalStatus"`
+	Id             openapi_types.UUID        `json:"id"`
+	OccurredAt     time.Time                 `json:"occurredAt"`
+	RawPayload     map[string]interface{}    `json:"rawPayload"`
+
+	// Status `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
+	Status     TaskResultStatus `json:"status"`
+	TaskResult TaskResultDetail `json:"taskResult"`
+	UpdatedAt  time.Time        `json:"updatedAt"`
+}
+
+// TaskResultDetail defines model for TaskResultDetail.
+type TaskResultDetail struct {
+	Comment            nullable.Nullable[string]                      `json:"comment"`
+	ContactType        nullable.Nullable[TaskResultDetailContactType] `json:"contactType"`
+	FutureScheduledAt  nullable.Nullable[time.Time]                   `json:"futureScheduledAt"`
+	OperatorExternalId nullable.Nullable[string]                      `json:"operatorExternalId"`
+	Payload            map[string]interface{}                         `json:"payload"`
+
+	// Result The result type code.
+	//
+	// Example: SALE_COMPLETED
+	Result string `json:"result"`
+
+	// ResultLabel The result type's label when the result was recorded.
+	//
+	// Example: Venta completada
+	ResultLabel string `json:"resultLabel"`
+}
+
+// TaskResultDetailContactType defines model for TaskResultDetail.ContactType.
+type TaskResultDetailContactType string
+
+// TaskResultStatus `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
+type TaskResultStatus string
+
+// TaskResultTypeConfig defines model for TaskResultTypeConfig.
+type TaskResultTypeConfig struct {
+	// Code The value to send as `task_result.result`.
+	//
+	// Example: SALE_COMPLETED
+	Code     string             `json:"code"`
+	Id       openapi_types.UUID `json:"id"`
+	IsActive bool               `json:"isActive"`
+
+	// Label What to show the operator.
+	//
+	// Example: Venta completada
+	Label string `json:"label"`
+
+	// RequiresFutureScheduledAt A result of this type needs `task_result.future_scheduled_at`.
+	RequiresFutureScheduledAt bool `json:"requiresFutureScheduledAt"`
+}
+
+// TaskStatus A task's status as the integration API shows it; derived from the activity's status.
+type TaskStatus string
+
 // UpdateCommerceRequest defines model for UpdateCommerceRequest.
 type UpdateCommerceRequest struct {
 	ExternalId    *string                   `json:"external_id,omitempty"`
@@ -723,6 +1100,27 @@ type UpdateCommerceRequest struct {
 	Metadata      *map[string]interface{}   `json:"metadata,omitempty"`
 	Name          *string                   `json:"name,omitempty"`
 	TaxId         nullable.Nullable[string] `json:"tax_id,omitempty"`
+}
+
+// UpdateCommerceUserRequest defines model for UpdateCommerceUserRequest.
+type UpdateCommerceUserRequest struct {
+	// ExternalId `null` clears it.
+	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
+	FirstName  *string                   `json:"first_name,omitempty"`
+	IsActive   *bool                     `json:"is_active,omitempty"`
+
+	// LastName `null` clears it.
+	LastName nullable.Nullable[string] `json:"last_name,omitempty"`
+	Name     *string                   `json:"name,omitempty"`
+}
+
+// UpdateContactRequest defines model for UpdateContactRequest.
+type UpdateContactRequest struct {
+	IsActive  *bool `json:"is_active,omitempty"`
+	IsPrimary *bool `json:"is_primary,omitempty"`
+
+	// Value Checked against the contact's type.
+	Value *string `json:"value,omitempty"`
 }
 
 // UpdateDispatchConfigRequest Fields to change; absent fields keep their value. The camelCase spelling of each field
@@ -766,6 +1164,9 @@ type UserStatusRef struct {
 	Label string `json:"label"`
 }
 
+// CommercePathId defines model for CommercePathId.
+type CommercePathId = openapi_types.UUID
+
 // Id defines model for Id.
 type Id = openapi_types.UUID
 
@@ -780,6 +1181,9 @@ type PerPage = int
 
 // TenantId defines model for TenantId.
 type TenantId = string
+
+// UserId defines model for UserId.
+type UserId = openapi_types.UUID
 
 // BadRequest The error body of every non-2xx response.
 type BadRequest = Error
@@ -929,6 +1333,76 @@ type UpdateCommerceParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// ListCommerceUsersParams defines parameters for ListCommerceUsers.
+type ListCommerceUsersParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateCommerceUserParams defines parameters for CreateCommerceUser.
+type CreateCommerceUserParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// DeleteCommerceUserParams defines parameters for DeleteCommerceUser.
+type DeleteCommerceUserParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// GetCommerceUserParams defines parameters for GetCommerceUser.
+type GetCommerceUserParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// UpdateCommerceUserParams defines parameters for UpdateCommerceUser.
+type UpdateCommerceUserParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateCommerceUserContactParams defines parameters for CreateCommerceUserContact.
+type CreateCommerceUserContactParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// DeleteCommerceUserContactParams defines parameters for DeleteCommerceUserContact.
+type DeleteCommerceUserContactParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// UpdateCommerceUserContactParams defines parameters for UpdateCommerceUserContact.
+type UpdateCommerceUserContactParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// AddCommerceUserRoleParams defines parameters for AddCommerceUserRole.
+type AddCommerceUserRoleParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// RemoveCommerceUserRoleParams defines parameters for RemoveCommerceUserRole.
+type RemoveCommerceUserRoleParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
 // ListDispatchConfigsParams defines parameters for ListDispatchConfigs.
 type ListDispatchConfigsParams struct {
 	// Channel Only configs for this channel.
@@ -984,6 +1458,62 @@ type ListChannelDefinitionsParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// ListIntegrationTasksParams defines parameters for ListIntegrationTasks.
+type ListIntegrationTasksParams struct {
+	// Page Page number, from 1.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// PerPage Page size (default 20).
+	PerPage *int `form:"per_page,omitempty" json:"per_page,omitempty"`
+
+	// Limit Page size; an alias of `per_page` (used by the documented examples).
+	Limit *LimitAlias `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Status Only tasks in this task status (see the mapping above).
+	Status *TaskStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// ResultStatus Only tasks whose submitted result has this status.
+	ResultStatus *TaskResultStatus `form:"result_status,omitempty" json:"result_status,omitempty"`
+	Channel      *Channel          `form:"channel,omitempty" json:"channel,omitempty"`
+
+	// ExternalCommerceId Only tasks of the commerce with this external id.
+	ExternalCommerceId *string `form:"external_commerce_id,omitempty" json:"external_commerce_id,omitempty"`
+
+	// ExternalOperatorId Only tasks whose result names this operator.
+	ExternalOperatorId *string `form:"external_operator_id,omitempty" json:"external_operator_id,omitempty"`
+
+	// ScheduledFrom Only tasks scheduled at or after this time.
+	ScheduledFrom *time.Time `form:"scheduled_from,omitempty" json:"scheduled_from,omitempty"`
+
+	// ScheduledTo Only tasks scheduled at or before this time.
+	ScheduledTo *time.Time `form:"scheduled_to,omitempty" json:"scheduled_to,omitempty"`
+
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// SubmitTaskResultParams defines parameters for SubmitTaskResult.
+type SubmitTaskResultParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListTaskResultTypeConfigsParams defines parameters for ListTaskResultTypeConfigs.
+type ListTaskResultTypeConfigsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateTaskResultTypeConfigParams defines parameters for CreateTaskResultTypeConfig.
+type CreateTaskResultTypeConfigParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
 // ListUserRetentionStatusesParams defines parameters for ListUserRetentionStatuses.
 type ListUserRetentionStatusesParams struct {
 	// ActiveOnly Only active statuses (default `false`).
@@ -1016,11 +1546,32 @@ type SyncCommercesJSONRequestBody = SyncCommercesRequest
 // UpdateCommerceJSONRequestBody defines body for UpdateCommerce for application/json ContentType.
 type UpdateCommerceJSONRequestBody = UpdateCommerceRequest
 
+// CreateCommerceUserJSONRequestBody defines body for CreateCommerceUser for application/json ContentType.
+type CreateCommerceUserJSONRequestBody = CreateCommerceUserRequest
+
+// UpdateCommerceUserJSONRequestBody defines body for UpdateCommerceUser for application/json ContentType.
+type UpdateCommerceUserJSONRequestBody = UpdateCommerceUserRequest
+
+// CreateCommerceUserContactJSONRequestBody defines body for CreateCommerceUserContact for application/json ContentType.
+type CreateCommerceUserContactJSONRequestBody = CreateContactRequest
+
+// UpdateCommerceUserContactJSONRequestBody defines body for UpdateCommerceUserContact for application/json ContentType.
+type UpdateCommerceUserContactJSONRequestBody = UpdateContactRequest
+
+// AddCommerceUserRoleJSONRequestBody defines body for AddCommerceUserRole for application/json ContentType.
+type AddCommerceUserRoleJSONRequestBody = AddCommerceUserRoleRequest
+
 // CreateDispatchConfigJSONRequestBody defines body for CreateDispatchConfig for application/json ContentType.
 type CreateDispatchConfigJSONRequestBody = CreateDispatchConfigRequest
 
 // UpdateDispatchConfigJSONRequestBody defines body for UpdateDispatchConfig for application/json ContentType.
 type UpdateDispatchConfigJSONRequestBody = UpdateDispatchConfigRequest
+
+// SubmitTaskResultJSONRequestBody defines body for SubmitTaskResult for application/json ContentType.
+type SubmitTaskResultJSONRequestBody = SubmitTaskResultRequest
+
+// CreateTaskResultTypeConfigJSONRequestBody defines body for CreateTaskResultTypeConfig for application/json ContentType.
+type CreateTaskResultTypeConfigJSONRequestBody = CreateTaskResultTypeConfigRequest
 
 // CreateUserRetentionStatusJSONRequestBody defines body for CreateUserRetentionStatus for application/json ContentType.
 type CreateUserRetentionStatusJSONRequestBody = CreateCatalogEntryRequest
@@ -1259,6 +1810,158 @@ type ClientInterface interface {
 	// Corresponds with PATCH /commerces/{id} (the `UpdateCommerce` operationId).
 	UpdateCommerce(ctx context.Context, id Id, params *UpdateCommerceParams, body UpdateCommerceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListCommerceUsers List a commerce's users
+	//
+	// The commerce's users with their roles and contacts, oldest first, as a plain array.
+	// An extension: the documented way to read them is `GET /commerces/{id}`, which embeds
+	// the same list. Requires `MANAGE_COMMERCES`.
+	//
+	// Corresponds with GET /commerces/{id}/users (the `ListCommerceUsers` operationId).
+	ListCommerceUsers(ctx context.Context, id CommercePathId, params *ListCommerceUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCommerceUserWithBody Create a commerce user
+	//
+	// Adds a person to the commerce, with initial roles. `name` is split at its first space
+	// into `firstName` and `lastName`; `first_name` and `last_name` (an extension) set them
+	// directly and win over `name`. `external_id` is unique within the commerce (`409`).
+	// A commerce of another workspace is a `404`. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /commerces/{id}/users (the `CreateCommerceUser` operationId).
+	CreateCommerceUserWithBody(ctx context.Context, id CommercePathId, params *CreateCommerceUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCommerceUser Create a commerce user
+	//
+	// Adds a person to the commerce, with initial roles. `name` is split at its first space
+	// into `firstName` and `lastName`; `first_name` and `last_name` (an extension) set them
+	// directly and win over `name`. `external_id` is unique within the commerce (`409`).
+	// A commerce of another workspace is a `404`. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /commerces/{id}/users (the `CreateCommerceUser` operationId).
+	CreateCommerceUser(ctx context.Context, id CommercePathId, params *CreateCommerceUserParams, body CreateCommerceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteCommerceUser Delete a commerce user
+	//
+	// Removes the user with its roles and contacts (an extension; to keep the user but stop
+	// using it, set `is_active` to `false` instead). Requires `MANAGE_COMMERCES`.
+	//
+	// Corresponds with DELETE /commerces/{id}/users/{userId} (the `DeleteCommerceUser` operationId).
+	DeleteCommerceUser(ctx context.Context, id CommercePathId, userId UserId, params *DeleteCommerceUserParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCommerceUser Get a commerce user
+	//
+	// One user of the commerce with roles and contacts (an extension). Requires `MANAGE_COMMERCES`.
+	//
+	// Corresponds with GET /commerces/{id}/users/{userId} (the `GetCommerceUser` operationId).
+	GetCommerceUser(ctx context.Context, id CommercePathId, userId UserId, params *GetCommerceUserParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCommerceUserWithBody Update a commerce user
+	//
+	// Changes the fields given and keeps the others. `name` sets `firstName` and `lastName` as
+	// on create. Roles and contacts have their own endpoints. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /commerces/{id}/users/{userId} (the `UpdateCommerceUser` operationId).
+	UpdateCommerceUserWithBody(ctx context.Context, id CommercePathId, userId UserId, params *UpdateCommerceUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCommerceUser Update a commerce user
+	//
+	// Changes the fields given and keeps the others. `name` sets `firstName` and `lastName` as
+	// on create. Roles and contacts have their own endpoints. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /commerces/{id}/users/{userId} (the `UpdateCommerceUser` operationId).
+	UpdateCommerceUser(ctx context.Context, id CommercePathId, userId UserId, params *UpdateCommerceUserParams, body UpdateCommerceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCommerceUserContactWithBody Add a contact to a commerce user
+	//
+	// Adds a way to reach the user. `value` is checked against `contact_type`: `EMAIL` must be
+	// an email address (`local@domain.tld`); `PHONE` and `WHATSAPP` must be E.164 numbers
+	// (`+` and 2 to 15 digits, no spaces, e.g. `+56912345678`); `OTHER` is any text. A bad
+	// value is a `400` naming `value`. `is_primary: true` makes it the user's primary contact
+	// of its type (a previous primary of that type stops being primary). The same type and
+	// value twice for one user is a `409` (emails compare case-insensitively).
+	// Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /commerces/{id}/users/{userId}/contacts (the `CreateCommerceUserContact` operationId).
+	CreateCommerceUserContactWithBody(ctx context.Context, id CommercePathId, userId UserId, params *CreateCommerceUserContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCommerceUserContact Add a contact to a commerce user
+	//
+	// Adds a way to reach the user. `value` is checked against `contact_type`: `EMAIL` must be
+	// an email address (`local@domain.tld`); `PHONE` and `WHATSAPP` must be E.164 numbers
+	// (`+` and 2 to 15 digits, no spaces, e.g. `+56912345678`); `OTHER` is any text. A bad
+	// value is a `400` naming `value`. `is_primary: true` makes it the user's primary contact
+	// of its type (a previous primary of that type stops being primary). The same type and
+	// value twice for one user is a `409` (emails compare case-insensitively).
+	// Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /commerces/{id}/users/{userId}/contacts (the `CreateCommerceUserContact` operationId).
+	CreateCommerceUserContact(ctx context.Context, id CommercePathId, userId UserId, params *CreateCommerceUserContactParams, body CreateCommerceUserContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteCommerceUserContact Delete a contact
+	//
+	// Removes a contact from the user (an extension). Requires `MANAGE_COMMERCES`.
+	//
+	// Corresponds with DELETE /commerces/{id}/users/{userId}/contacts/{contactId} (the `DeleteCommerceUserContact` operationId).
+	DeleteCommerceUserContact(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *DeleteCommerceUserContactParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCommerceUserContactWithBody Update a contact
+	//
+	// Changes a contact's value (checked against its type as on create), whether it is the
+	// primary contact of its type, or whether it is active (an extension). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /commerces/{id}/users/{userId}/contacts/{contactId} (the `UpdateCommerceUserContact` operationId).
+	UpdateCommerceUserContactWithBody(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *UpdateCommerceUserContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCommerceUserContact Update a contact
+	//
+	// Changes a contact's value (checked against its type as on create), whether it is the
+	// primary contact of its type, or whether it is active (an extension). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /commerces/{id}/users/{userId}/contacts/{contactId} (the `UpdateCommerceUserContact` operationId).
+	UpdateCommerceUserContact(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *UpdateCommerceUserContactParams, body UpdateCommerceUserContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddCommerceUserRoleWithBody Add a role to a commerce user
+	//
+	// Gives the user a role. A role the user already has is a `409`. Answers with the user
+	// (the documentation leaves the `201` body open). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /commerces/{id}/users/{userId}/roles (the `AddCommerceUserRole` operationId).
+	AddCommerceUserRoleWithBody(ctx context.Context, id CommercePathId, userId UserId, params *AddCommerceUserRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddCommerceUserRole Add a role to a commerce user
+	//
+	// Gives the user a role. A role the user already has is a `409`. Answers with the user
+	// (the documentation leaves the `201` body open). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /commerces/{id}/users/{userId}/roles (the `AddCommerceUserRole` operationId).
+	AddCommerceUserRole(ctx context.Context, id CommercePathId, userId UserId, params *AddCommerceUserRoleParams, body AddCommerceUserRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveCommerceUserRole Remove a role from a commerce user
+	//
+	// Takes a role away from the user; a role the user does not have is a `404`. Requires `MANAGE_COMMERCES`.
+	//
+	// Corresponds with DELETE /commerces/{id}/users/{userId}/roles/{role} (the `RemoveCommerceUserRole` operationId).
+	RemoveCommerceUserRole(ctx context.Context, id CommercePathId, userId UserId, role CommerceUserRole, params *RemoveCommerceUserRoleParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListDispatchConfigs List dispatch configs
 	//
 	// Lists every dispatch config of the current workspace, deactivated ones included, as a plain
@@ -1352,6 +2055,124 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /dispatch-providers/{id}/channel-definitions (the `ListChannelDefinitions` operationId).
 	ListChannelDefinitions(ctx context.Context, id openapi_types.UUID, params *ListChannelDefinitionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListIntegrationTasks List tasks (integration)
+	//
+	// The workspace's `TASK` activities as a field system sees them, ordered by `scheduledAt`
+	// (earliest first). Requires `VIEW_ACTIVITIES`.
+	//
+	// `status` is the task status, derived from the activity's status:
+	//
+	// | Activity status | Task status |
+	// |---|---|
+	// | `READY`, `UNRESOLVED` | `PENDING` |
+	// | `DISPATCHED` | `IN_PROGRESS` |
+	// | `COMPLETED` | `COMPLETED` |
+	// | `FAILED` with a submitted result (`NOT_EFFECTIVE`) | `COMPLETED` |
+	// | `FAILED` without a result (dispatch failed) | `CANCELLED` |
+	// | `CANCELED` | `CANCELLED` |
+	//
+	// The activity's own status is in `activityStatus`. `result_status` matches the status of
+	// the submitted result (activities without a result never match it).
+	// `external_operator_id` matches the operator named in the submitted result: operators are
+	// known only from results here.
+	//
+	// Corresponds with GET /integration/activities/tasks (the `ListIntegrationTasks` operationId).
+	ListIntegrationTasks(ctx context.Context, params *ListIntegrationTasksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitTaskResultWithBody Submit a task result (integration)
+	//
+	// Records what happened with a `TASK` activity and moves it along its lifecycle. The
+	// activity is named by `activity_id` or, failing that, by `provider_activity_id` (the id
+	// the provider answered the dispatch with, the activity's `externalId`); neither, or no
+	// such activity in the workspace, is a `400` / `404`. `commerce_external_id` must be the
+	// external id of the activity's commerce (`404` if no commerce has it, `400` if it is
+	// another commerce's). `task_result.result` must be an active code of
+	// `GET /integration/task-result-type-configs` (`400` otherwise); when that type
+	// `requiresFutureScheduledAt`, `task_result.future_scheduled_at` is required and must be
+	// later than `occurred_at`. Requires `SUBMIT_ACTIVITY_RESULT`.
+	//
+	// | `status` | Activity transition | Status event |
+	// |---|---|---|
+	// | `EFFECTIVE` | `DISPATCHED` → `COMPLETED` | `COMPLETED` |
+	// | `NOT_EFFECTIVE` | `DISPATCHED` → `FAILED` | `FAILED`, `errorCode` `NOT_EFFECTIVE` |
+	// | `PENDING` | none (stays `DISPATCHED`) | none |
+	//
+	// A result is accepted only for a `DISPATCHED` activity: any other status is a `400`
+	// that names it (a `READY` activity has not reached the field yet). A `PENDING` result
+	// may later be replaced by a final one. Submitting again a result with the same
+	// `status`, `task_result.result` and `occurred_at` is idempotent: `200` with the stored
+	// result, nothing changes. A different result for an activity that already has a final
+	// one is a `409`, unless `hard_override` is `true`: then the stored result is replaced,
+	// as long as the activity's status stays what it is (`COMPLETED` and `FAILED` are final;
+	// no override moves an activity between them — that is a `400`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /integration/activity-results/tasks (the `SubmitTaskResult` operationId).
+	SubmitTaskResultWithBody(ctx context.Context, params *SubmitTaskResultParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitTaskResult Submit a task result (integration)
+	//
+	// Records what happened with a `TASK` activity and moves it along its lifecycle. The
+	// activity is named by `activity_id` or, failing that, by `provider_activity_id` (the id
+	// the provider answered the dispatch with, the activity's `externalId`); neither, or no
+	// such activity in the workspace, is a `400` / `404`. `commerce_external_id` must be the
+	// external id of the activity's commerce (`404` if no commerce has it, `400` if it is
+	// another commerce's). `task_result.result` must be an active code of
+	// `GET /integration/task-result-type-configs` (`400` otherwise); when that type
+	// `requiresFutureScheduledAt`, `task_result.future_scheduled_at` is required and must be
+	// later than `occurred_at`. Requires `SUBMIT_ACTIVITY_RESULT`.
+	//
+	// | `status` | Activity transition | Status event |
+	// |---|---|---|
+	// | `EFFECTIVE` | `DISPATCHED` → `COMPLETED` | `COMPLETED` |
+	// | `NOT_EFFECTIVE` | `DISPATCHED` → `FAILED` | `FAILED`, `errorCode` `NOT_EFFECTIVE` |
+	// | `PENDING` | none (stays `DISPATCHED`) | none |
+	//
+	// A result is accepted only for a `DISPATCHED` activity: any other status is a `400`
+	// that names it (a `READY` activity has not reached the field yet). A `PENDING` result
+	// may later be replaced by a final one. Submitting again a result with the same
+	// `status`, `task_result.result` and `occurred_at` is idempotent: `200` with the stored
+	// result, nothing changes. A different result for an activity that already has a final
+	// one is a `409`, unless `hard_override` is `true`: then the stored result is replaced,
+	// as long as the activity's status stays what it is (`COMPLETED` and `FAILED` are final;
+	// no override moves an activity between them — that is a `400`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /integration/activity-results/tasks (the `SubmitTaskResult` operationId).
+	SubmitTaskResult(ctx context.Context, params *SubmitTaskResultParams, body SubmitTaskResultJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListTaskResultTypeConfigs List task result types (integration)
+	//
+	// The workspace's active result types, by code: the values `task_result.result` accepts.
+	// Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /integration/task-result-type-configs (the `ListTaskResultTypeConfigs` operationId).
+	ListTaskResultTypeConfigs(ctx context.Context, params *ListTaskResultTypeConfigsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTaskResultTypeConfigWithBody Create a task result type
+	//
+	// Adds a result type to the workspace's catalog (an extension: the documentation shows
+	// only how to read them). Codes are unique in the workspace (`409`).
+	// Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /task-result-type-configs (the `CreateTaskResultTypeConfig` operationId).
+	CreateTaskResultTypeConfigWithBody(ctx context.Context, params *CreateTaskResultTypeConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTaskResultTypeConfig Create a task result type
+	//
+	// Adds a result type to the workspace's catalog (an extension: the documentation shows
+	// only how to read them). Codes are unique in the workspace (`409`).
+	// Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /task-result-type-configs (the `CreateTaskResultTypeConfig` operationId).
+	CreateTaskResultTypeConfig(ctx context.Context, params *CreateTaskResultTypeConfigParams, body CreateTaskResultTypeConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListUserRetentionStatuses List user retention statuses
 	//
@@ -1719,6 +2540,308 @@ func (c *Client) UpdateCommerce(ctx context.Context, id Id, params *UpdateCommer
 	return c.Client.Do(req)
 }
 
+// ListCommerceUsers List a commerce's users
+//
+// The commerce's users with their roles and contacts, oldest first, as a plain array.
+// An extension: the documented way to read them is `GET /commerces/{id}`, which embeds
+// the same list. Requires `MANAGE_COMMERCES`.
+//
+// Corresponds with GET /commerces/{id}/users (the `ListCommerceUsers` operationId).
+func (c *Client) ListCommerceUsers(ctx context.Context, id CommercePathId, params *ListCommerceUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCommerceUsersRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCommerceUserWithBody Create a commerce user
+//
+// Adds a person to the commerce, with initial roles. `name` is split at its first space
+// into `firstName` and `lastName`; `first_name` and `last_name` (an extension) set them
+// directly and win over `name`. `external_id` is unique within the commerce (`409`).
+// A commerce of another workspace is a `404`. Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /commerces/{id}/users (the `CreateCommerceUser` operationId).
+func (c *Client) CreateCommerceUserWithBody(ctx context.Context, id CommercePathId, params *CreateCommerceUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCommerceUserRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCommerceUser Create a commerce user
+//
+// Adds a person to the commerce, with initial roles. `name` is split at its first space
+// into `firstName` and `lastName`; `first_name` and `last_name` (an extension) set them
+// directly and win over `name`. `external_id` is unique within the commerce (`409`).
+// A commerce of another workspace is a `404`. Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /commerces/{id}/users (the `CreateCommerceUser` operationId).
+func (c *Client) CreateCommerceUser(ctx context.Context, id CommercePathId, params *CreateCommerceUserParams, body CreateCommerceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCommerceUserRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteCommerceUser Delete a commerce user
+//
+// Removes the user with its roles and contacts (an extension; to keep the user but stop
+// using it, set `is_active` to `false` instead). Requires `MANAGE_COMMERCES`.
+//
+// Corresponds with DELETE /commerces/{id}/users/{userId} (the `DeleteCommerceUser` operationId).
+func (c *Client) DeleteCommerceUser(ctx context.Context, id CommercePathId, userId UserId, params *DeleteCommerceUserParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCommerceUserRequest(c.Server, id, userId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCommerceUser Get a commerce user
+//
+// One user of the commerce with roles and contacts (an extension). Requires `MANAGE_COMMERCES`.
+//
+// Corresponds with GET /commerces/{id}/users/{userId} (the `GetCommerceUser` operationId).
+func (c *Client) GetCommerceUser(ctx context.Context, id CommercePathId, userId UserId, params *GetCommerceUserParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCommerceUserRequest(c.Server, id, userId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCommerceUserWithBody Update a commerce user
+//
+// Changes the fields given and keeps the others. `name` sets `firstName` and `lastName` as
+// on create. Roles and contacts have their own endpoints. Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /commerces/{id}/users/{userId} (the `UpdateCommerceUser` operationId).
+func (c *Client) UpdateCommerceUserWithBody(ctx context.Context, id CommercePathId, userId UserId, params *UpdateCommerceUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCommerceUserRequestWithBody(c.Server, id, userId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCommerceUser Update a commerce user
+//
+// Changes the fields given and keeps the others. `name` sets `firstName` and `lastName` as
+// on create. Roles and contacts have their own endpoints. Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /commerces/{id}/users/{userId} (the `UpdateCommerceUser` operationId).
+func (c *Client) UpdateCommerceUser(ctx context.Context, id CommercePathId, userId UserId, params *UpdateCommerceUserParams, body UpdateCommerceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCommerceUserRequest(c.Server, id, userId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCommerceUserContactWithBody Add a contact to a commerce user
+//
+// Adds a way to reach the user. `value` is checked against `contact_type`: `EMAIL` must be
+// an email address (`local@domain.tld`); `PHONE` and `WHATSAPP` must be E.164 numbers
+// (`+` and 2 to 15 digits, no spaces, e.g. `+56912345678`); `OTHER` is any text. A bad
+// value is a `400` naming `value`. `is_primary: true` makes it the user's primary contact
+// of its type (a previous primary of that type stops being primary). The same type and
+// value twice for one user is a `409` (emails compare case-insensitively).
+// Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /commerces/{id}/users/{userId}/contacts (the `CreateCommerceUserContact` operationId).
+func (c *Client) CreateCommerceUserContactWithBody(ctx context.Context, id CommercePathId, userId UserId, params *CreateCommerceUserContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCommerceUserContactRequestWithBody(c.Server, id, userId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCommerceUserContact Add a contact to a commerce user
+//
+// Adds a way to reach the user. `value` is checked against `contact_type`: `EMAIL` must be
+// an email address (`local@domain.tld`); `PHONE` and `WHATSAPP` must be E.164 numbers
+// (`+` and 2 to 15 digits, no spaces, e.g. `+56912345678`); `OTHER` is any text. A bad
+// value is a `400` naming `value`. `is_primary: true` makes it the user's primary contact
+// of its type (a previous primary of that type stops being primary). The same type and
+// value twice for one user is a `409` (emails compare case-insensitively).
+// Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /commerces/{id}/users/{userId}/contacts (the `CreateCommerceUserContact` operationId).
+func (c *Client) CreateCommerceUserContact(ctx context.Context, id CommercePathId, userId UserId, params *CreateCommerceUserContactParams, body CreateCommerceUserContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCommerceUserContactRequest(c.Server, id, userId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteCommerceUserContact Delete a contact
+//
+// Removes a contact from the user (an extension). Requires `MANAGE_COMMERCES`.
+//
+// Corresponds with DELETE /commerces/{id}/users/{userId}/contacts/{contactId} (the `DeleteCommerceUserContact` operationId).
+func (c *Client) DeleteCommerceUserContact(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *DeleteCommerceUserContactParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteCommerceUserContactRequest(c.Server, id, userId, contactId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCommerceUserContactWithBody Update a contact
+//
+// Changes a contact's value (checked against its type as on create), whether it is the
+// primary contact of its type, or whether it is active (an extension). Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /commerces/{id}/users/{userId}/contacts/{contactId} (the `UpdateCommerceUserContact` operationId).
+func (c *Client) UpdateCommerceUserContactWithBody(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *UpdateCommerceUserContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCommerceUserContactRequestWithBody(c.Server, id, userId, contactId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCommerceUserContact Update a contact
+//
+// Changes a contact's value (checked against its type as on create), whether it is the
+// primary contact of its type, or whether it is active (an extension). Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /commerces/{id}/users/{userId}/contacts/{contactId} (the `UpdateCommerceUserContact` operationId).
+func (c *Client) UpdateCommerceUserContact(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *UpdateCommerceUserContactParams, body UpdateCommerceUserContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCommerceUserContactRequest(c.Server, id, userId, contactId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddCommerceUserRoleWithBody Add a role to a commerce user
+//
+// Gives the user a role. A role the user already has is a `409`. Answers with the user
+// (the documentation leaves the `201` body open). Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /commerces/{id}/users/{userId}/roles (the `AddCommerceUserRole` operationId).
+func (c *Client) AddCommerceUserRoleWithBody(ctx context.Context, id CommercePathId, userId UserId, params *AddCommerceUserRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddCommerceUserRoleRequestWithBody(c.Server, id, userId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddCommerceUserRole Add a role to a commerce user
+//
+// Gives the user a role. A role the user already has is a `409`. Answers with the user
+// (the documentation leaves the `201` body open). Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /commerces/{id}/users/{userId}/roles (the `AddCommerceUserRole` operationId).
+func (c *Client) AddCommerceUserRole(ctx context.Context, id CommercePathId, userId UserId, params *AddCommerceUserRoleParams, body AddCommerceUserRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddCommerceUserRoleRequest(c.Server, id, userId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveCommerceUserRole Remove a role from a commerce user
+//
+// Takes a role away from the user; a role the user does not have is a `404`. Requires `MANAGE_COMMERCES`.
+//
+// Corresponds with DELETE /commerces/{id}/users/{userId}/roles/{role} (the `RemoveCommerceUserRole` operationId).
+func (c *Client) RemoveCommerceUserRole(ctx context.Context, id CommercePathId, userId UserId, role CommerceUserRole, params *RemoveCommerceUserRoleParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveCommerceUserRoleRequest(c.Server, id, userId, role, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListDispatchConfigs List dispatch configs
 //
 // Lists every dispatch config of the current workspace, deactivated ones included, as a plain
@@ -1893,6 +3016,184 @@ func (c *Client) ListDispatchProviders(ctx context.Context, params *ListDispatch
 // Corresponds with GET /dispatch-providers/{id}/channel-definitions (the `ListChannelDefinitions` operationId).
 func (c *Client) ListChannelDefinitions(ctx context.Context, id openapi_types.UUID, params *ListChannelDefinitionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListChannelDefinitionsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListIntegrationTasks List tasks (integration)
+//
+// The workspace's `TASK` activities as a field system sees them, ordered by `scheduledAt`
+// (earliest first). Requires `VIEW_ACTIVITIES`.
+//
+// `status` is the task status, derived from the activity's status:
+//
+// | Activity status | Task status |
+// |---|---|
+// | `READY`, `UNRESOLVED` | `PENDING` |
+// | `DISPATCHED` | `IN_PROGRESS` |
+// | `COMPLETED` | `COMPLETED` |
+// | `FAILED` with a submitted result (`NOT_EFFECTIVE`) | `COMPLETED` |
+// | `FAILED` without a result (dispatch failed) | `CANCELLED` |
+// | `CANCELED` | `CANCELLED` |
+//
+// The activity's own status is in `activityStatus`. `result_status` matches the status of
+// the submitted result (activities without a result never match it).
+// `external_operator_id` matches the operator named in the submitted result: operators are
+// known only from results here.
+//
+// Corresponds with GET /integration/activities/tasks (the `ListIntegrationTasks` operationId).
+func (c *Client) ListIntegrationTasks(ctx context.Context, params *ListIntegrationTasksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListIntegrationTasksRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitTaskResultWithBody Submit a task result (integration)
+//
+// Records what happened with a `TASK` activity and moves it along its lifecycle. The
+// activity is named by `activity_id` or, failing that, by `provider_activity_id` (the id
+// the provider answered the dispatch with, the activity's `externalId`); neither, or no
+// such activity in the workspace, is a `400` / `404`. `commerce_external_id` must be the
+// external id of the activity's commerce (`404` if no commerce has it, `400` if it is
+// another commerce's). `task_result.result` must be an active code of
+// `GET /integration/task-result-type-configs` (`400` otherwise); when that type
+// `requiresFutureScheduledAt`, `task_result.future_scheduled_at` is required and must be
+// later than `occurred_at`. Requires `SUBMIT_ACTIVITY_RESULT`.
+//
+// | `status` | Activity transition | Status event |
+// |---|---|---|
+// | `EFFECTIVE` | `DISPATCHED` → `COMPLETED` | `COMPLETED` |
+// | `NOT_EFFECTIVE` | `DISPATCHED` → `FAILED` | `FAILED`, `errorCode` `NOT_EFFECTIVE` |
+// | `PENDING` | none (stays `DISPATCHED`) | none |
+//
+// A result is accepted only for a `DISPATCHED` activity: any other status is a `400`
+// that names it (a `READY` activity has not reached the field yet). A `PENDING` result
+// may later be replaced by a final one. Submitting again a result with the same
+// `status`, `task_result.result` and `occurred_at` is idempotent: `200` with the stored
+// result, nothing changes. A different result for an activity that already has a final
+// one is a `409`, unless `hard_override` is `true`: then the stored result is replaced,
+// as long as the activity's status stays what it is (`COMPLETED` and `FAILED` are final;
+// no override moves an activity between them — that is a `400`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /integration/activity-results/tasks (the `SubmitTaskResult` operationId).
+func (c *Client) SubmitTaskResultWithBody(ctx context.Context, params *SubmitTaskResultParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitTaskResultRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitTaskResult Submit a task result (integration)
+//
+// Records what happened with a `TASK` activity and moves it along its lifecycle. The
+// activity is named by `activity_id` or, failing that, by `provider_activity_id` (the id
+// the provider answered the dispatch with, the activity's `externalId`); neither, or no
+// such activity in the workspace, is a `400` / `404`. `commerce_external_id` must be the
+// external id of the activity's commerce (`404` if no commerce has it, `400` if it is
+// another commerce's). `task_result.result` must be an active code of
+// `GET /integration/task-result-type-configs` (`400` otherwise); when that type
+// `requiresFutureScheduledAt`, `task_result.future_scheduled_at` is required and must be
+// later than `occurred_at`. Requires `SUBMIT_ACTIVITY_RESULT`.
+//
+// | `status` | Activity transition | Status event |
+// |---|---|---|
+// | `EFFECTIVE` | `DISPATCHED` → `COMPLETED` | `COMPLETED` |
+// | `NOT_EFFECTIVE` | `DISPATCHED` → `FAILED` | `FAILED`, `errorCode` `NOT_EFFECTIVE` |
+// | `PENDING` | none (stays `DISPATCHED`) | none |
+//
+// A result is accepted only for a `DISPATCHED` activity: any other status is a `400`
+// that names it (a `READY` activity has not reached the field yet). A `PENDING` result
+// may later be replaced by a final one. Submitting again a result with the same
+// `status`, `task_result.result` and `occurred_at` is idempotent: `200` with the stored
+// result, nothing changes. A different result for an activity that already has a final
+// one is a `409`, unless `hard_override` is `true`: then the stored result is replaced,
+// as long as the activity's status stays what it is (`COMPLETED` and `FAILED` are final;
+// no override moves an activity between them — that is a `400`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /integration/activity-results/tasks (the `SubmitTaskResult` operationId).
+func (c *Client) SubmitTaskResult(ctx context.Context, params *SubmitTaskResultParams, body SubmitTaskResultJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitTaskResultRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListTaskResultTypeConfigs List task result types (integration)
+//
+// The workspace's active result types, by code: the values `task_result.result` accepts.
+// Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /integration/task-result-type-configs (the `ListTaskResultTypeConfigs` operationId).
+func (c *Client) ListTaskResultTypeConfigs(ctx context.Context, params *ListTaskResultTypeConfigsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTaskResultTypeConfigsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTaskResultTypeConfigWithBody Create a task result type
+//
+// Adds a result type to the workspace's catalog (an extension: the documentation shows
+// only how to read them). Codes are unique in the workspace (`409`).
+// Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /task-result-type-configs (the `CreateTaskResultTypeConfig` operationId).
+func (c *Client) CreateTaskResultTypeConfigWithBody(ctx context.Context, params *CreateTaskResultTypeConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTaskResultTypeConfigRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTaskResultTypeConfig Create a task result type
+//
+// Adds a result type to the workspace's catalog (an extension: the documentation shows
+// only how to read them). Codes are unique in the workspace (`409`).
+// Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /task-result-type-configs (the `CreateTaskResultTypeConfig` operationId).
+func (c *Client) CreateTaskResultTypeConfig(ctx context.Context, params *CreateTaskResultTypeConfigParams, body CreateTaskResultTypeConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTaskResultTypeConfigRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2845,6 +4146,638 @@ func NewUpdateCommerceRequestWithBody(server string, id Id, params *UpdateCommer
 	return req, nil
 }
 
+// NewListCommerceUsersRequest constructs an http.Request for the ListCommerceUsers method
+func NewListCommerceUsersRequest(server string, id CommercePathId, params *ListCommerceUsersParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateCommerceUserRequest calls the generic CreateCommerceUser builder with application/json body
+func NewCreateCommerceUserRequest(server string, id CommercePathId, params *CreateCommerceUserParams, body CreateCommerceUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCommerceUserRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewCreateCommerceUserRequestWithBody constructs an http.Request for the CreateCommerceUser method, with any body, and a specified content type
+func NewCreateCommerceUserRequestWithBody(server string, id CommercePathId, params *CreateCommerceUserParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteCommerceUserRequest constructs an http.Request for the DeleteCommerceUser method
+func NewDeleteCommerceUserRequest(server string, id CommercePathId, userId UserId, params *DeleteCommerceUserParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s/users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetCommerceUserRequest constructs an http.Request for the GetCommerceUser method
+func NewGetCommerceUserRequest(server string, id CommercePathId, userId UserId, params *GetCommerceUserParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s/users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewUpdateCommerceUserRequest calls the generic UpdateCommerceUser builder with application/json body
+func NewUpdateCommerceUserRequest(server string, id CommercePathId, userId UserId, params *UpdateCommerceUserParams, body UpdateCommerceUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCommerceUserRequestWithBody(server, id, userId, params, "application/json", bodyReader)
+}
+
+// NewUpdateCommerceUserRequestWithBody constructs an http.Request for the UpdateCommerceUser method, with any body, and a specified content type
+func NewUpdateCommerceUserRequestWithBody(server string, id CommercePathId, userId UserId, params *UpdateCommerceUserParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s/users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateCommerceUserContactRequest calls the generic CreateCommerceUserContact builder with application/json body
+func NewCreateCommerceUserContactRequest(server string, id CommercePathId, userId UserId, params *CreateCommerceUserContactParams, body CreateCommerceUserContactJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCommerceUserContactRequestWithBody(server, id, userId, params, "application/json", bodyReader)
+}
+
+// NewCreateCommerceUserContactRequestWithBody constructs an http.Request for the CreateCommerceUserContact method, with any body, and a specified content type
+func NewCreateCommerceUserContactRequestWithBody(server string, id CommercePathId, userId UserId, params *CreateCommerceUserContactParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s/users/%s/contacts", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteCommerceUserContactRequest constructs an http.Request for the DeleteCommerceUserContact method
+func NewDeleteCommerceUserContactRequest(server string, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *DeleteCommerceUserContactParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s/users/%s/contacts/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewUpdateCommerceUserContactRequest calls the generic UpdateCommerceUserContact builder with application/json body
+func NewUpdateCommerceUserContactRequest(server string, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *UpdateCommerceUserContactParams, body UpdateCommerceUserContactJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCommerceUserContactRequestWithBody(server, id, userId, contactId, params, "application/json", bodyReader)
+}
+
+// NewUpdateCommerceUserContactRequestWithBody constructs an http.Request for the UpdateCommerceUserContact method, with any body, and a specified content type
+func NewUpdateCommerceUserContactRequestWithBody(server string, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *UpdateCommerceUserContactParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "contactId", contactId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s/users/%s/contacts/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewAddCommerceUserRoleRequest calls the generic AddCommerceUserRole builder with application/json body
+func NewAddCommerceUserRoleRequest(server string, id CommercePathId, userId UserId, params *AddCommerceUserRoleParams, body AddCommerceUserRoleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddCommerceUserRoleRequestWithBody(server, id, userId, params, "application/json", bodyReader)
+}
+
+// NewAddCommerceUserRoleRequestWithBody constructs an http.Request for the AddCommerceUserRole method, with any body, and a specified content type
+func NewAddCommerceUserRoleRequestWithBody(server string, id CommercePathId, userId UserId, params *AddCommerceUserRoleParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s/users/%s/roles", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRemoveCommerceUserRoleRequest constructs an http.Request for the RemoveCommerceUserRole method
+func NewRemoveCommerceUserRoleRequest(server string, id CommercePathId, userId UserId, role CommerceUserRole, params *RemoveCommerceUserRoleParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "role", role, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/commerces/%s/users/%s/roles/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListDispatchConfigsRequest constructs an http.Request for the ListDispatchConfigs method
 func NewListDispatchConfigsRequest(server string, params *ListDispatchConfigsParams) (*http.Request, error) {
 	var err error
@@ -3232,6 +5165,335 @@ func NewListChannelDefinitionsRequest(server string, id openapi_types.UUID, para
 	return req, nil
 }
 
+// NewListIntegrationTasksRequest constructs an http.Request for the ListIntegrationTasks method
+func NewListIntegrationTasksRequest(server string, params *ListIntegrationTasksParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/integration/activities/tasks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PerPage != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "per_page", *params.PerPage, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ResultStatus != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "result_status", *params.ResultStatus, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Channel != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "channel", *params.Channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ExternalCommerceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "external_commerce_id", *params.ExternalCommerceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ExternalOperatorId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "external_operator_id", *params.ExternalOperatorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScheduledFrom != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scheduled_from", *params.ScheduledFrom, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScheduledTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "scheduled_to", *params.ScheduledTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewSubmitTaskResultRequest calls the generic SubmitTaskResult builder with application/json body
+func NewSubmitTaskResultRequest(server string, params *SubmitTaskResultParams, body SubmitTaskResultJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSubmitTaskResultRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewSubmitTaskResultRequestWithBody constructs an http.Request for the SubmitTaskResult method, with any body, and a specified content type
+func NewSubmitTaskResultRequestWithBody(server string, params *SubmitTaskResultParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/integration/activity-results/tasks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListTaskResultTypeConfigsRequest constructs an http.Request for the ListTaskResultTypeConfigs method
+func NewListTaskResultTypeConfigsRequest(server string, params *ListTaskResultTypeConfigsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/integration/task-result-type-configs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateTaskResultTypeConfigRequest calls the generic CreateTaskResultTypeConfig builder with application/json body
+func NewCreateTaskResultTypeConfigRequest(server string, params *CreateTaskResultTypeConfigParams, body CreateTaskResultTypeConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateTaskResultTypeConfigRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateTaskResultTypeConfigRequestWithBody constructs an http.Request for the CreateTaskResultTypeConfig method, with any body, and a specified content type
+func NewCreateTaskResultTypeConfigRequestWithBody(server string, params *CreateTaskResultTypeConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/task-result-type-configs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListUserRetentionStatusesRequest constructs an http.Request for the ListUserRetentionStatuses method
 func NewListUserRetentionStatusesRequest(server string, params *ListUserRetentionStatusesParams) (*http.Request, error) {
 	var err error
@@ -3576,6 +5838,168 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /commerces/{id} (the `UpdateCommerce` operationId).
 	UpdateCommerceWithResponse(ctx context.Context, id Id, params *UpdateCommerceParams, body UpdateCommerceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCommerceResponse, error)
 
+	// ListCommerceUsersWithResponse List a commerce's users
+	//
+	// The commerce's users with their roles and contacts, oldest first, as a plain array.
+	// An extension: the documented way to read them is `GET /commerces/{id}`, which embeds
+	// the same list. Requires `MANAGE_COMMERCES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /commerces/{id}/users (the `ListCommerceUsers` operationId).
+	ListCommerceUsersWithResponse(ctx context.Context, id CommercePathId, params *ListCommerceUsersParams, reqEditors ...RequestEditorFn) (*ListCommerceUsersResponse, error)
+
+	// CreateCommerceUserWithBodyWithResponse Create a commerce user
+	//
+	// Adds a person to the commerce, with initial roles. `name` is split at its first space
+	// into `firstName` and `lastName`; `first_name` and `last_name` (an extension) set them
+	// directly and win over `name`. `external_id` is unique within the commerce (`409`).
+	// A commerce of another workspace is a `404`. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /commerces/{id}/users (the `CreateCommerceUser` operationId).
+	CreateCommerceUserWithBodyWithResponse(ctx context.Context, id CommercePathId, params *CreateCommerceUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCommerceUserResponse, error)
+
+	// CreateCommerceUserWithResponse Create a commerce user
+	//
+	// Adds a person to the commerce, with initial roles. `name` is split at its first space
+	// into `firstName` and `lastName`; `first_name` and `last_name` (an extension) set them
+	// directly and win over `name`. `external_id` is unique within the commerce (`409`).
+	// A commerce of another workspace is a `404`. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /commerces/{id}/users (the `CreateCommerceUser` operationId).
+	CreateCommerceUserWithResponse(ctx context.Context, id CommercePathId, params *CreateCommerceUserParams, body CreateCommerceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCommerceUserResponse, error)
+
+	// DeleteCommerceUserWithResponse Delete a commerce user
+	//
+	// Removes the user with its roles and contacts (an extension; to keep the user but stop
+	// using it, set `is_active` to `false` instead). Requires `MANAGE_COMMERCES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /commerces/{id}/users/{userId} (the `DeleteCommerceUser` operationId).
+	DeleteCommerceUserWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *DeleteCommerceUserParams, reqEditors ...RequestEditorFn) (*DeleteCommerceUserResponse, error)
+
+	// GetCommerceUserWithResponse Get a commerce user
+	//
+	// One user of the commerce with roles and contacts (an extension). Requires `MANAGE_COMMERCES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /commerces/{id}/users/{userId} (the `GetCommerceUser` operationId).
+	GetCommerceUserWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *GetCommerceUserParams, reqEditors ...RequestEditorFn) (*GetCommerceUserResponse, error)
+
+	// UpdateCommerceUserWithBodyWithResponse Update a commerce user
+	//
+	// Changes the fields given and keeps the others. `name` sets `firstName` and `lastName` as
+	// on create. Roles and contacts have their own endpoints. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /commerces/{id}/users/{userId} (the `UpdateCommerceUser` operationId).
+	UpdateCommerceUserWithBodyWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *UpdateCommerceUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCommerceUserResponse, error)
+
+	// UpdateCommerceUserWithResponse Update a commerce user
+	//
+	// Changes the fields given and keeps the others. `name` sets `firstName` and `lastName` as
+	// on create. Roles and contacts have their own endpoints. Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /commerces/{id}/users/{userId} (the `UpdateCommerceUser` operationId).
+	UpdateCommerceUserWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *UpdateCommerceUserParams, body UpdateCommerceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCommerceUserResponse, error)
+
+	// CreateCommerceUserContactWithBodyWithResponse Add a contact to a commerce user
+	//
+	// Adds a way to reach the user. `value` is checked against `contact_type`: `EMAIL` must be
+	// an email address (`local@domain.tld`); `PHONE` and `WHATSAPP` must be E.164 numbers
+	// (`+` and 2 to 15 digits, no spaces, e.g. `+56912345678`); `OTHER` is any text. A bad
+	// value is a `400` naming `value`. `is_primary: true` makes it the user's primary contact
+	// of its type (a previous primary of that type stops being primary). The same type and
+	// value twice for one user is a `409` (emails compare case-insensitively).
+	// Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /commerces/{id}/users/{userId}/contacts (the `CreateCommerceUserContact` operationId).
+	CreateCommerceUserContactWithBodyWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *CreateCommerceUserContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCommerceUserContactResponse, error)
+
+	// CreateCommerceUserContactWithResponse Add a contact to a commerce user
+	//
+	// Adds a way to reach the user. `value` is checked against `contact_type`: `EMAIL` must be
+	// an email address (`local@domain.tld`); `PHONE` and `WHATSAPP` must be E.164 numbers
+	// (`+` and 2 to 15 digits, no spaces, e.g. `+56912345678`); `OTHER` is any text. A bad
+	// value is a `400` naming `value`. `is_primary: true` makes it the user's primary contact
+	// of its type (a previous primary of that type stops being primary). The same type and
+	// value twice for one user is a `409` (emails compare case-insensitively).
+	// Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /commerces/{id}/users/{userId}/contacts (the `CreateCommerceUserContact` operationId).
+	CreateCommerceUserContactWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *CreateCommerceUserContactParams, body CreateCommerceUserContactJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCommerceUserContactResponse, error)
+
+	// DeleteCommerceUserContactWithResponse Delete a contact
+	//
+	// Removes a contact from the user (an extension). Requires `MANAGE_COMMERCES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /commerces/{id}/users/{userId}/contacts/{contactId} (the `DeleteCommerceUserContact` operationId).
+	DeleteCommerceUserContactWithResponse(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *DeleteCommerceUserContactParams, reqEditors ...RequestEditorFn) (*DeleteCommerceUserContactResponse, error)
+
+	// UpdateCommerceUserContactWithBodyWithResponse Update a contact
+	//
+	// Changes a contact's value (checked against its type as on create), whether it is the
+	// primary contact of its type, or whether it is active (an extension). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /commerces/{id}/users/{userId}/contacts/{contactId} (the `UpdateCommerceUserContact` operationId).
+	UpdateCommerceUserContactWithBodyWithResponse(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *UpdateCommerceUserContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCommerceUserContactResponse, error)
+
+	// UpdateCommerceUserContactWithResponse Update a contact
+	//
+	// Changes a contact's value (checked against its type as on create), whether it is the
+	// primary contact of its type, or whether it is active (an extension). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /commerces/{id}/users/{userId}/contacts/{contactId} (the `UpdateCommerceUserContact` operationId).
+	UpdateCommerceUserContactWithResponse(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *UpdateCommerceUserContactParams, body UpdateCommerceUserContactJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCommerceUserContactResponse, error)
+
+	// AddCommerceUserRoleWithBodyWithResponse Add a role to a commerce user
+	//
+	// Gives the user a role. A role the user already has is a `409`. Answers with the user
+	// (the documentation leaves the `201` body open). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /commerces/{id}/users/{userId}/roles (the `AddCommerceUserRole` operationId).
+	AddCommerceUserRoleWithBodyWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *AddCommerceUserRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddCommerceUserRoleResponse, error)
+
+	// AddCommerceUserRoleWithResponse Add a role to a commerce user
+	//
+	// Gives the user a role. A role the user already has is a `409`. Answers with the user
+	// (the documentation leaves the `201` body open). Requires `MANAGE_COMMERCES`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /commerces/{id}/users/{userId}/roles (the `AddCommerceUserRole` operationId).
+	AddCommerceUserRoleWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *AddCommerceUserRoleParams, body AddCommerceUserRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*AddCommerceUserRoleResponse, error)
+
+	// RemoveCommerceUserRoleWithResponse Remove a role from a commerce user
+	//
+	// Takes a role away from the user; a role the user does not have is a `404`. Requires `MANAGE_COMMERCES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /commerces/{id}/users/{userId}/roles/{role} (the `RemoveCommerceUserRole` operationId).
+	RemoveCommerceUserRoleWithResponse(ctx context.Context, id CommercePathId, userId UserId, role CommerceUserRole, params *RemoveCommerceUserRoleParams, reqEditors ...RequestEditorFn) (*RemoveCommerceUserRoleResponse, error)
+
 	// ListDispatchConfigsWithResponse List dispatch configs
 	//
 	// Lists every dispatch config of the current workspace, deactivated ones included, as a plain
@@ -3679,6 +6103,128 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /dispatch-providers/{id}/channel-definitions (the `ListChannelDefinitions` operationId).
 	ListChannelDefinitionsWithResponse(ctx context.Context, id openapi_types.UUID, params *ListChannelDefinitionsParams, reqEditors ...RequestEditorFn) (*ListChannelDefinitionsResponse, error)
+
+	// ListIntegrationTasksWithResponse List tasks (integration)
+	//
+	// The workspace's `TASK` activities as a field system sees them, ordered by `scheduledAt`
+	// (earliest first). Requires `VIEW_ACTIVITIES`.
+	//
+	// `status` is the task status, derived from the activity's status:
+	//
+	// | Activity status | Task status |
+	// |---|---|
+	// | `READY`, `UNRESOLVED` | `PENDING` |
+	// | `DISPATCHED` | `IN_PROGRESS` |
+	// | `COMPLETED` | `COMPLETED` |
+	// | `FAILED` with a submitted result (`NOT_EFFECTIVE`) | `COMPLETED` |
+	// | `FAILED` without a result (dispatch failed) | `CANCELLED` |
+	// | `CANCELED` | `CANCELLED` |
+	//
+	// The activity's own status is in `activityStatus`. `result_status` matches the status of
+	// the submitted result (activities without a result never match it).
+	// `external_operator_id` matches the operator named in the submitted result: operators are
+	// known only from results here.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /integration/activities/tasks (the `ListIntegrationTasks` operationId).
+	ListIntegrationTasksWithResponse(ctx context.Context, params *ListIntegrationTasksParams, reqEditors ...RequestEditorFn) (*ListIntegrationTasksResponse, error)
+
+	// SubmitTaskResultWithBodyWithResponse Submit a task result (integration)
+	//
+	// Records what happened with a `TASK` activity and moves it along its lifecycle. The
+	// activity is named by `activity_id` or, failing that, by `provider_activity_id` (the id
+	// the provider answered the dispatch with, the activity's `externalId`); neither, or no
+	// such activity in the workspace, is a `400` / `404`. `commerce_external_id` must be the
+	// external id of the activity's commerce (`404` if no commerce has it, `400` if it is
+	// another commerce's). `task_result.result` must be an active code of
+	// `GET /integration/task-result-type-configs` (`400` otherwise); when that type
+	// `requiresFutureScheduledAt`, `task_result.future_scheduled_at` is required and must be
+	// later than `occurred_at`. Requires `SUBMIT_ACTIVITY_RESULT`.
+	//
+	// | `status` | Activity transition | Status event |
+	// |---|---|---|
+	// | `EFFECTIVE` | `DISPATCHED` → `COMPLETED` | `COMPLETED` |
+	// | `NOT_EFFECTIVE` | `DISPATCHED` → `FAILED` | `FAILED`, `errorCode` `NOT_EFFECTIVE` |
+	// | `PENDING` | none (stays `DISPATCHED`) | none |
+	//
+	// A result is accepted only for a `DISPATCHED` activity: any other status is a `400`
+	// that names it (a `READY` activity has not reached the field yet). A `PENDING` result
+	// may later be replaced by a final one. Submitting again a result with the same
+	// `status`, `task_result.result` and `occurred_at` is idempotent: `200` with the stored
+	// result, nothing changes. A different result for an activity that already has a final
+	// one is a `409`, unless `hard_override` is `true`: then the stored result is replaced,
+	// as long as the activity's status stays what it is (`COMPLETED` and `FAILED` are final;
+	// no override moves an activity between them — that is a `400`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /integration/activity-results/tasks (the `SubmitTaskResult` operationId).
+	SubmitTaskResultWithBodyWithResponse(ctx context.Context, params *SubmitTaskResultParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitTaskResultResponse, error)
+
+	// SubmitTaskResultWithResponse Submit a task result (integration)
+	//
+	// Records what happened with a `TASK` activity and moves it along its lifecycle. The
+	// activity is named by `activity_id` or, failing that, by `provider_activity_id` (the id
+	// the provider answered the dispatch with, the activity's `externalId`); neither, or no
+	// such activity in the workspace, is a `400` / `404`. `commerce_external_id` must be the
+	// external id of the activity's commerce (`404` if no commerce has it, `400` if it is
+	// another commerce's). `task_result.result` must be an active code of
+	// `GET /integration/task-result-type-configs` (`400` otherwise); when that type
+	// `requiresFutureScheduledAt`, `task_result.future_scheduled_at` is required and must be
+	// later than `occurred_at`. Requires `SUBMIT_ACTIVITY_RESULT`.
+	//
+	// | `status` | Activity transition | Status event |
+	// |---|---|---|
+	// | `EFFECTIVE` | `DISPATCHED` → `COMPLETED` | `COMPLETED` |
+	// | `NOT_EFFECTIVE` | `DISPATCHED` → `FAILED` | `FAILED`, `errorCode` `NOT_EFFECTIVE` |
+	// | `PENDING` | none (stays `DISPATCHED`) | none |
+	//
+	// A result is accepted only for a `DISPATCHED` activity: any other status is a `400`
+	// that names it (a `READY` activity has not reached the field yet). A `PENDING` result
+	// may later be replaced by a final one. Submitting again a result with the same
+	// `status`, `task_result.result` and `occurred_at` is idempotent: `200` with the stored
+	// result, nothing changes. A different result for an activity that already has a final
+	// one is a `409`, unless `hard_override` is `true`: then the stored result is replaced,
+	// as long as the activity's status stays what it is (`COMPLETED` and `FAILED` are final;
+	// no override moves an activity between them — that is a `400`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /integration/activity-results/tasks (the `SubmitTaskResult` operationId).
+	SubmitTaskResultWithResponse(ctx context.Context, params *SubmitTaskResultParams, body SubmitTaskResultJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitTaskResultResponse, error)
+
+	// ListTaskResultTypeConfigsWithResponse List task result types (integration)
+	//
+	// The workspace's active result types, by code: the values `task_result.result` accepts.
+	// Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /integration/task-result-type-configs (the `ListTaskResultTypeConfigs` operationId).
+	ListTaskResultTypeConfigsWithResponse(ctx context.Context, params *ListTaskResultTypeConfigsParams, reqEditors ...RequestEditorFn) (*ListTaskResultTypeConfigsResponse, error)
+
+	// CreateTaskResultTypeConfigWithBodyWithResponse Create a task result type
+	//
+	// Adds a result type to the workspace's catalog (an extension: the documentation shows
+	// only how to read them). Codes are unique in the workspace (`409`).
+	// Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /task-result-type-configs (the `CreateTaskResultTypeConfig` operationId).
+	CreateTaskResultTypeConfigWithBodyWithResponse(ctx context.Context, params *CreateTaskResultTypeConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTaskResultTypeConfigResponse, error)
+
+	// CreateTaskResultTypeConfigWithResponse Create a task result type
+	//
+	// Adds a result type to the workspace's catalog (an extension: the documentation shows
+	// only how to read them). Codes are unique in the workspace (`409`).
+	// Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /task-result-type-configs (the `CreateTaskResultTypeConfig` operationId).
+	CreateTaskResultTypeConfigWithResponse(ctx context.Context, params *CreateTaskResultTypeConfigParams, body CreateTaskResultTypeConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTaskResultTypeConfigResponse, error)
 
 	// ListUserRetentionStatusesWithResponse List user retention statuses
 	//
@@ -4619,6 +7165,745 @@ func (r UpdateCommerceResponse) ContentType() string {
 	return ""
 }
 
+type ListCommerceUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]CommerceUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCommerceUsersResponse) GetJSON200() *[]CommerceUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListCommerceUsersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListCommerceUsersResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListCommerceUsersResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListCommerceUsersResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCommerceUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCommerceUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCommerceUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCommerceUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCommerceUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CommerceUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCommerceUserResponse) GetJSON201() *CommerceUser {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCommerceUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCommerceUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCommerceUserResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCommerceUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateCommerceUserResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateCommerceUserResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCommerceUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCommerceUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCommerceUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCommerceUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteCommerceUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteCommerceUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteCommerceUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteCommerceUserResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteCommerceUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteCommerceUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteCommerceUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteCommerceUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteCommerceUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCommerceUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommerceUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCommerceUserResponse) GetJSON200() *CommerceUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCommerceUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCommerceUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCommerceUserResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCommerceUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCommerceUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCommerceUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCommerceUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCommerceUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCommerceUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommerceUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCommerceUserResponse) GetJSON200() *CommerceUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCommerceUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCommerceUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCommerceUserResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCommerceUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateCommerceUserResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateCommerceUserResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCommerceUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCommerceUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCommerceUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCommerceUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCommerceUserContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Contact
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCommerceUserContactResponse) GetJSON201() *Contact {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCommerceUserContactResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCommerceUserContactResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCommerceUserContactResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCommerceUserContactResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateCommerceUserContactResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateCommerceUserContactResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCommerceUserContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCommerceUserContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCommerceUserContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCommerceUserContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteCommerceUserContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteCommerceUserContactResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteCommerceUserContactResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteCommerceUserContactResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteCommerceUserContactResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteCommerceUserContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteCommerceUserContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteCommerceUserContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteCommerceUserContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCommerceUserContactResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Contact
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCommerceUserContactResponse) GetJSON200() *Contact {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCommerceUserContactResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCommerceUserContactResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCommerceUserContactResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCommerceUserContactResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateCommerceUserContactResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateCommerceUserContactResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCommerceUserContactResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCommerceUserContactResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCommerceUserContactResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCommerceUserContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddCommerceUserRoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CommerceUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AddCommerceUserRoleResponse) GetJSON201() *CommerceUser {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddCommerceUserRoleResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddCommerceUserRoleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddCommerceUserRoleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddCommerceUserRoleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AddCommerceUserRoleResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AddCommerceUserRoleResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r AddCommerceUserRoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddCommerceUserRoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddCommerceUserRoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddCommerceUserRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RemoveCommerceUserRoleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RemoveCommerceUserRoleResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveCommerceUserRoleResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RemoveCommerceUserRoleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveCommerceUserRoleResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveCommerceUserRoleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveCommerceUserRoleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveCommerceUserRoleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveCommerceUserRoleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListDispatchConfigsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5109,6 +8394,296 @@ func (r ListChannelDefinitionsResponse) ContentType() string {
 	return ""
 }
 
+type ListIntegrationTasksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IntegrationTaskPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListIntegrationTasksResponse) GetJSON200() *IntegrationTaskPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListIntegrationTasksResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListIntegrationTasksResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListIntegrationTasksResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ListIntegrationTasksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListIntegrationTasksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListIntegrationTasksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListIntegrationTasksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SubmitTaskResultResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TaskResult
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TaskResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON200() *TaskResult {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON201() *TaskResult {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r SubmitTaskResultResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SubmitTaskResultResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SubmitTaskResultResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SubmitTaskResultResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListTaskResultTypeConfigsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]TaskResultTypeConfig
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTaskResultTypeConfigsResponse) GetJSON200() *[]TaskResultTypeConfig {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListTaskResultTypeConfigsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListTaskResultTypeConfigsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListTaskResultTypeConfigsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTaskResultTypeConfigsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTaskResultTypeConfigsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTaskResultTypeConfigsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTaskResultTypeConfigsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateTaskResultTypeConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TaskResultTypeConfig
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateTaskResultTypeConfigResponse) GetJSON201() *TaskResultTypeConfig {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateTaskResultTypeConfigResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateTaskResultTypeConfigResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateTaskResultTypeConfigResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateTaskResultTypeConfigResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateTaskResultTypeConfigResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateTaskResultTypeConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTaskResultTypeConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTaskResultTypeConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateTaskResultTypeConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListUserRetentionStatusesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5531,6 +9106,258 @@ func (c *ClientWithResponses) UpdateCommerceWithResponse(ctx context.Context, id
 	return ParseUpdateCommerceResponse(rsp)
 }
 
+// ListCommerceUsersWithResponse List a commerce's users
+//
+// The commerce's users with their roles and contacts, oldest first, as a plain array.
+// An extension: the documented way to read them is `GET /commerces/{id}`, which embeds
+// the same list. Requires `MANAGE_COMMERCES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /commerces/{id}/users (the `ListCommerceUsers` operationId).
+func (c *ClientWithResponses) ListCommerceUsersWithResponse(ctx context.Context, id CommercePathId, params *ListCommerceUsersParams, reqEditors ...RequestEditorFn) (*ListCommerceUsersResponse, error) {
+	rsp, err := c.ListCommerceUsers(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCommerceUsersResponse(rsp)
+}
+
+// CreateCommerceUserWithBodyWithResponse Create a commerce user
+//
+// Adds a person to the commerce, with initial roles. `name` is split at its first space
+// into `firstName` and `lastName`; `first_name` and `last_name` (an extension) set them
+// directly and win over `name`. `external_id` is unique within the commerce (`409`).
+// A commerce of another workspace is a `404`. Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /commerces/{id}/users (the `CreateCommerceUser` operationId).
+func (c *ClientWithResponses) CreateCommerceUserWithBodyWithResponse(ctx context.Context, id CommercePathId, params *CreateCommerceUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCommerceUserResponse, error) {
+	rsp, err := c.CreateCommerceUserWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCommerceUserResponse(rsp)
+}
+
+// CreateCommerceUserWithResponse Create a commerce user
+//
+// Adds a person to the commerce, with initial roles. `name` is split at its first space
+// into `firstName` and `lastName`; `first_name` and `last_name` (an extension) set them
+// directly and win over `name`. `external_id` is unique within the commerce (`409`).
+// A commerce of another workspace is a `404`. Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /commerces/{id}/users (the `CreateCommerceUser` operationId).
+func (c *ClientWithResponses) CreateCommerceUserWithResponse(ctx context.Context, id CommercePathId, params *CreateCommerceUserParams, body CreateCommerceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCommerceUserResponse, error) {
+	rsp, err := c.CreateCommerceUser(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCommerceUserResponse(rsp)
+}
+
+// DeleteCommerceUserWithResponse Delete a commerce user
+//
+// Removes the user with its roles and contacts (an extension; to keep the user but stop
+// using it, set `is_active` to `false` instead). Requires `MANAGE_COMMERCES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /commerces/{id}/users/{userId} (the `DeleteCommerceUser` operationId).
+func (c *ClientWithResponses) DeleteCommerceUserWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *DeleteCommerceUserParams, reqEditors ...RequestEditorFn) (*DeleteCommerceUserResponse, error) {
+	rsp, err := c.DeleteCommerceUser(ctx, id, userId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCommerceUserResponse(rsp)
+}
+
+// GetCommerceUserWithResponse Get a commerce user
+//
+// One user of the commerce with roles and contacts (an extension). Requires `MANAGE_COMMERCES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /commerces/{id}/users/{userId} (the `GetCommerceUser` operationId).
+func (c *ClientWithResponses) GetCommerceUserWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *GetCommerceUserParams, reqEditors ...RequestEditorFn) (*GetCommerceUserResponse, error) {
+	rsp, err := c.GetCommerceUser(ctx, id, userId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCommerceUserResponse(rsp)
+}
+
+// UpdateCommerceUserWithBodyWithResponse Update a commerce user
+//
+// Changes the fields given and keeps the others. `name` sets `firstName` and `lastName` as
+// on create. Roles and contacts have their own endpoints. Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /commerces/{id}/users/{userId} (the `UpdateCommerceUser` operationId).
+func (c *ClientWithResponses) UpdateCommerceUserWithBodyWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *UpdateCommerceUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCommerceUserResponse, error) {
+	rsp, err := c.UpdateCommerceUserWithBody(ctx, id, userId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCommerceUserResponse(rsp)
+}
+
+// UpdateCommerceUserWithResponse Update a commerce user
+//
+// Changes the fields given and keeps the others. `name` sets `firstName` and `lastName` as
+// on create. Roles and contacts have their own endpoints. Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /commerces/{id}/users/{userId} (the `UpdateCommerceUser` operationId).
+func (c *ClientWithResponses) UpdateCommerceUserWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *UpdateCommerceUserParams, body UpdateCommerceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCommerceUserResponse, error) {
+	rsp, err := c.UpdateCommerceUser(ctx, id, userId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCommerceUserResponse(rsp)
+}
+
+// CreateCommerceUserContactWithBodyWithResponse Add a contact to a commerce user
+//
+// Adds a way to reach the user. `value` is checked against `contact_type`: `EMAIL` must be
+// an email address (`local@domain.tld`); `PHONE` and `WHATSAPP` must be E.164 numbers
+// (`+` and 2 to 15 digits, no spaces, e.g. `+56912345678`); `OTHER` is any text. A bad
+// value is a `400` naming `value`. `is_primary: true` makes it the user's primary contact
+// of its type (a previous primary of that type stops being primary). The same type and
+// value twice for one user is a `409` (emails compare case-insensitively).
+// Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /commerces/{id}/users/{userId}/contacts (the `CreateCommerceUserContact` operationId).
+func (c *ClientWithResponses) CreateCommerceUserContactWithBodyWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *CreateCommerceUserContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCommerceUserContactResponse, error) {
+	rsp, err := c.CreateCommerceUserContactWithBody(ctx, id, userId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCommerceUserContactResponse(rsp)
+}
+
+// CreateCommerceUserContactWithResponse Add a contact to a commerce user
+//
+// Adds a way to reach the user. `value` is checked against `contact_type`: `EMAIL` must be
+// an email address (`local@domain.tld`); `PHONE` and `WHATSAPP` must be E.164 numbers
+// (`+` and 2 to 15 digits, no spaces, e.g. `+56912345678`); `OTHER` is any text. A bad
+// value is a `400` naming `value`. `is_primary: true` makes it the user's primary contact
+// of its type (a previous primary of that type stops being primary). The same type and
+// value twice for one user is a `409` (emails compare case-insensitively).
+// Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /commerces/{id}/users/{userId}/contacts (the `CreateCommerceUserContact` operationId).
+func (c *ClientWithResponses) CreateCommerceUserContactWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *CreateCommerceUserContactParams, body CreateCommerceUserContactJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCommerceUserContactResponse, error) {
+	rsp, err := c.CreateCommerceUserContact(ctx, id, userId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCommerceUserContactResponse(rsp)
+}
+
+// DeleteCommerceUserContactWithResponse Delete a contact
+//
+// Removes a contact from the user (an extension). Requires `MANAGE_COMMERCES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /commerces/{id}/users/{userId}/contacts/{contactId} (the `DeleteCommerceUserContact` operationId).
+func (c *ClientWithResponses) DeleteCommerceUserContactWithResponse(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *DeleteCommerceUserContactParams, reqEditors ...RequestEditorFn) (*DeleteCommerceUserContactResponse, error) {
+	rsp, err := c.DeleteCommerceUserContact(ctx, id, userId, contactId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteCommerceUserContactResponse(rsp)
+}
+
+// UpdateCommerceUserContactWithBodyWithResponse Update a contact
+//
+// Changes a contact's value (checked against its type as on create), whether it is the
+// primary contact of its type, or whether it is active (an extension). Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /commerces/{id}/users/{userId}/contacts/{contactId} (the `UpdateCommerceUserContact` operationId).
+func (c *ClientWithResponses) UpdateCommerceUserContactWithBodyWithResponse(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *UpdateCommerceUserContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCommerceUserContactResponse, error) {
+	rsp, err := c.UpdateCommerceUserContactWithBody(ctx, id, userId, contactId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCommerceUserContactResponse(rsp)
+}
+
+// UpdateCommerceUserContactWithResponse Update a contact
+//
+// Changes a contact's value (checked against its type as on create), whether it is the
+// primary contact of its type, or whether it is active (an extension). Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /commerces/{id}/users/{userId}/contacts/{contactId} (the `UpdateCommerceUserContact` operationId).
+func (c *ClientWithResponses) UpdateCommerceUserContactWithResponse(ctx context.Context, id CommercePathId, userId UserId, contactId openapi_types.UUID, params *UpdateCommerceUserContactParams, body UpdateCommerceUserContactJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCommerceUserContactResponse, error) {
+	rsp, err := c.UpdateCommerceUserContact(ctx, id, userId, contactId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCommerceUserContactResponse(rsp)
+}
+
+// AddCommerceUserRoleWithBodyWithResponse Add a role to a commerce user
+//
+// Gives the user a role. A role the user already has is a `409`. Answers with the user
+// (the documentation leaves the `201` body open). Requires `MANAGE_COMMERCES`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /commerces/{id}/users/{userId}/roles (the `AddCommerceUserRole` operationId).
+func (c *ClientWithResponses) AddCommerceUserRoleWithBodyWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *AddCommerceUserRoleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddCommerceUserRoleResponse, error) {
+	rsp, err := c.AddCommerceUserRoleWithBody(ctx, id, userId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddCommerceUserRoleResponse(rsp)
+}
+
+// AddCommerceUserRoleWithResponse Add a role to a commerce user
+//
+// Gives the user a role. A role the user already has is a `409`. Answers with the user
+// (the documentation leaves the `201` body open). Requires `MANAGE_COMMERCES`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /commerces/{id}/users/{userId}/roles (the `AddCommerceUserRole` operationId).
+func (c *ClientWithResponses) AddCommerceUserRoleWithResponse(ctx context.Context, id CommercePathId, userId UserId, params *AddCommerceUserRoleParams, body AddCommerceUserRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*AddCommerceUserRoleResponse, error) {
+	rsp, err := c.AddCommerceUserRole(ctx, id, userId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddCommerceUserRoleResponse(rsp)
+}
+
+// RemoveCommerceUserRoleWithResponse Remove a role from a commerce user
+//
+// Takes a role away from the user; a role the user does not have is a `404`. Requires `MANAGE_COMMERCES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /commerces/{id}/users/{userId}/roles/{role} (the `RemoveCommerceUserRole` operationId).
+func (c *ClientWithResponses) RemoveCommerceUserRoleWithResponse(ctx context.Context, id CommercePathId, userId UserId, role CommerceUserRole, params *RemoveCommerceUserRoleParams, reqEditors ...RequestEditorFn) (*RemoveCommerceUserRoleResponse, error) {
+	rsp, err := c.RemoveCommerceUserRole(ctx, id, userId, role, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveCommerceUserRoleResponse(rsp)
+}
+
 // ListDispatchConfigsWithResponse List dispatch configs
 //
 // Lists every dispatch config of the current workspace, deactivated ones included, as a plain
@@ -5687,6 +9514,164 @@ func (c *ClientWithResponses) ListChannelDefinitionsWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseListChannelDefinitionsResponse(rsp)
+}
+
+// ListIntegrationTasksWithResponse List tasks (integration)
+//
+// The workspace's `TASK` activities as a field system sees them, ordered by `scheduledAt`
+// (earliest first). Requires `VIEW_ACTIVITIES`.
+//
+// `status` is the task status, derived from the activity's status:
+//
+// | Activity status | Task status |
+// |---|---|
+// | `READY`, `UNRESOLVED` | `PENDING` |
+// | `DISPATCHED` | `IN_PROGRESS` |
+// | `COMPLETED` | `COMPLETED` |
+// | `FAILED` with a submitted result (`NOT_EFFECTIVE`) | `COMPLETED` |
+// | `FAILED` without a result (dispatch failed) | `CANCELLED` |
+// | `CANCELED` | `CANCELLED` |
+//
+// The activity's own status is in `activityStatus`. `result_status` matches the status of
+// the submitted result (activities without a result never match it).
+// `external_operator_id` matches the operator named in the submitted result: operators are
+// known only from results here.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /integration/activities/tasks (the `ListIntegrationTasks` operationId).
+func (c *ClientWithResponses) ListIntegrationTasksWithResponse(ctx context.Context, params *ListIntegrationTasksParams, reqEditors ...RequestEditorFn) (*ListIntegrationTasksResponse, error) {
+	rsp, err := c.ListIntegrationTasks(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListIntegrationTasksResponse(rsp)
+}
+
+// SubmitTaskResultWithBodyWithResponse Submit a task result (integration)
+//
+// Records what happened with a `TASK` activity and moves it along its lifecycle. The
+// activity is named by `activity_id` or, failing that, by `provider_activity_id` (the id
+// the provider answered the dispatch with, the activity's `externalId`); neither, or no
+// such activity in the workspace, is a `400` / `404`. `commerce_external_id` must be the
+// external id of the activity's commerce (`404` if no commerce has it, `400` if it is
+// another commerce's). `task_result.result` must be an active code of
+// `GET /integration/task-result-type-configs` (`400` otherwise); when that type
+// `requiresFutureScheduledAt`, `task_result.future_scheduled_at` is required and must be
+// later than `occurred_at`. Requires `SUBMIT_ACTIVITY_RESULT`.
+//
+// | `status` | Activity transition | Status event |
+// |---|---|---|
+// | `EFFECTIVE` | `DISPATCHED` → `COMPLETED` | `COMPLETED` |
+// | `NOT_EFFECTIVE` | `DISPATCHED` → `FAILED` | `FAILED`, `errorCode` `NOT_EFFECTIVE` |
+// | `PENDING` | none (stays `DISPATCHED`) | none |
+//
+// A result is accepted only for a `DISPATCHED` activity: any other status is a `400`
+// that names it (a `READY` activity has not reached the field yet). A `PENDING` result
+// may later be replaced by a final one. Submitting again a result with the same
+// `status`, `task_result.result` and `occurred_at` is idempotent: `200` with the stored
+// result, nothing changes. A different result for an activity that already has a final
+// one is a `409`, unless `hard_override` is `true`: then the stored result is replaced,
+// as long as the activity's status stays what it is (`COMPLETED` and `FAILED` are final;
+// no override moves an activity between them — that is a `400`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /integration/activity-results/tasks (the `SubmitTaskResult` operationId).
+func (c *ClientWithResponses) SubmitTaskResultWithBodyWithResponse(ctx context.Context, params *SubmitTaskResultParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitTaskResultResponse, error) {
+	rsp, err := c.SubmitTaskResultWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitTaskResultResponse(rsp)
+}
+
+// SubmitTaskResultWithResponse Submit a task result (integration)
+//
+// Records what happened with a `TASK` activity and moves it along its lifecycle. The
+// activity is named by `activity_id` or, failing that, by `provider_activity_id` (the id
+// the provider answered the dispatch with, the activity's `externalId`); neither, or no
+// such activity in the workspace, is a `400` / `404`. `commerce_external_id` must be the
+// external id of the activity's commerce (`404` if no commerce has it, `400` if it is
+// another commerce's). `task_result.result` must be an active code of
+// `GET /integration/task-result-type-configs` (`400` otherwise); when that type
+// `requiresFutureScheduledAt`, `task_result.future_scheduled_at` is required and must be
+// later than `occurred_at`. Requires `SUBMIT_ACTIVITY_RESULT`.
+//
+// | `status` | Activity transition | Status event |
+// |---|---|---|
+// | `EFFECTIVE` | `DISPATCHED` → `COMPLETED` | `COMPLETED` |
+// | `NOT_EFFECTIVE` | `DISPATCHED` → `FAILED` | `FAILED`, `errorCode` `NOT_EFFECTIVE` |
+// | `PENDING` | none (stays `DISPATCHED`) | none |
+//
+// A result is accepted only for a `DISPATCHED` activity: any other status is a `400`
+// that names it (a `READY` activity has not reached the field yet). A `PENDING` result
+// may later be replaced by a final one. Submitting again a result with the same
+// `status`, `task_result.result` and `occurred_at` is idempotent: `200` with the stored
+// result, nothing changes. A different result for an activity that already has a final
+// one is a `409`, unless `hard_override` is `true`: then the stored result is replaced,
+// as long as the activity's status stays what it is (`COMPLETED` and `FAILED` are final;
+// no override moves an activity between them — that is a `400`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /integration/activity-results/tasks (the `SubmitTaskResult` operationId).
+func (c *ClientWithResponses) SubmitTaskResultWithResponse(ctx context.Context, params *SubmitTaskResultParams, body SubmitTaskResultJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitTaskResultResponse, error) {
+	rsp, err := c.SubmitTaskResult(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitTaskResultResponse(rsp)
+}
+
+// ListTaskResultTypeConfigsWithResponse List task result types (integration)
+//
+// The workspace's active result types, by code: the values `task_result.result` accepts.
+// Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /integration/task-result-type-configs (the `ListTaskResultTypeConfigs` operationId).
+func (c *ClientWithResponses) ListTaskResultTypeConfigsWithResponse(ctx context.Context, params *ListTaskResultTypeConfigsParams, reqEditors ...RequestEditorFn) (*ListTaskResultTypeConfigsResponse, error) {
+	rsp, err := c.ListTaskResultTypeConfigs(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTaskResultTypeConfigsResponse(rsp)
+}
+
+// CreateTaskResultTypeConfigWithBodyWithResponse Create a task result type
+//
+// Adds a result type to the workspace's catalog (an extension: the documentation shows
+// only how to read them). Codes are unique in the workspace (`409`).
+// Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /task-result-type-configs (the `CreateTaskResultTypeConfig` operationId).
+func (c *ClientWithResponses) CreateTaskResultTypeConfigWithBodyWithResponse(ctx context.Context, params *CreateTaskResultTypeConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTaskResultTypeConfigResponse, error) {
+	rsp, err := c.CreateTaskResultTypeConfigWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTaskResultTypeConfigResponse(rsp)
+}
+
+// CreateTaskResultTypeConfigWithResponse Create a task result type
+//
+// Adds a result type to the workspace's catalog (an extension: the documentation shows
+// only how to read them). Codes are unique in the workspace (`409`).
+// Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /task-result-type-configs (the `CreateTaskResultTypeConfig` operationId).
+func (c *ClientWithResponses) CreateTaskResultTypeConfigWithResponse(ctx context.Context, params *CreateTaskResultTypeConfigParams, body CreateTaskResultTypeConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTaskResultTypeConfigResponse, error) {
+	rsp, err := c.CreateTaskResultTypeConfig(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTaskResultTypeConfigResponse(rsp)
 }
 
 // ListUserRetentionStatusesWithResponse List user retention statuses
@@ -6450,6 +10435,604 @@ func ParseUpdateCommerceResponse(rsp *http.Response) (*UpdateCommerceResponse, e
 	return response, nil
 }
 
+// ParseListCommerceUsersResponse parses an HTTP response from a ListCommerceUsersWithResponse call
+func ParseListCommerceUsersResponse(rsp *http.Response) (*ListCommerceUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCommerceUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []CommerceUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCommerceUserResponse parses an HTTP response from a CreateCommerceUserWithResponse call
+func ParseCreateCommerceUserResponse(rsp *http.Response) (*CreateCommerceUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCommerceUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CommerceUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteCommerceUserResponse parses an HTTP response from a DeleteCommerceUserWithResponse call
+func ParseDeleteCommerceUserResponse(rsp *http.Response) (*DeleteCommerceUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteCommerceUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCommerceUserResponse parses an HTTP response from a GetCommerceUserWithResponse call
+func ParseGetCommerceUserResponse(rsp *http.Response) (*GetCommerceUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCommerceUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommerceUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCommerceUserResponse parses an HTTP response from a UpdateCommerceUserWithResponse call
+func ParseUpdateCommerceUserResponse(rsp *http.Response) (*UpdateCommerceUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCommerceUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommerceUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCommerceUserContactResponse parses an HTTP response from a CreateCommerceUserContactWithResponse call
+func ParseCreateCommerceUserContactResponse(rsp *http.Response) (*CreateCommerceUserContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCommerceUserContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Contact
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteCommerceUserContactResponse parses an HTTP response from a DeleteCommerceUserContactWithResponse call
+func ParseDeleteCommerceUserContactResponse(rsp *http.Response) (*DeleteCommerceUserContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteCommerceUserContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCommerceUserContactResponse parses an HTTP response from a UpdateCommerceUserContactWithResponse call
+func ParseUpdateCommerceUserContactResponse(rsp *http.Response) (*UpdateCommerceUserContactResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCommerceUserContactResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Contact
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddCommerceUserRoleResponse parses an HTTP response from a AddCommerceUserRoleWithResponse call
+func ParseAddCommerceUserRoleResponse(rsp *http.Response) (*AddCommerceUserRoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddCommerceUserRoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CommerceUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRemoveCommerceUserRoleResponse parses an HTTP response from a RemoveCommerceUserRoleWithResponse call
+func ParseRemoveCommerceUserRoleResponse(rsp *http.Response) (*RemoveCommerceUserRoleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveCommerceUserRoleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListDispatchConfigsResponse parses an HTTP response from a ListDispatchConfigsWithResponse call
 func ParseListDispatchConfigsResponse(rsp *http.Response) (*ListDispatchConfigsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6832,6 +11415,236 @@ func ParseListChannelDefinitionsResponse(rsp *http.Response) (*ListChannelDefini
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListIntegrationTasksResponse parses an HTTP response from a ListIntegrationTasksWithResponse call
+func ParseListIntegrationTasksResponse(rsp *http.Response) (*ListIntegrationTasksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListIntegrationTasksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IntegrationTaskPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSubmitTaskResultResponse parses an HTTP response from a SubmitTaskResultWithResponse call
+func ParseSubmitTaskResultResponse(rsp *http.Response) (*SubmitTaskResultResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SubmitTaskResultResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TaskResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TaskResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListTaskResultTypeConfigsResponse parses an HTTP response from a ListTaskResultTypeConfigsWithResponse call
+func ParseListTaskResultTypeConfigsResponse(rsp *http.Response) (*ListTaskResultTypeConfigsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTaskResultTypeConfigsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []TaskResultTypeConfig
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateTaskResultTypeConfigResponse parses an HTTP response from a CreateTaskResultTypeConfigWithResponse call
+func ParseCreateTaskResultTypeConfigResponse(rsp *http.Response) (*CreateTaskResultTypeConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTaskResultTypeConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TaskResultTypeConfig
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	}
 

@@ -70,7 +70,7 @@ func (h *Handler) CreateCommerce(ctx context.Context, req api.CreateCommerceRequ
 	return api.CreateCommerce201JSONResponse(toCommerceDetail(c)), nil
 }
 
-// GetCommerce returns a commerce with its addresses and users.
+// GetCommerce returns a commerce with its addresses and users, their roles and contacts.
 func (h *Handler) GetCommerce(ctx context.Context, req api.GetCommerceRequestObject) (api.GetCommerceResponseObject, error) {
 	c, err := h.DB.GetCommerce(ctx, auth.FromContext(ctx).WorkspaceID, req.Id)
 	if err != nil {
@@ -140,7 +140,10 @@ func toCommerceDetail(c store.Commerce) api.CommerceDetail {
 		Id: c.ID, Name: c.Name, ExternalId: nullString(c.ExternalID), TaxId: nullString(c.TaxID),
 		IsActive: c.IsActive, IsPlaceholder: c.IsPlaceholder, Metadata: meta,
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
-		Addresses: make([]api.Address, 0, len(c.Addresses)), Users: []api.CommerceUser{},
+		Addresses: make([]api.Address, 0, len(c.Addresses)), Users: make([]api.CommerceUser, 0, len(c.Users)),
+	}
+	for _, u := range c.Users {
+		d.Users = append(d.Users, toCommerceUser(u))
 	}
 	for _, a := range c.Addresses {
 		d.Addresses = append(d.Addresses, api.Address{Id: a.ID, Street: a.Street, City: nullString(a.City),

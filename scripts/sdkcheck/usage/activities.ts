@@ -123,3 +123,60 @@ export async function fetchOne(id: string): Promise<string> {
   const createdAt: string | undefined = data?.createdAt;
   return createdAt ?? "";
 }
+
+type CommerceUser = components["schemas"]["CommerceUser"];
+type IntegrationTask = components["schemas"]["IntegrationTask"];
+
+export async function addOwnerWithPhone(commerceId: string): Promise<CommerceUser | undefined> {
+  const { data: user } = await client.POST("/commerces/{id}/users", {
+    params: { path: { id: commerceId } },
+    body: { name: "Maria Garcia", external_id: "usr-001", source: "RETEN", roles: ["OWNER"] },
+  });
+  if (!user) return undefined;
+  const firstName: string | null = user.firstName;
+  void firstName;
+  await client.POST("/commerces/{id}/users/{userId}/contacts", {
+    params: { path: { id: commerceId, userId: user.id } },
+    body: { contact_type: "PHONE", value: "+56912345678", source: "RETEN", is_primary: true },
+  });
+  await client.POST("/commerces/{id}/users/{userId}/contacts", {
+    params: { path: { id: commerceId, userId: user.id } },
+    // @ts-expect-error -- source is required on a contact.
+    body: { contact_type: "EMAIL", value: "maria@example.com" },
+  });
+  await client.DELETE("/commerces/{id}/users/{userId}/roles/{role}", {
+    // @ts-expect-error -- "BOSS" is not a commerce user role.
+    params: { path: { id: commerceId, userId: user.id, role: "BOSS" } },
+  });
+  const { data: withRep } = await client.POST("/commerces/{id}/users/{userId}/roles", {
+    params: { path: { id: commerceId, userId: user.id } },
+    body: { role: "COMMERCE_REP" },
+  });
+  return withRep;
+}
+
+export async function pendingTasks(): Promise<IntegrationTask[]> {
+  const { data } = await client.GET("/integration/activities/tasks", {
+    params: { query: { status: "PENDING", per_page: 50, external_commerce_id: "COM-001" } },
+  });
+  // @ts-expect-error -- task statuses are PENDING/IN_PROGRESS/COMPLETED/CANCELLED, not activity statuses.
+  await client.GET("/integration/activities/tasks", { params: { query: { status: "READY" } } });
+  return data?.data ?? [];
+}
+
+export async function reportSale(activityId: string): Promise<string | undefined> {
+  const { data, error } = await client.POST("/integration/activity-results/tasks", {
+    body: {
+      activity_id: activityId,
+      commerce_external_id: "COM-001",
+      occurred_at: "2026-04-11T10:30:00.000Z",
+      status: "EFFECTIVE",
+      task_result: { result: "SALE_COMPLETED", contact_type: "OUTBOUND" },
+    },
+  });
+  if (error) return error.message;
+  const types = await client.GET("/integration/task-result-type-configs");
+  const needsDate: boolean | undefined = types.data?.[0]?.requiresFutureScheduledAt;
+  void needsDate;
+  return data?.activityStatus;
+}

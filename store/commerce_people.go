@@ -1,0 +1,407 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// CommerceUser is a person at a commerce.
+type CommerceUser struct {
+	ID         uuid.UUID `db:"id"`
+	CommerceID uuid.UUID `db:"commerce_id"`
+	FirstName  *string   `db:"first_name"`
+	LastName   *string   `db:"last_name"`
+	ExternalID *string   `db:"external_id"`
+	Source     string    `db:"source"`
+	IsActive   bool      `db:"is_active"`
+	CreatedAt  time.Time `db:"created_at"`
+	UpdatedAt  time.Time `db:"updated_at"`
+	Roles      []string  `db:"-"` // in the order of the role enum
+	Contacts   []Contact `db:"-"`
+}
+
+// Contact is a way to reach a commerce user.
+type Contact struct {
+	ID        uuid.UUID `db:"id"`
+	UserID    uuid.UUID `db:"user_id"`
+	Type      string    `db:"type"`
+	Value     string    `db:"value"`
+	Source    string    `db:"source"`
+	IsPrimary bool      `db:"is_primary"`
+	IsActive  bool      `db:"is_active"`
+	CreatedAt time.Time `db:"created_at"`
+	UpdatedAt time.Time `db:"updated_at"`
+}
+
+// CommerceUserRoles lists the roles in their documented order, which is the order a user's
+// roles are returned in.
+var CommerceUserRoles = []string{"OWNER", "ORDERS", "FINANCE", "ATTENTION", "ADMIN", "COMMERCE_REP", "OTHER"}
+
+const commerceUserColumns = `u.id, u.commerce_id, u.first_name, u.last_name, u.external_id, u.source, u.is_active, u.created_at, u.updated_at`
+
+const contactColumns = `id, user_id, type, value, source, is_primary, is_active, created_at, updated_at`
+
+// checkCommerceUser reports ErrNotFound unless the workspace has the commerce and the commerce
+// has the user (userID = uuid.Nil checks only the commerce). It locks nothing.
+func checkCommerceUser(ctx context.Context, q sqlx.QueryerContext, workspaceID, commerceID, userID uuid.UUID) error {
+	var found struct {
+		Commerce bool `db:"commerce"`
+		User     bool `db:"usr"`
+	}
+	err := sqlx.GetContext(ctx, q, &found, `SELECT
+		EXISTS (SELECT 1 FROM commerces WHERE workspace_id = $1 AND id = $2) AS commerce,
+		EXISTS (SELECT 1 FROM commerce_users WHERE commerce_id = $2 AND id = $3) AS usr`, workspaceID, commerceID, userID)
+	switch {
+	case err != nil:
+		return err
+	case !found.Commerce:
+		return notFound("Commerce")
+	case userID != uuid.Nil && !found.User:
+		return notFound("Commerce user")
+	}
+	return nil
+}
+
+// loadCommerceUsers returns a commerce's users (all, or only the one named) with roles and
+// contacts, in three queries whatever their number.
+func loadCommerceUsers(ctx context.Context, q sqlx.QueryerContext, commerceID, only uuid.UUID) ([]CommerceUser, error) {
+	users := []CommerceUser{}
+	err := sqlx.SelectContext(ctx, q, &users, `SELECT `+commerceUserColumns+` FROM commerce_users u
+		WHERE u.commerce_id = $1 AND ($2::uuid IS NULL OR u.id = $2) ORDER BY u.id`, commerceID, nilUUID(only))
+	if err != nil || len(users) == 0 {
+		return users, err
+	}
+	byID := make(map[uuid.UUID]*CommerceUser, len(users))
+	ids := make([]string, len(users))
+	for i := range users {
+		users[i].Roles, users[i].Contacts = []string{}, []Contact{}
+		byID[users[i].ID] = &users[i]
+		ids[i] = users[i].ID.String()
+	}
+	var roles []struct {
+		UserID uuid.UUID `db:"user_id"`
+		Role   string    `db:"role"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &roles, `SELECT user_id, role FROM commerce_user_roles WHERE user_id = ANY($1::uuid[])
+		ORDER BY array_position($2::text[], role)`, pq.StringArray(ids), pq.StringArray(CommerceUserRoles)); err != nil {
+		return nil, err
+	}
+	for _, r := range roles {
+		byID[r.UserID].Roles = append(byID[r.UserID].Roles, r.Role)
+	}
+	var contacts []Contact
+	if err := sqlx.SelectContext(ctx, q, &contacts, `SELECT `+contactColumns+` FROM commerce_user_contacts
+		WHERE user_id = ANY($1::uuid[]) ORDER BY type, is_primary DESC, id`, pq.StringArray(ids)); err != nil {
+		return nil, err
+	}
+	for _, c := range contacts {
+		byID[c.UserID].Contacts = append(byID[c.UserID].Contacts, c)
+	}
+	return users, nil
+}
+
+func nilUUID(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
+	}
+	return &id
+}
+
+// ListCommerceUsers returns a workspace's commerce's users with their roles and contacts,
+// oldest first. ErrNotFound if the workspace has no such commerce.
+func (s *DB) ListCommerceUsers(ctx context.Context, workspaceID, commerceID uuid.UUID) ([]CommerceUser, error) {
+	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, uuid.Nil); err != nil {
+		return nil, err
+	}
+	return loadCommerceUsers(ctx, s.db, commerceID, uuid.Nil)
+}
+
+// GetCommerceUser returns one user with roles and contacts. ErrNotFound if the workspace has
+// no such commerce or the commerce no such user.
+func (s *DB) GetCommerceUser(ctx context.Context, workspaceID, commerceID, userID uuid.UUID) (CommerceUser, error) {
+	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
+		return CommerceUser{}, err
+	}
+	users, err := loadCommerceUsers(ctx, s.db, commerceID, userID)
+	if err != nil {
+		return CommerceUser{}, err
+	}
+	if len(users) == 0 { // deleted in between
+		return CommerceUser{}, notFound("Commerce user")
+	}
+	return users[0], nil
+}
+
+// CommerceUserCreate is a new commerce user.
+type CommerceUserCreate struct {
+	FirstName, LastName, ExternalID *string
+	Source                          string
+	IsActive                        bool
+	Roles                           []string
+}
+
+func conflictUserExternalID(id *string) error {
+	return &Error{Kind: ErrConflict, Message: fmt.Sprintf("The commerce already has a user with external_id %q", deref(id))}
+}
+
+// CreateCommerceUser stores a user and its roles. ErrNotFound if the workspace has no such
+// commerce; ErrConflict if the commerce already has a user with the external id.
+func (s *DB) CreateCommerceUser(ctx context.Context, workspaceID, commerceID uuid.UUID, in CommerceUserCreate) (CommerceUser, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return CommerceUser{}, err
+	}
+	defer tx.Rollback()
+	id := newID()
+	// The insert happens only when the commerce is the workspace's; no row means it is not.
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO commerce_users (id, commerce_id, first_name, last_name, external_id, source, is_active)
+		SELECT $1, c.id, $4, $5, $6, $7, $8 FROM commerces c WHERE c.workspace_id = $2 AND c.id = $3`,
+		id, workspaceID, commerceID, in.FirstName, in.LastName, in.ExternalID, in.Source, in.IsActive)
+	if isUniqueViolation(err, "") {
+		return CommerceUser{}, conflictUserExternalID(in.ExternalID)
+	}
+	if err != nil {
+		return CommerceUser{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return CommerceUser{}, notFound("Commerce")
+	}
+	if len(in.Roles) > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO commerce_user_roles (user_id, role)
+			SELECT $1, r FROM unnest($2::text[]) AS r ON CONFLICT DO NOTHING`, id, pq.StringArray(in.Roles)); err != nil {
+			return CommerceUser{}, err
+		}
+	}
+	users, err := loadCommerceUsers(ctx, tx, commerceID, id)
+	if err != nil {
+		return CommerceUser{}, err
+	}
+	return users[0], tx.Commit()
+}
+
+// CommerceUserUpdate changes the non-nil fields of a user; the Clear flags set a field to null.
+type CommerceUserUpdate struct {
+	FirstName, LastName, ExternalID *string
+	ClearLastName, ClearExternalID  bool
+	IsActive                        *bool
+}
+
+// UpdateCommerceUser changes a user. ErrNotFound if the workspace has no such commerce or the
+// commerce no such user; ErrConflict if the new external id is taken in the commerce.
+func (s *DB) UpdateCommerceUser(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, in CommerceUserUpdate) (CommerceUser, error) {
+	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
+		return CommerceUser{}, err
+	}
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE commerce_users u SET first_name = coalesce($3, first_name),
+			last_name = CASE WHEN $4 THEN NULL ELSE coalesce($5, last_name) END,
+			external_id = CASE WHEN $6 THEN NULL ELSE coalesce($7, external_id) END,
+			is_active = coalesce($8, is_active), updated_at = now()
+		WHERE u.commerce_id = $1 AND u.id = $2`,
+		commerceID, userID, in.FirstName, in.ClearLastName, in.LastName, in.ClearExternalID, in.ExternalID, in.IsActive)
+	if isUniqueViolation(err, "") {
+		return CommerceUser{}, conflictUserExternalID(in.ExternalID)
+	}
+	if err != nil {
+		return CommerceUser{}, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return CommerceUser{}, notFound("Commerce user")
+	}
+	return s.GetCommerceUser(ctx, workspaceID, commerceID, userID)
+}
+
+// DeleteCommerceUser removes a user with its roles and contacts. ErrNotFound as GetCommerceUser.
+func (s *DB) DeleteCommerceUser(ctx context.Context, workspaceID, commerceID, userID uuid.UUID) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_users u USING commerces c
+		WHERE c.id = u.commerce_id AND c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3`, workspaceID, commerceID, userID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Commerce user")
+	}
+	return nil
+}
+
+// checkOrNotFound explains a write that touched no row: the commerce or user is missing, or
+// else the thing named.
+func checkOrNotFound(ctx context.Context, s *DB, workspaceID, commerceID, userID uuid.UUID, what string) error {
+	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
+		return err
+	}
+	return notFound(what)
+}
+
+// AddCommerceUserRole gives a user a role. ErrNotFound as GetCommerceUser; ErrConflict if the
+// user already has it.
+func (s *DB) AddCommerceUserRole(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, role string) (CommerceUser, error) {
+	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
+		return CommerceUser{}, err
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO commerce_user_roles (user_id, role) VALUES ($1, $2)`, userID, role)
+	if isUniqueViolation(err, "") {
+		return CommerceUser{}, &Error{Kind: ErrConflict, Message: fmt.Sprintf("The user already has the role %s", role)}
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23503" { // the user was deleted in between
+		return CommerceUser{}, notFound("Commerce user")
+	}
+	if err != nil {
+		return CommerceUser{}, err
+	}
+	return s.GetCommerceUser(ctx, workspaceID, commerceID, userID)
+}
+
+// RemoveCommerceUserRole takes a role from a user. ErrNotFound as GetCommerceUser, or if the
+// user does not have the role.
+func (s *DB) RemoveCommerceUserRole(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, role string) error {
+	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_user_roles WHERE user_id = $1 AND role = $2`, userID, role)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return &Error{Kind: ErrNotFound, Message: fmt.Sprintf("The user does not have the role %s", role)}
+	}
+	return nil
+}
+
+// ContactCreate is a new contact; Value is already checked against Type.
+type ContactCreate struct {
+	Type, Value, Source string
+	IsPrimary           bool
+}
+
+func conflictContact(typ, value string) error {
+	return &Error{Kind: ErrConflict, Message: fmt.Sprintf("The user already has the %s contact %q", typ, value)}
+}
+
+// CreateContact adds a contact to a user; a primary one takes over from the user's previous
+// primary contact of its type. ErrNotFound as GetCommerceUser; ErrConflict if the user already
+// has the type and value.
+func (s *DB) CreateContact(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, in ContactCreate) (Contact, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Contact{}, err
+	}
+	defer tx.Rollback()
+	if err := lockCommerceUser(ctx, tx, workspaceID, commerceID, userID); err != nil {
+		return Contact{}, err
+	}
+	if in.IsPrimary {
+		if err := clearPrimary(ctx, tx, userID, in.Type, uuid.Nil); err != nil {
+			return Contact{}, err
+		}
+	}
+	var c Contact
+	err = tx.GetContext(ctx, &c, `INSERT INTO commerce_user_contacts (id, user_id, type, value, source, is_primary)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+contactColumns, newID(), userID, in.Type, in.Value, in.Source, in.IsPrimary)
+	if isUniqueViolation(err, "commerce_user_contacts_value_key") {
+		return Contact{}, conflictContact(in.Type, in.Value)
+	}
+	if err != nil {
+		return Contact{}, err
+	}
+	return c, tx.Commit()
+}
+
+// lockCommerceUser locks the user's row for the rest of tx, so that two requests changing its
+// primary contacts take turns. ErrNotFound as GetCommerceUser.
+func lockCommerceUser(ctx context.Context, tx *sqlx.Tx, workspaceID, commerceID, userID uuid.UUID) error {
+	var id uuid.UUID
+	err := tx.GetContext(ctx, &id, `SELECT u.id FROM commerce_users u JOIN commerces c ON c.id = u.commerce_id
+		WHERE c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3 FOR UPDATE OF u`, workspaceID, commerceID, userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return checkCommerceUser(ctx, tx, workspaceID, commerceID, userID)
+	}
+	return err
+}
+
+func clearPrimary(ctx context.Context, tx *sqlx.Tx, userID uuid.UUID, typ string, except uuid.UUID) error {
+	_, err := tx.ExecContext(ctx, `UPDATE commerce_user_contacts SET is_primary = false, updated_at = now()
+		WHERE user_id = $1 AND type = $2 AND is_primary AND id <> $3`, userID, typ, except)
+	return err
+}
+
+// ContactUpdate changes the non-nil fields of a contact; Value is already checked against the
+// contact's type.
+type ContactUpdate struct {
+	Value               *string
+	IsPrimary, IsActive *bool
+}
+
+// GetContact returns one of a user's contacts. ErrNotFound as GetCommerceUser, or if the user
+// has no such contact.
+func (s *DB) GetContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID) (Contact, error) {
+	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
+		return Contact{}, err
+	}
+	var c Contact
+	err := s.db.GetContext(ctx, &c, `SELECT `+contactColumns+` FROM commerce_user_contacts WHERE user_id = $1 AND id = $2`, userID, contactID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, notFound("Contact")
+	}
+	return c, err
+}
+
+// UpdateContact changes a contact; making it primary takes over from the previous primary of
+// its type. ErrNotFound as GetContact; ErrConflict if the user already has the new value.
+func (s *DB) UpdateContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID, in ContactUpdate) (Contact, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Contact{}, err
+	}
+	defer tx.Rollback()
+	if err := lockCommerceUser(ctx, tx, workspaceID, commerceID, userID); err != nil {
+		return Contact{}, err
+	}
+	var typ string
+	err = tx.GetContext(ctx, &typ, `SELECT type FROM commerce_user_contacts WHERE user_id = $1 AND id = $2`, userID, contactID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Contact{}, notFound("Contact")
+	}
+	if err != nil {
+		return Contact{}, err
+	}
+	if in.IsPrimary != nil && *in.IsPrimary {
+		if err := clearPrimary(ctx, tx, userID, typ, contactID); err != nil {
+			return Contact{}, err
+		}
+	}
+	var c Contact
+	err = tx.GetContext(ctx, &c, `UPDATE commerce_user_contacts SET value = coalesce($3, value),
+		is_primary = coalesce($4, is_primary), is_active = coalesce($5, is_active), updated_at = now()
+		WHERE user_id = $1 AND id = $2 RETURNING `+contactColumns, userID, contactID, in.Value, in.IsPrimary, in.IsActive)
+	if isUniqueViolation(err, "commerce_user_contacts_value_key") {
+		return Contact{}, conflictContact(typ, deref(in.Value))
+	}
+	if err != nil {
+		return Contact{}, err
+	}
+	return c, tx.Commit()
+}
+
+// DeleteContact removes a contact. ErrNotFound as GetContact.
+func (s *DB) DeleteContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_user_contacts k USING commerce_users u, commerces c
+		WHERE u.id = k.user_id AND c.id = u.commerce_id AND c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3 AND k.id = $4`,
+		workspaceID, commerceID, userID, contactID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Contact")
+	}
+	return nil
+}
