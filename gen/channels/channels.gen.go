@@ -77,6 +77,27 @@ func (e ChannelStatus) Valid() bool {
 	}
 }
 
+// Defines values for NullableUseCaseType.
+const (
+	NullableUseCaseTypeConversation  NullableUseCaseType = "conversation"
+	NullableUseCaseTypeMarketing     NullableUseCaseType = "marketing"
+	NullableUseCaseTypeTransactional NullableUseCaseType = "transactional"
+)
+
+// Valid indicates whether the value is a known member of the NullableUseCaseType enum.
+func (e NullableUseCaseType) Valid() bool {
+	switch e {
+	case NullableUseCaseTypeConversation:
+		return true
+	case NullableUseCaseTypeMarketing:
+		return true
+	case NullableUseCaseTypeTransactional:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PlatformServiceProtocolOverride.
 const (
 	Http  PlatformServiceProtocolOverride = "http"
@@ -237,7 +258,9 @@ type Channel struct {
 	Name       string  `json:"name"`
 
 	// PlatformId The platform the channel is an installation of (`whatsapp`, `sms-messagebird`, `email`).
-	PlatformId                        PlatformId                                           `json:"platformId"`
+	PlatformId PlatformId `json:"platformId"`
+
+	// PlatformMessageJsonSchemaOverride A JSON Schema the channel's messages must follow.
 	PlatformMessageJsonSchemaOverride nullable.Nullable[PlatformMessageJsonSchemaOverride] `json:"platformMessageJsonSchemaOverride,omitempty"`
 	PlatformServiceProtocolOverride   nullable.Nullable[PlatformServiceProtocolOverride]   `json:"platformServiceProtocolOverride,omitempty"`
 	PlatformServiceUrlOverride        nullable.Nullable[PlatformServiceUrlOverride]        `json:"platformServiceUrlOverride,omitempty"`
@@ -249,7 +272,7 @@ type Channel struct {
 	Suites                            *[]SuiteType                                         `json:"suites,omitempty"`
 	UpdatedAt                         *time.Time                                           `json:"updatedAt,omitempty"`
 	UseCaseId                         nullable.Nullable[string]                            `json:"useCaseId,omitempty"`
-	UseCaseType                       nullable.Nullable[UseCaseType]                       `json:"useCaseType,omitempty"`
+	UseCaseType                       nullable.Nullable[NullableUseCaseType]               `json:"useCaseType,omitempty"`
 }
 
 // ChannelCapabilities defines model for ChannelCapabilities.
@@ -285,7 +308,9 @@ type ChannelCreate struct {
 	Name                            string                                             `json:"name"`
 
 	// PlatformId The platform the channel is an installation of (`whatsapp`, `sms-messagebird`, `email`).
-	PlatformId                        PlatformId                                           `json:"platformId"`
+	PlatformId PlatformId `json:"platformId"`
+
+	// PlatformMessageJsonSchemaOverride A JSON Schema the channel's messages must follow.
 	PlatformMessageJsonSchemaOverride nullable.Nullable[PlatformMessageJsonSchemaOverride] `json:"platformMessageJsonSchemaOverride,omitempty"`
 	PlatformServiceProtocolOverride   nullable.Nullable[PlatformServiceProtocolOverride]   `json:"platformServiceProtocolOverride,omitempty"`
 	PlatformServiceUrlOverride        nullable.Nullable[PlatformServiceUrlOverride]        `json:"platformServiceUrlOverride,omitempty"`
@@ -295,10 +320,10 @@ type ChannelCreate struct {
 	Settings                          *[]SettingWrite                                      `json:"settings,omitempty"`
 
 	// Status A status a channel can be given; `deleted` is reached through DELETE.
-	Status      *WritableChannelStatus         `json:"status,omitempty"`
-	Suites      *[]SuiteType                   `json:"suites,omitempty"`
-	UseCaseId   nullable.Nullable[string]      `json:"useCaseId,omitempty"`
-	UseCaseType nullable.Nullable[UseCaseType] `json:"useCaseType,omitempty"`
+	Status      *WritableChannelStatus                 `json:"status,omitempty"`
+	Suites      *[]SuiteType                           `json:"suites,omitempty"`
+	UseCaseId   nullable.Nullable[string]              `json:"useCaseId,omitempty"`
+	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
 // ChannelList defines model for ChannelList.
@@ -317,13 +342,15 @@ type ChannelStatus string
 
 // ChannelUpdate defines model for ChannelUpdate.
 type ChannelUpdate struct {
-	Capabilities                      *ChannelCapabilities                                 `json:"capabilities,omitempty"`
-	ChannelMessageType                *ChannelMessageType                                  `json:"channelMessageType,omitempty"`
-	ConnectionParams                  *[]SettingWrite                                      `json:"connectionParams,omitempty"`
-	ContactIdentifierFormatOverride   nullable.Nullable[ContactIdentifierFormatOverride]   `json:"contactIdentifierFormatOverride,omitempty"`
-	ContactIdentifierKeyOverride      nullable.Nullable[ContactIdentifierKeyOverride]      `json:"contactIdentifierKeyOverride,omitempty"`
-	Identifier                        *string                                              `json:"identifier,omitempty"`
-	Name                              *string                                              `json:"name,omitempty"`
+	Capabilities                    *ChannelCapabilities                               `json:"capabilities,omitempty"`
+	ChannelMessageType              *ChannelMessageType                                `json:"channelMessageType,omitempty"`
+	ConnectionParams                *[]SettingWrite                                    `json:"connectionParams,omitempty"`
+	ContactIdentifierFormatOverride nullable.Nullable[ContactIdentifierFormatOverride] `json:"contactIdentifierFormatOverride,omitempty"`
+	ContactIdentifierKeyOverride    nullable.Nullable[ContactIdentifierKeyOverride]    `json:"contactIdentifierKeyOverride,omitempty"`
+	Identifier                      *string                                            `json:"identifier,omitempty"`
+	Name                            *string                                            `json:"name,omitempty"`
+
+	// PlatformMessageJsonSchemaOverride A JSON Schema the channel's messages must follow.
 	PlatformMessageJsonSchemaOverride nullable.Nullable[PlatformMessageJsonSchemaOverride] `json:"platformMessageJsonSchemaOverride,omitempty"`
 	PlatformServiceProtocolOverride   nullable.Nullable[PlatformServiceProtocolOverride]   `json:"platformServiceProtocolOverride,omitempty"`
 	PlatformServiceUrlOverride        nullable.Nullable[PlatformServiceUrlOverride]        `json:"platformServiceUrlOverride,omitempty"`
@@ -333,10 +360,10 @@ type ChannelUpdate struct {
 	Settings                          *[]SettingWrite                                      `json:"settings,omitempty"`
 
 	// Status A status a channel can be given; `deleted` is reached through DELETE.
-	Status      *WritableChannelStatus         `json:"status,omitempty"`
-	Suites      *[]SuiteType                   `json:"suites,omitempty"`
-	UseCaseId   nullable.Nullable[string]      `json:"useCaseId,omitempty"`
-	UseCaseType nullable.Nullable[UseCaseType] `json:"useCaseType,omitempty"`
+	Status      *WritableChannelStatus                 `json:"status,omitempty"`
+	Suites      *[]SuiteType                           `json:"suites,omitempty"`
+	UseCaseId   nullable.Nullable[string]              `json:"useCaseId,omitempty"`
+	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
 // Contact defines model for Contact.
@@ -436,6 +463,9 @@ type MessagingCapability struct {
 	UpdatedAt   *time.Time                   `json:"updatedAt,omitempty"`
 	Version     *int                         `json:"version,omitempty"`
 }
+
+// NullableUseCaseType defines model for NullableUseCaseType.
+type NullableUseCaseType string
 
 // OutgoingMessagingCapability defines model for OutgoingMessagingCapability.
 type OutgoingMessagingCapability struct {

@@ -327,7 +327,7 @@ func toAPI(c store.Channel) api.Channel {
 		ConnectionParams:                  ptr(toSettings(c.ConnectionParams)),
 		Preferences:                       nullJSON[api.Preferences](c.Preferences),
 		UseCaseId:                         nullString[string](c.UseCaseID),
-		UseCaseType:                       nullString[api.UseCaseType](c.UseCaseType),
+		UseCaseType:                       nullString[api.NullableUseCaseType](c.UseCaseType),
 		CreatedAt:                         c.CreatedAt.UTC(),
 		UpdatedAt:                         ptr(c.UpdatedAt.UTC()),
 	}

@@ -193,7 +193,7 @@ func TestFilters(t *testing.T) {
 		body := channelsclient.ChannelCreate{PlatformId: platforms[i%3], Name: fmt.Sprint(i), Status: &statuses[i/6%3]}
 		f := fixture{platform: platforms[i%3], status: channelsclient.ChannelStatus(statuses[i/6%3])}
 		if i%4 != 3 {
-			body.UseCaseType = nullable.NewNullableWithValue(useCases[i%2])
+			body.UseCaseType = nullable.NewNullableWithValue(channelsclient.NullableUseCaseType(useCases[i%2]))
 			f.useCase = string(useCases[i%2])
 		}
 		if i%5 == 0 {
