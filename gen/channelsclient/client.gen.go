@@ -757,7 +757,9 @@ type ClientInterface interface {
 	//
 	// Filters combine with AND; a filter given several times (`platform=whatsapp&platform=sms`)
 	// matches any of its values. `onlyMyChannels` is accepted for compatibility and changes
-	// nothing: an API key sees every channel of its workspace.
+	// nothing: an API key sees every channel of its workspace. Bird's `resourceOwnerId` and
+	// `resourceOwnerIdentifier` filters are not supported (channels here have no resource
+	// owners) and are ignored, like any other unknown parameter.
 	//
 	// Corresponds with GET /{workspaceId}/channels (the `ListChannels` operationId).
 	ListChannels(ctx context.Context, workspaceId WorkspaceId, params *ListChannelsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -906,7 +908,9 @@ type ClientInterface interface {
 //
 // Filters combine with AND; a filter given several times (`platform=whatsapp&platform=sms`)
 // matches any of its values. `onlyMyChannels` is accepted for compatibility and changes
-// nothing: an API key sees every channel of its workspace.
+// nothing: an API key sees every channel of its workspace. Bird's `resourceOwnerId` and
+// `resourceOwnerIdentifier` filters are not supported (channels here have no resource
+// owners) and are ignored, like any other unknown parameter.
 //
 // Corresponds with GET /{workspaceId}/channels (the `ListChannels` operationId).
 func (c *Client) ListChannels(ctx context.Context, workspaceId WorkspaceId, params *ListChannelsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1899,7 +1903,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Filters combine with AND; a filter given several times (`platform=whatsapp&platform=sms`)
 	// matches any of its values. `onlyMyChannels` is accepted for compatibility and changes
-	// nothing: an API key sees every channel of its workspace.
+	// nothing: an API key sees every channel of its workspace. Bird's `resourceOwnerId` and
+	// `resourceOwnerIdentifier` filters are not supported (channels here have no resource
+	// owners) and are ignored, like any other unknown parameter.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2771,7 +2777,9 @@ func (r GetContactResponse) ContentType() string {
 //
 // Filters combine with AND; a filter given several times (`platform=whatsapp&platform=sms`)
 // matches any of its values. `onlyMyChannels` is accepted for compatibility and changes
-// nothing: an API key sees every channel of its workspace.
+// nothing: an API key sees every channel of its workspace. Bird's `resourceOwnerId` and
+// `resourceOwnerIdentifier` filters are not supported (channels here have no resource
+// owners) and are ignored, like any other unknown parameter.
 //
 // Returns a wrapper object for the known response body format(s).
 //
