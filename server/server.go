@@ -15,10 +15,12 @@ import (
 
 	genactivities "github.com/switchboard-dev/switchboard/gen/activities"
 	genadmin "github.com/switchboard-dev/switchboard/gen/admin"
+	genchannels "github.com/switchboard-dev/switchboard/gen/channels"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server/activities"
 	"github.com/switchboard-dev/switchboard/server/admin"
 	"github.com/switchboard-dev/switchboard/server/auth"
+	"github.com/switchboard-dev/switchboard/server/channels"
 	"github.com/switchboard-dev/switchboard/server/contract"
 	"github.com/switchboard-dev/switchboard/server/docs"
 	"github.com/switchboard-dev/switchboard/server/problem"
@@ -103,6 +105,11 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if err := mount("channels", renderChannels, keys, false, func(g *echo.Group) {
+		genchannels.RegisterHandlers(g, genchannels.NewStrictHandler(channels.New(db, cfg.Now), nil))
+	}); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -175,6 +182,36 @@ func renderAdmin(c echo.Context, p *problem.Problem) error {
 	}{Code: code, Message: p.Message}
 	for _, d := range p.Details {
 		body.Details = append(body.Details, detail{Field: d.Field, Message: d.Message})
+	}
+	return c.JSON(p.Status, body)
+}
+
+var channelCodes = map[int]string{
+	400: "InvalidRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+	409: "Conflict", 413: "PayloadTooLarge", 429: "TooManyRequests",
+}
+
+// renderChannels writes the Channels API's documented (Bird) error body, RequestError
+// {code, message}, with details grouping the problems of a 400 by field.
+func renderChannels(c echo.Context, p *problem.Problem) error {
+	code, ok := channelCodes[p.Status]
+	if !ok {
+		code = "InternalError"
+	}
+	body := struct {
+		Code    string              `json:"code"`
+		Message string              `json:"message"`
+		Details map[string][]string `json:"details,omitempty"`
+	}{Code: code, Message: p.Message}
+	if len(p.Details) > 0 {
+		body.Details = map[string][]string{}
+		for _, d := range p.Details {
+			field := d.Field
+			if field == "" {
+				field = "body"
+			}
+			body.Details[field] = append(body.Details[field], d.Message)
+		}
 	}
 	return c.JSON(p.Status, body)
 }

@@ -100,6 +100,11 @@ func (s *DB) Close() error {
 	return s.db.Close()
 }
 
+// DeriveKey returns a key for one purpose derived from the key the store seals secrets with
+// (see seal.Box.Derive), for secrets such as page-token signing keys that must survive
+// restarts and be shared by every server of a deployment without configuration of their own.
+func (s *DB) DeriveKey(purpose string) []byte { return s.box.Derive(purpose) }
+
 // SQL returns the underlying pool, for tests and tools that inspect the database.
 func (s *DB) SQL() *sqlx.DB { return s.db }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/gen/activitiesclient"
 	"github.com/switchboard-dev/switchboard/gen/adminclient"
+	"github.com/switchboard-dev/switchboard/gen/channelsclient"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
 	"github.com/switchboard-dev/switchboard/server/contract"
@@ -163,6 +164,21 @@ func (e *Env) Activities(t testing.TB, key string) *activitiesclient.ClientWithR
 	t.Helper()
 	c, err := activitiesclient.NewClientWithResponses(e.URL+"/api", activitiesclient.WithHTTPClient(e.HTTP),
 		activitiesclient.WithRequestEditorFn(bearer(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Channels returns a typed Channels API client authenticating with key as
+// `Authorization: AccessKey <key>`, the scheme Bird documents.
+func (e *Env) Channels(t testing.TB, key string) *channelsclient.ClientWithResponses {
+	t.Helper()
+	c, err := channelsclient.NewClientWithResponses(e.URL+"/workspaces", channelsclient.WithHTTPClient(e.HTTP),
+		channelsclient.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+			r.Header.Set("Authorization", "AccessKey "+key)
+			return nil
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}

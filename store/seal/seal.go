@@ -6,7 +6,9 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -24,6 +26,7 @@ const KeySize = 32
 // Box seals and opens values with one key. It is safe for concurrent use.
 type Box struct {
 	aead cipher.AEAD
+	key  []byte
 }
 
 // New returns a Box for a 32-byte key.
@@ -39,7 +42,18 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Box{aead: aead}, nil
+	return &Box{aead: aead, key: append([]byte(nil), key...)}, nil
+}
+
+// Derive returns a 32-byte key for one purpose (HKDF-SHA256 of the box's key, with purpose as
+// the info), so other secrets, such as the key signing page tokens, need no configuration of
+// their own and a key derived for one purpose reveals nothing of the box's key or of another.
+func (b *Box) Derive(purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, b.key, nil, "switchboard/"+purpose, KeySize)
+	if err != nil {
+		panic(err) // only for lengths HKDF-SHA256 cannot produce; KeySize is far below that
+	}
+	return k
 }
 
 // ParseKey decodes a key written as 64 hex digits or as standard or URL-safe base64.

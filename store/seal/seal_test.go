@@ -52,3 +52,22 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 }
+
+func TestDerive(t *testing.T) {
+	t.Parallel()
+	a, _ := seal.New(bytes.Repeat([]byte{1}, seal.KeySize))
+	b, _ := seal.New(bytes.Repeat([]byte{2}, seal.KeySize))
+	k1, k2 := a.Derive("page-token"), a.Derive("other")
+	if len(k1) != seal.KeySize || bytes.Equal(k1, k2) {
+		t.Fatalf("purposes share a key or the length is wrong: %x %x", k1, k2)
+	}
+	if !bytes.Equal(k1, a.Derive("page-token")) {
+		t.Fatal("Derive is not deterministic")
+	}
+	if bytes.Equal(k1, b.Derive("page-token")) {
+		t.Fatal("two box keys derive the same key")
+	}
+	if bytes.Equal(k1, bytes.Repeat([]byte{1}, seal.KeySize)) {
+		t.Fatal("Derive returned the box's key")
+	}
+}
