@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/gen/activitiesclient"
 	"github.com/switchboard-dev/switchboard/gen/adminclient"
+	"github.com/switchboard-dev/switchboard/gen/callingclient"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
 	"github.com/switchboard-dev/switchboard/server/contract"
@@ -163,6 +164,17 @@ func (e *Env) Activities(t testing.TB, key string) *activitiesclient.ClientWithR
 	t.Helper()
 	c, err := activitiesclient.NewClientWithResponses(e.URL+"/api", activitiesclient.WithHTTPClient(e.HTTP),
 		activitiesclient.WithRequestEditorFn(bearer(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Calling returns a typed Calling API client authenticating with key as a bearer token.
+func (e *Env) Calling(t testing.TB, key string) *callingclient.ClientWithResponses {
+	t.Helper()
+	c, err := callingclient.NewClientWithResponses(e.URL+"/calling", callingclient.WithHTTPClient(e.HTTP),
+		callingclient.WithRequestEditorFn(bearer(key)))
 	if err != nil {
 		t.Fatal(err)
 	}
