@@ -681,8 +681,8 @@ type PreCheckOutcomeOutcome string
 type PreCheckResponseConfig struct {
 	ResponseField string `json:"response_field"`
 
-	// ResponseFieldValue Any JSON value.
-	ResponseFieldValue nullable.Nullable[interface{}] `json:"response_field_value"`
+	// ResponseFieldValue Any JSON value but null (a string, number, boolean, object or array).
+	ResponseFieldValue interface{} `json:"response_field_value"`
 }
 
 // RateLimitState defines model for RateLimitState.

@@ -249,10 +249,7 @@ func fromPreChecks(in []api.PreCheckConfig) store.PreChecks {
 			pc.HTTPRequest = hr
 		}
 		if rc := p.ResponseConfig; rc != nil {
-			v := []byte("null")
-			if val := get(rc.ResponseFieldValue); val != nil {
-				v, _ = json.Marshal(*val) // decoded from JSON, so it encodes
-			}
+			v, _ := json.Marshal(rc.ResponseFieldValue) // decoded from JSON, so it encodes
 			pc.ResponseConfig = &store.PreCheckResponseConfig{ResponseField: rc.ResponseField, ResponseFieldValue: v}
 		}
 		out = append(out, pc)
@@ -299,11 +296,7 @@ func toPreChecks(in store.PreChecks) []api.PreCheckConfig {
 		if rc := p.ResponseConfig; rc != nil {
 			var v any
 			_ = json.Unmarshal(rc.ResponseFieldValue, &v) // stored by us as JSON
-			val := nullable.NewNullNullable[any]()
-			if v != nil {
-				val = nullable.NewNullableWithValue(v)
-			}
-			pc.ResponseConfig = &api.PreCheckResponseConfig{ResponseField: rc.ResponseField, ResponseFieldValue: val}
+			pc.ResponseConfig = &api.PreCheckResponseConfig{ResponseField: rc.ResponseField, ResponseFieldValue: v}
 		}
 		out = append(out, pc)
 	}

@@ -413,7 +413,7 @@ func httpCheck(name, url string, timeout, retries int, onFailure callingclient.P
 	pc := callingclient.PreCheckConfig{Name: name, DefaultOnFailure: &onFailure,
 		HttpRequest: &callingclient.PreCheckHttpRequest{Url: url, Timeout: &timeout, MaxRetries: &retries}}
 	if field != "" {
-		pc.ResponseConfig = &callingclient.PreCheckResponseConfig{ResponseField: field, ResponseFieldValue: nullableOf(value)}
+		pc.ResponseConfig = &callingclient.PreCheckResponseConfig{ResponseField: field, ResponseFieldValue: value}
 	}
 	return pc
 }
