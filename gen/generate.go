@@ -9,3 +9,5 @@ package gen
 //go:generate go tool oapi-codegen -config adminclient/config.yaml ../openapi/admin.yaml
 //go:generate go tool oapi-codegen -config channels/config.yaml ../openapi/channels.yaml
 //go:generate go tool oapi-codegen -config channelsclient/config.yaml ../openapi/channels.yaml
+//go:generate go tool oapi-codegen -config calling/config.yaml ../openapi/calling.yaml
+//go:generate go tool oapi-codegen -config callingclient/config.yaml ../openapi/calling.yaml

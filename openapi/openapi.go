@@ -26,6 +26,7 @@ var Surfaces = []Surface{
 	{Name: "activities", Title: "Activities API", Prefix: "/api"},
 	{Name: "admin", Title: "Admin API", Prefix: "/admin/v1"},
 	{Name: "channels", Title: "Channels API", Prefix: "/workspaces"},
+	{Name: "calling", Title: "Calling API", Prefix: "/calling"},
 }
 
 // YAML returns the spec of a surface as written.

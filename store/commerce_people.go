@@ -14,21 +14,21 @@ import (
 
 // CommerceUser is a person at a commerce.
 type CommerceUser struct {
-	ID         uuid.UUID `db:"id"`
-	CommerceID uuid.UUID `db:"commerce_id"`
-	FirstName  *string   `db:"first_name"`
-	LastName   *string   `db:"last_name"`
-	ExternalID *string   `db:"external_id"`
-	Source     string    `db:"source"`
-	IsActive   bool      `db:"is_active"`
-	CreatedAt  time.Time `db:"created_at"`
-	UpdatedAt  time.Time `db:"updated_at"`
-	Roles      []string  `db:"-"` // in the order of the role enum
-	Contacts   []Contact `db:"-"`
+	ID         uuid.UUID         `db:"id"`
+	CommerceID uuid.UUID         `db:"commerce_id"`
+	FirstName  *string           `db:"first_name"`
+	LastName   *string           `db:"last_name"`
+	ExternalID *string           `db:"external_id"`
+	Source     string            `db:"source"`
+	IsActive   bool              `db:"is_active"`
+	CreatedAt  time.Time         `db:"created_at"`
+	UpdatedAt  time.Time         `db:"updated_at"`
+	Roles      []string          `db:"-"` // in the order of the role enum
+	Contacts   []CommerceContact `db:"-"`
 }
 
-// Contact is a way to reach a commerce user.
-type Contact struct {
+// CommerceContact is a way to reach a commerce user.
+type CommerceContact struct {
 	ID        uuid.UUID `db:"id"`
 	UserID    uuid.UUID `db:"user_id"`
 	Type      string    `db:"type"`
@@ -46,7 +46,7 @@ var CommerceUserRoles = []string{"OWNER", "ORDERS", "FINANCE", "ATTENTION", "ADM
 
 const commerceUserColumns = `u.id, u.commerce_id, u.first_name, u.last_name, u.external_id, u.source, u.is_active, u.created_at, u.updated_at`
 
-const contactColumns = `id, user_id, type, value, source, is_primary, is_active, created_at, updated_at`
+const commerceContactColumns = `id, user_id, type, value, source, is_primary, is_active, created_at, updated_at`
 
 // checkCommerceUser reports ErrNotFound unless the workspace has the commerce and the commerce
 // has the user (userID = uuid.Nil checks only the commerce). It locks nothing.
@@ -81,7 +81,7 @@ func loadCommerceUsers(ctx context.Context, q sqlx.QueryerContext, commerceID, o
 	byID := make(map[uuid.UUID]*CommerceUser, len(users))
 	ids := make([]string, len(users))
 	for i := range users {
-		users[i].Roles, users[i].Contacts = []string{}, []Contact{}
+		users[i].Roles, users[i].Contacts = []string{}, []CommerceContact{}
 		byID[users[i].ID] = &users[i]
 		ids[i] = users[i].ID.String()
 	}
@@ -96,8 +96,8 @@ func loadCommerceUsers(ctx context.Context, q sqlx.QueryerContext, commerceID, o
 	for _, r := range roles {
 		byID[r.UserID].Roles = append(byID[r.UserID].Roles, r.Role)
 	}
-	var contacts []Contact
-	if err := sqlx.SelectContext(ctx, q, &contacts, `SELECT `+contactColumns+` FROM commerce_user_contacts
+	var contacts []CommerceContact
+	if err := sqlx.SelectContext(ctx, q, &contacts, `SELECT `+commerceContactColumns+` FROM commerce_user_contacts
 		WHERE user_id = ANY($1::uuid[]) ORDER BY type, is_primary DESC, id`, pq.StringArray(ids)); err != nil {
 		return nil, err
 	}
@@ -277,8 +277,8 @@ func (s *DB) RemoveCommerceUserRole(ctx context.Context, workspaceID, commerceID
 	return nil
 }
 
-// ContactCreate is a new contact; Value is already checked against Type.
-type ContactCreate struct {
+// CommerceContactCreate is a new contact; Value is already checked against Type.
+type CommerceContactCreate struct {
 	Type, Value, Source string
 	IsPrimary           bool
 }
@@ -287,31 +287,31 @@ func conflictContact(typ, value string) error {
 	return &Error{Kind: ErrConflict, Message: fmt.Sprintf("The user already has the %s contact %q", typ, value)}
 }
 
-// CreateContact adds a contact to a user; a primary one takes over from the user's previous
+// CreateCommerceContact adds a contact to a user; a primary one takes over from the user's previous
 // primary contact of its type. ErrNotFound as GetCommerceUser; ErrConflict if the user already
 // has the type and value.
-func (s *DB) CreateContact(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, in ContactCreate) (Contact, error) {
+func (s *DB) CreateCommerceContact(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, in CommerceContactCreate) (CommerceContact, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return Contact{}, err
+		return CommerceContact{}, err
 	}
 	defer tx.Rollback()
 	if err := lockCommerceUser(ctx, tx, workspaceID, commerceID, userID); err != nil {
-		return Contact{}, err
+		return CommerceContact{}, err
 	}
 	if in.IsPrimary {
 		if err := clearPrimary(ctx, tx, userID, in.Type, uuid.Nil); err != nil {
-			return Contact{}, err
+			return CommerceContact{}, err
 		}
 	}
-	var c Contact
+	var c CommerceContact
 	err = tx.GetContext(ctx, &c, `INSERT INTO commerce_user_contacts (id, user_id, type, value, source, is_primary)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+contactColumns, newID(), userID, in.Type, in.Value, in.Source, in.IsPrimary)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+commerceContactColumns, newID(), userID, in.Type, in.Value, in.Source, in.IsPrimary)
 	if isUniqueViolation(err, "commerce_user_contacts_value_key") {
-		return Contact{}, conflictContact(in.Type, in.Value)
+		return CommerceContact{}, conflictContact(in.Type, in.Value)
 	}
 	if err != nil {
-		return Contact{}, err
+		return CommerceContact{}, err
 	}
 	return c, tx.Commit()
 }
@@ -334,66 +334,66 @@ func clearPrimary(ctx context.Context, tx *sqlx.Tx, userID uuid.UUID, typ string
 	return err
 }
 
-// ContactUpdate changes the non-nil fields of a contact; Value is already checked against the
+// CommerceContactUpdate changes the non-nil fields of a contact; Value is already checked against the
 // contact's type.
-type ContactUpdate struct {
+type CommerceContactUpdate struct {
 	Value               *string
 	IsPrimary, IsActive *bool
 }
 
-// GetContact returns one of a user's contacts. ErrNotFound as GetCommerceUser, or if the user
+// GetCommerceContact returns one of a user's contacts. ErrNotFound as GetCommerceUser, or if the user
 // has no such contact.
-func (s *DB) GetContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID) (Contact, error) {
+func (s *DB) GetCommerceContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID) (CommerceContact, error) {
 	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
-		return Contact{}, err
+		return CommerceContact{}, err
 	}
-	var c Contact
-	err := s.db.GetContext(ctx, &c, `SELECT `+contactColumns+` FROM commerce_user_contacts WHERE user_id = $1 AND id = $2`, userID, contactID)
+	var c CommerceContact
+	err := s.db.GetContext(ctx, &c, `SELECT `+commerceContactColumns+` FROM commerce_user_contacts WHERE user_id = $1 AND id = $2`, userID, contactID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, notFound("Contact")
 	}
 	return c, err
 }
 
-// UpdateContact changes a contact; making it primary takes over from the previous primary of
-// its type. ErrNotFound as GetContact; ErrConflict if the user already has the new value.
-func (s *DB) UpdateContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID, in ContactUpdate) (Contact, error) {
+// UpdateCommerceContact changes a contact; making it primary takes over from the previous primary of
+// its type. ErrNotFound as GetCommerceContact; ErrConflict if the user already has the new value.
+func (s *DB) UpdateCommerceContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID, in CommerceContactUpdate) (CommerceContact, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return Contact{}, err
+		return CommerceContact{}, err
 	}
 	defer tx.Rollback()
 	if err := lockCommerceUser(ctx, tx, workspaceID, commerceID, userID); err != nil {
-		return Contact{}, err
+		return CommerceContact{}, err
 	}
 	var typ string
 	err = tx.GetContext(ctx, &typ, `SELECT type FROM commerce_user_contacts WHERE user_id = $1 AND id = $2`, userID, contactID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Contact{}, notFound("Contact")
+		return CommerceContact{}, notFound("Contact")
 	}
 	if err != nil {
-		return Contact{}, err
+		return CommerceContact{}, err
 	}
 	if in.IsPrimary != nil && *in.IsPrimary {
 		if err := clearPrimary(ctx, tx, userID, typ, contactID); err != nil {
-			return Contact{}, err
+			return CommerceContact{}, err
 		}
 	}
-	var c Contact
+	var c CommerceContact
 	err = tx.GetContext(ctx, &c, `UPDATE commerce_user_contacts SET value = coalesce($3, value),
 		is_primary = coalesce($4, is_primary), is_active = coalesce($5, is_active), updated_at = now()
-		WHERE user_id = $1 AND id = $2 RETURNING `+contactColumns, userID, contactID, in.Value, in.IsPrimary, in.IsActive)
+		WHERE user_id = $1 AND id = $2 RETURNING `+commerceContactColumns, userID, contactID, in.Value, in.IsPrimary, in.IsActive)
 	if isUniqueViolation(err, "commerce_user_contacts_value_key") {
-		return Contact{}, conflictContact(typ, deref(in.Value))
+		return CommerceContact{}, conflictContact(typ, deref(in.Value))
 	}
 	if err != nil {
-		return Contact{}, err
+		return CommerceContact{}, err
 	}
 	return c, tx.Commit()
 }
 
-// DeleteContact removes a contact. ErrNotFound as GetContact.
-func (s *DB) DeleteContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID) error {
+// DeleteCommerceContact removes a contact. ErrNotFound as GetCommerceContact.
+func (s *DB) DeleteCommerceContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_user_contacts k USING commerce_users u, commerces c
 		WHERE u.id = k.user_id AND c.id = u.commerce_id AND c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3 AND k.id = $4`,
 		workspaceID, commerceID, userID, contactID)

@@ -158,7 +158,7 @@ func (h *Handler) CreateCommerceUserContact(ctx context.Context, req api.CreateC
 	if err := checkContactValue(string(b.ContactType), b.Value); err != nil {
 		return nil, err
 	}
-	c, err := h.DB.CreateContact(ctx, auth.FromContext(ctx).WorkspaceID, req.Id, req.UserId, store.ContactCreate{
+	c, err := h.DB.CreateCommerceContact(ctx, auth.FromContext(ctx).WorkspaceID, req.Id, req.UserId, store.CommerceContactCreate{
 		Type: string(b.ContactType), Value: b.Value, Source: string(b.Source), IsPrimary: b.IsPrimary != nil && *b.IsPrimary})
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func (h *Handler) UpdateCommerceUserContact(ctx context.Context, req api.UpdateC
 	ws, b := auth.FromContext(ctx).WorkspaceID, req.Body
 	if b.Value != nil {
 		// The type cannot change, so reading it before the update cannot go stale.
-		current, err := h.DB.GetContact(ctx, ws, req.Id, req.UserId, req.ContactId)
+		current, err := h.DB.GetCommerceContact(ctx, ws, req.Id, req.UserId, req.ContactId)
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +179,7 @@ func (h *Handler) UpdateCommerceUserContact(ctx context.Context, req api.UpdateC
 			return nil, err
 		}
 	}
-	c, err := h.DB.UpdateContact(ctx, ws, req.Id, req.UserId, req.ContactId, store.ContactUpdate{Value: b.Value, IsPrimary: b.IsPrimary, IsActive: b.IsActive})
+	c, err := h.DB.UpdateCommerceContact(ctx, ws, req.Id, req.UserId, req.ContactId, store.CommerceContactUpdate{Value: b.Value, IsPrimary: b.IsPrimary, IsActive: b.IsActive})
 	if err != nil {
 		return nil, err
 	}
@@ -188,13 +188,13 @@ func (h *Handler) UpdateCommerceUserContact(ctx context.Context, req api.UpdateC
 
 // DeleteCommerceUserContact removes a contact.
 func (h *Handler) DeleteCommerceUserContact(ctx context.Context, req api.DeleteCommerceUserContactRequestObject) (api.DeleteCommerceUserContactResponseObject, error) {
-	if err := h.DB.DeleteContact(ctx, auth.FromContext(ctx).WorkspaceID, req.Id, req.UserId, req.ContactId); err != nil {
+	if err := h.DB.DeleteCommerceContact(ctx, auth.FromContext(ctx).WorkspaceID, req.Id, req.UserId, req.ContactId); err != nil {
 		return nil, err
 	}
 	return api.DeleteCommerceUserContact204Response{}, nil
 }
 
-func toContact(c store.Contact) api.Contact {
+func toContact(c store.CommerceContact) api.Contact {
 	return api.Contact{Id: c.ID, Type: api.ContactType(c.Type), Value: c.Value, Source: api.Source(c.Source),
 		IsPrimary: c.IsPrimary, IsActive: c.IsActive, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
 }

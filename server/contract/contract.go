@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
+	_ "time/tzdata" // time zone names resolve even where the system has no zoneinfo
 	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -31,6 +33,13 @@ func init() {
 	openapi3.DefineStringFormatValidator("uuid", openapi3.NewCallbackValidator(func(s string) error {
 		if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
 			return errors.New("must be a UUID")
+		}
+		return nil
+	}))
+	// IANA time zone names (Asia/Kolkata); "Local" and "" are not names a client can mean.
+	openapi3.DefineStringFormatValidator("timezone", openapi3.NewCallbackValidator(func(s string) error {
+		if _, err := time.LoadLocation(s); err != nil || s == "" || s == "Local" {
+			return errors.New("must be an IANA time zone name, e.g. Asia/Kolkata")
 		}
 		return nil
 	}))
@@ -219,16 +228,16 @@ func Details(err error) []problem.Detail {
 			case e.Err == nil:
 				out = append(out, problem.Detail{Field: fieldOr(prefix, "body"), Message: e.Reason})
 			case errors.Is(e.Err, openapi3filter.ErrInvalidRequired):
-				out = append(out, problem.Detail{Field: fieldOr(prefix, "body"), Message: "is required"})
+				out = append(out, problem.Detail{Field: fieldOr(prefix, "body"), Message: "is required", Type: "required"})
 			case errors.As(e.Err, &pe) && e.RequestBody != nil:
-				out = append(out, problem.Detail{Field: "body", Message: "is not valid JSON"})
+				out = append(out, problem.Detail{Field: "body", Message: "is not valid JSON", Type: "json"})
 			default:
 				walk(e.Err, prefix)
 			}
 		case *openapi3.SchemaError:
 			out = append(out, schemaDetail(e, prefix))
 		case *openapi3filter.ParseError:
-			out = append(out, problem.Detail{Field: prefix, Message: e.Reason})
+			out = append(out, problem.Detail{Field: prefix, Message: e.Reason, Type: "type"})
 		default:
 			out = append(out, problem.Detail{Field: prefix, Message: err.Error()})
 		}
@@ -240,12 +249,20 @@ func Details(err error) []problem.Detail {
 func schemaDetail(se *openapi3.SchemaError, prefix string) problem.Detail {
 	path := append([]string{}, se.JSONPointer()...)
 	msg := se.Reason
+	typ := se.SchemaField
+	// A schema can say in words what its pattern means (x-error-message) instead of showing it.
+	if se.Schema != nil && (typ == "pattern" || typ == "format") {
+		if m, ok := se.Schema.Extensions["x-error-message"].(string); ok {
+			msg = m
+		}
+	}
 	switch {
 	case se.SchemaField == "required":
 		msg = "is required"
 	case strings.HasPrefix(se.Reason, "property \"") && strings.HasSuffix(se.Reason, "\" is unsupported"):
 		path = append(path, strings.TrimSuffix(strings.TrimPrefix(se.Reason, "property \""), "\" is unsupported"))
 		msg = "is not an allowed field"
+		typ = "additionalProperties"
 	case se.SchemaField == "enum" && se.Schema != nil:
 		vals := make([]string, 0, len(se.Schema.Enum))
 		for _, v := range se.Schema.Enum {
@@ -257,7 +274,7 @@ func schemaDetail(se *openapi3.SchemaError, prefix string) problem.Detail {
 	if prefix != "" {
 		field = strings.TrimSuffix(prefix+"."+field, ".")
 	}
-	return problem.Detail{Field: field, Message: msg}
+	return problem.Detail{Field: field, Message: msg, Type: typ}
 }
 
 func fieldOr(field, dflt string) string {

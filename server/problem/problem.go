@@ -17,6 +17,10 @@ import (
 type Detail struct {
 	Field   string
 	Message string
+	// Type is the kind of problem, for bodies that show one: the JSON Schema keyword that failed
+	// ("required", "enum", "pattern", "minimum", "additionalProperties", ...), "json" for a body
+	// that is not JSON, or a handler's own word; may be empty.
+	Type string
 }
 
 // String renders a detail as "field: message".

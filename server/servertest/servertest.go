@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/gen/activitiesclient"
 	"github.com/switchboard-dev/switchboard/gen/adminclient"
+	"github.com/switchboard-dev/switchboard/gen/callingclient"
 	"github.com/switchboard-dev/switchboard/gen/channelsclient"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
@@ -179,6 +180,17 @@ func (e *Env) Channels(t testing.TB, key string) *channelsclient.ClientWithRespo
 			r.Header.Set("Authorization", "AccessKey "+key)
 			return nil
 		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Calling returns a typed Calling API client authenticating with key as a bearer token.
+func (e *Env) Calling(t testing.TB, key string) *callingclient.ClientWithResponses {
+	t.Helper()
+	c, err := callingclient.NewClientWithResponses(e.URL+"/calling", callingclient.WithHTTPClient(e.HTTP),
+		callingclient.WithRequestEditorFn(bearer(key)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,258 @@
+package calling
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/oapi-codegen/nullable"
+
+	api "github.com/switchboard-dev/switchboard/gen/calling"
+	"github.com/switchboard-dev/switchboard/server/auth"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// defaultBlockMessage is played to blocked inbound callers when the configuration has no
+// message of its own (the vendor documents "a default message" without its words).
+const defaultBlockMessage = "We are not taking calls right now. Please call again later."
+
+// DecideCall answers what a configuration decides for one call at one moment, and why. The
+// rules and their order are documented on the operation in openapi/calling.yaml.
+func (h *Handler) DecideCall(ctx context.Context, req api.DecideCallRequestObject) (api.DecideCallResponseObject, error) {
+	ws := auth.FromContext(ctx).WorkspaceID
+	c, err := h.DB.GetCallingConfig(ctx, ws, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	b := req.Body
+	at := h.Now()
+	if b.At != nil {
+		at = *b.At
+	}
+	at = at.UTC()
+	d := api.Decision{
+		Decision: "allow", Direction: api.DecisionDirection(b.Direction), Number: b.Number, At: at,
+		Reason: nullable.NewNullNullable[api.DecisionReason](), DeferUntil: nullable.NewNullNullable[time.Time](),
+		BlockAction: nullable.NewNullNullable[api.InboundBlockAction](), RedirectNumber: nullable.NewNullNullable[string](),
+		BlockMessage: nullable.NewNullNullable[string](), RateLimit: nullable.NewNullNullable[api.RateLimitState](),
+		Retry: nullable.NewNullNullable[api.RetryGuidance](), PreChecks: []api.PreCheckOutcome{},
+		Whitelisted: slices.Contains(c.RateLimitWhitelist, b.Number),
+	}
+	if b.Direction == api.DecisionRequestDirectionInbound {
+		err = h.inbound(ctx, ws, c, &d)
+	} else {
+		err = h.outbound(ctx, ws, c, b, &d)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return api.DecideCall200JSONResponse(d), nil
+}
+
+func block(d *api.Decision, reason api.DecisionReason, format string, args ...any) {
+	d.Decision, d.Reason, d.Message = "block", nullable.NewNullableWithValue(reason), fmt.Sprintf(format, args...)
+}
+
+func deferUntil(d *api.Decision, reason api.DecisionReason, until time.Time, format string, args ...any) {
+	d.Decision, d.Reason, d.Message = "defer", nullable.NewNullableWithValue(reason), fmt.Sprintf(format, args...)
+	d.DeferUntil = nullable.NewNullableWithValue(until.UTC())
+}
+
+func (h *Handler) outbound(ctx context.Context, ws uuid.UUID, c store.CallingConfig, b *api.DecisionRequest, d *api.Decision) error {
+	loc := location(c.CallTimezone)
+	d.Timezone, d.LocalTime = c.CallTimezone, d.At.In(loc).Format("15:04:05")
+	window := daily{start: minutes(c.CallStartTime), end: minutes(c.CallEndTime)}
+	maxAttempts := c.MaxRetry + 1
+	notRun := func() {
+		for _, pc := range c.PreChecks {
+			outcome := api.NotRun
+			if !pc.Enabled {
+				outcome = api.Disabled
+			}
+			d.PreChecks = append(d.PreChecks, skipped(pc.Name, outcome))
+		}
+	}
+	defer h.retryGuidance(c, b.Attempt, window, loc, d)
+
+	if !c.EnableCalling {
+		block(d, api.CallingDisabled, "Calling is disabled for this configuration (enable_calling is false)")
+		notRun()
+		return nil
+	}
+	if b.Attempt != nil && *b.Attempt > maxAttempts {
+		block(d, api.MaxAttemptsExceeded, "Attempt %d is beyond the %d allowed (max_retry %d)", *b.Attempt, maxAttempts, c.MaxRetry)
+		notRun()
+		return nil
+	}
+	if c.EnforceBlacklist {
+		listed, err := h.DB.IsBlacklisted(ctx, ws, b.Number)
+		if err != nil {
+			return err
+		}
+		if listed {
+			block(d, api.Blacklisted, "%s is on the workspace blacklist", b.Number)
+			notRun()
+			return nil
+		}
+	}
+	if !c.EnableInternationalCall && !strings.HasPrefix(b.Number, "+"+c.DomesticCountryCode) {
+		block(d, api.InternationalNotAllowed, "%s is an international number (not +%s) and enable_international_call is false",
+			b.Number, c.DomesticCountryCode)
+		notRun()
+		return nil
+	}
+	if !window.contains(d.At.In(loc)) {
+		next := window.nextStart(d.At, loc)
+		deferUntil(d, api.OutsideCallingHours, next, "%s is outside calling hours %s–%s (%s); the window opens at %s",
+			d.LocalTime, c.CallStartTime, c.CallEndTime, c.CallTimezone, next.In(loc).Format(time.RFC3339))
+		notRun()
+		return nil
+	}
+	results := h.runPreChecks(ctx, c, b)
+	for _, r := range results {
+		d.PreChecks = append(d.PreChecks, r.outcome)
+	}
+	for _, r := range results {
+		if a, _ := r.outcome.Action.Get(); a == api.PreCheckOutcomeActionSkip {
+			block(d, api.PreCheckFailed, "Pre-check %s decided skip: %s", r.outcome.Name, r.why)
+			return nil
+		}
+	}
+	if c.RateLimitEnabled && !d.Whitelisted && c.RateLimitMaxCalls != nil {
+		size := time.Duration(c.RateLimitWindowSeconds) * time.Second
+		start := time.Unix(0, 0).UTC().Add(d.At.Sub(time.Unix(0, 0)).Truncate(size))
+		count, counted, err := h.DB.CountCall(ctx, c.ID, start, *c.RateLimitMaxCalls)
+		if err != nil {
+			return err
+		}
+		d.RateLimit = nullable.NewNullableWithValue(api.RateLimitState{MaxCalls: *c.RateLimitMaxCalls,
+			WindowSeconds: c.RateLimitWindowSeconds, WindowStart: start, WindowEnd: start.Add(size), Count: count})
+		if !counted {
+			deferUntil(d, api.RateLimited, start.Add(size), "The rate limit of %d calls per %d s is reached; the next window starts at %s",
+				*c.RateLimitMaxCalls, c.RateLimitWindowSeconds, start.Add(size).Format(time.RFC3339))
+			return nil
+		}
+	}
+	d.Message = "The call may be made"
+	return nil
+}
+
+// retryGuidance says, for a numbered attempt, when the next one may be made if this one fails:
+// retry_offset after this call (after its deferral, if deferred), moved into the calling window.
+// A blocked call is not retried.
+func (h *Handler) retryGuidance(c store.CallingConfig, attempt *int, window daily, loc *time.Location, d *api.Decision) {
+	if attempt == nil {
+		return
+	}
+	n, maxAttempts := *attempt, c.MaxRetry+1
+	g := api.RetryGuidance{Attempt: n, MaxAttempts: maxAttempts, RetriesLeft: max(0, maxAttempts-n),
+		OffsetSeconds: c.RetryOffset, NextAttemptAt: nullable.NewNullNullable[time.Time]()}
+	if n == 1 {
+		g.OffsetSeconds = c.InitialOffset
+	}
+	if g.RetriesLeft > 0 && d.Decision != "block" {
+		base := d.At
+		if until, err := d.DeferUntil.Get(); err == nil {
+			base = until
+		}
+		next := base.Add(time.Duration(c.RetryOffset) * time.Second)
+		if !window.contains(next.In(loc)) {
+			next = window.nextStart(next, loc)
+		}
+		g.NextAttemptAt = nullable.NewNullableWithValue(next.UTC())
+	}
+	d.Retry = nullable.NewNullableWithValue(g)
+}
+
+func (h *Handler) inbound(ctx context.Context, ws uuid.UUID, c store.CallingConfig, d *api.Decision) error {
+	loc := location(c.InboundCallTimezone)
+	d.Timezone, d.LocalTime = c.InboundCallTimezone, d.At.In(loc).Format("15:04:05")
+	// blockWith answers a blocked inbound call with the configured action and message.
+	blockWith := func(reason api.DecisionReason, format string, args ...any) {
+		block(d, reason, format, args...)
+		d.BlockAction = nullable.NewNullableWithValue(api.InboundBlockAction(c.InboundBlockAction))
+		if c.InboundBlockAction == "REDIRECT" && c.InboundRedirectNumber != nil {
+			d.RedirectNumber = nullable.NewNullableWithValue(*c.InboundRedirectNumber)
+		}
+		msg := defaultBlockMessage
+		if c.InboundBlockMessage != nil {
+			msg = *c.InboundBlockMessage
+		}
+		d.BlockMessage = nullable.NewNullableWithValue(msg)
+	}
+	if c.EnforceBlacklist {
+		listed, err := h.DB.IsBlacklisted(ctx, ws, d.Number)
+		if err != nil {
+			return err
+		}
+		if listed {
+			// A blacklisted caller is hung up on, never forwarded to support.
+			block(d, api.Blacklisted, "%s is on the workspace blacklist", d.Number)
+			d.BlockAction = nullable.NewNullableWithValue(api.REJECT)
+			return nil
+		}
+	}
+	if !c.EnableInbound {
+		blockWith(api.InboundDisabled, "Inbound calls are disabled for this configuration (enable_inbound is false)")
+		return nil
+	}
+	if c.InboundCallStartTime != nil && c.InboundCallEndTime != nil {
+		window := daily{start: minutes(*c.InboundCallStartTime), end: minutes(*c.InboundCallEndTime)}
+		if !window.contains(d.At.In(loc)) {
+			blockWith(api.OutsideInboundHours, "%s is outside inbound hours %s–%s (%s)",
+				d.LocalTime, *c.InboundCallStartTime, *c.InboundCallEndTime, c.InboundCallTimezone)
+			return nil
+		}
+	}
+	d.Message = "The call may be answered"
+	return nil
+}
+
+// location loads a zone the spec already validated; Asia/Kolkata if it somehow no longer loads.
+func location(name string) *time.Location {
+	if loc, err := time.LoadLocation(name); err == nil {
+		return loc
+	}
+	loc, _ := time.LoadLocation(defaultTimezone)
+	return loc
+}
+
+// minutes turns a validated "HH:MM" into minutes after midnight.
+func minutes(hhmm string) int {
+	h, _ := strconv.Atoi(hhmm[:2])
+	m, _ := strconv.Atoi(hhmm[3:])
+	return h*60 + m
+}
+
+// daily is a time-of-day window, both edges inclusive; an end before the start spans midnight.
+// Times are compared to the second, so 21:00 admits 21:00:00 and not 21:00:01.
+type daily struct{ start, end int }
+
+func (w daily) contains(local time.Time) bool {
+	sec := local.Hour()*3600 + local.Minute()*60 + local.Second()
+	s, e := w.start*60, w.end*60
+	if s <= e {
+		return sec >= s && sec <= e
+	}
+	return sec >= s || sec <= e
+}
+
+// nextStart is the first moment after t at which the window opens, in loc (so across DST
+// changes the wall-clock start is kept).
+func (w daily) nextStart(t time.Time, loc *time.Location) time.Time {
+	lt := t.In(loc)
+	next := time.Date(lt.Year(), lt.Month(), lt.Day(), w.start/60, w.start%60, 0, 0, loc)
+	if !next.After(t) {
+		next = time.Date(lt.Year(), lt.Month(), lt.Day()+1, w.start/60, w.start%60, 0, 0, loc)
+	}
+	return next
+}
+
+func skipped(name string, outcome api.PreCheckOutcomeOutcome) api.PreCheckOutcome {
+	return api.PreCheckOutcome{Name: name, Outcome: outcome, Action: nullable.NewNullNullable[api.PreCheckOutcomeAction](),
+		StatusCode: nullable.NewNullNullable[int](), Error: nullable.NewNullNullable[string]()}
+}
