@@ -17,7 +17,7 @@ import (
 // to fill: a flusher takes whatever is queued the moment it is free, so a lone request is
 // written at once and batches only grow under load.
 const (
-	createFlushers = 4   // transactions in flight at once
+	createFlushers = 2   // transactions in flight at once
 	createBatchMax = 128 // activities per transaction at most
 )
 
@@ -154,27 +154,44 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 		return nil, err
 	}
 	defer tx.Rollback()
-	var rows []struct {
-		Activity
-		I int `db:"i"`
-	}
 	// ON CONFLICT DO NOTHING: a key used before, or twice in this batch, or by a concurrent
 	// batch (which this one waits for) leaves the row out instead of failing the batch.
 	stmt, err := s.createStmt.get(ctx, s.db)
 	if err != nil {
 		return nil, err
 	}
-	err = tx.StmtxContext(ctx, stmt).SelectContext(ctx, &rows, string(payload),
+	rows, err := tx.StmtxContext(ctx, stmt).QueryContext(ctx, string(payload),
 		DispatchActivityArgs{}.Kind(), DispatchAttempts, DispatchQueue)
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	results := make([]createResult, len(batch))
 	inserted := make([]bool, len(batch))
-	for _, row := range rows {
-		inserted[row.I] = true
-		results[row.I] = createResult{act: row.Activity}
+	// The statement returns what the database decided (catalog matches, the commerce's name,
+	// normalised JSON, timestamps); the rest is the input, as stored.
+	for rows.Next() {
+		var i int
+		var a Activity
+		if err := rows.Scan(&i, &a.ID, &a.CommerceName, &a.ReasonCode, &a.ReasonLabel, &a.UserStatusCode,
+			&a.UserStatusLabel, &a.TargetCriteria, &a.Attributes, &a.CreatedAt); err != nil {
+			return nil, err
+		}
+		in := batch[i].in
+		a.WorkspaceID, a.CommerceID, a.Type, a.Channel, a.Status = in.WorkspaceID, in.CommerceID, in.Type, in.Channel, StatusReady
+		a.IdempotencyKey, a.ScheduledAt, a.SuggestedExecutionTime = in.IdempotencyKey, pgTime(in.ScheduledAt), in.SuggestedExecutionTime
+		if a.SuggestedExecutionTime != nil {
+			t := pgTime(*a.SuggestedExecutionTime)
+			a.SuggestedExecutionTime = &t
+		}
+		a.Score, a.AssignmentReason, a.AttributeKeys, a.UpdatedAt = in.Score, in.AssignmentReason, nonNilStrings(in.AttributeKeys), a.CreatedAt
+		inserted[i] = true
+		results[i] = createResult{act: a}
 	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
 	for i, r := range batch {
 		if !inserted[i] {
 			results[i] = createResult{err: createRefusal(ctx, tx, r.in)}
@@ -235,10 +252,8 @@ const createActivitiesSQL = `
 			SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', $4::text)::text)
 			WHERE EXISTS (SELECT 1 FROM job WHERE state = 'available')
 		)
-		SELECT resolved.i, ins.id, ins.workspace_id, ins.commerce_id, resolved.commerce_name, ins.type, ins.channel,
-			ins.status, ins.reason_code, ins.reason_label, ins.user_status_code, ins.user_status_label, ins.idempotency_key,
-			ins.scheduled_at, ins.suggested_execution_time, ins.score, ins.assignment_reason, ins.target_criteria,
-			ins.attribute_keys, ins.attributes, ins.dispatch_attempt_count, ins.external_id, ins.created_at, ins.updated_at
+		SELECT resolved.i, ins.id, resolved.commerce_name, ins.reason_code, ins.reason_label, ins.user_status_code,
+			ins.user_status_label, ins.target_criteria, ins.attributes, ins.created_at
 		FROM ins JOIN resolved ON resolved.id = ins.id
 		WHERE (SELECT count(*) FROM wake) >= 0 -- a SELECT CTE runs only when referenced`
 
@@ -287,3 +302,6 @@ func (p *preparedStmt) get(ctx context.Context, db *sqlx.DB) (*sqlx.Stmt, error)
 	}
 	return p.stmt, nil
 }
+
+// pgTime is t as PostgreSQL stores a timestamptz: microseconds, read back in UTC.
+func pgTime(t time.Time) time.Time { return t.Round(time.Microsecond).UTC() }

@@ -48,6 +48,7 @@ func main() {
 	n := flag.Int("dispatch", 20000, "activities due at once in the dispatch benchmark")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	server.TuneGC() // as `switchboard serve` does
 	if *profile != "" {
 		f, err := os.Create(*profile)
 		if err != nil {
@@ -85,6 +86,7 @@ func run(conns int, duration time.Duration, n int) error {
 		return err
 	}
 	defer cluster.Stop()
+	benchPostmaster = strconv.Itoa(cluster.PID())
 	dsn := cluster.DSN("postgres")
 	box, _ := seal.New([]byte(seal.GenerateKey())[:32])
 	db, err := store.Open(ctx, dsn, box)
@@ -392,6 +394,10 @@ func (a cpuTimes) sub(b cpuTimes) cpuTimes {
 	return cpuTimes{postgres: a.postgres - b.postgres, client: a.client - b.client}
 }
 
+// benchPostmaster is the PID of the benchmark's PostgreSQL: only it and its children count,
+// not other PostgreSQL servers on the machine.
+var benchPostmaster string
+
 func cpuNow() cpuTimes {
 	var t cpuTimes
 	self := strconv.Itoa(os.Getpid())
@@ -412,15 +418,16 @@ func cpuNow() cpuTimes {
 		if len(fields) < 15 {
 			continue
 		}
+		pid, ppid := filepath.Base(filepath.Dir(p)), fields[1]
 		var sec float64
 		for _, f := range fields[11:15] {
 			v, _ := strconv.ParseFloat(f, 64)
 			sec += v / 100 // USER_HZ
 		}
 		switch {
-		case comm == "postgres":
+		case comm == "postgres" && (pid == benchPostmaster || ppid == benchPostmaster):
 			t.postgres += sec
-		case comm == "pgbench" || filepath.Base(filepath.Dir(p)) == self:
+		case (comm == "pgbench" && ppid == self) || pid == self:
 			t.client += sec
 		}
 	}

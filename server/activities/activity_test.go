@@ -471,3 +471,42 @@ func TestTwoProcessesSendEachActivityOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateAnswersWhatIsStored: the 201 body of a create (built from the batch statement's
+// answer and the input) is exactly what a later GET reads from the database, for every field.
+func TestCreateAnswersWhatIsStored(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	ws, key := env.Workspace(t, "*")
+	newCommerce(t, env, ws, seedCommerceID, "Almacen Don Pepe")
+	h := []string{"Authorization", "Bearer " + key}
+	if status, body := env.Do(t, "POST", "/api/user-retention-statuses", `{"code":"at_risk","label":"En Riesgo"}`, h...); status != 201 {
+		t.Fatalf("status: %d %s", status, body)
+	}
+	status, created := env.Do(t, "POST", "/api/activities", `{
+"type": "TASK", "reason": "Visit", "channel": "SALESMAN", "commerce_id": "`+seedCommerceID+`",
+"idempotency_key": "all-fields", "scheduled_at": "2031-02-03T04:05:06.123456789+02:00",
+"suggested_execution_time": "2031-02-03T10:00:00.5-03:00", "user_status": "at_risk", "score": 7,
+"assignment_reason": "route", "target_criteria": [{"type":"ROLE_MATCH","priority":1,"config":{"role":"COMMERCE_REP","b":1,"a":2}}],
+"attribute_keys": ["commerce_info", "promotions"], "attributes": [{"key":"promotions","value":"2x1","fallback":"none"}]
+}`, h...)
+	if status != 201 {
+		t.Fatalf("create: %d %s", status, created)
+	}
+	var c map[string]any
+	_ = json.Unmarshal(created, &c)
+	status, got := env.Do(t, "GET", "/api/activities/"+fmt.Sprint(c["id"]), "", h...)
+	if status != 200 {
+		t.Fatalf("get: %d %s", status, got)
+	}
+	var g map[string]any
+	_ = json.Unmarshal(got, &g)
+	for k := range g {
+		if fmt.Sprint(c[k]) != fmt.Sprint(g[k]) {
+			t.Errorf("%s: created %v, stored %v", k, c[k], g[k])
+		}
+	}
+	if len(c) != len(g) || c["scheduledAt"] != "2031-02-03T02:05:06.123457Z" {
+		t.Errorf("created %s\nstored  %s", created, got)
+	}
+}

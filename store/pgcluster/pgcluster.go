@@ -143,6 +143,9 @@ func (c *Cluster) DSN(dbname string) string {
 // Port returns the TCP port the server listens on.
 func (c *Cluster) Port() int { return c.port }
 
+// PID is the postmaster's process id; every backend is its child.
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
+
 // Stop performs a fast shutdown (SIGINT: roll back sessions, checkpoint,
 // exit) and waits for the postmaster to exit, escalating to SIGQUIT after
 // 30 s. It is idempotent and returns nil if the server already exited.
