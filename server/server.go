@@ -211,6 +211,9 @@ func renderChannels(c echo.Context, p *problem.Problem) error {
 		Message string              `json:"message"`
 		Details map[string][]string `json:"details,omitempty"`
 	}{Code: code, Message: p.Message}
+	if p.Status == http.StatusBadRequest && p.Message == "Validation failed" {
+		body.Message = "The request did not pass validation" // Bird's wording for a RequestError 400
+	}
 	if len(p.Details) > 0 {
 		body.Details = map[string][]string{}
 		for _, d := range p.Details {

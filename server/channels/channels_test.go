@@ -221,7 +221,7 @@ func TestValidation(t *testing.T) {
 	for _, tc := range cases {
 		status, body := env.Do(t, "POST", base+"/channels", tc.body, h...)
 		e := decodeError(t, body)
-		if status != 400 || e.Code != "InvalidRequest" || len(e.Details[tc.field]) == 0 {
+		if status != 400 || e.Code != "InvalidRequest" || len(e.Details[tc.field]) == 0 || e.Message != "The request did not pass validation" {
 			t.Errorf("%s: %d %s; want 400 with details.%s", tc.name, status, body, tc.field)
 		}
 	}

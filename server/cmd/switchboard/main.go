@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
 	"github.com/switchboard-dev/switchboard/server/dispatch"
 	"github.com/switchboard-dev/switchboard/store"
@@ -203,15 +204,21 @@ func printWelcome(addr string, cfg config, dataDir string, dev *devWorkspace) {
 	base := "http://" + addr
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nSwitchboard is running on %s\n", base)
-	fmt.Fprintf(&b, "  docs:          %s/docs/\n", base)
-	fmt.Fprintf(&b, "  specs:         %s/openapi/activities.yaml (also .json; admin.yaml)\n", base)
-	fmt.Fprintf(&b, "  data dir:      %s\n", dataDir)
+	fmt.Fprintf(&b, "  %-22s %s/docs/\n", "docs:", base)
+	for i, sf := range openapi.Surfaces {
+		label := ""
+		if i == 0 {
+			label = "specs (.yaml, .json):"
+		}
+		fmt.Fprintf(&b, "  %-22s %s/openapi/%s.yaml   %s at %s%s\n", label, base, sf.Name, sf.Title, base, sf.Prefix)
+	}
+	fmt.Fprintf(&b, "  %-22s %s\n", "data dir:", dataDir)
 	if os.Getenv("SWITCHBOARD_ADMIN_TOKEN") == "" {
-		fmt.Fprintf(&b, "  admin token:   %s   (Authorization: Bearer …, for %s/admin/v1)\n", cfg.adminToken, base)
+		fmt.Fprintf(&b, "  %-22s %s   (Authorization: Bearer …, for %s/admin/v1)\n", "admin token:", cfg.adminToken, base)
 	}
 	if dev != nil {
-		fmt.Fprintf(&b, "  workspace id:  %s   (%s)\n", dev.WorkspaceID, dev.Name)
-		fmt.Fprintf(&b, "  API key (*):   %s\n", dev.APIKey)
+		fmt.Fprintf(&b, "  %-22s %s   (%s)\n", "workspace id:", dev.WorkspaceID, dev.Name)
+		fmt.Fprintf(&b, "  %-22s %s\n", "API key (*):", dev.APIKey)
 		fmt.Fprintf(&b, "\nTry:\n  curl %s/api/dispatch-configs -H \"Authorization: Bearer %s\" -H \"x-tenant-id: %s\"\n", base, dev.APIKey, dev.WorkspaceID)
 	}
 	fmt.Fprintln(&b, "\nCtrl-C stops the server (and its PostgreSQL).")
