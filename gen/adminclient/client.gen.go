@@ -630,7 +630,9 @@ type ClientInterface interface {
 
 	// RevokeApiKey Revoke an API key
 	//
-	// Revokes the key; the next request made with it gets `401`. Revoking a revoked key is a no-op.
+	// Revokes the key: the next request made with it to this server process gets `401`; other
+	// `serve` processes on the same database refuse it within 2 seconds (they cache a found
+	// key that long, as every request is authenticated). Revoking a revoked key is a no-op.
 	//
 	// Corresponds with DELETE /workspaces/{workspaceId}/api-keys/{keyId} (the `RevokeApiKey` operationId).
 	RevokeApiKey(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -927,7 +929,9 @@ func (c *Client) CreateApiKey(ctx context.Context, workspaceId WorkspaceId, body
 
 // RevokeApiKey Revoke an API key
 //
-// Revokes the key; the next request made with it gets `401`. Revoking a revoked key is a no-op.
+// Revokes the key: the next request made with it to this server process gets `401`; other
+// `serve` processes on the same database refuse it within 2 seconds (they cache a found
+// key that long, as every request is authenticated). Revoking a revoked key is a no-op.
 //
 // Corresponds with DELETE /workspaces/{workspaceId}/api-keys/{keyId} (the `RevokeApiKey` operationId).
 func (c *Client) RevokeApiKey(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1653,7 +1657,9 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeApiKeyWithResponse Revoke an API key
 	//
-	// Revokes the key; the next request made with it gets `401`. Revoking a revoked key is a no-op.
+	// Revokes the key: the next request made with it to this server process gets `401`; other
+	// `serve` processes on the same database refuse it within 2 seconds (they cache a found
+	// key that long, as every request is authenticated). Revoking a revoked key is a no-op.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2649,7 +2655,9 @@ func (c *ClientWithResponses) CreateApiKeyWithResponse(ctx context.Context, work
 
 // RevokeApiKeyWithResponse Revoke an API key
 //
-// Revokes the key; the next request made with it gets `401`. Revoking a revoked key is a no-op.
+// Revokes the key: the next request made with it to this server process gets `401`; other
+// `serve` processes on the same database refuse it within 2 seconds (they cache a found
+// key that long, as every request is authenticated). Revoking a revoked key is a no-op.
 //
 // Returns a wrapper object for the known response body format(s).
 //
