@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -92,5 +93,57 @@ func TestCredentialsBoundToRow(t *testing.T) {
 	}
 	if _, err := db.DispatchConfigCredentials(ctx, w.ID, b.ID); err == nil {
 		t.Fatal("credentials sealed for one config opened for another")
+	}
+}
+
+// TestRevocationReachesOtherProcesses: a process that found a key recently keeps trusting
+// it for at most the cache's 2 s after another process revokes it, then refuses it; the
+// revoking process refuses it at once.
+func TestRevocationReachesOtherProcesses(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.DSN(t)
+	ctx := context.Background()
+	open := func() *store.DB {
+		db, err := store.Open(ctx, dsn, storetest.Box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a := open()
+	if err := a.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := open()
+	ws, _ := a.CreateWorkspace(ctx, "w")
+	k, secret, err := a.CreateAPIKey(ctx, ws.ID, "k", []string{"*"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range []*store.DB{a, b} {
+		if got, err := db.FindAPIKey(ctx, secret); err != nil || got.RevokedAt != nil {
+			t.Fatalf("before revoking: %+v %v", got, err)
+		}
+	}
+	if err := a.RevokeAPIKey(ctx, ws.ID, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := a.FindAPIKey(ctx, secret); got.RevokedAt == nil {
+		t.Fatal("the revoking process still trusts the key")
+	}
+	revoked := time.Now()
+	for {
+		got, err := b.FindAPIKey(ctx, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RevokedAt != nil {
+			break
+		}
+		if time.Since(revoked) > 3*time.Second {
+			t.Fatal("the other process still trusts the key 3 s after its revocation")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
