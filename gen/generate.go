@@ -7,3 +7,5 @@ package gen
 //go:generate go tool oapi-codegen -config activitiesclient/config.yaml ../openapi/activities.yaml
 //go:generate go tool oapi-codegen -config admin/config.yaml ../openapi/admin.yaml
 //go:generate go tool oapi-codegen -config adminclient/config.yaml ../openapi/admin.yaml
+//go:generate go tool oapi-codegen -config webhooks/config.yaml ../openapi/webhooks.yaml
+//go:generate go tool oapi-codegen -config webhooksclient/config.yaml ../openapi/webhooks.yaml

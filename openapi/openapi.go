@@ -25,6 +25,7 @@ type Surface struct {
 var Surfaces = []Surface{
 	{Name: "activities", Title: "Activities API", Prefix: "/api"},
 	{Name: "admin", Title: "Admin API", Prefix: "/admin/v1"},
+	{Name: "webhooks", Title: "Webhooks API", Prefix: "/api/v1"},
 }
 
 // YAML returns the spec of a surface as written.

@@ -15,6 +15,7 @@ import (
 
 	genactivities "github.com/switchboard-dev/switchboard/gen/activities"
 	genadmin "github.com/switchboard-dev/switchboard/gen/admin"
+	genwebhooks "github.com/switchboard-dev/switchboard/gen/webhooks"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server/activities"
 	"github.com/switchboard-dev/switchboard/server/admin"
@@ -22,6 +23,7 @@ import (
 	"github.com/switchboard-dev/switchboard/server/contract"
 	"github.com/switchboard-dev/switchboard/server/docs"
 	"github.com/switchboard-dev/switchboard/server/problem"
+	"github.com/switchboard-dev/switchboard/server/webhooks"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -103,6 +105,12 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if err := mount("webhooks", renderWebhooks, keys, false, func(g *echo.Group) {
+		genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now},
+			[]genwebhooks.StrictMiddlewareFunc{webhooks.WithRequest}))
+	}); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -161,6 +169,33 @@ var adminCodes = map[int]string{
 // renderAdmin writes the Admin API's error body.
 func renderAdmin(c echo.Context, p *problem.Problem) error {
 	code, ok := adminCodes[p.Status]
+	if !ok {
+		code = "internal"
+	}
+	type detail struct {
+		Field   string `json:"field,omitempty"`
+		Message string `json:"message"`
+	}
+	body := struct {
+		Code    string   `json:"code"`
+		Message string   `json:"message"`
+		Details []detail `json:"details,omitempty"`
+	}{Code: code, Message: p.Message}
+	for _, d := range p.Details {
+		body.Details = append(body.Details, detail{Field: d.Field, Message: d.Message})
+	}
+	return c.JSON(p.Status, body)
+}
+
+var webhookCodes = map[int]string{
+	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+	405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "plan_limit_reached",
+}
+
+// renderWebhooks writes the Webhooks API's error body: {code, message, details?}, where a
+// 429's single detail names the plan limit.
+func renderWebhooks(c echo.Context, p *problem.Problem) error {
+	code, ok := webhookCodes[p.Status]
 	if !ok {
 		code = "internal"
 	}
