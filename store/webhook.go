@@ -135,14 +135,14 @@ func (s *DB) DeleteWebhookApp(ctx context.Context, workspaceID, id uuid.UUID) er
 
 // EventType is an event an app sends, with an optional JSON Schema for its data.
 type EventType struct {
-	AppID          uuid.UUID       `db:"app_id"`
-	Name           string          `db:"name"`
-	Description    string          `db:"description"`
-	ExamplePayload JSONDoc         `db:"example_payload"`
-	Schema         JSONDoc         `db:"schema"`
-	ArchivedAt     *time.Time      `db:"archived_at"`
-	CreatedAt      time.Time       `db:"created_at"`
-	UpdatedAt      time.Time       `db:"updated_at"`
+	AppID          uuid.UUID  `db:"app_id"`
+	Name           string     `db:"name"`
+	Description    string     `db:"description"`
+	ExamplePayload JSONDoc    `db:"example_payload"`
+	Schema         JSONDoc    `db:"schema"`
+	ArchivedAt     *time.Time `db:"archived_at"`
+	CreatedAt      time.Time  `db:"created_at"`
+	UpdatedAt      time.Time  `db:"updated_at"`
 }
 
 const eventTypeColumns = `app_id, name, description, example_payload, schema, archived_at, created_at, updated_at`

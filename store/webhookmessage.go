@@ -74,11 +74,11 @@ type SendPlan struct {
 func (s *DB) PlanSend(ctx context.Context, workspaceID, appID uuid.UUID, eventType string) (SendPlan, error) {
 	var row struct {
 		WebhookApp
-		Limit       *int            `db:"messages_per_minute"`
-		ETName      *string         `db:"et_name"`
-		ETSchema    JSONDoc         `db:"et_schema"`
-		ETArchived  *time.Time      `db:"et_archived_at"`
-		ETUpdatedAt *time.Time      `db:"et_updated_at"`
+		Limit       *int       `db:"messages_per_minute"`
+		ETName      *string    `db:"et_name"`
+		ETSchema    JSONDoc    `db:"et_schema"`
+		ETArchived  *time.Time `db:"et_archived_at"`
+		ETUpdatedAt *time.Time `db:"et_updated_at"`
 	}
 	err := s.db.GetContext(ctx, &row, `SELECT a.id, a.workspace_id, a.name, a.routing_key_body_path, a.routing_key_header, a.created_at, a.updated_at,
 		(SELECT messages_per_minute FROM workspace_limits WHERE workspace_id = a.workspace_id) AS messages_per_minute,
