@@ -14,8 +14,8 @@ deps: ## Install what the project needs from the system's package manager, if mi
 build: ## Build bin/switchboard
 	$(GO) build -o $(BIN) ./server/cmd/switchboard
 
-run: deps build ## Build and run `switchboard serve` on the embedded default (./.data)
-	./$(BIN) serve
+run: deps build ## Build and run `switchboard serve` on the embedded default (./.data); webhooks may reach local receivers
+	SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS=$${SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS:-true} ./$(BIN) serve
 
 generate: ## Regenerate gen/ from openapi/*.yaml
 	$(GO) generate ./gen/...
