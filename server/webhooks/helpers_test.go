@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,4 +197,15 @@ func (f *fixture) attempts(t *testing.T, id string) []webhooksclient.Attempt {
 		t.Fatalf("list attempts: %v %s", err, res.Body)
 	}
 	return res.JSON200.Data
+}
+
+func mustRequest(t *testing.T, method, url, body, key string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	return req
 }
