@@ -315,7 +315,7 @@ type CreateEndpointRequest struct {
 	// headers) cannot be overridden.
 	Headers *EndpointHeaders `json:"headers,omitempty"`
 
-	// MaxAttempts Attempts per message before its delivery fails (scheduled attempts; replays are extra).
+	// MaxAttempts Attempts of a message at this endpoint before its delivery fails (replays count too).
 	MaxAttempts *int `json:"maxAttempts,omitempty"`
 
 	// RateLimitPerMinute At most this many deliveries a minute (per server process); absent = no limit.
@@ -444,7 +444,7 @@ type EventType struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	Description string    `json:"description"`
 
-	// ExamplePayload An example of `data` for this type (any JSON), or null.
+	// ExamplePayload An example of `data` for this type, or null.
 	ExamplePayload nullable.Nullable[json.RawMessage] `json:"examplePayload"`
 	Name           string                             `json:"name"`
 
@@ -535,7 +535,7 @@ type PublishEventTypeRequest struct {
 	Archived    *bool   `json:"archived,omitempty"`
 	Description *string `json:"description,omitempty"`
 
-	// ExamplePayload An example of `data` for this type (any JSON).
+	// ExamplePayload An example of `data` for this type (a JSON object, as `data` is).
 	ExamplePayload *json.RawMessage `json:"examplePayload,omitempty"`
 
 	// Schema A JSON Schema messages' `data` must match.
