@@ -162,11 +162,12 @@ const messageColumns = `m.id, m.app_id, m.message_id, m.idempotency_key, m.recip
 // not stored again: the first one is returned with created=false. ErrNotFound if the app has
 // no such recipient; a *LimitError past the workspace's messagesPerMinute.
 func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, error) {
-	if m, ok, err := s.findDuplicate(ctx, in); ok || err != nil {
-		return m, false, err
-	}
 	now := time.Now().UTC()
 	if in.MessagesPerMinute != nil {
+		// A repeat is answered without counting against the limit.
+		if m, ok, err := s.findDuplicate(ctx, in); ok || err != nil {
+			return m, false, err
+		}
 		if err := s.countMessage(ctx, in.WorkspaceID, *in.MessagesPerMinute, now); err != nil {
 			return Message{}, false, err
 		}
@@ -224,7 +225,8 @@ func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, er
 		return Message{}, false, notFound("Recipient " + in.RecipientID)
 	}
 	if !row.Inserted {
-		// A concurrent send with the same id or key won the race: answer with its message.
+		// The app has a message with this id or key (sent before, or by a concurrent send that
+		// won the race): answer with it.
 		tx.Rollback()
 		m, _, err := s.findDuplicate(ctx, in)
 		return m, false, err
@@ -561,7 +563,7 @@ func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool
 		Secret         []byte     `db:"secret"`
 		OldSecrets     []byte     `db:"old_secrets"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT d.id AS delivery_id, d.status, d.attempts, d.next_attempt_at, m.message_id, m.body,
+	err := s.async.GetContext(ctx, &row, `SELECT d.id AS delivery_id, d.status, d.attempts, d.next_attempt_at, m.message_id, m.body,
 		e.id AS endpoint_id, e.url, e.status AS endpoint_status, e.disabled_reason, e.headers, e.max_attempts, e.rate_limit_per_minute,
 		e.failing_since, e.secret, e.old_secrets
 		FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_pk JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -590,7 +592,7 @@ func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool
 // resume and released by it, or seen active after it.
 func (s *DB) HoldDelivery(ctx context.Context, deliveryID, endpointID uuid.UUID) (bool, error) {
 	var ids []uuid.UUID
-	err := s.db.SelectContext(ctx, &ids, `
+	err := s.async.SelectContext(ctx, &ids, `
 		WITH e AS (SELECT id FROM webhook_endpoints WHERE id = $2 AND status = 'paused' FOR SHARE)
 		UPDATE webhook_deliveries d SET status = 'held', updated_at = now() FROM e
 		WHERE d.id = $1 AND d.endpoint_id = e.id RETURNING d.id`, deliveryID, endpointID)
@@ -619,7 +621,7 @@ func (s *DB) RecordAttempt(ctx context.Context, a AttemptRecord) error {
 	if a.Succeeded {
 		status = "succeeded"
 	}
-	_, err := s.db.ExecContext(ctx, `
+	_, err := s.async.ExecContext(ctx, `
 		WITH d AS (
 			UPDATE webhook_deliveries SET attempts = attempts + 1,
 				status = CASE WHEN $4 THEN 'delivered'
@@ -641,14 +643,14 @@ func (s *DB) RecordAttempt(ctx context.Context, a AttemptRecord) error {
 
 // FailDelivery ends a delivery without an attempt (its endpoint is disabled), saying why.
 func (s *DB) FailDelivery(ctx context.Context, deliveryID uuid.UUID, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'failed', last_error = $2, next_attempt_at = NULL,
+	_, err := s.async.ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'failed', last_error = $2, next_attempt_at = NULL,
 		updated_at = now() WHERE id = $1`, deliveryID, reason)
 	return err
 }
 
 // EndpointSucceeded clears an endpoint's failure record.
 func (s *DB) EndpointSucceeded(ctx context.Context, endpointID uuid.UUID) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
+	_, err := s.async.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
 	return err
 }
 
@@ -657,7 +659,7 @@ func (s *DB) EndpointSucceeded(ctx context.Context, endpointID uuid.UUID) error 
 // disabled, saying since when. It reports whether it disabled the endpoint.
 func (s *DB) EndpointFailed(ctx context.Context, endpointID uuid.UUID, disableBefore time.Time) (bool, error) {
 	var disabled bool
-	err := s.db.GetContext(ctx, &disabled, `
+	err := s.async.GetContext(ctx, &disabled, `
 		WITH e AS (
 			UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()),
 				status = CASE WHEN failing_since < $2 AND status <> 'disabled' THEN 'disabled' ELSE status END,
@@ -672,7 +674,7 @@ func (s *DB) EndpointFailed(ctx context.Context, endpointID uuid.UUID, disableBe
 
 // DisableEndpoint disables an endpoint, saying why.
 func (s *DB) DisableEndpoint(ctx context.Context, endpointID uuid.UUID, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2, updated_at = now()
+	_, err := s.async.ExecContext(ctx, `UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2, updated_at = now()
 		WHERE id = $1`, endpointID, reason)
 	return err
 }
