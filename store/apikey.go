@@ -95,8 +95,13 @@ func (s *DB) RevokeAPIKey(ctx context.Context, workspaceID, id uuid.UUID) error 
 // FindAPIKey returns the key whose secret is given, revoked and expired keys included (the
 // caller decides, and can say why it refuses). ErrNotFound if no key has that secret.
 func (s *DB) FindAPIKey(ctx context.Context, secret string) (APIKey, error) {
+	// Every authenticated request runs this: prepared, it is one round trip.
+	st, err := s.prepared(ctx, s.db, `SELECT `+apiKeyColumns+` FROM api_keys WHERE key_hash = $1`)
+	if err != nil {
+		return APIKey{}, err
+	}
 	var k APIKey
-	err := s.db.GetContext(ctx, &k, `SELECT `+apiKeyColumns+` FROM api_keys WHERE key_hash = $1`, hashAPIKey(secret))
+	err = st.GetContext(ctx, &k, hashAPIKey(secret))
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, notFound("API key")
 	}

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,6 +63,32 @@ type DB struct {
 	async *sqlx.DB
 	box   *seal.Box
 	jobs  *river.Client[*sql.Tx]
+	// stmts holds the prepared statements of the hottest queries (see prepared).
+	stmts sync.Map
+}
+
+type stmtKey struct {
+	pool  *sqlx.DB
+	query string
+}
+
+// prepared returns query prepared on pool, preparing it on first use. A prepared statement
+// is one round trip per execution instead of lib/pq's two, and PostgreSQL can reuse its plan:
+// worth it on the paths that run once per message or delivery.
+func (s *DB) prepared(ctx context.Context, pool *sqlx.DB, query string) (*sqlx.Stmt, error) {
+	key := stmtKey{pool, query}
+	if st, ok := s.stmts.Load(key); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := pool.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(key, st); loaded {
+		st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
 }
 
 // Open connects to PostgreSQL at dsn (a lib/pq URL or key=value string). Secrets are sealed

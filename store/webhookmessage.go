@@ -80,11 +80,11 @@ func (s *DB) PlanSend(ctx context.Context, workspaceID, appID uuid.UUID, eventTy
 		ETArchived  *time.Time `db:"et_archived_at"`
 		ETUpdatedAt *time.Time `db:"et_updated_at"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT a.id, a.workspace_id, a.name, a.routing_key_body_path, a.routing_key_header, a.created_at, a.updated_at,
-		(SELECT messages_per_minute FROM workspace_limits WHERE workspace_id = a.workspace_id) AS messages_per_minute,
-		et.name AS et_name, et.schema AS et_schema, et.archived_at AS et_archived_at, et.updated_at AS et_updated_at
-		FROM webhook_apps a LEFT JOIN webhook_event_types et ON et.app_id = a.id AND et.name = $3
-		WHERE a.workspace_id = $1 AND a.id = $2`, workspaceID, appID, eventType)
+	st, err := s.prepared(ctx, s.db, planSendQuery)
+	if err != nil {
+		return SendPlan{}, err
+	}
+	err = st.GetContext(ctx, &row, workspaceID, appID, eventType)
 	if errors.Is(err, sql.ErrNoRows) {
 		return SendPlan{}, notFound("App")
 	}
@@ -97,6 +97,13 @@ func (s *DB) PlanSend(ctx context.Context, workspaceID, appID uuid.UUID, eventTy
 	}
 	return plan, nil
 }
+
+// planSendQuery reads an app, one of its event types and its workspace's message limit.
+const planSendQuery = `SELECT a.id, a.workspace_id, a.name, a.routing_key_body_path, a.routing_key_header, a.created_at, a.updated_at,
+		(SELECT messages_per_minute FROM workspace_limits WHERE workspace_id = a.workspace_id) AS messages_per_minute,
+		et.name AS et_name, et.schema AS et_schema, et.archived_at AS et_archived_at, et.updated_at AS et_updated_at
+		FROM webhook_apps a LEFT JOIN webhook_event_types et ON et.app_id = a.id AND et.name = $3
+		WHERE a.workspace_id = $1 AND a.id = $2`
 
 // MessageSend is a message to accept.
 type MessageSend struct {
@@ -189,8 +196,6 @@ func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, er
 		return Message{}, false, err
 	}
 	defer tx.Rollback()
-	// One statement finds the recipient, inserts the message (unless its id or key exists) and
-	// one delivery per matching endpoint, and returns what it did.
 	var row struct {
 		Found     bool           `db:"found"`
 		Inserted  bool           `db:"inserted"`
@@ -199,24 +204,11 @@ func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, er
 		Statuses  pq.StringArray `db:"statuses"`
 		URLs      pq.StringArray `db:"urls"`
 	}
-	err = tx.GetContext(ctx, &row, `
-		WITH r AS (
-			SELECT id FROM webhook_recipients WHERE app_id = $2 AND recipient_id = $3
-		), m AS (
-			INSERT INTO webhook_messages (id, app_id, message_id, idempotency_key, recipient_pk, recipient_id, event_type, body, created_at)
-			SELECT $1, $2, $4, $5, r.id, $3, $6, $7, $8 FROM r
-			ON CONFLICT DO NOTHING RETURNING id, recipient_pk
-		), d AS (
-			INSERT INTO webhook_deliveries (id, message_pk, endpoint_id, status)
-			SELECT gen_random_uuid(), m.id, e.id, CASE WHEN e.status = 'paused' THEN 'held' ELSE 'pending' END
-			FROM m JOIN webhook_endpoints e ON e.recipient_pk = m.recipient_pk
-			WHERE e.status <> 'disabled' AND (cardinality(e.event_types) = 0 OR $6 = ANY (e.event_types))
-			RETURNING id, endpoint_id, status
-		)
-		SELECT EXISTS (SELECT 1 FROM r) AS found, EXISTS (SELECT 1 FROM m) AS inserted,
-			coalesce(array_agg(d.id::text ORDER BY e.id), '{}') AS ids, coalesce(array_agg(d.endpoint_id::text ORDER BY e.id), '{}') AS endpoints,
-			coalesce(array_agg(d.status ORDER BY e.id), '{}') AS statuses, coalesce(array_agg(e.url ORDER BY e.id), '{}') AS urls
-		FROM d JOIN webhook_endpoints e ON e.id = d.endpoint_id`,
+	st, err := s.prepared(ctx, s.db, sendQuery)
+	if err != nil {
+		return Message{}, false, err
+	}
+	err = tx.StmtxContext(ctx, st).GetContext(ctx, &row,
 		id, in.AppID, in.RecipientID, in.MessageID, in.IdempotencyKey, in.EventType, string(body), now)
 	if err != nil {
 		return Message{}, false, err
@@ -247,6 +239,27 @@ func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, er
 	}
 	return msg, true, tx.Commit()
 }
+
+// sendQuery finds the recipient, inserts the message (unless its id or key exists) and one
+// delivery per matching endpoint, and says what it did, in one statement.
+const sendQuery = `
+		WITH r AS (
+			SELECT id FROM webhook_recipients WHERE app_id = $2 AND recipient_id = $3
+		), m AS (
+			INSERT INTO webhook_messages (id, app_id, message_id, idempotency_key, recipient_pk, recipient_id, event_type, body, created_at)
+			SELECT $1, $2, $4, $5, r.id, $3, $6, $7, $8 FROM r
+			ON CONFLICT DO NOTHING RETURNING id, recipient_pk
+		), d AS (
+			INSERT INTO webhook_deliveries (id, message_pk, endpoint_id, status)
+			SELECT gen_random_uuid(), m.id, e.id, CASE WHEN e.status = 'paused' THEN 'held' ELSE 'pending' END
+			FROM m JOIN webhook_endpoints e ON e.recipient_pk = m.recipient_pk
+			WHERE e.status <> 'disabled' AND (cardinality(e.event_types) = 0 OR $6 = ANY (e.event_types))
+			RETURNING id, endpoint_id, status
+		)
+		SELECT EXISTS (SELECT 1 FROM r) AS found, EXISTS (SELECT 1 FROM m) AS inserted,
+			coalesce(array_agg(d.id::text ORDER BY e.id), '{}') AS ids, coalesce(array_agg(d.endpoint_id::text ORDER BY e.id), '{}') AS endpoints,
+			coalesce(array_agg(d.status ORDER BY e.id), '{}') AS statuses, coalesce(array_agg(e.url ORDER BY e.id), '{}') AS urls
+		FROM d JOIN webhook_endpoints e ON e.id = d.endpoint_id`
 
 // findDuplicate returns the app's message with in's id or idempotency key, if there is one.
 func (s *DB) findDuplicate(ctx context.Context, in MessageSend) (Message, bool, error) {
@@ -563,11 +576,11 @@ func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool
 		Secret         []byte     `db:"secret"`
 		OldSecrets     []byte     `db:"old_secrets"`
 	}
-	err := s.async.GetContext(ctx, &row, `SELECT d.id AS delivery_id, d.status, d.attempts, d.next_attempt_at, m.message_id, m.body,
-		e.id AS endpoint_id, e.url, e.status AS endpoint_status, e.disabled_reason, e.headers, e.max_attempts, e.rate_limit_per_minute,
-		e.failing_since, e.secret, e.old_secrets
-		FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_pk JOIN webhook_endpoints e ON e.id = d.endpoint_id
-		WHERE d.id = $1`, id)
+	st, err := s.prepared(ctx, s.async, loadDeliveryQuery)
+	if err != nil {
+		return DeliveryTask{}, false, err
+	}
+	err = st.GetContext(ctx, &row, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DeliveryTask{}, false, nil
 	}
@@ -621,22 +634,11 @@ func (s *DB) RecordAttempt(ctx context.Context, a AttemptRecord) error {
 	if a.Succeeded {
 		status = "succeeded"
 	}
-	_, err := s.async.ExecContext(ctx, `
-		WITH d AS (
-			UPDATE webhook_deliveries SET attempts = attempts + 1,
-				status = CASE WHEN $4 THEN 'delivered'
-					WHEN $9::timestamptz IS NOT NULL THEN 'pending'
-					WHEN $3 = 'replay' AND next_attempt_at > now() THEN 'pending'
-					ELSE 'failed' END,
-				last_status_code = $5, last_error = $8,
-				next_attempt_at = CASE WHEN $3 = 'replay' AND NOT $4 THEN next_attempt_at ELSE $9 END,
-				delivered_at = CASE WHEN $4 THEN now() ELSE delivered_at END, updated_at = now()
-			WHERE id = $1 RETURNING id, message_pk, endpoint_id
-		)
-		INSERT INTO webhook_attempts (id, delivery_id, message_pk, endpoint_id, attempt_number, trigger, status, response_status_code,
-			response_body, duration_ms, error, next_attempt_at)
-		SELECT $2, d.id, d.message_pk, d.endpoint_id, $10, $3, $11, $5, $6, $7, $8, $9 FROM d`,
-		a.DeliveryID, newID(), a.Trigger, a.Succeeded, a.ResponseStatusCode, a.ResponseBody, int(a.Duration.Milliseconds()),
+	st, err := s.prepared(ctx, s.async, recordAttemptQuery)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, a.DeliveryID, newID(), a.Trigger, a.Succeeded, a.ResponseStatusCode, a.ResponseBody, int(a.Duration.Milliseconds()),
 		a.Error, a.NextAttemptAt, a.Number, status)
 	return err
 }
@@ -685,3 +687,27 @@ func nilUUID(id uuid.UUID) any {
 	}
 	return id
 }
+
+// loadDeliveryQuery reads a delivery with its message and endpoint.
+const loadDeliveryQuery = `SELECT d.id AS delivery_id, d.status, d.attempts, d.next_attempt_at, m.message_id, m.body,
+		e.id AS endpoint_id, e.url, e.status AS endpoint_status, e.disabled_reason, e.headers, e.max_attempts, e.rate_limit_per_minute,
+		e.failing_since, e.secret, e.old_secrets
+		FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_pk JOIN webhook_endpoints e ON e.id = d.endpoint_id
+		WHERE d.id = $1`
+
+// recordAttemptQuery moves a delivery on and stores its attempt (see RecordAttempt).
+const recordAttemptQuery = `
+		WITH d AS (
+			UPDATE webhook_deliveries SET attempts = attempts + 1,
+				status = CASE WHEN $4 THEN 'delivered'
+					WHEN $9::timestamptz IS NOT NULL THEN 'pending'
+					WHEN $3 = 'replay' AND next_attempt_at > now() THEN 'pending'
+					ELSE 'failed' END,
+				last_status_code = $5, last_error = $8,
+				next_attempt_at = CASE WHEN $3 = 'replay' AND NOT $4 THEN next_attempt_at ELSE $9 END,
+				delivered_at = CASE WHEN $4 THEN now() ELSE delivered_at END, updated_at = now()
+			WHERE id = $1 RETURNING id, message_pk, endpoint_id
+		)
+		INSERT INTO webhook_attempts (id, delivery_id, message_pk, endpoint_id, attempt_number, trigger, status, response_status_code,
+			response_body, duration_ms, error, next_attempt_at)
+		SELECT $2, d.id, d.message_pk, d.endpoint_id, $10, $3, $11, $5, $6, $7, $8, $9 FROM d`
