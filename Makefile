@@ -14,8 +14,8 @@ deps: ## Install what the project needs from the system's package manager, if mi
 build: ## Build bin/switchboard
 	$(GO) build -o $(BIN) ./server/cmd/switchboard
 
-run: deps build ## Build and run `switchboard serve` on the embedded default (./.data)
-	./$(BIN) serve
+run: deps build ## Build and run `switchboard serve` on the embedded default (./.data); webhooks may reach local receivers
+	SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS=$${SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS:-true} ./$(BIN) serve
 
 generate: ## Regenerate gen/ from openapi/*.yaml
 	$(GO) generate ./gen/...
@@ -38,9 +38,10 @@ spec-check: ## Lint the specs and type-check a TypeScript SDK generated from eac
 
 test: deps check-generated fmt-check vet test-go spec-check ## Everything CI runs
 
-bench: deps ## Benchmarks, bounded in time: Go benchmarks, then the pgbench-relative load and dispatch run
+bench: deps ## Benchmarks, bounded in time: Go benchmarks, the pgbench-relative load and dispatch run, then webhooks
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./server/...
 	$(GO) run ./scripts/bench -c 32 -d 10s -dispatch 20000
+	$(GO) run ./scripts/bench -webhooks -rate 1000 -rate-for 60s -burst-for 20s
 
 clean:
 	rm -rf bin scripts/sdkcheck/out

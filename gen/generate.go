@@ -11,3 +11,5 @@ package gen
 //go:generate go tool oapi-codegen -config channelsclient/config.yaml ../openapi/channels.yaml
 //go:generate go tool oapi-codegen -config calling/config.yaml ../openapi/calling.yaml
 //go:generate go tool oapi-codegen -config callingclient/config.yaml ../openapi/calling.yaml
+//go:generate go tool oapi-codegen -config webhooks/config.yaml ../openapi/webhooks.yaml
+//go:generate go tool oapi-codegen -config webhooksclient/config.yaml ../openapi/webhooks.yaml

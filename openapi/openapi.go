@@ -27,6 +27,7 @@ var Surfaces = []Surface{
 	{Name: "admin", Title: "Admin API", Prefix: "/admin/v1"},
 	{Name: "channels", Title: "Channels API", Prefix: "/workspaces"},
 	{Name: "calling", Title: "Calling API", Prefix: "/calling"},
+	{Name: "webhooks", Title: "Webhooks API", Prefix: "/api/v1"},
 }
 
 // YAML returns the spec of a surface as written.

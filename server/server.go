@@ -18,6 +18,7 @@ import (
 	genadmin "github.com/switchboard-dev/switchboard/gen/admin"
 	gencalling "github.com/switchboard-dev/switchboard/gen/calling"
 	genchannels "github.com/switchboard-dev/switchboard/gen/channels"
+	genwebhooks "github.com/switchboard-dev/switchboard/gen/webhooks"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server/activities"
 	"github.com/switchboard-dev/switchboard/server/admin"
@@ -27,6 +28,7 @@ import (
 	"github.com/switchboard-dev/switchboard/server/contract"
 	"github.com/switchboard-dev/switchboard/server/docs"
 	"github.com/switchboard-dev/switchboard/server/problem"
+	"github.com/switchboard-dev/switchboard/server/webhooks"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -115,6 +117,12 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	}
 	if err := mount("calling", renderCalling, keys, false, func(g *echo.Group) {
 		gencalling.RegisterHandlers(g, gencalling.NewStrictHandler(calling.New(db, cfg.Now), nil))
+	}); err != nil {
+		return nil, err
+	}
+	if err := mount("webhooks", renderWebhooks, keys, false, func(g *echo.Group) {
+		genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now},
+			[]genwebhooks.StrictMiddlewareFunc{webhooks.WithRequest}))
 	}); err != nil {
 		return nil, err
 	}
@@ -223,6 +231,33 @@ func renderChannels(c echo.Context, p *problem.Problem) error {
 			}
 			body.Details[field] = append(body.Details[field], d.Message)
 		}
+	}
+	return c.JSON(p.Status, body)
+}
+
+var webhookCodes = map[int]string{
+	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+	405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "plan_limit_reached",
+}
+
+// renderWebhooks writes the Webhooks API's error body: {code, message, details?}, where a
+// 429's single detail names the plan limit.
+func renderWebhooks(c echo.Context, p *problem.Problem) error {
+	code, ok := webhookCodes[p.Status]
+	if !ok {
+		code = "internal"
+	}
+	type detail struct {
+		Field   string `json:"field,omitempty"`
+		Message string `json:"message"`
+	}
+	body := struct {
+		Code    string   `json:"code"`
+		Message string   `json:"message"`
+		Details []detail `json:"details,omitempty"`
+	}{Code: code, Message: p.Message}
+	for _, d := range p.Details {
+		body.Details = append(body.Details, detail{Field: d.Field, Message: d.Message})
 	}
 	return c.JSON(p.Status, body)
 }

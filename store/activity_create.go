@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 )
 
 // Creating activities goes through a group-commit batcher: concurrent CreateActivity calls
@@ -156,7 +154,7 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 	defer tx.Rollback()
 	// ON CONFLICT DO NOTHING: a key used before, or twice in this batch, or by a concurrent
 	// batch (which this one waits for) leaves the row out instead of failing the batch.
-	stmt, err := s.createStmt.get(ctx, s.db)
+	stmt, err := s.prepared(ctx, s.db, createActivitiesSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -203,8 +201,8 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 	return results, nil
 }
 
-// createActivitiesSQL is the batch statement. It is prepared once per connection: planning it
-// costs more than running it for a small batch.
+// createActivitiesSQL is the batch statement. It is prepared (DB.prepared): planning it costs
+// more than running it for a small batch.
 const createActivitiesSQL = `
 		WITH item AS (
 			SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, id uuid, event_id uuid, workspace_id uuid,
@@ -280,27 +278,6 @@ func createRefusal(ctx context.Context, tx interface {
 	default:
 		return &Error{Kind: ErrConflict, Message: "Idempotency key already exists"}
 	}
-}
-
-// preparedStmt is a statement prepared on first use (after migrations have created what it
-// reads); database/sql then prepares it on each pooled connection as needed.
-type preparedStmt struct {
-	query string
-	mu    sync.Mutex
-	stmt  *sqlx.Stmt
-}
-
-func (p *preparedStmt) get(ctx context.Context, db *sqlx.DB) (*sqlx.Stmt, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stmt == nil {
-		stmt, err := db.PreparexContext(ctx, p.query)
-		if err != nil {
-			return nil, err
-		}
-		p.stmt = stmt
-	}
-	return p.stmt, nil
 }
 
 // pgTime is t as PostgreSQL stores a timestamptz: microseconds, read back in UTC.

@@ -105,8 +105,13 @@ func (s *DB) FindAPIKey(ctx context.Context, secret string) (APIKey, error) {
 	if k, ok := s.keys.get(hash); ok {
 		return k, nil
 	}
+	// Prepared: a cache miss is one round trip.
+	st, err := s.prepared(ctx, s.db, `SELECT `+apiKeyColumns+` FROM api_keys WHERE key_hash = $1`)
+	if err != nil {
+		return APIKey{}, err
+	}
 	var k APIKey
-	err := s.db.GetContext(ctx, &k, `SELECT `+apiKeyColumns+` FROM api_keys WHERE key_hash = $1`, hash)
+	err = st.GetContext(ctx, &k, hash)
 	if err == nil {
 		s.keys.put(hash, k)
 	}

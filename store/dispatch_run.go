@@ -69,7 +69,7 @@ func (s *DB) ClaimDispatch(ctx context.Context, workspaceID, id uuid.UUID) (Acti
 		CfgProtocol   *string    `db:"cfg_protocol_type"`
 		CfgSealed     []byte     `db:"cfg_credentials"`
 	}
-	stmt, err := s.claimStmt.get(ctx, s.db)
+	stmt, err := s.prepared(ctx, s.db, claimDispatchSQL)
 	if err != nil {
 		return Activity{}, DispatchTarget{}, false, err
 	}
@@ -143,7 +143,7 @@ func (s *DB) FinishDispatch(ctx context.Context, workspaceID uuid.UUID, a Dispat
 			a.ExternalID = t.ExternalID
 		}
 	}
-	stmt, err := s.finishStmt.get(ctx, s.db)
+	stmt, err := s.prepared(ctx, s.db, finishDispatchSQL)
 	if err != nil {
 		return false, err
 	}

@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,16 +54,44 @@ func notFound(what string) error { return &Error{Kind: ErrNotFound, Message: wha
 
 // DB is the store. It is safe for concurrent use.
 type DB struct {
-	db      *sqlx.DB
+	db *sqlx.DB
+	// async is a second pool whose commits do not wait for the WAL flush
+	// (synchronous_commit=off), for the delivery worker's reads and bookkeeping: each such write is
+	// followed by River's synchronous commit of the job's outcome, which flushes the WAL
+	// past it, so a database crash can lose it only together with the job's outcome, and the
+	// job then runs again.
+	async   *sqlx.DB
 	box     *seal.Box
 	jobs    *river.Client[*sql.Tx]
 	creates chan *createRequest // CreateActivity's batches (activity_create.go)
 	keys    *keyCache           // FindAPIKey's recent answers (apikey.go)
 	stop    chan struct{}       // closed by Close: stops the batch writers
+	// stmts holds the prepared statements of the hottest queries (see prepared).
+	stmts sync.Map
+}
 
-	createStmt preparedStmt // CreateActivity's batch statement
-	claimStmt  preparedStmt // ClaimDispatch
-	finishStmt preparedStmt // FinishDispatch
+type stmtKey struct {
+	pool  *sqlx.DB
+	query string
+}
+
+// prepared returns query prepared on pool, preparing it on first use. A prepared statement
+// is one round trip per execution instead of lib/pq's two, and PostgreSQL can reuse its plan:
+// worth it on the paths that run once per message, delivery or activity.
+func (s *DB) prepared(ctx context.Context, pool *sqlx.DB, query string) (*sqlx.Stmt, error) {
+	key := stmtKey{pool, query}
+	if st, ok := s.stmts.Load(key); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := pool.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(key, st); loaded {
+		st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
 }
 
 // Open connects to PostgreSQL at dsn (a lib/pq URL or key=value string). Secrets are sealed
@@ -83,20 +113,51 @@ func Open(ctx context.Context, dsn string, box *seal.Box) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &DB{db: db, box: box, jobs: jobs, keys: newKeyCache(), stop: make(chan struct{}),
-		createStmt: preparedStmt{query: createActivitiesSQL}, claimStmt: preparedStmt{query: claimDispatchSQL},
-		finishStmt: preparedStmt{query: finishDispatchSQL}}
+	// Background bookkeeping whose loss in a database crash is harmless commits without
+	// waiting for the disk (see DB.async). binary_parameters makes lib/pq send a query with
+	// arguments in one round trip instead of two; it also sends []byte arguments in binary,
+	// which only suits bytea columns, so it is used only here, where no other kind is passed.
+	async, err := sqlx.Open("postgres", withParams(dsn, "binary_parameters", "yes", "synchronous_commit", "off"))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	async.SetMaxOpenConns(20)
+	async.SetMaxIdleConns(20)
+	async.SetConnMaxIdleTime(5 * time.Minute)
+	s := &DB{db: db, async: async, box: box, jobs: jobs, keys: newKeyCache(), stop: make(chan struct{})}
 	s.startCreateFlushers(s.stop)
 	return s, nil
 }
 
-// Close stops the batch writers and closes the connection pool.
+// withParams adds connection parameters to a lib/pq URL or key=value DSN.
+func withParams(dsn string, kv ...string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return dsn
+		}
+		q := u.Query()
+		for i := 0; i+1 < len(kv); i += 2 {
+			q.Set(kv[i], kv[i+1])
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		dsn += " " + kv[i] + "=" + kv[i+1]
+	}
+	return dsn
+}
+
+// Close stops the batch writers and closes the connection pools.
 func (s *DB) Close() error {
 	select {
 	case <-s.stop:
 	default:
 		close(s.stop)
 	}
+	s.async.Close()
 	return s.db.Close()
 }
 

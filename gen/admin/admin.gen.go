@@ -366,6 +366,18 @@ type Workspace struct {
 	UpdatedAt time.Time          `json:"updatedAt"`
 }
 
+// WorkspaceLimits A workspace's plan limits for the Webhooks API; `null` = unlimited.
+type WorkspaceLimits struct {
+	// MaxApps Apps the workspace may have.
+	MaxApps nullable.Nullable[int] `json:"maxApps,omitempty"`
+
+	// MaxEndpoints Endpoints the workspace may have, over all its apps.
+	MaxEndpoints nullable.Nullable[int] `json:"maxEndpoints,omitempty"`
+
+	// MessagesPerMinute Messages the workspace may send per calendar minute.
+	MessagesPerMinute nullable.Nullable[int] `json:"messagesPerMinute,omitempty"`
+}
+
 // WorkspacePage defines model for WorkspacePage.
 type WorkspacePage struct {
 	Data []Workspace `json:"data"`
@@ -428,6 +440,9 @@ type UpdateWorkspaceJSONRequestBody = UpdateWorkspaceRequest
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = CreateApiKeyRequest
 
+// SetWorkspaceLimitsJSONRequestBody defines body for SetWorkspaceLimits for application/json ContentType.
+type SetWorkspaceLimitsJSONRequestBody = WorkspaceLimits
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// ListDispatchProviders List dispatch providers
@@ -466,6 +481,12 @@ type ServerInterface interface {
 	// GetApiKey Get an API key
 	// (GET /workspaces/{workspaceId}/api-keys/{keyId})
 	GetApiKey(ctx echo.Context, workspaceId WorkspaceId, keyId openapi_types.UUID) error
+	// GetWorkspaceLimits Get a workspace's plan limits
+	// (GET /workspaces/{workspaceId}/limits)
+	GetWorkspaceLimits(ctx echo.Context, workspaceId WorkspaceId) error
+	// SetWorkspaceLimits Set a workspace's plan limits
+	// (PUT /workspaces/{workspaceId}/limits)
+	SetWorkspaceLimits(ctx echo.Context, workspaceId WorkspaceId) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -677,6 +698,38 @@ func (w *ServerInterfaceWrapper) GetApiKey(ctx echo.Context) error {
 	return err
 }
 
+// GetWorkspaceLimits converts echo context to params.
+func (w *ServerInterfaceWrapper) GetWorkspaceLimits(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "workspaceId" -------------
+	var workspaceId WorkspaceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "workspaceId", ctx.Param("workspaceId"), &workspaceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter workspaceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetWorkspaceLimits(ctx, workspaceId)
+	return err
+}
+
+// SetWorkspaceLimits converts echo context to params.
+func (w *ServerInterfaceWrapper) SetWorkspaceLimits(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "workspaceId" -------------
+	var workspaceId WorkspaceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "workspaceId", ctx.Param("workspaceId"), &workspaceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter workspaceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetWorkspaceLimits(ctx, workspaceId)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -732,6 +785,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/workspaces/:workspaceId/api-keys", wrapper.CreateApiKey, options.OperationMiddlewares["createApiKey"]...)
 	router.DELETE(options.BaseURL+"/workspaces/:workspaceId/api-keys/:keyId", wrapper.RevokeApiKey, options.OperationMiddlewares["revokeApiKey"]...)
 	router.GET(options.BaseURL+"/workspaces/:workspaceId/api-keys/:keyId", wrapper.GetApiKey, options.OperationMiddlewares["getApiKey"]...)
+	router.GET(options.BaseURL+"/workspaces/:workspaceId/limits", wrapper.GetWorkspaceLimits, options.OperationMiddlewares["getWorkspaceLimits"]...)
+	router.PUT(options.BaseURL+"/workspaces/:workspaceId/limits", wrapper.SetWorkspaceLimits, options.OperationMiddlewares["setWorkspaceLimits"]...)
 	router.GET(options.BaseURL+"/dispatch-providers", wrapper.ListDispatchProviders, options.OperationMiddlewares["listDispatchProviders"]...)
 	router.POST(options.BaseURL+"/dispatch-providers", wrapper.CreateDispatchProvider, options.OperationMiddlewares["createDispatchProvider"]...)
 	router.PATCH(options.BaseURL+"/dispatch-providers/:providerId", wrapper.UpdateDispatchProvider, options.OperationMiddlewares["updateDispatchProvider"]...)
@@ -1545,6 +1600,149 @@ func (response GetApiKey404JSONResponse) VisitGetApiKeyResponse(w http.ResponseW
 	return err
 }
 
+type GetWorkspaceLimitsRequestObject struct {
+	WorkspaceId WorkspaceId `json:"workspaceId"`
+}
+
+type GetWorkspaceLimitsResponseObject interface {
+	VisitGetWorkspaceLimitsResponse(w http.ResponseWriter) error
+}
+
+type GetWorkspaceLimits200JSONResponse WorkspaceLimits
+
+func (response GetWorkspaceLimits200JSONResponse) VisitGetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspaceLimits400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetWorkspaceLimits400JSONResponse) VisitGetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspaceLimits401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetWorkspaceLimits401JSONResponse) VisitGetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspaceLimits404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetWorkspaceLimits404JSONResponse) VisitGetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetWorkspaceLimitsRequestObject struct {
+	WorkspaceId WorkspaceId `json:"workspaceId"`
+	Body        *SetWorkspaceLimitsJSONRequestBody
+}
+
+type SetWorkspaceLimitsResponseObject interface {
+	VisitSetWorkspaceLimitsResponse(w http.ResponseWriter) error
+}
+
+type SetWorkspaceLimits200JSONResponse WorkspaceLimits
+
+func (response SetWorkspaceLimits200JSONResponse) VisitSetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetWorkspaceLimits400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SetWorkspaceLimits400JSONResponse) VisitSetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetWorkspaceLimits401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response SetWorkspaceLimits401JSONResponse) VisitSetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetWorkspaceLimits404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response SetWorkspaceLimits404JSONResponse) VisitSetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetWorkspaceLimits413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response SetWorkspaceLimits413JSONResponse) VisitSetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListDispatchProviders List dispatch providers
@@ -1583,6 +1781,12 @@ type StrictServerInterface interface {
 	// GetApiKey Get an API key
 	// (GET /workspaces/{workspaceId}/api-keys/{keyId})
 	GetApiKey(ctx context.Context, request GetApiKeyRequestObject) (GetApiKeyResponseObject, error)
+	// GetWorkspaceLimits Get a workspace's plan limits
+	// (GET /workspaces/{workspaceId}/limits)
+	GetWorkspaceLimits(ctx context.Context, request GetWorkspaceLimitsRequestObject) (GetWorkspaceLimitsResponseObject, error)
+	// SetWorkspaceLimits Set a workspace's plan limits
+	// (PUT /workspaces/{workspaceId}/limits)
+	SetWorkspaceLimits(ctx context.Context, request SetWorkspaceLimitsRequestObject) (SetWorkspaceLimitsResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -2026,6 +2230,79 @@ func (sh *strictHandler) GetApiKey(ctx echo.Context, workspaceId WorkspaceId, ke
 		return err
 	} else if validResponse, ok := response.(GetApiKeyResponseObject); ok {
 		return validResponse.VisitGetApiKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetWorkspaceLimits operation middleware
+func (sh *strictHandler) GetWorkspaceLimits(ctx echo.Context, workspaceId WorkspaceId) error {
+	var request GetWorkspaceLimitsRequestObject
+
+	request.WorkspaceId = workspaceId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWorkspaceLimits(ctx.Request().Context(), request.(GetWorkspaceLimitsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWorkspaceLimits")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetWorkspaceLimitsResponseObject); ok {
+		return validResponse.VisitGetWorkspaceLimitsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetWorkspaceLimits operation middleware
+func (sh *strictHandler) SetWorkspaceLimits(ctx echo.Context, workspaceId WorkspaceId) error {
+	var request SetWorkspaceLimitsRequestObject
+
+	request.WorkspaceId = workspaceId
+
+	var body SetWorkspaceLimitsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetWorkspaceLimits(ctx.Request().Context(), request.(SetWorkspaceLimitsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetWorkspaceLimits")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetWorkspaceLimitsResponseObject); ok {
+		return validResponse.VisitSetWorkspaceLimitsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

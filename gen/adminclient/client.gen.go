@@ -368,6 +368,18 @@ type Workspace struct {
 	UpdatedAt time.Time          `json:"updatedAt"`
 }
 
+// WorkspaceLimits A workspace's plan limits for the Webhooks API; `null` = unlimited.
+type WorkspaceLimits struct {
+	// MaxApps Apps the workspace may have.
+	MaxApps nullable.Nullable[int] `json:"maxApps,omitempty"`
+
+	// MaxEndpoints Endpoints the workspace may have, over all its apps.
+	MaxEndpoints nullable.Nullable[int] `json:"maxEndpoints,omitempty"`
+
+	// MessagesPerMinute Messages the workspace may send per calendar minute.
+	MessagesPerMinute nullable.Nullable[int] `json:"messagesPerMinute,omitempty"`
+}
+
 // WorkspacePage defines model for WorkspacePage.
 type WorkspacePage struct {
 	Data []Workspace `json:"data"`
@@ -429,6 +441,9 @@ type UpdateWorkspaceJSONRequestBody = UpdateWorkspaceRequest
 
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = CreateApiKeyRequest
+
+// SetWorkspaceLimitsJSONRequestBody defines body for SetWorkspaceLimits for application/json ContentType.
+type SetWorkspaceLimitsJSONRequestBody = WorkspaceLimits
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -641,6 +656,35 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 	GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWorkspaceLimits Get a workspace's plan limits
+	//
+	// Corresponds with GET /workspaces/{workspaceId}/limits (the `GetWorkspaceLimits` operationId).
+	GetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetWorkspaceLimitsWithBody Set a workspace's plan limits
+	//
+	// Replaces the workspace's plan limits for the Webhooks API; an absent or `null` limit is
+	// unlimited. Past a limit the Webhooks API answers `429` naming it: creating an app past
+	// `maxApps`, an endpoint past `maxEndpoints`, a message past `messagesPerMinute` (counted per
+	// calendar minute). Lowering a count limit below what exists deletes nothing.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
+	SetWorkspaceLimitsWithBody(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetWorkspaceLimits Set a workspace's plan limits
+	//
+	// Replaces the workspace's plan limits for the Webhooks API; an absent or `null` limit is
+	// unlimited. Past a limit the Webhooks API answers `429` naming it: creating an app past
+	// `maxApps`, an endpoint past `maxEndpoints`, a message past `messagesPerMinute` (counted per
+	// calendar minute). Lowering a count limit below what exists deletes nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
+	SetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, body SetWorkspaceLimitsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListDispatchProviders List dispatch providers
@@ -951,6 +995,65 @@ func (c *Client) RevokeApiKey(ctx context.Context, workspaceId WorkspaceId, keyI
 // Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 func (c *Client) GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiKeyRequest(c.Server, workspaceId, keyId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWorkspaceLimits Get a workspace's plan limits
+//
+// Corresponds with GET /workspaces/{workspaceId}/limits (the `GetWorkspaceLimits` operationId).
+func (c *Client) GetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWorkspaceLimitsRequest(c.Server, workspaceId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetWorkspaceLimitsWithBody Set a workspace's plan limits
+//
+// Replaces the workspace's plan limits for the Webhooks API; an absent or `null` limit is
+// unlimited. Past a limit the Webhooks API answers `429` naming it: creating an app past
+// `maxApps`, an endpoint past `maxEndpoints`, a message past `messagesPerMinute` (counted per
+// calendar minute). Lowering a count limit below what exists deletes nothing.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
+func (c *Client) SetWorkspaceLimitsWithBody(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetWorkspaceLimitsRequestWithBody(c.Server, workspaceId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetWorkspaceLimits Set a workspace's plan limits
+//
+// Replaces the workspace's plan limits for the Webhooks API; an absent or `null` limit is
+// unlimited. Past a limit the Webhooks API answers `429` naming it: creating an app past
+// `maxApps`, an endpoint past `maxEndpoints`, a message past `messagesPerMinute` (counted per
+// calendar minute). Lowering a count limit below what exists deletes nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
+func (c *Client) SetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, body SetWorkspaceLimitsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetWorkspaceLimitsRequest(c.Server, workspaceId, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1479,6 +1582,87 @@ func NewGetApiKeyRequest(server string, workspaceId WorkspaceId, keyId openapi_t
 	return req, nil
 }
 
+// NewGetWorkspaceLimitsRequest constructs an http.Request for the GetWorkspaceLimits method
+func NewGetWorkspaceLimitsRequest(server string, workspaceId WorkspaceId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspaceId", workspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/workspaces/%s/limits", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetWorkspaceLimitsRequest calls the generic SetWorkspaceLimits builder with application/json body
+func NewSetWorkspaceLimitsRequest(server string, workspaceId WorkspaceId, body SetWorkspaceLimitsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetWorkspaceLimitsRequestWithBody(server, workspaceId, "application/json", bodyReader)
+}
+
+// NewSetWorkspaceLimitsRequestWithBody constructs an http.Request for the SetWorkspaceLimits method, with any body, and a specified content type
+func NewSetWorkspaceLimitsRequestWithBody(server string, workspaceId WorkspaceId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspaceId", workspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/workspaces/%s/limits", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -1672,6 +1856,37 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 	GetApiKeyWithResponse(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetApiKeyResponse, error)
+
+	// GetWorkspaceLimitsWithResponse Get a workspace's plan limits
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /workspaces/{workspaceId}/limits (the `GetWorkspaceLimits` operationId).
+	GetWorkspaceLimitsWithResponse(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*GetWorkspaceLimitsResponse, error)
+
+	// SetWorkspaceLimitsWithBodyWithResponse Set a workspace's plan limits
+	//
+	// Replaces the workspace's plan limits for the Webhooks API; an absent or `null` limit is
+	// unlimited. Past a limit the Webhooks API answers `429` naming it: creating an app past
+	// `maxApps`, an endpoint past `maxEndpoints`, a message past `messagesPerMinute` (counted per
+	// calendar minute). Lowering a count limit below what exists deletes nothing.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
+	SetWorkspaceLimitsWithBodyWithResponse(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetWorkspaceLimitsResponse, error)
+
+	// SetWorkspaceLimitsWithResponse Set a workspace's plan limits
+	//
+	// Replaces the workspace's plan limits for the Webhooks API; an absent or `null` limit is
+	// unlimited. Past a limit the Webhooks API answers `429` naming it: creating an app past
+	// `maxApps`, an endpoint past `maxEndpoints`, a message past `messagesPerMinute` (counted per
+	// calendar minute). Lowering a count limit below what exists deletes nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
+	SetWorkspaceLimitsWithResponse(ctx context.Context, workspaceId WorkspaceId, body SetWorkspaceLimitsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetWorkspaceLimitsResponse, error)
 }
 
 type ListDispatchProvidersResponse struct {
@@ -2425,6 +2640,137 @@ func (r GetApiKeyResponse) ContentType() string {
 	return ""
 }
 
+type GetWorkspaceLimitsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceLimits
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWorkspaceLimitsResponse) GetJSON200() *WorkspaceLimits {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetWorkspaceLimitsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetWorkspaceLimitsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetWorkspaceLimitsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWorkspaceLimitsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWorkspaceLimitsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWorkspaceLimitsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWorkspaceLimitsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SetWorkspaceLimitsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceLimits
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetWorkspaceLimitsResponse) GetJSON200() *WorkspaceLimits {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SetWorkspaceLimitsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SetWorkspaceLimitsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SetWorkspaceLimitsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SetWorkspaceLimitsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetBody returns the raw response body bytes
+func (r SetWorkspaceLimitsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetWorkspaceLimitsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetWorkspaceLimitsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetWorkspaceLimitsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListDispatchProvidersWithResponse List dispatch providers
 //
 // The whole global catalog, inactive providers included.
@@ -2681,6 +3027,55 @@ func (c *ClientWithResponses) GetApiKeyWithResponse(ctx context.Context, workspa
 		return nil, err
 	}
 	return ParseGetApiKeyResponse(rsp)
+}
+
+// GetWorkspaceLimitsWithResponse Get a workspace's plan limits
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /workspaces/{workspaceId}/limits (the `GetWorkspaceLimits` operationId).
+func (c *ClientWithResponses) GetWorkspaceLimitsWithResponse(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*GetWorkspaceLimitsResponse, error) {
+	rsp, err := c.GetWorkspaceLimits(ctx, workspaceId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWorkspaceLimitsResponse(rsp)
+}
+
+// SetWorkspaceLimitsWithBodyWithResponse Set a workspace's plan limits
+//
+// Replaces the workspace's plan limits for the Webhooks API; an absent or `null` limit is
+// unlimited. Past a limit the Webhooks API answers `429` naming it: creating an app past
+// `maxApps`, an endpoint past `maxEndpoints`, a message past `messagesPerMinute` (counted per
+// calendar minute). Lowering a count limit below what exists deletes nothing.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
+func (c *ClientWithResponses) SetWorkspaceLimitsWithBodyWithResponse(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetWorkspaceLimitsResponse, error) {
+	rsp, err := c.SetWorkspaceLimitsWithBody(ctx, workspaceId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetWorkspaceLimitsResponse(rsp)
+}
+
+// SetWorkspaceLimitsWithResponse Set a workspace's plan limits
+//
+// Replaces the workspace's plan limits for the Webhooks API; an absent or `null` limit is
+// unlimited. Past a limit the Webhooks API answers `429` naming it: creating an app past
+// `maxApps`, an endpoint past `maxEndpoints`, a message past `messagesPerMinute` (counted per
+// calendar minute). Lowering a count limit below what exists deletes nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
+func (c *ClientWithResponses) SetWorkspaceLimitsWithResponse(ctx context.Context, workspaceId WorkspaceId, body SetWorkspaceLimitsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetWorkspaceLimitsResponse, error) {
+	rsp, err := c.SetWorkspaceLimits(ctx, workspaceId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetWorkspaceLimitsResponse(rsp)
 }
 
 // ParseListDispatchProvidersResponse parses an HTTP response from a ListDispatchProvidersWithResponse call
@@ -3251,6 +3646,107 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetWorkspaceLimitsResponse parses an HTTP response from a GetWorkspaceLimitsWithResponse call
+func ParseGetWorkspaceLimitsResponse(rsp *http.Response) (*GetWorkspaceLimitsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWorkspaceLimitsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceLimits
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSetWorkspaceLimitsResponse parses an HTTP response from a SetWorkspaceLimitsWithResponse call
+func ParseSetWorkspaceLimitsResponse(rsp *http.Response) (*SetWorkspaceLimitsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetWorkspaceLimitsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceLimits
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	}
 

@@ -8,6 +8,8 @@
 //   - dispatch: -dispatch activities due at one moment, sent to a local HTTP receiver acting
 //     as a YOM provider: rate from the due time to the last arrival, and exactly-once.
 //
+// With -webhooks it measures the Webhooks API instead (see webhookBench).
+//
 // Run it with `make bench`.
 package main
 
@@ -47,6 +49,10 @@ func main() {
 	duration := flag.Duration("d", 10*time.Second, "duration of each insert benchmark")
 	n := flag.Int("dispatch", 20000, "activities due at once in the dispatch benchmark")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	webhooks := flag.Bool("webhooks", false, "run the Webhooks API benchmarks instead (sustained rate, throughput, fan-out)")
+	rate := flag.Int("rate", 1000, "webhooks: messages per second of the sustained run")
+	rateFor := flag.Duration("rate-for", 60*time.Second, "webhooks: duration of the sustained run")
+	burstFor := flag.Duration("burst-for", 20*time.Second, "webhooks: duration of the 32-sender throughput run")
 	flag.Parse()
 	server.TuneGC() // as `switchboard serve` does
 	if *profile != "" {
@@ -58,7 +64,11 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*conns, *duration, *n); err != nil {
+	work := func() error { return run(*conns, *duration, *n) }
+	if *webhooks {
+		work = func() error { return webhookBench(*rate, *rateFor, *burstFor) }
+	}
+	if err := work(); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -238,3 +238,38 @@ func toProvider(p store.DispatchProvider) api.DispatchProvider {
 		ChannelDefinitions: defs, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 	}
 }
+
+// GetWorkspaceLimits returns a workspace's plan limits.
+func (h *Handler) GetWorkspaceLimits(ctx context.Context, req api.GetWorkspaceLimitsRequestObject) (api.GetWorkspaceLimitsResponseObject, error) {
+	l, err := h.DB.GetWorkspaceLimits(ctx, req.WorkspaceId)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetWorkspaceLimits200JSONResponse(toLimits(l)), nil
+}
+
+// SetWorkspaceLimits replaces a workspace's plan limits.
+func (h *Handler) SetWorkspaceLimits(ctx context.Context, req api.SetWorkspaceLimitsRequestObject) (api.SetWorkspaceLimitsResponseObject, error) {
+	get := func(n nullable.Nullable[int]) *int {
+		if v, err := n.Get(); err == nil {
+			return &v
+		}
+		return nil
+	}
+	l, err := h.DB.SetWorkspaceLimits(ctx, req.WorkspaceId, store.WorkspaceLimits{
+		MaxApps: get(req.Body.MaxApps), MaxEndpoints: get(req.Body.MaxEndpoints), MessagesPerMinute: get(req.Body.MessagesPerMinute)})
+	if err != nil {
+		return nil, err
+	}
+	return api.SetWorkspaceLimits200JSONResponse(toLimits(l)), nil
+}
+
+func toLimits(l store.WorkspaceLimits) api.WorkspaceLimits {
+	n := func(v *int) nullable.Nullable[int] {
+		if v == nil {
+			return nullable.NewNullNullable[int]()
+		}
+		return nullable.NewNullableWithValue(*v)
+	}
+	return api.WorkspaceLimits{MaxApps: n(l.MaxApps), MaxEndpoints: n(l.MaxEndpoints), MessagesPerMinute: n(l.MessagesPerMinute)}
+}

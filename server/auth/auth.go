@@ -29,6 +29,10 @@ type Principal struct {
 	KeyID       uuid.UUID
 	Permissions []string
 	Operator    bool
+	// Only, when set, confines the principal to requests whose path parameters of these names
+	// (those the operation's path has) have these values: a portal session is one app's one
+	// recipient. Handlers of operations without such a path parameter filter by it themselves.
+	Only map[string]string
 }
 
 // Has reports whether the principal holds a permission.
@@ -53,6 +57,14 @@ func FromContext(ctx context.Context) *Principal {
 type KeyFinder interface {
 	FindAPIKey(ctx context.Context, secret string) (store.APIKey, error)
 }
+
+// SessionFinder looks a portal session up by its token.
+type SessionFinder interface {
+	FindPortalSession(ctx context.Context, token string) (store.PortalSession, error)
+}
+
+// PortalPermissions are what a portal session may do, within its one recipient.
+var PortalPermissions = []string{"endpoint:read", "endpoint:write", "message:read", "event_type:read", "recipient:read"}
 
 // credential returns the secret a request presents through a security scheme, if any:
 // `Authorization: Bearer` for http bearer schemes, the named header for apiKey schemes — where
@@ -108,6 +120,9 @@ func APIKeys(keys KeyFinder, now func() time.Time) echo.MiddlewareFunc {
 			if secret == "" {
 				return unauthorized("Missing API key")
 			}
+			if strings.HasPrefix(secret, store.PortalTokenPrefix) {
+				return portalSession(c, next, keys, route, secret, now)
+			}
 			key, err := keys.FindAPIKey(req.Context(), secret)
 			if errors.Is(err, store.ErrNotFound) {
 				return unauthorized("Invalid API key")
@@ -141,6 +156,56 @@ func APIKeys(keys KeyFinder, now func() time.Time) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// portalSession authenticates a request made with a portal session token: only operations
+// whose security lists a scheme marked x-portal-session accept one, for the session's recipient.
+func portalSession(c echo.Context, next echo.HandlerFunc, keys KeyFinder, route *contract.Route, token string, now func() time.Time) error {
+	var req *contract.Requirement
+	for i, r := range route.Security {
+		if on, _ := r.Scheme.Extensions["x-portal-session"].(bool); on {
+			req = &route.Security[i]
+			break
+		}
+	}
+	if req == nil {
+		return problem.New(http.StatusForbidden, "A portal session cannot call this operation")
+	}
+	sessions, ok := keys.(SessionFinder)
+	if !ok {
+		return unauthorized("Invalid portal session")
+	}
+	s, err := sessions.FindPortalSession(c.Request().Context(), token)
+	if errors.Is(err, store.ErrNotFound) {
+		return unauthorized("Invalid portal session")
+	}
+	if err != nil {
+		return err
+	}
+	if !now().Before(s.ExpiresAt) {
+		return unauthorized("Portal session has expired")
+	}
+	p := &Principal{WorkspaceID: s.WorkspaceID, Permissions: PortalPermissions,
+		Only: map[string]string{"appId": s.AppID.String(), "recipientId": s.RecipientID}}
+	for name, want := range p.Only {
+		if got, ok := route.PathParams[name]; ok && got != want && !sameUUID(got, want) {
+			return problem.New(http.StatusForbidden, "The portal session is not for this %s", name)
+		}
+	}
+	for _, scope := range req.Scopes {
+		if !p.Has(scope) {
+			return problem.New(http.StatusForbidden, "Missing permission: %s", scope)
+		}
+	}
+	r := c.Request()
+	c.SetRequest(r.WithContext(WithPrincipal(r.Context(), p)))
+	return next(c)
+}
+
+func sameUUID(a, b string) bool {
+	ua, err1 := uuid.Parse(a)
+	ub, err2 := uuid.Parse(b)
+	return err1 == nil && err2 == nil && ua == ub
 }
 
 func sameID(s string, id uuid.UUID) bool {

@@ -39,6 +39,14 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives progress and failures.
 	Logger *slog.Logger
+	// Queues are more queues to work besides the dispatch queue, for jobs of other packages
+	// (webhook delivery) whose workers Register adds.
+	Queues map[string]river.QueueConfig
+	// Register adds other packages' workers to the client.
+	Register func(*river.Workers)
+	// RescueAfter is how long a job may stay running before it is taken as lost (its process
+	// died) and run again (default River's, 1 hour). It must exceed every worker's timeout.
+	RescueAfter time.Duration
 }
 
 // Runner is the running job client of one process.
@@ -69,20 +77,29 @@ func Start(ctx context.Context, dsn string, db *store.DB, opts Options) (*Runner
 		return nil, err
 	}
 	cfg.MaxConns = int32(min(opts.Workers/4+4, 40))
+	queues := map[string]river.QueueConfig{store.DispatchQueue: {MaxWorkers: opts.Workers}}
+	for name, q := range opts.Queues {
+		queues[name] = q
+		cfg.MaxConns = min(cfg.MaxConns+int32(q.MaxWorkers/8), 60)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &worker{db: db, http: &http.Client{Timeout: opts.Timeout}, log: opts.Logger})
+	if opts.Register != nil {
+		opts.Register(workers)
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:            map[string]river.QueueConfig{store.DispatchQueue: {MaxWorkers: opts.Workers}},
-		Workers:           workers,
-		RetryPolicy:       backoff(opts.Backoff),
-		Logger:            opts.Logger,
-		FetchCooldown:     20 * time.Millisecond,
-		FetchPollInterval: 500 * time.Millisecond,
-		JobTimeout:        opts.Timeout + 20*time.Second,
+		Queues:               queues,
+		RescueStuckJobsAfter: opts.RescueAfter,
+		Workers:              workers,
+		RetryPolicy:          backoff(opts.Backoff),
+		Logger:               opts.Logger,
+		FetchCooldown:        20 * time.Millisecond,
+		FetchPollInterval:    500 * time.Millisecond,
+		JobTimeout:           opts.Timeout + 20*time.Second,
 	})
 	if err != nil {
 		pool.Close()

@@ -21,9 +21,11 @@ import (
 	"github.com/switchboard-dev/switchboard/gen/adminclient"
 	"github.com/switchboard-dev/switchboard/gen/callingclient"
 	"github.com/switchboard-dev/switchboard/gen/channelsclient"
+	"github.com/switchboard-dev/switchboard/gen/webhooksclient"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
 	"github.com/switchboard-dev/switchboard/server/contract"
+	"github.com/switchboard-dev/switchboard/server/delivery"
 	"github.com/switchboard-dev/switchboard/server/dispatch"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/storetest"
@@ -70,11 +72,18 @@ type Option func(*options)
 
 type options struct {
 	dispatch *dispatch.Options
+	delivery *delivery.Options
 }
 
 // WithDispatch also starts the background job workers (dispatch), with opts.
 func WithDispatch(opts dispatch.Options) Option {
 	return func(o *options) { o.dispatch = &opts }
+}
+
+// WithWebhookDelivery also starts the background job workers with webhook delivery (package
+// delivery) on, with opts; combine with WithDispatch to tune the activity dispatch too.
+func WithWebhookDelivery(opts delivery.Options) Option {
+	return func(o *options) { o.delivery = &opts }
 }
 
 // New starts a server on a new database; it stops when the test ends.
@@ -99,6 +108,16 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(ts.Close)
 	hc := &http.Client{Transport: &checker{t: t, next: http.DefaultTransport, specs: specs(t)}}
 	env := &Env{URL: ts.URL, DSN: dsn, DB: db, HTTP: hc, Logs: logs}
+	if o.delivery != nil {
+		if o.dispatch == nil {
+			o.dispatch = &dispatch.Options{}
+		}
+		if o.delivery.Logger == nil {
+			o.delivery.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		}
+		jobs := delivery.New(db, *o.delivery)
+		o.dispatch.Queues, o.dispatch.Register = jobs.Queues, jobs.Register
+	}
 	if o.dispatch != nil {
 		if o.dispatch.Logger == nil {
 			o.dispatch.Logger = slog.New(slog.NewJSONHandler(logs, nil))
@@ -191,6 +210,18 @@ func (e *Env) Calling(t testing.TB, key string) *callingclient.ClientWithRespons
 	t.Helper()
 	c, err := callingclient.NewClientWithResponses(e.URL+"/calling", callingclient.WithHTTPClient(e.HTTP),
 		callingclient.WithRequestEditorFn(bearer(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Webhooks returns a typed Webhooks API client authenticating with key (an API key or a
+// portal session token) as a bearer token.
+func (e *Env) Webhooks(t testing.TB, key string) *webhooksclient.ClientWithResponses {
+	t.Helper()
+	c, err := webhooksclient.NewClientWithResponses(e.URL+"/api/v1", webhooksclient.WithHTTPClient(e.HTTP),
+		webhooksclient.WithRequestEditorFn(bearer(key)))
 	if err != nil {
 		t.Fatal(err)
 	}

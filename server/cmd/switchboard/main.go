@@ -15,12 +15,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
+	"github.com/switchboard-dev/switchboard/server/delivery"
 	"github.com/switchboard-dev/switchboard/server/dispatch"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/pgcluster"
@@ -35,6 +37,8 @@ Environment:
   SWITCHBOARD_DATA_DIR        data directory (default ./.data)
   SWITCHBOARD_ADMIN_TOKEN     operator token for /admin/v1; unset = generated, kept in the data directory
   SWITCHBOARD_ENCRYPTION_KEY  32-byte key (base64 or hex) sealing secrets at rest; unset = generated, kept in the data directory
+  SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS  true = webhooks may be delivered to loopback, private and link-local addresses
+                              (local development); default false: such destinations are refused
 `
 
 func main() {
@@ -55,6 +59,7 @@ func main() {
 // config is serve's environment.
 type config struct {
 	addr, databaseURL, dataDir, adminToken, encryptionKey string
+	allowPrivateEndpoints                                 bool
 }
 
 func env(name, dflt string) string {
@@ -71,6 +76,13 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		dataDir:       env("SWITCHBOARD_DATA_DIR", "./.data"),
 		adminToken:    os.Getenv("SWITCHBOARD_ADMIN_TOKEN"),
 		encryptionKey: os.Getenv("SWITCHBOARD_ENCRYPTION_KEY"),
+	}
+	if v := os.Getenv("SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS"); v != "" {
+		allow, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS: %q is not true or false", v)
+		}
+		cfg.allowPrivateEndpoints = allow
 	}
 	dataDir, err := filepath.Abs(cfg.dataDir)
 	if err != nil {
@@ -136,7 +148,11 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 
-	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: log})
+	webhooks := delivery.New(db, delivery.Options{AllowPrivate: cfg.allowPrivateEndpoints, Logger: log})
+	// A job still running a minute after it started belongs to a process that died (every
+	// worker's timeout is shorter): River runs it again, so a crash delays work, never loses it.
+	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: log, Queues: webhooks.Queues,
+		Register: webhooks.Register, RescueAfter: time.Minute})
 	if err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
@@ -147,7 +163,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 			log.Error("stop workers", "error", err)
 		}
 	}()
-	log.Info("workers started")
+	log.Info("workers started", "allow_private_endpoints", cfg.allowPrivateEndpoints)
 
 	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log})
 	if err != nil {

@@ -78,9 +78,16 @@ var (
 
 func start(t *testing.T, bin, dataDir string) *running {
 	t.Helper()
+	return startEnv(t, bin, []string{"SWITCHBOARD_DATA_DIR=" + dataDir, "SWITCHBOARD_ADDR=127.0.0.1:0",
+		"DATABASE_URL=", "SWITCHBOARD_ADMIN_TOKEN=", "SWITCHBOARD_ENCRYPTION_KEY="})
+}
+
+// startEnv starts `switchboard serve` with env added to this process's environment and waits
+// until it is ready.
+func startEnv(t *testing.T, bin string, env []string) *running {
+	t.Helper()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_DATA_DIR="+dataDir, "SWITCHBOARD_ADDR=127.0.0.1:0",
-		"DATABASE_URL=", "SWITCHBOARD_ADMIN_TOKEN=", "SWITCHBOARD_ENCRYPTION_KEY=")
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,383 @@
+package webhooks_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/gen/webhooksclient"
+	"github.com/switchboard-dev/switchboard/server/delivery"
+	"github.com/switchboard-dev/switchboard/server/servertest"
+)
+
+// TestRetryHonoursRetryAfter: a 500 with Retry-After: 1 is retried no sooner than a second
+// later (the schedule says 200 ms), and the attempts record the whole story.
+func TestRetryHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	f := setup(t, env, "invoice.paid")
+	recv := newReceiver(t)
+	recv.setRespond(func(n int, w http.ResponseWriter) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(strings.Repeat("x", 10000)))
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	ep := f.endpoint(t, recv.URL)
+	m := f.send(t, "invoice.paid", `{"n":1}`)
+	got := recv.wait(t, 2, 10*time.Second)
+	if gap := got[1].At.Sub(got[0].At); gap < time.Second {
+		t.Errorf("second attempt %s after the first, want >= 1s (Retry-After)", gap)
+	}
+	if got[0].Header.Get("webhook-id") != got[1].Header.Get("webhook-id") {
+		t.Error("webhook-id changed between attempts")
+	}
+	eventually(t, 5*time.Second, "delivered", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusDelivered })
+	as := f.attempts(t, m.MessageId)
+	if len(as) != 2 {
+		t.Fatalf("attempts = %d, want 2", len(as))
+	}
+	first, second := as[1], as[0]
+	if first.AttemptNumber != 1 || first.Status != webhooksclient.AttemptStatusFailed || first.ResponseStatusCode.MustGet() != 500 ||
+		len(first.ResponseBody.MustGet()) != 4096 || !first.NextAttemptAt.IsSpecified() || first.NextAttemptAt.IsNull() {
+		t.Errorf("first attempt: %+v", first)
+	}
+	if next := first.NextAttemptAt.MustGet(); next.Sub(first.CreatedAt) < 900*time.Millisecond {
+		t.Errorf("first attempt's nextAttemptAt %s is not a second after it", next.Sub(first.CreatedAt))
+	}
+	if second.AttemptNumber != 2 || second.Status != webhooksclient.AttemptStatusSucceeded || !second.NextAttemptAt.IsNull() || second.EndpointId != ep.EndpointId {
+		t.Errorf("second attempt: %+v", second)
+	}
+	d := (*f.message(t, m.MessageId).Deliveries)[0]
+	if d.Status != webhooksclient.DeliveryStatusDelivered || d.Attempts != 2 || d.DeliveredAt.IsNull() {
+		t.Errorf("delivery: %+v", d)
+	}
+	// Attempts per endpoint, too.
+	res, err := f.c.ListEndpointAttemptsWithResponse(ctx, f.app, f.recipient, ep.EndpointId, &webhooksclient.ListEndpointAttemptsParams{Status: ptr(webhooksclient.AttemptStatusFailed)})
+	if err != nil || res.JSON200 == nil || len(res.JSON200.Data) != 1 || res.JSON200.Data[0].AttemptNumber != 1 {
+		t.Errorf("endpoint attempts (failed): %v %s", err, res.Body)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestGoneDisablesEndpoint: 410 ends the delivery and disables the endpoint, saying why; later
+// messages are not sent to it.
+func TestGoneDisablesEndpoint(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	f := setup(t, env, "invoice.paid")
+	recv := newReceiver(t)
+	recv.setRespond(func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) })
+	ep := f.endpoint(t, recv.URL)
+	m := f.send(t, "invoice.paid", `{}`)
+	recv.wait(t, 1, 5*time.Second)
+	eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	res, _ := f.c.GetEndpointWithResponse(ctx, f.app, f.recipient, ep.EndpointId)
+	if e := res.JSON200; e.Status != webhooksclient.EndpointStatusDisabled || !strings.Contains(e.DisabledReason.MustGet(), "410") {
+		t.Errorf("endpoint after 410: %s", res.Body)
+	}
+	if next := f.send(t, "invoice.paid", `{}`); next.Status != webhooksclient.MessageStatusNoEndpoints {
+		t.Errorf("message to a disabled endpoint: %+v", next)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(recv.requests()); n != 1 {
+		t.Errorf("receiver got %d requests, want 1 (no retry after 410)", n)
+	}
+}
+
+// TestFailingEndpointDisabled: retries stop at maxAttempts, and an endpoint failing for longer
+// than DisableAfter is disabled with the reason.
+func TestFailingEndpointDisabled(t *testing.T) {
+	t.Parallel()
+	opts := fast()
+	opts.DisableAfter = 500 * time.Millisecond
+	env := servertest.New(t, servertest.WithWebhookDelivery(opts))
+	f := setup(t, env, "invoice.paid")
+	recv := newReceiver(t)
+	recv.setRespond(func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) })
+	ep := f.endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(3) })
+	m := f.send(t, "invoice.paid", `{}`)
+	recv.wait(t, 3, 5*time.Second)
+	eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	time.Sleep(400 * time.Millisecond)
+	if n := len(recv.requests()); n != 3 {
+		t.Errorf("receiver got %d requests, want maxAttempts = 3", n)
+	}
+	if a := f.attempts(t, m.MessageId)[0]; a.AttemptNumber != 3 || !a.NextAttemptAt.IsNull() {
+		t.Errorf("last attempt: %+v", a)
+	}
+	// Still failing after DisableAfter: the next failure disables it.
+	f.send(t, "invoice.paid", `{}`)
+	eventually(t, 5*time.Second, "the endpoint to be disabled", func() bool {
+		res, _ := f.c.GetEndpointWithResponse(ctx, f.app, f.recipient, ep.EndpointId)
+		return res.JSON200.Status == webhooksclient.EndpointStatusDisabled && strings.Contains(res.JSON200.DisabledReason.MustGet(), "failed since")
+	})
+	// Re-enabling clears the reason.
+	res, _ := f.c.UpdateEndpointWithResponse(ctx, f.app, f.recipient, ep.EndpointId, webhooksclient.UpdateEndpointRequest{Status: ptr(webhooksclient.EndpointStatusActive)})
+	if res.JSON200 == nil || res.JSON200.Status != webhooksclient.EndpointStatusActive || !res.JSON200.DisabledReason.IsNull() {
+		t.Errorf("re-enable: %s", res.Body)
+	}
+}
+
+// TestPausedEndpointHoldsDeliveries: a paused endpoint gets nothing; resuming delivers every
+// held message.
+func TestPausedEndpointHoldsDeliveries(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	f := setup(t, env, "invoice.paid")
+	recv := newReceiver(t)
+	ep := f.endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) {
+		b.Status = ptr(webhooksclient.CreateEndpointRequestStatusPaused)
+	})
+	var ids []string
+	for i := range 3 {
+		m := f.send(t, "invoice.paid", `{"i":`+strconv.Itoa(i)+`}`)
+		if d := (*m.Deliveries)[0]; d.Status != webhooksclient.DeliveryStatusHeld {
+			t.Errorf("delivery to a paused endpoint: %+v", d)
+		}
+		ids = append(ids, m.MessageId)
+	}
+	// Pausing an active endpoint with a delivery in flight holds it too.
+	time.Sleep(500 * time.Millisecond)
+	if n := len(recv.requests()); n != 0 {
+		t.Fatalf("a paused endpoint received %d requests", n)
+	}
+	if m := f.message(t, ids[0]); m.Status != webhooksclient.MessageStatusPending {
+		t.Errorf("held message status = %s, want pending", m.Status)
+	}
+	res, err := f.c.UpdateEndpointWithResponse(ctx, f.app, f.recipient, ep.EndpointId, webhooksclient.UpdateEndpointRequest{Status: ptr(webhooksclient.EndpointStatusActive)})
+	if err != nil || res.JSON200 == nil {
+		t.Fatalf("resume: %v %s", err, res.Body)
+	}
+	got := recv.wait(t, 3, 10*time.Second)
+	seen := map[string]bool{}
+	for _, r := range got {
+		seen[r.Header.Get("webhook-id")] = true
+	}
+	for _, id := range ids {
+		if !seen[id] {
+			t.Errorf("message %s was not delivered after resume", id)
+		}
+	}
+	for _, id := range ids {
+		eventually(t, 5*time.Second, "delivered", func() bool { return f.message(t, id).Status == webhooksclient.MessageStatusDelivered })
+	}
+}
+
+// TestPrivateDestinationsRefused: without AllowPrivate a loopback endpoint is refused when
+// dialled, and the attempt says why.
+func TestPrivateDestinationsRefused(t *testing.T) {
+	t.Parallel()
+	opts := fast()
+	opts.AllowPrivate = false
+	env := servertest.New(t, servertest.WithWebhookDelivery(opts))
+	f := setup(t, env, "invoice.paid")
+	recv := newReceiver(t)
+	// A name that resolves to loopback is refused as well as a literal address.
+	port := recv.URL[strings.LastIndex(recv.URL, ":")+1:]
+	f.endpoint(t, "http://localhost:"+port+"/hook", func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(1) })
+	m := f.send(t, "invoice.paid", `{}`)
+	eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	a := f.attempts(t, m.MessageId)[0]
+	if !strings.Contains(a.Error.MustGet(), "refused to connect") || !strings.Contains(a.Error.MustGet(), "loopback") || !a.ResponseStatusCode.IsNull() {
+		t.Errorf("attempt: %+v", a)
+	}
+	if n := len(recv.requests()); n != 0 {
+		t.Errorf("the private receiver got %d requests", n)
+	}
+}
+
+// TestTimeout: an endpoint slower than the timeout fails the attempt as a timeout.
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	opts := fast()
+	opts.Timeout = 300 * time.Millisecond
+	env := servertest.New(t, servertest.WithWebhookDelivery(opts))
+	f := setup(t, env, "invoice.paid")
+	recv := newReceiver(t)
+	recv.setRespond(func(_ int, w http.ResponseWriter) { time.Sleep(time.Second); w.WriteHeader(200) })
+	f.endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(1) })
+	m := f.send(t, "invoice.paid", `{}`)
+	eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	if a := f.attempts(t, m.MessageId)[0]; !strings.Contains(a.Error.MustGet(), "timeout") || a.DurationMs < 250 || a.DurationMs > 2000 {
+		t.Errorf("attempt: %+v", a)
+	}
+}
+
+// TestFanOutFilterAndHeaders: a message goes to every endpoint of its recipient whose filter
+// matches (empty = all), with each endpoint's custom headers and its own signature.
+func TestFanOutFilterAndHeaders(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	f := setup(t, env, "invoice.paid", "invoice.voided")
+	all, paid, voided := newReceiver(t), newReceiver(t), newReceiver(t)
+	f.endpoint(t, all.URL, func(b *webhooksclient.CreateEndpointRequest) {
+		b.Headers = &webhooksclient.EndpointHeaders{"X-Tenant": "acme"}
+	})
+	paidEp := f.endpoint(t, paid.URL, func(b *webhooksclient.CreateEndpointRequest) { b.EventTypes = &[]string{"invoice.paid"} })
+	f.endpoint(t, voided.URL, func(b *webhooksclient.CreateEndpointRequest) { b.EventTypes = &[]string{"invoice.voided"} })
+	m := f.send(t, "invoice.paid", `{"amount":1}`)
+	if len(*m.Deliveries) != 2 {
+		t.Fatalf("deliveries = %+v, want 2", *m.Deliveries)
+	}
+	a := all.wait(t, 1, 5*time.Second)[0]
+	p := paid.wait(t, 1, 5*time.Second)[0]
+	if a.Header.Get("X-Tenant") != "acme" || p.Header.Get("X-Tenant") != "" {
+		t.Errorf("custom header: all %q, paid %q", a.Header.Get("X-Tenant"), p.Header.Get("X-Tenant"))
+	}
+	if a.Header.Get("webhook-signature") == p.Header.Get("webhook-signature") && string(a.Body) == string(p.Body) &&
+		a.Header.Get("webhook-timestamp") == p.Header.Get("webhook-timestamp") {
+		t.Error("two endpoints got the same signature: their secrets are not distinct")
+	}
+	sec, _ := f.c.GetEndpointSecretWithResponse(ctx, f.app, f.recipient, paidEp.EndpointId)
+	ts, _ := strconv.ParseInt(p.Header.Get("webhook-timestamp"), 10, 64)
+	if want, _ := delivery.Sign(sec.JSON200.Key, m.MessageId, ts, p.Body); p.Header.Get("webhook-signature") != want {
+		t.Errorf("signature %q, want %q", p.Header.Get("webhook-signature"), want)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(voided.requests()); n != 0 {
+		t.Errorf("the invoice.voided endpoint got %d requests", n)
+	}
+}
+
+// TestRotateSecret: after a rotation every delivery is signed with the new and the old secret.
+func TestRotateSecret(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	f := setup(t, env, "invoice.paid")
+	recv := newReceiver(t)
+	ep := f.endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) {
+		b.Secret = ptr("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	})
+	rot, err := f.c.RotateEndpointSecretWithResponse(ctx, f.app, f.recipient, ep.EndpointId, webhooksclient.RotateSecretRequest{})
+	if err != nil || rot.JSON200 == nil {
+		t.Fatalf("rotate: %v %s", err, rot.Body)
+	}
+	s := rot.JSON200
+	if s.Key == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" || len(s.PreviousKeys) != 1 || s.PreviousKeys[0].Key != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" ||
+		time.Until(s.PreviousKeys[0].ExpiresAt) < 23*time.Hour {
+		t.Fatalf("rotated: %s", rot.Body)
+	}
+	m := f.send(t, "invoice.paid", `{}`)
+	r := recv.wait(t, 1, 5*time.Second)[0]
+	ts, _ := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
+	newSig, _ := delivery.Sign(s.Key, m.MessageId, ts, r.Body)
+	oldSig, _ := delivery.Sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", m.MessageId, ts, r.Body)
+	if got := r.Header.Get("webhook-signature"); got != newSig+" "+oldSig {
+		t.Errorf("webhook-signature = %q, want new then old", got)
+	}
+	bad, _ := f.c.RotateEndpointSecretWithResponse(ctx, f.app, f.recipient, ep.EndpointId, webhooksclient.RotateSecretRequest{Key: ptr("whsec_c2hvcnQ=")})
+	if bad.StatusCode() != 400 {
+		t.Errorf("rotate to a short key: %d %s", bad.StatusCode(), bad.Body)
+	}
+}
+
+// TestIdempotentSends: a repeated messageId or idempotencyKey, even concurrent, returns the
+// first message and delivers once.
+func TestIdempotentSends(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	f := setup(t, env, "invoice.paid")
+	recv := newReceiver(t)
+	f.endpoint(t, recv.URL)
+	a := f.send(t, "invoice.paid", `{"v":1}`, func(b *webhooksclient.SendMessageRequest) { b.MessageId = ptr("evt_42") })
+	b := f.send(t, "invoice.paid", `{"v":2}`, func(b *webhooksclient.SendMessageRequest) { b.MessageId = ptr("evt_42") })
+	if a.MessageId != "evt_42" || b.MessageId != "evt_42" || string(b.Data) != `{"v":1}` {
+		t.Errorf("repeat by messageId: %+v / %+v", a, b)
+	}
+	var wg sync.WaitGroup
+	ids := make([]string, 8)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids[i] = f.send(t, "invoice.paid", `{"v":3}`, func(b *webhooksclient.SendMessageRequest) { b.IdempotencyKey = ptr("key-1") }).MessageId
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("concurrent sends with one key got ids %v", ids)
+		}
+	}
+	recv.wait(t, 2, 5*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if n := len(recv.requests()); n != 2 {
+		t.Errorf("receiver got %d requests, want 2 (one per distinct message)", n)
+	}
+}
+
+// TestBulkReplay: failed deliveries in a window are replayed in the background; the handle
+// reports progress and completion.
+func TestBulkReplay(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	f := setup(t, env, "invoice.paid", "invoice.voided")
+	recv := newReceiver(t)
+	var mu sync.Mutex
+	up := false
+	recv.setRespond(func(_ int, w http.ResponseWriter) {
+		mu.Lock()
+		defer mu.Unlock()
+		if up {
+			w.WriteHeader(200)
+		} else {
+			w.WriteHeader(503)
+		}
+	})
+	f.endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(1) })
+	since := time.Now().Add(-time.Second)
+	var paid []string
+	for range 3 {
+		paid = append(paid, f.send(t, "invoice.paid", `{}`).MessageId)
+	}
+	voided := f.send(t, "invoice.voided", `{}`).MessageId
+	for _, id := range append(paid, voided) {
+		eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, id).Status == webhooksclient.MessageStatusFailed })
+	}
+	mu.Lock()
+	up = true
+	mu.Unlock()
+	res, err := f.c.CreateBulkReplayWithResponse(ctx, f.app, webhooksclient.CreateBulkReplayRequest{Since: since, EventType: ptr("invoice.paid")})
+	if err != nil || res.JSON202 == nil || res.JSON202.Status != webhooksclient.Running && res.JSON202.Status != webhooksclient.Completed {
+		t.Fatalf("bulk replay: %v %s", err, res.Body)
+	}
+	id := res.JSON202.ReplayId
+	eventually(t, 10*time.Second, "the replay to complete", func() bool {
+		r, _ := f.c.GetBulkReplayWithResponse(ctx, f.app, id)
+		return r.JSON200 != nil && r.JSON200.Status == webhooksclient.Completed && r.JSON200.Replayed == 3
+	})
+	for _, id := range paid {
+		eventually(t, 5*time.Second, "delivered", func() bool { return f.message(t, id).Status == webhooksclient.MessageStatusDelivered })
+		if a := f.attempts(t, id)[0]; a.Trigger != webhooksclient.Replay || a.AttemptNumber != 2 {
+			t.Errorf("replay attempt: %+v", a)
+		}
+	}
+	if m := f.message(t, voided); m.Status != webhooksclient.MessageStatusFailed {
+		t.Errorf("the invoice.voided message was replayed: %s", m.Status)
+	}
+}
+
+// TestRateLimit: an endpoint's per-minute limit spaces its deliveries (after a burst of one
+// second's worth: 2 at 120/min).
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	f := setup(t, env, "invoice.paid")
+	recv := newReceiver(t)
+	f.endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.RateLimitPerMinute = ptr(120) })
+	for range 5 {
+		f.send(t, "invoice.paid", `{}`)
+	}
+	got := recv.wait(t, 5, 10*time.Second)
+	if span := got[4].At.Sub(got[0].At); span < 1400*time.Millisecond {
+		t.Errorf("5 deliveries at 120/min took %s, want about 1.5 s", span)
+	}
+}

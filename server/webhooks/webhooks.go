@@ -1,0 +1,212 @@
+// Package webhooks implements the Webhooks API, Dispatch side (openapi/webhooks.yaml, mounted
+// at /api/v1): apps, event types, recipients and their portal sessions, endpoints, messages,
+// attempts and replays. Deliveries themselves are made by package delivery.
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/oapi-codegen/nullable"
+
+	api "github.com/switchboard-dev/switchboard/gen/webhooks"
+	"github.com/switchboard-dev/switchboard/server/auth"
+	"github.com/switchboard-dev/switchboard/server/problem"
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// Handler serves the Webhooks API.
+type Handler struct {
+	DB *store.DB
+	// Now is the clock; nil = time.Now.
+	Now     func() time.Time
+	schemas schemaCache
+}
+
+var _ api.StrictServerInterface = (*Handler)(nil)
+
+type requestKey struct{}
+
+// WithRequest is a strict middleware that keeps the HTTP request in the context, for the
+// few operations that read more than their declared parameters (a send's routing-key header,
+// the host a portal URL is built on).
+func WithRequest(f api.StrictHandlerFunc, _ string) api.StrictHandlerFunc {
+	return func(c echo.Context, request any) (any, error) {
+		r := c.Request()
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), requestKey{}, r)))
+		return f(c, request)
+	}
+}
+
+func requestOf(ctx context.Context) *http.Request {
+	r, _ := ctx.Value(requestKey{}).(*http.Request)
+	return r
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now == nil {
+		return time.Now()
+	}
+	return h.Now()
+}
+
+func workspace(ctx context.Context) uuid.UUID { return auth.FromContext(ctx).WorkspaceID }
+
+// onlyRecipient is the recipient a portal session is confined to ("" for API keys).
+func onlyRecipient(ctx context.Context) string {
+	if p := auth.FromContext(ctx); p != nil {
+		return p.Only["recipientId"]
+	}
+	return ""
+}
+
+// limitErr turns a plan limit refusal into the documented 429.
+func limitErr(err error) error {
+	var le *store.LimitError
+	if !errors.As(err, &le) {
+		return err
+	}
+	p := problem.New(http.StatusTooManyRequests, "Plan limit reached: %s (%d)", le.Name, le.Limit)
+	what := map[string]string{
+		"maxApps":           "the workspace may have %d apps",
+		"maxEndpoints":      "the workspace may have %d endpoints",
+		"messagesPerMinute": "the workspace may send %d messages per minute",
+	}[le.Name]
+	p.Details = []problem.Detail{{Field: le.Name, Message: fmt.Sprintf(what, le.Limit)}}
+	retry := int(le.RetryAfter.Round(time.Second) / time.Second)
+	if le.RetryAfter > 0 && retry == 0 {
+		retry = 1
+	}
+	if le.RetryAfter == 0 {
+		retry = 3600 // a count limit: nothing changes until something is deleted or the plan raised
+	}
+	p.Header = http.Header{"Retry-After": {strconv.Itoa(retry)}}
+	return p
+}
+
+func pageSize(l *int) int {
+	if l == nil {
+		return 50
+	}
+	return *l
+}
+
+// cursorID reads a cursor this API returned (the id of the last row of the previous page).
+func cursorID(c *string) (uuid.UUID, error) {
+	if c == nil {
+		return uuid.Nil, nil
+	}
+	id, err := uuid.Parse(*c)
+	if err != nil {
+		return uuid.Nil, problem.Invalid("Invalid cursor", problem.Detail{Field: "query.cursor", Message: "is not a cursor this API returned"})
+	}
+	return id, nil
+}
+
+func nullString(s *string) nullable.Nullable[string] {
+	if s == nil {
+		return nullable.NewNullNullable[string]()
+	}
+	return nullable.NewNullableWithValue(*s)
+}
+
+func nullInt(i *int) nullable.Nullable[int] {
+	if i == nil {
+		return nullable.NewNullNullable[int]()
+	}
+	return nullable.NewNullableWithValue(*i)
+}
+
+func nullTime(t *time.Time) nullable.Nullable[time.Time] {
+	if t == nil {
+		return nullable.NewNullNullable[time.Time]()
+	}
+	return nullable.NewNullableWithValue(t.UTC())
+}
+
+// optional reads a PATCH field that may be absent (set=false), null (nil) or a value.
+func optional[T any](n nullable.Nullable[T]) (set bool, v *T) {
+	if !n.IsSpecified() {
+		return false, nil
+	}
+	if n.IsNull() {
+		return true, nil
+	}
+	x := n.MustGet()
+	return true, &x
+}
+
+// ---- Apps
+
+// ListApps pages through the workspace's apps, oldest first.
+func (h *Handler) ListApps(ctx context.Context, req api.ListAppsRequestObject) (api.ListAppsResponseObject, error) {
+	after, err := cursorID(req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	limit := pageSize(req.Params.Limit)
+	apps, err := h.DB.ListWebhookApps(ctx, workspace(ctx), after, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	page := api.ListApps200JSONResponse{Data: []api.App{}}
+	for i, a := range apps {
+		if i == limit {
+			next := apps[i-1].ID.String()
+			page.NextCursor = &next
+			break
+		}
+		page.Data = append(page.Data, toApp(a))
+	}
+	return page, nil
+}
+
+// CreateApp creates an app.
+func (h *Handler) CreateApp(ctx context.Context, req api.CreateAppRequestObject) (api.CreateAppResponseObject, error) {
+	b := req.Body
+	a, err := h.DB.CreateWebhookApp(ctx, workspace(ctx), b.Name, b.RoutingKeyBodyPath, b.RoutingKeyHeader)
+	if err != nil {
+		return nil, limitErr(err)
+	}
+	return api.CreateApp201JSONResponse(toApp(a)), nil
+}
+
+// GetApp fetches an app.
+func (h *Handler) GetApp(ctx context.Context, req api.GetAppRequestObject) (api.GetAppResponseObject, error) {
+	a, err := h.DB.GetWebhookApp(ctx, workspace(ctx), req.AppId)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetApp200JSONResponse(toApp(a)), nil
+}
+
+// UpdateApp changes an app.
+func (h *Handler) UpdateApp(ctx context.Context, req api.UpdateAppRequestObject) (api.UpdateAppResponseObject, error) {
+	u := store.WebhookAppUpdate{Name: req.Body.Name}
+	u.SetBodyPath, u.BodyPath = optional(req.Body.RoutingKeyBodyPath)
+	u.SetHeader, u.Header = optional(req.Body.RoutingKeyHeader)
+	a, err := h.DB.UpdateWebhookApp(ctx, workspace(ctx), req.AppId, u)
+	if err != nil {
+		return nil, err
+	}
+	return api.UpdateApp200JSONResponse(toApp(a)), nil
+}
+
+// DeleteApp deletes an app and everything under it.
+func (h *Handler) DeleteApp(ctx context.Context, req api.DeleteAppRequestObject) (api.DeleteAppResponseObject, error) {
+	if err := h.DB.DeleteWebhookApp(ctx, workspace(ctx), req.AppId); err != nil {
+		return nil, err
+	}
+	return api.DeleteApp204Response{}, nil
+}
+
+func toApp(a store.WebhookApp) api.App {
+	return api.App{AppId: a.ID, Name: a.Name, RoutingKeyBodyPath: nullString(a.RoutingKeyBodyPath),
+		RoutingKeyHeader: nullString(a.RoutingKeyHeader), CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
+}

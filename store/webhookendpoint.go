@@ -1,0 +1,330 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/riverqueue/river"
+)
+
+// Endpoint statuses.
+const (
+	EndpointActive   = "active"
+	EndpointPaused   = "paused"
+	EndpointDisabled = "disabled"
+)
+
+// SecretRotationGrace is how long a rotated-out secret keeps signing deliveries.
+const SecretRotationGrace = 24 * time.Hour
+
+// maxOldSecrets bounds the previous secrets kept (and signed with) after rotations.
+const maxOldSecrets = 10
+
+// Endpoint is a URL of a recipient that messages are delivered to.
+type Endpoint struct {
+	ID                 uuid.UUID      `db:"id"`
+	AppID              uuid.UUID      `db:"app_id"`
+	RecipientID        string         `db:"recipient_id"`
+	URL                string         `db:"url"`
+	Description        string         `db:"description"`
+	EventTypes         pq.StringArray `db:"event_types"`
+	Status             string         `db:"status"`
+	DisabledReason     *string        `db:"disabled_reason"`
+	Headers            StringMap      `db:"headers"`
+	MaxAttempts        int            `db:"max_attempts"`
+	RateLimitPerMinute *int           `db:"rate_limit_per_minute"`
+	CreatedAt          time.Time      `db:"created_at"`
+	UpdatedAt          time.Time      `db:"updated_at"`
+}
+
+const endpointColumns = `e.id, e.app_id, r.recipient_id, e.url, e.description, e.event_types, e.status, e.disabled_reason,
+	e.headers, e.max_attempts, e.rate_limit_per_minute, e.created_at, e.updated_at`
+
+// EndpointCreate is a new endpoint.
+type EndpointCreate struct {
+	URL, Description   string
+	EventTypes         []string
+	Paused             bool
+	Headers            map[string]string
+	MaxAttempts        int
+	RateLimitPerMinute *int
+	Secret             string // "" = generate one
+}
+
+// NewWebhookSecret returns a new Standard Webhooks secret: whsec_ and 24 random bytes in base64.
+func NewWebhookSecret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+func endpointAAD(id uuid.UUID) []byte { return []byte("webhook_endpoint:" + id.String()) }
+
+// CreateEndpoint adds an endpoint to a recipient. ErrNotFound if there is no such app or
+// recipient; a *LimitError if the workspace has its maxEndpoints already.
+func (s *DB) CreateEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, in EndpointCreate) (Endpoint, error) {
+	r, err := s.GetRecipient(ctx, workspaceID, appID, recipientID)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	defer tx.Rollback()
+	if err := lockWorkspaceLimits(ctx, tx, workspaceID); err != nil {
+		return Endpoint{}, err
+	}
+	var over struct {
+		Max *int `db:"max_endpoints"`
+		N   int  `db:"n"`
+	}
+	if err := tx.GetContext(ctx, &over, `SELECT (SELECT max_endpoints FROM workspace_limits WHERE workspace_id = $1) AS max_endpoints,
+		(SELECT count(*) FROM webhook_endpoints WHERE workspace_id = $1) AS n`, workspaceID); err != nil {
+		return Endpoint{}, err
+	}
+	if over.Max != nil && over.N >= *over.Max {
+		return Endpoint{}, &LimitError{Name: "maxEndpoints", Limit: *over.Max}
+	}
+	if in.Secret == "" {
+		in.Secret = NewWebhookSecret()
+	}
+	status := EndpointActive
+	if in.Paused {
+		status = EndpointPaused
+	}
+	id := newID()
+	var e Endpoint
+	err = tx.GetContext(ctx, &e, `
+		WITH e AS (
+			INSERT INTO webhook_endpoints (id, workspace_id, app_id, recipient_pk, url, description, event_types, status, headers,
+				max_attempts, rate_limit_per_minute, secret)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *
+		) SELECT `+endpointColumns+` FROM e JOIN webhook_recipients r ON r.id = e.recipient_pk`,
+		id, workspaceID, appID, r.ID, in.URL, in.Description, pq.StringArray(nonNilStrings(in.EventTypes)), status,
+		jsonMap(in.Headers), in.MaxAttempts, in.RateLimitPerMinute, s.box.Seal([]byte(in.Secret), endpointAAD(id)))
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return e, tx.Commit()
+}
+
+// endpointWhere selects a workspace's endpoint by app, recipient id and endpoint id ($1..$4).
+const endpointWhere = ` FROM webhook_endpoints e JOIN webhook_recipients r ON r.id = e.recipient_pk JOIN webhook_apps a ON a.id = e.app_id
+	WHERE a.workspace_id = $1 AND a.id = $2 AND r.recipient_id = $3 AND e.id = $4`
+
+// GetEndpoint returns an endpoint, or ErrNotFound naming what is missing.
+func (s *DB) GetEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID) (Endpoint, error) {
+	var e Endpoint
+	err := s.db.GetContext(ctx, &e, `SELECT `+endpointColumns+endpointWhere, workspaceID, appID, recipientID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := s.GetRecipient(ctx, workspaceID, appID, recipientID); err != nil {
+			return e, err
+		}
+		return e, notFound("Endpoint")
+	}
+	return e, err
+}
+
+// ListEndpoints returns a recipient's endpoints, oldest first.
+func (s *DB) ListEndpoints(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string) ([]Endpoint, error) {
+	r, err := s.GetRecipient(ctx, workspaceID, appID, recipientID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Endpoint{}
+	err = s.db.SelectContext(ctx, &out, `SELECT `+endpointColumns+` FROM webhook_endpoints e JOIN webhook_recipients r ON r.id = e.recipient_pk
+		WHERE e.recipient_pk = $1 ORDER BY e.id`, r.ID)
+	return out, err
+}
+
+// EndpointUpdate changes the non-nil fields (SetRateLimit: RateLimitPerMinute, nil clearing it).
+type EndpointUpdate struct {
+	URL, Description   *string
+	EventTypes         *[]string
+	Status             *string
+	Headers            *map[string]string
+	MaxAttempts        *int
+	SetRateLimit       bool
+	RateLimitPerMinute *int
+}
+
+// UpdateEndpoint changes an endpoint. Leaving the paused status releases the deliveries it
+// held: they become pending and get their delivery jobs, in the same transaction. Setting
+// active clears a disabled endpoint's reason and failure record.
+func (s *DB) UpdateEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID, in EndpointUpdate) (Endpoint, error) {
+	if _, err := s.GetEndpoint(ctx, workspaceID, appID, recipientID, id); err != nil {
+		return Endpoint{}, err
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	defer tx.Rollback()
+	var headers any
+	if in.Headers != nil {
+		headers = jsonMap(*in.Headers)
+	}
+	var types any
+	if in.EventTypes != nil {
+		types = pq.StringArray(nonNilStrings(*in.EventTypes))
+	}
+	var e Endpoint
+	err = tx.GetContext(ctx, &e, `
+		WITH e AS (
+			UPDATE webhook_endpoints SET url = coalesce($2, url), description = coalesce($3, description),
+				event_types = coalesce($4, event_types), status = coalesce($5, status),
+				disabled_reason = CASE WHEN coalesce($5, status) = 'disabled' THEN CASE WHEN $5 = 'disabled' THEN coalesce(disabled_reason, 'Disabled through the API') ELSE disabled_reason END END,
+				failing_since = CASE WHEN $5 = 'active' THEN NULL ELSE failing_since END,
+				headers = coalesce($6, headers), max_attempts = coalesce($7, max_attempts),
+				rate_limit_per_minute = CASE WHEN $8 THEN $9 ELSE rate_limit_per_minute END, updated_at = now()
+			WHERE id = $1 RETURNING *
+		) SELECT `+endpointColumns+` FROM e JOIN webhook_recipients r ON r.id = e.recipient_pk`,
+		id, in.URL, in.Description, types, in.Status, headers, in.MaxAttempts, in.SetRateLimit, in.RateLimitPerMinute)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if e.Status == EndpointActive {
+		if err := s.releaseHeld(ctx, tx, id); err != nil {
+			return Endpoint{}, err
+		}
+	}
+	return e, tx.Commit()
+}
+
+// releaseHeld makes an endpoint's held deliveries pending and inserts their jobs, in tx (which
+// holds the endpoint's row lock, so a worker cannot hold a delivery at the same moment).
+func (s *DB) releaseHeld(ctx context.Context, tx *sqlx.Tx, endpointID uuid.UUID) error {
+	var ids []uuid.UUID
+	if err := tx.SelectContext(ctx, &ids, `UPDATE webhook_deliveries SET status = 'pending', updated_at = now()
+		WHERE endpoint_id = $1 AND status = 'held' RETURNING id`, endpointID); err != nil {
+		return err
+	}
+	return s.insertDeliveryJobs(ctx, tx, ids, TriggerScheduled)
+}
+
+// insertDeliveryJobs inserts one delivery job per id, in tx.
+func (s *DB) insertDeliveryJobs(ctx context.Context, tx *sqlx.Tx, ids []uuid.UUID, trigger string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: WebhookDeliveryArgs{DeliveryID: id, Trigger: trigger}}
+	}
+	if _, err := s.jobs.InsertManyFastTx(ctx, tx.Tx, params); err != nil {
+		return fmt.Errorf("insert delivery jobs: %w", err)
+	}
+	return nil
+}
+
+// DeleteEndpoint deletes an endpoint with its deliveries and attempts.
+func (s *DB) DeleteEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID) error {
+	if _, err := s.GetEndpoint(ctx, workspaceID, appID, recipientID, id); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	return err
+}
+
+// OldSecret is a rotated-out secret that still signs until ExpiresAt.
+type OldSecret struct {
+	Key       string    `json:"key"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// EndpointSecrets are an endpoint's current secret and the previous ones still valid at now.
+type EndpointSecrets struct {
+	Current string
+	Old     []OldSecret
+}
+
+// openSecrets decrypts an endpoint's secrets, dropping old ones expired at now.
+func (s *DB) openSecrets(id uuid.UUID, sealed, sealedOld []byte, now time.Time) (EndpointSecrets, error) {
+	cur, err := s.box.Open(sealed, endpointAAD(id))
+	if err != nil {
+		return EndpointSecrets{}, fmt.Errorf("open endpoint secret: %w", err)
+	}
+	out := EndpointSecrets{Current: string(cur), Old: []OldSecret{}}
+	if len(sealedOld) == 0 {
+		return out, nil
+	}
+	plain, err := s.box.Open(sealedOld, endpointAAD(id))
+	if err != nil {
+		return EndpointSecrets{}, fmt.Errorf("open endpoint secrets: %w", err)
+	}
+	var old []OldSecret
+	if err := json.Unmarshal(plain, &old); err != nil {
+		return EndpointSecrets{}, err
+	}
+	for _, o := range old {
+		if now.Before(o.ExpiresAt) {
+			out.Old = append(out.Old, o)
+		}
+	}
+	return out, nil
+}
+
+// GetEndpointSecrets returns an endpoint's secrets.
+func (s *DB) GetEndpointSecrets(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID) (EndpointSecrets, error) {
+	var row struct {
+		Secret []byte `db:"secret"`
+		Old    []byte `db:"old_secrets"`
+	}
+	err := s.db.GetContext(ctx, &row, `SELECT e.secret, e.old_secrets`+endpointWhere, workspaceID, appID, recipientID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err := s.GetEndpoint(ctx, workspaceID, appID, recipientID, id)
+		return EndpointSecrets{}, err
+	}
+	if err != nil {
+		return EndpointSecrets{}, err
+	}
+	return s.openSecrets(id, row.Secret, row.Old, time.Now())
+}
+
+// RotateEndpointSecret makes key (or a new secret when "") the endpoint's secret; the previous
+// one keeps signing for SecretRotationGrace. At most maxOldSecrets previous ones are kept.
+func (s *DB) RotateEndpointSecret(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID, key string) (EndpointSecrets, error) {
+	if _, err := s.GetEndpoint(ctx, workspaceID, appID, recipientID, id); err != nil {
+		return EndpointSecrets{}, err
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return EndpointSecrets{}, err
+	}
+	defer tx.Rollback()
+	var row struct {
+		Secret []byte `db:"secret"`
+		Old    []byte `db:"old_secrets"`
+	}
+	if err := tx.GetContext(ctx, &row, `SELECT secret, old_secrets FROM webhook_endpoints WHERE id = $1 FOR UPDATE`, id); err != nil {
+		return EndpointSecrets{}, err
+	}
+	now := time.Now()
+	cur, err := s.openSecrets(id, row.Secret, row.Old, now)
+	if err != nil {
+		return EndpointSecrets{}, err
+	}
+	if key == "" {
+		key = NewWebhookSecret()
+	}
+	old := append([]OldSecret{{Key: cur.Current, ExpiresAt: now.Add(SecretRotationGrace).UTC()}}, cur.Old...)
+	if len(old) > maxOldSecrets {
+		old = old[:maxOldSecrets]
+	}
+	plainOld, _ := json.Marshal(old)
+	if _, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET secret = $2, old_secrets = $3, updated_at = now() WHERE id = $1`,
+		id, s.box.Seal([]byte(key), endpointAAD(id)), s.box.Seal(plainOld, endpointAAD(id))); err != nil {
+		return EndpointSecrets{}, err
+	}
+	return EndpointSecrets{Current: key, Old: old}, tx.Commit()
+}
