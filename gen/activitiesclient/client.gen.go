@@ -455,6 +455,10 @@ type ActivityStatus string
 
 // ActivityStatusEvent defines model for ActivityStatusEvent.
 type ActivityStatusEvent struct {
+	// ErrorCode Why a dispatch failed: `HTTP_<status>` (the provider answered a non-2xx status),
+	// `TIMEOUT`, `NETWORK_ERROR`, `DESTINATION_REFUSED` (the base URL resolves to a
+	// loopback, private or link-local address, refused unless the operator allows them),
+	// `CONFIG_INVALID`, `NO_ACTIVE_DISPATCH_CONFIG`; for a submitted result, its code.
 	ErrorCode    nullable.Nullable[string]    `json:"errorCode"`
 	ErrorMessage nullable.Nullable[string]    `json:"errorMessage"`
 	EventType    ActivityStatusEventEventType `json:"eventType"`

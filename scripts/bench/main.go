@@ -189,7 +189,7 @@ func run(conns int, duration time.Duration, n int) error {
 		return fmt.Errorf("creating the dispatch batch: %d errors", create.errors)
 	}
 	// The workers run, as in `serve`, before the batch falls due.
-	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: quiet})
+	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: quiet, AllowPrivate: true})
 	if err != nil {
 		return err
 	}

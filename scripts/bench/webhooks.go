@@ -68,7 +68,7 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 	go http.Serve(ln, e)
 	base := "http://" + ln.Addr().String()
 	jobs := delivery.New(db, delivery.Options{AllowPrivate: true, Logger: quiet})
-	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: quiet, Queues: jobs.Queues, Register: jobs.Register})
+	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: quiet, AllowPrivate: true, Queues: jobs.Queues, Register: jobs.Register})
 	if err != nil {
 		return err
 	}

@@ -510,3 +510,39 @@ func TestCreateAnswersWhatIsStored(t *testing.T) {
 		t.Errorf("created %s\nstored  %s", created, got)
 	}
 }
+
+// TestDispatchRefusesPrivateDestinations: with the guard on (serve's default), a config whose
+// base URL is on loopback is never reached; each attempt says why, and the activity fails.
+func TestDispatchRefusesPrivateDestinations(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, fastDispatch(), servertest.RefusePrivateDestinations())
+	ws, key := env.Workspace(t, "*")
+	newCommerce(t, env, ws, seedCommerceID, "C")
+	c := env.Activities(t, key)
+	yom := newReceiver(t)
+	cfg := yomSalesman("yom-key-1")
+	cfg.Channel = activitiesclient.ChannelWHATSAPP
+	cfg.BaseUrl = &yom.URL
+	create(t, c, cfg)
+	res, err := c.CreateActivityWithResponse(ctx, nil, activitiesclient.CreateActivityRequest{Type: activitiesclient.MESSAGE,
+		Reason: "promo", Channel: activitiesclient.ChannelWHATSAPP, CommerceId: uuid.MustParse(seedCommerceID),
+		IdempotencyKey: "guarded", ScheduledAt: time.Now()})
+	if err != nil || res.JSON201 == nil {
+		t.Fatalf("create: %v %s", err, res.Body)
+	}
+	id := res.JSON201.Id
+	waitStatus(t, c, id, activitiesclient.ActivityStatusFAILED)
+	if n := yom.count(id); n != 0 {
+		t.Errorf("the loopback receiver got the activity %d times", n)
+	}
+	attempts, _ := c.ListActivityDispatchAttemptsWithResponse(ctx, id, nil)
+	for _, a := range *attempts.JSON200 {
+		if msg := a.Error.MustGet(); !strings.Contains(msg, "loopback address") {
+			t.Errorf("attempt error %q", msg)
+		}
+	}
+	events, _ := c.ListActivityStatusEventsWithResponse(ctx, id, nil)
+	if ev := (*events.JSON200)[len(*events.JSON200)-1]; ev.ErrorCode.MustGet() != "DESTINATION_REFUSED" {
+		t.Errorf("last event %+v", ev)
+	}
+}

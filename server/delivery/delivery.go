@@ -67,6 +67,34 @@ type Jobs struct {
 	Register func(*river.Workers)
 }
 
+// NewClient returns the HTTP client every outbound call to a user-given URL goes through
+// (webhook deliveries, activity dispatch to a provider): each attempt bounded by timeout,
+// redirects not followed, no proxy, and loopback, private and link-local destinations refused
+// when dialled unless allowPrivate.
+func NewClient(timeout time.Duration, allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		dialer.Control = guard
+	}
+	transport := &http.Transport{
+		Proxy:                 nil, // a proxy would be dialled instead of the endpoint, bypassing the guard
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          1000,
+		MaxIdleConnsPerHost:   100,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		ForceAttemptHTTP2:     true,
+	}
+	return &http.Client{
+		Transport: transport,
+		Timeout:   timeout,
+		// A redirect is an answer, not a delivery (3xx counts as a failure, as Standard
+		// Webhooks advises), and following it could lead anywhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
 // New returns the delivery jobs for a River client (see dispatch.Options).
 func New(db *store.DB, opts Options) Jobs {
 	if opts.Schedule == nil {
@@ -87,27 +115,7 @@ func New(db *store.DB, opts Options) Jobs {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	dialer := &net.Dialer{Timeout: opts.Timeout, KeepAlive: 30 * time.Second}
-	if !opts.AllowPrivate {
-		dialer.Control = guard
-	}
-	transport := &http.Transport{
-		Proxy:                 nil, // a proxy would be dialled instead of the endpoint, bypassing the guard
-		DialContext:           dialer.DialContext,
-		MaxIdleConns:          1000,
-		MaxIdleConnsPerHost:   100,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   opts.Timeout,
-		ResponseHeaderTimeout: opts.Timeout,
-		ForceAttemptHTTP2:     true,
-	}
-	client := &http.Client{
-		Transport: transport,
-		Timeout:   opts.Timeout,
-		// A redirect is an answer, not a delivery (3xx counts as a failure, as Standard
-		// Webhooks advises), and following it could lead anywhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := NewClient(opts.Timeout, opts.AllowPrivate)
 	w := &worker{db: db, http: client, opts: opts, limiters: map[uuid.UUID]*limiter{}}
 	return Jobs{
 		Queues: map[string]river.QueueConfig{store.WebhookQueue: {MaxWorkers: opts.Workers}},

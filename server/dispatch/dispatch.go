@@ -25,6 +25,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchboard-dev/switchboard/server/activities"
+	"github.com/switchboard-dev/switchboard/server/delivery"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -39,6 +40,10 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives progress and failures.
 	Logger *slog.Logger
+	// AllowPrivate lets activities be sent to loopback, private and link-local addresses
+	// (local development and tests); off, a config's base URL resolving to one is refused
+	// when dialled, as for webhook endpoints (delivery.NewClient).
+	AllowPrivate bool
 	// Queues are more queues to work besides the dispatch queue, for jobs of other packages
 	// (webhook delivery) whose workers Register adds.
 	Queues map[string]river.QueueConfig
@@ -87,7 +92,7 @@ func Start(ctx context.Context, dsn string, db *store.DB, opts Options) (*Runner
 		return nil, err
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &worker{db: db, http: &http.Client{Timeout: opts.Timeout}, log: opts.Logger})
+	river.AddWorker(workers, &worker{db: db, http: delivery.NewClient(opts.Timeout, opts.AllowPrivate), log: opts.Logger})
 	if opts.Register != nil {
 		opts.Register(workers)
 	}
@@ -239,7 +244,11 @@ func (w *worker) send(ctx context.Context, a store.Activity, cfg store.DispatchC
 	if err != nil {
 		code := "NETWORK_ERROR"
 		var te interface{ Timeout() bool }
-		if errors.As(err, &te) && te.Timeout() {
+		var refused *delivery.RefusedError
+		switch {
+		case errors.As(err, &refused):
+			code = "DESTINATION_REFUSED"
+		case errors.As(err, &te) && te.Timeout():
 			code = "TIMEOUT"
 		}
 		return outcome{code: code, msg: err.Error()}

@@ -71,8 +71,15 @@ func (s *SyncBuffer) String() string {
 type Option func(*options)
 
 type options struct {
-	dispatch *dispatch.Options
-	delivery *delivery.Options
+	dispatch      *dispatch.Options
+	delivery      *delivery.Options
+	refusePrivate bool
+}
+
+// RefusePrivateDestinations keeps the activity dispatch's guard against loopback and private
+// destinations on; by default tests turn it off, as their receivers listen on 127.0.0.1.
+func RefusePrivateDestinations() Option {
+	return func(o *options) { o.refusePrivate = true }
 }
 
 // WithDispatch also starts the background job workers (dispatch), with opts.
@@ -119,6 +126,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		o.dispatch.Queues, o.dispatch.Register = jobs.Queues, jobs.Register
 	}
 	if o.dispatch != nil {
+		o.dispatch.AllowPrivate = !o.refusePrivate
 		if o.dispatch.Logger == nil {
 			o.dispatch.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 		}

@@ -151,7 +151,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	webhooks := delivery.New(db, delivery.Options{AllowPrivate: cfg.allowPrivateEndpoints, Logger: log})
 	// A job still running a minute after it started belongs to a process that died (every
 	// worker's timeout is shorter): River runs it again, so a crash delays work, never loses it.
-	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: log, Queues: webhooks.Queues,
+	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: log, AllowPrivate: cfg.allowPrivateEndpoints, Queues: webhooks.Queues,
 		Register: webhooks.Register, RescueAfter: time.Minute})
 	if err != nil {
 		return fmt.Errorf("start workers: %w", err)
