@@ -159,7 +159,7 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 		return nil, err
 	}
 	rows, err := tx.StmtxContext(ctx, stmt).QueryContext(ctx, string(payload),
-		DispatchActivityArgs{}.Kind(), DispatchAttempts, DispatchQueue)
+		DispatchActivityArgs{}.Kind(), DispatchAttempts, DispatchQueue, s.wake.due(DispatchQueue))
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ const createActivitiesSQL = `
 			-- River's workers LISTEN for this to fetch available jobs at once instead of at their
 			-- next poll; it is sent at commit.
 			SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', $4::text)::text)
-			WHERE EXISTS (SELECT 1 FROM job WHERE state = 'available')
+			WHERE $5 AND EXISTS (SELECT 1 FROM job WHERE state = 'available')
 		)
 		SELECT resolved.i, ins.id, resolved.commerce_name, ins.reason_code, ins.reason_label, ins.user_status_code,
 			ins.user_status_label, ins.target_criteria, ins.attributes, ins.created_at

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -77,4 +78,32 @@ func (s *DB) PromoteDueJobs(ctx context.Context, queues []string) (int, error) {
 		)
 		SELECT (SELECT count(*) FROM promoted) + 0 * (SELECT count(*) FROM wake)`, pq.StringArray(queues))
 	return n, err
+}
+
+// wakeEvery bounds how often this process's statements that write jobs themselves (not
+// through River's InsertTx) notify River's workers: as River's own inserts do, at most once a
+// wakeEvery per queue, so a steady stream of inserts costs at most 50 notifications a second
+// while a job's wait for a worker stays short. Workers also poll, so nothing waits longer
+// than their poll interval even when a notification is skipped.
+const wakeEvery = 20 * time.Millisecond
+
+// wakeLimiter decides which inserts notify.
+type wakeLimiter struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// due reports whether an insert into queue now should notify the workers.
+func (w *wakeLimiter) due(queue string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	if now.Sub(w.last[queue]) < wakeEvery {
+		return false
+	}
+	if w.last == nil {
+		w.last = map[string]time.Time{}
+	}
+	w.last[queue] = now
+	return true
 }

@@ -66,6 +66,7 @@ type DB struct {
 	creates chan *createRequest // CreateActivity's batches (activity_create.go)
 	keys    *keyCache           // FindAPIKey's recent answers (apikey.go)
 	stop    chan struct{}       // closed by Close: stops the batch writers
+	wake    wakeLimiter         // which job-writing statements notify River's workers (jobs.go)
 	// stmts holds the prepared statements of the hottest queries (see prepared).
 	stmts sync.Map
 }

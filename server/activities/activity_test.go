@@ -431,7 +431,7 @@ func TestDispatch(t *testing.T) {
 func TestTwoProcessesSendEachActivityOnce(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t, fastDispatch())
-	second, err := dispatch.Start(ctx, env.DSN, env.DB, dispatch.Options{Workers: 10, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	second, err := dispatch.Start(ctx, env.DSN, env.DB, dispatch.Options{Workers: 10, AllowPrivate: true, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
