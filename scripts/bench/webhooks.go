@@ -42,7 +42,11 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 	if err := os.Chmod(root, 0o755); err != nil {
 		return err
 	}
-	cluster, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: filepath.Join(root, "pg"), Durable: true, MaxConnections: 300})
+	opts := pgcluster.Options{DataDir: filepath.Join(root, "pg"), Durable: true, MaxConnections: 300}
+	if os.Getenv("BENCH_STATEMENTS") != "" {
+		opts.Settings = []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on"}
+	}
+	cluster, err := pgcluster.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -163,6 +167,10 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 	if os.Getenv("BENCH_WAITS") != "" {
 		go sampleWaits(db, d2)
 	}
+	if os.Getenv("BENCH_STATEMENTS") != "" {
+		_, _ = db.SQL().ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`)
+		_, _ = db.SQL().ExecContext(ctx, `SELECT pg_stat_statements_reset()`)
+	}
 	var n2 atomic.Int64
 	before := recv.count("t")
 	start = time.Now()
@@ -189,6 +197,9 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 	fmt.Printf("throughput (32 senders, %s): %.0f messages/s accepted; %.0f deliveries/s while sending; all %d delivered in %s: %.0f deliveries/s end to end (goal >= 2000/s)\n",
 		d2, float64(n2.Load())/sent.Seconds(), float64(deliveredDuring)/sent.Seconds(), recv.count("t"), all.Round(time.Millisecond),
 		float64(recv.count("t"))/all.Seconds())
+	if os.Getenv("BENCH_STATEMENTS") != "" {
+		printStatements(db)
+	}
 
 	// 3. Fan-out: one message to 100 endpoints, five times.
 	var fans []time.Duration
