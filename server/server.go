@@ -182,8 +182,12 @@ var adminCodes = map[int]string{
 }
 
 // renderAdmin writes the Admin API's error body.
-func renderAdmin(c echo.Context, p *problem.Problem) error {
-	code, ok := adminCodes[p.Status]
+func renderAdmin(c echo.Context, p *problem.Problem) error { return renderCoded(c, p, adminCodes) }
+
+// renderCoded writes {code, message, details[{field, message}]}, the code named by codes for
+// the status: the Admin API's body, and the Webhooks API's.
+func renderCoded(c echo.Context, p *problem.Problem, codes map[int]string) error {
+	code, ok := codes[p.Status]
 	if !ok {
 		code = "internal"
 	}
@@ -242,25 +246,7 @@ var webhookCodes = map[int]string{
 
 // renderWebhooks writes the Webhooks API's error body: {code, message, details?}, where a
 // 429's single detail names the plan limit.
-func renderWebhooks(c echo.Context, p *problem.Problem) error {
-	code, ok := webhookCodes[p.Status]
-	if !ok {
-		code = "internal"
-	}
-	type detail struct {
-		Field   string `json:"field,omitempty"`
-		Message string `json:"message"`
-	}
-	body := struct {
-		Code    string   `json:"code"`
-		Message string   `json:"message"`
-		Details []detail `json:"details,omitempty"`
-	}{Code: code, Message: p.Message}
-	for _, d := range p.Details {
-		body.Details = append(body.Details, detail{Field: d.Field, Message: d.Message})
-	}
-	return c.JSON(p.Status, body)
-}
+func renderWebhooks(c echo.Context, p *problem.Problem) error { return renderCoded(c, p, webhookCodes) }
 
 // renderCalling writes the Calling API's (FastAPI) error body: {"detail": "<message>"}, or for
 // an invalid request {"detail": [{"loc", "msg", "type"}, ...]} with one entry per invalid field,

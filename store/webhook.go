@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 )
 
 // WebhookApp is a product area that sends webhooks (Webhooks API).
@@ -46,6 +47,34 @@ func lockWorkspaceLimits(ctx context.Context, tx execer, workspaceID uuid.UUID) 
 	return err
 }
 
+// countLimits are the plan limits on how many rows of a kind a workspace may have: the
+// limit's name (as the API shows it), its workspace_limits column, and the table counted.
+var countLimits = map[string][2]string{
+	"maxApps":      {"max_apps", "webhook_apps"},
+	"maxEndpoints": {"max_endpoints", "webhook_endpoints"},
+}
+
+// checkCountLimit locks the workspace's count-limited writes for tx (lockWorkspaceLimits) and
+// returns a *LimitError if the workspace already has as many rows as the named limit allows.
+func checkCountLimit(ctx context.Context, tx *sqlx.Tx, workspaceID uuid.UUID, name string) error {
+	if err := lockWorkspaceLimits(ctx, tx, workspaceID); err != nil {
+		return err
+	}
+	l := countLimits[name]
+	var over struct {
+		Max *int `db:"max"`
+		N   int  `db:"n"`
+	}
+	if err := tx.GetContext(ctx, &over, `SELECT (SELECT `+l[0]+` FROM workspace_limits WHERE workspace_id = $1) AS max,
+		(SELECT count(*) FROM `+l[1]+` WHERE workspace_id = $1) AS n`, workspaceID); err != nil {
+		return err
+	}
+	if over.Max != nil && over.N >= *over.Max {
+		return &LimitError{Name: name, Limit: *over.Max}
+	}
+	return nil
+}
+
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
@@ -57,19 +86,8 @@ func (s *DB) CreateWebhookApp(ctx context.Context, workspaceID uuid.UUID, name s
 		return WebhookApp{}, err
 	}
 	defer tx.Rollback()
-	if err := lockWorkspaceLimits(ctx, tx, workspaceID); err != nil {
+	if err := checkCountLimit(ctx, tx, workspaceID, "maxApps"); err != nil {
 		return WebhookApp{}, err
-	}
-	var over struct {
-		Max *int `db:"max_apps"`
-		N   int  `db:"n"`
-	}
-	if err := tx.GetContext(ctx, &over, `SELECT (SELECT max_apps FROM workspace_limits WHERE workspace_id = $1) AS max_apps,
-		(SELECT count(*) FROM webhook_apps WHERE workspace_id = $1) AS n`, workspaceID); err != nil {
-		return WebhookApp{}, err
-	}
-	if over.Max != nil && over.N >= *over.Max {
-		return WebhookApp{}, &LimitError{Name: "maxApps", Limit: *over.Max}
 	}
 	var a WebhookApp
 	if err := tx.GetContext(ctx, &a, `INSERT INTO webhook_apps (id, workspace_id, name, routing_key_body_path, routing_key_header)

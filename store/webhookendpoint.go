@@ -81,19 +81,8 @@ func (s *DB) CreateEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, r
 		return Endpoint{}, err
 	}
 	defer tx.Rollback()
-	if err := lockWorkspaceLimits(ctx, tx, workspaceID); err != nil {
+	if err := checkCountLimit(ctx, tx, workspaceID, "maxEndpoints"); err != nil {
 		return Endpoint{}, err
-	}
-	var over struct {
-		Max *int `db:"max_endpoints"`
-		N   int  `db:"n"`
-	}
-	if err := tx.GetContext(ctx, &over, `SELECT (SELECT max_endpoints FROM workspace_limits WHERE workspace_id = $1) AS max_endpoints,
-		(SELECT count(*) FROM webhook_endpoints WHERE workspace_id = $1) AS n`, workspaceID); err != nil {
-		return Endpoint{}, err
-	}
-	if over.Max != nil && over.N >= *over.Max {
-		return Endpoint{}, &LimitError{Name: "maxEndpoints", Limit: *over.Max}
 	}
 	if in.Secret == "" {
 		in.Secret = NewWebhookSecret()

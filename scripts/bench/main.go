@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -41,7 +40,6 @@ import (
 	"github.com/switchboard-dev/switchboard/server/dispatch"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/pgcluster"
-	"github.com/switchboard-dev/switchboard/store/seal"
 )
 
 func main() {
@@ -77,46 +75,12 @@ func main() {
 
 func run(conns int, duration time.Duration, n int) error {
 	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	root, err := os.MkdirTemp("", "switchboard-bench-*")
+	st, err := startStack(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(root)
-	if err := os.Chmod(root, 0o755); err != nil { // the cluster runs as the postgres user
-		return err
-	}
-	// Durable, like the embedded default of `serve`: fsync and synchronous commit stay on.
-	opts := pgcluster.Options{DataDir: filepath.Join(root, "pg"), Durable: true, MaxConnections: 300}
-	if os.Getenv("BENCH_STATEMENTS") != "" {
-		opts.Settings = []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on"}
-	}
-	cluster, err := pgcluster.Start(ctx, opts)
-	if err != nil {
-		return err
-	}
-	defer cluster.Stop()
-	benchPostmaster = strconv.Itoa(cluster.PID())
-	dsn := cluster.DSN("postgres")
-	box, _ := seal.New([]byte(seal.GenerateKey())[:32])
-	db, err := store.Open(ctx, dsn, box)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
-	e, err := server.New(db, server.Config{AdminToken: "bench", Logger: quiet})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go http.Serve(ln, e)
-	base := "http://" + ln.Addr().String()
+	defer st.close()
+	cluster, dsn, db, base, quiet := st.cluster, st.dsn, st.db, st.base, st.quiet
 
 	// A workspace, a key, a commerce, and a YOM config pointing at the receiver.
 	ws, err := db.CreateWorkspace(ctx, "bench")

@@ -6,22 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/switchboard-dev/switchboard/server"
 	"github.com/switchboard-dev/switchboard/server/delivery"
 	"github.com/switchboard-dev/switchboard/server/dispatch"
 	"github.com/switchboard-dev/switchboard/store"
-	"github.com/switchboard-dev/switchboard/store/pgcluster"
-	"github.com/switchboard-dev/switchboard/store/seal"
 )
 
 // webhookBench measures the Webhooks API and its delivery engine, everything on this machine
@@ -33,44 +28,12 @@ import (
 //   - fan-out: one message to 100 endpoints; time from the 202 until all 100 have it.
 func webhookBench(rate int, d, d2 time.Duration) error {
 	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	root, err := os.MkdirTemp("", "switchboard-bench-*")
+	st, err := startStack(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(root)
-	if err := os.Chmod(root, 0o755); err != nil {
-		return err
-	}
-	opts := pgcluster.Options{DataDir: filepath.Join(root, "pg"), Durable: true, MaxConnections: 300}
-	if os.Getenv("BENCH_STATEMENTS") != "" {
-		opts.Settings = []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on"}
-	}
-	cluster, err := pgcluster.Start(ctx, opts)
-	if err != nil {
-		return err
-	}
-	defer cluster.Stop()
-	dsn := cluster.DSN("postgres")
-	box, _ := seal.New([]byte(seal.GenerateKey())[:32])
-	db, err := store.Open(ctx, dsn, box)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
-	e, err := server.New(db, server.Config{AdminToken: "bench", Logger: quiet})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go http.Serve(ln, e)
-	base := "http://" + ln.Addr().String()
+	defer st.close()
+	dsn, db, base, quiet := st.dsn, st.db, st.base, st.quiet
 	jobs := delivery.New(db, delivery.Options{AllowPrivate: true, Logger: quiet})
 	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: quiet, AllowPrivate: true, Queues: jobs.Queues, Register: jobs.Register})
 	if err != nil {
