@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -236,7 +235,6 @@ type result struct {
 // load sends POST /api/activities from conns goroutines until d has passed (d > 0) or count
 // requests were sent (count given).
 func load(base, key string, commerce uuid.UUID, conns int, d time.Duration, scheduledAt func(int64) string, count ...int64) result {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
 	var seq, errs atomic.Int64
 	lat := make([][]time.Duration, conns)
 	stop := time.Now().Add(d)
@@ -251,26 +249,25 @@ func load(base, key string, commerce uuid.UUID, conns int, d time.Duration, sche
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			rc := newRawConn(base)
+			defer rc.reset()
+			auth := "Authorization: Bearer " + key
+			var body []byte
 			for {
 				i := seq.Add(1)
 				if (limit >= 0 && i > limit) || (limit < 0 && time.Now().After(stop)) {
 					return
 				}
-				body, _ := json.Marshal(map[string]any{"type": "MESSAGE", "reason": "Monthly promotion", "channel": "WHATSAPP",
-					"commerce_id": commerce, "idempotency_key": fmt.Sprintf("%s-%d", run, i), "scheduled_at": scheduledAt(i)})
-				req, _ := http.NewRequest("POST", base+"/api/activities", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+key)
-				req.Header.Set("Content-Type", "application/json")
+				body = fmt.Appendf(body[:0], `{"type":"MESSAGE","reason":"Monthly promotion","channel":"WHATSAPP","commerce_id":%q,"idempotency_key":"%s-%d","scheduled_at":%q}`,
+					commerce.String(), run, i, scheduledAt(i))
 				t0 := time.Now()
-				resp, err := client.Do(req)
+				status, err := rc.post("/api/activities", body, auth)
 				if err != nil {
 					errs.Add(1)
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 				lat[g] = append(lat[g], time.Since(t0))
-				if resp.StatusCode != http.StatusCreated {
+				if status != http.StatusCreated {
 					errs.Add(1)
 				}
 			}
