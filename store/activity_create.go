@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -143,22 +144,15 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 			Score: in.Score, AssignmentReason: in.AssignmentReason, TargetCriteria: json.RawMessage(jsonOr(in.TargetCriteria, "[]")),
 			AttributeKeys: nonNilStrings(in.AttributeKeys), Attributes: json.RawMessage(jsonOr(in.Attributes, "[]"))}
 	}
-	payload, err := json.Marshal(items)
-	if err != nil {
-		return nil, err
-	}
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	// ON CONFLICT DO NOTHING: a key used before, or twice in this batch, or by a concurrent
+	payload := appendItems(make([]byte, 0, 512*len(items)), items)
+	// One statement, in autocommit: it is atomic by itself, and a BEGIN and a COMMIT would be
+	// two more round trips per batch. ON CONFLICT DO NOTHING: a key used before, or twice in this batch, or by a concurrent
 	// batch (which this one waits for) leaves the row out instead of failing the batch.
 	stmt, err := s.prepared(ctx, s.db, createActivitiesSQL)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.StmtxContext(ctx, stmt).QueryContext(ctx, string(payload),
+	rows, err := stmt.QueryContext(ctx, string(payload),
 		DispatchActivityArgs{}.Kind(), DispatchAttempts, DispatchQueue, s.wake.due(DispatchQueue))
 	if err != nil {
 		return nil, err
@@ -189,14 +183,15 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows.Close()
+	// Close reads to the end of the statement, its commit included: only then is a created
+	// activity answered.
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
 	for i, r := range batch {
 		if !inserted[i] {
-			results[i] = createResult{err: createRefusal(ctx, tx, r.in)}
+			results[i] = createResult{err: createRefusal(ctx, s.db, r.in)}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
 	}
 	return results, nil
 }
@@ -254,6 +249,89 @@ const createActivitiesSQL = `
 			ins.user_status_label, ins.target_criteria, ins.attributes, ins.created_at
 		FROM ins JOIN resolved ON resolved.id = ins.id
 		WHERE (SELECT count(*) FROM wake) >= 0 -- a SELECT CTE runs only when referenced`
+
+// appendItems writes items as the JSON array the batch statement reads. By hand: it is
+// several times faster than encoding/json's reflection, on a path every created activity takes.
+func appendItems(b []byte, items []createItem) []byte {
+	b = append(b, '[')
+	for n, it := range items {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"i":`...)
+		b = strconv.AppendInt(b, int64(it.I), 10)
+		for _, f := range []struct {
+			name string
+			id   uuid.UUID
+		}{{"id", it.ID}, {"event_id", it.EventID}, {"workspace_id", it.WorkspaceID}, {"commerce_id", it.CommerceID}} {
+			b = append(b, `,"`...)
+			b = append(b, f.name...)
+			b = append(b, `":"`...)
+			b = append(b, f.id.String()...)
+			b = append(b, '"')
+		}
+		b = appendField(b, "type", &it.Type)
+		b = appendField(b, "channel", &it.Channel)
+		b = appendField(b, "reason_code", &it.ReasonCode)
+		b = appendField(b, "reason", &it.Reason)
+		b = appendField(b, "user_status", it.UserStatus)
+		b = appendField(b, "idempotency_key", &it.IdempotencyKey)
+		b = append(b, `,"scheduled_at":"`...)
+		b = it.ScheduledAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+		if it.SuggestedExecutionTime != nil {
+			b = append(b, `,"suggested_execution_time":"`...)
+			b = it.SuggestedExecutionTime.AppendFormat(b, time.RFC3339Nano)
+			b = append(b, '"')
+		}
+		if it.Score != nil {
+			b = append(b, `,"score":`...)
+			b = strconv.AppendInt(b, int64(*it.Score), 10)
+		}
+		b = appendField(b, "assignment_reason", it.AssignmentReason)
+		b = append(b, `,"target_criteria":`...)
+		b = append(b, it.TargetCriteria...)
+		b = append(b, `,"attributes":`...)
+		b = append(b, it.Attributes...)
+		b = append(b, `,"attribute_keys":[`...)
+		for k, key := range it.AttributeKeys {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, key)
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, ']')
+}
+
+// appendField writes ,"name":"value" (nothing for a nil value: the column reads NULL).
+func appendField(b []byte, name string, v *string) []byte {
+	if v == nil {
+		return b
+	}
+	b = append(b, `,"`...)
+	b = append(b, name...)
+	b = append(b, `":`...)
+	return appendJSONString(b, *v)
+}
+
+// appendJSONString writes s as a JSON string. s is valid UTF-8 (it was decoded from JSON).
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
 
 // createRefusal says why an activity was left out of its batch: its commerce is not the
 // workspace's, its user status is unknown, or its idempotency key was taken.
