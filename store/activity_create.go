@@ -108,7 +108,6 @@ func (s *DB) flushCreates(batch []*createRequest) {
 type createItem struct {
 	I                      int             `json:"i"`
 	ID                     uuid.UUID       `json:"id"`
-	EventID                uuid.UUID       `json:"event_id"`
 	WorkspaceID            uuid.UUID       `json:"workspace_id"`
 	CommerceID             uuid.UUID       `json:"commerce_id"`
 	Type                   string          `json:"type"`
@@ -126,9 +125,9 @@ type createItem struct {
 	Attributes             json.RawMessage `json:"attributes"`
 }
 
-// createActivities writes a batch in one transaction: one statement resolves the commerces,
-// reasons and user statuses, inserts the activities that can be created and their events,
-// and their dispatch jobs, and returns them. Requests that were not inserted are then told why.
+// createActivities writes a batch with one statement: it resolves the commerces, reasons and
+// user statuses, inserts the activities that can be created and their dispatch jobs, and
+// returns them. Requests that were not inserted are then told why.
 //
 // The jobs are written into River's table by this statement rather than by River's InsertTx
 // (a second statement, planned on every call, which cost as much as the rest of the batch);
@@ -138,7 +137,7 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 	items := make([]createItem, len(batch))
 	for i, r := range batch {
 		in := r.in
-		items[i] = createItem{I: i, ID: r.id, EventID: newID(), WorkspaceID: in.WorkspaceID, CommerceID: in.CommerceID,
+		items[i] = createItem{I: i, ID: r.id, WorkspaceID: in.WorkspaceID, CommerceID: in.CommerceID,
 			Type: in.Type, Channel: in.Channel, ReasonCode: in.ReasonCode, Reason: in.Reason, UserStatus: in.UserStatus,
 			IdempotencyKey: in.IdempotencyKey, ScheduledAt: in.ScheduledAt, SuggestedExecutionTime: in.SuggestedExecutionTime,
 			Score: in.Score, AssignmentReason: in.AssignmentReason, TargetCriteria: json.RawMessage(jsonOr(in.TargetCriteria, "[]")),
@@ -200,7 +199,7 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 // more than running it for a small batch.
 const createActivitiesSQL = `
 		WITH item AS (
-			SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, id uuid, event_id uuid, workspace_id uuid,
+			SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, id uuid, workspace_id uuid,
 				commerce_id uuid, type text, channel text, reason_code text, reason text, user_status text,
 				idempotency_key text, scheduled_at timestamptz, suggested_execution_time timestamptz, score int,
 				assignment_reason text, target_criteria jsonb, attribute_keys text[], attributes jsonb)
@@ -227,9 +226,6 @@ const createActivitiesSQL = `
 			FROM resolved ORDER BY workspace_id, idempotency_key -- one lock order for every batch: no deadlocks
 			ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
 			RETURNING *
-		), ev AS (
-			INSERT INTO activity_status_events (id, activity_id, event_type, from_status, to_status)
-			SELECT resolved.event_id, ins.id, 'CREATED', NULL, 'READY' FROM ins JOIN resolved ON resolved.id = ins.id
 		), job AS (
 			-- The dispatch jobs, as River's own insert writes them: due now = available, later =
 			-- scheduled (River's leader promotes it when it comes due).
@@ -263,7 +259,7 @@ func appendItems(b []byte, items []createItem) []byte {
 		for _, f := range []struct {
 			name string
 			id   uuid.UUID
-		}{{"id", it.ID}, {"event_id", it.EventID}, {"workspace_id", it.WorkspaceID}, {"commerce_id", it.CommerceID}} {
+		}{{"id", it.ID}, {"workspace_id", it.WorkspaceID}, {"commerce_id", it.CommerceID}} {
 			b = append(b, `,"`...)
 			b = append(b, f.name...)
 			b = append(b, `":"`...)

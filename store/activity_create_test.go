@@ -15,7 +15,7 @@ func TestAppendItems(t *testing.T) {
 	status, reason, score := "at_risk", "r\"e\\a\ts\x01o\u2028n ☃ 😀", 7
 	sugg := time.Date(2031, 2, 3, 4, 5, 6, 789, time.FixedZone("x", 7200))
 	items := []createItem{
-		{I: 0, ID: uuid.New(), EventID: uuid.New(), WorkspaceID: uuid.New(), CommerceID: uuid.New(), Type: "TASK",
+		{I: 0, ID: uuid.New(), WorkspaceID: uuid.New(), CommerceID: uuid.New(), Type: "TASK",
 			Channel: "SALESMAN", ReasonCode: "r_e_a_s_o_n", Reason: reason, UserStatus: &status, IdempotencyKey: "k\"1",
 			ScheduledAt: time.Now(), SuggestedExecutionTime: &sugg, Score: &score, AssignmentReason: &reason,
 			TargetCriteria: json.RawMessage(`[{"type":"ROLE_MATCH"}]`), AttributeKeys: []string{"a", "b\"c"},

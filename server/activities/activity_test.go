@@ -337,6 +337,10 @@ func TestDispatch(t *testing.T) {
 		if ev := (*events.JSON200)[len(*events.JSON200)-1]; ev.EventType != activitiesclient.ActivityStatusEventEventTypeDISPATCHSUCCESS {
 			t.Errorf("last event %+v", ev)
 		}
+		if evs := *events.JSON200; len(evs) != 2 || evs[0].EventType != activitiesclient.ActivityStatusEventEventTypeCREATED ||
+			evs[0].FromStatus.IsSpecified() && !evs[0].FromStatus.IsNull() || evs[0].ToStatus != "READY" || !evs[0].OccurredAt.Equal(a.CreatedAt) {
+			t.Errorf("events %s", events.Body)
+		}
 		attempts, _ := c.ListActivityDispatchAttemptsWithResponse(ctx, id, nil)
 		if len(*attempts.JSON200) != 1 || (*attempts.JSON200)[0].StatusCode.MustGet() != 200 || (*attempts.JSON200)[0].DispatchConfigId.MustGet() != config.Id {
 			t.Errorf("attempts %s", attempts.Body)
