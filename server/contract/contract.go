@@ -296,6 +296,9 @@ func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
 		return body, nil
 	}
 	props := mt.Schema.Value.Properties
+	if !hasUpperKey(body) {
+		return body, nil // the common case, snake_case already: no need to decode
+	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(body, &obj) != nil {
 		return body, nil
@@ -326,6 +329,37 @@ func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
 		return body, nil
 	}
 	return json.Marshal(obj)
+}
+
+// hasUpperKey reports whether a JSON document may have an object key with an upper-case ASCII
+// letter: a string followed by a colon. It scans bytes without decoding; a false positive only
+// costs the full decode it saves.
+func hasUpperKey(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '"' {
+			continue
+		}
+		upper := false
+		j := i + 1
+		for ; j < len(b) && b[j] != '"'; j++ {
+			if b[j] == '\\' {
+				j++
+				continue
+			}
+			if b[j] >= 'A' && b[j] <= 'Z' {
+				upper = true
+			}
+		}
+		k := j + 1
+		for k < len(b) && (b[k] == ' ' || b[k] == '\t' || b[k] == '\n' || b[k] == '\r') {
+			k++
+		}
+		if upper && k < len(b) && b[k] == ':' {
+			return true
+		}
+		i = j
+	}
+	return false
 }
 
 func toSnake(s string) string {

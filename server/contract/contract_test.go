@@ -123,3 +123,21 @@ func TestCamelCaseAliases(t *testing.T) {
 		}
 	}
 }
+
+func TestHasUpperKey(t *testing.T) {
+	cases := map[string]bool{
+		`{"type":"MESSAGE","reason":"Monthly Promotion"}`:    false,
+		`{"commerceId":"x"}`:                                 true,
+		`{"a" : {"innerKey": 1}}`:                            true,
+		`{"note":"say \"Hi\": now","k":"V"}`:                 false,
+		`{"escaped\"Quote":1}`:                               true,
+		`["Upper", "Case": ]`:                                true, // not JSON; a false positive is allowed
+		`{"scheduled_at":"2025-01-16T09:00:00.000Z"}`:        false,
+		"{\"attribute_keys\":[\"A\",\"B\"],\n\"x\":\t\"Y\"}": false,
+	}
+	for in, want := range cases {
+		if got := hasUpperKey([]byte(in)); got != want {
+			t.Errorf("hasUpperKey(%s) = %v, want %v", in, got, want)
+		}
+	}
+}
