@@ -191,11 +191,6 @@ func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, er
 	if err != nil {
 		return Message{}, false, &Error{Kind: ErrInvalid, Message: "data is not valid JSON"}
 	}
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return Message{}, false, err
-	}
-	defer tx.Rollback()
 	var row struct {
 		Found     bool           `db:"found"`
 		Inserted  bool           `db:"inserted"`
@@ -208,7 +203,8 @@ func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, er
 	if err != nil {
 		return Message{}, false, err
 	}
-	err = tx.StmtxContext(ctx, st).GetContext(ctx, &row,
+	// One statement, in autocommit: atomic by itself, without a BEGIN and a COMMIT round trip.
+	err = st.GetContext(ctx, &row,
 		id, in.AppID, in.RecipientID, in.MessageID, in.IdempotencyKey, in.EventType, string(body), now,
 		TriggerScheduled, WebhookDeliveryArgs{}.Kind(), WebhookDeliveryArgs{}.InsertOpts().MaxAttempts, WebhookQueue, s.wake.due(WebhookQueue))
 	if err != nil {
@@ -220,7 +216,6 @@ func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, er
 	if !row.Inserted {
 		// The app has a message with this id or key (sent before, or by a concurrent send that
 		// won the race): answer with it.
-		tx.Rollback()
 		m, _, err := s.findDuplicate(ctx, in)
 		return m, false, err
 	}
@@ -231,7 +226,7 @@ func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, er
 		msg.Deliveries = append(msg.Deliveries, d)
 		msg.Status = "pending"
 	}
-	return msg, true, tx.Commit()
+	return msg, true, nil
 }
 
 // sendQuery finds the recipient, inserts the message (unless its id or key exists) and one

@@ -115,15 +115,20 @@ func Start(ctx context.Context, dsn string, db *store.DB, opts Options) (*Runner
 		return nil, err
 	}
 	r := &Runner{client: client, pool: pool, stop: make(chan struct{}), done: make(chan struct{})}
-	go r.promote(db, opts.Logger)
+	promoted := []string{store.DispatchQueue}
+	for q := range opts.Queues {
+		promoted = append(promoted, q)
+	}
+	go r.promote(db, promoted, opts.Logger)
 	return r, nil
 }
 
-// promoteEvery is how late a scheduled activity can be sent, at most, beyond its moment.
+// promoteEvery is how late a scheduled job (an activity, a retry) can run, at most, beyond its moment.
 const promoteEvery = 200 * time.Millisecond
 
-// promote makes due dispatch jobs available every promoteEvery (see store.PromoteDueJobs).
-func (r *Runner) promote(db *store.DB, log *slog.Logger) {
+// promote makes the queues' due jobs (scheduled activities, retries, webhook deliveries
+// snoozed until their next attempt) available every promoteEvery (see store.PromoteDueJobs).
+func (r *Runner) promote(db *store.DB, queues []string, log *slog.Logger) {
 	defer close(r.done)
 	t := time.NewTicker(promoteEvery)
 	defer t.Stop()
@@ -134,8 +139,8 @@ func (r *Runner) promote(db *store.DB, log *slog.Logger) {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if _, err := db.PromoteDueJobs(ctx, []string{store.DispatchQueue}); err != nil {
-			log.Warn("promote due dispatch jobs", "error", err)
+		if _, err := db.PromoteDueJobs(ctx, queues); err != nil {
+			log.Warn("promote due jobs", "error", err)
 		}
 		cancel()
 	}

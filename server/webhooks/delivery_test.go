@@ -97,7 +97,8 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 func TestFailingEndpointDisabled(t *testing.T) {
 	t.Parallel()
 	opts := fast()
-	opts.DisableAfter = 500 * time.Millisecond
+	// Long enough for the first message's three attempts (200 ms apart) to fail before it.
+	opts.DisableAfter = 2 * time.Second
 	env := servertest.New(t, servertest.WithWebhookDelivery(opts))
 	f := setup(t, env, "invoice.paid")
 	recv := newReceiver(t)
@@ -106,7 +107,7 @@ func TestFailingEndpointDisabled(t *testing.T) {
 	m := f.send(t, "invoice.paid", `{}`)
 	recv.wait(t, 3, 5*time.Second)
 	eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(opts.DisableAfter) // no attempt comes after the last one; and DisableAfter passes
 	if n := len(recv.requests()); n != 3 {
 		t.Errorf("receiver got %d requests, want maxAttempts = 3", n)
 	}
