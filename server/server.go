@@ -5,7 +5,9 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -79,52 +81,49 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		return nil, err
 	}
 
-	mount := func(name string, render Renderer, authn echo.MiddlewareFunc, camel bool, register func(g *echo.Group)) error {
-		var s *openapi.Surface
-		for i := range openapi.Surfaces {
-			if openapi.Surfaces[i].Name == name {
-				s = &openapi.Surfaces[i]
-			}
+	keys := auth.APIKeys(db, cfg.Now)
+	mounts := map[string]struct {
+		render   Renderer
+		authn    echo.MiddlewareFunc
+		camel    bool // accept camelCase aliases of snake_case body fields
+		register func(g *echo.Group)
+	}{
+		"activities": {renderReten, keys, true, func(g *echo.Group) {
+			genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(&activities.Handler{DB: db}, nil))
+		}},
+		"admin": {renderAdmin, auth.Operator(cfg.AdminToken), false, func(g *echo.Group) {
+			genadmin.RegisterHandlers(g, genadmin.NewStrictHandler(&admin.Handler{DB: db, Now: cfg.Now}, nil))
+		}},
+		"channels": {renderChannels, keys, false, func(g *echo.Group) {
+			genchannels.RegisterHandlers(g, genchannels.NewStrictHandler(channels.New(db, cfg.Now), nil))
+		}},
+		"calling": {renderCalling, keys, false, func(g *echo.Group) {
+			gencalling.RegisterHandlers(g, gencalling.NewStrictHandler(calling.New(db, cfg.Now), nil))
+		}},
+		"webhooks": {renderWebhooks, keys, false, func(g *echo.Group) {
+			genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now},
+				[]genwebhooks.StrictMiddlewareFunc{webhooks.WithRequest}))
+		}},
+	}
+	for _, s := range openapi.Surfaces {
+		m, ok := mounts[s.Name]
+		if !ok {
+			return nil, fmt.Errorf("surface %s has no handler", s.Name)
 		}
-		data, err := openapi.YAML(name)
+		data, err := openapi.YAML(s.Name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		spec, err := contract.Load(data, s.Prefix)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		spec.AcceptCamelCase = camel
-		surfaces = append(surfaces, surface{prefix: s.Prefix, render: render})
-		register(e.Group(s.Prefix, spec.Match(), authn, spec.Validate()))
-		return nil
+		spec.AcceptCamelCase = m.camel
+		surfaces = append(surfaces, surface{prefix: s.Prefix, render: m.render})
+		m.register(e.Group(s.Prefix, spec.Match(), m.authn, spec.Validate()))
 	}
-	keys := auth.APIKeys(db, cfg.Now)
-	if err := mount("activities", renderReten, keys, true, func(g *echo.Group) {
-		genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(&activities.Handler{DB: db}, nil))
-	}); err != nil {
-		return nil, err
-	}
-	if err := mount("admin", renderAdmin, auth.Operator(cfg.AdminToken), false, func(g *echo.Group) {
-		genadmin.RegisterHandlers(g, genadmin.NewStrictHandler(&admin.Handler{DB: db, Now: cfg.Now}, nil))
-	}); err != nil {
-		return nil, err
-	}
-	if err := mount("channels", renderChannels, keys, false, func(g *echo.Group) {
-		genchannels.RegisterHandlers(g, genchannels.NewStrictHandler(channels.New(db, cfg.Now), nil))
-	}); err != nil {
-		return nil, err
-	}
-	if err := mount("calling", renderCalling, keys, false, func(g *echo.Group) {
-		gencalling.RegisterHandlers(g, gencalling.NewStrictHandler(calling.New(db, cfg.Now), nil))
-	}); err != nil {
-		return nil, err
-	}
-	if err := mount("webhooks", renderWebhooks, keys, false, func(g *echo.Group) {
-		genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now},
-			[]genwebhooks.StrictMiddlewareFunc{webhooks.WithRequest}))
-	}); err != nil {
-		return nil, err
+	if len(surfaces) != len(mounts) {
+		return nil, fmt.Errorf("%d surfaces have handlers, %d are in openapi.Surfaces", len(mounts), len(surfaces))
 	}
 	return e, nil
 }
@@ -146,16 +145,18 @@ func errorHandler(log *slog.Logger, surfaces *[]surface) echo.HTTPErrorHandler {
 				c.Response().Header().Add(k, v)
 			}
 		}
-		render := Renderer(renderAdmin)
-		path := c.Request().URL.Path
-		for _, s := range *surfaces {
-			if path == s.prefix || strings.HasPrefix(path, s.prefix+"/") {
-				render = s.render
-			}
-		}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(p.Status)
 			return
+		}
+		// The surface with the longest prefix the path is under (/api/v1 is the Webhooks API's,
+		// not the Activities API's /api); outside every surface, the Admin API's body.
+		render, longest := Renderer(renderAdmin), ""
+		path := c.Request().URL.Path
+		for _, s := range *surfaces {
+			if (path == s.prefix || strings.HasPrefix(path, s.prefix+"/")) && len(s.prefix) > len(longest) {
+				render, longest = s.render, s.prefix
+			}
 		}
 		if rerr := render(c, p); rerr != nil {
 			log.Error("write error response", "error", rerr)
@@ -223,7 +224,7 @@ func renderChannels(c echo.Context, p *problem.Problem) error {
 		Message string              `json:"message"`
 		Details map[string][]string `json:"details,omitempty"`
 	}{Code: code, Message: p.Message}
-	if p.Status == http.StatusBadRequest && p.Message == "Validation failed" {
+	if p.Status == http.StatusBadRequest && p.Message == problem.ValidationFailed {
 		body.Message = "The request did not pass validation" // Bird's wording for a RequestError 400
 	}
 	if len(p.Details) > 0 {
@@ -239,10 +240,13 @@ func renderChannels(c echo.Context, p *problem.Problem) error {
 	return c.JSON(p.Status, body)
 }
 
-var webhookCodes = map[int]string{
-	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-	405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "plan_limit_reached",
-}
+// webhookCodes are the Admin API's codes, but for a 429: the Webhooks API answers one only past
+// a plan limit.
+var webhookCodes = func() map[int]string {
+	codes := maps.Clone(adminCodes)
+	codes[http.StatusTooManyRequests] = "plan_limit_reached"
+	return codes
+}()
 
 // renderWebhooks writes the Webhooks API's error body: {code, message, details?}, where a
 // 429's single detail names the plan limit.
@@ -306,7 +310,7 @@ func pydanticType(t string) string {
 	if p, ok := pydanticTypes[t]; ok {
 		return p
 	}
-	if t == "" || !strings.Contains(t, "_") && t != "missing" && t != "enum" {
+	if t == "" || !strings.Contains(t, "_") && t != "missing" {
 		return "value_error"
 	}
 	return t

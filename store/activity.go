@@ -48,11 +48,13 @@ type Activity struct {
 	UpdatedAt              time.Time       `db:"updated_at"`
 }
 
-const activitySelect = `SELECT a.id, a.workspace_id, a.commerce_id, c.name AS commerce_name, a.type, a.channel, a.status,
+// activityColumns are an Activity's columns, read from activities a joined to commerces c.
+const activityColumns = `a.id, a.workspace_id, a.commerce_id, c.name AS commerce_name, a.type, a.channel, a.status,
 	a.reason_code, a.reason_label, a.user_status_code, a.user_status_label, a.idempotency_key, a.scheduled_at,
 	a.suggested_execution_time, a.score, a.assignment_reason, a.target_criteria, a.attribute_keys, a.attributes,
-	a.dispatch_attempt_count, a.external_id, a.created_at, a.updated_at
-	FROM activities a JOIN commerces c ON c.id = a.commerce_id`
+	a.dispatch_attempt_count, a.external_id, a.created_at, a.updated_at`
+
+const activitySelect = `SELECT ` + activityColumns + ` FROM activities a JOIN commerces c ON c.id = a.commerce_id`
 
 // ActivityCreate is a new activity.
 type ActivityCreate struct {

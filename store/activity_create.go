@@ -60,8 +60,9 @@ func (s *DB) startCreateFlushers(stop <-chan struct{}) {
 	}
 }
 
-// CreateActivity stores a READY activity, its CREATED status event and its dispatch job
-// (scheduled at ScheduledAt) in one transaction. The reason becomes the catalog entry whose
+// CreateActivity stores a READY activity and its dispatch job (scheduled at ScheduledAt) in one
+// statement, batched with concurrent calls (see createActivities); its CREATED status event is
+// the row itself (see ListStatusEvents). The reason becomes the catalog entry whose
 // code is ReasonCode or whose label is Reason (case-insensitive), else {ReasonCode, Reason}.
 // ErrNotFound if the workspace has no such commerce; ErrInvalid for an unknown user status;
 // ErrConflict if the workspace already used the idempotency key (also when another call with
@@ -131,8 +132,8 @@ type createItem struct {
 //
 // The jobs are written into River's table by this statement rather than by River's InsertTx
 // (a second statement, planned on every call, which cost as much as the rest of the batch);
-// the job's kind, queue and attempt budget come from DispatchActivityArgs, and the tests that
-// dispatch activities prove River works them.
+// the job's kind is DispatchActivityArgs's, its queue DispatchQueue, its attempt budget
+// DispatchAttempts, and the tests that dispatch activities prove River works them.
 func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]createResult, error) {
 	items := make([]createItem, len(batch))
 	for i, r := range batch {
@@ -158,7 +159,6 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 	}
 	defer rows.Close()
 	results := make([]createResult, len(batch))
-	inserted := make([]bool, len(batch))
 	// The statement returns what the database decided (catalog matches, the commerce's name,
 	// normalised JSON, timestamps); the rest is the input, as stored.
 	for rows.Next() {
@@ -176,7 +176,6 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 			a.SuggestedExecutionTime = &t
 		}
 		a.Score, a.AssignmentReason, a.AttributeKeys, a.UpdatedAt = in.Score, in.AssignmentReason, nonNilStrings(in.AttributeKeys), a.CreatedAt
-		inserted[i] = true
 		results[i] = createResult{act: a}
 	}
 	if err := rows.Err(); err != nil {
@@ -188,8 +187,8 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 		return nil, err
 	}
 	for i, r := range batch {
-		if !inserted[i] {
-			results[i] = createResult{err: createRefusal(ctx, s.db, r.in)}
+		if results[i].act.ID == uuid.Nil { // not inserted
+			results[i] = createResult{err: s.createRefusal(ctx, r.in)}
 		}
 	}
 	return results, nil
@@ -331,14 +330,12 @@ func appendJSONString(b []byte, s string) []byte {
 
 // createRefusal says why an activity was left out of its batch: its commerce is not the
 // workspace's, its user status is unknown, or its idempotency key was taken.
-func createRefusal(ctx context.Context, tx interface {
-	GetContext(context.Context, any, string, ...any) error
-}, in ActivityCreate) error {
+func (s *DB) createRefusal(ctx context.Context, in ActivityCreate) error {
 	var why struct {
 		Commerce   bool `db:"commerce"`
 		UserStatus bool `db:"user_status"`
 	}
-	if err := tx.GetContext(ctx, &why, `SELECT
+	if err := s.db.GetContext(ctx, &why, `SELECT
 		EXISTS (SELECT 1 FROM commerces WHERE workspace_id = $1 AND id = $2) AS commerce,
 		($3::text IS NULL OR EXISTS (SELECT 1 FROM user_retention_statuses WHERE workspace_id = $1 AND code = $3 AND is_active)) AS user_status`,
 		in.WorkspaceID, in.CommerceID, in.UserStatus); err != nil {

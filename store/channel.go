@@ -37,24 +37,6 @@ type Settings []Setting
 // Scan reads the jsonb column.
 func (s *Settings) Scan(src any) error { return scanJSON(src, s) }
 
-// RawJSON is a nullable jsonb column kept as its JSON text (nil for SQL NULL).
-type RawJSON []byte
-
-// Scan reads the column, NULL as nil.
-func (r *RawJSON) Scan(src any) error {
-	switch v := src.(type) {
-	case nil:
-		*r = nil
-	case []byte:
-		*r = append(RawJSON(nil), v...)
-	case string:
-		*r = RawJSON(v)
-	default:
-		return fmt.Errorf("store: cannot scan %T into RawJSON", src)
-	}
-	return nil
-}
-
 // Channel is the installation of a messaging platform for a workspace.
 type Channel struct {
 	ID                                uuid.UUID      `db:"id"`
@@ -65,16 +47,16 @@ type Channel struct {
 	Identifier                        *string        `db:"identifier"`
 	Status                            string         `db:"status"`
 	ContactIdentifierKeyOverride      *string        `db:"contact_identifier_key_override"`
-	ContactIdentifierFormatOverride   RawJSON        `db:"contact_identifier_format_override"`
+	ContactIdentifierFormatOverride   JSONDoc        `db:"contact_identifier_format_override"`
 	PlatformServiceURLOverride        *string        `db:"platform_service_url_override"`
 	PlatformServiceVersionOverride    *string        `db:"platform_service_version_override"`
 	PlatformServiceProtocolOverride   *string        `db:"platform_service_protocol_override"`
-	PlatformMessageJSONSchemaOverride RawJSON        `db:"platform_message_json_schema_override"`
+	PlatformMessageJSONSchemaOverride JSONDoc        `db:"platform_message_json_schema_override"`
 	PlatformTemplateEngineOverride    *string        `db:"platform_template_engine_override"`
-	Capabilities                      RawJSON        `db:"capabilities"`
+	Capabilities                      JSONDoc        `db:"capabilities"`
 	Settings                          Settings       `db:"settings"`
 	ConnectionParams                  Settings       `db:"connection_params"`
-	Preferences                       RawJSON        `db:"preferences"`
+	Preferences                       JSONDoc        `db:"preferences"`
 	UseCaseID                         *string        `db:"use_case_id"`
 	UseCaseType                       *string        `db:"use_case_type"`
 	ChannelMessageType                *string        `db:"channel_message_type"`
@@ -182,7 +164,7 @@ func (s *DB) GetChannel(ctx context.Context, workspaceID, id uuid.UUID) (Channel
 	return c, err
 }
 
-// errChannelDeleted refuses changes to a deleted channel.
+// errChannelDeleted refuses changes to a deleted channel, and messages on one.
 var errChannelDeleted = &Error{Kind: ErrConflict, Message: "The channel is deleted"}
 
 // UpdateChannel changes a channel in one transaction: change is called with the channel as
@@ -327,17 +309,10 @@ type ChannelFilter struct {
 // from the start). Keyset pagination: a walk never repeats or skips a channel that exists
 // throughout it, whatever else is created or deleted meanwhile.
 func (s *DB) ListChannels(ctx context.Context, workspaceID uuid.UUID, f ChannelFilter, after uuid.UUID, reverse bool, limit int) ([]Channel, error) {
-	cmp, order := ">", "ASC"
-	if reverse {
-		cmp, order = "<", "DESC"
-	}
+	cmp, order := keysetOrder(reverse)
 	ids := make([]string, len(f.IDs))
 	for i, id := range f.IDs {
 		ids[i] = id.String()
-	}
-	var afterArg any
-	if after != uuid.Nil {
-		afterArg = after
 	}
 	out := []Channel{}
 	err := s.db.SelectContext(ctx, &out, `SELECT `+channelColumns+` FROM channels
@@ -350,6 +325,15 @@ func (s *DB) ListChannels(ctx context.Context, workspaceID uuid.UUID, f ChannelF
 		  AND ($7::uuid IS NULL OR id `+cmp+` $7)
 		ORDER BY id `+order+` LIMIT $8`,
 		workspaceID, pq.StringArray(nonNilStrings(f.Platforms)), pq.StringArray(nonNilStrings(f.Statuses)), f.UseCaseType,
-		pq.StringArray(ids), f.Voice, afterArg, limit)
+		pq.StringArray(ids), f.Voice, nullUUID(after), limit)
 	return out, err
+}
+
+// keysetOrder returns how a keyset page by id compares ids with the one it starts after, and
+// its order: ascending, or descending when reverse.
+func keysetOrder(reverse bool) (cmp, order string) {
+	if reverse {
+		return "<", "DESC"
+	}
+	return ">", "ASC"
 }

@@ -129,11 +129,17 @@ func (s *DB) GetCommerceUser(ctx context.Context, workspaceID, commerceID, userI
 	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
 		return CommerceUser{}, err
 	}
-	users, err := loadCommerceUsers(ctx, s.db, commerceID, userID)
+	return loadCommerceUser(ctx, s.db, commerceID, userID)
+}
+
+// loadCommerceUser returns one user of a commerce already checked to be the workspace's, with
+// roles and contacts; ErrNotFound if the commerce has no such user (deleted in between).
+func loadCommerceUser(ctx context.Context, q sqlx.QueryerContext, commerceID, userID uuid.UUID) (CommerceUser, error) {
+	users, err := loadCommerceUsers(ctx, q, commerceID, userID)
 	if err != nil {
 		return CommerceUser{}, err
 	}
-	if len(users) == 0 { // deleted in between
+	if len(users) == 0 {
 		return CommerceUser{}, notFound("Commerce user")
 	}
 	return users[0], nil
@@ -180,11 +186,11 @@ func (s *DB) CreateCommerceUser(ctx context.Context, workspaceID, commerceID uui
 			return CommerceUser{}, err
 		}
 	}
-	users, err := loadCommerceUsers(ctx, tx, commerceID, id)
+	u, err := loadCommerceUser(ctx, tx, commerceID, id)
 	if err != nil {
 		return CommerceUser{}, err
 	}
-	return users[0], tx.Commit()
+	return u, tx.Commit()
 }
 
 // CommerceUserUpdate changes the non-nil fields of a user; the Clear flags set a field to null.
@@ -216,7 +222,7 @@ func (s *DB) UpdateCommerceUser(ctx context.Context, workspaceID, commerceID, us
 	if n, _ := res.RowsAffected(); n == 0 {
 		return CommerceUser{}, notFound("Commerce user")
 	}
-	return s.GetCommerceUser(ctx, workspaceID, commerceID, userID)
+	return loadCommerceUser(ctx, s.db, commerceID, userID) // the commerce is checked above
 }
 
 // DeleteCommerceUser removes a user with its roles and contacts. ErrNotFound as GetCommerceUser.
@@ -258,7 +264,7 @@ func (s *DB) AddCommerceUserRole(ctx context.Context, workspaceID, commerceID, u
 	if err != nil {
 		return CommerceUser{}, err
 	}
-	return s.GetCommerceUser(ctx, workspaceID, commerceID, userID)
+	return loadCommerceUser(ctx, s.db, commerceID, userID) // the commerce is checked above
 }
 
 // RemoveCommerceUserRole takes a role from a user. ErrNotFound as GetCommerceUser, or if the

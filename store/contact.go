@@ -105,21 +105,14 @@ func (s *DB) GetContact(ctx context.Context, workspaceID, id uuid.UUID) (Contact
 // first when reverse), after the contact with id after (uuid.Nil: from the start); with
 // identifierValue, only the contacts having an identifier of that value.
 func (s *DB) ListContacts(ctx context.Context, workspaceID uuid.UUID, identifierValue *string, after uuid.UUID, reverse bool, limit int) ([]Contact, error) {
-	cmp, order := ">", "ASC"
-	if reverse {
-		cmp, order = "<", "DESC"
-	}
-	var afterArg any
-	if after != uuid.Nil {
-		afterArg = after
-	}
+	cmp, order := keysetOrder(reverse)
 	out := []Contact{}
 	err := s.db.SelectContext(ctx, &out, `SELECT `+contactColumns+` FROM contacts c
 		WHERE workspace_id = $1
 		  AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM contact_identifiers i
 		       WHERE i.workspace_id = $1 AND i.value = $2 AND i.contact_id = c.id))
 		  AND ($3::uuid IS NULL OR id `+cmp+` $3)
-		ORDER BY id `+order+` LIMIT $4`, workspaceID, identifierValue, afterArg, limit)
+		ORDER BY id `+order+` LIMIT $4`, workspaceID, identifierValue, nullUUID(after), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +172,7 @@ func (s *DB) CreateInboundMessage(ctx context.Context, m InboundMessage) (Inboun
 		return m, err
 	}
 	if status == ChannelDeleted {
-		return m, &Error{Kind: ErrConflict, Message: "The channel is deleted"}
+		return m, errChannelDeleted
 	}
 	if err := s.checkIdentifier(ctx, m.WorkspaceID, m.ContactID, m.IdentifierValue); err != nil {
 		if errors.Is(err, errNoIdentifier) {

@@ -31,10 +31,7 @@ const claimDispatchSQL = `
 	), a AS (
 		SELECT * FROM one WHERE workspace_id = $1 AND status = 'READY'
 	)
-	SELECT a.id, a.workspace_id, a.commerce_id, c.name AS commerce_name, a.type, a.channel, a.status,
-		a.reason_code, a.reason_label, a.user_status_code, a.user_status_label, a.idempotency_key, a.scheduled_at,
-		a.suggested_execution_time, a.score, a.assignment_reason, a.target_criteria, a.attribute_keys, a.attributes,
-		a.dispatch_attempt_count, a.external_id, a.created_at, a.updated_at,
+	SELECT ` + activityColumns + `,
 		cfg.id AS cfg_id, cfg.dispatch_provider_id AS cfg_provider_id, cfg.base_url AS cfg_base_url,
 		cfg.settings AS cfg_settings, cfg.created_at AS cfg_created_at, cfg.updated_at AS cfg_updated_at,
 		cfg.provider_code AS cfg_provider_code, cfg.provider_name AS cfg_provider_name,

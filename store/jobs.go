@@ -20,8 +20,9 @@ const DispatchQueue = "dispatch"
 // DispatchAttempts is how many times an activity is sent before it fails.
 const DispatchAttempts = 3
 
-// DispatchActivityArgs is the job that sends one activity to its provider. It is inserted in
-// the transaction that creates the activity, scheduled at the activity's scheduled_at.
+// DispatchActivityArgs is the job that sends one activity to its provider. It is written, on
+// DispatchQueue with DispatchAttempts attempts, by the statement that creates the activity
+// (createActivitiesSQL), scheduled at the activity's scheduled_at.
 type DispatchActivityArgs struct {
 	WorkspaceID uuid.UUID `json:"workspace_id"`
 	ActivityID  uuid.UUID `json:"activity_id"`
@@ -29,11 +30,6 @@ type DispatchActivityArgs struct {
 
 // Kind names the job type in River's tables.
 func (DispatchActivityArgs) Kind() string { return "dispatch_activity" }
-
-// InsertOpts puts the job on the dispatch queue with the documented attempt budget.
-func (DispatchActivityArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: DispatchQueue, MaxAttempts: DispatchAttempts}
-}
 
 // newJobInserter returns an insert-only River client on the store's lib/pq pool, so jobs are
 // inserted with the rows that cause them, in the same *sql.Tx. Working jobs happens in a

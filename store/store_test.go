@@ -103,19 +103,11 @@ func TestRevocationReachesOtherProcesses(t *testing.T) {
 	t.Parallel()
 	dsn := storetest.DSN(t)
 	ctx := context.Background()
-	open := func() *store.DB {
-		db, err := store.Open(ctx, dsn, storetest.Box)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	a := open()
+	a := storetest.Open(t, dsn)
 	if err := a.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b := open()
+	b := storetest.Open(t, dsn)
 	ws, _ := a.CreateWorkspace(ctx, "w")
 	k, secret, err := a.CreateAPIKey(ctx, ws.ID, "k", []string{"*"}, nil)
 	if err != nil {

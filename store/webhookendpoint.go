@@ -116,12 +116,18 @@ func (s *DB) GetEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, reci
 	var e Endpoint
 	err := s.db.GetContext(ctx, &e, `SELECT `+endpointColumns+endpointWhere, workspaceID, appID, recipientID, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := s.GetRecipient(ctx, workspaceID, appID, recipientID); err != nil {
-			return e, err
-		}
-		return e, notFound("Endpoint")
+		return e, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
 	}
 	return e, err
+}
+
+// endpointNotFound is the error for a statement scoped by endpointWhere that found no row: it
+// names the app or recipient when that is what is missing.
+func (s *DB) endpointNotFound(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string) error {
+	if _, err := s.GetRecipient(ctx, workspaceID, appID, recipientID); err != nil {
+		return err
+	}
+	return notFound("Endpoint")
 }
 
 // ListEndpoints returns a recipient's endpoints, oldest first.
@@ -151,9 +157,6 @@ type EndpointUpdate struct {
 // held: they become pending and get their delivery jobs, in the same transaction. Setting
 // active clears a disabled endpoint's reason and failure record.
 func (s *DB) UpdateEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID, in EndpointUpdate) (Endpoint, error) {
-	if _, err := s.GetEndpoint(ctx, workspaceID, appID, recipientID, id); err != nil {
-		return Endpoint{}, err
-	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return Endpoint{}, err
@@ -170,15 +173,18 @@ func (s *DB) UpdateEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, r
 	var e Endpoint
 	err = tx.GetContext(ctx, &e, `
 		WITH e AS (
-			UPDATE webhook_endpoints SET url = coalesce($2, url), description = coalesce($3, description),
-				event_types = coalesce($4, event_types), status = coalesce($5, status),
-				disabled_reason = CASE WHEN coalesce($5, status) = 'disabled' THEN CASE WHEN $5 = 'disabled' THEN coalesce(disabled_reason, 'Disabled through the API') ELSE disabled_reason END END,
-				failing_since = CASE WHEN $5 = 'active' THEN NULL ELSE failing_since END,
-				headers = coalesce($6, headers), max_attempts = coalesce($7, max_attempts),
-				rate_limit_per_minute = CASE WHEN $8 THEN $9 ELSE rate_limit_per_minute END, updated_at = now()
-			WHERE id = $1 RETURNING *
+			UPDATE webhook_endpoints SET url = coalesce($5, url), description = coalesce($6, description),
+				event_types = coalesce($7, event_types), status = coalesce($8, status),
+				disabled_reason = CASE WHEN coalesce($8, status) = 'disabled' THEN CASE WHEN $8 = 'disabled' THEN coalesce(disabled_reason, 'Disabled through the API') ELSE disabled_reason END END,
+				failing_since = CASE WHEN $8 = 'active' THEN NULL ELSE failing_since END,
+				headers = coalesce($9, headers), max_attempts = coalesce($10, max_attempts),
+				rate_limit_per_minute = CASE WHEN $11 THEN $12 ELSE rate_limit_per_minute END, updated_at = now()
+			WHERE id = (SELECT e.id`+endpointWhere+`) RETURNING *
 		) SELECT `+endpointColumns+` FROM e JOIN webhook_recipients r ON r.id = e.recipient_pk`,
-		id, in.URL, in.Description, types, in.Status, headers, in.MaxAttempts, in.SetRateLimit, in.RateLimitPerMinute)
+		workspaceID, appID, recipientID, id, in.URL, in.Description, types, in.Status, headers, in.MaxAttempts, in.SetRateLimit, in.RateLimitPerMinute)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Endpoint{}, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
+	}
 	if err != nil {
 		return Endpoint{}, err
 	}
@@ -218,11 +224,15 @@ func (s *DB) insertDeliveryJobs(ctx context.Context, tx *sqlx.Tx, ids []uuid.UUI
 
 // DeleteEndpoint deletes an endpoint with its deliveries and attempts.
 func (s *DB) DeleteEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID) error {
-	if _, err := s.GetEndpoint(ctx, workspaceID, appID, recipientID, id); err != nil {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = (SELECT e.id`+endpointWhere+`)`,
+		workspaceID, appID, recipientID, id)
+	if err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
-	return err
+	if n, _ := res.RowsAffected(); n == 0 {
+		return s.endpointNotFound(ctx, workspaceID, appID, recipientID)
+	}
+	return nil
 }
 
 // OldSecret is a rotated-out secret that still signs until ExpiresAt.
@@ -271,8 +281,7 @@ func (s *DB) GetEndpointSecrets(ctx context.Context, workspaceID, appID uuid.UUI
 	}
 	err := s.db.GetContext(ctx, &row, `SELECT e.secret, e.old_secrets`+endpointWhere, workspaceID, appID, recipientID, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		_, err := s.GetEndpoint(ctx, workspaceID, appID, recipientID, id)
-		return EndpointSecrets{}, err
+		return EndpointSecrets{}, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
 	}
 	if err != nil {
 		return EndpointSecrets{}, err
@@ -283,9 +292,6 @@ func (s *DB) GetEndpointSecrets(ctx context.Context, workspaceID, appID uuid.UUI
 // RotateEndpointSecret makes key (or a new secret when "") the endpoint's secret; the previous
 // one keeps signing for SecretRotationGrace. At most maxOldSecrets previous ones are kept.
 func (s *DB) RotateEndpointSecret(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID, key string) (EndpointSecrets, error) {
-	if _, err := s.GetEndpoint(ctx, workspaceID, appID, recipientID, id); err != nil {
-		return EndpointSecrets{}, err
-	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return EndpointSecrets{}, err
@@ -295,7 +301,11 @@ func (s *DB) RotateEndpointSecret(ctx context.Context, workspaceID, appID uuid.U
 		Secret []byte `db:"secret"`
 		Old    []byte `db:"old_secrets"`
 	}
-	if err := tx.GetContext(ctx, &row, `SELECT secret, old_secrets FROM webhook_endpoints WHERE id = $1 FOR UPDATE`, id); err != nil {
+	err = tx.GetContext(ctx, &row, `SELECT e.secret, e.old_secrets`+endpointWhere+` FOR UPDATE OF e`, workspaceID, appID, recipientID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return EndpointSecrets{}, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
+	}
+	if err != nil {
 		return EndpointSecrets{}, err
 	}
 	now := time.Now()

@@ -291,6 +291,16 @@ func (s *DB) messageDeliveries(ctx context.Context, messagePK uuid.UUID) ([]Deli
 // GetMessage returns a message of a workspace's app with its deliveries; with recipientID
 // given, only when it is that recipient's. ErrNotFound otherwise.
 func (s *DB) GetMessage(ctx context.Context, workspaceID, appID uuid.UUID, messageID, recipientID string) (Message, error) {
+	m, err := s.findMessage(ctx, workspaceID, appID, messageID, recipientID)
+	if err != nil {
+		return m, err
+	}
+	m.Deliveries, err = s.messageDeliveries(ctx, m.ID)
+	return m, err
+}
+
+// findMessage is GetMessage without the deliveries.
+func (s *DB) findMessage(ctx context.Context, workspaceID, appID uuid.UUID, messageID, recipientID string) (Message, error) {
 	var m Message
 	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM webhook_messages m JOIN webhook_apps a ON a.id = m.app_id
 		WHERE a.workspace_id = $1 AND a.id = $2 AND m.message_id = $3 AND ($4 = '' OR m.recipient_id = $4)`, workspaceID, appID, messageID, recipientID)
@@ -300,10 +310,6 @@ func (s *DB) GetMessage(ctx context.Context, workspaceID, appID uuid.UUID, messa
 		}
 		return m, notFound("Message " + messageID)
 	}
-	if err != nil {
-		return m, err
-	}
-	m.Deliveries, err = s.messageDeliveries(ctx, m.ID)
 	return m, err
 }
 
@@ -352,7 +358,7 @@ const attemptColumns = `t.id, t.delivery_id, m.message_id, t.endpoint_id, t.atte
 // ListMessageAttempts returns up to limit attempts of a message (at one endpoint when
 // endpointID is not nil), newest first, older than the attempt before (uuid.Nil = newest).
 func (s *DB) ListMessageAttempts(ctx context.Context, workspaceID, appID uuid.UUID, messageID, recipientID string, endpointID, before uuid.UUID, limit int) ([]Attempt, error) {
-	m, err := s.GetMessage(ctx, workspaceID, appID, messageID, recipientID)
+	m, err := s.findMessage(ctx, workspaceID, appID, messageID, recipientID)
 	if err != nil {
 		return nil, err
 	}
@@ -380,7 +386,7 @@ func (s *DB) ListEndpointAttempts(ctx context.Context, workspaceID, appID uuid.U
 // endpoint of its recipient (which gets a delivery if it had none). It returns how many
 // endpoints the replay goes to. ErrNotFound for an unknown message or endpoint.
 func (s *DB) ReplayMessage(ctx context.Context, workspaceID, appID uuid.UUID, messageID string, endpointID uuid.UUID) (int, error) {
-	m, err := s.GetMessage(ctx, workspaceID, appID, messageID, "")
+	m, err := s.findMessage(ctx, workspaceID, appID, messageID, "")
 	if err != nil {
 		return 0, err
 	}
@@ -538,43 +544,29 @@ func (s *DB) RunBulkReplayBatch(ctx context.Context, replayID uuid.UUID, n int) 
 
 // DeliveryTask is everything one attempt of a delivery needs.
 type DeliveryTask struct {
-	DeliveryID     uuid.UUID
-	Status         string
-	Attempts       int
-	NextAttemptAt  *time.Time
-	MessageID      string
-	Body           string
-	EndpointID     uuid.UUID
-	URL            string
-	EndpointStatus string
-	DisabledReason *string
-	Headers        map[string]string
-	MaxAttempts    int
-	RateLimit      *int
-	FailingSince   *time.Time
-	Secrets        EndpointSecrets
+	DeliveryID     uuid.UUID       `db:"delivery_id"`
+	Status         string          `db:"status"`
+	Attempts       int             `db:"attempts"`
+	MessageID      string          `db:"message_id"`
+	Body           string          `db:"body"`
+	EndpointID     uuid.UUID       `db:"endpoint_id"`
+	URL            string          `db:"url"`
+	EndpointStatus string          `db:"endpoint_status"`
+	DisabledReason *string         `db:"disabled_reason"`
+	Headers        StringMap       `db:"headers"`
+	MaxAttempts    int             `db:"max_attempts"`
+	RateLimit      *int            `db:"rate_limit_per_minute"`
+	FailingSince   *time.Time      `db:"failing_since"`
+	Secrets        EndpointSecrets `db:"-"`
 }
 
 // LoadDelivery returns a delivery's task; ok=false when the delivery no longer exists (its
 // endpoint, recipient or app was deleted).
 func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool, error) {
 	var row struct {
-		DeliveryID     uuid.UUID  `db:"delivery_id"`
-		Status         string     `db:"status"`
-		Attempts       int        `db:"attempts"`
-		NextAttemptAt  *time.Time `db:"next_attempt_at"`
-		MessageID      string     `db:"message_id"`
-		Body           string     `db:"body"`
-		EndpointID     uuid.UUID  `db:"endpoint_id"`
-		URL            string     `db:"url"`
-		EndpointStatus string     `db:"endpoint_status"`
-		DisabledReason *string    `db:"disabled_reason"`
-		Headers        StringMap  `db:"headers"`
-		MaxAttempts    int        `db:"max_attempts"`
-		RateLimit      *int       `db:"rate_limit_per_minute"`
-		FailingSince   *time.Time `db:"failing_since"`
-		Secret         []byte     `db:"secret"`
-		OldSecrets     []byte     `db:"old_secrets"`
+		DeliveryTask
+		Secret     []byte `db:"secret"`
+		OldSecrets []byte `db:"old_secrets"`
 	}
 	st, err := s.prepared(ctx, s.async, loadDeliveryQuery)
 	if err != nil {
@@ -587,16 +579,10 @@ func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool
 	if err != nil {
 		return DeliveryTask{}, false, err
 	}
-	secrets, err := s.openSecrets(row.EndpointID, row.Secret, row.OldSecrets, time.Now())
-	if err != nil {
+	if row.Secrets, err = s.openSecrets(row.EndpointID, row.Secret, row.OldSecrets, time.Now()); err != nil {
 		return DeliveryTask{}, false, err
 	}
-	return DeliveryTask{
-		DeliveryID: row.DeliveryID, Status: row.Status, Attempts: row.Attempts, NextAttemptAt: row.NextAttemptAt,
-		MessageID: row.MessageID, Body: row.Body, EndpointID: row.EndpointID, URL: row.URL, EndpointStatus: row.EndpointStatus,
-		DisabledReason: row.DisabledReason, Headers: row.Headers, MaxAttempts: row.MaxAttempts, RateLimit: row.RateLimit,
-		FailingSince: row.FailingSince, Secrets: secrets,
-	}, true, nil
+	return row.DeliveryTask, true, nil
 }
 
 // HoldDelivery marks a delivery held if its endpoint is (still) paused, and reports whether it
@@ -689,7 +675,7 @@ func nullUUID(id uuid.UUID) any {
 }
 
 // loadDeliveryQuery reads a delivery with its message and endpoint.
-const loadDeliveryQuery = `SELECT d.id AS delivery_id, d.status, d.attempts, d.next_attempt_at, m.message_id, m.body,
+const loadDeliveryQuery = `SELECT d.id AS delivery_id, d.status, d.attempts, m.message_id, m.body,
 		e.id AS endpoint_id, e.url, e.status AS endpoint_status, e.disabled_reason, e.headers, e.max_attempts, e.rate_limit_per_minute,
 		e.failing_since, e.secret, e.old_secrets
 		FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_pk JOIN webhook_endpoints e ON e.id = d.endpoint_id

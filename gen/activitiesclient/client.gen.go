@@ -1666,7 +1666,9 @@ type ClientInterface interface {
 	// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
 	// `scheduled_at` through the workspace's active dispatch config for its channel.
 	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
-	// both arrive at once. Requires `CREATE_ACTIVITY`.
+	// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
+	// a `user_status` that is not an active code of the user retention status catalog, or a
+	// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1678,7 +1680,9 @@ type ClientInterface interface {
 	// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
 	// `scheduled_at` through the workspace's active dispatch config for its channel.
 	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
-	// both arrive at once. Requires `CREATE_ACTIVITY`.
+	// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
+	// a `user_status` that is not an active code of the user retention status catalog, or a
+	// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1976,8 +1980,8 @@ type ClientInterface interface {
 
 	// CreateDispatchConfigWithBody Create a dispatch config
 	//
-	// Creates a dispatch config for a provider and channel. The provider must support the channel
-	// (a channel definition must exist), and every credential and settings field the channel
+	// Creates a dispatch config for a provider and channel. The provider must exist (`404`), be
+	// active and support the channel (a channel definition must exist; `400` otherwise), and every credential and settings field the channel
 	// definition marks as required must be present; a missing one is a `400` that names it.
 	// A workspace has at most one active config per provider and channel (`409`).
 	// Credentials are encrypted at rest (AES-256-GCM) and never returned.
@@ -1990,8 +1994,8 @@ type ClientInterface interface {
 
 	// CreateDispatchConfig Create a dispatch config
 	//
-	// Creates a dispatch config for a provider and channel. The provider must support the channel
-	// (a channel definition must exist), and every credential and settings field the channel
+	// Creates a dispatch config for a provider and channel. The provider must exist (`404`), be
+	// active and support the channel (a channel definition must exist; `400` otherwise), and every credential and settings field the channel
 	// definition marks as required must be present; a missing one is a `400` that names it.
 	// A workspace has at most one active config per provider and channel (`409`).
 	// Credentials are encrypted at rest (AES-256-GCM) and never returned.
@@ -2226,7 +2230,9 @@ func (c *Client) ListActivities(ctx context.Context, params *ListActivitiesParam
 // Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
 // `scheduled_at` through the workspace's active dispatch config for its channel.
 // `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
-// both arrive at once. Requires `CREATE_ACTIVITY`.
+// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
+// a `user_status` that is not an active code of the user retention status catalog, or a
+// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2248,7 +2254,9 @@ func (c *Client) CreateActivityWithBody(ctx context.Context, params *CreateActiv
 // Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
 // `scheduled_at` through the workspace's active dispatch config for its channel.
 // `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
-// both arrive at once. Requires `CREATE_ACTIVITY`.
+// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
+// a `user_status` that is not an active code of the user retention status catalog, or a
+// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2866,8 +2874,8 @@ func (c *Client) ListDispatchConfigs(ctx context.Context, params *ListDispatchCo
 
 // CreateDispatchConfigWithBody Create a dispatch config
 //
-// Creates a dispatch config for a provider and channel. The provider must support the channel
-// (a channel definition must exist), and every credential and settings field the channel
+// Creates a dispatch config for a provider and channel. The provider must exist (`404`), be
+// active and support the channel (a channel definition must exist; `400` otherwise), and every credential and settings field the channel
 // definition marks as required must be present; a missing one is a `400` that names it.
 // A workspace has at most one active config per provider and channel (`409`).
 // Credentials are encrypted at rest (AES-256-GCM) and never returned.
@@ -2890,8 +2898,8 @@ func (c *Client) CreateDispatchConfigWithBody(ctx context.Context, params *Creat
 
 // CreateDispatchConfig Create a dispatch config
 //
-// Creates a dispatch config for a provider and channel. The provider must support the channel
-// (a channel definition must exist), and every credential and settings field the channel
+// Creates a dispatch config for a provider and channel. The provider must exist (`404`), be
+// active and support the channel (a channel definition must exist; `400` otherwise), and every credential and settings field the channel
 // definition marks as required must be present; a missing one is a `400` that names it.
 // A workspace has at most one active config per provider and channel (`409`).
 // Credentials are encrypted at rest (AES-256-GCM) and never returned.
@@ -5680,7 +5688,9 @@ type ClientWithResponsesInterface interface {
 	// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
 	// `scheduled_at` through the workspace's active dispatch config for its channel.
 	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
-	// both arrive at once. Requires `CREATE_ACTIVITY`.
+	// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
+	// a `user_status` that is not an active code of the user retention status catalog, or a
+	// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5692,7 +5702,9 @@ type ClientWithResponsesInterface interface {
 	// Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
 	// `scheduled_at` through the workspace's active dispatch config for its channel.
 	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
-	// both arrive at once. Requires `CREATE_ACTIVITY`.
+	// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
+	// a `user_status` that is not an active code of the user retention status catalog, or a
+	// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6016,8 +6028,8 @@ type ClientWithResponsesInterface interface {
 
 	// CreateDispatchConfigWithBodyWithResponse Create a dispatch config
 	//
-	// Creates a dispatch config for a provider and channel. The provider must support the channel
-	// (a channel definition must exist), and every credential and settings field the channel
+	// Creates a dispatch config for a provider and channel. The provider must exist (`404`), be
+	// active and support the channel (a channel definition must exist; `400` otherwise), and every credential and settings field the channel
 	// definition marks as required must be present; a missing one is a `400` that names it.
 	// A workspace has at most one active config per provider and channel (`409`).
 	// Credentials are encrypted at rest (AES-256-GCM) and never returned.
@@ -6030,8 +6042,8 @@ type ClientWithResponsesInterface interface {
 
 	// CreateDispatchConfigWithResponse Create a dispatch config
 	//
-	// Creates a dispatch config for a provider and channel. The provider must support the channel
-	// (a channel definition must exist), and every credential and settings field the channel
+	// Creates a dispatch config for a provider and channel. The provider must exist (`404`), be
+	// active and support the channel (a channel definition must exist; `400` otherwise), and every credential and settings field the channel
 	// definition marks as required must be present; a missing one is a `400` that names it.
 	// A workspace has at most one active config per provider and channel (`409`).
 	// Credentials are encrypted at rest (AES-256-GCM) and never returned.
@@ -8846,7 +8858,9 @@ func (c *ClientWithResponses) ListActivitiesWithResponse(ctx context.Context, pa
 // Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
 // `scheduled_at` through the workspace's active dispatch config for its channel.
 // `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
-// both arrive at once. Requires `CREATE_ACTIVITY`.
+// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
+// a `user_status` that is not an active code of the user retention status catalog, or a
+// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8864,7 +8878,9 @@ func (c *ClientWithResponses) CreateActivityWithBodyWithResponse(ctx context.Con
 // Creates a TASK or MESSAGE activity for a commerce, `READY` to be dispatched at
 // `scheduled_at` through the workspace's active dispatch config for its channel.
 // `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
-// both arrive at once. Requires `CREATE_ACTIVITY`.
+// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
+// a `user_status` that is not an active code of the user retention status catalog, or a
+// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9380,8 +9396,8 @@ func (c *ClientWithResponses) ListDispatchConfigsWithResponse(ctx context.Contex
 
 // CreateDispatchConfigWithBodyWithResponse Create a dispatch config
 //
-// Creates a dispatch config for a provider and channel. The provider must support the channel
-// (a channel definition must exist), and every credential and settings field the channel
+// Creates a dispatch config for a provider and channel. The provider must exist (`404`), be
+// active and support the channel (a channel definition must exist; `400` otherwise), and every credential and settings field the channel
 // definition marks as required must be present; a missing one is a `400` that names it.
 // A workspace has at most one active config per provider and channel (`409`).
 // Credentials are encrypted at rest (AES-256-GCM) and never returned.
@@ -9400,8 +9416,8 @@ func (c *ClientWithResponses) CreateDispatchConfigWithBodyWithResponse(ctx conte
 
 // CreateDispatchConfigWithResponse Create a dispatch config
 //
-// Creates a dispatch config for a provider and channel. The provider must support the channel
-// (a channel definition must exist), and every credential and settings field the channel
+// Creates a dispatch config for a provider and channel. The provider must exist (`404`), be
+// active and support the channel (a channel definition must exist; `400` otherwise), and every credential and settings field the channel
 // definition marks as required must be present; a missing one is a `400` that names it.
 // A workspace has at most one active config per provider and channel (`409`).
 // Credentials are encrypted at rest (AES-256-GCM) and never returned.

@@ -489,7 +489,7 @@ type Decision struct {
 	// BlockAction For a blocked inbound call, what to do with it.
 	BlockAction nullable.Nullable[InboundBlockAction] `json:"block_action"`
 
-	// BlockMessage For a blocked inbound call, the message to play.
+	// BlockMessage For a blocked inbound call, the message to play; null for a blacklisted caller (rejected without one).
 	BlockMessage nullable.Nullable[string] `json:"block_message"`
 	Decision     DecisionDecision          `json:"decision"`
 
@@ -514,8 +514,10 @@ type Decision struct {
 	Reason nullable.Nullable[DecisionReason] `json:"reason"`
 
 	// RedirectNumber For `REDIRECT`, where to forward the call.
-	RedirectNumber nullable.Nullable[string]        `json:"redirect_number"`
-	Retry          nullable.Nullable[RetryGuidance] `json:"retry"`
+	RedirectNumber nullable.Nullable[string] `json:"redirect_number"`
+
+	// Retry For an outbound call with `attempt`, when to try again if it fails; null otherwise.
+	Retry nullable.Nullable[RetryGuidance] `json:"retry"`
 
 	// Timezone The zone the hours were read in.
 	Timezone string `json:"timezone"`
@@ -538,7 +540,7 @@ type DecisionRequest struct {
 	// At When the call would be made; default now.
 	At *time.Time `json:"at,omitempty"`
 
-	// Attempt Which attempt this call is (1 = the first); adds retry guidance.
+	// Attempt Which attempt this call is (1 = the first); adds retry guidance to an outbound decision.
 	Attempt   *int                     `json:"attempt,omitempty"`
 	Direction DecisionRequestDirection `json:"direction"`
 
@@ -700,7 +702,7 @@ type RetryGuidance struct {
 	// MaxAttempts `max_retry` + 1.
 	MaxAttempts int `json:"max_attempts"`
 
-	// NextAttemptAt When the next attempt may be made if this one fails — `retry_offset` after this call (after the deferral, if deferred), moved into the calling window; null when no retry is left.
+	// NextAttemptAt When the next attempt may be made if this one fails — `retry_offset` after this call (after the deferral, if deferred), moved into the calling window; null when no retry is left or the call is blocked.
 	NextAttemptAt nullable.Nullable[time.Time] `json:"next_attempt_at"`
 
 	// OffsetSeconds The delay this attempt is scheduled after its trigger — `initial_offset` for the first (after the lead is created), `retry_offset` for the others (after the previous attempt).

@@ -491,7 +491,7 @@ type Decision struct {
 	// BlockAction For a blocked inbound call, what to do with it.
 	BlockAction nullable.Nullable[InboundBlockAction] `json:"block_action"`
 
-	// BlockMessage For a blocked inbound call, the message to play.
+	// BlockMessage For a blocked inbound call, the message to play; null for a blacklisted caller (rejected without one).
 	BlockMessage nullable.Nullable[string] `json:"block_message"`
 	Decision     DecisionDecision          `json:"decision"`
 
@@ -516,8 +516,10 @@ type Decision struct {
 	Reason nullable.Nullable[DecisionReason] `json:"reason"`
 
 	// RedirectNumber For `REDIRECT`, where to forward the call.
-	RedirectNumber nullable.Nullable[string]        `json:"redirect_number"`
-	Retry          nullable.Nullable[RetryGuidance] `json:"retry"`
+	RedirectNumber nullable.Nullable[string] `json:"redirect_number"`
+
+	// Retry For an outbound call with `attempt`, when to try again if it fails; null otherwise.
+	Retry nullable.Nullable[RetryGuidance] `json:"retry"`
 
 	// Timezone The zone the hours were read in.
 	Timezone string `json:"timezone"`
@@ -540,7 +542,7 @@ type DecisionRequest struct {
 	// At When the call would be made; default now.
 	At *time.Time `json:"at,omitempty"`
 
-	// Attempt Which attempt this call is (1 = the first); adds retry guidance.
+	// Attempt Which attempt this call is (1 = the first); adds retry guidance to an outbound decision.
 	Attempt   *int                     `json:"attempt,omitempty"`
 	Direction DecisionRequestDirection `json:"direction"`
 
@@ -702,7 +704,7 @@ type RetryGuidance struct {
 	// MaxAttempts `max_retry` + 1.
 	MaxAttempts int `json:"max_attempts"`
 
-	// NextAttemptAt When the next attempt may be made if this one fails — `retry_offset` after this call (after the deferral, if deferred), moved into the calling window; null when no retry is left.
+	// NextAttemptAt When the next attempt may be made if this one fails — `retry_offset` after this call (after the deferral, if deferred), moved into the calling window; null when no retry is left or the call is blocked.
 	NextAttemptAt nullable.Nullable[time.Time] `json:"next_attempt_at"`
 
 	// OffsetSeconds The delay this attempt is scheduled after its trigger — `initial_offset` for the first (after the lead is created), `retry_offset` for the others (after the previous attempt).
@@ -1216,7 +1218,8 @@ type ClientInterface interface {
 	// → `block` (`outside_inbound_hours`). Inbound blocks carry the configured
 	// `inbound_block_action`, the redirect number for `REDIRECT`, and the message to play.
 	//
-	// With `attempt`, `retry` says when the next attempt may be made if this one fails.
+	// With `attempt`, `retry` says for an outbound call when the next attempt may be made if
+	// this one fails (a blocked call is not retried).
 	// Requires `calling:write` (an allowed outbound call is counted against the rate limit).
 	//
 	// Takes any type of body and a specified content type.
@@ -1251,7 +1254,8 @@ type ClientInterface interface {
 	// → `block` (`outside_inbound_hours`). Inbound blocks carry the configured
 	// `inbound_block_action`, the redirect number for `REDIRECT`, and the message to play.
 	//
-	// With `attempt`, `retry` says when the next attempt may be made if this one fails.
+	// With `attempt`, `retry` says for an outbound call when the next attempt may be made if
+	// this one fails (a blocked call is not retried).
 	// Requires `calling:write` (an allowed outbound call is counted against the rate limit).
 	//
 	// Takes a body of the `application/json` content type.
@@ -1523,7 +1527,8 @@ func (c *Client) UpdateConfiguration(ctx context.Context, id ConfigId, body Upda
 // → `block` (`outside_inbound_hours`). Inbound blocks carry the configured
 // `inbound_block_action`, the redirect number for `REDIRECT`, and the message to play.
 //
-// With `attempt`, `retry` says when the next attempt may be made if this one fails.
+// With `attempt`, `retry` says for an outbound call when the next attempt may be made if
+// this one fails (a blocked call is not retried).
 // Requires `calling:write` (an allowed outbound call is counted against the rate limit).
 //
 // Takes any type of body and a specified content type.
@@ -1568,7 +1573,8 @@ func (c *Client) DecideCallWithBody(ctx context.Context, id ConfigId, contentTyp
 // → `block` (`outside_inbound_hours`). Inbound blocks carry the configured
 // `inbound_block_action`, the redirect number for `REDIRECT`, and the message to play.
 //
-// With `attempt`, `retry` says when the next attempt may be made if this one fails.
+// With `attempt`, `retry` says for an outbound call when the next attempt may be made if
+// this one fails (a blocked call is not retried).
 // Requires `calling:write` (an allowed outbound call is counted against the rate limit).
 //
 // Takes a body of the `application/json` content type.
@@ -2240,7 +2246,8 @@ type ClientWithResponsesInterface interface {
 	// → `block` (`outside_inbound_hours`). Inbound blocks carry the configured
 	// `inbound_block_action`, the redirect number for `REDIRECT`, and the message to play.
 	//
-	// With `attempt`, `retry` says when the next attempt may be made if this one fails.
+	// With `attempt`, `retry` says for an outbound call when the next attempt may be made if
+	// this one fails (a blocked call is not retried).
 	// Requires `calling:write` (an allowed outbound call is counted against the rate limit).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -2275,7 +2282,8 @@ type ClientWithResponsesInterface interface {
 	// → `block` (`outside_inbound_hours`). Inbound blocks carry the configured
 	// `inbound_block_action`, the redirect number for `REDIRECT`, and the message to play.
 	//
-	// With `attempt`, `retry` says when the next attempt may be made if this one fails.
+	// With `attempt`, `retry` says for an outbound call when the next attempt may be made if
+	// this one fails (a blocked call is not retried).
 	// Requires `calling:write` (an allowed outbound call is counted against the rate limit).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -3187,7 +3195,8 @@ func (c *ClientWithResponses) UpdateConfigurationWithResponse(ctx context.Contex
 // → `block` (`outside_inbound_hours`). Inbound blocks carry the configured
 // `inbound_block_action`, the redirect number for `REDIRECT`, and the message to play.
 //
-// With `attempt`, `retry` says when the next attempt may be made if this one fails.
+// With `attempt`, `retry` says for an outbound call when the next attempt may be made if
+// this one fails (a blocked call is not retried).
 // Requires `calling:write` (an allowed outbound call is counted against the rate limit).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -3228,7 +3237,8 @@ func (c *ClientWithResponses) DecideCallWithBodyWithResponse(ctx context.Context
 // → `block` (`outside_inbound_hours`). Inbound blocks carry the configured
 // `inbound_block_action`, the redirect number for `REDIRECT`, and the message to play.
 //
-// With `attempt`, `retry` says when the next attempt may be made if this one fails.
+// With `attempt`, `retry` says for an outbound call when the next attempt may be made if
+// this one fails (a blocked call is not retried).
 // Requires `calling:write` (an allowed outbound call is counted against the rate limit).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).

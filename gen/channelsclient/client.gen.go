@@ -767,7 +767,8 @@ type ClientInterface interface {
 	// CreateChannelWithBody Create a channel
 	//
 	// Creates a channel (status `active` unless given). `platformId` and `name` are required;
-	// `connectorId` is generated when absent. Items of `settings` and `connectionParams` whose
+	// `connectorId` is generated when absent; a connector that already has a channel not
+	// deleted is a `409`. Items of `settings` and `connectionParams` whose
 	// `visibility` is not `public` are write-only: they are stored encrypted and their `value`
 	// is masked (`********`) in every response. Requires `channel:write`.
 	//
@@ -779,7 +780,8 @@ type ClientInterface interface {
 	// CreateChannel Create a channel
 	//
 	// Creates a channel (status `active` unless given). `platformId` and `name` are required;
-	// `connectorId` is generated when absent. Items of `settings` and `connectionParams` whose
+	// `connectorId` is generated when absent; a connector that already has a channel not
+	// deleted is a `409`. Items of `settings` and `connectionParams` whose
 	// `visibility` is not `public` are write-only: they are stored encrypted and their `value`
 	// is masked (`********`) in every response. Requires `channel:write`.
 	//
@@ -833,8 +835,8 @@ type ClientInterface interface {
 	//
 	// Retrieves channel information for a given contact: the expiry of its customer-care window
 	// (see *Service windows* above for the rule of each platform). With
-	// `contactIdentifierValue`, only inbound messages from that identifier of the contact count.
-	// Requires `channel:read`.
+	// `contactIdentifierValue`, only inbound messages from that identifier of the contact count;
+	// a value that is not one of the contact's identifiers is a `404`. Requires `channel:read`.
 	//
 	// Corresponds with GET /{workspaceId}/channels/{channelId}/contacts/{contactId} (the `GetChannelContactInformation` operationId).
 	GetChannelContactInformation(ctx context.Context, workspaceId WorkspaceId, channelId ChannelId, contactId ContactId, params *GetChannelContactInformationParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -928,7 +930,8 @@ func (c *Client) ListChannels(ctx context.Context, workspaceId WorkspaceId, para
 // CreateChannelWithBody Create a channel
 //
 // Creates a channel (status `active` unless given). `platformId` and `name` are required;
-// `connectorId` is generated when absent. Items of `settings` and `connectionParams` whose
+// `connectorId` is generated when absent; a connector that already has a channel not
+// deleted is a `409`. Items of `settings` and `connectionParams` whose
 // `visibility` is not `public` are write-only: they are stored encrypted and their `value`
 // is masked (`********`) in every response. Requires `channel:write`.
 //
@@ -950,7 +953,8 @@ func (c *Client) CreateChannelWithBody(ctx context.Context, workspaceId Workspac
 // CreateChannel Create a channel
 //
 // Creates a channel (status `active` unless given). `platformId` and `name` are required;
-// `connectorId` is generated when absent. Items of `settings` and `connectionParams` whose
+// `connectorId` is generated when absent; a connector that already has a channel not
+// deleted is a `409`. Items of `settings` and `connectionParams` whose
 // `visibility` is not `public` are write-only: they are stored encrypted and their `value`
 // is masked (`********`) in every response. Requires `channel:write`.
 //
@@ -1054,8 +1058,8 @@ func (c *Client) UpdateChannel(ctx context.Context, workspaceId WorkspaceId, cha
 //
 // Retrieves channel information for a given contact: the expiry of its customer-care window
 // (see *Service windows* above for the rule of each platform). With
-// `contactIdentifierValue`, only inbound messages from that identifier of the contact count.
-// Requires `channel:read`.
+// `contactIdentifierValue`, only inbound messages from that identifier of the contact count;
+// a value that is not one of the contact's identifiers is a `404`. Requires `channel:read`.
 //
 // Corresponds with GET /{workspaceId}/channels/{channelId}/contacts/{contactId} (the `GetChannelContactInformation` operationId).
 func (c *Client) GetChannelContactInformation(ctx context.Context, workspaceId WorkspaceId, channelId ChannelId, contactId ContactId, params *GetChannelContactInformationParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1915,7 +1919,8 @@ type ClientWithResponsesInterface interface {
 	// CreateChannelWithBodyWithResponse Create a channel
 	//
 	// Creates a channel (status `active` unless given). `platformId` and `name` are required;
-	// `connectorId` is generated when absent. Items of `settings` and `connectionParams` whose
+	// `connectorId` is generated when absent; a connector that already has a channel not
+	// deleted is a `409`. Items of `settings` and `connectionParams` whose
 	// `visibility` is not `public` are write-only: they are stored encrypted and their `value`
 	// is masked (`********`) in every response. Requires `channel:write`.
 	//
@@ -1927,7 +1932,8 @@ type ClientWithResponsesInterface interface {
 	// CreateChannelWithResponse Create a channel
 	//
 	// Creates a channel (status `active` unless given). `platformId` and `name` are required;
-	// `connectorId` is generated when absent. Items of `settings` and `connectionParams` whose
+	// `connectorId` is generated when absent; a connector that already has a channel not
+	// deleted is a `409`. Items of `settings` and `connectionParams` whose
 	// `visibility` is not `public` are write-only: they are stored encrypted and their `value`
 	// is masked (`********`) in every response. Requires `channel:write`.
 	//
@@ -1985,8 +1991,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Retrieves channel information for a given contact: the expiry of its customer-care window
 	// (see *Service windows* above for the rule of each platform). With
-	// `contactIdentifierValue`, only inbound messages from that identifier of the contact count.
-	// Requires `channel:read`.
+	// `contactIdentifierValue`, only inbound messages from that identifier of the contact count;
+	// a value that is not one of the contact's identifiers is a `404`. Requires `channel:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2795,7 +2801,8 @@ func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, work
 // CreateChannelWithBodyWithResponse Create a channel
 //
 // Creates a channel (status `active` unless given). `platformId` and `name` are required;
-// `connectorId` is generated when absent. Items of `settings` and `connectionParams` whose
+// `connectorId` is generated when absent; a connector that already has a channel not
+// deleted is a `409`. Items of `settings` and `connectionParams` whose
 // `visibility` is not `public` are write-only: they are stored encrypted and their `value`
 // is masked (`********`) in every response. Requires `channel:write`.
 //
@@ -2813,7 +2820,8 @@ func (c *ClientWithResponses) CreateChannelWithBodyWithResponse(ctx context.Cont
 // CreateChannelWithResponse Create a channel
 //
 // Creates a channel (status `active` unless given). `platformId` and `name` are required;
-// `connectorId` is generated when absent. Items of `settings` and `connectionParams` whose
+// `connectorId` is generated when absent; a connector that already has a channel not
+// deleted is a `409`. Items of `settings` and `connectionParams` whose
 // `visibility` is not `public` are write-only: they are stored encrypted and their `value`
 // is masked (`********`) in every response. Requires `channel:write`.
 //
@@ -2901,8 +2909,8 @@ func (c *ClientWithResponses) UpdateChannelWithResponse(ctx context.Context, wor
 //
 // Retrieves channel information for a given contact: the expiry of its customer-care window
 // (see *Service windows* above for the rule of each platform). With
-// `contactIdentifierValue`, only inbound messages from that identifier of the contact count.
-// Requires `channel:read`.
+// `contactIdentifierValue`, only inbound messages from that identifier of the contact count;
+// a value that is not one of the contact's identifiers is a `404`. Requires `channel:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -301,7 +301,7 @@ type CreateBulkReplayRequest struct {
 	// Since Messages created at or after this time.
 	Since time.Time `json:"since"`
 
-	// Until Messages created before this time (default now).
+	// Until Messages created before this time (default now); must be after `since`.
 	Until *time.Time `json:"until,omitempty"`
 }
 
@@ -325,7 +325,7 @@ type CreateEndpointRequest struct {
 	Secret *WebhookSecret               `json:"secret,omitempty"`
 	Status *CreateEndpointRequestStatus `json:"status,omitempty"`
 
-	// Url An absolute http or https URL.
+	// Url An absolute http or https URL with a host and without a fragment.
 	Url EndpointURL `json:"url"`
 }
 
@@ -415,7 +415,7 @@ type EndpointSecret struct {
 // EndpointStatus `active` delivers; `paused` holds deliveries until resumed; `disabled` delivers nothing.
 type EndpointStatus string
 
-// EndpointURL An absolute http or https URL.
+// EndpointURL An absolute http or https URL with a host and without a fragment.
 type EndpointURL = string
 
 // Error The body of every error response.
@@ -628,7 +628,7 @@ type UpdateEndpointRequest struct {
 	// Status `active` delivers; `paused` holds deliveries until resumed; `disabled` delivers nothing.
 	Status *EndpointStatus `json:"status,omitempty"`
 
-	// Url An absolute http or https URL.
+	// Url An absolute http or https URL with a host and without a fragment.
 	Url *EndpointURL `json:"url,omitempty"`
 }
 

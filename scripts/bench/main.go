@@ -154,9 +154,6 @@ func run(conns int, duration time.Duration, n int) error {
 	if os.Getenv("BENCH_STATEMENTS") != "" {
 		printStatements(db)
 	}
-	if os.Getenv("BENCH_STATEMENTS") != "" {
-		printStatements(db)
-	}
 
 	// Dispatch: create n activities due at one moment (via the API), then start the workers.
 	due := time.Now().Add(time.Hour)
@@ -393,7 +390,7 @@ func cpuNow() cpuTimes {
 		if open < 0 || close < 0 {
 			continue
 		}
-		comm, fields := s[open+1:close], bytesFields(s[close+2:])
+		comm, fields := s[open+1:close], strings.Fields(s[close+2:])
 		if len(fields) < 15 {
 			continue
 		}
@@ -412,5 +409,3 @@ func cpuNow() cpuTimes {
 	}
 	return t
 }
-
-func bytesFields(s string) []string { return strings.Fields(s) }

@@ -176,7 +176,8 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 		for recv.count(id) < 100 && time.Now().Before(until) {
 			time.Sleep(2 * time.Millisecond)
 		}
-		fans = append(fans, recv.lastArrival(id).Sub(at))
+		last, _ := recv.arrival(id)
+		fans = append(fans, last.Sub(at))
 		time.Sleep(200 * time.Millisecond)
 	}
 	sort.Slice(fans, func(i, j int) bool { return fans[i] < fans[j] })
@@ -242,7 +243,7 @@ type hookReceiver struct {
 	srv  *http.Server
 	url  string
 	mu   sync.Mutex
-	at   map[string]time.Time // webhook-id (+ path for fan-out) → first arrival
+	seen map[string]bool      // webhook-id and path of every arrival
 	last map[string]time.Time // webhook-id → last arrival
 	n    map[string]int       // webhook-id → distinct arrivals
 	by   map[string]int       // first letter of the id → distinct arrivals
@@ -250,7 +251,7 @@ type hookReceiver struct {
 }
 
 func newHookReceiver() *hookReceiver {
-	r := &hookReceiver{at: map[string]time.Time{}, last: map[string]time.Time{}, n: map[string]int{}, by: map[string]int{}}
+	r := &hookReceiver{seen: map[string]bool{}, last: map[string]time.Time{}, n: map[string]int{}, by: map[string]int{}}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	r.url = "http://" + ln.Addr().String()
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -259,10 +260,10 @@ func newHookReceiver() *hookReceiver {
 		id := req.Header.Get("webhook-id")
 		key := id + " " + req.URL.Path
 		r.mu.Lock()
-		if _, seen := r.at[key]; seen {
+		if r.seen[key] {
 			r.dups++
 		} else {
-			r.at[key] = now
+			r.seen[key] = true
 			r.last[id] = now
 			r.n[id]++
 			r.by[id[:1]]++
@@ -292,12 +293,6 @@ func (r *hookReceiver) arrival(id string) (time.Time, bool) {
 	defer r.mu.Unlock()
 	t, ok := r.last[id]
 	return t, ok
-}
-
-func (r *hookReceiver) lastArrival(id string) time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.last[id]
 }
 
 func (r *hookReceiver) duplicates() int {

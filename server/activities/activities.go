@@ -212,9 +212,11 @@ func checkRequired(p store.DispatchProvider, d store.ChannelDefinition, creds ma
 	return problem.Invalid(strings.Join(msgs, "; "), details...)
 }
 
-func deref[M ~map[string]V, V any](m *M) M {
-	if m == nil {
-		return M{}
+// deref is *p, or T's zero value when p is nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
 	}
-	return *m
+	return *p
 }

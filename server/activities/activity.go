@@ -24,8 +24,7 @@ func (h *Handler) ListUserRetentionStatuses(ctx context.Context, req api.ListUse
 	}
 	out := make(api.ListUserRetentionStatuses200JSONResponse, 0, len(es))
 	for _, e := range es {
-		out = append(out, api.UserRetentionStatus{Id: e.ID, Code: e.Code, Label: e.Label, Description: nullString(e.Description),
-			IsActive: e.IsActive, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()})
+		out = append(out, toUserStatus(e))
 	}
 	return out, nil
 }
@@ -36,8 +35,7 @@ func (h *Handler) CreateUserRetentionStatus(ctx context.Context, req api.CreateU
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateUserRetentionStatus201JSONResponse{Id: e.ID, Code: e.Code, Label: e.Label, Description: nullString(e.Description),
-		IsActive: e.IsActive, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}, nil
+	return api.CreateUserRetentionStatus201JSONResponse(toUserStatus(e)), nil
 }
 
 // ListActivityReasons lists the workspace's reason catalog.
@@ -48,8 +46,7 @@ func (h *Handler) ListActivityReasons(ctx context.Context, _ api.ListActivityRea
 	}
 	out := make(api.ListActivityReasons200JSONResponse, 0, len(es))
 	for _, e := range es {
-		out = append(out, api.ActivityReason{Id: e.ID, Code: e.Code, Label: e.Label, IsActive: e.IsActive,
-			CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()})
+		out = append(out, toReason(e))
 	}
 	return out, nil
 }
@@ -60,12 +57,21 @@ func (h *Handler) CreateActivityReason(ctx context.Context, req api.CreateActivi
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateActivityReason201JSONResponse{Id: e.ID, Code: e.Code, Label: e.Label, IsActive: e.IsActive,
-		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}, nil
+	return api.CreateActivityReason201JSONResponse(toReason(e)), nil
 }
 
 func catalogEntry(b api.CreateCatalogEntryRequest) store.CatalogEntry {
 	return store.CatalogEntry{Code: b.Code, Label: b.Label, Description: b.Description, IsActive: b.IsActive == nil || *b.IsActive}
+}
+
+func toUserStatus(e store.CatalogEntry) api.UserRetentionStatus {
+	return api.UserRetentionStatus{Id: e.ID, Code: e.Code, Label: e.Label, Description: nullOf(e.Description),
+		IsActive: e.IsActive, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}
+}
+
+func toReason(e store.CatalogEntry) api.ActivityReason {
+	return api.ActivityReason{Id: e.ID, Code: e.Code, Label: e.Label, IsActive: e.IsActive,
+		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}
 }
 
 // Slug turns free text into a catalog code: "Monthly promotion" → "monthly_promotion";
@@ -123,7 +129,7 @@ func (h *Handler) CreateActivity(ctx context.Context, req api.CreateActivityRequ
 // ListActivities pages through the workspace's activities.
 func (h *Handler) ListActivities(ctx context.Context, req api.ListActivitiesRequestObject) (api.ListActivitiesResponseObject, error) {
 	p := req.Params
-	page, limit := pageParams(p.Page, p.PerPage, p.Limit)
+	page, limit := pageParams(p.Page, p.PerPage, p.Limit, defaultPageSize)
 	f := store.ActivityFilter{Search: p.Search, Status: (*string)(p.Status), Type: (*string)(p.Type), Channel: (*string)(p.Channel),
 		CommerceID: p.CommerceId, ScheduledFrom: p.ScheduledFrom, ScheduledTo: p.ScheduledTo}
 	as, total, err := h.DB.ListActivities(ctx, auth.FromContext(ctx).WorkspaceID, f, page, limit)
@@ -154,8 +160,8 @@ func (h *Handler) ListActivityStatusEvents(ctx context.Context, req api.ListActi
 	}
 	out := make(api.ListActivityStatusEvents200JSONResponse, 0, len(es))
 	for _, e := range es {
-		out = append(out, api.ActivityStatusEvent{Id: e.ID, EventType: api.ActivityStatusEventEventType(e.EventType), FromStatus: nullString(e.FromStatus),
-			ToStatus: api.ActivityStatus(e.ToStatus), ErrorCode: nullString(e.ErrorCode), ErrorMessage: nullString(e.ErrorMessage),
+		out = append(out, api.ActivityStatusEvent{Id: e.ID, EventType: api.ActivityStatusEventEventType(e.EventType), FromStatus: nullOf(e.FromStatus),
+			ToStatus: api.ActivityStatus(e.ToStatus), ErrorCode: nullOf(e.ErrorCode), ErrorMessage: nullOf(e.ErrorMessage),
 			OccurredAt: e.OccurredAt.UTC()})
 	}
 	return out, nil
@@ -169,17 +175,9 @@ func (h *Handler) ListActivityDispatchAttempts(ctx context.Context, req api.List
 	}
 	out := make(api.ListActivityDispatchAttempts200JSONResponse, 0, len(as))
 	for _, a := range as {
-		d := api.DispatchAttempt{Id: a.ID, Attempt: a.Attempt, ProviderCode: nullString(a.ProviderCode), DurationMs: a.DurationMS,
-			Error: nullString(a.Error), ExternalId: nullString(a.ExternalID), StartedAt: a.StartedAt.UTC()}
-		d.DispatchConfigId.SetNull()
-		if a.DispatchConfigID != nil {
-			d.DispatchConfigId.Set(*a.DispatchConfigID)
-		}
-		d.StatusCode.SetNull()
-		if a.StatusCode != nil {
-			d.StatusCode.Set(*a.StatusCode)
-		}
-		out = append(out, d)
+		out = append(out, api.DispatchAttempt{Id: a.ID, Attempt: a.Attempt, DispatchConfigId: nullOf(a.DispatchConfigID),
+			ProviderCode: nullOf(a.ProviderCode), StatusCode: nullOf(a.StatusCode), DurationMs: a.DurationMS,
+			Error: nullOf(a.Error), ExternalId: nullOf(a.ExternalID), StartedAt: a.StartedAt.UTC()})
 	}
 	return out, nil
 }
@@ -203,14 +201,14 @@ func ToAPI(a store.Activity) api.Activity {
 		Id: a.ID, Type: api.ActivityType(a.Type), Reason: api.CodeLabel{Code: a.ReasonCode, Label: a.ReasonLabel},
 		Channel: api.Channel(a.Channel), Status: api.ActivityStatus(a.Status), IdempotencyKey: a.IdempotencyKey,
 		ScheduledAt: a.ScheduledAt.UTC(), AttributeKeys: []string(a.AttributeKeys), DispatchAttemptCount: a.DispatchAttemptCount,
-		ExternalId: nullString(a.ExternalID), CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(),
+		ExternalId: nullOf(a.ExternalID), CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(),
 		TargetCriteria: []api.TargetCriterion{}, Attributes: []api.AttributeInput{},
 	}
 	out.CommerceAssignment.CommerceId = a.CommerceID
 	out.CommerceAssignment.Commerce = &struct {
 		Name string `json:"name"`
 	}{Name: a.CommerceName}
-	out.CommerceAssignment.AssignmentReason = nullString(a.AssignmentReason)
+	out.CommerceAssignment.AssignmentReason = nullOf(a.AssignmentReason)
 	out.UserStatus.SetNull()
 	if a.UserStatusCode != nil {
 		out.UserStatus.Set(api.UserStatusRef{Code: *a.UserStatusCode, Label: *a.UserStatusLabel})
@@ -219,10 +217,7 @@ func ToAPI(a store.Activity) api.Activity {
 	if a.SuggestedExecutionTime != nil {
 		out.SuggestedExecutionTime.Set(a.SuggestedExecutionTime.UTC())
 	}
-	out.Score.SetNull()
-	if a.Score != nil {
-		out.Score.Set(*a.Score)
-	}
+	out.Score = nullOf(a.Score)
 	_ = json.Unmarshal(a.TargetCriteria, &out.TargetCriteria)
 	_ = json.Unmarshal(a.Attributes, &out.Attributes)
 	if out.AttributeKeys == nil {

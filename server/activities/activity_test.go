@@ -550,3 +550,37 @@ func TestDispatchRefusesPrivateDestinations(t *testing.T) {
 		t.Errorf("last event %+v", ev)
 	}
 }
+
+// TestDispatchProviderAnswerNotUTF8: a provider's error answer is recorded whatever its bytes
+// (PostgreSQL's text refuses invalid UTF-8), also when the excerpt kept is cut mid-character.
+func TestDispatchProviderAnswerNotUTF8(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, fastDispatch())
+	ws, key := env.Workspace(t, "*")
+	newCommerce(t, env, ws, seedCommerceID, "C")
+	c := env.Activities(t, key)
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, "x"+strings.Repeat("ó", 300)+"\xff\xfe")
+	}))
+	t.Cleanup(provider.Close)
+	cfg := yomSalesman("yom-key-1")
+	cfg.Channel = activitiesclient.ChannelWHATSAPP
+	cfg.BaseUrl = &provider.URL
+	create(t, c, cfg)
+	res, err := c.CreateActivityWithResponse(ctx, nil, activitiesclient.CreateActivityRequest{Type: activitiesclient.MESSAGE,
+		Reason: "promo", Channel: activitiesclient.ChannelWHATSAPP, CommerceId: uuid.MustParse(seedCommerceID),
+		IdempotencyKey: "not-utf8", ScheduledAt: time.Now()})
+	if err != nil || res.JSON201 == nil {
+		t.Fatalf("create: %v %s", err, res.Body)
+	}
+	id := res.JSON201.Id
+	waitStatus(t, c, id, activitiesclient.ActivityStatusFAILED)
+	attempts, _ := c.ListActivityDispatchAttemptsWithResponse(ctx, id, nil)
+	if len(*attempts.JSON200) != 3 {
+		t.Fatalf("attempts %s", attempts.Body)
+	}
+	if msg := (*attempts.JSON200)[0].Error.MustGet(); !strings.HasPrefix(msg, "Provider answered 400: xóó") || !strings.HasSuffix(msg, "…") {
+		t.Errorf("attempt error %q", msg)
+	}
+}

@@ -12,10 +12,14 @@ import (
 	"github.com/switchboard-dev/switchboard/store"
 )
 
+// defaultPageSize is the documented default page size of the paged lists (the integration task
+// list has its own, integrationPageSize).
+const defaultPageSize = 25
+
 // pageParams resolves the documented page/per_page/limit trio: per_page and its alias limit
-// are the page size (25 by default), page counts from 1.
-func pageParams(page, perPage, limit *int) (int, int) {
-	p, size := 1, 25
+// are the page size (size by default), page counts from 1.
+func pageParams(page, perPage, limit *int, size int) (int, int) {
+	p := 1
 	if page != nil {
 		p = *page
 	}
@@ -34,7 +38,7 @@ func pageMeta(page, limit, total int) api.PageMeta {
 // ListCommerces pages through the workspace's commerces.
 func (h *Handler) ListCommerces(ctx context.Context, req api.ListCommercesRequestObject) (api.ListCommercesResponseObject, error) {
 	p := req.Params
-	page, limit := pageParams(p.Page, p.PerPage, p.Limit)
+	page, limit := pageParams(p.Page, p.PerPage, p.Limit, defaultPageSize)
 	cs, total, err := h.DB.ListCommerces(ctx, auth.FromContext(ctx).WorkspaceID, store.CommerceFilter{
 		Search: p.Search, ExternalID: p.ExternalId, IsActive: p.IsActive, IsPlaceholder: p.IsPlaceholder}, page, limit)
 	if err != nil {
@@ -102,18 +106,17 @@ func (h *Handler) UpdateCommerce(ctx context.Context, req api.UpdateCommerceRequ
 func (h *Handler) SyncCommerces(ctx context.Context, req api.SyncCommercesRequestObject) (api.SyncCommercesResponseObject, error) {
 	out := api.SyncCommerces200JSONResponse{Errors: []api.SyncCommerceError{}}
 	fail := func(i int, ext *string, msg string) {
-		out.Errors = append(out.Errors, api.SyncCommerceError{Index: i, ExternalId: nullString(ext), Message: msg})
+		out.Errors = append(out.Errors, api.SyncCommerceError{Index: i, ExternalId: nullOf(ext), Message: msg})
 	}
 	seen := make(map[string]bool, len(req.Body.Commerces))
 	items := make([]store.CommerceSyncItem, 0, len(req.Body.Commerces))
+	// Empty and too long values were refused by the spec's validation (minLength, maxLength).
 	for i, it := range req.Body.Commerces {
 		switch {
-		case it.ExternalId == nil || *it.ExternalId == "":
+		case it.ExternalId == nil:
 			fail(i, nil, "external_id is required")
-		case it.Name == nil || *it.Name == "":
+		case it.Name == nil:
 			fail(i, it.ExternalId, "name is required")
-		case len(*it.ExternalId) > 200 || len(*it.Name) > 300:
-			fail(i, it.ExternalId, "external_id or name is too long")
 		case seen[*it.ExternalId]:
 			fail(i, it.ExternalId, fmt.Sprintf("external_id %s appears earlier in the batch", *it.ExternalId))
 		default:
@@ -137,7 +140,7 @@ func toCommerceDetail(c store.Commerce) api.CommerceDetail {
 	meta := map[string]any{}
 	_ = json.Unmarshal(c.Metadata, &meta)
 	d := api.CommerceDetail{
-		Id: c.ID, Name: c.Name, ExternalId: nullString(c.ExternalID), TaxId: nullString(c.TaxID),
+		Id: c.ID, Name: c.Name, ExternalId: nullOf(c.ExternalID), TaxId: nullOf(c.TaxID),
 		IsActive: c.IsActive, IsPlaceholder: c.IsPlaceholder, Metadata: meta,
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 		Addresses: make([]api.Address, 0, len(c.Addresses)), Users: make([]api.CommerceUser, 0, len(c.Users)),
@@ -146,22 +149,16 @@ func toCommerceDetail(c store.Commerce) api.CommerceDetail {
 		d.Users = append(d.Users, toCommerceUser(u))
 	}
 	for _, a := range c.Addresses {
-		d.Addresses = append(d.Addresses, api.Address{Id: a.ID, Street: a.Street, City: nullString(a.City),
-			Latitude: nullFloat(a.Latitude), Longitude: nullFloat(a.Longitude), IsPrimary: a.IsPrimary, IsActive: a.IsActive})
+		d.Addresses = append(d.Addresses, api.Address{Id: a.ID, Street: a.Street, City: nullOf(a.City),
+			Latitude: nullOf(a.Latitude), Longitude: nullOf(a.Longitude), IsPrimary: a.IsPrimary, IsActive: a.IsActive})
 	}
 	return d
 }
 
-func nullString(s *string) nullable.Nullable[string] {
-	if s == nil {
-		return nullable.NewNullNullable[string]()
+// nullOf is *v as a nullable field: null when v is nil.
+func nullOf[T any](v *T) nullable.Nullable[T] {
+	if v == nil {
+		return nullable.NewNullNullable[T]()
 	}
-	return nullable.NewNullableWithValue(*s)
-}
-
-func nullFloat(f *float64) nullable.Nullable[float64] {
-	if f == nil {
-		return nullable.NewNullNullable[float64]()
-	}
-	return nullable.NewNullableWithValue(*f)
+	return nullable.NewNullableWithValue(*v)
 }

@@ -200,11 +200,11 @@ func toContact(c store.CommerceContact) api.Contact {
 }
 
 func toCommerceUser(u store.CommerceUser) api.CommerceUser {
-	out := api.CommerceUser{Id: u.ID, CommerceId: u.CommerceID, FirstName: nullString(u.FirstName), LastName: nullString(u.LastName),
-		ExternalId: nullString(u.ExternalID), Source: api.Source(u.Source), IsActive: u.IsActive,
+	out := api.CommerceUser{Id: u.ID, CommerceId: u.CommerceID, FirstName: nullOf(u.FirstName), LastName: nullOf(u.LastName),
+		ExternalId: nullOf(u.ExternalID), Source: api.Source(u.Source), IsActive: u.IsActive,
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), Contacts: make([]api.Contact, 0, len(u.Contacts))}
 	out.Name = nullable.NewNullNullable[string]()
-	if name := strings.TrimSpace(deref1(u.FirstName) + " " + deref1(u.LastName)); name != "" {
+	if name := strings.TrimSpace(deref(u.FirstName) + " " + deref(u.LastName)); name != "" {
 		out.Name = nullable.NewNullableWithValue(name)
 	}
 	out.Roles = make([]struct {
@@ -217,11 +217,4 @@ func toCommerceUser(u store.CommerceUser) api.CommerceUser {
 		out.Contacts = append(out.Contacts, toContact(c))
 	}
 	return out
-}
-
-func deref1(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

@@ -89,4 +89,10 @@ func TestSyncCommerces(t *testing.T) {
 	if name != "Renamed" {
 		t.Fatalf("name after sync = %q", name)
 	}
+	// maxLength counts characters, as the spec's validation does: 300 "ñ" (600 bytes) is a name.
+	long := strings.Repeat("ñ", 300)
+	status, body = env.Do(t, "POST", "/api/commerces/sync", `{"commerces":[{"external_id":"`+long[:400]+`","name":"`+long+`"}]}`, "x-api-key", key)
+	if err := json.Unmarshal(body, &r); err != nil || status != 200 || r.Created != 1 || r.Failed != 0 {
+		t.Fatalf("sync of long names: %d %s", status, body)
+	}
 }

@@ -22,15 +22,7 @@ const integrationPageSize = 20
 // ListIntegrationTasks pages through the workspace's TASK activities as field systems see them.
 func (h *Handler) ListIntegrationTasks(ctx context.Context, req api.ListIntegrationTasksRequestObject) (api.ListIntegrationTasksResponseObject, error) {
 	p := req.Params
-	page, limit := 1, integrationPageSize
-	if p.Page != nil {
-		page = *p.Page
-	}
-	if p.PerPage != nil {
-		limit = *p.PerPage
-	} else if p.Limit != nil {
-		limit = *p.Limit
-	}
+	page, limit := pageParams(p.Page, p.PerPage, p.Limit, integrationPageSize)
 	f := store.IntegrationTaskFilter{TaskStatus: (*string)(p.Status), ResultStatus: (*string)(p.ResultStatus), Channel: (*string)(p.Channel),
 		CommerceExternalID: p.ExternalCommerceId, OperatorExternal: p.ExternalOperatorId, ScheduledFrom: p.ScheduledFrom, ScheduledTo: p.ScheduledTo}
 	tasks, total, err := h.DB.ListIntegrationTasks(ctx, auth.FromContext(ctx).WorkspaceID, f, page, limit)
@@ -43,8 +35,8 @@ func (h *Handler) ListIntegrationTasks(ctx context.Context, req api.ListIntegrat
 			Id: t.ID, ActivityOrigin: api.ACTIVITY, Type: api.TASK, Status: api.TaskStatus(t.TaskStatus),
 			ActivityStatus: api.ActivityStatus(t.Status), Channel: api.Channel(t.Channel),
 			Reason:      api.CodeLabel{Code: t.ReasonCode, Label: t.ReasonLabel},
-			ScheduledAt: t.ScheduledAt.UTC(), CommerceId: t.CommerceID, CommerceExternalId: nullString(t.CommerceExternalID),
-			CommerceName: t.CommerceName, ExternalId: nullString(t.ExternalID), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+			ScheduledAt: t.ScheduledAt.UTC(), CommerceId: t.CommerceID, CommerceExternalId: nullOf(t.CommerceExternalID),
+			CommerceName: t.CommerceName, ExternalId: nullOf(t.ExternalID), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
 			OccurredAt: nullable.NewNullNullable[time.Time](), Result: nullable.NewNullNullable[api.TaskResultDetail](),
 			ResultStatus: nullable.NewNullNullable[api.IntegrationTaskResultStatus](),
 		}
@@ -155,10 +147,10 @@ func toResultType(c store.TaskResultTypeConfig) api.TaskResultTypeConfig {
 
 func toTaskResult(r store.TaskResult) api.TaskResult {
 	out := api.TaskResult{Id: r.ID, ActivityId: r.ActivityID, ActivityStatus: api.ActivityStatus(r.ActivityStatus),
-		Status: api.TaskResultStatus(r.Status), ExternalStatus: nullString(r.ExternalStatus), OccurredAt: r.OccurredAt.UTC(),
+		Status: api.TaskResultStatus(r.Status), ExternalStatus: nullOf(r.ExternalStatus), OccurredAt: r.OccurredAt.UTC(),
 		RawPayload: map[string]any{}, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		TaskResult: api.TaskResultDetail{Result: r.ResultCode, ResultLabel: r.ResultLabel, Comment: nullString(r.Comment),
-			OperatorExternalId: nullString(r.OperatorExternalID), Payload: map[string]any{}},
+		TaskResult: api.TaskResultDetail{Result: r.ResultCode, ResultLabel: r.ResultLabel, Comment: nullOf(r.Comment),
+			OperatorExternalId: nullOf(r.OperatorExternalID), Payload: map[string]any{}},
 	}
 	_ = json.Unmarshal(r.RawPayload, &out.RawPayload) // stored by us as a JSON object
 	_ = json.Unmarshal(r.Payload, &out.TaskResult.Payload)

@@ -173,3 +173,27 @@ func TestDispatchProviderCatalog(t *testing.T) {
 		t.Fatalf("list: %v %s", err, list.Body)
 	}
 }
+
+// TestWorkspaceLimitsErrors: an unknown workspace is a 404 on both methods; a limit outside
+// its range (PostgreSQL's int included) is a 400 naming the field, never a 500.
+func TestWorkspaceLimitsErrors(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	ws, _ := env.Workspace(t, "*")
+	if res, _ := env.Admin.GetWorkspaceLimitsWithResponse(ctx, uuid.New()); res.JSON404 == nil || res.JSON404.Code != "not_found" {
+		t.Fatalf("get, unknown workspace: %d %s", res.StatusCode(), res.Body)
+	}
+	if res, _ := env.Admin.SetWorkspaceLimitsWithResponse(ctx, uuid.New(), adminclient.WorkspaceLimits{}); res.JSON404 == nil || res.JSON404.Code != "not_found" {
+		t.Fatalf("set, unknown workspace: %d %s", res.StatusCode(), res.Body)
+	}
+	for body, field := range map[string]string{
+		`{"maxApps":-1}`: "maxApps", `{"maxEndpoints":3000000000}`: "maxEndpoints", `{"messagesPerMinute":0}`: "messagesPerMinute",
+	} {
+		status, b := env.Do(t, "PUT", "/admin/v1/workspaces/"+ws.String()+"/limits", body, "Authorization", "Bearer "+servertest.AdminToken)
+		var e errorBody
+		_ = json.Unmarshal(b, &e)
+		if status != 400 || len(e.Details) != 1 || e.Details[0].Field != field {
+			t.Errorf("%s: %d %s", body, status, b)
+		}
+	}
+}

@@ -63,8 +63,14 @@ type SessionFinder interface {
 	FindPortalSession(ctx context.Context, token string) (store.PortalSession, error)
 }
 
-// PortalPermissions are what a portal session may do, within its one recipient.
-var PortalPermissions = []string{"endpoint:read", "endpoint:write", "message:read", "event_type:read", "recipient:read"}
+// Credentials finds what APIKeys accepts: API keys and portal sessions.
+type Credentials interface {
+	KeyFinder
+	SessionFinder
+}
+
+// portalPermissions are what a portal session may do, within its one recipient.
+var portalPermissions = []string{"endpoint:read", "endpoint:write", "message:read", "event_type:read", "recipient:read"}
 
 // credential returns the secret a request presents through a security scheme, if any:
 // `Authorization: Bearer` for http bearer schemes, the named header for apiKey schemes — where
@@ -97,11 +103,12 @@ func unauthorized(format string, args ...any) *problem.Problem {
 	return p
 }
 
-// APIKeys authenticates requests with a workspace's API key (run after contract's Match).
+// APIKeys authenticates requests with a workspace's API key (run after contract's Match), or
+// with a portal session token where the operation allows one (see portalSession).
 // It refuses (401) a missing, unknown, revoked or expired key, and (403) a key lacking a
 // permission the operation's security requirement names, or a request whose `x-tenant-id`
 // header or `{workspaceId}` path parameter is not the key's workspace.
-func APIKeys(keys KeyFinder, now func() time.Time) echo.MiddlewareFunc {
+func APIKeys(keys Credentials, now func() time.Time) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			route := contract.RouteOf(c)
@@ -143,24 +150,30 @@ func APIKeys(keys KeyFinder, now func() time.Time) echo.MiddlewareFunc {
 			if w, ok := route.PathParams["workspaceId"]; ok && !sameID(w, p.WorkspaceID) {
 				return problem.New(http.StatusForbidden, "The workspace in the path is not the API key's workspace")
 			}
-			var missing []string
-			for _, scope := range req0.Scopes {
-				if !p.Has(scope) {
-					missing = append(missing, scope)
-				}
-			}
-			if len(missing) > 0 {
-				return problem.New(http.StatusForbidden, "Missing permission: %s", strings.Join(missing, ", "))
-			}
-			c.SetRequest(req.WithContext(WithPrincipal(req.Context(), p)))
-			return next(c)
+			return authorized(c, next, p, req0.Scopes)
 		}
 	}
 }
 
+// authorized runs next as p if p holds every scope, and is a 403 naming those it lacks otherwise.
+func authorized(c echo.Context, next echo.HandlerFunc, p *Principal, scopes []string) error {
+	var missing []string
+	for _, scope := range scopes {
+		if !p.Has(scope) {
+			missing = append(missing, scope)
+		}
+	}
+	if len(missing) > 0 {
+		return problem.New(http.StatusForbidden, "Missing permission: %s", strings.Join(missing, ", "))
+	}
+	req := c.Request()
+	c.SetRequest(req.WithContext(WithPrincipal(req.Context(), p)))
+	return next(c)
+}
+
 // portalSession authenticates a request made with a portal session token: only operations
 // whose security lists a scheme marked x-portal-session accept one, for the session's recipient.
-func portalSession(c echo.Context, next echo.HandlerFunc, keys KeyFinder, route *contract.Route, token string, now func() time.Time) error {
+func portalSession(c echo.Context, next echo.HandlerFunc, sessions SessionFinder, route *contract.Route, token string, now func() time.Time) error {
 	var req *contract.Requirement
 	for i, r := range route.Security {
 		if on, _ := r.Scheme.Extensions["x-portal-session"].(bool); on {
@@ -170,10 +183,6 @@ func portalSession(c echo.Context, next echo.HandlerFunc, keys KeyFinder, route 
 	}
 	if req == nil {
 		return problem.New(http.StatusForbidden, "A portal session cannot call this operation")
-	}
-	sessions, ok := keys.(SessionFinder)
-	if !ok {
-		return unauthorized("Invalid portal session")
 	}
 	s, err := sessions.FindPortalSession(c.Request().Context(), token)
 	if errors.Is(err, store.ErrNotFound) {
@@ -185,21 +194,14 @@ func portalSession(c echo.Context, next echo.HandlerFunc, keys KeyFinder, route 
 	if !now().Before(s.ExpiresAt) {
 		return unauthorized("Portal session has expired")
 	}
-	p := &Principal{WorkspaceID: s.WorkspaceID, Permissions: PortalPermissions,
+	p := &Principal{WorkspaceID: s.WorkspaceID, Permissions: portalPermissions,
 		Only: map[string]string{"appId": s.AppID.String(), "recipientId": s.RecipientID}}
 	for name, want := range p.Only {
 		if got, ok := route.PathParams[name]; ok && got != want && !sameUUID(got, want) {
 			return problem.New(http.StatusForbidden, "The portal session is not for this %s", name)
 		}
 	}
-	for _, scope := range req.Scopes {
-		if !p.Has(scope) {
-			return problem.New(http.StatusForbidden, "Missing permission: %s", scope)
-		}
-	}
-	r := c.Request()
-	c.SetRequest(r.WithContext(WithPrincipal(r.Context(), p)))
-	return next(c)
+	return authorized(c, next, p, req.Scopes)
 }
 
 func sameUUID(a, b string) bool {

@@ -102,55 +102,32 @@ func applyUpdate(c *store.CallingConfig, b api.UpdateConfigurationRequest) []pro
 	if b.MerchantId.IsSpecified() {
 		immutable("merchant_id", or(c.MerchantID, ""), or(get(b.MerchantId), ""))
 	}
-	set := func(dst *int, v *int) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setS := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setB := func(dst *bool, v *bool) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	// setN writes a nullable field: absent keeps, null clears.
-	setN := func(dst **string, v nullable.Nullable[string]) {
-		if v.IsSpecified() {
-			*dst = get(v)
-		}
-	}
 	set(&c.InitialOffset, b.InitialOffset)
 	set(&c.RetryOffset, b.RetryOffset)
-	setS(&c.CallStartTime, b.CallStartTime)
-	setS(&c.CallEndTime, b.CallEndTime)
-	setS(&c.CallTimezone, b.CallTimezone)
+	set(&c.CallStartTime, b.CallStartTime)
+	set(&c.CallEndTime, b.CallEndTime)
+	set(&c.CallTimezone, b.CallTimezone)
 	set(&c.MaxRetry, b.MaxRetry)
 	if b.CallingProvider != nil {
 		c.CallingProvider = string(*b.CallingProvider)
 	}
-	setB(&c.EnableCalling, b.EnableCalling)
-	setB(&c.EnableInternationalCall, b.EnableInternationalCall)
-	setS(&c.DomesticCountryCode, b.DomesticCountryCode)
-	setB(&c.EnableInbound, b.EnableInbound)
-	setN(&c.InboundCallStartTime, b.InboundCallStartTime)
-	setN(&c.InboundCallEndTime, b.InboundCallEndTime)
+	set(&c.EnableCalling, b.EnableCalling)
+	set(&c.EnableInternationalCall, b.EnableInternationalCall)
+	set(&c.DomesticCountryCode, b.DomesticCountryCode)
+	set(&c.EnableInbound, b.EnableInbound)
+	setNullable(&c.InboundCallStartTime, b.InboundCallStartTime)
+	setNullable(&c.InboundCallEndTime, b.InboundCallEndTime)
 	if b.InboundCallTimezone.IsSpecified() {
 		c.InboundCallTimezone = or(get(b.InboundCallTimezone), defaultTimezone)
 	}
 	if b.InboundBlockAction != nil {
 		c.InboundBlockAction = string(*b.InboundBlockAction)
 	}
-	setN(&c.InboundRedirectNumber, b.InboundRedirectNumber)
-	setN(&c.InboundBlockMessage, b.InboundBlockMessage)
-	setB(&c.EnforceBlacklist, b.EnforceBlacklist)
-	setB(&c.RateLimitEnabled, b.RateLimitEnabled)
-	if b.RateLimitMaxCalls.IsSpecified() {
-		c.RateLimitMaxCalls = get(b.RateLimitMaxCalls)
-	}
+	setNullable(&c.InboundRedirectNumber, b.InboundRedirectNumber)
+	setNullable(&c.InboundBlockMessage, b.InboundBlockMessage)
+	set(&c.EnforceBlacklist, b.EnforceBlacklist)
+	set(&c.RateLimitEnabled, b.RateLimitEnabled)
+	setNullable(&c.RateLimitMaxCalls, b.RateLimitMaxCalls)
 	if b.RateLimitWindowSeconds.IsSpecified() {
 		c.RateLimitWindowSeconds = or(get(b.RateLimitWindowSeconds), defaultWindowSeconds)
 	}
@@ -164,6 +141,20 @@ func applyUpdate(c *store.CallingConfig, b api.UpdateConfigurationRequest) []pro
 		c.TelephonyConfig = fromTelephony(get(b.TelephonyConfig))
 	}
 	return bad
+}
+
+// set writes an optional field: absent keeps the value.
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// setNullable writes a nullable field: absent keeps the value, null clears it.
+func setNullable[T any](dst **T, v nullable.Nullable[T]) {
+	if v.IsSpecified() {
+		*dst = get(v)
+	}
 }
 
 func quoteOrNone(s string) string {

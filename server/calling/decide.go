@@ -66,8 +66,14 @@ func (h *Handler) outbound(ctx context.Context, ws uuid.UUID, c store.CallingCon
 	loc := location(c.CallTimezone)
 	d.Timezone, d.LocalTime = c.CallTimezone, d.At.In(loc).Format("15:04:05")
 	window := daily{start: minutes(c.CallStartTime), end: minutes(c.CallEndTime)}
-	maxAttempts := c.MaxRetry + 1
-	notRun := func() {
+	defer h.retryGuidance(c, b.Attempt, window, loc, d)
+
+	decided, err := h.beforePreChecks(ctx, ws, c, b, window, loc, d)
+	if err != nil {
+		return err
+	}
+	if decided {
+		// An earlier rule decided the call: its pre-checks did not run.
 		for _, pc := range c.PreChecks {
 			outcome := api.NotRun
 			if !pc.Enabled {
@@ -75,41 +81,6 @@ func (h *Handler) outbound(ctx context.Context, ws uuid.UUID, c store.CallingCon
 			}
 			d.PreChecks = append(d.PreChecks, skipped(pc.Name, outcome))
 		}
-	}
-	defer h.retryGuidance(c, b.Attempt, window, loc, d)
-
-	if !c.EnableCalling {
-		block(d, api.CallingDisabled, "Calling is disabled for this configuration (enable_calling is false)")
-		notRun()
-		return nil
-	}
-	if b.Attempt != nil && *b.Attempt > maxAttempts {
-		block(d, api.MaxAttemptsExceeded, "Attempt %d is beyond the %d allowed (max_retry %d)", *b.Attempt, maxAttempts, c.MaxRetry)
-		notRun()
-		return nil
-	}
-	if c.EnforceBlacklist {
-		listed, err := h.DB.IsBlacklisted(ctx, ws, b.Number)
-		if err != nil {
-			return err
-		}
-		if listed {
-			block(d, api.Blacklisted, "%s is on the workspace blacklist", b.Number)
-			notRun()
-			return nil
-		}
-	}
-	if !c.EnableInternationalCall && !strings.HasPrefix(b.Number, "+"+c.DomesticCountryCode) {
-		block(d, api.InternationalNotAllowed, "%s is an international number (not +%s) and enable_international_call is false",
-			b.Number, c.DomesticCountryCode)
-		notRun()
-		return nil
-	}
-	if !window.contains(d.At.In(loc)) {
-		next := window.nextStart(d.At, loc)
-		deferUntil(d, api.OutsideCallingHours, next, "%s is outside calling hours %s–%s (%s); the window opens at %s",
-			d.LocalTime, c.CallStartTime, c.CallEndTime, c.CallTimezone, next.In(loc).Format(time.RFC3339))
-		notRun()
 		return nil
 	}
 	results := h.runPreChecks(ctx, c, b)
@@ -139,6 +110,42 @@ func (h *Handler) outbound(ctx context.Context, ws uuid.UUID, c store.CallingCon
 	}
 	d.Message = "The call may be made"
 	return nil
+}
+
+// beforePreChecks applies the outbound rules that come before the pre-checks (1 to 5 of the
+// operation's list) and reports whether one of them decided the call.
+func (h *Handler) beforePreChecks(ctx context.Context, ws uuid.UUID, c store.CallingConfig, b *api.DecisionRequest,
+	window daily, loc *time.Location, d *api.Decision) (bool, error) {
+	if !c.EnableCalling {
+		block(d, api.CallingDisabled, "Calling is disabled for this configuration (enable_calling is false)")
+		return true, nil
+	}
+	if maxAttempts := c.MaxRetry + 1; b.Attempt != nil && *b.Attempt > maxAttempts {
+		block(d, api.MaxAttemptsExceeded, "Attempt %d is beyond the %d allowed (max_retry %d)", *b.Attempt, maxAttempts, c.MaxRetry)
+		return true, nil
+	}
+	if c.EnforceBlacklist {
+		listed, err := h.DB.IsBlacklisted(ctx, ws, b.Number)
+		if err != nil {
+			return false, err
+		}
+		if listed {
+			block(d, api.Blacklisted, "%s is on the workspace blacklist", b.Number)
+			return true, nil
+		}
+	}
+	if !c.EnableInternationalCall && !strings.HasPrefix(b.Number, "+"+c.DomesticCountryCode) {
+		block(d, api.InternationalNotAllowed, "%s is an international number (not +%s) and enable_international_call is false",
+			b.Number, c.DomesticCountryCode)
+		return true, nil
+	}
+	if !window.contains(d.At.In(loc)) {
+		next := window.nextStart(d.At, loc)
+		deferUntil(d, api.OutsideCallingHours, next, "%s is outside calling hours %s–%s (%s); the window opens at %s",
+			d.LocalTime, c.CallStartTime, c.CallEndTime, c.CallTimezone, next.In(loc).Format(time.RFC3339))
+		return true, nil
+	}
+	return false, nil
 }
 
 // retryGuidance says, for a numbered attempt, when the next one may be made if this one fails:

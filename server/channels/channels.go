@@ -98,12 +98,8 @@ func (h *Handler) ListChannels(ctx context.Context, req api.ListChannelsRequestO
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListChannels200JSONResponse{Results: make([]api.Channel, 0, min(len(rows), limit))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next := h.Tokens.Encode(scope, rows[limit-1].ID)
-		out.NextPageToken = &next
-	}
+	rows, next := page(h.Tokens, scope, rows, limit, func(c store.Channel) uuid.UUID { return c.ID })
+	out := api.ListChannels200JSONResponse{Results: make([]api.Channel, 0, len(rows)), NextPageToken: next}
 	for _, c := range rows {
 		out.Results = append(out.Results, toAPI(c))
 	}
@@ -121,6 +117,17 @@ func (h *Handler) after(scope string, token *string) (uuid.UUID, error) {
 			Message: "is not a nextPageToken issued for this workspace and these filters"})
 	}
 	return id, nil
+}
+
+// page cuts rows, read with one more than limit, to limit; when that extra row shows another
+// page follows, it also returns the token of that page.
+func page[T any](tokens *pagetoken.Signer, scope string, rows []T, limit int, id func(T) uuid.UUID) ([]T, *string) {
+	if len(rows) <= limit {
+		return rows, nil
+	}
+	rows = rows[:limit]
+	next := tokens.Encode(scope, id(rows[limit-1]))
+	return rows, &next
 }
 
 func pageSize(limit *int) int {
@@ -289,7 +296,7 @@ func setString[T ~string](dst **string, n nullable.Nullable[T]) {
 	}
 }
 
-func setJSON[T any](dst *store.RawJSON, n nullable.Nullable[T]) {
+func setJSON[T any](dst *store.JSONDoc, n nullable.Nullable[T]) {
 	switch {
 	case !n.IsSpecified():
 	case n.IsNull():
@@ -368,7 +375,7 @@ func nullString[T ~string](s *string) nullable.Nullable[T] {
 	return nullable.NewNullableWithValue(T(*s))
 }
 
-func nullJSON[T any](raw store.RawJSON) nullable.Nullable[T] {
+func nullJSON[T any](raw store.JSONDoc) nullable.Nullable[T] {
 	var v T
 	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil { // stored by us from the same model
 		return nullable.NewNullNullable[T]()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/oapi-codegen/nullable"
 
 	api "github.com/switchboard-dev/switchboard/gen/channels"
@@ -97,12 +98,8 @@ func (h *Handler) ListContacts(ctx context.Context, req api.ListContactsRequestO
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListContacts200JSONResponse{Results: make([]api.Contact, 0, min(len(rows), limit))}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next := h.Tokens.Encode(scope, rows[limit-1].ID)
-		out.NextPageToken = &next
-	}
+	rows, next := page(h.Tokens, scope, rows, limit, func(c store.Contact) uuid.UUID { return c.ID })
+	out := api.ListContacts200JSONResponse{Results: make([]api.Contact, 0, len(rows)), NextPageToken: next}
 	for _, c := range rows {
 		out.Results = append(out.Results, toContact(c))
 	}

@@ -203,7 +203,7 @@ func (s *Spec) validate(req *http.Request, r *Route, opts *openapi3filter.Option
 		return nil
 	}
 	details := Details(err)
-	return problem.Invalid("Validation failed", details...)
+	return problem.Invalid(problem.ValidationFailed, details...)
 }
 
 // Details flattens kin-openapi's validation errors into one Detail per problem, naming the
@@ -323,7 +323,7 @@ func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
 	}
 	if len(dup) > 0 {
 		sort.Slice(dup, func(i, j int) bool { return dup[i].Field < dup[j].Field })
-		return nil, problem.Invalid("Validation failed", dup...)
+		return nil, problem.Invalid(problem.ValidationFailed, dup...)
 	}
 	if !changed {
 		return body, nil

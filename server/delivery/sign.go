@@ -21,12 +21,6 @@ func DecodeSecret(secret string) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(s)
 }
 
-// SecretLen returns how many key bytes a whsec_ secret holds.
-func SecretLen(secret string) (int, error) {
-	k, err := DecodeSecret(secret)
-	return len(k), err
-}
-
 // Sign returns the Standard Webhooks signature of one delivery: "v1," and the base64
 // HMAC-SHA256, keyed with the secret, of "msgID.timestamp.body".
 func Sign(secret, msgID string, timestamp int64, body []byte) (string, error) {

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -283,9 +284,16 @@ func (w *worker) send(ctx context.Context, a store.Activity, cfg store.DispatchC
 	return outcome{statusCode: &status, externalID: ext}
 }
 
+// truncate keeps at most n bytes of a provider's answer, cut between characters, with invalid
+// UTF-8 replaced: the excerpt is stored in a text column, which refuses invalid UTF-8 (the
+// attempt would then never be recorded, nor the activity moved).
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -56,6 +56,9 @@ func New(status int, format string, args ...any) *Problem {
 	return &Problem{Status: status, Message: fmt.Sprintf(format, args...)}
 }
 
+// ValidationFailed is the message of a 400 whose details list what the request got wrong.
+const ValidationFailed = "Validation failed"
+
 // Invalid is a 400 listing every problem found; message sums them up.
 func Invalid(message string, details ...Detail) *Problem {
 	return &Problem{Status: http.StatusBadRequest, Message: message, Details: details}

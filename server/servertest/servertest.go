@@ -101,13 +101,10 @@ func New(t testing.TB, opts ...Option) *Env {
 		opt(&o)
 	}
 	dsn := storetest.DSN(t)
-	db, err := store.Open(context.Background(), dsn, storetest.Box)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t, dsn)
 	logs := &SyncBuffer{}
-	e, err := server.New(db, server.Config{AdminToken: AdminToken, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	e, err := server.New(db, server.Config{AdminToken: AdminToken, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +117,7 @@ func New(t testing.TB, opts ...Option) *Env {
 			o.dispatch = &dispatch.Options{}
 		}
 		if o.delivery.Logger == nil {
-			o.delivery.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+			o.delivery.Logger = log
 		}
 		jobs := delivery.New(db, *o.delivery)
 		o.dispatch.Queues, o.dispatch.Register = jobs.Queues, jobs.Register
@@ -128,7 +125,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	if o.dispatch != nil {
 		o.dispatch.AllowPrivate = !o.refusePrivate
 		if o.dispatch.Logger == nil {
-			o.dispatch.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+			o.dispatch.Logger = log
 		}
 		runner, err := dispatch.Start(context.Background(), dsn, db, *o.dispatch)
 		if err != nil {

@@ -120,6 +120,16 @@ func TestValidation(t *testing.T) {
 			t.Errorf("GET %s: %d %s", p, status, body)
 		}
 	}
+	// Endpoint writes name what is missing: the endpoint, or its recipient.
+	for _, c := range []struct{ recipient, want string }{{"customer_123", "Endpoint not found"}, {"nobody", "Recipient nobody not found"}} {
+		ep := base + "/recipients/" + c.recipient + "/endpoints/" + uuid.NewString()
+		for _, r := range [][3]string{{"PATCH", ep, `{"status":"paused"}`}, {"DELETE", ep, ""}, {"GET", ep + "/secret", ""}, {"POST", ep + "/rotate-secret", `{}`}} {
+			status, body := env.Do(t, r[0], r[1], r[2], h...)
+			if e := decodeError(t, body); status != 404 || e.Code != "not_found" || e.Message != c.want {
+				t.Errorf("%s %s: %d %s, want 404 %q", r[0], r[1], status, body, c.want)
+			}
+		}
+	}
 	if status, body := env.Do(t, "POST", base+"/messages", `{"recipientId":"nobody","eventType":"invoice.paid","data":{}}`, h...); status != 404 {
 		t.Errorf("send to an unknown recipient: %d %s", status, body)
 	}

@@ -52,7 +52,7 @@ func (h *Handler) CreateEndpoint(ctx context.Context, req api.CreateEndpointRequ
 		details = append(details, checkSecret(in.Secret, "secret")...)
 	}
 	if len(details) > 0 {
-		return nil, problem.Invalid("Validation failed", details...)
+		return nil, problem.Invalid(problem.ValidationFailed, details...)
 	}
 	e, err := h.DB.CreateEndpoint(ctx, workspace(ctx), req.AppId, req.RecipientId, in)
 	if err != nil {
@@ -89,7 +89,7 @@ func (h *Handler) UpdateEndpoint(ctx context.Context, req api.UpdateEndpointRequ
 	}
 	u.SetRateLimit, u.RateLimitPerMinute = optional(b.RateLimitPerMinute)
 	if len(details) > 0 {
-		return nil, problem.Invalid("Validation failed", details...)
+		return nil, problem.Invalid(problem.ValidationFailed, details...)
 	}
 	e, err := h.DB.UpdateEndpoint(ctx, workspace(ctx), req.AppId, req.RecipientId, req.EndpointId, u)
 	if err != nil {
@@ -121,7 +121,7 @@ func (h *Handler) RotateEndpointSecret(ctx context.Context, req api.RotateEndpoi
 	if req.Body != nil && req.Body.Key != nil {
 		key = *req.Body.Key
 		if d := checkSecret(key, "key"); len(d) > 0 {
-			return nil, problem.Invalid("Validation failed", d...)
+			return nil, problem.Invalid(problem.ValidationFailed, d...)
 		}
 	}
 	s, err := h.DB.RotateEndpointSecret(ctx, workspace(ctx), req.AppId, req.RecipientId, req.EndpointId, key)
@@ -167,8 +167,8 @@ func toEndpoint(e store.Endpoint) api.Endpoint {
 		types = []string{}
 	}
 	return api.Endpoint{EndpointId: e.ID, RecipientId: e.RecipientID, Url: e.URL, Description: e.Description, EventTypes: types,
-		Status: api.EndpointStatus(e.Status), DisabledReason: nullString(e.DisabledReason), Headers: headers,
-		MaxAttempts: e.MaxAttempts, RateLimitPerMinute: nullInt(e.RateLimitPerMinute),
+		Status: api.EndpointStatus(e.Status), DisabledReason: nullOf(e.DisabledReason), Headers: headers,
+		MaxAttempts: e.MaxAttempts, RateLimitPerMinute: nullOf(e.RateLimitPerMinute),
 		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}
 }
 
@@ -220,8 +220,8 @@ func validHeaderName(s string) bool {
 
 // checkSecret accepts a whsec_ secret of 24 to 64 bytes.
 func checkSecret(s, field string) []problem.Detail {
-	n, err := delivery.SecretLen(s)
-	if err != nil || n < 24 || n > 64 {
+	k, err := delivery.DecodeSecret(s)
+	if err != nil || len(k) < 24 || len(k) > 64 {
 		return []problem.Detail{{Field: field, Message: "must be whsec_ followed by 24 to 64 bytes in base64"}}
 	}
 	return nil

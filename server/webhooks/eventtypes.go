@@ -56,11 +56,12 @@ func (h *Handler) PublishEventType(ctx context.Context, req api.PublishEventType
 	}
 	if b.Schema != nil {
 		in.Schema = *b.Schema
-		if _, err := compileSchema(in.Schema); err != nil {
+		s, err := compileSchema(in.Schema)
+		if err != nil {
 			return nil, problem.Invalid("schema is not a valid JSON Schema", problem.Detail{Field: "schema", Message: err.Error()})
 		}
 		if len(in.ExamplePayload) > 0 {
-			if details := h.schemas.validate(uuid.Nil, "", time.Time{}, in.Schema, in.ExamplePayload, "examplePayload"); len(details) > 0 {
+			if details := validate(s, in.ExamplePayload, "examplePayload"); len(details) > 0 {
 				return nil, problem.Invalid("examplePayload does not match the schema", details...)
 			}
 		}
@@ -131,22 +132,24 @@ type schemaKey struct {
 
 var printer = message.NewPrinter(language.English)
 
-// validate checks data against schema (cached under app, name and version when app is not
-// uuid.Nil) and returns one detail per failing keyword, fields prefixed with field.
-func (c *schemaCache) validate(app uuid.UUID, name string, version time.Time, schema, data json.RawMessage, field string) []problem.Detail {
+// compiled returns an event type's schema compiled, compiling it only the first time this
+// version of the type is asked for.
+func (c *schemaCache) compiled(app uuid.UUID, name string, version time.Time, schema json.RawMessage) (*jsonschema.Schema, error) {
 	key := schemaKey{app, name, version}
-	var s *jsonschema.Schema
-	if v, ok := c.m.Load(key); ok && app != uuid.Nil {
-		s = v.(*jsonschema.Schema)
-	} else {
-		var err error
-		if s, err = compileSchema(schema); err != nil {
-			return []problem.Detail{{Field: "eventType", Message: "the event type's schema does not compile: " + err.Error()}}
-		}
-		if app != uuid.Nil {
-			c.m.Store(key, s)
-		}
+	if v, ok := c.m.Load(key); ok {
+		return v.(*jsonschema.Schema), nil
 	}
+	s, err := compileSchema(schema)
+	if err != nil {
+		return nil, err
+	}
+	c.m.Store(key, s)
+	return s, nil
+}
+
+// validate checks data against s and returns one detail per failing keyword, fields prefixed
+// with field.
+func validate(s *jsonschema.Schema, data json.RawMessage, field string) []problem.Detail {
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return []problem.Detail{{Field: field, Message: "is not valid JSON"}}

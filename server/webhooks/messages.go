@@ -37,7 +37,12 @@ func (h *Handler) SendMessage(ctx context.Context, req api.SendMessageRequestObj
 		return nil, problem.Invalid(fmt.Sprintf("Event type %s is archived and accepts no new messages", b.EventType),
 			problem.Detail{Field: "eventType", Message: "is archived"})
 	case len(et.Schema) > 0:
-		if details := h.schemas.validate(req.AppId, et.Name, et.UpdatedAt, json.RawMessage(et.Schema), b.Data, "data"); len(details) > 0 {
+		s, err := h.schemas.compiled(req.AppId, et.Name, et.UpdatedAt, json.RawMessage(et.Schema))
+		if err != nil {
+			return nil, problem.Invalid("data does not match the event type's schema",
+				problem.Detail{Field: "eventType", Message: "the event type's schema does not compile: " + err.Error()})
+		}
+		if details := validate(s, b.Data, "data"); len(details) > 0 {
 			return nil, problem.Invalid("data does not match the event type's schema", details...)
 		}
 	}
@@ -137,16 +142,8 @@ func (h *Handler) ListMessages(ctx context.Context, req api.ListMessagesRequestO
 	if err != nil {
 		return nil, err
 	}
-	page := api.ListMessages200JSONResponse{Data: []api.Message{}}
-	for i, m := range ms {
-		if i == limit {
-			next := ms[i-1].ID.String()
-			page.NextCursor = &next
-			break
-		}
-		page.Data = append(page.Data, toMessage(m))
-	}
-	return page, nil
+	data, next := page(ms, limit, func(m store.Message) uuid.UUID { return m.ID }, toMessage)
+	return api.ListMessages200JSONResponse{Data: data, NextCursor: next}, nil
 }
 
 // ListMessageAttempts pages through a message's attempts, newest first.
@@ -226,12 +223,12 @@ func toReplay(r store.BulkReplay) api.BulkReplay {
 
 func toMessage(m store.Message) api.Message {
 	out := api.Message{MessageId: m.MessageID, RecipientId: m.RecipientID, EventType: m.EventType,
-		IdempotencyKey: nullString(m.IdempotencyKey), Data: m.Data(), Status: api.MessageStatus(m.Status), CreatedAt: m.CreatedAt.UTC()}
+		IdempotencyKey: nullOf(m.IdempotencyKey), Data: m.Data(), Status: api.MessageStatus(m.Status), CreatedAt: m.CreatedAt.UTC()}
 	if m.Deliveries != nil {
 		ds := make([]api.Delivery, 0, len(m.Deliveries))
 		for _, d := range m.Deliveries {
 			ds = append(ds, api.Delivery{EndpointId: d.EndpointID, Url: d.URL, Status: api.DeliveryStatus(d.Status), Attempts: d.Attempts,
-				LastStatusCode: nullInt(d.LastStatusCode), LastError: nullString(d.LastError),
+				LastStatusCode: nullOf(d.LastStatusCode), LastError: nullOf(d.LastError),
 				NextAttemptAt: nullTime(d.NextAttemptAt), DeliveredAt: nullTime(d.DeliveredAt)})
 		}
 		out.Deliveries = &ds
@@ -240,17 +237,13 @@ func toMessage(m store.Message) api.Message {
 }
 
 func attemptPage(as []store.Attempt, limit int) api.AttemptPage {
-	page := api.AttemptPage{Data: []api.Attempt{}}
-	for i, a := range as {
-		if i == limit {
-			next := as[i-1].ID.String()
-			page.NextCursor = &next
-			break
-		}
-		page.Data = append(page.Data, api.Attempt{AttemptId: a.ID, MessageId: a.MessageID, EndpointId: a.EndpointID,
-			AttemptNumber: a.AttemptNumber, Trigger: api.AttemptTrigger(a.Trigger), Status: api.AttemptStatus(a.Status),
-			ResponseStatusCode: nullInt(a.ResponseStatusCode), ResponseBody: nullString(a.ResponseBody), DurationMs: a.DurationMS,
-			Error: nullString(a.Error), NextAttemptAt: nullTime(a.NextAttemptAt), CreatedAt: a.CreatedAt.UTC()})
-	}
-	return page
+	data, next := page(as, limit, func(a store.Attempt) uuid.UUID { return a.ID }, toAttempt)
+	return api.AttemptPage{Data: data, NextCursor: next}
+}
+
+func toAttempt(a store.Attempt) api.Attempt {
+	return api.Attempt{AttemptId: a.ID, MessageId: a.MessageID, EndpointId: a.EndpointID,
+		AttemptNumber: a.AttemptNumber, Trigger: api.AttemptTrigger(a.Trigger), Status: api.AttemptStatus(a.Status),
+		ResponseStatusCode: nullOf(a.ResponseStatusCode), ResponseBody: nullOf(a.ResponseBody), DurationMs: a.DurationMS,
+		Error: nullOf(a.Error), NextAttemptAt: nullTime(a.NextAttemptAt), CreatedAt: a.CreatedAt.UTC()}
 }

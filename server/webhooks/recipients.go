@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/google/uuid"
+
 	api "github.com/switchboard-dev/switchboard/gen/webhooks"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -20,16 +22,8 @@ func (h *Handler) ListRecipients(ctx context.Context, req api.ListRecipientsRequ
 	if err != nil {
 		return nil, err
 	}
-	page := api.ListRecipients200JSONResponse{Data: []api.Recipient{}}
-	for i, r := range rs {
-		if i == limit {
-			next := rs[i-1].ID.String()
-			page.NextCursor = &next
-			break
-		}
-		page.Data = append(page.Data, toRecipient(r))
-	}
-	return page, nil
+	data, next := page(rs, limit, func(r store.Recipient) uuid.UUID { return r.ID }, toRecipient)
+	return api.ListRecipients200JSONResponse{Data: data, NextCursor: next}, nil
 }
 
 // CreateRecipient creates a recipient.
@@ -106,6 +100,6 @@ func toRecipient(r store.Recipient) api.Recipient {
 	if meta == nil {
 		meta = map[string]string{}
 	}
-	return api.Recipient{RecipientId: r.RecipientID, Name: nullString(r.Name), Metadata: meta,
+	return api.Recipient{RecipientId: r.RecipientID, Name: nullOf(r.Name), Metadata: meta,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }

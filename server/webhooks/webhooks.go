@@ -109,18 +109,25 @@ func cursorID(c *string) (uuid.UUID, error) {
 	return id, nil
 }
 
-func nullString(s *string) nullable.Nullable[string] {
-	if s == nil {
-		return nullable.NewNullNullable[string]()
+// page converts the first limit rows of a list the store was asked limit+1 rows of, and
+// returns the next page's cursor (the id of the last row shown) when there was one more.
+func page[T, U any](rows []T, limit int, id func(T) uuid.UUID, conv func(T) U) ([]U, *string) {
+	out := make([]U, 0, min(len(rows), limit))
+	for i, r := range rows {
+		if i == limit {
+			next := id(rows[i-1]).String()
+			return out, &next
+		}
+		out = append(out, conv(r))
 	}
-	return nullable.NewNullableWithValue(*s)
+	return out, nil
 }
 
-func nullInt(i *int) nullable.Nullable[int] {
-	if i == nil {
-		return nullable.NewNullNullable[int]()
+func nullOf[T any](v *T) nullable.Nullable[T] {
+	if v == nil {
+		return nullable.NewNullNullable[T]()
 	}
-	return nullable.NewNullableWithValue(*i)
+	return nullable.NewNullableWithValue(*v)
 }
 
 func nullTime(t *time.Time) nullable.Nullable[time.Time] {
@@ -155,16 +162,8 @@ func (h *Handler) ListApps(ctx context.Context, req api.ListAppsRequestObject) (
 	if err != nil {
 		return nil, err
 	}
-	page := api.ListApps200JSONResponse{Data: []api.App{}}
-	for i, a := range apps {
-		if i == limit {
-			next := apps[i-1].ID.String()
-			page.NextCursor = &next
-			break
-		}
-		page.Data = append(page.Data, toApp(a))
-	}
-	return page, nil
+	data, next := page(apps, limit, func(a store.WebhookApp) uuid.UUID { return a.ID }, toApp)
+	return api.ListApps200JSONResponse{Data: data, NextCursor: next}, nil
 }
 
 // CreateApp creates an app.
@@ -207,6 +206,6 @@ func (h *Handler) DeleteApp(ctx context.Context, req api.DeleteAppRequestObject)
 }
 
 func toApp(a store.WebhookApp) api.App {
-	return api.App{AppId: a.ID, Name: a.Name, RoutingKeyBodyPath: nullString(a.RoutingKeyBodyPath),
-		RoutingKeyHeader: nullString(a.RoutingKeyHeader), CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
+	return api.App{AppId: a.ID, Name: a.Name, RoutingKeyBodyPath: nullOf(a.RoutingKeyBodyPath),
+		RoutingKeyHeader: nullOf(a.RoutingKeyHeader), CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
 }

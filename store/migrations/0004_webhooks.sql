@@ -38,6 +38,7 @@ CREATE TABLE webhook_recipients (
 
 CREATE TABLE webhook_endpoints (
     id                     uuid PRIMARY KEY,
+    -- The app's workspace, copied here so the maxEndpoints limit is one indexed count.
     workspace_id           uuid        NOT NULL,
     app_id                 uuid        NOT NULL REFERENCES webhook_apps (id) ON DELETE CASCADE,
     recipient_pk           uuid        NOT NULL REFERENCES webhook_recipients (id) ON DELETE CASCADE,

@@ -98,7 +98,14 @@ func DSN(t testing.TB) string {
 // NewDB returns a store on a new migrated database, closed when the test ends.
 func NewDB(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), DSN(t), Box)
+	return Open(t, DSN(t))
+}
+
+// Open returns a store on the database at dsn (from DSN), closed when the test ends: a second
+// one on the same database stands for a second server process.
+func Open(t testing.TB, dsn string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dsn, Box)
 	if err != nil {
 		t.Fatalf("storetest: open: %v", err)
 	}

@@ -37,8 +37,8 @@ Environment:
   SWITCHBOARD_DATA_DIR        data directory (default ./.data)
   SWITCHBOARD_ADMIN_TOKEN     operator token for /admin/v1; unset = generated, kept in the data directory
   SWITCHBOARD_ENCRYPTION_KEY  32-byte key (base64 or hex) sealing secrets at rest; unset = generated, kept in the data directory
-  SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS  true = webhooks may be delivered to loopback, private and link-local addresses
-                              (local development); default false: such destinations are refused
+  SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS  true = webhook deliveries and activity dispatches may reach loopback, private
+                              and link-local addresses (local development); default false: such destinations are refused
 `
 
 func main() {
@@ -226,7 +226,7 @@ func printWelcome(addr string, cfg config, dataDir string, dev *devWorkspace) {
 		if i == 0 {
 			label = "specs (.yaml, .json):"
 		}
-		fmt.Fprintf(&b, "  %-22s %s/openapi/%s.yaml   %s at %s%s\n", label, base, sf.Name, sf.Title, base, sf.Prefix)
+		fmt.Fprintf(&b, "  %-22s %s/openapi/%-16s %s at %s%s\n", label, base, sf.Name+".yaml", sf.Title, base, sf.Prefix)
 	}
 	fmt.Fprintf(&b, "  %-22s %s\n", "data dir:", dataDir)
 	if os.Getenv("SWITCHBOARD_ADMIN_TOKEN") == "" {
