@@ -42,6 +42,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (for key expiry); nil = time.Now.
 	Now func() time.Time
+	// AllowPrivateEndpoints lets calls the server makes itself to user-given URLs (the Calling
+	// API's pre-checks) reach loopback, private and link-local addresses.
+	AllowPrivateEndpoints bool
 }
 
 // Renderer writes a problem in a surface's documented error body.
@@ -98,7 +101,7 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 			genchannels.RegisterHandlers(g, genchannels.NewStrictHandler(channels.New(db, cfg.Now), nil))
 		}},
 		"calling": {renderCalling, keys, false, func(g *echo.Group) {
-			gencalling.RegisterHandlers(g, gencalling.NewStrictHandler(calling.New(db, cfg.Now), nil))
+			gencalling.RegisterHandlers(g, gencalling.NewStrictHandler(calling.New(db, cfg.Now, cfg.AllowPrivateEndpoints), nil))
 		}},
 		"webhooks": {renderWebhooks, keys, false, func(g *echo.Group) {
 			genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now},

@@ -40,6 +40,19 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("plan limit reached: %s (%d)", e.Name, e.Limit)
 }
 
+// Explain says what the limit allows, in words.
+func (e *LimitError) Explain() string {
+	what := map[string]string{
+		"maxApps":           "the workspace may have %d apps",
+		"maxEndpoints":      "the workspace may have %d endpoints",
+		"messagesPerMinute": "the workspace may send %d messages per minute",
+	}[e.Name]
+	if what == "" {
+		what = e.Name + " is %d"
+	}
+	return fmt.Sprintf(what, e.Limit)
+}
+
 // lockWorkspaceLimits serialises, within tx, the writes of one workspace that a count limit
 // applies to, so two concurrent creates cannot both take the last slot.
 func lockWorkspaceLimits(ctx context.Context, tx execer, workspaceID uuid.UUID) error {

@@ -593,7 +593,10 @@ type PreCheckConfig struct {
 	// HttpRequest The HTTP call a pre-check makes. `{placeholder}`s in `url`, header values, query
 	// parameter values and string values of `body` are replaced by the decision's `payload`
 	// values and by `number`, `direction`, `config_id`, `reseller_id`, `template` and
-	// `merchant_id`.
+	// `merchant_id`. The call goes through the same guard as webhook deliveries: redirects
+	// are not followed, and a URL resolving to a loopback, private or link-local address is
+	// refused when dialled (a failed check, `default_on_failure` decides) unless the operator
+	// allows such destinations (`SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS=true`).
 	HttpRequest *PreCheckHttpRequest `json:"http_request,omitempty"`
 	Name        string               `json:"name"`
 
@@ -613,7 +616,10 @@ type PreCheckConfigType string
 // PreCheckHttpRequest The HTTP call a pre-check makes. `{placeholder}`s in `url`, header values, query
 // parameter values and string values of `body` are replaced by the decision's `payload`
 // values and by `number`, `direction`, `config_id`, `reseller_id`, `template` and
-// `merchant_id`.
+// `merchant_id`. The call goes through the same guard as webhook deliveries: redirects
+// are not followed, and a URL resolving to a loopback, private or link-local address is
+// refused when dialled (a failed check, `default_on_failure` decides) unless the operator
+// allows such destinations (`SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS=true`).
 type PreCheckHttpRequest struct {
 	// Auth `{"type": "bearer", "token": ...}` or `{"type": "basic", "username": ..., "password": ...}`.
 	Auth *struct {

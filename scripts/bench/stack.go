@@ -67,7 +67,7 @@ func startStack(ctx context.Context) (*stack, error) {
 		s.close()
 		return nil, err
 	}
-	e, err := server.New(s.db, server.Config{AdminToken: "bench", Logger: s.quiet})
+	e, err := server.New(s.db, server.Config{AdminToken: "bench", Logger: s.quiet, AllowPrivateEndpoints: true})
 	if err != nil {
 		s.close()
 		return nil, err

@@ -11,6 +11,7 @@ import (
 
 	api "github.com/switchboard-dev/switchboard/gen/calling"
 	"github.com/switchboard-dev/switchboard/server/auth"
+	"github.com/switchboard-dev/switchboard/server/delivery"
 	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -26,16 +27,15 @@ type Handler struct {
 
 var _ api.StrictServerInterface = (*Handler)(nil)
 
-// New returns a Handler with a pre-check client of its own.
-func New(db *store.DB, now func() time.Time) *Handler {
+// New returns a Handler whose pre-checks go through the guarded client every call to a
+// user-given URL uses (delivery.NewClient): loopback, private and link-local destinations are
+// refused unless allowPrivate, and redirects are not followed.
+func New(db *store.DB, now func() time.Time, allowPrivate bool) *Handler {
 	if now == nil {
 		now = time.Now
 	}
-	return &Handler{DB: db, Now: now, Client: &http.Client{
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
-		// An upper bound for an attempt whatever its configured timeout (at most 30 s).
-		Timeout: 35 * time.Second,
-	}}
+	// 35 s bounds an attempt whatever its configured timeout (at most 30 s).
+	return &Handler{DB: db, Now: now, Client: delivery.NewClient(35*time.Second, allowPrivate)}
 }
 
 // ListConfigurations lists the workspace's configurations, filtered.
@@ -57,7 +57,7 @@ func (h *Handler) ListConfigurations(ctx context.Context, req api.ListConfigurat
 func (h *Handler) CreateConfiguration(ctx context.Context, req api.CreateConfigurationRequestObject) (api.CreateConfigurationResponseObject, error) {
 	c := fromCreate(*req.Body)
 	if bad := checkRules(c); len(bad) > 0 {
-		return nil, problem.Invalid("Validation failed", bad...)
+		return nil, problem.Invalid(problem.ValidationFailed, bad...)
 	}
 	c.WorkspaceID = auth.FromContext(ctx).WorkspaceID
 	created, err := h.DB.CreateCallingConfig(ctx, c)
@@ -82,7 +82,7 @@ func (h *Handler) UpdateConfiguration(ctx context.Context, req api.UpdateConfigu
 		bad := applyUpdate(c, *req.Body)
 		bad = append(bad, checkRules(*c)...)
 		if len(bad) > 0 {
-			return problem.Invalid("Validation failed", bad...)
+			return problem.Invalid(problem.ValidationFailed, bad...)
 		}
 		return nil
 	})

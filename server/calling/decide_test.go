@@ -513,3 +513,20 @@ func TestPreChecks(t *testing.T) {
 		t.Errorf("outside hours: %+v", d.PreChecks)
 	}
 }
+
+// TestPreCheckRefusesPrivateDestinations: with the guard on (serve's default), a pre-check to
+// a loopback address is never called; it fails, saying why, and default_on_failure decides.
+func TestPreCheckRefusesPrivateDestinations(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.RefusePrivateDestinations())
+	_, key := env.Workspace(t, "calling:write")
+	c := env.Calling(t, key)
+	api := newDND(t)
+	at := mustTime(t, "2025-01-15T12:00:00+05:30")
+	skip := callingclient.PreCheckConfigDefaultOnFailureSkip
+	d := decide(t, c, checks(t, c, "guarded", httpCheck("DND Check", api.URL+"/dnd/{number}", 5, 1, skip, "data.is_dnd", false)),
+		"outbound", "+919812345671", at, nil)
+	if o := d.PreChecks[0]; d.Decision != "block" || o.Outcome != "failed" || !strings.Contains(o.Error.MustGet(), "loopback address") {
+		t.Errorf("guarded: %+v %+v", d, o)
+	}
+}

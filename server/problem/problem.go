@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -83,6 +85,10 @@ func From(err error) *Problem {
 			return &Problem{Status: http.StatusBadRequest, Message: se.Message}
 		}
 	}
+	var le *store.LimitError
+	if errors.As(err, &le) {
+		return limitReached(le)
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		msg := http.StatusText(he.Code)
@@ -95,4 +101,20 @@ func From(err error) *Problem {
 		return &Problem{Status: he.Code, Message: msg}
 	}
 	return &Problem{Status: http.StatusInternalServerError, Message: "Internal server error", Cause: err}
+}
+
+// limitReached is the 429 of a plan limit: the limit named in the message and the detail, and
+// Retry-After saying when to try again.
+func limitReached(le *store.LimitError) *Problem {
+	p := New(http.StatusTooManyRequests, "Plan limit reached: %s (%d)", le.Name, le.Limit)
+	p.Details = []Detail{{Field: le.Name, Message: le.Explain()}}
+	retry := int(le.RetryAfter.Round(time.Second) / time.Second)
+	if le.RetryAfter > 0 && retry == 0 {
+		retry = 1
+	}
+	if le.RetryAfter == 0 {
+		retry = 3600 // a count limit: nothing changes until something is deleted or the plan raised
+	}
+	p.Header = http.Header{"Retry-After": {strconv.Itoa(retry)}}
+	return p
 }

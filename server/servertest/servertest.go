@@ -76,8 +76,9 @@ type options struct {
 	refusePrivate bool
 }
 
-// RefusePrivateDestinations keeps the activity dispatch's guard against loopback and private
-// destinations on; by default tests turn it off, as their receivers listen on 127.0.0.1.
+// RefusePrivateDestinations keeps the guard against loopback and private destinations on for
+// the activity dispatch and the Calling API's pre-checks, as `serve` has it by default; tests
+// otherwise turn it off, as their receivers listen on 127.0.0.1.
 func RefusePrivateDestinations() Option {
 	return func(o *options) { o.refusePrivate = true }
 }
@@ -104,7 +105,8 @@ func New(t testing.TB, opts ...Option) *Env {
 	db := storetest.Open(t, dsn)
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	e, err := server.New(db, server.Config{AdminToken: AdminToken, Logger: log})
+	e, err := server.New(db, server.Config{AdminToken: AdminToken, Logger: log,
+		AllowPrivateEndpoints: !o.refusePrivate})
 	if err != nil {
 		t.Fatal(err)
 	}

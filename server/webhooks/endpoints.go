@@ -56,7 +56,7 @@ func (h *Handler) CreateEndpoint(ctx context.Context, req api.CreateEndpointRequ
 	}
 	e, err := h.DB.CreateEndpoint(ctx, workspace(ctx), req.AppId, req.RecipientId, in)
 	if err != nil {
-		return nil, limitErr(err)
+		return nil, err
 	}
 	return api.CreateEndpoint201JSONResponse(toEndpoint(e)), nil
 }

@@ -53,7 +53,7 @@ func (h *Handler) SendMessage(ctx context.Context, req api.SendMessageRequestObj
 	}
 	m, _, err := h.DB.SendMessage(ctx, in)
 	if err != nil {
-		return nil, limitErr(err)
+		return nil, err
 	}
 	return api.SendMessage202JSONResponse(toMessage(m)), nil
 }

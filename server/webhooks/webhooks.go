@@ -5,10 +5,7 @@ package webhooks
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,30 +61,6 @@ func onlyRecipient(ctx context.Context) string {
 		return p.Only["recipientId"]
 	}
 	return ""
-}
-
-// limitErr turns a plan limit refusal into the documented 429.
-func limitErr(err error) error {
-	var le *store.LimitError
-	if !errors.As(err, &le) {
-		return err
-	}
-	p := problem.New(http.StatusTooManyRequests, "Plan limit reached: %s (%d)", le.Name, le.Limit)
-	what := map[string]string{
-		"maxApps":           "the workspace may have %d apps",
-		"maxEndpoints":      "the workspace may have %d endpoints",
-		"messagesPerMinute": "the workspace may send %d messages per minute",
-	}[le.Name]
-	p.Details = []problem.Detail{{Field: le.Name, Message: fmt.Sprintf(what, le.Limit)}}
-	retry := int(le.RetryAfter.Round(time.Second) / time.Second)
-	if le.RetryAfter > 0 && retry == 0 {
-		retry = 1
-	}
-	if le.RetryAfter == 0 {
-		retry = 3600 // a count limit: nothing changes until something is deleted or the plan raised
-	}
-	p.Header = http.Header{"Retry-After": {strconv.Itoa(retry)}}
-	return p
 }
 
 func pageSize(l *int) int {
@@ -171,7 +144,7 @@ func (h *Handler) CreateApp(ctx context.Context, req api.CreateAppRequestObject)
 	b := req.Body
 	a, err := h.DB.CreateWebhookApp(ctx, workspace(ctx), b.Name, b.RoutingKeyBodyPath, b.RoutingKeyHeader)
 	if err != nil {
-		return nil, limitErr(err)
+		return nil, err
 	}
 	return api.CreateApp201JSONResponse(toApp(a)), nil
 }

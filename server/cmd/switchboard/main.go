@@ -37,7 +37,7 @@ Environment:
   SWITCHBOARD_DATA_DIR        data directory (default ./.data)
   SWITCHBOARD_ADMIN_TOKEN     operator token for /admin/v1; unset = generated, kept in the data directory
   SWITCHBOARD_ENCRYPTION_KEY  32-byte key (base64 or hex) sealing secrets at rest; unset = generated, kept in the data directory
-  SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS  true = webhook deliveries and activity dispatches may reach loopback, private
+  SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS  true = webhook deliveries, activity dispatches and call pre-checks may reach loopback, private
                               and link-local addresses (local development); default false: such destinations are refused
 `
 
@@ -165,7 +165,8 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}()
 	log.Info("workers started", "allow_private_endpoints", cfg.allowPrivateEndpoints)
 
-	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log})
+	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log,
+		AllowPrivateEndpoints: cfg.allowPrivateEndpoints})
 	if err != nil {
 		return err
 	}
