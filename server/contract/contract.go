@@ -60,6 +60,7 @@ type Spec struct {
 	// documented snake_case field of the same name, for APIs whose clients send both.
 	AcceptCamelCase bool
 	router          routers.Router
+	security        map[*openapi3.Operation][]Requirement // by operation, from Load
 }
 
 // Load parses and validates a spec mounted at prefix.
@@ -80,7 +81,32 @@ func Load(data []byte, prefix string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Spec{Doc: doc, Prefix: prefix, BodyLimit: DefaultBodyLimit, router: router}, nil
+	s := &Spec{Doc: doc, Prefix: prefix, BodyLimit: DefaultBodyLimit, router: router,
+		security: map[*openapi3.Operation][]Requirement{}}
+	// Each operation's security alternatives, resolved once here rather than per request.
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			security := op.Security
+			if security == nil {
+				security = &doc.Security
+			}
+			for _, alt := range *security {
+				names := make([]string, 0, len(alt))
+				for name := range alt {
+					names = append(names, name)
+				}
+				sort.Strings(names)
+				for _, name := range names {
+					ref := doc.Components.SecuritySchemes[name]
+					if ref == nil || ref.Value == nil {
+						return nil, fmt.Errorf("spec: operation %s uses undefined security scheme %q", op.OperationID, name)
+					}
+					s.security[op] = append(s.security[op], Requirement{SchemeName: name, Scheme: ref.Value, Scopes: alt[name]})
+				}
+			}
+		}
+	}
+	return s, nil
 }
 
 // Requirement is one way to satisfy an operation's security: a scheme and the permissions
@@ -121,25 +147,7 @@ func (s *Spec) Match() echo.MiddlewareFunc {
 				}
 				return problem.New(http.StatusNotFound, "Cannot %s %s", req.Method, req.URL.Path)
 			}
-			security := route.Operation.Security
-			if security == nil {
-				security = &s.Doc.Security
-			}
-			r := &Route{Operation: route.Operation, PathParams: params, route: route}
-			for _, alt := range *security {
-				names := make([]string, 0, len(alt))
-				for name := range alt {
-					names = append(names, name)
-				}
-				sort.Strings(names)
-				for _, name := range names {
-					ref := s.Doc.Components.SecuritySchemes[name]
-					if ref == nil || ref.Value == nil {
-						return fmt.Errorf("spec: operation %s uses undefined security scheme %q", route.Operation.OperationID, name)
-					}
-					r.Security = append(r.Security, Requirement{SchemeName: name, Scheme: ref.Value, Scopes: alt[name]})
-				}
-			}
+			r := &Route{Operation: route.Operation, PathParams: params, Security: s.security[route.Operation], route: route}
 			c.Set(routeKey, r)
 			return next(c)
 		}

@@ -1,0 +1,44 @@
+package activities
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// TestAppendActivity: the hand-written encoding of a created activity reads back exactly as
+// encoding ToAPI's result does, with every optional field absent and with every one set
+// (strings that need escaping, stored JSON as PostgreSQL prints it).
+func TestAppendActivity(t *testing.T) {
+	status, label, reason, ext, score := "at_risk", "En \"Riesgo\"", "near\tby \\ ☃", "ext-1", 0
+	sugg := time.Date(2031, 2, 3, 4, 5, 6, 789, time.FixedZone("x", 7200))
+	bare := store.Activity{ID: uuid.New(), WorkspaceID: uuid.New(), CommerceID: uuid.New(), CommerceName: "Tienda <Don> José",
+		Type: "MESSAGE", Channel: "WHATSAPP", Status: "READY", ReasonCode: "monthly_promotion", ReasonLabel: "Promocion Mensual",
+		IdempotencyKey: "k-1", ScheduledAt: time.Now(), CreatedAt: time.Now(), UpdatedAt: time.Now().Add(time.Second),
+		TargetCriteria: json.RawMessage(`[]`), Attributes: json.RawMessage(`[]`)}
+	full := bare
+	full.UserStatusCode, full.UserStatusLabel, full.SuggestedExecutionTime, full.Score = &status, &label, &sugg, &score
+	full.AssignmentReason, full.ExternalID, full.DispatchAttemptCount, full.AttributeKeys = &reason, &ext, 2, []string{"commerce_info", "a\"b"}
+	full.TargetCriteria = json.RawMessage(`[{"type": "ROLE_MATCH", "config": {"role": "OWNER"}, "priority": 1}]`)
+	full.Attributes = json.RawMessage(`[{"key": "commerce_info", "value": {"n": 1.5, "s": "x"}, "fallback": "none"}]`)
+	for name, a := range map[string]store.Activity{"bare": bare, "full": full} {
+		b := appendActivity(nil, a)
+		var got, want any
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: not JSON: %v\n%s", name, err, b)
+		}
+		std, err := json.Marshal(ToAPI(a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.Unmarshal(std, &want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\ngot  %s\nwant %s", name, b, std)
+		}
+	}
+}
