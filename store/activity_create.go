@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,125 +12,22 @@ import (
 	"github.com/switchboard-dev/switchboard/store/jsonappend"
 )
 
-// Creating activities goes through a group-commit batcher: concurrent CreateActivity calls
-// are gathered and written by one transaction and one statement, so PostgreSQL parses, plans
-// and commits (fsync) once per batch instead of once per activity. A flusher takes whatever
-// is queued the moment it is free, so a lone request is written at once; only while another
-// batch is being written does it linger briefly for a fuller batch.
-const (
-	createFlushers = 2   // transactions in flight at once
-	createBatchMax = 128 // activities per transaction at most
-	// While one batch is being written, the next lingers up to createLinger (or until that
-	// write ends) to gather createBatchMin activities. Measured with make bench at 32
-	// connections: PostgreSQL's CPU per activity fell from about 100 µs to about 82 µs.
-	createBatchMin = 16
-	createLinger   = time.Millisecond
-)
-
-// createRequest is one CreateActivity call waiting for its batch.
-type createRequest struct {
-	in   ActivityCreate
-	id   uuid.UUID
-	done chan createResult
-}
-
-type createResult struct {
-	act Activity
-	err error
-}
-
-// startCreateFlushers runs the batch writers until stop is closed.
-func (s *DB) startCreateFlushers(stop <-chan struct{}) {
-	s.creates = make(chan *createRequest, 4*createBatchMax)
-	gate := newFlushGate()
-	for range createFlushers {
-		go func() {
-			for {
-				var first *createRequest
-				select {
-				case <-stop:
-					return
-				case first = <-s.creates:
-				}
-				batch := []*createRequest{first}
-			gather:
-				for len(batch) < createBatchMax {
-					select {
-					case r := <-s.creates:
-						batch = append(batch, r)
-					default:
-						break gather
-					}
-				}
-				// Under load (another batch is being written), linger a little for a fuller
-				// batch: PostgreSQL's cost per batch (executor start, commit) is paid by fewer
-				// activities each. A lone request never waits.
-				if busy, written := gate.busy(); busy && len(batch) < createBatchMin {
-					timer := time.NewTimer(createLinger)
-				linger:
-					for len(batch) < createBatchMin {
-						select {
-						case r := <-s.creates:
-							batch = append(batch, r)
-						case <-written: // the database is free again: no reason to wait
-							break linger
-						case <-timer.C:
-							break linger
-						}
-					}
-					timer.Stop()
-				}
-				gate.begin()
-				s.flushCreates(batch)
-				gate.end()
-			}
-		}()
-	}
+// activityCreate is one CreateActivity call as its batch reads it: the input and the id
+// given to the activity.
+type activityCreate struct {
+	in ActivityCreate
+	id uuid.UUID
 }
 
 // CreateActivity stores a READY activity and its dispatch job (scheduled at ScheduledAt) in one
-// statement, batched with concurrent calls (see createActivities); its CREATED status event is
-// the row itself (see ListStatusEvents). The reason becomes the catalog entry whose
+// statement, batched with concurrent calls (see batcher, createActivities); its CREATED status
+// event is the row itself (see ListStatusEvents). The reason becomes the catalog entry whose
 // code is ReasonCode or whose label is Reason (case-insensitive), else {ReasonCode, Reason}.
 // ErrNotFound if the workspace has no such commerce; ErrInvalid for an unknown user status;
 // ErrConflict if the workspace already used the idempotency key (also when another call with
 // the same key is in flight: exactly one of them succeeds).
 func (s *DB) CreateActivity(ctx context.Context, in ActivityCreate) (Activity, error) {
-	r := &createRequest{in: in, id: newID(), done: make(chan createResult, 1)}
-	select {
-	case s.creates <- r:
-	case <-ctx.Done():
-		return Activity{}, ctx.Err()
-	}
-	select {
-	case res := <-r.done:
-		return res.act, res.err
-	case <-ctx.Done():
-		// The batch may still commit it; a retry with the same idempotency key says so.
-		return Activity{}, ctx.Err()
-	}
-}
-
-// flushCreates writes one batch. When the batch transaction fails as a whole (which no
-// validated input should cause), each request is retried alone so one bad row cannot fail
-// the others.
-func (s *DB) flushCreates(batch []*createRequest) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	results, err := s.createActivities(ctx, batch)
-	if err != nil && len(batch) > 1 {
-		for _, r := range batch {
-			s.flushCreates([]*createRequest{r})
-		}
-		return
-	}
-	for i, r := range batch {
-		if err != nil {
-			r.done <- createResult{err: err}
-			continue
-		}
-		r.done <- results[i]
-	}
+	return s.creates.do(ctx, activityCreate{in: in, id: newID()})
 }
 
 // createItem is one activity of a batch, as the batch statement reads it.
@@ -163,7 +59,7 @@ type createItem struct {
 // (a second statement, planned on every call, which cost as much as the rest of the batch);
 // the job's kind is DispatchActivityArgs's, its queue DispatchQueue, its attempt budget
 // DispatchAttempts, and the tests that dispatch activities prove River works them.
-func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]createResult, error) {
+func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]batchResult[Activity], error) {
 	items := make([]createItem, len(batch))
 	for i, r := range batch {
 		in := r.in
@@ -187,7 +83,7 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 		return nil, err
 	}
 	defer rows.Close()
-	results := make([]createResult, len(batch))
+	results := make([]batchResult[Activity], len(batch))
 	// The statement returns what the database decided (catalog matches, the commerce's name,
 	// normalised JSON, timestamps); the rest is the input, as stored.
 	for rows.Next() {
@@ -205,7 +101,7 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 			a.SuggestedExecutionTime = &t
 		}
 		a.Score, a.AssignmentReason, a.AttributeKeys, a.UpdatedAt = in.Score, in.AssignmentReason, nonNilStrings(in.AttributeKeys), a.CreatedAt
-		results[i] = createResult{act: a}
+		results[i] = batchResult[Activity]{out: a}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -216,8 +112,8 @@ func (s *DB) createActivities(ctx context.Context, batch []*createRequest) ([]cr
 		return nil, err
 	}
 	for i, r := range batch {
-		if results[i].act.ID == uuid.Nil { // not inserted
-			results[i] = createResult{err: s.createRefusal(ctx, r.in)}
+		if results[i].out.ID == uuid.Nil { // not inserted
+			results[i] = batchResult[Activity]{err: s.createRefusal(ctx, r.in)}
 		}
 	}
 	return results, nil
@@ -363,33 +259,3 @@ func (s *DB) createRefusal(ctx context.Context, in ActivityCreate) error {
 
 // pgTime is t as PostgreSQL stores a timestamptz: microseconds, read back in UTC.
 func pgTime(t time.Time) time.Time { return t.Round(time.Microsecond).UTC() }
-
-// flushGate tells a gathering flusher whether another is writing a batch, and when it is done.
-type flushGate struct {
-	mu      sync.Mutex
-	writing int
-	done    chan struct{} // closed when a write ends
-}
-
-func newFlushGate() *flushGate { return &flushGate{done: make(chan struct{})} }
-
-func (g *flushGate) begin() {
-	g.mu.Lock()
-	g.writing++
-	g.mu.Unlock()
-}
-
-func (g *flushGate) end() {
-	g.mu.Lock()
-	g.writing--
-	close(g.done)
-	g.done = make(chan struct{})
-	g.mu.Unlock()
-}
-
-// busy reports whether a batch is being written, and a channel closed when one ends.
-func (g *flushGate) busy() (bool, <-chan struct{}) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.writing > 0, g.done
-}

@@ -63,10 +63,11 @@ type DB struct {
 	async   *sqlx.DB
 	box     *seal.Box
 	jobs    *river.Client[*sql.Tx]
-	creates chan *createRequest // CreateActivity's batches (activity_create.go)
-	keys    *keyCache           // FindAPIKey's recent answers (apikey.go)
-	stop    chan struct{}       // closed by Close: stops the batch writers
-	wake    wakeLimiter         // which job-writing statements notify River's workers (jobs.go)
+	creates *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
+	sends   *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
+	keys    *keyCache                          // FindAPIKey's recent answers (apikey.go)
+	stop    chan struct{}                      // closed by Close: stops the batch writers
+	wake    wakeLimiter                        // which job-writing statements notify River's workers (jobs.go)
 	// stmts holds the prepared statements of the hottest queries (see prepared).
 	stmts sync.Map
 }
@@ -127,7 +128,9 @@ func Open(ctx context.Context, dsn string, box *seal.Box) (*DB, error) {
 	async.SetMaxIdleConns(20)
 	async.SetConnMaxIdleTime(5 * time.Minute)
 	s := &DB{db: db, async: async, box: box, jobs: jobs, keys: newKeyCache(), stop: make(chan struct{})}
-	s.startCreateFlushers(s.stop)
+	s.creates = newBatcher(s.stop, s.createActivities, nil, 0)
+	// A batch of sends stops growing at 1 MiB of bodies (one body may be 256 KiB).
+	s.sends = newBatcher(s.stop, s.sendMessages, func(m messageSend) int { return len(m.body) }, 1<<20)
 	return s, nil
 }
 

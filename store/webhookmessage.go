@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 	"github.com/riverqueue/river"
+
+	"github.com/switchboard-dev/switchboard/store/jsonappend"
 )
 
 // Delivery triggers: the scheduled attempts of a send (and its retries), or a replay.
@@ -191,74 +194,147 @@ func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, er
 	if err != nil {
 		return Message{}, false, &Error{Kind: ErrInvalid, Message: "data is not valid JSON"}
 	}
-	var row struct {
-		Found     bool           `db:"found"`
-		Inserted  bool           `db:"inserted"`
-		IDs       pq.StringArray `db:"ids"`
-		Endpoints pq.StringArray `db:"endpoints"`
-		Statuses  pq.StringArray `db:"statuses"`
-		URLs      pq.StringArray `db:"urls"`
-	}
-	st, err := s.prepared(ctx, s.db, sendQuery)
+	// The envelope is stored as text and signed as stored: any invalid UTF-8 the data carried
+	// is replaced here, so the answer and every attempt send the same bytes.
+	sent, err := s.sends.do(ctx, messageSend{in: in, id: id, body: strings.ToValidUTF8(string(body), "\uFFFD"), at: now})
 	if err != nil {
 		return Message{}, false, err
 	}
-	// One statement, in autocommit: atomic by itself, without a BEGIN and a COMMIT round trip.
-	err = st.GetContext(ctx, &row,
-		id, in.AppID, in.RecipientID, in.MessageID, in.IdempotencyKey, in.EventType, string(body), now,
-		TriggerScheduled, WebhookDeliveryArgs{}.Kind(), WebhookDeliveryArgs{}.InsertOpts().MaxAttempts, WebhookQueue, s.wake.due(WebhookQueue))
-	if err != nil {
-		return Message{}, false, err
-	}
-	if !row.Found {
+	if !sent.found {
 		return Message{}, false, notFound("Recipient " + in.RecipientID)
 	}
-	if !row.Inserted {
+	if !sent.inserted {
 		// The app has a message with this id or key (sent before, or by a concurrent send that
 		// won the race): answer with it.
 		m, _, err := s.findDuplicate(ctx, in)
 		return m, false, err
 	}
 	msg := Message{ID: id, AppID: in.AppID, MessageID: in.MessageID, IdempotencyKey: in.IdempotencyKey, RecipientID: in.RecipientID,
-		EventType: in.EventType, Body: string(body), Status: "no_endpoints", CreatedAt: now, Deliveries: []Delivery{}}
-	for i := range row.IDs {
-		d := Delivery{ID: uuid.MustParse(row.IDs[i]), EndpointID: uuid.MustParse(row.Endpoints[i]), URL: row.URLs[i], Status: row.Statuses[i]}
+		EventType: in.EventType, Body: sent.body, Status: "no_endpoints", CreatedAt: pgTime(now), Deliveries: []Delivery{}}
+	for i := range sent.ids {
+		d := Delivery{ID: uuid.MustParse(sent.ids[i]), EndpointID: uuid.MustParse(sent.endpoints[i]), URL: sent.urls[i], Status: sent.statuses[i]}
 		msg.Deliveries = append(msg.Deliveries, d)
 		msg.Status = "pending"
 	}
 	return msg, true, nil
 }
 
-// sendQuery finds the recipient, inserts the message (unless its id or key exists) and one
-// delivery per matching endpoint, and says what it did, in one statement.
+// messageSend is one SendMessage call as its batch reads it.
+type messageSend struct {
+	in   MessageSend
+	id   uuid.UUID
+	body string
+	at   time.Time
+}
+
+// sendOutcome is what the batch statement did with one message.
+type sendOutcome struct {
+	found, inserted                bool
+	body                           string
+	ids, endpoints, statuses, urls []string // the deliveries, by endpoint id
+}
+
+// sendMessages writes a batch of sends with one statement (sendQuery), batched like activity
+// creates (see batcher): a webhook send is as hot a path.
+func (s *DB) sendMessages(ctx context.Context, batch []messageSend) ([]batchResult[sendOutcome], error) {
+	payload := make([]byte, 0, 256*len(batch))
+	payload = append(payload, '[')
+	for i, m := range batch {
+		if i > 0 {
+			payload = append(payload, ',')
+		}
+		payload = append(payload, `{"i":`...)
+		payload = strconv.AppendInt(payload, int64(i), 10)
+		payload = append(payload, `,"id":"`...)
+		payload = append(payload, m.id.String()...)
+		payload = append(payload, `","app_id":"`...)
+		payload = append(payload, m.in.AppID.String()...)
+		payload = append(payload, `","recipient_id":`...)
+		payload = jsonappend.String(payload, m.in.RecipientID)
+		payload = append(payload, `,"message_id":`...)
+		payload = jsonappend.String(payload, m.in.MessageID)
+		if m.in.IdempotencyKey != nil {
+			payload = append(payload, `,"idempotency_key":`...)
+			payload = jsonappend.String(payload, *m.in.IdempotencyKey)
+		}
+		payload = append(payload, `,"event_type":`...)
+		payload = jsonappend.String(payload, m.in.EventType)
+		payload = append(payload, `,"body":`...)
+		payload = jsonappend.String(payload, m.body)
+		payload = append(payload, `,"created_at":`...)
+		payload = jsonappend.Time(payload, m.at)
+		payload = append(payload, '}')
+	}
+	payload = append(payload, ']')
+	st, err := s.prepared(ctx, s.db, sendQuery)
+	if err != nil {
+		return nil, err
+	}
+	// One statement, in autocommit: atomic by itself, without a BEGIN and a COMMIT round trip.
+	rows, err := st.QueryContext(ctx, string(payload), TriggerScheduled, WebhookDeliveryArgs{}.Kind(),
+		WebhookDeliveryArgs{}.InsertOpts().MaxAttempts, WebhookQueue, s.wake.due(WebhookQueue))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	results := make([]batchResult[sendOutcome], len(batch))
+	for rows.Next() {
+		var i int
+		var out sendOutcome
+		var ids, endpoints, statuses, urls pq.StringArray
+		if err := rows.Scan(&i, &out.found, &out.inserted, &ids, &endpoints, &statuses, &urls); err != nil {
+			return nil, err
+		}
+		out.body, out.ids, out.endpoints, out.statuses, out.urls = batch[i].body, ids, endpoints, statuses, urls
+		results[i] = batchResult[sendOutcome]{out: out}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Close reads to the end of the statement, its commit included: only then is a send answered.
+	return results, rows.Close()
+}
+
+// sendQuery finds each message's recipient, inserts the message (unless the app has its id or
+// key) and one delivery per matching endpoint with its job, and says what it did, one row per
+// message.
 const sendQuery = `
-		WITH r AS (
-			SELECT id FROM webhook_recipients WHERE app_id = $2 AND recipient_id = $3
+		WITH item AS (
+			SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, id uuid, app_id uuid, recipient_id text,
+				message_id text, idempotency_key text, event_type text, body text, created_at timestamptz)
+		), r AS (
+			SELECT item.*, rc.id AS recipient_pk FROM item
+			JOIN webhook_recipients rc ON rc.app_id = item.app_id AND rc.recipient_id = item.recipient_id
 		), m AS (
 			INSERT INTO webhook_messages (id, app_id, message_id, idempotency_key, recipient_pk, recipient_id, event_type, body, created_at)
-			SELECT $1, $2, $4, $5, r.id, $3, $6, $7, $8 FROM r
-			ON CONFLICT DO NOTHING RETURNING id, recipient_pk
+			SELECT id, app_id, message_id, idempotency_key, recipient_pk, recipient_id, event_type, body, created_at
+			FROM r ORDER BY app_id, message_id -- one lock order for every batch
+			ON CONFLICT DO NOTHING RETURNING id, recipient_pk, event_type
 		), d AS (
 			INSERT INTO webhook_deliveries (id, message_pk, endpoint_id, status)
 			SELECT gen_random_uuid(), m.id, e.id, CASE WHEN e.status = 'paused' THEN 'held' ELSE 'pending' END
 			FROM m JOIN webhook_endpoints e ON e.recipient_pk = m.recipient_pk
-			WHERE e.status <> 'disabled' AND (cardinality(e.event_types) = 0 OR $6 = ANY (e.event_types))
-			RETURNING id, endpoint_id, status
+			WHERE e.status <> 'disabled' AND (cardinality(e.event_types) = 0 OR m.event_type = ANY (e.event_types))
+			RETURNING id, message_pk, endpoint_id, status
 		), job AS (
 			-- The delivery jobs, written as River's InsertTx writes them (a second statement,
 			-- planned each time, was a third of a send's cost).
 			INSERT INTO river_job (args, kind, max_attempts, priority, queue, scheduled_at, state, tags, metadata)
-			SELECT jsonb_build_object('delivery_id', d.id, 'trigger', $9::text), $10, $11, 1, $12, now(), 'available', '{}', '{}'
+			SELECT jsonb_build_object('delivery_id', d.id, 'trigger', $2::text), $3, $4, 1, $5, now(), 'available', '{}', '{}'
 			FROM d WHERE d.status = 'pending'
 			RETURNING id
 		), wake AS (
-			SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', $12::text)::text)
-			WHERE $13 AND EXISTS (SELECT 1 FROM job)
+			SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', $5::text)::text)
+			WHERE $6 AND EXISTS (SELECT 1 FROM job)
+		), dl AS (
+			SELECT d.message_pk, array_agg(d.id::text ORDER BY e.id) AS ids, array_agg(d.endpoint_id::text ORDER BY e.id) AS endpoints,
+				array_agg(d.status ORDER BY e.id) AS statuses, array_agg(e.url ORDER BY e.id) AS urls
+			FROM d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+			GROUP BY d.message_pk
 		)
-		SELECT EXISTS (SELECT 1 FROM r) AS found, EXISTS (SELECT 1 FROM m) AS inserted,
-			coalesce(array_agg(d.id::text ORDER BY e.id), '{}') AS ids, coalesce(array_agg(d.endpoint_id::text ORDER BY e.id), '{}') AS endpoints,
-			coalesce(array_agg(d.status ORDER BY e.id), '{}') AS statuses, coalesce(array_agg(e.url ORDER BY e.id), '{}') AS urls
-		FROM d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+		SELECT item.i, r.i IS NOT NULL AS found, m.id IS NOT NULL AS inserted,
+			coalesce(dl.ids, '{}'), coalesce(dl.endpoints, '{}'), coalesce(dl.statuses, '{}'), coalesce(dl.urls, '{}')
+		FROM item LEFT JOIN r ON r.i = item.i LEFT JOIN m ON m.id = item.id LEFT JOIN dl ON dl.message_pk = m.id
 		WHERE (SELECT count(*) FROM wake) + (SELECT count(*) FROM job) >= 0 -- SELECT CTEs run only when referenced`
 
 // findDuplicate returns the app's message with in's id or idempotency key, if there is one.

@@ -1,0 +1,104 @@
+package webhooks_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-dev/switchboard/gen/webhooksclient"
+	"github.com/switchboard-dev/switchboard/server/servertest"
+)
+
+// TestConcurrentSendsAnswerEachTheirOwn: sends arriving together are written together (see
+// store's batcher), and each is still answered with its own message, recipient, deliveries
+// and outcome: an unknown recipient is a 404, a repeated messageId is the first message, and
+// each endpoint gets exactly its recipient's messages.
+func TestConcurrentSendsAnswerEachTheirOwn(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	f := setup(t, env, "order.created")
+	recv1, recv2 := newReceiver(t), newReceiver(t)
+	ep1 := f.endpoint(t, recv1.URL)
+	r2, err := f.c.CreateRecipientWithResponse(ctx, f.app, webhooksclient.CreateRecipientRequest{RecipientId: "customer_2"})
+	if err != nil || r2.JSON201 == nil {
+		t.Fatalf("create recipient: %v %s", err, r2.Body)
+	}
+	res, err := f.c.CreateEndpointWithResponse(ctx, f.app, "customer_2", webhooksclient.CreateEndpointRequest{Url: recv2.URL})
+	if err != nil || res.JSON201 == nil {
+		t.Fatalf("create endpoint: %v %s", err, res.Body)
+	}
+	ep2 := *res.JSON201
+
+	const n = 64
+	type answer struct {
+		status int
+		msg    *webhooksclient.Message
+	}
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rid := []string{"nobody", f.recipient, f.recipient, "customer_2"}[i%4]
+			body := webhooksclient.SendMessageRequest{RecipientId: &rid, EventType: "order.created", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}
+			if i%4 == 1 {
+				body.MessageId = ptr("evt_same")
+			}
+			res, err := f.c.SendMessageWithResponse(ctx, f.app, body)
+			if err != nil {
+				t.Errorf("send %d: %v", i, err)
+				return
+			}
+			answers[i] = answer{res.StatusCode(), res.JSON202}
+		}()
+	}
+	wg.Wait()
+	var same string
+	distinct := map[string]bool{}
+	for i, a := range answers {
+		switch i % 4 {
+		case 0:
+			if a.status != http.StatusNotFound {
+				t.Errorf("send %d to an unknown recipient: %d, want 404", i, a.status)
+			}
+			continue
+		case 1:
+			if a.status != http.StatusAccepted || a.msg.MessageId != "evt_same" {
+				t.Fatalf("send %d with a repeated messageId: %d %+v", i, a.status, a.msg)
+			}
+			if same == "" {
+				same = string(a.msg.Data)
+			} else if string(a.msg.Data) != same {
+				t.Errorf("send %d with a repeated messageId answered %s, another %s", i, a.msg.Data, same)
+			}
+			continue
+		}
+		if a.status != http.StatusAccepted {
+			t.Fatalf("send %d: %d", i, a.status)
+		}
+		wantRecipient, wantEndpoint := f.recipient, ep1.EndpointId
+		if i%4 == 3 {
+			wantRecipient, wantEndpoint = "customer_2", ep2.EndpointId
+		}
+		if got := string(a.msg.Data); got != fmt.Sprintf(`{"n":%d}`, i) || a.msg.RecipientId != wantRecipient || distinct[a.msg.MessageId] {
+			t.Errorf("send %d answered data %s, recipient %s, id %s (seen: %v)", i, got, a.msg.RecipientId, a.msg.MessageId, distinct[a.msg.MessageId])
+		}
+		distinct[a.msg.MessageId] = true
+		if a.msg.Deliveries == nil || len(*a.msg.Deliveries) != 1 || (*a.msg.Deliveries)[0].EndpointId != wantEndpoint {
+			t.Errorf("send %d answered deliveries %+v, want one to %s", i, a.msg.Deliveries, wantEndpoint)
+		}
+		if got := f.message(t, a.msg.MessageId); string(got.Data) != string(a.msg.Data) || got.RecipientId != wantRecipient {
+			t.Errorf("message %s reads back as %s for %s", a.msg.MessageId, got.Data, got.RecipientId)
+		}
+	}
+	// Each receiver gets its recipient's messages, each once: 16 + the one evt_same, and 16.
+	got1, got2 := recv1.wait(t, n/4+1, 10*time.Second), recv2.wait(t, n/4, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if got1, got2 = recv1.requests(), recv2.requests(); len(got1) != n/4+1 || len(got2) != n/4 {
+		t.Errorf("receivers got %d and %d requests, want %d and %d", len(got1), len(got2), n/4+1, n/4)
+	}
+}
