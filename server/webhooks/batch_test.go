@@ -102,3 +102,36 @@ func TestConcurrentSendsAnswerEachTheirOwn(t *testing.T) {
 		t.Errorf("receivers got %d and %d requests, want %d and %d", len(got1), len(got2), n/4+1, n/4)
 	}
 }
+
+// TestSendInvalidUTF8: data whose strings carry bytes that are not UTF-8 is accepted with
+// U+FFFD in their place (as JSON decoders read them), and the answer, the stored message and
+// the delivered body agree byte for byte.
+func TestSendInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	f := setup(t, env, "order.created")
+	recv := newReceiver(t)
+	f.endpoint(t, recv.URL)
+	status, body := env.Do(t, http.MethodPost, "/api/v1/apps/"+f.app.String()+"/messages",
+		`{"recipientId":"customer_123","eventType":"order.created","messageId":"evt_bad","data":{"name":"caf`+"\xe9"+`"}}`,
+		"Authorization", "Bearer "+f.key)
+	if status != http.StatusAccepted {
+		t.Fatalf("send: %d %s", status, body)
+	}
+	var answered webhooksclient.Message
+	if err := json.Unmarshal(body, &answered); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"name":"caf` + "\uFFFD" + `"}`
+	if string(answered.Data) != want {
+		t.Errorf("answered data %s, want %s", answered.Data, want)
+	}
+	if got := f.message(t, "evt_bad"); string(got.Data) != want {
+		t.Errorf("stored data %s, want %s", got.Data, want)
+	}
+	got := recv.wait(t, 1, 10*time.Second)
+	var delivered struct{ Data json.RawMessage }
+	if err := json.Unmarshal(got[0].Body, &delivered); err != nil || string(delivered.Data) != want {
+		t.Errorf("delivered %s (%v), want data %s", got[0].Body, err, want)
+	}
+}
