@@ -2,8 +2,9 @@
 // with the message, makes the signed HTTP attempts (Standard Webhooks), records each one,
 // retries failures on a schedule with jitter (honouring Retry-After), holds deliveries of
 // paused endpoints, disables endpoints that answer 410 or keep failing, and refuses internal
-// destinations at dial time unless allowed. Its jobs run in the River client package dispatch
-// starts, on their own queue.
+// destinations at dial time unless allowed, and deletes messages past their retention on a
+// schedule (retention.go). Its jobs run in the River client package dispatch starts, on their
+// own queue.
 package delivery
 
 import (
@@ -51,8 +52,12 @@ type Options struct {
 	AllowPrivate bool
 	// Workers is how many deliveries run at once in this process (default 200).
 	Workers int
-	// Logger receives failures of the engine itself.
+	// Logger receives failures of the engine itself, and the retention job's progress.
 	Logger *slog.Logger
+	// Retention is how long messages, their deliveries and attempts, and completed bulk
+	// replays are kept: a periodic job (Jobs.PeriodicJobs) deletes older ones whose deliveries
+	// are all final. 0 = kept forever, no such job (`serve` defaults to DefaultRetention).
+	Retention time.Duration
 }
 
 // MaxRetryAfter caps how long a receiver's Retry-After can push an attempt back.
@@ -61,10 +66,12 @@ const MaxRetryAfter = 24 * time.Hour
 // responseBodyLimit is how much of a response body an attempt keeps.
 const responseBodyLimit = 4 << 10
 
-// Jobs is webhook delivery's share of a River client: its queue and its workers.
+// Jobs is webhook delivery's share of a River client: its queue, its workers and its periodic
+// jobs (see dispatch.Options).
 type Jobs struct {
-	Queues   map[string]river.QueueConfig
-	Register func(*river.Workers)
+	Queues       map[string]river.QueueConfig
+	Register     func(*river.Workers)
+	PeriodicJobs []*river.PeriodicJob
 }
 
 // NewClient returns the HTTP client every outbound call to a user-given URL goes through
@@ -122,7 +129,9 @@ func New(db *store.DB, opts Options) Jobs {
 		Register: func(ws *river.Workers) {
 			river.AddWorker(ws, w)
 			river.AddWorker(ws, &replayWorker{db: db})
+			river.AddWorker(ws, &retentionWorker{db: db, retention: opts.Retention, log: opts.Logger})
 		},
+		PeriodicJobs: retentionJobs(opts.Retention),
 	}
 }
 

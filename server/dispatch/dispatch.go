@@ -50,6 +50,9 @@ type Options struct {
 	Queues map[string]river.QueueConfig
 	// Register adds other packages' workers to the client.
 	Register func(*river.Workers)
+	// PeriodicJobs are other packages' jobs to insert on a schedule (webhook retention). Only
+	// the process River elects leader inserts them, so several processes do not repeat them.
+	PeriodicJobs []*river.PeriodicJob
 	// RescueAfter is how long a job may stay running before it is taken as lost (its process
 	// died) and run again (default River's, 1 hour). It must exceed every worker's timeout.
 	RescueAfter time.Duration
@@ -101,6 +104,7 @@ func Start(ctx context.Context, dsn string, db *store.DB, opts Options) (*Runner
 		Queues:               queues,
 		RescueStuckJobsAfter: opts.RescueAfter,
 		Workers:              workers,
+		PeriodicJobs:         opts.PeriodicJobs,
 		RetryPolicy:          backoff(opts.Backoff),
 		Logger:               opts.Logger,
 		FetchCooldown:        20 * time.Millisecond,

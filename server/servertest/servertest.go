@@ -122,7 +122,7 @@ func New(t testing.TB, opts ...Option) *Env {
 			o.delivery.Logger = log
 		}
 		jobs := delivery.New(db, *o.delivery)
-		o.dispatch.Queues, o.dispatch.Register = jobs.Queues, jobs.Register
+		o.dispatch.Queues, o.dispatch.Register, o.dispatch.PeriodicJobs = jobs.Queues, jobs.Register, jobs.PeriodicJobs
 	}
 	if o.dispatch != nil {
 		o.dispatch.AllowPrivate = !o.refusePrivate

@@ -39,6 +39,8 @@ Environment:
   SWITCHBOARD_ENCRYPTION_KEY  32-byte key (base64 or hex) sealing secrets at rest; unset = generated, kept in the data directory
   SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS  true = webhook deliveries, activity dispatches and call pre-checks may reach loopback, private
                               and link-local addresses (local development); default false: such destinations are refused
+  SWITCHBOARD_WEBHOOK_RETENTION  how long webhook messages and their attempts are kept, as a Go duration (default 2160h,
+                              90 days); 0 = kept forever
 `
 
 func main() {
@@ -60,6 +62,7 @@ func main() {
 type config struct {
 	addr, databaseURL, dataDir, adminToken, encryptionKey string
 	allowPrivateEndpoints                                 bool
+	webhookRetention                                      time.Duration
 }
 
 func env(name, dflt string) string {
@@ -84,6 +87,11 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		}
 		cfg.allowPrivateEndpoints = allow
 	}
+	retention, err := parseRetention(os.Getenv("SWITCHBOARD_WEBHOOK_RETENTION"))
+	if err != nil {
+		return err
+	}
+	cfg.webhookRetention = retention
 	dataDir, err := filepath.Abs(cfg.dataDir)
 	if err != nil {
 		return err
@@ -148,11 +156,11 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 
-	webhooks := delivery.New(db, delivery.Options{AllowPrivate: cfg.allowPrivateEndpoints, Logger: log})
+	webhooks := delivery.New(db, delivery.Options{AllowPrivate: cfg.allowPrivateEndpoints, Logger: log, Retention: cfg.webhookRetention})
 	// A job still running a minute after it started belongs to a process that died (every
 	// worker's timeout is shorter): River runs it again, so a crash delays work, never loses it.
 	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: log, AllowPrivate: cfg.allowPrivateEndpoints, Queues: webhooks.Queues,
-		Register: webhooks.Register, RescueAfter: time.Minute})
+		Register: webhooks.Register, PeriodicJobs: webhooks.PeriodicJobs, RescueAfter: time.Minute})
 	if err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
@@ -163,7 +171,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 			log.Error("stop workers", "error", err)
 		}
 	}()
-	log.Info("workers started", "allow_private_endpoints", cfg.allowPrivateEndpoints)
+	log.Info("workers started", "allow_private_endpoints", cfg.allowPrivateEndpoints, "webhook_retention", cfg.webhookRetention.String())
 
 	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log,
 		AllowPrivateEndpoints: cfg.allowPrivateEndpoints})
@@ -192,6 +200,19 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// parseRetention reads SWITCHBOARD_WEBHOOK_RETENTION: a Go duration (720h), "" = the default
+// (90 days), 0 = keep webhook messages forever.
+func parseRetention(v string) (time.Duration, error) {
+	if v == "" {
+		return delivery.DefaultRetention, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("SWITCHBOARD_WEBHOOK_RETENTION: %q is not a duration such as 2160h (0 = keep forever)", v)
+	}
+	return d, nil
 }
 
 // keptSecret returns the secret stored at path, creating it (mode 0600) with gen on first use,

@@ -1,0 +1,93 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// DefaultRetention is how long `serve` keeps webhook messages unless configured otherwise:
+// 90 days, as Svix keeps payloads.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// RetentionEvery is how often the retention job runs (besides once soon after a process
+// becomes River's leader).
+const RetentionEvery = time.Hour
+
+// retentionBatch is how many messages one transaction of the retention job deletes at most.
+const retentionBatch = 5000
+
+// retentionRunFor is how long one run of the retention job deletes before it hands over to a
+// new run of the same job (a snooze), staying well within its timeout: a job still running
+// after dispatch.Options.RescueAfter would be taken for lost and run a second time.
+const retentionRunFor = 20 * time.Second
+
+// RetentionArgs is the periodic job that deletes expired webhook messages.
+type RetentionArgs struct{}
+
+// Kind names the job type in River's tables.
+func (RetentionArgs) Kind() string { return "webhook_retention" }
+
+// InsertOpts puts the job on the webhooks queue, once: while one is waiting or running, the
+// next period's insert is skipped.
+func (RetentionArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: store.WebhookQueue, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning,
+		rivertype.JobStateScheduled,
+	}}}
+}
+
+// retentionJobs is the periodic retention job, none when retention is 0 (messages are kept).
+func retentionJobs(retention time.Duration) []*river.PeriodicJob {
+	if retention <= 0 {
+		return nil
+	}
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(RetentionEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
+		&river.PeriodicJobOpts{ID: RetentionArgs{}.Kind(), RunOnStart: true})}
+}
+
+// retentionWorker deletes the messages older than the retention whose deliveries are all
+// final, with their deliveries and attempts, and old completed bulk replays
+// (store.PruneWebhooks), in every workspace.
+type retentionWorker struct {
+	river.WorkerDefaults[RetentionArgs]
+	db        *store.DB
+	retention time.Duration // 0 = keep everything: a job left from a run with retention on does nothing
+	log       *slog.Logger
+}
+
+// Timeout leaves the last statement of a run time to end after retentionRunFor.
+func (w *retentionWorker) Timeout(*river.Job[RetentionArgs]) time.Duration {
+	return retentionRunFor + 15*time.Second
+}
+
+func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
+	if w.retention <= 0 {
+		return nil
+	}
+	started := time.Now()
+	cutoff := started.Add(-w.retention)
+	runCtx, cancel := context.WithTimeout(ctx, retentionRunFor)
+	defer cancel()
+	res, err := w.db.PruneWebhooks(runCtx, cutoff, retentionBatch)
+	// The run's time is up (or the process is stopping) with rows left: what was deleted is
+	// committed, the batch in hand is rolled back, and a new run continues.
+	more := err != nil && runCtx.Err() != nil
+	if err != nil && !more {
+		w.log.Warn("webhook retention failed", "error", err, "deleted_messages", res.Messages, "deleted_deliveries", res.Deliveries,
+			"deleted_attempts", res.Attempts, "deleted_replays", res.Replays)
+		return err
+	}
+	w.log.Info("webhook retention", "cutoff", cutoff.UTC(), "deleted_messages", res.Messages, "deleted_deliveries", res.Deliveries,
+		"deleted_attempts", res.Attempts, "deleted_replays", res.Replays, "duration_ms", time.Since(started).Milliseconds(), "more", more)
+	if more {
+		return river.JobSnooze(0) // continue in a new run
+	}
+	return nil
+}
