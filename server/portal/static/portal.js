@@ -347,14 +347,16 @@
 
   function showError(title, message, details) {
     const e = $("error");
-    e.replaceChildren(
+    e.replaceChildren();
+    append(e, [
       h("p", null, h("strong", null, title)),
       message ? h("p", null, message) : null,
       details && details.length
         ? h("ul", null, details.map(function (d) {
           return h("li", null, d && d.field ? d.field + ": " : null, d ? d.message : "");
         }))
-        : null);
+        : null,
+    ]);
     e.hidden = false;
     e.scrollIntoView({ block: "nearest" });
   }
@@ -373,8 +375,8 @@
     if (err instanceof ApiError) {
       if (err.status === 401) {
         renderState("Your session has expired",
-          "Portal links work for a limited time. Go back to the application that sent you here and " +
-          "open the webhooks portal again.");
+          "Portal links work for a limited time, and this one has expired or is no longer valid. Go back " +
+          "to the application that sent you here and open the webhooks portal again.");
         return;
       }
       const title = err.status === 0 ? "Connection problem"
@@ -613,7 +615,8 @@
     function showSecret(s) {
       const code = h("code", { class: "secret break", tabindex: "-1" }, s.key);
       const previous = s.previousKeys || [];
-      shown.replaceChildren(
+      shown.replaceChildren();
+      append(shown, [
         h("p", { class: "secret-line" }, h("span", { class: "visually-hidden" }, "Current secret: "), code, " ",
           button("Copy", function () { return copy(code, s.key); }), " ",
           button("Hide", hide)),
@@ -623,7 +626,8 @@
             h("ul", { class: "previous" }, previous.map(function (p) {
               return h("li", null, h("code", { class: "break" }, p.key), " — until ", time(p.expiresAt));
             })))
-          : null);
+          : null,
+      ]);
       reveal.hidden = true;
       code.focus();
     }
@@ -667,6 +671,7 @@
     const url = h("input", {
       id: urlId, name: "url", type: "url", required: true, maxlength: "2000", autocomplete: "off",
       spellcheck: "false", placeholder: "https://example.com/webhooks", "aria-describedby": urlHelp,
+      pattern: "https?://.+", title: "An http or https URL",
       value: ep ? ep.url : "",
     });
     const descId = newId("description");
@@ -790,7 +795,7 @@
       h("td", { class: "url" }, withMessage
         ? linkButton(a.messageId, function () { return go("message", { messageId: a.messageId }); })
         : (endpointUrls && endpointUrls[a.endpointId]) || a.endpointId),
-      h("td", null, orDash(a.error),
+      h("td", { class: "wide" }, orDash(a.error),
         a.nextAttemptAt ? h("div", { class: "muted" }, "Next attempt: ", time(a.nextAttemptAt)) : null,
         body));
   }
@@ -937,6 +942,18 @@
         go(ev.state.view, ev.state.params, "pop");
       }
     });
+    // A portal link opened in a tab already showing this page changes only the fragment, which
+    // loads nothing: take its token here.
+    window.addEventListener("hashchange", function () {
+      if (new URLSearchParams(location.hash.slice(1)).get("token")) {
+        token = takeToken();
+        open();
+      }
+    });
+    open();
+  }
+
+  function open() {
     if (!session.appId || !session.recipientId) {
       renderState("This link is incomplete", "Open the webhooks portal from the application that sent you here.");
       return;
