@@ -151,15 +151,11 @@
     return body;
   }
 
-  // The app's event types (archived ones too, flagged): fetched once, for filters and forms.
-  let eventTypesPromise = null;
-  function eventTypes() {
-    if (!eventTypesPromise) {
-      eventTypesPromise = call("listEventTypes", {}, { query: { includeArchived: true } })
-        .then(function (list) { return list.data; });
-      eventTypesPromise.catch(function () { eventTypesPromise = null; });
-    }
-    return eventTypesPromise;
+  // The app's event types, archived ones too (flagged), for filters and forms: fetched each
+  // time, as the app may publish new ones while the page is open.
+  async function eventTypes() {
+    const list = await call("listEventTypes", {}, { query: { includeArchived: true } });
+    return list.data;
   }
 
   // --- DOM helpers -------------------------------------------------------------------------
@@ -700,7 +696,7 @@
     const cancel = button("Cancel", function () {
       return editing ? go("endpoint", { endpointId: ep.endpointId }) : go("endpoints", {});
     });
-    const form = h("form", { class: "form", novalidate: false },
+    const form = h("form", { class: "form" },
       h("div", { class: "field" },
         h("label", { for: urlId }, "URL"),
         url,
