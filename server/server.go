@@ -29,6 +29,7 @@ import (
 	"github.com/switchboard-dev/switchboard/server/channels"
 	"github.com/switchboard-dev/switchboard/server/contract"
 	"github.com/switchboard-dev/switchboard/server/docs"
+	"github.com/switchboard-dev/switchboard/server/portal"
 	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/server/webhooks"
 	"github.com/switchboard-dev/switchboard/store"
@@ -83,6 +84,7 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	if err := docs.Register(e); err != nil {
 		return nil, err
 	}
+	portal.Register(e) // the customer portal page; it calls the Webhooks API from the browser
 
 	keys := auth.APIKeys(db, cfg.Now)
 	mounts := map[string]struct {
