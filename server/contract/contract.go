@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -146,6 +147,13 @@ func (s *Spec) Match() echo.MiddlewareFunc {
 					return problem.New(http.StatusMethodNotAllowed, "Method %s is not allowed on %s", req.Method, req.URL.Path)
 				}
 				return problem.New(http.StatusNotFound, "Cannot %s %s", req.Method, req.URL.Path)
+			}
+			// The router matches the escaped path, so its parameters are still escaped ("a%7Cb");
+			// validation and the handlers read them decoded, as the client meant them.
+			for k, v := range params {
+				if u, err := url.PathUnescape(v); err == nil {
+					params[k] = u
+				}
 			}
 			r := &Route{Operation: route.Operation, PathParams: params, Security: s.security[route.Operation], route: route}
 			c.Set(routeKey, r)

@@ -431,3 +431,24 @@ func TestCRUD(t *testing.T) {
 		t.Errorf("deleted app: %d", got.StatusCode())
 	}
 }
+
+// TestRecipientIDWithEscapedCharacters: a recipient id the spec allows with characters a
+// client escapes in a path ("|") is found by its path operations, as created.
+func TestRecipientIDWithEscapedCharacters(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	f := setup(t, env)
+	const id = "tenant|eu:1@x"
+	r, err := f.c.CreateRecipientWithResponse(ctx, f.app, webhooksclient.CreateRecipientRequest{RecipientId: id})
+	if err != nil || r.JSON201 == nil {
+		t.Fatalf("create recipient: %v %s", err, r.Body)
+	}
+	got, err := f.c.GetRecipientWithResponse(ctx, f.app, id)
+	if err != nil || got.JSON200 == nil || got.JSON200.RecipientId != id {
+		t.Fatalf("get recipient %q: %v %d %s", id, err, got.StatusCode(), got.Body)
+	}
+	res, err := f.c.CreateEndpointWithResponse(ctx, f.app, id, webhooksclient.CreateEndpointRequest{Url: "https://example.com/hook"})
+	if err != nil || res.JSON201 == nil {
+		t.Fatalf("create endpoint for %q: %v %d %s", id, err, res.StatusCode(), res.Body)
+	}
+}
