@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/server/delivery"
 	"github.com/switchboard-dev/switchboard/server/dispatch"
+	"github.com/switchboard-dev/switchboard/server/servertest"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/storetest"
 )
@@ -61,40 +61,10 @@ func exists(t *testing.T, db *store.DB, messagePK uuid.UUID) bool {
 	return ok
 }
 
-// eventually polls cond until it is true, or fails the test.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// logBuffer collects what the workers log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // start runs the job workers with webhook delivery, as `serve` does.
-func start(t *testing.T, dsn string, db *store.DB, opts delivery.Options) *logBuffer {
+func start(t *testing.T, dsn string, db *store.DB, opts delivery.Options) *servertest.SyncBuffer {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &servertest.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	opts.Logger = log
 	jobs := delivery.New(db, opts)
@@ -126,7 +96,7 @@ func TestRetentionRunsAsPeriodicJob(t *testing.T) {
 		t.Fatalf("periodic jobs: %d, want 1", n)
 	}
 	logs := start(t, dsn, db, opts)
-	eventually(t, 30*time.Second, "the retention job to complete", func() bool {
+	servertest.Eventually(t, 30*time.Second, "the retention job to complete", func() bool {
 		var n int
 		if err := db.SQL().Get(&n, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`, delivery.RetentionArgs{}.Kind()); err != nil {
 			t.Fatal(err)
@@ -176,7 +146,7 @@ func TestRetentionZeroKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the retention job to complete", func() bool {
+	servertest.Eventually(t, 30*time.Second, "the retention job to complete", func() bool {
 		var state string
 		if err := db.SQL().Get(&state, `SELECT state FROM river_job WHERE id = $1`, res.Job.ID); err != nil {
 			t.Fatal(err)

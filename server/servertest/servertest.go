@@ -67,6 +67,18 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
+// Eventually polls cond until it is true, or fails the test after within.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Option changes what New starts.
 type Option func(*options)
 

@@ -38,7 +38,7 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 	if got[0].Header.Get("webhook-id") != got[1].Header.Get("webhook-id") {
 		t.Error("webhook-id changed between attempts")
 	}
-	eventually(t, 5*time.Second, "delivered", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusDelivered })
+	servertest.Eventually(t, 5*time.Second, "delivered", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusDelivered })
 	as := f.attempts(t, m.MessageId)
 	if len(as) != 2 {
 		t.Fatalf("attempts = %d, want 2", len(as))
@@ -78,7 +78,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	ep := f.endpoint(t, recv.URL)
 	m := f.send(t, "invoice.paid", `{}`)
 	recv.wait(t, 1, 5*time.Second)
-	eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	servertest.Eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
 	res, _ := f.c.GetEndpointWithResponse(ctx, f.app, f.recipient, ep.EndpointId)
 	if e := res.JSON200; e.Status != webhooksclient.EndpointStatusDisabled || !strings.Contains(e.DisabledReason.MustGet(), "410") {
 		t.Errorf("endpoint after 410: %s", res.Body)
@@ -106,7 +106,7 @@ func TestFailingEndpointDisabled(t *testing.T) {
 	ep := f.endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(3) })
 	m := f.send(t, "invoice.paid", `{}`)
 	recv.wait(t, 3, 5*time.Second)
-	eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	servertest.Eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
 	time.Sleep(opts.DisableAfter) // no attempt comes after the last one; and DisableAfter passes
 	if n := len(recv.requests()); n != 3 {
 		t.Errorf("receiver got %d requests, want maxAttempts = 3", n)
@@ -116,7 +116,7 @@ func TestFailingEndpointDisabled(t *testing.T) {
 	}
 	// Still failing after DisableAfter: the next failure disables it.
 	f.send(t, "invoice.paid", `{}`)
-	eventually(t, 5*time.Second, "the endpoint to be disabled", func() bool {
+	servertest.Eventually(t, 5*time.Second, "the endpoint to be disabled", func() bool {
 		res, _ := f.c.GetEndpointWithResponse(ctx, f.app, f.recipient, ep.EndpointId)
 		return res.JSON200.Status == webhooksclient.EndpointStatusDisabled && strings.Contains(res.JSON200.DisabledReason.MustGet(), "failed since")
 	})
@@ -168,7 +168,7 @@ func TestPausedEndpointHoldsDeliveries(t *testing.T) {
 		}
 	}
 	for _, id := range ids {
-		eventually(t, 5*time.Second, "delivered", func() bool { return f.message(t, id).Status == webhooksclient.MessageStatusDelivered })
+		servertest.Eventually(t, 5*time.Second, "delivered", func() bool { return f.message(t, id).Status == webhooksclient.MessageStatusDelivered })
 	}
 }
 
@@ -185,7 +185,7 @@ func TestPrivateDestinationsRefused(t *testing.T) {
 	port := recv.URL[strings.LastIndex(recv.URL, ":")+1:]
 	f.endpoint(t, "http://localhost:"+port+"/hook", func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(1) })
 	m := f.send(t, "invoice.paid", `{}`)
-	eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	servertest.Eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
 	a := f.attempts(t, m.MessageId)[0]
 	if !strings.Contains(a.Error.MustGet(), "refused to connect") || !strings.Contains(a.Error.MustGet(), "loopback") || !a.ResponseStatusCode.IsNull() {
 		t.Errorf("attempt: %+v", a)
@@ -206,7 +206,7 @@ func TestTimeout(t *testing.T) {
 	recv.setRespond(func(_ int, w http.ResponseWriter) { time.Sleep(time.Second); w.WriteHeader(200) })
 	f.endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(1) })
 	m := f.send(t, "invoice.paid", `{}`)
-	eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	servertest.Eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
 	if a := f.attempts(t, m.MessageId)[0]; !strings.Contains(a.Error.MustGet(), "timeout") || a.DurationMs < 250 || a.DurationMs > 2000 {
 		t.Errorf("attempt: %+v", a)
 	}
@@ -341,7 +341,7 @@ func TestBulkReplay(t *testing.T) {
 	}
 	voided := f.send(t, "invoice.voided", `{}`).MessageId
 	for _, id := range append(paid, voided) {
-		eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, id).Status == webhooksclient.MessageStatusFailed })
+		servertest.Eventually(t, 5*time.Second, "failed", func() bool { return f.message(t, id).Status == webhooksclient.MessageStatusFailed })
 	}
 	mu.Lock()
 	up = true
@@ -351,12 +351,12 @@ func TestBulkReplay(t *testing.T) {
 		t.Fatalf("bulk replay: %v %s", err, res.Body)
 	}
 	id := res.JSON202.ReplayId
-	eventually(t, 10*time.Second, "the replay to complete", func() bool {
+	servertest.Eventually(t, 10*time.Second, "the replay to complete", func() bool {
 		r, _ := f.c.GetBulkReplayWithResponse(ctx, f.app, id)
 		return r.JSON200 != nil && r.JSON200.Status == webhooksclient.Completed && r.JSON200.Replayed == 3
 	})
 	for _, id := range paid {
-		eventually(t, 5*time.Second, "delivered", func() bool { return f.message(t, id).Status == webhooksclient.MessageStatusDelivered })
+		servertest.Eventually(t, 5*time.Second, "delivered", func() bool { return f.message(t, id).Status == webhooksclient.MessageStatusDelivered })
 		if a := f.attempts(t, id)[0]; a.Trigger != webhooksclient.Replay || a.AttemptNumber != 2 {
 			t.Errorf("replay attempt: %+v", a)
 		}

@@ -92,18 +92,6 @@ func (r *receiver) wait(t *testing.T, n int, within time.Duration) []received {
 	}
 }
 
-// eventually polls cond until it is true, or fails the test.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 type errorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`

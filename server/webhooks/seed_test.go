@@ -137,7 +137,7 @@ func TestSeed001Workflow(t *testing.T) {
 			Error              string `json:"error"`
 		} `json:"data"`
 	}
-	eventually(t, 5*time.Second, "two recorded attempts", func() bool {
+	servertest.Eventually(t, 5*time.Second, "two recorded attempts", func() bool {
 		status, body = env.Do(t, "GET", base+"/messages/"+msg.MessageID+"/attempts", "", h...)
 		_ = json.Unmarshal(body, &attempts)
 		return status == 200 && len(attempts.Data) >= 2
@@ -152,7 +152,7 @@ func TestSeed001Workflow(t *testing.T) {
 	if status, body = env.Do(t, "PATCH", base+"/recipients/customer_123/endpoints/"+ep.EndpointID, `{"maxAttempts":1}`, h...); status != 200 {
 		t.Fatalf("patch: %d %s", status, body)
 	}
-	eventually(t, 10*time.Second, "the delivery to fail for good", func() bool {
+	servertest.Eventually(t, 10*time.Second, "the delivery to fail for good", func() bool {
 		_, b := env.Do(t, "GET", base+"/messages/"+msg.MessageID, "", h...)
 		return strings.Contains(string(b), `"status":"failed"`)
 	})
@@ -162,7 +162,7 @@ func TestSeed001Workflow(t *testing.T) {
 		t.Fatalf("replay: %d %s", status, body)
 	}
 	recv.wait(t, len(recv.requests())+1, 10*time.Second)
-	eventually(t, 10*time.Second, "the message to be delivered", func() bool {
+	servertest.Eventually(t, 10*time.Second, "the message to be delivered", func() bool {
 		_, b := env.Do(t, "GET", base+"/messages/"+msg.MessageID, "", h...)
 		return strings.Contains(string(b), `"status":"delivered"`)
 	})
