@@ -65,7 +65,7 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 		in := r.in
 		items[i] = createItem{I: i, ID: r.id, WorkspaceID: in.WorkspaceID, CommerceID: in.CommerceID,
 			Type: in.Type, Channel: in.Channel, ReasonCode: in.ReasonCode, Reason: in.Reason, UserStatus: in.UserStatus,
-			IdempotencyKey: in.IdempotencyKey, ScheduledAt: in.ScheduledAt, SuggestedExecutionTime: in.SuggestedExecutionTime,
+			IdempotencyKey: in.IdempotencyKey, ScheduledAt: pgTime(in.ScheduledAt), SuggestedExecutionTime: pgTimePtr(in.SuggestedExecutionTime),
 			Score: in.Score, AssignmentReason: in.AssignmentReason, TargetCriteria: json.RawMessage(jsonOr(in.TargetCriteria, "[]")),
 			AttributeKeys: nonNilStrings(in.AttributeKeys), Attributes: json.RawMessage(jsonOr(in.Attributes, "[]"))}
 	}
@@ -95,11 +95,8 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 		}
 		in := batch[i].in
 		a.WorkspaceID, a.CommerceID, a.Type, a.Channel, a.Status = in.WorkspaceID, in.CommerceID, in.Type, in.Channel, StatusReady
-		a.IdempotencyKey, a.ScheduledAt, a.SuggestedExecutionTime = in.IdempotencyKey, pgTime(in.ScheduledAt), in.SuggestedExecutionTime
-		if a.SuggestedExecutionTime != nil {
-			t := pgTime(*a.SuggestedExecutionTime)
-			a.SuggestedExecutionTime = &t
-		}
+		// The times as written (microseconds, as PostgreSQL keeps them).
+		a.IdempotencyKey, a.ScheduledAt, a.SuggestedExecutionTime = in.IdempotencyKey, items[i].ScheduledAt, items[i].SuggestedExecutionTime
 		a.Score, a.AssignmentReason, a.AttributeKeys, a.UpdatedAt = in.Score, in.AssignmentReason, nonNilStrings(in.AttributeKeys), a.CreatedAt
 		results[i] = batchResult[Activity]{out: a}
 	}
@@ -259,3 +256,11 @@ func (s *DB) createRefusal(ctx context.Context, in ActivityCreate) error {
 
 // pgTime is t as PostgreSQL stores a timestamptz: microseconds, read back in UTC.
 func pgTime(t time.Time) time.Time { return t.Round(time.Microsecond).UTC() }
+
+func pgTimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	r := pgTime(*t)
+	return &r
+}

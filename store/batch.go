@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // Hot inserts (activity creates, webhook sends) go through a group-commit batcher: concurrent
@@ -34,6 +37,7 @@ type batcher[In, Out any] struct {
 }
 
 type batchCall[In, Out any] struct {
+	ctx  context.Context // the caller's: a call whose caller left before its write is not written
 	in   In
 	done chan batchResult[Out]
 }
@@ -57,7 +61,7 @@ func newBatcher[In, Out any](stop <-chan struct{}, write func(context.Context, [
 
 // do queues in and waits for its batch to be written.
 func (b *batcher[In, Out]) do(ctx context.Context, in In) (Out, error) {
-	c := &batchCall[In, Out]{in: in, done: make(chan batchResult[Out], 1)}
+	c := &batchCall[In, Out]{ctx: ctx, in: in, done: make(chan batchResult[Out], 1)}
 	var zero Out
 	select {
 	case b.calls <- c:
@@ -76,8 +80,15 @@ func (b *batcher[In, Out]) do(ctx context.Context, in In) (Out, error) {
 func (b *batcher[In, Out]) run(stop <-chan struct{}) {
 	for {
 		var first *batchCall[In, Out]
+		select { // stopping comes first: the database is closing, no new write can succeed
+		case <-stop:
+			b.drain()
+			return
+		default:
+		}
 		select {
 		case <-stop:
+			b.drain()
 			return
 		case first = <-b.calls:
 		}
@@ -120,28 +131,75 @@ func (b *batcher[In, Out]) weigh(c *batchCall[In, Out]) int {
 	return b.size(c.in)
 }
 
-// flush writes one batch and answers its calls.
+// errClosed answers calls still queued when the store closes.
+var errClosed = errors.New("store: closed")
+
+// drain answers the calls still queued once the batcher stops, so no caller waits for a
+// write that will not come.
+func (b *batcher[In, Out]) drain() {
+	for {
+		select {
+		case c := <-b.calls:
+			c.done <- batchResult[Out]{err: errClosed}
+		default:
+			return
+		}
+	}
+}
+
+// flush writes one batch and answers its calls. A call whose caller has gone (timed out,
+// disconnected) is answered with that and left out: its caller was told it failed, so it
+// must not be written.
 func (b *batcher[In, Out]) flush(batch []*batchCall[In, Out]) {
+	live := batch[:0:0]
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.done <- batchResult[Out]{err: err}
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ins := make([]In, len(batch))
-	for i, c := range batch {
+	ins := make([]In, len(live))
+	for i, c := range live {
 		ins[i] = c.in
 	}
 	results, err := b.write(ctx, ins)
-	if err != nil && len(batch) > 1 {
-		for _, c := range batch {
+	if err != nil && len(live) > 1 && rowError(err) {
+		// Something in one row (or a deadlock with another batch): each call alone, so one
+		// bad row cannot fail the others. Other errors (the database unreachable, a
+		// timeout) would fail each call alone just as well, only 128 times slower.
+		for _, c := range live {
 			b.flush([]*batchCall[In, Out]{c})
 		}
 		return
 	}
-	for i, c := range batch {
+	for i, c := range live {
 		if err != nil {
 			c.done <- batchResult[Out]{err: err}
 			continue
 		}
 		c.done <- results[i]
 	}
+}
+
+// rowError reports whether err may come from one row of a batch (data exceptions and
+// integrity violations, SQLSTATE classes 22 and 23) or from the batch's timing with another
+// (deadlock, serialization failure): worth retrying each row alone.
+func rowError(err error) bool {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) {
+		return false
+	}
+	switch pqErr.Code.Class() {
+	case "22", "23":
+		return true
+	}
+	return pqErr.Code == "40P01" || pqErr.Code == "40001"
 }
 
 // flushGate tells a gathering writer whether another is writing a batch, and when it is done.

@@ -196,18 +196,28 @@ func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, er
 	}
 	// The envelope is stored as text and signed as stored: any invalid UTF-8 the data carried
 	// is replaced here, so the answer and every attempt send the same bytes.
-	sent, err := s.sends.do(ctx, messageSend{in: in, id: id, body: strings.ToValidUTF8(string(body), "\uFFFD"), at: now})
-	if err != nil {
-		return Message{}, false, err
-	}
-	if !sent.found {
-		return Message{}, false, notFound("Recipient " + in.RecipientID)
-	}
-	if !sent.inserted {
+	call := messageSend{in: in, id: id, body: strings.ToValidUTF8(string(body), "\uFFFD"), at: pgTime(now)}
+	var sent sendOutcome
+	for try := 0; ; try++ {
+		if sent, err = s.sends.do(ctx, call); err != nil {
+			return Message{}, false, err
+		}
+		if !sent.found {
+			return Message{}, false, notFound("Recipient " + in.RecipientID)
+		}
+		if sent.inserted {
+			break
+		}
 		// The app has a message with this id or key (sent before, or by a concurrent send that
 		// won the race): answer with it.
-		m, _, err := s.findDuplicate(ctx, in)
-		return m, false, err
+		m, ok, err := s.findDuplicate(ctx, in)
+		if ok || err != nil {
+			return m, false, err
+		}
+		// It was deleted in between (retention, its recipient deleted): send this one after all.
+		if try > 0 {
+			return Message{}, false, &Error{Kind: ErrConflict, Message: "A message with this id or idempotency key is being deleted; retry"}
+		}
 	}
 	msg := Message{ID: id, AppID: in.AppID, MessageID: in.MessageID, IdempotencyKey: in.IdempotencyKey, RecipientID: in.RecipientID,
 		EventType: in.EventType, Body: sent.body, Status: "no_endpoints", CreatedAt: pgTime(now), Deliveries: []Delivery{}}
@@ -471,6 +481,14 @@ func (s *DB) ReplayMessage(ctx context.Context, workspaceID, appID uuid.UUID, me
 		return 0, err
 	}
 	defer tx.Rollback()
+	// The message stays while this replays it: retention's delete waits for this lock, and a
+	// message it deleted in between is a 404.
+	var kept bool
+	if err := tx.GetContext(ctx, &kept, `SELECT true FROM webhook_messages WHERE id = $1 FOR KEY SHARE`, m.ID); errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound("Message")
+	} else if err != nil {
+		return 0, err
+	}
 	var ids []uuid.UUID
 	if endpointID != uuid.Nil {
 		err = tx.SelectContext(ctx, &ids, `

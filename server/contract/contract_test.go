@@ -35,6 +35,14 @@ paths:
                 nested: {type: object, properties: {when: {type: string, format: date-time}}}
       responses:
         '200': {description: ok}
+  /things/{id}/parts/{part}:
+    get:
+      operationId: getPart
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: string}}
+        - {name: part, in: path, required: true, schema: {type: string}}
+      responses:
+        '200': {description: ok}
 `
 
 func serve(t *testing.T, camel bool, method, target, body string) (*problem.Problem, bool) {
@@ -93,6 +101,13 @@ func TestRouting(t *testing.T) {
 	}
 	if p, reached := serve(t, false, "POST", "/v1/things/5d5e0f3c-6f3a-4a47-8a3e-0c1d2b3a4f5e", `{"dispatch_provider_id":"x","kind":"a"}`); p != nil || !reached {
 		t.Errorf("valid request: %v", p)
+	}
+	if p, reached := serve(t, false, "GET", "/v1/things/a%3Ab/parts/c", ""); p != nil || !reached {
+		t.Errorf("escaped characters in a segment: %v", p)
+	}
+	// Decoded, this is getPart; Echo would route the raw path elsewhere: refused.
+	if p, reached := serve(t, false, "GET", "/v1/things/a%2Fparts%2Fc", ""); reached || p == nil || p.Status != 404 {
+		t.Errorf("escaped slash: reached=%v problem=%v", reached, p)
 	}
 }
 

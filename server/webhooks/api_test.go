@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -450,5 +451,15 @@ func TestRecipientIDWithEscapedCharacters(t *testing.T) {
 	res, err := f.c.CreateEndpointWithResponse(ctx, f.app, id, webhooksclient.CreateEndpointRequest{Url: "https://example.com/hook"})
 	if err != nil || res.JSON201 == nil {
 		t.Fatalf("create endpoint for %q: %v %d %s", id, err, res.StatusCode(), res.Body)
+	}
+	// An escaped "/" would make the spec's router and Echo's see different operations (here
+	// deleteEndpoint and deleteRecipient): it is a 404, and nothing is deleted.
+	status, body := f.env.Do(t, http.MethodDelete, "/api/v1/apps/"+f.app.String()+"/recipients/x%2Fendpoints%2F"+res.JSON201.EndpointId.String(),
+		"", "Authorization", "Bearer "+f.key)
+	if status != http.StatusNotFound {
+		t.Errorf("DELETE with an escaped slash: %d %s, want 404", status, body)
+	}
+	if got, _ := f.c.GetRecipientWithResponse(ctx, f.app, id); got.StatusCode() != http.StatusOK {
+		t.Errorf("recipient after the escaped-slash request: %d", got.StatusCode())
 	}
 }
