@@ -730,6 +730,46 @@ func (s *DB) FailDelivery(ctx context.Context, deliveryID uuid.UUID, reason stri
 	return err
 }
 
+// ReserveEndpointSlot takes the next delivery slot of an endpoint limited to perMinute
+// deliveries, shared by every process (the generic cell rate algorithm, its state on the
+// endpoint's row): slots are 60s/perMinute apart, with a burst of perMinute/60 (at least 1).
+// It returns how long to wait for the slot. A slot further away than maxWait is not taken
+// (reserved=false): the caller comes back for it later rather than holding it idle.
+func (s *DB) ReserveEndpointSlot(ctx context.Context, endpointID uuid.UUID, perMinute int, maxWait time.Duration) (wait time.Duration, reserved bool, err error) {
+	if perMinute < 1 {
+		return 0, true, nil
+	}
+	interval := time.Minute / time.Duration(perMinute)
+	tolerance := time.Duration(max(1, perMinute/60)-1) * interval
+	var row struct {
+		WaitUS   int64 `db:"wait_us"`
+		Reserved bool  `db:"reserved"`
+	}
+	st, err := s.prepared(ctx, s.async, reserveSlotQuery)
+	if err != nil {
+		return 0, false, err
+	}
+	err = st.GetContext(ctx, &row, endpointID, interval.Microseconds(), tolerance.Microseconds(), maxWait.Microseconds())
+	if errors.Is(err, sql.ErrNoRows) { // the endpoint was deleted: nothing to wait for
+		return 0, true, nil
+	}
+	return time.Duration(row.WaitUS) * time.Microsecond, row.Reserved, err
+}
+
+// reserveSlotQuery: tat is the endpoint's next slot (now at the earliest); the wait for it,
+// less the burst tolerance, is taken (tat moves one interval on) when it is within the limit.
+const reserveSlotQuery = `
+		WITH p AS (
+			SELECT id, greatest(coalesce(rate_tat, now()), now()) AS tat FROM webhook_endpoints WHERE id = $1 FOR UPDATE
+		), w AS (
+			SELECT id, tat, greatest(tat - now() - $3 * interval '1 microsecond', interval '0') AS wait FROM p
+		), u AS (
+			UPDATE webhook_endpoints e SET rate_tat = w.tat + $2 * interval '1 microsecond' FROM w
+			WHERE e.id = w.id AND w.wait <= $4 * interval '1 microsecond'
+			RETURNING e.id
+		)
+		SELECT (extract(epoch FROM w.wait) * 1000000)::bigint AS wait_us, EXISTS (SELECT 1 FROM u) AS reserved FROM w`
+
 // EndpointSucceeded clears an endpoint's failure record.
 func (s *DB) EndpointSucceeded(ctx context.Context, endpointID uuid.UUID) error {
 	_, err := s.async.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)

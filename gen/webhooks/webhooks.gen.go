@@ -318,7 +318,7 @@ type CreateEndpointRequest struct {
 	// MaxAttempts Attempts of a message at this endpoint before its delivery fails (replays count too).
 	MaxAttempts *int `json:"maxAttempts,omitempty"`
 
-	// RateLimitPerMinute At most this many deliveries a minute (per server process); absent = no limit.
+	// RateLimitPerMinute At most this many deliveries a minute, whichever server process makes them (a burst of up to one second's worth, then evenly spaced); absent = no limit.
 	RateLimitPerMinute *int `json:"rateLimitPerMinute,omitempty"`
 
 	// Secret A Standard Webhooks secret, `whsec_` and 24 to 64 random bytes in base64.

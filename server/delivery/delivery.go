@@ -19,12 +19,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/riverqueue/river"
-	"golang.org/x/time/rate"
 
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -123,7 +120,7 @@ func New(db *store.DB, opts Options) Jobs {
 		opts.Logger = slog.Default()
 	}
 	client := NewClient(opts.Timeout, opts.AllowPrivate)
-	w := &worker{db: db, http: client, opts: opts, limiters: map[uuid.UUID]*limiter{}}
+	w := &worker{db: db, http: client, opts: opts}
 	return Jobs{
 		Queues: map[string]river.QueueConfig{store.WebhookQueue: {MaxWorkers: opts.Workers}},
 		Register: func(ws *river.Workers) {
@@ -140,14 +137,6 @@ type worker struct {
 	db   *store.DB
 	http *http.Client
 	opts Options
-
-	mu       sync.Mutex
-	limiters map[uuid.UUID]*limiter
-}
-
-type limiter struct {
-	perMinute int
-	*rate.Limiter
 }
 
 // Timeout bounds a job: one attempt plus the bookkeeping around it.
@@ -181,10 +170,15 @@ func (w *worker) Work(ctx context.Context, job *river.Job[store.WebhookDeliveryA
 		// Resumed between the two reads: deliver.
 	}
 	if t.RateLimit != nil {
-		if wait := w.reserve(t.EndpointID, *t.RateLimit); wait > 0 {
-			if wait > 2*time.Second {
-				return river.JobSnooze(wait)
-			}
+		// The endpoint's budget is shared by every process (see store.ReserveEndpointSlot).
+		wait, reserved, err := w.db.ReserveEndpointSlot(ctx, t.EndpointID, *t.RateLimit, maxRateWait)
+		if err != nil {
+			return err
+		}
+		if !reserved {
+			return river.JobSnooze(wait - maxRateWait/2) // back a little before the slot comes within reach
+		}
+		if wait > 0 {
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
@@ -246,18 +240,9 @@ func (w *worker) backoff(n int, retryAfter time.Duration) time.Duration {
 	return max(wait, min(retryAfter, MaxRetryAfter))
 }
 
-// reserve takes a slot of an endpoint's per-minute budget and returns how long to wait for it
-// (0 = now). The budget is kept in this process.
-func (w *worker) reserve(endpoint uuid.UUID, perMinute int) time.Duration {
-	w.mu.Lock()
-	l := w.limiters[endpoint]
-	if l == nil || l.perMinute != perMinute {
-		l = &limiter{perMinute: perMinute, Limiter: rate.NewLimiter(rate.Limit(float64(perMinute)/60), max(1, perMinute/60))}
-		w.limiters[endpoint] = l
-	}
-	w.mu.Unlock()
-	return l.Reserve().Delay()
-}
+// maxRateWait is the longest a worker waits for a rate-limited endpoint's slot; a later slot
+// is not taken, and the job is snoozed instead of holding a worker.
+const maxRateWait = 2 * time.Second
 
 // result is what one attempt produced.
 type result struct {

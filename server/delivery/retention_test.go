@@ -66,18 +66,7 @@ func start(t *testing.T, dsn string, db *store.DB, opts delivery.Options) *serve
 	t.Helper()
 	logs := &servertest.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	opts.Logger = log
-	jobs := delivery.New(db, opts)
-	runner, err := dispatch.Start(context.Background(), dsn, db, dispatch.Options{Logger: log, Queues: jobs.Queues,
-		Register: jobs.Register, PeriodicJobs: jobs.PeriodicJobs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = runner.Stop(ctx)
-	})
+	servertest.StartWorkers(t, dsn, db, dispatch.Options{Logger: log}, &opts)
 	return logs
 }
 

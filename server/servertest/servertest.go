@@ -126,30 +126,16 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(ts.Close)
 	hc := &http.Client{Transport: &checker{t: t, next: http.DefaultTransport, specs: specs(t)}}
 	env := &Env{URL: ts.URL, DSN: dsn, DB: db, HTTP: hc, Logs: logs}
-	if o.delivery != nil {
-		if o.dispatch == nil {
-			o.dispatch = &dispatch.Options{}
+	if o.delivery != nil || o.dispatch != nil {
+		d := dispatch.Options{}
+		if o.dispatch != nil {
+			d = *o.dispatch
 		}
-		if o.delivery.Logger == nil {
-			o.delivery.Logger = log
+		d.AllowPrivate = !o.refusePrivate
+		if d.Logger == nil {
+			d.Logger = log
 		}
-		jobs := delivery.New(db, *o.delivery)
-		o.dispatch.Queues, o.dispatch.Register, o.dispatch.PeriodicJobs = jobs.Queues, jobs.Register, jobs.PeriodicJobs
-	}
-	if o.dispatch != nil {
-		o.dispatch.AllowPrivate = !o.refusePrivate
-		if o.dispatch.Logger == nil {
-			o.dispatch.Logger = log
-		}
-		runner, err := dispatch.Start(context.Background(), dsn, db, *o.dispatch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = runner.Stop(ctx)
-		})
+		StartWorkers(t, dsn, db, d, o.delivery)
 	}
 	env.Admin, err = adminclient.NewClientWithResponses(ts.URL+"/admin/v1", adminclient.WithHTTPClient(hc),
 		adminclient.WithRequestEditorFn(bearer(AdminToken)))
@@ -157,6 +143,31 @@ func New(t testing.TB, opts ...Option) *Env {
 		t.Fatal(err)
 	}
 	return env
+}
+
+// StartWorkers runs background job workers on the database at dsn, as `serve` does: the
+// activity dispatch with d, and webhook delivery with del unless it is nil (its logger
+// defaults to d's). They stop when the test ends. A second call on one database is a second
+// process.
+func StartWorkers(t testing.TB, dsn string, db *store.DB, d dispatch.Options, del *delivery.Options) {
+	t.Helper()
+	if del != nil {
+		opts := *del
+		if opts.Logger == nil {
+			opts.Logger = d.Logger
+		}
+		jobs := delivery.New(db, opts)
+		d.Queues, d.Register, d.PeriodicJobs = jobs.Queues, jobs.Register, jobs.PeriodicJobs
+	}
+	runner, err := dispatch.Start(context.Background(), dsn, db, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = runner.Stop(ctx)
+	})
 }
 
 func bearer(token string) func(context.Context, *http.Request) error {

@@ -1,6 +1,8 @@
 package webhooks_test
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,7 +12,9 @@ import (
 
 	"github.com/switchboard-dev/switchboard/gen/webhooksclient"
 	"github.com/switchboard-dev/switchboard/server/delivery"
+	"github.com/switchboard-dev/switchboard/server/dispatch"
 	"github.com/switchboard-dev/switchboard/server/servertest"
+	"github.com/switchboard-dev/switchboard/store/storetest"
 )
 
 // TestRetryHonoursRetryAfter: a 500 with Retry-After: 1 is retried no sooner than a second
@@ -380,5 +384,25 @@ func TestRateLimit(t *testing.T) {
 	got := recv.wait(t, 5, 10*time.Second)
 	if span := got[4].At.Sub(got[0].At); span < 1400*time.Millisecond {
 		t.Errorf("5 deliveries at 120/min took %s, want about 1.5 s", span)
+	}
+}
+
+// TestRateLimitSharedByProcesses: two processes delivering for one endpoint share its budget:
+// 6 deliveries at 120/min (a burst of 2, then one every 0.5 s) span about 2 s whichever
+// process makes them, where two budgets of their own would have let them through in about 0.5 s.
+func TestRateLimitSharedByProcesses(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	second := storetest.Open(t, env.DSN)
+	servertest.StartWorkers(t, env.DSN, second, dispatch.Options{AllowPrivate: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, ptr(fast()))
+	f := setup(t, env, "invoice.paid")
+	recv := newReceiver(t)
+	f.endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.RateLimitPerMinute = ptr(120) })
+	for range 6 {
+		f.send(t, "invoice.paid", `{}`)
+	}
+	got := recv.wait(t, 6, 15*time.Second)
+	if span := got[5].At.Sub(got[0].At); span < 1900*time.Millisecond {
+		t.Errorf("6 deliveries at 120/min by two processes took %s, want about 2 s", span)
 	}
 }
