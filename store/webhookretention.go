@@ -12,10 +12,11 @@ import (
 
 // PruneResult counts what PruneWebhooks deleted.
 type PruneResult struct {
-	Messages, Deliveries, Attempts, Replays int64
+	Messages, Deliveries, Attempts, Replays, PortalSessions int64
 }
 
 func (r *PruneResult) add(o PruneResult) {
+	r.PortalSessions += o.PortalSessions
 	r.Messages += o.Messages
 	r.Deliveries += o.Deliveries
 	r.Attempts += o.Attempts
@@ -26,13 +27,25 @@ func (r *PruneResult) add(o PruneResult) {
 // replays completed before cutoff, and the messages created before cutoff whose deliveries are
 // all final (delivered or failed: none pending, retrying or held), with their deliveries and
 // attempts. A message inside the time window of a running bulk replay of its app is kept until
-// the replay completes. Apps, recipients, endpoints and event types are not touched.
+// the replay completes. Apps, recipients, endpoints and event types are not touched. Portal
+// sessions are deleted a day after they expire, whatever the retention (until then their
+// token is still answered as expired rather than unknown).
 //
 // It works in transactions of at most batch messages (or replays) each, so no statement holds
 // its locks for long, until nothing older is left, and returns what it deleted; when ctx ends
 // first, what it deleted until then, with ctx's error (the batch being deleted is rolled back).
 func (s *DB) PruneWebhooks(ctx context.Context, cutoff time.Time, batch int) (PruneResult, error) {
 	var res PruneResult
+	for {
+		n, err := s.prunePortalSessions(ctx, batch)
+		res.PortalSessions += n
+		if err != nil {
+			return res, err
+		}
+		if n < int64(batch) {
+			break
+		}
+	}
 	for {
 		n, err := s.pruneReplays(ctx, cutoff, batch)
 		res.Replays += n
@@ -68,6 +81,19 @@ func idAfter(t time.Time) string {
 }
 
 // pruneReplays deletes up to n bulk replays completed before cutoff.
+// portalSessionGrace is how long an expired portal session is kept.
+const portalSessionGrace = 24 * time.Hour
+
+func (s *DB) prunePortalSessions(ctx context.Context, n int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_portal_sessions WHERE id IN (
+		SELECT id FROM webhook_portal_sessions WHERE expires_at < now() - $1 * interval '1 second' ORDER BY id LIMIT $2)`,
+		portalSessionGrace.Seconds(), n)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func (s *DB) pruneReplays(ctx context.Context, cutoff time.Time, n int) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_replays WHERE id IN (
 		SELECT id FROM webhook_replays WHERE status = 'completed' AND completed_at < $1 ORDER BY id LIMIT $2)`, cutoff, n)

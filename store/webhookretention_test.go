@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -336,5 +337,41 @@ func TestPruneWebhooksStopsWithContext(t *testing.T) {
 	cancel()
 	if _, err := db.PruneWebhooks(ctx, time.Now(), 10); err == nil {
 		t.Fatal("PruneWebhooks with an ended context: no error")
+	}
+}
+
+// TestPruneWebhooksPortalSessions: portal sessions are deleted a day after they expire; a
+// session expired less than a day ago (still answered as expired) and a valid one stay.
+func TestPruneWebhooksPortalSessions(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	h := newHooks(t, db, "a")
+	h.recipient(t, "r")
+	sessions := map[string]time.Time{
+		"long expired": time.Now().Add(-25 * time.Hour),
+		"just expired": time.Now().Add(-time.Hour),
+		"valid":        time.Now().Add(time.Hour),
+	}
+	tokens := map[string]string{}
+	for name, expires := range sessions {
+		_, token, err := db.CreatePortalSession(ctx, h.workspace, h.app, "r", expires)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[name] = token
+	}
+	res, err := db.PruneWebhooks(ctx, time.Now().Add(-90*24*time.Hour), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PortalSessions != 1 {
+		t.Errorf("PruneWebhooks deleted %d portal sessions, want 1", res.PortalSessions)
+	}
+	for name, token := range tokens {
+		_, err := db.FindPortalSession(ctx, token)
+		if gone := errors.Is(err, store.ErrNotFound); gone != (name == "long expired") {
+			t.Errorf("%s session: FindPortalSession error %v", name, err)
+		}
 	}
 }

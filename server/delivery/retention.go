@@ -81,11 +81,11 @@ func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs
 	more := err != nil && runCtx.Err() != nil
 	if err != nil && !more {
 		w.log.Warn("webhook retention failed", "error", err, "deleted_messages", res.Messages, "deleted_deliveries", res.Deliveries,
-			"deleted_attempts", res.Attempts, "deleted_replays", res.Replays)
+			"deleted_attempts", res.Attempts, "deleted_replays", res.Replays, "deleted_portal_sessions", res.PortalSessions)
 		return err
 	}
 	w.log.Info("webhook retention", "cutoff", cutoff.UTC(), "deleted_messages", res.Messages, "deleted_deliveries", res.Deliveries,
-		"deleted_attempts", res.Attempts, "deleted_replays", res.Replays, "duration_ms", time.Since(started).Milliseconds(), "more", more)
+		"deleted_attempts", res.Attempts, "deleted_replays", res.Replays, "deleted_portal_sessions", res.PortalSessions, "duration_ms", time.Since(started).Milliseconds(), "more", more)
 	if more {
 		return river.JobSnooze(0) // continue in a new run
 	}
