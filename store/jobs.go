@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // DispatchQueue is the River queue activity dispatch jobs go to.
@@ -30,6 +31,55 @@ type DispatchActivityArgs struct {
 
 // Kind names the job type in River's tables.
 func (DispatchActivityArgs) Kind() string { return "dispatch_activity" }
+
+// WebhookQueue is the River queue webhook delivery jobs go to.
+const WebhookQueue = "webhooks"
+
+// WebhookDeliveryArgs is the job that makes the attempts of one delivery (one message at one
+// endpoint). It is inserted in the transaction that creates the delivery (or replays it).
+type WebhookDeliveryArgs struct {
+	DeliveryID uuid.UUID `json:"delivery_id"`
+	Trigger    string    `json:"trigger"`
+}
+
+// Kind names the job type in River's tables.
+func (WebhookDeliveryArgs) Kind() string { return "webhook_delivery" }
+
+// InsertOpts puts the job on the webhooks queue. Retries on the delivery schedule are the
+// worker's (it snoozes the job); River's own attempts only cover failures of the worker itself
+// (the database being away), so they are generous.
+func (WebhookDeliveryArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: WebhookQueue, MaxAttempts: 25}
+}
+
+// WebhookBulkReplayArgs is the job that works through a bulk replay.
+type WebhookBulkReplayArgs struct {
+	ReplayID uuid.UUID `json:"replay_id"`
+}
+
+// Kind names the job type in River's tables.
+func (WebhookBulkReplayArgs) Kind() string { return "webhook_bulk_replay" }
+
+// InsertOpts puts the job on the webhooks queue.
+func (WebhookBulkReplayArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: WebhookQueue, MaxAttempts: 25}
+}
+
+// WebhookRetentionArgs is the periodic job that deletes expired webhook messages. Only River's
+// elected leader inserts it (a periodic job), at most one at a time.
+type WebhookRetentionArgs struct{}
+
+// Kind names the job type in River's tables.
+func (WebhookRetentionArgs) Kind() string { return "webhook_retention" }
+
+// InsertOpts puts the job on the webhooks queue, once: while one is waiting or running, the
+// next period's insert is skipped.
+func (WebhookRetentionArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: WebhookQueue, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning,
+		rivertype.JobStateScheduled,
+	}}}
+}
 
 // newJobInserter returns an insert-only River client on the store's lib/pq pool, so jobs are
 // inserted with the rows that cause them, in the same *sql.Tx. Working jobs happens in a

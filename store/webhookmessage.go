@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
-	"github.com/riverqueue/river"
 
 	"github.com/switchboard-dev/switchboard/store/jsonappend"
 )
@@ -30,39 +29,6 @@ const (
 	DeliveryDelivered = "delivered"
 	DeliveryFailed    = "failed"
 )
-
-// WebhookQueue is the River queue webhook delivery jobs go to.
-const WebhookQueue = "webhooks"
-
-// WebhookDeliveryArgs is the job that makes the attempts of one delivery (one message at one
-// endpoint). It is inserted in the transaction that creates the delivery (or replays it).
-type WebhookDeliveryArgs struct {
-	DeliveryID uuid.UUID `json:"delivery_id"`
-	Trigger    string    `json:"trigger"`
-}
-
-// Kind names the job type in River's tables.
-func (WebhookDeliveryArgs) Kind() string { return "webhook_delivery" }
-
-// InsertOpts puts the job on the webhooks queue. Retries on the delivery schedule are the
-// worker's (it snoozes the job); River's own attempts only cover failures of the worker itself
-// (the database being away), so they are generous.
-func (WebhookDeliveryArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: WebhookQueue, MaxAttempts: 25}
-}
-
-// WebhookBulkReplayArgs is the job that works through a bulk replay.
-type WebhookBulkReplayArgs struct {
-	ReplayID uuid.UUID `json:"replay_id"`
-}
-
-// Kind names the job type in River's tables.
-func (WebhookBulkReplayArgs) Kind() string { return "webhook_bulk_replay" }
-
-// InsertOpts puts the job on the webhooks queue.
-func (WebhookBulkReplayArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: WebhookQueue, MaxAttempts: 25}
-}
 
 // SendPlan is what a send needs to know before it writes: the app's routing settings, the
 // event type (nil when not published) and the workspace's per-minute limit.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -27,47 +26,32 @@ const retentionBatch = 5000
 // after dispatch.Options.RescueAfter would be taken for lost and run a second time.
 const retentionRunFor = 20 * time.Second
 
-// RetentionArgs is the periodic job that deletes expired webhook messages.
-type RetentionArgs struct{}
-
-// Kind names the job type in River's tables.
-func (RetentionArgs) Kind() string { return "webhook_retention" }
-
-// InsertOpts puts the job on the webhooks queue, once: while one is waiting or running, the
-// next period's insert is skipped.
-func (RetentionArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: store.WebhookQueue, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning,
-		rivertype.JobStateScheduled,
-	}}}
-}
-
 // retentionJobs is the periodic retention job, none when retention is 0 (messages are kept).
 func retentionJobs(retention time.Duration) []*river.PeriodicJob {
 	if retention <= 0 {
 		return nil
 	}
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(RetentionEvery),
-		func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
-		&river.PeriodicJobOpts{ID: RetentionArgs{}.Kind(), RunOnStart: true})}
+		func() (river.JobArgs, *river.InsertOpts) { return store.WebhookRetentionArgs{}, nil },
+		&river.PeriodicJobOpts{ID: store.WebhookRetentionArgs{}.Kind(), RunOnStart: true})}
 }
 
 // retentionWorker deletes the messages older than the retention whose deliveries are all
 // final, with their deliveries and attempts, and old completed bulk replays
 // (store.PruneWebhooks), in every workspace.
 type retentionWorker struct {
-	river.WorkerDefaults[RetentionArgs]
+	river.WorkerDefaults[store.WebhookRetentionArgs]
 	db        *store.DB
 	retention time.Duration // 0 = keep everything: a job left from a run with retention on does nothing
 	log       *slog.Logger
 }
 
 // Timeout leaves the last statement of a run time to end after retentionRunFor.
-func (w *retentionWorker) Timeout(*river.Job[RetentionArgs]) time.Duration {
+func (w *retentionWorker) Timeout(*river.Job[store.WebhookRetentionArgs]) time.Duration {
 	return retentionRunFor + 15*time.Second
 }
 
-func (w *retentionWorker) Work(ctx context.Context, job *river.Job[RetentionArgs]) error {
+func (w *retentionWorker) Work(ctx context.Context, job *river.Job[store.WebhookRetentionArgs]) error {
 	if w.retention <= 0 {
 		return nil
 	}

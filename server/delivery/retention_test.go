@@ -87,7 +87,7 @@ func TestRetentionRunsAsPeriodicJob(t *testing.T) {
 	logs := start(t, dsn, db, opts)
 	servertest.Eventually(t, 30*time.Second, "the retention job to complete", func() bool {
 		var n int
-		if err := db.SQL().Get(&n, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`, delivery.RetentionArgs{}.Kind()); err != nil {
+		if err := db.SQL().Get(&n, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`, store.WebhookRetentionArgs{}.Kind()); err != nil {
 			t.Fatal(err)
 		}
 		return n > 0
@@ -131,7 +131,7 @@ func TestRetentionZeroKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := inserter.Insert(context.Background(), delivery.RetentionArgs{}, nil)
+	res, err := inserter.Insert(context.Background(), store.WebhookRetentionArgs{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
