@@ -5,11 +5,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -93,19 +92,19 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		camel    bool // accept camelCase aliases of snake_case body fields
 		register func(g *echo.Group)
 	}{
-		"activities": {renderReten, keys, true, func(g *echo.Group) {
+		"activities": {activities.Render, keys, true, func(g *echo.Group) {
 			genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(&activities.Handler{DB: db}, nil))
 		}},
-		"admin": {renderAdmin, auth.Operator(cfg.AdminToken), false, func(g *echo.Group) {
+		"admin": {admin.Render, auth.Operator(cfg.AdminToken), false, func(g *echo.Group) {
 			genadmin.RegisterHandlers(g, genadmin.NewStrictHandler(&admin.Handler{DB: db, Now: cfg.Now}, nil))
 		}},
-		"channels": {renderChannels, keys, false, func(g *echo.Group) {
+		"channels": {channels.Render, keys, false, func(g *echo.Group) {
 			genchannels.RegisterHandlers(g, genchannels.NewStrictHandler(channels.New(db, cfg.Now), nil))
 		}},
-		"calling": {renderCalling, keys, false, func(g *echo.Group) {
+		"calling": {calling.Render, keys, false, func(g *echo.Group) {
 			gencalling.RegisterHandlers(g, gencalling.NewStrictHandler(calling.New(db, cfg.Now, cfg.AllowPrivateEndpoints), nil))
 		}},
-		"webhooks": {renderWebhooks, keys, false, func(g *echo.Group) {
+		"webhooks": {webhooks.Render, keys, false, func(g *echo.Group) {
 			genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now},
 				[]genwebhooks.StrictMiddlewareFunc{webhooks.WithRequest}))
 		}},
@@ -141,7 +140,19 @@ func errorHandler(log *slog.Logger, surfaces *[]surface) echo.HTTPErrorHandler {
 			return
 		}
 		p := problem.From(err)
-		if p.Status >= 500 {
+		if p.Status >= 500 && errors.Is(c.Request().Context().Err(), context.Canceled) {
+			// The client hung up while its request was served, and whatever failed (a query the
+			// driver canceled, say) failed because of that.
+			p = problem.From(context.Canceled)
+		}
+		switch {
+		case p.Status == problem.StatusClientClosedRequest:
+			// Its client is gone: nothing to answer, and nothing failed here.
+			log.InfoContext(c.Request().Context(), "request canceled by its client",
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			c.Response().WriteHeader(p.Status)
+			return
+		case p.Status >= 500:
 			log.ErrorContext(c.Request().Context(), "request failed",
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err)
 		}
@@ -156,7 +167,7 @@ func errorHandler(log *slog.Logger, surfaces *[]surface) echo.HTTPErrorHandler {
 		}
 		// The surface with the longest prefix the path is under (/api/v1 is the Webhooks API's,
 		// not the Activities API's /api); outside every surface, the Admin API's body.
-		render, longest := Renderer(renderAdmin), ""
+		render, longest := Renderer(admin.Render), ""
 		path := c.Request().URL.Path
 		for _, s := range *surfaces {
 			if (path == s.prefix || strings.HasPrefix(path, s.prefix+"/")) && len(s.prefix) > len(longest) {
@@ -167,158 +178,6 @@ func errorHandler(log *slog.Logger, surfaces *[]surface) echo.HTTPErrorHandler {
 			log.Error("write error response", "error", rerr)
 		}
 	}
-}
-
-// renderReten writes the Activities API's documented (NestJS-style) error body.
-func renderReten(c echo.Context, p *problem.Problem) error {
-	body := map[string]any{"statusCode": p.Status, "message": p.Message, "error": http.StatusText(p.Status)}
-	if len(p.Details) > 0 {
-		errs := make([]string, len(p.Details))
-		for i, d := range p.Details {
-			errs[i] = d.String()
-		}
-		body["errors"] = errs
-	}
-	return c.JSON(p.Status, body)
-}
-
-var adminCodes = map[int]string{
-	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-	405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "rate_limited",
-}
-
-// renderAdmin writes the Admin API's error body.
-func renderAdmin(c echo.Context, p *problem.Problem) error { return renderCoded(c, p, adminCodes) }
-
-// renderCoded writes {code, message, details[{field, message}]}, the code named by codes for
-// the status: the Admin API's body, and the Webhooks API's.
-func renderCoded(c echo.Context, p *problem.Problem, codes map[int]string) error {
-	code, ok := codes[p.Status]
-	if !ok {
-		code = "internal"
-	}
-	type detail struct {
-		Field   string `json:"field,omitempty"`
-		Message string `json:"message"`
-	}
-	body := struct {
-		Code    string   `json:"code"`
-		Message string   `json:"message"`
-		Details []detail `json:"details,omitempty"`
-	}{Code: code, Message: p.Message}
-	for _, d := range p.Details {
-		body.Details = append(body.Details, detail{Field: d.Field, Message: d.Message})
-	}
-	return c.JSON(p.Status, body)
-}
-
-var channelCodes = map[int]string{
-	400: "InvalidRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-	409: "Conflict", 413: "PayloadTooLarge", 429: "TooManyRequests",
-}
-
-// renderChannels writes the Channels API's documented (Bird) error body, RequestError
-// {code, message}, with details grouping the problems of a 400 by field.
-func renderChannels(c echo.Context, p *problem.Problem) error {
-	code, ok := channelCodes[p.Status]
-	if !ok {
-		code = "InternalError"
-	}
-	body := struct {
-		Code    string              `json:"code"`
-		Message string              `json:"message"`
-		Details map[string][]string `json:"details,omitempty"`
-	}{Code: code, Message: p.Message}
-	if p.Status == http.StatusBadRequest && p.Message == problem.ValidationFailed {
-		body.Message = "The request did not pass validation" // Bird's wording for a RequestError 400
-	}
-	if len(p.Details) > 0 {
-		body.Details = map[string][]string{}
-		for _, d := range p.Details {
-			field := d.Field
-			if field == "" {
-				field = "body"
-			}
-			body.Details[field] = append(body.Details[field], d.Message)
-		}
-	}
-	return c.JSON(p.Status, body)
-}
-
-// webhookCodes are the Admin API's codes, but for a 429: the Webhooks API answers one only past
-// a plan limit.
-var webhookCodes = func() map[int]string {
-	codes := maps.Clone(adminCodes)
-	codes[http.StatusTooManyRequests] = "plan_limit_reached"
-	return codes
-}()
-
-// renderWebhooks writes the Webhooks API's error body: {code, message, details?}, where a
-// 429's single detail names the plan limit.
-func renderWebhooks(c echo.Context, p *problem.Problem) error { return renderCoded(c, p, webhookCodes) }
-
-// renderCalling writes the Calling API's (FastAPI) error body: {"detail": "<message>"}, or for
-// an invalid request {"detail": [{"loc", "msg", "type"}, ...]} with one entry per invalid field,
-// loc being ["body", "pre_checks", 0, "name"] or ["query", "reseller_id"].
-func renderCalling(c echo.Context, p *problem.Problem) error {
-	if len(p.Details) == 0 {
-		return c.JSON(p.Status, map[string]any{"detail": p.Message})
-	}
-	type issue struct {
-		Loc  []any  `json:"loc"`
-		Msg  string `json:"msg"`
-		Type string `json:"type"`
-	}
-	issues := make([]issue, 0, len(p.Details))
-	for _, d := range p.Details {
-		issues = append(issues, issue{Loc: fastAPILoc(d.Field), Msg: d.Message, Type: pydanticType(d.Type)})
-	}
-	return c.JSON(p.Status, map[string]any{"detail": issues})
-}
-
-// fastAPILoc turns a detail's dotted field ("pre_checks.0.name", "query.limit") into FastAPI's
-// loc: where the value was sent, then the path to it, list indexes as numbers.
-func fastAPILoc(field string) []any {
-	parts := strings.Split(field, ".")
-	loc := []any{}
-	switch parts[0] {
-	case "body", "query", "path", "header":
-	default:
-		loc = append(loc, "body")
-	}
-	for _, p := range parts {
-		if p == "" {
-			continue
-		}
-		if n, err := strconv.Atoi(p); err == nil {
-			loc = append(loc, n)
-			continue
-		}
-		loc = append(loc, p)
-	}
-	if len(loc) == 0 {
-		loc = append(loc, "body")
-	}
-	return loc
-}
-
-// pydanticTypes names JSON Schema keyword failures the way pydantic (FastAPI) does.
-var pydanticTypes = map[string]string{
-	"required": "missing", "enum": "enum", "pattern": "string_pattern_mismatch", "format": "value_error",
-	"minimum": "greater_than_equal", "maximum": "less_than_equal", "exclusiveMinimum": "greater_than",
-	"exclusiveMaximum": "less_than", "minLength": "string_too_short", "maxLength": "string_too_long",
-	"minItems": "too_short", "maxItems": "too_long", "additionalProperties": "extra_forbidden",
-	"type": "type_error", "json": "json_invalid",
-}
-
-func pydanticType(t string) string {
-	if p, ok := pydanticTypes[t]; ok {
-		return p
-	}
-	if t == "" || !strings.Contains(t, "_") && t != "missing" {
-		return "value_error"
-	}
-	return t
 }
 
 // accessLog writes one structured line per request; bodies and credentials are never logged.

@@ -7,9 +7,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/switchboard-dev/switchboard/gen/webhooksclient"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server/servertest"
 	"github.com/switchboard-dev/switchboard/store/storetest"
@@ -104,5 +106,46 @@ func TestDocsWorkOffline(t *testing.T) {
 	}
 	if status, _, _ := get(t, env.URL+"/docs"); status != 200 { // redirect followed
 		t.Errorf("/docs: %d", status)
+	}
+}
+
+// TestClientGoneIsNotAFailure: a request whose client hangs up while it waits (here on a row
+// another transaction holds) is logged as canceled by its client, with status 499, never as a
+// failed request or a 500.
+func TestClientGoneIsNotAFailure(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	_, key := env.Workspace(t, "*")
+	c := env.Webhooks(t, key)
+	app, err := c.CreateAppWithResponse(context.Background(), webhooksclient.CreateAppRequest{Name: "a"})
+	if err != nil || app.JSON201 == nil {
+		t.Fatalf("create app: %v", err)
+	}
+	tx, err := env.DB.SQL().Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`SELECT 1 FROM webhook_apps WHERE id = $1 FOR UPDATE`, app.JSON201.AppId); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, env.URL+"/api/v1/apps/"+app.JSON201.AppId.String(), strings.NewReader(`{"name":"b"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the request was answered (%d) while its row was locked", resp.StatusCode)
+	}
+	servertest.Eventually(t, 10*time.Second, "the canceled request to be logged", func() bool {
+		return strings.Contains(env.Logs.String(), `"status":499`)
+	})
+	logs := env.Logs.String()
+	if !strings.Contains(logs, "request canceled by its client") || strings.Contains(logs, "request failed") || strings.Contains(logs, `"status":500`) {
+		t.Errorf("logs:\n%s", logs)
 	}
 }

@@ -36,7 +36,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-dev/switchboard/server"
-	"github.com/switchboard-dev/switchboard/server/dispatch"
+	"github.com/switchboard-dev/switchboard/server/worker"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/pgcluster"
 )
@@ -162,7 +162,7 @@ func run(conns int, duration time.Duration, n int) error {
 		return fmt.Errorf("creating the dispatch batch: %d errors", create.errors)
 	}
 	// The workers run, as in `serve`, before the batch falls due.
-	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: quiet, AllowPrivate: true})
+	runner, err := worker.Start(ctx, dsn, db, worker.Options{Logger: quiet, AllowPrivate: true})
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/switchboard-dev/switchboard/server/delivery"
-	"github.com/switchboard-dev/switchboard/server/dispatch"
+	"github.com/switchboard-dev/switchboard/server/worker"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -34,8 +33,7 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 	}
 	defer st.close()
 	dsn, db, base, quiet := st.dsn, st.db, st.base, st.quiet
-	jobs := delivery.New(db, delivery.Options{AllowPrivate: true, Logger: quiet})
-	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: quiet, AllowPrivate: true, Queues: jobs.Queues, Register: jobs.Register})
+	runner, err := worker.Start(ctx, dsn, db, worker.Options{Logger: quiet, AllowPrivate: true})
 	if err != nil {
 		return err
 	}

@@ -123,7 +123,7 @@ func (h *Handler) CreateActivity(ctx context.Context, req api.CreateActivityRequ
 	if err != nil {
 		return nil, err
 	}
-	return activityJSON(appendActivity(make([]byte, 0, 1024), a)), nil
+	return encodeActivity(a), nil
 }
 
 // ListActivities pages through the workspace's activities.

@@ -17,8 +17,8 @@ import (
 
 	"github.com/switchboard-dev/switchboard/gen/activitiesclient"
 	"github.com/switchboard-dev/switchboard/server/activities"
-	"github.com/switchboard-dev/switchboard/server/dispatch"
 	"github.com/switchboard-dev/switchboard/server/servertest"
+	"github.com/switchboard-dev/switchboard/server/worker"
 )
 
 // seedCommerce creates a commerce with the id the seed's example uses, so its request works
@@ -304,7 +304,7 @@ func waitStatus(t *testing.T, c *activitiesclient.ClientWithResponses, id uuid.U
 }
 
 func fastDispatch() servertest.Option {
-	return servertest.WithDispatch(dispatch.Options{Workers: 10, Backoff: []time.Duration{50 * time.Millisecond}, Timeout: 2 * time.Second})
+	return servertest.WithWorkers(worker.Options{Dispatch: worker.DispatchOptions{Workers: 10, Backoff: []time.Duration{50 * time.Millisecond}, Timeout: 2 * time.Second}})
 }
 
 func TestDispatch(t *testing.T) {
@@ -435,7 +435,7 @@ func TestDispatch(t *testing.T) {
 func TestTwoProcessesSendEachActivityOnce(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t, fastDispatch())
-	second, err := dispatch.Start(ctx, env.DSN, env.DB, dispatch.Options{Workers: 10, AllowPrivate: true, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	second, err := worker.Start(ctx, env.DSN, env.DB, worker.Options{Dispatch: worker.DispatchOptions{Workers: 10}, AllowPrivate: true, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

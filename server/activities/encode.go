@@ -1,17 +1,15 @@
 package activities
 
 import (
-	"bytes"
 	"net/http"
-	"strconv"
 
 	api "github.com/switchboard-dev/switchboard/gen/activities"
+	"github.com/switchboard-dev/switchboard/server/activityjson"
 	"github.com/switchboard-dev/switchboard/store"
-	"github.com/switchboard-dev/switchboard/store/jsonappend"
 )
 
 // activityJSON is an activity already encoded as the API's Activity, answered as is. The
-// create path writes it by hand (appendActivity): going through api.Activity decodes the
+// create path writes it by hand (package activityjson): going through api.Activity decodes the
 // stored target criteria and attributes only to encode them again, and encoding/json's
 // reflection over the generated nullable fields was the largest cost of a create after the
 // database. TestAppendActivity holds it equal to encoding ToAPI's result.
@@ -28,88 +26,7 @@ func (b activityJSON) VisitCreateActivityResponse(w http.ResponseWriter) error {
 
 var _ api.CreateActivityResponseObject = activityJSON(nil)
 
-// appendActivity writes a as the API's Activity (the fields ToAPI sets, in the generated
-// struct's order) and a newline, as json.Encoder ends a value.
-func appendActivity(b []byte, a store.Activity) []byte {
-	b = append(b, `{"attributeKeys":[`...)
-	for i, k := range a.AttributeKeys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonappend.String(b, k)
-	}
-	b = append(b, `],"attributes":`...)
-	b = appendArray(b, a.Attributes)
-	b = append(b, `,"channel":`...)
-	b = jsonappend.String(b, a.Channel)
-	b = append(b, `,"commerceAssignment":{"assignmentReason":`...)
-	b = appendStringOrNull(b, a.AssignmentReason)
-	b = append(b, `,"commerce":{"name":`...)
-	b = jsonappend.String(b, a.CommerceName)
-	b = append(b, `},"commerceId":"`...)
-	b = append(b, a.CommerceID.String()...)
-	b = append(b, `"},"createdAt":`...)
-	b = jsonappend.Time(b, a.CreatedAt.UTC())
-	b = append(b, `,"dispatchAttemptCount":`...)
-	b = strconv.AppendInt(b, int64(a.DispatchAttemptCount), 10)
-	b = append(b, `,"externalId":`...)
-	b = appendStringOrNull(b, a.ExternalID)
-	b = append(b, `,"id":"`...)
-	b = append(b, a.ID.String()...)
-	b = append(b, `","idempotencyKey":`...)
-	b = jsonappend.String(b, a.IdempotencyKey)
-	b = append(b, `,"reason":{"code":`...)
-	b = jsonappend.String(b, a.ReasonCode)
-	b = append(b, `,"label":`...)
-	b = jsonappend.String(b, a.ReasonLabel)
-	b = append(b, `},"scheduledAt":`...)
-	b = jsonappend.Time(b, a.ScheduledAt.UTC())
-	b = append(b, `,"score":`...)
-	if a.Score != nil {
-		b = strconv.AppendInt(b, int64(*a.Score), 10)
-	} else {
-		b = append(b, "null"...)
-	}
-	b = append(b, `,"status":`...)
-	b = jsonappend.String(b, a.Status)
-	b = append(b, `,"suggestedExecutionTime":`...)
-	if a.SuggestedExecutionTime != nil {
-		b = jsonappend.Time(b, a.SuggestedExecutionTime.UTC())
-	} else {
-		b = append(b, "null"...)
-	}
-	b = append(b, `,"targetCriteria":`...)
-	b = appendArray(b, a.TargetCriteria)
-	b = append(b, `,"type":`...)
-	b = jsonappend.String(b, a.Type)
-	b = append(b, `,"updatedAt":`...)
-	b = jsonappend.Time(b, a.UpdatedAt.UTC())
-	b = append(b, `,"userStatus":`...)
-	if a.UserStatusCode != nil && a.UserStatusLabel != nil {
-		b = append(b, `{"code":`...)
-		b = jsonappend.String(b, *a.UserStatusCode)
-		b = append(b, `,"label":`...)
-		b = jsonappend.String(b, *a.UserStatusLabel)
-		b = append(b, '}')
-	} else {
-		b = append(b, "null"...)
-	}
-	return append(b, "}\n"...)
-}
-
-// appendArray writes a stored JSON array (target criteria, attributes: the handler stored
-// them encoded from the API's own types, so they need no reshaping), or [] for none.
-func appendArray(b []byte, raw []byte) []byte {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '[' {
-		return append(b, "[]"...)
-	}
-	return append(b, raw...)
-}
-
-func appendStringOrNull(b []byte, s *string) []byte {
-	if s == nil {
-		return append(b, "null"...)
-	}
-	return jsonappend.String(b, *s)
+// encodeActivity is the 201's body: the activity and a newline, as json.Encoder ends a value.
+func encodeActivity(a store.Activity) activityJSON {
+	return append(activityjson.Append(make([]byte, 0, 1024), a), '\n')
 }

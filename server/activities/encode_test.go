@@ -11,7 +11,7 @@ import (
 	"github.com/switchboard-dev/switchboard/store"
 )
 
-// TestAppendActivity: the hand-written encoding of a created activity reads back exactly as
+// TestAppendActivity: the hand-written encoding (package activityjson) of a created activity reads back exactly as
 // encoding ToAPI's result does, with every optional field absent and with every one set
 // (strings that need escaping, stored JSON as PostgreSQL prints it).
 func TestAppendActivity(t *testing.T) {
@@ -27,7 +27,7 @@ func TestAppendActivity(t *testing.T) {
 	full.TargetCriteria = json.RawMessage(`[{"type": "ROLE_MATCH", "config": {"role": "OWNER"}, "priority": 1}]`)
 	full.Attributes = json.RawMessage(`[{"key": "commerce_info", "value": {"n": 1.5, "s": "x"}, "fallback": "none"}]`)
 	for name, a := range map[string]store.Activity{"bare": bare, "full": full} {
-		b := appendActivity(nil, a)
+		b := encodeActivity(a)
 		var got, want any
 		if err := json.Unmarshal(b, &got); err != nil {
 			t.Fatalf("%s: not JSON: %v\n%s", name, err, b)

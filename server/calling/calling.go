@@ -6,12 +6,11 @@ package calling
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	api "github.com/switchboard-dev/switchboard/gen/calling"
 	"github.com/switchboard-dev/switchboard/server/auth"
-	"github.com/switchboard-dev/switchboard/server/delivery"
+	"github.com/switchboard-dev/switchboard/server/egress"
 	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -22,20 +21,21 @@ type Handler struct {
 	// Now is the clock decisions default to; nil = time.Now.
 	Now func() time.Time
 	// Client makes the pre-checks' HTTP calls; each attempt has its own timeout on top.
-	Client *http.Client
+	Client *egress.Client
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)
 
 // New returns a Handler whose pre-checks go through the guarded client every call to a
-// user-given URL uses (delivery.NewClient): loopback, private and link-local destinations are
+// user-given URL uses (package egress): loopback, private and link-local destinations are
 // refused unless allowPrivate, and redirects are not followed.
 func New(db *store.DB, now func() time.Time, allowPrivate bool) *Handler {
 	if now == nil {
 		now = time.Now
 	}
 	// 35 s bounds an attempt whatever its configured timeout (at most 30 s).
-	return &Handler{DB: db, Now: now, Client: delivery.NewClient(35*time.Second, allowPrivate)}
+	return &Handler{DB: db, Now: now, Client: egress.New(egress.Options{Timeout: 35 * time.Second, AllowPrivate: allowPrivate,
+		MaxResponseBytes: maxAnswer})}
 }
 
 // ListConfigurations lists the workspace's configurations, filtered.

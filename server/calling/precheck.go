@@ -1,12 +1,10 @@
 package calling
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -19,10 +17,12 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	api "github.com/switchboard-dev/switchboard/gen/calling"
+	"github.com/switchboard-dev/switchboard/server/egress"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
-// maxAnswer bounds how much of a pre-check's answer is read.
+// maxAnswer bounds how much of a pre-check's answer is read (a longer one is cut, and then
+// is not JSON).
 const maxAnswer = 1 << 20
 
 // checked is one pre-check's outcome, and in words why it decided what it did.
@@ -150,25 +150,15 @@ func (h *Handler) call(ctx context.Context, r *store.PreCheckHTTPRequest, vars m
 		}
 		u.RawQuery = q.Encode()
 	}
-	var body io.Reader
+	req := egress.Request{Method: r.Method, URL: u.String(), Header: http.Header{"Accept": {"application/json"}}}
 	if r.Body != nil {
 		b, err := json.Marshal(substituteAll(r.Body, vars))
 		if err != nil {
 			return 0, nil, permanent{err}
 		}
-		body = bytes.NewReader(b)
-	}
-	timeout := time.Duration(max(1, r.Timeout)) * time.Second
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), body)
-	if err != nil {
-		return 0, nil, permanent{err}
-	}
-	if body != nil {
+		req.Body = b
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Accept", "application/json")
 	for k, v := range r.Headers {
 		req.Header.Set(k, substitute(v, vars, nil))
 	}
@@ -177,25 +167,30 @@ func (h *Handler) call(ctx context.Context, r *store.PreCheckHTTPRequest, vars m
 		case "bearer":
 			req.Header.Set("Authorization", "Bearer "+substitute(a.Token, vars, nil))
 		case "basic":
-			req.SetBasicAuth(substitute(a.Username, vars, nil), substitute(a.Password, vars, nil))
+			req.Username, req.Password = substitute(a.Username, vars, nil), substitute(a.Password, vars, nil)
 		}
 	}
-	resp, err := h.Client.Do(req)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return 0, nil, fmt.Errorf("timed out after %s", timeout)
+	timeout := time.Duration(max(1, r.Timeout)) * time.Second
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := h.Client.Do(ctx, req)
+	var invalid *egress.InvalidURLError
+	var broken *egress.ReadError
+	switch {
+	case err == nil:
+		return resp.StatusCode, resp.Body, nil
+	case errors.As(err, &invalid):
+		return 0, nil, permanent{err}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
 		}
-		return 0, nil, fmt.Errorf("request failed: %v", errors.Unwrap(err))
+		return status, nil, fmt.Errorf("timed out after %s", timeout)
+	case errors.As(err, &broken):
+		return resp.StatusCode, nil, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return resp.StatusCode, nil, fmt.Errorf("timed out after %s", timeout)
-		}
-		return resp.StatusCode, nil, fmt.Errorf("reading the answer failed: %v", err)
-	}
-	return resp.StatusCode, b, nil
+	return 0, nil, fmt.Errorf("request failed: %v", errors.Unwrap(err))
 }
 
 var placeholder = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_.-]*)\}`)

@@ -6,7 +6,6 @@ package channels
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -50,16 +49,6 @@ func New(db *store.DB, now func() time.Time) *Handler {
 var _ api.StrictServerInterface = (*Handler)(nil)
 
 func workspace(ctx context.Context) uuid.UUID { return auth.FromContext(ctx).WorkspaceID }
-
-// resourceError words a store's not-found error as Bird does ("The requested resource does not
-// exist: channel not found"); other errors pass through.
-func resourceError(err error) error {
-	var se *store.Error
-	if errors.As(err, &se) && errors.Is(se.Kind, store.ErrNotFound) {
-		return problem.New(404, "The requested resource does not exist: %s", strings.ToLower(se.Message))
-	}
-	return err
-}
 
 // ListChannels pages through the workspace's channels.
 func (h *Handler) ListChannels(ctx context.Context, req api.ListChannelsRequestObject) (api.ListChannelsResponseObject, error) {
@@ -180,7 +169,7 @@ func (h *Handler) CreateChannel(ctx context.Context, req api.CreateChannelReques
 func (h *Handler) GetChannel(ctx context.Context, req api.GetChannelRequestObject) (api.GetChannelResponseObject, error) {
 	c, err := h.DB.GetChannel(ctx, workspace(ctx), req.ChannelId)
 	if err != nil {
-		return nil, resourceError(err)
+		return nil, err
 	}
 	return api.GetChannel200JSONResponse(toAPI(c)), nil
 }
@@ -189,7 +178,7 @@ func (h *Handler) GetChannel(ctx context.Context, req api.GetChannelRequestObjec
 func (h *Handler) UpdateChannel(ctx context.Context, req api.UpdateChannelRequestObject) (api.UpdateChannelResponseObject, error) {
 	c, err := h.DB.UpdateChannel(ctx, workspace(ctx), req.ChannelId, func(c *store.Channel) error { return apply(c, *req.Body) })
 	if err != nil {
-		return nil, resourceError(err)
+		return nil, err
 	}
 	return api.UpdateChannel200JSONResponse(toAPI(c)), nil
 }
@@ -197,7 +186,7 @@ func (h *Handler) UpdateChannel(ctx context.Context, req api.UpdateChannelReques
 // DeleteChannel marks a channel deleted.
 func (h *Handler) DeleteChannel(ctx context.Context, req api.DeleteChannelRequestObject) (api.DeleteChannelResponseObject, error) {
 	if err := h.DB.DeleteChannel(ctx, workspace(ctx), req.ChannelId); err != nil {
-		return nil, resourceError(err)
+		return nil, err
 	}
 	return api.DeleteChannel204Response{}, nil
 }

@@ -69,7 +69,7 @@ func isEmail(s string) bool {
 func (h *Handler) GetContact(ctx context.Context, req api.GetContactRequestObject) (api.GetContactResponseObject, error) {
 	c, err := h.DB.GetContact(ctx, workspace(ctx), req.ContactId)
 	if err != nil {
-		return nil, resourceError(err)
+		return nil, err
 	}
 	return api.GetContact200JSONResponse(toContact(c)), nil
 }
@@ -138,7 +138,7 @@ func (h *Handler) CreateInboundMessage(ctx context.Context, req api.CreateInboun
 			problem.Detail{Field: "identifierValue", Message: "is not an identifier of the contact"})
 	}
 	if err != nil {
-		return nil, resourceError(err)
+		return nil, err
 	}
 	return api.CreateInboundMessage201JSONResponse{Id: out.ID, ChannelId: out.ChannelID, ContactId: out.ContactID,
 		IdentifierValue: nullString[string](out.IdentifierValue), Text: nullString[string](out.Text),
@@ -150,7 +150,7 @@ func (h *Handler) GetChannelContactInformation(ctx context.Context, req api.GetC
 	ws := workspace(ctx)
 	ch, err := h.DB.GetChannel(ctx, ws, req.ChannelId)
 	if err != nil {
-		return nil, resourceError(err)
+		return nil, err
 	}
 	value := req.Params.ContactIdentifierValue
 	if value != nil && *value == "" {
@@ -158,7 +158,7 @@ func (h *Handler) GetChannelContactInformation(ctx context.Context, req api.GetC
 	}
 	last, err := h.DB.LastInboundMessageAt(ctx, ws, ch.ID, req.ContactId, value)
 	if err != nil {
-		return nil, resourceError(err)
+		return nil, err
 	}
 	w := serviceWindow(ch.PlatformID, last)
 	meta := map[string]string{"rule": string(w.rule)}

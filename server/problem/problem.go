@@ -4,6 +4,7 @@
 package problem
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -66,9 +67,15 @@ func Invalid(message string, details ...Detail) *Problem {
 	return &Problem{Status: http.StatusBadRequest, Message: message, Details: details}
 }
 
-// From maps any error to a Problem: Problems pass through, store error kinds and Echo's
-// HTTP errors get their status, and anything else is a 500 whose cause is kept for the log but
-// never shown.
+// StatusClientClosedRequest is the status a request whose client went away before its answer
+// is logged with (nginx's 499): nobody reads it, and it is not a failure of the server.
+const StatusClientClosedRequest = 499
+
+// From maps any error to a Problem, and is the only such mapping: Problems pass through, store
+// error kinds and Echo's HTTP errors get their status, a request whose client has gone is a
+// StatusClientClosedRequest, and anything else is a 500 whose cause is kept for the log but
+// never shown. The cause of a store error stays in Cause, so a surface's renderer can word it
+// its own way.
 func From(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
@@ -78,12 +85,15 @@ func From(err error) *Problem {
 	if errors.As(err, &se) {
 		switch {
 		case errors.Is(se.Kind, store.ErrNotFound):
-			return &Problem{Status: http.StatusNotFound, Message: se.Message}
+			return &Problem{Status: http.StatusNotFound, Message: se.Message, Cause: err}
 		case errors.Is(se.Kind, store.ErrConflict):
-			return &Problem{Status: http.StatusConflict, Message: se.Message}
+			return &Problem{Status: http.StatusConflict, Message: se.Message, Cause: err}
 		case errors.Is(se.Kind, store.ErrInvalid):
-			return &Problem{Status: http.StatusBadRequest, Message: se.Message}
+			return &Problem{Status: http.StatusBadRequest, Message: se.Message, Cause: err}
 		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &Problem{Status: StatusClientClosedRequest, Message: "Client closed request", Cause: err}
 	}
 	var le *store.LimitError
 	if errors.As(err, &le) {
@@ -117,4 +127,33 @@ func limitReached(le *store.LimitError) *Problem {
 	}
 	p.Header = http.Header{"Retry-After": {strconv.Itoa(retry)}}
 	return p
+}
+
+// Codes name error statuses in the bodies RenderCoded writes: the Admin API's codes, which the
+// Webhooks API shares but for 429.
+var Codes = map[int]string{
+	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+	405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "rate_limited",
+}
+
+// RenderCoded writes {code, message, details[{field, message}]}, the code named by codes for
+// the status ("internal" when it names none): the Admin API's body, and the Webhooks API's.
+func RenderCoded(c echo.Context, p *Problem, codes map[int]string) error {
+	code, ok := codes[p.Status]
+	if !ok {
+		code = "internal"
+	}
+	type detail struct {
+		Field   string `json:"field,omitempty"`
+		Message string `json:"message"`
+	}
+	body := struct {
+		Code    string   `json:"code"`
+		Message string   `json:"message"`
+		Details []detail `json:"details,omitempty"`
+	}{Code: code, Message: p.Message}
+	for _, d := range p.Details {
+		body.Details = append(body.Details, detail{Field: d.Field, Message: d.Message})
+	}
+	return c.JSON(p.Status, body)
 }

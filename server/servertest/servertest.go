@@ -25,8 +25,7 @@ import (
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
 	"github.com/switchboard-dev/switchboard/server/contract"
-	"github.com/switchboard-dev/switchboard/server/delivery"
-	"github.com/switchboard-dev/switchboard/server/dispatch"
+	"github.com/switchboard-dev/switchboard/server/worker"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/storetest"
 )
@@ -83,27 +82,28 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 type Option func(*options)
 
 type options struct {
-	dispatch      *dispatch.Options
-	delivery      *delivery.Options
+	workers       *worker.Options
 	refusePrivate bool
 }
 
 // RefusePrivateDestinations keeps the guard against loopback and private destinations on for
-// the activity dispatch and the Calling API's pre-checks, as `serve` has it by default; tests
-// otherwise turn it off, as their receivers listen on 127.0.0.1.
+// the activity dispatch, webhook deliveries and the Calling API's pre-checks, as `serve` has it
+// by default; tests otherwise turn it off, as their receivers listen on 127.0.0.1.
 func RefusePrivateDestinations() Option {
 	return func(o *options) { o.refusePrivate = true }
 }
 
-// WithDispatch also starts the background job workers (dispatch), with opts.
-func WithDispatch(opts dispatch.Options) Option {
-	return func(o *options) { o.dispatch = &opts }
+// WithWorkers also starts the background job workers (package worker), with opts; their
+// logger defaults to the server's, and AllowPrivate follows RefusePrivateDestinations.
+func WithWorkers(opts worker.Options) Option {
+	return func(o *options) { o.workers = &opts }
 }
 
-// WithWebhookDelivery also starts the background job workers with webhook delivery (package
-// delivery) on, with opts; combine with WithDispatch to tune the activity dispatch too.
-func WithWebhookDelivery(opts delivery.Options) Option {
-	return func(o *options) { o.delivery = &opts }
+// FastWorkers is a worker configuration for tests: webhook retries 200 ms apart without
+// jitter, attempts bounded by 2 s.
+func FastWorkers() worker.Options {
+	return worker.Options{Webhooks: worker.WebhookOptions{Schedule: []time.Duration{200 * time.Millisecond}, Jitter: -1,
+		Timeout: 2 * time.Second}}
 }
 
 // New starts a server on a new database; it stops when the test ends.
@@ -126,16 +126,13 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(ts.Close)
 	hc := &http.Client{Transport: &checker{t: t, next: http.DefaultTransport, specs: specs(t)}}
 	env := &Env{URL: ts.URL, DSN: dsn, DB: db, HTTP: hc, Logs: logs}
-	if o.delivery != nil || o.dispatch != nil {
-		d := dispatch.Options{}
-		if o.dispatch != nil {
-			d = *o.dispatch
+	if o.workers != nil {
+		w := *o.workers
+		w.AllowPrivate = !o.refusePrivate
+		if w.Logger == nil {
+			w.Logger = log
 		}
-		d.AllowPrivate = !o.refusePrivate
-		if d.Logger == nil {
-			d.Logger = log
-		}
-		StartWorkers(t, dsn, db, d, o.delivery)
+		StartWorkers(t, dsn, db, w)
 	}
 	env.Admin, err = adminclient.NewClientWithResponses(ts.URL+"/admin/v1", adminclient.WithHTTPClient(hc),
 		adminclient.WithRequestEditorFn(bearer(AdminToken)))
@@ -145,21 +142,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	return env
 }
 
-// StartWorkers runs background job workers on the database at dsn, as `serve` does: the
-// activity dispatch with d, and webhook delivery with del unless it is nil (its logger
-// defaults to d's). They stop when the test ends. A second call on one database is a second
-// process.
-func StartWorkers(t testing.TB, dsn string, db *store.DB, d dispatch.Options, del *delivery.Options) {
+// StartWorkers runs the background job workers on the database at dsn, as `serve` does, with
+// opts. They stop when the test ends. A second call on one database is a second process.
+func StartWorkers(t testing.TB, dsn string, db *store.DB, opts worker.Options) {
 	t.Helper()
-	if del != nil {
-		opts := *del
-		if opts.Logger == nil {
-			opts.Logger = d.Logger
-		}
-		jobs := delivery.New(db, opts)
-		d.Queues, d.Register, d.PeriodicJobs = jobs.Queues, jobs.Register, jobs.PeriodicJobs
-	}
-	runner, err := dispatch.Start(context.Background(), dsn, db, d)
+	runner, err := worker.Start(context.Background(), dsn, db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

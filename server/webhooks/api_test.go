@@ -20,9 +20,9 @@ import (
 func TestScopes(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	f := setup(t, env, "invoice.paid")
-	base := "/api/v1/apps/" + f.app.String()
-	readOnly := env.Key(t, f.ws, "app:read", "message:read")
+	f := servertest.NewWebhookApp(t, env, "invoice.paid")
+	base := "/api/v1/apps/" + f.App.String()
+	readOnly := env.Key(t, f.Workspace, "app:read", "message:read")
 	cases := []struct {
 		method, path, body string
 		key                string
@@ -63,9 +63,9 @@ func TestScopes(t *testing.T) {
 func TestValidation(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	f := setup(t, env, "invoice.paid")
-	h := []string{"Authorization", "Bearer " + f.key}
-	base := "/api/v1/apps/" + f.app.String()
+	f := servertest.NewWebhookApp(t, env, "invoice.paid")
+	h := []string{"Authorization", "Bearer " + f.Key}
+	base := "/api/v1/apps/" + f.App.String()
 	cases := []struct {
 		method, path, body string
 		field              string
@@ -106,7 +106,7 @@ func TestValidation(t *testing.T) {
 			t.Errorf("%s %s %s: %s, want a detail for %s", c.method, c.path, c.body, body, c.field)
 		}
 	}
-	res, _ := f.c.ListMessagesWithResponse(ctx, f.app, nil)
+	res, _ := f.Client.ListMessagesWithResponse(ctx, f.App, nil)
 	if len(res.JSON200.Data) != 0 {
 		t.Errorf("a refused send stored a message: %s", res.Body)
 	}
@@ -144,11 +144,11 @@ func TestValidation(t *testing.T) {
 func TestEventTypes(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	f := setup(t, env)
+	f := servertest.NewWebhookApp(t, env)
 	schema := json.RawMessage(`{"type":"object","required":["amount"],"properties":{"amount":{"type":"integer","minimum":0}}}`)
 	example := json.RawMessage(`{"amount":5}`)
 	put := func() *webhooksclient.PublishEventTypeResponse {
-		res, err := f.c.PublishEventTypeWithResponse(ctx, f.app, "invoice.paid", webhooksclient.PublishEventTypeRequest{
+		res, err := f.Client.PublishEventTypeWithResponse(ctx, f.App, "invoice.paid", webhooksclient.PublishEventTypeRequest{
 			Description: ptr("An invoice was paid"), Schema: &schema, ExamplePayload: &example})
 		if err != nil {
 			t.Fatal(err)
@@ -161,8 +161,8 @@ func TestEventTypes(t *testing.T) {
 	if r := put(); r.StatusCode() != 200 {
 		t.Fatalf("second PUT: %d %s", r.StatusCode(), r.Body)
 	}
-	h := []string{"Authorization", "Bearer " + f.key}
-	base := "/api/v1/apps/" + f.app.String()
+	h := []string{"Authorization", "Bearer " + f.Key}
+	base := "/api/v1/apps/" + f.App.String()
 	status, body := env.Do(t, "POST", base+"/messages", `{"recipientId":"customer_123","eventType":"invoice.paid","data":{"amount":-1}}`, h...)
 	if e := decodeError(t, body); status != 400 || len(e.Details) != 1 || e.Details[0].Field != "data.amount" {
 		t.Errorf("schema violation: %d %s", status, body)
@@ -170,7 +170,7 @@ func TestEventTypes(t *testing.T) {
 	if status, body := env.Do(t, "POST", base+"/messages", `{"recipientId":"customer_123","eventType":"invoice.paid","data":{"amount":3}}`, h...); status != 202 {
 		t.Errorf("valid data: %d %s", status, body)
 	}
-	arch, _ := f.c.ArchiveEventTypeWithResponse(ctx, f.app, "invoice.paid")
+	arch, _ := f.Client.ArchiveEventTypeWithResponse(ctx, f.App, "invoice.paid")
 	if arch.JSON200 == nil || !arch.JSON200.Archived {
 		t.Fatalf("archive: %s", arch.Body)
 	}
@@ -178,8 +178,8 @@ func TestEventTypes(t *testing.T) {
 	if status != 400 || !strings.Contains(decodeError(t, body).Message, "archived") {
 		t.Errorf("send of an archived type: %d %s", status, body)
 	}
-	list, _ := f.c.ListEventTypesWithResponse(ctx, f.app, nil)
-	all, _ := f.c.ListEventTypesWithResponse(ctx, f.app, &webhooksclient.ListEventTypesParams{IncludeArchived: ptr(true)})
+	list, _ := f.Client.ListEventTypesWithResponse(ctx, f.App, nil)
+	all, _ := f.Client.ListEventTypesWithResponse(ctx, f.App, &webhooksclient.ListEventTypesParams{IncludeArchived: ptr(true)})
 	if len(list.JSON200.Data) != 0 || len(all.JSON200.Data) != 1 {
 		t.Errorf("lists: %s / %s", list.Body, all.Body)
 	}
@@ -193,17 +193,17 @@ func TestEventTypes(t *testing.T) {
 func TestRouting(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	f := setup(t, env, "invoice.paid")
-	if _, err := f.c.CreateRecipientWithResponse(ctx, f.app, webhooksclient.CreateRecipientRequest{RecipientId: "customer_456"}); err != nil {
+	f := servertest.NewWebhookApp(t, env, "invoice.paid")
+	if _, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: "customer_456"}); err != nil {
 		t.Fatal(err)
 	}
-	upd, _ := f.c.UpdateAppWithResponse(ctx, f.app, webhooksclient.UpdateAppRequest{
+	upd, _ := f.Client.UpdateAppWithResponse(ctx, f.App, webhooksclient.UpdateAppRequest{
 		RoutingKeyBodyPath: nullable.NewNullableWithValue("customer.id"), RoutingKeyHeader: nullable.NewNullableWithValue("x-customer-id")})
 	if upd.JSON200 == nil {
 		t.Fatalf("update app: %s", upd.Body)
 	}
-	h := []string{"Authorization", "Bearer " + f.key}
-	base := "/api/v1/apps/" + f.app.String()
+	h := []string{"Authorization", "Bearer " + f.Key}
+	base := "/api/v1/apps/" + f.App.String()
 	for _, c := range []struct {
 		body   string
 		header []string
@@ -219,7 +219,7 @@ func TestRouting(t *testing.T) {
 		}
 	}
 	// Clearing the routing keys makes recipientId required.
-	upd, _ = f.c.UpdateAppWithResponse(ctx, f.app, webhooksclient.UpdateAppRequest{
+	upd, _ = f.Client.UpdateAppWithResponse(ctx, f.App, webhooksclient.UpdateAppRequest{
 		RoutingKeyBodyPath: nullable.NewNullNullable[string](), RoutingKeyHeader: nullable.NewNullNullable[string]()})
 	if upd.JSON200 == nil || !upd.JSON200.RoutingKeyBodyPath.IsNull() {
 		t.Fatalf("clear routing keys: %s", upd.Body)
@@ -234,19 +234,19 @@ func TestRouting(t *testing.T) {
 func TestPortalSession(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	f := setup(t, env, "invoice.paid")
-	if _, err := f.c.CreateRecipientWithResponse(ctx, f.app, webhooksclient.CreateRecipientRequest{RecipientId: "customer_456"}); err != nil {
+	f := servertest.NewWebhookApp(t, env, "invoice.paid")
+	if _, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: "customer_456"}); err != nil {
 		t.Fatal(err)
 	}
-	f.send(t, "invoice.paid", `{}`)
-	other := f.send(t, "invoice.paid", `{}`, func(b *webhooksclient.SendMessageRequest) { b.RecipientId = ptr("customer_456") })
-	ps, err := f.c.CreatePortalSessionWithResponse(ctx, f.app, f.recipient, webhooksclient.CreatePortalSessionRequest{ExpiresInSeconds: ptr(60)})
+	f.Send(t, "invoice.paid", `{}`)
+	other := f.Send(t, "invoice.paid", `{}`, func(b *webhooksclient.SendMessageRequest) { b.RecipientId = ptr("customer_456") })
+	ps, err := f.Client.CreatePortalSessionWithResponse(ctx, f.App, f.Recipient, webhooksclient.CreatePortalSessionRequest{ExpiresInSeconds: ptr(60)})
 	if err != nil || ps.JSON201 == nil {
 		t.Fatalf("portal session: %v %s", err, ps.Body)
 	}
 	token := ps.JSON201.Token
 	h := []string{"Authorization", "Bearer " + token}
-	base := "/api/v1/apps/" + f.app.String()
+	base := "/api/v1/apps/" + f.App.String()
 	cases := []struct {
 		method, path, body string
 		want               int
@@ -279,7 +279,7 @@ func TestPortalSession(t *testing.T) {
 		t.Errorf("portal message list: %s", body)
 	}
 	// Another app of the workspace: refused.
-	app2, _ := f.c.CreateAppWithResponse(ctx, webhooksclient.CreateAppRequest{Name: "Other"})
+	app2, _ := f.Client.CreateAppWithResponse(ctx, webhooksclient.CreateAppRequest{Name: "Other"})
 	if status, _ := env.Do(t, "GET", "/api/v1/apps/"+app2.JSON201.AppId.String()+"/event-types", "", h...); status != 403 {
 		t.Errorf("portal on another app: %d", status)
 	}
@@ -297,18 +297,18 @@ func TestPortalSession(t *testing.T) {
 func TestPlanLimits(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	f := setup(t, env, "invoice.paid")
-	res, err := env.Admin.SetWorkspaceLimitsWithResponse(ctx, f.ws, adminclient.WorkspaceLimits{
+	f := servertest.NewWebhookApp(t, env, "invoice.paid")
+	res, err := env.Admin.SetWorkspaceLimitsWithResponse(ctx, f.Workspace, adminclient.WorkspaceLimits{
 		MaxApps: nullable.NewNullableWithValue(1), MaxEndpoints: nullable.NewNullableWithValue(1), MessagesPerMinute: nullable.NewNullableWithValue(3)})
 	if err != nil || res.JSON200 == nil || res.JSON200.MessagesPerMinute.MustGet() != 3 {
 		t.Fatalf("set limits: %v %s", err, res.Body)
 	}
-	got, _ := env.Admin.GetWorkspaceLimitsWithResponse(ctx, f.ws)
+	got, _ := env.Admin.GetWorkspaceLimitsWithResponse(ctx, f.Workspace)
 	if got.JSON200 == nil || got.JSON200.MaxApps.MustGet() != 1 {
 		t.Fatalf("get limits: %s", got.Body)
 	}
-	h := []string{"Authorization", "Bearer " + f.key}
-	base := "/api/v1/apps/" + f.app.String()
+	h := []string{"Authorization", "Bearer " + f.Key}
+	base := "/api/v1/apps/" + f.App.String()
 	check := func(what, method, path, body, limit string) {
 		t.Helper()
 		status, b := env.Do(t, method, path, body, h...)
@@ -328,13 +328,13 @@ func TestPlanLimits(t *testing.T) {
 			t.Skipf("send %d: %d %s", i, status, body)
 		}
 	}
-	req, _ := env.HTTP.Do(mustRequest(t, "POST", env.URL+base+"/messages", `{"recipientId":"customer_123","eventType":"invoice.paid","data":{}}`, f.key))
+	req, _ := env.HTTP.Do(mustRequest(t, "POST", env.URL+base+"/messages", `{"recipientId":"customer_123","eventType":"invoice.paid","data":{}}`, f.Key))
 	if ra := req.Header.Get("Retry-After"); req.StatusCode != 429 || ra == "" || ra == "0" {
 		t.Errorf("fourth message this minute: %d Retry-After %q", req.StatusCode, ra)
 	}
 	req.Body.Close()
 	// Raising the limit lifts it at once.
-	if _, err := env.Admin.SetWorkspaceLimitsWithResponse(ctx, f.ws, adminclient.WorkspaceLimits{}); err != nil {
+	if _, err := env.Admin.SetWorkspaceLimitsWithResponse(ctx, f.Workspace, adminclient.WorkspaceLimits{}); err != nil {
 		t.Fatal(err)
 	}
 	if status, body := env.Do(t, "POST", "/api/v1/apps", `{"name":"two"}`, h...); status != 201 {
@@ -346,19 +346,19 @@ func TestPlanLimits(t *testing.T) {
 func TestListMessagesPagination(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	f := setup(t, env, "invoice.paid", "invoice.voided")
+	f := servertest.NewWebhookApp(t, env, "invoice.paid", "invoice.voided")
 	var ids []string
 	for i := range 5 {
 		et := "invoice.paid"
 		if i%2 == 1 {
 			et = "invoice.voided"
 		}
-		ids = append(ids, f.send(t, et, `{}`).MessageId)
+		ids = append(ids, f.Send(t, et, `{}`).MessageId)
 	}
 	var seen []string
 	var cursor *string
 	for range 4 {
-		res, err := f.c.ListMessagesWithResponse(ctx, f.app, &webhooksclient.ListMessagesParams{Limit: ptr(2), Cursor: cursor})
+		res, err := f.Client.ListMessagesWithResponse(ctx, f.App, &webhooksclient.ListMessagesParams{Limit: ptr(2), Cursor: cursor})
 		if err != nil || res.JSON200 == nil {
 			t.Fatalf("list: %v %s", err, res.Body)
 		}
@@ -376,16 +376,16 @@ func TestListMessagesPagination(t *testing.T) {
 	if fmt.Sprint(seen) != fmt.Sprint(want) {
 		t.Errorf("pages = %v, want %v", seen, want)
 	}
-	res, _ := f.c.ListMessagesWithResponse(ctx, f.app, &webhooksclient.ListMessagesParams{EventType: ptr("invoice.voided")})
+	res, _ := f.Client.ListMessagesWithResponse(ctx, f.App, &webhooksclient.ListMessagesParams{EventType: ptr("invoice.voided")})
 	if len(res.JSON200.Data) != 2 {
 		t.Errorf("eventType filter: %s", res.Body)
 	}
 	future := time.Now().Add(time.Hour)
-	res, _ = f.c.ListMessagesWithResponse(ctx, f.app, &webhooksclient.ListMessagesParams{Since: &future})
+	res, _ = f.Client.ListMessagesWithResponse(ctx, f.App, &webhooksclient.ListMessagesParams{Since: &future})
 	if len(res.JSON200.Data) != 0 {
 		t.Errorf("since filter: %s", res.Body)
 	}
-	res, _ = f.c.ListMessagesWithResponse(ctx, f.app, &webhooksclient.ListMessagesParams{Status: ptr(webhooksclient.MessageStatusPending)})
+	res, _ = f.Client.ListMessagesWithResponse(ctx, f.App, &webhooksclient.ListMessagesParams{Status: ptr(webhooksclient.MessageStatusPending)})
 	if len(res.JSON200.Data) != 0 {
 		t.Errorf("status filter: %s", res.Body)
 	}
@@ -395,40 +395,40 @@ func TestListMessagesPagination(t *testing.T) {
 func TestCRUD(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	f := setup(t, env, "invoice.paid")
-	apps, _ := f.c.ListAppsWithResponse(ctx, nil)
-	if len(apps.JSON200.Data) != 1 || apps.JSON200.Data[0].AppId != f.app {
+	f := servertest.NewWebhookApp(t, env, "invoice.paid")
+	apps, _ := f.Client.ListAppsWithResponse(ctx, nil)
+	if len(apps.JSON200.Data) != 1 || apps.JSON200.Data[0].AppId != f.App {
 		t.Errorf("list apps: %s", apps.Body)
 	}
-	rec, _ := f.c.UpdateRecipientWithResponse(ctx, f.app, f.recipient, webhooksclient.UpdateRecipientRequest{
+	rec, _ := f.Client.UpdateRecipientWithResponse(ctx, f.App, f.Recipient, webhooksclient.UpdateRecipientRequest{
 		Name: nullable.NewNullableWithValue("Acme"), Metadata: &webhooksclient.Metadata{"plan": "pro"}})
 	if rec.JSON200 == nil || rec.JSON200.Name.MustGet() != "Acme" || rec.JSON200.Metadata["plan"] != "pro" {
 		t.Errorf("update recipient: %s", rec.Body)
 	}
-	ep := f.endpoint(t, "https://example.com/hook", func(b *webhooksclient.CreateEndpointRequest) { b.Description = ptr("prod") })
+	ep := f.Endpoint(t, "https://example.com/hook", func(b *webhooksclient.CreateEndpointRequest) { b.Description = ptr("prod") })
 	if ep.Status != webhooksclient.EndpointStatusActive || ep.MaxAttempts != 8 || len(ep.EventTypes) != 0 || !ep.RateLimitPerMinute.IsNull() {
 		t.Errorf("endpoint defaults: %+v", ep)
 	}
-	upd, _ := f.c.UpdateEndpointWithResponse(ctx, f.app, f.recipient, ep.EndpointId, webhooksclient.UpdateEndpointRequest{
+	upd, _ := f.Client.UpdateEndpointWithResponse(ctx, f.App, f.Recipient, ep.EndpointId, webhooksclient.UpdateEndpointRequest{
 		Url: ptr("https://example.com/v2"), EventTypes: &[]string{"invoice.paid"}, RateLimitPerMinute: nullable.NewNullableWithValue(10)})
 	if upd.JSON200 == nil || upd.JSON200.Url != "https://example.com/v2" || upd.JSON200.EventTypes[0] != "invoice.paid" ||
 		upd.JSON200.RateLimitPerMinute.MustGet() != 10 || upd.JSON200.Description != "prod" {
 		t.Errorf("update endpoint: %s", upd.Body)
 	}
-	list, _ := f.c.ListEndpointsWithResponse(ctx, f.app, f.recipient)
+	list, _ := f.Client.ListEndpointsWithResponse(ctx, f.App, f.Recipient)
 	if len(list.JSON200.Data) != 1 {
 		t.Errorf("list endpoints: %s", list.Body)
 	}
-	if del, _ := f.c.DeleteEndpointWithResponse(ctx, f.app, f.recipient, ep.EndpointId); del.StatusCode() != 204 {
+	if del, _ := f.Client.DeleteEndpointWithResponse(ctx, f.App, f.Recipient, ep.EndpointId); del.StatusCode() != 204 {
 		t.Errorf("delete endpoint: %d", del.StatusCode())
 	}
-	if del, _ := f.c.DeleteRecipientWithResponse(ctx, f.app, f.recipient); del.StatusCode() != 204 {
+	if del, _ := f.Client.DeleteRecipientWithResponse(ctx, f.App, f.Recipient); del.StatusCode() != 204 {
 		t.Errorf("delete recipient: %d", del.StatusCode())
 	}
-	if del, _ := f.c.DeleteAppWithResponse(ctx, f.app); del.StatusCode() != 204 {
+	if del, _ := f.Client.DeleteAppWithResponse(ctx, f.App); del.StatusCode() != 204 {
 		t.Errorf("delete app: %d", del.StatusCode())
 	}
-	if got, _ := f.c.GetAppWithResponse(ctx, f.app); got.StatusCode() != 404 {
+	if got, _ := f.Client.GetAppWithResponse(ctx, f.App); got.StatusCode() != 404 {
 		t.Errorf("deleted app: %d", got.StatusCode())
 	}
 }
@@ -438,28 +438,28 @@ func TestCRUD(t *testing.T) {
 func TestRecipientIDWithEscapedCharacters(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	f := setup(t, env)
+	f := servertest.NewWebhookApp(t, env)
 	const id = "tenant|eu:1@x"
-	r, err := f.c.CreateRecipientWithResponse(ctx, f.app, webhooksclient.CreateRecipientRequest{RecipientId: id})
+	r, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: id})
 	if err != nil || r.JSON201 == nil {
 		t.Fatalf("create recipient: %v %s", err, r.Body)
 	}
-	got, err := f.c.GetRecipientWithResponse(ctx, f.app, id)
+	got, err := f.Client.GetRecipientWithResponse(ctx, f.App, id)
 	if err != nil || got.JSON200 == nil || got.JSON200.RecipientId != id {
 		t.Fatalf("get recipient %q: %v %d %s", id, err, got.StatusCode(), got.Body)
 	}
-	res, err := f.c.CreateEndpointWithResponse(ctx, f.app, id, webhooksclient.CreateEndpointRequest{Url: "https://example.com/hook"})
+	res, err := f.Client.CreateEndpointWithResponse(ctx, f.App, id, webhooksclient.CreateEndpointRequest{Url: "https://example.com/hook"})
 	if err != nil || res.JSON201 == nil {
 		t.Fatalf("create endpoint for %q: %v %d %s", id, err, res.StatusCode(), res.Body)
 	}
 	// An escaped "/" would make the spec's router and Echo's see different operations (here
 	// deleteEndpoint and deleteRecipient): it is a 404, and nothing is deleted.
-	status, body := f.env.Do(t, http.MethodDelete, "/api/v1/apps/"+f.app.String()+"/recipients/x%2Fendpoints%2F"+res.JSON201.EndpointId.String(),
-		"", "Authorization", "Bearer "+f.key)
+	status, body := f.Env.Do(t, http.MethodDelete, "/api/v1/apps/"+f.App.String()+"/recipients/x%2Fendpoints%2F"+res.JSON201.EndpointId.String(),
+		"", "Authorization", "Bearer "+f.Key)
 	if status != http.StatusNotFound {
 		t.Errorf("DELETE with an escaped slash: %d %s, want 404", status, body)
 	}
-	if got, _ := f.c.GetRecipientWithResponse(ctx, f.app, id); got.StatusCode() != http.StatusOK {
+	if got, _ := f.Client.GetRecipientWithResponse(ctx, f.App, id); got.StatusCode() != http.StatusOK {
 		t.Errorf("recipient after the escaped-slash request: %d", got.StatusCode())
 	}
 }

@@ -7,8 +7,9 @@ import (
 	"strings"
 
 	api "github.com/switchboard-dev/switchboard/gen/webhooks"
-	"github.com/switchboard-dev/switchboard/server/delivery"
+	"github.com/switchboard-dev/switchboard/server/egress"
 	"github.com/switchboard-dev/switchboard/server/problem"
+	"github.com/switchboard-dev/switchboard/server/signature"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -172,6 +173,8 @@ func toEndpoint(e store.Endpoint) api.Endpoint {
 		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}
 }
 
+// checkURL accepts an absolute http(s) URL without a fragment that deliveries can send
+// (egress.CanonicalURL; it is sent in that form).
 func checkURL(raw string) []problem.Detail {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
@@ -179,6 +182,9 @@ func checkURL(raw string) []problem.Detail {
 	}
 	if u.Fragment != "" {
 		return []problem.Detail{{Field: "url", Message: "must not have a fragment"}}
+	}
+	if _, err := egress.CanonicalURL(raw); err != nil {
+		return []problem.Detail{{Field: "url", Message: "cannot be sent: " + err.Error()}}
 	}
 	return nil
 }
@@ -220,7 +226,7 @@ func validHeaderName(s string) bool {
 
 // checkSecret accepts a whsec_ secret of 24 to 64 bytes.
 func checkSecret(s, field string) []problem.Detail {
-	k, err := delivery.DecodeSecret(s)
+	k, err := signature.DecodeSecret(s)
 	if err != nil || len(k) < 24 || len(k) > 64 {
 		return []problem.Detail{{Field: field, Message: "must be whsec_ followed by 24 to 64 bytes in base64"}}
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-dev/switchboard/server/delivery"
 	"github.com/switchboard-dev/switchboard/server/servertest"
+	"github.com/switchboard-dev/switchboard/server/signature"
 )
 
 // TestSeed001Workflow runs seed 001's workflow list over HTTP with the documented bodies:
@@ -18,13 +18,13 @@ import (
 // attempts while the destination fails, and replay after it comes back.
 func TestSeed001Workflow(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
+	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
 	_, key := env.Workspace(t, "*")
 	h := []string{"Authorization", "Bearer " + key}
-	recv := newReceiver(t)
+	recv := servertest.NewReceiver(t)
 	var down atomic.Bool
 	down.Store(true)
-	recv.setRespond(func(_ int, w http.ResponseWriter) {
+	recv.SetRespond(func(_ int, w http.ResponseWriter) {
 		if down.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("maintenance"))
@@ -102,13 +102,13 @@ func TestSeed001Workflow(t *testing.T) {
 
 	// The destination is down: two scheduled attempts fail (maxAttempts 8 would go on; the
 	// test's schedule is 200 ms), each signed for the endpoint.
-	got := recv.wait(t, 2, 10*time.Second)
+	got := recv.Wait(t, 2, 10*time.Second)
 	for _, r := range got {
 		if r.Header.Get("webhook-id") != msg.MessageID {
 			t.Errorf("webhook-id = %q, want %q", r.Header.Get("webhook-id"), msg.MessageID)
 		}
 		ts, _ := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
-		want, _ := delivery.Sign(secret.Key, msg.MessageID, ts, r.Body)
+		want, _ := signature.Sign(secret.Key, msg.MessageID, ts, r.Body)
 		if r.Header.Get("webhook-signature") != want {
 			t.Errorf("webhook-signature = %q, want %q", r.Header.Get("webhook-signature"), want)
 		}
@@ -161,7 +161,7 @@ func TestSeed001Workflow(t *testing.T) {
 	if status != 202 || !strings.Contains(string(body), `"endpoints":1`) {
 		t.Fatalf("replay: %d %s", status, body)
 	}
-	recv.wait(t, len(recv.requests())+1, 10*time.Second)
+	recv.Wait(t, len(recv.Requests())+1, 10*time.Second)
 	servertest.Eventually(t, 10*time.Second, "the message to be delivered", func() bool {
 		_, b := env.Do(t, "GET", base+"/messages/"+msg.MessageID, "", h...)
 		return strings.Contains(string(b), `"status":"delivered"`)

@@ -18,15 +18,15 @@ import (
 // each endpoint gets exactly its recipient's messages.
 func TestConcurrentSendsAnswerEachTheirOwn(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
-	f := setup(t, env, "order.created")
-	recv1, recv2 := newReceiver(t), newReceiver(t)
-	ep1 := f.endpoint(t, recv1.URL)
-	r2, err := f.c.CreateRecipientWithResponse(ctx, f.app, webhooksclient.CreateRecipientRequest{RecipientId: "customer_2"})
+	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
+	f := servertest.NewWebhookApp(t, env, "order.created")
+	recv1, recv2 := servertest.NewReceiver(t), servertest.NewReceiver(t)
+	ep1 := f.Endpoint(t, recv1.URL)
+	r2, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: "customer_2"})
 	if err != nil || r2.JSON201 == nil {
 		t.Fatalf("create recipient: %v %s", err, r2.Body)
 	}
-	res, err := f.c.CreateEndpointWithResponse(ctx, f.app, "customer_2", webhooksclient.CreateEndpointRequest{Url: recv2.URL})
+	res, err := f.Client.CreateEndpointWithResponse(ctx, f.App, "customer_2", webhooksclient.CreateEndpointRequest{Url: recv2.URL})
 	if err != nil || res.JSON201 == nil {
 		t.Fatalf("create endpoint: %v %s", err, res.Body)
 	}
@@ -43,12 +43,12 @@ func TestConcurrentSendsAnswerEachTheirOwn(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rid := []string{"nobody", f.recipient, f.recipient, "customer_2"}[i%4]
+			rid := []string{"nobody", f.Recipient, f.Recipient, "customer_2"}[i%4]
 			body := webhooksclient.SendMessageRequest{RecipientId: &rid, EventType: "order.created", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}
 			if i%4 == 1 {
 				body.MessageId = ptr("evt_same")
 			}
-			res, err := f.c.SendMessageWithResponse(ctx, f.app, body)
+			res, err := f.Client.SendMessageWithResponse(ctx, f.App, body)
 			if err != nil {
 				t.Errorf("send %d: %v", i, err)
 				return
@@ -80,7 +80,7 @@ func TestConcurrentSendsAnswerEachTheirOwn(t *testing.T) {
 		if a.status != http.StatusAccepted {
 			t.Fatalf("send %d: %d", i, a.status)
 		}
-		wantRecipient, wantEndpoint := f.recipient, ep1.EndpointId
+		wantRecipient, wantEndpoint := f.Recipient, ep1.EndpointId
 		if i%4 == 3 {
 			wantRecipient, wantEndpoint = "customer_2", ep2.EndpointId
 		}
@@ -91,14 +91,14 @@ func TestConcurrentSendsAnswerEachTheirOwn(t *testing.T) {
 		if a.msg.Deliveries == nil || len(*a.msg.Deliveries) != 1 || (*a.msg.Deliveries)[0].EndpointId != wantEndpoint {
 			t.Errorf("send %d answered deliveries %+v, want one to %s", i, a.msg.Deliveries, wantEndpoint)
 		}
-		if got := f.message(t, a.msg.MessageId); string(got.Data) != string(a.msg.Data) || got.RecipientId != wantRecipient {
+		if got := f.Message(t, a.msg.MessageId); string(got.Data) != string(a.msg.Data) || got.RecipientId != wantRecipient {
 			t.Errorf("message %s reads back as %s for %s", a.msg.MessageId, got.Data, got.RecipientId)
 		}
 	}
 	// Each receiver gets its recipient's messages, each once: 16 + the one evt_same, and 16.
-	got1, got2 := recv1.wait(t, n/4+1, 10*time.Second), recv2.wait(t, n/4, 10*time.Second)
+	got1, got2 := recv1.Wait(t, n/4+1, 10*time.Second), recv2.Wait(t, n/4, 10*time.Second)
 	time.Sleep(300 * time.Millisecond)
-	if got1, got2 = recv1.requests(), recv2.requests(); len(got1) != n/4+1 || len(got2) != n/4 {
+	if got1, got2 = recv1.Requests(), recv2.Requests(); len(got1) != n/4+1 || len(got2) != n/4 {
 		t.Errorf("receivers got %d and %d requests, want %d and %d", len(got1), len(got2), n/4+1, n/4)
 	}
 }
@@ -108,13 +108,13 @@ func TestConcurrentSendsAnswerEachTheirOwn(t *testing.T) {
 // the delivered body agree byte for byte.
 func TestSendInvalidUTF8(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWebhookDelivery(fast()))
-	f := setup(t, env, "order.created")
-	recv := newReceiver(t)
-	f.endpoint(t, recv.URL)
-	status, body := env.Do(t, http.MethodPost, "/api/v1/apps/"+f.app.String()+"/messages",
+	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
+	f := servertest.NewWebhookApp(t, env, "order.created")
+	recv := servertest.NewReceiver(t)
+	f.Endpoint(t, recv.URL)
+	status, body := env.Do(t, http.MethodPost, "/api/v1/apps/"+f.App.String()+"/messages",
 		`{"recipientId":"customer_123","eventType":"order.created","messageId":"evt_bad","data":{"name":"caf`+"\xe9"+`"}}`,
-		"Authorization", "Bearer "+f.key)
+		"Authorization", "Bearer "+f.Key)
 	if status != http.StatusAccepted {
 		t.Fatalf("send: %d %s", status, body)
 	}
@@ -126,10 +126,10 @@ func TestSendInvalidUTF8(t *testing.T) {
 	if string(answered.Data) != want {
 		t.Errorf("answered data %s, want %s", answered.Data, want)
 	}
-	if got := f.message(t, "evt_bad"); string(got.Data) != want {
+	if got := f.Message(t, "evt_bad"); string(got.Data) != want {
 		t.Errorf("stored data %s, want %s", got.Data, want)
 	}
-	got := recv.wait(t, 1, 10*time.Second)
+	got := recv.Wait(t, 1, 10*time.Second)
 	var delivered struct{ Data json.RawMessage }
 	if err := json.Unmarshal(got[0].Body, &delivered); err != nil || string(delivered.Data) != want {
 		t.Errorf("delivered %s (%v), want data %s", got[0].Body, err, want)

@@ -22,8 +22,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
-	"github.com/switchboard-dev/switchboard/server/delivery"
-	"github.com/switchboard-dev/switchboard/server/dispatch"
+	"github.com/switchboard-dev/switchboard/server/worker"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/pgcluster"
 	"github.com/switchboard-dev/switchboard/store/seal"
@@ -156,11 +155,10 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 
-	webhooks := delivery.New(db, delivery.Options{AllowPrivate: cfg.allowPrivateEndpoints, Logger: log, Retention: cfg.webhookRetention})
 	// A job still running a minute after it started belongs to a process that died (every
 	// worker's timeout is shorter): River runs it again, so a crash delays work, never loses it.
-	runner, err := dispatch.Start(ctx, dsn, db, dispatch.Options{Logger: log, AllowPrivate: cfg.allowPrivateEndpoints, Queues: webhooks.Queues,
-		Register: webhooks.Register, PeriodicJobs: webhooks.PeriodicJobs, RescueAfter: time.Minute})
+	runner, err := worker.Start(ctx, dsn, db, worker.Options{Logger: log, AllowPrivate: cfg.allowPrivateEndpoints,
+		RescueAfter: time.Minute, Webhooks: worker.WebhookOptions{Retention: cfg.webhookRetention}})
 	if err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
@@ -206,7 +204,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 // (90 days), 0 = keep webhook messages forever.
 func parseRetention(v string) (time.Duration, error) {
 	if v == "" {
-		return delivery.DefaultRetention, nil
+		return worker.DefaultRetention, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {

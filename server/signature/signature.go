@@ -1,4 +1,8 @@
-package delivery
+// Package signature makes and checks Standard Webhooks signatures (webhook-id,
+// webhook-timestamp, webhook-signature: "v1," and the base64 HMAC-SHA256 of
+// "id.timestamp.body"), and decodes the whsec_ secrets they are keyed with. Webhook deliveries
+// sign with it; the Webhooks API checks the secrets users give with it.
+package signature
 
 import (
 	"crypto/hmac"

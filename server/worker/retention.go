@@ -1,4 +1,4 @@
-package delivery
+package worker
 
 import (
 	"context"
@@ -10,10 +10,6 @@ import (
 	"github.com/switchboard-dev/switchboard/store"
 )
 
-// DefaultRetention is how long `serve` keeps webhook messages unless configured otherwise:
-// 90 days, as Svix keeps payloads.
-const DefaultRetention = 90 * 24 * time.Hour
-
 // RetentionEvery is how often the retention job runs (besides once soon after a process
 // becomes River's leader).
 const RetentionEvery = time.Hour
@@ -23,7 +19,7 @@ const retentionBatch = 5000
 
 // retentionRunFor is how long one run of the retention job deletes before it hands over to a
 // new run of the same job (a snooze), staying well within its timeout: a job still running
-// after dispatch.Options.RescueAfter would be taken for lost and run a second time.
+// after Options.RescueAfter would be taken for lost and run a second time.
 const retentionRunFor = 20 * time.Second
 
 // retentionJobs is the periodic retention job, none when retention is 0 (messages are kept).
@@ -36,27 +32,28 @@ func retentionJobs(retention time.Duration) []*river.PeriodicJob {
 		&river.PeriodicJobOpts{ID: store.WebhookRetentionArgs{}.Kind(), RunOnStart: true})}
 }
 
-// retentionWorker deletes the messages older than the retention whose deliveries are all
+// webhookRetention deletes the messages older than the retention whose deliveries are all
 // final, with their deliveries and attempts, and old completed bulk replays
 // (store.PruneWebhooks), in every workspace.
-type retentionWorker struct {
+type webhookRetention struct {
 	river.WorkerDefaults[store.WebhookRetentionArgs]
 	db        *store.DB
 	retention time.Duration // 0 = keep everything: a job left from a run with retention on does nothing
+	now       func() time.Time
 	log       *slog.Logger
 }
 
 // Timeout leaves the last statement of a run time to end after retentionRunFor.
-func (w *retentionWorker) Timeout(*river.Job[store.WebhookRetentionArgs]) time.Duration {
+func (w *webhookRetention) Timeout(*river.Job[store.WebhookRetentionArgs]) time.Duration {
 	return retentionRunFor + 15*time.Second
 }
 
-func (w *retentionWorker) Work(ctx context.Context, job *river.Job[store.WebhookRetentionArgs]) error {
+func (w *webhookRetention) Work(ctx context.Context, job *river.Job[store.WebhookRetentionArgs]) error {
 	if w.retention <= 0 {
 		return nil
 	}
 	started := time.Now()
-	cutoff := started.Add(-w.retention)
+	cutoff := w.now().Add(-w.retention)
 	runCtx, cancel := context.WithTimeout(ctx, retentionRunFor)
 	defer cancel()
 	res, err := w.db.PruneWebhooks(runCtx, cutoff, retentionBatch)

@@ -1,10 +1,8 @@
-package delivery
+package signature
 
 import (
-	"net/netip"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestSignStandardWebhooksVector checks Sign against the Standard Webhooks spec's test vector
@@ -41,50 +39,4 @@ func TestSignStandardWebhooksVector(t *testing.T) {
 func otherSecret(t *testing.T) string {
 	t.Helper()
 	return "whsec_" + strings.Repeat("QUJD", 8)
-}
-
-func TestRefused(t *testing.T) {
-	t.Parallel()
-	for addr, want := range map[string]bool{
-		"127.0.0.1": true, "10.1.2.3": true, "172.16.0.1": true, "192.168.1.1": true, "169.254.169.254": true,
-		"::1": true, "fe80::1": true, "fc00::1": true, "0.0.0.0": true, "100.64.0.1": true, "::ffff:127.0.0.1": true,
-		"8.8.8.8": false, "1.1.1.1": false, "2606:4700:4700::1111": false,
-	} {
-		if got := refused(netip.MustParseAddr(addr)) != ""; got != want {
-			t.Errorf("refused(%s) = %v, want %v", addr, got, want)
-		}
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Duration{
-		"": 0, "120": 2 * time.Minute, "junk": 0, "-5": 0,
-		"Thu, 01 Jan 2026 12:01:00 GMT": time.Minute, "Thu, 01 Jan 2026 11:00:00 GMT": 0,
-	} {
-		if got := parseRetryAfter(in, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	t.Parallel()
-	w := &worker{opts: Options{Schedule: DefaultSchedule, Jitter: 0.2}}
-	for n := 1; n <= 10; n++ {
-		base := DefaultSchedule[min(n-1, len(DefaultSchedule)-1)]
-		for range 50 {
-			got := w.backoff(n, 0)
-			if got < base*8/10 || got > base*12/10 {
-				t.Fatalf("backoff(%d) = %s, want %s ±20%%", n, got, base)
-			}
-		}
-	}
-	if got := w.backoff(1, time.Hour); got != time.Hour {
-		t.Errorf("backoff with Retry-After 1h = %s, want 1h", got)
-	}
-	if got := w.backoff(1, 48*time.Hour); got != MaxRetryAfter {
-		t.Errorf("backoff with Retry-After 48h = %s, want the cap %s", got, MaxRetryAfter)
-	}
 }

@@ -1,4 +1,4 @@
-package delivery_test
+package worker_test
 
 import (
 	"context"
@@ -12,9 +12,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
-	"github.com/switchboard-dev/switchboard/server/delivery"
-	"github.com/switchboard-dev/switchboard/server/dispatch"
 	"github.com/switchboard-dev/switchboard/server/servertest"
+	"github.com/switchboard-dev/switchboard/server/worker"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/storetest"
 )
@@ -62,11 +61,11 @@ func exists(t *testing.T, db *store.DB, messagePK uuid.UUID) bool {
 }
 
 // start runs the job workers with webhook delivery, as `serve` does.
-func start(t *testing.T, dsn string, db *store.DB, opts delivery.Options) *servertest.SyncBuffer {
+func start(t *testing.T, dsn string, db *store.DB, opts worker.WebhookOptions) *servertest.SyncBuffer {
 	t.Helper()
 	logs := &servertest.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	servertest.StartWorkers(t, dsn, db, dispatch.Options{Logger: log}, &opts)
+	servertest.StartWorkers(t, dsn, db, worker.Options{Logger: log, Webhooks: opts})
 	return logs
 }
 
@@ -80,11 +79,7 @@ func TestRetentionRunsAsPeriodicJob(t *testing.T) {
 	old := storetest.AgeWebhookMessage(t, db, delivered(t, db), time.Now().Add(-31*24*time.Hour))
 	recent := delivered(t, db)
 
-	opts := delivery.Options{Retention: 30 * 24 * time.Hour}
-	if n := len(delivery.New(db, opts).PeriodicJobs); n != 1 {
-		t.Fatalf("periodic jobs: %d, want 1", n)
-	}
-	logs := start(t, dsn, db, opts)
+	logs := start(t, dsn, db, worker.WebhookOptions{Retention: 30 * 24 * time.Hour})
 	servertest.Eventually(t, 30*time.Second, "the retention job to complete", func() bool {
 		var n int
 		if err := db.SQL().Get(&n, `SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'`, store.WebhookRetentionArgs{}.Kind()); err != nil {
@@ -123,10 +118,7 @@ func TestRetentionZeroKeepsEverything(t *testing.T) {
 	db := storetest.Open(t, dsn)
 	old := storetest.AgeWebhookMessage(t, db, delivered(t, db), time.Now().Add(-10*365*24*time.Hour))
 
-	if jobs := delivery.New(db, delivery.Options{}).PeriodicJobs; len(jobs) != 0 {
-		t.Fatalf("periodic jobs with retention 0: %d", len(jobs))
-	}
-	start(t, dsn, db, delivery.Options{})
+	start(t, dsn, db, worker.WebhookOptions{})
 	inserter, err := river.NewClient(riverdatabasesql.New(db.SQL().DB), &river.Config{})
 	if err != nil {
 		t.Fatal(err)

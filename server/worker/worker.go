@@ -1,0 +1,150 @@
+// Package worker is where Switchboard's background work runs: it owns the one River client
+// that works jobs, over the same PostgreSQL the API writes to, and registers every job kind,
+// each in its own file:
+//
+//   - activitydispatch.go: at an activity's scheduled time, send it through the workspace's
+//     dispatch config for its channel, record the attempt, retry, and move it on;
+//   - webhookdelivery.go: make the signed attempts of one webhook delivery, on a retry
+//     schedule, holding, failing and disabling as the endpoint calls for;
+//   - bulkreplay.go: work through a bulk replay of webhook deliveries, batch by batch;
+//   - retention.go: delete webhook messages past their retention, periodically.
+//
+// The jobs are inserted by the store (package store, jobs.go holds their arguments) in the
+// statement or transaction that writes the rows causing them, so an accepted request is never
+// without its job. Any number of `serve` processes on one database share the work: River runs
+// each job in one worker at a time, and a job whose process died is run again (RescueAfter).
+// Every call to a user-given URL goes through package egress. This package imports no API
+// surface, and no surface imports it.
+package worker
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/switchboard-dev/switchboard/store"
+)
+
+// Options tune the workers. Zero values take the documented defaults.
+type Options struct {
+	// Logger receives progress and failures (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock for the times jobs decide with: when a retry is due, when an endpoint
+	// has failed for too long, which messages are past their retention (default time.Now).
+	// Elapsed times (an attempt's duration) are measured on the real clock.
+	Now func() time.Time
+	// AllowPrivate lets calls to user-given URLs (provider dispatches, webhook deliveries)
+	// reach loopback, private and link-local addresses (local development and tests); off,
+	// such destinations are refused when dialled (package egress).
+	AllowPrivate bool
+	// RescueAfter is how long a job may stay running before it is taken as lost (its process
+	// died) and run again (default River's, 1 hour). It must exceed every worker's timeout.
+	RescueAfter time.Duration
+	// Dispatch tunes activity dispatch.
+	Dispatch DispatchOptions
+	// Webhooks tunes webhook delivery, bulk replays and retention.
+	Webhooks WebhookOptions
+}
+
+// Runner is the running job client of one process.
+type Runner struct {
+	client *river.Client[pgx.Tx]
+	pool   *pgxpool.Pool
+	stop   chan struct{} // closed by Stop: ends promote
+	done   chan struct{} // closed when promote has returned
+}
+
+// Start connects a pgx pool to dsn (River needs pgx to LISTEN for new jobs) and works every
+// job kind until Stop.
+func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.Dispatch.defaults()
+	o.Webhooks.defaults()
+
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	// Each worker holds a connection only for its statements, not while it waits on a remote.
+	cfg.MaxConns = int32(min(o.Dispatch.Workers/4+4+o.Webhooks.Workers/8, 60))
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, newActivityDispatch(db, o))
+	river.AddWorker(workers, newWebhookDelivery(db, o))
+	river.AddWorker(workers, &bulkReplay{db: db})
+	river.AddWorker(workers, &webhookRetention{db: db, retention: o.Webhooks.Retention, now: o.Now, log: o.Logger})
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues: map[string]river.QueueConfig{
+			store.DispatchQueue: {MaxWorkers: o.Dispatch.Workers},
+			store.WebhookQueue:  {MaxWorkers: o.Webhooks.Workers},
+		},
+		RescueStuckJobsAfter: o.RescueAfter,
+		Workers:              workers,
+		PeriodicJobs:         retentionJobs(o.Webhooks.Retention),
+		RetryPolicy:          fixedBackoff{schedule: o.Dispatch.Backoff, now: o.Now},
+		Logger:               o.Logger,
+		FetchCooldown:        20 * time.Millisecond,
+		FetchPollInterval:    500 * time.Millisecond,
+		// A bound for jobs without their own Timeout (activity dispatch): one provider call
+		// plus the bookkeeping around it.
+		JobTimeout: o.Dispatch.Timeout + 20*time.Second,
+	})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := client.Start(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	r := &Runner{client: client, pool: pool, stop: make(chan struct{}), done: make(chan struct{})}
+	go r.promote(db, []string{store.DispatchQueue, store.WebhookQueue}, o.Logger)
+	return r, nil
+}
+
+// promoteEvery is how late a scheduled job (an activity, a retry) can run, at most, beyond its
+// moment.
+const promoteEvery = 200 * time.Millisecond
+
+// promote makes the queues' due jobs (scheduled activities, retries, webhook deliveries
+// snoozed until their next attempt) available every promoteEvery (see store.PromoteDueJobs):
+// River's own scheduler does it only every few seconds.
+func (r *Runner) promote(db *store.DB, queues []string, log *slog.Logger) {
+	defer close(r.done)
+	t := time.NewTicker(promoteEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := db.PromoteDueJobs(ctx, queues); err != nil {
+			log.Warn("promote due jobs", "error", err)
+		}
+		cancel()
+	}
+}
+
+// Stop lets running jobs finish (until ctx ends) and closes the pool.
+func (r *Runner) Stop(ctx context.Context) error {
+	close(r.stop)
+	<-r.done
+	err := r.client.Stop(ctx)
+	r.pool.Close()
+	return err
+}
