@@ -13,7 +13,7 @@ import (
 )
 
 // Append writes a as the Activities API's Activity object: the fields the API answers, in the
-// order of the generated type's fields (server/activities' ToAPI builds that type; its test
+// order of the generated type's fields (server/api/activities' ToAPI builds that type; its test
 // holds the two equal).
 func Append(b []byte, a store.Activity) []byte {
 	b = append(b, `{"attributeKeys":[`...)

@@ -16,7 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-dev/switchboard/gen/activitiesclient"
-	"github.com/switchboard-dev/switchboard/server/activities"
+	"github.com/switchboard-dev/switchboard/server/api/activities"
 	"github.com/switchboard-dev/switchboard/server/servertest"
 	"github.com/switchboard-dev/switchboard/server/worker"
 )

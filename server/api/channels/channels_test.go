@@ -10,7 +10,7 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/switchboard-dev/switchboard/gen/channelsclient"
-	"github.com/switchboard-dev/switchboard/server/channels"
+	"github.com/switchboard-dev/switchboard/server/api/channels"
 	"github.com/switchboard-dev/switchboard/server/servertest"
 )
 
