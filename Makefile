@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/switchboard
 
-.PHONY: help deps build run generate check-generated fmt-check vet test test-go spec-check bench clean
+.PHONY: help deps build run generate check-generated fmt-check vet lint test test-go spec-check bench clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -23,12 +23,15 @@ generate: ## Regenerate gen/ from openapi/*.yaml
 check-generated: ## Fail when regenerating gen/ would change it
 	@bash scripts/check-generated.sh
 
-fmt-check:
+fmt-check: ## Fail when gofmt would change a Go file
 	@out=$$(gofmt -l server store openapi scripts); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-vet:
+vet: ## go vet every package
 	$(GO) vet ./...
+
+lint: ## golangci-lint with .golangci.yml (bug linters, gosec, the layering); no util/common/models/helpers package
+	@bash scripts/lint.sh
 
 test-go: ## Go tests only (real PostgreSQL, race detector)
 	$(GO) test -race -count=1 ./...
@@ -36,12 +39,12 @@ test-go: ## Go tests only (real PostgreSQL, race detector)
 spec-check: ## Lint the specs and type-check a TypeScript SDK generated from each
 	@bash scripts/spec-check.sh
 
-test: deps check-generated fmt-check vet test-go spec-check ## Everything CI runs
+test: deps check-generated fmt-check vet lint test-go spec-check ## Everything CI runs
 
 bench: deps ## Benchmarks, bounded in time: Go benchmarks, the pgbench-relative load and dispatch run, then webhooks
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./server/...
 	$(GO) run ./scripts/bench -c 32 -d 10s -dispatch 20000
 	$(GO) run ./scripts/bench -webhooks -rate 1000 -rate-for 60s -burst-for 20s
 
-clean:
+clean: ## Remove bin/ and the SDK check's output
 	rm -rf bin scripts/sdkcheck/out

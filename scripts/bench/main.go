@@ -94,7 +94,7 @@ func run(conns int, duration time.Duration, n int) error {
 	if err != nil {
 		return err
 	}
-	recv := newReceiver()
+	recv := newReceiver(ctx)
 	defer recv.Close()
 	yom := uuid.MustParse("660e8400-e29b-41d4-a716-446655440000")
 	if _, err := db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: ws.ID, DispatchProviderID: yom,
@@ -102,7 +102,7 @@ func run(conns int, duration time.Duration, n int) error {
 		return err
 	}
 
-	fmt.Printf("bench: %d connections, %s per insert run, PostgreSQL durable, everything on one machine (%d CPUs)\n", conns, duration, runtimeCPUs())
+	fmt.Printf("bench: %d connections, %s per insert run, PostgreSQL durable, everything on one machine (%d CPUs)\n", conns, duration, runtimeCPUs(ctx))
 	// The baseline and the API run alternately, baseline-API-API-baseline, each for half the
 	// duration: a machine whose speed drifts during the run (a shared host) then weighs on both
 	// sides alike, and the ratio compares like with like.
@@ -113,7 +113,7 @@ func run(conns int, duration time.Duration, n int) error {
 	var api result
 	baseline := func() error {
 		cpu0 := cpuNow()
-		tps, err := pgbenchBaseline(cluster, ws.ID, com.ID, conns, half)
+		tps, err := pgbenchBaseline(ctx, cluster, ws.ID, com.ID, conns, half)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func run(conns int, duration time.Duration, n int) error {
 	if err != nil {
 		return err
 	}
-	defer runner.Stop(ctx)
+	defer func() { _ = runner.Stop(ctx) }()
 	time.Sleep(2 * time.Second)
 	// Bring the batch's due time to now: every job becomes due at the same moment.
 	if os.Getenv("BENCH_STATEMENTS") != "" {
@@ -204,31 +204,31 @@ func run(conns int, duration time.Duration, n int) error {
 	return nil
 }
 
-func runtimeCPUs() int {
-	out, _ := exec.Command("nproc").Output()
+func runtimeCPUs(ctx context.Context) int {
+	out, _ := exec.CommandContext(ctx, "nproc").Output()
 	v, _ := strconv.Atoi(string(bytes.TrimSpace(out)))
 	return v
 }
 
 // pgbenchBaseline runs pgbench with one INSERT per transaction into a copy of the activities
 // table (same columns, constraints and indexes).
-func pgbenchBaseline(c *pgcluster.Cluster, ws, com uuid.UUID, conns int, d time.Duration) (float64, error) {
+func pgbenchBaseline(ctx context.Context, c *pgcluster.Cluster, ws, com uuid.UUID, conns int, d time.Duration) (float64, error) {
 	dsn := c.DSN("postgres")
-	psql := exec.Command("psql", dsn, "-q", "-c", `DROP TABLE IF EXISTS bench_activities; CREATE TABLE bench_activities (LIKE activities INCLUDING ALL)`)
+	psql := exec.CommandContext(ctx, "psql", dsn, "-q", "-c", `DROP TABLE IF EXISTS bench_activities; CREATE TABLE bench_activities (LIKE activities INCLUDING ALL)`)
 	if out, err := psql.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("psql: %v %s", err, out)
+		return 0, fmt.Errorf("psql: %w %s", err, out)
 	}
 	script := filepath.Join(os.TempDir(), "switchboard-pgbench.sql")
 	if err := os.WriteFile(script, []byte(`INSERT INTO bench_activities (id, workspace_id, commerce_id, type, channel, status, reason_code, reason_label, idempotency_key, scheduled_at, attribute_keys) VALUES (gen_random_uuid(), :ws, :com, 'MESSAGE', 'WHATSAPP', 'READY', 'monthly_promotion', 'Promocion Mensual', gen_random_uuid()::text, now() + interval '1 day', '{commerce_info}');
-`), 0o644); err != nil {
+`), 0o600); err != nil {
 		return 0, err
 	}
 	defer os.Remove(script)
-	cmd := exec.Command("pgbench", "-n", "-M", "prepared", "-c", strconv.Itoa(conns), "-j", "2", "-T", strconv.Itoa(int(d.Seconds())),
+	cmd := exec.CommandContext(ctx, "pgbench", "-n", "-M", "prepared", "-c", strconv.Itoa(conns), "-j", "2", "-T", strconv.Itoa(int(d.Seconds())),
 		"-f", script, "-D", "ws="+ws.String(), "-D", "com="+com.String(), dsn)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("pgbench: %v %s", err, out)
+		return 0, fmt.Errorf("pgbench: %w %s", err, out)
 	}
 	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
 	if m == nil {
@@ -304,9 +304,9 @@ type receiver struct {
 	first, last time.Time
 }
 
-func newReceiver() *receiver {
+func newReceiver(ctx context.Context) *receiver {
 	r := &receiver{seen: map[string]int{}}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln, _ := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	r.url = "http://" + ln.Addr().String()
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var a struct {
@@ -326,8 +326,8 @@ func newReceiver() *receiver {
 		r.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"id":"yom-%s"}`, a.ID)
-	})}
-	go r.srv.Serve(ln)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = r.srv.Serve(ln) }()
 	return r
 }
 

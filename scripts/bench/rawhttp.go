@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -28,19 +29,21 @@ func newRawConn(base string) *rawConn {
 // A broken connection is redialled at the next request.
 func (rc *rawConn) post(path string, body []byte, headers ...string) (int, error) {
 	if rc.c == nil {
-		c, err := net.Dial("tcp", rc.addr)
+		// The load runs for a fixed time and is never cancelled.
+		c, err := new(net.Dialer).DialContext(context.Background(), "tcp", rc.addr)
 		if err != nil {
 			return 0, err
 		}
 		rc.c, rc.r, rc.w = c, bufio.NewReaderSize(c, 16<<10), bufio.NewWriterSize(c, 16<<10)
 	}
+	// A bufio.Writer keeps its first error and Flush returns it: the writes are checked there.
 	fmt.Fprintf(rc.w, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", path, rc.addr, len(body))
 	for _, h := range headers {
-		rc.w.WriteString(h)
-		rc.w.WriteString("\r\n")
+		_, _ = rc.w.WriteString(h)
+		_, _ = rc.w.WriteString("\r\n")
 	}
-	rc.w.WriteString("\r\n")
-	rc.w.Write(body)
+	_, _ = rc.w.WriteString("\r\n")
+	_, _ = rc.w.Write(body)
 	if err := rc.w.Flush(); err != nil {
 		rc.reset()
 		return 0, err

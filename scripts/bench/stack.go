@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/switchboard-dev/switchboard/server"
 	"github.com/switchboard-dev/switchboard/store"
@@ -54,7 +55,7 @@ func startStack(ctx context.Context) (*stack, error) {
 		s.close()
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { s.cluster.Stop() })
+	cleanups = append(cleanups, func() { _ = s.cluster.Stop() })
 	benchPostmaster = strconv.Itoa(s.cluster.PID())
 	s.dsn = s.cluster.DSN("postgres")
 	box, _ := seal.New([]byte(seal.GenerateKey())[:32])
@@ -72,12 +73,13 @@ func startStack(ctx context.Context) (*stack, error) {
 		s.close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		s.close()
 		return nil, err
 	}
-	go http.Serve(ln, e)
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute} // as `serve` has it
+	go func() { _ = srv.Serve(ln) }()
 	cleanups = append(cleanups, func() { ln.Close() })
 	s.base = "http://" + ln.Addr().String()
 	return s, nil

@@ -37,9 +37,9 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer runner.Stop(ctx)
+	defer func() { _ = runner.Stop(ctx) }()
 
-	recv := newHookReceiver()
+	recv := newHookReceiver(ctx)
 	defer recv.Close()
 	ws, err := db.CreateWorkspace(ctx, "bench")
 	if err != nil {
@@ -50,32 +50,32 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 		return err
 	}
 	c := &hookClient{base: base, key: key, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}}
-	app, err := c.json("POST", "/api/v1/apps", `{"name":"bench"}`)
+	app, err := c.json(ctx, "POST", "/api/v1/apps", `{"name":"bench"}`)
 	if err != nil {
 		return err
 	}
 	appPath := "/api/v1/apps/" + app["appId"].(string)
-	if _, err := c.json("PUT", appPath+"/event-types/order.created", `{}`); err != nil {
+	if _, err := c.json(ctx, "PUT", appPath+"/event-types/order.created", `{}`); err != nil {
 		return err
 	}
 	for _, r := range []string{"one", "fan"} {
-		if _, err := c.json("POST", appPath+"/recipients", `{"recipientId":"`+r+`"}`); err != nil {
+		if _, err := c.json(ctx, "POST", appPath+"/recipients", `{"recipientId":"`+r+`"}`); err != nil {
 			return err
 		}
 	}
-	if _, err := c.json("POST", appPath+"/recipients/one/endpoints", `{"url":"`+recv.url+`/one"}`); err != nil {
+	if _, err := c.json(ctx, "POST", appPath+"/recipients/one/endpoints", `{"url":"`+recv.url+`/one"}`); err != nil {
 		return err
 	}
 	for i := range 100 {
-		if _, err := c.json("POST", appPath+"/recipients/fan/endpoints", fmt.Sprintf(`{"url":"%s/fan/%d"}`, recv.url, i)); err != nil {
+		if _, err := c.json(ctx, "POST", appPath+"/recipients/fan/endpoints", fmt.Sprintf(`{"url":"%s/fan/%d"}`, recv.url, i)); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("webhooks bench: PostgreSQL durable, server, workers, receiver and load on one machine (%d CPUs)\n", runtimeCPUs())
+	fmt.Printf("webhooks bench: PostgreSQL durable, server, workers, receiver and load on one machine (%d CPUs)\n", runtimeCPUs(ctx))
 
 	// 1. Sustained rate, open model: a send starts every 1/rate s whatever the answers do.
 	send := func(id string, recipient string) (time.Time, bool) {
-		ok := c.send(appPath, `{"recipientId":"`+recipient+`","eventType":"order.created","data":{"id":"`+id+`"},"messageId":"`+id+`"}`)
+		ok := c.send(ctx, appPath, `{"recipientId":"`+recipient+`","eventType":"order.created","data":{"id":"`+id+`"},"messageId":"`+id+`"}`)
 		return time.Now(), ok
 	}
 	var accepted sync.Map // id → time of the 202
@@ -204,15 +204,15 @@ type hookClient struct {
 	http      *http.Client
 }
 
-func (c *hookClient) do(method, path, body string) (*http.Response, error) {
-	req, _ := http.NewRequest(method, c.base+path, bytes.NewReader([]byte(body)))
+func (c *hookClient) do(ctx context.Context, method, path, body string) (*http.Response, error) {
+	req, _ := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader([]byte(body)))
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	req.Header.Set("Content-Type", "application/json")
 	return c.http.Do(req)
 }
 
-func (c *hookClient) json(method, path, body string) (map[string]any, error) {
-	resp, err := c.do(method, path, body)
+func (c *hookClient) json(ctx context.Context, method, path, body string) (map[string]any, error) {
+	resp, err := c.do(ctx, method, path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -226,8 +226,8 @@ func (c *hookClient) json(method, path, body string) (map[string]any, error) {
 	return out, nil
 }
 
-func (c *hookClient) send(appPath, body string) bool {
-	resp, err := c.do("POST", appPath+"/messages", body)
+func (c *hookClient) send(ctx context.Context, appPath, body string) bool {
+	resp, err := c.do(ctx, "POST", appPath+"/messages", body)
 	if err != nil {
 		return false
 	}
@@ -248,9 +248,9 @@ type hookReceiver struct {
 	dups int
 }
 
-func newHookReceiver() *hookReceiver {
+func newHookReceiver(ctx context.Context) *hookReceiver {
 	r := &hookReceiver{seen: map[string]bool{}, last: map[string]time.Time{}, n: map[string]int{}, by: map[string]int{}}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln, _ := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	r.url = "http://" + ln.Addr().String()
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -268,8 +268,8 @@ func newHookReceiver() *hookReceiver {
 		}
 		r.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
-	})}
-	go r.srv.Serve(ln)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = r.srv.Serve(ln) }()
 	return r
 }
 

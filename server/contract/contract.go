@@ -239,7 +239,7 @@ func Details(err error) []problem.Detail {
 	walk = func(err error, prefix string) {
 		// A type switch, not errors.As: a RequestError unwraps to the MultiError inside it,
 		// and matching that first would lose the parameter name.
-		switch e := err.(type) {
+		switch e := err.(type) { //nolint:errorlint // on purpose, see above; walk visits the wrapped errors itself
 		case openapi3.MultiError:
 			for _, inner := range e {
 				walk(inner, prefix)

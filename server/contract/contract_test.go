@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -62,8 +63,8 @@ func serve(t *testing.T, camel bool, method, target, body string) (*problem.Prob
 	if err == nil {
 		return nil, reached
 	}
-	p, ok := err.(*problem.Problem)
-	if !ok {
+	var p *problem.Problem
+	if !errors.As(err, &p) {
 		t.Fatalf("error %T %v", err, err)
 	}
 	return p, reached

@@ -91,7 +91,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.LogFile == "" {
 		opts.LogFile = filepath.Join(filepath.Dir(dir), "postgres.log")
 	}
-	bin, err := binDir()
+	bin, err := binDir(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func launch(ctx context.Context, bin string, opts Options, cred *syscall.Credent
 	port := opts.Port
 	if port == 0 {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = freePort(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -197,7 +197,8 @@ func launch(ctx context.Context, bin string, opts Options, cred *syscall.Credent
 	for _, kv := range opts.Settings {
 		args = append(args, "-c", kv)
 	}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
+	// The server outlives ctx (Stop ends it): its values, not its cancellation.
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), filepath.Join(bin, "postgres"), args...)
 	cmd.Dir = filepath.Dir(opts.DataDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -237,7 +238,7 @@ func (c *Cluster) waitReady(ctx context.Context, bin string) error {
 			return fmt.Errorf("pgcluster: waiting for postgres to accept connections: %w", ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
-		if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		if conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr); err == nil {
 			conn.Close()
 			ready := exec.CommandContext(ctx, filepath.Join(bin, "pg_isready"),
 				"-q", "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "postgres", "-d", "postgres", "-t", "2")
@@ -285,8 +286,8 @@ func initdb(ctx context.Context, bin string, opts Options, cred *syscall.Credent
 
 // binDir finds the PostgreSQL server binaries: pg_config's answer if it has
 // a postgres binary, else the newest /usr/lib/postgresql/*/bin (Debian).
-func binDir() (string, error) {
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+func binDir(ctx context.Context) (string, error) {
+	if out, err := exec.CommandContext(ctx, "pg_config", "--bindir").Output(); err == nil {
 		dir := strings.TrimSpace(string(out))
 		if _, err := os.Stat(filepath.Join(dir, "postgres")); err == nil {
 			return dir, nil
@@ -394,8 +395,8 @@ func checkNotRunning(dir string) error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	l, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}

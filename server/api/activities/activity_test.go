@@ -439,7 +439,7 @@ func TestTwoProcessesSendEachActivityOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer second.Stop(ctx)
+	defer func() { _ = second.Stop(ctx) }()
 	ws, key := env.Workspace(t, "*")
 	newCommerce(t, env, ws, seedCommerceID, "C")
 	c := env.Activities(t, key)

@@ -25,7 +25,7 @@ func hammer(b *testing.B, env *servertest.Env, key, method, path, body string, w
 			if err != nil {
 				b.Fatal(err)
 			}
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != want {
 				b.Fatalf("status %d, want %d", resp.StatusCode, want)

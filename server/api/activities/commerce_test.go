@@ -37,7 +37,13 @@ func TestCommerces(t *testing.T) {
 	}
 	for i := range 3 {
 		e := fmt.Sprint("X-", i)
-		c.CreateCommerceWithResponse(ctx, nil, activitiesclient.CreateCommerceRequest{Name: fmt.Sprint("Kiosko ", i), ExternalId: &e})
+		res, err := c.CreateCommerceWithResponse(ctx, nil, activitiesclient.CreateCommerceRequest{Name: fmt.Sprint("Kiosko ", i), ExternalId: &e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.JSON201 == nil {
+			t.Fatalf("create commerce %d: %d %s", i, res.StatusCode(), res.Body)
+		}
 	}
 	search, perPage := "kiosko", 2
 	list, err := c.ListCommercesWithResponse(ctx, &activitiesclient.ListCommercesParams{Search: &search, PerPage: &perPage})

@@ -253,7 +253,13 @@ func TestTaskResultLifecycle(t *testing.T) {
 		strangerWS, strangerKey := env.Workspace(t, "*")
 		stranger := env.Activities(t, strangerKey)
 		newCommerce(t, env, strangerWS, "aa0e8400-e29b-41d4-a716-446655440000", "Ajeno")
-		stranger.CreateTaskResultTypeConfigWithResponse(ctx, nil, activitiesclient.CreateTaskResultTypeConfigRequest{Code: "SALE_COMPLETED", Label: "v"})
+		res, err := stranger.CreateTaskResultTypeConfigWithResponse(ctx, nil, activitiesclient.CreateTaskResultTypeConfigRequest{Code: "SALE_COMPLETED", Label: "v"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.JSON201 == nil {
+			t.Fatalf("another workspace's result type: %d %s", res.StatusCode(), res.Body)
+		}
 		b := result(failed, activitiesclient.TaskResultStatusEFFECTIVE, "SALE_COMPLETED")
 		b.CommerceExternalId = "ext-aa0e8400"
 		if res := submit(t, stranger, b); res.JSON404 == nil || res.JSON404.Message != "Activity not found" {

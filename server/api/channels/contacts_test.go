@@ -211,7 +211,7 @@ func TestServiceWindow(t *testing.T) {
 		t.Errorf("another workspace's contact: %d %s", res.StatusCode(), res.Body)
 	}
 	// A deleted channel receives nothing but still answers.
-	c.DeleteChannelWithResponse(ctx, ws, wa)
+	deleteChannel(t, c, ws, wa)
 	if res, _ := c.CreateInboundMessageWithResponse(ctx, ws, wa, ana.Id, channelsclient.InboundMessageCreate{}); res.JSON409 == nil {
 		t.Errorf("inbound on a deleted channel: %d %s", res.StatusCode(), res.Body)
 	}

@@ -100,7 +100,7 @@ func TestPaginationUnderChurn(t *testing.T) {
 					}
 					id := create(fmt.Sprint("concurrent ", i))
 					if i%2 == 0 {
-						c.DeleteChannelWithResponse(ctx, ws, id)
+						deleteChannel(t, c, ws, id)
 					}
 				}
 			}()
@@ -134,7 +134,7 @@ func TestPaginationUnderChurn(t *testing.T) {
 			}
 			// Clean up for the other direction's run.
 			for _, id := range append(stable, doomed...) {
-				c.DeleteChannelWithResponse(ctx, ws, id)
+				deleteChannel(t, c, ws, id)
 			}
 		})
 	}
@@ -205,7 +205,7 @@ func TestFilters(t *testing.T) {
 	}
 	// Two deleted channels, which only a status filter naming deleted shows.
 	for _, i := range []int{1, 8} {
-		c.DeleteChannelWithResponse(ctx, ws, fs[i].id)
+		deleteChannel(t, c, ws, fs[i].id)
 		fs[i].status = channelsclient.ChannelStatusDeleted
 	}
 	expect := func(keep func(fixture) bool) []uuid.UUID {

@@ -3,6 +3,7 @@ package channels_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"sort"
 	"strings"
@@ -276,19 +277,13 @@ func TestSeedExampleValidates(t *testing.T) {
 	}
 	err = schema.VisitJSON(v, openapi3.MultiErrors())
 	var me openapi3.MultiError
-	if err == nil || !errorsAs(err, &me) || len(me) != 1 || !strings.Contains(me[0].Error(), "platformServiceUrlOverride") {
+	if err == nil || !errors.As(err, &me) || len(me) != 1 || !strings.Contains(me[0].Error(), "platformServiceUrlOverride") {
 		t.Fatalf("the seed's example: %v; want only its platformServiceUrlOverride refused", err)
 	}
 	v["platformServiceUrlOverride"] = "https://example.com"
 	if err := schema.VisitJSON(v, openapi3.MultiErrors()); err != nil {
 		t.Fatalf("the seed's example with an https URL: %v", err)
 	}
-}
-
-func errorsAs(err error, me *openapi3.MultiError) bool {
-	m, ok := err.(openapi3.MultiError)
-	*me = m
-	return ok
 }
 
 // newChannel creates a channel through the typed client and returns it.
@@ -302,4 +297,18 @@ func newChannel(t *testing.T, c *channelsclient.ClientWithResponses, ws uuid.UUI
 		t.Fatalf("create channel: %d %s", res.StatusCode(), res.Body)
 	}
 	return *res.JSON201
+}
+
+// deleteChannel deletes a channel through the typed client (204, also when already deleted).
+// It reports with t.Errorf, so it may be called from a goroutine.
+func deleteChannel(t *testing.T, c *channelsclient.ClientWithResponses, ws, id uuid.UUID) {
+	t.Helper()
+	res, err := c.DeleteChannelWithResponse(ctx, ws, id)
+	if err != nil {
+		t.Errorf("delete channel: %v", err)
+		return
+	}
+	if res.StatusCode() != 204 {
+		t.Errorf("delete channel: %d %s", res.StatusCode(), res.Body)
+	}
 }

@@ -74,7 +74,13 @@ func setup(t *testing.T) *fixture {
 		message: msg.JSON202.MessageId, session: *ps.JSON201}
 }
 
-func get(t *testing.T, u string, header ...string) (*http.Response, []byte) {
+// reply is the status and header of a response whose body get has read and closed.
+type reply struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func get(t *testing.T, u string, header ...string) (reply, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
@@ -92,7 +98,7 @@ func get(t *testing.T, u string, header ...string) (*http.Response, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, b
+	return reply{StatusCode: resp.StatusCode, Header: resp.Header}, b
 }
 
 // checkSecurityHeaders fails unless h has every security header the portal promises, with a
