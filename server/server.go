@@ -175,7 +175,7 @@ func errorHandler(log *slog.Logger, surfaces *[]surface) echo.HTTPErrorHandler {
 			}
 		}
 		if rerr := render(c, p); rerr != nil {
-			log.Error("write error response", "error", rerr)
+			log.ErrorContext(c.Request().Context(), "write error response", "error", rerr)
 		}
 	}
 }

@@ -30,7 +30,7 @@ func TestCheckerCatchesSpecViolations(t *testing.T) {
 	}
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, responses[r.URL.Path])
+		_, _ = io.WriteString(w, responses[r.URL.Path])
 	}))
 	defer fake.Close()
 	rec := &recorder{TB: t}

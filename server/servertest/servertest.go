@@ -252,7 +252,7 @@ func (e *Env) Do(t testing.TB, method, path, body string, headers ...string) (in
 	if body != "" {
 		r = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.URL+path, r)
+	req, err := http.NewRequestWithContext(context.Background(), method, e.URL+path, r)
 	if err != nil {
 		t.Fatal(err)
 	}

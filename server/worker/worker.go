@@ -111,7 +111,8 @@ func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, e
 		return nil, err
 	}
 	r := &Runner{client: client, pool: pool, stop: make(chan struct{}), done: make(chan struct{})}
-	go r.promote(db, []string{store.DispatchQueue, store.WebhookQueue}, o.Logger)
+	// Promotion runs until Stop, not until ctx ends (ctx may be only the start's).
+	go r.promote(context.WithoutCancel(ctx), db, []string{store.DispatchQueue, store.WebhookQueue}, o.Logger)
 	return r, nil
 }
 
@@ -122,7 +123,7 @@ const promoteEvery = 200 * time.Millisecond
 // promote makes the queues' due jobs (scheduled activities, retries, webhook deliveries
 // snoozed until their next attempt) available every promoteEvery (see store.PromoteDueJobs):
 // River's own scheduler does it only every few seconds.
-func (r *Runner) promote(db *store.DB, queues []string, log *slog.Logger) {
+func (r *Runner) promote(ctx context.Context, db *store.DB, queues []string, log *slog.Logger) {
 	defer close(r.done)
 	t := time.NewTicker(promoteEvery)
 	defer t.Stop()
@@ -132,9 +133,9 @@ func (r *Runner) promote(db *store.DB, queues []string, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if _, err := db.PromoteDueJobs(ctx, queues); err != nil {
-			log.Warn("promote due jobs", "error", err)
+		tick, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if _, err := db.PromoteDueJobs(tick, queues); err != nil {
+			log.WarnContext(tick, "promote due jobs", "error", err)
 		}
 		cancel()
 	}

@@ -190,7 +190,7 @@ func (h *Handler) call(ctx context.Context, r *store.PreCheckHTTPRequest, vars m
 	case errors.As(err, &broken):
 		return resp.StatusCode, nil, err
 	}
-	return 0, nil, fmt.Errorf("request failed: %v", errors.Unwrap(err))
+	return 0, nil, fmt.Errorf("request failed: %w", errors.Unwrap(err))
 }
 
 var placeholder = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_.-]*)\}`)

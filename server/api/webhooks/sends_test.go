@@ -96,9 +96,10 @@ func TestConcurrentSendsAnswerEachTheirOwn(t *testing.T) {
 		}
 	}
 	// Each receiver gets its recipient's messages, each once: 16 + the one evt_same, and 16.
-	got1, got2 := recv1.Wait(t, n/4+1, 10*time.Second), recv2.Wait(t, n/4, 10*time.Second)
-	time.Sleep(300 * time.Millisecond)
-	if got1, got2 = recv1.Requests(), recv2.Requests(); len(got1) != n/4+1 || len(got2) != n/4 {
+	recv1.Wait(t, n/4+1, 10*time.Second)
+	recv2.Wait(t, n/4, 10*time.Second)
+	time.Sleep(300 * time.Millisecond) // and no more come
+	if got1, got2 := recv1.Requests(), recv2.Requests(); len(got1) != n/4+1 || len(got2) != n/4 {
 		t.Errorf("receivers got %d and %d requests, want %d and %d", len(got1), len(got2), n/4+1, n/4)
 	}
 }

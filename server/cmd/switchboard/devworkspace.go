@@ -41,6 +41,6 @@ func ensureDevWorkspace(ctx context.Context, db *store.DB, path string) (*devWor
 		return nil, err
 	}
 	dev = devWorkspace{WorkspaceID: w.ID, Name: w.Name, APIKey: secret}
-	b, _ := json.MarshalIndent(dev, "", "  ")
+	b, _ := json.MarshalIndent(dev, "", "  ") //nolint:gosec // G117: the development key is meant to be kept here, in a 0600 file of the data dir, so a restart prints the same one
 	return &dev, os.WriteFile(path, b, 0o600)
 }

@@ -127,7 +127,7 @@ func startEnv(t *testing.T, bin string, env []string) *running {
 				return r
 			}
 		case <-deadline:
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			t.Fatalf("serve not ready in 60 s:\n%s", out.String())
 		}
 	}
@@ -145,7 +145,7 @@ func (r *running) stop(t *testing.T) {
 			t.Errorf("serve exited with %v after SIGINT", err)
 		}
 	case <-time.After(30 * time.Second):
-		r.cmd.Process.Kill()
+		_ = r.cmd.Process.Kill()
 		t.Error("serve did not stop within 30 s of SIGINT")
 	}
 }
@@ -163,7 +163,7 @@ func call(t *testing.T, method, url, token string, headers ...string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
 }
