@@ -23,14 +23,14 @@ import (
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server/api/activities"
 	"github.com/switchboard-dev/switchboard/server/api/admin"
-	"github.com/switchboard-dev/switchboard/server/auth"
 	"github.com/switchboard-dev/switchboard/server/api/calling"
 	"github.com/switchboard-dev/switchboard/server/api/channels"
+	"github.com/switchboard-dev/switchboard/server/api/portal"
+	"github.com/switchboard-dev/switchboard/server/api/webhooks"
+	"github.com/switchboard-dev/switchboard/server/auth"
 	"github.com/switchboard-dev/switchboard/server/contract"
 	"github.com/switchboard-dev/switchboard/server/docs"
-	"github.com/switchboard-dev/switchboard/server/api/portal"
 	"github.com/switchboard-dev/switchboard/server/problem"
-	"github.com/switchboard-dev/switchboard/server/api/webhooks"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
