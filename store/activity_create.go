@@ -253,14 +253,3 @@ func (s *DB) createRefusal(ctx context.Context, in ActivityCreate) error {
 		return &Error{Kind: ErrConflict, Message: "Idempotency key already exists"}
 	}
 }
-
-// pgTime is t as PostgreSQL stores a timestamptz: microseconds, read back in UTC.
-func pgTime(t time.Time) time.Time { return t.Round(time.Microsecond).UTC() }
-
-func pgTimePtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	r := pgTime(*t)
-	return &r
-}

@@ -103,18 +103,6 @@ func (p PreChecks) Value() (driver.Value, error) {
 	return string(b), err
 }
 
-// JSONObject is a jsonb object column.
-type JSONObject map[string]any
-
-// Scan reads the jsonb column.
-func (j *JSONObject) Scan(src any) error { return scanJSON(src, j) }
-
-// Value writes the jsonb column.
-func (j JSONObject) Value() (driver.Value, error) {
-	b, err := json.Marshal(map[string]any(j))
-	return string(b), err
-}
-
 const callingColumns = `id, workspace_id, reseller_id, template, merchant_id, initial_offset, retry_offset,
 	call_start_time, call_end_time, call_timezone, max_retry, calling_provider, enable_calling,
 	enable_international_call, domestic_country_code, enable_inbound, inbound_call_start_time,

@@ -45,13 +45,6 @@ func conflictExternalID(id *string) error {
 	return &Error{Kind: ErrConflict, Message: fmt.Sprintf("A commerce with external_id %q already exists", deref(id))}
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 // CommerceCreate is a new commerce.
 type CommerceCreate struct {
 	Name                    string

@@ -107,13 +107,6 @@ func loadCommerceUsers(ctx context.Context, q sqlx.QueryerContext, commerceID, o
 	return users, nil
 }
 
-func nilUUID(id uuid.UUID) *uuid.UUID {
-	if id == uuid.Nil {
-		return nil
-	}
-	return &id
-}
-
 // ListCommerceUsers returns a workspace's commerce's users with their roles and contacts,
 // oldest first. ErrNotFound if the workspace has no such commerce.
 func (s *DB) ListCommerceUsers(ctx context.Context, workspaceID, commerceID uuid.UUID) ([]CommerceUser, error) {

@@ -326,30 +326,3 @@ func (s *DB) sealCredentials(id uuid.UUID, creds map[string]string) any {
 	plain, _ := json.Marshal(creds) // a map of strings always marshals
 	return s.box.Seal(plain, []byte("dispatch_config:"+id.String()))
 }
-
-func nonNilMap(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	return m
-}
-
-// nullJSON passes an absent JSON document as SQL NULL rather than an empty byte string.
-func nullJSON(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return string(b)
-}
-
-func scanJSON(src, dst any) error {
-	switch v := src.(type) {
-	case []byte:
-		return json.Unmarshal(v, dst)
-	case string:
-		return json.Unmarshal([]byte(v), dst)
-	case nil:
-		return nil
-	}
-	return fmt.Errorf("store: cannot scan %T as JSON", src)
-}

@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
-	"github.com/riverqueue/river"
 )
 
 // Endpoint statuses.
@@ -207,21 +206,6 @@ func (s *DB) releaseHeld(ctx context.Context, tx *sqlx.Tx, endpointID uuid.UUID)
 	return s.insertDeliveryJobs(ctx, tx, ids, TriggerScheduled)
 }
 
-// insertDeliveryJobs inserts one delivery job per id, in tx.
-func (s *DB) insertDeliveryJobs(ctx context.Context, tx *sqlx.Tx, ids []uuid.UUID, trigger string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: WebhookDeliveryArgs{DeliveryID: id, Trigger: trigger}}
-	}
-	if _, err := s.jobs.InsertManyFastTx(ctx, tx.Tx, params); err != nil {
-		return fmt.Errorf("insert delivery jobs: %w", err)
-	}
-	return nil
-}
-
 // DeleteEndpoint deletes an endpoint with its deliveries and attempts.
 func (s *DB) DeleteEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = (SELECT e.id`+endpointWhere+`)`,
@@ -326,4 +310,75 @@ func (s *DB) RotateEndpointSecret(ctx context.Context, workspaceID, appID uuid.U
 		return EndpointSecrets{}, err
 	}
 	return EndpointSecrets{Current: key, Old: old}, tx.Commit()
+}
+
+// ReserveEndpointSlot takes the next delivery slot of an endpoint limited to perMinute
+// deliveries, shared by every process (the generic cell rate algorithm, its state on the
+// endpoint's row): slots are 60s/perMinute apart, with a burst of perMinute/60 (at least 1).
+// It returns how long to wait for the slot. A slot further away than maxWait is not taken
+// (reserved=false): the caller comes back for it later rather than holding it idle.
+func (s *DB) ReserveEndpointSlot(ctx context.Context, endpointID uuid.UUID, perMinute int, maxWait time.Duration) (wait time.Duration, reserved bool, err error) {
+	if perMinute < 1 {
+		return 0, true, nil
+	}
+	interval := time.Minute / time.Duration(perMinute)
+	tolerance := time.Duration(max(1, perMinute/60)-1) * interval
+	var row struct {
+		WaitUS   int64 `db:"wait_us"`
+		Reserved bool  `db:"reserved"`
+	}
+	st, err := s.prepared(ctx, s.async, reserveSlotQuery)
+	if err != nil {
+		return 0, false, err
+	}
+	err = st.GetContext(ctx, &row, endpointID, interval.Microseconds(), tolerance.Microseconds(), maxWait.Microseconds())
+	if errors.Is(err, sql.ErrNoRows) { // the endpoint was deleted: nothing to wait for
+		return 0, true, nil
+	}
+	return time.Duration(row.WaitUS) * time.Microsecond, row.Reserved, err
+}
+
+// reserveSlotQuery: tat is the endpoint's next slot (now at the earliest); the wait for it,
+// less the burst tolerance, is taken (tat moves one interval on) when it is within the limit.
+const reserveSlotQuery = `
+		WITH p AS (
+			SELECT id, greatest(coalesce(rate_tat, now()), now()) AS tat FROM webhook_endpoints WHERE id = $1 FOR UPDATE
+		), w AS (
+			SELECT id, tat, greatest(tat - now() - $3 * interval '1 microsecond', interval '0') AS wait FROM p
+		), u AS (
+			UPDATE webhook_endpoints e SET rate_tat = w.tat + $2 * interval '1 microsecond' FROM w
+			WHERE e.id = w.id AND w.wait <= $4 * interval '1 microsecond'
+			RETURNING e.id
+		)
+		SELECT (extract(epoch FROM w.wait) * 1000000)::bigint AS wait_us, EXISTS (SELECT 1 FROM u) AS reserved FROM w`
+
+// EndpointSucceeded clears an endpoint's failure record.
+func (s *DB) EndpointSucceeded(ctx context.Context, endpointID uuid.UUID) error {
+	_, err := s.async.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
+	return err
+}
+
+// EndpointFailed records a failed attempt at an endpoint: the first failure since its last
+// success starts its failure record, and an endpoint failing since before disableBefore is
+// disabled, saying since when. It reports whether it disabled the endpoint.
+func (s *DB) EndpointFailed(ctx context.Context, endpointID uuid.UUID, disableBefore time.Time) (bool, error) {
+	var disabled bool
+	err := s.async.GetContext(ctx, &disabled, `
+		WITH e AS (
+			UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()),
+				status = CASE WHEN failing_since < $2 AND status <> 'disabled' THEN 'disabled' ELSE status END,
+				disabled_reason = CASE WHEN failing_since < $2 AND status <> 'disabled'
+					THEN 'Every delivery failed since ' || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+					ELSE disabled_reason END,
+				updated_at = CASE WHEN failing_since < $2 AND status <> 'disabled' THEN now() ELSE updated_at END
+			WHERE id = $1 RETURNING status, disabled_reason
+		) SELECT coalesce((SELECT status = 'disabled' FROM e), false)`, endpointID, disableBefore)
+	return disabled, err
+}
+
+// DisableEndpoint disables an endpoint, saying why.
+func (s *DB) DisableEndpoint(ctx context.Context, endpointID uuid.UUID, reason string) error {
+	_, err := s.async.ExecContext(ctx, `UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2, updated_at = now()
+		WHERE id = $1`, endpointID, reason)
+	return err
 }
