@@ -133,7 +133,9 @@ func (s *DB) PromoteDueJobs(ctx context.Context, queues []string) (int, error) {
 // than their poll interval even when a notification is skipped.
 const wakeEvery = 20 * time.Millisecond
 
-// wakeLimiter decides which inserts notify.
+// wakeLimiter decides which inserts notify. It keeps to the real clock, not the store's
+// (WithClock): it rate-limits notifications to the workers, which is about the machine's
+// load, not a time anything is stamped with.
 type wakeLimiter struct {
 	mu   sync.Mutex
 	last map[string]time.Time

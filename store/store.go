@@ -66,6 +66,7 @@ type DB struct {
 	creates *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
 	sends   *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
 	keys    *keyCache                          // FindAPIKey's recent answers (apikey.go)
+	now     func() time.Time                   // the business clock (WithClock)
 	stop    chan struct{}                      // closed by Close: stops the batch writers
 	wake    wakeLimiter                        // which job-writing statements notify River's workers (jobs.go)
 	// stmts holds the prepared statements of the hottest queries (see prepared).
@@ -96,9 +97,20 @@ func (s *DB) prepared(ctx context.Context, pool *sqlx.DB, query string) (*sqlx.S
 	return st, nil
 }
 
+// Option changes how Open sets up a store.
+type Option func(*DB)
+
+// WithClock makes now the store's clock for the times it computes itself: a message's
+// timestamp and created_at and the minute its per-minute limit counts it in, a bulk replay's
+// default end, which rotated secrets are still valid, how long a found API key is trusted.
+// Times the database stamps (now() in SQL: updated_at, failing_since, rate-limit slots,
+// delivered_at, River's scheduled_at) stay on the database's clock, the one every process
+// shares. The default is time.Now.
+func WithClock(now func() time.Time) Option { return func(s *DB) { s.now = now } }
+
 // Open connects to PostgreSQL at dsn (a lib/pq URL or key=value string). Secrets are sealed
 // with box.
-func Open(ctx context.Context, dsn string, box *seal.Box) (*DB, error) {
+func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, error) {
 	db, err := sqlx.Open("postgres", dsn)
 	if err != nil {
 		return nil, err
@@ -127,7 +139,11 @@ func Open(ctx context.Context, dsn string, box *seal.Box) (*DB, error) {
 	async.SetMaxOpenConns(20)
 	async.SetMaxIdleConns(20)
 	async.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{db: db, async: async, box: box, jobs: jobs, keys: newKeyCache(), stop: make(chan struct{})}
+	s := &DB{db: db, async: async, box: box, jobs: jobs, now: time.Now, stop: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	s.keys = newKeyCache(s.now)
 	s.creates = newBatcher(s.stop, s.createActivities, nil, 0)
 	// A batch of sends stops growing at 1 MiB of bodies (one body may be 256 KiB).
 	s.sends = newBatcher(s.stop, s.sendMessages, func(m messageSend) int { return len(m.body) }, 1<<20)

@@ -84,7 +84,7 @@ func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool
 	if err != nil {
 		return DeliveryTask{}, false, err
 	}
-	if row.Secrets, err = s.openSecrets(row.EndpointID, row.Secret, row.OldSecrets, time.Now()); err != nil {
+	if row.Secrets, err = s.openSecrets(row.EndpointID, row.Secret, row.OldSecrets, s.now()); err != nil {
 		return DeliveryTask{}, false, err
 	}
 	return row.DeliveryTask, true, nil

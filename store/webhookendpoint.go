@@ -270,7 +270,7 @@ func (s *DB) GetEndpointSecrets(ctx context.Context, workspaceID, appID uuid.UUI
 	if err != nil {
 		return EndpointSecrets{}, err
 	}
-	return s.openSecrets(id, row.Secret, row.Old, time.Now())
+	return s.openSecrets(id, row.Secret, row.Old, s.now())
 }
 
 // RotateEndpointSecret makes key (or a new secret when "") the endpoint's secret; the previous
@@ -292,7 +292,7 @@ func (s *DB) RotateEndpointSecret(ctx context.Context, workspaceID, appID uuid.U
 	if err != nil {
 		return EndpointSecrets{}, err
 	}
-	now := time.Now()
+	now := s.now()
 	cur, err := s.openSecrets(id, row.Secret, row.Old, now)
 	if err != nil {
 		return EndpointSecrets{}, err

@@ -110,7 +110,7 @@ const messageColumns = `m.id, m.app_id, m.message_id, m.idempotency_key, m.recip
 // not stored again: the first one is returned with created=false. ErrNotFound if the app has
 // no such recipient; a *LimitError past the workspace's messagesPerMinute.
 func (s *DB) SendMessage(ctx context.Context, in MessageSend) (Message, bool, error) {
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	if in.MessagesPerMinute != nil {
 		// A repeat is answered without counting against the limit.
 		if m, ok, err := s.findDuplicate(ctx, in); ok || err != nil {

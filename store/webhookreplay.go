@@ -90,7 +90,7 @@ func (s *DB) CreateBulkReplay(ctx context.Context, workspaceID, appID uuid.UUID,
 		return BulkReplay{}, err
 	}
 	if f.Until == nil {
-		now := time.Now().UTC()
+		now := s.now().UTC()
 		f.Until = &now
 	}
 	filter, _ := json.Marshal(f)
