@@ -10,7 +10,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -21,36 +20,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/riverqueue/river"
 
 	"github.com/switchboard-dev/switchboard/store/seal"
 )
-
-// Error kinds. Match them with errors.Is.
-var (
-	// ErrNotFound: the row does not exist, or belongs to another workspace.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: the write would break a uniqueness rule.
-	ErrConflict = errors.New("conflict")
-	// ErrInvalid: the input breaks a rule only the store can check (a reference to a row
-	// that must exist, for instance).
-	ErrInvalid = errors.New("invalid")
-)
-
-// Error is a store failure a caller can show to a user: Kind says what happened, Message says
-// it in words.
-type Error struct {
-	Kind    error
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
-
-// Unwrap lets errors.Is match the Kind.
-func (e *Error) Unwrap() error { return e.Kind }
-
-func notFound(what string) error { return &Error{Kind: ErrNotFound, Message: what + " not found"} }
 
 // DB is the store. It is safe for concurrent use.
 type DB struct {
@@ -267,13 +240,3 @@ func (s *DB) Ready(ctx context.Context) error {
 // newID returns a time-ordered (version 7) UUID, so ordering by id is ordering by creation and
 // keyset pagination needs one column.
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
-
-// isUniqueViolation reports whether err is PostgreSQL's unique_violation on the named
-// constraint or index ("" = any).
-func isUniqueViolation(err error, constraint string) bool {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
-		return constraint == "" || pqErr.Constraint == constraint
-	}
-	return false
-}

@@ -66,16 +66,16 @@ func Invalid(message string, details ...Detail) *Problem {
 	return &Problem{Status: http.StatusBadRequest, Message: message, Details: details}
 }
 
-// From maps any error to a Problem: Problems pass through, store error kinds and Echo's
-// HTTP errors get their status, and anything else is a 500 whose cause is kept for the log but
+// From maps any error to a Problem: Problems pass through, store error kinds (store.AsError,
+// which also classifies PostgreSQL errors the caller's input caused) and Echo's HTTP errors get
+// their status, and anything else is a 500 whose cause is kept for the log but
 // never shown.
 func From(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
 	}
-	var se *store.Error
-	if errors.As(err, &se) {
+	if se := store.AsError(err); se != nil {
 		switch {
 		case errors.Is(se.Kind, store.ErrNotFound):
 			return &Problem{Status: http.StatusNotFound, Message: se.Message}
