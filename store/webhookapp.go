@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 )
 
 // WebhookApp is a product area that sends webhooks (Webhooks API).
@@ -59,27 +60,25 @@ func (s *DB) ListWebhookApps(ctx context.Context, workspaceID, after uuid.UUID, 
 	return out, err
 }
 
-// WebhookAppUpdate changes the fields whose Set flag is true.
-type WebhookAppUpdate struct {
-	Name        *string
-	SetBodyPath bool
-	BodyPath    *string
-	SetHeader   bool
-	Header      *string
-}
-
-// UpdateWebhookApp changes an app. ErrNotFound if the workspace has no such app.
-func (s *DB) UpdateWebhookApp(ctx context.Context, workspaceID, id uuid.UUID, in WebhookAppUpdate) (WebhookApp, error) {
-	var a WebhookApp
-	err := s.db.GetContext(ctx, &a, `UPDATE webhook_apps SET name = coalesce($3, name),
-		routing_key_body_path = CASE WHEN $4 THEN $5 ELSE routing_key_body_path END,
-		routing_key_header = CASE WHEN $6 THEN $7 ELSE routing_key_header END, updated_at = now()
-		WHERE workspace_id = $1 AND id = $2 RETURNING `+webhookAppColumns,
-		workspaceID, id, in.Name, in.SetBodyPath, in.BodyPath, in.SetHeader, in.Header)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound("App")
-	}
-	return a, err
+// UpdateWebhookApp changes an app with change, which gets it as stored, locked until the update
+// commits, and may refuse by returning an error; its name and routing keys are written back.
+// ErrNotFound if the workspace has no such app.
+func (s *DB) UpdateWebhookApp(ctx context.Context, workspaceID, id uuid.UUID, change func(*WebhookApp) error) (WebhookApp, error) {
+	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (WebhookApp, error) {
+		var a WebhookApp
+		err := tx.GetContext(ctx, &a, `SELECT `+webhookAppColumns+` FROM webhook_apps WHERE workspace_id = $1 AND id = $2
+			FOR NO KEY UPDATE`, workspaceID, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return a, notFound("App")
+		}
+		return a, err
+	}, change, func(tx *sqlx.Tx, a *WebhookApp) (WebhookApp, error) {
+		var out WebhookApp
+		err := tx.GetContext(ctx, &out, `UPDATE webhook_apps SET name = $3, routing_key_body_path = $4, routing_key_header = $5,
+			updated_at = now() WHERE workspace_id = $1 AND id = $2 RETURNING `+webhookAppColumns,
+			workspaceID, id, a.Name, a.RoutingKeyBodyPath, a.RoutingKeyHeader)
+		return out, err
+	})
 }
 
 // DeleteWebhookApp deletes an app and everything under it. ErrNotFound if there is none.

@@ -41,12 +41,15 @@ type Endpoint struct {
 	Headers            StringMap      `db:"headers"`
 	MaxAttempts        int            `db:"max_attempts"`
 	RateLimitPerMinute *int           `db:"rate_limit_per_minute"`
-	CreatedAt          time.Time      `db:"created_at"`
-	UpdatedAt          time.Time      `db:"updated_at"`
+	// FailingSince is when the endpoint's first failed attempt since its last success was
+	// (nil after a success); one failing for long enough is disabled (EndpointFailed).
+	FailingSince *time.Time `db:"failing_since"`
+	CreatedAt    time.Time  `db:"created_at"`
+	UpdatedAt    time.Time  `db:"updated_at"`
 }
 
 const endpointColumns = `e.id, e.app_id, r.recipient_id, e.url, e.description, e.event_types, e.status, e.disabled_reason,
-	e.headers, e.max_attempts, e.rate_limit_per_minute, e.created_at, e.updated_at`
+	e.headers, e.max_attempts, e.rate_limit_per_minute, e.failing_since, e.created_at, e.updated_at`
 
 // EndpointCreate is a new endpoint.
 type EndpointCreate struct {
@@ -141,58 +144,56 @@ func (s *DB) ListEndpoints(ctx context.Context, workspaceID, appID uuid.UUID, re
 	return out, err
 }
 
-// EndpointUpdate changes the non-nil fields (SetRateLimit: RateLimitPerMinute, nil clearing it).
-type EndpointUpdate struct {
-	URL, Description   *string
-	EventTypes         *[]string
-	Status             *string
-	Headers            *map[string]string
-	MaxAttempts        *int
-	SetRateLimit       bool
-	RateLimitPerMinute *int
-}
-
-// UpdateEndpoint changes an endpoint. Leaving the paused status releases the deliveries it
-// held: they become pending and get their delivery jobs, in the same transaction. Setting
-// active clears a disabled endpoint's reason and failure record.
-func (s *DB) UpdateEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID, in EndpointUpdate) (Endpoint, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return Endpoint{}, err
-	}
-	defer tx.Rollback()
-	var headers any
-	if in.Headers != nil {
-		headers = jsonMap(*in.Headers)
-	}
-	var types any
-	if in.EventTypes != nil {
-		types = pq.StringArray(nonNilStrings(*in.EventTypes))
-	}
-	var e Endpoint
-	err = tx.GetContext(ctx, &e, `
-		WITH e AS (
-			UPDATE webhook_endpoints SET url = coalesce($5, url), description = coalesce($6, description),
-				event_types = coalesce($7, event_types), status = coalesce($8, status),
-				disabled_reason = CASE WHEN coalesce($8, status) = 'disabled' THEN CASE WHEN $8 = 'disabled' THEN coalesce(disabled_reason, 'Disabled through the API') ELSE disabled_reason END END,
-				failing_since = CASE WHEN $8 = 'active' THEN NULL ELSE failing_since END,
-				headers = coalesce($9, headers), max_attempts = coalesce($10, max_attempts),
-				rate_limit_per_minute = CASE WHEN $11 THEN $12 ELSE rate_limit_per_minute END, updated_at = now()
-			WHERE id = (SELECT e.id`+endpointWhere+`) RETURNING *
-		) SELECT `+endpointColumns+` FROM e JOIN webhook_recipients r ON r.id = e.recipient_pk`,
-		workspaceID, appID, recipientID, id, in.URL, in.Description, types, in.Status, headers, in.MaxAttempts, in.SetRateLimit, in.RateLimitPerMinute)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Endpoint{}, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
-	}
-	if err != nil {
-		return Endpoint{}, err
-	}
-	if e.Status == EndpointActive {
-		if err := s.releaseHeld(ctx, tx, id); err != nil {
+// UpdateEndpoint changes an endpoint with change, which gets it as stored, locked until the
+// update commits, and may refuse by returning an error; its URL, description, event types,
+// status, disabled reason, headers, attempt budget, rate limit and failure record are written
+// back. The store keeps the status's companions right: a disabled endpoint always has a reason
+// ("Disabled through the API" unless it has one) and any other none; moving to active from
+// another status clears the failure record, so a re-enabled endpoint is not disabled again at
+// its next failure (change may clear it itself as well). An endpoint left active has the
+// deliveries it held released: they become pending and get their delivery jobs, in the same
+// transaction.
+func (s *DB) UpdateEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID, change func(*Endpoint) error) (Endpoint, error) {
+	var was string // the status as stored
+	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (Endpoint, error) {
+		var e Endpoint
+		err := tx.GetContext(ctx, &e, `SELECT `+endpointColumns+endpointWhere+` FOR NO KEY UPDATE OF e`, workspaceID, appID, recipientID, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return e, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
+		}
+		was = e.Status
+		return e, err
+	}, change, func(tx *sqlx.Tx, e *Endpoint) (Endpoint, error) {
+		reason := e.DisabledReason
+		switch {
+		case e.Status != EndpointDisabled:
+			reason = nil
+		case reason == nil:
+			r := "Disabled through the API"
+			reason = &r
+		}
+		if e.Status == EndpointActive && was != EndpointActive {
+			e.FailingSince = nil
+		}
+		var out Endpoint
+		err := tx.GetContext(ctx, &out, `
+			WITH e AS (
+				UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, status = $5, disabled_reason = $6,
+					failing_since = $7, headers = $8, max_attempts = $9, rate_limit_per_minute = $10, updated_at = now()
+				WHERE id = $1 RETURNING *
+			) SELECT `+endpointColumns+` FROM e JOIN webhook_recipients r ON r.id = e.recipient_pk`,
+			id, e.URL, e.Description, pq.StringArray(nonNilStrings(e.EventTypes)), e.Status, reason, e.FailingSince,
+			jsonMap(e.Headers), e.MaxAttempts, e.RateLimitPerMinute)
+		if err != nil {
 			return Endpoint{}, err
 		}
-	}
-	return e, tx.Commit()
+		if out.Status == EndpointActive {
+			if err := s.releaseHeld(ctx, tx, id); err != nil {
+				return Endpoint{}, err
+			}
+		}
+		return out, nil
+	})
 }
 
 // releaseHeld makes an endpoint's held deliveries pending and inserts their jobs, in tx (which

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 )
 
 // Recipient is one customer of an app, identified by the caller-chosen RecipientID.
@@ -68,23 +69,27 @@ func (s *DB) ListRecipients(ctx context.Context, workspaceID, appID, after uuid.
 	return out, err
 }
 
-// UpdateRecipient changes a recipient's name (when setName) and metadata (when non-nil).
-func (s *DB) UpdateRecipient(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, setName bool, name *string, metadata map[string]string) (Recipient, error) {
-	var meta any
-	if metadata != nil {
-		meta = jsonMap(metadata)
-	}
-	var r Recipient
-	err := s.db.GetContext(ctx, &r, `
-		WITH r AS (
-			UPDATE webhook_recipients r SET name = CASE WHEN $4 THEN $5 ELSE r.name END, metadata = coalesce($6, r.metadata), updated_at = now()
-			FROM webhook_apps a WHERE a.id = r.app_id AND a.workspace_id = $1 AND a.id = $2 AND r.recipient_id = $3
-			RETURNING r.*
-		) SELECT `+recipientColumns+` FROM r`, workspaceID, appID, recipientID, setName, name, meta)
-	if errors.Is(err, sql.ErrNoRows) {
-		return s.GetRecipient(ctx, workspaceID, appID, recipientID)
-	}
-	return r, err
+// UpdateRecipient changes a recipient with change, which gets it as stored, locked until the
+// update commits, and may refuse by returning an error; its name and metadata are written back.
+// ErrNotFound naming the app or the recipient that is missing.
+func (s *DB) UpdateRecipient(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, change func(*Recipient) error) (Recipient, error) {
+	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (Recipient, error) {
+		var r Recipient
+		err := tx.GetContext(ctx, &r, `SELECT `+recipientColumns+` FROM webhook_recipients r JOIN webhook_apps a ON a.id = r.app_id
+			WHERE a.workspace_id = $1 AND a.id = $2 AND r.recipient_id = $3 FOR NO KEY UPDATE OF r`, workspaceID, appID, recipientID)
+		if errors.Is(err, sql.ErrNoRows) {
+			if _, err := s.GetRecipient(ctx, workspaceID, appID, recipientID); err != nil {
+				return r, err
+			}
+			return r, notFound("Recipient " + recipientID)
+		}
+		return r, err
+	}, change, func(tx *sqlx.Tx, r *Recipient) (Recipient, error) {
+		var out Recipient
+		err := tx.GetContext(ctx, &out, `UPDATE webhook_recipients r SET name = $2, metadata = $3, updated_at = now()
+			WHERE r.id = $1 RETURNING `+recipientColumns, r.ID, r.Name, jsonMap(r.Metadata))
+		return out, err
+	})
 }
 
 // DeleteRecipient deletes a recipient with its endpoints and messages.
