@@ -1,8 +1,8 @@
 package store
 
-// How Go values cross to and from SQL: the column types read from json and jsonb columns, and
-// the small conversions the queries' arguments go through. Every file of the package uses them,
-// so they live here rather than beside the first table that needed one.
+// How Go values cross to and from SQL: the column types read from json and jsonb columns, the
+// small conversions the queries' arguments go through and the keyset paging clause. Every file
+// of the package may use them, so they live here rather than beside the first table that did.
 
 import (
 	"database/sql/driver"
@@ -145,4 +145,13 @@ func pgTimePtr(t *time.Time) *time.Time {
 	}
 	r := pgTime(*t)
 	return &r
+}
+
+// keysetOrder returns how a keyset page by id compares ids with the one it starts after, and
+// its order: ascending, or descending when reverse.
+func keysetOrder(reverse bool) (cmp, order string) {
+	if reverse {
+		return "<", "DESC"
+	}
+	return ">", "ASC"
 }

@@ -1,9 +1,3 @@
-// Package store is Switchboard's PostgreSQL storage: a thin layer of sqlx queries, one method
-// per thing the handlers need, with the SQL next to the method that runs it. Migrations are
-// embedded and applied on start.
-//
-// Methods return *Error values whose Kind is ErrNotFound or ErrConflict for the failures
-// callers handle; the HTTP layer maps those kinds to status codes in one place.
 package store
 
 import (
