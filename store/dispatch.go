@@ -251,7 +251,7 @@ func (s *DB) ListDispatchConfigs(ctx context.Context, workspaceID uuid.UUID, f D
 }
 
 // DispatchConfigEdit is what UpdateDispatchConfig's change works on: the config as stored, with
-// its credentials opened (empty when it has none).
+// its credentials opened (empty when it has none, nil when they cannot be opened).
 type DispatchConfigEdit struct {
 	DispatchConfig
 	Credentials map[string]string
@@ -266,6 +266,7 @@ type DispatchConfigEdit struct {
 func (s *DB) UpdateDispatchConfig(ctx context.Context, workspaceID, id uuid.UUID, change func(*DispatchConfigEdit) error) (DispatchConfig, error) {
 	var sealed []byte            // the credentials as stored
 	var opened map[string]string // and as change got them
+	var unreadable bool          // they could not be opened
 	_, err := updateRow(ctx, s.db, func(tx *sqlx.Tx) (DispatchConfigEdit, error) {
 		var row struct {
 			DispatchConfig
@@ -280,8 +281,11 @@ func (s *DB) UpdateDispatchConfig(ctx context.Context, workspaceID, id uuid.UUID
 			return DispatchConfigEdit{}, err
 		}
 		sealed = row.Sealed
+		// Credentials that do not open (sealed under another key) do not stop the config's other
+		// changes, deactivating it for one: change gets none, and they are kept unless it sets
+		// new ones.
 		if opened, err = s.openCredentials(id, sealed); err != nil {
-			return DispatchConfigEdit{}, err
+			opened, unreadable = nil, true
 		}
 		return DispatchConfigEdit{DispatchConfig: row.DispatchConfig, Credentials: maps.Clone(opened)}, nil
 	}, change, func(tx *sqlx.Tx, c *DispatchConfigEdit) (DispatchConfigEdit, error) {
@@ -289,7 +293,7 @@ func (s *DB) UpdateDispatchConfig(ctx context.Context, workspaceID, id uuid.UUID
 		if sealed != nil {
 			creds = sealed
 		}
-		if !maps.Equal(c.Credentials, opened) {
+		if unreadable && c.Credentials != nil || !unreadable && !maps.Equal(c.Credentials, opened) {
 			creds = s.sealCredentials(id, c.Credentials)
 		}
 		_, err := tx.ExecContext(ctx, `

@@ -1,10 +1,13 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/storetest"
@@ -85,6 +88,65 @@ func TestUpdateConvention(t *testing.T) {
 		r, err := bundle.db.GetRecipient(ctx, bundle.h.workspace, bundle.h.app, "r1")
 		if err != nil || len(r.Metadata) != 10 {
 			t.Errorf("after 10 concurrent updates of one key each: %v %v", r.Metadata, err)
+		}
+	})
+
+	t.Run("DispatchConfigCredentials", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		yom := uuid.MustParse("660e8400-e29b-41d4-a716-446655440000")
+		a, err := bundle.db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: bundle.h.workspace, DispatchProviderID: yom,
+			Channel: "SALESMAN", Credentials: map[string]string{"apiKey": "a"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed := func(id uuid.UUID) []byte {
+			t.Helper()
+			var b []byte
+			if err := bundle.db.SQL().Get(&b, `SELECT credentials FROM dispatch_configs WHERE id = $1`, id); err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		before := sealed(a.ID)
+		// A change that leaves the credentials alone writes them back as they were stored.
+		if _, err := bundle.db.UpdateDispatchConfig(ctx, bundle.h.workspace, a.ID, func(c *store.DispatchConfigEdit) error {
+			if c.Credentials["apiKey"] != "a" {
+				t.Errorf("change got credentials %v", c.Credentials)
+			}
+			c.BaseURL = nil
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(sealed(a.ID), before) {
+			t.Error("untouched credentials were sealed again")
+		}
+		// Replaced ones are sealed and open.
+		if _, err := bundle.db.UpdateDispatchConfig(ctx, bundle.h.workspace, a.ID, func(c *store.DispatchConfigEdit) error {
+			c.Credentials = map[string]string{"apiKey": "b"}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if creds, err := bundle.db.DispatchConfigCredentials(ctx, bundle.h.workspace, a.ID); err != nil || creds["apiKey"] != "b" {
+			t.Errorf("replaced credentials: %v %v", creds, err)
+		}
+		// Credentials that do not open (here: another config's) do not stop deactivating the
+		// config, and are kept.
+		b, err := bundle.db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: bundle.h.workspace, DispatchProviderID: yom,
+			Channel: "PUSH"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bundle.db.SQL().Exec(`UPDATE dispatch_configs SET credentials = $1 WHERE id = $2`, sealed(a.ID), b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := bundle.db.DeactivateDispatchConfig(ctx, bundle.h.workspace, b.ID); err != nil {
+			t.Fatalf("deactivating a config whose credentials do not open: %v", err)
+		}
+		if !bytes.Equal(sealed(b.ID), sealed(a.ID)) {
+			t.Error("unreadable credentials were not kept")
 		}
 	})
 }
