@@ -191,17 +191,3 @@ func (s *DB) ListDispatchAttempts(ctx context.Context, workspaceID, id uuid.UUID
 		duration_ms, error, external_id, started_at FROM activity_dispatch_attempts WHERE activity_id = $1 ORDER BY id`, id)
 	return out, err
 }
-
-func jsonOr(b json.RawMessage, dflt string) string {
-	if len(b) == 0 {
-		return dflt
-	}
-	return string(b)
-}
-
-func nonNilStrings(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}

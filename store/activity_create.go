@@ -56,9 +56,8 @@ type createItem struct {
 // returns them. Requests that were not inserted are then told why.
 //
 // The jobs are written into River's table by this statement rather than by River's InsertTx
-// (a second statement, planned on every call, which cost as much as the rest of the batch);
-// the job's kind is DispatchActivityArgs's, its queue DispatchQueue, its attempt budget
-// DispatchAttempts, and the tests that dispatch activities prove River works them.
+// (see riverJobsSQL in jobs.go): DispatchActivityArgs jobs, on DispatchQueue with
+// DispatchAttempts attempts.
 func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]batchResult[Activity], error) {
 	items := make([]createItem, len(batch))
 	for i, r := range batch {
@@ -77,8 +76,7 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 	if err != nil {
 		return nil, err
 	}
-	rows, err := stmt.QueryContext(ctx, string(payload),
-		DispatchActivityArgs{}.Kind(), DispatchAttempts, DispatchQueue, s.wake.due(DispatchQueue))
+	rows, err := stmt.QueryContext(ctx, string(payload), s.wake.due(DispatchQueue))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +116,7 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 
 // createActivitiesSQL is the batch statement. It is prepared (DB.prepared): planning it costs
 // more than running it for a small batch.
-const createActivitiesSQL = `
+var createActivitiesSQL = `
 		WITH item AS (
 			SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, id uuid, workspace_id uuid,
 				commerce_id uuid, type text, channel text, reason_code text, reason text, user_status text,
@@ -148,19 +146,13 @@ const createActivitiesSQL = `
 			ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
 			RETURNING *
 		), job AS (
-			-- The dispatch jobs, as River's own insert writes them: due now = available, later =
-			-- scheduled (River's leader promotes it when it comes due).
-			INSERT INTO river_job (args, kind, max_attempts, priority, queue, scheduled_at, state, tags, metadata)
-			SELECT jsonb_build_object('workspace_id', ins.workspace_id, 'activity_id', ins.id), $2, $3, 1, $4,
-				greatest(ins.scheduled_at, now()),
-				(CASE WHEN ins.scheduled_at > now() THEN 'scheduled' ELSE 'available' END)::river_job_state, '{}', '{}'
-			FROM ins
-			RETURNING state
+			-- The dispatch jobs: due now = available, later = scheduled.
+			` + riverJobsSQL(DispatchActivityArgs{}, `jsonb_build_object('workspace_id', ins.workspace_id, 'activity_id', ins.id)`,
+	`FROM ins`, `ins.scheduled_at`) + `
 		), wake AS (
 			-- River's workers LISTEN for this to fetch available jobs at once instead of at their
-			-- next poll; it is sent at commit.
-			SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', $4::text)::text)
-			WHERE $5 AND EXISTS (SELECT 1 FROM job WHERE state = 'available')
+			-- next poll.
+			` + riverWakeSQL(DispatchActivityArgs{}, "job", "$2") + `
 		)
 		SELECT resolved.i, ins.id, resolved.commerce_name, ins.reason_code, ins.reason_label, ins.user_status_code,
 			ins.user_status_label, ins.target_criteria, ins.attributes, ins.created_at
@@ -252,15 +244,4 @@ func (s *DB) createRefusal(ctx context.Context, in ActivityCreate) error {
 	default:
 		return &Error{Kind: ErrConflict, Message: "Idempotency key already exists"}
 	}
-}
-
-// pgTime is t as PostgreSQL stores a timestamptz: microseconds, read back in UTC.
-func pgTime(t time.Time) time.Time { return t.Round(time.Microsecond).UTC() }
-
-func pgTimePtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	r := pgTime(*t)
-	return &r
 }

@@ -129,6 +129,7 @@ const keyCacheTTL = 2 * time.Second
 type keyCache struct {
 	mu      sync.Mutex
 	entries map[string]cachedKey
+	now     func() time.Time // the store's clock
 }
 
 const keyCacheMax = 10000
@@ -138,13 +139,15 @@ type cachedKey struct {
 	expires time.Time
 }
 
-func newKeyCache() *keyCache { return &keyCache{entries: map[string]cachedKey{}} }
+func newKeyCache(now func() time.Time) *keyCache {
+	return &keyCache{entries: map[string]cachedKey{}, now: now}
+}
 
 func (c *keyCache) get(hash []byte) (APIKey, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[string(hash)]
-	if !ok || time.Now().After(e.expires) {
+	if !ok || c.now().After(e.expires) {
 		return APIKey{}, false
 	}
 	return e.key, true
@@ -156,7 +159,7 @@ func (c *keyCache) put(hash []byte, k APIKey) {
 	if len(c.entries) >= keyCacheMax {
 		clear(c.entries)
 	}
-	c.entries[string(hash)] = cachedKey{key: k, expires: time.Now().Add(keyCacheTTL)}
+	c.entries[string(hash)] = cachedKey{key: k, expires: c.now().Add(keyCacheTTL)}
 }
 
 func (c *keyCache) clear() {

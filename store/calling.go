@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -103,18 +104,6 @@ func (p PreChecks) Value() (driver.Value, error) {
 	return string(b), err
 }
 
-// JSONObject is a jsonb object column.
-type JSONObject map[string]any
-
-// Scan reads the jsonb column.
-func (j *JSONObject) Scan(src any) error { return scanJSON(src, j) }
-
-// Value writes the jsonb column.
-func (j JSONObject) Value() (driver.Value, error) {
-	b, err := json.Marshal(map[string]any(j))
-	return string(b), err
-}
-
 const callingColumns = `id, workspace_id, reseller_id, template, merchant_id, initial_offset, retry_offset,
 	call_start_time, call_end_time, call_timezone, max_retry, calling_provider, enable_calling,
 	enable_international_call, domestic_country_code, enable_inbound, inbound_call_start_time,
@@ -203,48 +192,40 @@ func (s *DB) ListCallingConfigs(ctx context.Context, workspaceID uuid.UUID, f Ca
 	return out, err
 }
 
-// UpdateCallingConfig changes a configuration with change, which gets the stored row (locked
-// until the update commits, so concurrent partial updates do not lose each other's fields) and
+// UpdateCallingConfig changes a configuration with change, which gets the stored row, locked
+// until the update commits (so concurrent partial updates do not lose each other's fields), and
 // may refuse it by returning an error. Identity, timestamps and id are not written from it.
+// ErrNotFound if the workspace has no such configuration.
 func (s *DB) UpdateCallingConfig(ctx context.Context, workspaceID uuid.UUID, id string, change func(*CallingConfig) error) (CallingConfig, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return CallingConfig{}, err
-	}
-	defer tx.Rollback()
-	var c CallingConfig
-	err = tx.GetContext(ctx, &c, `SELECT `+callingColumns+` FROM calling_configs WHERE workspace_id = $1 AND id = $2 FOR UPDATE`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, callingConfigNotFound(id)
-	}
-	if err != nil {
+	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (CallingConfig, error) {
+		var c CallingConfig
+		err := tx.GetContext(ctx, &c, `SELECT `+callingColumns+` FROM calling_configs WHERE workspace_id = $1 AND id = $2
+			FOR NO KEY UPDATE`, workspaceID, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return c, callingConfigNotFound(id)
+		}
 		return c, err
-	}
-	if err := change(&c); err != nil {
-		return c, err
-	}
-	var out CallingConfig
-	err = tx.GetContext(ctx, &out, `
-		UPDATE calling_configs SET initial_offset = $3, retry_offset = $4, call_start_time = $5,
-			call_end_time = $6, call_timezone = $7, max_retry = $8, calling_provider = $9, enable_calling = $10,
-			enable_international_call = $11, domestic_country_code = $12, enable_inbound = $13,
-			inbound_call_start_time = $14, inbound_call_end_time = $15, inbound_call_timezone = $16,
-			inbound_block_action = $17, inbound_redirect_number = $18, inbound_block_message = $19,
-			enforce_blacklist = $20, rate_limit_enabled = $21, rate_limit_max_calls = $22,
-			rate_limit_window_seconds = $23, rate_limit_whitelist = $24, pre_checks = $25,
-			telephony_config = $26, updated_at = now()
-		WHERE workspace_id = $1 AND id = $2
-		RETURNING `+callingColumns,
-		workspaceID, id, c.InitialOffset, c.RetryOffset, c.CallStartTime, c.CallEndTime, c.CallTimezone,
-		c.MaxRetry, c.CallingProvider, c.EnableCalling, c.EnableInternationalCall, c.DomesticCountryCode,
-		c.EnableInbound, c.InboundCallStartTime, c.InboundCallEndTime, c.InboundCallTimezone,
-		c.InboundBlockAction, c.InboundRedirectNumber, c.InboundBlockMessage, c.EnforceBlacklist,
-		c.RateLimitEnabled, c.RateLimitMaxCalls, c.RateLimitWindowSeconds, pq.StringArray(nonNilStrings(c.RateLimitWhitelist)),
-		c.PreChecks, telephony(c.TelephonyConfig))
-	if err != nil {
+	}, change, func(tx *sqlx.Tx, c *CallingConfig) (CallingConfig, error) {
+		var out CallingConfig
+		err := tx.GetContext(ctx, &out, `
+			UPDATE calling_configs SET initial_offset = $3, retry_offset = $4, call_start_time = $5,
+				call_end_time = $6, call_timezone = $7, max_retry = $8, calling_provider = $9, enable_calling = $10,
+				enable_international_call = $11, domestic_country_code = $12, enable_inbound = $13,
+				inbound_call_start_time = $14, inbound_call_end_time = $15, inbound_call_timezone = $16,
+				inbound_block_action = $17, inbound_redirect_number = $18, inbound_block_message = $19,
+				enforce_blacklist = $20, rate_limit_enabled = $21, rate_limit_max_calls = $22,
+				rate_limit_window_seconds = $23, rate_limit_whitelist = $24, pre_checks = $25,
+				telephony_config = $26, updated_at = now()
+			WHERE workspace_id = $1 AND id = $2
+			RETURNING `+callingColumns,
+			workspaceID, id, c.InitialOffset, c.RetryOffset, c.CallStartTime, c.CallEndTime, c.CallTimezone,
+			c.MaxRetry, c.CallingProvider, c.EnableCalling, c.EnableInternationalCall, c.DomesticCountryCode,
+			c.EnableInbound, c.InboundCallStartTime, c.InboundCallEndTime, c.InboundCallTimezone,
+			c.InboundBlockAction, c.InboundRedirectNumber, c.InboundBlockMessage, c.EnforceBlacklist,
+			c.RateLimitEnabled, c.RateLimitMaxCalls, c.RateLimitWindowSeconds, pq.StringArray(nonNilStrings(c.RateLimitWhitelist)),
+			c.PreChecks, telephony(c.TelephonyConfig))
 		return out, err
-	}
-	return out, tx.Commit()
+	})
 }
 
 // DeleteCallingConfig deletes a configuration (and its rate-limit counters), or ErrNotFound.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -167,61 +168,52 @@ func (s *DB) GetChannel(ctx context.Context, workspaceID, id uuid.UUID) (Channel
 // errChannelDeleted refuses changes to a deleted channel, and messages on one.
 var errChannelDeleted = &Error{Kind: ErrConflict, Message: "The channel is deleted"}
 
-// UpdateChannel changes a channel in one transaction: change is called with the channel as
-// stored, the values of its non-public settings and connection params opened, and what it
-// leaves in the channel is written back (ID, WorkspaceID and CreatedAt excepted). ErrNotFound if
-// there is no such channel, ErrConflict if it is deleted or the connector is taken.
+// UpdateChannel changes a channel with change, which gets it as stored, the values of its
+// non-public settings and connection params opened, locked until the update commits, and may
+// refuse by returning an error; what it leaves in the channel is written back (ID, WorkspaceID
+// and CreatedAt excepted). ErrNotFound if there is no such channel, ErrConflict if it is deleted
+// or the connector is taken.
 func (s *DB) UpdateChannel(ctx context.Context, workspaceID, id uuid.UUID, change func(*Channel) error) (Channel, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return Channel{}, err
-	}
-	defer tx.Rollback()
-	var cur Channel
-	var sealed []byte
-	err = tx.QueryRowxContext(ctx, `SELECT `+channelColumns+`, secrets FROM channels WHERE workspace_id = $1 AND id = $2 FOR UPDATE`,
-		workspaceID, id).Scan(channelScanTargets(&cur, &sealed)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Channel{}, notFound("Channel")
-	}
-	if err != nil {
-		return Channel{}, err
-	}
-	if cur.Status == ChannelDeleted {
-		return Channel{}, errChannelDeleted
-	}
-	if err := s.openChannelSecrets(&cur, sealed); err != nil {
-		return Channel{}, err
-	}
-	if err := change(&cur); err != nil {
-		return Channel{}, err
-	}
-	r, err := s.channelRow(&cur)
-	if err != nil {
-		return Channel{}, err
-	}
-	var out Channel
-	err = tx.GetContext(ctx, &out, `
-		UPDATE channels SET platform_id = $3, name = $4, connector_id = $5, identifier = $6, status = $7,
-			contact_identifier_key_override = $8, contact_identifier_format_override = $9, platform_service_url_override = $10,
-			platform_service_version_override = $11, platform_service_protocol_override = $12,
-			platform_message_json_schema_override = $13, platform_template_engine_override = $14, capabilities = $15,
-			settings = $16, connection_params = $17, secrets = $18, preferences = $19, use_case_id = $20,
-			use_case_type = $21, channel_message_type = $22, suites = $23, updated_at = now()
-		WHERE workspace_id = $1 AND id = $2
-		RETURNING `+channelColumns,
-		workspaceID, id, cur.PlatformID, cur.Name, cur.ConnectorID, cur.Identifier, cur.Status,
-		cur.ContactIdentifierKeyOverride, nullJSON(cur.ContactIdentifierFormatOverride), cur.PlatformServiceURLOverride,
-		cur.PlatformServiceVersionOverride, cur.PlatformServiceProtocolOverride, nullJSON(cur.PlatformMessageJSONSchemaOverride),
-		cur.PlatformTemplateEngineOverride, nullJSON(cur.Capabilities), string(r.settings), string(r.connectionParams), r.secrets,
-		nullJSON(cur.Preferences), cur.UseCaseID, cur.UseCaseType, cur.ChannelMessageType, pq.StringArray(nonNilStrings(cur.Suites)))
-	if isUniqueViolation(err, "channels_connector_key") {
-		return Channel{}, conflictConnector(cur.ConnectorID)
-	}
-	if err != nil {
-		return Channel{}, err
-	}
-	return out, tx.Commit()
+	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (Channel, error) {
+		var cur Channel
+		var sealed []byte
+		err := tx.QueryRowxContext(ctx, `SELECT `+channelColumns+`, secrets FROM channels WHERE workspace_id = $1 AND id = $2
+			FOR NO KEY UPDATE`, workspaceID, id).Scan(channelScanTargets(&cur, &sealed)...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Channel{}, notFound("Channel")
+		}
+		if err != nil {
+			return Channel{}, err
+		}
+		if cur.Status == ChannelDeleted {
+			return Channel{}, errChannelDeleted
+		}
+		return cur, s.openChannelSecrets(&cur, sealed)
+	}, change, func(tx *sqlx.Tx, cur *Channel) (Channel, error) {
+		r, err := s.channelRow(cur)
+		if err != nil {
+			return Channel{}, err
+		}
+		var out Channel
+		err = tx.GetContext(ctx, &out, `
+			UPDATE channels SET platform_id = $3, name = $4, connector_id = $5, identifier = $6, status = $7,
+				contact_identifier_key_override = $8, contact_identifier_format_override = $9, platform_service_url_override = $10,
+				platform_service_version_override = $11, platform_service_protocol_override = $12,
+				platform_message_json_schema_override = $13, platform_template_engine_override = $14, capabilities = $15,
+				settings = $16, connection_params = $17, secrets = $18, preferences = $19, use_case_id = $20,
+				use_case_type = $21, channel_message_type = $22, suites = $23, updated_at = now()
+			WHERE workspace_id = $1 AND id = $2
+			RETURNING `+channelColumns,
+			workspaceID, id, cur.PlatformID, cur.Name, cur.ConnectorID, cur.Identifier, cur.Status,
+			cur.ContactIdentifierKeyOverride, nullJSON(cur.ContactIdentifierFormatOverride), cur.PlatformServiceURLOverride,
+			cur.PlatformServiceVersionOverride, cur.PlatformServiceProtocolOverride, nullJSON(cur.PlatformMessageJSONSchemaOverride),
+			cur.PlatformTemplateEngineOverride, nullJSON(cur.Capabilities), string(r.settings), string(r.connectionParams), r.secrets,
+			nullJSON(cur.Preferences), cur.UseCaseID, cur.UseCaseType, cur.ChannelMessageType, pq.StringArray(nonNilStrings(cur.Suites)))
+		if isUniqueViolation(err, "channels_connector_key") {
+			return Channel{}, conflictConnector(cur.ConnectorID)
+		}
+		return out, err
+	})
 }
 
 // channelScanTargets lists c's fields in channelColumns order, then extra.
@@ -327,13 +319,4 @@ func (s *DB) ListChannels(ctx context.Context, workspaceID uuid.UUID, f ChannelF
 		workspaceID, pq.StringArray(nonNilStrings(f.Platforms)), pq.StringArray(nonNilStrings(f.Statuses)), f.UseCaseType,
 		pq.StringArray(ids), f.Voice, nullUUID(after), limit)
 	return out, err
-}
-
-// keysetOrder returns how a keyset page by id compares ids with the one it starts after, and
-// its order: ascending, or descending when reverse.
-func keysetOrder(reverse bool) (cmp, order string) {
-	if reverse {
-		return "<", "DESC"
-	}
-	return ">", "ASC"
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 )
 
 // Commerce is a business activities are assigned to.
@@ -43,13 +44,6 @@ const commerceColumns = `id, workspace_id, name, external_id, tax_id, is_active,
 
 func conflictExternalID(id *string) error {
 	return &Error{Kind: ErrConflict, Message: fmt.Sprintf("A commerce with external_id %q already exists", deref(id))}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // CommerceCreate is a new commerce.
@@ -143,41 +137,33 @@ func (s *DB) ListCommerces(ctx context.Context, workspaceID uuid.UUID, f Commerc
 	return cs, total, err
 }
 
-// CommerceUpdate changes the non-nil fields of a commerce.
-type CommerceUpdate struct {
-	Name, ExternalID        *string
-	TaxID                   *string
-	ClearTaxID              bool
-	IsActive, IsPlaceholder *bool
-	Metadata                map[string]any
-}
-
-// UpdateCommerce changes a commerce. ErrNotFound if the workspace has none such; ErrConflict if
+// UpdateCommerce changes a commerce with change, which gets it as stored (without its addresses
+// and users), locked until the update commits, and may refuse by returning an error; its name,
+// external id, tax id, active and placeholder flags and metadata are written back. It returns
+// the commerce as GetCommerce does. ErrNotFound if the workspace has none such; ErrConflict if
 // the new external id is taken.
-func (s *DB) UpdateCommerce(ctx context.Context, workspaceID, id uuid.UUID, in CommerceUpdate) (Commerce, error) {
-	var meta any
-	if in.Metadata != nil {
-		b, err := json.Marshal(in.Metadata)
-		if err != nil {
-			return Commerce{}, err
+func (s *DB) UpdateCommerce(ctx context.Context, workspaceID, id uuid.UUID, change func(*Commerce) error) (Commerce, error) {
+	_, err := updateRow(ctx, s.db, func(tx *sqlx.Tx) (Commerce, error) {
+		var c Commerce
+		err := tx.GetContext(ctx, &c, `SELECT `+commerceColumns+` FROM commerces WHERE workspace_id = $1 AND id = $2
+			FOR NO KEY UPDATE`, workspaceID, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return c, notFound("Commerce")
 		}
-		meta = string(b)
-	}
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE commerces SET name = coalesce($3, name), external_id = coalesce($4, external_id),
-			tax_id = CASE WHEN $5 THEN NULL ELSE coalesce($6, tax_id) END,
-			is_active = coalesce($7, is_active), is_placeholder = coalesce($8, is_placeholder),
-			metadata = coalesce($9::jsonb, metadata), updated_at = now()
-		WHERE workspace_id = $1 AND id = $2`,
-		workspaceID, id, in.Name, in.ExternalID, in.ClearTaxID, in.TaxID, in.IsActive, in.IsPlaceholder, meta)
-	if isUniqueViolation(err, "") {
-		return Commerce{}, conflictExternalID(in.ExternalID)
-	}
+		return c, err
+	}, change, func(tx *sqlx.Tx, c *Commerce) (Commerce, error) {
+		_, err := tx.ExecContext(ctx, `
+			UPDATE commerces SET name = $3, external_id = $4, tax_id = $5, is_active = $6, is_placeholder = $7,
+				metadata = $8::jsonb, updated_at = now()
+			WHERE workspace_id = $1 AND id = $2`,
+			workspaceID, id, c.Name, c.ExternalID, c.TaxID, c.IsActive, c.IsPlaceholder, jsonOr(c.Metadata, "{}"))
+		if isUniqueViolation(err, "") {
+			return *c, conflictExternalID(c.ExternalID)
+		}
+		return *c, err
+	})
 	if err != nil {
 		return Commerce{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return Commerce{}, notFound("Commerce")
 	}
 	return s.GetCommerce(ctx, workspaceID, id)
 }

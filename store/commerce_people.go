@@ -107,13 +107,6 @@ func loadCommerceUsers(ctx context.Context, q sqlx.QueryerContext, commerceID, o
 	return users, nil
 }
 
-func nilUUID(id uuid.UUID) *uuid.UUID {
-	if id == uuid.Nil {
-		return nil
-	}
-	return &id
-}
-
 // ListCommerceUsers returns a workspace's commerce's users with their roles and contacts,
 // oldest first. ErrNotFound if the workspace has no such commerce.
 func (s *DB) ListCommerceUsers(ctx context.Context, workspaceID, commerceID uuid.UUID) ([]CommerceUser, error) {
@@ -193,36 +186,30 @@ func (s *DB) CreateCommerceUser(ctx context.Context, workspaceID, commerceID uui
 	return u, tx.Commit()
 }
 
-// CommerceUserUpdate changes the non-nil fields of a user; the Clear flags set a field to null.
-type CommerceUserUpdate struct {
-	FirstName, LastName, ExternalID *string
-	ClearLastName, ClearExternalID  bool
-	IsActive                        *bool
-}
-
-// UpdateCommerceUser changes a user. ErrNotFound if the workspace has no such commerce or the
-// commerce no such user; ErrConflict if the new external id is taken in the commerce.
-func (s *DB) UpdateCommerceUser(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, in CommerceUserUpdate) (CommerceUser, error) {
-	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
-		return CommerceUser{}, err
-	}
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE commerce_users u SET first_name = coalesce($3, first_name),
-			last_name = CASE WHEN $4 THEN NULL ELSE coalesce($5, last_name) END,
-			external_id = CASE WHEN $6 THEN NULL ELSE coalesce($7, external_id) END,
-			is_active = coalesce($8, is_active), updated_at = now()
-		WHERE u.commerce_id = $1 AND u.id = $2`,
-		commerceID, userID, in.FirstName, in.ClearLastName, in.LastName, in.ClearExternalID, in.ExternalID, in.IsActive)
-	if isUniqueViolation(err, "") {
-		return CommerceUser{}, conflictUserExternalID(in.ExternalID)
-	}
-	if err != nil {
-		return CommerceUser{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return CommerceUser{}, notFound("Commerce user")
-	}
-	return loadCommerceUser(ctx, s.db, commerceID, userID) // the commerce is checked above
+// UpdateCommerceUser changes a user with change, which gets it as stored (with its roles and
+// contacts), locked until the update commits, and may refuse by returning an error; its first
+// and last names, external id and active flag are written back. ErrNotFound if the workspace
+// has no such commerce or the commerce no such user; ErrConflict if the new external id is
+// taken in the commerce.
+func (s *DB) UpdateCommerceUser(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, change func(*CommerceUser) error) (CommerceUser, error) {
+	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (CommerceUser, error) {
+		if err := lockCommerceUser(ctx, tx, workspaceID, commerceID, userID); err != nil {
+			return CommerceUser{}, err
+		}
+		return loadCommerceUser(ctx, tx, commerceID, userID)
+	}, change, func(tx *sqlx.Tx, u *CommerceUser) (CommerceUser, error) {
+		_, err := tx.ExecContext(ctx, `
+			UPDATE commerce_users u SET first_name = $3, last_name = $4, external_id = $5, is_active = $6, updated_at = now()
+			WHERE u.commerce_id = $1 AND u.id = $2`,
+			commerceID, userID, u.FirstName, u.LastName, u.ExternalID, u.IsActive)
+		if isUniqueViolation(err, "") {
+			return CommerceUser{}, conflictUserExternalID(u.ExternalID)
+		}
+		if err != nil {
+			return CommerceUser{}, err
+		}
+		return loadCommerceUser(ctx, tx, commerceID, userID)
+	})
 }
 
 // DeleteCommerceUser removes a user with its roles and contacts. ErrNotFound as GetCommerceUser.
@@ -340,13 +327,6 @@ func clearPrimary(ctx context.Context, tx *sqlx.Tx, userID uuid.UUID, typ string
 	return err
 }
 
-// CommerceContactUpdate changes the non-nil fields of a contact; Value is already checked against the
-// contact's type.
-type CommerceContactUpdate struct {
-	Value               *string
-	IsPrimary, IsActive *bool
-}
-
 // GetCommerceContact returns one of a user's contacts. ErrNotFound as GetCommerceUser, or if the user
 // has no such contact.
 func (s *DB) GetCommerceContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID) (CommerceContact, error) {
@@ -361,41 +341,39 @@ func (s *DB) GetCommerceContact(ctx context.Context, workspaceID, commerceID, us
 	return c, err
 }
 
-// UpdateCommerceContact changes a contact; making it primary takes over from the previous primary of
-// its type. ErrNotFound as GetCommerceContact; ErrConflict if the user already has the new value.
-func (s *DB) UpdateCommerceContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID, in CommerceContactUpdate) (CommerceContact, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return CommerceContact{}, err
-	}
-	defer tx.Rollback()
-	if err := lockCommerceUser(ctx, tx, workspaceID, commerceID, userID); err != nil {
-		return CommerceContact{}, err
-	}
-	var typ string
-	err = tx.GetContext(ctx, &typ, `SELECT type FROM commerce_user_contacts WHERE user_id = $1 AND id = $2`, userID, contactID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return CommerceContact{}, notFound("Contact")
-	}
-	if err != nil {
-		return CommerceContact{}, err
-	}
-	if in.IsPrimary != nil && *in.IsPrimary {
-		if err := clearPrimary(ctx, tx, userID, typ, contactID); err != nil {
+// UpdateCommerceContact changes a contact with change, which gets it as stored, locked (with its
+// user) until the update commits, and may refuse by returning an error (a value that does not
+// suit the contact's type, for instance); its value and primary and active flags are written
+// back, and a contact left primary takes over from the previous primary of its type.
+// ErrNotFound as GetCommerceContact; ErrConflict if the user already has the new value.
+func (s *DB) UpdateCommerceContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID, change func(*CommerceContact) error) (CommerceContact, error) {
+	var typ string // as stored: the type does not change
+	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (CommerceContact, error) {
+		if err := lockCommerceUser(ctx, tx, workspaceID, commerceID, userID); err != nil {
 			return CommerceContact{}, err
 		}
-	}
-	var c CommerceContact
-	err = tx.GetContext(ctx, &c, `UPDATE commerce_user_contacts SET value = coalesce($3, value),
-		is_primary = coalesce($4, is_primary), is_active = coalesce($5, is_active), updated_at = now()
-		WHERE user_id = $1 AND id = $2 RETURNING `+commerceContactColumns, userID, contactID, in.Value, in.IsPrimary, in.IsActive)
-	if isUniqueViolation(err, "commerce_user_contacts_value_key") {
-		return CommerceContact{}, conflictContact(typ, deref(in.Value))
-	}
-	if err != nil {
-		return CommerceContact{}, err
-	}
-	return c, tx.Commit()
+		var c CommerceContact
+		err := tx.GetContext(ctx, &c, `SELECT `+commerceContactColumns+` FROM commerce_user_contacts WHERE user_id = $1 AND id = $2
+			FOR NO KEY UPDATE`, userID, contactID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return c, notFound("Contact")
+		}
+		typ = c.Type
+		return c, err
+	}, change, func(tx *sqlx.Tx, c *CommerceContact) (CommerceContact, error) {
+		if c.IsPrimary {
+			if err := clearPrimary(ctx, tx, userID, typ, contactID); err != nil {
+				return CommerceContact{}, err
+			}
+		}
+		var out CommerceContact
+		err := tx.GetContext(ctx, &out, `UPDATE commerce_user_contacts SET value = $3, is_primary = $4, is_active = $5, updated_at = now()
+			WHERE user_id = $1 AND id = $2 RETURNING `+commerceContactColumns, userID, contactID, c.Value, c.IsPrimary, c.IsActive)
+		if isUniqueViolation(err, "commerce_user_contacts_value_key") {
+			return CommerceContact{}, conflictContact(typ, c.Value)
+		}
+		return out, err
+	})
 }
 
 // DeleteCommerceContact removes a contact. ErrNotFound as GetCommerceContact.

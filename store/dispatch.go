@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 )
 
 // FieldDefinition is one credential or settings field a channel definition asks for.
@@ -109,22 +111,25 @@ func (s *DB) CreateDispatchProvider(ctx context.Context, in DispatchProviderCrea
 	return p, err
 }
 
-// DispatchProviderUpdate changes the non-nil fields of a provider.
-type DispatchProviderUpdate struct {
-	Name     *string
-	IsActive *bool
-}
-
-// UpdateDispatchProvider changes a provider. ErrNotFound if it does not exist.
-func (s *DB) UpdateDispatchProvider(ctx context.Context, id uuid.UUID, in DispatchProviderUpdate) (DispatchProvider, error) {
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE dispatch_providers SET name = coalesce($2, name), is_active = coalesce($3, is_active), updated_at = now()
-		WHERE id = $1`, id, in.Name, in.IsActive)
+// UpdateDispatchProvider changes a provider with change, which gets it as stored (without its
+// channel definitions), locked until the update commits, and may refuse by returning an error;
+// its name and active flag are written back. It returns the provider as GetDispatchProvider
+// does. ErrNotFound if it does not exist.
+func (s *DB) UpdateDispatchProvider(ctx context.Context, id uuid.UUID, change func(*DispatchProvider) error) (DispatchProvider, error) {
+	_, err := updateRow(ctx, s.db, func(tx *sqlx.Tx) (DispatchProvider, error) {
+		var p DispatchProvider
+		err := tx.GetContext(ctx, &p, `SELECT `+providerColumns+` FROM dispatch_providers WHERE id = $1 FOR NO KEY UPDATE`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return p, notFound("Dispatch provider")
+		}
+		return p, err
+	}, change, func(tx *sqlx.Tx, p *DispatchProvider) (DispatchProvider, error) {
+		_, err := tx.ExecContext(ctx, `UPDATE dispatch_providers SET name = $2, is_active = $3, updated_at = now() WHERE id = $1`,
+			id, p.Name, p.IsActive)
+		return *p, err
+	})
 	if err != nil {
 		return DispatchProvider{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return DispatchProvider{}, notFound("Dispatch provider")
 	}
 	return s.GetDispatchProvider(ctx, id)
 }
@@ -177,9 +182,13 @@ type DispatchConfig struct {
 	ProviderName       string          `db:"provider_name"`
 }
 
-const configSelect = `SELECT c.id, c.workspace_id, c.dispatch_provider_id, c.channel, c.base_url, c.settings,
-	c.is_active, c.created_at, c.updated_at, p.code AS provider_code, p.name AS provider_name
-	FROM dispatch_configs c JOIN dispatch_providers p ON p.id = c.dispatch_provider_id`
+// configFrom is a config's row joined to its provider's, for configColumns.
+const configFrom = ` FROM dispatch_configs c JOIN dispatch_providers p ON p.id = c.dispatch_provider_id`
+
+const configColumns = `c.id, c.workspace_id, c.dispatch_provider_id, c.channel, c.base_url, c.settings,
+	c.is_active, c.created_at, c.updated_at, p.code AS provider_code, p.name AS provider_name`
+
+const configSelect = `SELECT ` + configColumns + configFrom
 
 // conflictActiveConfig is the 409 of a second active config for a provider and channel.
 var conflictActiveConfig = &Error{Kind: ErrConflict, Message: "An active dispatch config for this provider and channel already exists"}
@@ -241,44 +250,63 @@ func (s *DB) ListDispatchConfigs(ctx context.Context, workspaceID uuid.UUID, f D
 	return configs, err
 }
 
-// DispatchConfigUpdate changes a config; nil fields keep their value. ClearBaseURL sets the
-// base URL to null.
-type DispatchConfigUpdate struct {
-	BaseURL      *string
-	ClearBaseURL bool
-	Credentials  map[string]string // replaces the stored credentials when non-nil
-	Settings     map[string]any    // replaces the stored settings when non-nil
-	IsActive     *bool
+// DispatchConfigEdit is what UpdateDispatchConfig's change works on: the config as stored, with
+// its credentials opened (empty when it has none, nil when they cannot be opened).
+type DispatchConfigEdit struct {
+	DispatchConfig
+	Credentials map[string]string
 }
 
-// UpdateDispatchConfig changes a workspace's config. ErrNotFound if there is none; ErrConflict
-// if reactivating it would make a second active config for its provider and channel.
-func (s *DB) UpdateDispatchConfig(ctx context.Context, workspaceID, id uuid.UUID, in DispatchConfigUpdate) (DispatchConfig, error) {
-	var settings []byte
-	if in.Settings != nil {
-		var err error
-		if settings, err = json.Marshal(in.Settings); err != nil {
-			return DispatchConfig{}, err
+// UpdateDispatchConfig changes a workspace's config with change, which gets it as stored with
+// its credentials opened, locked until the update commits, and may refuse by returning an
+// error; its base URL, settings, active flag and credentials are written back, the credentials
+// sealed again only when change replaced them. It returns the config as GetDispatchConfig does.
+// ErrNotFound if there is none; ErrConflict if reactivating it would make a second active
+// config for its provider and channel.
+func (s *DB) UpdateDispatchConfig(ctx context.Context, workspaceID, id uuid.UUID, change func(*DispatchConfigEdit) error) (DispatchConfig, error) {
+	var sealed []byte            // the credentials as stored
+	var opened map[string]string // and as change got them
+	var unreadable bool          // they could not be opened
+	_, err := updateRow(ctx, s.db, func(tx *sqlx.Tx) (DispatchConfigEdit, error) {
+		var row struct {
+			DispatchConfig
+			Sealed []byte `db:"credentials"`
 		}
-	}
-	creds := s.sealCredentials(id, in.Credentials)
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE dispatch_configs SET
-			base_url = CASE WHEN $3 THEN NULL ELSE coalesce($4, base_url) END,
-			credentials = coalesce($5, credentials),
-			settings = coalesce($6::jsonb, settings),
-			is_active = coalesce($7, is_active),
-			updated_at = now()
-		WHERE workspace_id = $1 AND id = $2`,
-		workspaceID, id, in.ClearBaseURL, in.BaseURL, creds, nullJSON(settings), in.IsActive)
-	if isUniqueViolation(err, "dispatch_configs_active_key") {
-		return DispatchConfig{}, conflictActiveConfig
-	}
+		err := tx.GetContext(ctx, &row, `SELECT `+configColumns+`, c.credentials`+configFrom+`
+			WHERE c.workspace_id = $1 AND c.id = $2 FOR NO KEY UPDATE OF c`, workspaceID, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return DispatchConfigEdit{}, notFound("Dispatch config")
+		}
+		if err != nil {
+			return DispatchConfigEdit{}, err
+		}
+		sealed = row.Sealed
+		// Credentials that do not open (sealed under another key) do not stop the config's other
+		// changes, deactivating it for one: change gets none, and they are kept unless it sets
+		// new ones.
+		if opened, err = s.openCredentials(id, sealed); err != nil {
+			opened, unreadable = nil, true
+		}
+		return DispatchConfigEdit{DispatchConfig: row.DispatchConfig, Credentials: maps.Clone(opened)}, nil
+	}, change, func(tx *sqlx.Tx, c *DispatchConfigEdit) (DispatchConfigEdit, error) {
+		var creds any // NULL, or the stored bytes kept as they are
+		if sealed != nil {
+			creds = sealed
+		}
+		if unreadable && c.Credentials != nil || !unreadable && !maps.Equal(c.Credentials, opened) {
+			creds = s.sealCredentials(id, c.Credentials)
+		}
+		_, err := tx.ExecContext(ctx, `
+			UPDATE dispatch_configs SET base_url = $3, credentials = $4, settings = $5::jsonb, is_active = $6, updated_at = now()
+			WHERE workspace_id = $1 AND id = $2`,
+			workspaceID, id, c.BaseURL, creds, jsonOr(c.Settings, "{}"), c.IsActive)
+		if isUniqueViolation(err, "dispatch_configs_active_key") {
+			return *c, conflictActiveConfig
+		}
+		return *c, err
+	})
 	if err != nil {
 		return DispatchConfig{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return DispatchConfig{}, notFound("Dispatch config")
 	}
 	return s.GetDispatchConfig(ctx, workspaceID, id)
 }
@@ -286,8 +314,10 @@ func (s *DB) UpdateDispatchConfig(ctx context.Context, workspaceID, id uuid.UUID
 // DeactivateDispatchConfig sets a config inactive (soft delete). ErrNotFound if the workspace
 // has no such config.
 func (s *DB) DeactivateDispatchConfig(ctx context.Context, workspaceID, id uuid.UUID) error {
-	f := false
-	_, err := s.UpdateDispatchConfig(ctx, workspaceID, id, DispatchConfigUpdate{IsActive: &f})
+	_, err := s.UpdateDispatchConfig(ctx, workspaceID, id, func(c *DispatchConfigEdit) error {
+		c.IsActive = false
+		return nil
+	})
 	return err
 }
 
@@ -325,31 +355,4 @@ func (s *DB) sealCredentials(id uuid.UUID, creds map[string]string) any {
 	}
 	plain, _ := json.Marshal(creds) // a map of strings always marshals
 	return s.box.Seal(plain, []byte("dispatch_config:"+id.String()))
-}
-
-func nonNilMap(m map[string]any) map[string]any {
-	if m == nil {
-		return map[string]any{}
-	}
-	return m
-}
-
-// nullJSON passes an absent JSON document as SQL NULL rather than an empty byte string.
-func nullJSON(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return string(b)
-}
-
-func scanJSON(src, dst any) error {
-	switch v := src.(type) {
-	case []byte:
-		return json.Unmarshal(v, dst)
-	case string:
-		return json.Unmarshal([]byte(v), dst)
-	case nil:
-		return nil
-	}
-	return fmt.Errorf("store: cannot scan %T as JSON", src)
 }

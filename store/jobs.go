@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,7 +25,7 @@ const DispatchAttempts = 3
 
 // DispatchActivityArgs is the job that sends one activity to its provider. It is written, on
 // DispatchQueue with DispatchAttempts attempts, by the statement that creates the activity
-// (createActivitiesSQL), scheduled at the activity's scheduled_at.
+// (createActivitiesSQL, through riverJobsSQL), scheduled at the activity's scheduled_at.
 type DispatchActivityArgs struct {
 	WorkspaceID uuid.UUID `json:"workspace_id"`
 	ActivityID  uuid.UUID `json:"activity_id"`
@@ -32,11 +34,19 @@ type DispatchActivityArgs struct {
 // Kind names the job type in River's tables.
 func (DispatchActivityArgs) Kind() string { return "dispatch_activity" }
 
+// InsertOpts puts the job on DispatchQueue with DispatchAttempts attempts: what the statement
+// that creates the activity writes (jobColumnsOf reads it), and what River's InsertTx would.
+func (DispatchActivityArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: DispatchQueue, MaxAttempts: DispatchAttempts}
+}
+
 // WebhookQueue is the River queue webhook delivery jobs go to.
 const WebhookQueue = "webhooks"
 
 // WebhookDeliveryArgs is the job that makes the attempts of one delivery (one message at one
-// endpoint). It is inserted in the transaction that creates the delivery (or replays it).
+// endpoint). It is inserted in the transaction that creates the delivery (or replays it): by
+// the send statement itself (sendQuery, through riverJobsSQL), or by InsertManyFastTx
+// (insertDeliveryJobs).
 type WebhookDeliveryArgs struct {
 	DeliveryID uuid.UUID `json:"delivery_id"`
 	Trigger    string    `json:"trigger"`
@@ -83,7 +93,7 @@ func (WebhookRetentionArgs) InsertOpts() river.InsertOpts {
 
 // newJobInserter returns an insert-only River client on the store's lib/pq pool, so jobs are
 // inserted with the rows that cause them, in the same *sql.Tx. Working jobs happens in a
-// separate client (package dispatch) on a pgx pool, which River needs for LISTEN.
+// separate client outside this package, on a pgx pool, which River needs for LISTEN.
 func newJobInserter(db *sqlx.DB) (*river.Client[*sql.Tx], error) {
 	// FetchCooldown here bounds how often inserts notify the workers (River drops, rather
 	// than delays, notifications inside the cooldown): 20 ms keeps a job's wait for its worker
@@ -99,6 +109,66 @@ func migrateRiver(ctx context.Context, db *sql.DB) error {
 	}
 	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	return err
+}
+
+// Two hot statements write their jobs into river_job themselves, as part of the one statement
+// that writes the rows the jobs are for (createActivitiesSQL, sendQuery): River's InsertTx
+// would be a second statement, planned on every call, which cost as much as the rest of the
+// batch. Those rows are written as River's InsertTx writes a job without unique options, which
+// TestHandWrittenJobsMatchInsertTx checks column by column; the SQL for them is written once,
+// here. Every other job goes through River (s.jobs: InsertTx, InsertManyFastTx).
+
+// riverInsertTopic is the channel River's workers LISTEN on for new available jobs
+// ("<schema>.river_insert"); River's own inserts notify it.
+const riverInsertTopic = `current_schema() || '.river_insert'`
+
+// riverJobsSQL returns the body of a CTE that writes one River job of job's kind per row of from
+// (a FROM clause, with its WHERE if any): args is the SQL building each job's args (a jsonb
+// object of the JobArgs' JSON fields); its kind, attempt budget, priority and queue are what
+// InsertTx gives job with no options of its own (jobColumnsOf), written as literals. A job is
+// due at scheduledAt (SQL; "" = now): one due now or in the past is written as InsertTx writes
+// a job without ScheduledAt (available, scheduled_at now), a later one as InsertTx with
+// ScheduledAt (scheduled: River's scheduler, or PromoteDueJobs, makes it available then). Tags
+// and metadata are InsertTx's defaults (none, {}); created_at, attempt, errors and the unique
+// columns are the table's. The CTE returns each job's state.
+func riverJobsSQL(job river.JobArgs, args, from, scheduledAt string) string {
+	p := jobColumnsOf(job)
+	due, state := "now()", "'available'"
+	if scheduledAt != "" {
+		due = "greatest(" + scheduledAt + ", now())"
+		state = "(CASE WHEN " + scheduledAt + " > now() THEN 'scheduled' ELSE 'available' END)::river_job_state"
+	}
+	return `INSERT INTO river_job (args, kind, max_attempts, priority, queue, scheduled_at, state, tags, metadata)
+			SELECT ` + args + `, ` + pq.QuoteLiteral(p.kind) + `, ` + strconv.Itoa(p.maxAttempts) + `, ` + strconv.Itoa(p.priority) +
+		`, ` + pq.QuoteLiteral(p.queue) + `, ` + due + `, ` + state + `, '{}', '{}'
+			` + from + `
+			RETURNING state`
+}
+
+// riverWakeSQL returns the body of a CTE that notifies River's workers of job's queue as
+// River's own insert does, when notify (a boolean parameter: wakeLimiter.due) is true and the
+// CTE jobs (riverJobsSQL) wrote an available job. The notification is sent at commit. Like any
+// SELECT CTE it runs only if the statement refers to it.
+func riverWakeSQL(job river.JobArgs, jobs, notify string) string {
+	return `SELECT pg_notify(` + riverInsertTopic + `, json_build_object('queue', ` + pq.QuoteLiteral(jobColumnsOf(job).queue) + `::text)::text)
+			WHERE ` + notify + ` AND EXISTS (SELECT 1 FROM ` + jobs + ` WHERE state = 'available')`
+}
+
+// jobColumns are the values River's InsertTx derives from a job's args and their InsertOpts.
+type jobColumns struct {
+	kind, queue           string
+	maxAttempts, priority int
+}
+
+// jobColumnsOf returns what River's InsertTx writes for a job of args inserted without options of
+// its own: its kind, and its InsertOpts' queue, attempt budget and priority or River's defaults.
+func jobColumnsOf(args river.JobArgs) jobColumns {
+	var opts river.InsertOpts
+	if o, ok := args.(river.JobArgsWithInsertOpts); ok {
+		opts = o.InsertOpts()
+	}
+	return jobColumns{kind: args.Kind(), queue: cmp.Or(opts.Queue, river.QueueDefault),
+		maxAttempts: cmp.Or(opts.MaxAttempts, river.MaxAttemptsDefault), priority: cmp.Or(opts.Priority, river.PriorityDefault)}
 }
 
 // PromoteDueJobs makes the queues' scheduled and retryable jobs whose time has come available,
@@ -119,7 +189,7 @@ func (s *DB) PromoteDueJobs(ctx context.Context, queues []string) (int, error) {
 			UPDATE river_job j SET state = 'available' FROM due WHERE j.id = due.id
 			RETURNING j.queue
 		), wake AS (
-			SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', q)::text)
+			SELECT pg_notify(`+riverInsertTopic+`, json_build_object('queue', q)::text)
 			FROM (SELECT DISTINCT queue AS q FROM promoted) p
 		)
 		SELECT (SELECT count(*) FROM promoted) + 0 * (SELECT count(*) FROM wake)`, pq.StringArray(queues))
@@ -133,7 +203,9 @@ func (s *DB) PromoteDueJobs(ctx context.Context, queues []string) (int, error) {
 // than their poll interval even when a notification is skipped.
 const wakeEvery = 20 * time.Millisecond
 
-// wakeLimiter decides which inserts notify.
+// wakeLimiter decides which inserts notify. It keeps to the real clock, not the store's
+// (WithClock): it rate-limits notifications to the workers, which is about the machine's
+// load, not a time anything is stamped with.
 type wakeLimiter struct {
 	mu   sync.Mutex
 	last map[string]time.Time

@@ -1,16 +1,9 @@
-// Package store is Switchboard's PostgreSQL storage: a thin layer of sqlx queries, one method
-// per thing the handlers need, with the SQL next to the method that runs it. Migrations are
-// embedded and applied on start.
-//
-// Methods return *Error values whose Kind is ErrNotFound or ErrConflict for the failures
-// callers handle; the HTTP layer maps those kinds to status codes in one place.
 package store
 
 import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -21,36 +14,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/riverqueue/river"
 
 	"github.com/switchboard-dev/switchboard/store/seal"
 )
-
-// Error kinds. Match them with errors.Is.
-var (
-	// ErrNotFound: the row does not exist, or belongs to another workspace.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: the write would break a uniqueness rule.
-	ErrConflict = errors.New("conflict")
-	// ErrInvalid: the input breaks a rule only the store can check (a reference to a row
-	// that must exist, for instance).
-	ErrInvalid = errors.New("invalid")
-)
-
-// Error is a store failure a caller can show to a user: Kind says what happened, Message says
-// it in words.
-type Error struct {
-	Kind    error
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
-
-// Unwrap lets errors.Is match the Kind.
-func (e *Error) Unwrap() error { return e.Kind }
-
-func notFound(what string) error { return &Error{Kind: ErrNotFound, Message: what + " not found"} }
 
 // DB is the store. It is safe for concurrent use.
 type DB struct {
@@ -66,6 +33,7 @@ type DB struct {
 	creates *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
 	sends   *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
 	keys    *keyCache                          // FindAPIKey's recent answers (apikey.go)
+	now     func() time.Time                   // the business clock (WithClock)
 	stop    chan struct{}                      // closed by Close: stops the batch writers
 	wake    wakeLimiter                        // which job-writing statements notify River's workers (jobs.go)
 	// stmts holds the prepared statements of the hottest queries (see prepared).
@@ -96,9 +64,20 @@ func (s *DB) prepared(ctx context.Context, pool *sqlx.DB, query string) (*sqlx.S
 	return st, nil
 }
 
+// Option changes how Open sets up a store.
+type Option func(*DB)
+
+// WithClock makes now the store's clock for the times it computes itself: a message's
+// timestamp and created_at and the minute its per-minute limit counts it in, a bulk replay's
+// default end, which rotated secrets are still valid, how long a found API key is trusted.
+// Times the database stamps (now() in SQL: updated_at, failing_since, rate-limit slots,
+// delivered_at, River's scheduled_at) stay on the database's clock, the one every process
+// shares. The default is time.Now.
+func WithClock(now func() time.Time) Option { return func(s *DB) { s.now = now } }
+
 // Open connects to PostgreSQL at dsn (a lib/pq URL or key=value string). Secrets are sealed
 // with box.
-func Open(ctx context.Context, dsn string, box *seal.Box) (*DB, error) {
+func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, error) {
 	db, err := sqlx.Open("postgres", dsn)
 	if err != nil {
 		return nil, err
@@ -127,7 +106,11 @@ func Open(ctx context.Context, dsn string, box *seal.Box) (*DB, error) {
 	async.SetMaxOpenConns(20)
 	async.SetMaxIdleConns(20)
 	async.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{db: db, async: async, box: box, jobs: jobs, keys: newKeyCache(), stop: make(chan struct{})}
+	s := &DB{db: db, async: async, box: box, jobs: jobs, now: time.Now, stop: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	s.keys = newKeyCache(s.now)
 	s.creates = newBatcher(s.stop, s.createActivities, nil, 0)
 	// A batch of sends stops growing at 1 MiB of bodies (one body may be 256 KiB).
 	s.sends = newBatcher(s.stop, s.sendMessages, func(m messageSend) int { return len(m.body) }, 1<<20)
@@ -251,13 +234,3 @@ func (s *DB) Ready(ctx context.Context) error {
 // newID returns a time-ordered (version 7) UUID, so ordering by id is ordering by creation and
 // keyset pagination needs one column.
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
-
-// isUniqueViolation reports whether err is PostgreSQL's unique_violation on the named
-// constraint or index ("" = any).
-func isUniqueViolation(err error, constraint string) bool {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
-		return constraint == "" || pqErr.Constraint == constraint
-	}
-	return false
-}

@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
-	"github.com/riverqueue/river"
 )
 
 // Endpoint statuses.
@@ -42,12 +41,15 @@ type Endpoint struct {
 	Headers            StringMap      `db:"headers"`
 	MaxAttempts        int            `db:"max_attempts"`
 	RateLimitPerMinute *int           `db:"rate_limit_per_minute"`
-	CreatedAt          time.Time      `db:"created_at"`
-	UpdatedAt          time.Time      `db:"updated_at"`
+	// FailingSince is when the endpoint's first failed attempt since its last success was
+	// (nil after a success); one failing for long enough is disabled (EndpointFailed).
+	FailingSince *time.Time `db:"failing_since"`
+	CreatedAt    time.Time  `db:"created_at"`
+	UpdatedAt    time.Time  `db:"updated_at"`
 }
 
 const endpointColumns = `e.id, e.app_id, r.recipient_id, e.url, e.description, e.event_types, e.status, e.disabled_reason,
-	e.headers, e.max_attempts, e.rate_limit_per_minute, e.created_at, e.updated_at`
+	e.headers, e.max_attempts, e.rate_limit_per_minute, e.failing_since, e.created_at, e.updated_at`
 
 // EndpointCreate is a new endpoint.
 type EndpointCreate struct {
@@ -142,58 +144,56 @@ func (s *DB) ListEndpoints(ctx context.Context, workspaceID, appID uuid.UUID, re
 	return out, err
 }
 
-// EndpointUpdate changes the non-nil fields (SetRateLimit: RateLimitPerMinute, nil clearing it).
-type EndpointUpdate struct {
-	URL, Description   *string
-	EventTypes         *[]string
-	Status             *string
-	Headers            *map[string]string
-	MaxAttempts        *int
-	SetRateLimit       bool
-	RateLimitPerMinute *int
-}
-
-// UpdateEndpoint changes an endpoint. Leaving the paused status releases the deliveries it
-// held: they become pending and get their delivery jobs, in the same transaction. Setting
-// active clears a disabled endpoint's reason and failure record.
-func (s *DB) UpdateEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID, in EndpointUpdate) (Endpoint, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return Endpoint{}, err
-	}
-	defer tx.Rollback()
-	var headers any
-	if in.Headers != nil {
-		headers = jsonMap(*in.Headers)
-	}
-	var types any
-	if in.EventTypes != nil {
-		types = pq.StringArray(nonNilStrings(*in.EventTypes))
-	}
-	var e Endpoint
-	err = tx.GetContext(ctx, &e, `
-		WITH e AS (
-			UPDATE webhook_endpoints SET url = coalesce($5, url), description = coalesce($6, description),
-				event_types = coalesce($7, event_types), status = coalesce($8, status),
-				disabled_reason = CASE WHEN coalesce($8, status) = 'disabled' THEN CASE WHEN $8 = 'disabled' THEN coalesce(disabled_reason, 'Disabled through the API') ELSE disabled_reason END END,
-				failing_since = CASE WHEN $8 = 'active' THEN NULL ELSE failing_since END,
-				headers = coalesce($9, headers), max_attempts = coalesce($10, max_attempts),
-				rate_limit_per_minute = CASE WHEN $11 THEN $12 ELSE rate_limit_per_minute END, updated_at = now()
-			WHERE id = (SELECT e.id`+endpointWhere+`) RETURNING *
-		) SELECT `+endpointColumns+` FROM e JOIN webhook_recipients r ON r.id = e.recipient_pk`,
-		workspaceID, appID, recipientID, id, in.URL, in.Description, types, in.Status, headers, in.MaxAttempts, in.SetRateLimit, in.RateLimitPerMinute)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Endpoint{}, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
-	}
-	if err != nil {
-		return Endpoint{}, err
-	}
-	if e.Status == EndpointActive {
-		if err := s.releaseHeld(ctx, tx, id); err != nil {
+// UpdateEndpoint changes an endpoint with change, which gets it as stored, locked until the
+// update commits, and may refuse by returning an error; its URL, description, event types,
+// status, disabled reason, headers, attempt budget, rate limit and failure record are written
+// back. The store keeps the status's companions right: a disabled endpoint always has a reason
+// ("Disabled through the API" unless it has one) and any other none; moving to active from
+// another status clears the failure record, so a re-enabled endpoint is not disabled again at
+// its next failure (change may clear it itself as well). An endpoint left active has the
+// deliveries it held released: they become pending and get their delivery jobs, in the same
+// transaction.
+func (s *DB) UpdateEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID, change func(*Endpoint) error) (Endpoint, error) {
+	var was string // the status as stored
+	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (Endpoint, error) {
+		var e Endpoint
+		err := tx.GetContext(ctx, &e, `SELECT `+endpointColumns+endpointWhere+` FOR NO KEY UPDATE OF e`, workspaceID, appID, recipientID, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return e, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
+		}
+		was = e.Status
+		return e, err
+	}, change, func(tx *sqlx.Tx, e *Endpoint) (Endpoint, error) {
+		reason := e.DisabledReason
+		switch {
+		case e.Status != EndpointDisabled:
+			reason = nil
+		case reason == nil:
+			r := "Disabled through the API"
+			reason = &r
+		}
+		if e.Status == EndpointActive && was != EndpointActive {
+			e.FailingSince = nil
+		}
+		var out Endpoint
+		err := tx.GetContext(ctx, &out, `
+			WITH e AS (
+				UPDATE webhook_endpoints SET url = $2, description = $3, event_types = $4, status = $5, disabled_reason = $6,
+					failing_since = $7, headers = $8, max_attempts = $9, rate_limit_per_minute = $10, updated_at = now()
+				WHERE id = $1 RETURNING *
+			) SELECT `+endpointColumns+` FROM e JOIN webhook_recipients r ON r.id = e.recipient_pk`,
+			id, e.URL, e.Description, pq.StringArray(nonNilStrings(e.EventTypes)), e.Status, reason, e.FailingSince,
+			jsonMap(e.Headers), e.MaxAttempts, e.RateLimitPerMinute)
+		if err != nil {
 			return Endpoint{}, err
 		}
-	}
-	return e, tx.Commit()
+		if out.Status == EndpointActive {
+			if err := s.releaseHeld(ctx, tx, id); err != nil {
+				return Endpoint{}, err
+			}
+		}
+		return out, nil
+	})
 }
 
 // releaseHeld makes an endpoint's held deliveries pending and inserts their jobs, in tx (which
@@ -205,21 +205,6 @@ func (s *DB) releaseHeld(ctx context.Context, tx *sqlx.Tx, endpointID uuid.UUID)
 		return err
 	}
 	return s.insertDeliveryJobs(ctx, tx, ids, TriggerScheduled)
-}
-
-// insertDeliveryJobs inserts one delivery job per id, in tx.
-func (s *DB) insertDeliveryJobs(ctx context.Context, tx *sqlx.Tx, ids []uuid.UUID, trigger string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	params := make([]river.InsertManyParams, len(ids))
-	for i, id := range ids {
-		params[i] = river.InsertManyParams{Args: WebhookDeliveryArgs{DeliveryID: id, Trigger: trigger}}
-	}
-	if _, err := s.jobs.InsertManyFastTx(ctx, tx.Tx, params); err != nil {
-		return fmt.Errorf("insert delivery jobs: %w", err)
-	}
-	return nil
 }
 
 // DeleteEndpoint deletes an endpoint with its deliveries and attempts.
@@ -286,7 +271,7 @@ func (s *DB) GetEndpointSecrets(ctx context.Context, workspaceID, appID uuid.UUI
 	if err != nil {
 		return EndpointSecrets{}, err
 	}
-	return s.openSecrets(id, row.Secret, row.Old, time.Now())
+	return s.openSecrets(id, row.Secret, row.Old, s.now())
 }
 
 // RotateEndpointSecret makes key (or a new secret when "") the endpoint's secret; the previous
@@ -308,7 +293,7 @@ func (s *DB) RotateEndpointSecret(ctx context.Context, workspaceID, appID uuid.U
 	if err != nil {
 		return EndpointSecrets{}, err
 	}
-	now := time.Now()
+	now := s.now()
 	cur, err := s.openSecrets(id, row.Secret, row.Old, now)
 	if err != nil {
 		return EndpointSecrets{}, err
@@ -326,4 +311,75 @@ func (s *DB) RotateEndpointSecret(ctx context.Context, workspaceID, appID uuid.U
 		return EndpointSecrets{}, err
 	}
 	return EndpointSecrets{Current: key, Old: old}, tx.Commit()
+}
+
+// ReserveEndpointSlot takes the next delivery slot of an endpoint limited to perMinute
+// deliveries, shared by every process (the generic cell rate algorithm, its state on the
+// endpoint's row): slots are 60s/perMinute apart, with a burst of perMinute/60 (at least 1).
+// It returns how long to wait for the slot. A slot further away than maxWait is not taken
+// (reserved=false): the caller comes back for it later rather than holding it idle.
+func (s *DB) ReserveEndpointSlot(ctx context.Context, endpointID uuid.UUID, perMinute int, maxWait time.Duration) (wait time.Duration, reserved bool, err error) {
+	if perMinute < 1 {
+		return 0, true, nil
+	}
+	interval := time.Minute / time.Duration(perMinute)
+	tolerance := time.Duration(max(1, perMinute/60)-1) * interval
+	var row struct {
+		WaitUS   int64 `db:"wait_us"`
+		Reserved bool  `db:"reserved"`
+	}
+	st, err := s.prepared(ctx, s.async, reserveSlotQuery)
+	if err != nil {
+		return 0, false, err
+	}
+	err = st.GetContext(ctx, &row, endpointID, interval.Microseconds(), tolerance.Microseconds(), maxWait.Microseconds())
+	if errors.Is(err, sql.ErrNoRows) { // the endpoint was deleted: nothing to wait for
+		return 0, true, nil
+	}
+	return time.Duration(row.WaitUS) * time.Microsecond, row.Reserved, err
+}
+
+// reserveSlotQuery: tat is the endpoint's next slot (now at the earliest); the wait for it,
+// less the burst tolerance, is taken (tat moves one interval on) when it is within the limit.
+const reserveSlotQuery = `
+		WITH p AS (
+			SELECT id, greatest(coalesce(rate_tat, now()), now()) AS tat FROM webhook_endpoints WHERE id = $1 FOR UPDATE
+		), w AS (
+			SELECT id, tat, greatest(tat - now() - $3 * interval '1 microsecond', interval '0') AS wait FROM p
+		), u AS (
+			UPDATE webhook_endpoints e SET rate_tat = w.tat + $2 * interval '1 microsecond' FROM w
+			WHERE e.id = w.id AND w.wait <= $4 * interval '1 microsecond'
+			RETURNING e.id
+		)
+		SELECT (extract(epoch FROM w.wait) * 1000000)::bigint AS wait_us, EXISTS (SELECT 1 FROM u) AS reserved FROM w`
+
+// EndpointSucceeded clears an endpoint's failure record.
+func (s *DB) EndpointSucceeded(ctx context.Context, endpointID uuid.UUID) error {
+	_, err := s.async.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
+	return err
+}
+
+// EndpointFailed records a failed attempt at an endpoint: the first failure since its last
+// success starts its failure record, and an endpoint failing since before disableBefore is
+// disabled, saying since when. It reports whether it disabled the endpoint.
+func (s *DB) EndpointFailed(ctx context.Context, endpointID uuid.UUID, disableBefore time.Time) (bool, error) {
+	var disabled bool
+	err := s.async.GetContext(ctx, &disabled, `
+		WITH e AS (
+			UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()),
+				status = CASE WHEN failing_since < $2 AND status <> 'disabled' THEN 'disabled' ELSE status END,
+				disabled_reason = CASE WHEN failing_since < $2 AND status <> 'disabled'
+					THEN 'Every delivery failed since ' || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+					ELSE disabled_reason END,
+				updated_at = CASE WHEN failing_since < $2 AND status <> 'disabled' THEN now() ELSE updated_at END
+			WHERE id = $1 RETURNING status, disabled_reason
+		) SELECT coalesce((SELECT status = 'disabled' FROM e), false)`, endpointID, disableBefore)
+	return disabled, err
+}
+
+// DisableEndpoint disables an endpoint, saying why.
+func (s *DB) DisableEndpoint(ctx context.Context, endpointID uuid.UUID, reason string) error {
+	_, err := s.async.ExecContext(ctx, `UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2, updated_at = now()
+		WHERE id = $1`, endpointID, reason)
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 )
 
 // Workspace is a tenant. Every API key and everything created with one belongs to a workspace.
@@ -46,14 +47,21 @@ func (s *DB) ListWorkspaces(ctx context.Context, after uuid.UUID, limit int) ([]
 	return ws, err
 }
 
-// UpdateWorkspace renames a workspace; a nil name changes nothing. ErrNotFound if it does not exist.
-func (s *DB) UpdateWorkspace(ctx context.Context, id uuid.UUID, name *string) (Workspace, error) {
-	var w Workspace
-	err := s.db.GetContext(ctx, &w, `
-		UPDATE workspaces SET name = coalesce($2, name), updated_at = now() WHERE id = $1
-		RETURNING id, name, created_at, updated_at`, id, name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return w, notFound("Workspace")
-	}
-	return w, err
+// UpdateWorkspace changes a workspace with change, which gets it as stored, locked until the
+// update commits, and may refuse by returning an error; its name is written back. ErrNotFound
+// if it does not exist.
+func (s *DB) UpdateWorkspace(ctx context.Context, id uuid.UUID, change func(*Workspace) error) (Workspace, error) {
+	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (Workspace, error) {
+		var w Workspace
+		err := tx.GetContext(ctx, &w, `SELECT id, name, created_at, updated_at FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return w, notFound("Workspace")
+		}
+		return w, err
+	}, change, func(tx *sqlx.Tx, w *Workspace) (Workspace, error) {
+		var out Workspace
+		err := tx.GetContext(ctx, &out, `UPDATE workspaces SET name = $2, updated_at = now() WHERE id = $1
+			RETURNING id, name, created_at, updated_at`, id, w.Name)
+		return out, err
+	})
 }

@@ -72,7 +72,8 @@ func Invalid(message string, details ...Detail) *Problem {
 const StatusClientClosedRequest = 499
 
 // From maps any error to a Problem, and is the only such mapping: Problems pass through, store
-// error kinds and Echo's HTTP errors get their status, a request whose client has gone is a
+// error kinds (store.AsError, which also classifies PostgreSQL errors the caller's input
+// caused) and Echo's HTTP errors get their status, a request whose client has gone is a
 // StatusClientClosedRequest, and anything else is a 500 whose cause is kept for the log but
 // never shown. The cause of a store error stays in Cause, so a surface's renderer can word it
 // its own way.
@@ -81,8 +82,7 @@ func From(err error) *Problem {
 	if errors.As(err, &p) {
 		return p
 	}
-	var se *store.Error
-	if errors.As(err, &se) {
+	if se := store.AsError(err); se != nil {
 		switch {
 		case errors.Is(se.Kind, store.ErrNotFound):
 			return &Problem{Status: http.StatusNotFound, Message: se.Message, Cause: err}

@@ -95,17 +95,18 @@ func DSN(t testing.TB) string {
 	return cluster.DSN(name)
 }
 
-// NewDB returns a store on a new migrated database, closed when the test ends.
-func NewDB(t testing.TB) *store.DB {
+// NewDB returns a store on a new migrated database, opened with opts (store.WithClock, for
+// instance), closed when the test ends.
+func NewDB(t testing.TB, opts ...store.Option) *store.DB {
 	t.Helper()
-	return Open(t, DSN(t))
+	return Open(t, DSN(t), opts...)
 }
 
-// Open returns a store on the database at dsn (from DSN), closed when the test ends: a second
-// one on the same database stands for a second server process.
-func Open(t testing.TB, dsn string) *store.DB {
+// Open returns a store on the database at dsn (from DSN), opened with opts and closed when the
+// test ends: a second one on the same database stands for a second server process.
+func Open(t testing.TB, dsn string, opts ...store.Option) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), dsn, Box)
+	db, err := store.Open(context.Background(), dsn, Box, opts...)
 	if err != nil {
 		t.Fatalf("storetest: open: %v", err)
 	}

@@ -4,6 +4,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -120,12 +121,8 @@ func (h *Handler) UpdateDispatchConfig(ctx context.Context, req api.UpdateDispat
 		return nil, err
 	}
 	b := req.Body
-	up := store.DispatchConfigUpdate{IsActive: b.IsActive}
-	if b.BaseUrl.IsNull() {
-		up.ClearBaseURL = true
-	} else if v, err := b.BaseUrl.Get(); err == nil {
-		up.BaseURL = &v
-	}
+	var creds map[string]string
+	var settings map[string]any
 	if b.Credentials != nil || b.Settings != nil {
 		provider, err := h.DB.GetDispatchProvider(ctx, current.DispatchProviderID)
 		if err != nil {
@@ -135,8 +132,6 @@ func (h *Handler) UpdateDispatchConfig(ctx context.Context, req api.UpdateDispat
 		if err != nil {
 			return nil, err
 		}
-		var creds map[string]string
-		var settings map[string]any
 		if b.Credentials != nil {
 			creds = map[string]string(*b.Credentials)
 		}
@@ -146,9 +141,28 @@ func (h *Handler) UpdateDispatchConfig(ctx context.Context, req api.UpdateDispat
 		if err := checkRequired(provider, def, creds, settings, b.Credentials != nil, b.Settings != nil); err != nil {
 			return nil, err
 		}
-		up.Credentials, up.Settings = creds, settings
 	}
-	c, err := h.DB.UpdateDispatchConfig(ctx, ws, req.Id, up)
+	c, err := h.DB.UpdateDispatchConfig(ctx, ws, req.Id, func(c *store.DispatchConfigEdit) error {
+		if b.IsActive != nil {
+			c.IsActive = *b.IsActive
+		}
+		if b.BaseUrl.IsNull() {
+			c.BaseURL = nil
+		} else if v, err := b.BaseUrl.Get(); err == nil {
+			c.BaseURL = &v
+		}
+		if creds != nil {
+			c.Credentials = creds
+		}
+		if settings != nil {
+			raw, err := json.Marshal(settings)
+			if err != nil {
+				return err
+			}
+			c.Settings = raw
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

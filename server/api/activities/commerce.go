@@ -86,16 +86,33 @@ func (h *Handler) GetCommerce(ctx context.Context, req api.GetCommerceRequestObj
 // UpdateCommerce changes a commerce.
 func (h *Handler) UpdateCommerce(ctx context.Context, req api.UpdateCommerceRequestObject) (api.UpdateCommerceResponseObject, error) {
 	b := req.Body
-	up := store.CommerceUpdate{Name: b.Name, ExternalID: b.ExternalId, IsActive: b.IsActive, IsPlaceholder: b.IsPlaceholder}
-	if b.TaxId.IsNull() {
-		up.ClearTaxID = true
-	} else if v, err := b.TaxId.Get(); err == nil {
-		up.TaxID = &v
-	}
-	if b.Metadata != nil {
-		up.Metadata = *b.Metadata
-	}
-	c, err := h.DB.UpdateCommerce(ctx, auth.FromContext(ctx).WorkspaceID, req.Id, up)
+	c, err := h.DB.UpdateCommerce(ctx, auth.FromContext(ctx).WorkspaceID, req.Id, func(c *store.Commerce) error {
+		if b.Name != nil {
+			c.Name = *b.Name
+		}
+		if b.ExternalId != nil {
+			c.ExternalID = b.ExternalId
+		}
+		if b.IsActive != nil {
+			c.IsActive = *b.IsActive
+		}
+		if b.IsPlaceholder != nil {
+			c.IsPlaceholder = *b.IsPlaceholder
+		}
+		if b.TaxId.IsNull() {
+			c.TaxID = nil
+		} else if v, err := b.TaxId.Get(); err == nil {
+			c.TaxID = &v
+		}
+		if b.Metadata != nil && *b.Metadata != nil {
+			meta, err := json.Marshal(*b.Metadata)
+			if err != nil {
+				return err
+			}
+			c.Metadata = meta
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -102,25 +102,32 @@ func (h *Handler) GetCommerceUser(ctx context.Context, req api.GetCommerceUserRe
 // UpdateCommerceUser changes a user.
 func (h *Handler) UpdateCommerceUser(ctx context.Context, req api.UpdateCommerceUserRequestObject) (api.UpdateCommerceUserResponseObject, error) {
 	b := req.Body
-	up := store.CommerceUserUpdate{IsActive: b.IsActive}
-	if b.Name != nil {
-		up.FirstName, up.LastName = splitName(*b.Name)
-		up.ClearLastName = up.LastName == nil // "Maria" alone has no last name
-	}
-	if b.FirstName != nil {
-		up.FirstName = b.FirstName
-	}
-	if b.LastName.IsNull() {
-		up.ClearLastName, up.LastName = true, nil
-	} else if v, err := b.LastName.Get(); err == nil {
-		up.ClearLastName, up.LastName = false, &v
-	}
-	if b.ExternalId.IsNull() {
-		up.ClearExternalID = true
-	} else if v, err := b.ExternalId.Get(); err == nil {
-		up.ExternalID = &v
-	}
-	u, err := h.DB.UpdateCommerceUser(ctx, auth.FromContext(ctx).WorkspaceID, req.Id, req.UserId, up)
+	u, err := h.DB.UpdateCommerceUser(ctx, auth.FromContext(ctx).WorkspaceID, req.Id, req.UserId, func(u *store.CommerceUser) error {
+		if b.IsActive != nil {
+			u.IsActive = *b.IsActive
+		}
+		if b.Name != nil {
+			first, last := splitName(*b.Name)
+			if first != nil {
+				u.FirstName = first
+			}
+			u.LastName = last // "Maria" alone has no last name
+		}
+		if b.FirstName != nil {
+			u.FirstName = b.FirstName
+		}
+		if b.LastName.IsNull() {
+			u.LastName = nil
+		} else if v, err := b.LastName.Get(); err == nil {
+			u.LastName = &v
+		}
+		if b.ExternalId.IsNull() {
+			u.ExternalID = nil
+		} else if v, err := b.ExternalId.Get(); err == nil {
+			u.ExternalID = &v
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -169,17 +176,21 @@ func (h *Handler) CreateCommerceUserContact(ctx context.Context, req api.CreateC
 // UpdateCommerceUserContact changes a contact; a new value is checked against the contact's type.
 func (h *Handler) UpdateCommerceUserContact(ctx context.Context, req api.UpdateCommerceUserContactRequestObject) (api.UpdateCommerceUserContactResponseObject, error) {
 	ws, b := auth.FromContext(ctx).WorkspaceID, req.Body
-	if b.Value != nil {
-		// The type cannot change, so reading it before the update cannot go stale.
-		current, err := h.DB.GetCommerceContact(ctx, ws, req.Id, req.UserId, req.ContactId)
-		if err != nil {
-			return nil, err
+	c, err := h.DB.UpdateCommerceContact(ctx, ws, req.Id, req.UserId, req.ContactId, func(c *store.CommerceContact) error {
+		if b.Value != nil {
+			if err := checkContactValue(c.Type, *b.Value); err != nil {
+				return err
+			}
+			c.Value = *b.Value
 		}
-		if err := checkContactValue(current.Type, *b.Value); err != nil {
-			return nil, err
+		if b.IsPrimary != nil {
+			c.IsPrimary = *b.IsPrimary
 		}
-	}
-	c, err := h.DB.UpdateCommerceContact(ctx, ws, req.Id, req.UserId, req.ContactId, store.CommerceContactUpdate{Value: b.Value, IsPrimary: b.IsPrimary, IsActive: b.IsActive})
+		if b.IsActive != nil {
+			c.IsActive = *b.IsActive
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,12 @@ func (h *Handler) GetWorkspace(ctx context.Context, req api.GetWorkspaceRequestO
 
 // UpdateWorkspace renames a workspace.
 func (h *Handler) UpdateWorkspace(ctx context.Context, req api.UpdateWorkspaceRequestObject) (api.UpdateWorkspaceResponseObject, error) {
-	w, err := h.DB.UpdateWorkspace(ctx, req.WorkspaceId, req.Body.Name)
+	w, err := h.DB.UpdateWorkspace(ctx, req.WorkspaceId, func(w *store.Workspace) error {
+		if req.Body.Name != nil {
+			w.Name = *req.Body.Name
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +162,15 @@ func (h *Handler) CreateDispatchProvider(ctx context.Context, req api.CreateDisp
 
 // UpdateDispatchProvider renames or (de)activates a provider.
 func (h *Handler) UpdateDispatchProvider(ctx context.Context, req api.UpdateDispatchProviderRequestObject) (api.UpdateDispatchProviderResponseObject, error) {
-	p, err := h.DB.UpdateDispatchProvider(ctx, req.ProviderId, store.DispatchProviderUpdate{Name: req.Body.Name, IsActive: req.Body.IsActive})
+	p, err := h.DB.UpdateDispatchProvider(ctx, req.ProviderId, func(p *store.DispatchProvider) error {
+		if req.Body.Name != nil {
+			p.Name = *req.Body.Name
+		}
+		if req.Body.IsActive != nil {
+			p.IsActive = *req.Body.IsActive
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -197,3 +197,17 @@ func TestWorkspaceLimitsErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDatabaseRefusesInput: text PostgreSQL cannot store (a NUL byte) passes the request's
+// validation but is refused by the database; that is the caller's input, so a 400 saying what
+// is wrong, never a 500.
+func TestDatabaseRefusesInput(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	status, b := env.Do(t, "POST", "/admin/v1/workspaces", `{"name":"a\u0000b"}`, "Authorization", "Bearer "+servertest.AdminToken)
+	var e errorBody
+	_ = json.Unmarshal(b, &e)
+	if status != 400 || !strings.HasPrefix(e.Message, "Invalid value: ") || strings.Contains(e.Message, "workspaces") {
+		t.Fatalf("name with a NUL byte: %d %s", status, b)
+	}
+}

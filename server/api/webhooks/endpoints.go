@@ -74,25 +74,43 @@ func (h *Handler) GetEndpoint(ctx context.Context, req api.GetEndpointRequestObj
 // UpdateEndpoint changes an endpoint; resuming it delivers what it held.
 func (h *Handler) UpdateEndpoint(ctx context.Context, req api.UpdateEndpointRequestObject) (api.UpdateEndpointResponseObject, error) {
 	b := req.Body
-	u := store.EndpointUpdate{URL: b.Url, Description: b.Description, EventTypes: b.EventTypes, MaxAttempts: b.MaxAttempts}
 	var details []problem.Detail
 	if b.Url != nil {
 		details = append(details, checkURL(*b.Url)...)
 	}
-	if b.Status != nil {
-		s := string(*b.Status)
-		u.Status = &s
-	}
 	if b.Headers != nil {
-		m := map[string]string(*b.Headers)
-		u.Headers = &m
-		details = append(details, checkHeaders(m)...)
+		details = append(details, checkHeaders(map[string]string(*b.Headers))...)
 	}
-	u.SetRateLimit, u.RateLimitPerMinute = optional(b.RateLimitPerMinute)
 	if len(details) > 0 {
 		return nil, problem.Invalid(problem.ValidationFailed, details...)
 	}
-	e, err := h.DB.UpdateEndpoint(ctx, workspace(ctx), req.AppId, req.RecipientId, req.EndpointId, u)
+	e, err := h.DB.UpdateEndpoint(ctx, workspace(ctx), req.AppId, req.RecipientId, req.EndpointId, func(e *store.Endpoint) error {
+		if b.Url != nil {
+			e.URL = *b.Url
+		}
+		if b.Description != nil {
+			e.Description = *b.Description
+		}
+		if b.EventTypes != nil {
+			e.EventTypes = *b.EventTypes
+		}
+		if b.Status != nil {
+			e.Status = string(*b.Status)
+			if e.Status == store.EndpointActive {
+				e.FailingSince = nil // setting active starts the failure record afresh, even on an active endpoint
+			}
+		}
+		if b.Headers != nil {
+			e.Headers = store.StringMap(*b.Headers)
+		}
+		if b.MaxAttempts != nil {
+			e.MaxAttempts = *b.MaxAttempts
+		}
+		if set, v := optional(b.RateLimitPerMinute); set {
+			e.RateLimitPerMinute = v
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

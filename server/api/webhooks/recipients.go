@@ -51,12 +51,15 @@ func (h *Handler) GetRecipient(ctx context.Context, req api.GetRecipientRequestO
 
 // UpdateRecipient changes a recipient's name or metadata.
 func (h *Handler) UpdateRecipient(ctx context.Context, req api.UpdateRecipientRequestObject) (api.UpdateRecipientResponseObject, error) {
-	setName, name := optional(req.Body.Name)
-	var meta map[string]string
-	if req.Body.Metadata != nil {
-		meta = *req.Body.Metadata
-	}
-	r, err := h.DB.UpdateRecipient(ctx, workspace(ctx), req.AppId, req.RecipientId, setName, name, meta)
+	r, err := h.DB.UpdateRecipient(ctx, workspace(ctx), req.AppId, req.RecipientId, func(r *store.Recipient) error {
+		if set, name := optional(req.Body.Name); set {
+			r.Name = name
+		}
+		if req.Body.Metadata != nil {
+			r.Metadata = store.StringMap(*req.Body.Metadata)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -160,10 +160,18 @@ func (h *Handler) GetApp(ctx context.Context, req api.GetAppRequestObject) (api.
 
 // UpdateApp changes an app.
 func (h *Handler) UpdateApp(ctx context.Context, req api.UpdateAppRequestObject) (api.UpdateAppResponseObject, error) {
-	u := store.WebhookAppUpdate{Name: req.Body.Name}
-	u.SetBodyPath, u.BodyPath = optional(req.Body.RoutingKeyBodyPath)
-	u.SetHeader, u.Header = optional(req.Body.RoutingKeyHeader)
-	a, err := h.DB.UpdateWebhookApp(ctx, workspace(ctx), req.AppId, u)
+	a, err := h.DB.UpdateWebhookApp(ctx, workspace(ctx), req.AppId, func(a *store.WebhookApp) error {
+		if req.Body.Name != nil {
+			a.Name = *req.Body.Name
+		}
+		if set, v := optional(req.Body.RoutingKeyBodyPath); set {
+			a.RoutingKeyBodyPath = v
+		}
+		if set, v := optional(req.Body.RoutingKeyHeader); set {
+			a.RoutingKeyHeader = v
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+)
+
+// WebhookApp is a product area that sends webhooks (Webhooks API).
+type WebhookApp struct {
+	ID                 uuid.UUID `db:"id"`
+	WorkspaceID        uuid.UUID `db:"workspace_id"`
+	Name               string    `db:"name"`
+	RoutingKeyBodyPath *string   `db:"routing_key_body_path"`
+	RoutingKeyHeader   *string   `db:"routing_key_header"`
+	CreatedAt          time.Time `db:"created_at"`
+	UpdatedAt          time.Time `db:"updated_at"`
+}
+
+const webhookAppColumns = `id, workspace_id, name, routing_key_body_path, routing_key_header, created_at, updated_at`
+
+// CreateWebhookApp creates an app. A *LimitError if the workspace has its maxApps already.
+func (s *DB) CreateWebhookApp(ctx context.Context, workspaceID uuid.UUID, name string, bodyPath, header *string) (WebhookApp, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return WebhookApp{}, err
+	}
+	defer tx.Rollback()
+	if err := checkCountLimit(ctx, tx, workspaceID, "maxApps"); err != nil {
+		return WebhookApp{}, err
+	}
+	var a WebhookApp
+	if err := tx.GetContext(ctx, &a, `INSERT INTO webhook_apps (id, workspace_id, name, routing_key_body_path, routing_key_header)
+		VALUES ($1, $2, $3, $4, $5) RETURNING `+webhookAppColumns, newID(), workspaceID, name, bodyPath, header); err != nil {
+		return WebhookApp{}, err
+	}
+	return a, tx.Commit()
+}
+
+// GetWebhookApp returns a workspace's app, or ErrNotFound.
+func (s *DB) GetWebhookApp(ctx context.Context, workspaceID, id uuid.UUID) (WebhookApp, error) {
+	var a WebhookApp
+	err := s.db.GetContext(ctx, &a, `SELECT `+webhookAppColumns+` FROM webhook_apps WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, notFound("App")
+	}
+	return a, err
+}
+
+// ListWebhookApps returns up to limit apps created after the one with id after (uuid.Nil = from
+// the start), oldest first.
+func (s *DB) ListWebhookApps(ctx context.Context, workspaceID, after uuid.UUID, limit int) ([]WebhookApp, error) {
+	out := []WebhookApp{}
+	err := s.db.SelectContext(ctx, &out, `SELECT `+webhookAppColumns+` FROM webhook_apps
+		WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, workspaceID, after, limit)
+	return out, err
+}
+
+// UpdateWebhookApp changes an app with change, which gets it as stored, locked until the update
+// commits, and may refuse by returning an error; its name and routing keys are written back.
+// ErrNotFound if the workspace has no such app.
+func (s *DB) UpdateWebhookApp(ctx context.Context, workspaceID, id uuid.UUID, change func(*WebhookApp) error) (WebhookApp, error) {
+	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (WebhookApp, error) {
+		var a WebhookApp
+		err := tx.GetContext(ctx, &a, `SELECT `+webhookAppColumns+` FROM webhook_apps WHERE workspace_id = $1 AND id = $2
+			FOR NO KEY UPDATE`, workspaceID, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return a, notFound("App")
+		}
+		return a, err
+	}, change, func(tx *sqlx.Tx, a *WebhookApp) (WebhookApp, error) {
+		var out WebhookApp
+		err := tx.GetContext(ctx, &out, `UPDATE webhook_apps SET name = $3, routing_key_body_path = $4, routing_key_header = $5,
+			updated_at = now() WHERE workspace_id = $1 AND id = $2 RETURNING `+webhookAppColumns,
+			workspaceID, id, a.Name, a.RoutingKeyBodyPath, a.RoutingKeyHeader)
+		return out, err
+	})
+}
+
+// DeleteWebhookApp deletes an app and everything under it. ErrNotFound if there is none.
+func (s *DB) DeleteWebhookApp(ctx context.Context, workspaceID, id uuid.UUID) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_apps WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("App")
+	}
+	return nil
+}

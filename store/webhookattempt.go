@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// AttemptRecord is the outcome of one attempt.
+type AttemptRecord struct {
+	DeliveryID         uuid.UUID
+	Number             int
+	Trigger            string
+	Succeeded          bool
+	ResponseStatusCode *int
+	ResponseBody       *string
+	Duration           time.Duration
+	Error              *string
+	// NextAttemptAt is when the next scheduled attempt is, if there is one.
+	NextAttemptAt *time.Time
+}
+
+// RecordAttempt stores an attempt and moves its delivery on, in one statement: delivered on
+// success; otherwise pending while a next attempt is scheduled, else failed (a failed replay
+// leaves a delivery pending whose scheduled retry is still ahead).
+func (s *DB) RecordAttempt(ctx context.Context, a AttemptRecord) error {
+	status := "failed"
+	if a.Succeeded {
+		status = "succeeded"
+	}
+	st, err := s.prepared(ctx, s.async, recordAttemptQuery)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, a.DeliveryID, newID(), a.Trigger, a.Succeeded, a.ResponseStatusCode, a.ResponseBody, int(a.Duration.Milliseconds()),
+		a.Error, a.NextAttemptAt, a.Number, status)
+	return err
+}
+
+// recordAttemptQuery moves a delivery on and stores its attempt (see RecordAttempt).
+const recordAttemptQuery = `
+		WITH d AS (
+			UPDATE webhook_deliveries SET attempts = attempts + 1,
+				status = CASE WHEN $4 THEN 'delivered'
+					WHEN $9::timestamptz IS NOT NULL THEN 'pending'
+					WHEN $3 = 'replay' AND next_attempt_at > now() THEN 'pending'
+					ELSE 'failed' END,
+				last_status_code = $5, last_error = $8,
+				next_attempt_at = CASE WHEN $3 = 'replay' AND NOT $4 THEN next_attempt_at ELSE $9 END,
+				delivered_at = CASE WHEN $4 THEN now() ELSE delivered_at END, updated_at = now()
+			WHERE id = $1 RETURNING id, message_pk, endpoint_id
+		)
+		INSERT INTO webhook_attempts (id, delivery_id, message_pk, endpoint_id, attempt_number, trigger, status, response_status_code,
+			response_body, duration_ms, error, next_attempt_at)
+		SELECT $2, d.id, d.message_pk, d.endpoint_id, $10, $3, $11, $5, $6, $7, $8, $9 FROM d`
+
+// Attempt is one HTTP request made to deliver a message to an endpoint.
+type Attempt struct {
+	ID                 uuid.UUID  `db:"id"`
+	DeliveryID         uuid.UUID  `db:"delivery_id"`
+	MessageID          string     `db:"message_id"`
+	EndpointID         uuid.UUID  `db:"endpoint_id"`
+	AttemptNumber      int        `db:"attempt_number"`
+	Trigger            string     `db:"trigger"`
+	Status             string     `db:"status"`
+	ResponseStatusCode *int       `db:"response_status_code"`
+	ResponseBody       *string    `db:"response_body"`
+	DurationMS         int        `db:"duration_ms"`
+	Error              *string    `db:"error"`
+	NextAttemptAt      *time.Time `db:"next_attempt_at"`
+	CreatedAt          time.Time  `db:"created_at"`
+}
+
+const attemptColumns = `t.id, t.delivery_id, m.message_id, t.endpoint_id, t.attempt_number, t.trigger, t.status, t.response_status_code,
+	t.response_body, t.duration_ms, t.error, t.next_attempt_at, t.created_at`
+
+// ListMessageAttempts returns up to limit attempts of a message (at one endpoint when
+// endpointID is not nil), newest first, older than the attempt before (uuid.Nil = newest).
+func (s *DB) ListMessageAttempts(ctx context.Context, workspaceID, appID uuid.UUID, messageID, recipientID string, endpointID, before uuid.UUID, limit int) ([]Attempt, error) {
+	m, err := s.findMessage(ctx, workspaceID, appID, messageID, recipientID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Attempt{}
+	err = s.db.SelectContext(ctx, &out, `SELECT `+attemptColumns+` FROM webhook_attempts t JOIN webhook_messages m ON m.id = t.message_pk
+		WHERE t.message_pk = $1 AND ($2::uuid IS NULL OR t.endpoint_id = $2) AND ($3::uuid IS NULL OR t.id < $3)
+		ORDER BY t.id DESC LIMIT $4`, m.ID, nullUUID(endpointID), nullUUID(before), limit)
+	return out, err
+}
+
+// ListEndpointAttempts returns up to limit attempts at an endpoint (with status, when not
+// ""), newest first, older than the attempt before (uuid.Nil = newest).
+func (s *DB) ListEndpointAttempts(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, endpointID uuid.UUID, status string, before uuid.UUID, limit int) ([]Attempt, error) {
+	if _, err := s.GetEndpoint(ctx, workspaceID, appID, recipientID, endpointID); err != nil {
+		return nil, err
+	}
+	out := []Attempt{}
+	err := s.db.SelectContext(ctx, &out, `SELECT `+attemptColumns+` FROM webhook_attempts t JOIN webhook_messages m ON m.id = t.message_pk
+		WHERE t.endpoint_id = $1 AND ($2 = '' OR t.status = $2) AND ($3::uuid IS NULL OR t.id < $3)
+		ORDER BY t.id DESC LIMIT $4`, endpointID, status, nullUUID(before), limit)
+	return out, err
+}

@@ -1,0 +1,162 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchboard-dev/switchboard/store"
+	"github.com/switchboard-dev/switchboard/store/storetest"
+)
+
+// TestRecordAttempt: the delivery state machine. An attempt moves its delivery on — delivered
+// on success; pending while a next attempt is scheduled; else failed, except that a failed
+// replay leaves a delivery pending whose scheduled retry is still ahead — and is stored, each
+// attempt counted.
+func TestRecordAttempt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	type testBundle struct {
+		db *store.DB
+		h  *hooks
+		m  store.Message
+	}
+	setup := func(t *testing.T) *testBundle {
+		t.Helper()
+		db := storetest.NewDB(t)
+		h := newHooks(t, db, "attempts")
+		h.recipient(t, "r1", false)
+		return &testBundle{db: db, h: h, m: h.send(t, "r1")}
+	}
+	status := 503
+	record := func(t *testing.T, bundle *testBundle, number int, trigger string, succeeded bool, next *time.Time) {
+		t.Helper()
+		rec := store.AttemptRecord{DeliveryID: bundle.m.Deliveries[0].ID, Number: number, Trigger: trigger, Succeeded: succeeded,
+			Duration: 12 * time.Millisecond, NextAttemptAt: next}
+		if succeeded {
+			ok := 200
+			rec.ResponseStatusCode = &ok
+		} else {
+			msg := "HTTP 503"
+			rec.ResponseStatusCode, rec.Error = &status, &msg
+		}
+		if err := bundle.db.RecordAttempt(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	delivery := func(t *testing.T, bundle *testBundle) store.Delivery {
+		t.Helper()
+		m, err := bundle.db.GetMessage(ctx, bundle.h.workspace, bundle.h.app, bundle.m.MessageID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Deliveries[0]
+	}
+	attempts := func(t *testing.T, bundle *testBundle) []store.Attempt {
+		t.Helper()
+		out, err := bundle.db.ListMessageAttempts(ctx, bundle.h.workspace, bundle.h.app, bundle.m.MessageID, "", uuid.Nil, uuid.Nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	later := func(d time.Duration) *time.Time {
+		at := time.Now().Add(d).UTC().Round(time.Microsecond)
+		return &at
+	}
+
+	t.Run("SuccessDelivers", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		record(t, bundle, 1, store.TriggerScheduled, true, nil)
+		d := delivery(t, bundle)
+		if d.Status != store.DeliveryDelivered || d.Attempts != 1 || d.DeliveredAt == nil || d.NextAttemptAt != nil ||
+			d.LastStatusCode == nil || *d.LastStatusCode != 200 || d.LastError != nil {
+			t.Fatalf("after a success: %+v", d)
+		}
+		as := attempts(t, bundle)
+		if len(as) != 1 || as[0].Status != "succeeded" || as[0].AttemptNumber != 1 || as[0].Trigger != store.TriggerScheduled ||
+			as[0].DurationMS != 12 || as[0].EndpointID != d.EndpointID || as[0].DeliveryID != d.ID {
+			t.Fatalf("attempt rows: %+v", as)
+		}
+	})
+
+	t.Run("FailureWithRetryStaysPending", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		next := later(time.Hour)
+		record(t, bundle, 1, store.TriggerScheduled, false, next)
+		d := delivery(t, bundle)
+		if d.Status != store.DeliveryPending || d.Attempts != 1 || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(*next) ||
+			d.LastStatusCode == nil || *d.LastStatusCode != 503 || d.LastError == nil || *d.LastError != "HTTP 503" {
+			t.Fatalf("after a failure with a retry: %+v", d)
+		}
+		if as := attempts(t, bundle); len(as) != 1 || as[0].Status != "failed" || as[0].NextAttemptAt == nil || !as[0].NextAttemptAt.Equal(*next) {
+			t.Fatalf("attempt rows: %+v", as)
+		}
+	})
+
+	t.Run("FailureWithoutRetryFails", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		record(t, bundle, 1, store.TriggerScheduled, false, later(time.Hour))
+		record(t, bundle, 2, store.TriggerScheduled, false, nil)
+		d := delivery(t, bundle)
+		if d.Status != store.DeliveryFailed || d.Attempts != 2 || d.NextAttemptAt != nil || d.DeliveredAt != nil {
+			t.Fatalf("after the last failure: %+v", d)
+		}
+		as := attempts(t, bundle) // newest first
+		if len(as) != 2 || as[0].AttemptNumber != 2 || as[1].AttemptNumber != 1 || as[0].Status != "failed" {
+			t.Fatalf("attempt rows: %+v", as)
+		}
+	})
+
+	t.Run("FailedReplayKeepsScheduledRetry", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		next := later(time.Hour)
+		record(t, bundle, 1, store.TriggerScheduled, false, next)
+		record(t, bundle, 2, store.TriggerReplay, false, nil)
+		d := delivery(t, bundle)
+		if d.Status != store.DeliveryPending || d.Attempts != 2 || d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(*next) {
+			t.Fatalf("after a failed replay with a retry ahead: %+v", d)
+		}
+		if as := attempts(t, bundle); len(as) != 2 || as[0].Trigger != store.TriggerReplay || as[0].NextAttemptAt != nil {
+			t.Fatalf("attempt rows: %+v", as)
+		}
+	})
+
+	t.Run("FailedReplayWithoutRetryFails", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		record(t, bundle, 1, store.TriggerScheduled, false, nil)
+		record(t, bundle, 2, store.TriggerReplay, false, nil)
+		if d := delivery(t, bundle); d.Status != store.DeliveryFailed || d.Attempts != 2 {
+			t.Fatalf("after a failed replay of a failed delivery: %+v", d)
+		}
+	})
+
+	t.Run("SuccessfulReplayDelivers", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		record(t, bundle, 1, store.TriggerScheduled, false, later(time.Hour))
+		record(t, bundle, 2, store.TriggerReplay, true, nil)
+		if d := delivery(t, bundle); d.Status != store.DeliveryDelivered || d.Attempts != 2 || d.NextAttemptAt != nil || d.DeliveredAt == nil {
+			t.Fatalf("after a successful replay: %+v", d)
+		}
+	})
+
+	t.Run("DeletedDelivery", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		if err := bundle.db.RecordAttempt(ctx, store.AttemptRecord{DeliveryID: uuid.New(), Number: 1, Trigger: store.TriggerScheduled}); err != nil {
+			t.Fatalf("an attempt of a delivery deleted meanwhile: %v", err)
+		}
+		if n := count(t, bundle.db, `SELECT count(*) FROM webhook_attempts`); n != 0 {
+			t.Fatalf("%d attempt rows for a deleted delivery", n)
+		}
+	})
+}
