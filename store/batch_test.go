@@ -94,8 +94,7 @@ func TestBatcherSkipsCallsWhoseCallerLeft(t *testing.T) {
 		t.Fatalf("the caller that left got %v", err)
 	}
 	close(r.gate)
-	<-done
-	<-done
+	settle(done)
 	if _, err := b.do(context.Background(), "after"); err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +149,7 @@ func TestBatcherRetriesRowErrorsAlone(t *testing.T) {
 			waitFor(t, func() bool { return len(b.calls) == 3 })
 			close(r.gate)
 			wg.Wait()
-			<-done
-			<-done
+			settle(done)
 			if results["bad"] == nil {
 				t.Errorf("the bad row succeeded")
 			}
@@ -201,8 +199,7 @@ func TestBatcherAnswersQueuedCallsOnClose(t *testing.T) {
 			t.Fatal("a queued call was never answered")
 		}
 	}
-	<-done
-	<-done
+	settle(done)
 	if closed == 0 {
 		t.Errorf("no call was answered errClosed")
 	}
@@ -218,6 +215,12 @@ func occupy(t *testing.T, b *batcher[string, string], r *recorder) <-chan error 
 		waitFor(t, func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.entered == n+1 })
 	}
 	return done
+}
+
+// settle waits for the two calls occupy started to end, and returns what they got (which the
+// tests do not check).
+func settle(done <-chan error) []error {
+	return []error{<-done, <-done}
 }
 
 func waitFor(t *testing.T, cond func() bool) {

@@ -58,7 +58,8 @@ func (s *DB) prepared(ctx context.Context, pool *sqlx.DB, query string) (*sqlx.S
 		return nil, err
 	}
 	if prev, loaded := s.stmts.LoadOrStore(key, st); loaded {
-		st.Close()
+		st.Close() //nolint:sqlclosecheck // another caller prepared it first: this copy is closed at once, the cached one lives with the DB
+
 		return prev.(*sqlx.Stmt), nil
 	}
 	return st, nil
@@ -176,7 +177,11 @@ func (s *DB) Migrate(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtext('switchboard.migrate'))`); err != nil {
 		return err
 	}
-	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(hashtext('switchboard.migrate'))`)
+	defer func() {
+		// A session lock: should the unlock fail, the connection is broken and its session,
+		// which holds the lock, ends with it.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('switchboard.migrate'))`)
+	}()
 	// River's migrations commit one by one (one adds an enum value a later one uses), so they
 	// cannot share a transaction with ours.
 	if err := migrateRiver(ctx, s.db.DB); err != nil {

@@ -120,7 +120,9 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	<-first.done
+	if err := <-first.done; err == nil {
+		t.Error("the killed process exited cleanly")
+	}
 	mu.Lock()
 	before := len(seen)
 	mu.Unlock()
