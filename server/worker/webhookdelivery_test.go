@@ -396,6 +396,7 @@ func TestRateLimitSharedByProcesses(t *testing.T) {
 	second := storetest.Open(t, env.DSN)
 	opts := servertest.FastWorkers()
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts.AllowPrivate = true // as servertest.New has it for the first process
 	servertest.StartWorkers(t, env.DSN, second, opts)
 	f := servertest.NewWebhookApp(t, env, "invoice.paid")
 	recv := servertest.NewReceiver(t)
