@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,10 +76,7 @@ type ActivityCreate struct {
 func (s *DB) GetActivity(ctx context.Context, workspaceID, id uuid.UUID) (Activity, error) {
 	var a Activity
 	err := s.db.GetContext(ctx, &a, activitySelect+` WHERE a.workspace_id = $1 AND a.id = $2`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound("Activity")
-	}
-	return a, err
+	return a, orNotFound(err, "Activity")
 }
 
 // ActivityFilter narrows ListActivities; nil fields do not filter.

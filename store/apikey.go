@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
-	"errors"
 	"sync"
 	"time"
 
@@ -50,7 +48,7 @@ func (s *DB) CreateAPIKey(ctx context.Context, workspaceID uuid.UUID, name strin
 		SELECT $1, w.id, $3, $4, $5, $6, $7 FROM workspaces w WHERE w.id = $2
 		RETURNING `+apiKeyColumns,
 		newID(), workspaceID, name, secret[:len(APIKeyPrefix)+4], hashAPIKey(secret), pq.StringArray(permissions), expiresAt)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return k, "", notFound("Workspace")
 	}
 	return k, secret, err
@@ -72,10 +70,7 @@ func (s *DB) GetAPIKey(ctx context.Context, workspaceID, id uuid.UUID) (APIKey, 
 	var k APIKey
 	err := s.db.GetContext(ctx, &k, `SELECT `+apiKeyColumns+` FROM api_keys
 		WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return k, notFound("API key")
-	}
-	return k, err
+	return k, orNotFound(err, "API key")
 }
 
 // RevokeAPIKey revokes a key from now on; revoking a revoked key keeps its first revocation
@@ -115,10 +110,7 @@ func (s *DB) FindAPIKey(ctx context.Context, secret string) (APIKey, error) {
 	if err == nil {
 		s.keys.put(hash, k)
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return k, notFound("API key")
-	}
-	return k, err
+	return k, orNotFound(err, "API key")
 }
 
 // keyCacheTTL is how long a found key is trusted without asking the database again.

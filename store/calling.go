@@ -2,11 +2,9 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -169,7 +167,7 @@ func telephony(t *JSONObject) any {
 func (s *DB) GetCallingConfig(ctx context.Context, workspaceID uuid.UUID, id string) (CallingConfig, error) {
 	var c CallingConfig
 	err := s.db.GetContext(ctx, &c, `SELECT `+callingColumns+` FROM calling_configs WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return c, callingConfigNotFound(id)
 	}
 	return c, err
@@ -201,7 +199,7 @@ func (s *DB) UpdateCallingConfig(ctx context.Context, workspaceID uuid.UUID, id 
 		var c CallingConfig
 		err := tx.GetContext(ctx, &c, `SELECT `+callingColumns+` FROM calling_configs WHERE workspace_id = $1 AND id = $2
 			FOR NO KEY UPDATE`, workspaceID, id)
-		if errors.Is(err, sql.ErrNoRows) {
+		if noRows(err) {
 			return c, callingConfigNotFound(id)
 		}
 		return c, err
@@ -327,7 +325,7 @@ func (s *DB) CountCall(ctx context.Context, configID string, windowStart time.Ti
 		INSERT INTO calling_rate_windows AS w (config_id, window_start, calls) VALUES ($1, $2, 1)
 		ON CONFLICT (config_id, window_start) DO UPDATE SET calls = w.calls + 1 WHERE w.calls < $3
 		RETURNING calls, (xmax = 0) AS inserted`, configID, windowStart, max)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return max, false, nil // the window is full: the conflicting row was left alone
 	}
 	if err != nil {

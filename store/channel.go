@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -159,10 +157,7 @@ func (s *DB) CreateChannel(ctx context.Context, c Channel) (Channel, error) {
 func (s *DB) GetChannel(ctx context.Context, workspaceID, id uuid.UUID) (Channel, error) {
 	var c Channel
 	err := s.db.GetContext(ctx, &c, `SELECT `+channelColumns+` FROM channels WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, notFound("Channel")
-	}
-	return c, err
+	return c, orNotFound(err, "Channel")
 }
 
 // errChannelDeleted refuses changes to a deleted channel, and messages on one.
@@ -179,11 +174,8 @@ func (s *DB) UpdateChannel(ctx context.Context, workspaceID, id uuid.UUID, chang
 		var sealed []byte
 		err := tx.QueryRowxContext(ctx, `SELECT `+channelColumns+`, secrets FROM channels WHERE workspace_id = $1 AND id = $2
 			FOR NO KEY UPDATE`, workspaceID, id).Scan(channelScanTargets(&cur, &sealed)...)
-		if errors.Is(err, sql.ErrNoRows) {
-			return Channel{}, notFound("Channel")
-		}
 		if err != nil {
-			return Channel{}, err
+			return Channel{}, orNotFound(err, "Channel")
 		}
 		if cur.Status == ChannelDeleted {
 			return Channel{}, errChannelDeleted
@@ -258,11 +250,8 @@ func (s *DB) ChannelSecrets(ctx context.Context, workspaceID, id uuid.UUID) (set
 	var sealed []byte
 	err = s.db.QueryRowxContext(ctx, `SELECT `+channelColumns+`, secrets FROM channels WHERE workspace_id = $1 AND id = $2`,
 		workspaceID, id).Scan(channelScanTargets(&c, &sealed)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, notFound("Channel")
-	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, orNotFound(err, "Channel")
 	}
 	if err := s.openChannelSecrets(&c, sealed); err != nil {
 		return nil, nil, err

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -95,11 +93,8 @@ func (s *DB) CreateCommerce(ctx context.Context, workspaceID uuid.UUID, in Comme
 func (s *DB) GetCommerce(ctx context.Context, workspaceID, id uuid.UUID) (Commerce, error) {
 	var c Commerce
 	err := s.db.GetContext(ctx, &c, `SELECT `+commerceColumns+` FROM commerces WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, notFound("Commerce")
-	}
 	if err != nil {
-		return c, err
+		return c, orNotFound(err, "Commerce")
 	}
 	c.Addresses = []Address{}
 	err = s.db.SelectContext(ctx, &c.Addresses, `SELECT id, commerce_id, street, city, latitude, longitude, is_primary, is_active
@@ -147,10 +142,7 @@ func (s *DB) UpdateCommerce(ctx context.Context, workspaceID, id uuid.UUID, chan
 		var c Commerce
 		err := tx.GetContext(ctx, &c, `SELECT `+commerceColumns+` FROM commerces WHERE workspace_id = $1 AND id = $2
 			FOR NO KEY UPDATE`, workspaceID, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return c, notFound("Commerce")
-		}
-		return c, err
+		return c, orNotFound(err, "Commerce")
 	}, change, func(tx *sqlx.Tx, c *Commerce) (Commerce, error) {
 		_, err := tx.ExecContext(ctx, `
 			UPDATE commerces SET name = $3, external_id = $4, tax_id = $5, is_active = $6, is_placeholder = $7,

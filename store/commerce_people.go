@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -315,7 +314,7 @@ func lockCommerceUser(ctx context.Context, tx *sqlx.Tx, workspaceID, commerceID,
 	var id uuid.UUID
 	err := tx.GetContext(ctx, &id, `SELECT u.id FROM commerce_users u JOIN commerces c ON c.id = u.commerce_id
 		WHERE c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3 FOR UPDATE OF u`, workspaceID, commerceID, userID)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return checkCommerceUser(ctx, tx, workspaceID, commerceID, userID)
 	}
 	return err
@@ -335,10 +334,7 @@ func (s *DB) GetCommerceContact(ctx context.Context, workspaceID, commerceID, us
 	}
 	var c CommerceContact
 	err := s.db.GetContext(ctx, &c, `SELECT `+commerceContactColumns+` FROM commerce_user_contacts WHERE user_id = $1 AND id = $2`, userID, contactID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, notFound("Contact")
-	}
-	return c, err
+	return c, orNotFound(err, "Contact")
 }
 
 // UpdateCommerceContact changes a contact with change, which gets it as stored, locked (with its
@@ -355,7 +351,7 @@ func (s *DB) UpdateCommerceContact(ctx context.Context, workspaceID, commerceID,
 		var c CommerceContact
 		err := tx.GetContext(ctx, &c, `SELECT `+commerceContactColumns+` FROM commerce_user_contacts WHERE user_id = $1 AND id = $2
 			FOR NO KEY UPDATE`, userID, contactID)
-		if errors.Is(err, sql.ErrNoRows) {
+		if noRows(err) {
 			return c, notFound("Contact")
 		}
 		typ = c.Type

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,11 +87,8 @@ func (s *DB) CreateContact(ctx context.Context, in ContactCreate) (Contact, erro
 func (s *DB) GetContact(ctx context.Context, workspaceID, id uuid.UUID) (Contact, error) {
 	var c Contact
 	err := s.db.GetContext(ctx, &c, `SELECT `+contactColumns+` FROM contacts WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, notFound("Contact")
-	}
 	if err != nil {
-		return c, err
+		return c, orNotFound(err, "Contact")
 	}
 	cs := []Contact{c}
 	if err := s.loadIdentifiers(ctx, cs); err != nil {
@@ -165,11 +161,8 @@ type InboundMessage struct {
 func (s *DB) CreateInboundMessage(ctx context.Context, m InboundMessage) (InboundMessage, error) {
 	var status string
 	err := s.db.GetContext(ctx, &status, `SELECT status FROM channels WHERE workspace_id = $1 AND id = $2`, m.WorkspaceID, m.ChannelID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return m, notFound("Channel")
-	}
 	if err != nil {
-		return m, err
+		return m, orNotFound(err, "Channel")
 	}
 	if status == ChannelDeleted {
 		return m, errChannelDeleted

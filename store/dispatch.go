@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -80,11 +78,8 @@ func (s *DB) ListDispatchProviders(ctx context.Context) ([]DispatchProvider, err
 func (s *DB) GetDispatchProvider(ctx context.Context, id uuid.UUID) (DispatchProvider, error) {
 	var p DispatchProvider
 	err := s.db.GetContext(ctx, &p, `SELECT `+providerColumns+` FROM dispatch_providers WHERE id = $1`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, notFound("Dispatch provider")
-	}
 	if err != nil {
-		return p, err
+		return p, orNotFound(err, "Dispatch provider")
 	}
 	p.ChannelDefinitions = []ChannelDefinition{}
 	err = s.db.SelectContext(ctx, &p.ChannelDefinitions, `SELECT `+definitionColumns+`
@@ -119,10 +114,7 @@ func (s *DB) UpdateDispatchProvider(ctx context.Context, id uuid.UUID, change fu
 	_, err := updateRow(ctx, s.db, func(tx *sqlx.Tx) (DispatchProvider, error) {
 		var p DispatchProvider
 		err := tx.GetContext(ctx, &p, `SELECT `+providerColumns+` FROM dispatch_providers WHERE id = $1 FOR NO KEY UPDATE`, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return p, notFound("Dispatch provider")
-		}
-		return p, err
+		return p, orNotFound(err, "Dispatch provider")
 	}, change, func(tx *sqlx.Tx, p *DispatchProvider) (DispatchProvider, error) {
 		_, err := tx.ExecContext(ctx, `UPDATE dispatch_providers SET name = $2, is_active = $3, updated_at = now() WHERE id = $1`,
 			id, p.Name, p.IsActive)
@@ -153,10 +145,7 @@ func (s *DB) PutChannelDefinition(ctx context.Context, providerID uuid.UUID, cha
 		ON CONFLICT (dispatch_provider_id, channel) DO UPDATE
 		SET credential_schema = EXCLUDED.credential_schema, settings_schema = EXCLUDED.settings_schema, updated_at = now()
 		RETURNING `+definitionColumns, newID(), providerID, channel, cj, sj)
-	if errors.Is(err, sql.ErrNoRows) {
-		return d, notFound("Dispatch provider")
-	}
-	return d, err
+	return d, orNotFound(err, "Dispatch provider")
 }
 
 func nonNil(f FieldDefinitions) FieldDefinitions {
@@ -229,10 +218,7 @@ func (s *DB) CreateDispatchConfig(ctx context.Context, in DispatchConfigCreate) 
 func (s *DB) GetDispatchConfig(ctx context.Context, workspaceID, id uuid.UUID) (DispatchConfig, error) {
 	var c DispatchConfig
 	err := s.db.GetContext(ctx, &c, configSelect+` WHERE c.workspace_id = $1 AND c.id = $2`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, notFound("Dispatch config")
-	}
-	return c, err
+	return c, orNotFound(err, "Dispatch config")
 }
 
 // DispatchConfigFilter narrows ListDispatchConfigs; nil fields do not filter.
@@ -274,11 +260,8 @@ func (s *DB) UpdateDispatchConfig(ctx context.Context, workspaceID, id uuid.UUID
 		}
 		err := tx.GetContext(ctx, &row, `SELECT `+configColumns+`, c.credentials`+configFrom+`
 			WHERE c.workspace_id = $1 AND c.id = $2 FOR NO KEY UPDATE OF c`, workspaceID, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return DispatchConfigEdit{}, notFound("Dispatch config")
-		}
 		if err != nil {
-			return DispatchConfigEdit{}, err
+			return DispatchConfigEdit{}, orNotFound(err, "Dispatch config")
 		}
 		sealed = row.Sealed
 		// Credentials that do not open (sealed under another key) do not stop the config's other
@@ -326,11 +309,8 @@ func (s *DB) DeactivateDispatchConfig(ctx context.Context, workspaceID, id uuid.
 func (s *DB) DispatchConfigCredentials(ctx context.Context, workspaceID, id uuid.UUID) (map[string]string, error) {
 	var sealed []byte
 	err := s.db.GetContext(ctx, &sealed, `SELECT credentials FROM dispatch_configs WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Dispatch config")
-	}
 	if err != nil {
-		return nil, err
+		return nil, orNotFound(err, "Dispatch config")
 	}
 	return s.openCredentials(id, sealed)
 }

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,7 +69,7 @@ func (s *DB) ClaimDispatch(ctx context.Context, workspaceID, id uuid.UUID) (Acti
 		return Activity{}, DispatchTarget{}, false, err
 	}
 	err = stmt.GetContext(ctx, &row, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return Activity{}, DispatchTarget{}, false, nil
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"errors"
 
 	"github.com/lib/pq"
@@ -30,6 +31,17 @@ func (e *Error) Error() string { return e.Message }
 func (e *Error) Unwrap() error { return e.Kind }
 
 func notFound(what string) error { return &Error{Kind: ErrNotFound, Message: what + " not found"} }
+
+// noRows reports whether err is a query's report that it found no row.
+func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// orNotFound is err, but ErrNotFound (what) for a query that found no row.
+func orNotFound(err error, what string) error {
+	if noRows(err) {
+		return notFound(what)
+	}
+	return err
+}
 
 // AsError returns the *Error a store method's err is or wraps, or the one a PostgreSQL error
 // caused by the caller's input stands for, or nil when err is neither (a failure of the

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -65,10 +63,7 @@ func (s *DB) GetTaskResultTypeConfig(ctx context.Context, workspaceID uuid.UUID,
 	var c TaskResultTypeConfig
 	err := s.db.GetContext(ctx, &c, `SELECT `+resultTypeColumns+` FROM task_result_type_configs
 		WHERE workspace_id = $1 AND code = $2 AND is_active`, workspaceID, code)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, notFound("Task result type")
-	}
-	return c, err
+	return c, orNotFound(err, "Task result type")
 }
 
 // TaskResult is the result submitted for a task activity. The json tags are the column names:
@@ -148,11 +143,8 @@ func (s *DB) SubmitTaskResult(ctx context.Context, workspaceID uuid.UUID, in Tas
 		// The newest, should a provider have reused an id.
 		err = tx.GetContext(ctx, &act, lock+`a.external_id = $2 ORDER BY a.id DESC LIMIT 1 FOR UPDATE OF a`, workspaceID, deref(in.ProviderActivityID))
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, false, notFound("Activity")
-	}
 	if err != nil {
-		return r, false, err
+		return r, false, orNotFound(err, "Activity")
 	}
 	if deref(act.CommerceExternalID) != in.CommerceExternalID || act.CommerceExternalID == nil {
 		var known bool
@@ -172,7 +164,7 @@ func (s *DB) SubmitTaskResult(ctx context.Context, workspaceID uuid.UUID, in Tas
 	var prev TaskResult
 	err = tx.GetContext(ctx, &prev, `SELECT `+taskResultColumns+` FROM activity_task_results WHERE activity_id = $1`, act.ID)
 	hasPrev := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err != nil && !noRows(err) {
 		return r, false, err
 	}
 	if hasPrev && prev.Status == in.Status && prev.ResultCode == in.ResultCode && prev.OccurredAt.Equal(in.OccurredAt) && !in.HardOverride {

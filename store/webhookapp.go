@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,10 +43,7 @@ func (s *DB) CreateWebhookApp(ctx context.Context, workspaceID uuid.UUID, name s
 func (s *DB) GetWebhookApp(ctx context.Context, workspaceID, id uuid.UUID) (WebhookApp, error) {
 	var a WebhookApp
 	err := s.db.GetContext(ctx, &a, `SELECT `+webhookAppColumns+` FROM webhook_apps WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, notFound("App")
-	}
-	return a, err
+	return a, orNotFound(err, "App")
 }
 
 // ListWebhookApps returns up to limit apps created after the one with id after (uuid.Nil = from
@@ -68,10 +63,7 @@ func (s *DB) UpdateWebhookApp(ctx context.Context, workspaceID, id uuid.UUID, ch
 		var a WebhookApp
 		err := tx.GetContext(ctx, &a, `SELECT `+webhookAppColumns+` FROM webhook_apps WHERE workspace_id = $1 AND id = $2
 			FOR NO KEY UPDATE`, workspaceID, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return a, notFound("App")
-		}
-		return a, err
+		return a, orNotFound(err, "App")
 	}, change, func(tx *sqlx.Tx, a *WebhookApp) (WebhookApp, error) {
 		var out WebhookApp
 		err := tx.GetContext(ctx, &out, `UPDATE webhook_apps SET name = $3, routing_key_body_path = $4, routing_key_header = $5,

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -78,7 +76,7 @@ func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool
 		return DeliveryTask{}, false, err
 	}
 	err = st.GetContext(ctx, &row, id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return DeliveryTask{}, false, nil
 	}
 	if err != nil {

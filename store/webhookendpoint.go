@@ -3,10 +3,8 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -117,7 +115,7 @@ const endpointWhere = ` FROM webhook_endpoints e JOIN webhook_recipients r ON r.
 func (s *DB) GetEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID) (Endpoint, error) {
 	var e Endpoint
 	err := s.db.GetContext(ctx, &e, `SELECT `+endpointColumns+endpointWhere, workspaceID, appID, recipientID, id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return e, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
 	}
 	return e, err
@@ -158,7 +156,7 @@ func (s *DB) UpdateEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, r
 	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (Endpoint, error) {
 		var e Endpoint
 		err := tx.GetContext(ctx, &e, `SELECT `+endpointColumns+endpointWhere+` FOR NO KEY UPDATE OF e`, workspaceID, appID, recipientID, id)
-		if errors.Is(err, sql.ErrNoRows) {
+		if noRows(err) {
 			return e, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
 		}
 		was = e.Status
@@ -265,7 +263,7 @@ func (s *DB) GetEndpointSecrets(ctx context.Context, workspaceID, appID uuid.UUI
 		Old    []byte `db:"old_secrets"`
 	}
 	err := s.db.GetContext(ctx, &row, `SELECT e.secret, e.old_secrets`+endpointWhere, workspaceID, appID, recipientID, id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return EndpointSecrets{}, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
 	}
 	if err != nil {
@@ -287,7 +285,7 @@ func (s *DB) RotateEndpointSecret(ctx context.Context, workspaceID, appID uuid.U
 		Old    []byte `db:"old_secrets"`
 	}
 	err = tx.GetContext(ctx, &row, `SELECT e.secret, e.old_secrets`+endpointWhere+` FOR UPDATE OF e`, workspaceID, appID, recipientID, id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return EndpointSecrets{}, s.endpointNotFound(ctx, workspaceID, appID, recipientID)
 	}
 	if err != nil {
@@ -333,7 +331,7 @@ func (s *DB) ReserveEndpointSlot(ctx context.Context, endpointID uuid.UUID, perM
 		return 0, false, err
 	}
 	err = st.GetContext(ctx, &row, endpointID, interval.Microseconds(), tolerance.Microseconds(), maxWait.Microseconds())
-	if errors.Is(err, sql.ErrNoRows) { // the endpoint was deleted: nothing to wait for
+	if noRows(err) { // the endpoint was deleted: nothing to wait for
 		return 0, true, nil
 	}
 	return time.Duration(row.WaitUS) * time.Microsecond, row.Reserved, err

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -48,7 +46,7 @@ func (s *DB) PutEventType(ctx context.Context, workspaceID, appID uuid.UUID, nam
 			updated_at = now()
 		RETURNING `+eventTypeColumns+`, (xmax = 0) AS created`,
 		workspaceID, appID, name, in.Description, nullJSON(nonEmpty(in.ExamplePayload)), nullJSON(nonEmpty(in.Schema)), in.Archived)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return EventType{}, false, notFound("App")
 	}
 	return row.EventType, row.Created, err
@@ -59,7 +57,7 @@ func (s *DB) GetEventType(ctx context.Context, workspaceID, appID uuid.UUID, nam
 	var et EventType
 	err := s.db.GetContext(ctx, &et, `SELECT `+eventTypeColumns+` FROM webhook_event_types
 		WHERE app_id = (SELECT id FROM webhook_apps WHERE workspace_id = $1 AND id = $2) AND name = $3`, workspaceID, appID, name)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		if _, err := s.GetWebhookApp(ctx, workspaceID, appID); err != nil {
 			return et, err
 		}
@@ -86,7 +84,7 @@ func (s *DB) ArchiveEventType(ctx context.Context, workspaceID, appID uuid.UUID,
 	err := s.db.GetContext(ctx, &et, `UPDATE webhook_event_types SET archived_at = coalesce(archived_at, now()), updated_at = now()
 		WHERE app_id = (SELECT id FROM webhook_apps WHERE workspace_id = $1 AND id = $2) AND name = $3
 		RETURNING `+eventTypeColumns, workspaceID, appID, name)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return s.GetEventType(ctx, workspaceID, appID, name)
 	}
 	return et, err

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -39,11 +37,8 @@ func (s *DB) PlanSend(ctx context.Context, workspaceID, appID uuid.UUID, eventTy
 		return SendPlan{}, err
 	}
 	err = st.GetContext(ctx, &row, workspaceID, appID, eventType)
-	if errors.Is(err, sql.ErrNoRows) {
-		return SendPlan{}, notFound("App")
-	}
 	if err != nil {
-		return SendPlan{}, err
+		return SendPlan{}, orNotFound(err, "App")
 	}
 	plan := SendPlan{App: row.WebhookApp, MessagesPerMinute: row.Limit}
 	if row.ETName != nil {
@@ -290,7 +285,7 @@ func (s *DB) findDuplicate(ctx context.Context, in MessageSend) (Message, bool, 
 	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM webhook_messages m
 		WHERE m.app_id = $1 AND (m.message_id = $2 OR m.idempotency_key = $3) ORDER BY m.id LIMIT 1`,
 		in.AppID, in.MessageID, in.IdempotencyKey)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return Message{}, false, nil
 	}
 	if err != nil {
@@ -316,7 +311,7 @@ func (s *DB) findMessage(ctx context.Context, workspaceID, appID uuid.UUID, mess
 	var m Message
 	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM webhook_messages m JOIN webhook_apps a ON a.id = m.app_id
 		WHERE a.workspace_id = $1 AND a.id = $2 AND m.message_id = $3 AND ($4 = '' OR m.recipient_id = $4)`, workspaceID, appID, messageID, recipientID)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		if _, err := s.GetWebhookApp(ctx, workspaceID, appID); err != nil {
 			return m, err
 		}

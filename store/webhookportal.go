@@ -3,9 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,8 +44,5 @@ func (s *DB) FindPortalSession(ctx context.Context, token string) (PortalSession
 	var ps PortalSession
 	err := s.db.GetContext(ctx, &ps, `SELECT p.id, p.workspace_id, p.app_id, r.recipient_id, p.expires_at
 		FROM webhook_portal_sessions p JOIN webhook_recipients r ON r.id = p.recipient_pk WHERE p.token_hash = $1`, hashAPIKey(token))
-	if errors.Is(err, sql.ErrNoRows) {
-		return ps, notFound("Portal session")
-	}
-	return ps, err
+	return ps, orNotFound(err, "Portal session")
 }

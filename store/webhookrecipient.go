@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -38,10 +36,7 @@ func (s *DB) CreateRecipient(ctx context.Context, workspaceID, appID uuid.UUID, 
 	if isUniqueViolation(err, "webhook_recipients_app_recipient_key") {
 		return r, &Error{Kind: ErrConflict, Message: fmt.Sprintf("Recipient %s already exists", recipientID)}
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, notFound("App")
-	}
-	return r, err
+	return r, orNotFound(err, "App")
 }
 
 // GetRecipient returns a recipient of a workspace's app, or ErrNotFound (naming what is missing).
@@ -49,7 +44,7 @@ func (s *DB) GetRecipient(ctx context.Context, workspaceID, appID uuid.UUID, rec
 	var r Recipient
 	err := s.db.GetContext(ctx, &r, `SELECT `+recipientColumns+` FROM webhook_recipients r JOIN webhook_apps a ON a.id = r.app_id
 		WHERE a.workspace_id = $1 AND a.id = $2 AND r.recipient_id = $3`, workspaceID, appID, recipientID)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		if _, err := s.GetWebhookApp(ctx, workspaceID, appID); err != nil {
 			return r, err
 		}
@@ -77,7 +72,7 @@ func (s *DB) UpdateRecipient(ctx context.Context, workspaceID, appID uuid.UUID, 
 		var r Recipient
 		err := tx.GetContext(ctx, &r, `SELECT `+recipientColumns+` FROM webhook_recipients r JOIN webhook_apps a ON a.id = r.app_id
 			WHERE a.workspace_id = $1 AND a.id = $2 AND r.recipient_id = $3 FOR NO KEY UPDATE OF r`, workspaceID, appID, recipientID)
-		if errors.Is(err, sql.ErrNoRows) {
+		if noRows(err) {
 			if _, err := s.GetRecipient(ctx, workspaceID, appID, recipientID); err != nil {
 				return r, err
 			}

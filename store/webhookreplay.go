@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -27,10 +25,8 @@ func (s *DB) ReplayMessage(ctx context.Context, workspaceID, appID uuid.UUID, me
 	// The message stays while this replays it: retention's delete waits for this lock, and a
 	// message it deleted in between is a 404.
 	var kept bool
-	if err := tx.GetContext(ctx, &kept, `SELECT true FROM webhook_messages WHERE id = $1 FOR KEY SHARE`, m.ID); errors.Is(err, sql.ErrNoRows) {
-		return 0, notFound("Message")
-	} else if err != nil {
-		return 0, err
+	if err := tx.GetContext(ctx, &kept, `SELECT true FROM webhook_messages WHERE id = $1 FOR KEY SHARE`, m.ID); err != nil {
+		return 0, orNotFound(err, "Message")
 	}
 	var ids []uuid.UUID
 	if endpointID != uuid.Nil {
@@ -115,7 +111,7 @@ func (s *DB) GetBulkReplay(ctx context.Context, workspaceID, appID, id uuid.UUID
 	var r BulkReplay
 	err := s.db.GetContext(ctx, &r, `SELECT `+replayColumns+` FROM webhook_replays
 		WHERE id = $3 AND app_id = (SELECT id FROM webhook_apps WHERE workspace_id = $1 AND id = $2)`, workspaceID, appID, id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		if _, err := s.GetWebhookApp(ctx, workspaceID, appID); err != nil {
 			return r, err
 		}
@@ -138,7 +134,7 @@ func (s *DB) RunBulkReplayBatch(ctx context.Context, replayID uuid.UUID, n int) 
 		AfterID *uuid.UUID `db:"after_id"`
 	}
 	if err := tx.GetContext(ctx, &r, `SELECT `+replayColumns+`, after_id FROM webhook_replays WHERE id = $1 FOR UPDATE`, replayID); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
+		if noRows(err) {
 			return true, nil // its app was deleted
 		}
 		return false, err

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,10 +29,7 @@ func (s *DB) CreateWorkspace(ctx context.Context, name string) (Workspace, error
 func (s *DB) GetWorkspace(ctx context.Context, id uuid.UUID) (Workspace, error) {
 	var w Workspace
 	err := s.db.GetContext(ctx, &w, `SELECT id, name, created_at, updated_at FROM workspaces WHERE id = $1`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return w, notFound("Workspace")
-	}
-	return w, err
+	return w, orNotFound(err, "Workspace")
 }
 
 // ListWorkspaces returns up to limit workspaces created after the one with id after
@@ -54,10 +49,7 @@ func (s *DB) UpdateWorkspace(ctx context.Context, id uuid.UUID, change func(*Wor
 	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (Workspace, error) {
 		var w Workspace
 		err := tx.GetContext(ctx, &w, `SELECT id, name, created_at, updated_at FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return w, notFound("Workspace")
-		}
-		return w, err
+		return w, orNotFound(err, "Workspace")
 	}, change, func(tx *sqlx.Tx, w *Workspace) (Workspace, error) {
 		var out Workspace
 		err := tx.GetContext(ctx, &out, `UPDATE workspaces SET name = $2, updated_at = now() WHERE id = $1

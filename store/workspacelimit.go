@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -90,7 +89,7 @@ func (s *DB) GetWorkspaceLimits(ctx context.Context, workspaceID uuid.UUID) (Wor
 	}
 	var l WorkspaceLimits
 	err := s.db.GetContext(ctx, &l, `SELECT max_apps, max_endpoints, messages_per_minute FROM workspace_limits WHERE workspace_id = $1`, workspaceID)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return WorkspaceLimits{}, nil
 	}
 	return l, err
@@ -105,10 +104,7 @@ func (s *DB) SetWorkspaceLimits(ctx context.Context, workspaceID uuid.UUID, l Wo
 		ON CONFLICT (workspace_id) DO UPDATE SET max_apps = EXCLUDED.max_apps, max_endpoints = EXCLUDED.max_endpoints,
 			messages_per_minute = EXCLUDED.messages_per_minute, updated_at = now()
 		RETURNING max_apps, max_endpoints, messages_per_minute`, workspaceID, l.MaxApps, l.MaxEndpoints, l.MessagesPerMinute)
-	if errors.Is(err, sql.ErrNoRows) {
-		return out, notFound("Workspace")
-	}
-	return out, err
+	return out, orNotFound(err, "Workspace")
 }
 
 // countMessage counts one message against a per-minute limit, in its own short statement so
@@ -122,7 +118,7 @@ func (s *DB) countMessage(ctx context.Context, workspaceID uuid.UUID, limit int,
 		ON CONFLICT (workspace_id, minute) DO UPDATE SET n = workspace_message_counts.n + 1
 		WHERE workspace_message_counts.n < $3
 		RETURNING n`, workspaceID, minute, limit)
-	if errors.Is(err, sql.ErrNoRows) {
+	if noRows(err) {
 		return &LimitError{Name: "messagesPerMinute", Limit: limit, RetryAfter: minute.Add(time.Minute).Sub(now)}
 	}
 	if err == nil && n == 1 {
