@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-dev/switchboard/store"
-	"github.com/switchboard-dev/switchboard/store/storetest"
 )
 
 // TestRecordAttempt: the delivery state machine. An attempt moves its delivery on — delivered
@@ -26,10 +25,8 @@ func TestRecordAttempt(t *testing.T) {
 	}
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()
-		db := storetest.NewDB(t)
-		h := newHooks(t, db, "attempts")
-		h.recipient(t, "r1", false)
-		return &testBundle{db: db, h: h, m: h.send(t, "r1")}
+		h, _ := oneEndpoint(t, "attempts")
+		return &testBundle{db: h.db, h: h, m: h.send(t, "r1")}
 	}
 	status := 503
 	record := func(t *testing.T, bundle *testBundle, number int, trigger string, succeeded bool, next *time.Time) {

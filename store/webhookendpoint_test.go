@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-dev/switchboard/store"
-	"github.com/switchboard-dev/switchboard/store/storetest"
 )
 
 // TestReserveEndpointSlot: an endpoint limited to perMinute deliveries gets slots 60s/perMinute
@@ -23,14 +22,8 @@ func TestReserveEndpointSlot(t *testing.T) {
 	}
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()
-		db := storetest.NewDB(t)
-		h := newHooks(t, db, "rate")
-		h.recipient(t, "r1", false)
-		es, err := db.ListEndpoints(ctx, h.workspace, h.app, "r1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &testBundle{db: db, endpoint: es[0].ID}
+		h, e := oneEndpoint(t, "rate")
+		return &testBundle{db: h.db, endpoint: e.ID}
 	}
 	// reserve takes a slot and checks its wait: want, less the time the calls take.
 	reserve := func(t *testing.T, bundle *testBundle, perMinute int, maxWait, want time.Duration, wantReserved bool) {
@@ -103,14 +96,8 @@ func TestEndpointState(t *testing.T) {
 	}
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()
-		db := storetest.NewDB(t)
-		h := newHooks(t, db, "state")
-		h.recipient(t, "r1", false)
-		es, err := db.ListEndpoints(ctx, h.workspace, h.app, "r1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &testBundle{db: db, h: h, e: es[0]}
+		h, e := oneEndpoint(t, "state")
+		return &testBundle{db: h.db, h: h, e: e}
 	}
 	get := func(t *testing.T, bundle *testBundle) store.Endpoint {
 		t.Helper()

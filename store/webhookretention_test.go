@@ -15,7 +15,7 @@ import (
 	"github.com/switchboard-dev/switchboard/store/storetest"
 )
 
-// hooks is a workspace's app with recipients, for retention tests.
+// hooks is a workspace's webhook app with recipients, for the store's webhook tests.
 type hooks struct {
 	db        *store.DB
 	workspace uuid.UUID
@@ -34,6 +34,19 @@ func newHooks(t *testing.T, db *store.DB, name string) *hooks {
 		t.Fatal(err)
 	}
 	return &hooks{db: db, workspace: w.ID, app: a.ID}
+}
+
+// oneEndpoint makes a new database with a hooks app named name whose recipient r1 has one
+// active endpoint, and returns them.
+func oneEndpoint(t *testing.T, name string) (*hooks, store.Endpoint) {
+	t.Helper()
+	h := newHooks(t, storetest.NewDB(t), name)
+	h.recipient(t, "r1", false)
+	es, err := h.db.ListEndpoints(context.Background(), h.workspace, h.app, "r1")
+	if err != nil || len(es) != 1 {
+		t.Fatalf("endpoints: %v %v", es, err)
+	}
+	return h, es[0]
 }
 
 // recipient creates a recipient with endpoints (paused ones hold their deliveries).

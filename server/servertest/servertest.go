@@ -6,6 +6,7 @@ package servertest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -134,11 +135,8 @@ func New(t testing.TB, opts ...Option) *Env {
 		}
 		StartWorkers(t, dsn, db, w)
 	}
-	env.Admin, err = adminclient.NewClientWithResponses(ts.URL+"/admin/v1", adminclient.WithHTTPClient(hc),
+	env.Admin = typed(t, adminclient.NewClientWithResponses, ts.URL+"/admin/v1", adminclient.WithHTTPClient(hc),
 		adminclient.WithRequestEditorFn(bearer(AdminToken)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	return env
 }
 
@@ -196,53 +194,47 @@ func (e *Env) Key(t testing.TB, workspaceID uuid.UUID, permissions ...string) st
 	return k.JSON201.Key
 }
 
-// Activities returns a typed Activities API client authenticating with key as a bearer token.
-func (e *Env) Activities(t testing.TB, key string) *activitiesclient.ClientWithResponses {
+// typed makes a generated client with its NewClientWithResponses (mk) for the surface at url.
+func typed[C any, O any](t testing.TB, mk func(string, ...O) (C, error), url string, opts ...O) C {
 	t.Helper()
-	c, err := activitiesclient.NewClientWithResponses(e.URL+"/api", activitiesclient.WithHTTPClient(e.HTTP),
-		activitiesclient.WithRequestEditorFn(bearer(key)))
+	c, err := mk(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Activities returns a typed Activities API client authenticating with key as a bearer token.
+func (e *Env) Activities(t testing.TB, key string) *activitiesclient.ClientWithResponses {
+	t.Helper()
+	return typed(t, activitiesclient.NewClientWithResponses, e.URL+"/api", activitiesclient.WithHTTPClient(e.HTTP),
+		activitiesclient.WithRequestEditorFn(bearer(key)))
 }
 
 // Channels returns a typed Channels API client authenticating with key as
 // `Authorization: AccessKey <key>`, the scheme Bird documents.
 func (e *Env) Channels(t testing.TB, key string) *channelsclient.ClientWithResponses {
 	t.Helper()
-	c, err := channelsclient.NewClientWithResponses(e.URL+"/workspaces", channelsclient.WithHTTPClient(e.HTTP),
+	return typed(t, channelsclient.NewClientWithResponses, e.URL+"/workspaces", channelsclient.WithHTTPClient(e.HTTP),
 		channelsclient.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
 			r.Header.Set("Authorization", "AccessKey "+key)
 			return nil
 		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // Calling returns a typed Calling API client authenticating with key as a bearer token.
 func (e *Env) Calling(t testing.TB, key string) *callingclient.ClientWithResponses {
 	t.Helper()
-	c, err := callingclient.NewClientWithResponses(e.URL+"/calling", callingclient.WithHTTPClient(e.HTTP),
+	return typed(t, callingclient.NewClientWithResponses, e.URL+"/calling", callingclient.WithHTTPClient(e.HTTP),
 		callingclient.WithRequestEditorFn(bearer(key)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // Webhooks returns a typed Webhooks API client authenticating with key (an API key or a
 // portal session token) as a bearer token.
 func (e *Env) Webhooks(t testing.TB, key string) *webhooksclient.ClientWithResponses {
 	t.Helper()
-	c, err := webhooksclient.NewClientWithResponses(e.URL+"/api/v1", webhooksclient.WithHTTPClient(e.HTTP),
+	return typed(t, webhooksclient.NewClientWithResponses, e.URL+"/api/v1", webhooksclient.WithHTTPClient(e.HTTP),
 		webhooksclient.WithRequestEditorFn(bearer(key)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // Do sends a raw request (body may be nil) with headers given as name, value pairs.
@@ -335,4 +327,14 @@ func (c *checker) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, nil
+}
+
+// Decode reads a JSON body as a T, or fails the test.
+func Decode[T any](t testing.TB, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("body %s: %v", b, err)
+	}
+	return v
 }

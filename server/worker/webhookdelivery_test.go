@@ -370,19 +370,26 @@ func TestBulkReplay(t *testing.T) {
 	}
 }
 
+// rateLimited sends n messages to an endpoint limited to 120 deliveries a minute and returns
+// how long the receiver took to get them all.
+func rateLimited(t *testing.T, env *servertest.Env, n int) time.Duration {
+	t.Helper()
+	f := servertest.NewWebhookApp(t, env, "invoice.paid")
+	recv := servertest.NewReceiver(t)
+	f.Endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.RateLimitPerMinute = ptr(120) })
+	for range n {
+		f.Send(t, "invoice.paid", `{}`)
+	}
+	got := recv.Wait(t, n, 15*time.Second)
+	return got[n-1].At.Sub(got[0].At)
+}
+
 // TestRateLimit: an endpoint's per-minute limit spaces its deliveries (after a burst of one
 // second's worth: 2 at 120/min).
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	recv := servertest.NewReceiver(t)
-	f.Endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.RateLimitPerMinute = ptr(120) })
-	for range 5 {
-		f.Send(t, "invoice.paid", `{}`)
-	}
-	got := recv.Wait(t, 5, 10*time.Second)
-	if span := got[4].At.Sub(got[0].At); span < 1400*time.Millisecond {
+	if span := rateLimited(t, env, 5); span < 1400*time.Millisecond {
 		t.Errorf("5 deliveries at 120/min took %s, want about 1.5 s", span)
 	}
 }
@@ -398,14 +405,7 @@ func TestRateLimitSharedByProcesses(t *testing.T) {
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts.AllowPrivate = true // as servertest.New has it for the first process
 	servertest.StartWorkers(t, env.DSN, second, opts)
-	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	recv := servertest.NewReceiver(t)
-	f.Endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.RateLimitPerMinute = ptr(120) })
-	for range 6 {
-		f.Send(t, "invoice.paid", `{}`)
-	}
-	got := recv.Wait(t, 6, 15*time.Second)
-	if span := got[5].At.Sub(got[0].At); span < 1900*time.Millisecond {
+	if span := rateLimited(t, env, 6); span < 1900*time.Millisecond {
 		t.Errorf("6 deliveries at 120/min by two processes took %s, want about 2 s", span)
 	}
 }

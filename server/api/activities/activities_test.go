@@ -31,15 +31,6 @@ type errorBody struct {
 	Errors     []string `json:"errors"`
 }
 
-func decodeError(t *testing.T, b []byte) errorBody {
-	t.Helper()
-	var e errorBody
-	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatalf("error body %s: %v", b, err)
-	}
-	return e
-}
-
 // TestSeed000Verbatim runs every call of seed 000 exactly as documented, with the base URL,
 // <token>, <tenant-id> and <id> replaced.
 func TestSeed000Verbatim(t *testing.T) {
@@ -194,7 +185,7 @@ func TestCreateDispatchConfigValidation(t *testing.T) {
 		status, body := env.Do(t, "POST", "/api/dispatch-configs",
 			`{"dispatch_provider_id":"not-a-uuid","channel":"FAX","base_url":"ftp://x","extra":1,"credentials":{"apiKey":5}}`,
 			"Authorization", "Bearer "+key)
-		e := decodeError(t, body)
+		e := servertest.Decode[errorBody](t, body)
 		if status != 400 || e.StatusCode != 400 || e.Error != "Bad Request" || e.Message != "Validation failed" {
 			t.Fatalf("%d %s", status, body)
 		}
@@ -210,12 +201,12 @@ func TestCreateDispatchConfigValidation(t *testing.T) {
 	})
 	t.Run("required body fields", func(t *testing.T) {
 		status, body := env.Do(t, "POST", "/api/dispatch-configs", `{}`, "Authorization", "Bearer "+key)
-		e := decodeError(t, body)
+		e := servertest.Decode[errorBody](t, body)
 		if status != 400 || len(e.Errors) != 2 || !strings.Contains(strings.Join(e.Errors, ","), "dispatch_provider_id: is required") {
 			t.Fatalf("%d %s", status, body)
 		}
 		status, body = env.Do(t, "POST", "/api/dispatch-configs", `{not json`, "Authorization", "Bearer "+key)
-		if status != 400 || decodeError(t, body).StatusCode != 400 {
+		if status != 400 || servertest.Decode[errorBody](t, body).StatusCode != 400 {
 			t.Fatalf("malformed JSON: %d %s", status, body)
 		}
 	})
@@ -414,7 +405,7 @@ func TestAuth(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", status, tc.status, body)
 			}
 			if tc.message != "" {
-				if e := decodeError(t, body); e.Message != tc.message || e.StatusCode != tc.status {
+				if e := servertest.Decode[errorBody](t, body); e.Message != tc.message || e.StatusCode != tc.status {
 					t.Fatalf("body %s, want message %q", body, tc.message)
 				}
 			}
@@ -441,7 +432,7 @@ func TestRevokedAndExpiredKeys(t *testing.T) {
 		t.Fatalf("revoke: %v", err)
 	}
 	status, body := env.Do(t, "GET", "/api/dispatch-configs", "", "x-api-key", key)
-	if status != 401 || decodeError(t, body).Message != "API key has been revoked" {
+	if status != 401 || servertest.Decode[errorBody](t, body).Message != "API key has been revoked" {
 		t.Fatalf("revoked key: %d %s", status, body)
 	}
 
@@ -450,7 +441,7 @@ func TestRevokedAndExpiredKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	status, body = env.Do(t, "GET", "/api/dispatch-configs", "", "x-api-key", expiring)
-	if status != 401 || decodeError(t, body).Message != "API key has expired" {
+	if status != 401 || servertest.Decode[errorBody](t, body).Message != "API key has expired" {
 		t.Fatalf("expired key: %d %s", status, body)
 	}
 }
@@ -491,7 +482,7 @@ func TestBodyLimit(t *testing.T) {
 	_, key := env.Workspace(t, "*")
 	big := `{"dispatch_provider_id":"` + yomID + `","channel":"SALESMAN","settings":{"blob":"` + strings.Repeat("x", 1<<20) + `"}}`
 	status, body := env.Do(t, http.MethodPost, "/api/dispatch-configs", big, "x-api-key", key)
-	if status != 413 || decodeError(t, body).Error != "Request Entity Too Large" {
+	if status != 413 || servertest.Decode[errorBody](t, body).Error != "Request Entity Too Large" {
 		t.Fatalf("%d %s", status, body)
 	}
 	var n int
@@ -506,15 +497,15 @@ func TestUnknownRoutes(t *testing.T) {
 	env := servertest.New(t)
 	_, key := env.Workspace(t, "*")
 	status, body := env.Do(t, "GET", "/api/nope", "", "x-api-key", key)
-	if status != 404 || decodeError(t, body).StatusCode != 404 {
+	if status != 404 || servertest.Decode[errorBody](t, body).StatusCode != 404 {
 		t.Fatalf("%d %s", status, body)
 	}
 	status, body = env.Do(t, "PUT", "/api/dispatch-configs", "", "x-api-key", key)
-	if status != 405 || decodeError(t, body).StatusCode != 405 {
+	if status != 405 || servertest.Decode[errorBody](t, body).StatusCode != 405 {
 		t.Fatalf("%d %s", status, body)
 	}
 	status, body = env.Do(t, "GET", "/api/dispatch-configs/not-a-uuid", "", "x-api-key", key)
-	if e := decodeError(t, body); status != 400 || len(e.Errors) != 1 || !strings.HasPrefix(e.Errors[0], "path.id:") {
+	if e := servertest.Decode[errorBody](t, body); status != 400 || len(e.Errors) != 1 || !strings.HasPrefix(e.Errors[0], "path.id:") {
 		t.Fatalf("%d %s", status, body)
 	}
 }

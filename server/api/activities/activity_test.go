@@ -75,14 +75,14 @@ func TestSeed003Verbatim(t *testing.T) {
 		t.Errorf("commerceAssignment = %v", got["commerceAssignment"])
 	}
 	status, body = env.Do(t, "POST", "/api/activities", activityBody("msg-2025-01-15-001", "2025-01-16T09:00:00.000Z"), h...)
-	if status != 409 || decodeError(t, body).Message != "Idempotency key already exists" {
+	if status != 409 || servertest.Decode[errorBody](t, body).Message != "Idempotency key already exists" {
 		t.Fatalf("repeat: %d %s", status, body)
 	}
 	other := strings.Replace(activityBody("k2", "2025-01-16T09:00:00.000Z"), seedCommerceID, uuid.NewString(), 1)
-	if status, body = env.Do(t, "POST", "/api/activities", other, h...); status != 404 || decodeError(t, body).Message != "Commerce not found" {
+	if status, body = env.Do(t, "POST", "/api/activities", other, h...); status != 404 || servertest.Decode[errorBody](t, body).Message != "Commerce not found" {
 		t.Fatalf("unknown commerce: %d %s", status, body)
 	}
-	if status, body = env.Do(t, "POST", "/api/activities", `{"type":"CALL"}`, h...); status != 400 || len(decodeError(t, body).Errors) < 5 {
+	if status, body = env.Do(t, "POST", "/api/activities", `{"type":"CALL"}`, h...); status != 400 || len(servertest.Decode[errorBody](t, body).Errors) < 5 {
 		t.Fatalf("invalid: %d %s", status, body)
 	}
 }
@@ -307,24 +307,37 @@ func fastDispatch() servertest.Option {
 	return servertest.WithWorkers(worker.Options{Dispatch: worker.DispatchOptions{Workers: 10, Backoff: []time.Duration{50 * time.Millisecond}, Timeout: 2 * time.Second}})
 }
 
-func TestDispatch(t *testing.T) {
-	t.Parallel()
-	env := servertest.New(t, fastDispatch())
+// whatsappVia makes a workspace whose WHATSAPP activities go to a YOM provider at baseURL, with
+// the seed's commerce; it returns the workspace's client and the config.
+func whatsappVia(t *testing.T, env *servertest.Env, baseURL string) (*activitiesclient.ClientWithResponses, *activitiesclient.DispatchConfig) {
+	t.Helper()
 	ws, key := env.Workspace(t, "*")
 	newCommerce(t, env, ws, seedCommerceID, "C")
 	c := env.Activities(t, key)
-	yom := newReceiver(t)
 	cfg := yomSalesman("yom-key-1")
 	cfg.Channel = activitiesclient.ChannelWHATSAPP
-	cfg.BaseUrl = &yom.URL
-	config := create(t, c, cfg).JSON201
+	cfg.BaseUrl = &baseURL
+	return c, create(t, c, cfg).JSON201
+}
+
+// message creates a MESSAGE activity of the seed's commerce on channel, due at at.
+func message(t *testing.T, c *activitiesclient.ClientWithResponses, key string, channel activitiesclient.Channel, at time.Time) uuid.UUID {
+	t.Helper()
+	res, err := c.CreateActivityWithResponse(ctx, nil, activitiesclient.CreateActivityRequest{Type: activitiesclient.MESSAGE,
+		Reason: "promo", Channel: channel, CommerceId: uuid.MustParse(seedCommerceID), IdempotencyKey: key, ScheduledAt: at})
+	if err != nil || res.JSON201 == nil {
+		t.Fatalf("create: %v %s", err, res.Body)
+	}
+	return res.JSON201.Id
+}
+
+func TestDispatch(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, fastDispatch())
+	yom := newReceiver(t)
+	c, config := whatsappVia(t, env, yom.URL)
 	mk := func(k string, channel activitiesclient.Channel, at time.Time) uuid.UUID {
-		res, err := c.CreateActivityWithResponse(ctx, nil, activitiesclient.CreateActivityRequest{Type: activitiesclient.MESSAGE,
-			Reason: "promo", Channel: channel, CommerceId: uuid.MustParse(seedCommerceID), IdempotencyKey: k, ScheduledAt: at})
-		if err != nil || res.JSON201 == nil {
-			t.Fatalf("create: %v %s", err, res.Body)
-		}
-		return res.JSON201.Id
+		return message(t, c, k, channel, at)
 	}
 
 	t.Run("success through YOM over real HTTP", func(t *testing.T) {
@@ -520,21 +533,9 @@ func TestCreateAnswersWhatIsStored(t *testing.T) {
 func TestDispatchRefusesPrivateDestinations(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t, fastDispatch(), servertest.RefusePrivateDestinations())
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "C")
-	c := env.Activities(t, key)
 	yom := newReceiver(t)
-	cfg := yomSalesman("yom-key-1")
-	cfg.Channel = activitiesclient.ChannelWHATSAPP
-	cfg.BaseUrl = &yom.URL
-	create(t, c, cfg)
-	res, err := c.CreateActivityWithResponse(ctx, nil, activitiesclient.CreateActivityRequest{Type: activitiesclient.MESSAGE,
-		Reason: "promo", Channel: activitiesclient.ChannelWHATSAPP, CommerceId: uuid.MustParse(seedCommerceID),
-		IdempotencyKey: "guarded", ScheduledAt: time.Now()})
-	if err != nil || res.JSON201 == nil {
-		t.Fatalf("create: %v %s", err, res.Body)
-	}
-	id := res.JSON201.Id
+	c, _ := whatsappVia(t, env, yom.URL)
+	id := message(t, c, "guarded", activitiesclient.ChannelWHATSAPP, time.Now())
 	waitStatus(t, c, id, activitiesclient.ActivityStatusFAILED)
 	if n := yom.count(id); n != 0 {
 		t.Errorf("the loopback receiver got the activity %d times", n)
@@ -556,25 +557,13 @@ func TestDispatchRefusesPrivateDestinations(t *testing.T) {
 func TestDispatchProviderAnswerNotUTF8(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t, fastDispatch())
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "C")
-	c := env.Activities(t, key)
 	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprint(w, "x"+strings.Repeat("ó", 300)+"\xff\xfe")
 	}))
 	t.Cleanup(provider.Close)
-	cfg := yomSalesman("yom-key-1")
-	cfg.Channel = activitiesclient.ChannelWHATSAPP
-	cfg.BaseUrl = &provider.URL
-	create(t, c, cfg)
-	res, err := c.CreateActivityWithResponse(ctx, nil, activitiesclient.CreateActivityRequest{Type: activitiesclient.MESSAGE,
-		Reason: "promo", Channel: activitiesclient.ChannelWHATSAPP, CommerceId: uuid.MustParse(seedCommerceID),
-		IdempotencyKey: "not-utf8", ScheduledAt: time.Now()})
-	if err != nil || res.JSON201 == nil {
-		t.Fatalf("create: %v %s", err, res.Body)
-	}
-	id := res.JSON201.Id
+	c, _ := whatsappVia(t, env, provider.URL)
+	id := message(t, c, "not-utf8", activitiesclient.ChannelWHATSAPP, time.Now())
 	waitStatus(t, c, id, activitiesclient.ActivityStatusFAILED)
 	attempts, _ := c.ListActivityDispatchAttemptsWithResponse(ctx, id, nil)
 	if len(*attempts.JSON200) != 3 {

@@ -71,7 +71,7 @@ func TestCommerceUsersAndRoles(t *testing.T) {
 		t.Errorf("unknown commerce: %d %s", res.StatusCode(), res.Body)
 	}
 	if status, body := env.Do(t, "POST", "/api/commerces/"+cid.String()+"/users", `{"name":"X","roles":["BOSS"]}`, "x-api-key", key); status != 400 ||
-		!strings.Contains(strings.Join(decodeError(t, body).Errors, ";"), "roles") {
+		!strings.Contains(strings.Join(servertest.Decode[errorBody](t, body).Errors, ";"), "roles") {
 		t.Errorf("unknown role: %d %s", status, body)
 	}
 

@@ -135,7 +135,7 @@ func TestTaskResultLifecycle(t *testing.T) {
 			}
 		}
 		if status, body := env.Do(t, "POST", "/api/integration/activity-results/tasks", `{"activity_id":"`+done.String()+`","status":"DONE"}`,
-			"x-api-key", env.Key(t, ws, "SUBMIT_ACTIVITY_RESULT")); status != 400 || len(decodeError(t, body).Errors) < 3 {
+			"x-api-key", env.Key(t, ws, "SUBMIT_ACTIVITY_RESULT")); status != 400 || len(servertest.Decode[errorBody](t, body).Errors) < 3 {
 			t.Errorf("bad body: %d %s", status, body)
 		}
 		b := result(message, activitiesclient.TaskResultStatusEFFECTIVE, "SALE_COMPLETED")

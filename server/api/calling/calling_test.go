@@ -115,15 +115,6 @@ func message(t *testing.T, body []byte) string {
 	return e.Detail
 }
 
-func decode(t *testing.T, b []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%s: %v", b, err)
-	}
-	return m
-}
-
 // TestSeed004Verbatim sends seed 004's create and update bodies exactly as documented, with
 // the documented `Authorization: Bearer` header, and checks the documented answers.
 func TestSeed004Verbatim(t *testing.T) {
@@ -136,7 +127,7 @@ func TestSeed004Verbatim(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("create: %d %s", status, body)
 	}
-	created := decode(t, body)
+	created := servertest.Decode[map[string]any](t, body)
 	id, _ := created["id"].(string)
 	if !strings.HasPrefix(id, "cfg_") {
 		t.Errorf("id = %q, want cfg_…", id)
@@ -165,7 +156,7 @@ func TestSeed004Verbatim(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("update: %d %s", status, body)
 	}
-	updated := decode(t, body)
+	updated := servertest.Decode[map[string]any](t, body)
 	for k, v := range map[string]any{"id": id, "retry_offset": 1800.0, "call_start_time": "10:00", "call_end_time": "20:00",
 		"max_retry": 5.0, "enable_inbound": true, "inbound_call_start_time": "09:00", "inbound_call_end_time": "22:00",
 		"inbound_block_action": "REDIRECT", "inbound_redirect_number": "+919999999999", "rate_limit_max_calls": 200.0,
@@ -283,7 +274,7 @@ func TestDefaults(t *testing.T) {
 	if status != 201 {
 		t.Fatalf("create: %d %s", status, body)
 	}
-	c := decode(t, body)
+	c := servertest.Decode[map[string]any](t, body)
 	want := map[string]any{
 		"merchant_id": nil, "enable_calling": true, "enable_international_call": true, "enable_inbound": true,
 		"inbound_call_start_time": nil, "inbound_call_end_time": nil, "inbound_call_timezone": "Asia/Kolkata",

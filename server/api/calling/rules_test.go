@@ -167,7 +167,7 @@ func TestUpdateRules(t *testing.T) {
 		}
 	}
 	status, resp := put(`{"reseller_id":"res_001","template":"tpl","merchant_id":"mer_1","max_retry":7}`)
-	if status != 200 || decode(t, resp)["max_retry"] != 7.0 || decode(t, resp)["retry_offset"] != 3600.0 {
+	if status != 200 || servertest.Decode[map[string]any](t, resp)["max_retry"] != 7.0 || servertest.Decode[map[string]any](t, resp)["retry_offset"] != 3600.0 {
 		t.Fatalf("same identity, partial update: %d %s", status, resp)
 	}
 	// Clearing one inbound time but not the other breaks the both-or-neither rule.
@@ -175,7 +175,7 @@ func TestUpdateRules(t *testing.T) {
 		t.Errorf("clearing one inbound time: %d %s", status, resp)
 	}
 	status, resp = put(`{"inbound_call_start_time":null,"inbound_call_end_time":null}`)
-	if got := decode(t, resp); status != 200 || got["inbound_call_start_time"] != nil || got["inbound_call_end_time"] != nil {
+	if got := servertest.Decode[map[string]any](t, resp); status != 200 || got["inbound_call_start_time"] != nil || got["inbound_call_end_time"] != nil {
 		t.Errorf("clearing both: %d %s", status, resp)
 	}
 	// REDIRECT needs a number: refused without one, then allowed once it is stored.
@@ -193,7 +193,7 @@ func TestUpdateRules(t *testing.T) {
 	}
 	// A null window resets to the default 1800; null timezone to Asia/Kolkata.
 	status, resp = put(`{"rate_limit_window_seconds":null,"inbound_call_timezone":null}`)
-	if got := decode(t, resp); status != 200 || got["rate_limit_window_seconds"] != 1800.0 || got["inbound_call_timezone"] != "Asia/Kolkata" {
+	if got := servertest.Decode[map[string]any](t, resp); status != 200 || got["rate_limit_window_seconds"] != 1800.0 || got["inbound_call_timezone"] != "Asia/Kolkata" {
 		t.Errorf("resetting to defaults: %d %s", status, resp)
 	}
 	if status, resp := put(`{"rate_limit_enabled":true}`); status != 400 || issues(t, resp)["body.rate_limit_max_calls"].Type != "missing" {

@@ -47,13 +47,13 @@ func TestScopes(t *testing.T) {
 		if status != c.want {
 			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, status, body, c.want)
 		}
-		if status == 403 && !strings.Contains(decodeError(t, body).Message, "Missing permission") {
+		if status == 403 && !strings.Contains(servertest.Decode[errorBody](t, body).Message, "Missing permission") {
 			t.Errorf("%s %s: 403 body %s", c.method, c.path, body)
 		}
 	}
 	// Another workspace's app is not found.
 	_, other := env.Workspace(t, "*")
-	if status, body := env.Do(t, "GET", base, "", "Authorization", "Bearer "+other); status != 404 || decodeError(t, body).Code != "not_found" {
+	if status, body := env.Do(t, "GET", base, "", "Authorization", "Bearer "+other); status != 404 || servertest.Decode[errorBody](t, body).Code != "not_found" {
 		t.Errorf("another workspace's app: %d %s", status, body)
 	}
 }
@@ -97,7 +97,7 @@ func TestValidation(t *testing.T) {
 			t.Errorf("%s %s %s: %d %s, want 400", c.method, c.path, c.body, status, body)
 			continue
 		}
-		e := decodeError(t, body)
+		e := servertest.Decode[errorBody](t, body)
 		found := false
 		for _, d := range e.Details {
 			found = found || d.Field == c.field
@@ -112,12 +112,12 @@ func TestValidation(t *testing.T) {
 	}
 	// 413 past the send limit (256 KiB), with the documented body.
 	big := `{"recipientId":"customer_123","eventType":"invoice.paid","data":{"blob":"` + strings.Repeat("a", 300<<10) + `"}}`
-	if status, body := env.Do(t, "POST", base+"/messages", big, h...); status != 413 || decodeError(t, body).Code != "payload_too_large" {
+	if status, body := env.Do(t, "POST", base+"/messages", big, h...); status != 413 || servertest.Decode[errorBody](t, body).Code != "payload_too_large" {
 		t.Errorf("large send: %d %s", status, body)
 	}
 	// Not found and conflict.
 	for _, p := range []string{base + "/recipients/nobody", base + "/messages/msg_nope", base + "/event-types/nope", base + "/recipients/customer_123/endpoints/" + uuid.NewString()} {
-		if status, body := env.Do(t, "GET", p, "", h...); status != 404 || decodeError(t, body).Code != "not_found" {
+		if status, body := env.Do(t, "GET", p, "", h...); status != 404 || servertest.Decode[errorBody](t, body).Code != "not_found" {
 			t.Errorf("GET %s: %d %s", p, status, body)
 		}
 	}
@@ -126,7 +126,7 @@ func TestValidation(t *testing.T) {
 		ep := base + "/recipients/" + c.recipient + "/endpoints/" + uuid.NewString()
 		for _, r := range [][3]string{{"PATCH", ep, `{"status":"paused"}`}, {"DELETE", ep, ""}, {"GET", ep + "/secret", ""}, {"POST", ep + "/rotate-secret", `{}`}} {
 			status, body := env.Do(t, r[0], r[1], r[2], h...)
-			if e := decodeError(t, body); status != 404 || e.Code != "not_found" || e.Message != c.want {
+			if e := servertest.Decode[errorBody](t, body); status != 404 || e.Code != "not_found" || e.Message != c.want {
 				t.Errorf("%s %s: %d %s, want 404 %q", r[0], r[1], status, body, c.want)
 			}
 		}
@@ -134,7 +134,7 @@ func TestValidation(t *testing.T) {
 	if status, body := env.Do(t, "POST", base+"/messages", `{"recipientId":"nobody","eventType":"invoice.paid","data":{}}`, h...); status != 404 {
 		t.Errorf("send to an unknown recipient: %d %s", status, body)
 	}
-	if status, body := env.Do(t, "POST", base+"/recipients", `{"recipientId":"customer_123"}`, h...); status != 409 || decodeError(t, body).Code != "conflict" {
+	if status, body := env.Do(t, "POST", base+"/recipients", `{"recipientId":"customer_123"}`, h...); status != 409 || servertest.Decode[errorBody](t, body).Code != "conflict" {
 		t.Errorf("duplicate recipient: %d %s", status, body)
 	}
 }
@@ -164,7 +164,7 @@ func TestEventTypes(t *testing.T) {
 	h := []string{"Authorization", "Bearer " + f.Key}
 	base := "/api/v1/apps/" + f.App.String()
 	status, body := env.Do(t, "POST", base+"/messages", `{"recipientId":"customer_123","eventType":"invoice.paid","data":{"amount":-1}}`, h...)
-	if e := decodeError(t, body); status != 400 || len(e.Details) != 1 || e.Details[0].Field != "data.amount" {
+	if e := servertest.Decode[errorBody](t, body); status != 400 || len(e.Details) != 1 || e.Details[0].Field != "data.amount" {
 		t.Errorf("schema violation: %d %s", status, body)
 	}
 	if status, body := env.Do(t, "POST", base+"/messages", `{"recipientId":"customer_123","eventType":"invoice.paid","data":{"amount":3}}`, h...); status != 202 {
@@ -175,7 +175,7 @@ func TestEventTypes(t *testing.T) {
 		t.Fatalf("archive: %s", arch.Body)
 	}
 	status, body = env.Do(t, "POST", base+"/messages", `{"recipientId":"customer_123","eventType":"invoice.paid","data":{"amount":3}}`, h...)
-	if status != 400 || !strings.Contains(decodeError(t, body).Message, "archived") {
+	if status != 400 || !strings.Contains(servertest.Decode[errorBody](t, body).Message, "archived") {
 		t.Errorf("send of an archived type: %d %s", status, body)
 	}
 	list, _ := f.Client.ListEventTypesWithResponse(ctx, f.App, nil)
@@ -312,7 +312,7 @@ func TestPlanLimits(t *testing.T) {
 	check := func(what, method, path, body, limit string) {
 		t.Helper()
 		status, b := env.Do(t, method, path, body, h...)
-		e := decodeError(t, b)
+		e := servertest.Decode[errorBody](t, b)
 		if status != 429 || e.Code != "plan_limit_reached" || len(e.Details) != 1 || e.Details[0].Field != limit || !strings.Contains(e.Message, limit) {
 			t.Errorf("%s: %d %s, want 429 naming %s", what, status, b, limit)
 		}

@@ -2,7 +2,6 @@ package webhooks_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,15 +22,6 @@ type errorBody struct {
 		Field   string `json:"field"`
 		Message string `json:"message"`
 	} `json:"details"`
-}
-
-func decodeError(t *testing.T, b []byte) errorBody {
-	t.Helper()
-	var e errorBody
-	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatalf("error body %s: %v", b, err)
-	}
-	return e
 }
 
 func mustRequest(t *testing.T, method, url, body, key string) *http.Request {
