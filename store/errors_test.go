@@ -22,15 +22,7 @@ func TestAsError(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	type testBundle struct {
-		db *store.DB
-		h  *hooks
-	}
-	setup := func(t *testing.T) *testBundle {
-		t.Helper()
-		db := storetest.NewDB(t)
-		return &testBundle{db: db, h: newHooks(t, db, "errors")}
-	}
+	setup := func(t *testing.T) *hooks { return newHooks(t, storetest.NewDB(t), "errors") }
 	// invalid checks that err is a PostgreSQL error of code, translated to ErrInvalid.
 	invalid := func(t *testing.T, err error, code, prefix string) {
 		t.Helper()
@@ -68,15 +60,15 @@ func TestAsError(t *testing.T) {
 	t.Run("DatetimeOutOfRange", func(t *testing.T) { // 22008, class 22
 		t.Parallel()
 		bundle := setup(t)
-		bundle.h.recipient(t, "r1")
-		_, _, err := bundle.db.CreatePortalSession(ctx, bundle.h.workspace, bundle.h.app, "r1", time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC))
+		bundle.recipient(t, "r1")
+		_, _, err := bundle.db.CreatePortalSession(ctx, bundle.workspace, bundle.app, "r1", time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC))
 		invalid(t, err, "2200", "Invalid value: ")
 	})
 
 	t.Run("ForeignKeyViolation", func(t *testing.T) { // 23503
 		t.Parallel()
 		bundle := setup(t)
-		_, err := bundle.db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: bundle.h.workspace,
+		_, err := bundle.db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: bundle.workspace,
 			DispatchProviderID: uuid.New(), Channel: "SALESMAN"})
 		invalid(t, err, "23503", "A referenced resource does not exist")
 	})
@@ -84,7 +76,7 @@ func TestAsError(t *testing.T) {
 	t.Run("CheckViolation", func(t *testing.T) { // 23514
 		t.Parallel()
 		bundle := setup(t)
-		_, err := bundle.db.CreateCallingConfig(ctx, store.CallingConfig{WorkspaceID: bundle.h.workspace, ResellerID: "r", Template: "t",
+		_, err := bundle.db.CreateCallingConfig(ctx, store.CallingConfig{WorkspaceID: bundle.workspace, ResellerID: "r", Template: "t",
 			InitialOffset: -1, CallStartTime: "09:00", CallEndTime: "18:00", CallTimezone: "UTC", CallingProvider: "TWILIO",
 			DomesticCountryCode: "+1", InboundCallTimezone: "UTC", InboundBlockAction: "REJECT", RateLimitWindowSeconds: 60})
 		invalid(t, err, "23514", "Invalid value: ")

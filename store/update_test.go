@@ -20,23 +20,18 @@ func TestUpdateConvention(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	type testBundle struct {
-		db *store.DB
-		h  *hooks
-	}
-	setup := func(t *testing.T) *testBundle {
+	setup := func(t *testing.T) *hooks {
 		t.Helper()
-		db := storetest.NewDB(t)
-		h := newHooks(t, db, "update")
+		h := newHooks(t, storetest.NewDB(t), "update")
 		h.recipient(t, "r1")
-		return &testBundle{db: db, h: h}
+		return h
 	}
 
 	t.Run("ChangeSeesTheRowAndRefuses", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
 		refused := errors.New("refused")
-		_, err := bundle.db.UpdateWebhookApp(ctx, bundle.h.workspace, bundle.h.app, func(a *store.WebhookApp) error {
+		_, err := bundle.db.UpdateWebhookApp(ctx, bundle.workspace, bundle.app, func(a *store.WebhookApp) error {
 			if a.Name != "update" {
 				t.Errorf("change got name %q", a.Name)
 			}
@@ -46,7 +41,7 @@ func TestUpdateConvention(t *testing.T) {
 		if !errors.Is(err, refused) {
 			t.Fatalf("UpdateWebhookApp: %v, want change's error", err)
 		}
-		if a, _ := bundle.db.GetWebhookApp(ctx, bundle.h.workspace, bundle.h.app); a.Name != "update" {
+		if a, _ := bundle.db.GetWebhookApp(ctx, bundle.workspace, bundle.app); a.Name != "update" {
 			t.Errorf("a refused change was written: %q", a.Name)
 		}
 	})
@@ -55,7 +50,7 @@ func TestUpdateConvention(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
 		called := false
-		_, err := bundle.db.UpdateRecipient(ctx, bundle.h.workspace, bundle.h.app, "nobody", func(*store.Recipient) error {
+		_, err := bundle.db.UpdateRecipient(ctx, bundle.workspace, bundle.app, "nobody", func(*store.Recipient) error {
 			called = true
 			return nil
 		})
@@ -72,7 +67,7 @@ func TestUpdateConvention(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := bundle.db.UpdateRecipient(ctx, bundle.h.workspace, bundle.h.app, "r1", func(r *store.Recipient) error {
+				_, err := bundle.db.UpdateRecipient(ctx, bundle.workspace, bundle.app, "r1", func(r *store.Recipient) error {
 					if r.Metadata == nil {
 						r.Metadata = store.StringMap{}
 					}
@@ -85,7 +80,7 @@ func TestUpdateConvention(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		r, err := bundle.db.GetRecipient(ctx, bundle.h.workspace, bundle.h.app, "r1")
+		r, err := bundle.db.GetRecipient(ctx, bundle.workspace, bundle.app, "r1")
 		if err != nil || len(r.Metadata) != 10 {
 			t.Errorf("after 10 concurrent updates of one key each: %v %v", r.Metadata, err)
 		}
@@ -95,7 +90,7 @@ func TestUpdateConvention(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
 		yom := uuid.MustParse("660e8400-e29b-41d4-a716-446655440000")
-		a, err := bundle.db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: bundle.h.workspace, DispatchProviderID: yom,
+		a, err := bundle.db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: bundle.workspace, DispatchProviderID: yom,
 			Channel: "SALESMAN", Credentials: map[string]string{"apiKey": "a"}})
 		if err != nil {
 			t.Fatal(err)
@@ -110,7 +105,7 @@ func TestUpdateConvention(t *testing.T) {
 		}
 		before := sealed(a.ID)
 		// A change that leaves the credentials alone writes them back as they were stored.
-		if _, err := bundle.db.UpdateDispatchConfig(ctx, bundle.h.workspace, a.ID, func(c *store.DispatchConfigEdit) error {
+		if _, err := bundle.db.UpdateDispatchConfig(ctx, bundle.workspace, a.ID, func(c *store.DispatchConfigEdit) error {
 			if c.Credentials["apiKey"] != "a" {
 				t.Errorf("change got credentials %v", c.Credentials)
 			}
@@ -123,18 +118,18 @@ func TestUpdateConvention(t *testing.T) {
 			t.Error("untouched credentials were sealed again")
 		}
 		// Replaced ones are sealed and open.
-		if _, err := bundle.db.UpdateDispatchConfig(ctx, bundle.h.workspace, a.ID, func(c *store.DispatchConfigEdit) error {
+		if _, err := bundle.db.UpdateDispatchConfig(ctx, bundle.workspace, a.ID, func(c *store.DispatchConfigEdit) error {
 			c.Credentials = map[string]string{"apiKey": "b"}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if creds, err := bundle.db.DispatchConfigCredentials(ctx, bundle.h.workspace, a.ID); err != nil || creds["apiKey"] != "b" {
+		if creds, err := bundle.db.DispatchConfigCredentials(ctx, bundle.workspace, a.ID); err != nil || creds["apiKey"] != "b" {
 			t.Errorf("replaced credentials: %v %v", creds, err)
 		}
 		// Credentials that do not open (here: another config's) do not stop deactivating the
 		// config, and are kept.
-		b, err := bundle.db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: bundle.h.workspace, DispatchProviderID: yom,
+		b, err := bundle.db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: bundle.workspace, DispatchProviderID: yom,
 			Channel: "PUSH"})
 		if err != nil {
 			t.Fatal(err)
@@ -142,7 +137,7 @@ func TestUpdateConvention(t *testing.T) {
 		if _, err := bundle.db.SQL().Exec(`UPDATE dispatch_configs SET credentials = $1 WHERE id = $2`, sealed(a.ID), b.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := bundle.db.DeactivateDispatchConfig(ctx, bundle.h.workspace, b.ID); err != nil {
+		if err := bundle.db.DeactivateDispatchConfig(ctx, bundle.workspace, b.ID); err != nil {
 			t.Fatalf("deactivating a config whose credentials do not open: %v", err)
 		}
 		if !bytes.Equal(sealed(b.ID), sealed(a.ID)) {

@@ -19,14 +19,13 @@ func TestRecordAttempt(t *testing.T) {
 	ctx := context.Background()
 
 	type testBundle struct {
-		db *store.DB
-		h  *hooks
-		m  store.Message
+		*hooks
+		m store.Message
 	}
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()
 		h, _ := oneEndpoint(t, "attempts")
-		return &testBundle{db: h.db, h: h, m: h.send(t, "r1")}
+		return &testBundle{hooks: h, m: h.send(t, "r1")}
 	}
 	status := 503
 	record := func(t *testing.T, bundle *testBundle, number int, trigger string, succeeded bool, next *time.Time) {
@@ -46,7 +45,7 @@ func TestRecordAttempt(t *testing.T) {
 	}
 	delivery := func(t *testing.T, bundle *testBundle) store.Delivery {
 		t.Helper()
-		m, err := bundle.db.GetMessage(ctx, bundle.h.workspace, bundle.h.app, bundle.m.MessageID, "")
+		m, err := bundle.db.GetMessage(ctx, bundle.workspace, bundle.app, bundle.m.MessageID, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +53,7 @@ func TestRecordAttempt(t *testing.T) {
 	}
 	attempts := func(t *testing.T, bundle *testBundle) []store.Attempt {
 		t.Helper()
-		out, err := bundle.db.ListMessageAttempts(ctx, bundle.h.workspace, bundle.h.app, bundle.m.MessageID, "", uuid.Nil, uuid.Nil, 100)
+		out, err := bundle.db.ListMessageAttempts(ctx, bundle.workspace, bundle.app, bundle.m.MessageID, "", uuid.Nil, uuid.Nil, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -90,18 +90,17 @@ func TestEndpointState(t *testing.T) {
 	ctx := context.Background()
 
 	type testBundle struct {
-		db *store.DB
-		h  *hooks
-		e  store.Endpoint
+		*hooks
+		e store.Endpoint
 	}
 	setup := func(t *testing.T) *testBundle {
 		t.Helper()
 		h, e := oneEndpoint(t, "state")
-		return &testBundle{db: h.db, h: h, e: e}
+		return &testBundle{hooks: h, e: e}
 	}
 	get := func(t *testing.T, bundle *testBundle) store.Endpoint {
 		t.Helper()
-		e, err := bundle.db.GetEndpoint(ctx, bundle.h.workspace, bundle.h.app, "r1", bundle.e.ID)
+		e, err := bundle.db.GetEndpoint(ctx, bundle.workspace, bundle.app, "r1", bundle.e.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,14 +187,14 @@ func TestEndpointState(t *testing.T) {
 		if err := bundle.db.DisableEndpoint(ctx, bundle.e.ID, "gone"); err != nil {
 			t.Fatal(err)
 		}
-		e, err := bundle.db.UpdateEndpoint(ctx, bundle.h.workspace, bundle.h.app, "r1", bundle.e.ID, func(e *store.Endpoint) error {
+		e, err := bundle.db.UpdateEndpoint(ctx, bundle.workspace, bundle.app, "r1", bundle.e.ID, func(e *store.Endpoint) error {
 			e.Status = store.EndpointActive
 			return nil
 		})
 		if err != nil || e.Status != store.EndpointActive || e.DisabledReason != nil || e.FailingSince != nil {
 			t.Fatalf("re-enabled: %+v %v", e, err)
 		}
-		e, err = bundle.db.UpdateEndpoint(ctx, bundle.h.workspace, bundle.h.app, "r1", bundle.e.ID, func(e *store.Endpoint) error {
+		e, err = bundle.db.UpdateEndpoint(ctx, bundle.workspace, bundle.app, "r1", bundle.e.ID, func(e *store.Endpoint) error {
 			e.Status = store.EndpointDisabled
 			return nil
 		})
@@ -207,13 +206,13 @@ func TestEndpointState(t *testing.T) {
 	t.Run("ResumeReleasesHeld", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
-		if _, err := bundle.db.UpdateEndpoint(ctx, bundle.h.workspace, bundle.h.app, "r1", bundle.e.ID, func(e *store.Endpoint) error {
+		if _, err := bundle.db.UpdateEndpoint(ctx, bundle.workspace, bundle.app, "r1", bundle.e.ID, func(e *store.Endpoint) error {
 			e.Status = store.EndpointPaused
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		m := bundle.h.send(t, "r1")
+		m := bundle.send(t, "r1")
 		if len(m.Deliveries) != 1 || m.Deliveries[0].Status != store.DeliveryHeld {
 			t.Fatalf("a send to a paused endpoint: %+v", m.Deliveries)
 		}
@@ -224,13 +223,13 @@ func TestEndpointState(t *testing.T) {
 		if n := jobs(); n != 0 {
 			t.Fatalf("a held delivery has %d jobs", n)
 		}
-		if _, err := bundle.db.UpdateEndpoint(ctx, bundle.h.workspace, bundle.h.app, "r1", bundle.e.ID, func(e *store.Endpoint) error {
+		if _, err := bundle.db.UpdateEndpoint(ctx, bundle.workspace, bundle.app, "r1", bundle.e.ID, func(e *store.Endpoint) error {
 			e.Status = store.EndpointActive
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := bundle.db.GetMessage(ctx, bundle.h.workspace, bundle.h.app, m.MessageID, "")
+		got, err := bundle.db.GetMessage(ctx, bundle.workspace, bundle.app, m.MessageID, "")
 		if err != nil || got.Deliveries[0].Status != store.DeliveryPending {
 			t.Fatalf("after resuming: %+v %v", got.Deliveries, err)
 		}

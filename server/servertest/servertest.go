@@ -338,3 +338,14 @@ func Decode[T any](t testing.TB, b []byte) T {
 	}
 	return v
 }
+
+// Count returns SELECT count(*) FROM from (a table, with any WHERE clause, args its
+// parameters) on the test database.
+func (e *Env) Count(t testing.TB, from string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := e.DB.SQL().GetContext(context.Background(), &n, `SELECT count(*) FROM `+from, args...); err != nil {
+		t.Fatalf("count %s: %v", from, err)
+	}
+	return n
+}

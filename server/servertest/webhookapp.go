@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -93,4 +94,10 @@ func (f *WebhookApp) Attempts(t testing.TB, id string) []webhooksclient.Attempt 
 		t.Fatalf("list attempts: %v %s", err, res.Body)
 	}
 	return res.JSON200.Data
+}
+
+// WaitStatus waits up to within for message id to reach status, or fails the test.
+func (f *WebhookApp) WaitStatus(t testing.TB, id string, status webhooksclient.MessageStatus, within time.Duration) {
+	t.Helper()
+	Eventually(t, within, "message "+id+" "+string(status), func() bool { return f.Message(t, id).Status == status })
 }

@@ -42,7 +42,7 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 	if got[0].Header.Get("webhook-id") != got[1].Header.Get("webhook-id") {
 		t.Error("webhook-id changed between attempts")
 	}
-	servertest.Eventually(t, 5*time.Second, "delivered", func() bool { return f.Message(t, m.MessageId).Status == webhooksclient.MessageStatusDelivered })
+	f.WaitStatus(t, m.MessageId, webhooksclient.MessageStatusDelivered, 5*time.Second)
 	as := f.Attempts(t, m.MessageId)
 	if len(as) != 2 {
 		t.Fatalf("attempts = %d, want 2", len(as))
@@ -84,7 +84,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	ep := f.Endpoint(t, recv.URL)
 	m := f.Send(t, "invoice.paid", `{}`)
 	recv.Wait(t, 1, 5*time.Second)
-	servertest.Eventually(t, 5*time.Second, "failed", func() bool { return f.Message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	f.WaitStatus(t, m.MessageId, webhooksclient.MessageStatusFailed, 5*time.Second)
 	res, _ := f.Client.GetEndpointWithResponse(ctx, f.App, f.Recipient, ep.EndpointId)
 	if e := res.JSON200; e.Status != webhooksclient.EndpointStatusDisabled || !strings.Contains(e.DisabledReason.MustGet(), "410") {
 		t.Errorf("endpoint after 410: %s", res.Body)
@@ -112,7 +112,7 @@ func TestFailingEndpointDisabled(t *testing.T) {
 	ep := f.Endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(3) })
 	m := f.Send(t, "invoice.paid", `{}`)
 	recv.Wait(t, 3, 5*time.Second)
-	servertest.Eventually(t, 5*time.Second, "failed", func() bool { return f.Message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	f.WaitStatus(t, m.MessageId, webhooksclient.MessageStatusFailed, 5*time.Second)
 	time.Sleep(opts.Webhooks.DisableAfter) // no attempt comes after the last one; and DisableAfter passes
 	if n := len(recv.Requests()); n != 3 {
 		t.Errorf("receiver got %d requests, want maxAttempts = 3", n)
@@ -174,7 +174,7 @@ func TestPausedEndpointHoldsDeliveries(t *testing.T) {
 		}
 	}
 	for _, id := range ids {
-		servertest.Eventually(t, 5*time.Second, "delivered", func() bool { return f.Message(t, id).Status == webhooksclient.MessageStatusDelivered })
+		f.WaitStatus(t, id, webhooksclient.MessageStatusDelivered, 5*time.Second)
 	}
 }
 
@@ -189,7 +189,7 @@ func TestPrivateDestinationsRefused(t *testing.T) {
 	port := recv.URL[strings.LastIndex(recv.URL, ":")+1:]
 	f.Endpoint(t, "http://localhost:"+port+"/hook", func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(1) })
 	m := f.Send(t, "invoice.paid", `{}`)
-	servertest.Eventually(t, 5*time.Second, "failed", func() bool { return f.Message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	f.WaitStatus(t, m.MessageId, webhooksclient.MessageStatusFailed, 5*time.Second)
 	a := f.Attempts(t, m.MessageId)[0]
 	if !strings.Contains(a.Error.MustGet(), "refused to connect") || !strings.Contains(a.Error.MustGet(), "loopback") || !a.ResponseStatusCode.IsNull() {
 		t.Errorf("attempt: %+v", a)
@@ -210,7 +210,7 @@ func TestTimeout(t *testing.T) {
 	recv.SetRespond(func(_ int, w http.ResponseWriter) { time.Sleep(time.Second); w.WriteHeader(200) })
 	f.Endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(1) })
 	m := f.Send(t, "invoice.paid", `{}`)
-	servertest.Eventually(t, 5*time.Second, "failed", func() bool { return f.Message(t, m.MessageId).Status == webhooksclient.MessageStatusFailed })
+	f.WaitStatus(t, m.MessageId, webhooksclient.MessageStatusFailed, 5*time.Second)
 	if a := f.Attempts(t, m.MessageId)[0]; !strings.Contains(a.Error.MustGet(), "timeout") || a.DurationMs < 250 || a.DurationMs > 2000 {
 		t.Errorf("attempt: %+v", a)
 	}
@@ -345,7 +345,7 @@ func TestBulkReplay(t *testing.T) {
 	}
 	voided := f.Send(t, "invoice.voided", `{}`).MessageId
 	for _, id := range append(paid, voided) {
-		servertest.Eventually(t, 5*time.Second, "failed", func() bool { return f.Message(t, id).Status == webhooksclient.MessageStatusFailed })
+		f.WaitStatus(t, id, webhooksclient.MessageStatusFailed, 5*time.Second)
 	}
 	mu.Lock()
 	up = true
@@ -360,7 +360,7 @@ func TestBulkReplay(t *testing.T) {
 		return r.JSON200 != nil && r.JSON200.Status == webhooksclient.Completed && r.JSON200.Replayed == 3
 	})
 	for _, id := range paid {
-		servertest.Eventually(t, 5*time.Second, "delivered", func() bool { return f.Message(t, id).Status == webhooksclient.MessageStatusDelivered })
+		f.WaitStatus(t, id, webhooksclient.MessageStatusDelivered, 5*time.Second)
 		if a := f.Attempts(t, id)[0]; a.Trigger != webhooksclient.Replay || a.AttemptNumber != 2 {
 			t.Errorf("replay attempt: %+v", a)
 		}
@@ -423,5 +423,5 @@ func TestEndpointURLSentCanonical(t *testing.T) {
 	if want := "/hooks/a%C3%B1o?customer=Acme%20Inc&city=Z%C3%BCrich"; got[0].RequestURI != want {
 		t.Errorf("the receiver was sent %q, want %q", got[0].RequestURI, want)
 	}
-	servertest.Eventually(t, 5*time.Second, "delivered", func() bool { return f.Message(t, m.MessageId).Status == webhooksclient.MessageStatusDelivered })
+	f.WaitStatus(t, m.MessageId, webhooksclient.MessageStatusDelivered, 5*time.Second)
 }

@@ -485,9 +485,7 @@ func TestBodyLimit(t *testing.T) {
 	if status != 413 || servertest.Decode[errorBody](t, body).Error != "Request Entity Too Large" {
 		t.Fatalf("%d %s", status, body)
 	}
-	var n int
-	_ = env.DB.SQL().Get(&n, `SELECT count(*) FROM dispatch_configs`)
-	if n != 0 {
+	if n := env.Count(t, `dispatch_configs`); n != 0 {
 		t.Fatalf("a refused request wrote %d rows", n)
 	}
 }

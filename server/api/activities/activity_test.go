@@ -132,9 +132,7 @@ func TestReasonsAndUserStatuses(t *testing.T) {
 	if res := mk("bad-status", "x", &unknown); res.JSON400 == nil || !strings.Contains(res.JSON400.Message, "vip") {
 		t.Fatalf("unknown user_status: %d %s", res.StatusCode(), res.Body)
 	}
-	var n int
-	_ = env.DB.SQL().Get(&n, `SELECT count(*) FROM activities WHERE idempotency_key = 'bad-status'`)
-	if n != 0 {
+	if n := env.Count(t, `activities WHERE idempotency_key = 'bad-status'`); n != 0 {
 		t.Fatal("a refused activity was written")
 	}
 	if got := activities.Slug("  Promoción  Mensual -- 2025 "); got != "promocion_mensual_2025" {
@@ -169,9 +167,7 @@ func TestIdempotencyRace(t *testing.T) {
 	if created.Load() != 1 || conflicts.Load() != 15 {
 		t.Fatalf("created %d, conflicts %d", created.Load(), conflicts.Load())
 	}
-	var jobs int
-	_ = env.DB.SQL().Get(&jobs, `SELECT count(*) FROM river_job WHERE kind = 'dispatch_activity'`)
-	if jobs != 1 {
+	if jobs := env.Count(t, `river_job WHERE kind = 'dispatch_activity'`); jobs != 1 {
 		t.Fatalf("%d dispatch jobs, want 1", jobs)
 	}
 }
@@ -472,8 +468,7 @@ func TestTwoProcessesSendEachActivityOnce(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var dispatched int
-		_ = env.DB.SQL().Get(&dispatched, `SELECT count(*) FROM activities WHERE status = 'DISPATCHED'`)
+		dispatched := env.Count(t, `activities WHERE status = 'DISPATCHED'`)
 		if dispatched == n {
 			break
 		}

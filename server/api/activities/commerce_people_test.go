@@ -131,9 +131,7 @@ func TestCommerceUsersAndRoles(t *testing.T) {
 	if res, _ := c.GetCommerceUserWithResponse(ctx, cid, pedro.JSON201.Id, nil); res.JSON404 == nil || res.JSON404.Message != "Commerce user not found" {
 		t.Errorf("deleted user: %d %s", res.StatusCode(), res.Body)
 	}
-	var n int
-	_ = env.DB.SQL().Get(&n, `SELECT count(*) FROM commerce_user_roles WHERE user_id = $1`, pedro.JSON201.Id)
-	if n != 0 {
+	if n := env.Count(t, `commerce_user_roles WHERE user_id = $1`, pedro.JSON201.Id); n != 0 {
 		t.Errorf("%d roles left after delete", n)
 	}
 }
@@ -224,9 +222,7 @@ func TestCommerceUserContacts(t *testing.T) {
 	if upd.JSON200 == nil || !upd.JSON200.IsPrimary || upd.JSON200.Value != "+56987654321" {
 		t.Fatalf("update contact: %d %s", upd.StatusCode(), upd.Body)
 	}
-	var primaries int
-	_ = env.DB.SQL().Get(&primaries, `SELECT count(*) FROM commerce_user_contacts WHERE user_id = $1 AND type = 'PHONE' AND is_primary`, uid)
-	if primaries != 1 {
+	if primaries := env.Count(t, `commerce_user_contacts WHERE user_id = $1 AND type = 'PHONE' AND is_primary`, uid); primaries != 1 {
 		t.Errorf("%d primary phones", primaries)
 	}
 	if res, _ := c.UpdateCommerceUserContactWithResponse(ctx, cid, uid, phone1.JSON201.Id, nil, activitiesclient.UpdateContactRequest{Value: ptr("+14155550100")}); res.JSON409 == nil {

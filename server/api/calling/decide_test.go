@@ -337,9 +337,7 @@ func TestRateLimit(t *testing.T) {
 	if allowed.Load() != 3 || deferred.Load() != 17 {
 		t.Fatalf("two processes: %d allowed, %d deferred", allowed.Load(), deferred.Load())
 	}
-	var rows int
-	_ = env.DB.SQL().Get(&rows, `SELECT count(*) FROM calling_rate_windows WHERE config_id = $1`, id)
-	if rows != 1 {
+	if rows := env.Count(t, `calling_rate_windows WHERE config_id = $1`, id); rows != 1 {
 		t.Errorf("%d window rows kept, want only the current one", rows)
 	}
 }

@@ -132,9 +132,7 @@ func TestEveryInvalidFieldNamed(t *testing.T) {
 			t.Errorf("%s missing from %d %s", loc, status, resp)
 		}
 	}
-	var n int
-	_ = env.DB.SQL().Get(&n, `SELECT count(*) FROM calling_configs`)
-	if n != 0 {
+	if n := env.Count(t, `calling_configs`); n != 0 {
 		t.Errorf("%d configurations written by invalid requests", n)
 	}
 }

@@ -247,9 +247,7 @@ func TestValidation(t *testing.T) {
 		decodeError(t, body).Code != "PayloadTooLarge" {
 		t.Errorf("2 MiB body: %d %s", status, body)
 	}
-	var n int
-	_ = env.DB.SQL().Get(&n, `SELECT count(*) FROM channels`)
-	if n != 0 {
+	if n := env.Count(t, `channels`); n != 0 {
 		t.Errorf("%d channels written by refused requests", n)
 	}
 }

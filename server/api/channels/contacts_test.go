@@ -218,9 +218,7 @@ func TestServiceWindow(t *testing.T) {
 	if e := expiry(info(wa, nil)); e == nil {
 		t.Error("a deleted channel forgot its window")
 	}
-	var n int
-	_ = env.DB.SQL().Get(&n, `SELECT count(*) FROM channel_inbound_messages`)
-	if n != 4 {
+	if n := env.Count(t, `channel_inbound_messages`); n != 4 {
 		t.Errorf("%d inbound messages stored, want the 4 accepted", n)
 	}
 }
