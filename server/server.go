@@ -19,12 +19,14 @@ import (
 	genadmin "github.com/switchboard-dev/switchboard/gen/admin"
 	gencalling "github.com/switchboard-dev/switchboard/gen/calling"
 	genchannels "github.com/switchboard-dev/switchboard/gen/channels"
+	geningest "github.com/switchboard-dev/switchboard/gen/ingest"
 	genwebhooks "github.com/switchboard-dev/switchboard/gen/webhooks"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server/api/activities"
 	"github.com/switchboard-dev/switchboard/server/api/admin"
 	"github.com/switchboard-dev/switchboard/server/api/calling"
 	"github.com/switchboard-dev/switchboard/server/api/channels"
+	"github.com/switchboard-dev/switchboard/server/api/ingest"
 	"github.com/switchboard-dev/switchboard/server/api/portal"
 	"github.com/switchboard-dev/switchboard/server/api/webhooks"
 	"github.com/switchboard-dev/switchboard/server/auth"
@@ -45,6 +47,10 @@ type Config struct {
 	// AllowPrivateEndpoints lets calls the server makes itself to user-given URLs (the Calling
 	// API's pre-checks) reach loopback, private and link-local addresses.
 	AllowPrivateEndpoints bool
+	// PublicURL is the base of the absolute URLs the server hands out (an Ingest source's
+	// receiving URL), and the URL vendors that sign it (Twilio) are taken to have called;
+	// "" = each request's own scheme and host, as a proxy in front forwarded them.
+	PublicURL string
 }
 
 // Renderer writes a problem in a surface's documented error body.
@@ -84,6 +90,12 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		return nil, err
 	}
 	portal.Register(e) // the customer portal page; it calls the Webhooks API from the browser
+	// The Ingest API's handler also serves its sources' public receiving URLs (/ingest/...), outside
+	// its prefix and its spec's validation (see ingest.Handler.Register); their errors are
+	// written in its body.
+	ingestHandler := &ingest.Handler{DB: db, Now: cfg.Now, PublicURL: cfg.PublicURL}
+	ingestHandler.Register(e)
+	surfaces = append(surfaces, surface{prefix: "/ingest", render: ingest.Render})
 
 	keys := auth.APIKeys(db, cfg.Now)
 	mounts := map[string]struct {
@@ -103,6 +115,9 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		}},
 		"calling": {calling.Render, keys, false, func(g *echo.Group) {
 			gencalling.RegisterHandlers(g, gencalling.NewStrictHandler(calling.New(db, cfg.Now, cfg.AllowPrivateEndpoints), nil))
+		}},
+		"ingest": {ingest.Render, keys, false, func(g *echo.Group) {
+			geningest.RegisterHandlers(g, geningest.NewStrictHandler(ingestHandler, []geningest.StrictMiddlewareFunc{ingest.WithRequest}))
 		}},
 		"webhooks": {webhooks.Render, keys, false, func(g *echo.Group) {
 			genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now},
@@ -126,8 +141,8 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		surfaces = append(surfaces, surface{prefix: s.Prefix, render: m.render})
 		m.register(e.Group(s.Prefix, spec.Match(), m.authn, spec.Validate()))
 	}
-	if len(surfaces) != len(mounts) {
-		return nil, fmt.Errorf("%d surfaces have handlers, %d are in openapi.Surfaces", len(mounts), len(surfaces))
+	if len(surfaces) != len(mounts)+1 { // +1: the receiving URLs' /ingest
+		return nil, fmt.Errorf("%d surfaces have handlers, %d are in openapi.Surfaces", len(mounts), len(surfaces)-1)
 	}
 	return e, nil
 }

@@ -32,10 +32,12 @@ type DB struct {
 	jobs    *river.Client[*sql.Tx]
 	creates *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
 	sends   *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
-	keys    *keyCache                          // FindAPIKey's recent answers (apikey.go)
-	now     func() time.Time                   // the business clock (WithClock)
-	stop    chan struct{}                      // closed by Close: stops the batch writers
-	wake    wakeLimiter                        // which job-writing statements notify River's workers (jobs.go)
+	// receives are ReceiveEvent's batches (ingestevent.go)
+	receives *batcher[eventReceive, Received]
+	keys     *keyCache        // FindAPIKey's recent answers (apikey.go)
+	now      func() time.Time // the business clock (WithClock)
+	stop     chan struct{}    // closed by Close: stops the batch writers
+	wake     wakeLimiter      // which job-writing statements notify River's workers (jobs.go)
 	// stmts holds the prepared statements of the hottest queries (see prepared).
 	stmts sync.Map
 }
@@ -115,6 +117,8 @@ func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, 
 	s.creates = newBatcher(s.stop, s.createActivities, nil, 0)
 	// A batch of sends stops growing at 1 MiB of bodies (one body may be 256 KiB).
 	s.sends = newBatcher(s.stop, s.sendMessages, func(m messageSend) int { return len(m.body) }, 1<<20)
+	// Received events the same way, by their raw bodies (one may be 1 MiB).
+	s.receives = newBatcher(s.stop, s.receiveEvents, func(r eventReceive) int { return len(r.in.Body) }, 1<<20)
 	return s, nil
 }
 

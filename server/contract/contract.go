@@ -74,11 +74,7 @@ func Load(data []byte, prefix string) (*Spec, error) {
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, fmt.Errorf("invalid spec: %w", err)
 	}
-	// The router matches servers' hosts when there are any; we match on the path below the
-	// prefix instead, so it gets a copy without servers.
-	routed := *doc
-	routed.Servers = nil
-	router, err := gorillamux.NewRouter(&routed)
+	router, err := newRouter(doc, false)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +107,49 @@ func Load(data []byte, prefix string) (*Spec, error) {
 		}
 	}
 	return s, nil
+}
+
+// newRouter routes doc's paths on the path alone (the router would match servers' hosts when
+// there are any, so it gets a copy without servers). A path item with servers of its own is
+// not under the surface's prefix: its surface serves it itself, elsewhere (the Ingest API's
+// public receiving URL), so it is routed only when external is set, and then alone.
+func newRouter(doc *openapi3.T, external bool) (routers.Router, error) {
+	routed := *doc
+	routed.Servers = nil
+	routed.Paths = openapi3.NewPaths()
+	for path, item := range doc.Paths.Map() {
+		if (len(item.Servers) > 0) != external {
+			continue
+		}
+		copied := *item
+		copied.Servers = nil
+		routed.Paths.Set(path, &copied)
+	}
+	return gorillamux.NewRouter(&routed)
+}
+
+// External returns the spec of the paths that declare servers of their own (served by their
+// surface outside its prefix), routed from the root, or nil when there are none: tests hold
+// those responses to the spec too. Paths are taken as relative to the first server's path.
+func (s *Spec) External() (*Spec, error) {
+	prefix, found := "", false
+	for _, item := range s.Doc.Paths.Map() {
+		if len(item.Servers) == 0 {
+			continue
+		}
+		found = true
+		if u, err := url.Parse(item.Servers[0].URL); err == nil {
+			prefix = strings.TrimSuffix(u.Path, "/")
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	router, err := newRouter(s.Doc, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Spec{Doc: s.Doc, Prefix: prefix, BodyLimit: s.BodyLimit, router: router, security: s.security}, nil
 }
 
 // Requirement is one way to satisfy an operation's security: a scheme and the permissions

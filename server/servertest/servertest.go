@@ -22,6 +22,7 @@ import (
 	"github.com/switchboard-dev/switchboard/gen/adminclient"
 	"github.com/switchboard-dev/switchboard/gen/callingclient"
 	"github.com/switchboard-dev/switchboard/gen/channelsclient"
+	"github.com/switchboard-dev/switchboard/gen/ingestclient"
 	"github.com/switchboard-dev/switchboard/gen/webhooksclient"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
@@ -237,6 +238,13 @@ func (e *Env) Webhooks(t testing.TB, key string) *webhooksclient.ClientWithRespo
 		webhooksclient.WithRequestEditorFn(bearer(key)))
 }
 
+// Ingest returns a typed Ingest API client authenticating with key as a bearer token.
+func (e *Env) Ingest(t testing.TB, key string) *ingestclient.ClientWithResponses {
+	t.Helper()
+	return typed(t, ingestclient.NewClientWithResponses, e.URL+"/api/v1/ingest", ingestclient.WithHTTPClient(e.HTTP),
+		ingestclient.WithRequestEditorFn(bearer(key)))
+}
+
 // Do sends a raw request (body may be nil) with headers given as name, value pairs.
 func (e *Env) Do(t testing.TB, method, path, body string, headers ...string) (int, []byte) {
 	t.Helper()
@@ -278,9 +286,20 @@ func specs(t testing.TB) map[string]*contract.Spec {
 				specsErr = err
 				return
 			}
-			if loaded[s.Prefix], err = contract.Load(data, s.Prefix); err != nil {
+			spec, err := contract.Load(data, s.Prefix)
+			if err != nil {
 				specsErr = err
 				return
+			}
+			loaded[s.Prefix] = spec
+			// Paths served outside the prefix (the Ingest API's receiving URL) are checked too.
+			ext, err := spec.External()
+			if err != nil {
+				specsErr = err
+				return
+			}
+			if ext != nil {
+				loaded[ext.Prefix] = ext
 			}
 		}
 	})
@@ -314,7 +333,7 @@ func (c *checker) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	for prefix, spec := range c.specs {
-		if req.URL.Path != prefix && !strings.HasPrefix(req.URL.Path, prefix+"/") {
+		if req.URL.Path != prefix && !strings.HasPrefix(req.URL.Path, prefix+"/") && prefix != "" {
 			continue
 		}
 		if spec.Operation(req) == nil {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,8 +39,10 @@ Environment:
   SWITCHBOARD_ENCRYPTION_KEY  32-byte key (base64 or hex) sealing secrets at rest; unset = generated, kept in the data directory
   SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS  true = webhook deliveries, activity dispatches and call pre-checks may reach loopback, private
                               and link-local addresses (local development); default false: such destinations are refused
-  SWITCHBOARD_WEBHOOK_RETENTION  how long webhook messages and their attempts are kept, as a Go duration (default 2160h,
-                              90 days); 0 = kept forever
+  SWITCHBOARD_WEBHOOK_RETENTION  how long webhook messages and their attempts (and Ingest events) are kept, as a Go
+                              duration (default 2160h, 90 days); 0 = kept forever
+  SWITCHBOARD_PUBLIC_URL      the base of the absolute URLs handed out (Ingest sources' receiving URLs), e.g.
+                              https://hooks.example.com; default http://<listen address>
 `
 
 func main() {
@@ -59,7 +62,7 @@ func main() {
 
 // config is serve's environment.
 type config struct {
-	addr, databaseURL, dataDir, adminToken, encryptionKey string
+	addr, databaseURL, dataDir, adminToken, encryptionKey, publicURL string
 	allowPrivateEndpoints                                 bool
 	webhookRetention                                      time.Duration
 }
@@ -78,6 +81,14 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		dataDir:       env("SWITCHBOARD_DATA_DIR", "./.data"),
 		adminToken:    os.Getenv("SWITCHBOARD_ADMIN_TOKEN"),
 		encryptionKey: os.Getenv("SWITCHBOARD_ENCRYPTION_KEY"),
+		publicURL:     os.Getenv("SWITCHBOARD_PUBLIC_URL"),
+	}
+	if cfg.publicURL != "" {
+		u, err := url.Parse(cfg.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("SWITCHBOARD_PUBLIC_URL: %q is not an absolute http(s) URL without a query, e.g. https://hooks.example.com", cfg.publicURL)
+		}
+		cfg.publicURL = strings.TrimSuffix(cfg.publicURL, "/")
 	}
 	if v := os.Getenv("SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS"); v != "" {
 		allow, err := strconv.ParseBool(v)
@@ -172,13 +183,17 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}()
 	log.Info("workers started", "allow_private_endpoints", cfg.allowPrivateEndpoints, "webhook_retention", cfg.webhookRetention.String())
 
-	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log,
-		AllowPrivateEndpoints: cfg.allowPrivateEndpoints})
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
-	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.addr)
+	if cfg.publicURL == "" {
+		cfg.publicURL = "http://" + ln.Addr().String()
+	}
+	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log,
+		AllowPrivateEndpoints: cfg.allowPrivateEndpoints, PublicURL: cfg.publicURL})
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
