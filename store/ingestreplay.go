@@ -68,17 +68,19 @@ func (s *DB) CreateIngestReplay(ctx context.Context, workspaceID uuid.UUID, f In
 		if err != nil {
 			return IngestReplay{}, err
 		}
+		// A rejected request's issue was first seen when it was received; a delivery issue when
+		// the first attempt failed, after the event came in: its destination's failed (or, for
+		// backpressure, pending) deliveries are replayed whenever their events arrived.
 		first := is.FirstSeenAt.UTC()
-		f.IssueFirstSeen = &first
 		switch is.Type {
 		case IssueDelivery:
 			f.DestinationID, f.DeliveryStatus = is.DestinationID, ReplayFailed
 		case IssueBackpressure:
 			f.DestinationID, f.DeliveryStatus = is.DestinationID, replayPending
 		case IssueVerification:
-			f.SourceID, f.Reason, f.DeliveryStatus = is.SourceID, is.Kind, ReplayRejected
+			f.SourceID, f.Reason, f.DeliveryStatus, f.IssueFirstSeen = is.SourceID, is.Kind, ReplayRejected, &first
 		case IssueRequest:
-			f.SourceID, f.Cause, f.DeliveryStatus = is.SourceID, is.Kind, ReplayRejected
+			f.SourceID, f.Cause, f.DeliveryStatus, f.IssueFirstSeen = is.SourceID, is.Kind, ReplayRejected, &first
 		}
 	}
 	if f.SourceID != nil {

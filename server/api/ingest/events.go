@@ -127,6 +127,6 @@ func toEvent(e store.Event) api.Event {
 		Verification: api.EventVerification{Status: api.VerificationStatus(e.VerificationStatus), Scheme: api.SourceType(e.VerificationScheme),
 			FailureReason: nullOf(e.FailureReason)},
 		EventType: nullOf(e.EventType), ProviderEventId: nullOf(e.ProviderEventID), DuplicateOf: nullOf(e.DuplicateOf),
-		Request: api.RequestSummary{Method: e.Method, Query: e.Query, Headers: headers, ContentType: e.ContentType, BodySize: e.BodySize},
+		Request:    api.RequestSummary{Method: e.Method, Query: e.Query, Headers: headers, ContentType: e.ContentType, BodySize: e.BodySize},
 		ReceivedAt: e.ReceivedAt.UTC()}
 }

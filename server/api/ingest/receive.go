@@ -56,7 +56,7 @@ func (h *Handler) Receive(c echo.Context) error {
 		VerificationStatus: signature.Unchecked, VerificationScheme: src.Type}
 	refuse := func(status int, cause string, msg string) error {
 		in.RejectionCause = cause
-		if cause != store.CauseSourceDisabled {
+		if cause == store.CauseMethodNotAllowed || cause == store.CausePayloadTooLarge {
 			in.IssueType, in.IssueKind = store.IssueRequest, cause
 		}
 		rec, err := h.DB.ReceiveEvent(ctx, in)

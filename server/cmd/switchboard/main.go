@@ -63,8 +63,8 @@ func main() {
 // config is serve's environment.
 type config struct {
 	addr, databaseURL, dataDir, adminToken, encryptionKey, publicURL string
-	allowPrivateEndpoints                                 bool
-	webhookRetention                                      time.Duration
+	allowPrivateEndpoints                                            bool
+	webhookRetention                                                 time.Duration
 }
 
 func env(name, dflt string) string {

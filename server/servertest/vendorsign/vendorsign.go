@@ -99,7 +99,9 @@ type installError struct {
 	out string
 }
 
-func (e *installError) Error() string { return "scripts/vendorsign.sh: " + e.err.Error() + "\n" + e.out }
+func (e *installError) Error() string {
+	return "scripts/vendorsign.sh: " + e.err.Error() + "\n" + e.out
+}
 
 // repoRoot is the directory holding go.mod, above the working directory.
 func repoRoot() (string, error) {
