@@ -7,12 +7,14 @@ package vendorsign
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Request is one request to sign.
@@ -51,7 +53,9 @@ func Sign(t testing.TB, reqs ...Request) []Signed {
 		if installErr != nil {
 			return
 		}
-		cmd := exec.Command("bash", filepath.Join(root, "scripts", "vendorsign.sh"))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "scripts", "vendorsign.sh"))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
@@ -64,11 +68,13 @@ func Sign(t testing.TB, reqs ...Request) []Signed {
 	var in bytes.Buffer
 	enc := json.NewEncoder(&in)
 	for _, r := range reqs {
-		if err := enc.Encode(r); err != nil {
+		if err := enc.Encode(r); err != nil { //nolint:gosec // G117: the secret is a test fixture, sent to the signer on purpose
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("node", filepath.Join(root, "scripts", "vendorsign", "sign.mjs"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(root, "scripts", "vendorsign", "sign.mjs"))
 	cmd.Stdin = &in
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
