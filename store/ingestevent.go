@@ -160,7 +160,7 @@ func (s *DB) receiveEvents(ctx context.Context, batch []eventReceive) ([]batchRe
 		payload = append(payload, '}')
 	}
 	payload = append(payload, ']')
-	st, err := s.prepared(ctx, s.db, receiveQuery)
+	st, err := s.prepared(ctx, s.receivePool, receiveQuery)
 	if err != nil {
 		return nil, err
 	}
@@ -457,7 +457,7 @@ func (s *DB) replayDeliveries(ctx context.Context, tx *sqlx.Tx, events []string,
 		SELECT gen_random_uuid(), p.event_pk, t.id, CASE WHEN t.status = 'paused' THEN 'held' ELSE 'pending' END
 		FROM pair p JOIN ingest_destinations t ON t.id = p.destination_id WHERE t.status <> 'disabled'
 		ORDER BY p.event_pk, t.id
-		ON CONFLICT (event_pk, destination_id) DO UPDATE SET
+		ON CONFLICT (event_pk, destination_id) WHERE event_pk IS NOT NULL DO UPDATE SET
 			status = CASE WHEN webhook_deliveries.status = 'held' THEN 'held' ELSE 'pending' END, updated_at = now()
 		RETURNING id, status`, pq.StringArray(evs), pq.StringArray(ds)); err != nil {
 		return 0, err

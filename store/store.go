@@ -27,11 +27,13 @@ type DB struct {
 	// followed by River's synchronous commit of the job's outcome, which flushes the WAL
 	// past it, so a database crash can lose it only together with the job's outcome, and the
 	// job then runs again.
-	async   *sqlx.DB
-	box     *seal.Box
-	jobs    *river.Client[*sql.Tx]
-	creates *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
-	sends   *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
+	async *sqlx.DB
+	// receivePool writes Ingest receive batches (see Open).
+	receivePool *sqlx.DB
+	box         *seal.Box
+	jobs        *river.Client[*sql.Tx]
+	creates     *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
+	sends       *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
 	// receives are ReceiveEvent's batches (ingestevent.go)
 	receives *batcher[eventReceive, Received]
 	keys     *keyCache        // FindAPIKey's recent answers (apikey.go)
@@ -101,7 +103,11 @@ func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, 
 	// waiting for the disk (see DB.async). binary_parameters makes lib/pq send a query with
 	// arguments in one round trip instead of two; it also sends []byte arguments in binary,
 	// which only suits bytea columns, so it is used only here, where no other kind is passed.
-	async, err := sqlx.Open("postgres", withParams(dsn, "binary_parameters", "yes", "synchronous_commit", "off"))
+	// Its statements are the worker's, each a few primary-key lookups prepared once: a generic
+	// plan is as good as a custom one, and planning the delivery's five-table read every time
+	// cost more than running it.
+	async, err := sqlx.Open("postgres", withParams(dsn, "binary_parameters", "yes", "synchronous_commit", "off",
+		"plan_cache_mode", "force_generic_plan"))
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -109,7 +115,19 @@ func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, 
 	async.SetMaxOpenConns(20)
 	async.SetMaxIdleConns(20)
 	async.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{db: db, async: async, box: box, jobs: jobs, now: time.Now, stop: make(chan struct{})}
+	// The Ingest receive batch (ingestevent.go) has its own small pool, durable like db, whose
+	// one statement keeps its generic plan: its input is one jsonb parameter, which no custom
+	// plan knows more about, and planning it each time cost a sixth of running it.
+	receive, err := sqlx.Open("postgres", withParams(dsn, "plan_cache_mode", "force_generic_plan"))
+	if err != nil {
+		db.Close()
+		async.Close()
+		return nil, err
+	}
+	receive.SetMaxOpenConns(batchWriters)
+	receive.SetMaxIdleConns(batchWriters)
+	receive.SetConnMaxIdleTime(5 * time.Minute)
+	s := &DB{db: db, async: async, receivePool: receive, box: box, jobs: jobs, now: time.Now, stop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -150,6 +168,7 @@ func (s *DB) Close() error {
 		close(s.stop)
 	}
 	s.async.Close()
+	s.receivePool.Close()
 	return s.db.Close()
 }
 

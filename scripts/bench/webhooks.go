@@ -286,6 +286,13 @@ func (r *hookReceiver) count(prefix string) int {
 	return r.n[prefix]
 }
 
+// total is the number of distinct arrivals.
+func (r *hookReceiver) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.seen)
+}
+
 func (r *hookReceiver) arrival(id string) (time.Time, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -115,8 +115,9 @@ ALTER TABLE webhook_deliveries
     ADD COLUMN destination_id uuid REFERENCES ingest_destinations (id) ON DELETE CASCADE,
     ADD CONSTRAINT webhook_deliveries_target CHECK (
         (message_pk IS NOT NULL AND endpoint_id IS NOT NULL AND event_pk IS NULL AND destination_id IS NULL) OR
-        (message_pk IS NULL AND endpoint_id IS NULL AND event_pk IS NOT NULL AND destination_id IS NOT NULL)),
-    ADD CONSTRAINT webhook_deliveries_event_destination_key UNIQUE (event_pk, destination_id);
+        (message_pk IS NULL AND endpoint_id IS NULL AND event_pk IS NOT NULL AND destination_id IS NOT NULL));
+-- Partial, so a message's delivery adds no entry to them.
+CREATE UNIQUE INDEX webhook_deliveries_event_destination_key ON webhook_deliveries (event_pk, destination_id) WHERE event_pk IS NOT NULL;
 CREATE INDEX webhook_deliveries_destination_idx ON webhook_deliveries (destination_id, status) WHERE destination_id IS NOT NULL;
 
 ALTER TABLE webhook_attempts

@@ -39,6 +39,7 @@ func (h *Handler) ListDestinations(ctx context.Context, req api.ListDestinations
 
 // CreateDestination creates a destination.
 func (h *Handler) CreateDestination(ctx context.Context, req api.CreateDestinationRequestObject) (api.CreateDestinationResponseObject, error) {
+	defer h.receivers.forgetAll()
 	b := req.Body
 	in := store.DestinationCreate{URL: b.Url, SourceIDs: b.SourceIds, MaxAttempts: 8, RateLimitPerMinute: b.RateLimitPerMinute}
 	details := checkURL(b.Url)
@@ -93,6 +94,7 @@ func (h *Handler) GetDestination(ctx context.Context, req api.GetDestinationRequ
 
 // UpdateDestination changes a destination; resuming it delivers what it held.
 func (h *Handler) UpdateDestination(ctx context.Context, req api.UpdateDestinationRequestObject) (api.UpdateDestinationResponseObject, error) {
+	defer h.receivers.forgetAll()
 	b := req.Body
 	d, err := h.DB.UpdateDestination(ctx, workspace(ctx), req.DestinationId, func(d *store.Destination) error {
 		var details []problem.Detail
@@ -161,6 +163,7 @@ func (h *Handler) UpdateDestination(ctx context.Context, req api.UpdateDestinati
 
 // DeleteDestination deletes a destination.
 func (h *Handler) DeleteDestination(ctx context.Context, req api.DeleteDestinationRequestObject) (api.DeleteDestinationResponseObject, error) {
+	defer h.receivers.forgetAll()
 	if err := h.DB.DeleteDestination(ctx, workspace(ctx), req.DestinationId); err != nil {
 		return nil, err
 	}

@@ -30,6 +30,7 @@ type Handler struct {
 	// Twilio is taken to have called; "" = the request's own scheme and host (as forwarded).
 	PublicURL string
 	router    eventfilter.Router
+	receivers receivers
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)

@@ -43,7 +43,7 @@ func (h *Handler) Receive(c echo.Context) error {
 	if err != nil {
 		return problem.New(http.StatusNotFound, "No such source")
 	}
-	src, ok, err := h.DB.LoadReceiver(ctx, id)
+	src, ok, err := h.receivers.load(ctx, h.DB, id)
 	if err != nil {
 		return err
 	}
@@ -96,12 +96,16 @@ func (h *Handler) Receive(c echo.Context) error {
 	in.EventType, in.ProviderEventID = d.eventType, d.providerID
 	if res.Status == signature.Failed {
 		in.IssueType, in.IssueKind = store.IssueVerification, res.Reason
+		h.receivers.forget(src.ID) // it has an open verification issue now, for the next verified request to resolve
 		if src.Verification.OnFailure != "accept" {
 			return refuse(http.StatusUnauthorized, store.CauseVerificationFailed, "Verification failed: "+res.Reason)
 		}
 	}
 	in.Status = store.EventAccepted
 	in.ResolveVerificationIssues = res.Status == signature.Verified && src.OpenVerificationIssues
+	if in.ResolveVerificationIssues {
+		defer h.receivers.forget(src.ID)
+	}
 	in.DedupWindow = time.Duration(src.DedupWindowSeconds) * time.Second
 	in.DestinationIDs = h.router.Match(src.Destinations, d.eventType, in.ContentType, body)
 	rec, err := h.DB.ReceiveEvent(ctx, in)

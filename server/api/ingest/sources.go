@@ -241,6 +241,7 @@ func (h *Handler) GetSource(ctx context.Context, req api.GetSourceRequestObject)
 
 // UpdateSource changes a source.
 func (h *Handler) UpdateSource(ctx context.Context, req api.UpdateSourceRequestObject) (api.UpdateSourceResponseObject, error) {
+	defer h.receivers.forget(req.SourceId)
 	b := req.Body
 	s, err := h.DB.UpdateSource(ctx, workspace(ctx), req.SourceId, func(s *store.Source) error {
 		var details []problem.Detail
@@ -277,6 +278,7 @@ func (h *Handler) UpdateSource(ctx context.Context, req api.UpdateSourceRequestO
 
 // DeleteSource deletes a source with its events.
 func (h *Handler) DeleteSource(ctx context.Context, req api.DeleteSourceRequestObject) (api.DeleteSourceResponseObject, error) {
+	defer h.receivers.forget(req.SourceId)
 	if err := h.DB.DeleteSource(ctx, workspace(ctx), req.SourceId); err != nil {
 		return nil, err
 	}
@@ -285,6 +287,7 @@ func (h *Handler) DeleteSource(ctx context.Context, req api.DeleteSourceRequestO
 
 // RotateSourceUrl gives a source a new URL; the old one works for 48 hours more.
 func (h *Handler) RotateSourceUrl(ctx context.Context, req api.RotateSourceUrlRequestObject) (api.RotateSourceUrlResponseObject, error) {
+	defer h.receivers.forget(req.SourceId)
 	s, err := h.DB.RotateSourceURL(ctx, workspace(ctx), req.SourceId)
 	if err != nil {
 		return nil, err
@@ -294,6 +297,7 @@ func (h *Handler) RotateSourceUrl(ctx context.Context, req api.RotateSourceUrlRe
 
 // RotateSourceSecret replaces a source's secret; the old one verifies for 24 hours more.
 func (h *Handler) RotateSourceSecret(ctx context.Context, req api.RotateSourceSecretRequestObject) (api.RotateSourceSecretResponseObject, error) {
+	defer h.receivers.forget(req.SourceId)
 	ws := workspace(ctx)
 	s, err := h.DB.GetSource(ctx, ws, req.SourceId)
 	if err != nil {
