@@ -100,7 +100,9 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	<-first.done
+	if err := <-first.done; err == nil {
+		t.Error("the killed process exited cleanly")
+	}
 
 	second := startEnv(t, bin, env)
 	defer second.stop(t)
