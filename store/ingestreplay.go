@@ -18,6 +18,7 @@ const (
 	ReplayAll       = "all"       // every delivery
 	ReplayRejected  = "rejected"  // rejected events, routed to their source's destinations
 	replayPending   = "pending"   // deliveries still pending (a backpressure issue's)
+	replayFailing   = "failing"   // deliveries that failed or are retrying after a failure (a delivery issue's)
 )
 
 // IngestReplayFilter selects what a bulk replay of events sends again.
@@ -74,7 +75,7 @@ func (s *DB) CreateIngestReplay(ctx context.Context, workspaceID uuid.UUID, f In
 		first := is.FirstSeenAt.UTC()
 		switch is.Type {
 		case IssueDelivery:
-			f.DestinationID, f.DeliveryStatus = is.DestinationID, ReplayFailed
+			f.DestinationID, f.DeliveryStatus = is.DestinationID, replayFailing
 		case IssueBackpressure:
 			f.DestinationID, f.DeliveryStatus = is.DestinationID, replayPending
 		case IssueVerification:
@@ -161,7 +162,7 @@ func (s *DB) RunIngestReplayBatch(ctx context.Context, replayID uuid.UUID, n int
 			CASE WHEN $11 = 'rejected' THEN v.body END AS body,
 			coalesce((SELECT array_agg(d.destination_id::text ORDER BY d.destination_id) FROM webhook_deliveries d WHERE d.event_pk = v.id
 				AND ($3::uuid IS NULL OR d.destination_id = $3)
-				AND ($11 = 'all' OR d.status = $11)), '{}') AS delivered
+				AND ($11 = 'all' OR d.status = $11 OR ($11 = 'failing' AND (d.status = 'failed' OR (d.status = 'pending' AND d.attempts > 0))))), '{}') AS delivered
 		FROM ingest_events v
 		WHERE v.workspace_id = $1 AND ($2::uuid IS NULL OR v.source_id = $2)
 			AND ($4::timestamptz IS NULL OR v.received_at >= $4) AND v.received_at < $5
@@ -170,7 +171,7 @@ func (s *DB) RunIngestReplayBatch(ctx context.Context, replayID uuid.UUID, n int
 			AND ($9::uuid IS NULL OR v.id > $9)
 			AND CASE WHEN $11 = 'rejected' THEN v.status = 'rejected'
 				ELSE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_pk = v.id AND ($3::uuid IS NULL OR d.destination_id = $3)
-					AND ($11 = 'all' OR d.status = $11)) END
+					AND ($11 = 'all' OR d.status = $11 OR ($11 = 'failing' AND (d.status = 'failed' OR (d.status = 'pending' AND d.attempts > 0))))) END
 		ORDER BY v.id LIMIT $10`,
 		r.WorkspaceID, f.SourceID, f.DestinationID, since, f.Until, f.Search, f.Reason, f.Cause, r.AfterID, n, mode); err != nil {
 		return false, err

@@ -1574,10 +1574,11 @@ type ClientInterface interface {
 
 	// ReplayIssue Replay an issue's events
 	//
-	// Starts a bulk replay of what the issue is about, since it was first seen: a `delivery` or
-	// `backpressure` issue's failed (or still pending) deliveries at its destination; a
-	// `verification` or `request` issue's rejected events, routed to their source's destinations
-	// as they are now. Same as `createReplay` with `issueId`.
+	// Starts a bulk replay of what the issue is about: a `delivery` issue's deliveries at its
+	// destination that failed or are retrying after a failure, a `backpressure` issue's pending
+	// deliveries at its destination (each attempted once now), a `verification` or `request`
+	// issue's rejected events since it was first seen, routed to their source's destinations as
+	// they are now. Same as `createReplay` with `issueId`.
 	//
 	// Corresponds with POST /issues/{issueId}/replay (the `ReplayIssue` operationId).
 	ReplayIssue(ctx context.Context, issueId IssueId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2145,10 +2146,11 @@ func (c *Client) UpdateIssue(ctx context.Context, issueId IssueId, body UpdateIs
 
 // ReplayIssue Replay an issue's events
 //
-// Starts a bulk replay of what the issue is about, since it was first seen: a `delivery` or
-// `backpressure` issue's failed (or still pending) deliveries at its destination; a
-// `verification` or `request` issue's rejected events, routed to their source's destinations
-// as they are now. Same as `createReplay` with `issueId`.
+// Starts a bulk replay of what the issue is about: a `delivery` issue's deliveries at its
+// destination that failed or are retrying after a failure, a `backpressure` issue's pending
+// deliveries at its destination (each attempted once now), a `verification` or `request`
+// issue's rejected events since it was first seen, routed to their source's destinations as
+// they are now. Same as `createReplay` with `issueId`.
 //
 // Corresponds with POST /issues/{issueId}/replay (the `ReplayIssue` operationId).
 func (c *Client) ReplayIssue(ctx context.Context, issueId IssueId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4074,10 +4076,11 @@ type ClientWithResponsesInterface interface {
 
 	// ReplayIssueWithResponse Replay an issue's events
 	//
-	// Starts a bulk replay of what the issue is about, since it was first seen: a `delivery` or
-	// `backpressure` issue's failed (or still pending) deliveries at its destination; a
-	// `verification` or `request` issue's rejected events, routed to their source's destinations
-	// as they are now. Same as `createReplay` with `issueId`.
+	// Starts a bulk replay of what the issue is about: a `delivery` issue's deliveries at its
+	// destination that failed or are retrying after a failure, a `backpressure` issue's pending
+	// deliveries at its destination (each attempted once now), a `verification` or `request`
+	// issue's rejected events since it was first seen, routed to their source's destinations as
+	// they are now. Same as `createReplay` with `issueId`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6447,10 +6450,11 @@ func (c *ClientWithResponses) UpdateIssueWithResponse(ctx context.Context, issue
 
 // ReplayIssueWithResponse Replay an issue's events
 //
-// Starts a bulk replay of what the issue is about, since it was first seen: a `delivery` or
-// `backpressure` issue's failed (or still pending) deliveries at its destination; a
-// `verification` or `request` issue's rejected events, routed to their source's destinations
-// as they are now. Same as `createReplay` with `issueId`.
+// Starts a bulk replay of what the issue is about: a `delivery` issue's deliveries at its
+// destination that failed or are retrying after a failure, a `backpressure` issue's pending
+// deliveries at its destination (each attempted once now), a `verification` or `request`
+// issue's rejected events since it was first seen, routed to their source's destinations as
+// they are now. Same as `createReplay` with `issueId`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
