@@ -126,6 +126,16 @@ ALTER TABLE webhook_attempts
     ADD COLUMN event_pk uuid,
     ADD COLUMN destination_id uuid;
 CREATE INDEX webhook_attempts_event_idx ON webhook_attempts (event_pk, id) WHERE event_pk IS NOT NULL;
+-- The Dispatch side's indexes skip the Ingest side's rows (and the other way round): each
+-- kind's delivery and attempt adds entries only to its own, which an attempt's bookkeeping pays
+-- for on every status change. Their queries (endpoint_id = $1, message_pk = ANY(...)) imply the
+-- predicates, so they use them as before.
+DROP INDEX webhook_deliveries_endpoint_idx;
+CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, status) WHERE endpoint_id IS NOT NULL;
+DROP INDEX webhook_attempts_message_idx;
+CREATE INDEX webhook_attempts_message_idx ON webhook_attempts (message_pk, id) WHERE message_pk IS NOT NULL;
+DROP INDEX webhook_attempts_endpoint_idx;
+CREATE INDEX webhook_attempts_endpoint_idx ON webhook_attempts (endpoint_id, id) WHERE endpoint_id IS NOT NULL;
 CREATE INDEX webhook_attempts_destination_idx ON webhook_attempts (destination_id, id) WHERE destination_id IS NOT NULL;
 
 -- Issues: failures grouped by what they have in common (Hookdeck's aggregation keys). One row
