@@ -21,6 +21,8 @@ paths:
       operationId: postThing
       parameters:
         - {name: limit, in: query, schema: {type: integer, maximum: 10}}
+        - {name: q, in: query, schema: {type: string}}
+        - {name: tags, in: query, schema: {type: array, items: {type: string}}}
       requestBody:
         required: true
         content:
@@ -34,6 +36,7 @@ paths:
                 kind: {type: string, enum: [a, b]}
                 base_url: {type: string}
                 nested: {type: object, properties: {when: {type: string, format: date-time}}}
+                config: {type: object, allOf: [{$ref: '#/components/schemas/Config'}], nullable: true}
       responses:
         '200': {description: ok}
   /things/{id}/parts/{part}:
@@ -44,6 +47,13 @@ paths:
         - {name: part, in: path, required: true, schema: {type: string}}
       responses:
         '200': {description: ok}
+components:
+  schemas:
+    Config:
+      type: object
+      additionalProperties: false
+      properties:
+        app_id: {type: string}
 `
 
 func serve(t *testing.T, camel bool, method, target, body string) (*problem.Problem, bool) {
