@@ -1196,6 +1196,9 @@ type Conflict = Error
 // Forbidden The error body of every non-2xx response.
 type Forbidden = Error
 
+// HeadersTooLarge The error body of every non-2xx response.
+type HeadersTooLarge = Error
+
 // NotFound The error body of every non-2xx response.
 type NotFound = Error
 
@@ -3264,6 +3267,8 @@ type ConflictJSONResponse Error
 
 type ForbiddenJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
@@ -3330,6 +3335,20 @@ func (response ListActivities403JSONResponse) VisitListActivitiesResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivities431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivities431JSONResponse) VisitListActivitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3441,6 +3460,20 @@ func (response CreateActivity413JSONResponse) VisitCreateActivityResponse(w http
 	return err
 }
 
+type CreateActivity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateActivity431JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetActivityRequestObject struct {
 	Id     Id `json:"id"`
 	Params GetActivityParams
@@ -3516,6 +3549,20 @@ func (response GetActivity404JSONResponse) VisitGetActivityResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetActivity431JSONResponse) VisitGetActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3599,6 +3646,20 @@ func (response CancelActivity404JSONResponse) VisitCancelActivityResponse(w http
 	return err
 }
 
+type CancelActivity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CancelActivity431JSONResponse) VisitCancelActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityDispatchAttemptsRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListActivityDispatchAttemptsParams
@@ -3674,6 +3735,20 @@ func (response ListActivityDispatchAttempts404JSONResponse) VisitListActivityDis
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityDispatchAttempts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityDispatchAttempts431JSONResponse) VisitListActivityDispatchAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3757,6 +3832,20 @@ func (response ListActivityStatusEvents404JSONResponse) VisitListActivityStatusE
 	return err
 }
 
+type ListActivityStatusEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityStatusEvents431JSONResponse) VisitListActivityStatusEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityReasonsRequestObject struct {
 	Params ListActivityReasonsParams
 }
@@ -3775,6 +3864,20 @@ func (response ListActivityReasons200JSONResponse) VisitListActivityReasonsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityReasons400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActivityReasons400JSONResponse) VisitListActivityReasonsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3803,6 +3906,20 @@ func (response ListActivityReasons403JSONResponse) VisitListActivityReasonsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityReasons431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityReasons431JSONResponse) VisitListActivityReasonsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3900,6 +4017,20 @@ func (response CreateActivityReason413JSONResponse) VisitCreateActivityReasonRes
 	return err
 }
 
+type CreateActivityReason431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateActivityReason431JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCommercesRequestObject struct {
 	Params ListCommercesParams
 }
@@ -3960,6 +4091,20 @@ func (response ListCommerces403JSONResponse) VisitListCommercesResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerces431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListCommerces431JSONResponse) VisitListCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4057,6 +4202,20 @@ func (response CreateCommerce413JSONResponse) VisitCreateCommerceResponse(w http
 	return err
 }
 
+type CreateCommerce431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCommerce431JSONResponse) VisitCreateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SyncCommercesRequestObject struct {
 	Params SyncCommercesParams
 	Body   *SyncCommercesJSONRequestBody
@@ -4136,6 +4295,20 @@ func (response SyncCommerces413JSONResponse) VisitSyncCommercesResponse(w http.R
 	return err
 }
 
+type SyncCommerces431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SyncCommerces431JSONResponse) VisitSyncCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCommerceRequestObject struct {
 	Id     Id `json:"id"`
 	Params GetCommerceParams
@@ -4211,6 +4384,20 @@ func (response GetCommerce404JSONResponse) VisitGetCommerceResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerce431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCommerce431JSONResponse) VisitGetCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4323,6 +4510,20 @@ func (response UpdateCommerce413JSONResponse) VisitUpdateCommerceResponse(w http
 	return err
 }
 
+type UpdateCommerce431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateCommerce431JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCommerceUsersRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	Params ListCommerceUsersParams
@@ -4398,6 +4599,20 @@ func (response ListCommerceUsers404JSONResponse) VisitListCommerceUsersResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerceUsers431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListCommerceUsers431JSONResponse) VisitListCommerceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4510,6 +4725,20 @@ func (response CreateCommerceUser413JSONResponse) VisitCreateCommerceUserRespons
 	return err
 }
 
+type CreateCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCommerceUser431JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCommerceUserRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -4580,6 +4809,20 @@ func (response DeleteCommerceUser404JSONResponse) VisitDeleteCommerceUserRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteCommerceUser431JSONResponse) VisitDeleteCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4660,6 +4903,20 @@ func (response GetCommerceUser404JSONResponse) VisitGetCommerceUserResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCommerceUser431JSONResponse) VisitGetCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4773,6 +5030,20 @@ func (response UpdateCommerceUser413JSONResponse) VisitUpdateCommerceUserRespons
 	return err
 }
 
+type UpdateCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateCommerceUser431JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCommerceUserContactRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -4882,6 +5153,20 @@ func (response CreateCommerceUserContact413JSONResponse) VisitCreateCommerceUser
 	return err
 }
 
+type CreateCommerceUserContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCommerceUserContact431JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCommerceUserContactRequestObject struct {
 	Id        CommercePathId     `json:"id"`
 	UserId    UserId             `json:"userId"`
@@ -4953,6 +5238,20 @@ func (response DeleteCommerceUserContact404JSONResponse) VisitDeleteCommerceUser
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUserContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteCommerceUserContact431JSONResponse) VisitDeleteCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5067,6 +5366,20 @@ func (response UpdateCommerceUserContact413JSONResponse) VisitUpdateCommerceUser
 	return err
 }
 
+type UpdateCommerceUserContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateCommerceUserContact431JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddCommerceUserRoleRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -5176,6 +5489,20 @@ func (response AddCommerceUserRole413JSONResponse) VisitAddCommerceUserRoleRespo
 	return err
 }
 
+type AddCommerceUserRole431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AddCommerceUserRole431JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveCommerceUserRoleRequestObject struct {
 	Id     CommercePathId   `json:"id"`
 	UserId UserId           `json:"userId"`
@@ -5251,6 +5578,20 @@ func (response RemoveCommerceUserRole404JSONResponse) VisitRemoveCommerceUserRol
 	return err
 }
 
+type RemoveCommerceUserRole431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RemoveCommerceUserRole431JSONResponse) VisitRemoveCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDispatchConfigsRequestObject struct {
 	Params ListDispatchConfigsParams
 }
@@ -5311,6 +5652,20 @@ func (response ListDispatchConfigs403JSONResponse) VisitListDispatchConfigsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDispatchConfigs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDispatchConfigs431JSONResponse) VisitListDispatchConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5422,6 +5777,20 @@ func (response CreateDispatchConfig413JSONResponse) VisitCreateDispatchConfigRes
 	return err
 }
 
+type CreateDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateDispatchConfig431JSONResponse) VisitCreateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeactivateDispatchConfigRequestObject struct {
 	Id     openapi_types.UUID `json:"id"`
 	Params DeactivateDispatchConfigParams
@@ -5491,6 +5860,20 @@ func (response DeactivateDispatchConfig404JSONResponse) VisitDeactivateDispatchC
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeactivateDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeactivateDispatchConfig431JSONResponse) VisitDeactivateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5570,6 +5953,20 @@ func (response GetDispatchConfig404JSONResponse) VisitGetDispatchConfigResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetDispatchConfig431JSONResponse) VisitGetDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5682,6 +6079,20 @@ func (response UpdateDispatchConfig413JSONResponse) VisitUpdateDispatchConfigRes
 	return err
 }
 
+type UpdateDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateDispatchConfig431JSONResponse) VisitUpdateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDispatchProvidersRequestObject struct {
 	Params ListDispatchProvidersParams
 }
@@ -5742,6 +6153,20 @@ func (response ListDispatchProviders403JSONResponse) VisitListDispatchProvidersR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDispatchProviders431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDispatchProviders431JSONResponse) VisitListDispatchProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5825,6 +6250,20 @@ func (response ListChannelDefinitions404JSONResponse) VisitListChannelDefinition
 	return err
 }
 
+type ListChannelDefinitions431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListChannelDefinitions431JSONResponse) VisitListChannelDefinitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntegrationTasksRequestObject struct {
 	Params ListIntegrationTasksParams
 }
@@ -5885,6 +6324,20 @@ func (response ListIntegrationTasks403JSONResponse) VisitListIntegrationTasksRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegrationTasks431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListIntegrationTasks431JSONResponse) VisitListIntegrationTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6010,6 +6463,20 @@ func (response SubmitTaskResult413JSONResponse) VisitSubmitTaskResultResponse(w 
 	return err
 }
 
+type SubmitTaskResult431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SubmitTaskResult431JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTaskResultTypeConfigsRequestObject struct {
 	Params ListTaskResultTypeConfigsParams
 }
@@ -6070,6 +6537,20 @@ func (response ListTaskResultTypeConfigs403JSONResponse) VisitListTaskResultType
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTaskResultTypeConfigs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListTaskResultTypeConfigs431JSONResponse) VisitListTaskResultTypeConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6167,6 +6648,20 @@ func (response CreateTaskResultTypeConfig413JSONResponse) VisitCreateTaskResultT
 	return err
 }
 
+type CreateTaskResultTypeConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateTaskResultTypeConfig431JSONResponse) VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUserRetentionStatusesRequestObject struct {
 	Params ListUserRetentionStatusesParams
 }
@@ -6227,6 +6722,20 @@ func (response ListUserRetentionStatuses403JSONResponse) VisitListUserRetentionS
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserRetentionStatuses431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListUserRetentionStatuses431JSONResponse) VisitListUserRetentionStatusesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6320,6 +6829,20 @@ func (response CreateUserRetentionStatus413JSONResponse) VisitCreateUserRetentio
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRetentionStatus431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateUserRetentionStatus431JSONResponse) VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }

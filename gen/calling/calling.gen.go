@@ -836,6 +836,9 @@ type Conflict = Error
 // Forbidden FastAPI's error body.
 type Forbidden = Error
 
+// HeadersTooLarge FastAPI's error body.
+type HeadersTooLarge = Error
+
 // NotFound FastAPI's error body.
 type NotFound = Error
 
@@ -1281,6 +1284,8 @@ type ConflictJSONResponse Error
 
 type ForbiddenJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
@@ -1304,6 +1309,20 @@ func (response ListBlacklist200JSONResponse) VisitListBlacklistResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBlacklist400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListBlacklist400JSONResponse) VisitListBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1332,6 +1351,20 @@ func (response ListBlacklist403JSONResponse) VisitListBlacklistResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBlacklist431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListBlacklist431JSONResponse) VisitListBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1414,6 +1447,20 @@ func (response AddToBlacklist413JSONResponse) VisitAddToBlacklistResponse(w http
 	return err
 }
 
+type AddToBlacklist431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AddToBlacklist431JSONResponse) VisitAddToBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveFromBlacklistRequestObject struct {
 	Number PhoneNumber `json:"number"`
 }
@@ -1486,6 +1533,20 @@ func (response RemoveFromBlacklist404JSONResponse) VisitRemoveFromBlacklistRespo
 	return err
 }
 
+type RemoveFromBlacklist431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RemoveFromBlacklist431JSONResponse) VisitRemoveFromBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListConfigurationsRequestObject struct {
 	Params ListConfigurationsParams
 }
@@ -1546,6 +1607,20 @@ func (response ListConfigurations403JSONResponse) VisitListConfigurationsRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConfigurations431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListConfigurations431JSONResponse) VisitListConfigurationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1642,6 +1717,20 @@ func (response CreateConfiguration413JSONResponse) VisitCreateConfigurationRespo
 	return err
 }
 
+type CreateConfiguration431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateConfiguration431JSONResponse) VisitCreateConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetCallingActivationRequestObject struct {
 	Params SetCallingActivationParams
 }
@@ -1720,6 +1809,20 @@ func (response SetCallingActivation404JSONResponse) VisitSetCallingActivationRes
 	return err
 }
 
+type SetCallingActivation431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SetCallingActivation431JSONResponse) VisitSetCallingActivationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteConfigurationRequestObject struct {
 	Id ConfigId `json:"id"`
 }
@@ -1788,6 +1891,20 @@ func (response DeleteConfiguration404JSONResponse) VisitDeleteConfigurationRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteConfiguration431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteConfiguration431JSONResponse) VisitDeleteConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1866,6 +1983,20 @@ func (response GetConfiguration404JSONResponse) VisitGetConfigurationResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConfiguration431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetConfiguration431JSONResponse) VisitGetConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1963,6 +2094,20 @@ func (response UpdateConfiguration413JSONResponse) VisitUpdateConfigurationRespo
 	return err
 }
 
+type UpdateConfiguration431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateConfiguration431JSONResponse) VisitUpdateConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DecideCallRequestObject struct {
 	Id   ConfigId `json:"id"`
 	Body *DecideCallJSONRequestBody
@@ -2052,6 +2197,20 @@ func (response DecideCall413JSONResponse) VisitDecideCallResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DecideCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DecideCall431JSONResponse) VisitDecideCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }

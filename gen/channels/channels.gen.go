@@ -602,6 +602,9 @@ type Conflict = RequestError
 // Forbidden defines model for Forbidden.
 type Forbidden = RequestError
 
+// HeadersTooLarge defines model for HeadersTooLarge.
+type HeadersTooLarge = RequestError
+
 // NotFound defines model for NotFound.
 type NotFound = RequestError
 
@@ -1107,6 +1110,8 @@ type ConflictJSONResponse RequestError
 
 type ForbiddenJSONResponse RequestError
 
+type HeadersTooLargeJSONResponse RequestError
+
 type NotFoundJSONResponse RequestError
 
 type PayloadTooLargeJSONResponse RequestError
@@ -1174,6 +1179,20 @@ func (response ListChannels403JSONResponse) VisitListChannelsResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannels431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListChannels431JSONResponse) VisitListChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1271,6 +1290,20 @@ func (response CreateChannel413JSONResponse) VisitCreateChannelResponse(w http.R
 	return err
 }
 
+type CreateChannel431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateChannel431JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteChannelRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 	ChannelId   ChannelId   `json:"channelId"`
@@ -1340,6 +1373,20 @@ func (response DeleteChannel404JSONResponse) VisitDeleteChannelResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteChannel431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteChannel431JSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1419,6 +1466,20 @@ func (response GetChannel404JSONResponse) VisitGetChannelResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannel431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetChannel431JSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1531,6 +1592,20 @@ func (response UpdateChannel413JSONResponse) VisitUpdateChannelResponse(w http.R
 	return err
 }
 
+type UpdateChannel431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateChannel431JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetChannelContactInformationRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 	ChannelId   ChannelId   `json:"channelId"`
@@ -1608,6 +1683,20 @@ func (response GetChannelContactInformation404JSONResponse) VisitGetChannelConta
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannelContactInformation431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetChannelContactInformation431JSONResponse) VisitGetChannelContactInformationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1721,6 +1810,20 @@ func (response CreateInboundMessage413JSONResponse) VisitCreateInboundMessageRes
 	return err
 }
 
+type CreateInboundMessage431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateInboundMessage431JSONResponse) VisitCreateInboundMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContactsRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 	Params      ListContactsParams
@@ -1782,6 +1885,20 @@ func (response ListContacts403JSONResponse) VisitListContactsResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContacts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListContacts431JSONResponse) VisitListContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1879,6 +1996,20 @@ func (response CreateContact413JSONResponse) VisitCreateContactResponse(w http.R
 	return err
 }
 
+type CreateContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateContact431JSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetContactRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 	ContactId   ContactId   `json:"contactId"`
@@ -1954,6 +2085,20 @@ func (response GetContact404JSONResponse) VisitGetContactResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetContact431JSONResponse) VisitGetContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -123,7 +124,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(e)
+	// Served as `serve` serves it, requests Go refuses before routing included.
+	ts := httptest.NewUnstartedServer(e)
+	ts.Config = server.HTTPServer(e)
+	ts.Listener = server.Listener(ts.Listener, e)
+	ts.Start()
 	t.Cleanup(ts.Close)
 	hc := &http.Client{Transport: &checker{t: t, next: http.DefaultTransport, specs: specs(t)}}
 	env := &Env{URL: ts.URL, DSN: dsn, DB: db, HTTP: hc, Logs: logs}
@@ -288,6 +293,23 @@ func specs(t testing.TB) map[string]*contract.Spec {
 		t.Fatal(specsErr)
 	}
 	return loaded
+}
+
+// MatchesSpec checks a response the test received by other means than the Env's clients (a raw
+// connection, say) against the spec of the operation method and path are for: nil when the
+// status is declared and the headers and body match.
+func MatchesSpec(t testing.TB, method, path string, status int, header http.Header, body []byte) error {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, "http://switchboard"+path, nil)
+	if err != nil {
+		return err
+	}
+	for prefix, spec := range specs(t) {
+		if (path == prefix || strings.HasPrefix(path, prefix+"/")) && spec.Operation(req) != nil {
+			return spec.ValidateResponse(req, status, header, body)
+		}
+	}
+	return fmt.Errorf("no operation for %s %s", method, path)
 }
 
 // checker validates every response of a surface against that surface's spec.

@@ -181,9 +181,9 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := server.HTTPServer(e)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(server.Listener(ln, e)) }()
 	log.Info("listening", "addr", ln.Addr().String())
 	printWelcome(ln.Addr().String(), cfg, dataDir, dev)
 
