@@ -55,3 +55,34 @@ func TestHostileInputRefused(t *testing.T) {
 		t.Errorf("%d activities written", n)
 	}
 }
+
+// TestNilUUIDNamesNothing: the nil UUID is no "any user" from a path: a commerce's user
+// 00000000-… is a 404 like any unknown id (it read the commerce's first user, and adding a
+// contact to it failed with a 500).
+func TestNilUUIDNamesNothing(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	_, key := env.Workspace(t, "MANAGE_COMMERCES")
+	c := env.Activities(t, key)
+	commerce := newAPICommerce(t, c, "Almacen Don Pepe", "C-1").String()
+	h := []string{"Authorization", "Bearer " + key}
+	if status, b := env.Do(t, "POST", "/api/commerces/"+commerce+"/users", `{"name":"Maria Garcia","external_id":"usr-001"}`, h...); status != 201 {
+		t.Fatalf("create user: %d %s", status, b)
+	}
+	const nilUser = "/users/00000000-0000-0000-0000-000000000000"
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", nilUser, ""},
+		{"PATCH", nilUser, `{"first_name":"Ana"}`},
+		{"DELETE", nilUser, ""},
+		{"POST", nilUser + "/contacts", `{"contact_type":"PHONE","value":"+56912345678","source":"RETEN"}`},
+		{"POST", nilUser + "/roles", `{"role":"OWNER"}`},
+	} {
+		status, b := env.Do(t, r.method, "/api/commerces/"+commerce+r.path, r.body, h...)
+		if e := servertest.Decode[errorBody](t, b); status != http.StatusNotFound || e.Message != "Commerce user not found" {
+			t.Errorf("%s %s: %d %s", r.method, r.path, status, b)
+		}
+	}
+	if n := env.Count(t, "commerce_user_contacts"); n != 0 {
+		t.Errorf("%d contacts written", n)
+	}
+}

@@ -136,3 +136,21 @@ func TestSendInvalidUTF8(t *testing.T) {
 		t.Errorf("delivered %s (%v), want data %s", got[0].Body, err, want)
 	}
 }
+
+// TestReplayToTheNilEndpoint: a replay to endpoint 00000000-… is a 404 like any unknown
+// endpoint, not a replay to every endpoint.
+func TestReplayToTheNilEndpoint(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	f := servertest.NewWebhookApp(t, env, "order.created")
+	f.Endpoint(t, "https://hooks.example.com/a")
+	m := f.Send(t, "order.created", `{"id":1}`)
+	status, body := env.Do(t, http.MethodPost, "/api/v1/apps/"+f.App.String()+"/messages/"+m.MessageId+"/replay",
+		`{"endpointId":"00000000-0000-0000-0000-000000000000"}`, "Authorization", "Bearer "+f.Key)
+	if status != http.StatusNotFound {
+		t.Fatalf("replay to the nil endpoint: %d %s", status, body)
+	}
+	if n := env.Count(t, "river_job WHERE kind = 'webhook_delivery'"); n != 1 {
+		t.Errorf("%d delivery jobs, want the send's only", n)
+	}
+}
