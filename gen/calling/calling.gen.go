@@ -537,7 +537,7 @@ type DecisionReason string
 
 // DecisionRequest defines model for DecisionRequest.
 type DecisionRequest struct {
-	// At When the call would be made; default now.
+	// At When the call would be made, from 1970-01-01T00:00:00Z to 2199-12-31T23:59:59Z; default now.
 	At *time.Time `json:"at,omitempty"`
 
 	// Attempt Which attempt this call is (1 = the first); adds retry guidance to an outbound decision.

@@ -13,6 +13,7 @@ import (
 
 	api "github.com/switchboard-dev/switchboard/gen/calling"
 	"github.com/switchboard-dev/switchboard/server/auth"
+	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -20,15 +21,28 @@ import (
 // message of its own (the vendor documents "a default message" without its words).
 const defaultBlockMessage = "We are not taking calls right now. Please call again later."
 
+// The moments a decision may be asked for. The times it computes from one (the rate-limit
+// window, from time.Duration since the epoch, good for 292 years; the deferral and the next
+// attempt, up to a year and a day later) stay within what the arithmetic and JSON can hold;
+// 9999-12-31 overflowed them into a 500.
+var (
+	earliestAt = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	latestAt   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // DecideCall answers what a configuration decides for one call at one moment, and why. The
 // rules and their order are documented on the operation in openapi/calling.yaml.
 func (h *Handler) DecideCall(ctx context.Context, req api.DecideCallRequestObject) (api.DecideCallResponseObject, error) {
+	b := req.Body
+	if b.At != nil && (b.At.Before(earliestAt) || !b.At.Before(latestAt)) {
+		return nil, problem.Invalid(problem.ValidationFailed, problem.Detail{Field: "at", Type: "value_error",
+			Message: "must be from 1970-01-01T00:00:00Z to 2199-12-31T23:59:59Z"})
+	}
 	ws := auth.FromContext(ctx).WorkspaceID
 	c, err := h.DB.GetCallingConfig(ctx, ws, req.Id)
 	if err != nil {
 		return nil, err
 	}
-	b := req.Body
 	at := h.Now()
 	if b.At != nil {
 		at = *b.At

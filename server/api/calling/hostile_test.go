@@ -44,3 +44,41 @@ func TestInvalidRequestsAnswerAList(t *testing.T) {
 		t.Errorf("%d configurations written", n)
 	}
 }
+
+// TestDecisionAtTheEdgesOfTime: a decision's at drives arithmetic (the rate-limit window, the
+// deferral, the next attempt a year of retry_offset later): at the ends of its range it is
+// decided, past them (9999-12-31 answered 500: the times computed from it overflowed JSON) a
+// 400 naming at.
+func TestDecisionAtTheEdgesOfTime(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	_, key := env.Workspace(t, "calling:read", "calling:write")
+	h := []string{"Authorization", "Bearer " + key}
+	// Every computation on: outside hours (a deferral), a retry a year later, a rate limit.
+	status, body := env.Do(t, "POST", "/calling/configurations", strings.NewReplacer(`"retry_offset": 3600`, `"retry_offset": 31536000`,
+		`"call_start_time": "09:00"`, `"call_start_time": "23:58"`, `"call_end_time": "21:00"`, `"call_end_time": "23:59"`).Replace(seedCreate), h...)
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	id := servertest.Decode[map[string]any](t, body)["id"].(string)
+	decide := func(at string) (int, []byte) {
+		return env.Do(t, "POST", "/calling/configurations/"+id+"/decisions",
+			`{"direction":"outbound","number":"+919812345678","attempt":1,"at":"`+at+`"}`, h...)
+	}
+	for _, at := range []string{"1970-01-01T00:00:00Z", "2199-12-31T23:59:59Z", "2199-12-31T18:28:30Z"} {
+		if status, body := decide(at); status != http.StatusOK {
+			t.Errorf("at %s: %d %s", at, status, body)
+		}
+	}
+	for _, at := range []string{"9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59+05:30", "2200-01-01T00:00:00Z",
+		"1969-12-31T23:59:59Z", "0000-01-01T00:00:00Z"} {
+		status, body := decide(at)
+		if status != http.StatusBadRequest {
+			t.Errorf("at %s: %d %s", at, status, body)
+			continue
+		}
+		if _, ok := issues(t, body)["body.at"]; !ok {
+			t.Errorf("at %s: %s", at, body)
+		}
+	}
+}
