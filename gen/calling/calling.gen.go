@@ -620,6 +620,9 @@ type PreCheckConfigType string
 // allows such destinations (`SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS=true`).
 type PreCheckHttpRequest struct {
 	// Auth `{"type": "bearer", "token": ...}` or `{"type": "basic", "username": ..., "password": ...}`.
+	// `token` and `password` are stored sealed (AES-256-GCM) and answered as `********`;
+	// sending `********` back keeps the stored value of the pre-check of the same name (a
+	// `400` when there is none to keep).
 	Auth *struct {
 		Password *string                     `json:"password,omitempty"`
 		Token    *string                     `json:"token,omitempty"`
