@@ -68,6 +68,6 @@
 // process shares.
 //
 // Secrets (provider credentials, channel secrets, endpoint signing secrets, the Calling API's
-// pre-check tokens and passwords) are sealed at rest
-// with the seal package, bound to their row's id.
+// pre-check tokens and passwords) are sealed at rest with the seal package, bound to their
+// row's id.
 package store
