@@ -83,7 +83,7 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	if err := docs.Register(e); err != nil {
 		return nil, err
 	}
-	portal.Register(e) // the customer portal page; it calls the Webhooks API from the browser
+	portal.Register(e, db.PortalFrameAncestors) // the customer portal page; it calls the Webhooks API from the browser
 
 	keys := auth.APIKeys(db, cfg.Now)
 	mounts := map[string]struct {

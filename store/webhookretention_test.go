@@ -29,7 +29,7 @@ func newHooks(t *testing.T, db *store.DB, name string) *hooks {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := db.CreateWebhookApp(ctx, w.ID, name, nil, nil)
+	a, err := db.CreateWebhookApp(ctx, w.ID, store.WebhookApp{Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -208,6 +208,15 @@ type App struct {
 	CreatedAt time.Time          `json:"createdAt"`
 	Name      string             `json:"name"`
 
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors PortalFrameAncestors `json:"portalFrameAncestors"`
+
 	// RoutingKeyBodyPath Dot path into a message's `data` whose value is the recipient id.
 	RoutingKeyBodyPath nullable.Nullable[string] `json:"routingKeyBodyPath"`
 
@@ -279,9 +288,18 @@ type BulkReplayStatus string
 
 // CreateAppRequest defines model for CreateAppRequest.
 type CreateAppRequest struct {
-	Name               string              `json:"name"`
-	RoutingKeyBodyPath *RoutingKeyBodyPath `json:"routingKeyBodyPath,omitempty"`
-	RoutingKeyHeader   *RoutingKeyHeader   `json:"routingKeyHeader,omitempty"`
+	Name string `json:"name"`
+
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors *PortalFrameAncestors `json:"portalFrameAncestors,omitempty"`
+	RoutingKeyBodyPath   *RoutingKeyBodyPath   `json:"routingKeyBodyPath,omitempty"`
+	RoutingKeyHeader     *RoutingKeyHeader     `json:"routingKeyHeader,omitempty"`
 }
 
 // CreateBulkReplayRequest defines model for CreateBulkReplayRequest.
@@ -515,6 +533,14 @@ type MessageStatus string
 // Metadata Your own string labels, at most 50.
 type Metadata map[string]string
 
+// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+// (the default): the portal cannot be framed anywhere.
+//
+// Example: ["https://dashboard.example.com"]
+type PortalFrameAncestors = []string
+
 // PortalSession defines model for PortalSession.
 type PortalSession struct {
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -613,9 +639,18 @@ type SendMessageRequest struct {
 
 // UpdateAppRequest defines model for UpdateAppRequest.
 type UpdateAppRequest struct {
-	Name               *string                   `json:"name,omitempty"`
-	RoutingKeyBodyPath nullable.Nullable[string] `json:"routingKeyBodyPath,omitempty"`
-	RoutingKeyHeader   nullable.Nullable[string] `json:"routingKeyHeader,omitempty"`
+	Name *string `json:"name,omitempty"`
+
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors *PortalFrameAncestors     `json:"portalFrameAncestors,omitempty"`
+	RoutingKeyBodyPath   nullable.Nullable[string] `json:"routingKeyBodyPath,omitempty"`
+	RoutingKeyHeader     nullable.Nullable[string] `json:"routingKeyHeader,omitempty"`
 }
 
 // UpdateEndpointRequest defines model for UpdateEndpointRequest.

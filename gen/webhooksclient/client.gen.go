@@ -208,6 +208,15 @@ type App struct {
 	CreatedAt time.Time          `json:"createdAt"`
 	Name      string             `json:"name"`
 
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors PortalFrameAncestors `json:"portalFrameAncestors"`
+
 	// RoutingKeyBodyPath Dot path into a message's `data` whose value is the recipient id.
 	RoutingKeyBodyPath nullable.Nullable[string] `json:"routingKeyBodyPath"`
 
@@ -279,9 +288,18 @@ type BulkReplayStatus string
 
 // CreateAppRequest defines model for CreateAppRequest.
 type CreateAppRequest struct {
-	Name               string              `json:"name"`
-	RoutingKeyBodyPath *RoutingKeyBodyPath `json:"routingKeyBodyPath,omitempty"`
-	RoutingKeyHeader   *RoutingKeyHeader   `json:"routingKeyHeader,omitempty"`
+	Name string `json:"name"`
+
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors *PortalFrameAncestors `json:"portalFrameAncestors,omitempty"`
+	RoutingKeyBodyPath   *RoutingKeyBodyPath   `json:"routingKeyBodyPath,omitempty"`
+	RoutingKeyHeader     *RoutingKeyHeader     `json:"routingKeyHeader,omitempty"`
 }
 
 // CreateBulkReplayRequest defines model for CreateBulkReplayRequest.
@@ -515,6 +533,14 @@ type MessageStatus string
 // Metadata Your own string labels, at most 50.
 type Metadata map[string]string
 
+// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+// (the default): the portal cannot be framed anywhere.
+//
+// Example: ["https://dashboard.example.com"]
+type PortalFrameAncestors = []string
+
 // PortalSession defines model for PortalSession.
 type PortalSession struct {
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -613,9 +639,18 @@ type SendMessageRequest struct {
 
 // UpdateAppRequest defines model for UpdateAppRequest.
 type UpdateAppRequest struct {
-	Name               *string                   `json:"name,omitempty"`
-	RoutingKeyBodyPath nullable.Nullable[string] `json:"routingKeyBodyPath,omitempty"`
-	RoutingKeyHeader   nullable.Nullable[string] `json:"routingKeyHeader,omitempty"`
+	Name *string `json:"name,omitempty"`
+
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors *PortalFrameAncestors     `json:"portalFrameAncestors,omitempty"`
+	RoutingKeyBodyPath   nullable.Nullable[string] `json:"routingKeyBodyPath,omitempty"`
+	RoutingKeyHeader     nullable.Nullable[string] `json:"routingKeyHeader,omitempty"`
 }
 
 // UpdateEndpointRequest defines model for UpdateEndpointRequest.
@@ -1195,7 +1230,8 @@ type ClientInterface interface {
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
 	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1206,7 +1242,8 @@ type ClientInterface interface {
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
 	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1924,7 +1961,8 @@ func (c *Client) GetEndpointSecret(ctx context.Context, appId AppId, recipientId
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
 // credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-// nothing else, until `expiresAt`. `url` opens the portal with the token.
+// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1945,7 +1983,8 @@ func (c *Client) CreatePortalSessionWithBody(ctx context.Context, appId AppId, r
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
 // credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-// nothing else, until `expiresAt`. `url` opens the portal with the token.
+// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4053,7 +4092,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
 	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4064,7 +4104,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
 	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7062,7 +7103,8 @@ func (c *ClientWithResponses) GetEndpointSecretWithResponse(ctx context.Context,
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
 // credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-// nothing else, until `expiresAt`. `url` opens the portal with the token.
+// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7079,7 +7121,8 @@ func (c *ClientWithResponses) CreatePortalSessionWithBodyWithResponse(ctx contex
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
 // credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-// nothing else, until `expiresAt`. `url` opens the portal with the token.
+// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -34,6 +34,7 @@ const recipientID = "acme:eu@1"
 // to it, and a portal session for it.
 type fixture struct {
 	env      *servertest.Env
+	key      string // holds every permission
 	app      string
 	endpoint string
 	message  string
@@ -70,7 +71,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil || ps.JSON201 == nil {
 		t.Fatalf("create portal session: %v %s", err, ps.Body)
 	}
-	return &fixture{env: env, app: appID.String(), endpoint: ep.JSON201.EndpointId.String(),
+	return &fixture{env: env, key: key, app: appID.String(), endpoint: ep.JSON201.EndpointId.String(),
 		message: msg.JSON202.MessageId, session: *ps.JSON201}
 }
 

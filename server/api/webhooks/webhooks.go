@@ -142,7 +142,11 @@ func (h *Handler) ListApps(ctx context.Context, req api.ListAppsRequestObject) (
 // CreateApp creates an app.
 func (h *Handler) CreateApp(ctx context.Context, req api.CreateAppRequestObject) (api.CreateAppResponseObject, error) {
 	b := req.Body
-	a, err := h.DB.CreateWebhookApp(ctx, workspace(ctx), b.Name, b.RoutingKeyBodyPath, b.RoutingKeyHeader)
+	in := store.WebhookApp{Name: b.Name, RoutingKeyBodyPath: b.RoutingKeyBodyPath, RoutingKeyHeader: b.RoutingKeyHeader}
+	if b.PortalFrameAncestors != nil {
+		in.PortalFrameAncestors = *b.PortalFrameAncestors
+	}
+	a, err := h.DB.CreateWebhookApp(ctx, workspace(ctx), in)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +174,9 @@ func (h *Handler) UpdateApp(ctx context.Context, req api.UpdateAppRequestObject)
 		if set, v := optional(req.Body.RoutingKeyHeader); set {
 			a.RoutingKeyHeader = v
 		}
+		if req.Body.PortalFrameAncestors != nil {
+			a.PortalFrameAncestors = *req.Body.PortalFrameAncestors
+		}
 		return nil
 	})
 	if err != nil {
@@ -186,7 +193,16 @@ func (h *Handler) DeleteApp(ctx context.Context, req api.DeleteAppRequestObject)
 	return api.DeleteApp204Response{}, nil
 }
 
+// nonNilStrings answers an empty list as [], not null.
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 func toApp(a store.WebhookApp) api.App {
 	return api.App{AppId: a.ID, Name: a.Name, RoutingKeyBodyPath: nullOf(a.RoutingKeyBodyPath),
-		RoutingKeyHeader: nullOf(a.RoutingKeyHeader), CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
+		RoutingKeyHeader: nullOf(a.RoutingKeyHeader), PortalFrameAncestors: nonNilStrings(a.PortalFrameAncestors),
+		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
 }
