@@ -370,18 +370,32 @@ func (s *Spec) validate(req *http.Request, r *Route, opts *openapi3filter.Option
 	if err == nil {
 		return nil
 	}
-	details := Details(err)
-	if len(details) > maxDetails {
-		more := len(details) - maxDetails
-		details = append(details[:maxDetails], problem.Detail{Field: "body", Message: fmt.Sprintf("and %d more problems", more)})
+	out, more := details(err, maxDetails)
+	if more > 0 {
+		out = append(out, problem.Detail{Field: "body", Message: fmt.Sprintf("and %d more problems", more)})
 	}
-	return problem.Invalid(problem.ValidationFailed, details...)
+	return problem.Invalid(problem.ValidationFailed, out...)
 }
 
 // Details flattens kin-openapi's validation errors into one Detail per problem, naming the
 // field ("channel", "credentials.apiKey", "query.limit") without echoing the value sent.
 func Details(err error) []problem.Detail {
+	out, _ := details(err, -1)
+	return out
+}
+
+// details is Details, up to limit details (all when limit < 0) and the count of the others: a
+// body of 100,000 unknown keys is 100,000 errors, of which an answer shows maxDetails.
+func details(err error, limit int) ([]problem.Detail, int) {
 	var out []problem.Detail
+	more := 0
+	add := func(d func() problem.Detail) {
+		if limit >= 0 && len(out) >= limit {
+			more++
+			return
+		}
+		out = append(out, d())
+	}
 	var walk func(err error, prefix string)
 	walk = func(err error, prefix string) {
 		// A type switch, not errors.As: a RequestError unwraps to the MultiError inside it,
@@ -398,11 +412,15 @@ func Details(err error) []problem.Detail {
 			var pe *openapi3filter.ParseError
 			switch {
 			case e.Err == nil:
-				out = append(out, problem.Detail{Field: fieldOr(prefix, "body"), Message: e.Reason})
+				add(func() problem.Detail { return problem.Detail{Field: fieldOr(prefix, "body"), Message: e.Reason} })
 			case errors.Is(e.Err, openapi3filter.ErrInvalidRequired):
-				out = append(out, problem.Detail{Field: fieldOr(prefix, "body"), Message: "is required", Type: "required"})
+				add(func() problem.Detail {
+					return problem.Detail{Field: fieldOr(prefix, "body"), Message: "is required", Type: "required"}
+				})
 			case errors.As(e.Err, &pe) && e.RequestBody != nil:
-				out = append(out, problem.Detail{Field: "body", Message: "is not valid JSON", Type: "json"})
+				add(func() problem.Detail {
+					return problem.Detail{Field: "body", Message: "is not valid JSON", Type: "json"}
+				})
 			default:
 				walk(e.Err, prefix)
 			}
@@ -414,15 +432,15 @@ func Details(err error) []problem.Detail {
 				walk(inner, prefix)
 				break
 			}
-			out = append(out, schemaDetail(e, prefix))
+			add(func() problem.Detail { return schemaDetail(e, prefix) })
 		case *openapi3filter.ParseError:
-			out = append(out, problem.Detail{Field: prefix, Message: e.Reason, Type: "type"})
+			add(func() problem.Detail { return problem.Detail{Field: prefix, Message: e.Reason, Type: "type"} })
 		default:
-			out = append(out, problem.Detail{Field: prefix, Message: err.Error()})
+			add(func() problem.Detail { return problem.Detail{Field: prefix, Message: err.Error()} })
 		}
 	}
 	walk(err, "")
-	return out
+	return out, more
 }
 
 func schemaDetail(se *openapi3.SchemaError, prefix string) problem.Detail {
