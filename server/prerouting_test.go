@@ -13,9 +13,15 @@ import (
 	"github.com/switchboard-dev/switchboard/server/servertest"
 )
 
+// answer is a response read off a raw connection, its body read and closed.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+}
+
 // raw sends request as written on a new connection to env and reads its last response, the
 // answers to the requests before it discarded.
-func raw(t *testing.T, env *servertest.Env, request string, answers int) (*http.Response, []byte) {
+func raw(t *testing.T, env *servertest.Env, request string, answers int) (answer, []byte) {
 	t.Helper()
 	u, err := url.Parse(env.URL)
 	if err != nil {
@@ -42,7 +48,7 @@ func raw(t *testing.T, env *servertest.Env, request string, answers int) (*http.
 			t.Fatalf("read body: %v", err)
 		}
 		if i == answers {
-			return resp, b
+			return answer{StatusCode: resp.StatusCode, Header: resp.Header}, b
 		}
 	}
 }

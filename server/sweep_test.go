@@ -164,7 +164,6 @@ type sweepOp struct {
 	method  string
 	op      *openapi3.Operation
 	params  []*openapi3.Parameter
-	auth    string // the Authorization header
 }
 
 func sweepOperations(t testing.TB) []*sweepOp {
@@ -337,7 +336,6 @@ type sweepCase struct {
 	header http.Header
 	body   []byte // nil: none
 	ctype  string
-	unique int    // the case's number in its operation, which makes its unique keys unique
 	expect string // for a value that must be refused: the field the 400 must name
 }
 
