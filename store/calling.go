@@ -123,7 +123,6 @@ func (s *DB) sealPreChecks(id string, checks PreChecks) (PreChecks, any) {
 		return stored, nil
 	}
 	plain, _ := json.Marshal(secrets) //nolint:gosec // G117: the credentials are marshaled only to be sealed just below
-
 	return stored, s.box.Seal(plain, callingAAD(id))
 }
 
