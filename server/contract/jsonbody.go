@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -69,7 +70,7 @@ func (s *jsonScanner) enter() {
 		}
 		match := true
 		for i, e := range s.path {
-			match = match && (rp[i] == "*" || e.index < 0 && rp[i] == e.key)
+			match = match && (rp[i] == "*" || e.index < 0 && rp[i] == string(e.key))
 		}
 		if match {
 			s.raw = 1
@@ -84,9 +85,10 @@ func (s *jsonScanner) leave() {
 	}
 }
 
-// pathElem is an object key, or an array index when index >= 0.
+// pathElem is an object key (as decoded, often the body's own bytes), or an array index when
+// index >= 0.
 type pathElem struct {
-	key   string
+	key   []byte
 	index int
 }
 
@@ -96,7 +98,7 @@ func (s *jsonScanner) field() string {
 	}
 	parts := make([]string, len(s.path))
 	for i, e := range s.path {
-		parts[i] = e.key
+		parts[i] = string(e.key)
 		if e.index >= 0 {
 			parts[i] = strconv.Itoa(e.index)
 		}
@@ -208,16 +210,17 @@ func (s *jsonScanner) number() bool {
 	return true
 }
 
-// str scans a string at s.i. With key, it returns the string decoded (for duplicate checks).
+// str scans a string at s.i. With key, it returns the string decoded (for duplicate checks):
+// the body's own bytes when it has no escape.
 // A NUL, an unpaired surrogate or invalid UTF-8 is recorded against the current field (a key's
 // problems against the object holding it).
-func (s *jsonScanner) str(key bool) (string, bool) {
+func (s *jsonScanner) str(key bool) ([]byte, bool) {
 	start := s.i
 	s.i++ // the opening quote
 	var nul, surrogate, badUTF8, escaped bool
 	for {
 		if s.i >= len(s.b) {
-			return "", s.syntax()
+			return nil, s.syntax()
 		}
 		c := s.b[s.i]
 		switch {
@@ -225,11 +228,11 @@ func (s *jsonScanner) str(key bool) (string, bool) {
 			s.i++
 			goto done
 		case c < 0x20:
-			return "", s.syntax()
+			return nil, s.syntax()
 		case c == '\\':
 			escaped = true
 			if s.i+1 >= len(s.b) {
-				return "", s.syntax()
+				return nil, s.syntax()
 			}
 			switch s.b[s.i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -237,7 +240,7 @@ func (s *jsonScanner) str(key bool) (string, bool) {
 			case 'u':
 				r, ok := s.hex4(s.i + 2)
 				if !ok {
-					return "", s.syntax()
+					return nil, s.syntax()
 				}
 				s.i += 6
 				switch {
@@ -258,7 +261,7 @@ func (s *jsonScanner) str(key bool) (string, bool) {
 					surrogate = true
 				}
 			default:
-				return "", s.syntax()
+				return nil, s.syntax()
 			}
 		case c < utf8.RuneSelf:
 			s.i++
@@ -282,29 +285,29 @@ done:
 	switch {
 	case nul:
 		if !s.add(problem.Detail{Field: s.field(), Message: what + " the NUL character (\\u0000)", Type: "string_unicode"}) {
-			return "", false
+			return nil, false
 		}
 	case surrogate:
 		if !s.add(problem.Detail{Field: s.field(), Message: what + " an unpaired UTF-16 surrogate (\\ud800-\\udfff)", Type: "string_unicode"}) {
-			return "", false
+			return nil, false
 		}
 	case badUTF8:
 		if !s.add(problem.Detail{Field: s.field(), Message: what + " bytes that are not UTF-8", Type: "string_unicode"}) {
-			return "", false
+			return nil, false
 		}
 	}
 	if !key {
-		return "", true
+		return nil, true
 	}
 	raw := s.b[start+1 : s.i-1]
 	if !escaped {
-		return string(raw), true
+		return raw, true
 	}
 	var decoded string
 	if json.Unmarshal(s.b[start:s.i], &decoded) != nil {
-		return string(raw), true
+		return raw, true
 	}
-	return decoded, true
+	return []byte(decoded), true
 }
 
 func (s *jsonScanner) hex4(at int) (rune, bool) {
@@ -323,7 +326,8 @@ func (s *jsonScanner) object(depth int) bool {
 		return true
 	}
 	// Keys seen so far: a slice while the object is small, a set once it is not.
-	var few []string
+	var fewKeys [16][]byte
+	few := fewKeys[:0]
 	var many map[string]struct{}
 	for {
 		s.space()
@@ -335,20 +339,22 @@ func (s *jsonScanner) object(depth int) bool {
 			return false
 		}
 		dup := false
-		if many != nil {
-			_, dup = many[k]
-			many[k] = struct{}{}
-		} else {
+		switch {
+		case many != nil:
+			_, dup = many[string(k)]
+			many[string(k)] = struct{}{}
+		case len(few) < cap(few):
 			for _, f := range few {
-				dup = dup || f == k
+				dup = dup || bytes.Equal(f, k)
 			}
 			few = append(few, k)
-			if len(few) > 16 {
-				many = make(map[string]struct{}, 64)
-				for _, f := range few {
-					many[f] = struct{}{}
-				}
+		default:
+			many = make(map[string]struct{}, 64)
+			for _, f := range few {
+				many[string(f)] = struct{}{}
 			}
+			_, dup = many[string(k)]
+			many[string(k)] = struct{}{}
 		}
 		s.path = append(s.path, pathElem{key: k, index: -1})
 		if dup && !s.add(problem.Detail{Field: s.field(), Message: "is given more than once", Type: "json"}) {
