@@ -265,13 +265,7 @@ func (s *DB) DeleteChannel(ctx context.Context, workspaceID, id uuid.UUID) error
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE channels SET status = 'deleted', updated_at = CASE WHEN status = 'deleted' THEN updated_at ELSE now() END
 		WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("Channel")
-	}
-	return nil
+	return changedRow(res, err, func() error { return notFound("Channel") })
 }
 
 // ChannelFilter selects channels; empty fields select everything. Without Statuses, deleted

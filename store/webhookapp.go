@@ -76,11 +76,5 @@ func (s *DB) UpdateWebhookApp(ctx context.Context, workspaceID, id uuid.UUID, ch
 // DeleteWebhookApp deletes an app and everything under it. ErrNotFound if there is none.
 func (s *DB) DeleteWebhookApp(ctx context.Context, workspaceID, id uuid.UUID) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_apps WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("App")
-	}
-	return nil
+	return changedRow(res, err, func() error { return notFound("App") })
 }
