@@ -84,3 +84,13 @@ func startStack(ctx context.Context) (*stack, error) {
 	s.base = "http://" + ln.Addr().String()
 	return s, nil
 }
+
+// workspace creates the benchmark's workspace and an API key holding every permission.
+func (s *stack) workspace(ctx context.Context) (store.Workspace, string, error) {
+	ws, err := s.db.CreateWorkspace(ctx, "bench")
+	if err != nil {
+		return store.Workspace{}, "", err
+	}
+	_, key, err := s.db.CreateAPIKey(ctx, ws.ID, "bench", []string{"*"}, nil)
+	return ws, key, err
+}
