@@ -237,8 +237,22 @@ func (e *Env) Webhooks(t testing.TB, key string) *webhooksclient.ClientWithRespo
 		webhooksclient.WithRequestEditorFn(bearer(key)))
 }
 
-// Do sends a raw request (body may be nil) with headers given as name, value pairs.
+// Do sends a raw request (body may be nil) with headers given as name, value pairs, and
+// returns the response's status and body.
 func (e *Env) Do(t testing.TB, method, path, body string, headers ...string) (int, []byte) {
+	t.Helper()
+	resp, b := e.Request(t, method, path, body, headers...)
+	return resp.StatusCode, b
+}
+
+// Reply is the status and header of a response whose body Request has read and closed.
+type Reply struct {
+	StatusCode int
+	Header     http.Header
+}
+
+// Request is Do for a test that checks the response's headers too.
+func (e *Env) Request(t testing.TB, method, path, body string, headers ...string) (Reply, []byte) {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -259,8 +273,11 @@ func (e *Env) Do(t testing.TB, method, path, body string, headers ...string) (in
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Reply{StatusCode: resp.StatusCode, Header: resp.Header}, b
 }
 
 var (
