@@ -2,7 +2,6 @@ package portal_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -42,35 +41,15 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	env := servertest.New(t)
-	_, key := env.Workspace(t, "*")
-	c := env.Webhooks(t, key)
-	app, err := c.CreateAppWithResponse(ctx, webhooksclient.CreateAppRequest{Name: "Billing webhooks"})
-	if err != nil || app.JSON201 == nil {
-		t.Fatalf("create app: %v %s", err, app.Body)
-	}
-	appID := app.JSON201.AppId
-	if et, err := c.PublishEventTypeWithResponse(ctx, appID, "invoice.paid", webhooksclient.PublishEventTypeRequest{}); err != nil || et.JSON201 == nil {
-		t.Fatalf("publish event type: %v %s", err, et.Body)
-	}
-	if r, err := c.CreateRecipientWithResponse(ctx, appID, webhooksclient.CreateRecipientRequest{RecipientId: recipientID}); err != nil || r.JSON201 == nil {
-		t.Fatalf("create recipient: %v %s", err, r.Body)
-	}
-	ep, err := c.CreateEndpointWithResponse(ctx, appID, recipientID, webhooksclient.CreateEndpointRequest{Url: "https://example.com/hooks"})
-	if err != nil || ep.JSON201 == nil {
-		t.Fatalf("create endpoint: %v %s", err, ep.Body)
-	}
-	rid := recipientID
-	msg, err := c.SendMessageWithResponse(ctx, appID, webhooksclient.SendMessageRequest{
-		RecipientId: &rid, EventType: "invoice.paid", Data: json.RawMessage(`{"invoiceId":"inv_1"}`)})
-	if err != nil || msg.JSON202 == nil {
-		t.Fatalf("send: %v %s", err, msg.Body)
-	}
-	ps, err := c.CreatePortalSessionWithResponse(ctx, appID, recipientID, webhooksclient.CreatePortalSessionRequest{})
+	w := servertest.NewWebhookAppFor(t, env, recipientID, "invoice.paid")
+	ep := w.Endpoint(t, "https://example.com/hooks")
+	msg := w.Send(t, "invoice.paid", `{"invoiceId":"inv_1"}`)
+	ps, err := w.Client.CreatePortalSessionWithResponse(ctx, w.App, recipientID, webhooksclient.CreatePortalSessionRequest{})
 	if err != nil || ps.JSON201 == nil {
 		t.Fatalf("create portal session: %v %s", err, ps.Body)
 	}
-	return &fixture{env: env, app: appID.String(), endpoint: ep.JSON201.EndpointId.String(),
-		message: msg.JSON202.MessageId, session: *ps.JSON201}
+	return &fixture{env: env, app: w.App.String(), endpoint: ep.EndpointId.String(),
+		message: msg.MessageId, session: *ps.JSON201}
 }
 
 // checkSecurityHeaders fails unless h has every security header the portal promises, with a
