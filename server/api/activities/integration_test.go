@@ -21,8 +21,7 @@ const seedCommerceExt = "ext-880e8400"
 func integrationEnv(t *testing.T) (*servertest.Env, uuid.UUID, *activitiesclient.ClientWithResponses) {
 	t.Helper()
 	env := servertest.New(t, fastDispatch())
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "Almacen Norte")
+	ws, key := commerceWorkspace(t, env, "Almacen Norte")
 	c := env.Activities(t, key)
 	providers, _ := c.ListDispatchProvidersWithResponse(ctx, nil)
 	for _, p := range *providers.JSON200 {
