@@ -45,11 +45,17 @@ func NewWebhookAppFor(t testing.TB, env *Env, recipientID string, eventTypes ...
 			t.Fatalf("publish %s: %v %s", et, err, res.Body)
 		}
 	}
-	r, err := c.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: f.Recipient})
-	if err != nil || r.JSON201 == nil {
-		t.Fatalf("create recipient: %v %s", err, r.Body)
-	}
+	f.AddRecipient(t, recipientID)
 	return f
+}
+
+// AddRecipient creates a recipient id of the app; it fails the test unless the answer is 201.
+func (f *WebhookApp) AddRecipient(t testing.TB, id string) {
+	t.Helper()
+	r, err := f.Client.CreateRecipientWithResponse(context.Background(), f.App, webhooksclient.CreateRecipientRequest{RecipientId: id})
+	if err != nil || r.JSON201 == nil {
+		t.Fatalf("create recipient %s: %v %s", id, err, r.Body)
+	}
 }
 
 // Endpoint creates an endpoint of the recipient at url, edited by edit.
