@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -45,6 +47,38 @@ type Config struct {
 	// AllowPrivateEndpoints lets calls the server makes itself to user-given URLs (the Calling
 	// API's pre-checks) reach loopback, private and link-local addresses.
 	AllowPrivateEndpoints bool
+	// PublicURL is the base of every absolute URL the server hands out — portal session links,
+	// the servers of the specs it serves — as clients reach it (SWITCHBOARD_PUBLIC_URL, e.g.
+	// https://switchboard.example.com). Never taken from a request's Host header, which the
+	// client chooses. Required; see PublicBase.
+	PublicURL string
+}
+
+// PublicBase checks a public base URL (SWITCHBOARD_PUBLIC_URL): absolute, http or https, with
+// a host and no query, fragment or credentials; a path is kept (a server behind a proxy under
+// /switchboard). It returns the URL without a trailing slash.
+func PublicBase(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Errorf("%q is not an absolute http:// or https:// URL", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery || u.User != nil {
+		return "", fmt.Errorf("%q must be a scheme, a host and at most a path (no query, fragment or user)", raw)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// DefaultPublicURL is the public URL of a server listening on addr (host:port) when none is
+// configured: http:// and the address, with 127.0.0.1 for an unspecified host (0.0.0.0, ::).
+func DefaultPublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // Renderer writes a problem in a surface's documented error body.
@@ -64,6 +98,10 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	public, err := PublicBase(cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("public URL: %w", err)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	var surfaces []surface
@@ -80,7 +118,7 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs/") })
-	if err := docs.Register(e); err != nil {
+	if err := docs.Register(e, public); err != nil {
 		return nil, err
 	}
 	portal.Register(e) // the customer portal page; it calls the Webhooks API from the browser
@@ -105,7 +143,7 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 			gencalling.RegisterHandlers(g, gencalling.NewStrictHandler(calling.New(db, cfg.Now, cfg.AllowPrivateEndpoints), nil))
 		}},
 		"webhooks": {webhooks.Render, keys, false, func(g *echo.Group) {
-			genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now},
+			genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now, PublicURL: public},
 				[]genwebhooks.StrictMiddlewareFunc{webhooks.WithRequest}))
 		}},
 	}
