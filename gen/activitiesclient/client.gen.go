@@ -256,27 +256,6 @@ func (e IntegrationTaskActivityOrigin) Valid() bool {
 	}
 }
 
-// Defines values for IntegrationTaskResultStatus.
-const (
-	IntegrationTaskResultStatusEFFECTIVE    IntegrationTaskResultStatus = "EFFECTIVE"
-	IntegrationTaskResultStatusNOTEFFECTIVE IntegrationTaskResultStatus = "NOT_EFFECTIVE"
-	IntegrationTaskResultStatusPENDING      IntegrationTaskResultStatus = "PENDING"
-)
-
-// Valid indicates whether the value is a known member of the IntegrationTaskResultStatus enum.
-func (e IntegrationTaskResultStatus) Valid() bool {
-	switch e {
-	case IntegrationTaskResultStatusEFFECTIVE:
-		return true
-	case IntegrationTaskResultStatusNOTEFFECTIVE:
-		return true
-	case IntegrationTaskResultStatusPENDING:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for Source.
 const (
 	INTEGRATION Source = "INTEGRATION"
@@ -297,16 +276,16 @@ func (e Source) Valid() bool {
 
 // Defines values for SubmitTaskResultRequestTaskResultContactType.
 const (
-	SubmitTaskResultRequestTaskResultContactTypeINBOUND  SubmitTaskResultRequestTaskResultContactType = "INBOUND"
-	SubmitTaskResultRequestTaskResultContactTypeOUTBOUND SubmitTaskResultRequestTaskResultContactType = "OUTBOUND"
+	INBOUND  SubmitTaskResultRequestTaskResultContactType = "INBOUND"
+	OUTBOUND SubmitTaskResultRequestTaskResultContactType = "OUTBOUND"
 )
 
 // Valid indicates whether the value is a known member of the SubmitTaskResultRequestTaskResultContactType enum.
 func (e SubmitTaskResultRequestTaskResultContactType) Valid() bool {
 	switch e {
-	case SubmitTaskResultRequestTaskResultContactTypeINBOUND:
+	case INBOUND:
 		return true
-	case SubmitTaskResultRequestTaskResultContactTypeOUTBOUND:
+	case OUTBOUND:
 		return true
 	default:
 		return false
@@ -328,24 +307,6 @@ func (e TargetCriterionType) Valid() bool {
 	case LASTCONTACTEDSAMECHANNEL:
 		return true
 	case ROLEMATCH:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for TaskResultDetailContactType.
-const (
-	TaskResultDetailContactTypeINBOUND  TaskResultDetailContactType = "INBOUND"
-	TaskResultDetailContactTypeOUTBOUND TaskResultDetailContactType = "OUTBOUND"
-)
-
-// Valid indicates whether the value is a known member of the TaskResultDetailContactType enum.
-func (e TaskResultDetailContactType) Valid() bool {
-	switch e {
-	case TaskResultDetailContactTypeINBOUND:
-		return true
-	case TaskResultDetailContactTypeOUTBOUND:
 		return true
 	default:
 		return false
@@ -905,12 +866,12 @@ type IntegrationTask struct {
 	OccurredAt nullable.Nullable[time.Time] `json:"occurredAt"`
 	Reason     CodeLabel                    `json:"reason"`
 
-	// Result The submitted result; null before any.
-	Result nullable.Nullable[TaskResultDetail] `json:"result"`
+	// Result A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
+	Result nullable.Nullable[NullableTaskResultDetail] `json:"result"`
 
 	// ResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
-	ResultStatus nullable.Nullable[IntegrationTaskResultStatus] `json:"resultStatus"`
-	ScheduledAt  time.Time                                      `json:"scheduledAt"`
+	ResultStatus nullable.Nullable[TaskResultStatus] `json:"resultStatus"`
+	ScheduledAt  time.Time                           `json:"scheduledAt"`
 
 	// Status A task's status as the integration API shows it; derived from the activity's status.
 	Status TaskStatus `json:"status"`
@@ -923,14 +884,14 @@ type IntegrationTask struct {
 // IntegrationTaskActivityOrigin Always `ACTIVITY` here.
 type IntegrationTaskActivityOrigin string
 
-// IntegrationTaskResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
-type IntegrationTaskResultStatus string
-
 // IntegrationTaskPage defines model for IntegrationTaskPage.
 type IntegrationTaskPage struct {
 	Data []IntegrationTask `json:"data"`
 	Meta PageMeta          `json:"meta"`
 }
+
+// NullableTaskResultDetail A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
+type NullableTaskResultDetail = TaskResultDetail
 
 // PageMeta defines model for PageMeta.
 type PageMeta struct {
@@ -1052,11 +1013,11 @@ type TaskResult struct {
 
 // TaskResultDetail defines model for TaskResultDetail.
 type TaskResultDetail struct {
-	Comment            nullable.Nullable[string]                      `json:"comment"`
-	ContactType        nullable.Nullable[TaskResultDetailContactType] `json:"contactType"`
-	FutureScheduledAt  nullable.Nullable[time.Time]                   `json:"futureScheduledAt"`
-	OperatorExternalId nullable.Nullable[string]                      `json:"operatorExternalId"`
-	Payload            map[string]interface{}                         `json:"payload"`
+	Comment            nullable.Nullable[string]    `json:"comment"`
+	ContactType        nullable.Nullable[string]    `json:"contactType"`
+	FutureScheduledAt  nullable.Nullable[time.Time] `json:"futureScheduledAt"`
+	OperatorExternalId nullable.Nullable[string]    `json:"operatorExternalId"`
+	Payload            map[string]interface{}       `json:"payload"`
 
 	// Result The result type code.
 	//
@@ -1068,9 +1029,6 @@ type TaskResultDetail struct {
 	// Example: Venta completada
 	ResultLabel string `json:"resultLabel"`
 }
-
-// TaskResultDetailContactType defines model for TaskResultDetail.ContactType.
-type TaskResultDetailContactType string
 
 // TaskResultStatus `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
 type TaskResultStatus string

@@ -1,6 +1,7 @@
 // Package contract makes a surface's OpenAPI spec the contract its HTTP handlers are held to:
 // it finds the operation a request is for (404/405 otherwise), exposes the operation's security
-// requirements so authentication reads permissions from the spec, and validates requests with
+// requirements and permissions (x-permissions) so authentication reads them from the spec, and
+// validates requests with
 // kin-openapi (parameters, formats, enums, bodies, body size) before any handler runs.
 package contract
 
@@ -61,7 +62,7 @@ type Spec struct {
 	// documented snake_case field of the same name, for APIs whose clients send both.
 	AcceptCamelCase bool
 	router          routers.Router
-	security        map[*openapi3.Operation][]Requirement // by operation, from Load
+	security        map[*openapi3.Operation]access // by operation, from Load
 }
 
 // Load parses and validates a spec mounted at prefix.
@@ -83,42 +84,90 @@ func Load(data []byte, prefix string) (*Spec, error) {
 		return nil, err
 	}
 	s := &Spec{Doc: doc, Prefix: prefix, BodyLimit: DefaultBodyLimit, router: router,
-		security: map[*openapi3.Operation][]Requirement{}}
-	// Each operation's security alternatives, resolved once here rather than per request.
-	for _, item := range doc.Paths.Map() {
-		for _, op := range item.Operations() {
+		security: map[*openapi3.Operation]access{}}
+	// Each operation's security alternatives and permissions, resolved once here rather than
+	// per request.
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
 			if _, done := s.security[op]; done {
 				continue // an operation shared by two path items
 			}
-			security := op.Security
-			if security == nil {
-				security = &doc.Security
+			a, err := operationAccess(doc, op)
+			if err != nil {
+				return nil, fmt.Errorf("spec: %s %s (%s): %w", method, path, op.OperationID, err)
 			}
-			for _, alt := range *security {
-				names := make([]string, 0, len(alt))
-				for name := range alt {
-					names = append(names, name)
-				}
-				sort.Strings(names)
-				for _, name := range names {
-					ref := doc.Components.SecuritySchemes[name]
-					if ref == nil || ref.Value == nil {
-						return nil, fmt.Errorf("spec: operation %s uses undefined security scheme %q", op.OperationID, name)
-					}
-					s.security[op] = append(s.security[op], Requirement{SchemeName: name, Scheme: ref.Value, Scopes: alt[name]})
-				}
-			}
+			s.security[op] = a
 		}
 	}
 	return s, nil
 }
 
-// Requirement is one way to satisfy an operation's security: a scheme and the permissions
-// (scopes) a credential presented through it must hold.
+// access is what an operation accepts as credentials and what they must be allowed to do.
+type access struct {
+	requirements []Requirement
+	permissions  []string
+}
+
+// PermissionsExtension is the operation extension listing the permissions a credential needs
+// to call it, all of them. OpenAPI 3.0.3 reserves security scopes for OAuth2 and OpenID
+// Connect, so the requirements of http and apiKey schemes carry none and permissions live here.
+const PermissionsExtension = "x-permissions"
+
+// operationAccess resolves an operation's security (its own, else the document's) and its
+// x-permissions. An operation that needs a credential must say which permissions it needs —
+// an empty list where any valid credential will do — so that a forgotten x-permissions
+// cannot leave an operation open to every key; a public one (no security) must list none.
+func operationAccess(doc *openapi3.T, op *openapi3.Operation) (access, error) {
+	security := op.Security
+	if security == nil {
+		security = &doc.Security
+	}
+	var a access
+	for _, alt := range *security {
+		names := make([]string, 0, len(alt))
+		for name := range alt {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			ref := doc.Components.SecuritySchemes[name]
+			if ref == nil || ref.Value == nil {
+				return access{}, fmt.Errorf("uses undefined security scheme %q", name)
+			}
+			if len(alt[name]) > 0 && ref.Value.Type != "oauth2" && ref.Value.Type != "openIdConnect" {
+				return access{}, fmt.Errorf("security scheme %q (%s) has scopes %v; list permissions in %s", name, ref.Value.Type, alt[name], PermissionsExtension)
+			}
+			a.requirements = append(a.requirements, Requirement{SchemeName: name, Scheme: ref.Value})
+		}
+	}
+	raw, listed := op.Extensions[PermissionsExtension]
+	switch {
+	case !listed && len(a.requirements) > 0:
+		return access{}, fmt.Errorf("needs a credential but has no %s (list its permissions, or [] when any valid credential may call it)", PermissionsExtension)
+	case listed && len(a.requirements) == 0:
+		return access{}, fmt.Errorf("is public (no security requirement) but lists %s", PermissionsExtension)
+	case !listed:
+		return a, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return access{}, fmt.Errorf("%s must be a list of permission names", PermissionsExtension)
+	}
+	a.permissions = make([]string, 0, len(list))
+	for _, v := range list {
+		p, ok := v.(string)
+		if !ok || p == "" {
+			return access{}, fmt.Errorf("%s must be a list of permission names, has %v", PermissionsExtension, v)
+		}
+		a.permissions = append(a.permissions, p)
+	}
+	return a, nil
+}
+
+// Requirement is one way to present an operation's credential: a security scheme.
 type Requirement struct {
 	SchemeName string
 	Scheme     *openapi3.SecurityScheme
-	Scopes     []string
 }
 
 // Route is the operation a request was matched to.
@@ -127,7 +176,10 @@ type Route struct {
 	PathParams map[string]string
 	// Security lists the alternatives; empty means the operation is public.
 	Security []Requirement
-	route    *routers.Route
+	// Permissions are those a credential needs, every one of them (the operation's
+	// x-permissions); empty when any valid credential may call it.
+	Permissions []string
+	route       *routers.Route
 }
 
 const routeKey = "contract.route"
@@ -164,7 +216,8 @@ func (s *Spec) Match() echo.MiddlewareFunc {
 					params[k] = u
 				}
 			}
-			r := &Route{Operation: route.Operation, PathParams: params, Security: s.security[route.Operation], route: route}
+			a := s.security[route.Operation]
+			r := &Route{Operation: route.Operation, PathParams: params, Security: a.requirements, Permissions: a.permissions, route: route}
 			c.Set(routeKey, r)
 			return next(c)
 		}
@@ -404,7 +457,8 @@ func toSnake(s string) string {
 
 // ValidateResponse checks a response to req against the operation's declared responses:
 // an undeclared status code, a missing or wrong header or a body that does not match the
-// schema is an error. Tests use it to hold handlers to the spec.
+// schema is an error, and so is a null the schema refuses as strict tools read it (TakesNull).
+// Tests use it to hold handlers to the spec.
 func (s *Spec) ValidateResponse(req *http.Request, status int, header http.Header, body []byte) error {
 	rel := s.relative(req)
 	route, params, err := s.router.FindRoute(rel)
@@ -421,7 +475,18 @@ func (s *Spec) ValidateResponse(req *http.Request, status int, header http.Heade
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	in.SetBodyBytes(body)
-	return openapi3filter.ValidateResponse(req.Context(), in)
+	if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil {
+		return err
+	}
+	// kin-openapi takes null wherever `nullable` is true; strict readers of the spec do not.
+	if ref := route.Operation.Responses.Status(status); ref != nil && ref.Value != nil {
+		if mt := ref.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
+			if nulls := strictNulls(mt.Schema.Value, body); len(nulls) > 0 {
+				return fmt.Errorf("response body has nulls its schema refuses: %s", strings.Join(nulls, "; "))
+			}
+		}
+	}
+	return nil
 }
 
 // relative returns a shallow copy of req whose path is relative to the surface's prefix, the

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -154,6 +155,113 @@ func TestHasUpperKey(t *testing.T) {
 	for in, want := range cases {
 		if got := hasUpperKey([]byte(in)); got != want {
 			t.Errorf("hasUpperKey(%s) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// TestLoadPermissions: an operation that needs a credential must list its permissions in
+// x-permissions ([] = any valid credential), so that one without them is never left open to
+// every key; scopes on http and apiKey schemes (which OpenAPI 3.0.3 leaves empty) are refused.
+func TestLoadPermissions(t *testing.T) {
+	t.Parallel()
+	const head = `openapi: 3.0.3
+info: {title: t, version: "1"}
+components:
+  securitySchemes:
+    key: {type: http, scheme: bearer}
+security:
+  - key: []
+paths:
+  /things:
+    get:
+      operationId: listThings
+      responses:
+        '200': {description: ok}
+`
+	for name, tc := range map[string]struct {
+		op      string
+		wantErr string
+		perms   []string
+	}{
+		"listed":                {op: "      x-permissions: [thing:read, thing:list]\n", perms: []string{"thing:read", "thing:list"}},
+		"any credential":        {op: "      x-permissions: []\n", perms: []string{}},
+		"missing":               {op: "", wantErr: "has no x-permissions"},
+		"scopes on http":        {op: "      security: [{key: [thing:read]}]\n      x-permissions: [thing:read]\n", wantErr: "has scopes"},
+		"not a list":            {op: "      x-permissions: thing:read\n", wantErr: "must be a list"},
+		"public with perms":     {op: "      security: []\n      x-permissions: [thing:read]\n", wantErr: "is public"},
+		"public, none listed":   {op: "      security: []\n"},
+		"empty permission name": {op: "      x-permissions: ['']\n", wantErr: "must be a list of permission names"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Load([]byte(head+tc.op), "/v1")
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Load: %v, want an error saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := echo.New()
+			c := e.NewContext(httptest.NewRequest("GET", "/v1/things", nil), httptest.NewRecorder())
+			var got *Route
+			if err := s.Match()(func(c echo.Context) error { got = RouteOf(c); return nil })(c); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got.Permissions) != fmt.Sprint(tc.perms) {
+				t.Errorf("permissions %v, want %v", got.Permissions, tc.perms)
+			}
+		})
+	}
+}
+
+// TestValidateResponseStrictNulls: a null the schema's enum or allOf refuses is an error, as
+// strict tools read OpenAPI 3.0.3, though kin-openapi takes it because of `nullable: true`.
+func TestValidateResponseStrictNulls(t *testing.T) {
+	t.Parallel()
+	s, err := Load([]byte(`openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /things:
+    get:
+      operationId: getThing
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  bad: {type: string, nullable: true, enum: [on, off]}
+                  good: {type: string, nullable: true, enum: [on, off, null]}
+                  limit: {type: object, nullable: true, allOf: [{$ref: '#/components/schemas/Limit'}]}
+                  fine: {$ref: '#/components/schemas/NullableLimit'}
+                  list: {type: array, items: {type: string, nullable: true, enum: [a]}}
+components:
+  schemas:
+    Limit: {type: object, properties: {max: {type: integer}}}
+    NullableLimit: {type: object, nullable: true, properties: {max: {type: integer}}}
+`), "/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(body string) error {
+		req := httptest.NewRequest("GET", "/v1/things", nil)
+		return s.ValidateResponse(req, 200, map[string][]string{"Content-Type": {"application/json"}}, []byte(body))
+	}
+	if err := check(`{"bad":"on","good":null,"limit":{"max":1},"fine":null,"list":["a"]}`); err != nil {
+		t.Errorf("valid response: %v", err)
+	}
+	err = check(`{"bad":null,"limit":null,"list":["a",null]}`)
+	if err == nil {
+		t.Fatal("nulls the enum and the allOf refuse were accepted")
+	}
+	for _, want := range []string{"/bad:", "/limit:", "/list/1:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
 		}
 	}
 }
