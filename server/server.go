@@ -127,22 +127,21 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	mounts := map[string]struct {
 		render   Renderer
 		authn    echo.MiddlewareFunc
-		camel    bool // accept camelCase aliases of snake_case body fields
 		register func(g *echo.Group)
 	}{
-		"activities": {activities.Render, keys, true, func(g *echo.Group) {
+		"activities": {activities.Render, keys, func(g *echo.Group) {
 			genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(&activities.Handler{DB: db}, nil))
 		}},
-		"admin": {admin.Render, auth.Operator(cfg.AdminToken), false, func(g *echo.Group) {
+		"admin": {admin.Render, auth.Operator(cfg.AdminToken), func(g *echo.Group) {
 			genadmin.RegisterHandlers(g, genadmin.NewStrictHandler(&admin.Handler{DB: db, Now: cfg.Now}, nil))
 		}},
-		"channels": {channels.Render, keys, false, func(g *echo.Group) {
+		"channels": {channels.Render, keys, func(g *echo.Group) {
 			genchannels.RegisterHandlers(g, genchannels.NewStrictHandler(channels.New(db, cfg.Now), nil))
 		}},
-		"calling": {calling.Render, keys, false, func(g *echo.Group) {
+		"calling": {calling.Render, keys, func(g *echo.Group) {
 			gencalling.RegisterHandlers(g, gencalling.NewStrictHandler(calling.New(db, cfg.Now, cfg.AllowPrivateEndpoints), nil))
 		}},
-		"webhooks": {webhooks.Render, keys, false, func(g *echo.Group) {
+		"webhooks": {webhooks.Render, keys, func(g *echo.Group) {
 			genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now, PublicURL: public},
 				[]genwebhooks.StrictMiddlewareFunc{webhooks.WithRequest}))
 		}},
@@ -160,7 +159,6 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		if err != nil {
 			return nil, err
 		}
-		spec.AcceptCamelCase = m.camel
 		surfaces = append(surfaces, surface{prefix: s.Prefix, render: m.render})
 		m.register(e.Group(s.Prefix, spec.Match(), m.authn, spec.Validate()))
 	}

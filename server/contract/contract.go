@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // time zone names resolve even where the system has no zoneinfo
-	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -58,11 +57,9 @@ type Spec struct {
 	Prefix string
 	// BodyLimit is the largest request body in bytes; larger ones get 413.
 	BodyLimit int64
-	// AcceptCamelCase renames top-level request body fields given in camelCase to the
-	// documented snake_case field of the same name, for APIs whose clients send both.
-	AcceptCamelCase bool
-	router          routers.Router
-	security        map[*openapi3.Operation]access // by operation, from Load
+	router    routers.Router
+	security  map[*openapi3.Operation]access            // by operation, from Load
+	aliases   map[*openapi3.Operation]map[string]string // by operation: body alias → property (x-alias-of)
 }
 
 // Load parses and validates a spec mounted at prefix.
@@ -84,7 +81,7 @@ func Load(data []byte, prefix string) (*Spec, error) {
 		return nil, err
 	}
 	s := &Spec{Doc: doc, Prefix: prefix, BodyLimit: DefaultBodyLimit, router: router,
-		security: map[*openapi3.Operation]access{}}
+		security: map[*openapi3.Operation]access{}, aliases: map[*openapi3.Operation]map[string]string{}}
 	// Each operation's security alternatives and permissions, resolved once here rather than
 	// per request.
 	for path, item := range doc.Paths.Map() {
@@ -97,6 +94,9 @@ func Load(data []byte, prefix string) (*Spec, error) {
 				return nil, fmt.Errorf("spec: %s %s (%s): %w", method, path, op.OperationID, err)
 			}
 			s.security[op] = a
+			if s.aliases[op], err = bodyAliases(op); err != nil {
+				return nil, fmt.Errorf("spec: %s %s (%s): %w", method, path, op.OperationID, err)
+			}
 		}
 	}
 	return s, nil
@@ -251,8 +251,8 @@ func (s *Spec) Validate() echo.MiddlewareFunc {
 				if int64(len(body)) > limit {
 					return problem.New(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", limit)
 				}
-				if s.AcceptCamelCase {
-					if body, err = snakeCaseAliases(body, r.Operation); err != nil {
+				if aliases := s.aliases[r.Operation]; aliases != nil {
+					if body, err = renameAliases(body, aliases); err != nil {
 						return err
 					}
 				}
@@ -362,20 +362,54 @@ func fieldOr(field, dflt string) string {
 	return field
 }
 
-// snakeCaseAliases renames top-level keys of a JSON object body that are the camelCase
-// spelling of a documented snake_case property (baseUrl → base_url). Both spellings of one
-// field is a 400; anything that is not a JSON object is left for validation to judge.
-func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
+// AliasExtension marks a request body property as another spelling of a sibling property,
+// which it names (`baseUrl: {x-alias-of: base_url, deprecated: true, ...}`): Validate renames
+// it before validating, so handlers only ever see the documented field.
+const AliasExtension = "x-alias-of"
+
+// bodyAliases returns the aliases a request body schema declares, alias → property, or nil.
+func bodyAliases(op *openapi3.Operation) (map[string]string, error) {
 	if op.RequestBody == nil || op.RequestBody.Value == nil {
-		return body, nil
+		return nil, nil
 	}
 	mt := op.RequestBody.Value.Content.Get("application/json")
-	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil || len(mt.Schema.Value.Properties) == 0 {
-		return body, nil
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return nil, nil
 	}
-	props := mt.Schema.Value.Properties
-	if !hasUpperKey(body) {
-		return body, nil // the common case, snake_case already: no need to decode
+	var out map[string]string
+	for name, p := range mt.Schema.Value.Properties {
+		if p.Value == nil {
+			continue
+		}
+		raw, ok := p.Value.Extensions[AliasExtension]
+		if !ok {
+			continue
+		}
+		target, _ := raw.(string)
+		if _, exists := mt.Schema.Value.Properties[target]; !exists || target == name {
+			return nil, fmt.Errorf("property %s: %s %v names no other property of the body", name, AliasExtension, raw)
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = target
+	}
+	return out, nil
+}
+
+// renameAliases renames the top-level keys of a JSON object body that are declared aliases
+// (baseUrl → base_url). Both spellings of one field is a 400; anything that is not a JSON
+// object is left for validation to judge.
+func renameAliases(body []byte, aliases map[string]string) ([]byte, error) {
+	present := false
+	for alias := range aliases {
+		if bytes.Contains(body, []byte(`"`+alias+`"`)) {
+			present = true // maybe as a key: decode to know
+			break
+		}
+	}
+	if !present {
+		return body, nil // the common case: no alias spelled anywhere, no need to decode
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(body, &obj) != nil {
@@ -383,20 +417,17 @@ func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
 	}
 	changed := false
 	var dup []problem.Detail
-	for k, v := range obj {
-		if _, ok := props[k]; ok {
+	for alias, target := range aliases {
+		v, ok := obj[alias]
+		if !ok {
 			continue
 		}
-		snake := toSnake(k)
-		if _, ok := props[snake]; !ok || snake == k {
+		if _, both := obj[target]; both {
+			dup = append(dup, problem.Detail{Field: target, Message: fmt.Sprintf("is given twice, as %s and %s", target, alias)})
 			continue
 		}
-		if _, both := obj[snake]; both {
-			dup = append(dup, problem.Detail{Field: snake, Message: fmt.Sprintf("is given twice, as %s and %s", snake, k)})
-			continue
-		}
-		obj[snake] = v
-		delete(obj, k)
+		obj[target] = v
+		delete(obj, alias)
 		changed = true
 	}
 	if len(dup) > 0 {
@@ -407,52 +438,6 @@ func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
 		return body, nil
 	}
 	return json.Marshal(obj)
-}
-
-// hasUpperKey reports whether a JSON document may have an object key with an upper-case ASCII
-// letter: a string followed by a colon. It scans bytes without decoding; a false positive only
-// costs the full decode it saves.
-func hasUpperKey(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		if b[i] != '"' {
-			continue
-		}
-		upper := false
-		j := i + 1
-		for ; j < len(b) && b[j] != '"'; j++ {
-			if b[j] == '\\' {
-				j++
-				continue
-			}
-			if b[j] >= 'A' && b[j] <= 'Z' {
-				upper = true
-			}
-		}
-		k := j + 1
-		for k < len(b) && (b[k] == ' ' || b[k] == '\t' || b[k] == '\n' || b[k] == '\r') {
-			k++
-		}
-		if upper && k < len(b) && b[k] == ':' {
-			return true
-		}
-		i = j
-	}
-	return false
-}
-
-func toSnake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			b.WriteRune(unicode.ToLower(r))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // ValidateResponse checks a response to req against the operation's declared responses:
