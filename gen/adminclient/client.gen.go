@@ -528,12 +528,16 @@ type ClientInterface interface {
 
 	// CreateDispatchProviderWithBody Add a dispatch provider
 	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
 	CreateDispatchProviderWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateDispatchProvider Add a dispatch provider
+	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -542,12 +546,16 @@ type ClientInterface interface {
 
 	// UpdateDispatchProviderWithBody Update a dispatch provider
 	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
 	UpdateDispatchProviderWithBody(ctx context.Context, providerId ProviderId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateDispatchProvider Update a dispatch provider
+	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -585,12 +593,16 @@ type ClientInterface interface {
 
 	// CreateWorkspaceWithBody Create a workspace
 	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
 	CreateWorkspaceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateWorkspace Create a workspace
+	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -599,10 +611,14 @@ type ClientInterface interface {
 
 	// GetWorkspace Get a workspace
 	//
+	// Returns one workspace.
+	//
 	// Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
 	GetWorkspace(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateWorkspaceWithBody Update a workspace
+	//
+	// Renames a workspace.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -610,6 +626,8 @@ type ClientInterface interface {
 	UpdateWorkspaceWithBody(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateWorkspace Update a workspace
+	//
+	// Renames a workspace.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -654,10 +672,14 @@ type ClientInterface interface {
 
 	// GetApiKey Get an API key
 	//
+	// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+	//
 	// Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 	GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspaceLimits Get a workspace's plan limits
+	//
+	// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 	//
 	// Corresponds with GET /workspaces/{workspaceId}/limits (the `GetWorkspaceLimits` operationId).
 	GetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -706,6 +728,8 @@ func (c *Client) ListDispatchProviders(ctx context.Context, reqEditors ...Reques
 
 // CreateDispatchProviderWithBody Add a dispatch provider
 //
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
@@ -722,6 +746,8 @@ func (c *Client) CreateDispatchProviderWithBody(ctx context.Context, contentType
 }
 
 // CreateDispatchProvider Add a dispatch provider
+//
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -740,6 +766,8 @@ func (c *Client) CreateDispatchProvider(ctx context.Context, body CreateDispatch
 
 // UpdateDispatchProviderWithBody Update a dispatch provider
 //
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
@@ -756,6 +784,8 @@ func (c *Client) UpdateDispatchProviderWithBody(ctx context.Context, providerId 
 }
 
 // UpdateDispatchProvider Update a dispatch provider
+//
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -833,6 +863,8 @@ func (c *Client) ListWorkspaces(ctx context.Context, params *ListWorkspacesParam
 
 // CreateWorkspaceWithBody Create a workspace
 //
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
@@ -849,6 +881,8 @@ func (c *Client) CreateWorkspaceWithBody(ctx context.Context, contentType string
 }
 
 // CreateWorkspace Create a workspace
+//
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -867,6 +901,8 @@ func (c *Client) CreateWorkspace(ctx context.Context, body CreateWorkspaceJSONRe
 
 // GetWorkspace Get a workspace
 //
+// Returns one workspace.
+//
 // Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
 func (c *Client) GetWorkspace(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWorkspaceRequest(c.Server, workspaceId)
@@ -881,6 +917,8 @@ func (c *Client) GetWorkspace(ctx context.Context, workspaceId WorkspaceId, reqE
 }
 
 // UpdateWorkspaceWithBody Update a workspace
+//
+// Renames a workspace.
 //
 // Takes any type of body and a specified content type.
 //
@@ -898,6 +936,8 @@ func (c *Client) UpdateWorkspaceWithBody(ctx context.Context, workspaceId Worksp
 }
 
 // UpdateWorkspace Update a workspace
+//
+// Renames a workspace.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -992,6 +1032,8 @@ func (c *Client) RevokeApiKey(ctx context.Context, workspaceId WorkspaceId, keyI
 
 // GetApiKey Get an API key
 //
+// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+//
 // Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 func (c *Client) GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiKeyRequest(c.Server, workspaceId, keyId)
@@ -1006,6 +1048,8 @@ func (c *Client) GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId o
 }
 
 // GetWorkspaceLimits Get a workspace's plan limits
+//
+// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 //
 // Corresponds with GET /workspaces/{workspaceId}/limits (the `GetWorkspaceLimits` operationId).
 func (c *Client) GetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1718,12 +1762,16 @@ type ClientWithResponsesInterface interface {
 
 	// CreateDispatchProviderWithBodyWithResponse Add a dispatch provider
 	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
 	CreateDispatchProviderWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDispatchProviderResponse, error)
 
 	// CreateDispatchProviderWithResponse Add a dispatch provider
+	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1732,12 +1780,16 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateDispatchProviderWithBodyWithResponse Update a dispatch provider
 	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
 	UpdateDispatchProviderWithBodyWithResponse(ctx context.Context, providerId ProviderId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDispatchProviderResponse, error)
 
 	// UpdateDispatchProviderWithResponse Update a dispatch provider
+	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1777,12 +1829,16 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWorkspaceWithBodyWithResponse Create a workspace
 	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
 	CreateWorkspaceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error)
 
 	// CreateWorkspaceWithResponse Create a workspace
+	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1791,6 +1847,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetWorkspaceWithResponse Get a workspace
 	//
+	// Returns one workspace.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
@@ -1798,12 +1856,16 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateWorkspaceWithBodyWithResponse Update a workspace
 	//
+	// Renames a workspace.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /workspaces/{workspaceId} (the `UpdateWorkspace` operationId).
 	UpdateWorkspaceWithBodyWithResponse(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceResponse, error)
 
 	// UpdateWorkspaceWithResponse Update a workspace
+	//
+	// Renames a workspace.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1852,12 +1914,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetApiKeyWithResponse Get an API key
 	//
+	// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 	GetApiKeyWithResponse(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetApiKeyResponse, error)
 
 	// GetWorkspaceLimitsWithResponse Get a workspace's plan limits
+	//
+	// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2788,6 +2854,8 @@ func (c *ClientWithResponses) ListDispatchProvidersWithResponse(ctx context.Cont
 
 // CreateDispatchProviderWithBodyWithResponse Add a dispatch provider
 //
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
@@ -2800,6 +2868,8 @@ func (c *ClientWithResponses) CreateDispatchProviderWithBodyWithResponse(ctx con
 }
 
 // CreateDispatchProviderWithResponse Add a dispatch provider
+//
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2814,6 +2884,8 @@ func (c *ClientWithResponses) CreateDispatchProviderWithResponse(ctx context.Con
 
 // UpdateDispatchProviderWithBodyWithResponse Update a dispatch provider
 //
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
@@ -2826,6 +2898,8 @@ func (c *ClientWithResponses) UpdateDispatchProviderWithBodyWithResponse(ctx con
 }
 
 // UpdateDispatchProviderWithResponse Update a dispatch provider
+//
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2889,6 +2963,8 @@ func (c *ClientWithResponses) ListWorkspacesWithResponse(ctx context.Context, pa
 
 // CreateWorkspaceWithBodyWithResponse Create a workspace
 //
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
@@ -2901,6 +2977,8 @@ func (c *ClientWithResponses) CreateWorkspaceWithBodyWithResponse(ctx context.Co
 }
 
 // CreateWorkspaceWithResponse Create a workspace
+//
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2915,6 +2993,8 @@ func (c *ClientWithResponses) CreateWorkspaceWithResponse(ctx context.Context, b
 
 // GetWorkspaceWithResponse Get a workspace
 //
+// Returns one workspace.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
@@ -2928,6 +3008,8 @@ func (c *ClientWithResponses) GetWorkspaceWithResponse(ctx context.Context, work
 
 // UpdateWorkspaceWithBodyWithResponse Update a workspace
 //
+// Renames a workspace.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /workspaces/{workspaceId} (the `UpdateWorkspace` operationId).
@@ -2940,6 +3022,8 @@ func (c *ClientWithResponses) UpdateWorkspaceWithBodyWithResponse(ctx context.Co
 }
 
 // UpdateWorkspaceWithResponse Update a workspace
+//
+// Renames a workspace.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3018,6 +3102,8 @@ func (c *ClientWithResponses) RevokeApiKeyWithResponse(ctx context.Context, work
 
 // GetApiKeyWithResponse Get an API key
 //
+// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
@@ -3030,6 +3116,8 @@ func (c *ClientWithResponses) GetApiKeyWithResponse(ctx context.Context, workspa
 }
 
 // GetWorkspaceLimitsWithResponse Get a workspace's plan limits
+//
+// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -874,6 +874,9 @@ type ClientInterface interface {
 
 	// ListApps List apps
 	//
+	// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+	// Requires `app:read`.
+	//
 	// Corresponds with GET /apps (the `ListApps` operationId).
 	ListApps(ctx context.Context, params *ListAppsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -882,6 +885,7 @@ type ClientInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -893,6 +897,7 @@ type ClientInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -902,11 +907,15 @@ type ClientInterface interface {
 	// DeleteApp Delete an app
 	//
 	// Deletes the app with its event types, recipients, endpoints, messages and attempts.
+	// Requires `app:write`.
 	//
 	// Corresponds with DELETE /apps/{appId} (the `DeleteApp` operationId).
 	DeleteApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApp Get an app
+	//
+	// Returns one app of the workspace with its routing-key settings.
+	// Requires `app:read`.
 	//
 	// Corresponds with GET /apps/{appId} (the `GetApp` operationId).
 	GetApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -914,6 +923,7 @@ type ClientInterface interface {
 	// UpdateAppWithBody Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -923,6 +933,7 @@ type ClientInterface interface {
 	// UpdateApp Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -931,6 +942,9 @@ type ClientInterface interface {
 
 	// ListEventTypes List event types
 	//
+	// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+	// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
+	//
 	// Corresponds with GET /apps/{appId}/event-types (the `ListEventTypes` operationId).
 	ListEventTypes(ctx context.Context, appId AppId, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -938,11 +952,15 @@ type ClientInterface interface {
 	//
 	// Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 	// it, but new messages of this type are refused with `400`. Publishing it again restores it.
+	// Requires `event_type:write`.
 	//
 	// Corresponds with DELETE /apps/{appId}/event-types/{eventTypeName} (the `ArchiveEventType` operationId).
 	ArchiveEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetEventType Get an event type
+	//
+	// Returns one event type of the app, archived or not, with its schema and example payload.
+	// Requires `event_type:read`.
 	//
 	// Corresponds with GET /apps/{appId}/event-types/{eventTypeName} (the `GetEventType` operationId).
 	GetEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -953,6 +971,7 @@ type ClientInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -965,6 +984,7 @@ type ClientInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -975,6 +995,7 @@ type ClientInterface interface {
 	//
 	// Lists messages, newest first, with their delivery status. With a portal session only that
 	// recipient's messages are listed.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/messages (the `ListMessages` operationId).
 	ListMessages(ctx context.Context, appId AppId, params *ListMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -987,6 +1008,7 @@ type ClientInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1001,6 +1023,7 @@ type ClientInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1010,11 +1033,15 @@ type ClientInterface interface {
 	// GetMessage Get a message
 	//
 	// The message with its payload and the delivery status of each endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/messages/{messageId} (the `GetMessage` operationId).
 	GetMessage(ctx context.Context, appId AppId, messageId MessageId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListMessageAttempts List a message's attempts
+	//
+	// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/messages/{messageId}/attempts (the `ListMessageAttempts` operationId).
 	ListMessageAttempts(ctx context.Context, appId AppId, messageId MessageId, params *ListMessageAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1024,6 +1051,7 @@ type ClientInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1035,6 +1063,7 @@ type ClientInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1043,12 +1072,16 @@ type ClientInterface interface {
 
 	// ListRecipients List recipients
 	//
+	// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+	// Requires `recipient:read`.
+	//
 	// Corresponds with GET /apps/{appId}/recipients (the `ListRecipients` operationId).
 	ListRecipients(ctx context.Context, appId AppId, params *ListRecipientsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateRecipientWithBody Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1058,6 +1091,7 @@ type ClientInterface interface {
 	// CreateRecipient Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1067,16 +1101,23 @@ type ClientInterface interface {
 	// DeleteRecipient Delete a recipient
 	//
 	// Deletes the recipient with its endpoints, messages and attempts.
+	// Requires `recipient:write`.
 	//
 	// Corresponds with DELETE /apps/{appId}/recipients/{recipientId} (the `DeleteRecipient` operationId).
 	DeleteRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRecipient Get a recipient
 	//
+	// Returns one recipient of the app with its name and metadata.
+	// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
 	GetRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateRecipientWithBody Update a recipient
+	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1085,12 +1126,18 @@ type ClientInterface interface {
 
 	// UpdateRecipient Update a recipient
 	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
 	UpdateRecipient(ctx context.Context, appId AppId, recipientId RecipientId, body UpdateRecipientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEndpoints List a recipient's endpoints
+	//
+	// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints (the `ListEndpoints` operationId).
 	ListEndpoints(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1099,6 +1146,7 @@ type ClientInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1109,6 +1157,7 @@ type ClientInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1118,11 +1167,15 @@ type ClientInterface interface {
 	// DeleteEndpoint Delete an endpoint
 	//
 	// Deletes the endpoint with its deliveries and attempts.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with DELETE /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `DeleteEndpoint` operationId).
 	DeleteEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetEndpoint Get an endpoint
+	//
+	// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `GetEndpoint` operationId).
 	GetEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1132,6 +1185,7 @@ type ClientInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1143,6 +1197,7 @@ type ClientInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1150,6 +1205,9 @@ type ClientInterface interface {
 	UpdateEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, body UpdateEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEndpointAttempts List an endpoint's attempts
+	//
+	// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/attempts (the `ListEndpointAttempts` operationId).
 	ListEndpointAttempts(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, params *ListEndpointAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1159,6 +1217,7 @@ type ClientInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1170,6 +1229,7 @@ type ClientInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1179,6 +1239,7 @@ type ClientInterface interface {
 	// GetEndpointSecret Get an endpoint's signing secret
 	//
 	// The current secret, and previous ones that still sign until they expire.
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/secret (the `GetEndpointSecret` operationId).
 	GetEndpointSecret(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1186,8 +1247,9 @@ type ClientInterface interface {
 	// CreatePortalSessionWithBody Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1197,8 +1259,9 @@ type ClientInterface interface {
 	// CreatePortalSession Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1209,6 +1272,7 @@ type ClientInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1219,6 +1283,7 @@ type ClientInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1227,11 +1292,17 @@ type ClientInterface interface {
 
 	// GetBulkReplay Get a bulk replay
 	//
+	// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+	// Requires `message:read`.
+	//
 	// Corresponds with GET /apps/{appId}/replays/{replayId} (the `GetBulkReplay` operationId).
 	GetBulkReplay(ctx context.Context, appId AppId, replayId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListApps List apps
+//
+// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+// Requires `app:read`.
 //
 // Corresponds with GET /apps (the `ListApps` operationId).
 func (c *Client) ListApps(ctx context.Context, params *ListAppsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1251,6 +1322,7 @@ func (c *Client) ListApps(ctx context.Context, params *ListAppsParams, reqEditor
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1272,6 +1344,7 @@ func (c *Client) CreateAppWithBody(ctx context.Context, contentType string, body
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1291,6 +1364,7 @@ func (c *Client) CreateApp(ctx context.Context, body CreateAppJSONRequestBody, r
 // DeleteApp Delete an app
 //
 // Deletes the app with its event types, recipients, endpoints, messages and attempts.
+// Requires `app:write`.
 //
 // Corresponds with DELETE /apps/{appId} (the `DeleteApp` operationId).
 func (c *Client) DeleteApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1306,6 +1380,9 @@ func (c *Client) DeleteApp(ctx context.Context, appId AppId, reqEditors ...Reque
 }
 
 // GetApp Get an app
+//
+// Returns one app of the workspace with its routing-key settings.
+// Requires `app:read`.
 //
 // Corresponds with GET /apps/{appId} (the `GetApp` operationId).
 func (c *Client) GetApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1323,6 +1400,7 @@ func (c *Client) GetApp(ctx context.Context, appId AppId, reqEditors ...RequestE
 // UpdateAppWithBody Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1342,6 +1420,7 @@ func (c *Client) UpdateAppWithBody(ctx context.Context, appId AppId, contentType
 // UpdateApp Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1360,6 +1439,9 @@ func (c *Client) UpdateApp(ctx context.Context, appId AppId, body UpdateAppJSONR
 
 // ListEventTypes List event types
 //
+// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
+//
 // Corresponds with GET /apps/{appId}/event-types (the `ListEventTypes` operationId).
 func (c *Client) ListEventTypes(ctx context.Context, appId AppId, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListEventTypesRequest(c.Server, appId, params)
@@ -1377,6 +1459,7 @@ func (c *Client) ListEventTypes(ctx context.Context, appId AppId, params *ListEv
 //
 // Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 // it, but new messages of this type are refused with `400`. Publishing it again restores it.
+// Requires `event_type:write`.
 //
 // Corresponds with DELETE /apps/{appId}/event-types/{eventTypeName} (the `ArchiveEventType` operationId).
 func (c *Client) ArchiveEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1392,6 +1475,9 @@ func (c *Client) ArchiveEventType(ctx context.Context, appId AppId, eventTypeNam
 }
 
 // GetEventType Get an event type
+//
+// Returns one event type of the app, archived or not, with its schema and example payload.
+// Requires `event_type:read`.
 //
 // Corresponds with GET /apps/{appId}/event-types/{eventTypeName} (the `GetEventType` operationId).
 func (c *Client) GetEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1412,6 +1498,7 @@ func (c *Client) GetEventType(ctx context.Context, appId AppId, eventTypeName Ev
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1434,6 +1521,7 @@ func (c *Client) PublishEventTypeWithBody(ctx context.Context, appId AppId, even
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1454,6 +1542,7 @@ func (c *Client) PublishEventType(ctx context.Context, appId AppId, eventTypeNam
 //
 // Lists messages, newest first, with their delivery status. With a portal session only that
 // recipient's messages are listed.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/messages (the `ListMessages` operationId).
 func (c *Client) ListMessages(ctx context.Context, appId AppId, params *ListMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1476,6 +1565,7 @@ func (c *Client) ListMessages(ctx context.Context, appId AppId, params *ListMess
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1500,6 +1590,7 @@ func (c *Client) SendMessageWithBody(ctx context.Context, appId AppId, contentTy
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1519,6 +1610,7 @@ func (c *Client) SendMessage(ctx context.Context, appId AppId, body SendMessageJ
 // GetMessage Get a message
 //
 // The message with its payload and the delivery status of each endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/messages/{messageId} (the `GetMessage` operationId).
 func (c *Client) GetMessage(ctx context.Context, appId AppId, messageId MessageId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1534,6 +1626,9 @@ func (c *Client) GetMessage(ctx context.Context, appId AppId, messageId MessageI
 }
 
 // ListMessageAttempts List a message's attempts
+//
+// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/messages/{messageId}/attempts (the `ListMessageAttempts` operationId).
 func (c *Client) ListMessageAttempts(ctx context.Context, appId AppId, messageId MessageId, params *ListMessageAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1553,6 +1648,7 @@ func (c *Client) ListMessageAttempts(ctx context.Context, appId AppId, messageId
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1574,6 +1670,7 @@ func (c *Client) ReplayMessageWithBody(ctx context.Context, appId AppId, message
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1592,6 +1689,9 @@ func (c *Client) ReplayMessage(ctx context.Context, appId AppId, messageId Messa
 
 // ListRecipients List recipients
 //
+// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+// Requires `recipient:read`.
+//
 // Corresponds with GET /apps/{appId}/recipients (the `ListRecipients` operationId).
 func (c *Client) ListRecipients(ctx context.Context, appId AppId, params *ListRecipientsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListRecipientsRequest(c.Server, appId, params)
@@ -1608,6 +1708,7 @@ func (c *Client) ListRecipients(ctx context.Context, appId AppId, params *ListRe
 // CreateRecipientWithBody Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1627,6 +1728,7 @@ func (c *Client) CreateRecipientWithBody(ctx context.Context, appId AppId, conte
 // CreateRecipient Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1646,6 +1748,7 @@ func (c *Client) CreateRecipient(ctx context.Context, appId AppId, body CreateRe
 // DeleteRecipient Delete a recipient
 //
 // Deletes the recipient with its endpoints, messages and attempts.
+// Requires `recipient:write`.
 //
 // Corresponds with DELETE /apps/{appId}/recipients/{recipientId} (the `DeleteRecipient` operationId).
 func (c *Client) DeleteRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1662,6 +1765,9 @@ func (c *Client) DeleteRecipient(ctx context.Context, appId AppId, recipientId R
 
 // GetRecipient Get a recipient
 //
+// Returns one recipient of the app with its name and metadata.
+// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+//
 // Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
 func (c *Client) GetRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRecipientRequest(c.Server, appId, recipientId)
@@ -1676,6 +1782,9 @@ func (c *Client) GetRecipient(ctx context.Context, appId AppId, recipientId Reci
 }
 
 // UpdateRecipientWithBody Update a recipient
+//
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1694,6 +1803,9 @@ func (c *Client) UpdateRecipientWithBody(ctx context.Context, appId AppId, recip
 
 // UpdateRecipient Update a recipient
 //
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
@@ -1710,6 +1822,9 @@ func (c *Client) UpdateRecipient(ctx context.Context, appId AppId, recipientId R
 }
 
 // ListEndpoints List a recipient's endpoints
+//
+// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints (the `ListEndpoints` operationId).
 func (c *Client) ListEndpoints(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1728,6 +1843,7 @@ func (c *Client) ListEndpoints(ctx context.Context, appId AppId, recipientId Rec
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1748,6 +1864,7 @@ func (c *Client) CreateEndpointWithBody(ctx context.Context, appId AppId, recipi
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1767,6 +1884,7 @@ func (c *Client) CreateEndpoint(ctx context.Context, appId AppId, recipientId Re
 // DeleteEndpoint Delete an endpoint
 //
 // Deletes the endpoint with its deliveries and attempts.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with DELETE /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `DeleteEndpoint` operationId).
 func (c *Client) DeleteEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1782,6 +1900,9 @@ func (c *Client) DeleteEndpoint(ctx context.Context, appId AppId, recipientId Re
 }
 
 // GetEndpoint Get an endpoint
+//
+// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `GetEndpoint` operationId).
 func (c *Client) GetEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1801,6 +1922,7 @@ func (c *Client) GetEndpoint(ctx context.Context, appId AppId, recipientId Recip
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1822,6 +1944,7 @@ func (c *Client) UpdateEndpointWithBody(ctx context.Context, appId AppId, recipi
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1839,6 +1962,9 @@ func (c *Client) UpdateEndpoint(ctx context.Context, appId AppId, recipientId Re
 }
 
 // ListEndpointAttempts List an endpoint's attempts
+//
+// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/attempts (the `ListEndpointAttempts` operationId).
 func (c *Client) ListEndpointAttempts(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, params *ListEndpointAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1858,6 +1984,7 @@ func (c *Client) ListEndpointAttempts(ctx context.Context, appId AppId, recipien
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1879,6 +2006,7 @@ func (c *Client) RotateEndpointSecretWithBody(ctx context.Context, appId AppId, 
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1898,6 +2026,7 @@ func (c *Client) RotateEndpointSecret(ctx context.Context, appId AppId, recipien
 // GetEndpointSecret Get an endpoint's signing secret
 //
 // The current secret, and previous ones that still sign until they expire.
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/secret (the `GetEndpointSecret` operationId).
 func (c *Client) GetEndpointSecret(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1915,8 +2044,9 @@ func (c *Client) GetEndpointSecret(ctx context.Context, appId AppId, recipientId
 // CreatePortalSessionWithBody Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 // nothing else, until `expiresAt`. `url` opens the portal with the token.
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1936,8 +2066,9 @@ func (c *Client) CreatePortalSessionWithBody(ctx context.Context, appId AppId, r
 // CreatePortalSession Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 // nothing else, until `expiresAt`. `url` opens the portal with the token.
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1958,6 +2089,7 @@ func (c *Client) CreatePortalSession(ctx context.Context, appId AppId, recipient
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1978,6 +2110,7 @@ func (c *Client) CreateBulkReplayWithBody(ctx context.Context, appId AppId, cont
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1995,6 +2128,9 @@ func (c *Client) CreateBulkReplay(ctx context.Context, appId AppId, body CreateB
 }
 
 // GetBulkReplay Get a bulk replay
+//
+// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+// Requires `message:read`.
 //
 // Corresponds with GET /apps/{appId}/replays/{replayId} (the `GetBulkReplay` operationId).
 func (c *Client) GetBulkReplay(ctx context.Context, appId AppId, replayId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3698,6 +3834,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListAppsWithResponse List apps
 	//
+	// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+	// Requires `app:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /apps (the `ListApps` operationId).
@@ -3708,6 +3847,7 @@ type ClientWithResponsesInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3719,6 +3859,7 @@ type ClientWithResponsesInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3728,6 +3869,7 @@ type ClientWithResponsesInterface interface {
 	// DeleteAppWithResponse Delete an app
 	//
 	// Deletes the app with its event types, recipients, endpoints, messages and attempts.
+	// Requires `app:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3735,6 +3877,9 @@ type ClientWithResponsesInterface interface {
 	DeleteAppWithResponse(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*DeleteAppResponse, error)
 
 	// GetAppWithResponse Get an app
+	//
+	// Returns one app of the workspace with its routing-key settings.
+	// Requires `app:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3744,6 +3889,7 @@ type ClientWithResponsesInterface interface {
 	// UpdateAppWithBodyWithResponse Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3753,6 +3899,7 @@ type ClientWithResponsesInterface interface {
 	// UpdateAppWithResponse Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3760,6 +3907,9 @@ type ClientWithResponsesInterface interface {
 	UpdateAppWithResponse(ctx context.Context, appId AppId, body UpdateAppJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAppResponse, error)
 
 	// ListEventTypesWithResponse List event types
+	//
+	// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+	// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3770,6 +3920,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 	// it, but new messages of this type are refused with `400`. Publishing it again restores it.
+	// Requires `event_type:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3777,6 +3928,9 @@ type ClientWithResponsesInterface interface {
 	ArchiveEventTypeWithResponse(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*ArchiveEventTypeResponse, error)
 
 	// GetEventTypeWithResponse Get an event type
+	//
+	// Returns one event type of the app, archived or not, with its schema and example payload.
+	// Requires `event_type:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3789,6 +3943,7 @@ type ClientWithResponsesInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3801,6 +3956,7 @@ type ClientWithResponsesInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3811,6 +3967,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Lists messages, newest first, with their delivery status. With a portal session only that
 	// recipient's messages are listed.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3825,6 +3982,7 @@ type ClientWithResponsesInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3839,6 +3997,7 @@ type ClientWithResponsesInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3848,6 +4007,7 @@ type ClientWithResponsesInterface interface {
 	// GetMessageWithResponse Get a message
 	//
 	// The message with its payload and the delivery status of each endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3855,6 +4015,9 @@ type ClientWithResponsesInterface interface {
 	GetMessageWithResponse(ctx context.Context, appId AppId, messageId MessageId, reqEditors ...RequestEditorFn) (*GetMessageResponse, error)
 
 	// ListMessageAttemptsWithResponse List a message's attempts
+	//
+	// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3866,6 +4029,7 @@ type ClientWithResponsesInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3877,6 +4041,7 @@ type ClientWithResponsesInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3884,6 +4049,9 @@ type ClientWithResponsesInterface interface {
 	ReplayMessageWithResponse(ctx context.Context, appId AppId, messageId MessageId, body ReplayMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplayMessageResponse, error)
 
 	// ListRecipientsWithResponse List recipients
+	//
+	// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+	// Requires `recipient:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3893,6 +4061,7 @@ type ClientWithResponsesInterface interface {
 	// CreateRecipientWithBodyWithResponse Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3902,6 +4071,7 @@ type ClientWithResponsesInterface interface {
 	// CreateRecipientWithResponse Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3911,6 +4081,7 @@ type ClientWithResponsesInterface interface {
 	// DeleteRecipientWithResponse Delete a recipient
 	//
 	// Deletes the recipient with its endpoints, messages and attempts.
+	// Requires `recipient:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3919,12 +4090,18 @@ type ClientWithResponsesInterface interface {
 
 	// GetRecipientWithResponse Get a recipient
 	//
+	// Returns one recipient of the app with its name and metadata.
+	// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
 	GetRecipientWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*GetRecipientResponse, error)
 
 	// UpdateRecipientWithBodyWithResponse Update a recipient
+	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3933,12 +4110,18 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateRecipientWithResponse Update a recipient
 	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
 	UpdateRecipientWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, body UpdateRecipientJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRecipientResponse, error)
 
 	// ListEndpointsWithResponse List a recipient's endpoints
+	//
+	// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3949,6 +4132,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3959,6 +4143,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3968,6 +4153,7 @@ type ClientWithResponsesInterface interface {
 	// DeleteEndpointWithResponse Delete an endpoint
 	//
 	// Deletes the endpoint with its deliveries and attempts.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3975,6 +4161,9 @@ type ClientWithResponsesInterface interface {
 	DeleteEndpointWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*DeleteEndpointResponse, error)
 
 	// GetEndpointWithResponse Get an endpoint
+	//
+	// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3986,6 +4175,7 @@ type ClientWithResponsesInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3997,6 +4187,7 @@ type ClientWithResponsesInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4004,6 +4195,9 @@ type ClientWithResponsesInterface interface {
 	UpdateEndpointWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, body UpdateEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEndpointResponse, error)
 
 	// ListEndpointAttemptsWithResponse List an endpoint's attempts
+	//
+	// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4015,6 +4209,7 @@ type ClientWithResponsesInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4026,6 +4221,7 @@ type ClientWithResponsesInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4035,6 +4231,7 @@ type ClientWithResponsesInterface interface {
 	// GetEndpointSecretWithResponse Get an endpoint's signing secret
 	//
 	// The current secret, and previous ones that still sign until they expire.
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4044,8 +4241,9 @@ type ClientWithResponsesInterface interface {
 	// CreatePortalSessionWithBodyWithResponse Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4055,8 +4253,9 @@ type ClientWithResponsesInterface interface {
 	// CreatePortalSessionWithResponse Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4067,6 +4266,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4077,6 +4277,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4084,6 +4285,9 @@ type ClientWithResponsesInterface interface {
 	CreateBulkReplayWithResponse(ctx context.Context, appId AppId, body CreateBulkReplayJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBulkReplayResponse, error)
 
 	// GetBulkReplayWithResponse Get a bulk replay
+	//
+	// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+	// Requires `message:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6275,6 +6479,9 @@ func (r GetBulkReplayResponse) ContentType() string {
 
 // ListAppsWithResponse List apps
 //
+// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+// Requires `app:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /apps (the `ListApps` operationId).
@@ -6291,6 +6498,7 @@ func (c *ClientWithResponses) ListAppsWithResponse(ctx context.Context, params *
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6308,6 +6516,7 @@ func (c *ClientWithResponses) CreateAppWithBodyWithResponse(ctx context.Context,
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6323,6 +6532,7 @@ func (c *ClientWithResponses) CreateAppWithResponse(ctx context.Context, body Cr
 // DeleteAppWithResponse Delete an app
 //
 // Deletes the app with its event types, recipients, endpoints, messages and attempts.
+// Requires `app:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6336,6 +6546,9 @@ func (c *ClientWithResponses) DeleteAppWithResponse(ctx context.Context, appId A
 }
 
 // GetAppWithResponse Get an app
+//
+// Returns one app of the workspace with its routing-key settings.
+// Requires `app:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6351,6 +6564,7 @@ func (c *ClientWithResponses) GetAppWithResponse(ctx context.Context, appId AppI
 // UpdateAppWithBodyWithResponse Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6366,6 +6580,7 @@ func (c *ClientWithResponses) UpdateAppWithBodyWithResponse(ctx context.Context,
 // UpdateAppWithResponse Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6379,6 +6594,9 @@ func (c *ClientWithResponses) UpdateAppWithResponse(ctx context.Context, appId A
 }
 
 // ListEventTypesWithResponse List event types
+//
+// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6395,6 +6613,7 @@ func (c *ClientWithResponses) ListEventTypesWithResponse(ctx context.Context, ap
 //
 // Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 // it, but new messages of this type are refused with `400`. Publishing it again restores it.
+// Requires `event_type:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6408,6 +6627,9 @@ func (c *ClientWithResponses) ArchiveEventTypeWithResponse(ctx context.Context, 
 }
 
 // GetEventTypeWithResponse Get an event type
+//
+// Returns one event type of the app, archived or not, with its schema and example payload.
+// Requires `event_type:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6426,6 +6648,7 @@ func (c *ClientWithResponses) GetEventTypeWithResponse(ctx context.Context, appI
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6444,6 +6667,7 @@ func (c *ClientWithResponses) PublishEventTypeWithBodyWithResponse(ctx context.C
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6460,6 +6684,7 @@ func (c *ClientWithResponses) PublishEventTypeWithResponse(ctx context.Context, 
 //
 // Lists messages, newest first, with their delivery status. With a portal session only that
 // recipient's messages are listed.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6480,6 +6705,7 @@ func (c *ClientWithResponses) ListMessagesWithResponse(ctx context.Context, appI
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6500,6 +6726,7 @@ func (c *ClientWithResponses) SendMessageWithBodyWithResponse(ctx context.Contex
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6515,6 +6742,7 @@ func (c *ClientWithResponses) SendMessageWithResponse(ctx context.Context, appId
 // GetMessageWithResponse Get a message
 //
 // The message with its payload and the delivery status of each endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6528,6 +6756,9 @@ func (c *ClientWithResponses) GetMessageWithResponse(ctx context.Context, appId 
 }
 
 // ListMessageAttemptsWithResponse List a message's attempts
+//
+// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6545,6 +6776,7 @@ func (c *ClientWithResponses) ListMessageAttemptsWithResponse(ctx context.Contex
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6562,6 +6794,7 @@ func (c *ClientWithResponses) ReplayMessageWithBodyWithResponse(ctx context.Cont
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6575,6 +6808,9 @@ func (c *ClientWithResponses) ReplayMessageWithResponse(ctx context.Context, app
 }
 
 // ListRecipientsWithResponse List recipients
+//
+// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+// Requires `recipient:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6590,6 +6826,7 @@ func (c *ClientWithResponses) ListRecipientsWithResponse(ctx context.Context, ap
 // CreateRecipientWithBodyWithResponse Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6605,6 +6842,7 @@ func (c *ClientWithResponses) CreateRecipientWithBodyWithResponse(ctx context.Co
 // CreateRecipientWithResponse Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6620,6 +6858,7 @@ func (c *ClientWithResponses) CreateRecipientWithResponse(ctx context.Context, a
 // DeleteRecipientWithResponse Delete a recipient
 //
 // Deletes the recipient with its endpoints, messages and attempts.
+// Requires `recipient:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6634,6 +6873,9 @@ func (c *ClientWithResponses) DeleteRecipientWithResponse(ctx context.Context, a
 
 // GetRecipientWithResponse Get a recipient
 //
+// Returns one recipient of the app with its name and metadata.
+// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
@@ -6646,6 +6888,9 @@ func (c *ClientWithResponses) GetRecipientWithResponse(ctx context.Context, appI
 }
 
 // UpdateRecipientWithBodyWithResponse Update a recipient
+//
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6660,6 +6905,9 @@ func (c *ClientWithResponses) UpdateRecipientWithBodyWithResponse(ctx context.Co
 
 // UpdateRecipientWithResponse Update a recipient
 //
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
@@ -6672,6 +6920,9 @@ func (c *ClientWithResponses) UpdateRecipientWithResponse(ctx context.Context, a
 }
 
 // ListEndpointsWithResponse List a recipient's endpoints
+//
+// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6688,6 +6939,7 @@ func (c *ClientWithResponses) ListEndpointsWithResponse(ctx context.Context, app
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6704,6 +6956,7 @@ func (c *ClientWithResponses) CreateEndpointWithBodyWithResponse(ctx context.Con
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6719,6 +6972,7 @@ func (c *ClientWithResponses) CreateEndpointWithResponse(ctx context.Context, ap
 // DeleteEndpointWithResponse Delete an endpoint
 //
 // Deletes the endpoint with its deliveries and attempts.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6732,6 +6986,9 @@ func (c *ClientWithResponses) DeleteEndpointWithResponse(ctx context.Context, ap
 }
 
 // GetEndpointWithResponse Get an endpoint
+//
+// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6749,6 +7006,7 @@ func (c *ClientWithResponses) GetEndpointWithResponse(ctx context.Context, appId
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6766,6 +7024,7 @@ func (c *ClientWithResponses) UpdateEndpointWithBodyWithResponse(ctx context.Con
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6779,6 +7038,9 @@ func (c *ClientWithResponses) UpdateEndpointWithResponse(ctx context.Context, ap
 }
 
 // ListEndpointAttemptsWithResponse List an endpoint's attempts
+//
+// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6796,6 +7058,7 @@ func (c *ClientWithResponses) ListEndpointAttemptsWithResponse(ctx context.Conte
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6813,6 +7076,7 @@ func (c *ClientWithResponses) RotateEndpointSecretWithBodyWithResponse(ctx conte
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6828,6 +7092,7 @@ func (c *ClientWithResponses) RotateEndpointSecretWithResponse(ctx context.Conte
 // GetEndpointSecretWithResponse Get an endpoint's signing secret
 //
 // The current secret, and previous ones that still sign until they expire.
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6843,8 +7108,9 @@ func (c *ClientWithResponses) GetEndpointSecretWithResponse(ctx context.Context,
 // CreatePortalSessionWithBodyWithResponse Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 // nothing else, until `expiresAt`. `url` opens the portal with the token.
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6860,8 +7126,9 @@ func (c *ClientWithResponses) CreatePortalSessionWithBodyWithResponse(ctx contex
 // CreatePortalSessionWithResponse Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 // nothing else, until `expiresAt`. `url` opens the portal with the token.
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6878,6 +7145,7 @@ func (c *ClientWithResponses) CreatePortalSessionWithResponse(ctx context.Contex
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6894,6 +7162,7 @@ func (c *ClientWithResponses) CreateBulkReplayWithBodyWithResponse(ctx context.C
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6907,6 +7176,9 @@ func (c *ClientWithResponses) CreateBulkReplayWithResponse(ctx context.Context, 
 }
 
 // GetBulkReplayWithResponse Get a bulk replay
+//
+// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+// Requires `message:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //

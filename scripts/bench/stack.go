@@ -68,13 +68,15 @@ func startStack(ctx context.Context) (*stack, error) {
 		s.close()
 		return nil, err
 	}
-	e, err := server.New(s.db, server.Config{AdminToken: "bench", Logger: s.quiet, AllowPrivateEndpoints: true})
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		s.close()
 		return nil, err
 	}
-	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
+	e, err := server.New(s.db, server.Config{AdminToken: "bench", Logger: s.quiet, AllowPrivateEndpoints: true,
+		PublicURL: "http://" + ln.Addr().String()})
 	if err != nil {
+		_ = ln.Close()
 		s.close()
 		return nil, err
 	}

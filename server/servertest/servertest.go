@@ -118,13 +118,16 @@ func New(t testing.TB, opts ...Option) *Env {
 	db := storetest.Open(t, dsn)
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
+	// The listener first: the server's public URL is its address.
+	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+	t.Cleanup(ts.Close)
 	e, err := server.New(db, server.Config{AdminToken: AdminToken, Logger: log,
-		AllowPrivateEndpoints: !o.refusePrivate})
+		AllowPrivateEndpoints: !o.refusePrivate, PublicURL: "http://" + ts.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(e)
-	t.Cleanup(ts.Close)
+	ts.Config.Handler = e
+	ts.Start()
 	hc := &http.Client{Transport: &checker{t: t, next: http.DefaultTransport, specs: specs(t)}}
 	env := &Env{URL: ts.URL, DSN: dsn, DB: db, HTTP: hc, Logs: logs}
 	if o.workers != nil {

@@ -40,12 +40,12 @@ func toIntegrationTask(t store.IntegrationTask) api.IntegrationTask {
 		ScheduledAt: t.ScheduledAt.UTC(), CommerceId: t.CommerceID, CommerceExternalId: nullOf(t.CommerceExternalID),
 		CommerceName: t.CommerceName, ExternalId: nullOf(t.ExternalID), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
 		OccurredAt: nullable.NewNullNullable[time.Time](), Result: nullable.NewNullNullable[api.TaskResultDetail](),
-		ResultStatus: nullable.NewNullNullable[api.IntegrationTaskResultStatus](),
+		ResultStatus: nullable.NewNullNullable[api.TaskResultStatus](),
 	}
 	if r := t.Result; r != nil {
 		it.OccurredAt.Set(r.OccurredAt.UTC())
 		it.Result.Set(toTaskResult(*r).TaskResult)
-		it.ResultStatus.Set(api.IntegrationTaskResultStatus(r.Status))
+		it.ResultStatus.Set(api.TaskResultStatus(r.Status))
 	}
 	return it
 }
@@ -152,7 +152,7 @@ func toTaskResult(r store.TaskResult) api.TaskResult {
 	_ = json.Unmarshal(r.Payload, &out.TaskResult.Payload)
 	out.TaskResult.ContactType.SetNull()
 	if r.ContactType != nil {
-		out.TaskResult.ContactType.Set(api.TaskResultDetailContactType(*r.ContactType))
+		out.TaskResult.ContactType.Set(*r.ContactType)
 	}
 	out.TaskResult.FutureScheduledAt.SetNull()
 	if r.FutureScheduledAt != nil {

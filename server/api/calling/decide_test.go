@@ -295,7 +295,8 @@ func TestRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db2.Close()
-	e2, err := server.New(db2, server.Config{AdminToken: "x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e2, err := server.New(db2, server.Config{AdminToken: "x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		PublicURL: "http://127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +416,7 @@ func TestPreChecks(t *testing.T) {
 	c := newCalling(t, "calling:write")
 	api := newDND(t)
 	at := mustTime(t, "2025-01-15T12:00:00+05:30")
-	proceed, skip := callingclient.PreCheckConfigDefaultOnFailureProceed, callingclient.PreCheckConfigDefaultOnFailureSkip
+	proceed, skip := callingclient.Proceed, callingclient.Skip
 	dndCheck := httpCheck("DND Check", api.URL+"/dnd/{number}", 5, 2, proceed, "data.is_dnd", false)
 
 	id := checks(t, c, "dnd", dndCheck)
@@ -511,7 +512,7 @@ func TestPreCheckRefusesPrivateDestinations(t *testing.T) {
 	c := env.Calling(t, key)
 	api := newDND(t)
 	at := mustTime(t, "2025-01-15T12:00:00+05:30")
-	skip := callingclient.PreCheckConfigDefaultOnFailureSkip
+	skip := callingclient.Skip
 	d := decide(t, c, checks(t, c, "guarded", httpCheck("DND Check", api.URL+"/dnd/{number}", 5, 1, skip, "data.is_dnd", false)),
 		"outbound", "+919812345671", at, nil)
 	if o := d.PreChecks[0]; d.Decision != "block" || o.Outcome != "failed" || !strings.Contains(o.Error.MustGet(), "loopback address") {
