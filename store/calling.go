@@ -352,13 +352,7 @@ func (s *DB) UpdateCallingConfig(ctx context.Context, workspaceID uuid.UUID, id 
 // DeleteCallingConfig deletes a configuration (and its rate-limit counters), or ErrNotFound.
 func (s *DB) DeleteCallingConfig(ctx context.Context, workspaceID uuid.UUID, id string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM calling_configs WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return callingConfigNotFound(id)
-	}
-	return nil
+	return changedRow(res, err, func() error { return callingConfigNotFound(id) })
 }
 
 // SetCallingEnabled sets enable_calling on the workspace's configurations of a reseller and/or
@@ -422,13 +416,9 @@ func (s *DB) ListBlacklist(ctx context.Context, workspaceID uuid.UUID) ([]Blackl
 // RemoveFromBlacklist removes a number, or returns ErrNotFound when it is not on the list.
 func (s *DB) RemoveFromBlacklist(ctx context.Context, workspaceID uuid.UUID, number string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM calling_blacklist WHERE workspace_id = $1 AND number = $2`, workspaceID, number)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	return changedRow(res, err, func() error {
 		return &Error{Kind: ErrNotFound, Message: fmt.Sprintf("Number %s is not on the blacklist", number)}
-	}
-	return nil
+	})
 }
 
 // IsBlacklisted reports whether a number is on the workspace's blacklist.

@@ -180,11 +180,8 @@ func (s *DB) CreateCommerceUser(ctx context.Context, workspaceID, commerceID uui
 	if isUniqueViolation(err, "") {
 		return CommerceUser{}, conflictUserExternalID(in.ExternalID)
 	}
-	if err != nil {
+	if err := changedRow(res, err, func() error { return notFound("Commerce") }); err != nil {
 		return CommerceUser{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return CommerceUser{}, notFound("Commerce")
 	}
 	if len(in.Roles) > 0 {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO commerce_user_roles (user_id, role)
@@ -229,13 +226,7 @@ func (s *DB) UpdateCommerceUser(ctx context.Context, workspaceID, commerceID, us
 func (s *DB) DeleteCommerceUser(ctx context.Context, workspaceID, commerceID, userID uuid.UUID) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_users u USING commerces c
 		WHERE c.id = u.commerce_id AND c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3`, workspaceID, commerceID, userID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Commerce user")
-	}
-	return nil
+	return changedRow(res, err, func() error { return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Commerce user") })
 }
 
 // checkOrNotFound explains a write that touched no row: the commerce or user is missing, or
@@ -274,13 +265,9 @@ func (s *DB) RemoveCommerceUserRole(ctx context.Context, workspaceID, commerceID
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_user_roles WHERE user_id = $1 AND role = $2`, userID, role)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	return changedRow(res, err, func() error {
 		return &Error{Kind: ErrNotFound, Message: fmt.Sprintf("The user does not have the role %s", role)}
-	}
-	return nil
+	})
 }
 
 // CommerceContactCreate is a new contact; Value is already checked against Type.
@@ -391,11 +378,5 @@ func (s *DB) DeleteCommerceContact(ctx context.Context, workspaceID, commerceID,
 	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_user_contacts k USING commerce_users u, commerces c
 		WHERE u.id = k.user_id AND c.id = u.commerce_id AND c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3 AND k.id = $4`,
 		workspaceID, commerceID, userID, contactID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Contact")
-	}
-	return nil
+	return changedRow(res, err, func() error { return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Contact") })
 }

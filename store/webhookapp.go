@@ -96,11 +96,5 @@ func (s *DB) PortalFrameAncestors(ctx context.Context, appID uuid.UUID) ([]strin
 // DeleteWebhookApp deletes an app and everything under it. ErrNotFound if there is none.
 func (s *DB) DeleteWebhookApp(ctx context.Context, workspaceID, id uuid.UUID) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_apps WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("App")
-	}
-	return nil
+	return changedRow(res, err, func() error { return notFound("App") })
 }

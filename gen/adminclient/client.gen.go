@@ -534,12 +534,16 @@ type ClientInterface interface {
 
 	// CreateDispatchProviderWithBody Add a dispatch provider
 	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
 	CreateDispatchProviderWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateDispatchProvider Add a dispatch provider
+	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -548,12 +552,16 @@ type ClientInterface interface {
 
 	// UpdateDispatchProviderWithBody Update a dispatch provider
 	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
 	UpdateDispatchProviderWithBody(ctx context.Context, providerId ProviderId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateDispatchProvider Update a dispatch provider
+	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -591,12 +599,16 @@ type ClientInterface interface {
 
 	// CreateWorkspaceWithBody Create a workspace
 	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
 	CreateWorkspaceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateWorkspace Create a workspace
+	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -605,10 +617,14 @@ type ClientInterface interface {
 
 	// GetWorkspace Get a workspace
 	//
+	// Returns one workspace.
+	//
 	// Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
 	GetWorkspace(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateWorkspaceWithBody Update a workspace
+	//
+	// Renames a workspace.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -616,6 +632,8 @@ type ClientInterface interface {
 	UpdateWorkspaceWithBody(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateWorkspace Update a workspace
+	//
+	// Renames a workspace.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -660,10 +678,14 @@ type ClientInterface interface {
 
 	// GetApiKey Get an API key
 	//
+	// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+	//
 	// Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 	GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspaceLimits Get a workspace's plan limits
+	//
+	// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 	//
 	// Corresponds with GET /workspaces/{workspaceId}/limits (the `GetWorkspaceLimits` operationId).
 	GetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -712,6 +734,8 @@ func (c *Client) ListDispatchProviders(ctx context.Context, reqEditors ...Reques
 
 // CreateDispatchProviderWithBody Add a dispatch provider
 //
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
@@ -728,6 +752,8 @@ func (c *Client) CreateDispatchProviderWithBody(ctx context.Context, contentType
 }
 
 // CreateDispatchProvider Add a dispatch provider
+//
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -746,6 +772,8 @@ func (c *Client) CreateDispatchProvider(ctx context.Context, body CreateDispatch
 
 // UpdateDispatchProviderWithBody Update a dispatch provider
 //
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
@@ -762,6 +790,8 @@ func (c *Client) UpdateDispatchProviderWithBody(ctx context.Context, providerId 
 }
 
 // UpdateDispatchProvider Update a dispatch provider
+//
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -839,6 +869,8 @@ func (c *Client) ListWorkspaces(ctx context.Context, params *ListWorkspacesParam
 
 // CreateWorkspaceWithBody Create a workspace
 //
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
@@ -855,6 +887,8 @@ func (c *Client) CreateWorkspaceWithBody(ctx context.Context, contentType string
 }
 
 // CreateWorkspace Create a workspace
+//
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -873,6 +907,8 @@ func (c *Client) CreateWorkspace(ctx context.Context, body CreateWorkspaceJSONRe
 
 // GetWorkspace Get a workspace
 //
+// Returns one workspace.
+//
 // Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
 func (c *Client) GetWorkspace(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWorkspaceRequest(c.Server, workspaceId)
@@ -887,6 +923,8 @@ func (c *Client) GetWorkspace(ctx context.Context, workspaceId WorkspaceId, reqE
 }
 
 // UpdateWorkspaceWithBody Update a workspace
+//
+// Renames a workspace.
 //
 // Takes any type of body and a specified content type.
 //
@@ -904,6 +942,8 @@ func (c *Client) UpdateWorkspaceWithBody(ctx context.Context, workspaceId Worksp
 }
 
 // UpdateWorkspace Update a workspace
+//
+// Renames a workspace.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -998,6 +1038,8 @@ func (c *Client) RevokeApiKey(ctx context.Context, workspaceId WorkspaceId, keyI
 
 // GetApiKey Get an API key
 //
+// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+//
 // Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 func (c *Client) GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiKeyRequest(c.Server, workspaceId, keyId)
@@ -1012,6 +1054,8 @@ func (c *Client) GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId o
 }
 
 // GetWorkspaceLimits Get a workspace's plan limits
+//
+// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 //
 // Corresponds with GET /workspaces/{workspaceId}/limits (the `GetWorkspaceLimits` operationId).
 func (c *Client) GetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1724,12 +1768,16 @@ type ClientWithResponsesInterface interface {
 
 	// CreateDispatchProviderWithBodyWithResponse Add a dispatch provider
 	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
 	CreateDispatchProviderWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDispatchProviderResponse, error)
 
 	// CreateDispatchProviderWithResponse Add a dispatch provider
+	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1738,12 +1786,16 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateDispatchProviderWithBodyWithResponse Update a dispatch provider
 	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
 	UpdateDispatchProviderWithBodyWithResponse(ctx context.Context, providerId ProviderId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDispatchProviderResponse, error)
 
 	// UpdateDispatchProviderWithResponse Update a dispatch provider
+	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1783,12 +1835,16 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWorkspaceWithBodyWithResponse Create a workspace
 	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
 	CreateWorkspaceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error)
 
 	// CreateWorkspaceWithResponse Create a workspace
+	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1797,6 +1853,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetWorkspaceWithResponse Get a workspace
 	//
+	// Returns one workspace.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
@@ -1804,12 +1862,16 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateWorkspaceWithBodyWithResponse Update a workspace
 	//
+	// Renames a workspace.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /workspaces/{workspaceId} (the `UpdateWorkspace` operationId).
 	UpdateWorkspaceWithBodyWithResponse(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceResponse, error)
 
 	// UpdateWorkspaceWithResponse Update a workspace
+	//
+	// Renames a workspace.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1858,12 +1920,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetApiKeyWithResponse Get an API key
 	//
+	// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 	GetApiKeyWithResponse(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetApiKeyResponse, error)
 
 	// GetWorkspaceLimitsWithResponse Get a workspace's plan limits
+	//
+	// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2899,6 +2965,8 @@ func (c *ClientWithResponses) ListDispatchProvidersWithResponse(ctx context.Cont
 
 // CreateDispatchProviderWithBodyWithResponse Add a dispatch provider
 //
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
@@ -2911,6 +2979,8 @@ func (c *ClientWithResponses) CreateDispatchProviderWithBodyWithResponse(ctx con
 }
 
 // CreateDispatchProviderWithResponse Add a dispatch provider
+//
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2925,6 +2995,8 @@ func (c *ClientWithResponses) CreateDispatchProviderWithResponse(ctx context.Con
 
 // UpdateDispatchProviderWithBodyWithResponse Update a dispatch provider
 //
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
@@ -2937,6 +3009,8 @@ func (c *ClientWithResponses) UpdateDispatchProviderWithBodyWithResponse(ctx con
 }
 
 // UpdateDispatchProviderWithResponse Update a dispatch provider
+//
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3000,6 +3074,8 @@ func (c *ClientWithResponses) ListWorkspacesWithResponse(ctx context.Context, pa
 
 // CreateWorkspaceWithBodyWithResponse Create a workspace
 //
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
@@ -3012,6 +3088,8 @@ func (c *ClientWithResponses) CreateWorkspaceWithBodyWithResponse(ctx context.Co
 }
 
 // CreateWorkspaceWithResponse Create a workspace
+//
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3026,6 +3104,8 @@ func (c *ClientWithResponses) CreateWorkspaceWithResponse(ctx context.Context, b
 
 // GetWorkspaceWithResponse Get a workspace
 //
+// Returns one workspace.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
@@ -3039,6 +3119,8 @@ func (c *ClientWithResponses) GetWorkspaceWithResponse(ctx context.Context, work
 
 // UpdateWorkspaceWithBodyWithResponse Update a workspace
 //
+// Renames a workspace.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /workspaces/{workspaceId} (the `UpdateWorkspace` operationId).
@@ -3051,6 +3133,8 @@ func (c *ClientWithResponses) UpdateWorkspaceWithBodyWithResponse(ctx context.Co
 }
 
 // UpdateWorkspaceWithResponse Update a workspace
+//
+// Renames a workspace.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3129,6 +3213,8 @@ func (c *ClientWithResponses) RevokeApiKeyWithResponse(ctx context.Context, work
 
 // GetApiKeyWithResponse Get an API key
 //
+// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
@@ -3141,6 +3227,8 @@ func (c *ClientWithResponses) GetApiKeyWithResponse(ctx context.Context, workspa
 }
 
 // GetWorkspaceLimitsWithResponse Get a workspace's plan limits
+//
+// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -94,45 +94,6 @@ func (e DecisionDirection) Valid() bool {
 	}
 }
 
-// Defines values for DecisionReason.
-const (
-	Blacklisted             DecisionReason = "blacklisted"
-	CallingDisabled         DecisionReason = "calling_disabled"
-	InboundDisabled         DecisionReason = "inbound_disabled"
-	InternationalNotAllowed DecisionReason = "international_not_allowed"
-	MaxAttemptsExceeded     DecisionReason = "max_attempts_exceeded"
-	OutsideCallingHours     DecisionReason = "outside_calling_hours"
-	OutsideInboundHours     DecisionReason = "outside_inbound_hours"
-	PreCheckFailed          DecisionReason = "pre_check_failed"
-	RateLimited             DecisionReason = "rate_limited"
-)
-
-// Valid indicates whether the value is a known member of the DecisionReason enum.
-func (e DecisionReason) Valid() bool {
-	switch e {
-	case Blacklisted:
-		return true
-	case CallingDisabled:
-		return true
-	case InboundDisabled:
-		return true
-	case InternationalNotAllowed:
-		return true
-	case MaxAttemptsExceeded:
-		return true
-	case OutsideCallingHours:
-		return true
-	case OutsideInboundHours:
-		return true
-	case PreCheckFailed:
-		return true
-	case RateLimited:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for DecisionRequestDirection.
 const (
 	DecisionRequestDirectionInbound  DecisionRequestDirection = "inbound"
@@ -171,16 +132,16 @@ func (e InboundBlockAction) Valid() bool {
 
 // Defines values for PreCheckConfigDefaultOnFailure.
 const (
-	PreCheckConfigDefaultOnFailureProceed PreCheckConfigDefaultOnFailure = "proceed"
-	PreCheckConfigDefaultOnFailureSkip    PreCheckConfigDefaultOnFailure = "skip"
+	Proceed PreCheckConfigDefaultOnFailure = "proceed"
+	Skip    PreCheckConfigDefaultOnFailure = "skip"
 )
 
 // Valid indicates whether the value is a known member of the PreCheckConfigDefaultOnFailure enum.
 func (e PreCheckConfigDefaultOnFailure) Valid() bool {
 	switch e {
-	case PreCheckConfigDefaultOnFailureProceed:
+	case Proceed:
 		return true
-	case PreCheckConfigDefaultOnFailureSkip:
+	case Skip:
 		return true
 	default:
 		return false
@@ -241,24 +202,6 @@ func (e PreCheckHttpRequestMethod) Valid() bool {
 	case POST:
 		return true
 	case PUT:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PreCheckOutcomeAction.
-const (
-	PreCheckOutcomeActionProceed PreCheckOutcomeAction = "proceed"
-	PreCheckOutcomeActionSkip    PreCheckOutcomeAction = "skip"
-)
-
-// Valid indicates whether the value is a known member of the PreCheckOutcomeAction enum.
-func (e PreCheckOutcomeAction) Valid() bool {
-	switch e {
-	case PreCheckOutcomeActionProceed:
-		return true
-	case PreCheckOutcomeActionSkip:
 		return true
 	default:
 		return false
@@ -414,7 +357,9 @@ type CallExecutionConfig struct {
 	ResellerId string `json:"reseller_id"`
 
 	// RetryOffset Seconds between a failed or unanswered attempt and the next.
-	RetryOffset     int                                `json:"retry_offset"`
+	RetryOffset int `json:"retry_offset"`
+
+	// TelephonyConfig Provider-specific overrides; null for none.
 	TelephonyConfig nullable.Nullable[TelephonyConfig] `json:"telephony_config"`
 
 	// Template The template (id or name).
@@ -479,8 +424,10 @@ type CreateConfigurationRequest struct {
 	RateLimitWindowSeconds nullable.Nullable[int]              `json:"rate_limit_window_seconds,omitempty"`
 	ResellerId             string                              `json:"reseller_id"`
 	RetryOffset            int                                 `json:"retry_offset"`
-	TelephonyConfig        nullable.Nullable[TelephonyConfig]  `json:"telephony_config,omitempty"`
-	Template               string                              `json:"template"`
+
+	// TelephonyConfig Provider-specific overrides; null for none.
+	TelephonyConfig nullable.Nullable[TelephonyConfig] `json:"telephony_config,omitempty"`
+	Template        string                             `json:"template"`
 }
 
 // Decision defines model for Decision.
@@ -488,7 +435,7 @@ type Decision struct {
 	// At The moment decided for.
 	At time.Time `json:"at"`
 
-	// BlockAction For a blocked inbound call, what to do with it.
+	// BlockAction For a blocked inbound call, what to do with it (an `InboundBlockAction`); null otherwise.
 	BlockAction nullable.Nullable[InboundBlockAction] `json:"block_action"`
 
 	// BlockMessage For a blocked inbound call, the message to play; null for a blacklisted caller (rejected without one).
@@ -509,16 +456,16 @@ type Decision struct {
 	// PreChecks Each pre-check of the configuration and what became of it (outbound only; empty for inbound calls).
 	PreChecks []PreCheckOutcome `json:"pre_checks"`
 
-	// RateLimit The window the call was counted in; null when the limit was not consulted.
+	// RateLimit The rate-limit window the call was counted in (a Decision's `rate_limit`); null when the limit was not consulted.
 	RateLimit nullable.Nullable[RateLimitState] `json:"rate_limit"`
 
 	// Reason Why the call is deferred or blocked; null when allowed.
-	Reason nullable.Nullable[DecisionReason] `json:"reason"`
+	Reason nullable.Nullable[string] `json:"reason"`
 
 	// RedirectNumber For `REDIRECT`, where to forward the call.
 	RedirectNumber nullable.Nullable[string] `json:"redirect_number"`
 
-	// Retry For an outbound call with `attempt`, when to try again if it fails; null otherwise.
+	// Retry For an outbound call with `attempt` (a Decision's `retry`), when to try again if it fails; null otherwise.
 	Retry nullable.Nullable[RetryGuidance] `json:"retry"`
 
 	// Timezone The zone the hours were read in.
@@ -533,9 +480,6 @@ type DecisionDecision string
 
 // DecisionDirection defines model for Decision.Direction.
 type DecisionDirection string
-
-// DecisionReason Why the call is deferred or blocked; null when allowed.
-type DecisionReason string
 
 // DecisionRequest defines model for DecisionRequest.
 type DecisionRequest struct {
@@ -657,7 +601,7 @@ type PreCheckHttpRequestMethod string
 // PreCheckOutcome defines model for PreCheckOutcome.
 type PreCheckOutcome struct {
 	// Action What the check decided; null when it did not run.
-	Action nullable.Nullable[PreCheckOutcomeAction] `json:"action"`
+	Action nullable.Nullable[string] `json:"action"`
 
 	// Attempts HTTP calls made.
 	Attempts   int `json:"attempts"`
@@ -677,9 +621,6 @@ type PreCheckOutcome struct {
 	StatusCode nullable.Nullable[int] `json:"status_code"`
 }
 
-// PreCheckOutcomeAction What the check decided; null when it did not run.
-type PreCheckOutcomeAction string
-
 // PreCheckOutcomeOutcome `matched` (proceed), `not_matched` (skip), `failed` (the call failed: the action is
 // `default_on_failure`), `fetched` (no `response_config`: never blocks),
 // `not_configured` (no `http_request`: never blocks), `disabled`, `not_run` (an
@@ -696,7 +637,7 @@ type PreCheckResponseConfig struct {
 	ResponseFieldValue interface{} `json:"response_field_value"`
 }
 
-// RateLimitState defines model for RateLimitState.
+// RateLimitState The rate-limit window the call was counted in (a Decision's `rate_limit`); null when the limit was not consulted.
 type RateLimitState struct {
 	// Count Calls counted in the window, this one included when allowed.
 	Count         int       `json:"count"`
@@ -706,7 +647,7 @@ type RateLimitState struct {
 	WindowStart   time.Time `json:"window_start"`
 }
 
-// RetryGuidance defines model for RetryGuidance.
+// RetryGuidance For an outbound call with `attempt` (a Decision's `retry`), when to try again if it fails; null otherwise.
 type RetryGuidance struct {
 	Attempt int `json:"attempt"`
 
@@ -723,7 +664,7 @@ type RetryGuidance struct {
 	RetriesLeft int `json:"retries_left"`
 }
 
-// TelephonyConfig Provider-specific overrides.
+// TelephonyConfig Provider-specific overrides; null for none.
 type TelephonyConfig struct {
 	// AppletAppId The provider's applet / app id to route calls through.
 	AppletAppId *string `json:"applet_app_id,omitempty"`
@@ -797,8 +738,10 @@ type UpdateConfigurationRequest struct {
 	RateLimitWindowSeconds nullable.Nullable[int]              `json:"rate_limit_window_seconds,omitempty"`
 
 	// ResellerId Must be the stored value.
-	ResellerId      *string                            `json:"reseller_id,omitempty"`
-	RetryOffset     *int                               `json:"retry_offset,omitempty"`
+	ResellerId  *string `json:"reseller_id,omitempty"`
+	RetryOffset *int    `json:"retry_offset,omitempty"`
+
+	// TelephonyConfig Provider-specific overrides; null for none.
 	TelephonyConfig nullable.Nullable[TelephonyConfig] `json:"telephony_config,omitempty"`
 
 	// Template Must be the stored value.

@@ -79,78 +79,6 @@ func (e ChannelStatus) Valid() bool {
 	}
 }
 
-// Defines values for NullableUseCaseType.
-const (
-	NullableUseCaseTypeConversation  NullableUseCaseType = "conversation"
-	NullableUseCaseTypeMarketing     NullableUseCaseType = "marketing"
-	NullableUseCaseTypeTransactional NullableUseCaseType = "transactional"
-)
-
-// Valid indicates whether the value is a known member of the NullableUseCaseType enum.
-func (e NullableUseCaseType) Valid() bool {
-	switch e {
-	case NullableUseCaseTypeConversation:
-		return true
-	case NullableUseCaseTypeMarketing:
-		return true
-	case NullableUseCaseTypeTransactional:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PlatformServiceProtocolOverride.
-const (
-	Http  PlatformServiceProtocolOverride = "http"
-	Https PlatformServiceProtocolOverride = "https"
-)
-
-// Valid indicates whether the value is a known member of the PlatformServiceProtocolOverride enum.
-func (e PlatformServiceProtocolOverride) Valid() bool {
-	switch e {
-	case Http:
-		return true
-	case Https:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PlatformServiceVersionOverride.
-const (
-	N10 PlatformServiceVersionOverride = "1.0"
-)
-
-// Valid indicates whether the value is a known member of the PlatformServiceVersionOverride enum.
-func (e PlatformServiceVersionOverride) Valid() bool {
-	switch e {
-	case N10:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PlatformTemplateEngineOverride.
-const (
-	Default PlatformTemplateEngineOverride = "default"
-	Liquid  PlatformTemplateEngineOverride = "liquid"
-)
-
-// Valid indicates whether the value is a known member of the PlatformTemplateEngineOverride enum.
-func (e PlatformTemplateEngineOverride) Valid() bool {
-	switch e {
-	case Default:
-		return true
-	case Liquid:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for SettingVisibility.
 const (
 	Private SettingVisibility = "private"
@@ -274,7 +202,9 @@ type Channel struct {
 	Suites                            *[]SuiteType                                         `json:"suites,omitempty"`
 	UpdatedAt                         *time.Time                                           `json:"updatedAt,omitempty"`
 	UseCaseId                         nullable.Nullable[string]                            `json:"useCaseId,omitempty"`
-	UseCaseType                       nullable.Nullable[NullableUseCaseType]               `json:"useCaseType,omitempty"`
+
+	// UseCaseType A UseCaseType, or null.
+	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
 // ChannelCapabilities defines model for ChannelCapabilities.
@@ -322,9 +252,11 @@ type ChannelCreate struct {
 	Settings                          *[]SettingWrite                                      `json:"settings,omitempty"`
 
 	// Status A status a channel can be given; `deleted` is reached through DELETE.
-	Status      *WritableChannelStatus                 `json:"status,omitempty"`
-	Suites      *[]SuiteType                           `json:"suites,omitempty"`
-	UseCaseId   nullable.Nullable[string]              `json:"useCaseId,omitempty"`
+	Status    *WritableChannelStatus    `json:"status,omitempty"`
+	Suites    *[]SuiteType              `json:"suites,omitempty"`
+	UseCaseId nullable.Nullable[string] `json:"useCaseId,omitempty"`
+
+	// UseCaseType A UseCaseType, or null.
 	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
@@ -362,9 +294,11 @@ type ChannelUpdate struct {
 	Settings                          *[]SettingWrite                                      `json:"settings,omitempty"`
 
 	// Status A status a channel can be given; `deleted` is reached through DELETE.
-	Status      *WritableChannelStatus                 `json:"status,omitempty"`
-	Suites      *[]SuiteType                           `json:"suites,omitempty"`
-	UseCaseId   nullable.Nullable[string]              `json:"useCaseId,omitempty"`
+	Status    *WritableChannelStatus    `json:"status,omitempty"`
+	Suites    *[]SuiteType              `json:"suites,omitempty"`
+	UseCaseId nullable.Nullable[string] `json:"useCaseId,omitempty"`
+
+	// UseCaseType A UseCaseType, or null.
 	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
@@ -466,8 +400,8 @@ type MessagingCapability struct {
 	Version     *int                         `json:"version,omitempty"`
 }
 
-// NullableUseCaseType defines model for NullableUseCaseType.
-type NullableUseCaseType string
+// NullableUseCaseType A UseCaseType, or null.
+type NullableUseCaseType = UseCaseType
 
 // OutgoingMessagingCapability defines model for OutgoingMessagingCapability.
 type OutgoingMessagingCapability struct {
@@ -501,16 +435,16 @@ type PlatformId = string
 type PlatformMessageJsonSchemaOverride map[string]interface{}
 
 // PlatformServiceProtocolOverride defines model for PlatformServiceProtocolOverride.
-type PlatformServiceProtocolOverride string
+type PlatformServiceProtocolOverride = string
 
 // PlatformServiceUrlOverride defines model for PlatformServiceUrlOverride.
 type PlatformServiceUrlOverride = string
 
 // PlatformServiceVersionOverride defines model for PlatformServiceVersionOverride.
-type PlatformServiceVersionOverride string
+type PlatformServiceVersionOverride = string
 
 // PlatformTemplateEngineOverride defines model for PlatformTemplateEngineOverride.
-type PlatformTemplateEngineOverride string
+type PlatformTemplateEngineOverride = string
 
 // Preferences defines model for Preferences.
 type Preferences struct {

@@ -917,6 +917,9 @@ type ClientInterface interface {
 
 	// ListApps List apps
 	//
+	// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+	// Requires `app:read`.
+	//
 	// Corresponds with GET /apps (the `ListApps` operationId).
 	ListApps(ctx context.Context, params *ListAppsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -925,6 +928,7 @@ type ClientInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -936,6 +940,7 @@ type ClientInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -945,11 +950,15 @@ type ClientInterface interface {
 	// DeleteApp Delete an app
 	//
 	// Deletes the app with its event types, recipients, endpoints, messages and attempts.
+	// Requires `app:write`.
 	//
 	// Corresponds with DELETE /apps/{appId} (the `DeleteApp` operationId).
 	DeleteApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApp Get an app
+	//
+	// Returns one app of the workspace with its routing-key settings.
+	// Requires `app:read`.
 	//
 	// Corresponds with GET /apps/{appId} (the `GetApp` operationId).
 	GetApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -957,6 +966,7 @@ type ClientInterface interface {
 	// UpdateAppWithBody Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -966,6 +976,7 @@ type ClientInterface interface {
 	// UpdateApp Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -974,6 +985,9 @@ type ClientInterface interface {
 
 	// ListEventTypes List event types
 	//
+	// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+	// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
+	//
 	// Corresponds with GET /apps/{appId}/event-types (the `ListEventTypes` operationId).
 	ListEventTypes(ctx context.Context, appId AppId, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -981,11 +995,15 @@ type ClientInterface interface {
 	//
 	// Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 	// it, but new messages of this type are refused with `400`. Publishing it again restores it.
+	// Requires `event_type:write`.
 	//
 	// Corresponds with DELETE /apps/{appId}/event-types/{eventTypeName} (the `ArchiveEventType` operationId).
 	ArchiveEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetEventType Get an event type
+	//
+	// Returns one event type of the app, archived or not, with its schema and example payload.
+	// Requires `event_type:read`.
 	//
 	// Corresponds with GET /apps/{appId}/event-types/{eventTypeName} (the `GetEventType` operationId).
 	GetEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -996,6 +1014,7 @@ type ClientInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1008,6 +1027,7 @@ type ClientInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1018,6 +1038,7 @@ type ClientInterface interface {
 	//
 	// Lists messages, newest first, with their delivery status. With a portal session only that
 	// recipient's messages are listed.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/messages (the `ListMessages` operationId).
 	ListMessages(ctx context.Context, appId AppId, params *ListMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1030,6 +1051,7 @@ type ClientInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1044,6 +1066,7 @@ type ClientInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1053,11 +1076,15 @@ type ClientInterface interface {
 	// GetMessage Get a message
 	//
 	// The message with its payload and the delivery status of each endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/messages/{messageId} (the `GetMessage` operationId).
 	GetMessage(ctx context.Context, appId AppId, messageId MessageId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListMessageAttempts List a message's attempts
+	//
+	// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/messages/{messageId}/attempts (the `ListMessageAttempts` operationId).
 	ListMessageAttempts(ctx context.Context, appId AppId, messageId MessageId, params *ListMessageAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1067,6 +1094,7 @@ type ClientInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1078,6 +1106,7 @@ type ClientInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1086,12 +1115,16 @@ type ClientInterface interface {
 
 	// ListRecipients List recipients
 	//
+	// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+	// Requires `recipient:read`.
+	//
 	// Corresponds with GET /apps/{appId}/recipients (the `ListRecipients` operationId).
 	ListRecipients(ctx context.Context, appId AppId, params *ListRecipientsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateRecipientWithBody Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1101,6 +1134,7 @@ type ClientInterface interface {
 	// CreateRecipient Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1110,16 +1144,23 @@ type ClientInterface interface {
 	// DeleteRecipient Delete a recipient
 	//
 	// Deletes the recipient with its endpoints, messages and attempts.
+	// Requires `recipient:write`.
 	//
 	// Corresponds with DELETE /apps/{appId}/recipients/{recipientId} (the `DeleteRecipient` operationId).
 	DeleteRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRecipient Get a recipient
 	//
+	// Returns one recipient of the app with its name and metadata.
+	// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
 	GetRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateRecipientWithBody Update a recipient
+	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1128,12 +1169,18 @@ type ClientInterface interface {
 
 	// UpdateRecipient Update a recipient
 	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
 	UpdateRecipient(ctx context.Context, appId AppId, recipientId RecipientId, body UpdateRecipientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEndpoints List a recipient's endpoints
+	//
+	// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints (the `ListEndpoints` operationId).
 	ListEndpoints(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1142,6 +1189,7 @@ type ClientInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1152,6 +1200,7 @@ type ClientInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1161,11 +1210,15 @@ type ClientInterface interface {
 	// DeleteEndpoint Delete an endpoint
 	//
 	// Deletes the endpoint with its deliveries and attempts.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with DELETE /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `DeleteEndpoint` operationId).
 	DeleteEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetEndpoint Get an endpoint
+	//
+	// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `GetEndpoint` operationId).
 	GetEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1175,6 +1228,7 @@ type ClientInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1186,6 +1240,7 @@ type ClientInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1193,6 +1248,9 @@ type ClientInterface interface {
 	UpdateEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, body UpdateEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEndpointAttempts List an endpoint's attempts
+	//
+	// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/attempts (the `ListEndpointAttempts` operationId).
 	ListEndpointAttempts(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, params *ListEndpointAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1202,6 +1260,7 @@ type ClientInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1213,6 +1272,7 @@ type ClientInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1222,6 +1282,7 @@ type ClientInterface interface {
 	// GetEndpointSecret Get an endpoint's signing secret
 	//
 	// The current secret, and previous ones that still sign until they expire.
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/secret (the `GetEndpointSecret` operationId).
 	GetEndpointSecret(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1229,9 +1290,10 @@ type ClientInterface interface {
 	// CreatePortalSessionWithBody Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
 	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1241,9 +1303,10 @@ type ClientInterface interface {
 	// CreatePortalSession Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
 	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1254,6 +1317,7 @@ type ClientInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1264,6 +1328,7 @@ type ClientInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1272,11 +1337,17 @@ type ClientInterface interface {
 
 	// GetBulkReplay Get a bulk replay
 	//
+	// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+	// Requires `message:read`.
+	//
 	// Corresponds with GET /apps/{appId}/replays/{replayId} (the `GetBulkReplay` operationId).
 	GetBulkReplay(ctx context.Context, appId AppId, replayId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListApps List apps
+//
+// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+// Requires `app:read`.
 //
 // Corresponds with GET /apps (the `ListApps` operationId).
 func (c *Client) ListApps(ctx context.Context, params *ListAppsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1296,6 +1367,7 @@ func (c *Client) ListApps(ctx context.Context, params *ListAppsParams, reqEditor
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1317,6 +1389,7 @@ func (c *Client) CreateAppWithBody(ctx context.Context, contentType string, body
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1336,6 +1409,7 @@ func (c *Client) CreateApp(ctx context.Context, body CreateAppJSONRequestBody, r
 // DeleteApp Delete an app
 //
 // Deletes the app with its event types, recipients, endpoints, messages and attempts.
+// Requires `app:write`.
 //
 // Corresponds with DELETE /apps/{appId} (the `DeleteApp` operationId).
 func (c *Client) DeleteApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1351,6 +1425,9 @@ func (c *Client) DeleteApp(ctx context.Context, appId AppId, reqEditors ...Reque
 }
 
 // GetApp Get an app
+//
+// Returns one app of the workspace with its routing-key settings.
+// Requires `app:read`.
 //
 // Corresponds with GET /apps/{appId} (the `GetApp` operationId).
 func (c *Client) GetApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1368,6 +1445,7 @@ func (c *Client) GetApp(ctx context.Context, appId AppId, reqEditors ...RequestE
 // UpdateAppWithBody Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1387,6 +1465,7 @@ func (c *Client) UpdateAppWithBody(ctx context.Context, appId AppId, contentType
 // UpdateApp Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1405,6 +1484,9 @@ func (c *Client) UpdateApp(ctx context.Context, appId AppId, body UpdateAppJSONR
 
 // ListEventTypes List event types
 //
+// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
+//
 // Corresponds with GET /apps/{appId}/event-types (the `ListEventTypes` operationId).
 func (c *Client) ListEventTypes(ctx context.Context, appId AppId, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListEventTypesRequest(c.Server, appId, params)
@@ -1422,6 +1504,7 @@ func (c *Client) ListEventTypes(ctx context.Context, appId AppId, params *ListEv
 //
 // Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 // it, but new messages of this type are refused with `400`. Publishing it again restores it.
+// Requires `event_type:write`.
 //
 // Corresponds with DELETE /apps/{appId}/event-types/{eventTypeName} (the `ArchiveEventType` operationId).
 func (c *Client) ArchiveEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1437,6 +1520,9 @@ func (c *Client) ArchiveEventType(ctx context.Context, appId AppId, eventTypeNam
 }
 
 // GetEventType Get an event type
+//
+// Returns one event type of the app, archived or not, with its schema and example payload.
+// Requires `event_type:read`.
 //
 // Corresponds with GET /apps/{appId}/event-types/{eventTypeName} (the `GetEventType` operationId).
 func (c *Client) GetEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1457,6 +1543,7 @@ func (c *Client) GetEventType(ctx context.Context, appId AppId, eventTypeName Ev
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1479,6 +1566,7 @@ func (c *Client) PublishEventTypeWithBody(ctx context.Context, appId AppId, even
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1499,6 +1587,7 @@ func (c *Client) PublishEventType(ctx context.Context, appId AppId, eventTypeNam
 //
 // Lists messages, newest first, with their delivery status. With a portal session only that
 // recipient's messages are listed.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/messages (the `ListMessages` operationId).
 func (c *Client) ListMessages(ctx context.Context, appId AppId, params *ListMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1521,6 +1610,7 @@ func (c *Client) ListMessages(ctx context.Context, appId AppId, params *ListMess
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1545,6 +1635,7 @@ func (c *Client) SendMessageWithBody(ctx context.Context, appId AppId, contentTy
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1564,6 +1655,7 @@ func (c *Client) SendMessage(ctx context.Context, appId AppId, body SendMessageJ
 // GetMessage Get a message
 //
 // The message with its payload and the delivery status of each endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/messages/{messageId} (the `GetMessage` operationId).
 func (c *Client) GetMessage(ctx context.Context, appId AppId, messageId MessageId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1579,6 +1671,9 @@ func (c *Client) GetMessage(ctx context.Context, appId AppId, messageId MessageI
 }
 
 // ListMessageAttempts List a message's attempts
+//
+// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/messages/{messageId}/attempts (the `ListMessageAttempts` operationId).
 func (c *Client) ListMessageAttempts(ctx context.Context, appId AppId, messageId MessageId, params *ListMessageAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1598,6 +1693,7 @@ func (c *Client) ListMessageAttempts(ctx context.Context, appId AppId, messageId
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1619,6 +1715,7 @@ func (c *Client) ReplayMessageWithBody(ctx context.Context, appId AppId, message
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1637,6 +1734,9 @@ func (c *Client) ReplayMessage(ctx context.Context, appId AppId, messageId Messa
 
 // ListRecipients List recipients
 //
+// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+// Requires `recipient:read`.
+//
 // Corresponds with GET /apps/{appId}/recipients (the `ListRecipients` operationId).
 func (c *Client) ListRecipients(ctx context.Context, appId AppId, params *ListRecipientsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListRecipientsRequest(c.Server, appId, params)
@@ -1653,6 +1753,7 @@ func (c *Client) ListRecipients(ctx context.Context, appId AppId, params *ListRe
 // CreateRecipientWithBody Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1672,6 +1773,7 @@ func (c *Client) CreateRecipientWithBody(ctx context.Context, appId AppId, conte
 // CreateRecipient Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1691,6 +1793,7 @@ func (c *Client) CreateRecipient(ctx context.Context, appId AppId, body CreateRe
 // DeleteRecipient Delete a recipient
 //
 // Deletes the recipient with its endpoints, messages and attempts.
+// Requires `recipient:write`.
 //
 // Corresponds with DELETE /apps/{appId}/recipients/{recipientId} (the `DeleteRecipient` operationId).
 func (c *Client) DeleteRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1707,6 +1810,9 @@ func (c *Client) DeleteRecipient(ctx context.Context, appId AppId, recipientId R
 
 // GetRecipient Get a recipient
 //
+// Returns one recipient of the app with its name and metadata.
+// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+//
 // Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
 func (c *Client) GetRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRecipientRequest(c.Server, appId, recipientId)
@@ -1721,6 +1827,9 @@ func (c *Client) GetRecipient(ctx context.Context, appId AppId, recipientId Reci
 }
 
 // UpdateRecipientWithBody Update a recipient
+//
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1739,6 +1848,9 @@ func (c *Client) UpdateRecipientWithBody(ctx context.Context, appId AppId, recip
 
 // UpdateRecipient Update a recipient
 //
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
@@ -1755,6 +1867,9 @@ func (c *Client) UpdateRecipient(ctx context.Context, appId AppId, recipientId R
 }
 
 // ListEndpoints List a recipient's endpoints
+//
+// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints (the `ListEndpoints` operationId).
 func (c *Client) ListEndpoints(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1773,6 +1888,7 @@ func (c *Client) ListEndpoints(ctx context.Context, appId AppId, recipientId Rec
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1793,6 +1909,7 @@ func (c *Client) CreateEndpointWithBody(ctx context.Context, appId AppId, recipi
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1812,6 +1929,7 @@ func (c *Client) CreateEndpoint(ctx context.Context, appId AppId, recipientId Re
 // DeleteEndpoint Delete an endpoint
 //
 // Deletes the endpoint with its deliveries and attempts.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with DELETE /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `DeleteEndpoint` operationId).
 func (c *Client) DeleteEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1827,6 +1945,9 @@ func (c *Client) DeleteEndpoint(ctx context.Context, appId AppId, recipientId Re
 }
 
 // GetEndpoint Get an endpoint
+//
+// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `GetEndpoint` operationId).
 func (c *Client) GetEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1846,6 +1967,7 @@ func (c *Client) GetEndpoint(ctx context.Context, appId AppId, recipientId Recip
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1867,6 +1989,7 @@ func (c *Client) UpdateEndpointWithBody(ctx context.Context, appId AppId, recipi
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1884,6 +2007,9 @@ func (c *Client) UpdateEndpoint(ctx context.Context, appId AppId, recipientId Re
 }
 
 // ListEndpointAttempts List an endpoint's attempts
+//
+// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/attempts (the `ListEndpointAttempts` operationId).
 func (c *Client) ListEndpointAttempts(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, params *ListEndpointAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1903,6 +2029,7 @@ func (c *Client) ListEndpointAttempts(ctx context.Context, appId AppId, recipien
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1924,6 +2051,7 @@ func (c *Client) RotateEndpointSecretWithBody(ctx context.Context, appId AppId, 
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1943,6 +2071,7 @@ func (c *Client) RotateEndpointSecret(ctx context.Context, appId AppId, recipien
 // GetEndpointSecret Get an endpoint's signing secret
 //
 // The current secret, and previous ones that still sign until they expire.
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/secret (the `GetEndpointSecret` operationId).
 func (c *Client) GetEndpointSecret(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1960,9 +2089,10 @@ func (c *Client) GetEndpointSecret(ctx context.Context, appId AppId, recipientId
 // CreatePortalSessionWithBody Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 // nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
 // iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1982,9 +2112,10 @@ func (c *Client) CreatePortalSessionWithBody(ctx context.Context, appId AppId, r
 // CreatePortalSession Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 // nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
 // iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2005,6 +2136,7 @@ func (c *Client) CreatePortalSession(ctx context.Context, appId AppId, recipient
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2025,6 +2157,7 @@ func (c *Client) CreateBulkReplayWithBody(ctx context.Context, appId AppId, cont
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2042,6 +2175,9 @@ func (c *Client) CreateBulkReplay(ctx context.Context, appId AppId, body CreateB
 }
 
 // GetBulkReplay Get a bulk replay
+//
+// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+// Requires `message:read`.
 //
 // Corresponds with GET /apps/{appId}/replays/{replayId} (the `GetBulkReplay` operationId).
 func (c *Client) GetBulkReplay(ctx context.Context, appId AppId, replayId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3745,6 +3881,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListAppsWithResponse List apps
 	//
+	// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+	// Requires `app:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /apps (the `ListApps` operationId).
@@ -3755,6 +3894,7 @@ type ClientWithResponsesInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3766,6 +3906,7 @@ type ClientWithResponsesInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3775,6 +3916,7 @@ type ClientWithResponsesInterface interface {
 	// DeleteAppWithResponse Delete an app
 	//
 	// Deletes the app with its event types, recipients, endpoints, messages and attempts.
+	// Requires `app:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3782,6 +3924,9 @@ type ClientWithResponsesInterface interface {
 	DeleteAppWithResponse(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*DeleteAppResponse, error)
 
 	// GetAppWithResponse Get an app
+	//
+	// Returns one app of the workspace with its routing-key settings.
+	// Requires `app:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3791,6 +3936,7 @@ type ClientWithResponsesInterface interface {
 	// UpdateAppWithBodyWithResponse Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3800,6 +3946,7 @@ type ClientWithResponsesInterface interface {
 	// UpdateAppWithResponse Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3807,6 +3954,9 @@ type ClientWithResponsesInterface interface {
 	UpdateAppWithResponse(ctx context.Context, appId AppId, body UpdateAppJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAppResponse, error)
 
 	// ListEventTypesWithResponse List event types
+	//
+	// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+	// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3817,6 +3967,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 	// it, but new messages of this type are refused with `400`. Publishing it again restores it.
+	// Requires `event_type:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3824,6 +3975,9 @@ type ClientWithResponsesInterface interface {
 	ArchiveEventTypeWithResponse(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*ArchiveEventTypeResponse, error)
 
 	// GetEventTypeWithResponse Get an event type
+	//
+	// Returns one event type of the app, archived or not, with its schema and example payload.
+	// Requires `event_type:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3836,6 +3990,7 @@ type ClientWithResponsesInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3848,6 +4003,7 @@ type ClientWithResponsesInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3858,6 +4014,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Lists messages, newest first, with their delivery status. With a portal session only that
 	// recipient's messages are listed.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3872,6 +4029,7 @@ type ClientWithResponsesInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3886,6 +4044,7 @@ type ClientWithResponsesInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3895,6 +4054,7 @@ type ClientWithResponsesInterface interface {
 	// GetMessageWithResponse Get a message
 	//
 	// The message with its payload and the delivery status of each endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3902,6 +4062,9 @@ type ClientWithResponsesInterface interface {
 	GetMessageWithResponse(ctx context.Context, appId AppId, messageId MessageId, reqEditors ...RequestEditorFn) (*GetMessageResponse, error)
 
 	// ListMessageAttemptsWithResponse List a message's attempts
+	//
+	// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3913,6 +4076,7 @@ type ClientWithResponsesInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3924,6 +4088,7 @@ type ClientWithResponsesInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3931,6 +4096,9 @@ type ClientWithResponsesInterface interface {
 	ReplayMessageWithResponse(ctx context.Context, appId AppId, messageId MessageId, body ReplayMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplayMessageResponse, error)
 
 	// ListRecipientsWithResponse List recipients
+	//
+	// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+	// Requires `recipient:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3940,6 +4108,7 @@ type ClientWithResponsesInterface interface {
 	// CreateRecipientWithBodyWithResponse Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3949,6 +4118,7 @@ type ClientWithResponsesInterface interface {
 	// CreateRecipientWithResponse Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3958,6 +4128,7 @@ type ClientWithResponsesInterface interface {
 	// DeleteRecipientWithResponse Delete a recipient
 	//
 	// Deletes the recipient with its endpoints, messages and attempts.
+	// Requires `recipient:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3966,12 +4137,18 @@ type ClientWithResponsesInterface interface {
 
 	// GetRecipientWithResponse Get a recipient
 	//
+	// Returns one recipient of the app with its name and metadata.
+	// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
 	GetRecipientWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*GetRecipientResponse, error)
 
 	// UpdateRecipientWithBodyWithResponse Update a recipient
+	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3980,12 +4157,18 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateRecipientWithResponse Update a recipient
 	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
 	UpdateRecipientWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, body UpdateRecipientJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRecipientResponse, error)
 
 	// ListEndpointsWithResponse List a recipient's endpoints
+	//
+	// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3996,6 +4179,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4006,6 +4190,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4015,6 +4200,7 @@ type ClientWithResponsesInterface interface {
 	// DeleteEndpointWithResponse Delete an endpoint
 	//
 	// Deletes the endpoint with its deliveries and attempts.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4022,6 +4208,9 @@ type ClientWithResponsesInterface interface {
 	DeleteEndpointWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*DeleteEndpointResponse, error)
 
 	// GetEndpointWithResponse Get an endpoint
+	//
+	// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4033,6 +4222,7 @@ type ClientWithResponsesInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4044,6 +4234,7 @@ type ClientWithResponsesInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4051,6 +4242,9 @@ type ClientWithResponsesInterface interface {
 	UpdateEndpointWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, body UpdateEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEndpointResponse, error)
 
 	// ListEndpointAttemptsWithResponse List an endpoint's attempts
+	//
+	// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4062,6 +4256,7 @@ type ClientWithResponsesInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4073,6 +4268,7 @@ type ClientWithResponsesInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4082,6 +4278,7 @@ type ClientWithResponsesInterface interface {
 	// GetEndpointSecretWithResponse Get an endpoint's signing secret
 	//
 	// The current secret, and previous ones that still sign until they expire.
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4091,9 +4288,10 @@ type ClientWithResponsesInterface interface {
 	// CreatePortalSessionWithBodyWithResponse Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
 	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4103,9 +4301,10 @@ type ClientWithResponsesInterface interface {
 	// CreatePortalSessionWithResponse Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
 	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4116,6 +4315,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4126,6 +4326,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4133,6 +4334,9 @@ type ClientWithResponsesInterface interface {
 	CreateBulkReplayWithResponse(ctx context.Context, appId AppId, body CreateBulkReplayJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBulkReplayResponse, error)
 
 	// GetBulkReplayWithResponse Get a bulk replay
+	//
+	// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+	// Requires `message:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6534,6 +6738,9 @@ func (r GetBulkReplayResponse) ContentType() string {
 
 // ListAppsWithResponse List apps
 //
+// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+// Requires `app:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /apps (the `ListApps` operationId).
@@ -6550,6 +6757,7 @@ func (c *ClientWithResponses) ListAppsWithResponse(ctx context.Context, params *
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6567,6 +6775,7 @@ func (c *ClientWithResponses) CreateAppWithBodyWithResponse(ctx context.Context,
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6582,6 +6791,7 @@ func (c *ClientWithResponses) CreateAppWithResponse(ctx context.Context, body Cr
 // DeleteAppWithResponse Delete an app
 //
 // Deletes the app with its event types, recipients, endpoints, messages and attempts.
+// Requires `app:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6595,6 +6805,9 @@ func (c *ClientWithResponses) DeleteAppWithResponse(ctx context.Context, appId A
 }
 
 // GetAppWithResponse Get an app
+//
+// Returns one app of the workspace with its routing-key settings.
+// Requires `app:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6610,6 +6823,7 @@ func (c *ClientWithResponses) GetAppWithResponse(ctx context.Context, appId AppI
 // UpdateAppWithBodyWithResponse Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6625,6 +6839,7 @@ func (c *ClientWithResponses) UpdateAppWithBodyWithResponse(ctx context.Context,
 // UpdateAppWithResponse Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6638,6 +6853,9 @@ func (c *ClientWithResponses) UpdateAppWithResponse(ctx context.Context, appId A
 }
 
 // ListEventTypesWithResponse List event types
+//
+// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6654,6 +6872,7 @@ func (c *ClientWithResponses) ListEventTypesWithResponse(ctx context.Context, ap
 //
 // Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 // it, but new messages of this type are refused with `400`. Publishing it again restores it.
+// Requires `event_type:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6667,6 +6886,9 @@ func (c *ClientWithResponses) ArchiveEventTypeWithResponse(ctx context.Context, 
 }
 
 // GetEventTypeWithResponse Get an event type
+//
+// Returns one event type of the app, archived or not, with its schema and example payload.
+// Requires `event_type:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6685,6 +6907,7 @@ func (c *ClientWithResponses) GetEventTypeWithResponse(ctx context.Context, appI
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6703,6 +6926,7 @@ func (c *ClientWithResponses) PublishEventTypeWithBodyWithResponse(ctx context.C
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6719,6 +6943,7 @@ func (c *ClientWithResponses) PublishEventTypeWithResponse(ctx context.Context, 
 //
 // Lists messages, newest first, with their delivery status. With a portal session only that
 // recipient's messages are listed.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6739,6 +6964,7 @@ func (c *ClientWithResponses) ListMessagesWithResponse(ctx context.Context, appI
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6759,6 +6985,7 @@ func (c *ClientWithResponses) SendMessageWithBodyWithResponse(ctx context.Contex
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6774,6 +7001,7 @@ func (c *ClientWithResponses) SendMessageWithResponse(ctx context.Context, appId
 // GetMessageWithResponse Get a message
 //
 // The message with its payload and the delivery status of each endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6787,6 +7015,9 @@ func (c *ClientWithResponses) GetMessageWithResponse(ctx context.Context, appId 
 }
 
 // ListMessageAttemptsWithResponse List a message's attempts
+//
+// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6804,6 +7035,7 @@ func (c *ClientWithResponses) ListMessageAttemptsWithResponse(ctx context.Contex
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6821,6 +7053,7 @@ func (c *ClientWithResponses) ReplayMessageWithBodyWithResponse(ctx context.Cont
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6834,6 +7067,9 @@ func (c *ClientWithResponses) ReplayMessageWithResponse(ctx context.Context, app
 }
 
 // ListRecipientsWithResponse List recipients
+//
+// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+// Requires `recipient:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6849,6 +7085,7 @@ func (c *ClientWithResponses) ListRecipientsWithResponse(ctx context.Context, ap
 // CreateRecipientWithBodyWithResponse Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6864,6 +7101,7 @@ func (c *ClientWithResponses) CreateRecipientWithBodyWithResponse(ctx context.Co
 // CreateRecipientWithResponse Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6879,6 +7117,7 @@ func (c *ClientWithResponses) CreateRecipientWithResponse(ctx context.Context, a
 // DeleteRecipientWithResponse Delete a recipient
 //
 // Deletes the recipient with its endpoints, messages and attempts.
+// Requires `recipient:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6893,6 +7132,9 @@ func (c *ClientWithResponses) DeleteRecipientWithResponse(ctx context.Context, a
 
 // GetRecipientWithResponse Get a recipient
 //
+// Returns one recipient of the app with its name and metadata.
+// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
@@ -6905,6 +7147,9 @@ func (c *ClientWithResponses) GetRecipientWithResponse(ctx context.Context, appI
 }
 
 // UpdateRecipientWithBodyWithResponse Update a recipient
+//
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6919,6 +7164,9 @@ func (c *ClientWithResponses) UpdateRecipientWithBodyWithResponse(ctx context.Co
 
 // UpdateRecipientWithResponse Update a recipient
 //
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
@@ -6931,6 +7179,9 @@ func (c *ClientWithResponses) UpdateRecipientWithResponse(ctx context.Context, a
 }
 
 // ListEndpointsWithResponse List a recipient's endpoints
+//
+// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6947,6 +7198,7 @@ func (c *ClientWithResponses) ListEndpointsWithResponse(ctx context.Context, app
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6963,6 +7215,7 @@ func (c *ClientWithResponses) CreateEndpointWithBodyWithResponse(ctx context.Con
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6978,6 +7231,7 @@ func (c *ClientWithResponses) CreateEndpointWithResponse(ctx context.Context, ap
 // DeleteEndpointWithResponse Delete an endpoint
 //
 // Deletes the endpoint with its deliveries and attempts.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6991,6 +7245,9 @@ func (c *ClientWithResponses) DeleteEndpointWithResponse(ctx context.Context, ap
 }
 
 // GetEndpointWithResponse Get an endpoint
+//
+// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7008,6 +7265,7 @@ func (c *ClientWithResponses) GetEndpointWithResponse(ctx context.Context, appId
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7025,6 +7283,7 @@ func (c *ClientWithResponses) UpdateEndpointWithBodyWithResponse(ctx context.Con
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7038,6 +7297,9 @@ func (c *ClientWithResponses) UpdateEndpointWithResponse(ctx context.Context, ap
 }
 
 // ListEndpointAttemptsWithResponse List an endpoint's attempts
+//
+// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7055,6 +7317,7 @@ func (c *ClientWithResponses) ListEndpointAttemptsWithResponse(ctx context.Conte
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7072,6 +7335,7 @@ func (c *ClientWithResponses) RotateEndpointSecretWithBodyWithResponse(ctx conte
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7087,6 +7351,7 @@ func (c *ClientWithResponses) RotateEndpointSecretWithResponse(ctx context.Conte
 // GetEndpointSecretWithResponse Get an endpoint's signing secret
 //
 // The current secret, and previous ones that still sign until they expire.
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7102,9 +7367,10 @@ func (c *ClientWithResponses) GetEndpointSecretWithResponse(ctx context.Context,
 // CreatePortalSessionWithBodyWithResponse Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 // nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
 // iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7120,9 +7386,10 @@ func (c *ClientWithResponses) CreatePortalSessionWithBodyWithResponse(ctx contex
 // CreatePortalSessionWithResponse Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
 // nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
 // iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7139,6 +7406,7 @@ func (c *ClientWithResponses) CreatePortalSessionWithResponse(ctx context.Contex
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7155,6 +7423,7 @@ func (c *ClientWithResponses) CreateBulkReplayWithBodyWithResponse(ctx context.C
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7168,6 +7437,9 @@ func (c *ClientWithResponses) CreateBulkReplayWithResponse(ctx context.Context, 
 }
 
 // GetBulkReplayWithResponse Get a bulk replay
+//
+// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+// Requires `message:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //

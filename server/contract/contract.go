@@ -1,6 +1,7 @@
 // Package contract makes a surface's OpenAPI spec the contract its HTTP handlers are held to:
 // it finds the operation a request is for (404/405 otherwise), exposes the operation's security
-// requirements so authentication reads permissions from the spec, and validates requests with
+// requirements and permissions (x-permissions) so authentication reads them from the spec, and
+// validates requests with
 // kin-openapi (parameters, formats, enums, bodies, body size) before any handler runs.
 package contract
 
@@ -20,7 +21,6 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // time zone names resolve even where the system has no zoneinfo
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -61,13 +61,11 @@ type Spec struct {
 	Prefix string
 	// BodyLimit is the largest request body in bytes; larger ones get 413.
 	BodyLimit int64
-	// AcceptCamelCase renames top-level request body fields given in camelCase to the
-	// documented snake_case field of the same name, for APIs whose clients send both.
-	AcceptCamelCase bool
-	router          routers.Router
-	security        map[*openapi3.Operation][]Requirement         // by operation, from Load
-	params          map[*openapi3.Operation][]*openapi3.Parameter // by operation, its path item's included
-	rawPaths        map[*openapi3.Operation][][]string            // by operation, its RawStrings fields
+	router    routers.Router
+	security  map[*openapi3.Operation]access                // by operation, from Load
+	aliases   map[*openapi3.Operation]map[string]string     // by operation: body alias → property (x-alias-of)
+	params    map[*openapi3.Operation][]*openapi3.Parameter // by operation, its path item's included
+	rawPaths  map[*openapi3.Operation][][]string            // by operation, its RawStrings fields
 }
 
 // Load parses and validates a spec mounted at prefix.
@@ -89,12 +87,12 @@ func Load(data []byte, prefix string) (*Spec, error) {
 		return nil, err
 	}
 	s := &Spec{Doc: doc, Prefix: prefix, BodyLimit: DefaultBodyLimit, router: router,
-		security: map[*openapi3.Operation][]Requirement{}, params: map[*openapi3.Operation][]*openapi3.Parameter{},
-		rawPaths: map[*openapi3.Operation][][]string{}}
-	// Each operation's security alternatives and parameters, resolved once here rather than per
-	// request.
-	for _, item := range doc.Paths.Map() {
-		for _, op := range item.Operations() {
+		security: map[*openapi3.Operation]access{}, aliases: map[*openapi3.Operation]map[string]string{},
+		params: map[*openapi3.Operation][]*openapi3.Parameter{}, rawPaths: map[*openapi3.Operation][][]string{}}
+	// Each operation's security alternatives, permissions, parameters and raw-string fields,
+	// resolved once here rather than per request.
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
 			if _, done := s.security[op]; done {
 				continue // an operation shared by two path items
 			}
@@ -104,23 +102,13 @@ func Load(data []byte, prefix string) (*Spec, error) {
 					s.rawPaths[op] = rawStringPaths(mt.Schema, nil, 0)
 				}
 			}
-			security := op.Security
-			if security == nil {
-				security = &doc.Security
+			a, err := operationAccess(doc, op)
+			if err != nil {
+				return nil, fmt.Errorf("spec: %s %s (%s): %w", method, path, op.OperationID, err)
 			}
-			for _, alt := range *security {
-				names := make([]string, 0, len(alt))
-				for name := range alt {
-					names = append(names, name)
-				}
-				sort.Strings(names)
-				for _, name := range names {
-					ref := doc.Components.SecuritySchemes[name]
-					if ref == nil || ref.Value == nil {
-						return nil, fmt.Errorf("spec: operation %s uses undefined security scheme %q", op.OperationID, name)
-					}
-					s.security[op] = append(s.security[op], Requirement{SchemeName: name, Scheme: ref.Value, Scopes: alt[name]})
-				}
+			s.security[op] = a
+			if s.aliases[op], err = bodyAliases(op); err != nil {
+				return nil, fmt.Errorf("spec: %s %s (%s): %w", method, path, op.OperationID, err)
 			}
 		}
 	}
@@ -167,12 +155,72 @@ func rawStringPaths(ref *openapi3.SchemaRef, path []string, depth int) [][]strin
 	return out
 }
 
-// Requirement is one way to satisfy an operation's security: a scheme and the permissions
-// (scopes) a credential presented through it must hold.
+// access is what an operation accepts as credentials and what they must be allowed to do.
+type access struct {
+	requirements []Requirement
+	permissions  []string
+}
+
+// PermissionsExtension is the operation extension listing the permissions a credential needs
+// to call it, all of them. OpenAPI 3.0.3 reserves security scopes for OAuth2 and OpenID
+// Connect, so the requirements of http and apiKey schemes carry none and permissions live here.
+const PermissionsExtension = "x-permissions"
+
+// operationAccess resolves an operation's security (its own, else the document's) and its
+// x-permissions. An operation that needs a credential must say which permissions it needs —
+// an empty list where any valid credential will do — so that a forgotten x-permissions
+// cannot leave an operation open to every key; a public one (no security) must list none.
+func operationAccess(doc *openapi3.T, op *openapi3.Operation) (access, error) {
+	security := op.Security
+	if security == nil {
+		security = &doc.Security
+	}
+	var a access
+	for _, alt := range *security {
+		names := make([]string, 0, len(alt))
+		for name := range alt {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			ref := doc.Components.SecuritySchemes[name]
+			if ref == nil || ref.Value == nil {
+				return access{}, fmt.Errorf("uses undefined security scheme %q", name)
+			}
+			if len(alt[name]) > 0 && ref.Value.Type != "oauth2" && ref.Value.Type != "openIdConnect" {
+				return access{}, fmt.Errorf("security scheme %q (%s) has scopes %v; list permissions in %s", name, ref.Value.Type, alt[name], PermissionsExtension)
+			}
+			a.requirements = append(a.requirements, Requirement{SchemeName: name, Scheme: ref.Value})
+		}
+	}
+	raw, listed := op.Extensions[PermissionsExtension]
+	switch {
+	case !listed && len(a.requirements) > 0:
+		return access{}, fmt.Errorf("needs a credential but has no %s (list its permissions, or [] when any valid credential may call it)", PermissionsExtension)
+	case listed && len(a.requirements) == 0:
+		return access{}, fmt.Errorf("is public (no security requirement) but lists %s", PermissionsExtension)
+	case !listed:
+		return a, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return access{}, fmt.Errorf("%s must be a list of permission names", PermissionsExtension)
+	}
+	a.permissions = make([]string, 0, len(list))
+	for _, v := range list {
+		p, ok := v.(string)
+		if !ok || p == "" {
+			return access{}, fmt.Errorf("%s must be a list of permission names, has %v", PermissionsExtension, v)
+		}
+		a.permissions = append(a.permissions, p)
+	}
+	return a, nil
+}
+
+// Requirement is one way to present an operation's credential: a security scheme.
 type Requirement struct {
 	SchemeName string
 	Scheme     *openapi3.SecurityScheme
-	Scopes     []string
 }
 
 // Route is the operation a request was matched to.
@@ -181,7 +229,10 @@ type Route struct {
 	PathParams map[string]string
 	// Security lists the alternatives; empty means the operation is public.
 	Security []Requirement
-	route    *routers.Route
+	// Permissions are those a credential needs, every one of them (the operation's
+	// x-permissions); empty when any valid credential may call it.
+	Permissions []string
+	route       *routers.Route
 }
 
 const routeKey = "contract.route"
@@ -218,7 +269,8 @@ func (s *Spec) Match() echo.MiddlewareFunc {
 					params[k] = u
 				}
 			}
-			r := &Route{Operation: route.Operation, PathParams: params, Security: s.security[route.Operation], route: route}
+			a := s.security[route.Operation]
+			r := &Route{Operation: route.Operation, PathParams: params, Security: a.requirements, Permissions: a.permissions, route: route}
 			c.Set(routeKey, r)
 			return next(c)
 		}
@@ -268,8 +320,8 @@ func (s *Spec) Validate() echo.MiddlewareFunc {
 						return problem.Invalid(problem.ValidationFailed, details...)
 					}
 				}
-				if s.AcceptCamelCase {
-					if body, err = snakeCaseAliases(body, r.Operation); err != nil {
+				if aliases := s.aliases[r.Operation]; aliases != nil {
+					if body, err = renameAliases(body, aliases); err != nil {
 						return err
 					}
 				}
@@ -482,20 +534,54 @@ func fieldOr(field, dflt string) string {
 	return field
 }
 
-// snakeCaseAliases renames top-level keys of a JSON object body that are the camelCase
-// spelling of a documented snake_case property (baseUrl → base_url). Both spellings of one
-// field is a 400; anything that is not a JSON object is left for validation to judge.
-func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
+// AliasExtension marks a request body property as another spelling of a sibling property,
+// which it names (`baseUrl: {x-alias-of: base_url, deprecated: true, ...}`): Validate renames
+// it before validating, so handlers only ever see the documented field.
+const AliasExtension = "x-alias-of"
+
+// bodyAliases returns the aliases a request body schema declares, alias → property, or nil.
+func bodyAliases(op *openapi3.Operation) (map[string]string, error) {
 	if op.RequestBody == nil || op.RequestBody.Value == nil {
-		return body, nil
+		return nil, nil
 	}
 	mt := op.RequestBody.Value.Content.Get("application/json")
-	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil || len(mt.Schema.Value.Properties) == 0 {
-		return body, nil
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return nil, nil
 	}
-	props := mt.Schema.Value.Properties
-	if !hasUpperKey(body) {
-		return body, nil // the common case, snake_case already: no need to decode
+	var out map[string]string
+	for name, p := range mt.Schema.Value.Properties {
+		if p.Value == nil {
+			continue
+		}
+		raw, ok := p.Value.Extensions[AliasExtension]
+		if !ok {
+			continue
+		}
+		target, _ := raw.(string)
+		if _, exists := mt.Schema.Value.Properties[target]; !exists || target == name {
+			return nil, fmt.Errorf("property %s: %s %v names no other property of the body", name, AliasExtension, raw)
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = target
+	}
+	return out, nil
+}
+
+// renameAliases renames the top-level keys of a JSON object body that are declared aliases
+// (baseUrl → base_url). Both spellings of one field is a 400; anything that is not a JSON
+// object is left for validation to judge.
+func renameAliases(body []byte, aliases map[string]string) ([]byte, error) {
+	present := false
+	for alias := range aliases {
+		if bytes.Contains(body, []byte(`"`+alias+`"`)) {
+			present = true // maybe as a key: decode to know
+			break
+		}
+	}
+	if !present {
+		return body, nil // the common case: no alias spelled anywhere, no need to decode
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(body, &obj) != nil {
@@ -503,20 +589,17 @@ func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
 	}
 	changed := false
 	var dup []problem.Detail
-	for k, v := range obj {
-		if _, ok := props[k]; ok {
+	for alias, target := range aliases {
+		v, ok := obj[alias]
+		if !ok {
 			continue
 		}
-		snake := toSnake(k)
-		if _, ok := props[snake]; !ok || snake == k {
+		if _, both := obj[target]; both {
+			dup = append(dup, problem.Detail{Field: target, Message: fmt.Sprintf("is given twice, as %s and %s", target, alias)})
 			continue
 		}
-		if _, both := obj[snake]; both {
-			dup = append(dup, problem.Detail{Field: snake, Message: fmt.Sprintf("is given twice, as %s and %s", snake, k)})
-			continue
-		}
-		obj[snake] = v
-		delete(obj, k)
+		obj[target] = v
+		delete(obj, alias)
 		changed = true
 	}
 	if len(dup) > 0 {
@@ -529,55 +612,10 @@ func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
 	return json.Marshal(obj)
 }
 
-// hasUpperKey reports whether a JSON document may have an object key with an upper-case ASCII
-// letter: a string followed by a colon. It scans bytes without decoding; a false positive only
-// costs the full decode it saves.
-func hasUpperKey(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		if b[i] != '"' {
-			continue
-		}
-		upper := false
-		j := i + 1
-		for ; j < len(b) && b[j] != '"'; j++ {
-			if b[j] == '\\' {
-				j++
-				continue
-			}
-			if b[j] >= 'A' && b[j] <= 'Z' {
-				upper = true
-			}
-		}
-		k := j + 1
-		for k < len(b) && (b[k] == ' ' || b[k] == '\t' || b[k] == '\n' || b[k] == '\r') {
-			k++
-		}
-		if upper && k < len(b) && b[k] == ':' {
-			return true
-		}
-		i = j
-	}
-	return false
-}
-
-func toSnake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			b.WriteRune(unicode.ToLower(r))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // ValidateResponse checks a response to req against the operation's declared responses:
 // an undeclared status code, a missing or wrong header or a body that does not match the
-// schema is an error. Tests use it to hold handlers to the spec.
+// schema is an error, and so is a null the schema refuses as strict tools read it (TakesNull).
+// Tests use it to hold handlers to the spec.
 func (s *Spec) ValidateResponse(req *http.Request, status int, header http.Header, body []byte) error {
 	rel := s.relative(req)
 	route, params, err := s.router.FindRoute(rel)
@@ -594,7 +632,18 @@ func (s *Spec) ValidateResponse(req *http.Request, status int, header http.Heade
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	in.SetBodyBytes(body)
-	return openapi3filter.ValidateResponse(req.Context(), in)
+	if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil {
+		return err
+	}
+	// kin-openapi takes null wherever `nullable` is true; strict readers of the spec do not.
+	if ref := route.Operation.Responses.Status(status); ref != nil && ref.Value != nil {
+		if mt := ref.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
+			if nulls := strictNulls(mt.Schema.Value, body); len(nulls) > 0 {
+				return fmt.Errorf("response body has nulls its schema refuses: %s", strings.Join(nulls, "; "))
+			}
+		}
+	}
+	return nil
 }
 
 // relative returns a shallow copy of req whose path is relative to the surface's prefix, the

@@ -119,17 +119,18 @@ func New(t testing.TB, opts ...Option) *Env {
 	db := storetest.Open(t, dsn)
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
+	// The listener first: the server's public URL is its address.
+	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+	t.Cleanup(ts.Close)
 	e, err := server.New(db, server.Config{AdminToken: AdminToken, Logger: log,
-		AllowPrivateEndpoints: !o.refusePrivate})
+		AllowPrivateEndpoints: !o.refusePrivate, PublicURL: "http://" + ts.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Served as `serve` serves it, requests Go refuses before routing included.
-	ts := httptest.NewUnstartedServer(e)
 	ts.Config = server.HTTPServer(e)
 	ts.Listener = server.Listener(ts.Listener, e)
 	ts.Start()
-	t.Cleanup(ts.Close)
 	hc := &http.Client{Transport: &checker{t: t, next: http.DefaultTransport, specs: specs(t)}}
 	env := &Env{URL: ts.URL, DSN: dsn, DB: db, HTTP: hc, Logs: logs}
 	if o.workers != nil {
@@ -242,8 +243,22 @@ func (e *Env) Webhooks(t testing.TB, key string) *webhooksclient.ClientWithRespo
 		webhooksclient.WithRequestEditorFn(bearer(key)))
 }
 
-// Do sends a raw request (body may be nil) with headers given as name, value pairs.
+// Do sends a raw request (body may be nil) with headers given as name, value pairs, and
+// returns the response's status and body.
 func (e *Env) Do(t testing.TB, method, path, body string, headers ...string) (int, []byte) {
+	t.Helper()
+	resp, b := e.Request(t, method, path, body, headers...)
+	return resp.StatusCode, b
+}
+
+// Reply is the status and header of a response whose body Request has read and closed.
+type Reply struct {
+	StatusCode int
+	Header     http.Header
+}
+
+// Request is Do for a test that checks the response's headers too.
+func (e *Env) Request(t testing.TB, method, path, body string, headers ...string) (Reply, []byte) {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -264,8 +279,11 @@ func (e *Env) Do(t testing.TB, method, path, body string, headers ...string) (in
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Reply{StatusCode: resp.StatusCode, Header: resp.Header}, b
 }
 
 var (

@@ -43,8 +43,8 @@ func checkPolicy(t *testing.T, what string, h http.Header) {
 func TestPortalFramedByAllowedOrigins(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	page := f.env.URL + "/portal/" + f.app + "/" + recipientID
-	resp, _ := get(t, page)
+	page := "/portal/" + f.app + "/" + recipientID
+	resp, _ := f.env.Request(t, http.MethodGet, page, "")
 	if fa, xfo := frameAncestors(resp.Header); !slices.Equal(fa, []string{"'none'"}) || xfo != "DENY" {
 		t.Fatalf("by default: frame-ancestors %v, X-Frame-Options %q", fa, xfo)
 	}
@@ -55,12 +55,12 @@ func TestPortalFramedByAllowedOrigins(t *testing.T) {
 	if status != 200 || !strings.Contains(string(body), `"portalFrameAncestors":["https://dashboard.example.com"`) {
 		t.Fatalf("update: %d %s", status, body)
 	}
-	resp, _ = get(t, page)
+	resp, _ = f.env.Request(t, http.MethodGet, page, "")
 	if fa, xfo := frameAncestors(resp.Header); !slices.Equal(fa, allowed) || xfo != "" {
 		t.Errorf("allowed: frame-ancestors %v, X-Frame-Options %q; want %v and none", fa, xfo, allowed)
 	}
 	checkPolicy(t, "framable page", resp.Header)
-	resp, _ = get(t, f.env.URL+"/portal/assets/portal.js")
+	resp, _ = f.env.Request(t, http.MethodGet, "/portal/assets/portal.js", "")
 	if fa, xfo := frameAncestors(resp.Header); !slices.Equal(fa, []string{"'none'"}) || xfo != "DENY" {
 		t.Errorf("asset: frame-ancestors %v, X-Frame-Options %q", fa, xfo)
 	}
@@ -70,7 +70,7 @@ func TestPortalFramedByAllowedOrigins(t *testing.T) {
 	if err != nil || other.JSON201 == nil || len(other.JSON201.PortalFrameAncestors) != 0 {
 		t.Fatalf("create app: %v %s", err, other.Body)
 	}
-	resp, _ = get(t, f.env.URL+"/portal/"+other.JSON201.AppId.String()+"/"+recipientID)
+	resp, _ = f.env.Request(t, http.MethodGet, "/portal/"+other.JSON201.AppId.String()+"/"+recipientID, "")
 	if fa, _ := frameAncestors(resp.Header); !slices.Equal(fa, []string{"'none'"}) {
 		t.Errorf("another app: frame-ancestors %v", fa)
 	}
@@ -86,7 +86,7 @@ func TestPortalFramedByAllowedOrigins(t *testing.T) {
 	if status, body := f.env.Do(t, "PATCH", "/api/v1/apps/"+f.app, `{"portalFrameAncestors":[]}`, "Authorization", "Bearer "+f.key); status != 200 {
 		t.Fatalf("clear: %d %s", status, body)
 	}
-	resp, _ = get(t, page)
+	resp, _ = f.env.Request(t, http.MethodGet, page, "")
 	if fa, xfo := frameAncestors(resp.Header); !slices.Equal(fa, []string{"'none'"}) || xfo != "DENY" {
 		t.Errorf("cleared: frame-ancestors %v, X-Frame-Options %q", fa, xfo)
 	}

@@ -194,9 +194,7 @@ func TestRouting(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
 	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	if _, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: "customer_456"}); err != nil {
-		t.Fatal(err)
-	}
+	f.AddRecipient(t, "customer_456")
 	upd, _ := f.Client.UpdateAppWithResponse(ctx, f.App, webhooksclient.UpdateAppRequest{
 		RoutingKeyBodyPath: nullable.NewNullableWithValue("customer.id"), RoutingKeyHeader: nullable.NewNullableWithValue("x-customer-id")})
 	if upd.JSON200 == nil {
@@ -235,9 +233,7 @@ func TestPortalSession(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
 	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	if _, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: "customer_456"}); err != nil {
-		t.Fatal(err)
-	}
+	f.AddRecipient(t, "customer_456")
 	f.Send(t, "invoice.paid", `{}`)
 	other := f.Send(t, "invoice.paid", `{}`, func(b *webhooksclient.SendMessageRequest) { b.RecipientId = ptr("customer_456") })
 	ps, err := f.Client.CreatePortalSessionWithResponse(ctx, f.App, f.Recipient, webhooksclient.CreatePortalSessionRequest{ExpiresInSeconds: ptr(60)})
@@ -440,10 +436,7 @@ func TestRecipientIDWithEscapedCharacters(t *testing.T) {
 	env := servertest.New(t)
 	f := servertest.NewWebhookApp(t, env)
 	const id = "tenant|eu:1@x"
-	r, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: id})
-	if err != nil || r.JSON201 == nil {
-		t.Fatalf("create recipient: %v %s", err, r.Body)
-	}
+	f.AddRecipient(t, id)
 	got, err := f.Client.GetRecipientWithResponse(ctx, f.App, id)
 	if err != nil || got.JSON200 == nil || got.JSON200.RecipientId != id {
 		t.Fatalf("get recipient %q: %v %d %s", id, err, got.StatusCode(), got.Body)

@@ -22,10 +22,7 @@ func TestConcurrentSendsAnswerEachTheirOwn(t *testing.T) {
 	f := servertest.NewWebhookApp(t, env, "order.created")
 	recv1, recv2 := servertest.NewReceiver(t), servertest.NewReceiver(t)
 	ep1 := f.Endpoint(t, recv1.URL)
-	r2, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: "customer_2"})
-	if err != nil || r2.JSON201 == nil {
-		t.Fatalf("create recipient: %v %s", err, r2.Body)
-	}
+	f.AddRecipient(t, "customer_2")
 	res, err := f.Client.CreateEndpointWithResponse(ctx, f.App, "customer_2", webhooksclient.CreateEndpointRequest{Url: recv2.URL})
 	if err != nil || res.JSON201 == nil {
 		t.Fatalf("create endpoint: %v %s", err, res.Body)

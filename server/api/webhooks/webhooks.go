@@ -22,8 +22,10 @@ import (
 type Handler struct {
 	DB *store.DB
 	// Now is the clock; nil = time.Now.
-	Now     func() time.Time
-	schemas schemaCache
+	Now func() time.Time
+	// PublicURL is the base portal session links are built on (server.Config.PublicURL).
+	PublicURL string
+	schemas   schemaCache
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)
@@ -31,8 +33,7 @@ var _ api.StrictServerInterface = (*Handler)(nil)
 type requestKey struct{}
 
 // WithRequest is a strict middleware that keeps the HTTP request in the context, for the
-// few operations that read more than their declared parameters (a send's routing-key header,
-// the host a portal URL is built on).
+// few operations that read more than their declared parameters (a send's routing-key header).
 func WithRequest(f api.StrictHandlerFunc, _ string) api.StrictHandlerFunc {
 	return func(c echo.Context, request any) (any, error) {
 		r := c.Request()
