@@ -688,7 +688,10 @@ func bodyFields(ref *openapi3.SchemaRef, path []string, chain []*openapi3.Schema
 		p := append(slices.Clone(path), name)
 		c := append(slices.Clone(chain), props[name])
 		ps := schemaOf(props[name])
-		if ps == nil {
+		if ps == nil || ps.Extensions["x-alias-of"] != nil {
+			// A deprecated alias (x-alias-of) is its field under another name, swept as that
+			// field; the base body already holds the field, so setting the alias too is a
+			// different request (both spellings at once, refused as such).
 			continue
 		}
 		out = append(out, field{path: p, schema: ps, chain: c})
