@@ -36,7 +36,7 @@ lint: ## golangci-lint with .golangci.yml (bug linters, gosec, the layering); no
 test-go: ## Go tests only (real PostgreSQL, race detector)
 	$(GO) test -race -count=1 ./...
 
-spec-check: ## Lint the specs and type-check a TypeScript SDK generated from each
+spec-check: ## Lint the specs (Redocly, Spectral), generate Go code from each with ogen, type-check a TypeScript SDK of each
 	@bash scripts/spec-check.sh
 
 test: deps check-generated fmt-check vet lint test-go spec-check ## Everything CI runs

@@ -67,6 +67,7 @@
 // the times the database stamps (now() in SQL) come from the database's, the one clock every
 // process shares.
 //
-// Secrets (provider credentials, channel secrets, endpoint signing secrets) are sealed at rest
-// with the seal package, bound to their row's id.
+// Secrets (provider credentials, channel secrets, endpoint signing secrets, the Calling API's
+// pre-check tokens and passwords) are sealed at rest with the seal package, bound to their
+// row's id.
 package store

@@ -243,6 +243,10 @@ func (s *DB) Migrate(ctx context.Context) error {
 			return err
 		}
 	}
+	// What SQL cannot migrate, needing the sealing key.
+	if err := s.sealPlainPreCheckSecrets(ctx, tx); err != nil {
+		return fmt.Errorf("seal pre-check credentials: %w", err)
+	}
 	return tx.Commit()
 }
 

@@ -76,9 +76,9 @@ type Attempt struct {
 const attemptColumns = `t.id, t.delivery_id, m.message_id, t.endpoint_id, t.attempt_number, t.trigger, t.status, t.response_status_code,
 	t.response_body, t.duration_ms, t.error, t.next_attempt_at, t.created_at`
 
-// ListMessageAttempts returns up to limit attempts of a message (at one endpoint when
-// endpointID is not nil), newest first, older than the attempt before (uuid.Nil = newest).
-func (s *DB) ListMessageAttempts(ctx context.Context, workspaceID, appID uuid.UUID, messageID, recipientID string, endpointID, before uuid.UUID, limit int) ([]Attempt, error) {
+// ListMessageAttempts returns up to limit attempts of a message (with endpointID, at that
+// endpoint only), newest first, older than the attempt before (uuid.Nil = newest).
+func (s *DB) ListMessageAttempts(ctx context.Context, workspaceID, appID uuid.UUID, messageID, recipientID string, endpointID *uuid.UUID, before uuid.UUID, limit int) ([]Attempt, error) {
 	m, err := s.findMessage(ctx, workspaceID, appID, messageID, recipientID)
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func (s *DB) ListMessageAttempts(ctx context.Context, workspaceID, appID uuid.UU
 	out := []Attempt{}
 	err = s.db.SelectContext(ctx, &out, `SELECT `+attemptColumns+` FROM webhook_attempts t JOIN webhook_messages m ON m.id = t.message_pk
 		WHERE t.message_pk = $1 AND ($2::uuid IS NULL OR t.endpoint_id = $2) AND ($3::uuid IS NULL OR t.id < $3)
-		ORDER BY t.id DESC LIMIT $4`, m.ID, nullUUID(endpointID), nullUUID(before), limit)
+		ORDER BY t.id DESC LIMIT $4`, m.ID, endpointID, nullUUID(before), limit)
 	return out, err
 }
 

@@ -209,13 +209,7 @@ func (s *DB) releaseHeld(ctx context.Context, tx *sqlx.Tx, endpointID uuid.UUID)
 func (s *DB) DeleteEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = (SELECT e.id`+endpointWhere+`)`,
 		workspaceID, appID, recipientID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return s.endpointNotFound(ctx, workspaceID, appID, recipientID)
-	}
-	return nil
+	return changedRow(res, err, func() error { return s.endpointNotFound(ctx, workspaceID, appID, recipientID) })
 }
 
 // OldSecret is a rotated-out secret that still signs until ExpiresAt.

@@ -254,27 +254,6 @@ func (e IntegrationTaskActivityOrigin) Valid() bool {
 	}
 }
 
-// Defines values for IntegrationTaskResultStatus.
-const (
-	IntegrationTaskResultStatusEFFECTIVE    IntegrationTaskResultStatus = "EFFECTIVE"
-	IntegrationTaskResultStatusNOTEFFECTIVE IntegrationTaskResultStatus = "NOT_EFFECTIVE"
-	IntegrationTaskResultStatusPENDING      IntegrationTaskResultStatus = "PENDING"
-)
-
-// Valid indicates whether the value is a known member of the IntegrationTaskResultStatus enum.
-func (e IntegrationTaskResultStatus) Valid() bool {
-	switch e {
-	case IntegrationTaskResultStatusEFFECTIVE:
-		return true
-	case IntegrationTaskResultStatusNOTEFFECTIVE:
-		return true
-	case IntegrationTaskResultStatusPENDING:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for Source.
 const (
 	INTEGRATION Source = "INTEGRATION"
@@ -287,24 +266,6 @@ func (e Source) Valid() bool {
 	case INTEGRATION:
 		return true
 	case RETEN:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SubmitTaskResultRequestTaskResultContactType.
-const (
-	SubmitTaskResultRequestTaskResultContactTypeINBOUND  SubmitTaskResultRequestTaskResultContactType = "INBOUND"
-	SubmitTaskResultRequestTaskResultContactTypeOUTBOUND SubmitTaskResultRequestTaskResultContactType = "OUTBOUND"
-)
-
-// Valid indicates whether the value is a known member of the SubmitTaskResultRequestTaskResultContactType enum.
-func (e SubmitTaskResultRequestTaskResultContactType) Valid() bool {
-	switch e {
-	case SubmitTaskResultRequestTaskResultContactTypeINBOUND:
-		return true
-	case SubmitTaskResultRequestTaskResultContactTypeOUTBOUND:
 		return true
 	default:
 		return false
@@ -332,18 +293,18 @@ func (e TargetCriterionType) Valid() bool {
 	}
 }
 
-// Defines values for TaskResultDetailContactType.
+// Defines values for TaskResultInputContactType.
 const (
-	TaskResultDetailContactTypeINBOUND  TaskResultDetailContactType = "INBOUND"
-	TaskResultDetailContactTypeOUTBOUND TaskResultDetailContactType = "OUTBOUND"
+	INBOUND  TaskResultInputContactType = "INBOUND"
+	OUTBOUND TaskResultInputContactType = "OUTBOUND"
 )
 
-// Valid indicates whether the value is a known member of the TaskResultDetailContactType enum.
-func (e TaskResultDetailContactType) Valid() bool {
+// Valid indicates whether the value is a known member of the TaskResultInputContactType enum.
+func (e TaskResultInputContactType) Valid() bool {
 	switch e {
-	case TaskResultDetailContactTypeINBOUND:
+	case INBOUND:
 		return true
-	case TaskResultDetailContactTypeOUTBOUND:
+	case OUTBOUND:
 		return true
 	default:
 		return false
@@ -638,13 +599,28 @@ type ContactType string
 
 // CreateActivityRequest defines model for CreateActivityRequest.
 type CreateActivityRequest struct {
-	AssignmentReason *string           `json:"assignment_reason,omitempty"`
-	AttributeKeys    *[]string         `json:"attribute_keys,omitempty"`
-	Attributes       *[]AttributeInput `json:"attributes,omitempty"`
+	// AssignmentReasonAlias Deprecated: the camelCase spelling of `assignment_reason`, accepted for older clients and stored as `assignment_reason`. Send `assignment_reason`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AssignmentReasonAlias *string `json:"assignmentReason,omitempty"`
+	AssignmentReason      *string `json:"assignment_reason,omitempty"`
+
+	// AttributeKeysAlias Deprecated: the camelCase spelling of `attribute_keys`, accepted for older clients and stored as `attribute_keys`. Send `attribute_keys`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AttributeKeysAlias *[]string         `json:"attributeKeys,omitempty"`
+	AttributeKeys      *[]string         `json:"attribute_keys,omitempty"`
+	Attributes         *[]AttributeInput `json:"attributes,omitempty"`
 
 	// Channel A dispatch channel.
-	Channel    Channel            `json:"channel"`
-	CommerceId openapi_types.UUID `json:"commerce_id"`
+	Channel Channel `json:"channel"`
+
+	// CommerceIdAlias Deprecated: the camelCase spelling of `commerce_id`, accepted for older clients and stored as `commerce_id`. Send `commerce_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceIdAlias *openapi_types.UUID `json:"commerceId,omitempty"`
+	CommerceId      openapi_types.UUID  `json:"commerce_id"`
+
+	// IdempotencyKeyAlias Deprecated: the camelCase spelling of `idempotency_key`, accepted for older clients and stored as `idempotency_key`. Send `idempotency_key`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IdempotencyKeyAlias *string `json:"idempotencyKey,omitempty"`
 
 	// IdempotencyKey Unique per workspace.
 	IdempotencyKey string `json:"idempotency_key"`
@@ -652,14 +628,30 @@ type CreateActivityRequest struct {
 	// Reason Free text, matched against the reason catalog.
 	Reason string `json:"reason"`
 
+	// ScheduledAtAlias Deprecated: the camelCase spelling of `scheduled_at`, accepted for older clients and stored as `scheduled_at`. Send `scheduled_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ScheduledAtAlias *time.Time `json:"scheduledAt,omitempty"`
+
 	// ScheduledAt When the activity is dispatched.
-	ScheduledAt            time.Time          `json:"scheduled_at"`
-	Score                  *int               `json:"score,omitempty"`
-	SuggestedExecutionTime *time.Time         `json:"suggested_execution_time,omitempty"`
-	TargetCriteria         *[]TargetCriterion `json:"target_criteria,omitempty"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	Score       *int      `json:"score,omitempty"`
+
+	// SuggestedExecutionTimeAlias Deprecated: the camelCase spelling of `suggested_execution_time`, accepted for older clients and stored as `suggested_execution_time`. Send `suggested_execution_time`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	SuggestedExecutionTimeAlias *time.Time `json:"suggestedExecutionTime,omitempty"`
+	SuggestedExecutionTime      *time.Time `json:"suggested_execution_time,omitempty"`
+
+	// TargetCriteriaAlias Deprecated: the camelCase spelling of `target_criteria`, accepted for older clients and stored as `target_criteria`. Send `target_criteria`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TargetCriteriaAlias *[]TargetCriterion `json:"targetCriteria,omitempty"`
+	TargetCriteria      *[]TargetCriterion `json:"target_criteria,omitempty"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	Type ActivityType `json:"type"`
+
+	// UserStatusAlias Deprecated: the camelCase spelling of `user_status`, accepted for older clients and stored as `user_status`. Send `user_status`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	UserStatusAlias *string `json:"userStatus,omitempty"`
 
 	// UserStatus A code of the user retention status catalog.
 	UserStatus *string `json:"user_status,omitempty"`
@@ -669,29 +661,65 @@ type CreateActivityRequest struct {
 type CreateCatalogEntryRequest struct {
 	Code        string  `json:"code"`
 	Description *string `json:"description,omitempty"`
-	IsActive    *bool   `json:"is_active,omitempty"`
-	Label       string  `json:"label"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool  `json:"isActive,omitempty"`
+	IsActive      *bool  `json:"is_active,omitempty"`
+	Label         string `json:"label"`
 }
 
 // CreateCommerceRequest defines model for CreateCommerceRequest.
 type CreateCommerceRequest struct {
-	Addresses     *[]AddressInput         `json:"addresses,omitempty"`
-	ExternalId    *string                 `json:"external_id,omitempty"`
-	IsActive      *bool                   `json:"is_active,omitempty"`
-	IsPlaceholder *bool                   `json:"is_placeholder,omitempty"`
-	Metadata      *map[string]interface{} `json:"metadata,omitempty"`
-	Name          string                  `json:"name"`
-	TaxId         *string                 `json:"tax_id,omitempty"`
+	Addresses *[]AddressInput `json:"addresses,omitempty"`
+
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+	ExternalId      *string `json:"external_id,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPlaceholderAlias Deprecated: the camelCase spelling of `is_placeholder`, accepted for older clients and stored as `is_placeholder`. Send `is_placeholder`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPlaceholderAlias *bool                   `json:"isPlaceholder,omitempty"`
+	IsActive           *bool                   `json:"is_active,omitempty"`
+	IsPlaceholder      *bool                   `json:"is_placeholder,omitempty"`
+	Metadata           *map[string]interface{} `json:"metadata,omitempty"`
+	Name               string                  `json:"name"`
+
+	// TaxIdAlias Deprecated: the camelCase spelling of `tax_id`, accepted for older clients and stored as `tax_id`. Send `tax_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaxIdAlias *string `json:"taxId,omitempty"`
+	TaxId      *string `json:"tax_id,omitempty"`
 }
 
 // CreateCommerceUserRequest defines model for CreateCommerceUserRequest.
 type CreateCommerceUserRequest struct {
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+
 	// ExternalId Unique within the commerce.
 	ExternalId *string `json:"external_id,omitempty"`
 
+	// FirstNameAlias Deprecated: the camelCase spelling of `first_name`, accepted for older clients and stored as `first_name`. Send `first_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FirstNameAlias *string `json:"firstName,omitempty"`
+
 	// FirstName An extension; wins over `name`.
 	FirstName *string `json:"first_name,omitempty"`
-	IsActive  *bool   `json:"is_active,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+
+	// LastNameAlias Deprecated: the camelCase spelling of `last_name`, accepted for older clients and stored as `last_name`. Send `last_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	LastNameAlias *string `json:"lastName,omitempty"`
 
 	// LastName An extension; wins over `name`.
 	LastName *string `json:"last_name,omitempty"`
@@ -708,8 +736,15 @@ type CreateCommerceUserRequest struct {
 
 // CreateContactRequest defines model for CreateContactRequest.
 type CreateContactRequest struct {
-	ContactType ContactType `json:"contact_type"`
-	IsPrimary   *bool       `json:"is_primary,omitempty"`
+	// ContactTypeAlias Deprecated: the camelCase spelling of `contact_type`, accepted for older clients and stored as `contact_type`. Send `contact_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ContactTypeAlias *ContactType `json:"contactType,omitempty"`
+	ContactType      ContactType  `json:"contact_type"`
+
+	// IsPrimaryAlias Deprecated: the camelCase spelling of `is_primary`, accepted for older clients and stored as `is_primary`. Send `is_primary`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPrimaryAlias *bool `json:"isPrimary,omitempty"`
+	IsPrimary      *bool `json:"is_primary,omitempty"`
 
 	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
 	Source Source `json:"source"`
@@ -721,6 +756,10 @@ type CreateContactRequest struct {
 // CreateDispatchConfigRequest A new dispatch config. The camelCase spelling of each field (`dispatchProviderId`,
 // `baseUrl`) is accepted as an alias.
 type CreateDispatchConfigRequest struct {
+	// BaseUrlAlias Deprecated: the camelCase spelling of `base_url`, accepted for older clients and stored as `base_url`. Send `base_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	BaseUrlAlias *string `json:"baseUrl,omitempty"`
+
 	// BaseUrl Provider endpoint URL (`http://` or `https://`).
 	BaseUrl *string `json:"base_url,omitempty"`
 
@@ -732,6 +771,10 @@ type CreateDispatchConfigRequest struct {
 	// Example: {"apiKey":"sk-xxx"}
 	Credentials *Credentials `json:"credentials,omitempty"`
 
+	// DispatchProviderIdAlias Deprecated: the camelCase spelling of `dispatch_provider_id`, accepted for older clients and stored as `dispatch_provider_id`. Send `dispatch_provider_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	DispatchProviderIdAlias *openapi_types.UUID `json:"dispatchProviderId,omitempty"`
+
 	// DispatchProviderId Global dispatch provider id.
 	DispatchProviderId openapi_types.UUID `json:"dispatch_provider_id"`
 
@@ -741,10 +784,18 @@ type CreateDispatchConfigRequest struct {
 
 // CreateTaskResultTypeConfigRequest defines model for CreateTaskResultTypeConfigRequest.
 type CreateTaskResultTypeConfigRequest struct {
-	Code                      string `json:"code"`
-	IsActive                  *bool  `json:"is_active,omitempty"`
-	Label                     string `json:"label"`
-	RequiresFutureScheduledAt *bool  `json:"requires_future_scheduled_at,omitempty"`
+	Code string `json:"code"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool  `json:"isActive,omitempty"`
+	IsActive      *bool  `json:"is_active,omitempty"`
+	Label         string `json:"label"`
+
+	// RequiresFutureScheduledAtAlias Deprecated: the camelCase spelling of `requires_future_scheduled_at`, accepted for older clients and stored as `requires_future_scheduled_at`. Send `requires_future_scheduled_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	RequiresFutureScheduledAtAlias *bool `json:"requiresFutureScheduledAt,omitempty"`
+	RequiresFutureScheduledAt      *bool `json:"requires_future_scheduled_at,omitempty"`
 }
 
 // Credentials Authentication credentials for the provider, write-only, encrypted at rest.
@@ -903,12 +954,12 @@ type IntegrationTask struct {
 	OccurredAt nullable.Nullable[time.Time] `json:"occurredAt"`
 	Reason     CodeLabel                    `json:"reason"`
 
-	// Result The submitted result; null before any.
-	Result nullable.Nullable[TaskResultDetail] `json:"result"`
+	// Result A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
+	Result nullable.Nullable[NullableTaskResultDetail] `json:"result"`
 
 	// ResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
-	ResultStatus nullable.Nullable[IntegrationTaskResultStatus] `json:"resultStatus"`
-	ScheduledAt  time.Time                                      `json:"scheduledAt"`
+	ResultStatus nullable.Nullable[TaskResultStatus] `json:"resultStatus"`
+	ScheduledAt  time.Time                           `json:"scheduledAt"`
 
 	// Status A task's status as the integration API shows it; derived from the activity's status.
 	Status TaskStatus `json:"status"`
@@ -921,14 +972,14 @@ type IntegrationTask struct {
 // IntegrationTaskActivityOrigin Always `ACTIVITY` here.
 type IntegrationTaskActivityOrigin string
 
-// IntegrationTaskResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
-type IntegrationTaskResultStatus string
-
 // IntegrationTaskPage defines model for IntegrationTaskPage.
 type IntegrationTaskPage struct {
 	Data []IntegrationTask `json:"data"`
 	Meta PageMeta          `json:"meta"`
 }
+
+// NullableTaskResultDetail A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
+type NullableTaskResultDetail = TaskResultDetail
 
 // PageMeta defines model for PageMeta.
 type PageMeta struct {
@@ -946,43 +997,63 @@ type Source string
 
 // SubmitTaskResultRequest defines model for SubmitTaskResultRequest.
 type SubmitTaskResultRequest struct {
+	// ActivityIdAlias Deprecated: the camelCase spelling of `activity_id`, accepted for older clients and stored as `activity_id`. Send `activity_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityIdAlias *openapi_types.UUID `json:"activityId,omitempty"`
+
 	// ActivityId The activity's id; wins over `provider_activity_id`.
-	ActivityId         *openapi_types.UUID `json:"activity_id,omitempty"`
-	CommerceExternalId string              `json:"commerce_external_id"`
+	ActivityId *openapi_types.UUID `json:"activity_id,omitempty"`
+
+	// CommerceExternalIdAlias Deprecated: the camelCase spelling of `commerce_external_id`, accepted for older clients and stored as `commerce_external_id`. Send `commerce_external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceExternalIdAlias *string `json:"commerceExternalId,omitempty"`
+	CommerceExternalId      string  `json:"commerce_external_id"`
+
+	// ExternalStatusAlias Deprecated: the camelCase spelling of `external_status`, accepted for older clients and stored as `external_status`. Send `external_status`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalStatusAlias *string `json:"externalStatus,omitempty"`
 
 	// ExternalStatus The field system's own status, stored as given.
 	ExternalStatus *string `json:"external_status,omitempty"`
 
+	// HardOverrideAlias Deprecated: the camelCase spelling of `hard_override`, accepted for older clients and stored as `hard_override`. Send `hard_override`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HardOverrideAlias *bool `json:"hardOverride,omitempty"`
+
 	// HardOverride Replace an existing final result.
 	HardOverride *bool `json:"hard_override,omitempty"`
+
+	// OccurredAtAlias Deprecated: the camelCase spelling of `occurred_at`, accepted for older clients and stored as `occurred_at`. Send `occurred_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	OccurredAtAlias *time.Time `json:"occurredAt,omitempty"`
 
 	// OccurredAt When the task was handled.
 	OccurredAt time.Time `json:"occurred_at"`
 
+	// ProviderActivityIdAlias Deprecated: the camelCase spelling of `provider_activity_id`, accepted for older clients and stored as `provider_activity_id`. Send `provider_activity_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ProviderActivityIdAlias *string `json:"providerActivityId,omitempty"`
+
 	// ProviderActivityId The id the provider answered the dispatch with.
 	ProviderActivityId *string `json:"provider_activity_id,omitempty"`
+
+	// RawPayloadAlias Deprecated: the camelCase spelling of `raw_payload`, accepted for older clients and stored as `raw_payload`. Send `raw_payload`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	RawPayloadAlias *map[string]interface{} `json:"rawPayload,omitempty"`
 
 	// RawPayload Stored as given.
 	RawPayload *map[string]interface{} `json:"raw_payload,omitempty"`
 
 	// Status `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
-	Status     TaskResultStatus `json:"status"`
-	TaskResult struct {
-		Comment     *string                                       `json:"comment,omitempty"`
-		ContactType *SubmitTaskResultRequestTaskResultContactType `json:"contact_type,omitempty"`
+	Status TaskResultStatus `json:"status"`
 
-		// FutureScheduledAt Required when the result type requires it.
-		FutureScheduledAt  *time.Time              `json:"future_scheduled_at,omitempty"`
-		OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
-		Payload            *map[string]interface{} `json:"payload,omitempty"`
+	// TaskResultAlias Deprecated: the camelCase spelling of `task_result`, accepted for older clients and stored as `task_result`. Send `task_result`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaskResultAlias *TaskResultInput `json:"taskResult,omitempty"`
 
-		// Result A code of the result type catalog.
-		Result string `json:"result"`
-	} `json:"task_result"`
+	// TaskResult The result of a task, as a field system submits it.
+	TaskResult TaskResultInput `json:"task_result"`
 }
-
-// SubmitTaskResultRequestTaskResultContactType defines model for SubmitTaskResultRequest.TaskResult.ContactType.
-type SubmitTaskResultRequestTaskResultContactType string
 
 // SyncCommerceError defines model for SyncCommerceError.
 type SyncCommerceError struct {
@@ -1050,11 +1121,11 @@ type TaskResult struct {
 
 // TaskResultDetail defines model for TaskResultDetail.
 type TaskResultDetail struct {
-	Comment            nullable.Nullable[string]                      `json:"comment"`
-	ContactType        nullable.Nullable[TaskResultDetailContactType] `json:"contactType"`
-	FutureScheduledAt  nullable.Nullable[time.Time]                   `json:"futureScheduledAt"`
-	OperatorExternalId nullable.Nullable[string]                      `json:"operatorExternalId"`
-	Payload            map[string]interface{}                         `json:"payload"`
+	Comment            nullable.Nullable[string]    `json:"comment"`
+	ContactType        nullable.Nullable[string]    `json:"contactType"`
+	FutureScheduledAt  nullable.Nullable[time.Time] `json:"futureScheduledAt"`
+	OperatorExternalId nullable.Nullable[string]    `json:"operatorExternalId"`
+	Payload            map[string]interface{}       `json:"payload"`
 
 	// Result The result type code.
 	//
@@ -1067,8 +1138,22 @@ type TaskResultDetail struct {
 	ResultLabel string `json:"resultLabel"`
 }
 
-// TaskResultDetailContactType defines model for TaskResultDetail.ContactType.
-type TaskResultDetailContactType string
+// TaskResultInput The result of a task, as a field system submits it.
+type TaskResultInput struct {
+	Comment     *string                     `json:"comment,omitempty"`
+	ContactType *TaskResultInputContactType `json:"contact_type,omitempty"`
+
+	// FutureScheduledAt Required when the result type requires it.
+	FutureScheduledAt  *time.Time              `json:"future_scheduled_at,omitempty"`
+	OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
+	Payload            *map[string]interface{} `json:"payload,omitempty"`
+
+	// Result A code of the result type catalog.
+	Result string `json:"result"`
+}
+
+// TaskResultInputContactType defines model for TaskResultInput.ContactType.
+type TaskResultInputContactType string
 
 // TaskResultStatus `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
 type TaskResultStatus string
@@ -1096,20 +1181,51 @@ type TaskStatus string
 
 // UpdateCommerceRequest defines model for UpdateCommerceRequest.
 type UpdateCommerceRequest struct {
-	ExternalId    *string                   `json:"external_id,omitempty"`
-	IsActive      *bool                     `json:"is_active,omitempty"`
-	IsPlaceholder *bool                     `json:"is_placeholder,omitempty"`
-	Metadata      *map[string]interface{}   `json:"metadata,omitempty"`
-	Name          *string                   `json:"name,omitempty"`
-	TaxId         nullable.Nullable[string] `json:"tax_id,omitempty"`
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+	ExternalId      *string `json:"external_id,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPlaceholderAlias Deprecated: the camelCase spelling of `is_placeholder`, accepted for older clients and stored as `is_placeholder`. Send `is_placeholder`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPlaceholderAlias *bool                   `json:"isPlaceholder,omitempty"`
+	IsActive           *bool                   `json:"is_active,omitempty"`
+	IsPlaceholder      *bool                   `json:"is_placeholder,omitempty"`
+	Metadata           *map[string]interface{} `json:"metadata,omitempty"`
+	Name               *string                 `json:"name,omitempty"`
+
+	// TaxIdAlias Deprecated: the camelCase spelling of `tax_id`, accepted for older clients and stored as `tax_id`. Send `tax_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaxIdAlias nullable.Nullable[string] `json:"taxId,omitempty"`
+	TaxId      nullable.Nullable[string] `json:"tax_id,omitempty"`
 }
 
 // UpdateCommerceUserRequest defines model for UpdateCommerceUserRequest.
 type UpdateCommerceUserRequest struct {
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias nullable.Nullable[string] `json:"externalId,omitempty"`
+
 	// ExternalId `null` clears it.
 	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
-	FirstName  *string                   `json:"first_name,omitempty"`
-	IsActive   *bool                     `json:"is_active,omitempty"`
+
+	// FirstNameAlias Deprecated: the camelCase spelling of `first_name`, accepted for older clients and stored as `first_name`. Send `first_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FirstNameAlias *string `json:"firstName,omitempty"`
+	FirstName      *string `json:"first_name,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+
+	// LastNameAlias Deprecated: the camelCase spelling of `last_name`, accepted for older clients and stored as `last_name`. Send `last_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	LastNameAlias nullable.Nullable[string] `json:"lastName,omitempty"`
 
 	// LastName `null` clears it.
 	LastName nullable.Nullable[string] `json:"last_name,omitempty"`
@@ -1118,8 +1234,15 @@ type UpdateCommerceUserRequest struct {
 
 // UpdateContactRequest defines model for UpdateContactRequest.
 type UpdateContactRequest struct {
-	IsActive  *bool `json:"is_active,omitempty"`
-	IsPrimary *bool `json:"is_primary,omitempty"`
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPrimaryAlias Deprecated: the camelCase spelling of `is_primary`, accepted for older clients and stored as `is_primary`. Send `is_primary`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPrimaryAlias *bool `json:"isPrimary,omitempty"`
+	IsActive       *bool `json:"is_active,omitempty"`
+	IsPrimary      *bool `json:"is_primary,omitempty"`
 
 	// Value Checked against the contact's type.
 	Value *string `json:"value,omitempty"`
@@ -1128,6 +1251,10 @@ type UpdateContactRequest struct {
 // UpdateDispatchConfigRequest Fields to change; absent fields keep their value. The camelCase spelling of each field
 // (`baseUrl`, `isActive`) is accepted as an alias.
 type UpdateDispatchConfigRequest struct {
+	// BaseUrlAlias Deprecated: the camelCase spelling of `base_url`, accepted for older clients and stored as `base_url`. Send `base_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	BaseUrlAlias nullable.Nullable[string] `json:"baseUrl,omitempty"`
+
 	// BaseUrl Provider endpoint URL (`http://` or `https://`); `null` clears it.
 	BaseUrl nullable.Nullable[string] `json:"base_url,omitempty"`
 
@@ -1135,6 +1262,10 @@ type UpdateDispatchConfigRequest struct {
 	//
 	// Example: {"apiKey":"sk-xxx"}
 	Credentials *Credentials `json:"credentials,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
 
 	// IsActive `true` reactivates a deactivated config; `false` deactivates it.
 	IsActive *bool `json:"is_active,omitempty"`
@@ -1195,6 +1326,9 @@ type Conflict = Error
 
 // Forbidden The error body of every non-2xx response.
 type Forbidden = Error
+
+// HeadersTooLarge The error body of every non-2xx response.
+type HeadersTooLarge = Error
 
 // NotFound The error body of every non-2xx response.
 type NotFound = Error
@@ -3264,6 +3398,8 @@ type ConflictJSONResponse Error
 
 type ForbiddenJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
@@ -3330,6 +3466,20 @@ func (response ListActivities403JSONResponse) VisitListActivitiesResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivities431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivities431JSONResponse) VisitListActivitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3441,6 +3591,20 @@ func (response CreateActivity413JSONResponse) VisitCreateActivityResponse(w http
 	return err
 }
 
+type CreateActivity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateActivity431JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetActivityRequestObject struct {
 	Id     Id `json:"id"`
 	Params GetActivityParams
@@ -3516,6 +3680,20 @@ func (response GetActivity404JSONResponse) VisitGetActivityResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetActivity431JSONResponse) VisitGetActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3599,6 +3777,20 @@ func (response CancelActivity404JSONResponse) VisitCancelActivityResponse(w http
 	return err
 }
 
+type CancelActivity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CancelActivity431JSONResponse) VisitCancelActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityDispatchAttemptsRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListActivityDispatchAttemptsParams
@@ -3674,6 +3866,20 @@ func (response ListActivityDispatchAttempts404JSONResponse) VisitListActivityDis
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityDispatchAttempts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityDispatchAttempts431JSONResponse) VisitListActivityDispatchAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3757,6 +3963,20 @@ func (response ListActivityStatusEvents404JSONResponse) VisitListActivityStatusE
 	return err
 }
 
+type ListActivityStatusEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityStatusEvents431JSONResponse) VisitListActivityStatusEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityReasonsRequestObject struct {
 	Params ListActivityReasonsParams
 }
@@ -3775,6 +3995,20 @@ func (response ListActivityReasons200JSONResponse) VisitListActivityReasonsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityReasons400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActivityReasons400JSONResponse) VisitListActivityReasonsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3803,6 +4037,20 @@ func (response ListActivityReasons403JSONResponse) VisitListActivityReasonsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityReasons431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityReasons431JSONResponse) VisitListActivityReasonsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3900,6 +4148,20 @@ func (response CreateActivityReason413JSONResponse) VisitCreateActivityReasonRes
 	return err
 }
 
+type CreateActivityReason431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateActivityReason431JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCommercesRequestObject struct {
 	Params ListCommercesParams
 }
@@ -3960,6 +4222,20 @@ func (response ListCommerces403JSONResponse) VisitListCommercesResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerces431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListCommerces431JSONResponse) VisitListCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4057,6 +4333,20 @@ func (response CreateCommerce413JSONResponse) VisitCreateCommerceResponse(w http
 	return err
 }
 
+type CreateCommerce431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCommerce431JSONResponse) VisitCreateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SyncCommercesRequestObject struct {
 	Params SyncCommercesParams
 	Body   *SyncCommercesJSONRequestBody
@@ -4136,6 +4426,20 @@ func (response SyncCommerces413JSONResponse) VisitSyncCommercesResponse(w http.R
 	return err
 }
 
+type SyncCommerces431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SyncCommerces431JSONResponse) VisitSyncCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCommerceRequestObject struct {
 	Id     Id `json:"id"`
 	Params GetCommerceParams
@@ -4211,6 +4515,20 @@ func (response GetCommerce404JSONResponse) VisitGetCommerceResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerce431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCommerce431JSONResponse) VisitGetCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4323,6 +4641,20 @@ func (response UpdateCommerce413JSONResponse) VisitUpdateCommerceResponse(w http
 	return err
 }
 
+type UpdateCommerce431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateCommerce431JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCommerceUsersRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	Params ListCommerceUsersParams
@@ -4398,6 +4730,20 @@ func (response ListCommerceUsers404JSONResponse) VisitListCommerceUsersResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerceUsers431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListCommerceUsers431JSONResponse) VisitListCommerceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4510,6 +4856,20 @@ func (response CreateCommerceUser413JSONResponse) VisitCreateCommerceUserRespons
 	return err
 }
 
+type CreateCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCommerceUser431JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCommerceUserRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -4580,6 +4940,20 @@ func (response DeleteCommerceUser404JSONResponse) VisitDeleteCommerceUserRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteCommerceUser431JSONResponse) VisitDeleteCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4660,6 +5034,20 @@ func (response GetCommerceUser404JSONResponse) VisitGetCommerceUserResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCommerceUser431JSONResponse) VisitGetCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4773,6 +5161,20 @@ func (response UpdateCommerceUser413JSONResponse) VisitUpdateCommerceUserRespons
 	return err
 }
 
+type UpdateCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateCommerceUser431JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCommerceUserContactRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -4882,6 +5284,20 @@ func (response CreateCommerceUserContact413JSONResponse) VisitCreateCommerceUser
 	return err
 }
 
+type CreateCommerceUserContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCommerceUserContact431JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCommerceUserContactRequestObject struct {
 	Id        CommercePathId     `json:"id"`
 	UserId    UserId             `json:"userId"`
@@ -4953,6 +5369,20 @@ func (response DeleteCommerceUserContact404JSONResponse) VisitDeleteCommerceUser
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUserContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteCommerceUserContact431JSONResponse) VisitDeleteCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5067,6 +5497,20 @@ func (response UpdateCommerceUserContact413JSONResponse) VisitUpdateCommerceUser
 	return err
 }
 
+type UpdateCommerceUserContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateCommerceUserContact431JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddCommerceUserRoleRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -5176,6 +5620,20 @@ func (response AddCommerceUserRole413JSONResponse) VisitAddCommerceUserRoleRespo
 	return err
 }
 
+type AddCommerceUserRole431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AddCommerceUserRole431JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveCommerceUserRoleRequestObject struct {
 	Id     CommercePathId   `json:"id"`
 	UserId UserId           `json:"userId"`
@@ -5251,6 +5709,20 @@ func (response RemoveCommerceUserRole404JSONResponse) VisitRemoveCommerceUserRol
 	return err
 }
 
+type RemoveCommerceUserRole431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RemoveCommerceUserRole431JSONResponse) VisitRemoveCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDispatchConfigsRequestObject struct {
 	Params ListDispatchConfigsParams
 }
@@ -5311,6 +5783,20 @@ func (response ListDispatchConfigs403JSONResponse) VisitListDispatchConfigsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDispatchConfigs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDispatchConfigs431JSONResponse) VisitListDispatchConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5422,6 +5908,20 @@ func (response CreateDispatchConfig413JSONResponse) VisitCreateDispatchConfigRes
 	return err
 }
 
+type CreateDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateDispatchConfig431JSONResponse) VisitCreateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeactivateDispatchConfigRequestObject struct {
 	Id     openapi_types.UUID `json:"id"`
 	Params DeactivateDispatchConfigParams
@@ -5491,6 +5991,20 @@ func (response DeactivateDispatchConfig404JSONResponse) VisitDeactivateDispatchC
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeactivateDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeactivateDispatchConfig431JSONResponse) VisitDeactivateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5570,6 +6084,20 @@ func (response GetDispatchConfig404JSONResponse) VisitGetDispatchConfigResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetDispatchConfig431JSONResponse) VisitGetDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5682,6 +6210,20 @@ func (response UpdateDispatchConfig413JSONResponse) VisitUpdateDispatchConfigRes
 	return err
 }
 
+type UpdateDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateDispatchConfig431JSONResponse) VisitUpdateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDispatchProvidersRequestObject struct {
 	Params ListDispatchProvidersParams
 }
@@ -5742,6 +6284,20 @@ func (response ListDispatchProviders403JSONResponse) VisitListDispatchProvidersR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDispatchProviders431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDispatchProviders431JSONResponse) VisitListDispatchProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5825,6 +6381,20 @@ func (response ListChannelDefinitions404JSONResponse) VisitListChannelDefinition
 	return err
 }
 
+type ListChannelDefinitions431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListChannelDefinitions431JSONResponse) VisitListChannelDefinitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntegrationTasksRequestObject struct {
 	Params ListIntegrationTasksParams
 }
@@ -5885,6 +6455,20 @@ func (response ListIntegrationTasks403JSONResponse) VisitListIntegrationTasksRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegrationTasks431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListIntegrationTasks431JSONResponse) VisitListIntegrationTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6010,6 +6594,20 @@ func (response SubmitTaskResult413JSONResponse) VisitSubmitTaskResultResponse(w 
 	return err
 }
 
+type SubmitTaskResult431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SubmitTaskResult431JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTaskResultTypeConfigsRequestObject struct {
 	Params ListTaskResultTypeConfigsParams
 }
@@ -6070,6 +6668,20 @@ func (response ListTaskResultTypeConfigs403JSONResponse) VisitListTaskResultType
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTaskResultTypeConfigs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListTaskResultTypeConfigs431JSONResponse) VisitListTaskResultTypeConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6167,6 +6779,20 @@ func (response CreateTaskResultTypeConfig413JSONResponse) VisitCreateTaskResultT
 	return err
 }
 
+type CreateTaskResultTypeConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateTaskResultTypeConfig431JSONResponse) VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUserRetentionStatusesRequestObject struct {
 	Params ListUserRetentionStatusesParams
 }
@@ -6227,6 +6853,20 @@ func (response ListUserRetentionStatuses403JSONResponse) VisitListUserRetentionS
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserRetentionStatuses431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListUserRetentionStatuses431JSONResponse) VisitListUserRetentionStatusesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6320,6 +6960,20 @@ func (response CreateUserRetentionStatus413JSONResponse) VisitCreateUserRetentio
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRetentionStatus431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateUserRetentionStatus431JSONResponse) VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }

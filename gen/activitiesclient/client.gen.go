@@ -256,27 +256,6 @@ func (e IntegrationTaskActivityOrigin) Valid() bool {
 	}
 }
 
-// Defines values for IntegrationTaskResultStatus.
-const (
-	IntegrationTaskResultStatusEFFECTIVE    IntegrationTaskResultStatus = "EFFECTIVE"
-	IntegrationTaskResultStatusNOTEFFECTIVE IntegrationTaskResultStatus = "NOT_EFFECTIVE"
-	IntegrationTaskResultStatusPENDING      IntegrationTaskResultStatus = "PENDING"
-)
-
-// Valid indicates whether the value is a known member of the IntegrationTaskResultStatus enum.
-func (e IntegrationTaskResultStatus) Valid() bool {
-	switch e {
-	case IntegrationTaskResultStatusEFFECTIVE:
-		return true
-	case IntegrationTaskResultStatusNOTEFFECTIVE:
-		return true
-	case IntegrationTaskResultStatusPENDING:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for Source.
 const (
 	INTEGRATION Source = "INTEGRATION"
@@ -289,24 +268,6 @@ func (e Source) Valid() bool {
 	case INTEGRATION:
 		return true
 	case RETEN:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SubmitTaskResultRequestTaskResultContactType.
-const (
-	SubmitTaskResultRequestTaskResultContactTypeINBOUND  SubmitTaskResultRequestTaskResultContactType = "INBOUND"
-	SubmitTaskResultRequestTaskResultContactTypeOUTBOUND SubmitTaskResultRequestTaskResultContactType = "OUTBOUND"
-)
-
-// Valid indicates whether the value is a known member of the SubmitTaskResultRequestTaskResultContactType enum.
-func (e SubmitTaskResultRequestTaskResultContactType) Valid() bool {
-	switch e {
-	case SubmitTaskResultRequestTaskResultContactTypeINBOUND:
-		return true
-	case SubmitTaskResultRequestTaskResultContactTypeOUTBOUND:
 		return true
 	default:
 		return false
@@ -334,18 +295,18 @@ func (e TargetCriterionType) Valid() bool {
 	}
 }
 
-// Defines values for TaskResultDetailContactType.
+// Defines values for TaskResultInputContactType.
 const (
-	TaskResultDetailContactTypeINBOUND  TaskResultDetailContactType = "INBOUND"
-	TaskResultDetailContactTypeOUTBOUND TaskResultDetailContactType = "OUTBOUND"
+	INBOUND  TaskResultInputContactType = "INBOUND"
+	OUTBOUND TaskResultInputContactType = "OUTBOUND"
 )
 
-// Valid indicates whether the value is a known member of the TaskResultDetailContactType enum.
-func (e TaskResultDetailContactType) Valid() bool {
+// Valid indicates whether the value is a known member of the TaskResultInputContactType enum.
+func (e TaskResultInputContactType) Valid() bool {
 	switch e {
-	case TaskResultDetailContactTypeINBOUND:
+	case INBOUND:
 		return true
-	case TaskResultDetailContactTypeOUTBOUND:
+	case OUTBOUND:
 		return true
 	default:
 		return false
@@ -640,13 +601,28 @@ type ContactType string
 
 // CreateActivityRequest defines model for CreateActivityRequest.
 type CreateActivityRequest struct {
-	AssignmentReason *string           `json:"assignment_reason,omitempty"`
-	AttributeKeys    *[]string         `json:"attribute_keys,omitempty"`
-	Attributes       *[]AttributeInput `json:"attributes,omitempty"`
+	// AssignmentReasonAlias Deprecated: the camelCase spelling of `assignment_reason`, accepted for older clients and stored as `assignment_reason`. Send `assignment_reason`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AssignmentReasonAlias *string `json:"assignmentReason,omitempty"`
+	AssignmentReason      *string `json:"assignment_reason,omitempty"`
+
+	// AttributeKeysAlias Deprecated: the camelCase spelling of `attribute_keys`, accepted for older clients and stored as `attribute_keys`. Send `attribute_keys`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AttributeKeysAlias *[]string         `json:"attributeKeys,omitempty"`
+	AttributeKeys      *[]string         `json:"attribute_keys,omitempty"`
+	Attributes         *[]AttributeInput `json:"attributes,omitempty"`
 
 	// Channel A dispatch channel.
-	Channel    Channel            `json:"channel"`
-	CommerceId openapi_types.UUID `json:"commerce_id"`
+	Channel Channel `json:"channel"`
+
+	// CommerceIdAlias Deprecated: the camelCase spelling of `commerce_id`, accepted for older clients and stored as `commerce_id`. Send `commerce_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceIdAlias *openapi_types.UUID `json:"commerceId,omitempty"`
+	CommerceId      openapi_types.UUID  `json:"commerce_id"`
+
+	// IdempotencyKeyAlias Deprecated: the camelCase spelling of `idempotency_key`, accepted for older clients and stored as `idempotency_key`. Send `idempotency_key`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IdempotencyKeyAlias *string `json:"idempotencyKey,omitempty"`
 
 	// IdempotencyKey Unique per workspace.
 	IdempotencyKey string `json:"idempotency_key"`
@@ -654,14 +630,30 @@ type CreateActivityRequest struct {
 	// Reason Free text, matched against the reason catalog.
 	Reason string `json:"reason"`
 
+	// ScheduledAtAlias Deprecated: the camelCase spelling of `scheduled_at`, accepted for older clients and stored as `scheduled_at`. Send `scheduled_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ScheduledAtAlias *time.Time `json:"scheduledAt,omitempty"`
+
 	// ScheduledAt When the activity is dispatched.
-	ScheduledAt            time.Time          `json:"scheduled_at"`
-	Score                  *int               `json:"score,omitempty"`
-	SuggestedExecutionTime *time.Time         `json:"suggested_execution_time,omitempty"`
-	TargetCriteria         *[]TargetCriterion `json:"target_criteria,omitempty"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	Score       *int      `json:"score,omitempty"`
+
+	// SuggestedExecutionTimeAlias Deprecated: the camelCase spelling of `suggested_execution_time`, accepted for older clients and stored as `suggested_execution_time`. Send `suggested_execution_time`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	SuggestedExecutionTimeAlias *time.Time `json:"suggestedExecutionTime,omitempty"`
+	SuggestedExecutionTime      *time.Time `json:"suggested_execution_time,omitempty"`
+
+	// TargetCriteriaAlias Deprecated: the camelCase spelling of `target_criteria`, accepted for older clients and stored as `target_criteria`. Send `target_criteria`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TargetCriteriaAlias *[]TargetCriterion `json:"targetCriteria,omitempty"`
+	TargetCriteria      *[]TargetCriterion `json:"target_criteria,omitempty"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	Type ActivityType `json:"type"`
+
+	// UserStatusAlias Deprecated: the camelCase spelling of `user_status`, accepted for older clients and stored as `user_status`. Send `user_status`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	UserStatusAlias *string `json:"userStatus,omitempty"`
 
 	// UserStatus A code of the user retention status catalog.
 	UserStatus *string `json:"user_status,omitempty"`
@@ -671,29 +663,65 @@ type CreateActivityRequest struct {
 type CreateCatalogEntryRequest struct {
 	Code        string  `json:"code"`
 	Description *string `json:"description,omitempty"`
-	IsActive    *bool   `json:"is_active,omitempty"`
-	Label       string  `json:"label"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool  `json:"isActive,omitempty"`
+	IsActive      *bool  `json:"is_active,omitempty"`
+	Label         string `json:"label"`
 }
 
 // CreateCommerceRequest defines model for CreateCommerceRequest.
 type CreateCommerceRequest struct {
-	Addresses     *[]AddressInput         `json:"addresses,omitempty"`
-	ExternalId    *string                 `json:"external_id,omitempty"`
-	IsActive      *bool                   `json:"is_active,omitempty"`
-	IsPlaceholder *bool                   `json:"is_placeholder,omitempty"`
-	Metadata      *map[string]interface{} `json:"metadata,omitempty"`
-	Name          string                  `json:"name"`
-	TaxId         *string                 `json:"tax_id,omitempty"`
+	Addresses *[]AddressInput `json:"addresses,omitempty"`
+
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+	ExternalId      *string `json:"external_id,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPlaceholderAlias Deprecated: the camelCase spelling of `is_placeholder`, accepted for older clients and stored as `is_placeholder`. Send `is_placeholder`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPlaceholderAlias *bool                   `json:"isPlaceholder,omitempty"`
+	IsActive           *bool                   `json:"is_active,omitempty"`
+	IsPlaceholder      *bool                   `json:"is_placeholder,omitempty"`
+	Metadata           *map[string]interface{} `json:"metadata,omitempty"`
+	Name               string                  `json:"name"`
+
+	// TaxIdAlias Deprecated: the camelCase spelling of `tax_id`, accepted for older clients and stored as `tax_id`. Send `tax_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaxIdAlias *string `json:"taxId,omitempty"`
+	TaxId      *string `json:"tax_id,omitempty"`
 }
 
 // CreateCommerceUserRequest defines model for CreateCommerceUserRequest.
 type CreateCommerceUserRequest struct {
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+
 	// ExternalId Unique within the commerce.
 	ExternalId *string `json:"external_id,omitempty"`
 
+	// FirstNameAlias Deprecated: the camelCase spelling of `first_name`, accepted for older clients and stored as `first_name`. Send `first_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FirstNameAlias *string `json:"firstName,omitempty"`
+
 	// FirstName An extension; wins over `name`.
 	FirstName *string `json:"first_name,omitempty"`
-	IsActive  *bool   `json:"is_active,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+
+	// LastNameAlias Deprecated: the camelCase spelling of `last_name`, accepted for older clients and stored as `last_name`. Send `last_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	LastNameAlias *string `json:"lastName,omitempty"`
 
 	// LastName An extension; wins over `name`.
 	LastName *string `json:"last_name,omitempty"`
@@ -710,8 +738,15 @@ type CreateCommerceUserRequest struct {
 
 // CreateContactRequest defines model for CreateContactRequest.
 type CreateContactRequest struct {
-	ContactType ContactType `json:"contact_type"`
-	IsPrimary   *bool       `json:"is_primary,omitempty"`
+	// ContactTypeAlias Deprecated: the camelCase spelling of `contact_type`, accepted for older clients and stored as `contact_type`. Send `contact_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ContactTypeAlias *ContactType `json:"contactType,omitempty"`
+	ContactType      ContactType  `json:"contact_type"`
+
+	// IsPrimaryAlias Deprecated: the camelCase spelling of `is_primary`, accepted for older clients and stored as `is_primary`. Send `is_primary`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPrimaryAlias *bool `json:"isPrimary,omitempty"`
+	IsPrimary      *bool `json:"is_primary,omitempty"`
 
 	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
 	Source Source `json:"source"`
@@ -723,6 +758,10 @@ type CreateContactRequest struct {
 // CreateDispatchConfigRequest A new dispatch config. The camelCase spelling of each field (`dispatchProviderId`,
 // `baseUrl`) is accepted as an alias.
 type CreateDispatchConfigRequest struct {
+	// BaseUrlAlias Deprecated: the camelCase spelling of `base_url`, accepted for older clients and stored as `base_url`. Send `base_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	BaseUrlAlias *string `json:"baseUrl,omitempty"`
+
 	// BaseUrl Provider endpoint URL (`http://` or `https://`).
 	BaseUrl *string `json:"base_url,omitempty"`
 
@@ -734,6 +773,10 @@ type CreateDispatchConfigRequest struct {
 	// Example: {"apiKey":"sk-xxx"}
 	Credentials *Credentials `json:"credentials,omitempty"`
 
+	// DispatchProviderIdAlias Deprecated: the camelCase spelling of `dispatch_provider_id`, accepted for older clients and stored as `dispatch_provider_id`. Send `dispatch_provider_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	DispatchProviderIdAlias *openapi_types.UUID `json:"dispatchProviderId,omitempty"`
+
 	// DispatchProviderId Global dispatch provider id.
 	DispatchProviderId openapi_types.UUID `json:"dispatch_provider_id"`
 
@@ -743,10 +786,18 @@ type CreateDispatchConfigRequest struct {
 
 // CreateTaskResultTypeConfigRequest defines model for CreateTaskResultTypeConfigRequest.
 type CreateTaskResultTypeConfigRequest struct {
-	Code                      string `json:"code"`
-	IsActive                  *bool  `json:"is_active,omitempty"`
-	Label                     string `json:"label"`
-	RequiresFutureScheduledAt *bool  `json:"requires_future_scheduled_at,omitempty"`
+	Code string `json:"code"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool  `json:"isActive,omitempty"`
+	IsActive      *bool  `json:"is_active,omitempty"`
+	Label         string `json:"label"`
+
+	// RequiresFutureScheduledAtAlias Deprecated: the camelCase spelling of `requires_future_scheduled_at`, accepted for older clients and stored as `requires_future_scheduled_at`. Send `requires_future_scheduled_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	RequiresFutureScheduledAtAlias *bool `json:"requiresFutureScheduledAt,omitempty"`
+	RequiresFutureScheduledAt      *bool `json:"requires_future_scheduled_at,omitempty"`
 }
 
 // Credentials Authentication credentials for the provider, write-only, encrypted at rest.
@@ -905,12 +956,12 @@ type IntegrationTask struct {
 	OccurredAt nullable.Nullable[time.Time] `json:"occurredAt"`
 	Reason     CodeLabel                    `json:"reason"`
 
-	// Result The submitted result; null before any.
-	Result nullable.Nullable[TaskResultDetail] `json:"result"`
+	// Result A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
+	Result nullable.Nullable[NullableTaskResultDetail] `json:"result"`
 
 	// ResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
-	ResultStatus nullable.Nullable[IntegrationTaskResultStatus] `json:"resultStatus"`
-	ScheduledAt  time.Time                                      `json:"scheduledAt"`
+	ResultStatus nullable.Nullable[TaskResultStatus] `json:"resultStatus"`
+	ScheduledAt  time.Time                           `json:"scheduledAt"`
 
 	// Status A task's status as the integration API shows it; derived from the activity's status.
 	Status TaskStatus `json:"status"`
@@ -923,14 +974,14 @@ type IntegrationTask struct {
 // IntegrationTaskActivityOrigin Always `ACTIVITY` here.
 type IntegrationTaskActivityOrigin string
 
-// IntegrationTaskResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
-type IntegrationTaskResultStatus string
-
 // IntegrationTaskPage defines model for IntegrationTaskPage.
 type IntegrationTaskPage struct {
 	Data []IntegrationTask `json:"data"`
 	Meta PageMeta          `json:"meta"`
 }
+
+// NullableTaskResultDetail A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
+type NullableTaskResultDetail = TaskResultDetail
 
 // PageMeta defines model for PageMeta.
 type PageMeta struct {
@@ -948,43 +999,63 @@ type Source string
 
 // SubmitTaskResultRequest defines model for SubmitTaskResultRequest.
 type SubmitTaskResultRequest struct {
+	// ActivityIdAlias Deprecated: the camelCase spelling of `activity_id`, accepted for older clients and stored as `activity_id`. Send `activity_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityIdAlias *openapi_types.UUID `json:"activityId,omitempty"`
+
 	// ActivityId The activity's id; wins over `provider_activity_id`.
-	ActivityId         *openapi_types.UUID `json:"activity_id,omitempty"`
-	CommerceExternalId string              `json:"commerce_external_id"`
+	ActivityId *openapi_types.UUID `json:"activity_id,omitempty"`
+
+	// CommerceExternalIdAlias Deprecated: the camelCase spelling of `commerce_external_id`, accepted for older clients and stored as `commerce_external_id`. Send `commerce_external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceExternalIdAlias *string `json:"commerceExternalId,omitempty"`
+	CommerceExternalId      string  `json:"commerce_external_id"`
+
+	// ExternalStatusAlias Deprecated: the camelCase spelling of `external_status`, accepted for older clients and stored as `external_status`. Send `external_status`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalStatusAlias *string `json:"externalStatus,omitempty"`
 
 	// ExternalStatus The field system's own status, stored as given.
 	ExternalStatus *string `json:"external_status,omitempty"`
 
+	// HardOverrideAlias Deprecated: the camelCase spelling of `hard_override`, accepted for older clients and stored as `hard_override`. Send `hard_override`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HardOverrideAlias *bool `json:"hardOverride,omitempty"`
+
 	// HardOverride Replace an existing final result.
 	HardOverride *bool `json:"hard_override,omitempty"`
+
+	// OccurredAtAlias Deprecated: the camelCase spelling of `occurred_at`, accepted for older clients and stored as `occurred_at`. Send `occurred_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	OccurredAtAlias *time.Time `json:"occurredAt,omitempty"`
 
 	// OccurredAt When the task was handled.
 	OccurredAt time.Time `json:"occurred_at"`
 
+	// ProviderActivityIdAlias Deprecated: the camelCase spelling of `provider_activity_id`, accepted for older clients and stored as `provider_activity_id`. Send `provider_activity_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ProviderActivityIdAlias *string `json:"providerActivityId,omitempty"`
+
 	// ProviderActivityId The id the provider answered the dispatch with.
 	ProviderActivityId *string `json:"provider_activity_id,omitempty"`
+
+	// RawPayloadAlias Deprecated: the camelCase spelling of `raw_payload`, accepted for older clients and stored as `raw_payload`. Send `raw_payload`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	RawPayloadAlias *map[string]interface{} `json:"rawPayload,omitempty"`
 
 	// RawPayload Stored as given.
 	RawPayload *map[string]interface{} `json:"raw_payload,omitempty"`
 
 	// Status `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
-	Status     TaskResultStatus `json:"status"`
-	TaskResult struct {
-		Comment     *string                                       `json:"comment,omitempty"`
-		ContactType *SubmitTaskResultRequestTaskResultContactType `json:"contact_type,omitempty"`
+	Status TaskResultStatus `json:"status"`
 
-		// FutureScheduledAt Required when the result type requires it.
-		FutureScheduledAt  *time.Time              `json:"future_scheduled_at,omitempty"`
-		OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
-		Payload            *map[string]interface{} `json:"payload,omitempty"`
+	// TaskResultAlias Deprecated: the camelCase spelling of `task_result`, accepted for older clients and stored as `task_result`. Send `task_result`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaskResultAlias *TaskResultInput `json:"taskResult,omitempty"`
 
-		// Result A code of the result type catalog.
-		Result string `json:"result"`
-	} `json:"task_result"`
+	// TaskResult The result of a task, as a field system submits it.
+	TaskResult TaskResultInput `json:"task_result"`
 }
-
-// SubmitTaskResultRequestTaskResultContactType defines model for SubmitTaskResultRequest.TaskResult.ContactType.
-type SubmitTaskResultRequestTaskResultContactType string
 
 // SyncCommerceError defines model for SyncCommerceError.
 type SyncCommerceError struct {
@@ -1052,11 +1123,11 @@ type TaskResult struct {
 
 // TaskResultDetail defines model for TaskResultDetail.
 type TaskResultDetail struct {
-	Comment            nullable.Nullable[string]                      `json:"comment"`
-	ContactType        nullable.Nullable[TaskResultDetailContactType] `json:"contactType"`
-	FutureScheduledAt  nullable.Nullable[time.Time]                   `json:"futureScheduledAt"`
-	OperatorExternalId nullable.Nullable[string]                      `json:"operatorExternalId"`
-	Payload            map[string]interface{}                         `json:"payload"`
+	Comment            nullable.Nullable[string]    `json:"comment"`
+	ContactType        nullable.Nullable[string]    `json:"contactType"`
+	FutureScheduledAt  nullable.Nullable[time.Time] `json:"futureScheduledAt"`
+	OperatorExternalId nullable.Nullable[string]    `json:"operatorExternalId"`
+	Payload            map[string]interface{}       `json:"payload"`
 
 	// Result The result type code.
 	//
@@ -1069,8 +1140,22 @@ type TaskResultDetail struct {
 	ResultLabel string `json:"resultLabel"`
 }
 
-// TaskResultDetailContactType defines model for TaskResultDetail.ContactType.
-type TaskResultDetailContactType string
+// TaskResultInput The result of a task, as a field system submits it.
+type TaskResultInput struct {
+	Comment     *string                     `json:"comment,omitempty"`
+	ContactType *TaskResultInputContactType `json:"contact_type,omitempty"`
+
+	// FutureScheduledAt Required when the result type requires it.
+	FutureScheduledAt  *time.Time              `json:"future_scheduled_at,omitempty"`
+	OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
+	Payload            *map[string]interface{} `json:"payload,omitempty"`
+
+	// Result A code of the result type catalog.
+	Result string `json:"result"`
+}
+
+// TaskResultInputContactType defines model for TaskResultInput.ContactType.
+type TaskResultInputContactType string
 
 // TaskResultStatus `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
 type TaskResultStatus string
@@ -1098,20 +1183,51 @@ type TaskStatus string
 
 // UpdateCommerceRequest defines model for UpdateCommerceRequest.
 type UpdateCommerceRequest struct {
-	ExternalId    *string                   `json:"external_id,omitempty"`
-	IsActive      *bool                     `json:"is_active,omitempty"`
-	IsPlaceholder *bool                     `json:"is_placeholder,omitempty"`
-	Metadata      *map[string]interface{}   `json:"metadata,omitempty"`
-	Name          *string                   `json:"name,omitempty"`
-	TaxId         nullable.Nullable[string] `json:"tax_id,omitempty"`
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+	ExternalId      *string `json:"external_id,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPlaceholderAlias Deprecated: the camelCase spelling of `is_placeholder`, accepted for older clients and stored as `is_placeholder`. Send `is_placeholder`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPlaceholderAlias *bool                   `json:"isPlaceholder,omitempty"`
+	IsActive           *bool                   `json:"is_active,omitempty"`
+	IsPlaceholder      *bool                   `json:"is_placeholder,omitempty"`
+	Metadata           *map[string]interface{} `json:"metadata,omitempty"`
+	Name               *string                 `json:"name,omitempty"`
+
+	// TaxIdAlias Deprecated: the camelCase spelling of `tax_id`, accepted for older clients and stored as `tax_id`. Send `tax_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaxIdAlias nullable.Nullable[string] `json:"taxId,omitempty"`
+	TaxId      nullable.Nullable[string] `json:"tax_id,omitempty"`
 }
 
 // UpdateCommerceUserRequest defines model for UpdateCommerceUserRequest.
 type UpdateCommerceUserRequest struct {
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias nullable.Nullable[string] `json:"externalId,omitempty"`
+
 	// ExternalId `null` clears it.
 	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
-	FirstName  *string                   `json:"first_name,omitempty"`
-	IsActive   *bool                     `json:"is_active,omitempty"`
+
+	// FirstNameAlias Deprecated: the camelCase spelling of `first_name`, accepted for older clients and stored as `first_name`. Send `first_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FirstNameAlias *string `json:"firstName,omitempty"`
+	FirstName      *string `json:"first_name,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+
+	// LastNameAlias Deprecated: the camelCase spelling of `last_name`, accepted for older clients and stored as `last_name`. Send `last_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	LastNameAlias nullable.Nullable[string] `json:"lastName,omitempty"`
 
 	// LastName `null` clears it.
 	LastName nullable.Nullable[string] `json:"last_name,omitempty"`
@@ -1120,8 +1236,15 @@ type UpdateCommerceUserRequest struct {
 
 // UpdateContactRequest defines model for UpdateContactRequest.
 type UpdateContactRequest struct {
-	IsActive  *bool `json:"is_active,omitempty"`
-	IsPrimary *bool `json:"is_primary,omitempty"`
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPrimaryAlias Deprecated: the camelCase spelling of `is_primary`, accepted for older clients and stored as `is_primary`. Send `is_primary`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPrimaryAlias *bool `json:"isPrimary,omitempty"`
+	IsActive       *bool `json:"is_active,omitempty"`
+	IsPrimary      *bool `json:"is_primary,omitempty"`
 
 	// Value Checked against the contact's type.
 	Value *string `json:"value,omitempty"`
@@ -1130,6 +1253,10 @@ type UpdateContactRequest struct {
 // UpdateDispatchConfigRequest Fields to change; absent fields keep their value. The camelCase spelling of each field
 // (`baseUrl`, `isActive`) is accepted as an alias.
 type UpdateDispatchConfigRequest struct {
+	// BaseUrlAlias Deprecated: the camelCase spelling of `base_url`, accepted for older clients and stored as `base_url`. Send `base_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	BaseUrlAlias nullable.Nullable[string] `json:"baseUrl,omitempty"`
+
 	// BaseUrl Provider endpoint URL (`http://` or `https://`); `null` clears it.
 	BaseUrl nullable.Nullable[string] `json:"base_url,omitempty"`
 
@@ -1137,6 +1264,10 @@ type UpdateDispatchConfigRequest struct {
 	//
 	// Example: {"apiKey":"sk-xxx"}
 	Credentials *Credentials `json:"credentials,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
 
 	// IsActive `true` reactivates a deactivated config; `false` deactivates it.
 	IsActive *bool `json:"is_active,omitempty"`
@@ -1197,6 +1328,9 @@ type Conflict = Error
 
 // Forbidden The error body of every non-2xx response.
 type Forbidden = Error
+
+// HeadersTooLarge The error body of every non-2xx response.
+type HeadersTooLarge = Error
 
 // NotFound The error body of every non-2xx response.
 type NotFound = Error
@@ -6281,6 +6415,8 @@ type ListActivitiesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6301,6 +6437,11 @@ func (r ListActivitiesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListActivitiesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivitiesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6349,6 +6490,8 @@ type CreateActivityResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6384,6 +6527,11 @@ func (r CreateActivityResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateActivityResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateActivityResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6428,6 +6576,8 @@ type GetActivityResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6453,6 +6603,11 @@ func (r GetActivityResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetActivityResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetActivityResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6497,6 +6652,8 @@ type CancelActivityResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6522,6 +6679,11 @@ func (r CancelActivityResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CancelActivityResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CancelActivityResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6566,6 +6728,8 @@ type ListActivityDispatchAttemptsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6591,6 +6755,11 @@ func (r ListActivityDispatchAttemptsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListActivityDispatchAttemptsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivityDispatchAttemptsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6635,6 +6804,8 @@ type ListActivityStatusEventsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6660,6 +6831,11 @@ func (r ListActivityStatusEventsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListActivityStatusEventsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivityStatusEventsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6696,15 +6872,24 @@ type ListActivityReasonsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *[]ActivityReason
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListActivityReasonsResponse) GetJSON200() *[]ActivityReason {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListActivityReasonsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -6715,6 +6900,11 @@ func (r ListActivityReasonsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListActivityReasonsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivityReasonsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6761,6 +6951,8 @@ type CreateActivityReasonResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6791,6 +6983,11 @@ func (r CreateActivityReasonResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateActivityReasonResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateActivityReasonResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6833,6 +7030,8 @@ type ListCommercesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6853,6 +7052,11 @@ func (r ListCommercesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListCommercesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListCommercesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6899,6 +7103,8 @@ type CreateCommerceResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6929,6 +7135,11 @@ func (r CreateCommerceResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateCommerceResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateCommerceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6973,6 +7184,8 @@ type SyncCommercesResponse struct {
 	JSON403 *Forbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6998,6 +7211,11 @@ func (r SyncCommercesResponse) GetJSON403() *Forbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r SyncCommercesResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r SyncCommercesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7042,6 +7260,8 @@ type GetCommerceResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7067,6 +7287,11 @@ func (r GetCommerceResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetCommerceResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetCommerceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7115,6 +7340,8 @@ type UpdateCommerceResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7150,6 +7377,11 @@ func (r UpdateCommerceResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateCommerceResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateCommerceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7194,6 +7426,8 @@ type ListCommerceUsersResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7219,6 +7453,11 @@ func (r ListCommerceUsersResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListCommerceUsersResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListCommerceUsersResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7267,6 +7506,8 @@ type CreateCommerceUserResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7302,6 +7543,11 @@ func (r CreateCommerceUserResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateCommerceUserResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateCommerceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7344,6 +7590,8 @@ type DeleteCommerceUserResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -7364,6 +7612,11 @@ func (r DeleteCommerceUserResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteCommerceUserResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteCommerceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7408,6 +7661,8 @@ type GetCommerceUserResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7433,6 +7688,11 @@ func (r GetCommerceUserResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetCommerceUserResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetCommerceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7481,6 +7741,8 @@ type UpdateCommerceUserResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7516,6 +7778,11 @@ func (r UpdateCommerceUserResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateCommerceUserResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateCommerceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7564,6 +7831,8 @@ type CreateCommerceUserContactResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7599,6 +7868,11 @@ func (r CreateCommerceUserContactResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateCommerceUserContactResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateCommerceUserContactResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7641,6 +7915,8 @@ type DeleteCommerceUserContactResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -7661,6 +7937,11 @@ func (r DeleteCommerceUserContactResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteCommerceUserContactResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteCommerceUserContactResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7709,6 +7990,8 @@ type UpdateCommerceUserContactResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7744,6 +8027,11 @@ func (r UpdateCommerceUserContactResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateCommerceUserContactResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateCommerceUserContactResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7792,6 +8080,8 @@ type AddCommerceUserRoleResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -7827,6 +8117,11 @@ func (r AddCommerceUserRoleResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AddCommerceUserRoleResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AddCommerceUserRoleResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7869,6 +8164,8 @@ type RemoveCommerceUserRoleResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -7889,6 +8186,11 @@ func (r RemoveCommerceUserRoleResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RemoveCommerceUserRoleResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RemoveCommerceUserRoleResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7931,6 +8233,8 @@ type ListDispatchConfigsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -7951,6 +8255,11 @@ func (r ListDispatchConfigsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListDispatchConfigsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListDispatchConfigsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -7999,6 +8308,8 @@ type CreateDispatchConfigResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -8034,6 +8345,11 @@ func (r CreateDispatchConfigResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateDispatchConfigResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8076,6 +8392,8 @@ type DeactivateDispatchConfigResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -8096,6 +8414,11 @@ func (r DeactivateDispatchConfigResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeactivateDispatchConfigResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeactivateDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8140,6 +8463,8 @@ type GetDispatchConfigResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8165,6 +8490,11 @@ func (r GetDispatchConfigResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetDispatchConfigResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8213,6 +8543,8 @@ type UpdateDispatchConfigResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8248,6 +8580,11 @@ func (r UpdateDispatchConfigResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateDispatchConfigResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8290,6 +8627,8 @@ type ListDispatchProvidersResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8310,6 +8649,11 @@ func (r ListDispatchProvidersResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListDispatchProvidersResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListDispatchProvidersResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8354,6 +8698,8 @@ type ListChannelDefinitionsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8379,6 +8725,11 @@ func (r ListChannelDefinitionsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListChannelDefinitionsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListChannelDefinitionsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8421,6 +8772,8 @@ type ListIntegrationTasksResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8441,6 +8794,11 @@ func (r ListIntegrationTasksResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntegrationTasksResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListIntegrationTasksResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8491,6 +8849,8 @@ type SubmitTaskResultResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8533,6 +8893,11 @@ func (r SubmitTaskResultResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
 // GetBody returns the raw response body bytes
 func (r SubmitTaskResultResponse) GetBody() []byte {
 	return r.Body
@@ -8573,6 +8938,8 @@ type ListTaskResultTypeConfigsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8593,6 +8960,11 @@ func (r ListTaskResultTypeConfigsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListTaskResultTypeConfigsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListTaskResultTypeConfigsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8639,6 +9011,8 @@ type CreateTaskResultTypeConfigResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -8669,6 +9043,11 @@ func (r CreateTaskResultTypeConfigResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateTaskResultTypeConfigResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateTaskResultTypeConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8711,6 +9090,8 @@ type ListUserRetentionStatusesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -8731,6 +9112,11 @@ func (r ListUserRetentionStatusesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListUserRetentionStatusesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListUserRetentionStatusesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -8777,6 +9163,8 @@ type CreateUserRetentionStatusResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -8807,6 +9195,11 @@ func (r CreateUserRetentionStatusResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateUserRetentionStatusResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateUserRetentionStatusResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9781,6 +10174,13 @@ func ParseListActivitiesResponse(rsp *http.Response) (*ListActivitiesResponse, e
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -9849,6 +10249,13 @@ func ParseCreateActivityResponse(rsp *http.Response) (*CreateActivityResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -9902,6 +10309,13 @@ func ParseGetActivityResponse(rsp *http.Response) (*GetActivityResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -9957,6 +10371,13 @@ func ParseCancelActivityResponse(rsp *http.Response) (*CancelActivityResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10010,6 +10431,13 @@ func ParseListActivityDispatchAttemptsResponse(rsp *http.Response) (*ListActivit
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -10065,6 +10493,13 @@ func ParseListActivityStatusEventsResponse(rsp *http.Response) (*ListActivitySta
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10091,6 +10526,13 @@ func ParseListActivityReasonsResponse(rsp *http.Response) (*ListActivityReasonsR
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10104,6 +10546,13 @@ func ParseListActivityReasonsResponse(rsp *http.Response) (*ListActivityReasonsR
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -10166,6 +10615,13 @@ func ParseCreateActivityReasonResponse(rsp *http.Response) (*CreateActivityReaso
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10212,6 +10668,13 @@ func ParseListCommercesResponse(rsp *http.Response) (*ListCommercesResponse, err
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -10274,6 +10737,13 @@ func ParseCreateCommerceResponse(rsp *http.Response) (*CreateCommerceResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10328,6 +10798,13 @@ func ParseSyncCommercesResponse(rsp *http.Response) (*SyncCommercesResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10381,6 +10858,13 @@ func ParseGetCommerceResponse(rsp *http.Response) (*GetCommerceResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -10450,6 +10934,13 @@ func ParseUpdateCommerceResponse(rsp *http.Response) (*UpdateCommerceResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10503,6 +10994,13 @@ func ParseListCommerceUsersResponse(rsp *http.Response) (*ListCommerceUsersRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -10572,6 +11070,13 @@ func ParseCreateCommerceUserResponse(rsp *http.Response) (*CreateCommerceUserRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10621,6 +11126,13 @@ func ParseDeleteCommerceUserResponse(rsp *http.Response) (*DeleteCommerceUserRes
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -10675,6 +11187,13 @@ func ParseGetCommerceUserResponse(rsp *http.Response) (*GetCommerceUserResponse,
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -10744,6 +11263,13 @@ func ParseUpdateCommerceUserResponse(rsp *http.Response) (*UpdateCommerceUserRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10812,6 +11338,13 @@ func ParseCreateCommerceUserContactResponse(rsp *http.Response) (*CreateCommerce
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10861,6 +11394,13 @@ func ParseDeleteCommerceUserContactResponse(rsp *http.Response) (*DeleteCommerce
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -10930,6 +11470,13 @@ func ParseUpdateCommerceUserContactResponse(rsp *http.Response) (*UpdateCommerce
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -10998,6 +11545,13 @@ func ParseAddCommerceUserRoleResponse(rsp *http.Response) (*AddCommerceUserRoleR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -11048,6 +11602,13 @@ func ParseRemoveCommerceUserRoleResponse(rsp *http.Response) (*RemoveCommerceUse
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -11094,6 +11655,13 @@ func ParseListDispatchConfigsResponse(rsp *http.Response) (*ListDispatchConfigsR
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -11163,6 +11731,13 @@ func ParseCreateDispatchConfigResponse(rsp *http.Response) (*CreateDispatchConfi
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -11212,6 +11787,13 @@ func ParseDeactivateDispatchConfigResponse(rsp *http.Response) (*DeactivateDispa
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -11266,6 +11848,13 @@ func ParseGetDispatchConfigResponse(rsp *http.Response) (*GetDispatchConfigRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -11335,6 +11924,13 @@ func ParseUpdateDispatchConfigResponse(rsp *http.Response) (*UpdateDispatchConfi
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -11381,6 +11977,13 @@ func ParseListDispatchProvidersResponse(rsp *http.Response) (*ListDispatchProvid
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -11436,6 +12039,13 @@ func ParseListChannelDefinitionsResponse(rsp *http.Response) (*ListChannelDefini
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -11482,6 +12092,13 @@ func ParseListIntegrationTasksResponse(rsp *http.Response) (*ListIntegrationTask
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -11558,6 +12175,13 @@ func ParseSubmitTaskResultResponse(rsp *http.Response) (*SubmitTaskResultRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -11604,6 +12228,13 @@ func ParseListTaskResultTypeConfigsResponse(rsp *http.Response) (*ListTaskResult
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -11666,6 +12297,13 @@ func ParseCreateTaskResultTypeConfigResponse(rsp *http.Response) (*CreateTaskRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -11712,6 +12350,13 @@ func ParseListUserRetentionStatusesResponse(rsp *http.Response) (*ListUserRetent
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -11773,6 +12418,13 @@ func ParseCreateUserRetentionStatusResponse(rsp *http.Response) (*CreateUserRete
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 

@@ -188,6 +188,7 @@ func (e DestinationStatus) Valid() bool {
 const (
 	ErrorCodeConflict         ErrorCode = "conflict"
 	ErrorCodeForbidden        ErrorCode = "forbidden"
+	ErrorCodeHeadersTooLarge  ErrorCode = "headers_too_large"
 	ErrorCodeInternal         ErrorCode = "internal"
 	ErrorCodeInvalidRequest   ErrorCode = "invalid_request"
 	ErrorCodeMethodNotAllowed ErrorCode = "method_not_allowed"
@@ -203,6 +204,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeConflict:
 		return true
 	case ErrorCodeForbidden:
+		return true
+	case ErrorCodeHeadersTooLarge:
 		return true
 	case ErrorCodeInternal:
 		return true
@@ -534,7 +537,7 @@ type BodyFilter = json.RawMessage
 type CreateDestinationRequest struct {
 	// Auth `bearer` sends `Authorization: Bearer <token>`; `basic` sends `username` and `password` as
 	// HTTP basic authentication; `api_key` sends `key` in `header`. Sealed at rest, never returned.
-	Auth *DestinationAuthInput `json:"auth,omitempty"`
+	Auth nullable.Nullable[DestinationAuthInput] `json:"auth,omitempty"`
 
 	// BodyFilter Hookdeck's simple JSON match syntax, matched against the body (JSON, or a form's fields):
 	// a value matches an equal one (or an array holding it); an object matches when each field
@@ -590,7 +593,7 @@ type CreateSourceRequest struct {
 	AllowedMethods *[]HttpMethod `json:"allowedMethods,omitempty"`
 
 	// CustomResponse What the source's URL answers instead of the default `ReceivedEvent` (accepted and duplicate requests).
-	CustomResponse *CustomResponse `json:"customResponse,omitempty"`
+	CustomResponse nullable.Nullable[CustomResponse] `json:"customResponse,omitempty"`
 
 	// DedupWindowSeconds How long a provider event id is remembered (default a day, at most 30 days; 0 = none).
 	DedupWindowSeconds *int   `json:"dedupWindowSeconds,omitempty"`
@@ -646,6 +649,7 @@ type DeliveryStatus string
 
 // Destination defines model for Destination.
 type Destination struct {
+	// Auth How forwarded requests authenticate (secrets never shown).
 	Auth               nullable.Nullable[DestinationAuth] `json:"auth"`
 	BodyFilter         nullable.Nullable[json.RawMessage] `json:"bodyFilter"`
 	CreatedAt          time.Time                          `json:"createdAt"`
@@ -961,8 +965,10 @@ type SampleEvent struct {
 
 // Source defines model for Source.
 type Source struct {
-	AllowedMethods []HttpMethod                      `json:"allowedMethods"`
-	CreatedAt      time.Time                         `json:"createdAt"`
+	AllowedMethods []HttpMethod `json:"allowedMethods"`
+	CreatedAt      time.Time    `json:"createdAt"`
+
+	// CustomResponse What the source's URL answers instead of the default `ReceivedEvent` (accepted and duplicate requests).
 	CustomResponse nullable.Nullable[CustomResponse] `json:"customResponse"`
 
 	// DedupWindowSeconds How long a provider event id is remembered (0 = no deduplication).
@@ -1077,6 +1083,8 @@ type TestFilterResult struct {
 
 // UpdateDestinationRequest defines model for UpdateDestinationRequest.
 type UpdateDestinationRequest struct {
+	// Auth `bearer` sends `Authorization: Bearer <token>`; `basic` sends `username` and `password` as
+	// HTTP basic authentication; `api_key` sends `key` in `header`. Sealed at rest, never returned.
 	Auth nullable.Nullable[DestinationAuthInput] `json:"auth,omitempty"`
 
 	// BodyFilter See `BodyFilter`; null removes the filter.
@@ -1111,7 +1119,9 @@ type UpdateIssueRequest struct {
 
 // UpdateSourceRequest defines model for UpdateSourceRequest.
 type UpdateSourceRequest struct {
-	AllowedMethods     *[]HttpMethod                     `json:"allowedMethods,omitempty"`
+	AllowedMethods *[]HttpMethod `json:"allowedMethods,omitempty"`
+
+	// CustomResponse What the source's URL answers instead of the default `ReceivedEvent` (accepted and duplicate requests).
 	CustomResponse     nullable.Nullable[CustomResponse] `json:"customResponse,omitempty"`
 	DedupWindowSeconds *int                              `json:"dedupWindowSeconds,omitempty"`
 	Name               *string                           `json:"name,omitempty"`
@@ -1192,6 +1202,9 @@ type BadRequest = Error
 
 // Forbidden The body of every error response (the Dispatch side's).
 type Forbidden = Error
+
+// HeadersTooLarge The body of every error response (the Dispatch side's).
+type HeadersTooLarge = Error
 
 // NotFound The body of every error response (the Dispatch side's).
 type NotFound = Error
@@ -2029,6 +2042,8 @@ type BadRequestJSONResponse Error
 
 type ForbiddenJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
@@ -2095,6 +2110,20 @@ func (response ListDestinations403JSONResponse) VisitListDestinationsResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDestinations431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDestinations431JSONResponse) VisitListDestinationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2191,6 +2220,20 @@ func (response CreateDestination413JSONResponse) VisitCreateDestinationResponse(
 	return err
 }
 
+type CreateDestination431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateDestination431JSONResponse) VisitCreateDestinationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TestDestinationFilterRequestObject struct {
 	Body *TestDestinationFilterJSONRequestBody
 }
@@ -2283,6 +2326,20 @@ func (response TestDestinationFilter413JSONResponse) VisitTestDestinationFilterR
 	return err
 }
 
+type TestDestinationFilter431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response TestDestinationFilter431JSONResponse) VisitTestDestinationFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteDestinationRequestObject struct {
 	DestinationId DestinationId `json:"destinationId"`
 }
@@ -2351,6 +2408,20 @@ func (response DeleteDestination404JSONResponse) VisitDeleteDestinationResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDestination431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteDestination431JSONResponse) VisitDeleteDestinationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2429,6 +2500,20 @@ func (response GetDestination404JSONResponse) VisitGetDestinationResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDestination431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetDestination431JSONResponse) VisitGetDestinationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2526,6 +2611,20 @@ func (response UpdateDestination413JSONResponse) VisitUpdateDestinationResponse(
 	return err
 }
 
+type UpdateDestination431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateDestination431JSONResponse) VisitUpdateDestinationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateDestinationSecretRequestObject struct {
 	DestinationId DestinationId `json:"destinationId"`
 	Body          *RotateDestinationSecretJSONRequestBody
@@ -2619,6 +2718,20 @@ func (response RotateDestinationSecret413JSONResponse) VisitRotateDestinationSec
 	return err
 }
 
+type RotateDestinationSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RotateDestinationSecret431JSONResponse) VisitRotateDestinationSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDestinationSecretRequestObject struct {
 	DestinationId DestinationId `json:"destinationId"`
 }
@@ -2697,6 +2810,20 @@ func (response GetDestinationSecret404JSONResponse) VisitGetDestinationSecretRes
 	return err
 }
 
+type GetDestinationSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetDestinationSecret431JSONResponse) VisitGetDestinationSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEventsRequestObject struct {
 	Params ListEventsParams
 }
@@ -2757,6 +2884,20 @@ func (response ListEvents403JSONResponse) VisitListEventsResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListEvents431JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2835,6 +2976,20 @@ func (response GetEvent404JSONResponse) VisitGetEventResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetEvent431JSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2920,6 +3075,20 @@ func (response GetEventRaw404JSONResponse) VisitGetEventRawResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventRaw431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetEventRaw431JSONResponse) VisitGetEventRawResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3017,6 +3186,20 @@ func (response ReplayEvent413JSONResponse) VisitReplayEventResponse(w http.Respo
 	return err
 }
 
+type ReplayEvent431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ReplayEvent431JSONResponse) VisitReplayEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIssuesRequestObject struct {
 	Params ListIssuesParams
 }
@@ -3081,6 +3264,20 @@ func (response ListIssues403JSONResponse) VisitListIssuesResponse(w http.Respons
 	return err
 }
 
+type ListIssues431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListIssues431JSONResponse) VisitListIssuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CountIssuesRequestObject struct {
 	Params CountIssuesParams
 }
@@ -3141,6 +3338,20 @@ func (response CountIssues403JSONResponse) VisitCountIssuesResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CountIssues431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CountIssues431JSONResponse) VisitCountIssuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3219,6 +3430,20 @@ func (response GetIssue404JSONResponse) VisitGetIssueResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIssue431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetIssue431JSONResponse) VisitGetIssueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3316,6 +3541,20 @@ func (response UpdateIssue413JSONResponse) VisitUpdateIssueResponse(w http.Respo
 	return err
 }
 
+type UpdateIssue431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateIssue431JSONResponse) VisitUpdateIssueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReplayIssueRequestObject struct {
 	IssueId IssueId `json:"issueId"`
 }
@@ -3390,6 +3629,20 @@ func (response ReplayIssue404JSONResponse) VisitReplayIssueResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplayIssue431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ReplayIssue431JSONResponse) VisitReplayIssueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3486,6 +3739,20 @@ func (response CreateReplay413JSONResponse) VisitCreateReplayResponse(w http.Res
 	return err
 }
 
+type CreateReplay431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateReplay431JSONResponse) VisitCreateReplayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReplayRequestObject struct {
 	ReplayId ReplayId `json:"replayId"`
 }
@@ -3564,6 +3831,20 @@ func (response GetReplay404JSONResponse) VisitGetReplayResponse(w http.ResponseW
 	return err
 }
 
+type GetReplay431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetReplay431JSONResponse) VisitGetReplayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSourceTypesRequestObject struct {
 }
 
@@ -3581,6 +3862,20 @@ func (response ListSourceTypes200JSONResponse) VisitListSourceTypesResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSourceTypes400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListSourceTypes400JSONResponse) VisitListSourceTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3609,6 +3904,20 @@ func (response ListSourceTypes403JSONResponse) VisitListSourceTypesResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSourceTypes431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListSourceTypes431JSONResponse) VisitListSourceTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3673,6 +3982,20 @@ func (response ListSources403JSONResponse) VisitListSourcesResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSources431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListSources431JSONResponse) VisitListSourcesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3755,6 +4078,20 @@ func (response CreateSource413JSONResponse) VisitCreateSourceResponse(w http.Res
 	return err
 }
 
+type CreateSource431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateSource431JSONResponse) VisitCreateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteSourceRequestObject struct {
 	SourceId SourceId `json:"sourceId"`
 }
@@ -3823,6 +4160,20 @@ func (response DeleteSource404JSONResponse) VisitDeleteSourceResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSource431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteSource431JSONResponse) VisitDeleteSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3901,6 +4252,20 @@ func (response GetSource404JSONResponse) VisitGetSourceResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSource431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetSource431JSONResponse) VisitGetSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3998,6 +4363,20 @@ func (response UpdateSource413JSONResponse) VisitUpdateSourceResponse(w http.Res
 	return err
 }
 
+type UpdateSource431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateSource431JSONResponse) VisitUpdateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateSourceSecretRequestObject struct {
 	SourceId SourceId `json:"sourceId"`
 	Body     *RotateSourceSecretJSONRequestBody
@@ -4091,6 +4470,20 @@ func (response RotateSourceSecret413JSONResponse) VisitRotateSourceSecretRespons
 	return err
 }
 
+type RotateSourceSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RotateSourceSecret431JSONResponse) VisitRotateSourceSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateSourceUrlRequestObject struct {
 	SourceId SourceId `json:"sourceId"`
 }
@@ -4165,6 +4558,20 @@ func (response RotateSourceUrl404JSONResponse) VisitRotateSourceUrlResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateSourceUrl431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RotateSourceUrl431JSONResponse) VisitRotateSourceUrlResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }

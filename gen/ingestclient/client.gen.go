@@ -188,6 +188,7 @@ func (e DestinationStatus) Valid() bool {
 const (
 	ErrorCodeConflict         ErrorCode = "conflict"
 	ErrorCodeForbidden        ErrorCode = "forbidden"
+	ErrorCodeHeadersTooLarge  ErrorCode = "headers_too_large"
 	ErrorCodeInternal         ErrorCode = "internal"
 	ErrorCodeInvalidRequest   ErrorCode = "invalid_request"
 	ErrorCodeMethodNotAllowed ErrorCode = "method_not_allowed"
@@ -203,6 +204,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeConflict:
 		return true
 	case ErrorCodeForbidden:
+		return true
+	case ErrorCodeHeadersTooLarge:
 		return true
 	case ErrorCodeInternal:
 		return true
@@ -534,7 +537,7 @@ type BodyFilter = json.RawMessage
 type CreateDestinationRequest struct {
 	// Auth `bearer` sends `Authorization: Bearer <token>`; `basic` sends `username` and `password` as
 	// HTTP basic authentication; `api_key` sends `key` in `header`. Sealed at rest, never returned.
-	Auth *DestinationAuthInput `json:"auth,omitempty"`
+	Auth nullable.Nullable[DestinationAuthInput] `json:"auth,omitempty"`
 
 	// BodyFilter Hookdeck's simple JSON match syntax, matched against the body (JSON, or a form's fields):
 	// a value matches an equal one (or an array holding it); an object matches when each field
@@ -590,7 +593,7 @@ type CreateSourceRequest struct {
 	AllowedMethods *[]HttpMethod `json:"allowedMethods,omitempty"`
 
 	// CustomResponse What the source's URL answers instead of the default `ReceivedEvent` (accepted and duplicate requests).
-	CustomResponse *CustomResponse `json:"customResponse,omitempty"`
+	CustomResponse nullable.Nullable[CustomResponse] `json:"customResponse,omitempty"`
 
 	// DedupWindowSeconds How long a provider event id is remembered (default a day, at most 30 days; 0 = none).
 	DedupWindowSeconds *int   `json:"dedupWindowSeconds,omitempty"`
@@ -646,6 +649,7 @@ type DeliveryStatus string
 
 // Destination defines model for Destination.
 type Destination struct {
+	// Auth How forwarded requests authenticate (secrets never shown).
 	Auth               nullable.Nullable[DestinationAuth] `json:"auth"`
 	BodyFilter         nullable.Nullable[json.RawMessage] `json:"bodyFilter"`
 	CreatedAt          time.Time                          `json:"createdAt"`
@@ -961,8 +965,10 @@ type SampleEvent struct {
 
 // Source defines model for Source.
 type Source struct {
-	AllowedMethods []HttpMethod                      `json:"allowedMethods"`
-	CreatedAt      time.Time                         `json:"createdAt"`
+	AllowedMethods []HttpMethod `json:"allowedMethods"`
+	CreatedAt      time.Time    `json:"createdAt"`
+
+	// CustomResponse What the source's URL answers instead of the default `ReceivedEvent` (accepted and duplicate requests).
 	CustomResponse nullable.Nullable[CustomResponse] `json:"customResponse"`
 
 	// DedupWindowSeconds How long a provider event id is remembered (0 = no deduplication).
@@ -1077,6 +1083,8 @@ type TestFilterResult struct {
 
 // UpdateDestinationRequest defines model for UpdateDestinationRequest.
 type UpdateDestinationRequest struct {
+	// Auth `bearer` sends `Authorization: Bearer <token>`; `basic` sends `username` and `password` as
+	// HTTP basic authentication; `api_key` sends `key` in `header`. Sealed at rest, never returned.
 	Auth nullable.Nullable[DestinationAuthInput] `json:"auth,omitempty"`
 
 	// BodyFilter See `BodyFilter`; null removes the filter.
@@ -1111,7 +1119,9 @@ type UpdateIssueRequest struct {
 
 // UpdateSourceRequest defines model for UpdateSourceRequest.
 type UpdateSourceRequest struct {
-	AllowedMethods     *[]HttpMethod                     `json:"allowedMethods,omitempty"`
+	AllowedMethods *[]HttpMethod `json:"allowedMethods,omitempty"`
+
+	// CustomResponse What the source's URL answers instead of the default `ReceivedEvent` (accepted and duplicate requests).
 	CustomResponse     nullable.Nullable[CustomResponse] `json:"customResponse,omitempty"`
 	DedupWindowSeconds *int                              `json:"dedupWindowSeconds,omitempty"`
 	Name               *string                           `json:"name,omitempty"`
@@ -1192,6 +1202,9 @@ type BadRequest = Error
 
 // Forbidden The body of every error response (the Dispatch side's).
 type Forbidden = Error
+
+// HeadersTooLarge The body of every error response (the Dispatch side's).
+type HeadersTooLarge = Error
 
 // NotFound The body of every error response (the Dispatch side's).
 type NotFound = Error
@@ -1380,6 +1393,10 @@ type ClientInterface interface {
 
 	// ListDestinations List destinations
 	//
+	// List destinations.
+	//
+	// Needs `ingest:read`.
+	//
 	// Corresponds with GET /destinations (the `ListDestinations` operationId).
 	ListDestinations(ctx context.Context, params *ListDestinationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1388,6 +1405,8 @@ type ClientInterface interface {
 	// Creates a destination receiving the events of `sourceIds` that pass its filters:
 	// `eventTypes` patterns (`invoice.*`; none = every event) and `bodyFilter` (Hookdeck's simple
 	// JSON match syntax, see `BodyFilter`). Its signing secret is generated unless given.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1400,6 +1419,8 @@ type ClientInterface interface {
 	// `eventTypes` patterns (`invoice.*`; none = every event) and `bodyFilter` (Hookdeck's simple
 	// JSON match syntax, see `BodyFilter`). Its signing secret is generated unless given.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /destinations (the `CreateDestination` operationId).
@@ -1409,6 +1430,8 @@ type ClientInterface interface {
 	//
 	// Answers whether a filter (given, or a destination's) matches an event (one of the ledger,
 	// or a sample), and which part decided.
+	//
+	// Needs `ingest:read`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1420,6 +1443,8 @@ type ClientInterface interface {
 	// Answers whether a filter (given, or a destination's) matches an event (one of the ledger,
 	// or a sample), and which part decided.
 	//
+	// Needs `ingest:read`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /destinations/test-filter (the `TestDestinationFilter` operationId).
@@ -1429,10 +1454,16 @@ type ClientInterface interface {
 	//
 	// Deletes the destination with its deliveries, attempts and issues.
 	//
+	// Needs `ingest:write`.
+	//
 	// Corresponds with DELETE /destinations/{destinationId} (the `DeleteDestination` operationId).
 	DeleteDestination(ctx context.Context, destinationId DestinationId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDestination Get a destination
+	//
+	// Get a destination.
+	//
+	// Needs `ingest:read`.
 	//
 	// Corresponds with GET /destinations/{destinationId} (the `GetDestination` operationId).
 	GetDestination(ctx context.Context, destinationId DestinationId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1442,6 +1473,8 @@ type ClientInterface interface {
 	// Changes the fields given; `null` clears `bodyFilter`, `auth` and `rateLimitPerMinute`.
 	// `status: paused` holds deliveries; `active` again delivers what was held (and starts its
 	// failure record afresh); `disabled` delivers nothing.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1454,6 +1487,8 @@ type ClientInterface interface {
 	// `status: paused` holds deliveries; `active` again delivers what was held (and starts its
 	// failure record afresh); `disabled` delivers nothing.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /destinations/{destinationId} (the `UpdateDestination` operationId).
@@ -1461,7 +1496,9 @@ type ClientInterface interface {
 
 	// RotateDestinationSecretWithBody Rotate a destination's signing secret
 	//
-	// Makes `key` (or a generated secret) the destination's secret; the previous one keeps signing, next to the new one, for 24 hours.
+	// Makes `key` (or a generated secret) the destination''s secret; the previous one keeps signing, next to the new one, for 24 hours.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1470,7 +1507,9 @@ type ClientInterface interface {
 
 	// RotateDestinationSecret Rotate a destination's signing secret
 	//
-	// Makes `key` (or a generated secret) the destination's secret; the previous one keeps signing, next to the new one, for 24 hours.
+	// Makes `key` (or a generated secret) the destination''s secret; the previous one keeps signing, next to the new one, for 24 hours.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1481,6 +1520,8 @@ type ClientInterface interface {
 	//
 	// The secret forwarded requests are signed with (Standard Webhooks), and earlier ones still signing after a rotation.
 	//
+	// Needs `ingest:read`.
+	//
 	// Corresponds with GET /destinations/{destinationId}/secret (the `GetDestinationSecret` operationId).
 	GetDestinationSecret(ctx context.Context, destinationId DestinationId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1490,6 +1531,8 @@ type ClientInterface interface {
 	// rejected or duplicate. `search` finds events whose raw body contains the text (exact bytes,
 	// case-sensitive).
 	//
+	// Needs `ingest:read`.
+	//
 	// Corresponds with GET /events (the `ListEvents` operationId).
 	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1497,12 +1540,16 @@ type ClientInterface interface {
 	//
 	// The event with its deliveries, each with its attempts (newest first).
 	//
+	// Needs `ingest:read`.
+	//
 	// Corresponds with GET /events/{eventId} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetEventRaw Get an event's raw body
 	//
 	// The body exactly as it was received, with its content type (`application/octet-stream` when it had none). An event refused for its size has no body (`404`).
+	//
+	// Needs `ingest:read`.
 	//
 	// Corresponds with GET /events/{eventId}/raw (the `GetEventRaw` operationId).
 	GetEventRaw(ctx context.Context, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1515,6 +1562,8 @@ type ClientInterface interface {
 	// their filters. A rejected or duplicate event can be replayed too (a rejected one is forwarded
 	// with its `failed` or `unchecked` verification status). Deliveries held at a paused
 	// destination stay held. Replays make one attempt each, on the delivery engine.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1530,6 +1579,8 @@ type ClientInterface interface {
 	// with its `failed` or `unchecked` verification status). Deliveries held at a paused
 	// destination stay held. Replays make one attempt each, on the delivery engine.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /events/{eventId}/replay (the `ReplayEvent` operationId).
@@ -1537,17 +1588,27 @@ type ClientInterface interface {
 
 	// ListIssues List issues
 	//
-	// The workspace's issues, newest first (by when they were first opened).
+	// The workspace''s issues, newest first (by when they were first opened).
+	//
+	// Needs `ingest:read`.
 	//
 	// Corresponds with GET /issues (the `ListIssues` operationId).
 	ListIssues(ctx context.Context, params *ListIssuesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CountIssues Count issues
 	//
+	// Count issues.
+	//
+	// Needs `ingest:read`.
+	//
 	// Corresponds with GET /issues/count (the `CountIssues` operationId).
 	CountIssues(ctx context.Context, params *CountIssuesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetIssue Get an issue
+	//
+	// Get an issue.
+	//
+	// Needs `ingest:read`.
 	//
 	// Corresponds with GET /issues/{issueId} (the `GetIssue` operationId).
 	GetIssue(ctx context.Context, issueId IssueId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1556,6 +1617,8 @@ type ClientInterface interface {
 	//
 	// `acknowledged` (someone is on it), `resolved` (fixed; it opens again if the failure recurs),
 	// `ignored` (it never opens again, though it still counts), or `open`.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1566,6 +1629,8 @@ type ClientInterface interface {
 	//
 	// `acknowledged` (someone is on it), `resolved` (fixed; it opens again if the failure recurs),
 	// `ignored` (it never opens again, though it still counts), or `open`.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1580,6 +1645,8 @@ type ClientInterface interface {
 	// issue's rejected events since it was first seen, routed to their source's destinations as
 	// they are now. Same as `createReplay` with `issueId`.
 	//
+	// Needs `ingest:write`.
+	//
 	// Corresponds with POST /issues/{issueId}/replay (the `ReplayIssue` operationId).
 	ReplayIssue(ctx context.Context, issueId IssueId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1591,6 +1658,8 @@ type ClientInterface interface {
 	// `all`; or `rejected`: events that were rejected, routed to their source's destinations as
 	// they are now). `issueId` narrows it to one issue's events (see `replayIssue`). Follow it with
 	// `getReplay`.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1606,6 +1675,8 @@ type ClientInterface interface {
 	// they are now). `issueId` narrows it to one issue's events (see `replayIssue`). Follow it with
 	// `getReplay`.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /replays (the `CreateReplay` operationId).
@@ -1614,6 +1685,8 @@ type ClientInterface interface {
 	// GetReplay Get a bulk replay
 	//
 	// Its progress: `replayed` counts the deliveries sent again so far; `completed` when all are.
+	//
+	// Needs `ingest:read`.
 	//
 	// Corresponds with GET /replays/{replayId} (the `GetReplay` operationId).
 	GetReplay(ctx context.Context, replayId ReplayId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1624,10 +1697,16 @@ type ClientInterface interface {
 	// what is signed, whether it carries a timestamp), what its secret is, and where the event type
 	// and the provider's event id (for deduplication) are read from.
 	//
+	// Needs `ingest:read`.
+	//
 	// Corresponds with GET /source-types (the `ListSourceTypes` operationId).
 	ListSourceTypes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListSources List sources
+	//
+	// List sources.
+	//
+	// Needs `ingest:read`.
 	//
 	// Corresponds with GET /sources (the `ListSources` operationId).
 	ListSources(ctx context.Context, params *ListSourcesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1640,6 +1719,8 @@ type ClientInterface interface {
 	// write-only: sealed at rest, never returned. A `standard_webhooks` source created without one
 	// gets a generated `whsec_` secret, returned once in `secret`. A `none` source takes no secret
 	// (its events are `unchecked`).
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1655,6 +1736,8 @@ type ClientInterface interface {
 	// gets a generated `whsec_` secret, returned once in `secret`. A `none` source takes no secret
 	// (its events are `unchecked`).
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /sources (the `CreateSource` operationId).
@@ -1664,10 +1747,16 @@ type ClientInterface interface {
 	//
 	// Deletes the source with its events, their deliveries and attempts, and its issues. Its URL answers `404` from then on; destinations stop receiving from it.
 	//
+	// Needs `ingest:write`.
+	//
 	// Corresponds with DELETE /sources/{sourceId} (the `DeleteSource` operationId).
 	DeleteSource(ctx context.Context, sourceId SourceId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSource Get a source
+	//
+	// Get a source.
+	//
+	// Needs `ingest:read`.
 	//
 	// Corresponds with GET /sources/{sourceId} (the `GetSource` operationId).
 	GetSource(ctx context.Context, sourceId SourceId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1678,6 +1767,8 @@ type ClientInterface interface {
 	// as rejected events with cause `source_disabled`) until it is active again. `customResponse:
 	// null` restores the default answer. The secret changes only through `rotateSourceSecret`;
 	// the type cannot change.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1691,6 +1782,8 @@ type ClientInterface interface {
 	// null` restores the default answer. The secret changes only through `rotateSourceSecret`;
 	// the type cannot change.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /sources/{sourceId} (the `UpdateSource` operationId).
@@ -1702,6 +1795,8 @@ type ClientInterface interface {
 	// requests the vendor signed before the switch still pass. Without a body, a
 	// `standard_webhooks` source gets a generated secret, returned once in `secret`; other types
 	// need one (`400`). A `none` source has no secret (`400`).
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1715,6 +1810,8 @@ type ClientInterface interface {
 	// `standard_webhooks` source gets a generated secret, returned once in `secret`; other types
 	// need one (`400`). A `none` source has no secret (`400`).
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /sources/{sourceId}/rotate-secret (the `RotateSourceSecret` operationId).
@@ -1726,11 +1823,17 @@ type ClientInterface interface {
 	// (`previousUrlExpiresAt`), so the vendor can be switched over without losing events; a second
 	// rotation ends the previous one's overlap at once.
 	//
+	// Needs `ingest:write`.
+	//
 	// Corresponds with POST /sources/{sourceId}/rotate-url (the `RotateSourceUrl` operationId).
 	RotateSourceUrl(ctx context.Context, sourceId SourceId, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListDestinations List destinations
+//
+// List destinations.
+//
+// Needs `ingest:read`.
 //
 // Corresponds with GET /destinations (the `ListDestinations` operationId).
 func (c *Client) ListDestinations(ctx context.Context, params *ListDestinationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1750,6 +1853,8 @@ func (c *Client) ListDestinations(ctx context.Context, params *ListDestinationsP
 // Creates a destination receiving the events of `sourceIds` that pass its filters:
 // `eventTypes` patterns (`invoice.*`; none = every event) and `bodyFilter` (Hookdeck's simple
 // JSON match syntax, see `BodyFilter`). Its signing secret is generated unless given.
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1772,6 +1877,8 @@ func (c *Client) CreateDestinationWithBody(ctx context.Context, contentType stri
 // `eventTypes` patterns (`invoice.*`; none = every event) and `bodyFilter` (Hookdeck's simple
 // JSON match syntax, see `BodyFilter`). Its signing secret is generated unless given.
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /destinations (the `CreateDestination` operationId).
@@ -1791,6 +1898,8 @@ func (c *Client) CreateDestination(ctx context.Context, body CreateDestinationJS
 //
 // Answers whether a filter (given, or a destination's) matches an event (one of the ledger,
 // or a sample), and which part decided.
+//
+// Needs `ingest:read`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1812,6 +1921,8 @@ func (c *Client) TestDestinationFilterWithBody(ctx context.Context, contentType 
 // Answers whether a filter (given, or a destination's) matches an event (one of the ledger,
 // or a sample), and which part decided.
 //
+// Needs `ingest:read`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /destinations/test-filter (the `TestDestinationFilter` operationId).
@@ -1831,6 +1942,8 @@ func (c *Client) TestDestinationFilter(ctx context.Context, body TestDestination
 //
 // Deletes the destination with its deliveries, attempts and issues.
 //
+// Needs `ingest:write`.
+//
 // Corresponds with DELETE /destinations/{destinationId} (the `DeleteDestination` operationId).
 func (c *Client) DeleteDestination(ctx context.Context, destinationId DestinationId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteDestinationRequest(c.Server, destinationId)
@@ -1845,6 +1958,10 @@ func (c *Client) DeleteDestination(ctx context.Context, destinationId Destinatio
 }
 
 // GetDestination Get a destination
+//
+// Get a destination.
+//
+// Needs `ingest:read`.
 //
 // Corresponds with GET /destinations/{destinationId} (the `GetDestination` operationId).
 func (c *Client) GetDestination(ctx context.Context, destinationId DestinationId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1864,6 +1981,8 @@ func (c *Client) GetDestination(ctx context.Context, destinationId DestinationId
 // Changes the fields given; `null` clears `bodyFilter`, `auth` and `rateLimitPerMinute`.
 // `status: paused` holds deliveries; `active` again delivers what was held (and starts its
 // failure record afresh); `disabled` delivers nothing.
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1886,6 +2005,8 @@ func (c *Client) UpdateDestinationWithBody(ctx context.Context, destinationId De
 // `status: paused` holds deliveries; `active` again delivers what was held (and starts its
 // failure record afresh); `disabled` delivers nothing.
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /destinations/{destinationId} (the `UpdateDestination` operationId).
@@ -1903,7 +2024,9 @@ func (c *Client) UpdateDestination(ctx context.Context, destinationId Destinatio
 
 // RotateDestinationSecretWithBody Rotate a destination's signing secret
 //
-// Makes `key` (or a generated secret) the destination's secret; the previous one keeps signing, next to the new one, for 24 hours.
+// Makes `key` (or a generated secret) the destination”s secret; the previous one keeps signing, next to the new one, for 24 hours.
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1922,7 +2045,9 @@ func (c *Client) RotateDestinationSecretWithBody(ctx context.Context, destinatio
 
 // RotateDestinationSecret Rotate a destination's signing secret
 //
-// Makes `key` (or a generated secret) the destination's secret; the previous one keeps signing, next to the new one, for 24 hours.
+// Makes `key` (or a generated secret) the destination”s secret; the previous one keeps signing, next to the new one, for 24 hours.
+//
+// Needs `ingest:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1943,6 +2068,8 @@ func (c *Client) RotateDestinationSecret(ctx context.Context, destinationId Dest
 //
 // The secret forwarded requests are signed with (Standard Webhooks), and earlier ones still signing after a rotation.
 //
+// Needs `ingest:read`.
+//
 // Corresponds with GET /destinations/{destinationId}/secret (the `GetDestinationSecret` operationId).
 func (c *Client) GetDestinationSecret(ctx context.Context, destinationId DestinationId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetDestinationSecretRequest(c.Server, destinationId)
@@ -1962,6 +2089,8 @@ func (c *Client) GetDestinationSecret(ctx context.Context, destinationId Destina
 // rejected or duplicate. `search` finds events whose raw body contains the text (exact bytes,
 // case-sensitive).
 //
+// Needs `ingest:read`.
+//
 // Corresponds with GET /events (the `ListEvents` operationId).
 func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListEventsRequest(c.Server, params)
@@ -1979,6 +2108,8 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 //
 // The event with its deliveries, each with its attempts (newest first).
 //
+// Needs `ingest:read`.
+//
 // Corresponds with GET /events/{eventId} (the `GetEvent` operationId).
 func (c *Client) GetEvent(ctx context.Context, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEventRequest(c.Server, eventId)
@@ -1995,6 +2126,8 @@ func (c *Client) GetEvent(ctx context.Context, eventId EventId, reqEditors ...Re
 // GetEventRaw Get an event's raw body
 //
 // The body exactly as it was received, with its content type (`application/octet-stream` when it had none). An event refused for its size has no body (`404`).
+//
+// Needs `ingest:read`.
 //
 // Corresponds with GET /events/{eventId}/raw (the `GetEventRaw` operationId).
 func (c *Client) GetEventRaw(ctx context.Context, eventId EventId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2017,6 +2150,8 @@ func (c *Client) GetEventRaw(ctx context.Context, eventId EventId, reqEditors ..
 // their filters. A rejected or duplicate event can be replayed too (a rejected one is forwarded
 // with its `failed` or `unchecked` verification status). Deliveries held at a paused
 // destination stay held. Replays make one attempt each, on the delivery engine.
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2042,6 +2177,8 @@ func (c *Client) ReplayEventWithBody(ctx context.Context, eventId EventId, conte
 // with its `failed` or `unchecked` verification status). Deliveries held at a paused
 // destination stay held. Replays make one attempt each, on the delivery engine.
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /events/{eventId}/replay (the `ReplayEvent` operationId).
@@ -2059,7 +2196,9 @@ func (c *Client) ReplayEvent(ctx context.Context, eventId EventId, body ReplayEv
 
 // ListIssues List issues
 //
-// The workspace's issues, newest first (by when they were first opened).
+// The workspace”s issues, newest first (by when they were first opened).
+//
+// Needs `ingest:read`.
 //
 // Corresponds with GET /issues (the `ListIssues` operationId).
 func (c *Client) ListIssues(ctx context.Context, params *ListIssuesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2076,6 +2215,10 @@ func (c *Client) ListIssues(ctx context.Context, params *ListIssuesParams, reqEd
 
 // CountIssues Count issues
 //
+// Count issues.
+//
+// Needs `ingest:read`.
+//
 // Corresponds with GET /issues/count (the `CountIssues` operationId).
 func (c *Client) CountIssues(ctx context.Context, params *CountIssuesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCountIssuesRequest(c.Server, params)
@@ -2090,6 +2233,10 @@ func (c *Client) CountIssues(ctx context.Context, params *CountIssuesParams, req
 }
 
 // GetIssue Get an issue
+//
+// Get an issue.
+//
+// Needs `ingest:read`.
 //
 // Corresponds with GET /issues/{issueId} (the `GetIssue` operationId).
 func (c *Client) GetIssue(ctx context.Context, issueId IssueId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2108,6 +2255,8 @@ func (c *Client) GetIssue(ctx context.Context, issueId IssueId, reqEditors ...Re
 //
 // `acknowledged` (someone is on it), `resolved` (fixed; it opens again if the failure recurs),
 // `ignored` (it never opens again, though it still counts), or `open`.
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2128,6 +2277,8 @@ func (c *Client) UpdateIssueWithBody(ctx context.Context, issueId IssueId, conte
 //
 // `acknowledged` (someone is on it), `resolved` (fixed; it opens again if the failure recurs),
 // `ignored` (it never opens again, though it still counts), or `open`.
+//
+// Needs `ingest:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2152,6 +2303,8 @@ func (c *Client) UpdateIssue(ctx context.Context, issueId IssueId, body UpdateIs
 // issue's rejected events since it was first seen, routed to their source's destinations as
 // they are now. Same as `createReplay` with `issueId`.
 //
+// Needs `ingest:write`.
+//
 // Corresponds with POST /issues/{issueId}/replay (the `ReplayIssue` operationId).
 func (c *Client) ReplayIssue(ctx context.Context, issueId IssueId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReplayIssueRequest(c.Server, issueId)
@@ -2173,6 +2326,8 @@ func (c *Client) ReplayIssue(ctx context.Context, issueId IssueId, reqEditors ..
 // `all`; or `rejected`: events that were rejected, routed to their source's destinations as
 // they are now). `issueId` narrows it to one issue's events (see `replayIssue`). Follow it with
 // `getReplay`.
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2198,6 +2353,8 @@ func (c *Client) CreateReplayWithBody(ctx context.Context, contentType string, b
 // they are now). `issueId` narrows it to one issue's events (see `replayIssue`). Follow it with
 // `getReplay`.
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /replays (the `CreateReplay` operationId).
@@ -2216,6 +2373,8 @@ func (c *Client) CreateReplay(ctx context.Context, body CreateReplayJSONRequestB
 // GetReplay Get a bulk replay
 //
 // Its progress: `replayed` counts the deliveries sent again so far; `completed` when all are.
+//
+// Needs `ingest:read`.
 //
 // Corresponds with GET /replays/{replayId} (the `GetReplay` operationId).
 func (c *Client) GetReplay(ctx context.Context, replayId ReplayId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2236,6 +2395,8 @@ func (c *Client) GetReplay(ctx context.Context, replayId ReplayId, reqEditors ..
 // what is signed, whether it carries a timestamp), what its secret is, and where the event type
 // and the provider's event id (for deduplication) are read from.
 //
+// Needs `ingest:read`.
+//
 // Corresponds with GET /source-types (the `ListSourceTypes` operationId).
 func (c *Client) ListSourceTypes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListSourceTypesRequest(c.Server)
@@ -2250,6 +2411,10 @@ func (c *Client) ListSourceTypes(ctx context.Context, reqEditors ...RequestEdito
 }
 
 // ListSources List sources
+//
+// List sources.
+//
+// Needs `ingest:read`.
 //
 // Corresponds with GET /sources (the `ListSources` operationId).
 func (c *Client) ListSources(ctx context.Context, params *ListSourcesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2272,6 +2437,8 @@ func (c *Client) ListSources(ctx context.Context, params *ListSourcesParams, req
 // write-only: sealed at rest, never returned. A `standard_webhooks` source created without one
 // gets a generated `whsec_` secret, returned once in `secret`. A `none` source takes no secret
 // (its events are `unchecked`).
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2297,6 +2464,8 @@ func (c *Client) CreateSourceWithBody(ctx context.Context, contentType string, b
 // gets a generated `whsec_` secret, returned once in `secret`. A `none` source takes no secret
 // (its events are `unchecked`).
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /sources (the `CreateSource` operationId).
@@ -2316,6 +2485,8 @@ func (c *Client) CreateSource(ctx context.Context, body CreateSourceJSONRequestB
 //
 // Deletes the source with its events, their deliveries and attempts, and its issues. Its URL answers `404` from then on; destinations stop receiving from it.
 //
+// Needs `ingest:write`.
+//
 // Corresponds with DELETE /sources/{sourceId} (the `DeleteSource` operationId).
 func (c *Client) DeleteSource(ctx context.Context, sourceId SourceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteSourceRequest(c.Server, sourceId)
@@ -2330,6 +2501,10 @@ func (c *Client) DeleteSource(ctx context.Context, sourceId SourceId, reqEditors
 }
 
 // GetSource Get a source
+//
+// Get a source.
+//
+// Needs `ingest:read`.
 //
 // Corresponds with GET /sources/{sourceId} (the `GetSource` operationId).
 func (c *Client) GetSource(ctx context.Context, sourceId SourceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2350,6 +2525,8 @@ func (c *Client) GetSource(ctx context.Context, sourceId SourceId, reqEditors ..
 // as rejected events with cause `source_disabled`) until it is active again. `customResponse:
 // null` restores the default answer. The secret changes only through `rotateSourceSecret`;
 // the type cannot change.
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2373,6 +2550,8 @@ func (c *Client) UpdateSourceWithBody(ctx context.Context, sourceId SourceId, co
 // null` restores the default answer. The secret changes only through `rotateSourceSecret`;
 // the type cannot change.
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /sources/{sourceId} (the `UpdateSource` operationId).
@@ -2394,6 +2573,8 @@ func (c *Client) UpdateSource(ctx context.Context, sourceId SourceId, body Updat
 // requests the vendor signed before the switch still pass. Without a body, a
 // `standard_webhooks` source gets a generated secret, returned once in `secret`; other types
 // need one (`400`). A `none` source has no secret (`400`).
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2417,6 +2598,8 @@ func (c *Client) RotateSourceSecretWithBody(ctx context.Context, sourceId Source
 // `standard_webhooks` source gets a generated secret, returned once in `secret`; other types
 // need one (`400`). A `none` source has no secret (`400`).
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /sources/{sourceId}/rotate-secret (the `RotateSourceSecret` operationId).
@@ -2437,6 +2620,8 @@ func (c *Client) RotateSourceSecret(ctx context.Context, sourceId SourceId, body
 // Gives the source a new URL token. The previous URL keeps working for 48 hours
 // (`previousUrlExpiresAt`), so the vendor can be switched over without losing events; a second
 // rotation ends the previous one's overlap at once.
+//
+// Needs `ingest:write`.
 //
 // Corresponds with POST /sources/{sourceId}/rotate-url (the `RotateSourceUrl` operationId).
 func (c *Client) RotateSourceUrl(ctx context.Context, sourceId SourceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3862,6 +4047,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListDestinationsWithResponse List destinations
 	//
+	// List destinations.
+	//
+	// Needs `ingest:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /destinations (the `ListDestinations` operationId).
@@ -3872,6 +4061,8 @@ type ClientWithResponsesInterface interface {
 	// Creates a destination receiving the events of `sourceIds` that pass its filters:
 	// `eventTypes` patterns (`invoice.*`; none = every event) and `bodyFilter` (Hookdeck's simple
 	// JSON match syntax, see `BodyFilter`). Its signing secret is generated unless given.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3884,6 +4075,8 @@ type ClientWithResponsesInterface interface {
 	// `eventTypes` patterns (`invoice.*`; none = every event) and `bodyFilter` (Hookdeck's simple
 	// JSON match syntax, see `BodyFilter`). Its signing secret is generated unless given.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /destinations (the `CreateDestination` operationId).
@@ -3893,6 +4086,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Answers whether a filter (given, or a destination's) matches an event (one of the ledger,
 	// or a sample), and which part decided.
+	//
+	// Needs `ingest:read`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3904,6 +4099,8 @@ type ClientWithResponsesInterface interface {
 	// Answers whether a filter (given, or a destination's) matches an event (one of the ledger,
 	// or a sample), and which part decided.
 	//
+	// Needs `ingest:read`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /destinations/test-filter (the `TestDestinationFilter` operationId).
@@ -3913,12 +4110,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Deletes the destination with its deliveries, attempts and issues.
 	//
+	// Needs `ingest:write`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /destinations/{destinationId} (the `DeleteDestination` operationId).
 	DeleteDestinationWithResponse(ctx context.Context, destinationId DestinationId, reqEditors ...RequestEditorFn) (*DeleteDestinationResponse, error)
 
 	// GetDestinationWithResponse Get a destination
+	//
+	// Get a destination.
+	//
+	// Needs `ingest:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3931,6 +4134,8 @@ type ClientWithResponsesInterface interface {
 	// `status: paused` holds deliveries; `active` again delivers what was held (and starts its
 	// failure record afresh); `disabled` delivers nothing.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /destinations/{destinationId} (the `UpdateDestination` operationId).
@@ -3942,6 +4147,8 @@ type ClientWithResponsesInterface interface {
 	// `status: paused` holds deliveries; `active` again delivers what was held (and starts its
 	// failure record afresh); `disabled` delivers nothing.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /destinations/{destinationId} (the `UpdateDestination` operationId).
@@ -3949,7 +4156,9 @@ type ClientWithResponsesInterface interface {
 
 	// RotateDestinationSecretWithBodyWithResponse Rotate a destination's signing secret
 	//
-	// Makes `key` (or a generated secret) the destination's secret; the previous one keeps signing, next to the new one, for 24 hours.
+	// Makes `key` (or a generated secret) the destination''s secret; the previous one keeps signing, next to the new one, for 24 hours.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3958,7 +4167,9 @@ type ClientWithResponsesInterface interface {
 
 	// RotateDestinationSecretWithResponse Rotate a destination's signing secret
 	//
-	// Makes `key` (or a generated secret) the destination's secret; the previous one keeps signing, next to the new one, for 24 hours.
+	// Makes `key` (or a generated secret) the destination''s secret; the previous one keeps signing, next to the new one, for 24 hours.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3968,6 +4179,8 @@ type ClientWithResponsesInterface interface {
 	// GetDestinationSecretWithResponse Get a destination's signing secret
 	//
 	// The secret forwarded requests are signed with (Standard Webhooks), and earlier ones still signing after a rotation.
+	//
+	// Needs `ingest:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3980,6 +4193,8 @@ type ClientWithResponsesInterface interface {
 	// rejected or duplicate. `search` finds events whose raw body contains the text (exact bytes,
 	// case-sensitive).
 	//
+	// Needs `ingest:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /events (the `ListEvents` operationId).
@@ -3989,6 +4204,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// The event with its deliveries, each with its attempts (newest first).
 	//
+	// Needs `ingest:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /events/{eventId} (the `GetEvent` operationId).
@@ -3997,6 +4214,8 @@ type ClientWithResponsesInterface interface {
 	// GetEventRawWithResponse Get an event's raw body
 	//
 	// The body exactly as it was received, with its content type (`application/octet-stream` when it had none). An event refused for its size has no body (`404`).
+	//
+	// Needs `ingest:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4012,6 +4231,8 @@ type ClientWithResponsesInterface interface {
 	// with its `failed` or `unchecked` verification status). Deliveries held at a paused
 	// destination stay held. Replays make one attempt each, on the delivery engine.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /events/{eventId}/replay (the `ReplayEvent` operationId).
@@ -4026,6 +4247,8 @@ type ClientWithResponsesInterface interface {
 	// with its `failed` or `unchecked` verification status). Deliveries held at a paused
 	// destination stay held. Replays make one attempt each, on the delivery engine.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /events/{eventId}/replay (the `ReplayEvent` operationId).
@@ -4033,7 +4256,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListIssuesWithResponse List issues
 	//
-	// The workspace's issues, newest first (by when they were first opened).
+	// The workspace''s issues, newest first (by when they were first opened).
+	//
+	// Needs `ingest:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4042,12 +4267,20 @@ type ClientWithResponsesInterface interface {
 
 	// CountIssuesWithResponse Count issues
 	//
+	// Count issues.
+	//
+	// Needs `ingest:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /issues/count (the `CountIssues` operationId).
 	CountIssuesWithResponse(ctx context.Context, params *CountIssuesParams, reqEditors ...RequestEditorFn) (*CountIssuesResponse, error)
 
 	// GetIssueWithResponse Get an issue
+	//
+	// Get an issue.
+	//
+	// Needs `ingest:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4059,6 +4292,8 @@ type ClientWithResponsesInterface interface {
 	// `acknowledged` (someone is on it), `resolved` (fixed; it opens again if the failure recurs),
 	// `ignored` (it never opens again, though it still counts), or `open`.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /issues/{issueId} (the `UpdateIssue` operationId).
@@ -4068,6 +4303,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// `acknowledged` (someone is on it), `resolved` (fixed; it opens again if the failure recurs),
 	// `ignored` (it never opens again, though it still counts), or `open`.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4081,6 +4318,8 @@ type ClientWithResponsesInterface interface {
 	// deliveries at its destination (each attempted once now), a `verification` or `request`
 	// issue's rejected events since it was first seen, routed to their source's destinations as
 	// they are now. Same as `createReplay` with `issueId`.
+	//
+	// Needs `ingest:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4096,6 +4335,8 @@ type ClientWithResponsesInterface interface {
 	// they are now). `issueId` narrows it to one issue's events (see `replayIssue`). Follow it with
 	// `getReplay`.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /replays (the `CreateReplay` operationId).
@@ -4110,6 +4351,8 @@ type ClientWithResponsesInterface interface {
 	// they are now). `issueId` narrows it to one issue's events (see `replayIssue`). Follow it with
 	// `getReplay`.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /replays (the `CreateReplay` operationId).
@@ -4118,6 +4361,8 @@ type ClientWithResponsesInterface interface {
 	// GetReplayWithResponse Get a bulk replay
 	//
 	// Its progress: `replayed` counts the deliveries sent again so far; `completed` when all are.
+	//
+	// Needs `ingest:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4130,12 +4375,18 @@ type ClientWithResponsesInterface interface {
 	// what is signed, whether it carries a timestamp), what its secret is, and where the event type
 	// and the provider's event id (for deduplication) are read from.
 	//
+	// Needs `ingest:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /source-types (the `ListSourceTypes` operationId).
 	ListSourceTypesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSourceTypesResponse, error)
 
 	// ListSourcesWithResponse List sources
+	//
+	// List sources.
+	//
+	// Needs `ingest:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4151,6 +4402,8 @@ type ClientWithResponsesInterface interface {
 	// gets a generated `whsec_` secret, returned once in `secret`. A `none` source takes no secret
 	// (its events are `unchecked`).
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /sources (the `CreateSource` operationId).
@@ -4165,6 +4418,8 @@ type ClientWithResponsesInterface interface {
 	// gets a generated `whsec_` secret, returned once in `secret`. A `none` source takes no secret
 	// (its events are `unchecked`).
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /sources (the `CreateSource` operationId).
@@ -4174,12 +4429,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Deletes the source with its events, their deliveries and attempts, and its issues. Its URL answers `404` from then on; destinations stop receiving from it.
 	//
+	// Needs `ingest:write`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /sources/{sourceId} (the `DeleteSource` operationId).
 	DeleteSourceWithResponse(ctx context.Context, sourceId SourceId, reqEditors ...RequestEditorFn) (*DeleteSourceResponse, error)
 
 	// GetSourceWithResponse Get a source
+	//
+	// Get a source.
+	//
+	// Needs `ingest:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4193,6 +4454,8 @@ type ClientWithResponsesInterface interface {
 	// null` restores the default answer. The secret changes only through `rotateSourceSecret`;
 	// the type cannot change.
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /sources/{sourceId} (the `UpdateSource` operationId).
@@ -4204,6 +4467,8 @@ type ClientWithResponsesInterface interface {
 	// as rejected events with cause `source_disabled`) until it is active again. `customResponse:
 	// null` restores the default answer. The secret changes only through `rotateSourceSecret`;
 	// the type cannot change.
+	//
+	// Needs `ingest:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4217,6 +4482,8 @@ type ClientWithResponsesInterface interface {
 	// `standard_webhooks` source gets a generated secret, returned once in `secret`; other types
 	// need one (`400`). A `none` source has no secret (`400`).
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /sources/{sourceId}/rotate-secret (the `RotateSourceSecret` operationId).
@@ -4229,6 +4496,8 @@ type ClientWithResponsesInterface interface {
 	// `standard_webhooks` source gets a generated secret, returned once in `secret`; other types
 	// need one (`400`). A `none` source has no secret (`400`).
 	//
+	// Needs `ingest:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /sources/{sourceId}/rotate-secret (the `RotateSourceSecret` operationId).
@@ -4239,6 +4508,8 @@ type ClientWithResponsesInterface interface {
 	// Gives the source a new URL token. The previous URL keeps working for 48 hours
 	// (`previousUrlExpiresAt`), so the vendor can be switched over without losing events; a second
 	// rotation ends the previous one's overlap at once.
+	//
+	// Needs `ingest:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4257,6 +4528,8 @@ type ListDestinationsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4277,6 +4550,11 @@ func (r ListDestinationsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListDestinationsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListDestinationsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4323,6 +4601,8 @@ type CreateDestinationResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4353,6 +4633,11 @@ func (r CreateDestinationResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateDestinationResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateDestinationResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4399,6 +4684,8 @@ type TestDestinationFilterResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4429,6 +4716,11 @@ func (r TestDestinationFilterResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r TestDestinationFilterResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r TestDestinationFilterResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4471,6 +4763,8 @@ type DeleteDestinationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4491,6 +4785,11 @@ func (r DeleteDestinationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteDestinationResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteDestinationResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4535,6 +4834,8 @@ type GetDestinationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4560,6 +4861,11 @@ func (r GetDestinationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetDestinationResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetDestinationResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4606,6 +4912,8 @@ type UpdateDestinationResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4636,6 +4944,11 @@ func (r UpdateDestinationResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateDestinationResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateDestinationResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4682,6 +4995,8 @@ type RotateDestinationSecretResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4712,6 +5027,11 @@ func (r RotateDestinationSecretResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r RotateDestinationSecretResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RotateDestinationSecretResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4756,6 +5076,8 @@ type GetDestinationSecretResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4781,6 +5103,11 @@ func (r GetDestinationSecretResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetDestinationSecretResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetDestinationSecretResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4823,6 +5150,8 @@ type ListEventsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4843,6 +5172,11 @@ func (r ListEventsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListEventsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListEventsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4887,6 +5221,8 @@ type GetEventResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4912,6 +5248,11 @@ func (r GetEventResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetEventResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetEventResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4954,6 +5295,8 @@ type GetEventRawResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4974,6 +5317,11 @@ func (r GetEventRawResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetEventRawResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetEventRawResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5020,6 +5368,8 @@ type ReplayEventResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5050,6 +5400,11 @@ func (r ReplayEventResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r ReplayEventResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ReplayEventResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5092,6 +5447,8 @@ type ListIssuesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5112,6 +5469,11 @@ func (r ListIssuesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIssuesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListIssuesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5154,6 +5516,8 @@ type CountIssuesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5174,6 +5538,11 @@ func (r CountIssuesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CountIssuesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CountIssuesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5218,6 +5587,8 @@ type GetIssueResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5243,6 +5614,11 @@ func (r GetIssueResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetIssueResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetIssueResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5289,6 +5665,8 @@ type UpdateIssueResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5319,6 +5697,11 @@ func (r UpdateIssueResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateIssueResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateIssueResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5363,6 +5746,8 @@ type ReplayIssueResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5388,6 +5773,11 @@ func (r ReplayIssueResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ReplayIssueResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ReplayIssueResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5434,6 +5824,8 @@ type CreateReplayResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5464,6 +5856,11 @@ func (r CreateReplayResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateReplayResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateReplayResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5508,6 +5905,8 @@ type GetReplayResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5533,6 +5932,11 @@ func (r GetReplayResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetReplayResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetReplayResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5569,15 +5973,24 @@ type ListSourceTypesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *SourceTypeList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListSourceTypesResponse) GetJSON200() *SourceTypeList {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListSourceTypesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -5588,6 +6001,11 @@ func (r ListSourceTypesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListSourceTypesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListSourceTypesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5630,6 +6048,8 @@ type ListSourcesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5650,6 +6070,11 @@ func (r ListSourcesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListSourcesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListSourcesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5694,6 +6119,8 @@ type CreateSourceResponse struct {
 	JSON403 *Forbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5719,6 +6146,11 @@ func (r CreateSourceResponse) GetJSON403() *Forbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateSourceResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateSourceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5761,6 +6193,8 @@ type DeleteSourceResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -5781,6 +6215,11 @@ func (r DeleteSourceResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteSourceResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteSourceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5825,6 +6264,8 @@ type GetSourceResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5850,6 +6291,11 @@ func (r GetSourceResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetSourceResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetSourceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5896,6 +6342,8 @@ type UpdateSourceResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5926,6 +6374,11 @@ func (r UpdateSourceResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateSourceResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateSourceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5972,6 +6425,8 @@ type RotateSourceSecretResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6002,6 +6457,11 @@ func (r RotateSourceSecretResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r RotateSourceSecretResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RotateSourceSecretResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6046,6 +6506,8 @@ type RotateSourceUrlResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6071,6 +6533,11 @@ func (r RotateSourceUrlResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RotateSourceUrlResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RotateSourceUrlResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6104,6 +6571,10 @@ func (r RotateSourceUrlResponse) ContentType() string {
 
 // ListDestinationsWithResponse List destinations
 //
+// List destinations.
+//
+// Needs `ingest:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /destinations (the `ListDestinations` operationId).
@@ -6120,6 +6591,8 @@ func (c *ClientWithResponses) ListDestinationsWithResponse(ctx context.Context, 
 // Creates a destination receiving the events of `sourceIds` that pass its filters:
 // `eventTypes` patterns (`invoice.*`; none = every event) and `bodyFilter` (Hookdeck's simple
 // JSON match syntax, see `BodyFilter`). Its signing secret is generated unless given.
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6138,6 +6611,8 @@ func (c *ClientWithResponses) CreateDestinationWithBodyWithResponse(ctx context.
 // `eventTypes` patterns (`invoice.*`; none = every event) and `bodyFilter` (Hookdeck's simple
 // JSON match syntax, see `BodyFilter`). Its signing secret is generated unless given.
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /destinations (the `CreateDestination` operationId).
@@ -6153,6 +6628,8 @@ func (c *ClientWithResponses) CreateDestinationWithResponse(ctx context.Context,
 //
 // Answers whether a filter (given, or a destination's) matches an event (one of the ledger,
 // or a sample), and which part decided.
+//
+// Needs `ingest:read`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6170,6 +6647,8 @@ func (c *ClientWithResponses) TestDestinationFilterWithBodyWithResponse(ctx cont
 // Answers whether a filter (given, or a destination's) matches an event (one of the ledger,
 // or a sample), and which part decided.
 //
+// Needs `ingest:read`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /destinations/test-filter (the `TestDestinationFilter` operationId).
@@ -6185,6 +6664,8 @@ func (c *ClientWithResponses) TestDestinationFilterWithResponse(ctx context.Cont
 //
 // Deletes the destination with its deliveries, attempts and issues.
 //
+// Needs `ingest:write`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /destinations/{destinationId} (the `DeleteDestination` operationId).
@@ -6197,6 +6678,10 @@ func (c *ClientWithResponses) DeleteDestinationWithResponse(ctx context.Context,
 }
 
 // GetDestinationWithResponse Get a destination
+//
+// Get a destination.
+//
+// Needs `ingest:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6215,6 +6700,8 @@ func (c *ClientWithResponses) GetDestinationWithResponse(ctx context.Context, de
 // `status: paused` holds deliveries; `active` again delivers what was held (and starts its
 // failure record afresh); `disabled` delivers nothing.
 //
+// Needs `ingest:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /destinations/{destinationId} (the `UpdateDestination` operationId).
@@ -6232,6 +6719,8 @@ func (c *ClientWithResponses) UpdateDestinationWithBodyWithResponse(ctx context.
 // `status: paused` holds deliveries; `active` again delivers what was held (and starts its
 // failure record afresh); `disabled` delivers nothing.
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /destinations/{destinationId} (the `UpdateDestination` operationId).
@@ -6245,7 +6734,9 @@ func (c *ClientWithResponses) UpdateDestinationWithResponse(ctx context.Context,
 
 // RotateDestinationSecretWithBodyWithResponse Rotate a destination's signing secret
 //
-// Makes `key` (or a generated secret) the destination's secret; the previous one keeps signing, next to the new one, for 24 hours.
+// Makes `key` (or a generated secret) the destination”s secret; the previous one keeps signing, next to the new one, for 24 hours.
+//
+// Needs `ingest:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6260,7 +6751,9 @@ func (c *ClientWithResponses) RotateDestinationSecretWithBodyWithResponse(ctx co
 
 // RotateDestinationSecretWithResponse Rotate a destination's signing secret
 //
-// Makes `key` (or a generated secret) the destination's secret; the previous one keeps signing, next to the new one, for 24 hours.
+// Makes `key` (or a generated secret) the destination”s secret; the previous one keeps signing, next to the new one, for 24 hours.
+//
+// Needs `ingest:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6276,6 +6769,8 @@ func (c *ClientWithResponses) RotateDestinationSecretWithResponse(ctx context.Co
 // GetDestinationSecretWithResponse Get a destination's signing secret
 //
 // The secret forwarded requests are signed with (Standard Webhooks), and earlier ones still signing after a rotation.
+//
+// Needs `ingest:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6294,6 +6789,8 @@ func (c *ClientWithResponses) GetDestinationSecretWithResponse(ctx context.Conte
 // rejected or duplicate. `search` finds events whose raw body contains the text (exact bytes,
 // case-sensitive).
 //
+// Needs `ingest:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /events (the `ListEvents` operationId).
@@ -6309,6 +6806,8 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 //
 // The event with its deliveries, each with its attempts (newest first).
 //
+// Needs `ingest:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /events/{eventId} (the `GetEvent` operationId).
@@ -6323,6 +6822,8 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, eventId 
 // GetEventRawWithResponse Get an event's raw body
 //
 // The body exactly as it was received, with its content type (`application/octet-stream` when it had none). An event refused for its size has no body (`404`).
+//
+// Needs `ingest:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6344,6 +6845,8 @@ func (c *ClientWithResponses) GetEventRawWithResponse(ctx context.Context, event
 // with its `failed` or `unchecked` verification status). Deliveries held at a paused
 // destination stay held. Replays make one attempt each, on the delivery engine.
 //
+// Needs `ingest:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /events/{eventId}/replay (the `ReplayEvent` operationId).
@@ -6364,6 +6867,8 @@ func (c *ClientWithResponses) ReplayEventWithBodyWithResponse(ctx context.Contex
 // with its `failed` or `unchecked` verification status). Deliveries held at a paused
 // destination stay held. Replays make one attempt each, on the delivery engine.
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /events/{eventId}/replay (the `ReplayEvent` operationId).
@@ -6377,7 +6882,9 @@ func (c *ClientWithResponses) ReplayEventWithResponse(ctx context.Context, event
 
 // ListIssuesWithResponse List issues
 //
-// The workspace's issues, newest first (by when they were first opened).
+// The workspace”s issues, newest first (by when they were first opened).
+//
+// Needs `ingest:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6392,6 +6899,10 @@ func (c *ClientWithResponses) ListIssuesWithResponse(ctx context.Context, params
 
 // CountIssuesWithResponse Count issues
 //
+// Count issues.
+//
+// Needs `ingest:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /issues/count (the `CountIssues` operationId).
@@ -6404,6 +6915,10 @@ func (c *ClientWithResponses) CountIssuesWithResponse(ctx context.Context, param
 }
 
 // GetIssueWithResponse Get an issue
+//
+// Get an issue.
+//
+// Needs `ingest:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6421,6 +6936,8 @@ func (c *ClientWithResponses) GetIssueWithResponse(ctx context.Context, issueId 
 // `acknowledged` (someone is on it), `resolved` (fixed; it opens again if the failure recurs),
 // `ignored` (it never opens again, though it still counts), or `open`.
 //
+// Needs `ingest:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /issues/{issueId} (the `UpdateIssue` operationId).
@@ -6436,6 +6953,8 @@ func (c *ClientWithResponses) UpdateIssueWithBodyWithResponse(ctx context.Contex
 //
 // `acknowledged` (someone is on it), `resolved` (fixed; it opens again if the failure recurs),
 // `ignored` (it never opens again, though it still counts), or `open`.
+//
+// Needs `ingest:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6455,6 +6974,8 @@ func (c *ClientWithResponses) UpdateIssueWithResponse(ctx context.Context, issue
 // deliveries at its destination (each attempted once now), a `verification` or `request`
 // issue's rejected events since it was first seen, routed to their source's destinations as
 // they are now. Same as `createReplay` with `issueId`.
+//
+// Needs `ingest:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6476,6 +6997,8 @@ func (c *ClientWithResponses) ReplayIssueWithResponse(ctx context.Context, issue
 // they are now). `issueId` narrows it to one issue's events (see `replayIssue`). Follow it with
 // `getReplay`.
 //
+// Needs `ingest:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /replays (the `CreateReplay` operationId).
@@ -6496,6 +7019,8 @@ func (c *ClientWithResponses) CreateReplayWithBodyWithResponse(ctx context.Conte
 // they are now). `issueId` narrows it to one issue's events (see `replayIssue`). Follow it with
 // `getReplay`.
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /replays (the `CreateReplay` operationId).
@@ -6510,6 +7035,8 @@ func (c *ClientWithResponses) CreateReplayWithResponse(ctx context.Context, body
 // GetReplayWithResponse Get a bulk replay
 //
 // Its progress: `replayed` counts the deliveries sent again so far; `completed` when all are.
+//
+// Needs `ingest:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6528,6 +7055,8 @@ func (c *ClientWithResponses) GetReplayWithResponse(ctx context.Context, replayI
 // what is signed, whether it carries a timestamp), what its secret is, and where the event type
 // and the provider's event id (for deduplication) are read from.
 //
+// Needs `ingest:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /source-types (the `ListSourceTypes` operationId).
@@ -6540,6 +7069,10 @@ func (c *ClientWithResponses) ListSourceTypesWithResponse(ctx context.Context, r
 }
 
 // ListSourcesWithResponse List sources
+//
+// List sources.
+//
+// Needs `ingest:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6561,6 +7094,8 @@ func (c *ClientWithResponses) ListSourcesWithResponse(ctx context.Context, param
 // gets a generated `whsec_` secret, returned once in `secret`. A `none` source takes no secret
 // (its events are `unchecked`).
 //
+// Needs `ingest:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /sources (the `CreateSource` operationId).
@@ -6581,6 +7116,8 @@ func (c *ClientWithResponses) CreateSourceWithBodyWithResponse(ctx context.Conte
 // gets a generated `whsec_` secret, returned once in `secret`. A `none` source takes no secret
 // (its events are `unchecked`).
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /sources (the `CreateSource` operationId).
@@ -6596,6 +7133,8 @@ func (c *ClientWithResponses) CreateSourceWithResponse(ctx context.Context, body
 //
 // Deletes the source with its events, their deliveries and attempts, and its issues. Its URL answers `404` from then on; destinations stop receiving from it.
 //
+// Needs `ingest:write`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /sources/{sourceId} (the `DeleteSource` operationId).
@@ -6608,6 +7147,10 @@ func (c *ClientWithResponses) DeleteSourceWithResponse(ctx context.Context, sour
 }
 
 // GetSourceWithResponse Get a source
+//
+// Get a source.
+//
+// Needs `ingest:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6627,6 +7170,8 @@ func (c *ClientWithResponses) GetSourceWithResponse(ctx context.Context, sourceI
 // null` restores the default answer. The secret changes only through `rotateSourceSecret`;
 // the type cannot change.
 //
+// Needs `ingest:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /sources/{sourceId} (the `UpdateSource` operationId).
@@ -6644,6 +7189,8 @@ func (c *ClientWithResponses) UpdateSourceWithBodyWithResponse(ctx context.Conte
 // as rejected events with cause `source_disabled`) until it is active again. `customResponse:
 // null` restores the default answer. The secret changes only through `rotateSourceSecret`;
 // the type cannot change.
+//
+// Needs `ingest:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6663,6 +7210,8 @@ func (c *ClientWithResponses) UpdateSourceWithResponse(ctx context.Context, sour
 // `standard_webhooks` source gets a generated secret, returned once in `secret`; other types
 // need one (`400`). A `none` source has no secret (`400`).
 //
+// Needs `ingest:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /sources/{sourceId}/rotate-secret (the `RotateSourceSecret` operationId).
@@ -6681,6 +7230,8 @@ func (c *ClientWithResponses) RotateSourceSecretWithBodyWithResponse(ctx context
 // `standard_webhooks` source gets a generated secret, returned once in `secret`; other types
 // need one (`400`). A `none` source has no secret (`400`).
 //
+// Needs `ingest:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /sources/{sourceId}/rotate-secret (the `RotateSourceSecret` operationId).
@@ -6697,6 +7248,8 @@ func (c *ClientWithResponses) RotateSourceSecretWithResponse(ctx context.Context
 // Gives the source a new URL token. The previous URL keeps working for 48 hours
 // (`previousUrlExpiresAt`), so the vendor can be switched over without losing events; a second
 // rotation ends the previous one's overlap at once.
+//
+// Needs `ingest:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6750,6 +7303,13 @@ func ParseListDestinationsResponse(rsp *http.Response) (*ListDestinationsRespons
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -6812,6 +7372,13 @@ func ParseCreateDestinationResponse(rsp *http.Response) (*CreateDestinationRespo
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -6873,6 +7440,13 @@ func ParseTestDestinationFilterResponse(rsp *http.Response) (*TestDestinationFil
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -6922,6 +7496,13 @@ func ParseDeleteDestinationResponse(rsp *http.Response) (*DeleteDestinationRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -6976,6 +7557,13 @@ func ParseGetDestinationResponse(rsp *http.Response) (*GetDestinationResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7038,6 +7626,13 @@ func ParseUpdateDestinationResponse(rsp *http.Response) (*UpdateDestinationRespo
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7099,6 +7694,13 @@ func ParseRotateDestinationSecretResponse(rsp *http.Response) (*RotateDestinatio
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7153,6 +7755,13 @@ func ParseGetDestinationSecretResponse(rsp *http.Response) (*GetDestinationSecre
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7199,6 +7808,13 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7254,6 +7870,13 @@ func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7300,6 +7923,13 @@ func ParseGetEventRawResponse(rsp *http.Response) (*GetEventRawResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7362,6 +7992,13 @@ func ParseReplayEventResponse(rsp *http.Response) (*ReplayEventResponse, error) 
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7409,6 +8046,13 @@ func ParseListIssuesResponse(rsp *http.Response) (*ListIssuesResponse, error) {
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7455,6 +8099,13 @@ func ParseCountIssuesResponse(rsp *http.Response) (*CountIssuesResponse, error) 
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7509,6 +8160,13 @@ func ParseGetIssueResponse(rsp *http.Response) (*GetIssueResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7571,6 +8229,13 @@ func ParseUpdateIssueResponse(rsp *http.Response) (*UpdateIssueResponse, error) 
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7624,6 +8289,13 @@ func ParseReplayIssueResponse(rsp *http.Response) (*ReplayIssueResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7686,6 +8358,13 @@ func ParseCreateReplayResponse(rsp *http.Response) (*CreateReplayResponse, error
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7740,6 +8419,13 @@ func ParseGetReplayResponse(rsp *http.Response) (*GetReplayResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7766,6 +8452,13 @@ func ParseListSourceTypesResponse(rsp *http.Response) (*ListSourceTypesResponse,
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7779,6 +8472,13 @@ func ParseListSourceTypesResponse(rsp *http.Response) (*ListSourceTypesResponse,
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7826,6 +8526,13 @@ func ParseListSourcesResponse(rsp *http.Response) (*ListSourcesResponse, error) 
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7881,6 +8588,13 @@ func ParseCreateSourceResponse(rsp *http.Response) (*CreateSourceResponse, error
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7930,6 +8644,13 @@ func ParseDeleteSourceResponse(rsp *http.Response) (*DeleteSourceResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7984,6 +8705,13 @@ func ParseGetSourceResponse(rsp *http.Response) (*GetSourceResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -8046,6 +8774,13 @@ func ParseUpdateSourceResponse(rsp *http.Response) (*UpdateSourceResponse, error
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -8107,6 +8842,13 @@ func ParseRotateSourceSecretResponse(rsp *http.Response) (*RotateSourceSecretRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -8160,6 +8902,13 @@ func ParseRotateSourceUrlResponse(rsp *http.Response) (*RotateSourceUrlResponse,
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 

@@ -87,11 +87,7 @@ func run(conns int, duration time.Duration, n int) error {
 	cluster, dsn, db, base, quiet := st.cluster, st.dsn, st.db, st.base, st.quiet
 
 	// A workspace, a key, a commerce, and a YOM config pointing at the receiver.
-	ws, err := db.CreateWorkspace(ctx, "bench")
-	if err != nil {
-		return err
-	}
-	_, key, err := db.CreateAPIKey(ctx, ws.ID, "bench", []string{"*"}, nil)
+	ws, key, err := st.workspace(ctx)
 	if err != nil {
 		return err
 	}

@@ -41,11 +41,7 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 
 	recv := newHookReceiver(ctx)
 	defer recv.Close()
-	ws, err := db.CreateWorkspace(ctx, "bench")
-	if err != nil {
-		return err
-	}
-	_, key, err := db.CreateAPIKey(ctx, ws.ID, "bench", []string{"*"}, nil)
+	_, key, err := st.workspace(ctx)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/oapi-codegen/nullable"
 	"net/http"
 	"strings"
 	"testing"
@@ -130,7 +131,7 @@ func TestSourceValidation(t *testing.T) {
 			[]string{"verification.algorithm", "verification.toleranceSeconds"}},
 		{ingestclient.CreateSourceRequest{Name: "w", Type: ingestclient.SourceTypeStandardWebhooks, Secret: ptr("not-whsec")}, []string{"secret"}},
 		{ingestclient.CreateSourceRequest{Name: "c", Type: ingestclient.SourceTypeNone,
-			CustomResponse: &ingestclient.CustomResponse{Body: "ok", ContentType: ptr("not a type")}}, []string{"customResponse.contentType"}},
+			CustomResponse: nullable.NewNullableWithValue(ingestclient.CustomResponse{Body: "ok", ContentType: ptr("not a type")})}, []string{"customResponse.contentType"}},
 	} {
 		res, err := f.c.CreateSourceWithResponse(ctx, c.body)
 		if err != nil || res.JSON400 == nil {
@@ -175,7 +176,7 @@ func TestDestinations(t *testing.T) {
 	bad := ingestclient.BodyFilter(`{"amount":{"$like":5}}`)
 	res, err := f.c.CreateDestinationWithResponse(ctx, ingestclient.CreateDestinationRequest{Url: "https://x.example.com", SourceIds: []uuid.UUID{src.SourceId},
 		BodyFilter: &bad, Headers: &ingestclient.DestinationHeaders{"webhook-id": "x"},
-		Auth: &ingestclient.DestinationAuthInput{Type: ingestclient.DestinationAuthInputTypeBasic, Username: ptr("u")}})
+		Auth: nullable.NewNullableWithValue(ingestclient.DestinationAuthInput{Type: ingestclient.DestinationAuthInputTypeBasic, Username: ptr("u")})})
 	if err != nil || res.JSON400 == nil {
 		t.Fatalf("bad destination: %v %d %s", err, res.StatusCode(), res.Body)
 	}
@@ -188,7 +189,7 @@ func TestDestinations(t *testing.T) {
 	paused := ingestclient.CreateDestinationRequestStatusPaused
 	filter := ingestclient.BodyFilter(`{"amount":{"$gte":100}}`)
 	dest := f.destination(t, ingestclient.CreateDestinationRequest{Url: recv.URL, SourceIds: []uuid.UUID{src.SourceId}, Status: &paused,
-		BodyFilter: &filter, Auth: &ingestclient.DestinationAuthInput{Type: ingestclient.DestinationAuthInputTypeBearer, Token: ptr("tok-1")}})
+		BodyFilter: &filter, Auth: nullable.NewNullableWithValue(ingestclient.DestinationAuthInput{Type: ingestclient.DestinationAuthInputTypeBearer, Token: ptr("tok-1")})})
 	if !dest.Auth.IsSpecified() || dest.Auth.MustGet().Type != ingestclient.DestinationAuthTypeBearer || strings.Contains(string(mustJSON(t, dest)), "tok-1") {
 		t.Errorf("destination auth shown: %+v", dest.Auth)
 	}

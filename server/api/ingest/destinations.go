@@ -55,8 +55,9 @@ func (h *Handler) CreateDestination(ctx context.Context, req api.CreateDestinati
 		in.BodyFilter = json.RawMessage(*b.BodyFilter)
 		details = append(details, checkFilter(in.BodyFilter, "bodyFilter")...)
 	}
-	if b.Auth != nil {
-		a, d := authIn(*b.Auth)
+	// auth: null on create is no authentication, as when it is left out.
+	if _, auth := optional(b.Auth); auth != nil {
+		a, d := authIn(*auth)
 		in.Auth, details = a, append(details, d...)
 	}
 	if b.Headers != nil {

@@ -207,7 +207,9 @@ func (h *Handler) CreateSource(ctx context.Context, req api.CreateSourceRequestO
 	v, details := verificationIn(typ, b.Verification, "verification")
 	in.Verification = v
 	details = append(details, checkSecret(typ, b.Secret, "secret")...)
-	c, d := customIn(b.CustomResponse, "customResponse")
+	// customResponse: null on create is the default answer, as when it is left out.
+	_, custom := optional(b.CustomResponse)
+	c, d := customIn(custom, "customResponse")
 	in.CustomResponse, details = c, append(details, d...)
 	if len(details) > 0 {
 		return nil, problem.Invalid(problem.ValidationFailed, details...)

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,6 +32,9 @@ const usage = `Usage: switchboard serve
 
 Environment:
   SWITCHBOARD_ADDR            listen address (default 127.0.0.1:8080)
+  SWITCHBOARD_PUBLIC_URL      the URL clients reach this server at (https://switchboard.example.com); the base of every
+                              absolute URL it hands out (portal links, the specs' servers). Default http:// and the
+                              listen address (127.0.0.1 for an unspecified host)
   DATABASE_URL                PostgreSQL URL; unset = a private cluster under the data directory
   SWITCHBOARD_DATA_DIR        data directory (default ./.data)
   SWITCHBOARD_ADMIN_TOKEN     operator token for /admin/v1; unset = generated, kept in the data directory
@@ -62,7 +64,7 @@ func main() {
 
 // config is serve's environment.
 type config struct {
-	addr, databaseURL, dataDir, adminToken, encryptionKey, publicURL string
+	addr, publicURL, databaseURL, dataDir, adminToken, encryptionKey string
 	allowPrivateEndpoints                                            bool
 	webhookRetention                                                 time.Duration
 }
@@ -81,14 +83,6 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		dataDir:       env("SWITCHBOARD_DATA_DIR", "./.data"),
 		adminToken:    os.Getenv("SWITCHBOARD_ADMIN_TOKEN"),
 		encryptionKey: os.Getenv("SWITCHBOARD_ENCRYPTION_KEY"),
-		publicURL:     os.Getenv("SWITCHBOARD_PUBLIC_URL"),
-	}
-	if cfg.publicURL != "" {
-		u, err := url.Parse(cfg.publicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("SWITCHBOARD_PUBLIC_URL: %q is not an absolute http(s) URL without a query, e.g. https://hooks.example.com", cfg.publicURL)
-		}
-		cfg.publicURL = strings.TrimSuffix(cfg.publicURL, "/")
 	}
 	if v := os.Getenv("SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS"); v != "" {
 		allow, err := strconv.ParseBool(v)
@@ -96,6 +90,13 @@ func serve(ctx context.Context, log *slog.Logger) error {
 			return fmt.Errorf("SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS: %q is not true or false", v)
 		}
 		cfg.allowPrivateEndpoints = allow
+	}
+	if v := os.Getenv("SWITCHBOARD_PUBLIC_URL"); v != "" {
+		public, err := server.PublicBase(v)
+		if err != nil {
+			return fmt.Errorf("SWITCHBOARD_PUBLIC_URL: %w", err)
+		}
+		cfg.publicURL = public
 	}
 	retention, err := parseRetention(os.Getenv("SWITCHBOARD_WEBHOOK_RETENTION"))
 	if err != nil {
@@ -188,18 +189,18 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	if cfg.publicURL == "" {
-		cfg.publicURL = "http://" + ln.Addr().String()
+		cfg.publicURL = server.DefaultPublicURL(ln.Addr().String())
 	}
 	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log,
 		AllowPrivateEndpoints: cfg.allowPrivateEndpoints, PublicURL: cfg.publicURL})
 	if err != nil {
-		ln.Close()
+		_ = ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := server.HTTPServer(e)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
+	go func() { errc <- srv.Serve(server.Listener(ln, e)) }()
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.publicURL)
 	printWelcome(ln.Addr().String(), cfg, dataDir, dev)
 
 	select {
@@ -256,6 +257,9 @@ func printWelcome(addr string, cfg config, dataDir string, dev *devWorkspace) {
 	base := "http://" + addr
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nSwitchboard is running on %s\n", base)
+	if cfg.publicURL != base {
+		fmt.Fprintf(&b, "  %-22s %s   (SWITCHBOARD_PUBLIC_URL: the base of portal links and the specs' servers)\n", "public URL:", cfg.publicURL)
+	}
 	fmt.Fprintf(&b, "  %-22s %s/docs/\n", "docs:", base)
 	for i, sf := range openapi.Surfaces {
 		label := ""
