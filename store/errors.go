@@ -63,7 +63,9 @@ func orNotFound(err error, what string) error {
 //   - class 22, data exceptions (text that is not a uuid, a string too long for its column, a
 //     number out of range, a NUL byte or invalid UTF-8 in text, a date out of range): ErrInvalid,
 //     with PostgreSQL's message, which names the value's type and not the table;
+//
 //   - 23503, foreign_key_violation (a reference to a row that does not exist): ErrInvalid;
+//
 //   - 23514, check_violation (a value outside what its column allows, or a status change the
 //     activity lifecycle does not have): ErrInvalid.
 //
