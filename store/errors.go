@@ -56,20 +56,18 @@ func orNotFound(err error, what string) error {
 }
 
 // AsError returns the *Error a store method's err is or wraps, or the one a PostgreSQL error
-// caused by the caller's input stands for, or nil when err is neither (a failure of the
-// store itself: the database unreachable, a bug). It is the one place such PostgreSQL errors
+// caused by the caller's input (or a database out of reach) stands for, or nil when err is
+// neither (a failure of the store itself: a bug). It is the one place such PostgreSQL errors
 // are told from the store's own failures, so every method's are answered alike:
 //
 //   - class 22, data exceptions (text that is not a uuid, a string too long for its column, a
 //     number out of range, a NUL byte or invalid UTF-8 in text, a date out of range): ErrInvalid,
 //     with PostgreSQL's message, which names the value's type and not the table;
-//
 //   - 23503, foreign_key_violation (a reference to a row that does not exist): ErrInvalid;
-//
 //   - 23514, check_violation (a value outside what its column allows, or a status change the
-//     activity lifecycle does not have): ErrInvalid.
-//
-//   - failures to reach a writable database: ErrUnavailable (see isUnavailable).
+//     activity lifecycle does not have): ErrInvalid;
+//   - failures to reach a writable database (a failover, a restart): ErrUnavailable (see
+//     isUnavailable).
 //
 // Unique violations (23505) are not translated here: each method that can cause one knows
 // which rule it is and says so (an ErrConflict naming the taken value).
