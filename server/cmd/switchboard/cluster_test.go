@@ -261,7 +261,9 @@ func TestSeveralProcessesLoseOne(t *testing.T) {
 	if err := leader.run.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-leader.run.done
+	if err := <-leader.run.done; err == nil {
+		t.Error("the killed leader exited cleanly")
+	}
 	var inFlight int
 	if err := db.QueryRow(`SELECT count(*) FROM river_job WHERE state = 'running' AND queue = 'webhooks'
 		AND attempted_by[array_length(attempted_by, 1)] = $1`, leaderID).Scan(&inFlight); err != nil {
@@ -343,18 +345,7 @@ func TestSeveralProcessesLoseOne(t *testing.T) {
 			break
 		}
 	}
-	if rows, err := db.Query(`SELECT id, state, created_at, coalesce(array_to_string(attempted_by, ','), '') FROM river_job
-			WHERE kind = 'webhook_retention' ORDER BY id`); err == nil {
-		for rows.Next() {
-			var id int64
-			var state, by string
-			var at time.Time
-			if rows.Scan(&id, &state, &at, &by) == nil {
-				t.Logf("retention job %d: %s, inserted %+.1f s from the kill, run by %s", id, state, at.Sub(killedAt).Seconds(), by)
-			}
-		}
-		rows.Close()
-	}
+	logRetentionJobs(t, db, killedAt)
 	mu.Lock()
 	dups := 0
 	for _, n := range seen {
@@ -408,5 +399,29 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 			t.Fatalf("timed out after %s waiting for %s", within, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// logRetentionJobs logs every retention job: when it was inserted, relative to the kill, and
+// which processes ran it.
+func logRetentionJobs(t *testing.T, db *sql.DB, killedAt time.Time) {
+	t.Helper()
+	rows, err := db.Query(`SELECT id, state, created_at, coalesce(array_to_string(attempted_by, ','), '') FROM river_job
+		WHERE kind = 'webhook_retention' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var state, by string
+		var at time.Time
+		if err := rows.Scan(&id, &state, &at, &by); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("retention job %d: %s, inserted %+.1f s from the kill, run by %s", id, state, at.Sub(killedAt).Seconds(), by)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 }
