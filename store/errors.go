@@ -23,6 +23,9 @@ var (
 type Error struct {
 	Kind    error
 	Message string
+	// Field, when set, names the input field at fault (attribute_keys[1], user_status), for a
+	// validation error's details.
+	Field string
 }
 
 func (e *Error) Error() string { return e.Message }

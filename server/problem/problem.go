@@ -89,7 +89,11 @@ func From(err error) *Problem {
 		case errors.Is(se.Kind, store.ErrConflict):
 			return &Problem{Status: http.StatusConflict, Message: se.Message, Cause: err}
 		case errors.Is(se.Kind, store.ErrInvalid):
-			return &Problem{Status: http.StatusBadRequest, Message: se.Message, Cause: err}
+			p := &Problem{Status: http.StatusBadRequest, Message: se.Message, Cause: err}
+			if se.Field != "" {
+				p.Details = []Detail{{Field: se.Field, Message: se.Message}}
+			}
+			return p
 		}
 	}
 	if errors.Is(err, context.Canceled) {
