@@ -15,6 +15,12 @@ const (
 	AttributePromotions   = "promotions"
 )
 
+// The built-in keys' ids, fixed (the spec documents them).
+var (
+	AttributeCommerceInfoID = uuid.MustParse("a77e8400-e29b-41d4-a716-446655440001")
+	AttributePromotionsID   = uuid.MustParse("a77e8400-e29b-41d4-a716-446655440002")
+)
+
 // AttributeKey names one value an activity may carry. WorkspaceID is nil for a built-in key.
 type AttributeKey struct {
 	ID          uuid.UUID  `db:"id"`
