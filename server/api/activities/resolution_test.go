@@ -333,13 +333,13 @@ func TestAttributeKeysAndPolicies(t *testing.T) {
 		t.Fatalf("upsert: %+v then %+v", p1, p2)
 	}
 	for body, field := range map[string]string{
-		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"UPFRONT","resolution_strategy":"ON_DISPATCH","resolver_type":"INTERNAL_SERVICE"}`: "resolution_strategy",
-		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","resolver_type":"INTERNAL_SERVICE"}`:                                                        "strategy",
-		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"UPFRONT"}`:                                                                       "resolver_type",
-		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"UPFRONT","resolver_type":"CLIENT_HOOK"}`:                                         "hook_url",
-		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"UPFRONT","resolver_type":"INTERNAL_SERVICE","hook_url":"https://x.example"}`:     "hook_url",
+		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"UPFRONT","resolution_strategy":"ON_DISPATCH","resolver_type":"INTERNAL_SERVICE"}`:            "resolution_strategy",
+		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","resolver_type":"INTERNAL_SERVICE"}`:                                                                     "strategy",
+		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"UPFRONT"}`:                                                                                   "resolver_type",
+		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"UPFRONT","resolver_type":"CLIENT_HOOK"}`:                                                     "hook_url",
+		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"UPFRONT","resolver_type":"INTERNAL_SERVICE","hook_url":"https://x.example"}`:                 "hook_url",
 		`{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"UPFRONT","resolver_type":"CLIENT_HOOK","hook_url":"https://x.example","hook_timeout_ms":50}`: "hook_timeout_ms",
-		`{"attribute_key_id":"` + tierID + `","strategy":"UPFRONT","resolver_type":"INTERNAL_SERVICE"}`:                                                         "",
+		`{"attribute_key_id":"` + tierID + `","strategy":"UPFRONT","resolver_type":"INTERNAL_SERVICE"}`:                                                                      "",
 	} {
 		status, b := f.do(t, "POST", "/activity-config/attribute-policies", body)
 		e := servertest.Decode[errorBody](t, b)
