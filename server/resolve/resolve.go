@@ -110,6 +110,8 @@ func (h *Hooks) call(ctx context.Context, c store.HookCall) store.HookResult {
 		return fail("could not be reached: %s", egress.Describe(err))
 	}
 	switch {
+	case !resp.OK() && len(bytes.TrimSpace(resp.Body)) == 0:
+		return fail("answered %d", resp.StatusCode)
 	case !resp.OK():
 		return fail("answered %d: %s", resp.StatusCode, excerpt(resp.Body, 300))
 	case resp.Truncated:

@@ -386,13 +386,21 @@ func toAttribute(activityID uuid.UUID, e store.ResolvedAttribute) api.ActivityAt
 	return out
 }
 
-// checkAttributes refuses what the store would take badly from a create's attributes: a key named
-// twice, a value or fallback with a NUL character.
-func checkAttributes(in *[]api.AttributeInput) error {
-	if in == nil {
-		return nil
-	}
+// checkAttributes refuses what the store would take badly from a create's attribute keys and
+// attributes: a key named twice in attributes, a NUL character (PostgreSQL's text and jsonb
+// refuse it; in a key it would fail the whole create batch's plan before failing alone).
+func checkAttributes(keys *[]string, in *[]api.AttributeInput) error {
 	var details []problem.Detail
+	if keys != nil {
+		for i, k := range *keys {
+			if strings.ContainsRune(k, 0) {
+				details = append(details, problem.Detail{Field: fmt.Sprintf("attribute_keys[%d]", i), Message: nulMessage})
+			}
+		}
+	}
+	if in == nil {
+		in = &[]api.AttributeInput{}
+	}
 	seen := map[string]int{}
 	for i, a := range *in {
 		if j, dup := seen[a.Key]; dup {

@@ -3,7 +3,9 @@ package activities_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/gen/activitiesclient"
 	"github.com/switchboard-dev/switchboard/server/servertest"
+	"github.com/switchboard-dev/switchboard/server/signature"
 )
 
 // fixture is a workspace (a key holding *) with a commerce, for resolution tests.
@@ -39,7 +42,11 @@ func (f *fixture) do(t *testing.T, method, path, body string) (int, []byte) {
 // user adds a commerce user with roles and contacts ("TYPE:value").
 func (f *fixture) user(t *testing.T, name string, roles []activitiesclient.CommerceUserRole, contacts ...string) uuid.UUID {
 	t.Helper()
-	res, err := f.c.CreateCommerceUserWithResponse(ctx, f.commerce, nil, activitiesclient.CreateCommerceUserRequest{Name: &name, Roles: &roles})
+	body := activitiesclient.CreateCommerceUserRequest{Name: &name}
+	if roles != nil {
+		body.Roles = &roles
+	}
+	res, err := f.c.CreateCommerceUserWithResponse(ctx, f.commerce, nil, body)
 	if err != nil || res.JSON201 == nil {
 		t.Fatalf("create user: %v %s", err, res.Body)
 	}
@@ -562,5 +569,538 @@ func TestResolutionOnCreation(t *testing.T) {
 	_ = json.Unmarshal(raw, &inline)
 	if status != 200 || fmt.Sprint(listed) != fmt.Sprint(inline) {
 		t.Errorf("GET attributes %s\nthe activity's %s", body, raw)
+	}
+}
+
+// yomReceiver is a local YOM provider for the fixture's WHATSAPP activities: it answers 200
+// with an id and keeps every body.
+func (f *fixture) yomReceiver(t *testing.T, channel activitiesclient.Channel) *servertest.Receiver {
+	t.Helper()
+	r := servertest.NewReceiver(t)
+	r.SetRespond(func(n int, w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":"yom-%d"}`, n)
+	})
+	cfg := yomSalesman("yom-key")
+	cfg.Channel, cfg.BaseUrl = channel, &r.URL
+	create(t, f.c, cfg)
+	return r
+}
+
+// sent returns the body the provider received for an activity, decoded, or nil.
+func sent(r *servertest.Receiver, id uuid.UUID) map[string]any {
+	for _, req := range r.Requests() {
+		var body map[string]any
+		if json.Unmarshal(req.Body, &body) == nil && body["id"] == id.String() {
+			return body
+		}
+	}
+	return nil
+}
+
+// TestResolutionAtDispatch: ON_DISPATCH targets and attributes are resolved by the dispatch job
+// before the provider call, which receives the activity with its target user (LOCKED, with the
+// contact used) and resolved attributes, exactly as GET shows them afterwards. When resolution
+// fails there, or a MANUAL target user is still unassigned, the activity becomes UNRESOLVED
+// (not FAILED) and nothing is sent; retry-resolution makes it READY and it is dispatched.
+func TestResolutionAtDispatch(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, fastDispatch())
+	f := newFixture(t, env)
+	yom := f.yomReceiver(t, activitiesclient.ChannelWHATSAPP)
+	rep := f.user(t, "Rita Rep", []activitiesclient.CommerceUserRole{"COMMERCE_REP"}, "PHONE:+56922222222", "WHATSAPP:+56944444444")
+	if status, b := f.do(t, "PATCH", "/commerces/"+f.commerce.String(), `{"metadata":{"promotions":[{"code":"2x1"}]}}`); status != 200 {
+		t.Fatalf("commerce: %d %s", status, b)
+	}
+	cfg := f.targetConfig(t, `{"resolution_strategy":"ON_DISPATCH","fallback_to_commerce_rep":false,"fallback_to_owner":false,
+		"criteria":[{"type":"ROLE_MATCH","config":{"role":"COMMERCE_REP"}}]}`)
+	f.policy(t, `{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"ON_DISPATCH","resolver_type":"INTERNAL_SERVICE"}`)
+
+	t.Run("resolved by the dispatch, sent with the activity", func(t *testing.T) {
+		a := f.activity(t, "on-dispatch", "WHATSAPP", "MESSAGE", `"attribute_keys":["commerce_info","promotions"]`)
+		if tu := target(t, a); a.Status != "READY" || tu.ResolutionStatus != "PENDING" || tu.ResolutionStrategy != "ON_DISPATCH" ||
+			a.ResolvedAttributes[0].ResolutionStatus != "RESOLVED" || a.ResolvedAttributes[1].ResolutionStatus != "PENDING" {
+			t.Fatalf("created %s, target %+v, attributes %+v", a.Status, tu, a.ResolvedAttributes)
+		}
+		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusDISPATCHED)
+		body := sent(yom, a.Id)
+		if body == nil {
+			t.Fatal("the provider did not receive the activity")
+		}
+		tu := body["targetUser"].(map[string]any)
+		contact := tu["contact"].(map[string]any)
+		if tu["resolutionStatus"] != "LOCKED" || tu["lockReason"] != "CRITERIA_MATCH" || tu["commerceUserId"] != rep.String() ||
+			contact["type"] != "WHATSAPP" || contact["value"] != "+56944444444" || tu["lockedAt"] == nil {
+			t.Errorf("target user sent %v", tu)
+		}
+		attrs := body["resolvedAttributes"].([]any)
+		promo := attrs[1].(map[string]any)
+		if len(attrs) != 2 || promo["resolutionStatus"] != "RESOLVED" || fmt.Sprint(promo["value"]) != "[map[code:2x1]]" {
+			t.Errorf("attributes sent %v", attrs)
+		}
+		// What was sent is what the API shows once dispatched (but for the dispatch's own fields).
+		status, got := f.do(t, "GET", "/activities/"+a.Id.String(), "")
+		stored := servertest.Decode[map[string]any](t, got)
+		for k := range stored {
+			switch k {
+			case "status", "dispatchAttemptCount", "externalId", "updatedAt":
+				continue
+			}
+			if fmt.Sprint(stored[k]) != fmt.Sprint(body[k]) {
+				t.Errorf("%s: sent %v, stored %v", k, body[k], stored[k])
+			}
+		}
+		if status != 200 || len(stored) != len(body) {
+			t.Errorf("sent %d fields, the API shows %d", len(body), len(stored))
+		}
+	})
+
+	t.Run("the last contacted user, the commerce's and the channel's", func(t *testing.T) {
+		a := f.activity(t, "last", "WHATSAPP", "MESSAGE", `"target_criteria":[{"type":"LAST_CONTACTED_SAME_CHANNEL"}]`)
+		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusDISPATCHED)
+		if tu := target(t, f.get(t, a.Id)); tu.CommerceUserId.MustGet() != rep || tu.LockReason.MustGet() != "CRITERIA_MATCH" || tu.ResolutionStatus != "LOCKED" {
+			t.Errorf("target %+v", tu)
+		}
+	})
+
+	t.Run("a failure at dispatch: UNRESOLVED, not FAILED, nothing sent; retried", func(t *testing.T) {
+		if res, _ := f.c.UpdateTargetResolutionConfigWithResponse(ctx, cfg.Id, nil, activitiesclient.UpdateTargetResolutionConfigRequest{
+			Criteria: &[]activitiesclient.TargetCriterion{{Type: activitiesclient.ROLEMATCH, Config: &map[string]any{"role": "FINANCE"}}}}); res.JSON200 == nil {
+			t.Fatalf("config: %s", res.Body)
+		}
+		a := f.activity(t, "fails-at-dispatch", "WHATSAPP", "MESSAGE", "")
+		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusUNRESOLVED)
+		lastEventIs(t, f.events(t, a.Id), "RESOLUTION_FAILED", "READY", "UNRESOLVED", "TARGET_USER_UNRESOLVED", "ROLE_MATCH FINANCE")
+		attempts, _ := f.c.ListActivityDispatchAttemptsWithResponse(ctx, a.Id, nil)
+		if len(*attempts.JSON200) != 0 || sent(yom, a.Id) != nil {
+			t.Errorf("%d attempts, sent %v", len(*attempts.JSON200), sent(yom, a.Id) != nil)
+		}
+		if tu := target(t, f.get(t, a.Id)); tu.ResolutionStatus != "FAILED" {
+			t.Errorf("target %+v", tu)
+		}
+		// The commerce gets a FINANCE user: the retry resolves it and the activity is dispatched.
+		finance := f.user(t, "Fede Finance", []activitiesclient.CommerceUserRole{"FINANCE"}, "WHATSAPP:+56955555555")
+		res, _ := f.c.RetryActivityResolutionWithResponse(ctx, a.Id, nil)
+		if res.JSON200 == nil || res.JSON200.Status != "READY" {
+			t.Fatalf("retry: %d %s", res.StatusCode(), res.Body)
+		}
+		lastEventIs(t, f.events(t, a.Id), "RESOLUTION_RETRY_SUCCESS", "UNRESOLVED", "READY", "", "")
+		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusDISPATCHED)
+		if body := sent(yom, a.Id); body == nil || body["targetUser"].(map[string]any)["commerceUserId"] != finance.String() {
+			t.Errorf("sent %v", body)
+		}
+	})
+
+	t.Run("MANUAL, unassigned when due: UNRESOLVED; assigned and retried: dispatched", func(t *testing.T) {
+		if res, _ := f.c.UpdateTargetResolutionConfigWithResponse(ctx, cfg.Id, nil, activitiesclient.UpdateTargetResolutionConfigRequest{
+			ResolutionStrategy: ptr(activitiesclient.TargetResolutionStrategyMANUAL)}); res.JSON200 == nil {
+			t.Fatalf("config: %s", res.Body)
+		}
+		a := f.activity(t, "manual", "WHATSAPP", "MESSAGE", "")
+		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusUNRESOLVED)
+		lastEventIs(t, f.events(t, a.Id), "RESOLUTION_FAILED", "READY", "UNRESOLVED", "TARGET_USER_UNRESOLVED", "waits for a manual assignment")
+		tu := target(t, f.get(t, a.Id))
+		if tu.ResolutionStatus != "PENDING" {
+			t.Fatalf("target %+v", tu)
+		}
+		res, _ := f.c.ResolveActivityTargetUserWithResponse(ctx, a.Id, tu.Id, nil, activitiesclient.ResolveTargetUserRequest{CommerceUserId: rep})
+		if res.JSON200 == nil || res.JSON200.ResolutionStatus != "LOCKED" || res.JSON200.LockReason.MustGet() != "MANUAL_ASSIGNMENT" {
+			t.Fatalf("resolve: %d %s", res.StatusCode(), res.Body)
+		}
+		if f.get(t, a.Id).Status != "UNRESOLVED" {
+			t.Fatal("a manual assignment changed the status")
+		}
+		if retry, _ := f.c.RetryActivityResolutionWithResponse(ctx, a.Id, nil); retry.JSON200 == nil || retry.JSON200.Status != "READY" {
+			t.Fatalf("retry: %s", retry.Body)
+		}
+		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusDISPATCHED)
+		body := sent(yom, a.Id)
+		if body == nil || body["targetUser"].(map[string]any)["lockReason"] != "MANUAL_ASSIGNMENT" ||
+			body["targetUser"].(map[string]any)["lockedAt"] != res.JSON200.LockedAt.MustGet().Format("2006-01-02T15:04:05.000Z") {
+			t.Errorf("sent %v, assigned %+v", body, res.JSON200)
+		}
+	})
+}
+
+// TestRetryResolution: each outcome of a retry, without workers so the dispatch job it schedules
+// can be read: still failing (RESOLUTION_RETRY_FAILED, no job), resolved (READY,
+// RESOLUTION_RETRY_SUCCESS, one job: at once when scheduled_at has passed, else at
+// scheduled_at), and the 400 for any other status.
+func TestRetryResolution(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	f := newFixture(t, env)
+	f.targetConfig(t, `{"resolution_strategy":"ON_CREATION","fallback_to_owner":false,"criteria":[{"type":"ROLE_MATCH","config":{"role":"ORDERS"}}]}`)
+	past := f.activity(t, "past", "WHATSAPP", "MESSAGE", `"attribute_keys":["promotions"]`)
+	status, b := f.do(t, "POST", "/activities", fmt.Sprintf(`{"type":"MESSAGE","reason":"r","channel":"WHATSAPP","commerce_id":%q,
+		"idempotency_key":"future","scheduled_at":"2031-02-03T04:05:06.000Z"}`, f.commerce))
+	if status != 201 {
+		t.Fatalf("future: %d %s", status, b)
+	}
+	future := servertest.Decode[activitiesclient.Activity](t, b)
+	if past.Status != "UNRESOLVED" || future.Status != "UNRESOLVED" {
+		t.Fatalf("created %s and %s", past.Status, future.Status)
+	}
+	jobs := func(id uuid.UUID) (n int, state string, at time.Time) {
+		t.Helper()
+		_ = env.DB.SQL().QueryRow(`SELECT count(*) OVER (), state, scheduled_at FROM river_job WHERE args->>'activity_id' = $1`, id.String()).Scan(&n, &state, &at)
+		return n, state, at
+	}
+
+	res, _ := f.c.RetryActivityResolutionWithResponse(ctx, past.Id, nil)
+	if res.JSON200 == nil || res.JSON200.Status != "UNRESOLVED" {
+		t.Fatalf("retry that still fails: %d %s", res.StatusCode(), res.Body)
+	}
+	lastEventIs(t, f.events(t, past.Id), "RESOLUTION_RETRY_FAILED", "UNRESOLVED", "UNRESOLVED", "TARGET_USER_AND_ATTRIBUTES_UNRESOLVED", "attribute promotions")
+	if n, _, _ := jobs(past.Id); n != 0 {
+		t.Fatalf("%d jobs after a failed retry", n)
+	}
+
+	// The causes go away: a user with the role, promotions in the metadata.
+	f.user(t, "Omar Orders", []activitiesclient.CommerceUserRole{"ORDERS"}, "WHATSAPP:+56966666666")
+	if status, b := f.do(t, "PATCH", "/commerces/"+f.commerce.String(), `{"metadata":{"promotions":"2x1"}}`); status != 200 {
+		t.Fatalf("commerce: %d %s", status, b)
+	}
+	before := time.Now()
+	for _, a := range []activitiesclient.Activity{past, future} {
+		res, _ := f.c.RetryActivityResolutionWithResponse(ctx, a.Id, nil)
+		if res.JSON200 == nil || res.JSON200.Status != "READY" || target(t, *res.JSON200).ResolutionStatus != "RESOLVED" {
+			t.Fatalf("retry: %d %s", res.StatusCode(), res.Body)
+		}
+		lastEventIs(t, f.events(t, a.Id), "RESOLUTION_RETRY_SUCCESS", "UNRESOLVED", "READY", "", "")
+	}
+	if attrs := f.get(t, past.Id).ResolvedAttributes; attrs[0].ResolutionStatus != "RESOLVED" || fmt.Sprint(attrs[0].Value.MustGet()) != "2x1" {
+		t.Errorf("attributes after the retry %+v", attrs)
+	}
+	if n, state, at := jobs(past.Id); n != 1 || state != "available" || at.Before(before.Add(-time.Minute)) {
+		t.Errorf("past one: %d jobs, %s at %s", n, state, at)
+	}
+	if n, state, at := jobs(future.Id); n != 1 || state != "scheduled" || !at.Equal(future.ScheduledAt) {
+		t.Errorf("future one: %d jobs, %s at %s (scheduled at %s)", n, state, at, future.ScheduledAt)
+	}
+
+	for _, id := range []uuid.UUID{past.Id} {
+		res, _ := f.c.RetryActivityResolutionWithResponse(ctx, id, nil)
+		if res.JSON400 == nil || res.JSON400.Message != "Activity is not in UNRESOLVED status" {
+			t.Errorf("retry of a READY activity: %d %s", res.StatusCode(), res.Body)
+		}
+	}
+	if res, _ := f.c.CancelActivityWithResponse(ctx, future.Id, nil); res.JSON200 == nil {
+		t.Fatalf("cancel: %s", res.Body)
+	}
+	if res, _ := f.c.RetryActivityResolutionWithResponse(ctx, future.Id, nil); res.JSON400 == nil {
+		t.Errorf("retry of a CANCELED activity: %d %s", res.StatusCode(), res.Body)
+	}
+	viewer := env.Key(t, f.ws, "VIEW_ACTIVITIES")
+	if status, _ := env.Do(t, "PATCH", "/api/activities/"+past.Id.String()+"/retry-resolution", "", "x-api-key", viewer); status != 403 {
+		t.Errorf("retry without CREATE_ACTIVITY: %d", status)
+	}
+}
+
+// TestManualAssignment: what PATCH …/target-users/{id}/resolve refuses (a target user that is
+// RESOLVED or LOCKED, an activity past READY/UNRESOLVED, another commerce's user, an inactive
+// or unreachable one) and what it does (LOCKED, MANUAL_ASSIGNMENT, the contact; the status
+// unchanged).
+func TestManualAssignment(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	f := newFixture(t, env)
+	f.targetConfig(t, `{"resolution_strategy":"MANUAL","priority":0,"activity_type":"MESSAGE"}`)
+	f.targetConfig(t, `{"resolution_strategy":"ON_CREATION","priority":1,"criteria":[{"type":"ROLE_MATCH","config":{"role":"OWNER"}}]}`)
+	owner := f.user(t, "Olga Owner", []activitiesclient.CommerceUserRole{"OWNER"}, "EMAIL:olga@example.com", "PHONE:+56977777777")
+	mute := f.user(t, "Mudo", []activitiesclient.CommerceUserRole{"ADMIN"}, "EMAIL:mudo@example.com")
+	gone := f.user(t, "Ida", nil, "WHATSAPP:+56988888888")
+	if res, _ := f.c.UpdateCommerceUserWithResponse(ctx, f.commerce, gone, nil, activitiesclient.UpdateCommerceUserRequest{IsActive: ptr(false)}); res.JSON200 == nil {
+		t.Fatalf("deactivate: %s", res.Body)
+	}
+	other := newAPICommerce(t, f.c, "Otro", "C-2")
+	res, _ := f.c.CreateCommerceUserWithResponse(ctx, other, nil, activitiesclient.CreateCommerceUserRequest{Name: ptr("Otra")})
+	stranger := res.JSON201.Id
+
+	a := f.activity(t, "manual", "WHATSAPP", "MESSAGE", "")
+	tu := target(t, a)
+	if a.Status != "READY" || tu.ResolutionStatus != "PENDING" || tu.ResolutionStrategy != "MANUAL" {
+		t.Fatalf("created %s %+v", a.Status, tu)
+	}
+	resolve := func(activity, targetID, user uuid.UUID) *activitiesclient.ResolveActivityTargetUserResponse {
+		t.Helper()
+		res, err := f.c.ResolveActivityTargetUserWithResponse(ctx, activity, targetID, nil, activitiesclient.ResolveTargetUserRequest{CommerceUserId: user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for name, tc := range map[string]struct {
+		user   uuid.UUID
+		status int
+		msg    string
+	}{
+		"another commerce's user": {stranger, 400, "not a user of the activity's commerce"},
+		"an unknown user":         {uuid.New(), 400, "not a user of the activity's commerce"},
+		"an inactive user":        {gone, 400, "not active"},
+		"an unreachable user":     {mute, 400, "no active WHATSAPP or PHONE contact"},
+	} {
+		if res := resolve(a.Id, tu.Id, tc.user); res.StatusCode() != tc.status || !strings.Contains(string(res.Body), tc.msg) {
+			t.Errorf("%s: %d %s", name, res.StatusCode(), res.Body)
+		}
+	}
+	if res := resolve(a.Id, uuid.New(), owner); res.JSON404 == nil {
+		t.Errorf("an unknown target user: %d %s", res.StatusCode(), res.Body)
+	}
+	done := resolve(a.Id, tu.Id, owner)
+	if done.JSON200 == nil {
+		t.Fatalf("resolve: %d %s", done.StatusCode(), done.Body)
+	}
+	got := *done.JSON200
+	if got.Id != tu.Id || got.ResolutionStatus != "LOCKED" || got.LockReason.MustGet() != "MANUAL_ASSIGNMENT" || got.CommerceUserId.MustGet() != owner ||
+		got.Contact.MustGet().Type != "PHONE" || got.CommerceUser.MustGet().FirstName.MustGet() != "Olga" || !got.LockedAt.MustGet().Equal(got.ResolvedAt.MustGet()) {
+		t.Errorf("assigned %+v", got)
+	}
+	if a2 := f.get(t, a.Id); a2.Status != "READY" || target(t, a2).ResolutionStatus != "LOCKED" {
+		t.Errorf("after: %s %+v", a2.Status, a2.TargetUser)
+	}
+	if res := resolve(a.Id, tu.Id, owner); res.JSON400 == nil || !strings.Contains(res.JSON400.Message, "LOCKED") {
+		t.Errorf("assigning a LOCKED target user again: %d %s", res.StatusCode(), res.Body)
+	}
+	resolved := f.activity(t, "resolved", "SALESMAN", "TASK", "")
+	if res := resolve(resolved.Id, target(t, resolved).Id, owner); res.JSON400 == nil || !strings.Contains(res.JSON400.Message, "RESOLVED") {
+		t.Errorf("assigning a RESOLVED target user: %d %s", res.StatusCode(), res.Body)
+	}
+	canceled := f.activity(t, "canceled", "WHATSAPP", "MESSAGE", "")
+	if res, _ := f.c.CancelActivityWithResponse(ctx, canceled.Id, nil); res.JSON200 == nil {
+		t.Fatalf("cancel: %s", res.Body)
+	}
+	if res := resolve(canceled.Id, target(t, canceled).Id, owner); res.JSON400 == nil || !strings.Contains(res.JSON400.Message, "CANCELED") {
+		t.Errorf("assigning the target user of a CANCELED activity: %d %s", res.StatusCode(), res.Body)
+	}
+}
+
+// TestClientHooks: CLIENT_HOOK attributes call a real local HTTP server: a signed POST
+// (Standard Webhooks, verifiable with the secret the policy showed once, by each secret after a
+// rotation) of the key, the activity and its commerce, whose JSON answer is the value; a
+// non-2xx answer, a timeout, an answer that is not JSON, a refused destination fail the
+// attribute (or give its fallback). UPFRONT in the create request, ON_DISPATCH in the dispatch
+// job, again on retry.
+func TestClientHooks(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, fastDispatch())
+	f := newFixture(t, env)
+	if status, b := f.do(t, "POST", "/dispatch-configs", `{"dispatch_provider_id":"770e8400-e29b-41d4-a716-446655440000","channel":"WHATSAPP"}`); status != 201 {
+		t.Fatalf("dispatch config: %d %s", status, b)
+	}
+	hook := servertest.NewReceiver(t)
+	answer := func(status int, body string, delay time.Duration) {
+		hook.SetRespond(func(_ int, w http.ResponseWriter) {
+			time.Sleep(delay)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			fmt.Fprint(w, body)
+		})
+	}
+	answer(200, `{"tier": "gold", "points": 1200}`, 0)
+	key, _ := f.c.CreateAttributeKeyWithResponse(ctx, nil, activitiesclient.CreateAttributeKeyRequest{Key: "loyalty_tier", Label: "Tier"})
+	keyID := key.JSON201.Id.String()
+	policy := func(strategy string, timeoutMS int) activitiesclient.AttributePolicy {
+		return f.policy(t, fmt.Sprintf(`{"attributeKeyId":%q,"strategy":%q,"resolverType":"CLIENT_HOOK","hookUrl":%q,"hookTimeoutMs":%d}`,
+			keyID, strategy, hook.URL+"/tier", timeoutMS))
+	}
+	secret, previous := policy("UPFRONT", 2000).HookSecret.MustGet(), ""
+	verify := func(t *testing.T, req servertest.Received, secrets ...string) {
+		t.Helper()
+		id, ts := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp")
+		sigs := strings.Fields(req.Header.Get("webhook-signature"))
+		unix, _ := strconv.ParseInt(ts, 10, 64)
+		if len(sigs) != len(secrets) || !strings.HasPrefix(id, "hook_") || time.Since(time.Unix(unix, 0)) > time.Minute || req.RequestURI != "/tier" {
+			t.Fatalf("headers %v for %s", req.Header, req.RequestURI)
+		}
+		for i, s := range secrets {
+			if want, _ := signature.Sign(s, id, unix, req.Body); sigs[i] != want {
+				t.Errorf("signature %d %s, want %s", i, sigs[i], want)
+			}
+		}
+	}
+	attribute := func(t *testing.T, a activitiesclient.Activity) activitiesclient.ActivityAttribute {
+		t.Helper()
+		if len(a.ResolvedAttributes) != 1 {
+			t.Fatalf("attributes %+v", a.ResolvedAttributes)
+		}
+		return a.ResolvedAttributes[0]
+	}
+
+	t.Run("UPFRONT: called in the create, its answer the value", func(t *testing.T) {
+		a := f.activity(t, "hooked", "WHATSAPP", "MESSAGE", `"attribute_keys":["loyalty_tier"]`)
+		e := attribute(t, a)
+		if a.Status != "READY" || e.ResolutionStatus != "RESOLVED" || e.ResolverType.MustGet() != "CLIENT_HOOK" ||
+			fmt.Sprint(e.Value.MustGet()) != "map[points:1200 tier:gold]" {
+			t.Fatalf("%s %+v", a.Status, e)
+		}
+		reqs := hook.Requests()
+		verify(t, reqs[len(reqs)-1], secret)
+		body := servertest.Decode[map[string]any](t, reqs[len(reqs)-1].Body)
+		activity, commerce := body["activity"].(map[string]any), body["commerce"].(map[string]any)
+		if body["type"] != "attribute.resolve" || body["attributeKey"] != "loyalty_tier" || body["attributeKeyId"] != keyID ||
+			activity["id"] != a.Id.String() || activity["idempotencyKey"] != "hooked" || commerce["name"] != "Almacen Don Pepe" || commerce["externalId"] != "C-1001" {
+			t.Errorf("hook body %v", body)
+		}
+	})
+
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		delay  time.Duration
+		msg    string
+	}{
+		{"a 500", 500, "boom", 0, "the hook answered 500: boom"},
+		{"a timeout", 200, `{}`, 700 * time.Millisecond, "the hook did not answer within 200ms"},
+		{"not JSON", 200, "gold", 0, "the hook answer is not JSON: gold"},
+		{"a redirect", 302, "", 0, "the hook answered 302"},
+	} {
+		t.Run("UPFRONT, "+tc.name+": UNRESOLVED, or the fallback", func(t *testing.T) {
+			policy("UPFRONT", 200)
+			answer(tc.status, tc.body, tc.delay)
+			a := f.activity(t, "fail-"+tc.name, "WHATSAPP", "MESSAGE", `"attribute_keys":["loyalty_tier"]`)
+			if e := attribute(t, a); a.Status != "UNRESOLVED" || e.ResolutionStatus != "FAILED" || e.ErrorMessage.MustGet() != tc.msg || !e.Value.IsNull() {
+				t.Fatalf("%s %+v", a.Status, e)
+			}
+			lastEventIs(t, f.events(t, a.Id), "RESOLUTION_FAILED", "READY", "UNRESOLVED", "ATTRIBUTES_UNRESOLVED", "attribute loyalty_tier: "+tc.msg)
+			a = f.activity(t, "fallback-"+tc.name, "WHATSAPP", "MESSAGE", `"attributes":[{"key":"loyalty_tier","fallback":"bronze"}]`)
+			if e := attribute(t, a); a.Status != "READY" || e.ResolutionStatus != "FALLBACK" || e.Value.MustGet() != "bronze" || e.ErrorMessage.MustGet() != tc.msg {
+				t.Fatalf("%s %+v", a.Status, e)
+			}
+		})
+	}
+
+	t.Run("rotated: signed by both secrets", func(t *testing.T) {
+		answer(200, `"silver"`, 0)
+		rotated, _ := f.c.RotateAttributeHookSecretWithResponse(ctx, policy("UPFRONT", 2000).Id, nil)
+		a := f.activity(t, "rotated", "WHATSAPP", "MESSAGE", `"attribute_keys":["loyalty_tier"]`)
+		if attribute(t, a).Value.MustGet() != "silver" {
+			t.Fatalf("%+v", a.ResolvedAttributes)
+		}
+		reqs := hook.Requests()
+		verify(t, reqs[len(reqs)-1], rotated.JSON200.HookSecret.MustGet(), secret)
+		secret, previous = rotated.JSON200.HookSecret.MustGet(), secret
+	})
+
+	t.Run("ON_DISPATCH: called by the dispatch; a failure there, then a retry", func(t *testing.T) {
+		policy("ON_DISPATCH", 2000)
+		answer(200, `{"tier":"platinum"}`, 0)
+		calls := len(hook.Requests())
+		a := f.activity(t, "at-dispatch", "WHATSAPP", "MESSAGE", `"attribute_keys":["loyalty_tier"]`)
+		if attribute(t, a).ResolutionStatus != "PENDING" {
+			t.Fatalf("created %+v", a.ResolvedAttributes)
+		}
+		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusDISPATCHED)
+		if e := attribute(t, f.get(t, a.Id)); e.ResolutionStatus != "RESOLVED" || fmt.Sprint(e.Value.MustGet()) != "map[tier:platinum]" || len(hook.Requests()) != calls+1 {
+			t.Errorf("dispatched with %+v after %d calls", e, len(hook.Requests())-calls)
+		}
+
+		answer(503, "down", 0)
+		a = f.activity(t, "at-dispatch-down", "WHATSAPP", "MESSAGE", `"attribute_keys":["loyalty_tier"]`)
+		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusUNRESOLVED)
+		lastEventIs(t, f.events(t, a.Id), "RESOLUTION_FAILED", "READY", "UNRESOLVED", "ATTRIBUTES_UNRESOLVED", "the hook answered 503: down")
+		answer(200, `{"tier":"back"}`, 0)
+		res, _ := f.c.RetryActivityResolutionWithResponse(ctx, a.Id, nil)
+		if res.JSON200 == nil || res.JSON200.Status != "READY" || attribute(t, *res.JSON200).ResolutionStatus != "RESOLVED" {
+			t.Fatalf("retry: %s", res.Body)
+		}
+		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusDISPATCHED)
+		reqs := hook.Requests()
+		verify(t, reqs[len(reqs)-1], secret, previous) // the previous one signs for 24 hours
+	})
+
+	t.Run("a destination the guard refuses", func(t *testing.T) {
+		t.Parallel()
+		guarded := servertest.New(t, servertest.RefusePrivateDestinations())
+		g := newFixture(t, guarded)
+		k, _ := g.c.CreateAttributeKeyWithResponse(ctx, nil, activitiesclient.CreateAttributeKeyRequest{Key: "tier", Label: "Tier"})
+		g.policy(t, fmt.Sprintf(`{"attribute_key_id":%q,"strategy":"UPFRONT","resolver_type":"CLIENT_HOOK","hook_url":%q}`, k.JSON201.Id, hook.URL))
+		calls := len(hook.Requests())
+		a := g.activity(t, "guarded", "WHATSAPP", "MESSAGE", `"attribute_keys":["tier"]`)
+		if e := attribute(t, a); a.Status != "UNRESOLVED" || !strings.Contains(e.ErrorMessage.MustGet(), "the hook was not called: ") ||
+			!strings.Contains(e.ErrorMessage.MustGet(), "loopback") || len(hook.Requests()) != calls {
+			t.Errorf("%s %+v", a.Status, e)
+		}
+	})
+}
+
+// TestResolutionIsolation: every id-bearing resolution operation refuses another workspace's
+// ids (404), and reaches no further.
+func TestResolutionIsolation(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	f := newFixture(t, env)
+	f.user(t, "Olga Owner", []activitiesclient.CommerceUserRole{"OWNER"})
+	cfg := f.targetConfig(t, `{"resolution_strategy":"MANUAL"}`)
+	key, _ := f.c.CreateAttributeKeyWithResponse(ctx, nil, activitiesclient.CreateAttributeKeyRequest{Key: "tier", Label: "Tier"})
+	pol := f.policy(t, `{"attribute_key_id":"`+key.JSON201.Id.String()+`","strategy":"UPFRONT","resolver_type":"CLIENT_HOOK","hook_url":"https://x.example"}`)
+	a := f.activity(t, "mine", "SALESMAN", "TASK", "")
+	tu := target(t, a)
+	g := newFixture(t, env)
+	mate := g.user(t, "Pepe", []activitiesclient.CommerceUserRole{"OWNER"})
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/activities/" + a.Id.String() + "/attributes", ""},
+		{"GET", "/activities/" + a.Id.String() + "/target-users", ""},
+		{"PATCH", "/activities/" + a.Id.String() + "/target-users/" + tu.Id.String() + "/resolve", `{"commerce_user_id":"` + mate.String() + `"}`},
+		{"PATCH", "/activities/" + a.Id.String() + "/retry-resolution", ""},
+		{"DELETE", "/activity-config/attribute-keys/" + key.JSON201.Id.String(), ""},
+		{"POST", "/activity-config/attribute-policies", `{"attribute_key_id":"` + key.JSON201.Id.String() + `","strategy":"CALLER_PROVIDED"}`},
+		{"DELETE", "/activity-config/attribute-policies/" + pol.Id.String(), ""},
+		{"POST", "/activity-config/attribute-policies/" + pol.Id.String() + "/rotate-hook-secret", ""},
+		{"PATCH", "/activity-config/target-resolution/" + cfg.Id.String(), `{"is_active":false}`},
+		{"DELETE", "/activity-config/target-resolution/" + cfg.Id.String(), ""},
+	} {
+		if status, b := g.do(t, r.method, r.path, r.body); status != 404 {
+			t.Errorf("%s %s from another workspace: %d %s", r.method, r.path, status, b)
+		}
+	}
+	// Nor does the other workspace's user become this one's target user.
+	if status, b := f.do(t, "PATCH", "/activities/"+a.Id.String()+"/target-users/"+tu.Id.String()+"/resolve",
+		`{"commerce_user_id":"`+mate.String()+`"}`); status != 400 {
+		t.Errorf("another workspace's user: %d %s", status, b)
+	}
+	for _, list := range []string{"/activity-config/target-resolution", "/activity-config/attribute-policies"} {
+		if status, b := g.do(t, "GET", list, ""); status != 200 || strings.TrimSpace(string(b)) != "[]" {
+			t.Errorf("%s of the other workspace: %d %s", list, status, b)
+		}
+	}
+	if status, b := g.do(t, "GET", "/activity-config/attribute-keys", ""); status != 200 || strings.Contains(string(b), `"tier"`) {
+		t.Errorf("keys of the other workspace: %d %s", status, b)
+	}
+	if n := env.Count(t, `target_resolution_configs WHERE is_active`) + env.Count(t, `attribute_policies`); n != 2 {
+		t.Errorf("the other workspace changed something: %d", n)
+	}
+}
+
+// TestResolutionBadInput: input the database would refuse is a 400 in the documented body,
+// never a 500, and nothing is written.
+func TestResolutionBadInput(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	f := newFixture(t, env)
+	for _, r := range []struct{ method, path, body, field string }{
+		{"POST", "/activities", fmt.Sprintf(`{"type":"TASK","reason":"r","channel":"SALESMAN","commerce_id":%q,"idempotency_key":"n1",
+			"scheduled_at":"2030-01-01T00:00:00Z","attributes":[{"key":"promotions","fallback":"a\u0000b"}]}`, f.commerce), "attributes[0]"},
+		{"POST", "/activities", fmt.Sprintf(`{"type":"TASK","reason":"r","channel":"SALESMAN","commerce_id":%q,"idempotency_key":"n2",
+			"scheduled_at":"2030-01-01T00:00:00Z","attributes":[{"key":"promotions","fallback":1},{"key":"promotions","fallback":2}]}`, f.commerce), "attributes[1].key"},
+		{"POST", "/activities", fmt.Sprintf(`{"type":"TASK","reason":"r","channel":"SALESMAN","commerce_id":%q,"idempotency_key":"n3",
+			"scheduled_at":"2030-01-01T00:00:00Z","target_criteria":[{"type":"ROLE_MATCH","config":{"role":"owner"}}]}`, f.commerce), "target_criteria[0].config.role"},
+		{"POST", "/activities", fmt.Sprintf(`{"type":"TASK","reason":"r","channel":"SALESMAN","commerce_id":%q,"idempotency_key":"n4",
+			"scheduled_at":"2030-01-01T00:00:00Z","attribute_keys":["commerce_info","commerce\u0000info"]}`, f.commerce), "attribute_keys[1]"},
+		{"POST", "/activity-config/attribute-keys", `{"key":"tier","label":"a\u0000b"}`, ""},
+		{"POST", "/activity-config/attribute-policies", `{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440001","strategy":"UPFRONT",
+			"resolver_type":"CLIENT_HOOK","hook_url":"https://x.example/\u0000"}`, ""},
+		{"PATCH", "/activities/not-a-uuid/retry-resolution", "", ""},
+		{"PATCH", "/activities/" + uuid.NewString() + "/target-users/" + uuid.NewString() + "/resolve", `{"commerce_user_id":"x"}`, "commerce_user_id"},
+	} {
+		status, b := f.do(t, r.method, r.path, r.body)
+		e := servertest.Decode[errorBody](t, b)
+		if status != 400 || e.StatusCode != 400 || (r.field != "" && (len(e.Errors) == 0 || !strings.HasPrefix(e.Errors[0], r.field))) {
+			t.Errorf("%s %s %s: %d %s", r.method, r.path, r.body, status, b)
+		}
+	}
+	if n := env.Count(t, `activities`) + env.Count(t, `attribute_keys WHERE workspace_id IS NOT NULL`) + env.Count(t, `attribute_policies`); n != 0 {
+		t.Errorf("%d rows written", n)
 	}
 }
