@@ -80,6 +80,7 @@ type createItem struct {
 func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]batchResult[Activity], error) {
 	needs := make([]planNeed, len(batch))
 	var names []string
+	withLast := false
 	for i, r := range batch {
 		needs[i] = planNeed{WorkspaceID: r.in.WorkspaceID, CommerceID: r.in.CommerceID, Channel: r.in.Channel}
 		for _, k := range attributeNames(r.in.AttributeKeys, r.in.Attributes) {
@@ -87,12 +88,13 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 				names = append(names, k)
 			}
 		}
+		withLast = withLast || asksLastContacted(r.in.TargetCriteria)
 	}
-	plan, err := s.loadPlan(ctx, needs, names)
+	plan, err := s.loadPlan(ctx, needs, names, withLast)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := pgTime(s.now())
 	results := make([]batchResult[Activity], len(batch))
 	decided := make([]creation, len(batch))
 	sent := make([]bool, len(batch))
@@ -108,14 +110,9 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 			results[i] = batchResult[Activity]{err: &HooksNeeded{ActivityID: r.id, Calls: calls}}
 			continue
 		}
-		target, attrs := []byte("null"), []byte("[]")
+		target, attrs := []byte("null"), appendResolvedAttributes(make([]byte, 0, 512), c.attrs)
 		if c.target != nil {
-			if target, err = json.Marshal(c.target); err != nil {
-				return nil, err
-			}
-		}
-		if attrs, err = json.Marshal(c.attrs); err != nil {
-			return nil, err
+			target = appendTargetUser(make([]byte, 0, 512), *c.target)
 		}
 		it := createItem{I: i, ID: r.id, WorkspaceID: in.WorkspaceID, CommerceID: in.CommerceID,
 			Type: in.Type, Channel: in.Channel, Status: c.status, ReasonCode: in.ReasonCode, Reason: in.Reason, UserStatus: in.UserStatus,
@@ -227,7 +224,9 @@ var createActivitiesSQL = `
 				assignment_reason, target_criteria, attribute_keys, attributes, target, resolved_attributes
 			FROM resolved ORDER BY workspace_id, idempotency_key -- one lock order for every batch: no deadlocks
 			ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
-			RETURNING *
+			-- Not RETURNING *: the resolution columns would be copied for nothing.
+			RETURNING id, workspace_id, status, scheduled_at, reason_code, reason_label, user_status_code, user_status_label,
+				target_criteria, attributes, created_at
 		), ev AS (
 			-- An activity created UNRESOLVED moved READY -> UNRESOLVED as it was created: its
 			-- RESOLUTION_FAILED event is at its creation, after CREATED (a later id).
@@ -312,6 +311,79 @@ func appendItems(b []byte, items []createItem) []byte {
 		b = append(b, "]}"...)
 	}
 	return append(b, ']')
+}
+
+// appendTargetUser writes t as encoding/json writes a TargetUser (on the create path, where
+// reflection cost more than the rest of the resolution).
+func appendTargetUser(b []byte, t TargetUser) []byte {
+	b = append(b, `{"id":"`...)
+	b = append(b, t.ID.String()...)
+	b = append(b, '"')
+	if t.CommerceUserID != nil {
+		b = append(b, `,"commerce_user_id":"`...)
+		b = append(b, t.CommerceUserID.String()...)
+		b = append(b, '"')
+	}
+	b = appendField(b, "first_name", t.FirstName)
+	b = appendField(b, "last_name", t.LastName)
+	if c := t.Contact; c != nil {
+		b = append(b, `,"contact":{"id":"`...)
+		b = append(b, c.ID.String()...)
+		b = append(b, `","type":`...)
+		b = jsonappend.String(b, c.Type)
+		b = append(b, `,"value":`...)
+		b = jsonappend.String(b, c.Value)
+		b = append(b, '}')
+	}
+	b = appendField(b, "status", &t.Status)
+	b = appendField(b, "strategy", &t.Strategy)
+	b = appendField(b, "lock_reason", t.LockReason)
+	b = appendTime(b, "resolved_at", t.ResolvedAt)
+	b = appendTime(b, "locked_at", t.LockedAt)
+	b = appendField(b, "error_message", t.ErrorMessage)
+	b = appendTime(b, "created_at", &t.CreatedAt)
+	b = appendTime(b, "updated_at", &t.UpdatedAt)
+	return append(b, '}')
+}
+
+// appendResolvedAttributes writes as as encoding/json writes ResolvedAttributes.
+func appendResolvedAttributes(b []byte, as ResolvedAttributes) []byte {
+	b = append(b, '[')
+	for i, e := range as {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":"`...)
+		b = append(b, e.ID.String()...)
+		b = append(b, `","attribute_key_id":"`...)
+		b = append(b, e.AttributeKeyID.String()...)
+		b = append(b, '"')
+		b = appendField(b, "key", &e.Key)
+		if len(e.Value) > 0 {
+			b = append(b, `,"value":`...)
+			b = append(b, e.Value...) // a JSON document (runAttribute)
+		}
+		b = appendField(b, "status", &e.Status)
+		b = appendField(b, "strategy", &e.Strategy)
+		b = appendField(b, "resolver_type", e.ResolverType)
+		b = appendTime(b, "resolved_at", e.ResolvedAt)
+		b = appendField(b, "error_message", e.ErrorMessage)
+		b = appendTime(b, "created_at", &e.CreatedAt)
+		b = appendTime(b, "updated_at", &e.UpdatedAt)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendTime writes ,"name":"time" (nothing for a nil time).
+func appendTime(b []byte, name string, t *time.Time) []byte {
+	if t == nil {
+		return b
+	}
+	b = append(b, `,"`...)
+	b = append(b, name...)
+	b = append(b, `":`...)
+	return jsonappend.Time(b, *t)
 }
 
 // appendField writes ,"name":"value" (nothing for a nil value: the column reads NULL).

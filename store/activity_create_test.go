@@ -44,3 +44,42 @@ func TestAppendItems(t *testing.T) {
 		t.Errorf("got  %v\nwant %v", got, want)
 	}
 }
+
+// TestAppendResolution: the hand-written encodings of a target user and resolved attributes
+// (the create batch's) read back exactly as encoding/json's, every optional field set and none.
+func TestAppendResolution(t *testing.T) {
+	now, user, s := time.Now(), uuid.New(), "x\"y\u00e9\n"
+	targets := []TargetUser{
+		{ID: uuid.New(), Status: "PENDING", Strategy: "MANUAL", CreatedAt: now, UpdatedAt: now},
+		{ID: uuid.New(), CommerceUserID: &user, FirstName: &s, LastName: &s, Contact: &TargetContact{ID: uuid.New(), Type: "PHONE", Value: s},
+			Status: "LOCKED", Strategy: "ON_CREATION", LockReason: &s, ResolvedAt: &now, LockedAt: &now, ErrorMessage: &s, CreatedAt: now, UpdatedAt: now},
+	}
+	for _, tu := range targets {
+		want, _ := json.Marshal(tu)
+		var got, std TargetUser
+		if err := json.Unmarshal(appendTargetUser(nil, tu), &got); err != nil {
+			t.Fatalf("not JSON: %v %s", err, appendTargetUser(nil, tu))
+		}
+		_ = json.Unmarshal(want, &std)
+		if !reflect.DeepEqual(got, std) {
+			t.Errorf("got  %s\nwant %s", appendTargetUser(nil, tu), want)
+		}
+	}
+	attrs := ResolvedAttributes{
+		{ID: uuid.New(), AttributeKeyID: uuid.New(), Key: "k\"", Status: "PENDING", Strategy: "ON_DISPATCH", Value: json.RawMessage("null"), CreatedAt: now, UpdatedAt: now},
+		{ID: uuid.New(), AttributeKeyID: uuid.New(), Key: "commerce_info", Value: json.RawMessage(`{"a":[1,"b"]}`), Status: "FALLBACK",
+			Strategy: "UPFRONT", ResolverType: &s, ResolvedAt: &now, ErrorMessage: &s, CreatedAt: now, UpdatedAt: now},
+		{ID: uuid.New(), AttributeKeyID: uuid.New(), Key: "f", Status: "FAILED", Strategy: "CALLER_PROVIDED", CreatedAt: now, UpdatedAt: now},
+	}
+	for _, as := range []ResolvedAttributes{{}, attrs} {
+		want, _ := json.Marshal(as)
+		var got, std any
+		if err := json.Unmarshal(appendResolvedAttributes(nil, as), &got); err != nil {
+			t.Fatalf("not JSON: %v %s", err, appendResolvedAttributes(nil, as))
+		}
+		_ = json.Unmarshal(want, &std)
+		if !reflect.DeepEqual(got, std) {
+			t.Errorf("got  %s\nwant %s", appendResolvedAttributes(nil, as), want)
+		}
+	}
+}

@@ -106,7 +106,8 @@ func (s *DB) resolveActivity(ctx context.Context, workspaceID, id uuid.UUID, mod
 // keys in names), calling the hooks they need.
 func (s *DB) rerun(ctx context.Context, a Activity, target *TargetUser, withTarget bool, attrs ResolvedAttributes, run []int,
 	names []string, hooks HookFunc) error {
-	p, err := s.loadPlan(ctx, []planNeed{{WorkspaceID: a.WorkspaceID, CommerceID: a.CommerceID, Channel: a.Channel}}, names)
+	p, err := s.loadPlan(ctx, []planNeed{{WorkspaceID: a.WorkspaceID, CommerceID: a.CommerceID, Channel: a.Channel}}, names,
+		asksLastContacted(a.TargetCriteria))
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func (s *DB) rerun(ctx context.Context, a Activity, target *TargetUser, withTarg
 	if c == nil { // deleted with its activities meanwhile
 		return notFound("Activity")
 	}
-	now := s.now()
+	now := pgTime(s.now())
 	if withTarget {
 		var given []TargetCriterion
 		_ = json.Unmarshal(a.TargetCriteria, &given)
@@ -157,7 +158,7 @@ func (s *DB) rerun(ctx context.Context, a Activity, target *TargetUser, withTarg
 		return nil
 	}
 	results := hooks(ctx, calls)
-	now = s.now()
+	now = pgTime(s.now())
 	for j, w := range wait {
 		e := &attrs[w.i]
 		var input *attributeInput
@@ -286,7 +287,7 @@ func (s *DB) AssignTargetUser(ctx context.Context, workspaceID, activityID, targ
 		return TargetUser{}, &Error{Kind: ErrInvalid, Field: "commerce_user_id", Message: fmt.Sprintf(
 			"The commerce user has no active %s contact: a %s on %s needs one", strings.Join(types, " or "), a.Type, a.Channel)}
 	}
-	now := s.now()
+	now := pgTime(s.now())
 	reason := LockManualAssignment
 	t.Status, t.CommerceUserID, t.FirstName, t.LastName, t.Contact = ResolutionLocked, &u.ID, u.FirstName, u.LastName, contact
 	t.LockReason, t.ResolvedAt, t.LockedAt, t.ErrorMessage, t.UpdatedAt = &reason, &now, &now, nil, now

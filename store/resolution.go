@@ -83,20 +83,21 @@ type TargetContact struct {
 	Value string    `json:"value"`
 }
 
-// TargetUser is who an activity is for, as resolved (stored in activities.target). The user's
-// names and contact are as they were when the user was picked.
+// TargetUser is who an activity is for, as resolved (stored in activities.target, absent
+// values left out: appendTargetUser writes it). The user's names and contact are as they were
+// when the user was picked.
 type TargetUser struct {
 	ID             uuid.UUID      `json:"id"`
-	CommerceUserID *uuid.UUID     `json:"commerce_user_id"`
-	FirstName      *string        `json:"first_name"`
-	LastName       *string        `json:"last_name"`
-	Contact        *TargetContact `json:"contact"`
+	CommerceUserID *uuid.UUID     `json:"commerce_user_id,omitempty"`
+	FirstName      *string        `json:"first_name,omitempty"`
+	LastName       *string        `json:"last_name,omitempty"`
+	Contact        *TargetContact `json:"contact,omitempty"`
 	Status         string         `json:"status"`
 	Strategy       string         `json:"strategy"`
-	LockReason     *string        `json:"lock_reason"`
-	ResolvedAt     *time.Time     `json:"resolved_at"`
-	LockedAt       *time.Time     `json:"locked_at"`
-	ErrorMessage   *string        `json:"error_message"`
+	LockReason     *string        `json:"lock_reason,omitempty"`
+	ResolvedAt     *time.Time     `json:"resolved_at,omitempty"`
+	LockedAt       *time.Time     `json:"locked_at,omitempty"`
+	ErrorMessage   *string        `json:"error_message,omitempty"`
 	CreatedAt      time.Time      `json:"created_at"`
 	UpdatedAt      time.Time      `json:"updated_at"`
 }
@@ -105,17 +106,18 @@ type TargetUser struct {
 func (t *TargetUser) Scan(src any) error { return scanJSON(src, t) }
 
 // ResolvedAttribute is one attribute value of an activity, as resolved (an entry of
-// activities.resolved_attributes). Value is a JSON document, null while there is none.
+// activities.resolved_attributes, absent values left out: appendResolvedAttribute writes it).
+// Value is a JSON document, null (or empty) while there is none.
 type ResolvedAttribute struct {
 	ID             uuid.UUID       `json:"id"`
 	AttributeKeyID uuid.UUID       `json:"attribute_key_id"`
 	Key            string          `json:"key"`
-	Value          json.RawMessage `json:"value"`
+	Value          json.RawMessage `json:"value,omitempty"`
 	Status         string          `json:"status"`
 	Strategy       string          `json:"strategy"`
-	ResolverType   *string         `json:"resolver_type"`
-	ResolvedAt     *time.Time      `json:"resolved_at"`
-	ErrorMessage   *string         `json:"error_message"`
+	ResolverType   *string         `json:"resolver_type,omitempty"`
+	ResolvedAt     *time.Time      `json:"resolved_at,omitempty"`
+	ErrorMessage   *string         `json:"error_message,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
 	UpdatedAt      time.Time       `json:"updated_at"`
 }
@@ -188,6 +190,12 @@ func parseAttributeInputs(raw json.RawMessage) map[string]attributeInput {
 		}
 	}
 	return out
+}
+
+// asksLastContacted reports whether an activity's own target_criteria (as stored: the request's)
+// have a LAST_CONTACTED criterion.
+func asksLastContacted(criteria json.RawMessage) bool {
+	return bytes.Contains(criteria, []byte(`"LAST_CONTACTED_`))
 }
 
 // attributeNames are the keys an activity resolves: attribute_keys, then the keys of
@@ -295,39 +303,30 @@ type resolutionPlan struct {
 
 // planNeed is one activity a plan is loaded for.
 type planNeed struct {
-	WorkspaceID uuid.UUID `json:"workspace_id"`
-	CommerceID  uuid.UUID `json:"commerce_id"`
-	Channel     string    `json:"channel"`
+	WorkspaceID, CommerceID uuid.UUID
+	Channel                 string
 }
 
-// loadPlanSQL reads, for a set of (workspace, commerce, channel) and the attribute key names
-// wanted: the workspaces' active target configs, the keys of those names they see and their
-// policies, the commerces with their primary address and active users (roles, active contacts),
-// and each commerce's most recently dispatched-to user, on any channel and on the channel.
-// One statement, prepared: it runs once per create batch.
+// loadPlanSQL reads, for a set of workspaces ($1), commerces ($2) and attribute key names ($3),
+// what resolving their activities needs: the workspaces' active target configs, the keys of
+// those names they see with the workspaces' policies for them, and the commerces with their
+// primary address and active users (roles, active contacts). One statement, prepared, with
+// index lookups by the arrays: it runs once per create batch. (Which commerce is which
+// workspace's is checked by the caller, planCommerce.WorkspaceID.)
 const loadPlanSQL = `
-	WITH need AS (
-		SELECT DISTINCT * FROM jsonb_to_recordset($1::jsonb) AS x(workspace_id uuid, commerce_id uuid, channel text)
-	), ws AS (
-		SELECT DISTINCT workspace_id FROM need
-	), com AS (
-		SELECT DISTINCT workspace_id, commerce_id FROM need
-	), k AS (
-		SELECT k.id, k.workspace_id, k.key FROM attribute_keys k
-		WHERE k.key = ANY($2::text[]) AND (k.workspace_id IS NULL OR k.workspace_id IN (SELECT workspace_id FROM ws))
-	)
 	SELECT
 		(SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.priority), '[]') FROM (
-			SELECT t.id, t.workspace_id, t.resolution_strategy, t.fallback_to_commerce_rep, t.fallback_to_owner, t.priority,
-				t.channel, t.activity_type, t.criteria
-			FROM target_resolution_configs t JOIN ws ON ws.workspace_id = t.workspace_id WHERE t.is_active) c) AS configs,
-		(SELECT coalesce(jsonb_agg(to_jsonb(k)), '[]') FROM k) AS keys,
-		(SELECT coalesce(jsonb_agg(to_jsonb(p)), '[]') FROM (
-			SELECT p.id, p.workspace_id, p.attribute_key_id, p.strategy, p.resolver_type, p.hook_url, p.hook_timeout_ms,
-				encode(p.hook_secret, 'base64') AS hook_secret, encode(p.hook_previous_secret, 'base64') AS hook_previous_secret,
-				p.hook_previous_expires_at
-			FROM attribute_policies p JOIN k ON k.id = p.attribute_key_id
-			WHERE p.workspace_id IN (SELECT workspace_id FROM ws)) p) AS policies,
+			SELECT id, workspace_id, resolution_strategy, fallback_to_commerce_rep, fallback_to_owner, priority, channel,
+				activity_type, criteria
+			FROM target_resolution_configs WHERE workspace_id = ANY($1::uuid[]) AND is_active) c) AS configs,
+		(SELECT coalesce(jsonb_agg(jsonb_build_object('id', k.id, 'workspace_id', k.workspace_id, 'key', k.key, 'policy', to_jsonb(p))), '[]')
+			FROM attribute_keys k
+			LEFT JOIN LATERAL (
+				SELECT p.id, p.workspace_id, p.attribute_key_id, p.strategy, p.resolver_type, p.hook_url, p.hook_timeout_ms,
+					encode(p.hook_secret, 'base64') AS hook_secret, encode(p.hook_previous_secret, 'base64') AS hook_previous_secret,
+					p.hook_previous_expires_at
+				FROM attribute_policies p WHERE p.attribute_key_id = k.id AND p.workspace_id = ANY($1::uuid[])) p ON true
+			WHERE k.key = ANY($3::text[]) AND (k.workspace_id IS NULL OR k.workspace_id = ANY($1::uuid[]))) AS keys,
 		(SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'workspace_id', c.workspace_id, 'name', c.name,
 			'external_id', c.external_id, 'tax_id', c.tax_id, 'metadata', c.metadata,
 			'primary_address', (SELECT to_jsonb(a) FROM (
@@ -339,19 +338,32 @@ const loadPlanSQL = `
 						ORDER BY ct.type, ct.is_primary DESC, ct.id), '[]')
 					FROM commerce_user_contacts ct WHERE ct.user_id = u.id AND ct.is_active)) ORDER BY u.id), '[]')
 				FROM commerce_users u WHERE u.commerce_id = c.id AND u.is_active))), '[]')
-			FROM commerces c JOIN com ON com.workspace_id = c.workspace_id AND com.commerce_id = c.id) AS commerces,
-		(SELECT coalesce(jsonb_agg(jsonb_build_object('commerce_id', n.commerce_id, 'channel', n.channel,
-			'any_channel', (SELECT a.dispatched_user_id FROM activities a WHERE a.commerce_id = n.commerce_id
-				AND a.dispatched_user_id IS NOT NULL ORDER BY a.dispatched_at DESC LIMIT 1),
-			'same_channel', (SELECT a.dispatched_user_id FROM activities a WHERE a.commerce_id = n.commerce_id
-				AND a.channel = n.channel AND a.dispatched_user_id IS NOT NULL ORDER BY a.dispatched_at DESC LIMIT 1))), '[]')
-			FROM need n) AS last`
+			FROM commerces c WHERE c.id = ANY($2::uuid[])) AS commerces`
 
-// loadPlan reads the plan for needs and the attribute key names wanted.
-func (s *DB) loadPlan(ctx context.Context, needs []planNeed, keyNames []string) (*resolutionPlan, error) {
-	payload, err := json.Marshal(needs)
-	if err != nil {
-		return nil, err
+// lastContactedSQL reads, for each (commerce, channel) of $1 and $2, the user the commerce's
+// most recently dispatched activity went to, on any channel and on that channel (the
+// LAST_CONTACTED criteria): two probes of the partial indexes activities enter when dispatched.
+const lastContactedSQL = `
+	SELECT coalesce(jsonb_agg(jsonb_build_object('commerce_id', n.commerce_id, 'channel', n.channel,
+		'any_channel', (SELECT a.dispatched_user_id FROM activities a WHERE a.commerce_id = n.commerce_id
+			AND a.dispatched_user_id IS NOT NULL ORDER BY a.dispatched_at DESC LIMIT 1),
+		'same_channel', (SELECT a.dispatched_user_id FROM activities a WHERE a.commerce_id = n.commerce_id
+			AND a.channel = n.channel AND a.dispatched_user_id IS NOT NULL ORDER BY a.dispatched_at DESC LIMIT 1))), '[]')
+	FROM unnest($1::uuid[], $2::text[]) AS n(commerce_id, channel)`
+
+// loadPlan reads the plan for needs and the attribute key names wanted. The last contacted
+// users are read only when a target rule of the needs' workspaces may ask for them (the
+// workspace's configs, or own, a criterion of an activity's own): withLast says whether the
+// caller's activities have LAST_CONTACTED criteria of their own.
+func (s *DB) loadPlan(ctx context.Context, needs []planNeed, keyNames []string, withLast bool) (*resolutionPlan, error) {
+	var workspaces, commerces []string
+	for _, n := range needs {
+		if w := n.WorkspaceID.String(); !slices.Contains(workspaces, w) {
+			workspaces = append(workspaces, w)
+		}
+		if c := n.CommerceID.String(); !slices.Contains(commerces, c) {
+			commerces = append(commerces, c)
+		}
 	}
 	stmt, err := s.prepared(ctx, s.db, loadPlanSQL)
 	if err != nil {
@@ -360,49 +372,73 @@ func (s *DB) loadPlan(ctx context.Context, needs []planNeed, keyNames []string) 
 	var row struct {
 		Configs   []byte `db:"configs"`
 		Keys      []byte `db:"keys"`
-		Policies  []byte `db:"policies"`
 		Commerces []byte `db:"commerces"`
-		Last      []byte `db:"last"`
 	}
-	if err := stmt.GetContext(ctx, &row, string(payload), pq.StringArray(nonNilStrings(keyNames))); err != nil {
+	if err := stmt.GetContext(ctx, &row, pq.StringArray(workspaces), pq.StringArray(commerces), pq.StringArray(nonNilStrings(keyNames))); err != nil {
 		return nil, err
 	}
 	var configs []planConfig
-	var keys []planKey
-	var policies []planPolicy
-	var commerces []*planCommerce
-	var last []planLast
+	var keys []struct {
+		planKey
+		Policy *planPolicy `json:"policy"`
+	}
+	var coms []*planCommerce
 	for _, d := range []struct {
 		raw []byte
 		dst any
-	}{{row.Configs, &configs}, {row.Keys, &keys}, {row.Policies, &policies}, {row.Commerces, &commerces}, {row.Last, &last}} {
+	}{{row.Configs, &configs}, {row.Keys, &keys}, {row.Commerces, &coms}} {
 		if err := json.Unmarshal(d.raw, d.dst); err != nil {
 			return nil, fmt.Errorf("store: resolution plan: %w", err)
 		}
 	}
 	p := &resolutionPlan{configs: map[uuid.UUID][]planConfig{}, keys: map[uuid.UUID][]planKey{},
-		policies: make(map[policyKey]planPolicy, len(policies)), commerces: make(map[uuid.UUID]*planCommerce, len(commerces)),
-		last: make(map[lastKey]planLast, len(last))}
+		policies: map[policyKey]planPolicy{}, commerces: make(map[uuid.UUID]*planCommerce, len(coms)),
+		last: map[lastKey]planLast{}}
 	for _, c := range configs {
 		p.configs[c.WorkspaceID] = append(p.configs[c.WorkspaceID], c)
+		withLast = withLast || c.Criteria.asksLastContacted()
 	}
 	for _, k := range keys {
 		ws := uuid.Nil
 		if k.WorkspaceID != nil {
 			ws = *k.WorkspaceID
 		}
-		p.keys[ws] = append(p.keys[ws], k)
+		if !slices.ContainsFunc(p.keys[ws], func(o planKey) bool { return o.ID == k.ID }) {
+			p.keys[ws] = append(p.keys[ws], k.planKey)
+		}
+		if k.Policy != nil {
+			p.policies[policyKey{k.Policy.WorkspaceID, k.Policy.AttributeKeyID}] = *k.Policy
+		}
 	}
-	for _, pol := range policies {
-		p.policies[policyKey{pol.WorkspaceID, pol.AttributeKeyID}] = pol
-	}
-	for _, c := range commerces {
+	for _, c := range coms {
 		p.commerces[c.ID] = c
+	}
+	if withLast {
+		if err := s.loadLastContacted(ctx, p, needs); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// loadLastContacted fills the plan's last contacted users for needs.
+func (s *DB) loadLastContacted(ctx context.Context, p *resolutionPlan, needs []planNeed) error {
+	var commerces, channels []string
+	for _, n := range needs {
+		commerces, channels = append(commerces, n.CommerceID.String()), append(channels, n.Channel)
+	}
+	var raw []byte
+	if err := s.db.GetContext(ctx, &raw, lastContactedSQL, pq.StringArray(commerces), pq.StringArray(channels)); err != nil {
+		return err
+	}
+	var last []planLast
+	if err := json.Unmarshal(raw, &last); err != nil {
+		return fmt.Errorf("store: last contacted users: %w", err)
 	}
 	for _, l := range last {
 		p.last[lastKey{l.CommerceID, l.Channel}] = l
 	}
-	return p, nil
+	return nil
 }
 
 // commerce returns the workspace's commerce, or nil.
@@ -500,7 +536,7 @@ func runAttribute(e *ResolvedAttribute, pol planPolicy, c *planCommerce, input *
 	switch {
 	case pol.Strategy == StrategyCallerProvided:
 		if input != nil && given(input.Value) {
-			value = input.Value
+			value = compactJSON(input.Value)
 		} else {
 			why = "no value was given for it in attributes"
 		}
@@ -508,7 +544,7 @@ func runAttribute(e *ResolvedAttribute, pol planPolicy, c *planCommerce, input *
 		if hook == nil {
 			return true
 		}
-		value, why = hook.Value, hook.Error
+		value, why = compactJSON(hook.Value), hook.Error
 	case pol.ResolverType != nil && *pol.ResolverType == ResolverInternal:
 		value, why = c.internal(e.Key)
 	default:
@@ -520,7 +556,7 @@ func runAttribute(e *ResolvedAttribute, pol planPolicy, c *planCommerce, input *
 	}
 	switch {
 	case why == "":
-		e.Status, e.Value, e.ErrorMessage, e.ResolvedAt = ResolutionResolved, compactJSON(value), nil, &now
+		e.Status, e.Value, e.ErrorMessage, e.ResolvedAt = ResolutionResolved, value, nil, &now
 	case input != nil && given(input.Fallback):
 		e.Status, e.Value, e.ErrorMessage, e.ResolvedAt = ResolutionFallback, compactJSON(input.Fallback), &why, &now
 	default:
@@ -530,7 +566,8 @@ func runAttribute(e *ResolvedAttribute, pol planPolicy, c *planCommerce, input *
 	return false
 }
 
-// compactJSON is v without insignificant space (values come from requests and hook answers).
+// compactJSON is v without insignificant space (for values from requests and hook answers; the
+// internal resolvers' are compact already).
 func compactJSON(v json.RawMessage) json.RawMessage {
 	var b bytes.Buffer
 	if err := json.Compact(&b, v); err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -36,6 +37,9 @@ type TargetCriterion struct {
 
 // Role is the role a ROLE_MATCH criterion asks for ("" when its config names none).
 func (c TargetCriterion) Role() string {
+	if !bytes.Contains(c.Config, []byte(`"role"`)) { // most criteria: no need to decode
+		return ""
+	}
 	var cfg struct {
 		Role string `json:"role"`
 	}
@@ -48,6 +52,16 @@ type TargetCriteria []TargetCriterion
 
 // Scan reads the jsonb column.
 func (c *TargetCriteria) Scan(src any) error { return scanJSON(src, c) }
+
+// asksLastContacted reports whether a LAST_CONTACTED criterion is among the criteria.
+func (c TargetCriteria) asksLastContacted() bool {
+	for _, cr := range c {
+		if cr.Type == CriterionLastContactedAll || cr.Type == CriterionLastContactedChannel {
+			return true
+		}
+	}
+	return false
+}
 
 // NewTargetCriteria gives each criterion an id and orders them as they are tried: by priority,
 // ties in the order given.
