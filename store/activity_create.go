@@ -78,19 +78,7 @@ type createItem struct {
 // (see riverJobsSQL in jobs.go): DispatchActivityArgs jobs, on DispatchQueue with
 // DispatchAttempts attempts.
 func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]batchResult[Activity], error) {
-	needs := make([]planNeed, len(batch))
-	var names []string
-	withLast := false
-	for i, r := range batch {
-		needs[i] = planNeed{WorkspaceID: r.in.WorkspaceID, CommerceID: r.in.CommerceID, Channel: r.in.Channel}
-		for _, k := range attributeNames(r.in.AttributeKeys, r.in.Attributes) {
-			if !slices.Contains(names, k) {
-				names = append(names, k)
-			}
-		}
-		withLast = withLast || asksLastContacted(r.in.TargetCriteria)
-	}
-	plan, err := s.loadPlan(ctx, needs, names, withLast)
+	plan, err := s.createPlan(ctx, batch)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +121,7 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 	// One statement, in autocommit: it is atomic by itself, and a BEGIN and a COMMIT would be
 	// two more round trips per batch. ON CONFLICT DO NOTHING: a key used before, or twice in this batch, or by a concurrent
 	// batch (which this one waits for) leaves the row out instead of failing the batch.
-	stmt, err := s.prepared(ctx, s.db, createActivitiesSQL)
+	stmt, err := s.prepared(ctx, s.generic, createActivitiesSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +164,45 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 	return results, nil
 }
 
+// createPlan returns what resolving a batch reads, from the plan cache where it can (planCache:
+// what was read for an earlier batch in the last planCacheTTL and has not changed since), else
+// with one statement; the last contacted users, when a criterion may ask for them, with another.
+func (s *DB) createPlan(ctx context.Context, batch []activityCreate) (*resolutionPlan, error) {
+	var workspaces, commerces []uuid.UUID
+	var needs []planNeed
+	withLast := false
+	for _, r := range batch {
+		if !slices.Contains(workspaces, r.in.WorkspaceID) {
+			workspaces = append(workspaces, r.in.WorkspaceID)
+		}
+		if !slices.Contains(commerces, r.in.CommerceID) {
+			commerces = append(commerces, r.in.CommerceID)
+		}
+		n := planNeed{WorkspaceID: r.in.WorkspaceID, CommerceID: r.in.CommerceID, Channel: r.in.Channel}
+		if !slices.Contains(needs, n) {
+			needs = append(needs, n)
+		}
+		withLast = withLast || asksLastContacted(r.in.TargetCriteria)
+	}
+	now := s.now()
+	plan := newResolutionPlan()
+	missingW, missingC, gen := s.plans.get(now, plan, workspaces, commerces)
+	if len(missingW) > 0 || len(missingC) > 0 || plan.builtin == nil {
+		read, err := s.loadPlan(ctx, s.generic, missingW, missingC)
+		if err != nil {
+			return nil, err
+		}
+		s.plans.put(now, gen, read)
+		plan.merge(read)
+	}
+	if withLast || plan.asksLastContacted() {
+		if err := s.loadLastContacted(ctx, s.generic, plan, needs); err != nil {
+			return nil, err
+		}
+	}
+	return plan, nil
+}
+
 // provisional is the activity a create will store, as far as resolution knows it: what a hook
 // call shows of an activity being created (the reason as given: the catalog is matched when it
 // is stored).
@@ -197,11 +224,11 @@ func provisional(r activityCreate, p *resolutionPlan) Activity {
 // more than running it for a small batch.
 var createActivitiesSQL = `
 		WITH item AS (
-			SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, id uuid, workspace_id uuid,
+			SELECT * FROM json_to_recordset($1::json) AS x(i int, id uuid, workspace_id uuid,
 				commerce_id uuid, type text, channel text, reason_code text, reason text, user_status text,
 				idempotency_key text, scheduled_at timestamptz, suggested_execution_time timestamptz, score int,
 				assignment_reason text, target_criteria jsonb, attribute_keys text[], attributes jsonb, status text,
-				target jsonb, resolved_attributes jsonb, event_id uuid, error_code text, error_message text)
+				target json, resolved_attributes json, event_id uuid, error_code text, error_message text)
 		), resolved AS (
 			SELECT item.*, com.name AS commerce_name, r.code AS r_code, r.label AS r_label, us.code AS us_code, us.label AS us_label
 			FROM item

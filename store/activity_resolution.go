@@ -71,14 +71,13 @@ func (s *DB) resolveActivity(ctx context.Context, workspaceID, id uuid.UUID, mod
 	runTargetNow := target != nil && ((mode == ResolveAtDispatch && target.Status == ResolutionPending && target.Strategy != StrategyManual) ||
 		(mode == ResolveRetry && target.Status == ResolutionFailed))
 	var run []int
-	var names []string
 	for i, e := range attrs {
 		if (mode == ResolveAtDispatch && e.Status == ResolutionPending) || (mode == ResolveRetry && e.Status == ResolutionFailed) {
-			run, names = append(run, i), append(names, e.Key)
+			run = append(run, i)
 		}
 	}
 	if runTargetNow || len(run) > 0 {
-		if err := s.rerun(ctx, a, target, runTargetNow, attrs, run, names, hooks); err != nil {
+		if err := s.rerun(ctx, a, target, runTargetNow, attrs, run, hooks); err != nil {
 			return a, false, false, err
 		}
 	}
@@ -102,14 +101,19 @@ func (s *DB) resolveActivity(ctx context.Context, workspaceID, id uuid.UUID, mod
 	return a, ok, false, err
 }
 
-// rerun resolves, in place, the target user (when withTarget) and the attributes at run (their
-// keys in names), calling the hooks they need.
+// rerun resolves, in place, the target user (when withTarget) and the attributes at run, calling
+// the hooks they need. It reads the database, not the create path's plan cache.
 func (s *DB) rerun(ctx context.Context, a Activity, target *TargetUser, withTarget bool, attrs ResolvedAttributes, run []int,
-	names []string, hooks HookFunc) error {
-	p, err := s.loadPlan(ctx, []planNeed{{WorkspaceID: a.WorkspaceID, CommerceID: a.CommerceID, Channel: a.Channel}}, names,
-		asksLastContacted(a.TargetCriteria))
+	hooks HookFunc) error {
+	p, err := s.loadPlan(ctx, s.db, []uuid.UUID{a.WorkspaceID}, []uuid.UUID{a.CommerceID})
 	if err != nil {
 		return err
+	}
+	if withTarget && (asksLastContacted(a.TargetCriteria) || p.asksLastContacted()) {
+		need := []planNeed{{WorkspaceID: a.WorkspaceID, CommerceID: a.CommerceID, Channel: a.Channel}}
+		if err := s.loadLastContacted(ctx, s.db, p, need); err != nil {
+			return err
+		}
 	}
 	c := p.commerce(a.WorkspaceID, a.CommerceID)
 	if c == nil { // deleted with its activities meanwhile
@@ -194,7 +198,7 @@ func (s *DB) writeResolution(ctx context.Context, a Activity, target *TargetUser
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `
-		UPDATE activities SET target = $3::jsonb, resolved_attributes = $4::jsonb, status = $5, updated_at = now()
+		UPDATE activities SET target = $3::json, resolved_attributes = $4::json, status = $5, updated_at = now()
 		WHERE workspace_id = $1 AND id = $2 AND status = $6 AND updated_at = $7`,
 		a.WorkspaceID, a.ID, targetJSON, string(attrsJSON), status, from, a.UpdatedAt)
 	if err != nil {
@@ -295,7 +299,7 @@ func (s *DB) AssignTargetUser(ctx context.Context, workspaceID, activityID, targ
 	if err != nil {
 		return TargetUser{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE activities SET target = $2::jsonb, updated_at = now() WHERE id = $1`, a.ID, string(b)); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE activities SET target = $2::json, updated_at = now() WHERE id = $1`, a.ID, string(b)); err != nil {
 		return TargetUser{}, err
 	}
 	return t, tx.Commit()

@@ -63,6 +63,7 @@ type AttributeKeyCreate struct {
 // CreateAttributeKey adds a key of the workspace's own. ErrConflict if the workspace already
 // sees a key of that name (its own, or a built-in one).
 func (s *DB) CreateAttributeKey(ctx context.Context, workspaceID uuid.UUID, in AttributeKeyCreate) (AttributeKey, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	var k AttributeKey
 	err := s.db.GetContext(ctx, &k, `
 		INSERT INTO attribute_keys (id, workspace_id, key, label, description)
@@ -79,6 +80,7 @@ func (s *DB) CreateAttributeKey(ctx context.Context, workspaceID uuid.UUID, in A
 // resolved it keep what they resolved. ErrNotFound for a key the workspace does not have;
 // ErrInvalid for a built-in key, which every workspace keeps.
 func (s *DB) DeleteAttributeKey(ctx context.Context, workspaceID, id uuid.UUID) error {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	k, err := s.GetAttributeKey(ctx, workspaceID, id)
 	if err != nil {
 		return err

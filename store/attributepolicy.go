@@ -70,6 +70,7 @@ type AttributePolicyUpsert struct {
 // workspace does not see; ErrInvalid for INTERNAL_SERVICE on a key without an internal
 // resolver (only the built-in keys have one).
 func (s *DB) UpsertAttributePolicy(ctx context.Context, workspaceID uuid.UUID, in AttributePolicyUpsert) (AttributePolicy, bool, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	key, err := s.GetAttributeKey(ctx, workspaceID, in.AttributeKeyID)
 	if err != nil {
 		return AttributePolicy{}, false, err
@@ -152,6 +153,7 @@ func (s *DB) upsertAttributePolicy(ctx context.Context, workspaceID uuid.UUID, i
 // DeleteAttributePolicy removes a policy: its key resolves by its default again. ErrNotFound if
 // the workspace has no such policy.
 func (s *DB) DeleteAttributePolicy(ctx context.Context, workspaceID, id uuid.UUID) error {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	res, err := s.db.ExecContext(ctx, `DELETE FROM attribute_policies WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
 	if err != nil {
 		return err
@@ -167,6 +169,7 @@ func (s *DB) DeleteAttributePolicy(ctx context.Context, workspaceID, id uuid.UUI
 // workspace has no such policy; ErrInvalid for a policy that never had a secret (it was never
 // CLIENT_HOOK).
 func (s *DB) RotateHookSecret(ctx context.Context, workspaceID, id uuid.UUID) (AttributePolicy, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	fresh := NewWebhookSecret()
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE attribute_policies SET hook_previous_secret = hook_secret, hook_previous_expires_at = $4,

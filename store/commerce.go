@@ -57,6 +57,7 @@ type CommerceCreate struct {
 // CreateCommerce stores a commerce and its addresses. ErrConflict if the id (when given) or the
 // external id is taken.
 func (s *DB) CreateCommerce(ctx context.Context, workspaceID uuid.UUID, in CommerceCreate) (Commerce, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	id := in.ID
 	if id == uuid.Nil {
 		id = newID()
@@ -148,6 +149,7 @@ func (s *DB) ListCommerces(ctx context.Context, workspaceID uuid.UUID, f Commerc
 // the commerce as GetCommerce does. ErrNotFound if the workspace has none such; ErrConflict if
 // the new external id is taken.
 func (s *DB) UpdateCommerce(ctx context.Context, workspaceID, id uuid.UUID, change func(*Commerce) error) (Commerce, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	_, err := updateRow(ctx, s.db, func(tx *sqlx.Tx) (Commerce, error) {
 		var c Commerce
 		err := tx.GetContext(ctx, &c, `SELECT `+commerceColumns+` FROM commerces WHERE workspace_id = $1 AND id = $2
@@ -182,6 +184,7 @@ type CommerceSyncItem struct {
 // SyncCommerces upserts commerces by external id in one statement and reports how many were
 // created and updated. Items must have distinct external ids (the caller checks).
 func (s *DB) SyncCommerces(ctx context.Context, workspaceID uuid.UUID, items []CommerceSyncItem) (created, updated int, err error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	if len(items) == 0 {
 		return 0, 0, nil
 	}

@@ -118,8 +118,8 @@ const finishDispatchSQL = `
 			status = CASE WHEN old.status = ANY($13) THEN coalesce($11, a.status) ELSE a.status END,
 			external_id = CASE WHEN $11::text IS NOT NULL AND old.status = ANY($13) THEN coalesce($9, a.external_id) ELSE a.external_id END,
 			target = CASE WHEN $11::text = 'DISPATCHED' AND old.status = ANY($13) AND a.target->>'commerce_user_id' IS NOT NULL
-				THEN a.target || jsonb_build_object('status', 'LOCKED', 'updated_at', $10::timestamptz, 'locked_at',
-					CASE WHEN jsonb_typeof(a.target->'locked_at') = 'string' THEN a.target->'locked_at' ELSE to_jsonb($10::timestamptz) END)
+				THEN (a.target::jsonb || jsonb_build_object('status', 'LOCKED', 'updated_at', $10::timestamptz, 'locked_at',
+					coalesce(a.target->'locked_at', to_json($10::timestamptz))))::json
 				ELSE a.target END,
 			dispatched_user_id = CASE WHEN $11::text = 'DISPATCHED' AND old.status = ANY($13)
 				THEN (a.target->>'commerce_user_id')::uuid ELSE a.dispatched_user_id END,

@@ -45,9 +45,10 @@
 //
 // # Pools and hot paths
 //
-// Two pools: the main one, and async, whose commits do not wait for the WAL flush, for the
+// Three pools: the main one; async, whose commits do not wait for the WAL flush, for the
 // delivery worker's reads and bookkeeping (see DB.async for why losing those in a crash is
-// harmless). The hottest statements are prepared once per pool (DB.prepared). Activity creates
+// harmless); and generic, a few sessions that always use generic plans, for the activity create
+// batch's statements (see DB.generic). The hottest statements are prepared once per pool (DB.prepared). Activity creates
 // and webhook sends go through a group-commit batcher (batch.go): concurrent calls are written
 // by one statement, and a batch that fails on one row's data is retried row by row.
 //

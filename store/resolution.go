@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -244,7 +245,7 @@ type planCommerce struct {
 	Metadata       json.RawMessage `json:"metadata"`
 	PrimaryAddress *planAddress    `json:"primary_address"`
 	Users          []planUser      `json:"users"` // active ones, oldest first
-	info           json.RawMessage // commerceInfo, made once
+	info           json.RawMessage // commerceInfo, made when loaded
 }
 
 type planKey struct {
@@ -290,15 +291,38 @@ type lastKey struct {
 	channel  string
 }
 
-type policyKey struct{ workspace, key uuid.UUID }
+// workspacePlan is what resolution reads of one workspace: its active target configs by
+// priority, its own attribute keys, and its policies by key id.
+type workspacePlan struct {
+	configs  []planConfig
+	keys     []planKey
+	policies map[uuid.UUID]planPolicy
+}
 
-// resolutionPlan is everything a batch of resolutions decides with.
+// resolutionPlan is everything a batch of resolutions decides with. Its parts are not changed
+// once loaded: the create path shares them through planCache.
 type resolutionPlan struct {
-	configs   map[uuid.UUID][]planConfig // by workspace, by priority
-	keys      map[uuid.UUID][]planKey    // by workspace (nil: the built-in keys)
-	policies  map[policyKey]planPolicy
-	commerces map[uuid.UUID]*planCommerce
-	last      map[lastKey]planLast
+	builtin    []planKey
+	workspaces map[uuid.UUID]*workspacePlan
+	commerces  map[uuid.UUID]*planCommerce
+	last       map[lastKey]planLast
+}
+
+func newResolutionPlan() *resolutionPlan {
+	return &resolutionPlan{workspaces: map[uuid.UUID]*workspacePlan{}, commerces: map[uuid.UUID]*planCommerce{}, last: map[lastKey]planLast{}}
+}
+
+// asksLastContacted reports whether a config of the plan's workspaces has a LAST_CONTACTED
+// criterion.
+func (p *resolutionPlan) asksLastContacted() bool {
+	for _, w := range p.workspaces {
+		for _, c := range w.configs {
+			if c.Criteria.asksLastContacted() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // planNeed is one activity a plan is loaded for.
@@ -307,26 +331,24 @@ type planNeed struct {
 	Channel                 string
 }
 
-// loadPlanSQL reads, for a set of workspaces ($1), commerces ($2) and attribute key names ($3),
-// what resolving their activities needs: the workspaces' active target configs, the keys of
-// those names they see with the workspaces' policies for them, and the commerces with their
-// primary address and active users (roles, active contacts). One statement, prepared, with
-// index lookups by the arrays: it runs once per create batch. (Which commerce is which
-// workspace's is checked by the caller, planCommerce.WorkspaceID.)
+// loadPlanSQL reads, for a set of workspaces ($1) and commerces ($2), what resolving their
+// activities needs: the built-in attribute keys; the workspaces' active target configs, their
+// own keys and their policies; and the commerces with their primary address and active users
+// (roles, active contacts). One statement, prepared, with index lookups by the arrays. (Which
+// commerce is which workspace's is checked by the caller, planCommerce.WorkspaceID.)
 const loadPlanSQL = `
 	SELECT
 		(SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.priority), '[]') FROM (
 			SELECT id, workspace_id, resolution_strategy, fallback_to_commerce_rep, fallback_to_owner, priority, channel,
 				activity_type, criteria
 			FROM target_resolution_configs WHERE workspace_id = ANY($1::uuid[]) AND is_active) c) AS configs,
-		(SELECT coalesce(jsonb_agg(jsonb_build_object('id', k.id, 'workspace_id', k.workspace_id, 'key', k.key, 'policy', to_jsonb(p))), '[]')
-			FROM attribute_keys k
-			LEFT JOIN LATERAL (
-				SELECT p.id, p.workspace_id, p.attribute_key_id, p.strategy, p.resolver_type, p.hook_url, p.hook_timeout_ms,
-					encode(p.hook_secret, 'base64') AS hook_secret, encode(p.hook_previous_secret, 'base64') AS hook_previous_secret,
-					p.hook_previous_expires_at
-				FROM attribute_policies p WHERE p.attribute_key_id = k.id AND p.workspace_id = ANY($1::uuid[])) p ON true
-			WHERE k.key = ANY($3::text[]) AND (k.workspace_id IS NULL OR k.workspace_id = ANY($1::uuid[]))) AS keys,
+		(SELECT coalesce(jsonb_agg(jsonb_build_object('id', k.id, 'workspace_id', k.workspace_id, 'key', k.key)), '[]')
+			FROM attribute_keys k WHERE k.workspace_id IS NULL OR k.workspace_id = ANY($1::uuid[])) AS keys,
+		(SELECT coalesce(jsonb_agg(to_jsonb(p)), '[]') FROM (
+			SELECT id, workspace_id, attribute_key_id, strategy, resolver_type, hook_url, hook_timeout_ms,
+				encode(hook_secret, 'base64') AS hook_secret, encode(hook_previous_secret, 'base64') AS hook_previous_secret,
+				hook_previous_expires_at
+			FROM attribute_policies WHERE workspace_id = ANY($1::uuid[])) p) AS policies,
 		(SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'workspace_id', c.workspace_id, 'name', c.name,
 			'external_id', c.external_id, 'tax_id', c.tax_id, 'metadata', c.metadata,
 			'primary_address', (SELECT to_jsonb(a) FROM (
@@ -351,84 +373,77 @@ const lastContactedSQL = `
 			AND a.channel = n.channel AND a.dispatched_user_id IS NOT NULL ORDER BY a.dispatched_at DESC LIMIT 1))), '[]')
 	FROM unnest($1::uuid[], $2::text[]) AS n(commerce_id, channel)`
 
-// loadPlan reads the plan for needs and the attribute key names wanted. The last contacted
-// users are read only when a target rule of the needs' workspaces may ask for them (the
-// workspace's configs, or own, a criterion of an activity's own): withLast says whether the
-// caller's activities have LAST_CONTACTED criteria of their own.
-func (s *DB) loadPlan(ctx context.Context, needs []planNeed, keyNames []string, withLast bool) (*resolutionPlan, error) {
-	var workspaces, commerces []string
-	for _, n := range needs {
-		if w := n.WorkspaceID.String(); !slices.Contains(workspaces, w) {
-			workspaces = append(workspaces, w)
-		}
-		if c := n.CommerceID.String(); !slices.Contains(commerces, c) {
-			commerces = append(commerces, c)
-		}
-	}
-	stmt, err := s.prepared(ctx, s.db, loadPlanSQL)
+// loadPlan reads the plan of workspaces and commerces on pool (the create batch's, DB.generic,
+// or the main one for the other resolutions).
+func (s *DB) loadPlan(ctx context.Context, pool *sqlx.DB, workspaces, commerces []uuid.UUID) (*resolutionPlan, error) {
+	stmt, err := s.prepared(ctx, pool, loadPlanSQL)
 	if err != nil {
 		return nil, err
 	}
 	var row struct {
 		Configs   []byte `db:"configs"`
 		Keys      []byte `db:"keys"`
+		Policies  []byte `db:"policies"`
 		Commerces []byte `db:"commerces"`
 	}
-	if err := stmt.GetContext(ctx, &row, pq.StringArray(workspaces), pq.StringArray(commerces), pq.StringArray(nonNilStrings(keyNames))); err != nil {
+	if err := stmt.GetContext(ctx, &row, uuidArray(workspaces), uuidArray(commerces)); err != nil {
 		return nil, err
 	}
 	var configs []planConfig
-	var keys []struct {
-		planKey
-		Policy *planPolicy `json:"policy"`
-	}
+	var keys []planKey
+	var policies []planPolicy
 	var coms []*planCommerce
 	for _, d := range []struct {
 		raw []byte
 		dst any
-	}{{row.Configs, &configs}, {row.Keys, &keys}, {row.Commerces, &coms}} {
+	}{{row.Configs, &configs}, {row.Keys, &keys}, {row.Policies, &policies}, {row.Commerces, &coms}} {
 		if err := json.Unmarshal(d.raw, d.dst); err != nil {
 			return nil, fmt.Errorf("store: resolution plan: %w", err)
 		}
 	}
-	p := &resolutionPlan{configs: map[uuid.UUID][]planConfig{}, keys: map[uuid.UUID][]planKey{},
-		policies: map[policyKey]planPolicy{}, commerces: make(map[uuid.UUID]*planCommerce, len(coms)),
-		last: map[lastKey]planLast{}}
+	p := newResolutionPlan()
+	for _, w := range workspaces {
+		p.workspaces[w] = &workspacePlan{policies: map[uuid.UUID]planPolicy{}}
+	}
 	for _, c := range configs {
-		p.configs[c.WorkspaceID] = append(p.configs[c.WorkspaceID], c)
-		withLast = withLast || c.Criteria.asksLastContacted()
+		w := p.workspaces[c.WorkspaceID]
+		w.configs = append(w.configs, c)
 	}
 	for _, k := range keys {
-		ws := uuid.Nil
-		if k.WorkspaceID != nil {
-			ws = *k.WorkspaceID
+		if k.WorkspaceID == nil {
+			p.builtin = append(p.builtin, k)
+		} else {
+			w := p.workspaces[*k.WorkspaceID]
+			w.keys = append(w.keys, k)
 		}
-		if !slices.ContainsFunc(p.keys[ws], func(o planKey) bool { return o.ID == k.ID }) {
-			p.keys[ws] = append(p.keys[ws], k.planKey)
-		}
-		if k.Policy != nil {
-			p.policies[policyKey{k.Policy.WorkspaceID, k.Policy.AttributeKeyID}] = *k.Policy
-		}
+	}
+	for _, pol := range policies {
+		p.workspaces[pol.WorkspaceID].policies[pol.AttributeKeyID] = pol
 	}
 	for _, c := range coms {
+		c.info = c.makeCommerceInfo() // now: the plan is shared, read-only, once loaded
 		p.commerces[c.ID] = c
-	}
-	if withLast {
-		if err := s.loadLastContacted(ctx, p, needs); err != nil {
-			return nil, err
-		}
 	}
 	return p, nil
 }
 
+// uuidArray passes ids as a uuid[] parameter.
+func uuidArray(ids []uuid.UUID) pq.StringArray {
+	out := make(pq.StringArray, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}
+
 // loadLastContacted fills the plan's last contacted users for needs.
-func (s *DB) loadLastContacted(ctx context.Context, p *resolutionPlan, needs []planNeed) error {
+func (s *DB) loadLastContacted(ctx context.Context, pool *sqlx.DB, p *resolutionPlan, needs []planNeed) error {
 	var commerces, channels []string
 	for _, n := range needs {
 		commerces, channels = append(commerces, n.CommerceID.String()), append(channels, n.Channel)
 	}
 	var raw []byte
-	if err := s.db.GetContext(ctx, &raw, lastContactedSQL, pq.StringArray(commerces), pq.StringArray(channels)); err != nil {
+	if err := pool.GetContext(ctx, &raw, lastContactedSQL, pq.StringArray(commerces), pq.StringArray(channels)); err != nil {
 		return err
 	}
 	var last []planLast
@@ -452,11 +467,16 @@ func (p *resolutionPlan) commerce(workspaceID, id uuid.UUID) *planCommerce {
 
 // key returns the key of that name the workspace sees (its own, or a built-in one).
 func (p *resolutionPlan) key(workspaceID uuid.UUID, name string) (planKey, bool) {
-	for _, ws := range []uuid.UUID{workspaceID, uuid.Nil} {
-		for _, k := range p.keys[ws] {
+	if w := p.workspaces[workspaceID]; w != nil {
+		for _, k := range w.keys {
 			if k.Key == name {
 				return k, true
 			}
+		}
+	}
+	for _, k := range p.builtin {
+		if k.Key == name {
+			return k, true
 		}
 	}
 	return planKey{}, false
@@ -465,8 +485,10 @@ func (p *resolutionPlan) key(workspaceID uuid.UUID, name string) (planKey, bool)
 // policy returns the workspace's policy for a key, or the key's default: a built-in key is
 // UPFRONT with INTERNAL_SERVICE, a workspace's own key CALLER_PROVIDED.
 func (p *resolutionPlan) policy(workspaceID uuid.UUID, k planKey) planPolicy {
-	if pol, ok := p.policies[policyKey{workspaceID, k.ID}]; ok {
-		return pol
+	if w := p.workspaces[workspaceID]; w != nil {
+		if pol, ok := w.policies[k.ID]; ok {
+			return pol
+		}
 	}
 	if k.WorkspaceID == nil && hasInternalResolver(k.Key) {
 		internal := ResolverInternal
@@ -478,9 +500,13 @@ func (p *resolutionPlan) policy(workspaceID uuid.UUID, k planKey) planPolicy {
 // config returns the target config that applies to an activity: the workspace's first active
 // one, by priority, for its channel and type; nil when none does.
 func (p *resolutionPlan) config(workspaceID uuid.UUID, channel, typ string) *planConfig {
-	for i, c := range p.configs[workspaceID] {
+	w := p.workspaces[workspaceID]
+	if w == nil {
+		return nil
+	}
+	for i, c := range w.configs {
 		if (c.Channel == nil || *c.Channel == channel) && (c.ActivityType == nil || *c.ActivityType == typ) {
-			return &p.configs[workspaceID][i]
+			return &w.configs[i]
 		}
 	}
 	return nil
@@ -596,9 +622,13 @@ func (c *planCommerce) internal(key string) (json.RawMessage, string) {
 
 // commerceInfo is the commerce_info value: {id, name, externalId, taxId, metadata, primaryAddress}.
 func (c *planCommerce) commerceInfo() json.RawMessage {
-	if c.info != nil {
-		return c.info
+	if c.info == nil {
+		return c.makeCommerceInfo()
 	}
+	return c.info
+}
+
+func (c *planCommerce) makeCommerceInfo() json.RawMessage {
 	type address struct {
 		Street    string   `json:"street"`
 		City      *string  `json:"city"`
@@ -619,8 +649,8 @@ func (c *planCommerce) commerceInfo() json.RawMessage {
 	if a := c.PrimaryAddress; a != nil {
 		info.PrimaryAddress = &address{Street: a.Street, City: a.City, Latitude: a.Latitude, Longitude: a.Longitude}
 	}
-	c.info, _ = json.Marshal(info) // cannot fail: plain values, metadata read from jsonb
-	return c.info
+	b, _ := json.Marshal(info) // cannot fail: plain values, metadata read from jsonb
+	return b
 }
 
 // pick is the user a resolution chose.

@@ -27,12 +27,19 @@ type DB struct {
 	// followed by River's synchronous commit of the job's outcome, which flushes the WAL
 	// past it, so a database crash can lose it only together with the job's outcome, and the
 	// job then runs again.
-	async   *sqlx.DB
+	async *sqlx.DB
+	// generic is a small pool whose sessions always use the generic plan of a prepared
+	// statement (plan_cache_mode=force_generic_plan), for the create batch's two statements
+	// (activity_create.go): PostgreSQL kept planning the resolution plan statement anew for
+	// each batch, which cost twice what running it did. Their inputs are a jsonb document and
+	// arrays, whose contents no custom plan could see better anyway.
+	generic *sqlx.DB
 	box     *seal.Box
 	jobs    *river.Client[*sql.Tx]
 	creates *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
 	sends   *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
 	keys    *keyCache                          // FindAPIKey's recent answers (apikey.go)
+	plans   *planCache                         // what the create batch's resolution read recently (resolution_cache.go)
 	now     func() time.Time                   // the business clock (WithClock)
 	stop    chan struct{}                      // closed by Close: stops the batch writers
 	wake    wakeLimiter                        // which job-writing statements notify River's workers (jobs.go)
@@ -107,11 +114,22 @@ func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, 
 	async.SetMaxOpenConns(20)
 	async.SetMaxIdleConns(20)
 	async.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{db: db, async: async, box: box, jobs: jobs, now: time.Now, stop: make(chan struct{})}
+	generic, err := sqlx.Open("postgres", withParams(dsn, "plan_cache_mode", "force_generic_plan"))
+	if err != nil {
+		db.Close()
+		async.Close()
+		return nil, err
+	}
+	// The batch writers (batchWriters of them) run one statement at a time each.
+	generic.SetMaxOpenConns(batchWriters + 2)
+	generic.SetMaxIdleConns(batchWriters + 2)
+	generic.SetConnMaxIdleTime(5 * time.Minute)
+	s := &DB{db: db, async: async, generic: generic, box: box, jobs: jobs, now: time.Now, stop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
 	s.keys = newKeyCache(s.now)
+	s.plans = newPlanCache()
 	s.creates = newBatcher(s.stop, s.createActivities, nil, 0)
 	// A batch of sends stops growing at 1 MiB of bodies (one body may be 256 KiB).
 	s.sends = newBatcher(s.stop, s.sendMessages, func(m messageSend) int { return len(m.body) }, 1<<20)
@@ -146,6 +164,7 @@ func (s *DB) Close() error {
 		close(s.stop)
 	}
 	s.async.Close()
+	s.generic.Close()
 	return s.db.Close()
 }
 

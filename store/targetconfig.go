@@ -126,6 +126,7 @@ func (s *DB) GetTargetConfig(ctx context.Context, workspaceID, id uuid.UUID) (Ta
 // CreateTargetConfig stores a config (its criteria made with NewTargetCriteria). ErrConflict if
 // it is active and another active config of the workspace has its priority.
 func (s *DB) CreateTargetConfig(ctx context.Context, workspaceID uuid.UUID, c TargetConfig) (TargetConfig, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	crit, err := json.Marshal(nonNilCriteria(c.Criteria))
 	if err != nil {
 		return TargetConfig{}, err
@@ -147,6 +148,7 @@ func (s *DB) CreateTargetConfig(ctx context.Context, workspaceID uuid.UUID, c Ta
 // times is written back. ErrNotFound if the workspace has no such config; ErrConflict for an
 // active config on a priority another active config has.
 func (s *DB) UpdateTargetConfig(ctx context.Context, workspaceID, id uuid.UUID, change func(*TargetConfig) error) (TargetConfig, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (TargetConfig, error) {
 		var c TargetConfig
 		err := tx.GetContext(ctx, &c, `SELECT `+targetConfigColumns+` FROM target_resolution_configs
@@ -174,6 +176,7 @@ func (s *DB) UpdateTargetConfig(ctx context.Context, workspaceID, id uuid.UUID, 
 // DeleteTargetConfig removes a config. Activities it resolved keep their target users.
 // ErrNotFound if the workspace has no such config.
 func (s *DB) DeleteTargetConfig(ctx context.Context, workspaceID, id uuid.UUID) error {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	res, err := s.db.ExecContext(ctx, `DELETE FROM target_resolution_configs WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
 	if err != nil {
 		return err
