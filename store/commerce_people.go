@@ -350,7 +350,7 @@ func (s *DB) GetCommerceContact(ctx context.Context, workspaceID, commerceID, us
 // ErrNotFound as GetCommerceContact; ErrConflict if the user already has the new value.
 func (s *DB) UpdateCommerceContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID, change func(*CommerceContact) error) (CommerceContact, error) {
 	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
-	var typ string // as stored: the type does not change
+	var typ string          // as stored: the type does not change
 	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (CommerceContact, error) {
 		if err := lockCommerceUser(ctx, tx, workspaceID, commerceID, userID); err != nil {
 			return CommerceContact{}, err
