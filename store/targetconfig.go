@@ -95,11 +95,6 @@ type TargetConfig struct {
 	UpdatedAt             time.Time      `db:"updated_at"`
 }
 
-// appliesTo reports whether the config is for activities of this channel and type.
-func (c TargetConfig) appliesTo(channel, typ string) bool {
-	return c.IsActive && (c.Channel == nil || *c.Channel == channel) && (c.ActivityType == nil || *c.ActivityType == typ)
-}
-
 const targetConfigColumns = `id, workspace_id, resolution_strategy, fallback_to_commerce_rep, fallback_to_owner, priority,
 	is_active, channel, activity_type, criteria, created_at, updated_at`
 

@@ -642,7 +642,7 @@ type ActivityAttribute struct {
 	UpdatedAt    activityjson.Time                                `json:"updatedAt"`
 
 	// Value The value (any JSON); null while `PENDING` or when `FAILED`. `commerce_info`'s is a `CommerceInfo`.
-	Value nullable.Nullable[interface{}] `json:"value"`
+	Value ActivityAttribute_Value `json:"value"`
 }
 
 // ActivityAttributeResolutionStatus `FALLBACK`: the resolver failed (`errorMessage`) and the `fallback` the request gave stands in.
@@ -650,6 +650,26 @@ type ActivityAttributeResolutionStatus string
 
 // ActivityAttributeResolverType The `ResolverType` that resolved it; null for a `CALLER_PROVIDED` value.
 type ActivityAttributeResolverType string
+
+// ActivityAttributeValue0 defines model for ActivityAttribute.Value.0.
+type ActivityAttributeValue0 map[string]interface{}
+
+// ActivityAttributeValue1 defines model for ActivityAttribute.Value.1.
+type ActivityAttributeValue1 = []interface{}
+
+// ActivityAttributeValue2 defines model for ActivityAttribute.Value.2.
+type ActivityAttributeValue2 = string
+
+// ActivityAttributeValue3 defines model for ActivityAttribute.Value.3.
+type ActivityAttributeValue3 = float32
+
+// ActivityAttributeValue4 defines model for ActivityAttribute.Value.4.
+type ActivityAttributeValue4 = bool
+
+// ActivityAttribute_Value The value (any JSON); null while `PENDING` or when `FAILED`. `commerce_info`'s is a `CommerceInfo`.
+type ActivityAttribute_Value struct {
+	union json.RawMessage
+}
 
 // ActivityPage defines model for ActivityPage.
 type ActivityPage struct {
@@ -747,16 +767,16 @@ type AttributeHookRequestType string
 
 // AttributeInput A caller-provided attribute: `value` is the value of a `CALLER_PROVIDED` key; `fallback`
 // stands in (status `FALLBACK`) for a value that cannot be resolved, whatever the key's
-// strategy. `null` counts as not given. A key named twice in `attributes` is a `400`.
+// strategy. A key named twice in `attributes` is a `400`.
 type AttributeInput struct {
 	// Fallback Used when the value cannot be resolved.
-	Fallback nullable.Nullable[interface{}] `json:"fallback,omitempty"`
+	Fallback interface{} `json:"fallback,omitempty"`
 
 	// Key A key of `GET /activity-config/attribute-keys`.
 	Key string `json:"key"`
 
 	// Value Any JSON value.
-	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
+	Value interface{} `json:"value,omitempty"`
 }
 
 // AttributeKey A key an activity's attributes may name.
@@ -2218,6 +2238,146 @@ type AttributeHookJSONRequestBody = AttributeHookRequest
 
 // ProviderDispatchJSONRequestBody defines body for ProviderDispatch for application/json ContentType.
 type ProviderDispatchJSONRequestBody = Activity
+
+// AsActivityAttributeValue0 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue0
+func (t ActivityAttribute_Value) AsActivityAttributeValue0() (ActivityAttributeValue0, error) {
+	var body ActivityAttributeValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue0 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue0
+func (t *ActivityAttribute_Value) FromActivityAttributeValue0(v ActivityAttributeValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue0 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue0
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue0(v ActivityAttributeValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue1 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue1
+func (t ActivityAttribute_Value) AsActivityAttributeValue1() (ActivityAttributeValue1, error) {
+	var body ActivityAttributeValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue1 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue1
+func (t *ActivityAttribute_Value) FromActivityAttributeValue1(v ActivityAttributeValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue1 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue1
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue1(v ActivityAttributeValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue2 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue2
+func (t ActivityAttribute_Value) AsActivityAttributeValue2() (ActivityAttributeValue2, error) {
+	var body ActivityAttributeValue2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue2 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue2
+func (t *ActivityAttribute_Value) FromActivityAttributeValue2(v ActivityAttributeValue2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue2 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue2
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue2(v ActivityAttributeValue2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue3 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue3
+func (t ActivityAttribute_Value) AsActivityAttributeValue3() (ActivityAttributeValue3, error) {
+	var body ActivityAttributeValue3
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue3 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue3
+func (t *ActivityAttribute_Value) FromActivityAttributeValue3(v ActivityAttributeValue3) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue3 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue3
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue3(v ActivityAttributeValue3) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue4 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue4
+func (t ActivityAttribute_Value) AsActivityAttributeValue4() (ActivityAttributeValue4, error) {
+	var body ActivityAttributeValue4
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue4 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue4
+func (t *ActivityAttribute_Value) FromActivityAttributeValue4(v ActivityAttributeValue4) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue4 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue4
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue4(v ActivityAttributeValue4) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ActivityAttribute_Value) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ActivityAttribute_Value) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {

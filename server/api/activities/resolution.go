@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/oapi-codegen/nullable"
 
 	api "github.com/switchboard-dev/switchboard/gen/activities"
 	"github.com/switchboard-dev/switchboard/server/activityjson"
@@ -377,12 +376,12 @@ func toAttribute(activityID uuid.UUID, e store.ResolvedAttribute) api.ActivityAt
 	if e.ResolverType != nil {
 		out.ResolverType.Set(api.ActivityAttributeResolverType(*e.ResolverType))
 	}
-	var v any
-	if len(e.Value) > 0 && json.Unmarshal(e.Value, &v) == nil && v != nil {
-		out.Value = nullable.NewNullableWithValue(v)
-	} else {
-		out.Value.SetNull()
+	// The union type keeps the JSON as it is: stored by us, valid.
+	value := e.Value
+	if len(value) == 0 {
+		value = json.RawMessage("null")
 	}
+	_ = out.Value.UnmarshalJSON(value)
 	return out
 }
 

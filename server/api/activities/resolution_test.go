@@ -144,6 +144,12 @@ func lastEventIs(t *testing.T, evs []activitiesclient.ActivityStatusEvent, typ, 
 	}
 }
 
+// jsonOf is an attribute's value as JSON.
+func jsonOf(v activitiesclient.ActivityAttribute_Value) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
 // millis is how every timestamp of the Activities API is written.
 var millis = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`)
 
@@ -553,7 +559,7 @@ func TestResolutionOnCreation(t *testing.T) {
 	} {
 		e := a.ResolvedAttributes[i]
 		resolver, _ := e.ResolverType.Get()
-		value, _ := json.Marshal(e.Value.MustGet())
+		value := jsonOf(e.Value)
 		if e.Key != want.key || string(e.ResolutionStatus) != want.status || string(e.ResolutionStrategy) != want.strategy ||
 			string(resolver) != want.resolver || (want.value != "" && string(value) != want.value) || e.ActivityId != a.Id {
 			t.Errorf("attribute %d: %+v (value %s), want %+v", i, e, value, want)
@@ -769,7 +775,7 @@ func TestRetryResolution(t *testing.T) {
 		}
 		lastEventIs(t, f.events(t, a.Id), "RESOLUTION_RETRY_SUCCESS", "UNRESOLVED", "READY", "", "")
 	}
-	if attrs := f.get(t, past.Id).ResolvedAttributes; attrs[0].ResolutionStatus != "RESOLVED" || fmt.Sprint(attrs[0].Value.MustGet()) != "2x1" {
+	if attrs := f.get(t, past.Id).ResolvedAttributes; attrs[0].ResolutionStatus != "RESOLVED" || jsonOf(attrs[0].Value) != `"2x1"` {
 		t.Errorf("attributes after the retry %+v", attrs)
 	}
 	if n, state, at := jobs(past.Id); n != 1 || state != "available" || at.Before(before.Add(-time.Minute)) {
@@ -931,7 +937,7 @@ func TestClientHooks(t *testing.T) {
 		a := f.activity(t, "hooked", "WHATSAPP", "MESSAGE", `"attribute_keys":["loyalty_tier"]`)
 		e := attribute(t, a)
 		if a.Status != "READY" || e.ResolutionStatus != "RESOLVED" || e.ResolverType.MustGet() != "CLIENT_HOOK" ||
-			fmt.Sprint(e.Value.MustGet()) != "map[points:1200 tier:gold]" {
+			jsonOf(e.Value) != `{"tier":"gold","points":1200}` {
 			t.Fatalf("%s %+v", a.Status, e)
 		}
 		reqs := hook.Requests()
@@ -960,12 +966,12 @@ func TestClientHooks(t *testing.T) {
 			policy("UPFRONT", 200)
 			answer(tc.status, tc.body, tc.delay)
 			a := f.activity(t, "fail-"+tc.name, "WHATSAPP", "MESSAGE", `"attribute_keys":["loyalty_tier"]`)
-			if e := attribute(t, a); a.Status != "UNRESOLVED" || e.ResolutionStatus != "FAILED" || e.ErrorMessage.MustGet() != tc.msg || !e.Value.IsNull() {
+			if e := attribute(t, a); a.Status != "UNRESOLVED" || e.ResolutionStatus != "FAILED" || e.ErrorMessage.MustGet() != tc.msg || jsonOf(e.Value) != "null" {
 				t.Fatalf("%s %+v", a.Status, e)
 			}
 			lastEventIs(t, f.events(t, a.Id), "RESOLUTION_FAILED", "READY", "UNRESOLVED", "ATTRIBUTES_UNRESOLVED", "attribute loyalty_tier: "+tc.msg)
 			a = f.activity(t, "fallback-"+tc.name, "WHATSAPP", "MESSAGE", `"attributes":[{"key":"loyalty_tier","fallback":"bronze"}]`)
-			if e := attribute(t, a); a.Status != "READY" || e.ResolutionStatus != "FALLBACK" || e.Value.MustGet() != "bronze" || e.ErrorMessage.MustGet() != tc.msg {
+			if e := attribute(t, a); a.Status != "READY" || e.ResolutionStatus != "FALLBACK" || jsonOf(e.Value) != `"bronze"` || e.ErrorMessage.MustGet() != tc.msg {
 				t.Fatalf("%s %+v", a.Status, e)
 			}
 		})
@@ -975,7 +981,7 @@ func TestClientHooks(t *testing.T) {
 		answer(200, `"silver"`, 0)
 		rotated, _ := f.c.RotateAttributeHookSecretWithResponse(ctx, policy("UPFRONT", 2000).Id, nil)
 		a := f.activity(t, "rotated", "WHATSAPP", "MESSAGE", `"attribute_keys":["loyalty_tier"]`)
-		if attribute(t, a).Value.MustGet() != "silver" {
+		if jsonOf(attribute(t, a).Value) != `"silver"` {
 			t.Fatalf("%+v", a.ResolvedAttributes)
 		}
 		reqs := hook.Requests()
@@ -992,7 +998,7 @@ func TestClientHooks(t *testing.T) {
 			t.Fatalf("created %+v", a.ResolvedAttributes)
 		}
 		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusDISPATCHED)
-		if e := attribute(t, f.get(t, a.Id)); e.ResolutionStatus != "RESOLVED" || fmt.Sprint(e.Value.MustGet()) != "map[tier:platinum]" || len(hook.Requests()) != calls+1 {
+		if e := attribute(t, f.get(t, a.Id)); e.ResolutionStatus != "RESOLVED" || jsonOf(e.Value) != `{"tier":"platinum"}` || len(hook.Requests()) != calls+1 {
 			t.Errorf("dispatched with %+v after %d calls", e, len(hook.Requests())-calls)
 		}
 
