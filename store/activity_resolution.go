@@ -93,12 +93,11 @@ func (s *DB) resolveActivity(ctx context.Context, workspaceID, id uuid.UUID, mod
 	case mode == ResolveRetry:
 		event = EventResolutionRetryFailed
 	}
-	written, err := s.writeResolution(ctx, a, target, attrs, status, from, event, code, msg)
+	after, written, err := s.writeResolution(ctx, a, target, attrs, status, from, event, code, msg)
 	if err != nil || !written {
 		return a, false, !written && err == nil, err
 	}
-	a, err = s.GetActivity(ctx, workspaceID, id)
-	return a, ok, false, err
+	return after, ok, false, nil
 }
 
 // rerun resolves, in place, the target user (when withTarget) and the attributes at run, calling
@@ -176,25 +175,26 @@ func (s *DB) rerun(ctx context.Context, a Activity, target *TargetUser, withTarg
 
 // writeResolution stores what a resolution decided, if the activity is still as it was read
 // (its status and updated_at): the target user, the attributes, the status, the event (when
-// event is not "") and, for an activity made READY again, its dispatch job. It reports false
-// when the activity had changed.
+// event is not "") and, for an activity made READY again, its dispatch job. It returns the
+// activity as written (read before the commit: once committed, its dispatch may already have
+// moved it on), or false when the activity had changed.
 func (s *DB) writeResolution(ctx context.Context, a Activity, target *TargetUser, attrs ResolvedAttributes, status, from, event,
-	code, msg string) (bool, error) {
+	code, msg string) (Activity, bool, error) {
 	var targetJSON any
 	if target != nil {
 		b, err := json.Marshal(target)
 		if err != nil {
-			return false, err
+			return a, false, err
 		}
 		targetJSON = string(b)
 	}
 	attrsJSON, err := json.Marshal(attrs)
 	if err != nil {
-		return false, err
+		return a, false, err
 	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return false, err
+		return a, false, err
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `
@@ -202,16 +202,16 @@ func (s *DB) writeResolution(ctx context.Context, a Activity, target *TargetUser
 		WHERE workspace_id = $1 AND id = $2 AND status = $6 AND updated_at = $7`,
 		a.WorkspaceID, a.ID, targetJSON, string(attrsJSON), status, from, a.UpdatedAt)
 	if err != nil {
-		return false, err
+		return a, false, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
+		return a, false, nil
 	}
 	if event != "" {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO activity_status_events (id, activity_id, event_type, from_status, to_status, error_code, error_message)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, newID(), a.ID, event, from, status, nullString(code), nullString(msg)); err != nil {
-			return false, err
+			return a, false, err
 		}
 	}
 	if status == StatusReady && from == StatusUnresolved {
@@ -222,10 +222,14 @@ func (s *DB) writeResolution(ctx context.Context, a Activity, target *TargetUser
 			opts.ScheduledAt = a.ScheduledAt
 		}
 		if _, err := s.jobs.InsertTx(ctx, tx.Tx, DispatchActivityArgs{WorkspaceID: a.WorkspaceID, ActivityID: a.ID}, &opts); err != nil {
-			return false, err
+			return a, false, err
 		}
 	}
-	return true, tx.Commit()
+	var after Activity
+	if err := tx.GetContext(ctx, &after, activitySelect+` WHERE a.workspace_id = $1 AND a.id = $2`, a.WorkspaceID, a.ID); err != nil {
+		return a, false, err
+	}
+	return after, true, tx.Commit()
 }
 
 func nullString(s string) *string {

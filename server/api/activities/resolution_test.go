@@ -690,8 +690,10 @@ func TestResolutionAtDispatch(t *testing.T) {
 		if res.JSON200 == nil || res.JSON200.Status != "READY" {
 			t.Fatalf("retry: %d %s", res.StatusCode(), res.Body)
 		}
-		lastEventIs(t, f.events(t, a.Id), "RESOLUTION_RETRY_SUCCESS", "UNRESOLVED", "READY", "", "")
 		waitStatus(t, f.c, a.Id, activitiesclient.ActivityStatusDISPATCHED)
+		evs := f.events(t, a.Id)
+		lastEventIs(t, evs[:len(evs)-1], "RESOLUTION_RETRY_SUCCESS", "UNRESOLVED", "READY", "", "")
+		lastEventIs(t, evs, "DISPATCH_SUCCESS", "READY", "DISPATCHED", "", "")
 		if body := sent(yom, a.Id); body == nil || body["targetUser"].(map[string]any)["commerceUserId"] != finance.String() {
 			t.Errorf("sent %v", body)
 		}
