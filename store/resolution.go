@@ -1,9 +1,10 @@
 package store
 
 // Resolution: who an activity is for (its target user) and the attribute values it carries.
-// Both are computed here, in Go, from what one statement reads for a whole batch (loadPlan): the
-// create batch (activity_create.go), the dispatch worker and retry-resolution (ResolveActivity)
-// and the manual assignment (AssignTargetUser) all decide with the same functions. What an
+// Both are computed here, in Go, from what one statement reads for a whole batch (loadPlan; on
+// the create path often from the plan cache, resolution_cache.go): the create batch
+// (activity_create.go), the dispatch worker and retry-resolution (ResolveActivity) decide with
+// the same functions, the manual assignment (AssignTargetUser) with the same reachability. What an
 // activity resolved is kept on its row (the target and resolved_attributes columns), so a create
 // writes one row, as before. Only CLIENT_HOOK attributes need something outside the database:
 // their HTTP calls are made by the caller (HookFunc, package server/resolve), never while a
@@ -103,11 +104,11 @@ type TargetUser struct {
 	UpdatedAt      time.Time      `json:"updated_at"`
 }
 
-// Scan reads the jsonb column.
+// Scan reads the json column.
 func (t *TargetUser) Scan(src any) error { return scanJSON(src, t) }
 
 // ResolvedAttribute is one attribute value of an activity, as resolved (an entry of
-// activities.resolved_attributes, absent values left out: appendResolvedAttribute writes it).
+// activities.resolved_attributes, absent values left out: appendResolvedAttributes writes it).
 // Value is a JSON document, null (or empty) while there is none.
 type ResolvedAttribute struct {
 	ID             uuid.UUID       `json:"id"`
@@ -123,10 +124,10 @@ type ResolvedAttribute struct {
 	UpdatedAt      time.Time       `json:"updated_at"`
 }
 
-// ResolvedAttributes is the jsonb array of an activity's attributes.
+// ResolvedAttributes is the json array of an activity's attributes.
 type ResolvedAttributes []ResolvedAttribute
 
-// Scan reads the jsonb column.
+// Scan reads the json column.
 func (a *ResolvedAttributes) Scan(src any) error { return scanJSON(src, a) }
 
 // HookCall is one CLIENT_HOOK call an attribute needs: POST URL, signed with Secrets, within
