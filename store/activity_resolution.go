@@ -129,6 +129,8 @@ func (s *DB) rerun(ctx context.Context, a Activity, target *TargetUser, withTarg
 		}
 		runTarget(target, c, r, p.last[lastKey{c.ID, a.Channel}], a.Type, a.Channel, now)
 	}
+	// Hooks are shown the activity as this resolution has it so far (its target user just picked).
+	a.Target, a.ResolvedAttributes = target, attrs
 	inputs := parseAttributeInputs(a.Attributes)
 	type waiting struct {
 		i   int

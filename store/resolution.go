@@ -842,6 +842,7 @@ func (s *DB) resolveCreate(p *resolutionPlan, in ActivityCreate, a Activity, now
 			runTarget(out.target, c, r, p.last[lastKey{c.ID, in.Channel}], in.Type, in.Channel, now)
 		}
 	}
+	a.Target = out.target // what a hook is shown: the activity as it will be created
 	inputs := parseAttributeInputs(in.Attributes)
 	var calls []HookCall
 	for _, name := range attributeNames(in.AttributeKeys, in.Attributes) {
