@@ -699,6 +699,18 @@ func TestResolutionAtDispatch(t *testing.T) {
 		}
 	})
 
+	t.Run("an ON_DISPATCH attribute that fails there: UNRESOLVED, nothing sent", func(t *testing.T) {
+		g := newFixture(t, env) // a commerce without promotions in its metadata
+		gyom := g.yomReceiver(t, activitiesclient.ChannelWHATSAPP)
+		g.policy(t, `{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440002","strategy":"ON_DISPATCH","resolver_type":"INTERNAL_SERVICE"}`)
+		a := g.activity(t, "no-promotions-at-dispatch", "WHATSAPP", "MESSAGE", `"attribute_keys":["promotions"]`)
+		waitStatus(t, g.c, a.Id, activitiesclient.ActivityStatusUNRESOLVED)
+		lastEventIs(t, g.events(t, a.Id), "RESOLUTION_FAILED", "READY", "UNRESOLVED", "ATTRIBUTES_UNRESOLVED", "has no promotions")
+		if e := g.get(t, a.Id).ResolvedAttributes[0]; e.ResolutionStatus != "FAILED" || len(gyom.Requests()) != 0 {
+			t.Errorf("%+v, %d sent", e, len(gyom.Requests()))
+		}
+	})
+
 	t.Run("MANUAL, unassigned when due: UNRESOLVED; assigned and retried: dispatched", func(t *testing.T) {
 		if res, _ := f.c.UpdateTargetResolutionConfigWithResponse(ctx, cfg.Id, nil, activitiesclient.UpdateTargetResolutionConfigRequest{
 			ResolutionStrategy: ptr(activitiesclient.TargetResolutionStrategyMANUAL)}); res.JSON200 == nil {
