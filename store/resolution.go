@@ -178,13 +178,29 @@ type attributeInput struct {
 	Fallback json.RawMessage `json:"fallback"`
 }
 
+// decodeInputs reads a request's attributes (written by us from a validated request); most
+// creates send none, which needs no decoding.
+func decodeInputs(raw json.RawMessage) []attributeInput {
+	if isEmptyArray(raw) {
+		return nil
+	}
+	var in []attributeInput
+	_ = json.Unmarshal(raw, &in)
+	return in
+}
+
+// isEmptyArray reports whether raw is absent or [].
+func isEmptyArray(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "[]" || string(raw) == "null"
+}
+
 // given reports whether a JSON value was sent and is not null.
 func given(v json.RawMessage) bool { return len(v) > 0 && string(v) != "null" }
 
 // parseAttributeInputs reads an activity's stored attributes (the request's, as given).
 func parseAttributeInputs(raw json.RawMessage) map[string]attributeInput {
-	var in []attributeInput
-	_ = json.Unmarshal(raw, &in) // written by us from a validated request
+	in := decodeInputs(raw)
 	out := make(map[string]attributeInput, len(in))
 	for _, a := range in {
 		if _, dup := out[a.Key]; !dup {
@@ -203,8 +219,7 @@ func asksLastContacted(criteria json.RawMessage) bool {
 // attributeNames are the keys an activity resolves: attribute_keys, then the keys of
 // attributes not named there, each once, in that order.
 func attributeNames(keys []string, attrs json.RawMessage) []string {
-	var in []attributeInput
-	_ = json.Unmarshal(attrs, &in)
+	in := decodeInputs(attrs)
 	out := make([]string, 0, len(keys)+len(in))
 	for _, k := range keys {
 		if !slices.Contains(out, k) {
@@ -833,9 +848,12 @@ func (s *DB) resolveCreate(p *resolutionPlan, in ActivityCreate, a Activity, now
 		return creation{}, nil, notFound("Commerce")
 	}
 	out := creation{status: StatusReady, attrs: ResolvedAttributes{}}
-	var given []TargetCriterion
-	_ = json.Unmarshal(in.TargetCriteria, &given) // encoded by the handler from the request
-	own := NewTargetCriteria(given)
+	var own TargetCriteria
+	if !isEmptyArray(in.TargetCriteria) {
+		var given []TargetCriterion
+		_ = json.Unmarshal(in.TargetCriteria, &given) // encoded by the handler from the request
+		own = NewTargetCriteria(given)
+	}
 	if r, ok := p.rules(in.WorkspaceID, in.Channel, in.Type, own); ok {
 		out.target = &TargetUser{ID: newID(), Status: ResolutionPending, Strategy: r.strategy, CreatedAt: now, UpdatedAt: now}
 		if r.strategy == StrategyOnCreation {
