@@ -36,15 +36,16 @@ lint: ## golangci-lint with .golangci.yml (bug linters, gosec, the layering); no
 test-go: ## Go tests only (real PostgreSQL, race detector)
 	$(GO) test -race -count=1 ./...
 
-spec-check: ## Lint the specs and type-check a TypeScript SDK generated from each
+spec-check: ## Lint the specs (Redocly, Spectral), generate Go code from each with ogen, type-check a TypeScript SDK of each
 	@bash scripts/spec-check.sh
 
 test: deps check-generated fmt-check vet lint test-go spec-check ## Everything CI runs
 
-bench: deps ## Benchmarks, bounded in time: Go benchmarks, the pgbench-relative load and dispatch run, then webhooks
+bench: deps ## Benchmarks, bounded in time: Go benchmarks, the pgbench-relative load and dispatch run, then webhooks, then ingest
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./server/...
 	$(GO) run ./scripts/bench -c 32 -d 10s -dispatch 20000
 	$(GO) run ./scripts/bench -webhooks -rate 1000 -rate-for 60s -burst-for 20s
+	$(GO) run ./scripts/bench -ingest -rate 1000 -rate-for 60s -burst-for 20s
 
 clean: ## Remove bin/ and the SDK check's output
 	rm -rf bin scripts/sdkcheck/out

@@ -13,3 +13,5 @@ package gen
 //go:generate go tool oapi-codegen -config callingclient/config.yaml ../openapi/calling.yaml
 //go:generate go tool oapi-codegen -config webhooks/config.yaml ../openapi/webhooks.yaml
 //go:generate go tool oapi-codegen -config webhooksclient/config.yaml ../openapi/webhooks.yaml
+//go:generate go tool oapi-codegen -config ingest/config.yaml ../openapi/ingest.yaml
+//go:generate go tool oapi-codegen -config ingestclient/config.yaml ../openapi/ingest.yaml

@@ -28,6 +28,7 @@ var Surfaces = []Surface{
 	{Name: "channels", Title: "Channels API", Prefix: "/workspaces"},
 	{Name: "calling", Title: "Calling API", Prefix: "/calling"},
 	{Name: "webhooks", Title: "Webhooks API", Prefix: "/api/v1"},
+	{Name: "ingest", Title: "Ingest API", Prefix: "/api/v1/ingest"},
 }
 
 // YAML returns the spec of a surface as written.

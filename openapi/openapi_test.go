@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -28,8 +29,11 @@ func load(t *testing.T, name string) *openapi3.T {
 }
 
 // TestSpecs checks what every surface's spec must say for its users: version 3.0.3, an
-// operationId, summary and tags on every operation, every error status the server produces
-// for that operation, and permissions (scopes) on every operation of a permissioned surface.
+// operationId, summary, description and tags on every operation, every error status the server
+// produces for that operation, security requirements without scopes (OpenAPI 3.0.3 keeps those
+// for OAuth2), and the permissions every operation of a permissioned surface needs, in
+// x-permissions and in words in its description (the docs UI does not show extensions), but for
+// those marked x-public.
 func TestSpecs(t *testing.T) {
 	t.Parallel()
 	for _, s := range openapi.Surfaces {
@@ -38,12 +42,16 @@ func TestSpecs(t *testing.T) {
 			if doc.OpenAPI != "3.0.3" {
 				t.Errorf("openapi: %s, want 3.0.3", doc.OpenAPI)
 			}
+			// Relative to where the document is served from; docs.ServedYAML adds the public URL.
+			if len(doc.Servers) != 1 || doc.Servers[0].URL != s.Prefix {
+				t.Errorf("servers: want one, the prefix %s (relative), got %v", s.Prefix, doc.Servers)
+			}
 			permissioned := s.Name != "admin"
 			for path, item := range doc.Paths.Map() {
 				for method, op := range item.Operations() {
 					where := fmt.Sprintf("%s %s", method, path)
-					if op.OperationID == "" || op.Summary == "" || len(op.Tags) == 0 {
-						t.Errorf("%s: needs operationId, summary and tags", where)
+					if op.OperationID == "" || op.Summary == "" || op.Description == "" || len(op.Tags) == 0 {
+						t.Errorf("%s: needs operationId, summary, description and tags", where)
 					}
 					want := []string{"401"}
 					if op.RequestBody != nil {
@@ -59,26 +67,70 @@ func TestSpecs(t *testing.T) {
 							t.Errorf("%s: does not declare %s", where, code)
 						}
 					}
-					if permissioned {
-						if op.Security == nil || len(*op.Security) == 0 {
-							t.Errorf("%s: no security requirement naming its permission", where)
-							continue
+					// A public operation says so, and why (x-public), with an explicitly empty
+					// security: the Ingest API's receiving URL.
+					if reason, _ := op.Extensions["x-public"].(string); reason != "" {
+						if op.Security == nil || len(*op.Security) != 0 {
+							t.Errorf("%s: x-public but not security: []", where)
 						}
-						if op.Responses.Value("403") == nil {
-							t.Errorf("%s: does not declare 403", where)
-						}
-						for _, alt := range *op.Security {
-							for scheme, scopes := range alt {
-								if len(scopes) == 0 {
-									t.Errorf("%s: %s names no permission", where, scheme)
-								}
+						continue
+					}
+					security := doc.Security
+					if op.Security != nil {
+						security = *op.Security
+					}
+					for _, alt := range security {
+						for scheme, scopes := range alt {
+							if len(scopes) > 0 {
+								t.Errorf("%s: %s has scopes %v; permissions belong in x-permissions", where, scheme, scopes)
 							}
+						}
+					}
+					perms := permissions(t, where, op)
+					if !permissioned {
+						continue
+					}
+					if len(security) == 0 || len(perms) == 0 {
+						t.Errorf("%s: needs a security requirement and the permission it needs in x-permissions", where)
+						continue
+					}
+					if op.Responses.Value("403") == nil {
+						t.Errorf("%s: does not declare 403", where)
+					}
+					for _, p := range perms {
+						if !strings.Contains(op.Description, "`"+p+"`") {
+							t.Errorf("%s: the description does not name its permission `%s`", where, p)
 						}
 					}
 				}
 			}
 		})
 	}
+}
+
+// permissions returns an operation's x-permissions, failing the test when it is not a list of
+// names.
+func permissions(t *testing.T, where string, op *openapi3.Operation) []string {
+	t.Helper()
+	raw, ok := op.Extensions["x-permissions"]
+	if !ok {
+		return nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		t.Errorf("%s: x-permissions is %T, want a list", where, raw)
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			t.Errorf("%s: x-permissions holds %v, want names", where, v)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // TestPermissionsCatalog keeps the Admin API's Permission enum (what keys can be given) and
@@ -97,16 +149,9 @@ func TestPermissionsCatalog(t *testing.T) {
 		doc := load(t, s.Name)
 		for path, item := range doc.Paths.Map() {
 			for method, op := range item.Operations() {
-				if op.Security == nil {
-					continue
-				}
-				for _, alt := range *op.Security {
-					for _, scopes := range alt {
-						for _, sc := range scopes {
-							if !slices.Contains(known, sc) {
-								t.Errorf("%s %s %s requires %q, which admin.yaml's Permission enum does not list", s.Name, method, path, sc)
-							}
-						}
+				for _, p := range permissions(t, method+" "+path, op) {
+					if !slices.Contains(known, p) {
+						t.Errorf("%s %s %s requires %q, which admin.yaml's Permission enum does not list", s.Name, method, path, p)
 					}
 				}
 			}

@@ -4,10 +4,15 @@
 #   1. every spec has a usage file scripts/sdkcheck/usage/<name>.ts and vice versa
 #   2. npm ci in scripts/sdkcheck (skipped while node_modules matches the lock)
 #   3. redocly lint each spec with scripts/sdkcheck/redocly.yaml (fails on any error)
-#   4. openapi-typescript each spec into scripts/sdkcheck/out/<name>.ts
-#   5. tsc -p scripts/sdkcheck: the usage files must type-check against the generated SDKs
+#   4. spectral lint each spec with scripts/sdkcheck/.spectral.yaml (spectral:oas; fails on any
+#      error or warning)
+#   5. ogen generates a Go client and server from each spec, into a temporary directory (fails
+#      when it cannot: a name collision, a construct it does not read)
+#   6. openapi-typescript each spec into scripts/sdkcheck/out/<name>.ts
+#   7. tsc -p scripts/sdkcheck: the usage files must type-check against the generated SDKs
 #
-# Needs node (>= 20.19) and npm; tool versions are pinned in scripts/sdkcheck/package-lock.json.
+# Needs node (>= 20.19) and npm; tool versions are pinned in scripts/sdkcheck/package-lock.json,
+# ogen's in scripts/ogen/go.mod (a module of its own, like golangci-lint's in scripts/lint).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -64,7 +69,7 @@ echo "spec-check: ${#specs[@]} specs, each with a usage file"
 # --- 2. tools -------------------------------------------------------------------------------
 want=$(cat "$SDK/package.json" "$SDK/package-lock.json" <(node --version) | sha256sum | cut -d' ' -f1)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] &&
-   [ -x "$BIN/redocly" ] && [ -x "$BIN/openapi-typescript" ] && [ -x "$BIN/tsc" ]; then
+   [ -x "$BIN/redocly" ] && [ -x "$BIN/spectral" ] && [ -x "$BIN/openapi-typescript" ] && [ -x "$BIN/tsc" ]; then
   echo "spec-check: tools up to date ($SDK/node_modules)"
 else
   echo "spec-check: npm ci in $SDK"
@@ -100,7 +105,28 @@ for spec in "${specs[@]}"; do
 done
 [ "$lint_errors" -eq 0 ] || fail "redocly lint found $lint_errors errors (listed above); fix the spec, or, if a rule fights a deliberate design, turn it off in $SDK/redocly.yaml with a comment saying why"
 
-# --- 4. generate ----------------------------------------------------------------------------
+# --- 4. spectral ----------------------------------------------------------------------------
+# spectral:oas, as third-party tools read the specs; a warning fails as an error does.
+if ! "$BIN/spectral" lint --ruleset "$SDK/.spectral.yaml" --fail-severity=warn --format=text \
+       "${specs[@]}" >"$tmp/spectral.txt" 2>&1; then
+  sed "s/^/  /" "$tmp/spectral.txt" >&2
+  fail "spectral lint (spectral:oas) found errors or warnings (listed above); fix the spec, or, if a rule fights a deliberate design, turn it off in $SDK/.spectral.yaml with a comment saying why"
+fi
+echo "spec-check: spectral:oas: ${#specs[@]} specs, no errors or warnings"
+
+# --- 5. ogen --------------------------------------------------------------------------------
+# A strict Go generator (its own name rules: a security scheme and a schema that map to one
+# name are a collision). Generated into $tmp and thrown away: only that it can is checked.
+for name in "${names[@]}"; do
+  if ! go tool -modfile=scripts/ogen/go.mod ogen --clean --package "$name" --target "$tmp/ogen/$name" \
+         "openapi/$name.yaml" >"$tmp/ogen.log" 2>&1; then
+    grep -v '^.*WARN' "$tmp/ogen.log" | sed "s/^/  /" >&2
+    fail "ogen cannot generate Go code from openapi/$name.yaml (see above)"
+  fi
+done
+echo "spec-check: ogen generated a Go client and server from each of the ${#names[@]} specs"
+
+# --- 6. generate ----------------------------------------------------------------------------
 rm -rf "$SDK/out"
 mkdir -p "$SDK/out"
 for name in "${names[@]}"; do
@@ -115,7 +141,7 @@ for name in "${names[@]}"; do
 done
 echo "spec-check: generated ${#names[@]} TypeScript SDKs in $SDK/out"
 
-# --- 5. type-check --------------------------------------------------------------------------
+# --- 7. type-check --------------------------------------------------------------------------
 # --incremental keeps per-file results (by content hash) under node_modules/.cache: warm runs
 # re-check only what changed.
 if ! "$BIN/tsc" -p "$SDK" --pretty false --incremental \

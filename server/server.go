@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,12 +21,14 @@ import (
 	genadmin "github.com/switchboard-dev/switchboard/gen/admin"
 	gencalling "github.com/switchboard-dev/switchboard/gen/calling"
 	genchannels "github.com/switchboard-dev/switchboard/gen/channels"
+	geningest "github.com/switchboard-dev/switchboard/gen/ingest"
 	genwebhooks "github.com/switchboard-dev/switchboard/gen/webhooks"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server/api/activities"
 	"github.com/switchboard-dev/switchboard/server/api/admin"
 	"github.com/switchboard-dev/switchboard/server/api/calling"
 	"github.com/switchboard-dev/switchboard/server/api/channels"
+	"github.com/switchboard-dev/switchboard/server/api/ingest"
 	"github.com/switchboard-dev/switchboard/server/api/portal"
 	"github.com/switchboard-dev/switchboard/server/api/webhooks"
 	"github.com/switchboard-dev/switchboard/server/auth"
@@ -46,6 +50,38 @@ type Config struct {
 	// AllowPrivateEndpoints lets calls the server makes itself to user-given URLs (the Calling
 	// API's pre-checks, attribute hooks) reach loopback, private and link-local addresses.
 	AllowPrivateEndpoints bool
+	// PublicURL is the base of every absolute URL the server hands out — portal session links,
+	// the servers of the specs it serves — as clients reach it (SWITCHBOARD_PUBLIC_URL, e.g.
+	// https://switchboard.example.com). Never taken from a request's Host header, which the
+	// client chooses. Required; see PublicBase.
+	PublicURL string
+}
+
+// PublicBase checks a public base URL (SWITCHBOARD_PUBLIC_URL): absolute, http or https, with
+// a host and no query, fragment or credentials; a path is kept (a server behind a proxy under
+// /switchboard). It returns the URL without a trailing slash.
+func PublicBase(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Errorf("%q is not an absolute http:// or https:// URL", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery || u.User != nil {
+		return "", fmt.Errorf("%q must be a scheme, a host and at most a path (no query, fragment or user)", raw)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// DefaultPublicURL is the public URL of a server listening on addr (host:port) when none is
+// configured: http:// and the address, with 127.0.0.1 for an unspecified host (0.0.0.0, ::).
+func DefaultPublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // Renderer writes a problem in a surface's documented error body.
@@ -65,6 +101,10 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	public, err := PublicBase(cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("public URL: %w", err)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	var surfaces []surface
@@ -81,33 +121,41 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs/") })
-	if err := docs.Register(e); err != nil {
+	if err := docs.Register(e, public); err != nil {
 		return nil, err
 	}
-	portal.Register(e) // the customer portal page; it calls the Webhooks API from the browser
+	portal.Register(e, db.PortalFrameAncestors) // the customer portal page; it calls the Webhooks API from the browser
+	// The Ingest API's handler also serves its sources' public receiving URLs (/ingest/...), outside
+	// its prefix and its spec's validation (see ingest.Handler.Register); their errors are
+	// written in its body.
+	ingestHandler := &ingest.Handler{DB: db, Now: cfg.Now, PublicURL: public}
+	ingestHandler.Register(e)
+	surfaces = append(surfaces, surface{prefix: "/ingest", render: ingest.Render})
 
 	keys := auth.APIKeys(db, cfg.Now)
 	mounts := map[string]struct {
 		render   Renderer
 		authn    echo.MiddlewareFunc
-		camel    bool // accept camelCase aliases of snake_case body fields
 		register func(g *echo.Group)
 	}{
-		"activities": {activities.Render, keys, true, func(g *echo.Group) {
+		"activities": {activities.Render, keys, func(g *echo.Group) {
 			hooks := resolve.New(resolve.Options{AllowPrivate: cfg.AllowPrivateEndpoints, Now: cfg.Now})
 			genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(&activities.Handler{DB: db, Hooks: hooks}, nil))
 		}},
-		"admin": {admin.Render, auth.Operator(cfg.AdminToken), false, func(g *echo.Group) {
+		"admin": {admin.Render, auth.Operator(cfg.AdminToken), func(g *echo.Group) {
 			genadmin.RegisterHandlers(g, genadmin.NewStrictHandler(&admin.Handler{DB: db, Now: cfg.Now}, nil))
 		}},
-		"channels": {channels.Render, keys, false, func(g *echo.Group) {
+		"channels": {channels.Render, keys, func(g *echo.Group) {
 			genchannels.RegisterHandlers(g, genchannels.NewStrictHandler(channels.New(db, cfg.Now), nil))
 		}},
-		"calling": {calling.Render, keys, false, func(g *echo.Group) {
+		"calling": {calling.Render, keys, func(g *echo.Group) {
 			gencalling.RegisterHandlers(g, gencalling.NewStrictHandler(calling.New(db, cfg.Now, cfg.AllowPrivateEndpoints), nil))
 		}},
-		"webhooks": {webhooks.Render, keys, false, func(g *echo.Group) {
-			genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now},
+		"ingest": {ingest.Render, keys, func(g *echo.Group) {
+			geningest.RegisterHandlers(g, geningest.NewStrictHandler(ingestHandler, []geningest.StrictMiddlewareFunc{ingest.WithRequest}))
+		}},
+		"webhooks": {webhooks.Render, keys, func(g *echo.Group) {
+			genwebhooks.RegisterHandlers(g, genwebhooks.NewStrictHandler(&webhooks.Handler{DB: db, Now: cfg.Now, PublicURL: public},
 				[]genwebhooks.StrictMiddlewareFunc{webhooks.WithRequest}))
 		}},
 	}
@@ -124,12 +172,11 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		if err != nil {
 			return nil, err
 		}
-		spec.AcceptCamelCase = m.camel
 		surfaces = append(surfaces, surface{prefix: s.Prefix, render: m.render})
 		m.register(e.Group(s.Prefix, spec.Match(), m.authn, spec.Validate()))
 	}
-	if len(surfaces) != len(mounts) {
-		return nil, fmt.Errorf("%d surfaces have handlers, %d are in openapi.Surfaces", len(mounts), len(surfaces))
+	if len(surfaces) != len(mounts)+1 { // +1: the receiving URLs' /ingest
+		return nil, fmt.Errorf("%d surfaces have handlers, %d are in openapi.Surfaces", len(mounts), len(surfaces)-1)
 	}
 	return e, nil
 }

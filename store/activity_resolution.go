@@ -271,11 +271,9 @@ func (s *DB) AssignTargetUser(ctx context.Context, workspaceID, activityID, targ
 		return TargetUser{}, &Error{Kind: ErrInvalid, Message: fmt.Sprintf(
 			"Target user is %s: only a PENDING or FAILED target user that is not locked can be assigned", t.Status)}
 	}
-	var users []CommerceUser
-	if userID != uuid.Nil {
-		if users, err = loadCommerceUsers(ctx, tx, a.CommerceID, userID); err != nil {
-			return TargetUser{}, err
-		}
+	users, err := loadCommerceUsers(ctx, tx, a.CommerceID, &userID)
+	if err != nil {
+		return TargetUser{}, err
 	}
 	if len(users) == 0 {
 		return TargetUser{}, &Error{Kind: ErrInvalid, Field: "commerce_user_id", Message: "commerce_user_id is not a user of the activity's commerce"}

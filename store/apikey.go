@@ -79,11 +79,8 @@ func (s *DB) RevokeAPIKey(ctx context.Context, workspaceID, id uuid.UUID) error 
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 		WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if err != nil {
+	if err := changedRow(res, err, func() error { return notFound("API key") }); err != nil {
 		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("API key")
 	}
 	s.keys.clear() // this process refuses the key at once; others within keyCacheTTL
 	return nil

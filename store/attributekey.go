@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// The built-in attribute keys every workspace has (migration 0011 writes them, idempotently),
+// The built-in attribute keys every workspace has (migration 0014 writes them, idempotently),
 // each with an internal resolver (resolution.go).
 const (
 	AttributeCommerceInfo = "commerce_info"

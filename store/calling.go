@@ -87,6 +87,94 @@ type PreCheckResponseConfig struct {
 	ResponseFieldValue json.RawMessage `json:"response_field_value"`
 }
 
+// callingRow is a configuration as stored: its pre-checks' credentials sealed apart.
+type callingRow struct {
+	CallingConfig
+	Secrets []byte `db:"pre_check_secrets"`
+}
+
+// preCheckSecret is what is sealed of one pre-check: its auth's credentials.
+type preCheckSecret struct {
+	Token    string `json:"token,omitempty"`
+	Password string `json:"password,omitempty"`
+}
+
+func callingAAD(id string) []byte { return []byte("calling_config:" + id) }
+
+// sealPreChecks splits a configuration's pre-checks into what pre_checks stores (the
+// credentials left out) and their credentials sealed, by position (SQL NULL when none has any).
+func (s *DB) sealPreChecks(id string, checks PreChecks) (PreChecks, any) {
+	stored := make(PreChecks, len(checks))
+	secrets := make([]preCheckSecret, len(checks))
+	has := false
+	for i, pc := range checks {
+		stored[i] = pc
+		if pc.HTTPRequest == nil || pc.HTTPRequest.Auth == nil {
+			continue
+		}
+		hr, a := *pc.HTTPRequest, *pc.HTTPRequest.Auth
+		secrets[i] = preCheckSecret{Token: a.Token, Password: a.Password}
+		has = has || a.Token != "" || a.Password != ""
+		a.Token, a.Password = "", ""
+		hr.Auth = &a
+		stored[i].HTTPRequest = &hr
+	}
+	if !has {
+		return stored, nil
+	}
+	plain, _ := json.Marshal(secrets) //nolint:gosec // G117: the credentials are marshaled only to be sealed just below
+	return stored, s.box.Seal(plain, callingAAD(id))
+}
+
+// open returns the configuration with its pre-checks' credentials back in place.
+func (s *DB) open(r callingRow) (CallingConfig, error) {
+	c := r.CallingConfig
+	if len(r.Secrets) == 0 {
+		return c, nil // none, or stored before they were sealed
+	}
+	plain, err := s.box.Open(r.Secrets, callingAAD(c.ID))
+	if err != nil {
+		return c, fmt.Errorf("configuration %s pre-check credentials: %w", c.ID, err)
+	}
+	var secrets []preCheckSecret
+	if err := json.Unmarshal(plain, &secrets); err != nil {
+		return c, err
+	}
+	checks := make(PreChecks, len(c.PreChecks))
+	copy(checks, c.PreChecks)
+	for i := range checks {
+		if i >= len(secrets) || checks[i].HTTPRequest == nil || checks[i].HTTPRequest.Auth == nil {
+			continue
+		}
+		hr, a := *checks[i].HTTPRequest, *checks[i].HTTPRequest.Auth
+		a.Token, a.Password = secrets[i].Token, secrets[i].Password
+		hr.Auth = &a
+		checks[i].HTTPRequest = &hr
+	}
+	c.PreChecks = checks
+	return c, nil
+}
+
+// sealPlainPreCheckSecrets seals the pre-check credentials of configurations stored before
+// they were sealed (migration 0011), in tx; Migrate runs it.
+func (s *DB) sealPlainPreCheckSecrets(ctx context.Context, tx *sqlx.Tx) error {
+	var rows []callingRow
+	if err := tx.SelectContext(ctx, &rows, `SELECT `+callingColumns+`, pre_check_secrets FROM calling_configs
+		WHERE pre_check_secrets IS NULL
+		  AND jsonb_path_exists(pre_checks, '$[*].http_request.auth ? (exists (@.token) || exists (@.password))')
+		FOR UPDATE`); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		stored, sealed := s.sealPreChecks(r.ID, r.PreChecks)
+		if _, err := tx.ExecContext(ctx, `UPDATE calling_configs SET pre_checks = $2, pre_check_secrets = $3 WHERE id = $1`,
+			r.ID, stored, sealed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // PreChecks is stored as a jsonb array.
 type PreChecks []PreCheck
 
@@ -108,6 +196,9 @@ const callingColumns = `id, workspace_id, reseller_id, template, merchant_id, in
 	inbound_call_end_time, inbound_call_timezone, inbound_block_action, inbound_redirect_number,
 	inbound_block_message, enforce_blacklist, rate_limit_enabled, rate_limit_max_calls,
 	rate_limit_window_seconds, rate_limit_whitelist, pre_checks, telephony_config, created_at, updated_at`
+
+// callingRowColumns are callingColumns and the sealed credentials, for a callingRow.
+const callingRowColumns = callingColumns + `, pre_check_secrets`
 
 // newCallingID returns a configuration id in the vendor's style (`cfg_…`), time-ordered like
 // every other id here so listing by id lists by creation.
@@ -133,27 +224,33 @@ func duplicateCallingConfig(c CallingConfig) error {
 // unique index decides, so concurrent creates cannot both succeed.
 func (s *DB) CreateCallingConfig(ctx context.Context, c CallingConfig) (CallingConfig, error) {
 	c.ID = newCallingID()
-	var out CallingConfig
+	checks, secrets := s.sealPreChecks(c.ID, c.PreChecks)
+	var out callingRow
 	err := s.db.GetContext(ctx, &out, `
 		INSERT INTO calling_configs (id, workspace_id, reseller_id, template, merchant_id, initial_offset,
 			retry_offset, call_start_time, call_end_time, call_timezone, max_retry, calling_provider,
 			enable_calling, enable_international_call, domestic_country_code, enable_inbound,
 			inbound_call_start_time, inbound_call_end_time, inbound_call_timezone, inbound_block_action,
 			inbound_redirect_number, inbound_block_message, enforce_blacklist, rate_limit_enabled,
-			rate_limit_max_calls, rate_limit_window_seconds, rate_limit_whitelist, pre_checks, telephony_config)
+			rate_limit_max_calls, rate_limit_window_seconds, rate_limit_whitelist, pre_checks, telephony_config,
+			pre_check_secrets)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28, $29)
-		RETURNING `+callingColumns,
+			$21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
+		RETURNING `+callingRowColumns,
 		c.ID, c.WorkspaceID, c.ResellerID, c.Template, c.MerchantID, c.InitialOffset, c.RetryOffset,
 		c.CallStartTime, c.CallEndTime, c.CallTimezone, c.MaxRetry, c.CallingProvider, c.EnableCalling,
 		c.EnableInternationalCall, c.DomesticCountryCode, c.EnableInbound, c.InboundCallStartTime,
 		c.InboundCallEndTime, c.InboundCallTimezone, c.InboundBlockAction, c.InboundRedirectNumber,
 		c.InboundBlockMessage, c.EnforceBlacklist, c.RateLimitEnabled, c.RateLimitMaxCalls,
-		c.RateLimitWindowSeconds, pq.StringArray(nonNilStrings(c.RateLimitWhitelist)), c.PreChecks, telephony(c.TelephonyConfig))
+		c.RateLimitWindowSeconds, pq.StringArray(nonNilStrings(c.RateLimitWhitelist)), checks, telephony(c.TelephonyConfig),
+		secrets)
 	if isUniqueViolation(err, "calling_configs_identity_key") {
-		return out, duplicateCallingConfig(c)
+		return CallingConfig{}, duplicateCallingConfig(c)
 	}
-	return out, err
+	if err != nil {
+		return CallingConfig{}, err
+	}
+	return s.open(out)
 }
 
 func telephony(t *JSONObject) any {
@@ -165,12 +262,28 @@ func telephony(t *JSONObject) any {
 
 // GetCallingConfig returns one of the workspace's configurations, or ErrNotFound.
 func (s *DB) GetCallingConfig(ctx context.Context, workspaceID uuid.UUID, id string) (CallingConfig, error) {
-	var c CallingConfig
-	err := s.db.GetContext(ctx, &c, `SELECT `+callingColumns+` FROM calling_configs WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
+	var r callingRow
+	err := s.db.GetContext(ctx, &r, `SELECT `+callingRowColumns+` FROM calling_configs WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
 	if noRows(err) {
-		return c, callingConfigNotFound(id)
+		return CallingConfig{}, callingConfigNotFound(id)
 	}
-	return c, err
+	if err != nil {
+		return CallingConfig{}, err
+	}
+	return s.open(r)
+}
+
+// openAll opens rows (see open).
+func (s *DB) openAll(rows []callingRow) ([]CallingConfig, error) {
+	out := make([]CallingConfig, 0, len(rows))
+	for _, r := range rows {
+		c, err := s.open(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // CallingConfigFilter narrows ListCallingConfigs; nil fields do not filter.
@@ -180,14 +293,17 @@ type CallingConfigFilter struct {
 
 // ListCallingConfigs returns the workspace's configurations matching f, oldest first.
 func (s *DB) ListCallingConfigs(ctx context.Context, workspaceID uuid.UUID, f CallingConfigFilter) ([]CallingConfig, error) {
-	out := []CallingConfig{}
-	err := s.db.SelectContext(ctx, &out, `SELECT `+callingColumns+` FROM calling_configs
+	var rows []callingRow
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+callingRowColumns+` FROM calling_configs
 		WHERE workspace_id = $1
 		  AND ($2::text IS NULL OR reseller_id = $2)
 		  AND ($3::text IS NULL OR template = $3)
 		  AND ($4::text IS NULL OR merchant_id = $4)
 		ORDER BY id`, workspaceID, f.ResellerID, f.Template, f.MerchantID)
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.openAll(rows)
 }
 
 // UpdateCallingConfig changes a configuration with change, which gets the stored row, locked
@@ -196,15 +312,19 @@ func (s *DB) ListCallingConfigs(ctx context.Context, workspaceID uuid.UUID, f Ca
 // ErrNotFound if the workspace has no such configuration.
 func (s *DB) UpdateCallingConfig(ctx context.Context, workspaceID uuid.UUID, id string, change func(*CallingConfig) error) (CallingConfig, error) {
 	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (CallingConfig, error) {
-		var c CallingConfig
-		err := tx.GetContext(ctx, &c, `SELECT `+callingColumns+` FROM calling_configs WHERE workspace_id = $1 AND id = $2
+		var r callingRow
+		err := tx.GetContext(ctx, &r, `SELECT `+callingRowColumns+` FROM calling_configs WHERE workspace_id = $1 AND id = $2
 			FOR NO KEY UPDATE`, workspaceID, id)
 		if noRows(err) {
-			return c, callingConfigNotFound(id)
+			return CallingConfig{}, callingConfigNotFound(id)
 		}
-		return c, err
+		if err != nil {
+			return CallingConfig{}, err
+		}
+		return s.open(r)
 	}, change, func(tx *sqlx.Tx, c *CallingConfig) (CallingConfig, error) {
-		var out CallingConfig
+		checks, secrets := s.sealPreChecks(id, c.PreChecks)
+		var out callingRow
 		err := tx.GetContext(ctx, &out, `
 			UPDATE calling_configs SET initial_offset = $3, retry_offset = $4, call_start_time = $5,
 				call_end_time = $6, call_timezone = $7, max_retry = $8, calling_provider = $9, enable_calling = $10,
@@ -213,29 +333,26 @@ func (s *DB) UpdateCallingConfig(ctx context.Context, workspaceID uuid.UUID, id 
 				inbound_block_action = $17, inbound_redirect_number = $18, inbound_block_message = $19,
 				enforce_blacklist = $20, rate_limit_enabled = $21, rate_limit_max_calls = $22,
 				rate_limit_window_seconds = $23, rate_limit_whitelist = $24, pre_checks = $25,
-				telephony_config = $26, updated_at = now()
+				telephony_config = $26, pre_check_secrets = $27, updated_at = now()
 			WHERE workspace_id = $1 AND id = $2
-			RETURNING `+callingColumns,
+			RETURNING `+callingRowColumns,
 			workspaceID, id, c.InitialOffset, c.RetryOffset, c.CallStartTime, c.CallEndTime, c.CallTimezone,
 			c.MaxRetry, c.CallingProvider, c.EnableCalling, c.EnableInternationalCall, c.DomesticCountryCode,
 			c.EnableInbound, c.InboundCallStartTime, c.InboundCallEndTime, c.InboundCallTimezone,
 			c.InboundBlockAction, c.InboundRedirectNumber, c.InboundBlockMessage, c.EnforceBlacklist,
 			c.RateLimitEnabled, c.RateLimitMaxCalls, c.RateLimitWindowSeconds, pq.StringArray(nonNilStrings(c.RateLimitWhitelist)),
-			c.PreChecks, telephony(c.TelephonyConfig))
-		return out, err
+			checks, telephony(c.TelephonyConfig), secrets)
+		if err != nil {
+			return CallingConfig{}, err
+		}
+		return s.open(out)
 	})
 }
 
 // DeleteCallingConfig deletes a configuration (and its rate-limit counters), or ErrNotFound.
 func (s *DB) DeleteCallingConfig(ctx context.Context, workspaceID uuid.UUID, id string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM calling_configs WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return callingConfigNotFound(id)
-	}
-	return nil
+	return changedRow(res, err, func() error { return callingConfigNotFound(id) })
 }
 
 // SetCallingEnabled sets enable_calling on the workspace's configurations of a reseller and/or
@@ -254,9 +371,13 @@ func (s *DB) SetCallingEnabled(ctx context.Context, workspaceID uuid.UUID, resel
 		return nil, 0, err
 	}
 	changed, _ := res.RowsAffected()
-	out := []CallingConfig{}
-	if err := tx.SelectContext(ctx, &out, `SELECT `+callingColumns+` FROM calling_configs WHERE `+match+` ORDER BY id`,
+	var rows []callingRow
+	if err := tx.SelectContext(ctx, &rows, `SELECT `+callingRowColumns+` FROM calling_configs WHERE `+match+` ORDER BY id`,
 		workspaceID, resellerID, merchantID); err != nil {
+		return nil, 0, err
+	}
+	out, err := s.openAll(rows)
+	if err != nil {
 		return nil, 0, err
 	}
 	if len(out) == 0 {
@@ -295,13 +416,9 @@ func (s *DB) ListBlacklist(ctx context.Context, workspaceID uuid.UUID) ([]Blackl
 // RemoveFromBlacklist removes a number, or returns ErrNotFound when it is not on the list.
 func (s *DB) RemoveFromBlacklist(ctx context.Context, workspaceID uuid.UUID, number string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM calling_blacklist WHERE workspace_id = $1 AND number = $2`, workspaceID, number)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	return changedRow(res, err, func() error {
 		return &Error{Kind: ErrNotFound, Message: fmt.Sprintf("Number %s is not on the blacklist", number)}
-	}
-	return nil
+	})
 }
 
 // IsBlacklisted reports whether a number is on the workspace's blacklist.

@@ -96,28 +96,24 @@ func splitSecrets(items Settings) (Settings, map[string]string) {
 	return clear, secret
 }
 
-// channelRow is a channel as written: its columns with the secrets sealed.
-type channelRow struct {
-	settings, connectionParams []byte
-	secrets                    []byte
-}
-
-func (s *DB) channelRow(c *Channel) (channelRow, error) {
+// channelValues are c as written, the arguments $3 to $23 of CreateChannel's INSERT and
+// UpdateChannel's UPDATE (platform_id to suites, in that order), with the values of its
+// non-public settings and connection params sealed into secrets.
+func (s *DB) channelValues(c *Channel) []any {
 	settings, secretSettings := splitSecrets(c.Settings)
 	params, secretParams := splitSecrets(c.ConnectionParams)
-	var r channelRow
-	var err error
-	if r.settings, err = json.Marshal(settings); err != nil {
-		return r, err
-	}
-	if r.connectionParams, err = json.Marshal(params); err != nil {
-		return r, err
-	}
+	settingsJSON, _ := json.Marshal(settings) // items of strings always marshal
+	paramsJSON, _ := json.Marshal(params)
+	var secrets []byte
 	if secretSettings != nil || secretParams != nil {
 		plain, _ := json.Marshal(channelSecrets{Settings: secretSettings, ConnectionParams: secretParams}) // maps of strings always marshal
-		r.secrets = s.box.Seal(plain, channelAAD(c.ID))
+		secrets = s.box.Seal(plain, channelAAD(c.ID))
 	}
-	return r, nil
+	return []any{c.PlatformID, c.Name, c.ConnectorID, c.Identifier, c.Status,
+		c.ContactIdentifierKeyOverride, nullJSON(c.ContactIdentifierFormatOverride), c.PlatformServiceURLOverride,
+		c.PlatformServiceVersionOverride, c.PlatformServiceProtocolOverride, nullJSON(c.PlatformMessageJSONSchemaOverride),
+		c.PlatformTemplateEngineOverride, nullJSON(c.Capabilities), string(settingsJSON), string(paramsJSON), secrets,
+		nullJSON(c.Preferences), c.UseCaseID, c.UseCaseType, c.ChannelMessageType, pq.StringArray(nonNilStrings(c.Suites))}
 }
 
 func conflictConnector(id uuid.UUID) error {
@@ -129,12 +125,8 @@ func conflictConnector(id uuid.UUID) error {
 // already has a live channel.
 func (s *DB) CreateChannel(ctx context.Context, c Channel) (Channel, error) {
 	c.ID = newID()
-	r, err := s.channelRow(&c)
-	if err != nil {
-		return Channel{}, err
-	}
 	var out Channel
-	err = s.db.GetContext(ctx, &out, `
+	err := s.db.GetContext(ctx, &out, `
 		INSERT INTO channels (id, workspace_id, platform_id, name, connector_id, identifier, status,
 			contact_identifier_key_override, contact_identifier_format_override, platform_service_url_override,
 			platform_service_version_override, platform_service_protocol_override, platform_message_json_schema_override,
@@ -142,11 +134,7 @@ func (s *DB) CreateChannel(ctx context.Context, c Channel) (Channel, error) {
 			use_case_id, use_case_type, channel_message_type, suites)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 		RETURNING `+channelColumns,
-		c.ID, c.WorkspaceID, c.PlatformID, c.Name, c.ConnectorID, c.Identifier, c.Status,
-		c.ContactIdentifierKeyOverride, nullJSON(c.ContactIdentifierFormatOverride), c.PlatformServiceURLOverride,
-		c.PlatformServiceVersionOverride, c.PlatformServiceProtocolOverride, nullJSON(c.PlatformMessageJSONSchemaOverride),
-		c.PlatformTemplateEngineOverride, nullJSON(c.Capabilities), string(r.settings), string(r.connectionParams), r.secrets,
-		nullJSON(c.Preferences), c.UseCaseID, c.UseCaseType, c.ChannelMessageType, pq.StringArray(nonNilStrings(c.Suites)))
+		append([]any{c.ID, c.WorkspaceID}, s.channelValues(&c)...)...)
 	if isUniqueViolation(err, "channels_connector_key") {
 		return Channel{}, conflictConnector(c.ConnectorID)
 	}
@@ -182,12 +170,8 @@ func (s *DB) UpdateChannel(ctx context.Context, workspaceID, id uuid.UUID, chang
 		}
 		return cur, s.openChannelSecrets(&cur, sealed)
 	}, change, func(tx *sqlx.Tx, cur *Channel) (Channel, error) {
-		r, err := s.channelRow(cur)
-		if err != nil {
-			return Channel{}, err
-		}
 		var out Channel
-		err = tx.GetContext(ctx, &out, `
+		err := tx.GetContext(ctx, &out, `
 			UPDATE channels SET platform_id = $3, name = $4, connector_id = $5, identifier = $6, status = $7,
 				contact_identifier_key_override = $8, contact_identifier_format_override = $9, platform_service_url_override = $10,
 				platform_service_version_override = $11, platform_service_protocol_override = $12,
@@ -196,11 +180,7 @@ func (s *DB) UpdateChannel(ctx context.Context, workspaceID, id uuid.UUID, chang
 				use_case_type = $21, channel_message_type = $22, suites = $23, updated_at = now()
 			WHERE workspace_id = $1 AND id = $2
 			RETURNING `+channelColumns,
-			workspaceID, id, cur.PlatformID, cur.Name, cur.ConnectorID, cur.Identifier, cur.Status,
-			cur.ContactIdentifierKeyOverride, nullJSON(cur.ContactIdentifierFormatOverride), cur.PlatformServiceURLOverride,
-			cur.PlatformServiceVersionOverride, cur.PlatformServiceProtocolOverride, nullJSON(cur.PlatformMessageJSONSchemaOverride),
-			cur.PlatformTemplateEngineOverride, nullJSON(cur.Capabilities), string(r.settings), string(r.connectionParams), r.secrets,
-			nullJSON(cur.Preferences), cur.UseCaseID, cur.UseCaseType, cur.ChannelMessageType, pq.StringArray(nonNilStrings(cur.Suites)))
+			append([]any{workspaceID, id}, s.channelValues(cur)...)...)
 		if isUniqueViolation(err, "channels_connector_key") {
 			return Channel{}, conflictConnector(cur.ConnectorID)
 		}
@@ -265,13 +245,7 @@ func (s *DB) DeleteChannel(ctx context.Context, workspaceID, id uuid.UUID) error
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE channels SET status = 'deleted', updated_at = CASE WHEN status = 'deleted' THEN updated_at ELSE now() END
 		WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("Channel")
-	}
-	return nil
+	return changedRow(res, err, func() error { return notFound("Channel") })
 }
 
 // ChannelFilter selects channels; empty fields select everything. Without Statuses, deleted

@@ -113,7 +113,7 @@ func (s *DB) GetCommerce(ctx context.Context, workspaceID, id uuid.UUID) (Commer
 	if err != nil {
 		return c, err
 	}
-	c.Users, err = loadCommerceUsers(ctx, s.db, id, uuid.Nil)
+	c.Users, err = loadCommerceUsers(ctx, s.db, id, nil)
 	return c, err
 }
 

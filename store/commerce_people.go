@@ -47,8 +47,22 @@ const commerceUserColumns = `u.id, u.commerce_id, u.first_name, u.last_name, u.e
 
 const commerceContactColumns = `id, user_id, type, value, source, is_primary, is_active, created_at, updated_at`
 
+// checkCommerce reports ErrNotFound unless the workspace has the commerce. It locks nothing.
+func checkCommerce(ctx context.Context, q sqlx.QueryerContext, workspaceID, commerceID uuid.UUID) error {
+	var found bool
+	err := sqlx.GetContext(ctx, q, &found, `SELECT EXISTS (SELECT 1 FROM commerces WHERE workspace_id = $1 AND id = $2)`,
+		workspaceID, commerceID)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return notFound("Commerce")
+	}
+	return nil
+}
+
 // checkCommerceUser reports ErrNotFound unless the workspace has the commerce and the commerce
-// has the user (userID = uuid.Nil checks only the commerce). It locks nothing.
+// has the user — whatever the id, the nil UUID included. It locks nothing.
 func checkCommerceUser(ctx context.Context, q sqlx.QueryerContext, workspaceID, commerceID, userID uuid.UUID) error {
 	var found struct {
 		Commerce bool `db:"commerce"`
@@ -62,18 +76,18 @@ func checkCommerceUser(ctx context.Context, q sqlx.QueryerContext, workspaceID, 
 		return err
 	case !found.Commerce:
 		return notFound("Commerce")
-	case userID != uuid.Nil && !found.User:
+	case !found.User:
 		return notFound("Commerce user")
 	}
 	return nil
 }
 
-// loadCommerceUsers returns a commerce's users (all, or only the one named) with roles and
-// contacts, in three queries whatever their number.
-func loadCommerceUsers(ctx context.Context, q sqlx.QueryerContext, commerceID, only uuid.UUID) ([]CommerceUser, error) {
+// loadCommerceUsers returns a commerce's users (all, or with only only the one it names) with
+// roles and contacts, in three queries whatever their number.
+func loadCommerceUsers(ctx context.Context, q sqlx.QueryerContext, commerceID uuid.UUID, only *uuid.UUID) ([]CommerceUser, error) {
 	users := []CommerceUser{}
 	err := sqlx.SelectContext(ctx, q, &users, `SELECT `+commerceUserColumns+` FROM commerce_users u
-		WHERE u.commerce_id = $1 AND ($2::uuid IS NULL OR u.id = $2) ORDER BY u.id`, commerceID, nilUUID(only))
+		WHERE u.commerce_id = $1 AND ($2::uuid IS NULL OR u.id = $2) ORDER BY u.id`, commerceID, only)
 	if err != nil || len(users) == 0 {
 		return users, err
 	}
@@ -109,10 +123,10 @@ func loadCommerceUsers(ctx context.Context, q sqlx.QueryerContext, commerceID, o
 // ListCommerceUsers returns a workspace's commerce's users with their roles and contacts,
 // oldest first. ErrNotFound if the workspace has no such commerce.
 func (s *DB) ListCommerceUsers(ctx context.Context, workspaceID, commerceID uuid.UUID) ([]CommerceUser, error) {
-	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, uuid.Nil); err != nil {
+	if err := checkCommerce(ctx, s.db, workspaceID, commerceID); err != nil {
 		return nil, err
 	}
-	return loadCommerceUsers(ctx, s.db, commerceID, uuid.Nil)
+	return loadCommerceUsers(ctx, s.db, commerceID, nil)
 }
 
 // GetCommerceUser returns one user with roles and contacts. ErrNotFound if the workspace has
@@ -127,7 +141,7 @@ func (s *DB) GetCommerceUser(ctx context.Context, workspaceID, commerceID, userI
 // loadCommerceUser returns one user of a commerce already checked to be the workspace's, with
 // roles and contacts; ErrNotFound if the commerce has no such user (deleted in between).
 func loadCommerceUser(ctx context.Context, q sqlx.QueryerContext, commerceID, userID uuid.UUID) (CommerceUser, error) {
-	users, err := loadCommerceUsers(ctx, q, commerceID, userID)
+	users, err := loadCommerceUsers(ctx, q, commerceID, &userID)
 	if err != nil {
 		return CommerceUser{}, err
 	}
@@ -167,11 +181,8 @@ func (s *DB) CreateCommerceUser(ctx context.Context, workspaceID, commerceID uui
 	if isUniqueViolation(err, "") {
 		return CommerceUser{}, conflictUserExternalID(in.ExternalID)
 	}
-	if err != nil {
+	if err := changedRow(res, err, func() error { return notFound("Commerce") }); err != nil {
 		return CommerceUser{}, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return CommerceUser{}, notFound("Commerce")
 	}
 	if len(in.Roles) > 0 {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO commerce_user_roles (user_id, role)
@@ -218,13 +229,7 @@ func (s *DB) DeleteCommerceUser(ctx context.Context, workspaceID, commerceID, us
 	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_users u USING commerces c
 		WHERE c.id = u.commerce_id AND c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3`, workspaceID, commerceID, userID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Commerce user")
-	}
-	return nil
+	return changedRow(res, err, func() error { return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Commerce user") })
 }
 
 // checkOrNotFound explains a write that touched no row: the commerce or user is missing, or
@@ -265,13 +270,9 @@ func (s *DB) RemoveCommerceUserRole(ctx context.Context, workspaceID, commerceID
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_user_roles WHERE user_id = $1 AND role = $2`, userID, role)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	return changedRow(res, err, func() error {
 		return &Error{Kind: ErrNotFound, Message: fmt.Sprintf("The user does not have the role %s", role)}
-	}
-	return nil
+	})
 }
 
 // CommerceContactCreate is a new contact; Value is already checked against Type.
@@ -385,11 +386,5 @@ func (s *DB) DeleteCommerceContact(ctx context.Context, workspaceID, commerceID,
 	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_user_contacts k USING commerce_users u, commerces c
 		WHERE u.id = k.user_id AND c.id = u.commerce_id AND c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3 AND k.id = $4`,
 		workspaceID, commerceID, userID, contactID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Contact")
-	}
-	return nil
+	return changedRow(res, err, func() error { return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Contact") })
 }

@@ -51,9 +51,10 @@
 // Three pools: the main one; async, whose commits do not wait for the WAL flush, for the
 // delivery worker's reads and bookkeeping (see DB.async for why losing those in a crash is
 // harmless); and generic, a few sessions that always use generic plans, for the activity create
-// batch's statements (see DB.generic). The hottest statements are prepared once per pool (DB.prepared). Activity creates
-// and webhook sends go through a group-commit batcher (batch.go): concurrent calls are written
-// by one statement, and a batch that fails on one row's data is retried row by row.
+// and Ingest receive batches' statements (see DB.generic). The hottest statements are prepared
+// once per pool (DB.prepared). Activity creates and webhook sends go through a group-commit
+// batcher (batch.go): concurrent calls are written by one statement, and a batch that fails on
+// one row's data is retried row by row.
 //
 // # Jobs
 //
@@ -71,6 +72,7 @@
 // the times the database stamps (now() in SQL) come from the database's, the one clock every
 // process shares.
 //
-// Secrets (provider credentials, channel secrets, endpoint signing secrets) are sealed at rest
-// with the seal package, bound to their row's id.
+// Secrets (provider credentials, channel secrets, endpoint signing secrets, the Calling API's
+// pre-check tokens and passwords) are sealed at rest with the seal package, bound to their
+// row's id.
 package store

@@ -96,3 +96,15 @@ func isUniqueViolation(err error, constraint string) bool {
 	}
 	return false
 }
+
+// changedRow is err, or none() when err is nil and the statement res reports changed no row:
+// how an UPDATE or DELETE of one row by its keys says the row is not there.
+func changedRow(res sql.Result, err error, none func() error) error {
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return none()
+	}
+	return nil
+}

@@ -225,3 +225,32 @@ func (w *wakeLimiter) due(queue string) bool {
 	w.last[queue] = now
 	return true
 }
+
+// IngestBulkReplayArgs is the job that works through a bulk replay of Ingest events.
+type IngestBulkReplayArgs struct {
+	ReplayID uuid.UUID `json:"replay_id"`
+}
+
+// Kind names the job type in River's tables.
+func (IngestBulkReplayArgs) Kind() string { return "ingest_bulk_replay" }
+
+// InsertOpts puts the job on the webhooks queue.
+func (IngestBulkReplayArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: WebhookQueue, MaxAttempts: 25}
+}
+
+// IngestBackpressureArgs is the periodic job that opens and resolves backpressure issues. Only
+// River's elected leader inserts it, at most one at a time.
+type IngestBackpressureArgs struct{}
+
+// Kind names the job type in River's tables.
+func (IngestBackpressureArgs) Kind() string { return "ingest_backpressure" }
+
+// InsertOpts puts the job on the webhooks queue, once: while one is waiting or running, the
+// next period's insert is skipped.
+func (IngestBackpressureArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: WebhookQueue, MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning,
+		rivertype.JobStateScheduled,
+	}}}
+}

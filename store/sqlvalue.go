@@ -119,14 +119,6 @@ func nullUUID(id uuid.UUID) any {
 	return id
 }
 
-// nilUUID is nullUUID as a typed pointer.
-func nilUUID(id uuid.UUID) *uuid.UUID {
-	if id == uuid.Nil {
-		return nil
-	}
-	return &id
-}
-
 // deref reads an optional string, "" when absent.
 func deref(s *string) string {
 	if s == nil {

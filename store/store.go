@@ -28,21 +28,25 @@ type DB struct {
 	// past it, so a database crash can lose it only together with the job's outcome, and the
 	// job then runs again.
 	async *sqlx.DB
-	// generic is a small pool whose sessions always use the generic plan of a prepared
-	// statement (plan_cache_mode=force_generic_plan), for the create batch's two statements
-	// (activity_create.go): PostgreSQL kept planning the resolution plan statement anew for
-	// each batch, which cost twice what running it did. Their inputs are a jsonb document and
-	// arrays, whose contents no custom plan could see better anyway.
+	// generic is a small pool, durable like db, whose sessions always use the generic plan of a
+	// prepared statement (plan_cache_mode=force_generic_plan), for the batch writers' statements:
+	// the activity create batch's two (activity_create.go), where PostgreSQL kept planning the
+	// resolution plan statement anew for each batch, which cost twice what running it did; and
+	// the Ingest receive batch's one (ingestevent.go), where planning cost a sixth of running it.
+	// Their inputs are a jsonb document and arrays, whose contents no custom plan could see
+	// better anyway.
 	generic *sqlx.DB
 	box     *seal.Box
 	jobs    *river.Client[*sql.Tx]
 	creates *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
 	sends   *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
-	keys    *keyCache                          // FindAPIKey's recent answers (apikey.go)
-	plans   *planCache                         // what the create batch's resolution read recently (resolution_cache.go)
-	now     func() time.Time                   // the business clock (WithClock)
-	stop    chan struct{}                      // closed by Close: stops the batch writers
-	wake    wakeLimiter                        // which job-writing statements notify River's workers (jobs.go)
+	// receives are ReceiveEvent's batches (ingestevent.go)
+	receives *batcher[eventReceive, Received]
+	keys     *keyCache        // FindAPIKey's recent answers (apikey.go)
+	plans    *planCache       // what the create batch's resolution read recently (resolution_cache.go)
+	now      func() time.Time // the business clock (WithClock)
+	stop     chan struct{}    // closed by Close: stops the batch writers
+	wake     wakeLimiter      // which job-writing statements notify River's workers (jobs.go)
 	// stmts holds the prepared statements of the hottest queries (see prepared).
 	stmts sync.Map
 }
@@ -106,7 +110,11 @@ func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, 
 	// waiting for the disk (see DB.async). binary_parameters makes lib/pq send a query with
 	// arguments in one round trip instead of two; it also sends []byte arguments in binary,
 	// which only suits bytea columns, so it is used only here, where no other kind is passed.
-	async, err := sqlx.Open("postgres", withParams(dsn, "binary_parameters", "yes", "synchronous_commit", "off"))
+	// Its statements are the worker's, each a few primary-key lookups prepared once: a generic
+	// plan is as good as a custom one, and planning the delivery's five-table read every time
+	// cost more than running it.
+	async, err := sqlx.Open("postgres", withParams(dsn, "binary_parameters", "yes", "synchronous_commit", "off",
+		"plan_cache_mode", "force_generic_plan"))
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -114,15 +122,17 @@ func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, 
 	async.SetMaxOpenConns(20)
 	async.SetMaxIdleConns(20)
 	async.SetConnMaxIdleTime(5 * time.Minute)
+	// The batch writers' pool (see DB.generic).
 	generic, err := sqlx.Open("postgres", withParams(dsn, "plan_cache_mode", "force_generic_plan"))
 	if err != nil {
 		db.Close()
 		async.Close()
 		return nil, err
 	}
-	// The batch writers (batchWriters of them) run one statement at a time each.
-	generic.SetMaxOpenConns(batchWriters + 2)
-	generic.SetMaxIdleConns(batchWriters + 2)
+	// The create and receive batchers (batchWriters writers each) run one statement at a time
+	// per writer; the create writer's resolution reads (loadPlan, loadLastContacted) come first.
+	generic.SetMaxOpenConns(2*batchWriters + 2)
+	generic.SetMaxIdleConns(2*batchWriters + 2)
 	generic.SetConnMaxIdleTime(5 * time.Minute)
 	s := &DB{db: db, async: async, generic: generic, box: box, jobs: jobs, now: time.Now, stop: make(chan struct{})}
 	for _, o := range opts {
@@ -133,6 +143,8 @@ func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, 
 	s.creates = newBatcher(s.stop, s.createActivities, nil, 0)
 	// A batch of sends stops growing at 1 MiB of bodies (one body may be 256 KiB).
 	s.sends = newBatcher(s.stop, s.sendMessages, func(m messageSend) int { return len(m.body) }, 1<<20)
+	// Received events the same way, by their raw bodies (one may be 1 MiB).
+	s.receives = newBatcher(s.stop, s.receiveEvents, func(r eventReceive) int { return len(r.in.Body) }, 1<<20)
 	return s, nil
 }
 
@@ -238,6 +250,10 @@ func (s *DB) Migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version); err != nil {
 			return err
 		}
+	}
+	// What SQL cannot migrate, needing the sealing key.
+	if err := s.sealPlainPreCheckSecrets(ctx, tx); err != nil {
+		return fmt.Errorf("seal pre-check credentials: %w", err)
 	}
 	return tx.Commit()
 }

@@ -21,7 +21,8 @@ type AttemptRecord struct {
 	NextAttemptAt *time.Time
 }
 
-// RecordAttempt stores an attempt and moves its delivery on, in one statement: delivered on
+// RecordAttempt stores an attempt of a delivery (to an endpoint or a destination alike) and moves
+// the delivery on, in one statement: delivered on
 // success; otherwise pending while a next attempt is scheduled, else failed (a failed replay
 // leaves a delivery pending whose scheduled retry is still ahead).
 func (s *DB) RecordAttempt(ctx context.Context, a AttemptRecord) error {
@@ -49,11 +50,11 @@ const recordAttemptQuery = `
 				last_status_code = $5, last_error = $8,
 				next_attempt_at = CASE WHEN $3 = 'replay' AND NOT $4 THEN next_attempt_at ELSE $9 END,
 				delivered_at = CASE WHEN $4 THEN now() ELSE delivered_at END, updated_at = now()
-			WHERE id = $1 RETURNING id, message_pk, endpoint_id
+			WHERE id = $1 RETURNING id, message_pk, endpoint_id, event_pk, destination_id
 		)
-		INSERT INTO webhook_attempts (id, delivery_id, message_pk, endpoint_id, attempt_number, trigger, status, response_status_code,
-			response_body, duration_ms, error, next_attempt_at)
-		SELECT $2, d.id, d.message_pk, d.endpoint_id, $10, $3, $11, $5, $6, $7, $8, $9 FROM d`
+		INSERT INTO webhook_attempts (id, delivery_id, message_pk, endpoint_id, event_pk, destination_id, attempt_number, trigger, status,
+			response_status_code, response_body, duration_ms, error, next_attempt_at)
+		SELECT $2, d.id, d.message_pk, d.endpoint_id, d.event_pk, d.destination_id, $10, $3, $11, $5, $6, $7, $8, $9 FROM d`
 
 // Attempt is one HTTP request made to deliver a message to an endpoint.
 type Attempt struct {
@@ -75,9 +76,9 @@ type Attempt struct {
 const attemptColumns = `t.id, t.delivery_id, m.message_id, t.endpoint_id, t.attempt_number, t.trigger, t.status, t.response_status_code,
 	t.response_body, t.duration_ms, t.error, t.next_attempt_at, t.created_at`
 
-// ListMessageAttempts returns up to limit attempts of a message (at one endpoint when
-// endpointID is not nil), newest first, older than the attempt before (uuid.Nil = newest).
-func (s *DB) ListMessageAttempts(ctx context.Context, workspaceID, appID uuid.UUID, messageID, recipientID string, endpointID, before uuid.UUID, limit int) ([]Attempt, error) {
+// ListMessageAttempts returns up to limit attempts of a message (with endpointID, at that
+// endpoint only), newest first, older than the attempt before (uuid.Nil = newest).
+func (s *DB) ListMessageAttempts(ctx context.Context, workspaceID, appID uuid.UUID, messageID, recipientID string, endpointID *uuid.UUID, before uuid.UUID, limit int) ([]Attempt, error) {
 	m, err := s.findMessage(ctx, workspaceID, appID, messageID, recipientID)
 	if err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func (s *DB) ListMessageAttempts(ctx context.Context, workspaceID, appID uuid.UU
 	out := []Attempt{}
 	err = s.db.SelectContext(ctx, &out, `SELECT `+attemptColumns+` FROM webhook_attempts t JOIN webhook_messages m ON m.id = t.message_pk
 		WHERE t.message_pk = $1 AND ($2::uuid IS NULL OR t.endpoint_id = $2) AND ($3::uuid IS NULL OR t.id < $3)
-		ORDER BY t.id DESC LIMIT $4`, m.ID, nullUUID(endpointID), nullUUID(before), limit)
+		ORDER BY t.id DESC LIMIT $4`, m.ID, endpointID, nullUUID(before), limit)
 	return out, err
 }
 

@@ -53,7 +53,7 @@ func TestRecordAttempt(t *testing.T) {
 	}
 	attempts := func(t *testing.T, bundle *testBundle) []store.Attempt {
 		t.Helper()
-		out, err := bundle.db.ListMessageAttempts(ctx, bundle.workspace, bundle.app, bundle.m.MessageID, "", uuid.Nil, uuid.Nil, 100)
+		out, err := bundle.db.ListMessageAttempts(ctx, bundle.workspace, bundle.app, bundle.m.MessageID, "", nil, uuid.Nil, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

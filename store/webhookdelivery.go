@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -45,31 +46,102 @@ func (s *DB) messageDeliveries(ctx context.Context, messagePK uuid.UUID) ([]Deli
 	return out, err
 }
 
-// DeliveryTask is everything one attempt of a delivery needs.
+// Target kinds: what a delivery is made to. The one delivery engine (the webhook_delivery job,
+// server/worker/webhookdelivery.go) delivers both: a Dispatch message to an endpoint, and an
+// Ingest event to a destination. Both targets keep the same state on their rows (status,
+// signing secrets, attempt budget, rate-limit slot, failure record), which the methods below
+// read and write through the target's table.
+const (
+	// TargetEndpoint is a recipient's endpoint (webhook_endpoints): a message's delivery.
+	TargetEndpoint = "endpoint"
+	// TargetDestination is an Ingest destination (ingest_destinations): an event's delivery.
+	TargetDestination = "destination"
+)
+
+// Target is where a delivery goes.
+type Target struct {
+	Kind string
+	ID   uuid.UUID
+}
+
+// targetTable is the table of a target kind's rows and the column of webhook_deliveries (and
+// webhook_attempts) that refers to them.
+func targetTable(kind string) (table, column string) {
+	if kind == TargetDestination {
+		return "ingest_destinations", "destination_id"
+	}
+	return "webhook_endpoints", "endpoint_id"
+}
+
+// DeliveryTask is everything one attempt of a delivery needs: what to send, and where.
 type DeliveryTask struct {
-	DeliveryID     uuid.UUID       `db:"delivery_id"`
-	Status         string          `db:"status"`
-	Attempts       int             `db:"attempts"`
-	MessageID      string          `db:"message_id"`
-	Body           string          `db:"body"`
-	EndpointID     uuid.UUID       `db:"endpoint_id"`
-	URL            string          `db:"url"`
-	EndpointStatus string          `db:"endpoint_status"`
-	DisabledReason *string         `db:"disabled_reason"`
-	Headers        StringMap       `db:"headers"`
-	MaxAttempts    int             `db:"max_attempts"`
-	RateLimit      *int            `db:"rate_limit_per_minute"`
-	FailingSince   *time.Time      `db:"failing_since"`
-	Secrets        EndpointSecrets `db:"-"`
+	DeliveryID uuid.UUID
+	Status     string
+	Attempts   int
+	Target     Target
+
+	// WebhookID is the webhook-id of every attempt: the message id, or the event id.
+	WebhookID string
+	// Method is POST for a message; an event is forwarded with the method it was received with.
+	Method string
+	// Body is sent byte for byte, with ContentType.
+	Body        []byte
+	ContentType string
+	// Forward are an event's request headers to pass on (vendor headers; credentials were never
+	// stored); nil for a message.
+	Forward map[string][]string
+	// Verification is an event's inbound signature status (verified, failed, unchecked); ""
+	// for a message.
+	Verification string
+	// SourceID is an event's source.
+	SourceID *uuid.UUID
+
+	URL            string
+	TargetStatus   string
+	DisabledReason *string
+	Headers        StringMap
+	MaxAttempts    int
+	RateLimit      *int
+	FailingSince   *time.Time
+	Secrets        EndpointSecrets
+	// Auth is a destination's authentication, opened; nil when it has none.
+	Auth *DestinationAuth
+	// OpenIssues says the destination has open (or acknowledged) delivery issues, which its
+	// next success resolves (TargetSucceeded).
+	OpenIssues bool
 }
 
 // LoadDelivery returns a delivery's task; ok=false when the delivery no longer exists (its
-// endpoint, recipient or app was deleted).
+// endpoint, recipient, app, destination or event was deleted).
 func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool, error) {
 	var row struct {
-		DeliveryTask
-		Secret     []byte `db:"secret"`
-		OldSecrets []byte `db:"old_secrets"`
+		DeliveryID     uuid.UUID  `db:"delivery_id"`
+		Status         string     `db:"status"`
+		Attempts       int        `db:"attempts"`
+		EndpointID     *uuid.UUID `db:"endpoint_id"`
+		DestinationID  *uuid.UUID `db:"destination_id"`
+		MessageID      *string    `db:"message_id"`
+		MessageBody    *string    `db:"message_body"`
+		EventID        *uuid.UUID `db:"event_id"`
+		EventBody      []byte     `db:"event_body"`
+		Method         *string    `db:"method"`
+		ContentType    *string    `db:"content_type"`
+		Headers        JSONDoc    `db:"event_headers"`
+		Verification   *string    `db:"verification_status"`
+		SourceID       *uuid.UUID `db:"source_id"`
+		URL            string     `db:"url"`
+		TargetStatus   string     `db:"target_status"`
+		DisabledReason *string    `db:"disabled_reason"`
+		TargetHeaders  StringMap  `db:"headers"`
+		MaxAttempts    int        `db:"max_attempts"`
+		RateLimit      *int       `db:"rate_limit_per_minute"`
+		FailingSince   *time.Time `db:"failing_since"`
+		Secret         []byte     `db:"secret"`
+		OldSecrets     []byte     `db:"old_secrets"`
+		AuthType       *string    `db:"auth_type"`
+		AuthConfig     JSONDoc    `db:"auth_config"`
+		AuthSecret     []byte     `db:"auth_secret"`
+		OpenIssues     bool       `db:"open_issues"`
 	}
 	st, err := s.prepared(ctx, s.async, loadDeliveryQuery)
 	if err != nil {
@@ -82,29 +154,65 @@ func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool
 	if err != nil {
 		return DeliveryTask{}, false, err
 	}
-	if row.Secrets, err = s.openSecrets(row.EndpointID, row.Secret, row.OldSecrets, s.now()); err != nil {
+	t := DeliveryTask{DeliveryID: row.DeliveryID, Status: row.Status, Attempts: row.Attempts, URL: row.URL,
+		TargetStatus: row.TargetStatus, DisabledReason: row.DisabledReason, Headers: row.TargetHeaders, MaxAttempts: row.MaxAttempts,
+		RateLimit: row.RateLimit, FailingSince: row.FailingSince, OpenIssues: row.OpenIssues}
+	switch {
+	case row.EndpointID != nil && row.MessageID != nil:
+		t.Target = Target{Kind: TargetEndpoint, ID: *row.EndpointID}
+		t.WebhookID, t.Method, t.ContentType = *row.MessageID, "POST", "application/json"
+		t.Body = []byte(deref(row.MessageBody))
+		t.Secrets, err = s.openSecrets(endpointAAD(t.Target.ID), row.Secret, row.OldSecrets, s.now())
+	case row.DestinationID != nil && row.EventID != nil:
+		t.Target = Target{Kind: TargetDestination, ID: *row.DestinationID}
+		t.WebhookID, t.Method, t.ContentType = row.EventID.String(), deref(row.Method), deref(row.ContentType)
+		t.Body, t.Verification, t.SourceID = row.EventBody, deref(row.Verification), row.SourceID
+		if len(row.Headers) > 0 {
+			if err := json.Unmarshal(row.Headers, &t.Forward); err != nil {
+				return DeliveryTask{}, false, err
+			}
+		}
+		if t.Secrets, err = s.openSecrets(destinationAAD(t.Target.ID), row.Secret, row.OldSecrets, s.now()); err != nil {
+			return DeliveryTask{}, false, err
+		}
+		t.Auth, err = s.openAuth(t.Target.ID, row.AuthType, row.AuthConfig, row.AuthSecret)
+	default:
+		return DeliveryTask{}, false, nil // its message or event is being deleted
+	}
+	if err != nil {
 		return DeliveryTask{}, false, err
 	}
-	return row.DeliveryTask, true, nil
+	return t, true, nil
 }
 
-// loadDeliveryQuery reads a delivery with its message and endpoint.
-const loadDeliveryQuery = `SELECT d.id AS delivery_id, d.status, d.attempts, m.message_id, m.body,
-		e.id AS endpoint_id, e.url, e.status AS endpoint_status, e.disabled_reason, e.headers, e.max_attempts, e.rate_limit_per_minute,
-		e.failing_since, e.secret, e.old_secrets
-		FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_pk JOIN webhook_endpoints e ON e.id = d.endpoint_id
-		WHERE d.id = $1`
+// loadDeliveryQuery reads a delivery with what it delivers (a message or an event) and its
+// target (an endpoint or a destination).
+const loadDeliveryQuery = `SELECT d.id AS delivery_id, d.status, d.attempts, d.endpoint_id, d.destination_id,
+		m.message_id, m.body AS message_body, v.id AS event_id, v.body AS event_body, v.method, v.content_type,
+		v.headers AS event_headers, v.verification_status, v.source_id,
+		coalesce(e.url, t.url) AS url, coalesce(e.status, t.status) AS target_status,
+		coalesce(e.disabled_reason, t.disabled_reason) AS disabled_reason, coalesce(e.headers, t.headers) AS headers,
+		coalesce(e.max_attempts, t.max_attempts) AS max_attempts, coalesce(e.rate_limit_per_minute, t.rate_limit_per_minute) AS rate_limit_per_minute,
+		coalesce(e.failing_since, t.failing_since) AS failing_since, coalesce(e.secret, t.secret) AS secret,
+		coalesce(e.old_secrets, t.old_secrets) AS old_secrets, t.auth_type, t.auth_config, t.auth_secret,
+		EXISTS (SELECT 1 FROM ingest_issues i WHERE i.destination_id = t.id AND i.status IN ('open', 'acknowledged')
+			AND i.type = 'delivery') AS open_issues
+		FROM webhook_deliveries d
+		LEFT JOIN webhook_messages m ON m.id = d.message_pk LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
+		LEFT JOIN ingest_events v ON v.id = d.event_pk LEFT JOIN ingest_destinations t ON t.id = d.destination_id
+		WHERE d.id = $1 AND (e.id IS NOT NULL OR t.id IS NOT NULL)`
 
-// HoldDelivery marks a delivery held if its endpoint is (still) paused, and reports whether it
-// did. It takes a share lock on the endpoint row, so it cannot interleave with a resume (which
+// HoldDelivery marks a delivery held if its target is (still) paused, and reports whether it
+// did. It takes a share lock on the target's row, so it cannot interleave with a resume (which
 // releases held deliveries under the row's update lock): a delivery is either held before the
 // resume and released by it, or seen active after it.
-func (s *DB) HoldDelivery(ctx context.Context, deliveryID, endpointID uuid.UUID) (bool, error) {
+func (s *DB) HoldDelivery(ctx context.Context, deliveryID uuid.UUID, target Target) (bool, error) {
+	table, column := targetTable(target.Kind)
 	var ids []uuid.UUID
 	err := s.async.SelectContext(ctx, &ids, `
-		WITH e AS (SELECT id FROM webhook_endpoints WHERE id = $2 AND status = 'paused' FOR SHARE)
+		WITH e AS (SELECT id FROM `+table+` WHERE id = $2 AND status = 'paused' FOR SHARE)
 		UPDATE webhook_deliveries d SET status = 'held', updated_at = now() FROM e
-		WHERE d.id = $1 AND d.endpoint_id = e.id RETURNING d.id`, deliveryID, endpointID)
+		WHERE d.id = $1 AND d.`+column+` = e.id RETURNING d.id`, deliveryID, target.ID)
 	return len(ids) > 0, err
 }
 

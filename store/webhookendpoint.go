@@ -209,13 +209,7 @@ func (s *DB) releaseHeld(ctx context.Context, tx *sqlx.Tx, endpointID uuid.UUID)
 func (s *DB) DeleteEndpoint(ctx context.Context, workspaceID, appID uuid.UUID, recipientID string, id uuid.UUID) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = (SELECT e.id`+endpointWhere+`)`,
 		workspaceID, appID, recipientID, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return s.endpointNotFound(ctx, workspaceID, appID, recipientID)
-	}
-	return nil
+	return changedRow(res, err, func() error { return s.endpointNotFound(ctx, workspaceID, appID, recipientID) })
 }
 
 // OldSecret is a rotated-out secret that still signs until ExpiresAt.
@@ -230,9 +224,10 @@ type EndpointSecrets struct {
 	Old     []OldSecret
 }
 
-// openSecrets decrypts an endpoint's secrets, dropping old ones expired at now.
-func (s *DB) openSecrets(id uuid.UUID, sealed, sealedOld []byte, now time.Time) (EndpointSecrets, error) {
-	cur, err := s.box.Open(sealed, endpointAAD(id))
+// openSecrets decrypts a target's signing secrets (sealed with aad: endpointAAD or
+// destinationAAD), dropping old ones expired at now.
+func (s *DB) openSecrets(aad, sealed, sealedOld []byte, now time.Time) (EndpointSecrets, error) {
+	cur, err := s.box.Open(sealed, aad)
 	if err != nil {
 		return EndpointSecrets{}, fmt.Errorf("open endpoint secret: %w", err)
 	}
@@ -240,7 +235,7 @@ func (s *DB) openSecrets(id uuid.UUID, sealed, sealedOld []byte, now time.Time) 
 	if len(sealedOld) == 0 {
 		return out, nil
 	}
-	plain, err := s.box.Open(sealedOld, endpointAAD(id))
+	plain, err := s.box.Open(sealedOld, aad)
 	if err != nil {
 		return EndpointSecrets{}, fmt.Errorf("open endpoint secrets: %w", err)
 	}
@@ -269,7 +264,7 @@ func (s *DB) GetEndpointSecrets(ctx context.Context, workspaceID, appID uuid.UUI
 	if err != nil {
 		return EndpointSecrets{}, err
 	}
-	return s.openSecrets(id, row.Secret, row.Old, s.now())
+	return s.openSecrets(endpointAAD(id), row.Secret, row.Old, s.now())
 }
 
 // RotateEndpointSecret makes key (or a new secret when "") the endpoint's secret; the previous
@@ -292,7 +287,7 @@ func (s *DB) RotateEndpointSecret(ctx context.Context, workspaceID, appID uuid.U
 		return EndpointSecrets{}, err
 	}
 	now := s.now()
-	cur, err := s.openSecrets(id, row.Secret, row.Old, now)
+	cur, err := s.openSecrets(endpointAAD(id), row.Secret, row.Old, now)
 	if err != nil {
 		return EndpointSecrets{}, err
 	}
@@ -311,12 +306,17 @@ func (s *DB) RotateEndpointSecret(ctx context.Context, workspaceID, appID uuid.U
 	return EndpointSecrets{Current: key, Old: old}, tx.Commit()
 }
 
-// ReserveEndpointSlot takes the next delivery slot of an endpoint limited to perMinute
-// deliveries, shared by every process (the generic cell rate algorithm, its state on the
-// endpoint's row): slots are 60s/perMinute apart, with a burst of perMinute/60 (at least 1).
-// It returns how long to wait for the slot. A slot further away than maxWait is not taken
-// (reserved=false): the caller comes back for it later rather than holding it idle.
+// ReserveEndpointSlot is ReserveSlot for an endpoint.
 func (s *DB) ReserveEndpointSlot(ctx context.Context, endpointID uuid.UUID, perMinute int, maxWait time.Duration) (wait time.Duration, reserved bool, err error) {
+	return s.ReserveSlot(ctx, Target{Kind: TargetEndpoint, ID: endpointID}, perMinute, maxWait)
+}
+
+// ReserveSlot takes the next delivery slot of a target (an endpoint or a destination) limited
+// to perMinute deliveries, shared by every process (the generic cell rate algorithm, its state
+// on the target's row): slots are 60s/perMinute apart, with a burst of perMinute/60 (at least
+// 1). It returns how long to wait for the slot. A slot further away than maxWait is not taken
+// (reserved=false): the caller comes back for it later rather than holding it idle.
+func (s *DB) ReserveSlot(ctx context.Context, target Target, perMinute int, maxWait time.Duration) (wait time.Duration, reserved bool, err error) {
 	if perMinute < 1 {
 		return 0, true, nil
 	}
@@ -326,58 +326,102 @@ func (s *DB) ReserveEndpointSlot(ctx context.Context, endpointID uuid.UUID, perM
 		WaitUS   int64 `db:"wait_us"`
 		Reserved bool  `db:"reserved"`
 	}
-	st, err := s.prepared(ctx, s.async, reserveSlotQuery)
+	st, err := s.prepared(ctx, s.async, reserveSlotQueries[target.Kind])
 	if err != nil {
 		return 0, false, err
 	}
-	err = st.GetContext(ctx, &row, endpointID, interval.Microseconds(), tolerance.Microseconds(), maxWait.Microseconds())
-	if noRows(err) { // the endpoint was deleted: nothing to wait for
+	err = st.GetContext(ctx, &row, target.ID, interval.Microseconds(), tolerance.Microseconds(), maxWait.Microseconds())
+	if noRows(err) { // the target was deleted: nothing to wait for
 		return 0, true, nil
 	}
 	return time.Duration(row.WaitUS) * time.Microsecond, row.Reserved, err
 }
 
-// reserveSlotQuery: tat is the endpoint's next slot (now at the earliest); the wait for it,
-// less the burst tolerance, is taken (tat moves one interval on) when it is within the limit.
-const reserveSlotQuery = `
+// reserveSlotQueries are reserveSlotQuery for each target kind's table.
+var reserveSlotQueries = map[string]string{TargetEndpoint: reserveSlotQuery("webhook_endpoints"),
+	TargetDestination: reserveSlotQuery("ingest_destinations")}
+
+// reserveSlotQuery: tat is the target's next slot (now at the earliest); the wait for it, less
+// the burst tolerance, is taken (tat moves one interval on) when it is within the limit.
+func reserveSlotQuery(table string) string {
+	return `
 		WITH p AS (
-			SELECT id, greatest(coalesce(rate_tat, now()), now()) AS tat FROM webhook_endpoints WHERE id = $1 FOR UPDATE
+			SELECT id, greatest(coalesce(rate_tat, now()), now()) AS tat FROM ` + table + ` WHERE id = $1 FOR UPDATE
 		), w AS (
 			SELECT id, tat, greatest(tat - now() - $3 * interval '1 microsecond', interval '0') AS wait FROM p
 		), u AS (
-			UPDATE webhook_endpoints e SET rate_tat = w.tat + $2 * interval '1 microsecond' FROM w
+			UPDATE ` + table + ` e SET rate_tat = w.tat + $2 * interval '1 microsecond' FROM w
 			WHERE e.id = w.id AND w.wait <= $4 * interval '1 microsecond'
 			RETURNING e.id
 		)
 		SELECT (extract(epoch FROM w.wait) * 1000000)::bigint AS wait_us, EXISTS (SELECT 1 FROM u) AS reserved FROM w`
+}
 
 // EndpointSucceeded clears an endpoint's failure record.
 func (s *DB) EndpointSucceeded(ctx context.Context, endpointID uuid.UUID) error {
-	_, err := s.async.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
+	return s.TargetSucceeded(ctx, Target{Kind: TargetEndpoint, ID: endpointID})
+}
+
+// TargetSucceeded clears a target's failure record after a successful attempt. A destination's
+// open delivery issues resolve themselves with it (auto_resolved_at).
+func (s *DB) TargetSucceeded(ctx context.Context, target Target) error {
+	table, _ := targetTable(target.Kind)
+	query := `UPDATE ` + table + ` SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`
+	if target.Kind == TargetDestination {
+		query = `WITH t AS (` + query + ` RETURNING id) ` + resolveDeliveryIssuesSQL
+	}
+	_, err := s.async.ExecContext(ctx, query, target.ID)
 	return err
 }
 
-// EndpointFailed records a failed attempt at an endpoint: the first failure since its last
-// success starts its failure record, and an endpoint failing since before disableBefore is
-// disabled, saying since when. It reports whether it disabled the endpoint.
+// EndpointFailed is TargetFailed for an endpoint.
 func (s *DB) EndpointFailed(ctx context.Context, endpointID uuid.UUID, disableBefore time.Time) (bool, error) {
+	return s.TargetFailed(ctx, Target{Kind: TargetEndpoint, ID: endpointID}, disableBefore, Failure{})
+}
+
+// Failure is what an attempt's failure was, for the issue it counts in (destinations only).
+type Failure struct {
+	// DeliveryID is the failed delivery; its latest attempt is the issue's reference.
+	DeliveryID uuid.UUID
+	// Kind groups failures into one issue: "http_503", or an error code ("timeout", ...).
+	Kind string
+}
+
+// TargetFailed records a failed attempt at a target: the first failure since its last success
+// starts its failure record, and a target failing since before disableBefore is disabled,
+// saying since when. It reports whether it disabled the target. At a destination, the failure
+// also counts in the delivery issue of its kind (opened, or re-opened when it was resolved).
+func (s *DB) TargetFailed(ctx context.Context, target Target, disableBefore time.Time, f Failure) (bool, error) {
+	table, _ := targetTable(target.Kind)
 	var disabled bool
+	args := []any{target.ID, disableBefore}
+	issue := ""
+	if target.Kind == TargetDestination && f.Kind != "" {
+		issue = `, i AS (` + deliveryIssueSQL + `)`
+		args = append(args, f.DeliveryID, f.Kind, newID())
+	}
 	err := s.async.GetContext(ctx, &disabled, `
 		WITH e AS (
-			UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()),
+			UPDATE `+table+` SET failing_since = coalesce(failing_since, now()),
 				status = CASE WHEN failing_since < $2 AND status <> 'disabled' THEN 'disabled' ELSE status END,
 				disabled_reason = CASE WHEN failing_since < $2 AND status <> 'disabled'
 					THEN 'Every delivery failed since ' || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 					ELSE disabled_reason END,
 				updated_at = CASE WHEN failing_since < $2 AND status <> 'disabled' THEN now() ELSE updated_at END
 			WHERE id = $1 RETURNING status, disabled_reason
-		) SELECT coalesce((SELECT status = 'disabled' FROM e), false)`, endpointID, disableBefore)
+		)`+issue+` SELECT coalesce((SELECT status = 'disabled' FROM e), false)`, args...)
 	return disabled, err
 }
 
 // DisableEndpoint disables an endpoint, saying why.
 func (s *DB) DisableEndpoint(ctx context.Context, endpointID uuid.UUID, reason string) error {
-	_, err := s.async.ExecContext(ctx, `UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2, updated_at = now()
-		WHERE id = $1`, endpointID, reason)
+	return s.DisableTarget(ctx, Target{Kind: TargetEndpoint, ID: endpointID}, reason)
+}
+
+// DisableTarget disables an endpoint or a destination, saying why.
+func (s *DB) DisableTarget(ctx context.Context, target Target, reason string) error {
+	table, _ := targetTable(target.Kind)
+	_, err := s.async.ExecContext(ctx, `UPDATE `+table+` SET status = 'disabled', disabled_reason = $2, updated_at = now()
+		WHERE id = $1`, target.ID, reason)
 	return err
 }

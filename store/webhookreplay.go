@@ -9,10 +9,10 @@ import (
 	"github.com/google/uuid"
 )
 
-// ReplayMessage sends a message again, once, to every endpoint it was sent to, or to one
-// endpoint of its recipient (which gets a delivery if it had none). It returns how many
-// endpoints the replay goes to. ErrNotFound for an unknown message or endpoint.
-func (s *DB) ReplayMessage(ctx context.Context, workspaceID, appID uuid.UUID, messageID string, endpointID uuid.UUID) (int, error) {
+// ReplayMessage sends a message again, once, to every endpoint it was sent to, or with
+// endpointID to that endpoint of its recipient (which gets a delivery if it had none). It
+// returns how many endpoints the replay goes to. ErrNotFound for an unknown message or endpoint.
+func (s *DB) ReplayMessage(ctx context.Context, workspaceID, appID uuid.UUID, messageID string, endpointID *uuid.UUID) (int, error) {
 	m, err := s.findMessage(ctx, workspaceID, appID, messageID, "")
 	if err != nil {
 		return 0, err
@@ -29,14 +29,14 @@ func (s *DB) ReplayMessage(ctx context.Context, workspaceID, appID uuid.UUID, me
 		return 0, orNotFound(err, "Message")
 	}
 	var ids []uuid.UUID
-	if endpointID != uuid.Nil {
+	if endpointID != nil {
 		err = tx.SelectContext(ctx, &ids, `
 			INSERT INTO webhook_deliveries (id, message_pk, endpoint_id, status)
 			SELECT gen_random_uuid(), m.id, e.id, 'pending' FROM webhook_messages m
 			JOIN webhook_endpoints e ON e.recipient_pk = m.recipient_pk AND e.id = $2 WHERE m.id = $1
 			ON CONFLICT (message_pk, endpoint_id) DO UPDATE SET
 				status = CASE WHEN webhook_deliveries.status = 'held' THEN 'held' ELSE 'pending' END, updated_at = now()
-			RETURNING id`, m.ID, endpointID)
+			RETURNING id`, m.ID, *endpointID)
 		if err == nil && len(ids) == 0 {
 			return 0, notFound("Endpoint")
 		}

@@ -29,7 +29,7 @@ func newHooks(t *testing.T, db *store.DB, name string) *hooks {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := db.CreateWebhookApp(ctx, w.ID, name, nil, nil)
+	a, err := db.CreateWebhookApp(ctx, w.ID, store.WebhookApp{Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +100,18 @@ func count(t *testing.T, db *store.DB, query string, args ...any) int {
 	return n
 }
 
-// messagePKs returns the primary keys of the messages left.
-func messagePKs(t *testing.T, db *store.DB) []uuid.UUID {
+// wantMessagesLeft checks that the messages left are those whose primary keys are want.
+func wantMessagesLeft(t *testing.T, db *store.DB, want ...uuid.UUID) {
 	t.Helper()
-	var ids []uuid.UUID
-	if err := db.SQL().Select(&ids, `SELECT id FROM webhook_messages ORDER BY id`); err != nil {
+	var got []uuid.UUID
+	if err := db.SQL().Select(&got, `SELECT id FROM webhook_messages ORDER BY id`); err != nil {
 		t.Fatal(err)
 	}
-	return ids
+	want = slices.Clone(want)
+	slices.SortFunc(want, func(x, y uuid.UUID) int { return slices.Compare(x[:], y[:]) })
+	if !slices.Equal(got, want) {
+		t.Errorf("messages left %v, want %v", got, want)
+	}
 }
 
 // TestPruneWebhooks: messages older than the cutoff whose deliveries are all final go, with
@@ -201,11 +205,7 @@ func TestPruneWebhooks(t *testing.T) {
 	if want := (store.PruneResult{Messages: 2, Deliveries: 2, Attempts: 3, Replays: 1}); res != want {
 		t.Errorf("PruneWebhooks = %+v, want %+v", res, want)
 	}
-	want := []uuid.UUID{pk["retrying"], pk["pending"], pk["held"], pk["otherOld"], pk["otherRecent"], pk["recent"]}
-	slices.SortFunc(want, func(x, y uuid.UUID) int { return slices.Compare(x[:], y[:]) })
-	if got := messagePKs(t, db); !slices.Equal(got, want) {
-		t.Errorf("messages left %v, want %v", got, want)
-	}
+	wantMessagesLeft(t, db, pk["retrying"], pk["pending"], pk["held"], pk["otherOld"], pk["otherRecent"], pk["recent"])
 	for _, table := range []string{"webhook_deliveries", "webhook_attempts"} {
 		if n := count(t, db, `SELECT count(*) FROM `+table+` WHERE message_pk = ANY(ARRAY[$1, $2]::uuid[])`, pk["final"], pk["orphan"]); n != 0 {
 			t.Errorf("%s of deleted messages left: %d", table, n)
@@ -242,25 +242,20 @@ func TestPruneWebhooks(t *testing.T) {
 	if res.Messages != 2 || res.Replays != 0 {
 		t.Errorf("second run = %+v, want the retrying and b's old message", res)
 	}
-	want = []uuid.UUID{pk["pending"], pk["held"], pk["otherRecent"], pk["recent"]}
-	slices.SortFunc(want, func(x, y uuid.UUID) int { return slices.Compare(x[:], y[:]) })
-	if got := messagePKs(t, db); !slices.Equal(got, want) {
-		t.Errorf("messages left %v, want %v", got, want)
-	}
+	wantMessagesLeft(t, db, pk["pending"], pk["held"], pk["otherRecent"], pk["recent"])
 }
 
 // TestPruneWebhooksBatches: with a batch smaller than what expired, one call deletes it all,
 // batch after batch, stepping over the messages it keeps.
 func TestPruneWebhooksBatches(t *testing.T) {
 	t.Parallel()
-	db := storetest.NewDB(t)
 	ctx := context.Background()
-	h := newHooks(t, db, "a")
-	h.recipient(t, "r", false)
+	h, _ := oneEndpoint(t, "a")
+	db := h.db
 	old := time.Now().Add(-48 * time.Hour)
 	var kept []uuid.UUID
 	for i := range 25 {
-		m := h.send(t, "r")
+		m := h.send(t, "r1")
 		if i%4 != 0 {
 			attempt(t, db, m.Deliveries[0].ID, 1, "succeeded")
 		}
@@ -269,7 +264,7 @@ func TestPruneWebhooksBatches(t *testing.T) {
 			kept = append(kept, aged) // still pending
 		}
 	}
-	recent := h.send(t, "r")
+	recent := h.send(t, "r1")
 	attempt(t, db, recent.Deliveries[0].ID, 1, "succeeded")
 	kept = append(kept, recent.ID)
 
@@ -280,9 +275,7 @@ func TestPruneWebhooksBatches(t *testing.T) {
 	if res.Messages != 18 || res.Deliveries != 18 || res.Attempts != 18 {
 		t.Errorf("PruneWebhooks = %+v, want 18 messages, deliveries and attempts", res)
 	}
-	if got := messagePKs(t, db); !slices.Equal(got, kept) {
-		t.Errorf("messages left %v, want %v", got, kept)
-	}
+	wantMessagesLeft(t, db, kept...)
 }
 
 // TestPruneWebhooksRechecksUnderLock: a delivery made pending again (a replay) while the
@@ -290,11 +283,10 @@ func TestPruneWebhooksBatches(t *testing.T) {
 // lock and reads it anew before deleting.
 func TestPruneWebhooksRechecksUnderLock(t *testing.T) {
 	t.Parallel()
-	db := storetest.NewDB(t)
 	ctx := context.Background()
-	h := newHooks(t, db, "a")
-	h.recipient(t, "r", false)
-	m := h.send(t, "r")
+	h, _ := oneEndpoint(t, "a")
+	db := h.db
+	m := h.send(t, "r1")
 	attempt(t, db, m.Deliveries[0].ID, 1, "failed")
 	pk := storetest.AgeWebhookMessage(t, db, m.ID, time.Now().Add(-48*time.Hour))
 
@@ -337,9 +329,7 @@ func TestPruneWebhooksRechecksUnderLock(t *testing.T) {
 	if r.err != nil || r.res.Messages != 0 {
 		t.Fatalf("PruneWebhooks = %+v, %v; want nothing deleted", r.res, r.err)
 	}
-	if got := messagePKs(t, db); !slices.Equal(got, []uuid.UUID{pk}) {
-		t.Errorf("messages left %v, want the replayed one", got)
-	}
+	wantMessagesLeft(t, db, pk) // the replayed one
 }
 
 // TestPruneWebhooksStopsWithContext: an ended context stops it with the context's error.

@@ -41,24 +41,6 @@ func (e ActivityAttributeResolutionStatus) Valid() bool {
 	}
 }
 
-// Defines values for ActivityAttributeResolverType.
-const (
-	ActivityAttributeResolverTypeCLIENTHOOK      ActivityAttributeResolverType = "CLIENT_HOOK"
-	ActivityAttributeResolverTypeINTERNALSERVICE ActivityAttributeResolverType = "INTERNAL_SERVICE"
-)
-
-// Valid indicates whether the value is a known member of the ActivityAttributeResolverType enum.
-func (e ActivityAttributeResolverType) Valid() bool {
-	switch e {
-	case ActivityAttributeResolverTypeCLIENTHOOK:
-		return true
-	case ActivityAttributeResolverTypeINTERNALSERVICE:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ActivityStatus.
 const (
 	ActivityStatusCANCELED   ActivityStatus = "CANCELED"
@@ -155,24 +137,6 @@ const (
 func (e AttributeHookRequestType) Valid() bool {
 	switch e {
 	case AttributeResolve:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for AttributePolicyResolverType.
-const (
-	AttributePolicyResolverTypeCLIENTHOOK      AttributePolicyResolverType = "CLIENT_HOOK"
-	AttributePolicyResolverTypeINTERNALSERVICE AttributePolicyResolverType = "INTERNAL_SERVICE"
-)
-
-// Valid indicates whether the value is a known member of the AttributePolicyResolverType enum.
-func (e AttributePolicyResolverType) Valid() bool {
-	switch e {
-	case AttributePolicyResolverTypeCLIENTHOOK:
-		return true
-	case AttributePolicyResolverTypeINTERNALSERVICE:
 		return true
 	default:
 		return false
@@ -350,39 +314,18 @@ func (e IntegrationTaskActivityOrigin) Valid() bool {
 	}
 }
 
-// Defines values for IntegrationTaskResultStatus.
-const (
-	IntegrationTaskResultStatusEFFECTIVE    IntegrationTaskResultStatus = "EFFECTIVE"
-	IntegrationTaskResultStatusNOTEFFECTIVE IntegrationTaskResultStatus = "NOT_EFFECTIVE"
-	IntegrationTaskResultStatusPENDING      IntegrationTaskResultStatus = "PENDING"
-)
-
-// Valid indicates whether the value is a known member of the IntegrationTaskResultStatus enum.
-func (e IntegrationTaskResultStatus) Valid() bool {
-	switch e {
-	case IntegrationTaskResultStatusEFFECTIVE:
-		return true
-	case IntegrationTaskResultStatusNOTEFFECTIVE:
-		return true
-	case IntegrationTaskResultStatusPENDING:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ResolverType.
 const (
-	ResolverTypeCLIENTHOOK      ResolverType = "CLIENT_HOOK"
-	ResolverTypeINTERNALSERVICE ResolverType = "INTERNAL_SERVICE"
+	CLIENTHOOK      ResolverType = "CLIENT_HOOK"
+	INTERNALSERVICE ResolverType = "INTERNAL_SERVICE"
 )
 
 // Valid indicates whether the value is a known member of the ResolverType enum.
 func (e ResolverType) Valid() bool {
 	switch e {
-	case ResolverTypeCLIENTHOOK:
+	case CLIENTHOOK:
 		return true
-	case ResolverTypeINTERNALSERVICE:
+	case INTERNALSERVICE:
 		return true
 	default:
 		return false
@@ -401,24 +344,6 @@ func (e Source) Valid() bool {
 	case INTEGRATION:
 		return true
 	case RETEN:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SubmitTaskResultRequestTaskResultContactType.
-const (
-	SubmitTaskResultRequestTaskResultContactTypeINBOUND  SubmitTaskResultRequestTaskResultContactType = "INBOUND"
-	SubmitTaskResultRequestTaskResultContactTypeOUTBOUND SubmitTaskResultRequestTaskResultContactType = "OUTBOUND"
-)
-
-// Valid indicates whether the value is a known member of the SubmitTaskResultRequestTaskResultContactType enum.
-func (e SubmitTaskResultRequestTaskResultContactType) Valid() bool {
-	switch e {
-	case SubmitTaskResultRequestTaskResultContactTypeINBOUND:
-		return true
-	case SubmitTaskResultRequestTaskResultContactTypeOUTBOUND:
 		return true
 	default:
 		return false
@@ -467,30 +392,6 @@ func (e TargetResolutionStrategy) Valid() bool {
 	}
 }
 
-// Defines values for TargetUserLockReason.
-const (
-	CRITERIAMATCH       TargetUserLockReason = "CRITERIA_MATCH"
-	FALLBACKCOMMERCEREP TargetUserLockReason = "FALLBACK_COMMERCE_REP"
-	FALLBACKOWNER       TargetUserLockReason = "FALLBACK_OWNER"
-	MANUALASSIGNMENT    TargetUserLockReason = "MANUAL_ASSIGNMENT"
-)
-
-// Valid indicates whether the value is a known member of the TargetUserLockReason enum.
-func (e TargetUserLockReason) Valid() bool {
-	switch e {
-	case CRITERIAMATCH:
-		return true
-	case FALLBACKCOMMERCEREP:
-		return true
-	case FALLBACKOWNER:
-		return true
-	case MANUALASSIGNMENT:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for TargetUserResolutionStatus.
 const (
 	TargetUserResolutionStatusFAILED   TargetUserResolutionStatus = "FAILED"
@@ -515,18 +416,18 @@ func (e TargetUserResolutionStatus) Valid() bool {
 	}
 }
 
-// Defines values for TaskResultDetailContactType.
+// Defines values for TaskResultInputContactType.
 const (
-	TaskResultDetailContactTypeINBOUND  TaskResultDetailContactType = "INBOUND"
-	TaskResultDetailContactTypeOUTBOUND TaskResultDetailContactType = "OUTBOUND"
+	INBOUND  TaskResultInputContactType = "INBOUND"
+	OUTBOUND TaskResultInputContactType = "OUTBOUND"
 )
 
-// Valid indicates whether the value is a known member of the TaskResultDetailContactType enum.
-func (e TaskResultDetailContactType) Valid() bool {
+// Valid indicates whether the value is a known member of the TaskResultInputContactType enum.
+func (e TaskResultInputContactType) Valid() bool {
 	switch e {
-	case TaskResultDetailContactTypeINBOUND:
+	case INBOUND:
 		return true
-	case TaskResultDetailContactTypeOUTBOUND:
+	case OUTBOUND:
 		return true
 	default:
 		return false
@@ -606,10 +507,10 @@ type Activity struct {
 	SuggestedExecutionTime nullable.Nullable[activityjson.Time] `json:"suggestedExecutionTime"`
 	TargetCriteria         []TargetCriterion                    `json:"targetCriteria"`
 
-	// TargetUser Who the activity is for (as `GET /activities/{id}/target-users` lists it); null when no
-	// target resolution applies to it. In the body a provider receives it is `LOCKED`, with
-	// the contact to use.
-	TargetUser nullable.Nullable[TargetUser] `json:"targetUser"`
+	// TargetUser A TargetUser, or null: an activity's `targetUser`, who it is for (as
+	// `GET /activities/{id}/target-users` lists it), null when no target resolution applies to it.
+	// In the body a provider receives it is `LOCKED`, with the contact to use.
+	TargetUser nullable.Nullable[NullableTargetUser] `json:"targetUser"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	Type      ActivityType      `json:"type"`
@@ -619,7 +520,8 @@ type Activity struct {
 	UserStatus nullable.Nullable[UserStatusRef] `json:"userStatus"`
 }
 
-// ActivityAttribute One attribute value of an activity.
+// ActivityAttribute One attribute value of an activity. `resolverType` is the resolver that resolved it; null for
+// a `CALLER_PROVIDED` value.
 type ActivityAttribute struct {
 	ActivityId     openapi_types.UUID        `json:"activityId"`
 	AttributeKeyId openapi_types.UUID        `json:"attributeKeyId"`
@@ -637,9 +539,9 @@ type ActivityAttribute struct {
 	ResolutionStrategy AttributeStrategy                    `json:"resolutionStrategy"`
 	ResolvedAt         nullable.Nullable[activityjson.Time] `json:"resolvedAt"`
 
-	// ResolverType The `ResolverType` that resolved it; null for a `CALLER_PROVIDED` value.
-	ResolverType nullable.Nullable[ActivityAttributeResolverType] `json:"resolverType"`
-	UpdatedAt    activityjson.Time                                `json:"updatedAt"`
+	// ResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+	ResolverType nullable.Nullable[NullableResolverType] `json:"resolverType"`
+	UpdatedAt    activityjson.Time                       `json:"updatedAt"`
 
 	// Value The value (any JSON); null while `PENDING` or when `FAILED`. `commerce_info`'s is a `CommerceInfo`.
 	Value ActivityAttribute_Value `json:"value"`
@@ -647,9 +549,6 @@ type ActivityAttribute struct {
 
 // ActivityAttributeResolutionStatus `FALLBACK`: the resolver failed (`errorMessage`) and the `fallback` the request gave stands in.
 type ActivityAttributeResolutionStatus string
-
-// ActivityAttributeResolverType The `ResolverType` that resolved it; null for a `CALLER_PROVIDED` value.
-type ActivityAttributeResolverType string
 
 // ActivityAttributeValue0 defines model for ActivityAttribute.Value.0.
 type ActivityAttributeValue0 map[string]interface{}
@@ -796,7 +695,7 @@ type AttributeKey struct {
 	UpdatedAt activityjson.Time `json:"updatedAt"`
 }
 
-// AttributePolicy How the workspace resolves one attribute key.
+// AttributePolicy How the workspace resolves one attribute key. `resolverType` is null when none was given (`CALLER_PROVIDED`).
 type AttributePolicy struct {
 	AttributeKey struct {
 		Key   string `json:"key"`
@@ -822,16 +721,13 @@ type AttributePolicy struct {
 	// ResolutionStrategy `strategy` again, under the name the newer documentation uses.
 	ResolutionStrategy AttributeStrategy `json:"resolutionStrategy"`
 
-	// ResolverType A `ResolverType`; null when none was given (`CALLER_PROVIDED`).
-	ResolverType nullable.Nullable[AttributePolicyResolverType] `json:"resolverType"`
+	// ResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+	ResolverType nullable.Nullable[NullableResolverType] `json:"resolverType"`
 
 	// Strategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
 	Strategy  AttributeStrategy `json:"strategy"`
 	UpdatedAt activityjson.Time `json:"updatedAt"`
 }
-
-// AttributePolicyResolverType A `ResolverType`; null when none was given (`CALLER_PROVIDED`).
-type AttributePolicyResolverType string
 
 // AttributeStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
 type AttributeStrategy string
@@ -952,7 +848,7 @@ type CommerceUser struct {
 	UpdatedAt activityjson.Time `json:"updatedAt"`
 }
 
-// CommerceUserName defines model for CommerceUserName.
+// CommerceUserName A target user's names as they were when picked; null when no user is picked.
 type CommerceUserName struct {
 	FirstName nullable.Nullable[string] `json:"firstName"`
 	LastName  nullable.Nullable[string] `json:"lastName"`
@@ -984,15 +880,30 @@ type ContactType string
 
 // CreateActivityRequest defines model for CreateActivityRequest.
 type CreateActivityRequest struct {
-	AssignmentReason *string `json:"assignment_reason,omitempty"`
+	// AssignmentReasonAlias Deprecated: the camelCase spelling of `assignment_reason`, accepted for older clients and stored as `assignment_reason`. Send `assignment_reason`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AssignmentReasonAlias *string `json:"assignmentReason,omitempty"`
+	AssignmentReason      *string `json:"assignment_reason,omitempty"`
+
+	// AttributeKeysAlias Deprecated: the camelCase spelling of `attribute_keys`, accepted for older clients and stored as `attribute_keys`. Send `attribute_keys`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AttributeKeysAlias *[]string `json:"attributeKeys,omitempty"`
 
 	// AttributeKeys Keys of `GET /activity-config/attribute-keys` to resolve by the workspace's policies; an unknown key is a `400`.
 	AttributeKeys *[]string         `json:"attribute_keys,omitempty"`
 	Attributes    *[]AttributeInput `json:"attributes,omitempty"`
 
 	// Channel A dispatch channel.
-	Channel    Channel            `json:"channel"`
-	CommerceId openapi_types.UUID `json:"commerce_id"`
+	Channel Channel `json:"channel"`
+
+	// CommerceIdAlias Deprecated: the camelCase spelling of `commerce_id`, accepted for older clients and stored as `commerce_id`. Send `commerce_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceIdAlias *openapi_types.UUID `json:"commerceId,omitempty"`
+	CommerceId      openapi_types.UUID  `json:"commerce_id"`
+
+	// IdempotencyKeyAlias Deprecated: the camelCase spelling of `idempotency_key`, accepted for older clients and stored as `idempotency_key`. Send `idempotency_key`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IdempotencyKeyAlias *string `json:"idempotencyKey,omitempty"`
 
 	// IdempotencyKey Unique per workspace.
 	IdempotencyKey string `json:"idempotency_key"`
@@ -1000,16 +911,32 @@ type CreateActivityRequest struct {
 	// Reason Free text, matched against the reason catalog.
 	Reason string `json:"reason"`
 
+	// ScheduledAtAlias Deprecated: the camelCase spelling of `scheduled_at`, accepted for older clients and stored as `scheduled_at`. Send `scheduled_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ScheduledAtAlias *activityjson.Time `json:"scheduledAt,omitempty"`
+
 	// ScheduledAt When the activity is dispatched.
-	ScheduledAt            activityjson.Time  `json:"scheduled_at"`
-	Score                  *int               `json:"score,omitempty"`
-	SuggestedExecutionTime *activityjson.Time `json:"suggested_execution_time,omitempty"`
+	ScheduledAt activityjson.Time `json:"scheduled_at"`
+	Score       *int              `json:"score,omitempty"`
+
+	// SuggestedExecutionTimeAlias Deprecated: the camelCase spelling of `suggested_execution_time`, accepted for older clients and stored as `suggested_execution_time`. Send `suggested_execution_time`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	SuggestedExecutionTimeAlias *activityjson.Time `json:"suggestedExecutionTime,omitempty"`
+	SuggestedExecutionTime      *activityjson.Time `json:"suggested_execution_time,omitempty"`
+
+	// TargetCriteriaAlias Deprecated: the camelCase spelling of `target_criteria`, accepted for older clients and stored as `target_criteria`. Send `target_criteria`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TargetCriteriaAlias *[]TargetCriterion `json:"targetCriteria,omitempty"`
 
 	// TargetCriteria Replace, for this activity, the criteria of the target resolution config that applies to it.
 	TargetCriteria *[]TargetCriterion `json:"target_criteria,omitempty"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	Type ActivityType `json:"type"`
+
+	// UserStatusAlias Deprecated: the camelCase spelling of `user_status`, accepted for older clients and stored as `user_status`. Send `user_status`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	UserStatusAlias *string `json:"userStatus,omitempty"`
 
 	// UserStatus A code of the user retention status catalog.
 	UserStatus *string `json:"user_status,omitempty"`
@@ -1028,33 +955,69 @@ type CreateAttributeKeyRequest struct {
 type CreateCatalogEntryRequest struct {
 	Code        string  `json:"code"`
 	Description *string `json:"description,omitempty"`
-	IsActive    *bool   `json:"is_active,omitempty"`
-	Label       string  `json:"label"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool  `json:"isActive,omitempty"`
+	IsActive      *bool  `json:"is_active,omitempty"`
+	Label         string `json:"label"`
 }
 
 // CreateCommerceRequest defines model for CreateCommerceRequest.
 type CreateCommerceRequest struct {
-	Addresses  *[]AddressInput `json:"addresses,omitempty"`
-	ExternalId *string         `json:"external_id,omitempty"`
+	Addresses *[]AddressInput `json:"addresses,omitempty"`
+
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+	ExternalId      *string `json:"external_id,omitempty"`
 
 	// Id The commerce's id (an extension), so that a commerce known elsewhere, like the seed's
 	// `880e8400-…`, keeps its id; a new one is made when absent. An id already taken is a `409`.
-	Id            *openapi_types.UUID     `json:"id,omitempty"`
-	IsActive      *bool                   `json:"is_active,omitempty"`
-	IsPlaceholder *bool                   `json:"is_placeholder,omitempty"`
-	Metadata      *map[string]interface{} `json:"metadata,omitempty"`
-	Name          string                  `json:"name"`
-	TaxId         *string                 `json:"tax_id,omitempty"`
+	Id *openapi_types.UUID `json:"id,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPlaceholderAlias Deprecated: the camelCase spelling of `is_placeholder`, accepted for older clients and stored as `is_placeholder`. Send `is_placeholder`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPlaceholderAlias *bool                   `json:"isPlaceholder,omitempty"`
+	IsActive           *bool                   `json:"is_active,omitempty"`
+	IsPlaceholder      *bool                   `json:"is_placeholder,omitempty"`
+	Metadata           *map[string]interface{} `json:"metadata,omitempty"`
+	Name               string                  `json:"name"`
+
+	// TaxIdAlias Deprecated: the camelCase spelling of `tax_id`, accepted for older clients and stored as `tax_id`. Send `tax_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaxIdAlias *string `json:"taxId,omitempty"`
+	TaxId      *string `json:"tax_id,omitempty"`
 }
 
 // CreateCommerceUserRequest defines model for CreateCommerceUserRequest.
 type CreateCommerceUserRequest struct {
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+
 	// ExternalId Unique within the commerce.
 	ExternalId *string `json:"external_id,omitempty"`
 
+	// FirstNameAlias Deprecated: the camelCase spelling of `first_name`, accepted for older clients and stored as `first_name`. Send `first_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FirstNameAlias *string `json:"firstName,omitempty"`
+
 	// FirstName An extension; wins over `name`.
 	FirstName *string `json:"first_name,omitempty"`
-	IsActive  *bool   `json:"is_active,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+
+	// LastNameAlias Deprecated: the camelCase spelling of `last_name`, accepted for older clients and stored as `last_name`. Send `last_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	LastNameAlias *string `json:"lastName,omitempty"`
 
 	// LastName An extension; wins over `name`.
 	LastName *string `json:"last_name,omitempty"`
@@ -1071,8 +1034,15 @@ type CreateCommerceUserRequest struct {
 
 // CreateContactRequest defines model for CreateContactRequest.
 type CreateContactRequest struct {
-	ContactType ContactType `json:"contact_type"`
-	IsPrimary   *bool       `json:"is_primary,omitempty"`
+	// ContactTypeAlias Deprecated: the camelCase spelling of `contact_type`, accepted for older clients and stored as `contact_type`. Send `contact_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ContactTypeAlias *ContactType `json:"contactType,omitempty"`
+	ContactType      ContactType  `json:"contact_type"`
+
+	// IsPrimaryAlias Deprecated: the camelCase spelling of `is_primary`, accepted for older clients and stored as `is_primary`. Send `is_primary`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPrimaryAlias *bool `json:"isPrimary,omitempty"`
+	IsPrimary      *bool `json:"is_primary,omitempty"`
 
 	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
 	Source Source `json:"source"`
@@ -1084,6 +1054,10 @@ type CreateContactRequest struct {
 // CreateDispatchConfigRequest A new dispatch config. The camelCase spelling of each field (`dispatchProviderId`,
 // `baseUrl`) is accepted as an alias.
 type CreateDispatchConfigRequest struct {
+	// BaseUrlAlias Deprecated: the camelCase spelling of `base_url`, accepted for older clients and stored as `base_url`. Send `base_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	BaseUrlAlias *string `json:"baseUrl,omitempty"`
+
 	// BaseUrl Provider endpoint URL (`http://` or `https://`).
 	BaseUrl *string `json:"base_url,omitempty"`
 
@@ -1095,6 +1069,10 @@ type CreateDispatchConfigRequest struct {
 	// Example: {"apiKey":"sk-xxx"}
 	Credentials *Credentials `json:"credentials,omitempty"`
 
+	// DispatchProviderIdAlias Deprecated: the camelCase spelling of `dispatch_provider_id`, accepted for older clients and stored as `dispatch_provider_id`. Send `dispatch_provider_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	DispatchProviderIdAlias *openapi_types.UUID `json:"dispatchProviderId,omitempty"`
+
 	// DispatchProviderId Global dispatch provider id.
 	DispatchProviderId openapi_types.UUID `json:"dispatch_provider_id"`
 
@@ -1102,18 +1080,38 @@ type CreateDispatchConfigRequest struct {
 	Settings *Settings `json:"settings,omitempty"`
 }
 
-// CreateTargetResolutionConfigRequest defines model for CreateTargetResolutionConfigRequest.
+// CreateTargetResolutionConfigRequest A target resolution config. The camelCase spelling of each field is accepted too.
 type CreateTargetResolutionConfigRequest struct {
+	// ActivityTypeAlias Deprecated: the camelCase spelling of `activity_type`, accepted for older clients and stored as `activity_type`. Send `activity_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityTypeAlias *ActivityType `json:"activityType,omitempty"`
+
 	// ActivityType `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	ActivityType *ActivityType `json:"activity_type,omitempty"`
 
 	// Channel A dispatch channel.
-	Channel               *Channel           `json:"channel,omitempty"`
-	Criteria              *[]TargetCriterion `json:"criteria,omitempty"`
-	FallbackToCommerceRep *bool              `json:"fallback_to_commerce_rep,omitempty"`
-	FallbackToOwner       *bool              `json:"fallback_to_owner,omitempty"`
-	IsActive              *bool              `json:"is_active,omitempty"`
-	Priority              *int               `json:"priority,omitempty"`
+	Channel  *Channel           `json:"channel,omitempty"`
+	Criteria *[]TargetCriterion `json:"criteria,omitempty"`
+
+	// FallbackToCommerceRepAlias Deprecated: the camelCase spelling of `fallback_to_commerce_rep`, accepted for older clients and stored as `fallback_to_commerce_rep`. Send `fallback_to_commerce_rep`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToCommerceRepAlias *bool `json:"fallbackToCommerceRep,omitempty"`
+
+	// FallbackToOwnerAlias Deprecated: the camelCase spelling of `fallback_to_owner`, accepted for older clients and stored as `fallback_to_owner`. Send `fallback_to_owner`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToOwnerAlias  *bool `json:"fallbackToOwner,omitempty"`
+	FallbackToCommerceRep *bool `json:"fallback_to_commerce_rep,omitempty"`
+	FallbackToOwner       *bool `json:"fallback_to_owner,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+	Priority      *int  `json:"priority,omitempty"`
+
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *TargetResolutionStrategy `json:"resolutionStrategy,omitempty"`
 
 	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
 	ResolutionStrategy TargetResolutionStrategy `json:"resolution_strategy"`
@@ -1121,10 +1119,18 @@ type CreateTargetResolutionConfigRequest struct {
 
 // CreateTaskResultTypeConfigRequest defines model for CreateTaskResultTypeConfigRequest.
 type CreateTaskResultTypeConfigRequest struct {
-	Code                      string `json:"code"`
-	IsActive                  *bool  `json:"is_active,omitempty"`
-	Label                     string `json:"label"`
-	RequiresFutureScheduledAt *bool  `json:"requires_future_scheduled_at,omitempty"`
+	Code string `json:"code"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool  `json:"isActive,omitempty"`
+	IsActive      *bool  `json:"is_active,omitempty"`
+	Label         string `json:"label"`
+
+	// RequiresFutureScheduledAtAlias Deprecated: the camelCase spelling of `requires_future_scheduled_at`, accepted for older clients and stored as `requires_future_scheduled_at`. Send `requires_future_scheduled_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	RequiresFutureScheduledAtAlias *bool `json:"requiresFutureScheduledAt,omitempty"`
+	RequiresFutureScheduledAt      *bool `json:"requires_future_scheduled_at,omitempty"`
 }
 
 // Credentials Authentication credentials for the provider, write-only, encrypted at rest.
@@ -1285,12 +1291,12 @@ type IntegrationTask struct {
 	OccurredAt nullable.Nullable[activityjson.Time] `json:"occurredAt"`
 	Reason     CodeLabel                            `json:"reason"`
 
-	// Result The submitted result; null before any.
-	Result nullable.Nullable[TaskResultDetail] `json:"result"`
+	// Result A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
+	Result nullable.Nullable[NullableTaskResultDetail] `json:"result"`
 
 	// ResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
-	ResultStatus nullable.Nullable[IntegrationTaskResultStatus] `json:"resultStatus"`
-	ScheduledAt  activityjson.Time                              `json:"scheduledAt"`
+	ResultStatus nullable.Nullable[TaskResultStatus] `json:"resultStatus"`
+	ScheduledAt  activityjson.Time                   `json:"scheduledAt"`
 
 	// Status A task's status as the integration API shows it; derived from the activity's status.
 	Status TaskStatus `json:"status"`
@@ -1303,14 +1309,33 @@ type IntegrationTask struct {
 // IntegrationTaskActivityOrigin Always `ACTIVITY` here.
 type IntegrationTaskActivityOrigin string
 
-// IntegrationTaskResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
-type IntegrationTaskResultStatus string
-
 // IntegrationTaskPage defines model for IntegrationTaskPage.
 type IntegrationTaskPage struct {
 	Data []IntegrationTask `json:"data"`
 	Meta PageMeta          `json:"meta"`
 }
+
+// NullableActivityType An ActivityType, or null.
+type NullableActivityType = ActivityType
+
+// NullableChannel A Channel, or null.
+type NullableChannel = Channel
+
+// NullableLockReason Why a target user was picked: a criterion matched (`CRITERIA_MATCH`), a fallback
+// (`FALLBACK_COMMERCE_REP`, `FALLBACK_OWNER`) or a manual resolve (`MANUAL_ASSIGNMENT`);
+// null while no user is picked.
+type NullableLockReason = string
+
+// NullableResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+type NullableResolverType = ResolverType
+
+// NullableTargetUser A TargetUser, or null: an activity's `targetUser`, who it is for (as
+// `GET /activities/{id}/target-users` lists it), null when no target resolution applies to it.
+// In the body a provider receives it is `LOCKED`, with the contact to use.
+type NullableTargetUser = TargetUser
+
+// NullableTaskResultDetail A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
+type NullableTaskResultDetail = TaskResultDetail
 
 // PageMeta defines model for PageMeta.
 type PageMeta struct {
@@ -1322,6 +1347,10 @@ type PageMeta struct {
 
 // ResolveTargetUserRequest defines model for ResolveTargetUserRequest.
 type ResolveTargetUserRequest struct {
+	// CommerceUserIdAlias Deprecated: the camelCase spelling of `commerce_user_id`, accepted for older clients and stored as `commerce_user_id`. Send `commerce_user_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceUserIdAlias *openapi_types.UUID `json:"commerceUserId,omitempty"`
+
 	// CommerceUserId A user of the activity's commerce.
 	CommerceUserId openapi_types.UUID `json:"commerce_user_id"`
 }
@@ -1337,43 +1366,63 @@ type Source string
 
 // SubmitTaskResultRequest defines model for SubmitTaskResultRequest.
 type SubmitTaskResultRequest struct {
+	// ActivityIdAlias Deprecated: the camelCase spelling of `activity_id`, accepted for older clients and stored as `activity_id`. Send `activity_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityIdAlias *openapi_types.UUID `json:"activityId,omitempty"`
+
 	// ActivityId The activity's id; wins over `provider_activity_id`.
-	ActivityId         *openapi_types.UUID `json:"activity_id,omitempty"`
-	CommerceExternalId string              `json:"commerce_external_id"`
+	ActivityId *openapi_types.UUID `json:"activity_id,omitempty"`
+
+	// CommerceExternalIdAlias Deprecated: the camelCase spelling of `commerce_external_id`, accepted for older clients and stored as `commerce_external_id`. Send `commerce_external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceExternalIdAlias *string `json:"commerceExternalId,omitempty"`
+	CommerceExternalId      string  `json:"commerce_external_id"`
+
+	// ExternalStatusAlias Deprecated: the camelCase spelling of `external_status`, accepted for older clients and stored as `external_status`. Send `external_status`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalStatusAlias *string `json:"externalStatus,omitempty"`
 
 	// ExternalStatus The field system's own status, stored as given.
 	ExternalStatus *string `json:"external_status,omitempty"`
 
+	// HardOverrideAlias Deprecated: the camelCase spelling of `hard_override`, accepted for older clients and stored as `hard_override`. Send `hard_override`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HardOverrideAlias *bool `json:"hardOverride,omitempty"`
+
 	// HardOverride Replace an existing final result.
 	HardOverride *bool `json:"hard_override,omitempty"`
+
+	// OccurredAtAlias Deprecated: the camelCase spelling of `occurred_at`, accepted for older clients and stored as `occurred_at`. Send `occurred_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	OccurredAtAlias *activityjson.Time `json:"occurredAt,omitempty"`
 
 	// OccurredAt When the task was handled.
 	OccurredAt activityjson.Time `json:"occurred_at"`
 
+	// ProviderActivityIdAlias Deprecated: the camelCase spelling of `provider_activity_id`, accepted for older clients and stored as `provider_activity_id`. Send `provider_activity_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ProviderActivityIdAlias *string `json:"providerActivityId,omitempty"`
+
 	// ProviderActivityId The id the provider answered the dispatch with.
 	ProviderActivityId *string `json:"provider_activity_id,omitempty"`
+
+	// RawPayloadAlias Deprecated: the camelCase spelling of `raw_payload`, accepted for older clients and stored as `raw_payload`. Send `raw_payload`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	RawPayloadAlias *map[string]interface{} `json:"rawPayload,omitempty"`
 
 	// RawPayload Stored as given.
 	RawPayload *map[string]interface{} `json:"raw_payload,omitempty"`
 
 	// Status `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
-	Status     TaskResultStatus `json:"status"`
-	TaskResult struct {
-		Comment     *string                                       `json:"comment,omitempty"`
-		ContactType *SubmitTaskResultRequestTaskResultContactType `json:"contact_type,omitempty"`
+	Status TaskResultStatus `json:"status"`
 
-		// FutureScheduledAt Required when the result type requires it.
-		FutureScheduledAt  *activityjson.Time      `json:"future_scheduled_at,omitempty"`
-		OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
-		Payload            *map[string]interface{} `json:"payload,omitempty"`
+	// TaskResultAlias Deprecated: the camelCase spelling of `task_result`, accepted for older clients and stored as `task_result`. Send `task_result`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaskResultAlias *TaskResultInput `json:"taskResult,omitempty"`
 
-		// Result A code of the result type catalog.
-		Result string `json:"result"`
-	} `json:"task_result"`
+	// TaskResult The result of a task, as a field system submits it.
+	TaskResult TaskResultInput `json:"task_result"`
 }
-
-// SubmitTaskResultRequestTaskResultContactType defines model for SubmitTaskResultRequest.TaskResult.ContactType.
-type SubmitTaskResultRequestTaskResultContactType string
 
 // SyncCommerceError defines model for SyncCommerceError.
 type SyncCommerceError struct {
@@ -1408,7 +1457,7 @@ type SyncCommercesResult struct {
 	Updated int                 `json:"updated"`
 }
 
-// TargetContact The contact the activity reaches its target user through.
+// TargetContact The contact the activity reaches its target user through; null when the activity needs no contact (or no user is picked).
 type TargetContact struct {
 	Id   openapi_types.UUID `json:"id"`
 	Type ContactType        `json:"type"`
@@ -1444,14 +1493,16 @@ type TargetCriterionConfig struct {
 // TargetCriterionType A target resolution criterion.
 type TargetCriterionType string
 
-// TargetResolutionConfig How the workspace picks activities' target users.
+// TargetResolutionConfig How the workspace picks activities' target users. A config with a `channel` applies only to
+// activities of that channel, with an `activityType` only to activities of that type; null
+// applies to any.
 type TargetResolutionConfig struct {
-	// ActivityType Only activities of this type; null for any.
-	ActivityType nullable.Nullable[ActivityType] `json:"activityType"`
+	// ActivityType An ActivityType, or null.
+	ActivityType nullable.Nullable[NullableActivityType] `json:"activityType"`
 
-	// Channel Only activities of this channel; null for any.
-	Channel   nullable.Nullable[Channel] `json:"channel"`
-	CreatedAt activityjson.Time          `json:"createdAt"`
+	// Channel A Channel, or null.
+	Channel   nullable.Nullable[NullableChannel] `json:"channel"`
+	CreatedAt activityjson.Time                  `json:"createdAt"`
 
 	// Criteria By priority, as they are tried.
 	Criteria              []TargetCriterionConfig `json:"criteria"`
@@ -1477,28 +1528,30 @@ type TargetResolutionStrategy string
 // (`ON_DISPATCH`) or a manual assignment (`MANUAL`); `FAILED`: nobody could be picked
 // (`errorMessage` says why). The user's names and contact are as they were when picked.
 type TargetUser struct {
+	// CommerceUser A target user's names as they were when picked; null when no user is picked.
 	CommerceUser   nullable.Nullable[CommerceUserName]   `json:"commerceUser"`
 	CommerceUserId nullable.Nullable[openapi_types.UUID] `json:"commerceUserId"`
 
-	// Contact Null when the activity needs no contact (or no user is picked).
+	// Contact The contact the activity reaches its target user through; null when the activity needs no contact (or no user is picked).
 	Contact   nullable.Nullable[TargetContact] `json:"contact"`
 	CreatedAt activityjson.Time                `json:"createdAt"`
 
 	// ErrorMessage Why no user could be picked.
-	ErrorMessage     nullable.Nullable[string]               `json:"errorMessage"`
-	Id               openapi_types.UUID                      `json:"id"`
-	LockReason       nullable.Nullable[TargetUserLockReason] `json:"lockReason"`
-	LockedAt         nullable.Nullable[activityjson.Time]    `json:"lockedAt"`
-	ResolutionStatus TargetUserResolutionStatus              `json:"resolutionStatus"`
+	ErrorMessage nullable.Nullable[string] `json:"errorMessage"`
+	Id           openapi_types.UUID        `json:"id"`
+
+	// LockReason Why a target user was picked: a criterion matched (`CRITERIA_MATCH`), a fallback
+	// (`FALLBACK_COMMERCE_REP`, `FALLBACK_OWNER`) or a manual resolve (`MANUAL_ASSIGNMENT`);
+	// null while no user is picked.
+	LockReason       nullable.Nullable[NullableLockReason] `json:"lockReason"`
+	LockedAt         nullable.Nullable[activityjson.Time]  `json:"lockedAt"`
+	ResolutionStatus TargetUserResolutionStatus            `json:"resolutionStatus"`
 
 	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
 	ResolutionStrategy TargetResolutionStrategy             `json:"resolutionStrategy"`
 	ResolvedAt         nullable.Nullable[activityjson.Time] `json:"resolvedAt"`
 	UpdatedAt          activityjson.Time                    `json:"updatedAt"`
 }
-
-// TargetUserLockReason defines model for TargetUser.LockReason.
-type TargetUserLockReason string
 
 // TargetUserResolutionStatus defines model for TargetUser.ResolutionStatus.
 type TargetUserResolutionStatus string
@@ -1524,11 +1577,11 @@ type TaskResult struct {
 
 // TaskResultDetail defines model for TaskResultDetail.
 type TaskResultDetail struct {
-	Comment            nullable.Nullable[string]                      `json:"comment"`
-	ContactType        nullable.Nullable[TaskResultDetailContactType] `json:"contactType"`
-	FutureScheduledAt  nullable.Nullable[activityjson.Time]           `json:"futureScheduledAt"`
-	OperatorExternalId nullable.Nullable[string]                      `json:"operatorExternalId"`
-	Payload            map[string]interface{}                         `json:"payload"`
+	Comment            nullable.Nullable[string]            `json:"comment"`
+	ContactType        nullable.Nullable[string]            `json:"contactType"`
+	FutureScheduledAt  nullable.Nullable[activityjson.Time] `json:"futureScheduledAt"`
+	OperatorExternalId nullable.Nullable[string]            `json:"operatorExternalId"`
+	Payload            map[string]interface{}               `json:"payload"`
 
 	// Result The result type code.
 	//
@@ -1541,8 +1594,22 @@ type TaskResultDetail struct {
 	ResultLabel string `json:"resultLabel"`
 }
 
-// TaskResultDetailContactType defines model for TaskResultDetail.ContactType.
-type TaskResultDetailContactType string
+// TaskResultInput The result of a task, as a field system submits it.
+type TaskResultInput struct {
+	Comment     *string                     `json:"comment,omitempty"`
+	ContactType *TaskResultInputContactType `json:"contact_type,omitempty"`
+
+	// FutureScheduledAt Required when the result type requires it.
+	FutureScheduledAt  *activityjson.Time      `json:"future_scheduled_at,omitempty"`
+	OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
+	Payload            *map[string]interface{} `json:"payload,omitempty"`
+
+	// Result A code of the result type catalog.
+	Result string `json:"result"`
+}
+
+// TaskResultInputContactType defines model for TaskResultInput.ContactType.
+type TaskResultInputContactType string
 
 // TaskResultStatus `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
 type TaskResultStatus string
@@ -1570,20 +1637,51 @@ type TaskStatus string
 
 // UpdateCommerceRequest defines model for UpdateCommerceRequest.
 type UpdateCommerceRequest struct {
-	ExternalId    *string                   `json:"external_id,omitempty"`
-	IsActive      *bool                     `json:"is_active,omitempty"`
-	IsPlaceholder *bool                     `json:"is_placeholder,omitempty"`
-	Metadata      *map[string]interface{}   `json:"metadata,omitempty"`
-	Name          *string                   `json:"name,omitempty"`
-	TaxId         nullable.Nullable[string] `json:"tax_id,omitempty"`
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+	ExternalId      *string `json:"external_id,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPlaceholderAlias Deprecated: the camelCase spelling of `is_placeholder`, accepted for older clients and stored as `is_placeholder`. Send `is_placeholder`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPlaceholderAlias *bool                   `json:"isPlaceholder,omitempty"`
+	IsActive           *bool                   `json:"is_active,omitempty"`
+	IsPlaceholder      *bool                   `json:"is_placeholder,omitempty"`
+	Metadata           *map[string]interface{} `json:"metadata,omitempty"`
+	Name               *string                 `json:"name,omitempty"`
+
+	// TaxIdAlias Deprecated: the camelCase spelling of `tax_id`, accepted for older clients and stored as `tax_id`. Send `tax_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaxIdAlias nullable.Nullable[string] `json:"taxId,omitempty"`
+	TaxId      nullable.Nullable[string] `json:"tax_id,omitempty"`
 }
 
 // UpdateCommerceUserRequest defines model for UpdateCommerceUserRequest.
 type UpdateCommerceUserRequest struct {
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias nullable.Nullable[string] `json:"externalId,omitempty"`
+
 	// ExternalId `null` clears it.
 	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
-	FirstName  *string                   `json:"first_name,omitempty"`
-	IsActive   *bool                     `json:"is_active,omitempty"`
+
+	// FirstNameAlias Deprecated: the camelCase spelling of `first_name`, accepted for older clients and stored as `first_name`. Send `first_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FirstNameAlias *string `json:"firstName,omitempty"`
+	FirstName      *string `json:"first_name,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+
+	// LastNameAlias Deprecated: the camelCase spelling of `last_name`, accepted for older clients and stored as `last_name`. Send `last_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	LastNameAlias nullable.Nullable[string] `json:"lastName,omitempty"`
 
 	// LastName `null` clears it.
 	LastName nullable.Nullable[string] `json:"last_name,omitempty"`
@@ -1592,8 +1690,15 @@ type UpdateCommerceUserRequest struct {
 
 // UpdateContactRequest defines model for UpdateContactRequest.
 type UpdateContactRequest struct {
-	IsActive  *bool `json:"is_active,omitempty"`
-	IsPrimary *bool `json:"is_primary,omitempty"`
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPrimaryAlias Deprecated: the camelCase spelling of `is_primary`, accepted for older clients and stored as `is_primary`. Send `is_primary`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPrimaryAlias *bool `json:"isPrimary,omitempty"`
+	IsActive       *bool `json:"is_active,omitempty"`
+	IsPrimary      *bool `json:"is_primary,omitempty"`
 
 	// Value Checked against the contact's type.
 	Value *string `json:"value,omitempty"`
@@ -1602,6 +1707,10 @@ type UpdateContactRequest struct {
 // UpdateDispatchConfigRequest Fields to change; absent fields keep their value. The camelCase spelling of each field
 // (`baseUrl`, `isActive`) is accepted as an alias.
 type UpdateDispatchConfigRequest struct {
+	// BaseUrlAlias Deprecated: the camelCase spelling of `base_url`, accepted for older clients and stored as `base_url`. Send `base_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	BaseUrlAlias nullable.Nullable[string] `json:"baseUrl,omitempty"`
+
 	// BaseUrl Provider endpoint URL (`http://` or `https://`); `null` clears it.
 	BaseUrl nullable.Nullable[string] `json:"base_url,omitempty"`
 
@@ -1610,6 +1719,10 @@ type UpdateDispatchConfigRequest struct {
 	// Example: {"apiKey":"sk-xxx"}
 	Credentials *Credentials `json:"credentials,omitempty"`
 
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
 	// IsActive `true` reactivates a deactivated config; `false` deactivates it.
 	IsActive *bool `json:"is_active,omitempty"`
 
@@ -1617,38 +1730,80 @@ type UpdateDispatchConfigRequest struct {
 	Settings *Settings `json:"settings,omitempty"`
 }
 
-// UpdateTargetResolutionConfigRequest defines model for UpdateTargetResolutionConfigRequest.
+// UpdateTargetResolutionConfigRequest The fields to change. `channel: null` makes the config apply to any channel,
+// `activity_type: null` to any type. The camelCase spelling of each field is accepted too.
 type UpdateTargetResolutionConfigRequest struct {
-	// ActivityType `null` makes the config apply to any type.
-	ActivityType nullable.Nullable[ActivityType] `json:"activity_type,omitempty"`
+	// ActivityTypeAlias Deprecated: the camelCase spelling of `activity_type`, accepted for older clients and stored as `activity_type`. Send `activity_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityTypeAlias nullable.Nullable[NullableActivityType] `json:"activityType,omitempty"`
 
-	// Channel `null` makes the config apply to any channel.
-	Channel nullable.Nullable[Channel] `json:"channel,omitempty"`
+	// ActivityType An ActivityType, or null.
+	ActivityType nullable.Nullable[NullableActivityType] `json:"activity_type,omitempty"`
+
+	// Channel A Channel, or null.
+	Channel nullable.Nullable[NullableChannel] `json:"channel,omitempty"`
 
 	// Criteria Replaces the criteria whole.
-	Criteria              *[]TargetCriterion `json:"criteria,omitempty"`
-	FallbackToCommerceRep *bool              `json:"fallback_to_commerce_rep,omitempty"`
-	FallbackToOwner       *bool              `json:"fallback_to_owner,omitempty"`
-	IsActive              *bool              `json:"is_active,omitempty"`
-	Priority              *int               `json:"priority,omitempty"`
+	Criteria *[]TargetCriterion `json:"criteria,omitempty"`
+
+	// FallbackToCommerceRepAlias Deprecated: the camelCase spelling of `fallback_to_commerce_rep`, accepted for older clients and stored as `fallback_to_commerce_rep`. Send `fallback_to_commerce_rep`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToCommerceRepAlias *bool `json:"fallbackToCommerceRep,omitempty"`
+
+	// FallbackToOwnerAlias Deprecated: the camelCase spelling of `fallback_to_owner`, accepted for older clients and stored as `fallback_to_owner`. Send `fallback_to_owner`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToOwnerAlias  *bool `json:"fallbackToOwner,omitempty"`
+	FallbackToCommerceRep *bool `json:"fallback_to_commerce_rep,omitempty"`
+	FallbackToOwner       *bool `json:"fallback_to_owner,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+	Priority      *int  `json:"priority,omitempty"`
+
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *TargetResolutionStrategy `json:"resolutionStrategy,omitempty"`
 
 	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
 	ResolutionStrategy *TargetResolutionStrategy `json:"resolution_strategy,omitempty"`
 }
 
 // UpsertAttributePolicyRequest A policy, replacing the key's policy whole. The camelCase spelling of each field
-// (`attributeKeyId`, `resolverType`, `hookUrl`, `hookTimeoutMs`) is accepted too;
-// `strategy` and `resolution_strategy` are the same field (one of them is required).
+// (`attributeKeyId`, `resolutionStrategy`, `resolverType`, `hookUrl`, `hookTimeoutMs`) is
+// accepted too; `strategy` and `resolution_strategy` are the same field (one of them is
+// required).
 type UpsertAttributePolicyRequest struct {
+	// AttributeKeyIdAlias Deprecated: the camelCase spelling of `attribute_key_id`, accepted for older clients and stored as `attribute_key_id`. Send `attribute_key_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AttributeKeyIdAlias *openapi_types.UUID `json:"attributeKeyId,omitempty"`
+
 	// AttributeKeyId A key of `GET /activity-config/attribute-keys`.
 	AttributeKeyId openapi_types.UUID `json:"attribute_key_id"`
-	HookTimeoutMs  *int               `json:"hook_timeout_ms,omitempty"`
+
+	// HookTimeoutMsAlias Deprecated: the camelCase spelling of `hook_timeout_ms`, accepted for older clients and stored as `hook_timeout_ms`. Send `hook_timeout_ms`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HookTimeoutMsAlias *int `json:"hookTimeoutMs,omitempty"`
+
+	// HookUrlAlias Deprecated: the camelCase spelling of `hook_url`, accepted for older clients and stored as `hook_url`. Send `hook_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HookUrlAlias  *string `json:"hookUrl,omitempty"`
+	HookTimeoutMs *int    `json:"hook_timeout_ms,omitempty"`
 
 	// HookUrl Required with `CLIENT_HOOK`.
 	HookUrl *string `json:"hook_url,omitempty"`
 
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *AttributeStrategy `json:"resolutionStrategy,omitempty"`
+
 	// ResolutionStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
 	ResolutionStrategy *AttributeStrategy `json:"resolution_strategy,omitempty"`
+
+	// ResolverTypeAlias Deprecated: the camelCase spelling of `resolver_type`, accepted for older clients and stored as `resolver_type`. Send `resolver_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolverTypeAlias *ResolverType `json:"resolverType,omitempty"`
 
 	// ResolverType `INTERNAL_SERVICE`: computed from the workspace's data (built-in keys only). `CLIENT_HOOK`: a signed HTTP call to the policy's `hook_url`.
 	ResolverType *ResolverType `json:"resolver_type,omitempty"`
@@ -1709,6 +1864,9 @@ type Conflict = Error
 
 // Forbidden The error body of every non-2xx response.
 type Forbidden = Error
+
+// HeadersTooLarge The error body of every non-2xx response.
+type HeadersTooLarge = Error
 
 // NotFound The error body of every non-2xx response.
 type NotFound = Error
@@ -4777,6 +4935,8 @@ type ConflictJSONResponse Error
 
 type ForbiddenJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
@@ -4843,6 +5003,20 @@ func (response ListActivities403JSONResponse) VisitListActivitiesResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivities431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivities431JSONResponse) VisitListActivitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4954,6 +5128,20 @@ func (response CreateActivity413JSONResponse) VisitCreateActivityResponse(w http
 	return err
 }
 
+type CreateActivity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateActivity431JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetActivityRequestObject struct {
 	Id     Id `json:"id"`
 	Params GetActivityParams
@@ -5029,6 +5217,20 @@ func (response GetActivity404JSONResponse) VisitGetActivityResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetActivity431JSONResponse) VisitGetActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5112,6 +5314,20 @@ func (response ListActivityAttributes404JSONResponse) VisitListActivityAttribute
 	return err
 }
 
+type ListActivityAttributes431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityAttributes431JSONResponse) VisitListActivityAttributesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CancelActivityRequestObject struct {
 	Id     Id `json:"id"`
 	Params CancelActivityParams
@@ -5191,6 +5407,20 @@ func (response CancelActivity404JSONResponse) VisitCancelActivityResponse(w http
 	return err
 }
 
+type CancelActivity431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CancelActivity431JSONResponse) VisitCancelActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityDispatchAttemptsRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListActivityDispatchAttemptsParams
@@ -5266,6 +5496,20 @@ func (response ListActivityDispatchAttempts404JSONResponse) VisitListActivityDis
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityDispatchAttempts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityDispatchAttempts431JSONResponse) VisitListActivityDispatchAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5363,6 +5607,20 @@ func (response RetryActivityResolution409JSONResponse) VisitRetryActivityResolut
 	return err
 }
 
+type RetryActivityResolution431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RetryActivityResolution431JSONResponse) VisitRetryActivityResolutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityStatusEventsRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListActivityStatusEventsParams
@@ -5442,6 +5700,20 @@ func (response ListActivityStatusEvents404JSONResponse) VisitListActivityStatusE
 	return err
 }
 
+type ListActivityStatusEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityStatusEvents431JSONResponse) VisitListActivityStatusEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityTargetUsersRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListActivityTargetUsersParams
@@ -5517,6 +5789,20 @@ func (response ListActivityTargetUsers404JSONResponse) VisitListActivityTargetUs
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityTargetUsers431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityTargetUsers431JSONResponse) VisitListActivityTargetUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5616,6 +5902,20 @@ func (response ResolveActivityTargetUser413JSONResponse) VisitResolveActivityTar
 	return err
 }
 
+type ResolveActivityTargetUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ResolveActivityTargetUser431JSONResponse) VisitResolveActivityTargetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAttributeKeysRequestObject struct {
 	Params ListAttributeKeysParams
 }
@@ -5676,6 +5976,20 @@ func (response ListAttributeKeys403JSONResponse) VisitListAttributeKeysResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributeKeys431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListAttributeKeys431JSONResponse) VisitListAttributeKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5773,6 +6087,20 @@ func (response CreateAttributeKey413JSONResponse) VisitCreateAttributeKeyRespons
 	return err
 }
 
+type CreateAttributeKey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateAttributeKey431JSONResponse) VisitCreateAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAttributeKeyRequestObject struct {
 	Id     Id `json:"id"`
 	Params DeleteAttributeKeyParams
@@ -5846,6 +6174,20 @@ func (response DeleteAttributeKey404JSONResponse) VisitDeleteAttributeKeyRespons
 	return err
 }
 
+type DeleteAttributeKey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteAttributeKey431JSONResponse) VisitDeleteAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAttributePoliciesRequestObject struct {
 	Params ListAttributePoliciesParams
 }
@@ -5906,6 +6248,20 @@ func (response ListAttributePolicies403JSONResponse) VisitListAttributePoliciesR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributePolicies431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListAttributePolicies431JSONResponse) VisitListAttributePoliciesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6017,6 +6373,20 @@ func (response UpsertAttributePolicy413JSONResponse) VisitUpsertAttributePolicyR
 	return err
 }
 
+type UpsertAttributePolicy431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpsertAttributePolicy431JSONResponse) VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAttributePolicyRequestObject struct {
 	Id     Id `json:"id"`
 	Params DeleteAttributePolicyParams
@@ -6086,6 +6456,20 @@ func (response DeleteAttributePolicy404JSONResponse) VisitDeleteAttributePolicyR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributePolicy431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteAttributePolicy431JSONResponse) VisitDeleteAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6169,6 +6553,20 @@ func (response RotateAttributeHookSecret404JSONResponse) VisitRotateAttributeHoo
 	return err
 }
 
+type RotateAttributeHookSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RotateAttributeHookSecret431JSONResponse) VisitRotateAttributeHookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTargetResolutionConfigsRequestObject struct {
 	Params ListTargetResolutionConfigsParams
 }
@@ -6229,6 +6627,20 @@ func (response ListTargetResolutionConfigs403JSONResponse) VisitListTargetResolu
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTargetResolutionConfigs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListTargetResolutionConfigs431JSONResponse) VisitListTargetResolutionConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6326,6 +6738,20 @@ func (response CreateTargetResolutionConfig413JSONResponse) VisitCreateTargetRes
 	return err
 }
 
+type CreateTargetResolutionConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateTargetResolutionConfig431JSONResponse) VisitCreateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTargetResolutionConfigRequestObject struct {
 	Id     Id `json:"id"`
 	Params DeleteTargetResolutionConfigParams
@@ -6395,6 +6821,20 @@ func (response DeleteTargetResolutionConfig404JSONResponse) VisitDeleteTargetRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTargetResolutionConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteTargetResolutionConfig431JSONResponse) VisitDeleteTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6507,6 +6947,20 @@ func (response UpdateTargetResolutionConfig413JSONResponse) VisitUpdateTargetRes
 	return err
 }
 
+type UpdateTargetResolutionConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateTargetResolutionConfig431JSONResponse) VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityReasonsRequestObject struct {
 	Params ListActivityReasonsParams
 }
@@ -6525,6 +6979,20 @@ func (response ListActivityReasons200JSONResponse) VisitListActivityReasonsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityReasons400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActivityReasons400JSONResponse) VisitListActivityReasonsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6553,6 +7021,20 @@ func (response ListActivityReasons403JSONResponse) VisitListActivityReasonsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityReasons431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityReasons431JSONResponse) VisitListActivityReasonsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6650,6 +7132,20 @@ func (response CreateActivityReason413JSONResponse) VisitCreateActivityReasonRes
 	return err
 }
 
+type CreateActivityReason431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateActivityReason431JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCommercesRequestObject struct {
 	Params ListCommercesParams
 }
@@ -6710,6 +7206,20 @@ func (response ListCommerces403JSONResponse) VisitListCommercesResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerces431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListCommerces431JSONResponse) VisitListCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6807,6 +7317,20 @@ func (response CreateCommerce413JSONResponse) VisitCreateCommerceResponse(w http
 	return err
 }
 
+type CreateCommerce431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCommerce431JSONResponse) VisitCreateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SyncCommercesRequestObject struct {
 	Params SyncCommercesParams
 	Body   *SyncCommercesJSONRequestBody
@@ -6886,6 +7410,20 @@ func (response SyncCommerces413JSONResponse) VisitSyncCommercesResponse(w http.R
 	return err
 }
 
+type SyncCommerces431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SyncCommerces431JSONResponse) VisitSyncCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCommerceRequestObject struct {
 	Id     Id `json:"id"`
 	Params GetCommerceParams
@@ -6961,6 +7499,20 @@ func (response GetCommerce404JSONResponse) VisitGetCommerceResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerce431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCommerce431JSONResponse) VisitGetCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7073,6 +7625,20 @@ func (response UpdateCommerce413JSONResponse) VisitUpdateCommerceResponse(w http
 	return err
 }
 
+type UpdateCommerce431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateCommerce431JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCommerceUsersRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	Params ListCommerceUsersParams
@@ -7148,6 +7714,20 @@ func (response ListCommerceUsers404JSONResponse) VisitListCommerceUsersResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerceUsers431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListCommerceUsers431JSONResponse) VisitListCommerceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7260,6 +7840,20 @@ func (response CreateCommerceUser413JSONResponse) VisitCreateCommerceUserRespons
 	return err
 }
 
+type CreateCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCommerceUser431JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCommerceUserRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -7330,6 +7924,20 @@ func (response DeleteCommerceUser404JSONResponse) VisitDeleteCommerceUserRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteCommerceUser431JSONResponse) VisitDeleteCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7410,6 +8018,20 @@ func (response GetCommerceUser404JSONResponse) VisitGetCommerceUserResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCommerceUser431JSONResponse) VisitGetCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7523,6 +8145,20 @@ func (response UpdateCommerceUser413JSONResponse) VisitUpdateCommerceUserRespons
 	return err
 }
 
+type UpdateCommerceUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateCommerceUser431JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCommerceUserContactRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -7632,6 +8268,20 @@ func (response CreateCommerceUserContact413JSONResponse) VisitCreateCommerceUser
 	return err
 }
 
+type CreateCommerceUserContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateCommerceUserContact431JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCommerceUserContactRequestObject struct {
 	Id        CommercePathId     `json:"id"`
 	UserId    UserId             `json:"userId"`
@@ -7703,6 +8353,20 @@ func (response DeleteCommerceUserContact404JSONResponse) VisitDeleteCommerceUser
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUserContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteCommerceUserContact431JSONResponse) VisitDeleteCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7817,6 +8481,20 @@ func (response UpdateCommerceUserContact413JSONResponse) VisitUpdateCommerceUser
 	return err
 }
 
+type UpdateCommerceUserContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateCommerceUserContact431JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddCommerceUserRoleRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -7926,6 +8604,20 @@ func (response AddCommerceUserRole413JSONResponse) VisitAddCommerceUserRoleRespo
 	return err
 }
 
+type AddCommerceUserRole431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AddCommerceUserRole431JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveCommerceUserRoleRequestObject struct {
 	Id     CommercePathId   `json:"id"`
 	UserId UserId           `json:"userId"`
@@ -8001,6 +8693,20 @@ func (response RemoveCommerceUserRole404JSONResponse) VisitRemoveCommerceUserRol
 	return err
 }
 
+type RemoveCommerceUserRole431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RemoveCommerceUserRole431JSONResponse) VisitRemoveCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDispatchConfigsRequestObject struct {
 	Params ListDispatchConfigsParams
 }
@@ -8061,6 +8767,20 @@ func (response ListDispatchConfigs403JSONResponse) VisitListDispatchConfigsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDispatchConfigs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDispatchConfigs431JSONResponse) VisitListDispatchConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8172,6 +8892,20 @@ func (response CreateDispatchConfig413JSONResponse) VisitCreateDispatchConfigRes
 	return err
 }
 
+type CreateDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateDispatchConfig431JSONResponse) VisitCreateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeactivateDispatchConfigRequestObject struct {
 	Id     openapi_types.UUID `json:"id"`
 	Params DeactivateDispatchConfigParams
@@ -8241,6 +8975,20 @@ func (response DeactivateDispatchConfig404JSONResponse) VisitDeactivateDispatchC
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeactivateDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeactivateDispatchConfig431JSONResponse) VisitDeactivateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8320,6 +9068,20 @@ func (response GetDispatchConfig404JSONResponse) VisitGetDispatchConfigResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetDispatchConfig431JSONResponse) VisitGetDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8432,6 +9194,20 @@ func (response UpdateDispatchConfig413JSONResponse) VisitUpdateDispatchConfigRes
 	return err
 }
 
+type UpdateDispatchConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateDispatchConfig431JSONResponse) VisitUpdateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDispatchProvidersRequestObject struct {
 	Params ListDispatchProvidersParams
 }
@@ -8492,6 +9268,20 @@ func (response ListDispatchProviders403JSONResponse) VisitListDispatchProvidersR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDispatchProviders431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDispatchProviders431JSONResponse) VisitListDispatchProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8575,6 +9365,20 @@ func (response ListChannelDefinitions404JSONResponse) VisitListChannelDefinition
 	return err
 }
 
+type ListChannelDefinitions431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListChannelDefinitions431JSONResponse) VisitListChannelDefinitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntegrationTasksRequestObject struct {
 	Params ListIntegrationTasksParams
 }
@@ -8635,6 +9439,20 @@ func (response ListIntegrationTasks403JSONResponse) VisitListIntegrationTasksRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegrationTasks431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListIntegrationTasks431JSONResponse) VisitListIntegrationTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8760,6 +9578,20 @@ func (response SubmitTaskResult413JSONResponse) VisitSubmitTaskResultResponse(w 
 	return err
 }
 
+type SubmitTaskResult431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SubmitTaskResult431JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTaskResultTypeConfigsRequestObject struct {
 	Params ListTaskResultTypeConfigsParams
 }
@@ -8820,6 +9652,20 @@ func (response ListTaskResultTypeConfigs403JSONResponse) VisitListTaskResultType
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTaskResultTypeConfigs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListTaskResultTypeConfigs431JSONResponse) VisitListTaskResultTypeConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8917,6 +9763,20 @@ func (response CreateTaskResultTypeConfig413JSONResponse) VisitCreateTaskResultT
 	return err
 }
 
+type CreateTaskResultTypeConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateTaskResultTypeConfig431JSONResponse) VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUserRetentionStatusesRequestObject struct {
 	Params ListUserRetentionStatusesParams
 }
@@ -8977,6 +9837,20 @@ func (response ListUserRetentionStatuses403JSONResponse) VisitListUserRetentionS
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserRetentionStatuses431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListUserRetentionStatuses431JSONResponse) VisitListUserRetentionStatusesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9070,6 +9944,20 @@ func (response CreateUserRetentionStatus413JSONResponse) VisitCreateUserRetentio
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRetentionStatus431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateUserRetentionStatus431JSONResponse) VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -43,24 +43,6 @@ func (e ActivityAttributeResolutionStatus) Valid() bool {
 	}
 }
 
-// Defines values for ActivityAttributeResolverType.
-const (
-	ActivityAttributeResolverTypeCLIENTHOOK      ActivityAttributeResolverType = "CLIENT_HOOK"
-	ActivityAttributeResolverTypeINTERNALSERVICE ActivityAttributeResolverType = "INTERNAL_SERVICE"
-)
-
-// Valid indicates whether the value is a known member of the ActivityAttributeResolverType enum.
-func (e ActivityAttributeResolverType) Valid() bool {
-	switch e {
-	case ActivityAttributeResolverTypeCLIENTHOOK:
-		return true
-	case ActivityAttributeResolverTypeINTERNALSERVICE:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ActivityStatus.
 const (
 	ActivityStatusCANCELED   ActivityStatus = "CANCELED"
@@ -157,24 +139,6 @@ const (
 func (e AttributeHookRequestType) Valid() bool {
 	switch e {
 	case AttributeResolve:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for AttributePolicyResolverType.
-const (
-	AttributePolicyResolverTypeCLIENTHOOK      AttributePolicyResolverType = "CLIENT_HOOK"
-	AttributePolicyResolverTypeINTERNALSERVICE AttributePolicyResolverType = "INTERNAL_SERVICE"
-)
-
-// Valid indicates whether the value is a known member of the AttributePolicyResolverType enum.
-func (e AttributePolicyResolverType) Valid() bool {
-	switch e {
-	case AttributePolicyResolverTypeCLIENTHOOK:
-		return true
-	case AttributePolicyResolverTypeINTERNALSERVICE:
 		return true
 	default:
 		return false
@@ -352,39 +316,18 @@ func (e IntegrationTaskActivityOrigin) Valid() bool {
 	}
 }
 
-// Defines values for IntegrationTaskResultStatus.
-const (
-	IntegrationTaskResultStatusEFFECTIVE    IntegrationTaskResultStatus = "EFFECTIVE"
-	IntegrationTaskResultStatusNOTEFFECTIVE IntegrationTaskResultStatus = "NOT_EFFECTIVE"
-	IntegrationTaskResultStatusPENDING      IntegrationTaskResultStatus = "PENDING"
-)
-
-// Valid indicates whether the value is a known member of the IntegrationTaskResultStatus enum.
-func (e IntegrationTaskResultStatus) Valid() bool {
-	switch e {
-	case IntegrationTaskResultStatusEFFECTIVE:
-		return true
-	case IntegrationTaskResultStatusNOTEFFECTIVE:
-		return true
-	case IntegrationTaskResultStatusPENDING:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ResolverType.
 const (
-	ResolverTypeCLIENTHOOK      ResolverType = "CLIENT_HOOK"
-	ResolverTypeINTERNALSERVICE ResolverType = "INTERNAL_SERVICE"
+	CLIENTHOOK      ResolverType = "CLIENT_HOOK"
+	INTERNALSERVICE ResolverType = "INTERNAL_SERVICE"
 )
 
 // Valid indicates whether the value is a known member of the ResolverType enum.
 func (e ResolverType) Valid() bool {
 	switch e {
-	case ResolverTypeCLIENTHOOK:
+	case CLIENTHOOK:
 		return true
-	case ResolverTypeINTERNALSERVICE:
+	case INTERNALSERVICE:
 		return true
 	default:
 		return false
@@ -403,24 +346,6 @@ func (e Source) Valid() bool {
 	case INTEGRATION:
 		return true
 	case RETEN:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for SubmitTaskResultRequestTaskResultContactType.
-const (
-	SubmitTaskResultRequestTaskResultContactTypeINBOUND  SubmitTaskResultRequestTaskResultContactType = "INBOUND"
-	SubmitTaskResultRequestTaskResultContactTypeOUTBOUND SubmitTaskResultRequestTaskResultContactType = "OUTBOUND"
-)
-
-// Valid indicates whether the value is a known member of the SubmitTaskResultRequestTaskResultContactType enum.
-func (e SubmitTaskResultRequestTaskResultContactType) Valid() bool {
-	switch e {
-	case SubmitTaskResultRequestTaskResultContactTypeINBOUND:
-		return true
-	case SubmitTaskResultRequestTaskResultContactTypeOUTBOUND:
 		return true
 	default:
 		return false
@@ -469,30 +394,6 @@ func (e TargetResolutionStrategy) Valid() bool {
 	}
 }
 
-// Defines values for TargetUserLockReason.
-const (
-	CRITERIAMATCH       TargetUserLockReason = "CRITERIA_MATCH"
-	FALLBACKCOMMERCEREP TargetUserLockReason = "FALLBACK_COMMERCE_REP"
-	FALLBACKOWNER       TargetUserLockReason = "FALLBACK_OWNER"
-	MANUALASSIGNMENT    TargetUserLockReason = "MANUAL_ASSIGNMENT"
-)
-
-// Valid indicates whether the value is a known member of the TargetUserLockReason enum.
-func (e TargetUserLockReason) Valid() bool {
-	switch e {
-	case CRITERIAMATCH:
-		return true
-	case FALLBACKCOMMERCEREP:
-		return true
-	case FALLBACKOWNER:
-		return true
-	case MANUALASSIGNMENT:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for TargetUserResolutionStatus.
 const (
 	TargetUserResolutionStatusFAILED   TargetUserResolutionStatus = "FAILED"
@@ -517,18 +418,18 @@ func (e TargetUserResolutionStatus) Valid() bool {
 	}
 }
 
-// Defines values for TaskResultDetailContactType.
+// Defines values for TaskResultInputContactType.
 const (
-	TaskResultDetailContactTypeINBOUND  TaskResultDetailContactType = "INBOUND"
-	TaskResultDetailContactTypeOUTBOUND TaskResultDetailContactType = "OUTBOUND"
+	INBOUND  TaskResultInputContactType = "INBOUND"
+	OUTBOUND TaskResultInputContactType = "OUTBOUND"
 )
 
-// Valid indicates whether the value is a known member of the TaskResultDetailContactType enum.
-func (e TaskResultDetailContactType) Valid() bool {
+// Valid indicates whether the value is a known member of the TaskResultInputContactType enum.
+func (e TaskResultInputContactType) Valid() bool {
 	switch e {
-	case TaskResultDetailContactTypeINBOUND:
+	case INBOUND:
 		return true
-	case TaskResultDetailContactTypeOUTBOUND:
+	case OUTBOUND:
 		return true
 	default:
 		return false
@@ -608,10 +509,10 @@ type Activity struct {
 	SuggestedExecutionTime nullable.Nullable[time.Time] `json:"suggestedExecutionTime"`
 	TargetCriteria         []TargetCriterion            `json:"targetCriteria"`
 
-	// TargetUser Who the activity is for (as `GET /activities/{id}/target-users` lists it); null when no
-	// target resolution applies to it. In the body a provider receives it is `LOCKED`, with
-	// the contact to use.
-	TargetUser nullable.Nullable[TargetUser] `json:"targetUser"`
+	// TargetUser A TargetUser, or null: an activity's `targetUser`, who it is for (as
+	// `GET /activities/{id}/target-users` lists it), null when no target resolution applies to it.
+	// In the body a provider receives it is `LOCKED`, with the contact to use.
+	TargetUser nullable.Nullable[NullableTargetUser] `json:"targetUser"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	Type      ActivityType `json:"type"`
@@ -621,7 +522,8 @@ type Activity struct {
 	UserStatus nullable.Nullable[UserStatusRef] `json:"userStatus"`
 }
 
-// ActivityAttribute One attribute value of an activity.
+// ActivityAttribute One attribute value of an activity. `resolverType` is the resolver that resolved it; null for
+// a `CALLER_PROVIDED` value.
 type ActivityAttribute struct {
 	ActivityId     openapi_types.UUID        `json:"activityId"`
 	AttributeKeyId openapi_types.UUID        `json:"attributeKeyId"`
@@ -639,9 +541,9 @@ type ActivityAttribute struct {
 	ResolutionStrategy AttributeStrategy            `json:"resolutionStrategy"`
 	ResolvedAt         nullable.Nullable[time.Time] `json:"resolvedAt"`
 
-	// ResolverType The `ResolverType` that resolved it; null for a `CALLER_PROVIDED` value.
-	ResolverType nullable.Nullable[ActivityAttributeResolverType] `json:"resolverType"`
-	UpdatedAt    time.Time                                        `json:"updatedAt"`
+	// ResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+	ResolverType nullable.Nullable[NullableResolverType] `json:"resolverType"`
+	UpdatedAt    time.Time                               `json:"updatedAt"`
 
 	// Value The value (any JSON); null while `PENDING` or when `FAILED`. `commerce_info`'s is a `CommerceInfo`.
 	Value ActivityAttribute_Value `json:"value"`
@@ -649,9 +551,6 @@ type ActivityAttribute struct {
 
 // ActivityAttributeResolutionStatus `FALLBACK`: the resolver failed (`errorMessage`) and the `fallback` the request gave stands in.
 type ActivityAttributeResolutionStatus string
-
-// ActivityAttributeResolverType The `ResolverType` that resolved it; null for a `CALLER_PROVIDED` value.
-type ActivityAttributeResolverType string
 
 // ActivityAttributeValue0 defines model for ActivityAttribute.Value.0.
 type ActivityAttributeValue0 map[string]interface{}
@@ -798,7 +697,7 @@ type AttributeKey struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// AttributePolicy How the workspace resolves one attribute key.
+// AttributePolicy How the workspace resolves one attribute key. `resolverType` is null when none was given (`CALLER_PROVIDED`).
 type AttributePolicy struct {
 	AttributeKey struct {
 		Key   string `json:"key"`
@@ -824,16 +723,13 @@ type AttributePolicy struct {
 	// ResolutionStrategy `strategy` again, under the name the newer documentation uses.
 	ResolutionStrategy AttributeStrategy `json:"resolutionStrategy"`
 
-	// ResolverType A `ResolverType`; null when none was given (`CALLER_PROVIDED`).
-	ResolverType nullable.Nullable[AttributePolicyResolverType] `json:"resolverType"`
+	// ResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+	ResolverType nullable.Nullable[NullableResolverType] `json:"resolverType"`
 
 	// Strategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
 	Strategy  AttributeStrategy `json:"strategy"`
 	UpdatedAt time.Time         `json:"updatedAt"`
 }
-
-// AttributePolicyResolverType A `ResolverType`; null when none was given (`CALLER_PROVIDED`).
-type AttributePolicyResolverType string
 
 // AttributeStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
 type AttributeStrategy string
@@ -954,7 +850,7 @@ type CommerceUser struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// CommerceUserName defines model for CommerceUserName.
+// CommerceUserName A target user's names as they were when picked; null when no user is picked.
 type CommerceUserName struct {
 	FirstName nullable.Nullable[string] `json:"firstName"`
 	LastName  nullable.Nullable[string] `json:"lastName"`
@@ -986,15 +882,30 @@ type ContactType string
 
 // CreateActivityRequest defines model for CreateActivityRequest.
 type CreateActivityRequest struct {
-	AssignmentReason *string `json:"assignment_reason,omitempty"`
+	// AssignmentReasonAlias Deprecated: the camelCase spelling of `assignment_reason`, accepted for older clients and stored as `assignment_reason`. Send `assignment_reason`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AssignmentReasonAlias *string `json:"assignmentReason,omitempty"`
+	AssignmentReason      *string `json:"assignment_reason,omitempty"`
+
+	// AttributeKeysAlias Deprecated: the camelCase spelling of `attribute_keys`, accepted for older clients and stored as `attribute_keys`. Send `attribute_keys`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AttributeKeysAlias *[]string `json:"attributeKeys,omitempty"`
 
 	// AttributeKeys Keys of `GET /activity-config/attribute-keys` to resolve by the workspace's policies; an unknown key is a `400`.
 	AttributeKeys *[]string         `json:"attribute_keys,omitempty"`
 	Attributes    *[]AttributeInput `json:"attributes,omitempty"`
 
 	// Channel A dispatch channel.
-	Channel    Channel            `json:"channel"`
-	CommerceId openapi_types.UUID `json:"commerce_id"`
+	Channel Channel `json:"channel"`
+
+	// CommerceIdAlias Deprecated: the camelCase spelling of `commerce_id`, accepted for older clients and stored as `commerce_id`. Send `commerce_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceIdAlias *openapi_types.UUID `json:"commerceId,omitempty"`
+	CommerceId      openapi_types.UUID  `json:"commerce_id"`
+
+	// IdempotencyKeyAlias Deprecated: the camelCase spelling of `idempotency_key`, accepted for older clients and stored as `idempotency_key`. Send `idempotency_key`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IdempotencyKeyAlias *string `json:"idempotencyKey,omitempty"`
 
 	// IdempotencyKey Unique per workspace.
 	IdempotencyKey string `json:"idempotency_key"`
@@ -1002,16 +913,32 @@ type CreateActivityRequest struct {
 	// Reason Free text, matched against the reason catalog.
 	Reason string `json:"reason"`
 
+	// ScheduledAtAlias Deprecated: the camelCase spelling of `scheduled_at`, accepted for older clients and stored as `scheduled_at`. Send `scheduled_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ScheduledAtAlias *time.Time `json:"scheduledAt,omitempty"`
+
 	// ScheduledAt When the activity is dispatched.
-	ScheduledAt            time.Time  `json:"scheduled_at"`
-	Score                  *int       `json:"score,omitempty"`
-	SuggestedExecutionTime *time.Time `json:"suggested_execution_time,omitempty"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	Score       *int      `json:"score,omitempty"`
+
+	// SuggestedExecutionTimeAlias Deprecated: the camelCase spelling of `suggested_execution_time`, accepted for older clients and stored as `suggested_execution_time`. Send `suggested_execution_time`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	SuggestedExecutionTimeAlias *time.Time `json:"suggestedExecutionTime,omitempty"`
+	SuggestedExecutionTime      *time.Time `json:"suggested_execution_time,omitempty"`
+
+	// TargetCriteriaAlias Deprecated: the camelCase spelling of `target_criteria`, accepted for older clients and stored as `target_criteria`. Send `target_criteria`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TargetCriteriaAlias *[]TargetCriterion `json:"targetCriteria,omitempty"`
 
 	// TargetCriteria Replace, for this activity, the criteria of the target resolution config that applies to it.
 	TargetCriteria *[]TargetCriterion `json:"target_criteria,omitempty"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	Type ActivityType `json:"type"`
+
+	// UserStatusAlias Deprecated: the camelCase spelling of `user_status`, accepted for older clients and stored as `user_status`. Send `user_status`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	UserStatusAlias *string `json:"userStatus,omitempty"`
 
 	// UserStatus A code of the user retention status catalog.
 	UserStatus *string `json:"user_status,omitempty"`
@@ -1030,33 +957,69 @@ type CreateAttributeKeyRequest struct {
 type CreateCatalogEntryRequest struct {
 	Code        string  `json:"code"`
 	Description *string `json:"description,omitempty"`
-	IsActive    *bool   `json:"is_active,omitempty"`
-	Label       string  `json:"label"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool  `json:"isActive,omitempty"`
+	IsActive      *bool  `json:"is_active,omitempty"`
+	Label         string `json:"label"`
 }
 
 // CreateCommerceRequest defines model for CreateCommerceRequest.
 type CreateCommerceRequest struct {
-	Addresses  *[]AddressInput `json:"addresses,omitempty"`
-	ExternalId *string         `json:"external_id,omitempty"`
+	Addresses *[]AddressInput `json:"addresses,omitempty"`
+
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+	ExternalId      *string `json:"external_id,omitempty"`
 
 	// Id The commerce's id (an extension), so that a commerce known elsewhere, like the seed's
 	// `880e8400-…`, keeps its id; a new one is made when absent. An id already taken is a `409`.
-	Id            *openapi_types.UUID     `json:"id,omitempty"`
-	IsActive      *bool                   `json:"is_active,omitempty"`
-	IsPlaceholder *bool                   `json:"is_placeholder,omitempty"`
-	Metadata      *map[string]interface{} `json:"metadata,omitempty"`
-	Name          string                  `json:"name"`
-	TaxId         *string                 `json:"tax_id,omitempty"`
+	Id *openapi_types.UUID `json:"id,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPlaceholderAlias Deprecated: the camelCase spelling of `is_placeholder`, accepted for older clients and stored as `is_placeholder`. Send `is_placeholder`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPlaceholderAlias *bool                   `json:"isPlaceholder,omitempty"`
+	IsActive           *bool                   `json:"is_active,omitempty"`
+	IsPlaceholder      *bool                   `json:"is_placeholder,omitempty"`
+	Metadata           *map[string]interface{} `json:"metadata,omitempty"`
+	Name               string                  `json:"name"`
+
+	// TaxIdAlias Deprecated: the camelCase spelling of `tax_id`, accepted for older clients and stored as `tax_id`. Send `tax_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaxIdAlias *string `json:"taxId,omitempty"`
+	TaxId      *string `json:"tax_id,omitempty"`
 }
 
 // CreateCommerceUserRequest defines model for CreateCommerceUserRequest.
 type CreateCommerceUserRequest struct {
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+
 	// ExternalId Unique within the commerce.
 	ExternalId *string `json:"external_id,omitempty"`
 
+	// FirstNameAlias Deprecated: the camelCase spelling of `first_name`, accepted for older clients and stored as `first_name`. Send `first_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FirstNameAlias *string `json:"firstName,omitempty"`
+
 	// FirstName An extension; wins over `name`.
 	FirstName *string `json:"first_name,omitempty"`
-	IsActive  *bool   `json:"is_active,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+
+	// LastNameAlias Deprecated: the camelCase spelling of `last_name`, accepted for older clients and stored as `last_name`. Send `last_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	LastNameAlias *string `json:"lastName,omitempty"`
 
 	// LastName An extension; wins over `name`.
 	LastName *string `json:"last_name,omitempty"`
@@ -1073,8 +1036,15 @@ type CreateCommerceUserRequest struct {
 
 // CreateContactRequest defines model for CreateContactRequest.
 type CreateContactRequest struct {
-	ContactType ContactType `json:"contact_type"`
-	IsPrimary   *bool       `json:"is_primary,omitempty"`
+	// ContactTypeAlias Deprecated: the camelCase spelling of `contact_type`, accepted for older clients and stored as `contact_type`. Send `contact_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ContactTypeAlias *ContactType `json:"contactType,omitempty"`
+	ContactType      ContactType  `json:"contact_type"`
+
+	// IsPrimaryAlias Deprecated: the camelCase spelling of `is_primary`, accepted for older clients and stored as `is_primary`. Send `is_primary`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPrimaryAlias *bool `json:"isPrimary,omitempty"`
+	IsPrimary      *bool `json:"is_primary,omitempty"`
 
 	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
 	Source Source `json:"source"`
@@ -1086,6 +1056,10 @@ type CreateContactRequest struct {
 // CreateDispatchConfigRequest A new dispatch config. The camelCase spelling of each field (`dispatchProviderId`,
 // `baseUrl`) is accepted as an alias.
 type CreateDispatchConfigRequest struct {
+	// BaseUrlAlias Deprecated: the camelCase spelling of `base_url`, accepted for older clients and stored as `base_url`. Send `base_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	BaseUrlAlias *string `json:"baseUrl,omitempty"`
+
 	// BaseUrl Provider endpoint URL (`http://` or `https://`).
 	BaseUrl *string `json:"base_url,omitempty"`
 
@@ -1097,6 +1071,10 @@ type CreateDispatchConfigRequest struct {
 	// Example: {"apiKey":"sk-xxx"}
 	Credentials *Credentials `json:"credentials,omitempty"`
 
+	// DispatchProviderIdAlias Deprecated: the camelCase spelling of `dispatch_provider_id`, accepted for older clients and stored as `dispatch_provider_id`. Send `dispatch_provider_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	DispatchProviderIdAlias *openapi_types.UUID `json:"dispatchProviderId,omitempty"`
+
 	// DispatchProviderId Global dispatch provider id.
 	DispatchProviderId openapi_types.UUID `json:"dispatch_provider_id"`
 
@@ -1104,18 +1082,38 @@ type CreateDispatchConfigRequest struct {
 	Settings *Settings `json:"settings,omitempty"`
 }
 
-// CreateTargetResolutionConfigRequest defines model for CreateTargetResolutionConfigRequest.
+// CreateTargetResolutionConfigRequest A target resolution config. The camelCase spelling of each field is accepted too.
 type CreateTargetResolutionConfigRequest struct {
+	// ActivityTypeAlias Deprecated: the camelCase spelling of `activity_type`, accepted for older clients and stored as `activity_type`. Send `activity_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityTypeAlias *ActivityType `json:"activityType,omitempty"`
+
 	// ActivityType `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	ActivityType *ActivityType `json:"activity_type,omitempty"`
 
 	// Channel A dispatch channel.
-	Channel               *Channel           `json:"channel,omitempty"`
-	Criteria              *[]TargetCriterion `json:"criteria,omitempty"`
-	FallbackToCommerceRep *bool              `json:"fallback_to_commerce_rep,omitempty"`
-	FallbackToOwner       *bool              `json:"fallback_to_owner,omitempty"`
-	IsActive              *bool              `json:"is_active,omitempty"`
-	Priority              *int               `json:"priority,omitempty"`
+	Channel  *Channel           `json:"channel,omitempty"`
+	Criteria *[]TargetCriterion `json:"criteria,omitempty"`
+
+	// FallbackToCommerceRepAlias Deprecated: the camelCase spelling of `fallback_to_commerce_rep`, accepted for older clients and stored as `fallback_to_commerce_rep`. Send `fallback_to_commerce_rep`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToCommerceRepAlias *bool `json:"fallbackToCommerceRep,omitempty"`
+
+	// FallbackToOwnerAlias Deprecated: the camelCase spelling of `fallback_to_owner`, accepted for older clients and stored as `fallback_to_owner`. Send `fallback_to_owner`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToOwnerAlias  *bool `json:"fallbackToOwner,omitempty"`
+	FallbackToCommerceRep *bool `json:"fallback_to_commerce_rep,omitempty"`
+	FallbackToOwner       *bool `json:"fallback_to_owner,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+	Priority      *int  `json:"priority,omitempty"`
+
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *TargetResolutionStrategy `json:"resolutionStrategy,omitempty"`
 
 	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
 	ResolutionStrategy TargetResolutionStrategy `json:"resolution_strategy"`
@@ -1123,10 +1121,18 @@ type CreateTargetResolutionConfigRequest struct {
 
 // CreateTaskResultTypeConfigRequest defines model for CreateTaskResultTypeConfigRequest.
 type CreateTaskResultTypeConfigRequest struct {
-	Code                      string `json:"code"`
-	IsActive                  *bool  `json:"is_active,omitempty"`
-	Label                     string `json:"label"`
-	RequiresFutureScheduledAt *bool  `json:"requires_future_scheduled_at,omitempty"`
+	Code string `json:"code"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool  `json:"isActive,omitempty"`
+	IsActive      *bool  `json:"is_active,omitempty"`
+	Label         string `json:"label"`
+
+	// RequiresFutureScheduledAtAlias Deprecated: the camelCase spelling of `requires_future_scheduled_at`, accepted for older clients and stored as `requires_future_scheduled_at`. Send `requires_future_scheduled_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	RequiresFutureScheduledAtAlias *bool `json:"requiresFutureScheduledAt,omitempty"`
+	RequiresFutureScheduledAt      *bool `json:"requires_future_scheduled_at,omitempty"`
 }
 
 // Credentials Authentication credentials for the provider, write-only, encrypted at rest.
@@ -1287,12 +1293,12 @@ type IntegrationTask struct {
 	OccurredAt nullable.Nullable[time.Time] `json:"occurredAt"`
 	Reason     CodeLabel                    `json:"reason"`
 
-	// Result The submitted result; null before any.
-	Result nullable.Nullable[TaskResultDetail] `json:"result"`
+	// Result A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
+	Result nullable.Nullable[NullableTaskResultDetail] `json:"result"`
 
 	// ResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
-	ResultStatus nullable.Nullable[IntegrationTaskResultStatus] `json:"resultStatus"`
-	ScheduledAt  time.Time                                      `json:"scheduledAt"`
+	ResultStatus nullable.Nullable[TaskResultStatus] `json:"resultStatus"`
+	ScheduledAt  time.Time                           `json:"scheduledAt"`
 
 	// Status A task's status as the integration API shows it; derived from the activity's status.
 	Status TaskStatus `json:"status"`
@@ -1305,14 +1311,33 @@ type IntegrationTask struct {
 // IntegrationTaskActivityOrigin Always `ACTIVITY` here.
 type IntegrationTaskActivityOrigin string
 
-// IntegrationTaskResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
-type IntegrationTaskResultStatus string
-
 // IntegrationTaskPage defines model for IntegrationTaskPage.
 type IntegrationTaskPage struct {
 	Data []IntegrationTask `json:"data"`
 	Meta PageMeta          `json:"meta"`
 }
+
+// NullableActivityType An ActivityType, or null.
+type NullableActivityType = ActivityType
+
+// NullableChannel A Channel, or null.
+type NullableChannel = Channel
+
+// NullableLockReason Why a target user was picked: a criterion matched (`CRITERIA_MATCH`), a fallback
+// (`FALLBACK_COMMERCE_REP`, `FALLBACK_OWNER`) or a manual resolve (`MANUAL_ASSIGNMENT`);
+// null while no user is picked.
+type NullableLockReason = string
+
+// NullableResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+type NullableResolverType = ResolverType
+
+// NullableTargetUser A TargetUser, or null: an activity's `targetUser`, who it is for (as
+// `GET /activities/{id}/target-users` lists it), null when no target resolution applies to it.
+// In the body a provider receives it is `LOCKED`, with the contact to use.
+type NullableTargetUser = TargetUser
+
+// NullableTaskResultDetail A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
+type NullableTaskResultDetail = TaskResultDetail
 
 // PageMeta defines model for PageMeta.
 type PageMeta struct {
@@ -1324,6 +1349,10 @@ type PageMeta struct {
 
 // ResolveTargetUserRequest defines model for ResolveTargetUserRequest.
 type ResolveTargetUserRequest struct {
+	// CommerceUserIdAlias Deprecated: the camelCase spelling of `commerce_user_id`, accepted for older clients and stored as `commerce_user_id`. Send `commerce_user_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceUserIdAlias *openapi_types.UUID `json:"commerceUserId,omitempty"`
+
 	// CommerceUserId A user of the activity's commerce.
 	CommerceUserId openapi_types.UUID `json:"commerce_user_id"`
 }
@@ -1339,43 +1368,63 @@ type Source string
 
 // SubmitTaskResultRequest defines model for SubmitTaskResultRequest.
 type SubmitTaskResultRequest struct {
+	// ActivityIdAlias Deprecated: the camelCase spelling of `activity_id`, accepted for older clients and stored as `activity_id`. Send `activity_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityIdAlias *openapi_types.UUID `json:"activityId,omitempty"`
+
 	// ActivityId The activity's id; wins over `provider_activity_id`.
-	ActivityId         *openapi_types.UUID `json:"activity_id,omitempty"`
-	CommerceExternalId string              `json:"commerce_external_id"`
+	ActivityId *openapi_types.UUID `json:"activity_id,omitempty"`
+
+	// CommerceExternalIdAlias Deprecated: the camelCase spelling of `commerce_external_id`, accepted for older clients and stored as `commerce_external_id`. Send `commerce_external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceExternalIdAlias *string `json:"commerceExternalId,omitempty"`
+	CommerceExternalId      string  `json:"commerce_external_id"`
+
+	// ExternalStatusAlias Deprecated: the camelCase spelling of `external_status`, accepted for older clients and stored as `external_status`. Send `external_status`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalStatusAlias *string `json:"externalStatus,omitempty"`
 
 	// ExternalStatus The field system's own status, stored as given.
 	ExternalStatus *string `json:"external_status,omitempty"`
 
+	// HardOverrideAlias Deprecated: the camelCase spelling of `hard_override`, accepted for older clients and stored as `hard_override`. Send `hard_override`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HardOverrideAlias *bool `json:"hardOverride,omitempty"`
+
 	// HardOverride Replace an existing final result.
 	HardOverride *bool `json:"hard_override,omitempty"`
+
+	// OccurredAtAlias Deprecated: the camelCase spelling of `occurred_at`, accepted for older clients and stored as `occurred_at`. Send `occurred_at`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	OccurredAtAlias *time.Time `json:"occurredAt,omitempty"`
 
 	// OccurredAt When the task was handled.
 	OccurredAt time.Time `json:"occurred_at"`
 
+	// ProviderActivityIdAlias Deprecated: the camelCase spelling of `provider_activity_id`, accepted for older clients and stored as `provider_activity_id`. Send `provider_activity_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ProviderActivityIdAlias *string `json:"providerActivityId,omitempty"`
+
 	// ProviderActivityId The id the provider answered the dispatch with.
 	ProviderActivityId *string `json:"provider_activity_id,omitempty"`
+
+	// RawPayloadAlias Deprecated: the camelCase spelling of `raw_payload`, accepted for older clients and stored as `raw_payload`. Send `raw_payload`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	RawPayloadAlias *map[string]interface{} `json:"rawPayload,omitempty"`
 
 	// RawPayload Stored as given.
 	RawPayload *map[string]interface{} `json:"raw_payload,omitempty"`
 
 	// Status `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
-	Status     TaskResultStatus `json:"status"`
-	TaskResult struct {
-		Comment     *string                                       `json:"comment,omitempty"`
-		ContactType *SubmitTaskResultRequestTaskResultContactType `json:"contact_type,omitempty"`
+	Status TaskResultStatus `json:"status"`
 
-		// FutureScheduledAt Required when the result type requires it.
-		FutureScheduledAt  *time.Time              `json:"future_scheduled_at,omitempty"`
-		OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
-		Payload            *map[string]interface{} `json:"payload,omitempty"`
+	// TaskResultAlias Deprecated: the camelCase spelling of `task_result`, accepted for older clients and stored as `task_result`. Send `task_result`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaskResultAlias *TaskResultInput `json:"taskResult,omitempty"`
 
-		// Result A code of the result type catalog.
-		Result string `json:"result"`
-	} `json:"task_result"`
+	// TaskResult The result of a task, as a field system submits it.
+	TaskResult TaskResultInput `json:"task_result"`
 }
-
-// SubmitTaskResultRequestTaskResultContactType defines model for SubmitTaskResultRequest.TaskResult.ContactType.
-type SubmitTaskResultRequestTaskResultContactType string
 
 // SyncCommerceError defines model for SyncCommerceError.
 type SyncCommerceError struct {
@@ -1410,7 +1459,7 @@ type SyncCommercesResult struct {
 	Updated int                 `json:"updated"`
 }
 
-// TargetContact The contact the activity reaches its target user through.
+// TargetContact The contact the activity reaches its target user through; null when the activity needs no contact (or no user is picked).
 type TargetContact struct {
 	Id   openapi_types.UUID `json:"id"`
 	Type ContactType        `json:"type"`
@@ -1446,14 +1495,16 @@ type TargetCriterionConfig struct {
 // TargetCriterionType A target resolution criterion.
 type TargetCriterionType string
 
-// TargetResolutionConfig How the workspace picks activities' target users.
+// TargetResolutionConfig How the workspace picks activities' target users. A config with a `channel` applies only to
+// activities of that channel, with an `activityType` only to activities of that type; null
+// applies to any.
 type TargetResolutionConfig struct {
-	// ActivityType Only activities of this type; null for any.
-	ActivityType nullable.Nullable[ActivityType] `json:"activityType"`
+	// ActivityType An ActivityType, or null.
+	ActivityType nullable.Nullable[NullableActivityType] `json:"activityType"`
 
-	// Channel Only activities of this channel; null for any.
-	Channel   nullable.Nullable[Channel] `json:"channel"`
-	CreatedAt time.Time                  `json:"createdAt"`
+	// Channel A Channel, or null.
+	Channel   nullable.Nullable[NullableChannel] `json:"channel"`
+	CreatedAt time.Time                          `json:"createdAt"`
 
 	// Criteria By priority, as they are tried.
 	Criteria              []TargetCriterionConfig `json:"criteria"`
@@ -1479,28 +1530,30 @@ type TargetResolutionStrategy string
 // (`ON_DISPATCH`) or a manual assignment (`MANUAL`); `FAILED`: nobody could be picked
 // (`errorMessage` says why). The user's names and contact are as they were when picked.
 type TargetUser struct {
+	// CommerceUser A target user's names as they were when picked; null when no user is picked.
 	CommerceUser   nullable.Nullable[CommerceUserName]   `json:"commerceUser"`
 	CommerceUserId nullable.Nullable[openapi_types.UUID] `json:"commerceUserId"`
 
-	// Contact Null when the activity needs no contact (or no user is picked).
+	// Contact The contact the activity reaches its target user through; null when the activity needs no contact (or no user is picked).
 	Contact   nullable.Nullable[TargetContact] `json:"contact"`
 	CreatedAt time.Time                        `json:"createdAt"`
 
 	// ErrorMessage Why no user could be picked.
-	ErrorMessage     nullable.Nullable[string]               `json:"errorMessage"`
-	Id               openapi_types.UUID                      `json:"id"`
-	LockReason       nullable.Nullable[TargetUserLockReason] `json:"lockReason"`
-	LockedAt         nullable.Nullable[time.Time]            `json:"lockedAt"`
-	ResolutionStatus TargetUserResolutionStatus              `json:"resolutionStatus"`
+	ErrorMessage nullable.Nullable[string] `json:"errorMessage"`
+	Id           openapi_types.UUID        `json:"id"`
+
+	// LockReason Why a target user was picked: a criterion matched (`CRITERIA_MATCH`), a fallback
+	// (`FALLBACK_COMMERCE_REP`, `FALLBACK_OWNER`) or a manual resolve (`MANUAL_ASSIGNMENT`);
+	// null while no user is picked.
+	LockReason       nullable.Nullable[NullableLockReason] `json:"lockReason"`
+	LockedAt         nullable.Nullable[time.Time]          `json:"lockedAt"`
+	ResolutionStatus TargetUserResolutionStatus            `json:"resolutionStatus"`
 
 	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
 	ResolutionStrategy TargetResolutionStrategy     `json:"resolutionStrategy"`
 	ResolvedAt         nullable.Nullable[time.Time] `json:"resolvedAt"`
 	UpdatedAt          time.Time                    `json:"updatedAt"`
 }
-
-// TargetUserLockReason defines model for TargetUser.LockReason.
-type TargetUserLockReason string
 
 // TargetUserResolutionStatus defines model for TargetUser.ResolutionStatus.
 type TargetUserResolutionStatus string
@@ -1526,11 +1579,11 @@ type TaskResult struct {
 
 // TaskResultDetail defines model for TaskResultDetail.
 type TaskResultDetail struct {
-	Comment            nullable.Nullable[string]                      `json:"comment"`
-	ContactType        nullable.Nullable[TaskResultDetailContactType] `json:"contactType"`
-	FutureScheduledAt  nullable.Nullable[time.Time]                   `json:"futureScheduledAt"`
-	OperatorExternalId nullable.Nullable[string]                      `json:"operatorExternalId"`
-	Payload            map[string]interface{}                         `json:"payload"`
+	Comment            nullable.Nullable[string]    `json:"comment"`
+	ContactType        nullable.Nullable[string]    `json:"contactType"`
+	FutureScheduledAt  nullable.Nullable[time.Time] `json:"futureScheduledAt"`
+	OperatorExternalId nullable.Nullable[string]    `json:"operatorExternalId"`
+	Payload            map[string]interface{}       `json:"payload"`
 
 	// Result The result type code.
 	//
@@ -1543,8 +1596,22 @@ type TaskResultDetail struct {
 	ResultLabel string `json:"resultLabel"`
 }
 
-// TaskResultDetailContactType defines model for TaskResultDetail.ContactType.
-type TaskResultDetailContactType string
+// TaskResultInput The result of a task, as a field system submits it.
+type TaskResultInput struct {
+	Comment     *string                     `json:"comment,omitempty"`
+	ContactType *TaskResultInputContactType `json:"contact_type,omitempty"`
+
+	// FutureScheduledAt Required when the result type requires it.
+	FutureScheduledAt  *time.Time              `json:"future_scheduled_at,omitempty"`
+	OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
+	Payload            *map[string]interface{} `json:"payload,omitempty"`
+
+	// Result A code of the result type catalog.
+	Result string `json:"result"`
+}
+
+// TaskResultInputContactType defines model for TaskResultInput.ContactType.
+type TaskResultInputContactType string
 
 // TaskResultStatus `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
 type TaskResultStatus string
@@ -1572,20 +1639,51 @@ type TaskStatus string
 
 // UpdateCommerceRequest defines model for UpdateCommerceRequest.
 type UpdateCommerceRequest struct {
-	ExternalId    *string                   `json:"external_id,omitempty"`
-	IsActive      *bool                     `json:"is_active,omitempty"`
-	IsPlaceholder *bool                     `json:"is_placeholder,omitempty"`
-	Metadata      *map[string]interface{}   `json:"metadata,omitempty"`
-	Name          *string                   `json:"name,omitempty"`
-	TaxId         nullable.Nullable[string] `json:"tax_id,omitempty"`
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias *string `json:"externalId,omitempty"`
+	ExternalId      *string `json:"external_id,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPlaceholderAlias Deprecated: the camelCase spelling of `is_placeholder`, accepted for older clients and stored as `is_placeholder`. Send `is_placeholder`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPlaceholderAlias *bool                   `json:"isPlaceholder,omitempty"`
+	IsActive           *bool                   `json:"is_active,omitempty"`
+	IsPlaceholder      *bool                   `json:"is_placeholder,omitempty"`
+	Metadata           *map[string]interface{} `json:"metadata,omitempty"`
+	Name               *string                 `json:"name,omitempty"`
+
+	// TaxIdAlias Deprecated: the camelCase spelling of `tax_id`, accepted for older clients and stored as `tax_id`. Send `tax_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	TaxIdAlias nullable.Nullable[string] `json:"taxId,omitempty"`
+	TaxId      nullable.Nullable[string] `json:"tax_id,omitempty"`
 }
 
 // UpdateCommerceUserRequest defines model for UpdateCommerceUserRequest.
 type UpdateCommerceUserRequest struct {
+	// ExternalIdAlias Deprecated: the camelCase spelling of `external_id`, accepted for older clients and stored as `external_id`. Send `external_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ExternalIdAlias nullable.Nullable[string] `json:"externalId,omitempty"`
+
 	// ExternalId `null` clears it.
 	ExternalId nullable.Nullable[string] `json:"external_id,omitempty"`
-	FirstName  *string                   `json:"first_name,omitempty"`
-	IsActive   *bool                     `json:"is_active,omitempty"`
+
+	// FirstNameAlias Deprecated: the camelCase spelling of `first_name`, accepted for older clients and stored as `first_name`. Send `first_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FirstNameAlias *string `json:"firstName,omitempty"`
+	FirstName      *string `json:"first_name,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+
+	// LastNameAlias Deprecated: the camelCase spelling of `last_name`, accepted for older clients and stored as `last_name`. Send `last_name`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	LastNameAlias nullable.Nullable[string] `json:"lastName,omitempty"`
 
 	// LastName `null` clears it.
 	LastName nullable.Nullable[string] `json:"last_name,omitempty"`
@@ -1594,8 +1692,15 @@ type UpdateCommerceUserRequest struct {
 
 // UpdateContactRequest defines model for UpdateContactRequest.
 type UpdateContactRequest struct {
-	IsActive  *bool `json:"is_active,omitempty"`
-	IsPrimary *bool `json:"is_primary,omitempty"`
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
+	// IsPrimaryAlias Deprecated: the camelCase spelling of `is_primary`, accepted for older clients and stored as `is_primary`. Send `is_primary`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsPrimaryAlias *bool `json:"isPrimary,omitempty"`
+	IsActive       *bool `json:"is_active,omitempty"`
+	IsPrimary      *bool `json:"is_primary,omitempty"`
 
 	// Value Checked against the contact's type.
 	Value *string `json:"value,omitempty"`
@@ -1604,6 +1709,10 @@ type UpdateContactRequest struct {
 // UpdateDispatchConfigRequest Fields to change; absent fields keep their value. The camelCase spelling of each field
 // (`baseUrl`, `isActive`) is accepted as an alias.
 type UpdateDispatchConfigRequest struct {
+	// BaseUrlAlias Deprecated: the camelCase spelling of `base_url`, accepted for older clients and stored as `base_url`. Send `base_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	BaseUrlAlias nullable.Nullable[string] `json:"baseUrl,omitempty"`
+
 	// BaseUrl Provider endpoint URL (`http://` or `https://`); `null` clears it.
 	BaseUrl nullable.Nullable[string] `json:"base_url,omitempty"`
 
@@ -1612,6 +1721,10 @@ type UpdateDispatchConfigRequest struct {
 	// Example: {"apiKey":"sk-xxx"}
 	Credentials *Credentials `json:"credentials,omitempty"`
 
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+
 	// IsActive `true` reactivates a deactivated config; `false` deactivates it.
 	IsActive *bool `json:"is_active,omitempty"`
 
@@ -1619,38 +1732,80 @@ type UpdateDispatchConfigRequest struct {
 	Settings *Settings `json:"settings,omitempty"`
 }
 
-// UpdateTargetResolutionConfigRequest defines model for UpdateTargetResolutionConfigRequest.
+// UpdateTargetResolutionConfigRequest The fields to change. `channel: null` makes the config apply to any channel,
+// `activity_type: null` to any type. The camelCase spelling of each field is accepted too.
 type UpdateTargetResolutionConfigRequest struct {
-	// ActivityType `null` makes the config apply to any type.
-	ActivityType nullable.Nullable[ActivityType] `json:"activity_type,omitempty"`
+	// ActivityTypeAlias Deprecated: the camelCase spelling of `activity_type`, accepted for older clients and stored as `activity_type`. Send `activity_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityTypeAlias nullable.Nullable[NullableActivityType] `json:"activityType,omitempty"`
 
-	// Channel `null` makes the config apply to any channel.
-	Channel nullable.Nullable[Channel] `json:"channel,omitempty"`
+	// ActivityType An ActivityType, or null.
+	ActivityType nullable.Nullable[NullableActivityType] `json:"activity_type,omitempty"`
+
+	// Channel A Channel, or null.
+	Channel nullable.Nullable[NullableChannel] `json:"channel,omitempty"`
 
 	// Criteria Replaces the criteria whole.
-	Criteria              *[]TargetCriterion `json:"criteria,omitempty"`
-	FallbackToCommerceRep *bool              `json:"fallback_to_commerce_rep,omitempty"`
-	FallbackToOwner       *bool              `json:"fallback_to_owner,omitempty"`
-	IsActive              *bool              `json:"is_active,omitempty"`
-	Priority              *int               `json:"priority,omitempty"`
+	Criteria *[]TargetCriterion `json:"criteria,omitempty"`
+
+	// FallbackToCommerceRepAlias Deprecated: the camelCase spelling of `fallback_to_commerce_rep`, accepted for older clients and stored as `fallback_to_commerce_rep`. Send `fallback_to_commerce_rep`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToCommerceRepAlias *bool `json:"fallbackToCommerceRep,omitempty"`
+
+	// FallbackToOwnerAlias Deprecated: the camelCase spelling of `fallback_to_owner`, accepted for older clients and stored as `fallback_to_owner`. Send `fallback_to_owner`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToOwnerAlias  *bool `json:"fallbackToOwner,omitempty"`
+	FallbackToCommerceRep *bool `json:"fallback_to_commerce_rep,omitempty"`
+	FallbackToOwner       *bool `json:"fallback_to_owner,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+	Priority      *int  `json:"priority,omitempty"`
+
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *TargetResolutionStrategy `json:"resolutionStrategy,omitempty"`
 
 	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
 	ResolutionStrategy *TargetResolutionStrategy `json:"resolution_strategy,omitempty"`
 }
 
 // UpsertAttributePolicyRequest A policy, replacing the key's policy whole. The camelCase spelling of each field
-// (`attributeKeyId`, `resolverType`, `hookUrl`, `hookTimeoutMs`) is accepted too;
-// `strategy` and `resolution_strategy` are the same field (one of them is required).
+// (`attributeKeyId`, `resolutionStrategy`, `resolverType`, `hookUrl`, `hookTimeoutMs`) is
+// accepted too; `strategy` and `resolution_strategy` are the same field (one of them is
+// required).
 type UpsertAttributePolicyRequest struct {
+	// AttributeKeyIdAlias Deprecated: the camelCase spelling of `attribute_key_id`, accepted for older clients and stored as `attribute_key_id`. Send `attribute_key_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AttributeKeyIdAlias *openapi_types.UUID `json:"attributeKeyId,omitempty"`
+
 	// AttributeKeyId A key of `GET /activity-config/attribute-keys`.
 	AttributeKeyId openapi_types.UUID `json:"attribute_key_id"`
-	HookTimeoutMs  *int               `json:"hook_timeout_ms,omitempty"`
+
+	// HookTimeoutMsAlias Deprecated: the camelCase spelling of `hook_timeout_ms`, accepted for older clients and stored as `hook_timeout_ms`. Send `hook_timeout_ms`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HookTimeoutMsAlias *int `json:"hookTimeoutMs,omitempty"`
+
+	// HookUrlAlias Deprecated: the camelCase spelling of `hook_url`, accepted for older clients and stored as `hook_url`. Send `hook_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HookUrlAlias  *string `json:"hookUrl,omitempty"`
+	HookTimeoutMs *int    `json:"hook_timeout_ms,omitempty"`
 
 	// HookUrl Required with `CLIENT_HOOK`.
 	HookUrl *string `json:"hook_url,omitempty"`
 
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *AttributeStrategy `json:"resolutionStrategy,omitempty"`
+
 	// ResolutionStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
 	ResolutionStrategy *AttributeStrategy `json:"resolution_strategy,omitempty"`
+
+	// ResolverTypeAlias Deprecated: the camelCase spelling of `resolver_type`, accepted for older clients and stored as `resolver_type`. Send `resolver_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolverTypeAlias *ResolverType `json:"resolverType,omitempty"`
 
 	// ResolverType `INTERNAL_SERVICE`: computed from the workspace's data (built-in keys only). `CLIENT_HOOK`: a signed HTTP call to the policy's `hook_url`.
 	ResolverType *ResolverType `json:"resolver_type,omitempty"`
@@ -1711,6 +1866,9 @@ type Conflict = Error
 
 // Forbidden The error body of every non-2xx response.
 type Forbidden = Error
+
+// HeadersTooLarge The error body of every non-2xx response.
+type HeadersTooLarge = Error
 
 // NotFound The error body of every non-2xx response.
 type NotFound = Error
@@ -9099,6 +9257,8 @@ type ListActivitiesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9119,6 +9279,11 @@ func (r ListActivitiesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListActivitiesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivitiesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9167,6 +9332,8 @@ type CreateActivityResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -9202,6 +9369,11 @@ func (r CreateActivityResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateActivityResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateActivityResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9246,6 +9418,8 @@ type GetActivityResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9271,6 +9445,11 @@ func (r GetActivityResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetActivityResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetActivityResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9315,6 +9494,8 @@ type ListActivityAttributesResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9340,6 +9521,11 @@ func (r ListActivityAttributesResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListActivityAttributesResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivityAttributesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9384,6 +9570,8 @@ type CancelActivityResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9409,6 +9597,11 @@ func (r CancelActivityResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CancelActivityResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CancelActivityResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9453,6 +9646,8 @@ type ListActivityDispatchAttemptsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9478,6 +9673,11 @@ func (r ListActivityDispatchAttemptsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListActivityDispatchAttemptsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivityDispatchAttemptsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9524,6 +9724,8 @@ type RetryActivityResolutionResponse struct {
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9554,6 +9756,11 @@ func (r RetryActivityResolutionResponse) GetJSON404() *NotFound {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r RetryActivityResolutionResponse) GetJSON409() *Conflict {
 	return r.JSON409
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RetryActivityResolutionResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9598,6 +9805,8 @@ type ListActivityStatusEventsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9623,6 +9832,11 @@ func (r ListActivityStatusEventsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListActivityStatusEventsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivityStatusEventsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9667,6 +9881,8 @@ type ListActivityTargetUsersResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9692,6 +9908,11 @@ func (r ListActivityTargetUsersResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListActivityTargetUsersResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivityTargetUsersResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9738,6 +9959,8 @@ type ResolveActivityTargetUserResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9768,6 +9991,11 @@ func (r ResolveActivityTargetUserResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r ResolveActivityTargetUserResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ResolveActivityTargetUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9810,6 +10038,8 @@ type ListAttributeKeysResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9830,6 +10060,11 @@ func (r ListAttributeKeysResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListAttributeKeysResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListAttributeKeysResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9876,6 +10111,8 @@ type CreateAttributeKeyResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -9906,6 +10143,11 @@ func (r CreateAttributeKeyResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateAttributeKeyResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateAttributeKeyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -9948,6 +10190,8 @@ type DeleteAttributeKeyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -9968,6 +10212,11 @@ func (r DeleteAttributeKeyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteAttributeKeyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteAttributeKeyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10010,6 +10259,8 @@ type ListAttributePoliciesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10030,6 +10281,11 @@ func (r ListAttributePoliciesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListAttributePoliciesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListAttributePoliciesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10078,6 +10334,8 @@ type UpsertAttributePolicyResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10113,6 +10371,11 @@ func (r UpsertAttributePolicyResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpsertAttributePolicyResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpsertAttributePolicyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10155,6 +10418,8 @@ type DeleteAttributePolicyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -10175,6 +10440,11 @@ func (r DeleteAttributePolicyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteAttributePolicyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteAttributePolicyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10219,6 +10489,8 @@ type RotateAttributeHookSecretResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10244,6 +10516,11 @@ func (r RotateAttributeHookSecretResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RotateAttributeHookSecretResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RotateAttributeHookSecretResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10286,6 +10563,8 @@ type ListTargetResolutionConfigsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10306,6 +10585,11 @@ func (r ListTargetResolutionConfigsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListTargetResolutionConfigsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListTargetResolutionConfigsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10352,6 +10636,8 @@ type CreateTargetResolutionConfigResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -10382,6 +10668,11 @@ func (r CreateTargetResolutionConfigResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateTargetResolutionConfigResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateTargetResolutionConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10424,6 +10715,8 @@ type DeleteTargetResolutionConfigResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -10444,6 +10737,11 @@ func (r DeleteTargetResolutionConfigResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteTargetResolutionConfigResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteTargetResolutionConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10492,6 +10790,8 @@ type UpdateTargetResolutionConfigResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10529,6 +10829,11 @@ func (r UpdateTargetResolutionConfigResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateTargetResolutionConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateTargetResolutionConfigResponse) GetBody() []byte {
 	return r.Body
@@ -10563,15 +10868,24 @@ type ListActivityReasonsResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *[]ActivityReason
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListActivityReasonsResponse) GetJSON200() *[]ActivityReason {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListActivityReasonsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -10582,6 +10896,11 @@ func (r ListActivityReasonsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListActivityReasonsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivityReasonsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10628,6 +10947,8 @@ type CreateActivityReasonResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -10658,6 +10979,11 @@ func (r CreateActivityReasonResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateActivityReasonResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateActivityReasonResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10700,6 +11026,8 @@ type ListCommercesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10720,6 +11048,11 @@ func (r ListCommercesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListCommercesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListCommercesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10766,6 +11099,8 @@ type CreateCommerceResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -10796,6 +11131,11 @@ func (r CreateCommerceResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateCommerceResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateCommerceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10840,6 +11180,8 @@ type SyncCommercesResponse struct {
 	JSON403 *Forbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10865,6 +11207,11 @@ func (r SyncCommercesResponse) GetJSON403() *Forbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r SyncCommercesResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r SyncCommercesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10909,6 +11256,8 @@ type GetCommerceResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10934,6 +11283,11 @@ func (r GetCommerceResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetCommerceResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetCommerceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -10982,6 +11336,8 @@ type UpdateCommerceResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11017,6 +11373,11 @@ func (r UpdateCommerceResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateCommerceResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateCommerceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11061,6 +11422,8 @@ type ListCommerceUsersResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11086,6 +11449,11 @@ func (r ListCommerceUsersResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListCommerceUsersResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListCommerceUsersResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11134,6 +11502,8 @@ type CreateCommerceUserResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11169,6 +11539,11 @@ func (r CreateCommerceUserResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateCommerceUserResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateCommerceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11211,6 +11586,8 @@ type DeleteCommerceUserResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11231,6 +11608,11 @@ func (r DeleteCommerceUserResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteCommerceUserResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteCommerceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11275,6 +11657,8 @@ type GetCommerceUserResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11300,6 +11684,11 @@ func (r GetCommerceUserResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetCommerceUserResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetCommerceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11348,6 +11737,8 @@ type UpdateCommerceUserResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11383,6 +11774,11 @@ func (r UpdateCommerceUserResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateCommerceUserResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateCommerceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11431,6 +11827,8 @@ type CreateCommerceUserContactResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11466,6 +11864,11 @@ func (r CreateCommerceUserContactResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateCommerceUserContactResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateCommerceUserContactResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11508,6 +11911,8 @@ type DeleteCommerceUserContactResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11528,6 +11933,11 @@ func (r DeleteCommerceUserContactResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteCommerceUserContactResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteCommerceUserContactResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11576,6 +11986,8 @@ type UpdateCommerceUserContactResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11611,6 +12023,11 @@ func (r UpdateCommerceUserContactResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateCommerceUserContactResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateCommerceUserContactResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11659,6 +12076,8 @@ type AddCommerceUserRoleResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11694,6 +12113,11 @@ func (r AddCommerceUserRoleResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AddCommerceUserRoleResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AddCommerceUserRoleResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11736,6 +12160,8 @@ type RemoveCommerceUserRoleResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11756,6 +12182,11 @@ func (r RemoveCommerceUserRoleResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RemoveCommerceUserRoleResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RemoveCommerceUserRoleResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11798,6 +12229,8 @@ type ListDispatchConfigsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11818,6 +12251,11 @@ func (r ListDispatchConfigsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListDispatchConfigsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListDispatchConfigsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11866,6 +12304,8 @@ type CreateDispatchConfigResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11901,6 +12341,11 @@ func (r CreateDispatchConfigResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateDispatchConfigResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -11943,6 +12388,8 @@ type DeactivateDispatchConfigResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11963,6 +12410,11 @@ func (r DeactivateDispatchConfigResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeactivateDispatchConfigResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeactivateDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -12007,6 +12459,8 @@ type GetDispatchConfigResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12032,6 +12486,11 @@ func (r GetDispatchConfigResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetDispatchConfigResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -12080,6 +12539,8 @@ type UpdateDispatchConfigResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12115,6 +12576,11 @@ func (r UpdateDispatchConfigResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateDispatchConfigResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -12157,6 +12623,8 @@ type ListDispatchProvidersResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12177,6 +12645,11 @@ func (r ListDispatchProvidersResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListDispatchProvidersResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListDispatchProvidersResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -12221,6 +12694,8 @@ type ListChannelDefinitionsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12246,6 +12721,11 @@ func (r ListChannelDefinitionsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListChannelDefinitionsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListChannelDefinitionsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -12288,6 +12768,8 @@ type ListIntegrationTasksResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12308,6 +12790,11 @@ func (r ListIntegrationTasksResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListIntegrationTasksResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListIntegrationTasksResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -12358,6 +12845,8 @@ type SubmitTaskResultResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12400,6 +12889,11 @@ func (r SubmitTaskResultResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
 // GetBody returns the raw response body bytes
 func (r SubmitTaskResultResponse) GetBody() []byte {
 	return r.Body
@@ -12440,6 +12934,8 @@ type ListTaskResultTypeConfigsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12460,6 +12956,11 @@ func (r ListTaskResultTypeConfigsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListTaskResultTypeConfigsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListTaskResultTypeConfigsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -12506,6 +13007,8 @@ type CreateTaskResultTypeConfigResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12536,6 +13039,11 @@ func (r CreateTaskResultTypeConfigResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateTaskResultTypeConfigResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateTaskResultTypeConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -12578,6 +13086,8 @@ type ListUserRetentionStatusesResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12598,6 +13108,11 @@ func (r ListUserRetentionStatusesResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListUserRetentionStatusesResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListUserRetentionStatusesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -12644,6 +13159,8 @@ type CreateUserRetentionStatusResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12674,6 +13191,11 @@ func (r CreateUserRetentionStatusResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateUserRetentionStatusResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateUserRetentionStatusResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -14132,6 +14654,13 @@ func ParseListActivitiesResponse(rsp *http.Response) (*ListActivitiesResponse, e
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -14200,6 +14729,13 @@ func ParseCreateActivityResponse(rsp *http.Response) (*CreateActivityResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -14253,6 +14789,13 @@ func ParseGetActivityResponse(rsp *http.Response) (*GetActivityResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -14308,6 +14851,13 @@ func ParseListActivityAttributesResponse(rsp *http.Response) (*ListActivityAttri
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -14362,6 +14912,13 @@ func ParseCancelActivityResponse(rsp *http.Response) (*CancelActivityResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -14415,6 +14972,13 @@ func ParseListActivityDispatchAttemptsResponse(rsp *http.Response) (*ListActivit
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -14477,6 +15041,13 @@ func ParseRetryActivityResolutionResponse(rsp *http.Response) (*RetryActivityRes
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -14531,6 +15102,13 @@ func ParseListActivityStatusEventsResponse(rsp *http.Response) (*ListActivitySta
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -14584,6 +15162,13 @@ func ParseListActivityTargetUsersResponse(rsp *http.Response) (*ListActivityTarg
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -14646,6 +15231,13 @@ func ParseResolveActivityTargetUserResponse(rsp *http.Response) (*ResolveActivit
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -14692,6 +15284,13 @@ func ParseListAttributeKeysResponse(rsp *http.Response) (*ListAttributeKeysRespo
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -14754,6 +15353,13 @@ func ParseCreateAttributeKeyResponse(rsp *http.Response) (*CreateAttributeKeyRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -14804,6 +15410,13 @@ func ParseDeleteAttributeKeyResponse(rsp *http.Response) (*DeleteAttributeKeyRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -14850,6 +15463,13 @@ func ParseListAttributePoliciesResponse(rsp *http.Response) (*ListAttributePolic
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -14919,6 +15539,13 @@ func ParseUpsertAttributePolicyResponse(rsp *http.Response) (*UpsertAttributePol
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -14968,6 +15595,13 @@ func ParseDeleteAttributePolicyResponse(rsp *http.Response) (*DeleteAttributePol
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -15023,6 +15657,13 @@ func ParseRotateAttributeHookSecretResponse(rsp *http.Response) (*RotateAttribut
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -15069,6 +15710,13 @@ func ParseListTargetResolutionConfigsResponse(rsp *http.Response) (*ListTargetRe
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -15131,6 +15779,13 @@ func ParseCreateTargetResolutionConfigResponse(rsp *http.Response) (*CreateTarge
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -15180,6 +15835,13 @@ func ParseDeleteTargetResolutionConfigResponse(rsp *http.Response) (*DeleteTarge
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -15249,6 +15911,13 @@ func ParseUpdateTargetResolutionConfigResponse(rsp *http.Response) (*UpdateTarge
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -15275,6 +15944,13 @@ func ParseListActivityReasonsResponse(rsp *http.Response) (*ListActivityReasonsR
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15288,6 +15964,13 @@ func ParseListActivityReasonsResponse(rsp *http.Response) (*ListActivityReasonsR
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -15350,6 +16033,13 @@ func ParseCreateActivityReasonResponse(rsp *http.Response) (*CreateActivityReaso
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -15396,6 +16086,13 @@ func ParseListCommercesResponse(rsp *http.Response) (*ListCommercesResponse, err
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -15458,6 +16155,13 @@ func ParseCreateCommerceResponse(rsp *http.Response) (*CreateCommerceResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -15512,6 +16216,13 @@ func ParseSyncCommercesResponse(rsp *http.Response) (*SyncCommercesResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -15565,6 +16276,13 @@ func ParseGetCommerceResponse(rsp *http.Response) (*GetCommerceResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -15634,6 +16352,13 @@ func ParseUpdateCommerceResponse(rsp *http.Response) (*UpdateCommerceResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -15687,6 +16412,13 @@ func ParseListCommerceUsersResponse(rsp *http.Response) (*ListCommerceUsersRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -15756,6 +16488,13 @@ func ParseCreateCommerceUserResponse(rsp *http.Response) (*CreateCommerceUserRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -15805,6 +16544,13 @@ func ParseDeleteCommerceUserResponse(rsp *http.Response) (*DeleteCommerceUserRes
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -15859,6 +16605,13 @@ func ParseGetCommerceUserResponse(rsp *http.Response) (*GetCommerceUserResponse,
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -15928,6 +16681,13 @@ func ParseUpdateCommerceUserResponse(rsp *http.Response) (*UpdateCommerceUserRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -15996,6 +16756,13 @@ func ParseCreateCommerceUserContactResponse(rsp *http.Response) (*CreateCommerce
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -16045,6 +16812,13 @@ func ParseDeleteCommerceUserContactResponse(rsp *http.Response) (*DeleteCommerce
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -16114,6 +16888,13 @@ func ParseUpdateCommerceUserContactResponse(rsp *http.Response) (*UpdateCommerce
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -16182,6 +16963,13 @@ func ParseAddCommerceUserRoleResponse(rsp *http.Response) (*AddCommerceUserRoleR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -16232,6 +17020,13 @@ func ParseRemoveCommerceUserRoleResponse(rsp *http.Response) (*RemoveCommerceUse
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -16278,6 +17073,13 @@ func ParseListDispatchConfigsResponse(rsp *http.Response) (*ListDispatchConfigsR
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -16347,6 +17149,13 @@ func ParseCreateDispatchConfigResponse(rsp *http.Response) (*CreateDispatchConfi
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -16396,6 +17205,13 @@ func ParseDeactivateDispatchConfigResponse(rsp *http.Response) (*DeactivateDispa
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -16450,6 +17266,13 @@ func ParseGetDispatchConfigResponse(rsp *http.Response) (*GetDispatchConfigRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -16519,6 +17342,13 @@ func ParseUpdateDispatchConfigResponse(rsp *http.Response) (*UpdateDispatchConfi
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -16565,6 +17395,13 @@ func ParseListDispatchProvidersResponse(rsp *http.Response) (*ListDispatchProvid
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -16620,6 +17457,13 @@ func ParseListChannelDefinitionsResponse(rsp *http.Response) (*ListChannelDefini
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -16666,6 +17510,13 @@ func ParseListIntegrationTasksResponse(rsp *http.Response) (*ListIntegrationTask
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -16742,6 +17593,13 @@ func ParseSubmitTaskResultResponse(rsp *http.Response) (*SubmitTaskResultRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -16788,6 +17646,13 @@ func ParseListTaskResultTypeConfigsResponse(rsp *http.Response) (*ListTaskResult
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -16850,6 +17715,13 @@ func ParseCreateTaskResultTypeConfigResponse(rsp *http.Response) (*CreateTaskRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -16896,6 +17768,13 @@ func ParseListUserRetentionStatusesResponse(rsp *http.Response) (*ListUserRetent
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -16957,6 +17836,13 @@ func ParseCreateUserRetentionStatusResponse(rsp *http.Response) (*CreateUserRete
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 

@@ -51,6 +51,7 @@ func (e Channel) Valid() bool {
 const (
 	ErrorCodeConflict         ErrorCode = "conflict"
 	ErrorCodeForbidden        ErrorCode = "forbidden"
+	ErrorCodeHeadersTooLarge  ErrorCode = "headers_too_large"
 	ErrorCodeInternal         ErrorCode = "internal"
 	ErrorCodeInvalidRequest   ErrorCode = "invalid_request"
 	ErrorCodeMethodNotAllowed ErrorCode = "method_not_allowed"
@@ -66,6 +67,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeConflict:
 		return true
 	case ErrorCodeForbidden:
+		return true
+	case ErrorCodeHeadersTooLarge:
 		return true
 	case ErrorCodeInternal:
 		return true
@@ -403,6 +406,9 @@ type BadRequest = Error
 
 // Conflict The error body of every non-2xx response.
 type Conflict = Error
+
+// HeadersTooLarge The error body of every non-2xx response.
+type HeadersTooLarge = Error
 
 // NotFound The error body of every non-2xx response.
 type NotFound = Error
@@ -798,6 +804,8 @@ type BadRequestJSONResponse Error
 
 type ConflictJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
@@ -825,6 +833,20 @@ func (response ListDispatchProviders200JSONResponse) VisitListDispatchProvidersR
 	return err
 }
 
+type ListDispatchProviders400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListDispatchProviders400JSONResponse) VisitListDispatchProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDispatchProviders401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response ListDispatchProviders401JSONResponse) VisitListDispatchProvidersResponse(w http.ResponseWriter) error {
@@ -835,6 +857,20 @@ func (response ListDispatchProviders401JSONResponse) VisitListDispatchProvidersR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDispatchProviders431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDispatchProviders431JSONResponse) VisitListDispatchProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -917,6 +953,20 @@ func (response CreateDispatchProvider413JSONResponse) VisitCreateDispatchProvide
 	return err
 }
 
+type CreateDispatchProvider431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateDispatchProvider431JSONResponse) VisitCreateDispatchProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDispatchProviderRequestObject struct {
 	ProviderId ProviderId `json:"providerId"`
 	Body       *UpdateDispatchProviderJSONRequestBody
@@ -992,6 +1042,20 @@ func (response UpdateDispatchProvider413JSONResponse) VisitUpdateDispatchProvide
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDispatchProvider431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateDispatchProvider431JSONResponse) VisitUpdateDispatchProviderResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1076,6 +1140,20 @@ func (response PutChannelDefinition413JSONResponse) VisitPutChannelDefinitionRes
 	return err
 }
 
+type PutChannelDefinition431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response PutChannelDefinition431JSONResponse) VisitPutChannelDefinitionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWorkspacesRequestObject struct {
 	Params ListWorkspacesParams
 }
@@ -1122,6 +1200,20 @@ func (response ListWorkspaces401JSONResponse) VisitListWorkspacesResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWorkspaces431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListWorkspaces431JSONResponse) VisitListWorkspacesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1190,6 +1282,20 @@ func (response CreateWorkspace413JSONResponse) VisitCreateWorkspaceResponse(w ht
 	return err
 }
 
+type CreateWorkspace431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateWorkspace431JSONResponse) VisitCreateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWorkspaceRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 }
@@ -1250,6 +1356,20 @@ func (response GetWorkspace404JSONResponse) VisitGetWorkspaceResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspace431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetWorkspace431JSONResponse) VisitGetWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1333,6 +1453,20 @@ func (response UpdateWorkspace413JSONResponse) VisitUpdateWorkspaceResponse(w ht
 	return err
 }
 
+type UpdateWorkspace431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateWorkspace431JSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListApiKeysRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 }
@@ -1393,6 +1527,20 @@ func (response ListApiKeys404JSONResponse) VisitListApiKeysResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListApiKeys431JSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1476,6 +1624,20 @@ func (response CreateApiKey413JSONResponse) VisitCreateApiKeyResponse(w http.Res
 	return err
 }
 
+type CreateApiKey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateApiKey431JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeApiKeyRequestObject struct {
 	WorkspaceId WorkspaceId        `json:"workspaceId"`
 	KeyId       openapi_types.UUID `json:"keyId"`
@@ -1531,6 +1693,20 @@ func (response RevokeApiKey404JSONResponse) VisitRevokeApiKeyResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RevokeApiKey431JSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1600,6 +1776,20 @@ func (response GetApiKey404JSONResponse) VisitGetApiKeyResponse(w http.ResponseW
 	return err
 }
 
+type GetApiKey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetApiKey431JSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWorkspaceLimitsRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 }
@@ -1660,6 +1850,20 @@ func (response GetWorkspaceLimits404JSONResponse) VisitGetWorkspaceLimitsRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspaceLimits431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetWorkspaceLimits431JSONResponse) VisitGetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1739,6 +1943,20 @@ func (response SetWorkspaceLimits413JSONResponse) VisitSetWorkspaceLimitsRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetWorkspaceLimits431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SetWorkspaceLimits431JSONResponse) VisitSetWorkspaceLimitsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }

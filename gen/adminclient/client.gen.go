@@ -53,6 +53,7 @@ func (e Channel) Valid() bool {
 const (
 	ErrorCodeConflict         ErrorCode = "conflict"
 	ErrorCodeForbidden        ErrorCode = "forbidden"
+	ErrorCodeHeadersTooLarge  ErrorCode = "headers_too_large"
 	ErrorCodeInternal         ErrorCode = "internal"
 	ErrorCodeInvalidRequest   ErrorCode = "invalid_request"
 	ErrorCodeMethodNotAllowed ErrorCode = "method_not_allowed"
@@ -68,6 +69,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeConflict:
 		return true
 	case ErrorCodeForbidden:
+		return true
+	case ErrorCodeHeadersTooLarge:
 		return true
 	case ErrorCodeInternal:
 		return true
@@ -406,6 +409,9 @@ type BadRequest = Error
 // Conflict The error body of every non-2xx response.
 type Conflict = Error
 
+// HeadersTooLarge The error body of every non-2xx response.
+type HeadersTooLarge = Error
+
 // NotFound The error body of every non-2xx response.
 type NotFound = Error
 
@@ -528,12 +534,16 @@ type ClientInterface interface {
 
 	// CreateDispatchProviderWithBody Add a dispatch provider
 	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
 	CreateDispatchProviderWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateDispatchProvider Add a dispatch provider
+	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -542,12 +552,16 @@ type ClientInterface interface {
 
 	// UpdateDispatchProviderWithBody Update a dispatch provider
 	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
 	UpdateDispatchProviderWithBody(ctx context.Context, providerId ProviderId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateDispatchProvider Update a dispatch provider
+	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -585,12 +599,16 @@ type ClientInterface interface {
 
 	// CreateWorkspaceWithBody Create a workspace
 	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
 	CreateWorkspaceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateWorkspace Create a workspace
+	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -599,10 +617,14 @@ type ClientInterface interface {
 
 	// GetWorkspace Get a workspace
 	//
+	// Returns one workspace.
+	//
 	// Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
 	GetWorkspace(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateWorkspaceWithBody Update a workspace
+	//
+	// Renames a workspace.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -610,6 +632,8 @@ type ClientInterface interface {
 	UpdateWorkspaceWithBody(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateWorkspace Update a workspace
+	//
+	// Renames a workspace.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -654,10 +678,14 @@ type ClientInterface interface {
 
 	// GetApiKey Get an API key
 	//
+	// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+	//
 	// Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 	GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspaceLimits Get a workspace's plan limits
+	//
+	// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 	//
 	// Corresponds with GET /workspaces/{workspaceId}/limits (the `GetWorkspaceLimits` operationId).
 	GetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -706,6 +734,8 @@ func (c *Client) ListDispatchProviders(ctx context.Context, reqEditors ...Reques
 
 // CreateDispatchProviderWithBody Add a dispatch provider
 //
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
@@ -722,6 +752,8 @@ func (c *Client) CreateDispatchProviderWithBody(ctx context.Context, contentType
 }
 
 // CreateDispatchProvider Add a dispatch provider
+//
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -740,6 +772,8 @@ func (c *Client) CreateDispatchProvider(ctx context.Context, body CreateDispatch
 
 // UpdateDispatchProviderWithBody Update a dispatch provider
 //
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
@@ -756,6 +790,8 @@ func (c *Client) UpdateDispatchProviderWithBody(ctx context.Context, providerId 
 }
 
 // UpdateDispatchProvider Update a dispatch provider
+//
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -833,6 +869,8 @@ func (c *Client) ListWorkspaces(ctx context.Context, params *ListWorkspacesParam
 
 // CreateWorkspaceWithBody Create a workspace
 //
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
@@ -849,6 +887,8 @@ func (c *Client) CreateWorkspaceWithBody(ctx context.Context, contentType string
 }
 
 // CreateWorkspace Create a workspace
+//
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -867,6 +907,8 @@ func (c *Client) CreateWorkspace(ctx context.Context, body CreateWorkspaceJSONRe
 
 // GetWorkspace Get a workspace
 //
+// Returns one workspace.
+//
 // Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
 func (c *Client) GetWorkspace(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWorkspaceRequest(c.Server, workspaceId)
@@ -881,6 +923,8 @@ func (c *Client) GetWorkspace(ctx context.Context, workspaceId WorkspaceId, reqE
 }
 
 // UpdateWorkspaceWithBody Update a workspace
+//
+// Renames a workspace.
 //
 // Takes any type of body and a specified content type.
 //
@@ -898,6 +942,8 @@ func (c *Client) UpdateWorkspaceWithBody(ctx context.Context, workspaceId Worksp
 }
 
 // UpdateWorkspace Update a workspace
+//
+// Renames a workspace.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -992,6 +1038,8 @@ func (c *Client) RevokeApiKey(ctx context.Context, workspaceId WorkspaceId, keyI
 
 // GetApiKey Get an API key
 //
+// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+//
 // Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 func (c *Client) GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiKeyRequest(c.Server, workspaceId, keyId)
@@ -1006,6 +1054,8 @@ func (c *Client) GetApiKey(ctx context.Context, workspaceId WorkspaceId, keyId o
 }
 
 // GetWorkspaceLimits Get a workspace's plan limits
+//
+// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 //
 // Corresponds with GET /workspaces/{workspaceId}/limits (the `GetWorkspaceLimits` operationId).
 func (c *Client) GetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1718,12 +1768,16 @@ type ClientWithResponsesInterface interface {
 
 	// CreateDispatchProviderWithBodyWithResponse Add a dispatch provider
 	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
 	CreateDispatchProviderWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDispatchProviderResponse, error)
 
 	// CreateDispatchProviderWithResponse Add a dispatch provider
+	//
+	// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1732,12 +1786,16 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateDispatchProviderWithBodyWithResponse Update a dispatch provider
 	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
 	UpdateDispatchProviderWithBodyWithResponse(ctx context.Context, providerId ProviderId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDispatchProviderResponse, error)
 
 	// UpdateDispatchProviderWithResponse Update a dispatch provider
+	//
+	// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1777,12 +1835,16 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWorkspaceWithBodyWithResponse Create a workspace
 	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
 	CreateWorkspaceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceResponse, error)
 
 	// CreateWorkspaceWithResponse Create a workspace
+	//
+	// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1791,6 +1853,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetWorkspaceWithResponse Get a workspace
 	//
+	// Returns one workspace.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
@@ -1798,12 +1862,16 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateWorkspaceWithBodyWithResponse Update a workspace
 	//
+	// Renames a workspace.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /workspaces/{workspaceId} (the `UpdateWorkspace` operationId).
 	UpdateWorkspaceWithBodyWithResponse(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceResponse, error)
 
 	// UpdateWorkspaceWithResponse Update a workspace
+	//
+	// Renames a workspace.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1852,12 +1920,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetApiKeyWithResponse Get an API key
 	//
+	// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
 	GetApiKeyWithResponse(ctx context.Context, workspaceId WorkspaceId, keyId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetApiKeyResponse, error)
 
 	// GetWorkspaceLimitsWithResponse Get a workspace's plan limits
+	//
+	// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1894,8 +1966,12 @@ type ListDispatchProvidersResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *[]DispatchProvider
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1903,9 +1979,19 @@ func (r ListDispatchProvidersResponse) GetJSON200() *[]DispatchProvider {
 	return r.JSON200
 }
 
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListDispatchProvidersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListDispatchProvidersResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListDispatchProvidersResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -1950,6 +2036,8 @@ type CreateDispatchProviderResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -1975,6 +2063,11 @@ func (r CreateDispatchProviderResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateDispatchProviderResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateDispatchProviderResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2019,6 +2112,8 @@ type UpdateDispatchProviderResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2044,6 +2139,11 @@ func (r UpdateDispatchProviderResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateDispatchProviderResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateDispatchProviderResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2088,6 +2188,8 @@ type PutChannelDefinitionResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2113,6 +2215,11 @@ func (r PutChannelDefinitionResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r PutChannelDefinitionResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r PutChannelDefinitionResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2153,6 +2260,8 @@ type ListWorkspacesResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2168,6 +2277,11 @@ func (r ListWorkspacesResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListWorkspacesResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListWorkspacesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2210,6 +2324,8 @@ type CreateWorkspaceResponse struct {
 	JSON401 *Unauthorized
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2230,6 +2346,11 @@ func (r CreateWorkspaceResponse) GetJSON401() *Unauthorized {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateWorkspaceResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateWorkspaceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2272,6 +2393,8 @@ type GetWorkspaceResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2292,6 +2415,11 @@ func (r GetWorkspaceResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetWorkspaceResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetWorkspaceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2336,6 +2464,8 @@ type UpdateWorkspaceResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2361,6 +2491,11 @@ func (r UpdateWorkspaceResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateWorkspaceResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateWorkspaceResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2403,6 +2538,8 @@ type ListApiKeysResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2423,6 +2560,11 @@ func (r ListApiKeysResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListApiKeysResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListApiKeysResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2467,6 +2609,8 @@ type CreateApiKeyResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2492,6 +2636,11 @@ func (r CreateApiKeyResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateApiKeyResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateApiKeyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2532,6 +2681,8 @@ type RevokeApiKeyResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2547,6 +2698,11 @@ func (r RevokeApiKeyResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RevokeApiKeyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RevokeApiKeyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2589,6 +2745,8 @@ type GetApiKeyResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2609,6 +2767,11 @@ func (r GetApiKeyResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetApiKeyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetApiKeyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2651,6 +2814,8 @@ type GetWorkspaceLimitsResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2671,6 +2836,11 @@ func (r GetWorkspaceLimitsResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetWorkspaceLimitsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetWorkspaceLimitsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2715,6 +2885,8 @@ type SetWorkspaceLimitsResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2740,6 +2912,11 @@ func (r SetWorkspaceLimitsResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r SetWorkspaceLimitsResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r SetWorkspaceLimitsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2788,6 +2965,8 @@ func (c *ClientWithResponses) ListDispatchProvidersWithResponse(ctx context.Cont
 
 // CreateDispatchProviderWithBodyWithResponse Add a dispatch provider
 //
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /dispatch-providers (the `CreateDispatchProvider` operationId).
@@ -2800,6 +2979,8 @@ func (c *ClientWithResponses) CreateDispatchProviderWithBodyWithResponse(ctx con
 }
 
 // CreateDispatchProviderWithResponse Add a dispatch provider
+//
+// Adds a provider to the global dispatch provider catalog the Activities API reads; give it channels with `putChannelDefinition`. Its `code` is unique.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2814,6 +2995,8 @@ func (c *ClientWithResponses) CreateDispatchProviderWithResponse(ctx context.Con
 
 // UpdateDispatchProviderWithBodyWithResponse Update a dispatch provider
 //
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /dispatch-providers/{providerId} (the `UpdateDispatchProvider` operationId).
@@ -2826,6 +3009,8 @@ func (c *ClientWithResponses) UpdateDispatchProviderWithBodyWithResponse(ctx con
 }
 
 // UpdateDispatchProviderWithResponse Update a dispatch provider
+//
+// Renames a dispatch provider or (de)activates it; absent fields keep their value.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2889,6 +3074,8 @@ func (c *ClientWithResponses) ListWorkspacesWithResponse(ctx context.Context, pa
 
 // CreateWorkspaceWithBodyWithResponse Create a workspace
 //
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /workspaces (the `CreateWorkspace` operationId).
@@ -2901,6 +3088,8 @@ func (c *ClientWithResponses) CreateWorkspaceWithBodyWithResponse(ctx context.Co
 }
 
 // CreateWorkspaceWithResponse Create a workspace
+//
+// Creates a workspace (tenant). Give it API keys with `createApiKey`; everything created with those keys belongs to it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2915,6 +3104,8 @@ func (c *ClientWithResponses) CreateWorkspaceWithResponse(ctx context.Context, b
 
 // GetWorkspaceWithResponse Get a workspace
 //
+// Returns one workspace.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /workspaces/{workspaceId} (the `GetWorkspace` operationId).
@@ -2928,6 +3119,8 @@ func (c *ClientWithResponses) GetWorkspaceWithResponse(ctx context.Context, work
 
 // UpdateWorkspaceWithBodyWithResponse Update a workspace
 //
+// Renames a workspace.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /workspaces/{workspaceId} (the `UpdateWorkspace` operationId).
@@ -2940,6 +3133,8 @@ func (c *ClientWithResponses) UpdateWorkspaceWithBodyWithResponse(ctx context.Co
 }
 
 // UpdateWorkspaceWithResponse Update a workspace
+//
+// Renames a workspace.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3018,6 +3213,8 @@ func (c *ClientWithResponses) RevokeApiKeyWithResponse(ctx context.Context, work
 
 // GetApiKeyWithResponse Get an API key
 //
+// Returns one API key of the workspace with its permissions, expiry and revocation, never its secret.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /workspaces/{workspaceId}/api-keys/{keyId} (the `GetApiKey` operationId).
@@ -3030,6 +3227,8 @@ func (c *ClientWithResponses) GetApiKeyWithResponse(ctx context.Context, workspa
 }
 
 // GetWorkspaceLimitsWithResponse Get a workspace's plan limits
+//
+// Returns the workspace's plan limits for the Webhooks API; a `null` limit is unlimited (the default).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3099,12 +3298,26 @@ func ParseListDispatchProvidersResponse(rsp *http.Response) (*ListDispatchProvid
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3160,6 +3373,13 @@ func ParseCreateDispatchProviderResponse(rsp *http.Response) (*CreateDispatchPro
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3213,6 +3433,13 @@ func ParseUpdateDispatchProviderResponse(rsp *http.Response) (*UpdateDispatchPro
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3268,6 +3495,13 @@ func ParsePutChannelDefinitionResponse(rsp *http.Response) (*PutChannelDefinitio
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3307,6 +3541,13 @@ func ParseListWorkspacesResponse(rsp *http.Response) (*ListWorkspacesResponse, e
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3355,6 +3596,13 @@ func ParseCreateWorkspaceResponse(rsp *http.Response) (*CreateWorkspaceResponse,
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3401,6 +3649,13 @@ func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3456,6 +3711,13 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3502,6 +3764,13 @@ func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3557,6 +3826,13 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3599,6 +3875,13 @@ func ParseRevokeApiKeyResponse(rsp *http.Response) (*RevokeApiKeyResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3647,6 +3930,13 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3693,6 +3983,13 @@ func ParseGetWorkspaceLimitsResponse(rsp *http.Response) (*GetWorkspaceLimitsRes
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3747,6 +4044,13 @@ func ParseSetWorkspaceLimitsResponse(rsp *http.Response) (*SetWorkspaceLimitsRes
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 

@@ -92,45 +92,6 @@ func (e DecisionDirection) Valid() bool {
 	}
 }
 
-// Defines values for DecisionReason.
-const (
-	Blacklisted             DecisionReason = "blacklisted"
-	CallingDisabled         DecisionReason = "calling_disabled"
-	InboundDisabled         DecisionReason = "inbound_disabled"
-	InternationalNotAllowed DecisionReason = "international_not_allowed"
-	MaxAttemptsExceeded     DecisionReason = "max_attempts_exceeded"
-	OutsideCallingHours     DecisionReason = "outside_calling_hours"
-	OutsideInboundHours     DecisionReason = "outside_inbound_hours"
-	PreCheckFailed          DecisionReason = "pre_check_failed"
-	RateLimited             DecisionReason = "rate_limited"
-)
-
-// Valid indicates whether the value is a known member of the DecisionReason enum.
-func (e DecisionReason) Valid() bool {
-	switch e {
-	case Blacklisted:
-		return true
-	case CallingDisabled:
-		return true
-	case InboundDisabled:
-		return true
-	case InternationalNotAllowed:
-		return true
-	case MaxAttemptsExceeded:
-		return true
-	case OutsideCallingHours:
-		return true
-	case OutsideInboundHours:
-		return true
-	case PreCheckFailed:
-		return true
-	case RateLimited:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for DecisionRequestDirection.
 const (
 	DecisionRequestDirectionInbound  DecisionRequestDirection = "inbound"
@@ -169,16 +130,16 @@ func (e InboundBlockAction) Valid() bool {
 
 // Defines values for PreCheckConfigDefaultOnFailure.
 const (
-	PreCheckConfigDefaultOnFailureProceed PreCheckConfigDefaultOnFailure = "proceed"
-	PreCheckConfigDefaultOnFailureSkip    PreCheckConfigDefaultOnFailure = "skip"
+	Proceed PreCheckConfigDefaultOnFailure = "proceed"
+	Skip    PreCheckConfigDefaultOnFailure = "skip"
 )
 
 // Valid indicates whether the value is a known member of the PreCheckConfigDefaultOnFailure enum.
 func (e PreCheckConfigDefaultOnFailure) Valid() bool {
 	switch e {
-	case PreCheckConfigDefaultOnFailureProceed:
+	case Proceed:
 		return true
-	case PreCheckConfigDefaultOnFailureSkip:
+	case Skip:
 		return true
 	default:
 		return false
@@ -239,24 +200,6 @@ func (e PreCheckHttpRequestMethod) Valid() bool {
 	case POST:
 		return true
 	case PUT:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PreCheckOutcomeAction.
-const (
-	PreCheckOutcomeActionProceed PreCheckOutcomeAction = "proceed"
-	PreCheckOutcomeActionSkip    PreCheckOutcomeAction = "skip"
-)
-
-// Valid indicates whether the value is a known member of the PreCheckOutcomeAction enum.
-func (e PreCheckOutcomeAction) Valid() bool {
-	switch e {
-	case PreCheckOutcomeActionProceed:
-		return true
-	case PreCheckOutcomeActionSkip:
 		return true
 	default:
 		return false
@@ -412,7 +355,9 @@ type CallExecutionConfig struct {
 	ResellerId string `json:"reseller_id"`
 
 	// RetryOffset Seconds between a failed or unanswered attempt and the next.
-	RetryOffset     int                                `json:"retry_offset"`
+	RetryOffset int `json:"retry_offset"`
+
+	// TelephonyConfig Provider-specific overrides; null for none.
 	TelephonyConfig nullable.Nullable[TelephonyConfig] `json:"telephony_config"`
 
 	// Template The template (id or name).
@@ -477,8 +422,10 @@ type CreateConfigurationRequest struct {
 	RateLimitWindowSeconds nullable.Nullable[int]              `json:"rate_limit_window_seconds,omitempty"`
 	ResellerId             string                              `json:"reseller_id"`
 	RetryOffset            int                                 `json:"retry_offset"`
-	TelephonyConfig        nullable.Nullable[TelephonyConfig]  `json:"telephony_config,omitempty"`
-	Template               string                              `json:"template"`
+
+	// TelephonyConfig Provider-specific overrides; null for none.
+	TelephonyConfig nullable.Nullable[TelephonyConfig] `json:"telephony_config,omitempty"`
+	Template        string                             `json:"template"`
 }
 
 // Decision defines model for Decision.
@@ -486,7 +433,7 @@ type Decision struct {
 	// At The moment decided for.
 	At time.Time `json:"at"`
 
-	// BlockAction For a blocked inbound call, what to do with it.
+	// BlockAction For a blocked inbound call, what to do with it (an `InboundBlockAction`); null otherwise.
 	BlockAction nullable.Nullable[InboundBlockAction] `json:"block_action"`
 
 	// BlockMessage For a blocked inbound call, the message to play; null for a blacklisted caller (rejected without one).
@@ -507,16 +454,16 @@ type Decision struct {
 	// PreChecks Each pre-check of the configuration and what became of it (outbound only; empty for inbound calls).
 	PreChecks []PreCheckOutcome `json:"pre_checks"`
 
-	// RateLimit The window the call was counted in; null when the limit was not consulted.
+	// RateLimit The rate-limit window the call was counted in (a Decision's `rate_limit`); null when the limit was not consulted.
 	RateLimit nullable.Nullable[RateLimitState] `json:"rate_limit"`
 
 	// Reason Why the call is deferred or blocked; null when allowed.
-	Reason nullable.Nullable[DecisionReason] `json:"reason"`
+	Reason nullable.Nullable[string] `json:"reason"`
 
 	// RedirectNumber For `REDIRECT`, where to forward the call.
 	RedirectNumber nullable.Nullable[string] `json:"redirect_number"`
 
-	// Retry For an outbound call with `attempt`, when to try again if it fails; null otherwise.
+	// Retry For an outbound call with `attempt` (a Decision's `retry`), when to try again if it fails; null otherwise.
 	Retry nullable.Nullable[RetryGuidance] `json:"retry"`
 
 	// Timezone The zone the hours were read in.
@@ -532,12 +479,9 @@ type DecisionDecision string
 // DecisionDirection defines model for Decision.Direction.
 type DecisionDirection string
 
-// DecisionReason Why the call is deferred or blocked; null when allowed.
-type DecisionReason string
-
 // DecisionRequest defines model for DecisionRequest.
 type DecisionRequest struct {
-	// At When the call would be made; default now.
+	// At When the call would be made, from 1970-01-01T00:00:00Z to 2199-12-31T23:59:59Z; default now.
 	At *time.Time `json:"at,omitempty"`
 
 	// Attempt Which attempt this call is (1 = the first); adds retry guidance to an outbound decision.
@@ -620,6 +564,9 @@ type PreCheckConfigType string
 // allows such destinations (`SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS=true`).
 type PreCheckHttpRequest struct {
 	// Auth `{"type": "bearer", "token": ...}` or `{"type": "basic", "username": ..., "password": ...}`.
+	// `token` and `password` are stored sealed (AES-256-GCM) and answered as `********`;
+	// sending `********` back keeps the stored value of the pre-check of the same name (a
+	// `400` when there is none to keep).
 	Auth *struct {
 		Password *string                     `json:"password,omitempty"`
 		Token    *string                     `json:"token,omitempty"`
@@ -652,7 +599,7 @@ type PreCheckHttpRequestMethod string
 // PreCheckOutcome defines model for PreCheckOutcome.
 type PreCheckOutcome struct {
 	// Action What the check decided; null when it did not run.
-	Action nullable.Nullable[PreCheckOutcomeAction] `json:"action"`
+	Action nullable.Nullable[string] `json:"action"`
 
 	// Attempts HTTP calls made.
 	Attempts   int `json:"attempts"`
@@ -672,9 +619,6 @@ type PreCheckOutcome struct {
 	StatusCode nullable.Nullable[int] `json:"status_code"`
 }
 
-// PreCheckOutcomeAction What the check decided; null when it did not run.
-type PreCheckOutcomeAction string
-
 // PreCheckOutcomeOutcome `matched` (proceed), `not_matched` (skip), `failed` (the call failed: the action is
 // `default_on_failure`), `fetched` (no `response_config`: never blocks),
 // `not_configured` (no `http_request`: never blocks), `disabled`, `not_run` (an
@@ -691,7 +635,7 @@ type PreCheckResponseConfig struct {
 	ResponseFieldValue interface{} `json:"response_field_value"`
 }
 
-// RateLimitState defines model for RateLimitState.
+// RateLimitState The rate-limit window the call was counted in (a Decision's `rate_limit`); null when the limit was not consulted.
 type RateLimitState struct {
 	// Count Calls counted in the window, this one included when allowed.
 	Count         int       `json:"count"`
@@ -701,7 +645,7 @@ type RateLimitState struct {
 	WindowStart   time.Time `json:"window_start"`
 }
 
-// RetryGuidance defines model for RetryGuidance.
+// RetryGuidance For an outbound call with `attempt` (a Decision's `retry`), when to try again if it fails; null otherwise.
 type RetryGuidance struct {
 	Attempt int `json:"attempt"`
 
@@ -718,7 +662,7 @@ type RetryGuidance struct {
 	RetriesLeft int `json:"retries_left"`
 }
 
-// TelephonyConfig Provider-specific overrides.
+// TelephonyConfig Provider-specific overrides; null for none.
 type TelephonyConfig struct {
 	// AppletAppId The provider's applet / app id to route calls through.
 	AppletAppId *string `json:"applet_app_id,omitempty"`
@@ -792,8 +736,10 @@ type UpdateConfigurationRequest struct {
 	RateLimitWindowSeconds nullable.Nullable[int]              `json:"rate_limit_window_seconds,omitempty"`
 
 	// ResellerId Must be the stored value.
-	ResellerId      *string                            `json:"reseller_id,omitempty"`
-	RetryOffset     *int                               `json:"retry_offset,omitempty"`
+	ResellerId  *string `json:"reseller_id,omitempty"`
+	RetryOffset *int    `json:"retry_offset,omitempty"`
+
+	// TelephonyConfig Provider-specific overrides; null for none.
 	TelephonyConfig nullable.Nullable[TelephonyConfig] `json:"telephony_config,omitempty"`
 
 	// Template Must be the stored value.
@@ -835,6 +781,9 @@ type Conflict = Error
 
 // Forbidden FastAPI's error body.
 type Forbidden = Error
+
+// HeadersTooLarge FastAPI's error body.
+type HeadersTooLarge = Error
 
 // NotFound FastAPI's error body.
 type NotFound = Error
@@ -1281,6 +1230,8 @@ type ConflictJSONResponse Error
 
 type ForbiddenJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
@@ -1304,6 +1255,20 @@ func (response ListBlacklist200JSONResponse) VisitListBlacklistResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBlacklist400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListBlacklist400JSONResponse) VisitListBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1332,6 +1297,20 @@ func (response ListBlacklist403JSONResponse) VisitListBlacklistResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBlacklist431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListBlacklist431JSONResponse) VisitListBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1414,6 +1393,20 @@ func (response AddToBlacklist413JSONResponse) VisitAddToBlacklistResponse(w http
 	return err
 }
 
+type AddToBlacklist431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response AddToBlacklist431JSONResponse) VisitAddToBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveFromBlacklistRequestObject struct {
 	Number PhoneNumber `json:"number"`
 }
@@ -1486,6 +1479,20 @@ func (response RemoveFromBlacklist404JSONResponse) VisitRemoveFromBlacklistRespo
 	return err
 }
 
+type RemoveFromBlacklist431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RemoveFromBlacklist431JSONResponse) VisitRemoveFromBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListConfigurationsRequestObject struct {
 	Params ListConfigurationsParams
 }
@@ -1546,6 +1553,20 @@ func (response ListConfigurations403JSONResponse) VisitListConfigurationsRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConfigurations431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListConfigurations431JSONResponse) VisitListConfigurationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1642,6 +1663,20 @@ func (response CreateConfiguration413JSONResponse) VisitCreateConfigurationRespo
 	return err
 }
 
+type CreateConfiguration431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateConfiguration431JSONResponse) VisitCreateConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetCallingActivationRequestObject struct {
 	Params SetCallingActivationParams
 }
@@ -1720,6 +1755,20 @@ func (response SetCallingActivation404JSONResponse) VisitSetCallingActivationRes
 	return err
 }
 
+type SetCallingActivation431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SetCallingActivation431JSONResponse) VisitSetCallingActivationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteConfigurationRequestObject struct {
 	Id ConfigId `json:"id"`
 }
@@ -1788,6 +1837,20 @@ func (response DeleteConfiguration404JSONResponse) VisitDeleteConfigurationRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteConfiguration431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteConfiguration431JSONResponse) VisitDeleteConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1866,6 +1929,20 @@ func (response GetConfiguration404JSONResponse) VisitGetConfigurationResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConfiguration431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetConfiguration431JSONResponse) VisitGetConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1963,6 +2040,20 @@ func (response UpdateConfiguration413JSONResponse) VisitUpdateConfigurationRespo
 	return err
 }
 
+type UpdateConfiguration431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateConfiguration431JSONResponse) VisitUpdateConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DecideCallRequestObject struct {
 	Id   ConfigId `json:"id"`
 	Body *DecideCallJSONRequestBody
@@ -2052,6 +2143,20 @@ func (response DecideCall413JSONResponse) VisitDecideCallResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DecideCall431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DecideCall431JSONResponse) VisitDecideCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -94,45 +94,6 @@ func (e DecisionDirection) Valid() bool {
 	}
 }
 
-// Defines values for DecisionReason.
-const (
-	Blacklisted             DecisionReason = "blacklisted"
-	CallingDisabled         DecisionReason = "calling_disabled"
-	InboundDisabled         DecisionReason = "inbound_disabled"
-	InternationalNotAllowed DecisionReason = "international_not_allowed"
-	MaxAttemptsExceeded     DecisionReason = "max_attempts_exceeded"
-	OutsideCallingHours     DecisionReason = "outside_calling_hours"
-	OutsideInboundHours     DecisionReason = "outside_inbound_hours"
-	PreCheckFailed          DecisionReason = "pre_check_failed"
-	RateLimited             DecisionReason = "rate_limited"
-)
-
-// Valid indicates whether the value is a known member of the DecisionReason enum.
-func (e DecisionReason) Valid() bool {
-	switch e {
-	case Blacklisted:
-		return true
-	case CallingDisabled:
-		return true
-	case InboundDisabled:
-		return true
-	case InternationalNotAllowed:
-		return true
-	case MaxAttemptsExceeded:
-		return true
-	case OutsideCallingHours:
-		return true
-	case OutsideInboundHours:
-		return true
-	case PreCheckFailed:
-		return true
-	case RateLimited:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for DecisionRequestDirection.
 const (
 	DecisionRequestDirectionInbound  DecisionRequestDirection = "inbound"
@@ -171,16 +132,16 @@ func (e InboundBlockAction) Valid() bool {
 
 // Defines values for PreCheckConfigDefaultOnFailure.
 const (
-	PreCheckConfigDefaultOnFailureProceed PreCheckConfigDefaultOnFailure = "proceed"
-	PreCheckConfigDefaultOnFailureSkip    PreCheckConfigDefaultOnFailure = "skip"
+	Proceed PreCheckConfigDefaultOnFailure = "proceed"
+	Skip    PreCheckConfigDefaultOnFailure = "skip"
 )
 
 // Valid indicates whether the value is a known member of the PreCheckConfigDefaultOnFailure enum.
 func (e PreCheckConfigDefaultOnFailure) Valid() bool {
 	switch e {
-	case PreCheckConfigDefaultOnFailureProceed:
+	case Proceed:
 		return true
-	case PreCheckConfigDefaultOnFailureSkip:
+	case Skip:
 		return true
 	default:
 		return false
@@ -241,24 +202,6 @@ func (e PreCheckHttpRequestMethod) Valid() bool {
 	case POST:
 		return true
 	case PUT:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PreCheckOutcomeAction.
-const (
-	PreCheckOutcomeActionProceed PreCheckOutcomeAction = "proceed"
-	PreCheckOutcomeActionSkip    PreCheckOutcomeAction = "skip"
-)
-
-// Valid indicates whether the value is a known member of the PreCheckOutcomeAction enum.
-func (e PreCheckOutcomeAction) Valid() bool {
-	switch e {
-	case PreCheckOutcomeActionProceed:
-		return true
-	case PreCheckOutcomeActionSkip:
 		return true
 	default:
 		return false
@@ -414,7 +357,9 @@ type CallExecutionConfig struct {
 	ResellerId string `json:"reseller_id"`
 
 	// RetryOffset Seconds between a failed or unanswered attempt and the next.
-	RetryOffset     int                                `json:"retry_offset"`
+	RetryOffset int `json:"retry_offset"`
+
+	// TelephonyConfig Provider-specific overrides; null for none.
 	TelephonyConfig nullable.Nullable[TelephonyConfig] `json:"telephony_config"`
 
 	// Template The template (id or name).
@@ -479,8 +424,10 @@ type CreateConfigurationRequest struct {
 	RateLimitWindowSeconds nullable.Nullable[int]              `json:"rate_limit_window_seconds,omitempty"`
 	ResellerId             string                              `json:"reseller_id"`
 	RetryOffset            int                                 `json:"retry_offset"`
-	TelephonyConfig        nullable.Nullable[TelephonyConfig]  `json:"telephony_config,omitempty"`
-	Template               string                              `json:"template"`
+
+	// TelephonyConfig Provider-specific overrides; null for none.
+	TelephonyConfig nullable.Nullable[TelephonyConfig] `json:"telephony_config,omitempty"`
+	Template        string                             `json:"template"`
 }
 
 // Decision defines model for Decision.
@@ -488,7 +435,7 @@ type Decision struct {
 	// At The moment decided for.
 	At time.Time `json:"at"`
 
-	// BlockAction For a blocked inbound call, what to do with it.
+	// BlockAction For a blocked inbound call, what to do with it (an `InboundBlockAction`); null otherwise.
 	BlockAction nullable.Nullable[InboundBlockAction] `json:"block_action"`
 
 	// BlockMessage For a blocked inbound call, the message to play; null for a blacklisted caller (rejected without one).
@@ -509,16 +456,16 @@ type Decision struct {
 	// PreChecks Each pre-check of the configuration and what became of it (outbound only; empty for inbound calls).
 	PreChecks []PreCheckOutcome `json:"pre_checks"`
 
-	// RateLimit The window the call was counted in; null when the limit was not consulted.
+	// RateLimit The rate-limit window the call was counted in (a Decision's `rate_limit`); null when the limit was not consulted.
 	RateLimit nullable.Nullable[RateLimitState] `json:"rate_limit"`
 
 	// Reason Why the call is deferred or blocked; null when allowed.
-	Reason nullable.Nullable[DecisionReason] `json:"reason"`
+	Reason nullable.Nullable[string] `json:"reason"`
 
 	// RedirectNumber For `REDIRECT`, where to forward the call.
 	RedirectNumber nullable.Nullable[string] `json:"redirect_number"`
 
-	// Retry For an outbound call with `attempt`, when to try again if it fails; null otherwise.
+	// Retry For an outbound call with `attempt` (a Decision's `retry`), when to try again if it fails; null otherwise.
 	Retry nullable.Nullable[RetryGuidance] `json:"retry"`
 
 	// Timezone The zone the hours were read in.
@@ -534,12 +481,9 @@ type DecisionDecision string
 // DecisionDirection defines model for Decision.Direction.
 type DecisionDirection string
 
-// DecisionReason Why the call is deferred or blocked; null when allowed.
-type DecisionReason string
-
 // DecisionRequest defines model for DecisionRequest.
 type DecisionRequest struct {
-	// At When the call would be made; default now.
+	// At When the call would be made, from 1970-01-01T00:00:00Z to 2199-12-31T23:59:59Z; default now.
 	At *time.Time `json:"at,omitempty"`
 
 	// Attempt Which attempt this call is (1 = the first); adds retry guidance to an outbound decision.
@@ -622,6 +566,9 @@ type PreCheckConfigType string
 // allows such destinations (`SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS=true`).
 type PreCheckHttpRequest struct {
 	// Auth `{"type": "bearer", "token": ...}` or `{"type": "basic", "username": ..., "password": ...}`.
+	// `token` and `password` are stored sealed (AES-256-GCM) and answered as `********`;
+	// sending `********` back keeps the stored value of the pre-check of the same name (a
+	// `400` when there is none to keep).
 	Auth *struct {
 		Password *string                     `json:"password,omitempty"`
 		Token    *string                     `json:"token,omitempty"`
@@ -654,7 +601,7 @@ type PreCheckHttpRequestMethod string
 // PreCheckOutcome defines model for PreCheckOutcome.
 type PreCheckOutcome struct {
 	// Action What the check decided; null when it did not run.
-	Action nullable.Nullable[PreCheckOutcomeAction] `json:"action"`
+	Action nullable.Nullable[string] `json:"action"`
 
 	// Attempts HTTP calls made.
 	Attempts   int `json:"attempts"`
@@ -674,9 +621,6 @@ type PreCheckOutcome struct {
 	StatusCode nullable.Nullable[int] `json:"status_code"`
 }
 
-// PreCheckOutcomeAction What the check decided; null when it did not run.
-type PreCheckOutcomeAction string
-
 // PreCheckOutcomeOutcome `matched` (proceed), `not_matched` (skip), `failed` (the call failed: the action is
 // `default_on_failure`), `fetched` (no `response_config`: never blocks),
 // `not_configured` (no `http_request`: never blocks), `disabled`, `not_run` (an
@@ -693,7 +637,7 @@ type PreCheckResponseConfig struct {
 	ResponseFieldValue interface{} `json:"response_field_value"`
 }
 
-// RateLimitState defines model for RateLimitState.
+// RateLimitState The rate-limit window the call was counted in (a Decision's `rate_limit`); null when the limit was not consulted.
 type RateLimitState struct {
 	// Count Calls counted in the window, this one included when allowed.
 	Count         int       `json:"count"`
@@ -703,7 +647,7 @@ type RateLimitState struct {
 	WindowStart   time.Time `json:"window_start"`
 }
 
-// RetryGuidance defines model for RetryGuidance.
+// RetryGuidance For an outbound call with `attempt` (a Decision's `retry`), when to try again if it fails; null otherwise.
 type RetryGuidance struct {
 	Attempt int `json:"attempt"`
 
@@ -720,7 +664,7 @@ type RetryGuidance struct {
 	RetriesLeft int `json:"retries_left"`
 }
 
-// TelephonyConfig Provider-specific overrides.
+// TelephonyConfig Provider-specific overrides; null for none.
 type TelephonyConfig struct {
 	// AppletAppId The provider's applet / app id to route calls through.
 	AppletAppId *string `json:"applet_app_id,omitempty"`
@@ -794,8 +738,10 @@ type UpdateConfigurationRequest struct {
 	RateLimitWindowSeconds nullable.Nullable[int]              `json:"rate_limit_window_seconds,omitempty"`
 
 	// ResellerId Must be the stored value.
-	ResellerId      *string                            `json:"reseller_id,omitempty"`
-	RetryOffset     *int                               `json:"retry_offset,omitempty"`
+	ResellerId  *string `json:"reseller_id,omitempty"`
+	RetryOffset *int    `json:"retry_offset,omitempty"`
+
+	// TelephonyConfig Provider-specific overrides; null for none.
 	TelephonyConfig nullable.Nullable[TelephonyConfig] `json:"telephony_config,omitempty"`
 
 	// Template Must be the stored value.
@@ -837,6 +783,9 @@ type Conflict = Error
 
 // Forbidden FastAPI's error body.
 type Forbidden = Error
+
+// HeadersTooLarge FastAPI's error body.
+type HeadersTooLarge = Error
 
 // NotFound FastAPI's error body.
 type NotFound = Error
@@ -2303,15 +2252,24 @@ type ListBlacklistResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *[]BlacklistEntry
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListBlacklistResponse) GetJSON200() *[]BlacklistEntry {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListBlacklistResponse) GetJSON400() *BadRequest {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -2322,6 +2280,11 @@ func (r ListBlacklistResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListBlacklistResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListBlacklistResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2366,6 +2329,8 @@ type AddToBlacklistResponse struct {
 	JSON403 *Forbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2391,6 +2356,11 @@ func (r AddToBlacklistResponse) GetJSON403() *Forbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AddToBlacklistResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r AddToBlacklistResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2433,6 +2403,8 @@ type RemoveFromBlacklistResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2453,6 +2425,11 @@ func (r RemoveFromBlacklistResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RemoveFromBlacklistResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RemoveFromBlacklistResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2495,6 +2472,8 @@ type ListConfigurationsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2515,6 +2494,11 @@ func (r ListConfigurationsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListConfigurationsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListConfigurationsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2561,6 +2545,8 @@ type CreateConfigurationResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2591,6 +2577,11 @@ func (r CreateConfigurationResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateConfigurationResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateConfigurationResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2635,6 +2626,8 @@ type SetCallingActivationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2660,6 +2653,11 @@ func (r SetCallingActivationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r SetCallingActivationResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r SetCallingActivationResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2702,6 +2700,8 @@ type DeleteConfigurationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2722,6 +2722,11 @@ func (r DeleteConfigurationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteConfigurationResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteConfigurationResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2766,6 +2771,8 @@ type GetConfigurationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2791,6 +2798,11 @@ func (r GetConfigurationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetConfigurationResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetConfigurationResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2837,6 +2849,8 @@ type UpdateConfigurationResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2867,6 +2881,11 @@ func (r UpdateConfigurationResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateConfigurationResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateConfigurationResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2913,6 +2932,8 @@ type DecideCallResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2943,6 +2964,11 @@ func (r DecideCallResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r DecideCallResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DecideCallResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -3279,6 +3305,13 @@ func ParseListBlacklistResponse(rsp *http.Response) (*ListBlacklistResponse, err
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3292,6 +3325,13 @@ func ParseListBlacklistResponse(rsp *http.Response) (*ListBlacklistResponse, err
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3347,6 +3387,13 @@ func ParseAddToBlacklistResponse(rsp *http.Response) (*AddToBlacklistResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3397,6 +3444,13 @@ func ParseRemoveFromBlacklistResponse(rsp *http.Response) (*RemoveFromBlacklistR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3443,6 +3497,13 @@ func ParseListConfigurationsResponse(rsp *http.Response) (*ListConfigurationsRes
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3505,6 +3566,13 @@ func ParseCreateConfigurationResponse(rsp *http.Response) (*CreateConfigurationR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3559,6 +3627,13 @@ func ParseSetCallingActivationResponse(rsp *http.Response) (*SetCallingActivatio
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3608,6 +3683,13 @@ func ParseDeleteConfigurationResponse(rsp *http.Response) (*DeleteConfigurationR
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3662,6 +3744,13 @@ func ParseGetConfigurationResponse(rsp *http.Response) (*GetConfigurationRespons
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3724,6 +3813,13 @@ func ParseUpdateConfigurationResponse(rsp *http.Response) (*UpdateConfigurationR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3784,6 +3880,13 @@ func ParseDecideCallResponse(rsp *http.Response) (*DecideCallResponse, error) {
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 

@@ -77,78 +77,6 @@ func (e ChannelStatus) Valid() bool {
 	}
 }
 
-// Defines values for NullableUseCaseType.
-const (
-	NullableUseCaseTypeConversation  NullableUseCaseType = "conversation"
-	NullableUseCaseTypeMarketing     NullableUseCaseType = "marketing"
-	NullableUseCaseTypeTransactional NullableUseCaseType = "transactional"
-)
-
-// Valid indicates whether the value is a known member of the NullableUseCaseType enum.
-func (e NullableUseCaseType) Valid() bool {
-	switch e {
-	case NullableUseCaseTypeConversation:
-		return true
-	case NullableUseCaseTypeMarketing:
-		return true
-	case NullableUseCaseTypeTransactional:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PlatformServiceProtocolOverride.
-const (
-	Http  PlatformServiceProtocolOverride = "http"
-	Https PlatformServiceProtocolOverride = "https"
-)
-
-// Valid indicates whether the value is a known member of the PlatformServiceProtocolOverride enum.
-func (e PlatformServiceProtocolOverride) Valid() bool {
-	switch e {
-	case Http:
-		return true
-	case Https:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PlatformServiceVersionOverride.
-const (
-	N10 PlatformServiceVersionOverride = "1.0"
-)
-
-// Valid indicates whether the value is a known member of the PlatformServiceVersionOverride enum.
-func (e PlatformServiceVersionOverride) Valid() bool {
-	switch e {
-	case N10:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PlatformTemplateEngineOverride.
-const (
-	Default PlatformTemplateEngineOverride = "default"
-	Liquid  PlatformTemplateEngineOverride = "liquid"
-)
-
-// Valid indicates whether the value is a known member of the PlatformTemplateEngineOverride enum.
-func (e PlatformTemplateEngineOverride) Valid() bool {
-	switch e {
-	case Default:
-		return true
-	case Liquid:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for SettingVisibility.
 const (
 	Private SettingVisibility = "private"
@@ -272,7 +200,9 @@ type Channel struct {
 	Suites                            *[]SuiteType                                         `json:"suites,omitempty"`
 	UpdatedAt                         *time.Time                                           `json:"updatedAt,omitempty"`
 	UseCaseId                         nullable.Nullable[string]                            `json:"useCaseId,omitempty"`
-	UseCaseType                       nullable.Nullable[NullableUseCaseType]               `json:"useCaseType,omitempty"`
+
+	// UseCaseType A UseCaseType, or null.
+	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
 // ChannelCapabilities defines model for ChannelCapabilities.
@@ -320,9 +250,11 @@ type ChannelCreate struct {
 	Settings                          *[]SettingWrite                                      `json:"settings,omitempty"`
 
 	// Status A status a channel can be given; `deleted` is reached through DELETE.
-	Status      *WritableChannelStatus                 `json:"status,omitempty"`
-	Suites      *[]SuiteType                           `json:"suites,omitempty"`
-	UseCaseId   nullable.Nullable[string]              `json:"useCaseId,omitempty"`
+	Status    *WritableChannelStatus    `json:"status,omitempty"`
+	Suites    *[]SuiteType              `json:"suites,omitempty"`
+	UseCaseId nullable.Nullable[string] `json:"useCaseId,omitempty"`
+
+	// UseCaseType A UseCaseType, or null.
 	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
@@ -360,9 +292,11 @@ type ChannelUpdate struct {
 	Settings                          *[]SettingWrite                                      `json:"settings,omitempty"`
 
 	// Status A status a channel can be given; `deleted` is reached through DELETE.
-	Status      *WritableChannelStatus                 `json:"status,omitempty"`
-	Suites      *[]SuiteType                           `json:"suites,omitempty"`
-	UseCaseId   nullable.Nullable[string]              `json:"useCaseId,omitempty"`
+	Status    *WritableChannelStatus    `json:"status,omitempty"`
+	Suites    *[]SuiteType              `json:"suites,omitempty"`
+	UseCaseId nullable.Nullable[string] `json:"useCaseId,omitempty"`
+
+	// UseCaseType A UseCaseType, or null.
 	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
@@ -464,8 +398,8 @@ type MessagingCapability struct {
 	Version     *int                         `json:"version,omitempty"`
 }
 
-// NullableUseCaseType defines model for NullableUseCaseType.
-type NullableUseCaseType string
+// NullableUseCaseType A UseCaseType, or null.
+type NullableUseCaseType = UseCaseType
 
 // OutgoingMessagingCapability defines model for OutgoingMessagingCapability.
 type OutgoingMessagingCapability struct {
@@ -499,16 +433,16 @@ type PlatformId = string
 type PlatformMessageJsonSchemaOverride map[string]interface{}
 
 // PlatformServiceProtocolOverride defines model for PlatformServiceProtocolOverride.
-type PlatformServiceProtocolOverride string
+type PlatformServiceProtocolOverride = string
 
 // PlatformServiceUrlOverride defines model for PlatformServiceUrlOverride.
 type PlatformServiceUrlOverride = string
 
 // PlatformServiceVersionOverride defines model for PlatformServiceVersionOverride.
-type PlatformServiceVersionOverride string
+type PlatformServiceVersionOverride = string
 
 // PlatformTemplateEngineOverride defines model for PlatformTemplateEngineOverride.
-type PlatformTemplateEngineOverride string
+type PlatformTemplateEngineOverride = string
 
 // Preferences defines model for Preferences.
 type Preferences struct {
@@ -601,6 +535,9 @@ type Conflict = RequestError
 
 // Forbidden defines model for Forbidden.
 type Forbidden = RequestError
+
+// HeadersTooLarge defines model for HeadersTooLarge.
+type HeadersTooLarge = RequestError
 
 // NotFound defines model for NotFound.
 type NotFound = RequestError
@@ -1107,6 +1044,8 @@ type ConflictJSONResponse RequestError
 
 type ForbiddenJSONResponse RequestError
 
+type HeadersTooLargeJSONResponse RequestError
+
 type NotFoundJSONResponse RequestError
 
 type PayloadTooLargeJSONResponse RequestError
@@ -1174,6 +1113,20 @@ func (response ListChannels403JSONResponse) VisitListChannelsResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannels431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListChannels431JSONResponse) VisitListChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1271,6 +1224,20 @@ func (response CreateChannel413JSONResponse) VisitCreateChannelResponse(w http.R
 	return err
 }
 
+type CreateChannel431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateChannel431JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteChannelRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 	ChannelId   ChannelId   `json:"channelId"`
@@ -1340,6 +1307,20 @@ func (response DeleteChannel404JSONResponse) VisitDeleteChannelResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteChannel431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteChannel431JSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1419,6 +1400,20 @@ func (response GetChannel404JSONResponse) VisitGetChannelResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannel431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetChannel431JSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1531,6 +1526,20 @@ func (response UpdateChannel413JSONResponse) VisitUpdateChannelResponse(w http.R
 	return err
 }
 
+type UpdateChannel431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateChannel431JSONResponse) VisitUpdateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetChannelContactInformationRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 	ChannelId   ChannelId   `json:"channelId"`
@@ -1608,6 +1617,20 @@ func (response GetChannelContactInformation404JSONResponse) VisitGetChannelConta
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannelContactInformation431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetChannelContactInformation431JSONResponse) VisitGetChannelContactInformationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1721,6 +1744,20 @@ func (response CreateInboundMessage413JSONResponse) VisitCreateInboundMessageRes
 	return err
 }
 
+type CreateInboundMessage431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateInboundMessage431JSONResponse) VisitCreateInboundMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContactsRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 	Params      ListContactsParams
@@ -1782,6 +1819,20 @@ func (response ListContacts403JSONResponse) VisitListContactsResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContacts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListContacts431JSONResponse) VisitListContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1879,6 +1930,20 @@ func (response CreateContact413JSONResponse) VisitCreateContactResponse(w http.R
 	return err
 }
 
+type CreateContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateContact431JSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetContactRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 	ContactId   ContactId   `json:"contactId"`
@@ -1954,6 +2019,20 @@ func (response GetContact404JSONResponse) VisitGetContactResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetContact431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetContact431JSONResponse) VisitGetContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -79,78 +79,6 @@ func (e ChannelStatus) Valid() bool {
 	}
 }
 
-// Defines values for NullableUseCaseType.
-const (
-	NullableUseCaseTypeConversation  NullableUseCaseType = "conversation"
-	NullableUseCaseTypeMarketing     NullableUseCaseType = "marketing"
-	NullableUseCaseTypeTransactional NullableUseCaseType = "transactional"
-)
-
-// Valid indicates whether the value is a known member of the NullableUseCaseType enum.
-func (e NullableUseCaseType) Valid() bool {
-	switch e {
-	case NullableUseCaseTypeConversation:
-		return true
-	case NullableUseCaseTypeMarketing:
-		return true
-	case NullableUseCaseTypeTransactional:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PlatformServiceProtocolOverride.
-const (
-	Http  PlatformServiceProtocolOverride = "http"
-	Https PlatformServiceProtocolOverride = "https"
-)
-
-// Valid indicates whether the value is a known member of the PlatformServiceProtocolOverride enum.
-func (e PlatformServiceProtocolOverride) Valid() bool {
-	switch e {
-	case Http:
-		return true
-	case Https:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PlatformServiceVersionOverride.
-const (
-	N10 PlatformServiceVersionOverride = "1.0"
-)
-
-// Valid indicates whether the value is a known member of the PlatformServiceVersionOverride enum.
-func (e PlatformServiceVersionOverride) Valid() bool {
-	switch e {
-	case N10:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PlatformTemplateEngineOverride.
-const (
-	Default PlatformTemplateEngineOverride = "default"
-	Liquid  PlatformTemplateEngineOverride = "liquid"
-)
-
-// Valid indicates whether the value is a known member of the PlatformTemplateEngineOverride enum.
-func (e PlatformTemplateEngineOverride) Valid() bool {
-	switch e {
-	case Default:
-		return true
-	case Liquid:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for SettingVisibility.
 const (
 	Private SettingVisibility = "private"
@@ -274,7 +202,9 @@ type Channel struct {
 	Suites                            *[]SuiteType                                         `json:"suites,omitempty"`
 	UpdatedAt                         *time.Time                                           `json:"updatedAt,omitempty"`
 	UseCaseId                         nullable.Nullable[string]                            `json:"useCaseId,omitempty"`
-	UseCaseType                       nullable.Nullable[NullableUseCaseType]               `json:"useCaseType,omitempty"`
+
+	// UseCaseType A UseCaseType, or null.
+	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
 // ChannelCapabilities defines model for ChannelCapabilities.
@@ -322,9 +252,11 @@ type ChannelCreate struct {
 	Settings                          *[]SettingWrite                                      `json:"settings,omitempty"`
 
 	// Status A status a channel can be given; `deleted` is reached through DELETE.
-	Status      *WritableChannelStatus                 `json:"status,omitempty"`
-	Suites      *[]SuiteType                           `json:"suites,omitempty"`
-	UseCaseId   nullable.Nullable[string]              `json:"useCaseId,omitempty"`
+	Status    *WritableChannelStatus    `json:"status,omitempty"`
+	Suites    *[]SuiteType              `json:"suites,omitempty"`
+	UseCaseId nullable.Nullable[string] `json:"useCaseId,omitempty"`
+
+	// UseCaseType A UseCaseType, or null.
 	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
@@ -362,9 +294,11 @@ type ChannelUpdate struct {
 	Settings                          *[]SettingWrite                                      `json:"settings,omitempty"`
 
 	// Status A status a channel can be given; `deleted` is reached through DELETE.
-	Status      *WritableChannelStatus                 `json:"status,omitempty"`
-	Suites      *[]SuiteType                           `json:"suites,omitempty"`
-	UseCaseId   nullable.Nullable[string]              `json:"useCaseId,omitempty"`
+	Status    *WritableChannelStatus    `json:"status,omitempty"`
+	Suites    *[]SuiteType              `json:"suites,omitempty"`
+	UseCaseId nullable.Nullable[string] `json:"useCaseId,omitempty"`
+
+	// UseCaseType A UseCaseType, or null.
 	UseCaseType nullable.Nullable[NullableUseCaseType] `json:"useCaseType,omitempty"`
 }
 
@@ -466,8 +400,8 @@ type MessagingCapability struct {
 	Version     *int                         `json:"version,omitempty"`
 }
 
-// NullableUseCaseType defines model for NullableUseCaseType.
-type NullableUseCaseType string
+// NullableUseCaseType A UseCaseType, or null.
+type NullableUseCaseType = UseCaseType
 
 // OutgoingMessagingCapability defines model for OutgoingMessagingCapability.
 type OutgoingMessagingCapability struct {
@@ -501,16 +435,16 @@ type PlatformId = string
 type PlatformMessageJsonSchemaOverride map[string]interface{}
 
 // PlatformServiceProtocolOverride defines model for PlatformServiceProtocolOverride.
-type PlatformServiceProtocolOverride string
+type PlatformServiceProtocolOverride = string
 
 // PlatformServiceUrlOverride defines model for PlatformServiceUrlOverride.
 type PlatformServiceUrlOverride = string
 
 // PlatformServiceVersionOverride defines model for PlatformServiceVersionOverride.
-type PlatformServiceVersionOverride string
+type PlatformServiceVersionOverride = string
 
 // PlatformTemplateEngineOverride defines model for PlatformTemplateEngineOverride.
-type PlatformTemplateEngineOverride string
+type PlatformTemplateEngineOverride = string
 
 // Preferences defines model for Preferences.
 type Preferences struct {
@@ -603,6 +537,9 @@ type Conflict = RequestError
 
 // Forbidden defines model for Forbidden.
 type Forbidden = RequestError
+
+// HeadersTooLarge defines model for HeadersTooLarge.
+type HeadersTooLarge = RequestError
 
 // NotFound defines model for NotFound.
 type NotFound = RequestError
@@ -2076,6 +2013,8 @@ type ListChannelsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2096,6 +2035,11 @@ func (r ListChannelsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListChannelsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListChannelsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2142,6 +2086,8 @@ type CreateChannelResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2172,6 +2118,11 @@ func (r CreateChannelResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateChannelResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateChannelResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2214,6 +2165,8 @@ type DeleteChannelResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2234,6 +2187,11 @@ func (r DeleteChannelResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteChannelResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteChannelResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2278,6 +2236,8 @@ type GetChannelResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2303,6 +2263,11 @@ func (r GetChannelResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetChannelResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetChannelResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2351,6 +2316,8 @@ type UpdateChannelResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2386,6 +2353,11 @@ func (r UpdateChannelResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateChannelResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateChannelResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2430,6 +2402,8 @@ type GetChannelContactInformationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2455,6 +2429,11 @@ func (r GetChannelContactInformationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetChannelContactInformationResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetChannelContactInformationResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2503,6 +2482,8 @@ type CreateInboundMessageResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2538,6 +2519,11 @@ func (r CreateInboundMessageResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateInboundMessageResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateInboundMessageResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2580,6 +2566,8 @@ type ListContactsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2600,6 +2588,11 @@ func (r ListContactsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListContactsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListContactsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2646,6 +2639,8 @@ type CreateContactResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2676,6 +2671,11 @@ func (r CreateContactResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateContactResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateContactResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -2720,6 +2720,8 @@ type GetContactResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2745,6 +2747,11 @@ func (r GetContactResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetContactResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetContactResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -3066,6 +3073,13 @@ func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3127,6 +3141,13 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3176,6 +3197,13 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3230,6 +3258,13 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3299,6 +3334,13 @@ func ParseUpdateChannelResponse(rsp *http.Response) (*UpdateChannelResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3352,6 +3394,13 @@ func ParseGetChannelContactInformationResponse(rsp *http.Response) (*GetChannelC
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3421,6 +3470,13 @@ func ParseCreateInboundMessageResponse(rsp *http.Response) (*CreateInboundMessag
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3467,6 +3523,13 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -3529,6 +3592,13 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -3582,6 +3652,13 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 

@@ -140,6 +140,7 @@ func (e EndpointStatus) Valid() bool {
 const (
 	ErrorCodeConflict         ErrorCode = "conflict"
 	ErrorCodeForbidden        ErrorCode = "forbidden"
+	ErrorCodeHeadersTooLarge  ErrorCode = "headers_too_large"
 	ErrorCodeInternal         ErrorCode = "internal"
 	ErrorCodeInvalidRequest   ErrorCode = "invalid_request"
 	ErrorCodeMethodNotAllowed ErrorCode = "method_not_allowed"
@@ -155,6 +156,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeConflict:
 		return true
 	case ErrorCodeForbidden:
+		return true
+	case ErrorCodeHeadersTooLarge:
 		return true
 	case ErrorCodeInternal:
 		return true
@@ -204,6 +207,15 @@ type App struct {
 	AppId     openapi_types.UUID `json:"appId"`
 	CreatedAt time.Time          `json:"createdAt"`
 	Name      string             `json:"name"`
+
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors PortalFrameAncestors `json:"portalFrameAncestors"`
 
 	// RoutingKeyBodyPath Dot path into a message's `data` whose value is the recipient id.
 	RoutingKeyBodyPath nullable.Nullable[string] `json:"routingKeyBodyPath"`
@@ -276,9 +288,18 @@ type BulkReplayStatus string
 
 // CreateAppRequest defines model for CreateAppRequest.
 type CreateAppRequest struct {
-	Name               string              `json:"name"`
-	RoutingKeyBodyPath *RoutingKeyBodyPath `json:"routingKeyBodyPath,omitempty"`
-	RoutingKeyHeader   *RoutingKeyHeader   `json:"routingKeyHeader,omitempty"`
+	Name string `json:"name"`
+
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors *PortalFrameAncestors `json:"portalFrameAncestors,omitempty"`
+	RoutingKeyBodyPath   *RoutingKeyBodyPath   `json:"routingKeyBodyPath,omitempty"`
+	RoutingKeyHeader     *RoutingKeyHeader     `json:"routingKeyHeader,omitempty"`
 }
 
 // CreateBulkReplayRequest defines model for CreateBulkReplayRequest.
@@ -512,6 +533,14 @@ type MessageStatus string
 // Metadata Your own string labels, at most 50.
 type Metadata map[string]string
 
+// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+// (the default): the portal cannot be framed anywhere.
+//
+// Example: ["https://dashboard.example.com"]
+type PortalFrameAncestors = []string
+
 // PortalSession defines model for PortalSession.
 type PortalSession struct {
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -584,7 +613,9 @@ type RoutingKeyHeader = string
 
 // SendMessageRequest defines model for SendMessageRequest.
 type SendMessageRequest struct {
-	// Data The event's payload (a JSON object), delivered as is.
+	// Data The event's payload (a JSON object), stored and delivered as sent: its strings may hold
+	// any character, the NUL character and unpaired surrogate escapes included (bytes that
+	// are not UTF-8 are read as U+FFFD). Its keys must still be unique.
 	Data json.RawMessage `json:"data"`
 
 	// EventType Dot-separated words of letters, digits, `_` and `-`.
@@ -608,9 +639,18 @@ type SendMessageRequest struct {
 
 // UpdateAppRequest defines model for UpdateAppRequest.
 type UpdateAppRequest struct {
-	Name               *string                   `json:"name,omitempty"`
-	RoutingKeyBodyPath nullable.Nullable[string] `json:"routingKeyBodyPath,omitempty"`
-	RoutingKeyHeader   nullable.Nullable[string] `json:"routingKeyHeader,omitempty"`
+	Name *string `json:"name,omitempty"`
+
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors *PortalFrameAncestors     `json:"portalFrameAncestors,omitempty"`
+	RoutingKeyBodyPath   nullable.Nullable[string] `json:"routingKeyBodyPath,omitempty"`
+	RoutingKeyHeader     nullable.Nullable[string] `json:"routingKeyHeader,omitempty"`
 }
 
 // UpdateEndpointRequest defines model for UpdateEndpointRequest.
@@ -677,6 +717,9 @@ type Conflict = Error
 
 // Forbidden The body of every error response.
 type Forbidden = Error
+
+// HeadersTooLarge The body of every error response.
+type HeadersTooLarge = Error
 
 // NotFound The body of every error response.
 type NotFound = Error
@@ -1787,6 +1830,8 @@ type ConflictJSONResponse Error
 
 type ForbiddenJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
@@ -1862,6 +1907,20 @@ func (response ListApps403JSONResponse) VisitListAppsResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApps431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListApps431JSONResponse) VisitListAppsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1961,6 +2020,20 @@ func (response CreateApp429JSONResponse) VisitCreateAppResponse(w http.ResponseW
 	return err
 }
 
+type CreateApp431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateApp431JSONResponse) VisitCreateAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAppRequestObject struct {
 	AppId AppId `json:"appId"`
 }
@@ -2029,6 +2102,20 @@ func (response DeleteApp404JSONResponse) VisitDeleteAppResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteApp431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteApp431JSONResponse) VisitDeleteAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2107,6 +2194,20 @@ func (response GetApp404JSONResponse) VisitGetAppResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApp431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetApp431JSONResponse) VisitGetAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2204,6 +2305,20 @@ func (response UpdateApp413JSONResponse) VisitUpdateAppResponse(w http.ResponseW
 	return err
 }
 
+type UpdateApp431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateApp431JSONResponse) VisitUpdateAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEventTypesRequestObject struct {
 	AppId  AppId `json:"appId"`
 	Params ListEventTypesParams
@@ -2279,6 +2394,20 @@ func (response ListEventTypes404JSONResponse) VisitListEventTypesResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventTypes431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListEventTypes431JSONResponse) VisitListEventTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2362,6 +2491,20 @@ func (response ArchiveEventType404JSONResponse) VisitArchiveEventTypeResponse(w 
 	return err
 }
 
+type ArchiveEventType431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ArchiveEventType431JSONResponse) VisitArchiveEventTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEventTypeRequestObject struct {
 	AppId         AppId         `json:"appId"`
 	EventTypeName EventTypeName `json:"eventTypeName"`
@@ -2437,6 +2580,20 @@ func (response GetEventType404JSONResponse) VisitGetEventTypeResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventType431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetEventType431JSONResponse) VisitGetEventTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2549,6 +2706,20 @@ func (response PublishEventType413JSONResponse) VisitPublishEventTypeResponse(w 
 	return err
 }
 
+type PublishEventType431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response PublishEventType431JSONResponse) VisitPublishEventTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListMessagesRequestObject struct {
 	AppId  AppId `json:"appId"`
 	Params ListMessagesParams
@@ -2624,6 +2795,20 @@ func (response ListMessages404JSONResponse) VisitListMessagesResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMessages431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListMessages431JSONResponse) VisitListMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2752,6 +2937,20 @@ func (response SendMessage429JSONResponse) VisitSendMessageResponse(w http.Respo
 	return err
 }
 
+type SendMessage431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response SendMessage431JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMessageRequestObject struct {
 	AppId     AppId     `json:"appId"`
 	MessageId MessageId `json:"messageId"`
@@ -2827,6 +3026,20 @@ func (response GetMessage404JSONResponse) VisitGetMessageResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetMessage431JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2907,6 +3120,20 @@ func (response ListMessageAttempts404JSONResponse) VisitListMessageAttemptsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMessageAttempts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListMessageAttempts431JSONResponse) VisitListMessageAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3005,6 +3232,20 @@ func (response ReplayMessage413JSONResponse) VisitReplayMessageResponse(w http.R
 	return err
 }
 
+type ReplayMessage431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ReplayMessage431JSONResponse) VisitReplayMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListRecipientsRequestObject struct {
 	AppId  AppId `json:"appId"`
 	Params ListRecipientsParams
@@ -3080,6 +3321,20 @@ func (response ListRecipients404JSONResponse) VisitListRecipientsResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecipients431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListRecipients431JSONResponse) VisitListRecipientsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3191,6 +3446,20 @@ func (response CreateRecipient413JSONResponse) VisitCreateRecipientResponse(w ht
 	return err
 }
 
+type CreateRecipient431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateRecipient431JSONResponse) VisitCreateRecipientResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteRecipientRequestObject struct {
 	AppId       AppId       `json:"appId"`
 	RecipientId RecipientId `json:"recipientId"`
@@ -3260,6 +3529,20 @@ func (response DeleteRecipient404JSONResponse) VisitDeleteRecipientResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecipient431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteRecipient431JSONResponse) VisitDeleteRecipientResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3339,6 +3622,20 @@ func (response GetRecipient404JSONResponse) VisitGetRecipientResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecipient431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetRecipient431JSONResponse) VisitGetRecipientResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3437,6 +3734,20 @@ func (response UpdateRecipient413JSONResponse) VisitUpdateRecipientResponse(w ht
 	return err
 }
 
+type UpdateRecipient431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateRecipient431JSONResponse) VisitUpdateRecipientResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEndpointsRequestObject struct {
 	AppId       AppId       `json:"appId"`
 	RecipientId RecipientId `json:"recipientId"`
@@ -3512,6 +3823,20 @@ func (response ListEndpoints404JSONResponse) VisitListEndpointsResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEndpoints431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListEndpoints431JSONResponse) VisitListEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3627,6 +3952,20 @@ func (response CreateEndpoint429JSONResponse) VisitCreateEndpointResponse(w http
 	return err
 }
 
+type CreateEndpoint431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateEndpoint431JSONResponse) VisitCreateEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteEndpointRequestObject struct {
 	AppId       AppId       `json:"appId"`
 	RecipientId RecipientId `json:"recipientId"`
@@ -3697,6 +4036,20 @@ func (response DeleteEndpoint404JSONResponse) VisitDeleteEndpointResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEndpoint431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteEndpoint431JSONResponse) VisitDeleteEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3777,6 +4130,20 @@ func (response GetEndpoint404JSONResponse) VisitGetEndpointResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEndpoint431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetEndpoint431JSONResponse) VisitGetEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3876,6 +4243,20 @@ func (response UpdateEndpoint413JSONResponse) VisitUpdateEndpointResponse(w http
 	return err
 }
 
+type UpdateEndpoint431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateEndpoint431JSONResponse) VisitUpdateEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEndpointAttemptsRequestObject struct {
 	AppId       AppId       `json:"appId"`
 	RecipientId RecipientId `json:"recipientId"`
@@ -3953,6 +4334,20 @@ func (response ListEndpointAttempts404JSONResponse) VisitListEndpointAttemptsRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEndpointAttempts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListEndpointAttempts431JSONResponse) VisitListEndpointAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4052,6 +4447,20 @@ func (response RotateEndpointSecret413JSONResponse) VisitRotateEndpointSecretRes
 	return err
 }
 
+type RotateEndpointSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RotateEndpointSecret431JSONResponse) VisitRotateEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEndpointSecretRequestObject struct {
 	AppId       AppId       `json:"appId"`
 	RecipientId RecipientId `json:"recipientId"`
@@ -4128,6 +4537,20 @@ func (response GetEndpointSecret404JSONResponse) VisitGetEndpointSecretResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEndpointSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetEndpointSecret431JSONResponse) VisitGetEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4226,6 +4649,20 @@ func (response CreatePortalSession413JSONResponse) VisitCreatePortalSessionRespo
 	return err
 }
 
+type CreatePortalSession431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreatePortalSession431JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateBulkReplayRequestObject struct {
 	AppId AppId `json:"appId"`
 	Body  *CreateBulkReplayJSONRequestBody
@@ -4319,6 +4756,20 @@ func (response CreateBulkReplay413JSONResponse) VisitCreateBulkReplayResponse(w 
 	return err
 }
 
+type CreateBulkReplay431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateBulkReplay431JSONResponse) VisitCreateBulkReplayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetBulkReplayRequestObject struct {
 	AppId    AppId              `json:"appId"`
 	ReplayId openapi_types.UUID `json:"replayId"`
@@ -4394,6 +4845,20 @@ func (response GetBulkReplay404JSONResponse) VisitGetBulkReplayResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBulkReplay431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetBulkReplay431JSONResponse) VisitGetBulkReplayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }

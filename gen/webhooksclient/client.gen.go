@@ -140,6 +140,7 @@ func (e EndpointStatus) Valid() bool {
 const (
 	ErrorCodeConflict         ErrorCode = "conflict"
 	ErrorCodeForbidden        ErrorCode = "forbidden"
+	ErrorCodeHeadersTooLarge  ErrorCode = "headers_too_large"
 	ErrorCodeInternal         ErrorCode = "internal"
 	ErrorCodeInvalidRequest   ErrorCode = "invalid_request"
 	ErrorCodeMethodNotAllowed ErrorCode = "method_not_allowed"
@@ -155,6 +156,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeConflict:
 		return true
 	case ErrorCodeForbidden:
+		return true
+	case ErrorCodeHeadersTooLarge:
 		return true
 	case ErrorCodeInternal:
 		return true
@@ -204,6 +207,15 @@ type App struct {
 	AppId     openapi_types.UUID `json:"appId"`
 	CreatedAt time.Time          `json:"createdAt"`
 	Name      string             `json:"name"`
+
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors PortalFrameAncestors `json:"portalFrameAncestors"`
 
 	// RoutingKeyBodyPath Dot path into a message's `data` whose value is the recipient id.
 	RoutingKeyBodyPath nullable.Nullable[string] `json:"routingKeyBodyPath"`
@@ -276,9 +288,18 @@ type BulkReplayStatus string
 
 // CreateAppRequest defines model for CreateAppRequest.
 type CreateAppRequest struct {
-	Name               string              `json:"name"`
-	RoutingKeyBodyPath *RoutingKeyBodyPath `json:"routingKeyBodyPath,omitempty"`
-	RoutingKeyHeader   *RoutingKeyHeader   `json:"routingKeyHeader,omitempty"`
+	Name string `json:"name"`
+
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors *PortalFrameAncestors `json:"portalFrameAncestors,omitempty"`
+	RoutingKeyBodyPath   *RoutingKeyBodyPath   `json:"routingKeyBodyPath,omitempty"`
+	RoutingKeyHeader     *RoutingKeyHeader     `json:"routingKeyHeader,omitempty"`
 }
 
 // CreateBulkReplayRequest defines model for CreateBulkReplayRequest.
@@ -512,6 +533,14 @@ type MessageStatus string
 // Metadata Your own string labels, at most 50.
 type Metadata map[string]string
 
+// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+// (the default): the portal cannot be framed anywhere.
+//
+// Example: ["https://dashboard.example.com"]
+type PortalFrameAncestors = []string
+
 // PortalSession defines model for PortalSession.
 type PortalSession struct {
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -584,7 +613,9 @@ type RoutingKeyHeader = string
 
 // SendMessageRequest defines model for SendMessageRequest.
 type SendMessageRequest struct {
-	// Data The event's payload (a JSON object), delivered as is.
+	// Data The event's payload (a JSON object), stored and delivered as sent: its strings may hold
+	// any character, the NUL character and unpaired surrogate escapes included (bytes that
+	// are not UTF-8 are read as U+FFFD). Its keys must still be unique.
 	Data json.RawMessage `json:"data"`
 
 	// EventType Dot-separated words of letters, digits, `_` and `-`.
@@ -608,9 +639,18 @@ type SendMessageRequest struct {
 
 // UpdateAppRequest defines model for UpdateAppRequest.
 type UpdateAppRequest struct {
-	Name               *string                   `json:"name,omitempty"`
-	RoutingKeyBodyPath nullable.Nullable[string] `json:"routingKeyBodyPath,omitempty"`
-	RoutingKeyHeader   nullable.Nullable[string] `json:"routingKeyHeader,omitempty"`
+	Name *string `json:"name,omitempty"`
+
+	// PortalFrameAncestors The origins whose pages may show the app's customer portal in a frame (its
+	// Content-Security-Policy `frame-ancestors`), such as your dashboard's
+	// `https://dashboard.example.com`; `https://*.example.com` allows every subdomain. Empty
+	// (the default): the portal cannot be framed anywhere.
+	//
+	//
+	// Example: ["https://dashboard.example.com"]
+	PortalFrameAncestors *PortalFrameAncestors     `json:"portalFrameAncestors,omitempty"`
+	RoutingKeyBodyPath   nullable.Nullable[string] `json:"routingKeyBodyPath,omitempty"`
+	RoutingKeyHeader     nullable.Nullable[string] `json:"routingKeyHeader,omitempty"`
 }
 
 // UpdateEndpointRequest defines model for UpdateEndpointRequest.
@@ -677,6 +717,9 @@ type Conflict = Error
 
 // Forbidden The body of every error response.
 type Forbidden = Error
+
+// HeadersTooLarge The body of every error response.
+type HeadersTooLarge = Error
 
 // NotFound The body of every error response.
 type NotFound = Error
@@ -874,6 +917,9 @@ type ClientInterface interface {
 
 	// ListApps List apps
 	//
+	// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+	// Requires `app:read`.
+	//
 	// Corresponds with GET /apps (the `ListApps` operationId).
 	ListApps(ctx context.Context, params *ListAppsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -882,6 +928,7 @@ type ClientInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -893,6 +940,7 @@ type ClientInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -902,11 +950,15 @@ type ClientInterface interface {
 	// DeleteApp Delete an app
 	//
 	// Deletes the app with its event types, recipients, endpoints, messages and attempts.
+	// Requires `app:write`.
 	//
 	// Corresponds with DELETE /apps/{appId} (the `DeleteApp` operationId).
 	DeleteApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetApp Get an app
+	//
+	// Returns one app of the workspace with its routing-key settings.
+	// Requires `app:read`.
 	//
 	// Corresponds with GET /apps/{appId} (the `GetApp` operationId).
 	GetApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -914,6 +966,7 @@ type ClientInterface interface {
 	// UpdateAppWithBody Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -923,6 +976,7 @@ type ClientInterface interface {
 	// UpdateApp Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -931,6 +985,9 @@ type ClientInterface interface {
 
 	// ListEventTypes List event types
 	//
+	// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+	// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
+	//
 	// Corresponds with GET /apps/{appId}/event-types (the `ListEventTypes` operationId).
 	ListEventTypes(ctx context.Context, appId AppId, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -938,11 +995,15 @@ type ClientInterface interface {
 	//
 	// Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 	// it, but new messages of this type are refused with `400`. Publishing it again restores it.
+	// Requires `event_type:write`.
 	//
 	// Corresponds with DELETE /apps/{appId}/event-types/{eventTypeName} (the `ArchiveEventType` operationId).
 	ArchiveEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetEventType Get an event type
+	//
+	// Returns one event type of the app, archived or not, with its schema and example payload.
+	// Requires `event_type:read`.
 	//
 	// Corresponds with GET /apps/{appId}/event-types/{eventTypeName} (the `GetEventType` operationId).
 	GetEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -953,6 +1014,7 @@ type ClientInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -965,6 +1027,7 @@ type ClientInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -975,6 +1038,7 @@ type ClientInterface interface {
 	//
 	// Lists messages, newest first, with their delivery status. With a portal session only that
 	// recipient's messages are listed.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/messages (the `ListMessages` operationId).
 	ListMessages(ctx context.Context, appId AppId, params *ListMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -987,6 +1051,7 @@ type ClientInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1001,6 +1066,7 @@ type ClientInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1010,11 +1076,15 @@ type ClientInterface interface {
 	// GetMessage Get a message
 	//
 	// The message with its payload and the delivery status of each endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/messages/{messageId} (the `GetMessage` operationId).
 	GetMessage(ctx context.Context, appId AppId, messageId MessageId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListMessageAttempts List a message's attempts
+	//
+	// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/messages/{messageId}/attempts (the `ListMessageAttempts` operationId).
 	ListMessageAttempts(ctx context.Context, appId AppId, messageId MessageId, params *ListMessageAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1024,6 +1094,7 @@ type ClientInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1035,6 +1106,7 @@ type ClientInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1043,12 +1115,16 @@ type ClientInterface interface {
 
 	// ListRecipients List recipients
 	//
+	// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+	// Requires `recipient:read`.
+	//
 	// Corresponds with GET /apps/{appId}/recipients (the `ListRecipients` operationId).
 	ListRecipients(ctx context.Context, appId AppId, params *ListRecipientsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateRecipientWithBody Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1058,6 +1134,7 @@ type ClientInterface interface {
 	// CreateRecipient Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1067,16 +1144,23 @@ type ClientInterface interface {
 	// DeleteRecipient Delete a recipient
 	//
 	// Deletes the recipient with its endpoints, messages and attempts.
+	// Requires `recipient:write`.
 	//
 	// Corresponds with DELETE /apps/{appId}/recipients/{recipientId} (the `DeleteRecipient` operationId).
 	DeleteRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRecipient Get a recipient
 	//
+	// Returns one recipient of the app with its name and metadata.
+	// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
 	GetRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateRecipientWithBody Update a recipient
+	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1085,12 +1169,18 @@ type ClientInterface interface {
 
 	// UpdateRecipient Update a recipient
 	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
 	UpdateRecipient(ctx context.Context, appId AppId, recipientId RecipientId, body UpdateRecipientJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEndpoints List a recipient's endpoints
+	//
+	// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints (the `ListEndpoints` operationId).
 	ListEndpoints(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1099,6 +1189,7 @@ type ClientInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1109,6 +1200,7 @@ type ClientInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1118,11 +1210,15 @@ type ClientInterface interface {
 	// DeleteEndpoint Delete an endpoint
 	//
 	// Deletes the endpoint with its deliveries and attempts.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with DELETE /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `DeleteEndpoint` operationId).
 	DeleteEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetEndpoint Get an endpoint
+	//
+	// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `GetEndpoint` operationId).
 	GetEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1132,6 +1228,7 @@ type ClientInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1143,6 +1240,7 @@ type ClientInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1150,6 +1248,9 @@ type ClientInterface interface {
 	UpdateEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, body UpdateEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEndpointAttempts List an endpoint's attempts
+	//
+	// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/attempts (the `ListEndpointAttempts` operationId).
 	ListEndpointAttempts(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, params *ListEndpointAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1159,6 +1260,7 @@ type ClientInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1170,6 +1272,7 @@ type ClientInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1179,6 +1282,7 @@ type ClientInterface interface {
 	// GetEndpointSecret Get an endpoint's signing secret
 	//
 	// The current secret, and previous ones that still sign until they expire.
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/secret (the `GetEndpointSecret` operationId).
 	GetEndpointSecret(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1186,8 +1290,10 @@ type ClientInterface interface {
 	// CreatePortalSessionWithBody Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
+	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1197,8 +1303,10 @@ type ClientInterface interface {
 	// CreatePortalSession Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
+	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1209,6 +1317,7 @@ type ClientInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1219,6 +1328,7 @@ type ClientInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1227,11 +1337,17 @@ type ClientInterface interface {
 
 	// GetBulkReplay Get a bulk replay
 	//
+	// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+	// Requires `message:read`.
+	//
 	// Corresponds with GET /apps/{appId}/replays/{replayId} (the `GetBulkReplay` operationId).
 	GetBulkReplay(ctx context.Context, appId AppId, replayId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListApps List apps
+//
+// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+// Requires `app:read`.
 //
 // Corresponds with GET /apps (the `ListApps` operationId).
 func (c *Client) ListApps(ctx context.Context, params *ListAppsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1251,6 +1367,7 @@ func (c *Client) ListApps(ctx context.Context, params *ListAppsParams, reqEditor
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1272,6 +1389,7 @@ func (c *Client) CreateAppWithBody(ctx context.Context, contentType string, body
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1291,6 +1409,7 @@ func (c *Client) CreateApp(ctx context.Context, body CreateAppJSONRequestBody, r
 // DeleteApp Delete an app
 //
 // Deletes the app with its event types, recipients, endpoints, messages and attempts.
+// Requires `app:write`.
 //
 // Corresponds with DELETE /apps/{appId} (the `DeleteApp` operationId).
 func (c *Client) DeleteApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1306,6 +1425,9 @@ func (c *Client) DeleteApp(ctx context.Context, appId AppId, reqEditors ...Reque
 }
 
 // GetApp Get an app
+//
+// Returns one app of the workspace with its routing-key settings.
+// Requires `app:read`.
 //
 // Corresponds with GET /apps/{appId} (the `GetApp` operationId).
 func (c *Client) GetApp(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1323,6 +1445,7 @@ func (c *Client) GetApp(ctx context.Context, appId AppId, reqEditors ...RequestE
 // UpdateAppWithBody Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1342,6 +1465,7 @@ func (c *Client) UpdateAppWithBody(ctx context.Context, appId AppId, contentType
 // UpdateApp Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1360,6 +1484,9 @@ func (c *Client) UpdateApp(ctx context.Context, appId AppId, body UpdateAppJSONR
 
 // ListEventTypes List event types
 //
+// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
+//
 // Corresponds with GET /apps/{appId}/event-types (the `ListEventTypes` operationId).
 func (c *Client) ListEventTypes(ctx context.Context, appId AppId, params *ListEventTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListEventTypesRequest(c.Server, appId, params)
@@ -1377,6 +1504,7 @@ func (c *Client) ListEventTypes(ctx context.Context, appId AppId, params *ListEv
 //
 // Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 // it, but new messages of this type are refused with `400`. Publishing it again restores it.
+// Requires `event_type:write`.
 //
 // Corresponds with DELETE /apps/{appId}/event-types/{eventTypeName} (the `ArchiveEventType` operationId).
 func (c *Client) ArchiveEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1392,6 +1520,9 @@ func (c *Client) ArchiveEventType(ctx context.Context, appId AppId, eventTypeNam
 }
 
 // GetEventType Get an event type
+//
+// Returns one event type of the app, archived or not, with its schema and example payload.
+// Requires `event_type:read`.
 //
 // Corresponds with GET /apps/{appId}/event-types/{eventTypeName} (the `GetEventType` operationId).
 func (c *Client) GetEventType(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1412,6 +1543,7 @@ func (c *Client) GetEventType(ctx context.Context, appId AppId, eventTypeName Ev
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1434,6 +1566,7 @@ func (c *Client) PublishEventTypeWithBody(ctx context.Context, appId AppId, even
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1454,6 +1587,7 @@ func (c *Client) PublishEventType(ctx context.Context, appId AppId, eventTypeNam
 //
 // Lists messages, newest first, with their delivery status. With a portal session only that
 // recipient's messages are listed.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/messages (the `ListMessages` operationId).
 func (c *Client) ListMessages(ctx context.Context, appId AppId, params *ListMessagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1476,6 +1610,7 @@ func (c *Client) ListMessages(ctx context.Context, appId AppId, params *ListMess
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1500,6 +1635,7 @@ func (c *Client) SendMessageWithBody(ctx context.Context, appId AppId, contentTy
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1519,6 +1655,7 @@ func (c *Client) SendMessage(ctx context.Context, appId AppId, body SendMessageJ
 // GetMessage Get a message
 //
 // The message with its payload and the delivery status of each endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/messages/{messageId} (the `GetMessage` operationId).
 func (c *Client) GetMessage(ctx context.Context, appId AppId, messageId MessageId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1534,6 +1671,9 @@ func (c *Client) GetMessage(ctx context.Context, appId AppId, messageId MessageI
 }
 
 // ListMessageAttempts List a message's attempts
+//
+// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/messages/{messageId}/attempts (the `ListMessageAttempts` operationId).
 func (c *Client) ListMessageAttempts(ctx context.Context, appId AppId, messageId MessageId, params *ListMessageAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1553,6 +1693,7 @@ func (c *Client) ListMessageAttempts(ctx context.Context, appId AppId, messageId
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1574,6 +1715,7 @@ func (c *Client) ReplayMessageWithBody(ctx context.Context, appId AppId, message
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1592,6 +1734,9 @@ func (c *Client) ReplayMessage(ctx context.Context, appId AppId, messageId Messa
 
 // ListRecipients List recipients
 //
+// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+// Requires `recipient:read`.
+//
 // Corresponds with GET /apps/{appId}/recipients (the `ListRecipients` operationId).
 func (c *Client) ListRecipients(ctx context.Context, appId AppId, params *ListRecipientsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListRecipientsRequest(c.Server, appId, params)
@@ -1608,6 +1753,7 @@ func (c *Client) ListRecipients(ctx context.Context, appId AppId, params *ListRe
 // CreateRecipientWithBody Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1627,6 +1773,7 @@ func (c *Client) CreateRecipientWithBody(ctx context.Context, appId AppId, conte
 // CreateRecipient Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1646,6 +1793,7 @@ func (c *Client) CreateRecipient(ctx context.Context, appId AppId, body CreateRe
 // DeleteRecipient Delete a recipient
 //
 // Deletes the recipient with its endpoints, messages and attempts.
+// Requires `recipient:write`.
 //
 // Corresponds with DELETE /apps/{appId}/recipients/{recipientId} (the `DeleteRecipient` operationId).
 func (c *Client) DeleteRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1662,6 +1810,9 @@ func (c *Client) DeleteRecipient(ctx context.Context, appId AppId, recipientId R
 
 // GetRecipient Get a recipient
 //
+// Returns one recipient of the app with its name and metadata.
+// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+//
 // Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
 func (c *Client) GetRecipient(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRecipientRequest(c.Server, appId, recipientId)
@@ -1676,6 +1827,9 @@ func (c *Client) GetRecipient(ctx context.Context, appId AppId, recipientId Reci
 }
 
 // UpdateRecipientWithBody Update a recipient
+//
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1694,6 +1848,9 @@ func (c *Client) UpdateRecipientWithBody(ctx context.Context, appId AppId, recip
 
 // UpdateRecipient Update a recipient
 //
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
@@ -1710,6 +1867,9 @@ func (c *Client) UpdateRecipient(ctx context.Context, appId AppId, recipientId R
 }
 
 // ListEndpoints List a recipient's endpoints
+//
+// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints (the `ListEndpoints` operationId).
 func (c *Client) ListEndpoints(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1728,6 +1888,7 @@ func (c *Client) ListEndpoints(ctx context.Context, appId AppId, recipientId Rec
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1748,6 +1909,7 @@ func (c *Client) CreateEndpointWithBody(ctx context.Context, appId AppId, recipi
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1767,6 +1929,7 @@ func (c *Client) CreateEndpoint(ctx context.Context, appId AppId, recipientId Re
 // DeleteEndpoint Delete an endpoint
 //
 // Deletes the endpoint with its deliveries and attempts.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with DELETE /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `DeleteEndpoint` operationId).
 func (c *Client) DeleteEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1782,6 +1945,9 @@ func (c *Client) DeleteEndpoint(ctx context.Context, appId AppId, recipientId Re
 }
 
 // GetEndpoint Get an endpoint
+//
+// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId} (the `GetEndpoint` operationId).
 func (c *Client) GetEndpoint(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1801,6 +1967,7 @@ func (c *Client) GetEndpoint(ctx context.Context, appId AppId, recipientId Recip
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1822,6 +1989,7 @@ func (c *Client) UpdateEndpointWithBody(ctx context.Context, appId AppId, recipi
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1839,6 +2007,9 @@ func (c *Client) UpdateEndpoint(ctx context.Context, appId AppId, recipientId Re
 }
 
 // ListEndpointAttempts List an endpoint's attempts
+//
+// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/attempts (the `ListEndpointAttempts` operationId).
 func (c *Client) ListEndpointAttempts(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, params *ListEndpointAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1858,6 +2029,7 @@ func (c *Client) ListEndpointAttempts(ctx context.Context, appId AppId, recipien
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1879,6 +2051,7 @@ func (c *Client) RotateEndpointSecretWithBody(ctx context.Context, appId AppId, 
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1898,6 +2071,7 @@ func (c *Client) RotateEndpointSecret(ctx context.Context, appId AppId, recipien
 // GetEndpointSecret Get an endpoint's signing secret
 //
 // The current secret, and previous ones that still sign until they expire.
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId}/endpoints/{endpointId}/secret (the `GetEndpointSecret` operationId).
 func (c *Client) GetEndpointSecret(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1915,8 +2089,10 @@ func (c *Client) GetEndpointSecret(ctx context.Context, appId AppId, recipientId
 // CreatePortalSessionWithBody Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-// nothing else, until `expiresAt`. `url` opens the portal with the token.
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
+// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1936,8 +2112,10 @@ func (c *Client) CreatePortalSessionWithBody(ctx context.Context, appId AppId, r
 // CreatePortalSession Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-// nothing else, until `expiresAt`. `url` opens the portal with the token.
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
+// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1958,6 +2136,7 @@ func (c *Client) CreatePortalSession(ctx context.Context, appId AppId, recipient
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1978,6 +2157,7 @@ func (c *Client) CreateBulkReplayWithBody(ctx context.Context, appId AppId, cont
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1995,6 +2175,9 @@ func (c *Client) CreateBulkReplay(ctx context.Context, appId AppId, body CreateB
 }
 
 // GetBulkReplay Get a bulk replay
+//
+// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+// Requires `message:read`.
 //
 // Corresponds with GET /apps/{appId}/replays/{replayId} (the `GetBulkReplay` operationId).
 func (c *Client) GetBulkReplay(ctx context.Context, appId AppId, replayId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3698,6 +3881,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListAppsWithResponse List apps
 	//
+	// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+	// Requires `app:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /apps (the `ListApps` operationId).
@@ -3708,6 +3894,7 @@ type ClientWithResponsesInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3719,6 +3906,7 @@ type ClientWithResponsesInterface interface {
 	// Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 	// `routingKeyHeader` (a request header of the send call) let a message name its recipient
 	// without `recipientId`.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3728,6 +3916,7 @@ type ClientWithResponsesInterface interface {
 	// DeleteAppWithResponse Delete an app
 	//
 	// Deletes the app with its event types, recipients, endpoints, messages and attempts.
+	// Requires `app:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3735,6 +3924,9 @@ type ClientWithResponsesInterface interface {
 	DeleteAppWithResponse(ctx context.Context, appId AppId, reqEditors ...RequestEditorFn) (*DeleteAppResponse, error)
 
 	// GetAppWithResponse Get an app
+	//
+	// Returns one app of the workspace with its routing-key settings.
+	// Requires `app:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3744,6 +3936,7 @@ type ClientWithResponsesInterface interface {
 	// UpdateAppWithBodyWithResponse Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3753,6 +3946,7 @@ type ClientWithResponsesInterface interface {
 	// UpdateAppWithResponse Update an app
 	//
 	// Changes the fields given; `null` clears a routing key.
+	// Requires `app:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3760,6 +3954,9 @@ type ClientWithResponsesInterface interface {
 	UpdateAppWithResponse(ctx context.Context, appId AppId, body UpdateAppJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAppResponse, error)
 
 	// ListEventTypesWithResponse List event types
+	//
+	// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+	// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3770,6 +3967,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 	// it, but new messages of this type are refused with `400`. Publishing it again restores it.
+	// Requires `event_type:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3777,6 +3975,9 @@ type ClientWithResponsesInterface interface {
 	ArchiveEventTypeWithResponse(ctx context.Context, appId AppId, eventTypeName EventTypeName, reqEditors ...RequestEditorFn) (*ArchiveEventTypeResponse, error)
 
 	// GetEventTypeWithResponse Get an event type
+	//
+	// Returns one event type of the app, archived or not, with its schema and example payload.
+	// Requires `event_type:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3789,6 +3990,7 @@ type ClientWithResponsesInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3801,6 +4003,7 @@ type ClientWithResponsesInterface interface {
 	// Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 	// messages of this type whose `data` does not match it are refused with `400`. Publishing an
 	// archived type restores it unless the body says `"archived": true`.
+	// Requires `event_type:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3811,6 +4014,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Lists messages, newest first, with their delivery status. With a portal session only that
 	// recipient's messages are listed.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3825,6 +4029,7 @@ type ClientWithResponsesInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3839,6 +4044,7 @@ type ClientWithResponsesInterface interface {
 	// The event type must be published and not archived, and `data` must match its schema.
 	// Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 	// message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3848,6 +4054,7 @@ type ClientWithResponsesInterface interface {
 	// GetMessageWithResponse Get a message
 	//
 	// The message with its payload and the delivery status of each endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3855,6 +4062,9 @@ type ClientWithResponsesInterface interface {
 	GetMessageWithResponse(ctx context.Context, appId AppId, messageId MessageId, reqEditors ...RequestEditorFn) (*GetMessageResponse, error)
 
 	// ListMessageAttemptsWithResponse List a message's attempts
+	//
+	// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3866,6 +4076,7 @@ type ClientWithResponsesInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3877,6 +4088,7 @@ type ClientWithResponsesInterface interface {
 	// Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 	// `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 	// `replay` and are not retried automatically.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3884,6 +4096,9 @@ type ClientWithResponsesInterface interface {
 	ReplayMessageWithResponse(ctx context.Context, appId AppId, messageId MessageId, body ReplayMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplayMessageResponse, error)
 
 	// ListRecipientsWithResponse List recipients
+	//
+	// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+	// Requires `recipient:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3893,6 +4108,7 @@ type ClientWithResponsesInterface interface {
 	// CreateRecipientWithBodyWithResponse Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3902,6 +4118,7 @@ type ClientWithResponsesInterface interface {
 	// CreateRecipientWithResponse Create a recipient
 	//
 	// Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3911,6 +4128,7 @@ type ClientWithResponsesInterface interface {
 	// DeleteRecipientWithResponse Delete a recipient
 	//
 	// Deletes the recipient with its endpoints, messages and attempts.
+	// Requires `recipient:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3919,12 +4137,18 @@ type ClientWithResponsesInterface interface {
 
 	// GetRecipientWithResponse Get a recipient
 	//
+	// Returns one recipient of the app with its name and metadata.
+	// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
 	GetRecipientWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, reqEditors ...RequestEditorFn) (*GetRecipientResponse, error)
 
 	// UpdateRecipientWithBodyWithResponse Update a recipient
+	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3933,12 +4157,18 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateRecipientWithResponse Update a recipient
 	//
+	// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+	// Requires `recipient:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
 	UpdateRecipientWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, body UpdateRecipientJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRecipientResponse, error)
 
 	// ListEndpointsWithResponse List a recipient's endpoints
+	//
+	// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3949,6 +4179,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3959,6 +4190,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 	// `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3968,6 +4200,7 @@ type ClientWithResponsesInterface interface {
 	// DeleteEndpointWithResponse Delete an endpoint
 	//
 	// Deletes the endpoint with its deliveries and attempts.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3975,6 +4208,9 @@ type ClientWithResponsesInterface interface {
 	DeleteEndpointWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, reqEditors ...RequestEditorFn) (*DeleteEndpointResponse, error)
 
 	// GetEndpointWithResponse Get an endpoint
+	//
+	// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3986,6 +4222,7 @@ type ClientWithResponsesInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3997,6 +4234,7 @@ type ClientWithResponsesInterface interface {
 	// Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 	// delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 	// `disabled` stops deliveries (they fail and can be replayed later).
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4004,6 +4242,9 @@ type ClientWithResponsesInterface interface {
 	UpdateEndpointWithResponse(ctx context.Context, appId AppId, recipientId RecipientId, endpointId EndpointId, body UpdateEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEndpointResponse, error)
 
 	// ListEndpointAttemptsWithResponse List an endpoint's attempts
+	//
+	// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+	// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4015,6 +4256,7 @@ type ClientWithResponsesInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4026,6 +4268,7 @@ type ClientWithResponsesInterface interface {
 	// Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 	// the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 	// previous secrets are kept.
+	// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4035,6 +4278,7 @@ type ClientWithResponsesInterface interface {
 	// GetEndpointSecretWithResponse Get an endpoint's signing secret
 	//
 	// The current secret, and previous ones that still sign until they expire.
+	// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4044,8 +4288,10 @@ type ClientWithResponsesInterface interface {
 	// CreatePortalSessionWithBodyWithResponse Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
+	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+	// Requires `recipient:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4055,8 +4301,10 @@ type ClientWithResponsesInterface interface {
 	// CreatePortalSessionWithResponse Create a portal session
 	//
 	// Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-	// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-	// nothing else, until `expiresAt`. `url` opens the portal with the token.
+	// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
+	// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+	// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+	// Requires `recipient:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4067,6 +4315,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4077,6 +4326,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replays every delivery of the app's messages that matches the filter (by default only failed
 	// ones), in the background (`202`). Follow it with `getBulkReplay`.
+	// Requires `message:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4084,6 +4334,9 @@ type ClientWithResponsesInterface interface {
 	CreateBulkReplayWithResponse(ctx context.Context, appId AppId, body CreateBulkReplayJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBulkReplayResponse, error)
 
 	// GetBulkReplayWithResponse Get a bulk replay
+	//
+	// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+	// Requires `message:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4102,6 +4355,8 @@ type ListAppsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4122,6 +4377,11 @@ func (r ListAppsResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListAppsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListAppsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4173,6 +4433,8 @@ type CreateAppResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *PlanLimit
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateAppResponse429Headers
 }
@@ -4205,6 +4467,11 @@ func (r CreateAppResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
 func (r CreateAppResponse) GetJSON429() *PlanLimit {
 	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateAppResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4247,6 +4514,8 @@ type DeleteAppResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4267,6 +4536,11 @@ func (r DeleteAppResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteAppResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteAppResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4311,6 +4585,8 @@ type GetAppResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4336,6 +4612,11 @@ func (r GetAppResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetAppResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetAppResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4382,6 +4663,8 @@ type UpdateAppResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4412,6 +4695,11 @@ func (r UpdateAppResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateAppResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateAppResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4456,6 +4744,8 @@ type ListEventTypesResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4481,6 +4771,11 @@ func (r ListEventTypesResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListEventTypesResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListEventTypesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4525,6 +4820,8 @@ type ArchiveEventTypeResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4550,6 +4847,11 @@ func (r ArchiveEventTypeResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ArchiveEventTypeResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ArchiveEventTypeResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4594,6 +4896,8 @@ type GetEventTypeResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4619,6 +4923,11 @@ func (r GetEventTypeResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetEventTypeResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetEventTypeResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4667,6 +4976,8 @@ type PublishEventTypeResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4702,6 +5013,11 @@ func (r PublishEventTypeResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r PublishEventTypeResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r PublishEventTypeResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4746,6 +5062,8 @@ type ListMessagesResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4771,6 +5089,11 @@ func (r ListMessagesResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListMessagesResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListMessagesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4826,6 +5149,8 @@ type SendMessageResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *PlanLimit
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SendMessageResponse429Headers
 }
@@ -4870,6 +5195,11 @@ func (r SendMessageResponse) GetJSON429() *PlanLimit {
 	return r.JSON429
 }
 
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r SendMessageResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
 // GetBody returns the raw response body bytes
 func (r SendMessageResponse) GetBody() []byte {
 	return r.Body
@@ -4912,6 +5242,8 @@ type GetMessageResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4937,6 +5269,11 @@ func (r GetMessageResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetMessageResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetMessageResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -4981,6 +5318,8 @@ type ListMessageAttemptsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5006,6 +5345,11 @@ func (r ListMessageAttemptsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListMessageAttemptsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListMessageAttemptsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5052,6 +5396,8 @@ type ReplayMessageResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5082,6 +5428,11 @@ func (r ReplayMessageResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r ReplayMessageResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ReplayMessageResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5126,6 +5477,8 @@ type ListRecipientsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5151,6 +5504,11 @@ func (r ListRecipientsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListRecipientsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListRecipientsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5199,6 +5557,8 @@ type CreateRecipientResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5234,6 +5594,11 @@ func (r CreateRecipientResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateRecipientResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateRecipientResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5276,6 +5641,8 @@ type DeleteRecipientResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -5296,6 +5663,11 @@ func (r DeleteRecipientResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteRecipientResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteRecipientResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5340,6 +5712,8 @@ type GetRecipientResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5365,6 +5739,11 @@ func (r GetRecipientResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetRecipientResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetRecipientResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5411,6 +5790,8 @@ type UpdateRecipientResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5441,6 +5822,11 @@ func (r UpdateRecipientResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateRecipientResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateRecipientResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5485,6 +5871,8 @@ type ListEndpointsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5510,6 +5898,11 @@ func (r ListEndpointsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListEndpointsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListEndpointsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5563,6 +5956,8 @@ type CreateEndpointResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *PlanLimit
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateEndpointResponse429Headers
 }
@@ -5600,6 +5995,11 @@ func (r CreateEndpointResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
 func (r CreateEndpointResponse) GetJSON429() *PlanLimit {
 	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateEndpointResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5642,6 +6042,8 @@ type DeleteEndpointResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -5662,6 +6064,11 @@ func (r DeleteEndpointResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteEndpointResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteEndpointResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5706,6 +6113,8 @@ type GetEndpointResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5731,6 +6140,11 @@ func (r GetEndpointResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetEndpointResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetEndpointResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5777,6 +6191,8 @@ type UpdateEndpointResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5807,6 +6223,11 @@ func (r UpdateEndpointResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r UpdateEndpointResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateEndpointResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5851,6 +6272,8 @@ type ListEndpointAttemptsResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5876,6 +6299,11 @@ func (r ListEndpointAttemptsResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListEndpointAttemptsResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListEndpointAttemptsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5922,6 +6350,8 @@ type RotateEndpointSecretResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5952,6 +6382,11 @@ func (r RotateEndpointSecretResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r RotateEndpointSecretResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RotateEndpointSecretResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -5996,6 +6431,8 @@ type GetEndpointSecretResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6021,6 +6458,11 @@ func (r GetEndpointSecretResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetEndpointSecretResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetEndpointSecretResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6067,6 +6509,8 @@ type CreatePortalSessionResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6097,6 +6541,11 @@ func (r CreatePortalSessionResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreatePortalSessionResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreatePortalSessionResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6143,6 +6592,8 @@ type CreateBulkReplayResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -6173,6 +6624,11 @@ func (r CreateBulkReplayResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateBulkReplayResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateBulkReplayResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6217,6 +6673,8 @@ type GetBulkReplayResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6242,6 +6700,11 @@ func (r GetBulkReplayResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetBulkReplayResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetBulkReplayResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
 }
 
 // GetBody returns the raw response body bytes
@@ -6275,6 +6738,9 @@ func (r GetBulkReplayResponse) ContentType() string {
 
 // ListAppsWithResponse List apps
 //
+// Lists the workspace's apps, oldest first, a page at a time (`nextCursor`).
+// Requires `app:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /apps (the `ListApps` operationId).
@@ -6291,6 +6757,7 @@ func (c *ClientWithResponses) ListAppsWithResponse(ctx context.Context, params *
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6308,6 +6775,7 @@ func (c *ClientWithResponses) CreateAppWithBodyWithResponse(ctx context.Context,
 // Creates an app. `routingKeyBodyPath` (a dot path into a message's `data`) and
 // `routingKeyHeader` (a request header of the send call) let a message name its recipient
 // without `recipientId`.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6323,6 +6791,7 @@ func (c *ClientWithResponses) CreateAppWithResponse(ctx context.Context, body Cr
 // DeleteAppWithResponse Delete an app
 //
 // Deletes the app with its event types, recipients, endpoints, messages and attempts.
+// Requires `app:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6336,6 +6805,9 @@ func (c *ClientWithResponses) DeleteAppWithResponse(ctx context.Context, appId A
 }
 
 // GetAppWithResponse Get an app
+//
+// Returns one app of the workspace with its routing-key settings.
+// Requires `app:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6351,6 +6823,7 @@ func (c *ClientWithResponses) GetAppWithResponse(ctx context.Context, appId AppI
 // UpdateAppWithBodyWithResponse Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6366,6 +6839,7 @@ func (c *ClientWithResponses) UpdateAppWithBodyWithResponse(ctx context.Context,
 // UpdateAppWithResponse Update an app
 //
 // Changes the fields given; `null` clears a routing key.
+// Requires `app:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6379,6 +6853,9 @@ func (c *ClientWithResponses) UpdateAppWithResponse(ctx context.Context, appId A
 }
 
 // ListEventTypesWithResponse List event types
+//
+// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
+// Requires `event_type:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6395,6 +6872,7 @@ func (c *ClientWithResponses) ListEventTypesWithResponse(ctx context.Context, ap
 //
 // Archives the event type: it stays listed (with `includeArchived`) and existing messages keep
 // it, but new messages of this type are refused with `400`. Publishing it again restores it.
+// Requires `event_type:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6408,6 +6886,9 @@ func (c *ClientWithResponses) ArchiveEventTypeWithResponse(ctx context.Context, 
 }
 
 // GetEventTypeWithResponse Get an event type
+//
+// Returns one event type of the app, archived or not, with its schema and example payload.
+// Requires `event_type:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6426,6 +6907,7 @@ func (c *ClientWithResponses) GetEventTypeWithResponse(ctx context.Context, appI
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6444,6 +6926,7 @@ func (c *ClientWithResponses) PublishEventTypeWithBodyWithResponse(ctx context.C
 // Idempotent. A `schema` must be a valid JSON Schema (draft 2020-12 unless it says otherwise);
 // messages of this type whose `data` does not match it are refused with `400`. Publishing an
 // archived type restores it unless the body says `"archived": true`.
+// Requires `event_type:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6460,6 +6943,7 @@ func (c *ClientWithResponses) PublishEventTypeWithResponse(ctx context.Context, 
 //
 // Lists messages, newest first, with their delivery status. With a portal session only that
 // recipient's messages are listed.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6480,6 +6964,7 @@ func (c *ClientWithResponses) ListMessagesWithResponse(ctx context.Context, appI
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6500,6 +6985,7 @@ func (c *ClientWithResponses) SendMessageWithBodyWithResponse(ctx context.Contex
 // The event type must be published and not archived, and `data` must match its schema.
 // Sending again with a `messageId` or `idempotencyKey` the app has seen returns the first
 // message (`202`) and delivers nothing new. The body may be at most 256 KiB (`413`).
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6515,6 +7001,7 @@ func (c *ClientWithResponses) SendMessageWithResponse(ctx context.Context, appId
 // GetMessageWithResponse Get a message
 //
 // The message with its payload and the delivery status of each endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6528,6 +7015,9 @@ func (c *ClientWithResponses) GetMessageWithResponse(ctx context.Context, appId 
 }
 
 // ListMessageAttemptsWithResponse List a message's attempts
+//
+// Lists the delivery attempts of the message, newest first, a page at a time; `endpointId` keeps only those made to one endpoint.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6545,6 +7035,7 @@ func (c *ClientWithResponses) ListMessageAttemptsWithResponse(ctx context.Contex
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6562,6 +7053,7 @@ func (c *ClientWithResponses) ReplayMessageWithBodyWithResponse(ctx context.Cont
 // Sends the message again (`202`), once, to every endpoint it was sent to, or to the one
 // `endpointId` names (which may be an endpoint added since). Replay attempts have the trigger
 // `replay` and are not retried automatically.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6575,6 +7067,9 @@ func (c *ClientWithResponses) ReplayMessageWithResponse(ctx context.Context, app
 }
 
 // ListRecipientsWithResponse List recipients
+//
+// Lists the app's recipients, oldest first, a page at a time (`nextCursor`).
+// Requires `recipient:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6590,6 +7085,7 @@ func (c *ClientWithResponses) ListRecipientsWithResponse(ctx context.Context, ap
 // CreateRecipientWithBodyWithResponse Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6605,6 +7101,7 @@ func (c *ClientWithResponses) CreateRecipientWithBodyWithResponse(ctx context.Co
 // CreateRecipientWithResponse Create a recipient
 //
 // Creates a recipient; its `recipientId` is unique within the app (`409` otherwise).
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6620,6 +7117,7 @@ func (c *ClientWithResponses) CreateRecipientWithResponse(ctx context.Context, a
 // DeleteRecipientWithResponse Delete a recipient
 //
 // Deletes the recipient with its endpoints, messages and attempts.
+// Requires `recipient:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6634,6 +7132,9 @@ func (c *ClientWithResponses) DeleteRecipientWithResponse(ctx context.Context, a
 
 // GetRecipientWithResponse Get a recipient
 //
+// Returns one recipient of the app with its name and metadata.
+// Requires `recipient:read` (an API key), or a portal session for the recipient in the path.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /apps/{appId}/recipients/{recipientId} (the `GetRecipient` operationId).
@@ -6646,6 +7147,9 @@ func (c *ClientWithResponses) GetRecipientWithResponse(ctx context.Context, appI
 }
 
 // UpdateRecipientWithBodyWithResponse Update a recipient
+//
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6660,6 +7164,9 @@ func (c *ClientWithResponses) UpdateRecipientWithBodyWithResponse(ctx context.Co
 
 // UpdateRecipientWithResponse Update a recipient
 //
+// Changes a recipient's `name` and/or `metadata`; absent fields keep their value, a `null` name clears it, and `metadata` replaces the whole map.
+// Requires `recipient:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /apps/{appId}/recipients/{recipientId} (the `UpdateRecipient` operationId).
@@ -6672,6 +7179,9 @@ func (c *ClientWithResponses) UpdateRecipientWithResponse(ctx context.Context, a
 }
 
 // ListEndpointsWithResponse List a recipient's endpoints
+//
+// Lists the recipient's endpoints, oldest first, with their filters, delivery settings and status (signing secrets are read with `getEndpointSecret`).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6688,6 +7198,7 @@ func (c *ClientWithResponses) ListEndpointsWithResponse(ctx context.Context, app
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6704,6 +7215,7 @@ func (c *ClientWithResponses) CreateEndpointWithBodyWithResponse(ctx context.Con
 //
 // Adds an endpoint. Without `secret` a new `whsec_` secret is generated; read it with
 // `getEndpointSecret`. `eventTypes` empty or absent = every event type.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6719,6 +7231,7 @@ func (c *ClientWithResponses) CreateEndpointWithResponse(ctx context.Context, ap
 // DeleteEndpointWithResponse Delete an endpoint
 //
 // Deletes the endpoint with its deliveries and attempts.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6732,6 +7245,9 @@ func (c *ClientWithResponses) DeleteEndpointWithResponse(ctx context.Context, ap
 }
 
 // GetEndpointWithResponse Get an endpoint
+//
+// Returns one endpoint of the recipient with its filters, delivery settings and status (`disabledReason` when disabled).
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6749,6 +7265,7 @@ func (c *ClientWithResponses) GetEndpointWithResponse(ctx context.Context, appId
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6766,6 +7283,7 @@ func (c *ClientWithResponses) UpdateEndpointWithBodyWithResponse(ctx context.Con
 // Changes the fields given. `status` `paused` holds new deliveries; `active` resumes it and
 // delivers what was held, or re-enables a disabled endpoint (clearing `disabledReason`);
 // `disabled` stops deliveries (they fail and can be replayed later).
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6779,6 +7297,9 @@ func (c *ClientWithResponses) UpdateEndpointWithResponse(ctx context.Context, ap
 }
 
 // ListEndpointAttemptsWithResponse List an endpoint's attempts
+//
+// Lists the delivery attempts made to the endpoint, newest first, a page at a time; `status` keeps only successes or failures.
+// Requires `message:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6796,6 +7317,7 @@ func (c *ClientWithResponses) ListEndpointAttemptsWithResponse(ctx context.Conte
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6813,6 +7335,7 @@ func (c *ClientWithResponses) RotateEndpointSecretWithBodyWithResponse(ctx conte
 // Replaces the secret (with `key`, or a generated one). The old secret keeps signing, next to
 // the new one, for 24 hours, so the receiver can switch without losing a delivery. At most 10
 // previous secrets are kept.
+// Requires `endpoint:write` (an API key), or a portal session for the recipient in the path.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6828,6 +7351,7 @@ func (c *ClientWithResponses) RotateEndpointSecretWithResponse(ctx context.Conte
 // GetEndpointSecretWithResponse Get an endpoint's signing secret
 //
 // The current secret, and previous ones that still sign until they expire.
+// Requires `endpoint:read` (an API key), or a portal session for the recipient in the path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6843,8 +7367,10 @@ func (c *ClientWithResponses) GetEndpointSecretWithResponse(ctx context.Context,
 // CreatePortalSessionWithBodyWithResponse Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-// nothing else, until `expiresAt`. `url` opens the portal with the token.
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
+// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+// Requires `recipient:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6860,8 +7386,10 @@ func (c *ClientWithResponses) CreatePortalSessionWithBodyWithResponse(ctx contex
 // CreatePortalSessionWithResponse Create a portal session
 //
 // Creates a short-lived session for the recipient's customer portal. `token` works as a bearer
-// credential (`portalSession`) for that one recipient's endpoints, messages and attempts, and for
-// nothing else, until `expiresAt`. `url` opens the portal with the token.
+// credential (`portalSessionToken`) for that one recipient's endpoints, messages and attempts, and for
+// nothing else, until `expiresAt`. `url` opens the portal with the token; it can be shown in an
+// iframe of the origins the app lists in `portalFrameAncestors` (none by default).
+// Requires `recipient:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6878,6 +7406,7 @@ func (c *ClientWithResponses) CreatePortalSessionWithResponse(ctx context.Contex
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6894,6 +7423,7 @@ func (c *ClientWithResponses) CreateBulkReplayWithBodyWithResponse(ctx context.C
 //
 // Replays every delivery of the app's messages that matches the filter (by default only failed
 // ones), in the background (`202`). Follow it with `getBulkReplay`.
+// Requires `message:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6907,6 +7437,9 @@ func (c *ClientWithResponses) CreateBulkReplayWithResponse(ctx context.Context, 
 }
 
 // GetBulkReplayWithResponse Get a bulk replay
+//
+// Returns a bulk replay with its filter, status (`running`, `completed`) and how many deliveries it has replayed so far.
+// Requires `message:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6960,6 +7493,13 @@ func ParseListAppsResponse(rsp *http.Response) (*ListAppsResponse, error) {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7021,6 +7561,13 @@ func ParseCreateAppResponse(rsp *http.Response) (*CreateAppResponse, error) {
 			return nil, err
 		}
 		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7085,6 +7632,13 @@ func ParseDeleteAppResponse(rsp *http.Response) (*DeleteAppResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7138,6 +7692,13 @@ func ParseGetAppResponse(rsp *http.Response) (*GetAppResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7200,6 +7761,13 @@ func ParseUpdateAppResponse(rsp *http.Response) (*UpdateAppResponse, error) {
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7253,6 +7821,13 @@ func ParseListEventTypesResponse(rsp *http.Response) (*ListEventTypesResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7308,6 +7883,13 @@ func ParseArchiveEventTypeResponse(rsp *http.Response) (*ArchiveEventTypeRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7361,6 +7943,13 @@ func ParseGetEventTypeResponse(rsp *http.Response) (*GetEventTypeResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7430,6 +8019,13 @@ func ParsePublishEventTypeResponse(rsp *http.Response) (*PublishEventTypeRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7483,6 +8079,13 @@ func ParseListMessagesResponse(rsp *http.Response) (*ListMessagesResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7559,6 +8162,13 @@ func ParseSendMessageResponse(rsp *http.Response) (*SendMessageResponse, error) 
 		}
 		response.JSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	switch {
@@ -7626,6 +8236,13 @@ func ParseGetMessageResponse(rsp *http.Response) (*GetMessageResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7679,6 +8296,13 @@ func ParseListMessageAttemptsResponse(rsp *http.Response) (*ListMessageAttemptsR
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7741,6 +8365,13 @@ func ParseReplayMessageResponse(rsp *http.Response) (*ReplayMessageResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7794,6 +8425,13 @@ func ParseListRecipientsResponse(rsp *http.Response) (*ListRecipientsResponse, e
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7863,6 +8501,13 @@ func ParseCreateRecipientResponse(rsp *http.Response) (*CreateRecipientResponse,
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -7912,6 +8557,13 @@ func ParseDeleteRecipientResponse(rsp *http.Response) (*DeleteRecipientResponse,
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -7966,6 +8618,13 @@ func ParseGetRecipientResponse(rsp *http.Response) (*GetRecipientResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -8028,6 +8687,13 @@ func ParseUpdateRecipientResponse(rsp *http.Response) (*UpdateRecipientResponse,
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -8081,6 +8747,13 @@ func ParseListEndpointsResponse(rsp *http.Response) (*ListEndpointsResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -8150,6 +8823,13 @@ func ParseCreateEndpointResponse(rsp *http.Response) (*CreateEndpointResponse, e
 		}
 		response.JSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	switch {
@@ -8213,6 +8893,13 @@ func ParseDeleteEndpointResponse(rsp *http.Response) (*DeleteEndpointResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -8266,6 +8953,13 @@ func ParseGetEndpointResponse(rsp *http.Response) (*GetEndpointResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -8328,6 +9022,13 @@ func ParseUpdateEndpointResponse(rsp *http.Response) (*UpdateEndpointResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -8381,6 +9082,13 @@ func ParseListEndpointAttemptsResponse(rsp *http.Response) (*ListEndpointAttempt
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -8443,6 +9151,13 @@ func ParseRotateEndpointSecretResponse(rsp *http.Response) (*RotateEndpointSecre
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -8496,6 +9211,13 @@ func ParseGetEndpointSecretResponse(rsp *http.Response) (*GetEndpointSecretRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 
@@ -8558,6 +9280,13 @@ func ParseCreatePortalSessionResponse(rsp *http.Response) (*CreatePortalSessionR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -8619,6 +9348,13 @@ func ParseCreateBulkReplayResponse(rsp *http.Response) (*CreateBulkReplayRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
 	}
 
 	return response, nil
@@ -8672,6 +9408,13 @@ func ParseGetBulkReplayResponse(rsp *http.Response) (*GetBulkReplayResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
 
 	}
 

@@ -8,7 +8,8 @@
 //   - dispatch: -dispatch activities due at one moment, sent to a local HTTP receiver acting
 //     as a YOM provider: rate from the due time to the last arrival, and exactly-once.
 //
-// With -webhooks it measures the Webhooks API instead (see webhookBench).
+// With -webhooks it measures the Webhooks API instead (see webhookBench); with -ingest, the
+// Ingest side (see ingestBench).
 //
 // Run it with `make bench`.
 package main
@@ -50,6 +51,7 @@ func main() {
 	rate := flag.Int("rate", 1000, "webhooks: messages per second of the sustained run")
 	rateFor := flag.Duration("rate-for", 60*time.Second, "webhooks: duration of the sustained run")
 	burstFor := flag.Duration("burst-for", 20*time.Second, "webhooks: duration of the 32-sender throughput run")
+	ingest := flag.Bool("ingest", false, "run the Ingest benchmarks instead (a stripe source: sustained rate with -rate and -rate-for, maximum rate with -burst-for)")
 	flag.Parse()
 	server.TuneGC() // as `switchboard serve` does
 	if *profile != "" {
@@ -64,6 +66,9 @@ func main() {
 	work := func() error { return run(*conns, *duration, *n) }
 	if *webhooks {
 		work = func() error { return webhookBench(*rate, *rateFor, *burstFor) }
+	}
+	if *ingest {
+		work = func() error { return ingestBench(*rate, *rateFor, *burstFor) }
 	}
 	if err := work(); err != nil {
 		pprof.StopCPUProfile()
@@ -82,11 +87,7 @@ func run(conns int, duration time.Duration, n int) error {
 	cluster, dsn, db, base, quiet := st.cluster, st.dsn, st.db, st.base, st.quiet
 
 	// A workspace, a key, a commerce, and a YOM config pointing at the receiver.
-	ws, err := db.CreateWorkspace(ctx, "bench")
-	if err != nil {
-		return err
-	}
-	_, key, err := db.CreateAPIKey(ctx, ws.ID, "bench", []string{"*"}, nil)
+	ws, key, err := st.workspace(ctx)
 	if err != nil {
 		return err
 	}

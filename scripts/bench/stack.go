@@ -68,13 +68,15 @@ func startStack(ctx context.Context) (*stack, error) {
 		s.close()
 		return nil, err
 	}
-	e, err := server.New(s.db, server.Config{AdminToken: "bench", Logger: s.quiet, AllowPrivateEndpoints: true})
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		s.close()
 		return nil, err
 	}
-	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
+	e, err := server.New(s.db, server.Config{AdminToken: "bench", Logger: s.quiet, AllowPrivateEndpoints: true,
+		PublicURL: "http://" + ln.Addr().String()})
 	if err != nil {
+		_ = ln.Close()
 		s.close()
 		return nil, err
 	}
@@ -83,4 +85,14 @@ func startStack(ctx context.Context) (*stack, error) {
 	cleanups = append(cleanups, func() { ln.Close() })
 	s.base = "http://" + ln.Addr().String()
 	return s, nil
+}
+
+// workspace creates the benchmark's workspace and an API key holding every permission.
+func (s *stack) workspace(ctx context.Context) (store.Workspace, string, error) {
+	ws, err := s.db.CreateWorkspace(ctx, "bench")
+	if err != nil {
+		return store.Workspace{}, "", err
+	}
+	_, key, err := s.db.CreateAPIKey(ctx, ws.ID, "bench", []string{"*"}, nil)
+	return ws, key, err
 }

@@ -41,11 +41,7 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 
 	recv := newHookReceiver(ctx)
 	defer recv.Close()
-	ws, err := db.CreateWorkspace(ctx, "bench")
-	if err != nil {
-		return err
-	}
-	_, key, err := db.CreateAPIKey(ctx, ws.ID, "bench", []string{"*"}, nil)
+	_, key, err := st.workspace(ctx)
 	if err != nil {
 		return err
 	}
@@ -84,6 +80,7 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 	interval := time.Second / time.Duration(rate)
 	sem := make(chan struct{}, 256)
 	var wg sync.WaitGroup
+	cpu0 := cpuNow()
 	start := time.Now()
 	for i := range total {
 		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
@@ -108,6 +105,7 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 	for recv.count("s") < int(nOK.Load()) && time.Now().Before(drainUntil) {
 		time.Sleep(50 * time.Millisecond)
 	}
+	cpu := cpuNow().sub(cpu0)
 	var lat []time.Duration
 	lost := 0
 	accepted.Range(func(k, v any) bool {
@@ -123,6 +121,10 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 		total, rate, sendTime.Round(time.Millisecond), float64(total)/sendTime.Seconds(), nOK.Load(), nErr.Load())
 	fmt.Printf("sustained: 202 → arrival p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; %d lost, %d duplicates (target p99 <= 250 ms, none lost)\n",
 		p(0.50), p(0.95), p(0.99), p(1), lost, recv.duplicates())
+	if n := float64(nOK.Load()); n > 0 {
+		fmt.Printf("sustained: CPU per message (accepted, delivered): PostgreSQL %.0f µs, server+workers+receiver+load %.0f µs\n",
+			cpu.postgres/n*1e6, cpu.client/n*1e6)
+	}
 
 	// 2. Throughput: 32 closed-loop senders for d2.
 	if os.Getenv("BENCH_WAITS") != "" {
@@ -284,6 +286,13 @@ func (r *hookReceiver) count(prefix string) int {
 		return r.by[prefix]
 	}
 	return r.n[prefix]
+}
+
+// total is the number of distinct arrivals.
+func (r *hookReceiver) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.seen)
 }
 
 func (r *hookReceiver) arrival(id string) (time.Time, bool) {

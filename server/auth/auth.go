@@ -1,5 +1,5 @@
-// Package auth authenticates API requests. Which credentials an operation accepts and which
-// permissions it needs come from the operation's security requirements in the spec (see
+// Package auth authenticates API requests. Which credentials an operation accepts comes from its
+// security requirements in the spec, and which permissions it needs from its x-permissions (see
 // package contract); no second table of permissions is kept here.
 package auth
 
@@ -106,7 +106,7 @@ func unauthorized(format string, args ...any) *problem.Problem {
 // APIKeys authenticates requests with a workspace's API key (run after contract's Match), or
 // with a portal session token where the operation allows one (see portalSession).
 // It refuses (401) a missing, unknown, revoked or expired key, and (403) a key lacking a
-// permission the operation's security requirement names, or a request whose `x-tenant-id`
+// permission the operation's x-permissions names, or a request whose `x-tenant-id`
 // header or `{workspaceId}` path parameter is not the key's workspace.
 func APIKeys(keys Credentials, now func() time.Time) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -117,10 +117,8 @@ func APIKeys(keys Credentials, now func() time.Time) echo.MiddlewareFunc {
 			}
 			req := c.Request()
 			var secret string
-			var req0 contract.Requirement
 			for _, r := range route.Security {
 				if secret = credential(req, r); secret != "" {
-					req0 = r
 					break
 				}
 			}
@@ -150,17 +148,18 @@ func APIKeys(keys Credentials, now func() time.Time) echo.MiddlewareFunc {
 			if w, ok := route.PathParams["workspaceId"]; ok && !sameID(w, p.WorkspaceID) {
 				return problem.New(http.StatusForbidden, "The workspace in the path is not the API key's workspace")
 			}
-			return authorized(c, next, p, req0.Scopes)
+			return authorized(c, next, p, route.Permissions)
 		}
 	}
 }
 
-// authorized runs next as p if p holds every scope, and is a 403 naming those it lacks otherwise.
-func authorized(c echo.Context, next echo.HandlerFunc, p *Principal, scopes []string) error {
+// authorized runs next as p if p holds every permission, and is a 403 naming those it lacks
+// otherwise.
+func authorized(c echo.Context, next echo.HandlerFunc, p *Principal, permissions []string) error {
 	var missing []string
-	for _, scope := range scopes {
-		if !p.Has(scope) {
-			missing = append(missing, scope)
+	for _, perm := range permissions {
+		if !p.Has(perm) {
+			missing = append(missing, perm)
 		}
 	}
 	if len(missing) > 0 {
@@ -174,14 +173,14 @@ func authorized(c echo.Context, next echo.HandlerFunc, p *Principal, scopes []st
 // portalSession authenticates a request made with a portal session token: only operations
 // whose security lists a scheme marked x-portal-session accept one, for the session's recipient.
 func portalSession(c echo.Context, next echo.HandlerFunc, sessions SessionFinder, route *contract.Route, token string, now func() time.Time) error {
-	var req *contract.Requirement
-	for i, r := range route.Security {
+	allowed := false
+	for _, r := range route.Security {
 		if on, _ := r.Scheme.Extensions["x-portal-session"].(bool); on {
-			req = &route.Security[i]
+			allowed = true
 			break
 		}
 	}
-	if req == nil {
+	if !allowed {
 		return problem.New(http.StatusForbidden, "A portal session cannot call this operation")
 	}
 	s, err := sessions.FindPortalSession(c.Request().Context(), token)
@@ -201,7 +200,7 @@ func portalSession(c echo.Context, next echo.HandlerFunc, sessions SessionFinder
 			return problem.New(http.StatusForbidden, "The portal session is not for this %s", name)
 		}
 	}
-	return authorized(c, next, p, req.Scopes)
+	return authorized(c, next, p, route.Permissions)
 }
 
 func sameUUID(a, b string) bool {

@@ -1,6 +1,7 @@
 // Package contract makes a surface's OpenAPI spec the contract its HTTP handlers are held to:
 // it finds the operation a request is for (404/405 otherwise), exposes the operation's security
-// requirements so authentication reads permissions from the spec, and validates requests with
+// requirements and permissions (x-permissions) so authentication reads them from the spec, and
+// validates requests with
 // kin-openapi (parameters, formats, enums, bodies, body size) before any handler runs.
 package contract
 
@@ -11,13 +12,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zone names resolve even where the system has no zoneinfo
-	"unicode"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -57,11 +61,11 @@ type Spec struct {
 	Prefix string
 	// BodyLimit is the largest request body in bytes; larger ones get 413.
 	BodyLimit int64
-	// AcceptCamelCase renames top-level request body fields given in camelCase to the
-	// documented snake_case field of the same name, for APIs whose clients send both.
-	AcceptCamelCase bool
-	router          routers.Router
-	security        map[*openapi3.Operation][]Requirement // by operation, from Load
+	router    routers.Router
+	security  map[*openapi3.Operation]access                // by operation, from Load
+	aliases   map[*openapi3.Operation]map[string]string     // by operation: body alias → property (x-alias-of)
+	params    map[*openapi3.Operation][]*openapi3.Parameter // by operation, its path item's included
+	rawPaths  map[*openapi3.Operation][][]string            // by operation, its RawStrings fields
 }
 
 // Load parses and validates a spec mounted at prefix.
@@ -74,51 +78,189 @@ func Load(data []byte, prefix string) (*Spec, error) {
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, fmt.Errorf("invalid spec: %w", err)
 	}
-	// The router matches servers' hosts when there are any; we match on the path below the
-	// prefix instead, so it gets a copy without servers.
-	routed := *doc
-	routed.Servers = nil
-	router, err := gorillamux.NewRouter(&routed)
+	router, err := newRouter(doc, false)
 	if err != nil {
 		return nil, err
 	}
 	s := &Spec{Doc: doc, Prefix: prefix, BodyLimit: DefaultBodyLimit, router: router,
-		security: map[*openapi3.Operation][]Requirement{}}
-	// Each operation's security alternatives, resolved once here rather than per request.
-	for _, item := range doc.Paths.Map() {
-		for _, op := range item.Operations() {
+		security: map[*openapi3.Operation]access{}, aliases: map[*openapi3.Operation]map[string]string{},
+		params: map[*openapi3.Operation][]*openapi3.Parameter{}, rawPaths: map[*openapi3.Operation][][]string{}}
+	// Each operation's security alternatives, permissions, parameters and raw-string fields,
+	// resolved once here rather than per request.
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
 			if _, done := s.security[op]; done {
 				continue // an operation shared by two path items
 			}
-			security := op.Security
-			if security == nil {
-				security = &doc.Security
+			s.params[op] = operationParams(item, op)
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				if mt := op.RequestBody.Value.Content.Get(echo.MIMEApplicationJSON); mt != nil {
+					s.rawPaths[op] = rawStringPaths(mt.Schema, nil, 0)
+				}
 			}
-			for _, alt := range *security {
-				names := make([]string, 0, len(alt))
-				for name := range alt {
-					names = append(names, name)
-				}
-				sort.Strings(names)
-				for _, name := range names {
-					ref := doc.Components.SecuritySchemes[name]
-					if ref == nil || ref.Value == nil {
-						return nil, fmt.Errorf("spec: operation %s uses undefined security scheme %q", op.OperationID, name)
-					}
-					s.security[op] = append(s.security[op], Requirement{SchemeName: name, Scheme: ref.Value, Scopes: alt[name]})
-				}
+			a, err := operationAccess(doc, op)
+			if err != nil {
+				return nil, fmt.Errorf("spec: %s %s (%s): %w", method, path, op.OperationID, err)
+			}
+			s.security[op] = a
+			if s.aliases[op], err = bodyAliases(op); err != nil {
+				return nil, fmt.Errorf("spec: %s %s (%s): %w", method, path, op.OperationID, err)
 			}
 		}
 	}
 	return s, nil
 }
 
-// Requirement is one way to satisfy an operation's security: a scheme and the permissions
-// (scopes) a credential presented through it must hold.
+// newRouter routes doc's paths on the path alone (the router would match servers' hosts when
+// there are any, so it gets a copy without servers). A path item with servers of its own is
+// not under the surface's prefix: its surface serves it itself, elsewhere (the Ingest API's
+// public receiving URL), so it is routed only when external is set, and then alone.
+func newRouter(doc *openapi3.T, external bool) (routers.Router, error) {
+	routed := *doc
+	routed.Servers = nil
+	routed.Paths = openapi3.NewPaths()
+	for path, item := range doc.Paths.Map() {
+		if (len(item.Servers) > 0) != external {
+			continue
+		}
+		copied := *item
+		copied.Servers = nil
+		routed.Paths.Set(path, &copied)
+	}
+	return gorillamux.NewRouter(&routed)
+}
+
+// External returns the spec of the paths that declare servers of their own (served by their
+// surface outside its prefix), routed from the root, or nil when there are none: tests hold
+// those responses to the spec too. Paths are taken as relative to the first server's path.
+func (s *Spec) External() (*Spec, error) {
+	prefix, found := "", false
+	for _, item := range s.Doc.Paths.Map() {
+		if len(item.Servers) == 0 {
+			continue
+		}
+		found = true
+		if u, err := url.Parse(item.Servers[0].URL); err == nil {
+			prefix = strings.TrimSuffix(u.Path, "/")
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	router, err := newRouter(s.Doc, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Spec{Doc: s.Doc, Prefix: prefix, BodyLimit: s.BodyLimit, router: router, security: s.security,
+		aliases: s.aliases, params: s.params, rawPaths: s.rawPaths}, nil
+}
+
+// operationParams are the parameters of op, those of its path item included (op's own win).
+func operationParams(item *openapi3.PathItem, op *openapi3.Operation) []*openapi3.Parameter {
+	var out []*openapi3.Parameter
+	seen := map[string]bool{}
+	for _, ps := range []openapi3.Parameters{op.Parameters, item.Parameters} {
+		for _, p := range ps {
+			if p.Value == nil || seen[p.Value.In+" "+p.Value.Name] {
+				continue
+			}
+			seen[p.Value.In+" "+p.Value.Name] = true
+			out = append(out, p.Value)
+		}
+	}
+	return out
+}
+
+// rawStringPaths lists the fields of a body schema marked RawStrings, as paths of keys ("*"
+// for an array's items or an object's additional properties).
+func rawStringPaths(ref *openapi3.SchemaRef, path []string, depth int) [][]string {
+	if ref == nil || ref.Value == nil || depth > 16 {
+		return nil
+	}
+	sc := ref.Value
+	if v, _ := sc.Extensions[RawStrings].(bool); v {
+		return [][]string{path}
+	}
+	var out [][]string
+	for name, p := range sc.Properties {
+		out = append(out, rawStringPaths(p, append(slices.Clone(path), name), depth+1)...)
+	}
+	out = append(out, rawStringPaths(sc.Items, append(slices.Clone(path), "*"), depth+1)...)
+	out = append(out, rawStringPaths(sc.AdditionalProperties.Schema, append(slices.Clone(path), "*"), depth+1)...)
+	for _, group := range [][]*openapi3.SchemaRef{sc.AllOf, sc.OneOf, sc.AnyOf} {
+		for _, x := range group {
+			out = append(out, rawStringPaths(x, path, depth+1)...)
+		}
+	}
+	return out
+}
+
+// access is what an operation accepts as credentials and what they must be allowed to do.
+type access struct {
+	requirements []Requirement
+	permissions  []string
+}
+
+// PermissionsExtension is the operation extension listing the permissions a credential needs
+// to call it, all of them. OpenAPI 3.0.3 reserves security scopes for OAuth2 and OpenID
+// Connect, so the requirements of http and apiKey schemes carry none and permissions live here.
+const PermissionsExtension = "x-permissions"
+
+// operationAccess resolves an operation's security (its own, else the document's) and its
+// x-permissions. An operation that needs a credential must say which permissions it needs —
+// an empty list where any valid credential will do — so that a forgotten x-permissions
+// cannot leave an operation open to every key; a public one (no security) must list none.
+func operationAccess(doc *openapi3.T, op *openapi3.Operation) (access, error) {
+	security := op.Security
+	if security == nil {
+		security = &doc.Security
+	}
+	var a access
+	for _, alt := range *security {
+		names := make([]string, 0, len(alt))
+		for name := range alt {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			ref := doc.Components.SecuritySchemes[name]
+			if ref == nil || ref.Value == nil {
+				return access{}, fmt.Errorf("uses undefined security scheme %q", name)
+			}
+			if len(alt[name]) > 0 && ref.Value.Type != "oauth2" && ref.Value.Type != "openIdConnect" {
+				return access{}, fmt.Errorf("security scheme %q (%s) has scopes %v; list permissions in %s", name, ref.Value.Type, alt[name], PermissionsExtension)
+			}
+			a.requirements = append(a.requirements, Requirement{SchemeName: name, Scheme: ref.Value})
+		}
+	}
+	raw, listed := op.Extensions[PermissionsExtension]
+	switch {
+	case !listed && len(a.requirements) > 0:
+		return access{}, fmt.Errorf("needs a credential but has no %s (list its permissions, or [] when any valid credential may call it)", PermissionsExtension)
+	case listed && len(a.requirements) == 0:
+		return access{}, fmt.Errorf("is public (no security requirement) but lists %s", PermissionsExtension)
+	case !listed:
+		return a, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return access{}, fmt.Errorf("%s must be a list of permission names", PermissionsExtension)
+	}
+	a.permissions = make([]string, 0, len(list))
+	for _, v := range list {
+		p, ok := v.(string)
+		if !ok || p == "" {
+			return access{}, fmt.Errorf("%s must be a list of permission names, has %v", PermissionsExtension, v)
+		}
+		a.permissions = append(a.permissions, p)
+	}
+	return a, nil
+}
+
+// Requirement is one way to present an operation's credential: a security scheme.
 type Requirement struct {
 	SchemeName string
 	Scheme     *openapi3.SecurityScheme
-	Scopes     []string
 }
 
 // Route is the operation a request was matched to.
@@ -127,7 +269,10 @@ type Route struct {
 	PathParams map[string]string
 	// Security lists the alternatives; empty means the operation is public.
 	Security []Requirement
-	route    *routers.Route
+	// Permissions are those a credential needs, every one of them (the operation's
+	// x-permissions); empty when any valid credential may call it.
+	Permissions []string
+	route       *routers.Route
 }
 
 const routeKey = "contract.route"
@@ -164,7 +309,8 @@ func (s *Spec) Match() echo.MiddlewareFunc {
 					params[k] = u
 				}
 			}
-			r := &Route{Operation: route.Operation, PathParams: params, Security: s.security[route.Operation], route: route}
+			a := s.security[route.Operation]
+			r := &Route{Operation: route.Operation, PathParams: params, Security: a.requirements, Permissions: a.permissions, route: route}
 			c.Set(routeKey, r)
 			return next(c)
 		}
@@ -172,11 +318,19 @@ func (s *Spec) Match() echo.MiddlewareFunc {
 }
 
 // Validate checks each request against its operation (run after Match): the body size limit
-// (413), then parameters and body against the schemas, reporting every problem at once (400).
+// (413), then what the schemas cannot say (parameters with NUL or bytes that are not UTF-8, a
+// single-valued query parameter given twice, a JSON body that is not exactly one valid JSON
+// value, or has a duplicate key, NUL, an unpaired surrogate or invalid UTF-8 in a string; see
+// checkJSON), then parameters and body against the schemas, reporting every problem at once
+// (400).
 func (s *Spec) Validate() echo.MiddlewareFunc {
 	opts := &openapi3filter.Options{
 		MultiError:         true,
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // auth is its own middleware
+		// Without the schema and the value in each error's message: kin-openapi renders the
+		// message of every error of an allOf eagerly, and with the value in it a body of n
+		// unknown keys took time quadratic in n (4,000 keys, 7.7 s). Details does not read them.
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()},
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -185,6 +339,9 @@ func (s *Spec) Validate() echo.MiddlewareFunc {
 				return errors.New("contract: Validate used without Match")
 			}
 			req := c.Request()
+			if details := s.checkParams(req, r); len(details) > 0 {
+				return problem.Invalid(problem.ValidationFailed, details...)
+			}
 			if req.Body != nil && req.Body != http.NoBody {
 				limit := s.BodyLimit
 				// An operation can raise its own limit (bulk endpoints) with x-max-body-bytes.
@@ -198,8 +355,13 @@ func (s *Spec) Validate() echo.MiddlewareFunc {
 				if int64(len(body)) > limit {
 					return problem.New(http.StatusRequestEntityTooLarge, "Request body is larger than %d bytes", limit)
 				}
-				if s.AcceptCamelCase {
-					if body, err = snakeCaseAliases(body, r.Operation); err != nil {
+				if isJSON(req) && hasJSONBody(r.Operation) {
+					if details := checkJSON(body, s.rawPaths[r.Operation]); len(details) > 0 {
+						return problem.Invalid(problem.ValidationFailed, details...)
+					}
+				}
+				if aliases := s.aliases[r.Operation]; aliases != nil {
+					if body, err = renameAliases(body, aliases); err != nil {
 						return err
 					}
 				}
@@ -221,20 +383,111 @@ func (s *Spec) Validate() echo.MiddlewareFunc {
 	}
 }
 
+// checkParams reports the operation's parameters whose values no schema can allow: a NUL or
+// bytes that are not UTF-8 (PostgreSQL stores neither in text), and a query parameter that is
+// not an array given more than once (which value would count?).
+func (s *Spec) checkParams(req *http.Request, r *Route) []problem.Detail {
+	var out []problem.Detail
+	var query url.Values
+	for _, p := range s.params[r.Operation] {
+		var values []string
+		switch p.In {
+		case openapi3.ParameterInPath:
+			if v, ok := r.PathParams[p.Name]; ok {
+				values = []string{v}
+			}
+		case openapi3.ParameterInQuery:
+			if query == nil {
+				query = req.URL.Query()
+			}
+			values = query[p.Name]
+			if len(values) > 1 && (p.Schema == nil || p.Schema.Value == nil || !p.Schema.Value.Type.Is(openapi3.TypeArray)) {
+				out = append(out, problem.Detail{Field: p.In + "." + p.Name, Message: "must be given once", Type: "type"})
+				continue
+			}
+		case openapi3.ParameterInHeader:
+			values = req.Header.Values(p.Name)
+		}
+		integer := p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type.Is(openapi3.TypeInteger)
+		for _, v := range values {
+			if msg := badText(v); msg != "" {
+				out = append(out, problem.Detail{Field: p.In + "." + p.Name, Message: msg, Type: "string_unicode"})
+				break
+			}
+			// kin-openapi takes 1e0 and 1.0 for integers, as JSON Schema does; the handlers'
+			// binders do not, and would answer in words of their own.
+			if _, err := strconv.ParseInt(v, 10, 64); integer && v != "" && err != nil {
+				out = append(out, problem.Detail{Field: p.In + "." + p.Name, Message: "must be an integer", Type: "type"})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// badText says what is wrong with a parameter value that holds NUL or is not UTF-8; "" when
+// neither.
+func badText(v string) string {
+	switch {
+	case strings.IndexByte(v, 0) >= 0:
+		return "must not contain the NUL character (%00)"
+	case !utf8.ValidString(v):
+		return "must be UTF-8 (percent-encoded bytes that are not UTF-8 were sent)"
+	}
+	return ""
+}
+
+// isJSON reports whether the request says its body is JSON.
+func isJSON(req *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	return err == nil && (mt == echo.MIMEApplicationJSON || strings.HasSuffix(mt, "+json"))
+}
+
+// hasJSONBody reports whether the operation takes a JSON request body.
+func hasJSONBody(op *openapi3.Operation) bool {
+	if op.RequestBody == nil || op.RequestBody.Value == nil {
+		return false
+	}
+	for mt := range op.RequestBody.Value.Content {
+		if mt == echo.MIMEApplicationJSON || strings.HasSuffix(mt, "+json") {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Spec) validate(req *http.Request, r *Route, opts *openapi3filter.Options) error {
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: r.PathParams, Route: r.route, Options: opts}
 	err := openapi3filter.ValidateRequest(req.Context(), in)
 	if err == nil {
 		return nil
 	}
-	details := Details(err)
-	return problem.Invalid(problem.ValidationFailed, details...)
+	out, more := details(err, maxDetails)
+	if more > 0 {
+		out = append(out, problem.Detail{Field: "body", Message: fmt.Sprintf("and %d more problems", more)})
+	}
+	return problem.Invalid(problem.ValidationFailed, out...)
 }
 
 // Details flattens kin-openapi's validation errors into one Detail per problem, naming the
 // field ("channel", "credentials.apiKey", "query.limit") without echoing the value sent.
 func Details(err error) []problem.Detail {
+	out, _ := details(err, -1)
+	return out
+}
+
+// details is Details, up to limit details (all when limit < 0) and the count of the others: a
+// body of 100,000 unknown keys is 100,000 errors, of which an answer shows maxDetails.
+func details(err error, limit int) ([]problem.Detail, int) {
 	var out []problem.Detail
+	more := 0
+	add := func(d func() problem.Detail) {
+		if limit >= 0 && len(out) >= limit {
+			more++
+			return
+		}
+		out = append(out, d())
+	}
 	var walk func(err error, prefix string)
 	walk = func(err error, prefix string) {
 		// A type switch, not errors.As: a RequestError unwraps to the MultiError inside it,
@@ -251,24 +504,35 @@ func Details(err error) []problem.Detail {
 			var pe *openapi3filter.ParseError
 			switch {
 			case e.Err == nil:
-				out = append(out, problem.Detail{Field: fieldOr(prefix, "body"), Message: e.Reason})
+				add(func() problem.Detail { return problem.Detail{Field: fieldOr(prefix, "body"), Message: e.Reason} })
 			case errors.Is(e.Err, openapi3filter.ErrInvalidRequired):
-				out = append(out, problem.Detail{Field: fieldOr(prefix, "body"), Message: "is required", Type: "required"})
+				add(func() problem.Detail {
+					return problem.Detail{Field: fieldOr(prefix, "body"), Message: "is required", Type: "required"}
+				})
 			case errors.As(e.Err, &pe) && e.RequestBody != nil:
-				out = append(out, problem.Detail{Field: "body", Message: "is not valid JSON", Type: "json"})
+				add(func() problem.Detail {
+					return problem.Detail{Field: "body", Message: "is not valid JSON", Type: "json"}
+				})
 			default:
 				walk(e.Err, prefix)
 			}
 		case *openapi3.SchemaError:
-			out = append(out, schemaDetail(e, prefix))
+			// An allOf's own error only says one of its schemas failed; the errors of those
+			// schemas (already marked with their paths) say what is wrong.
+			var inner openapi3.MultiError
+			if e.SchemaField == "allOf" && errors.As(e.Origin, &inner) {
+				walk(inner, prefix)
+				break
+			}
+			add(func() problem.Detail { return schemaDetail(e, prefix) })
 		case *openapi3filter.ParseError:
-			out = append(out, problem.Detail{Field: prefix, Message: e.Reason, Type: "type"})
+			add(func() problem.Detail { return problem.Detail{Field: prefix, Message: e.Reason, Type: "type"} })
 		default:
-			out = append(out, problem.Detail{Field: prefix, Message: err.Error()})
+			add(func() problem.Detail { return problem.Detail{Field: prefix, Message: err.Error()} })
 		}
 	}
 	walk(err, "")
-	return out
+	return out, more
 }
 
 func schemaDetail(se *openapi3.SchemaError, prefix string) problem.Detail {
@@ -299,7 +563,8 @@ func schemaDetail(se *openapi3.SchemaError, prefix string) problem.Detail {
 	if prefix != "" {
 		field = strings.TrimSuffix(prefix+"."+field, ".")
 	}
-	return problem.Detail{Field: field, Message: msg, Type: typ}
+	// A problem with the body as a whole (not an object, too few properties) names it.
+	return problem.Detail{Field: fieldOr(field, "body"), Message: msg, Type: typ}
 }
 
 func fieldOr(field, dflt string) string {
@@ -309,20 +574,54 @@ func fieldOr(field, dflt string) string {
 	return field
 }
 
-// snakeCaseAliases renames top-level keys of a JSON object body that are the camelCase
-// spelling of a documented snake_case property (baseUrl → base_url). Both spellings of one
-// field is a 400; anything that is not a JSON object is left for validation to judge.
-func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
+// AliasExtension marks a request body property as another spelling of a sibling property,
+// which it names (`baseUrl: {x-alias-of: base_url, deprecated: true, ...}`): Validate renames
+// it before validating, so handlers only ever see the documented field.
+const AliasExtension = "x-alias-of"
+
+// bodyAliases returns the aliases a request body schema declares, alias → property, or nil.
+func bodyAliases(op *openapi3.Operation) (map[string]string, error) {
 	if op.RequestBody == nil || op.RequestBody.Value == nil {
-		return body, nil
+		return nil, nil
 	}
 	mt := op.RequestBody.Value.Content.Get("application/json")
-	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil || len(mt.Schema.Value.Properties) == 0 {
-		return body, nil
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return nil, nil
 	}
-	props := mt.Schema.Value.Properties
-	if !hasUpperKey(body) {
-		return body, nil // the common case, snake_case already: no need to decode
+	var out map[string]string
+	for name, p := range mt.Schema.Value.Properties {
+		if p.Value == nil {
+			continue
+		}
+		raw, ok := p.Value.Extensions[AliasExtension]
+		if !ok {
+			continue
+		}
+		target, _ := raw.(string)
+		if _, exists := mt.Schema.Value.Properties[target]; !exists || target == name {
+			return nil, fmt.Errorf("property %s: %s %v names no other property of the body", name, AliasExtension, raw)
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[name] = target
+	}
+	return out, nil
+}
+
+// renameAliases renames the top-level keys of a JSON object body that are declared aliases
+// (baseUrl → base_url). Both spellings of one field is a 400; anything that is not a JSON
+// object is left for validation to judge.
+func renameAliases(body []byte, aliases map[string]string) ([]byte, error) {
+	present := false
+	for alias := range aliases {
+		if bytes.Contains(body, []byte(`"`+alias+`"`)) {
+			present = true // maybe as a key: decode to know
+			break
+		}
+	}
+	if !present {
+		return body, nil // the common case: no alias spelled anywhere, no need to decode
 	}
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(body, &obj) != nil {
@@ -330,20 +629,17 @@ func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
 	}
 	changed := false
 	var dup []problem.Detail
-	for k, v := range obj {
-		if _, ok := props[k]; ok {
+	for alias, target := range aliases {
+		v, ok := obj[alias]
+		if !ok {
 			continue
 		}
-		snake := toSnake(k)
-		if _, ok := props[snake]; !ok || snake == k {
+		if _, both := obj[target]; both {
+			dup = append(dup, problem.Detail{Field: target, Message: fmt.Sprintf("is given twice, as %s and %s", target, alias)})
 			continue
 		}
-		if _, both := obj[snake]; both {
-			dup = append(dup, problem.Detail{Field: snake, Message: fmt.Sprintf("is given twice, as %s and %s", snake, k)})
-			continue
-		}
-		obj[snake] = v
-		delete(obj, k)
+		obj[target] = v
+		delete(obj, alias)
 		changed = true
 	}
 	if len(dup) > 0 {
@@ -356,55 +652,10 @@ func snakeCaseAliases(body []byte, op *openapi3.Operation) ([]byte, error) {
 	return json.Marshal(obj)
 }
 
-// hasUpperKey reports whether a JSON document may have an object key with an upper-case ASCII
-// letter: a string followed by a colon. It scans bytes without decoding; a false positive only
-// costs the full decode it saves.
-func hasUpperKey(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		if b[i] != '"' {
-			continue
-		}
-		upper := false
-		j := i + 1
-		for ; j < len(b) && b[j] != '"'; j++ {
-			if b[j] == '\\' {
-				j++
-				continue
-			}
-			if b[j] >= 'A' && b[j] <= 'Z' {
-				upper = true
-			}
-		}
-		k := j + 1
-		for k < len(b) && (b[k] == ' ' || b[k] == '\t' || b[k] == '\n' || b[k] == '\r') {
-			k++
-		}
-		if upper && k < len(b) && b[k] == ':' {
-			return true
-		}
-		i = j
-	}
-	return false
-}
-
-func toSnake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			b.WriteRune(unicode.ToLower(r))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // ValidateResponse checks a response to req against the operation's declared responses:
 // an undeclared status code, a missing or wrong header or a body that does not match the
-// schema is an error. Tests use it to hold handlers to the spec.
+// schema is an error, and so is a null the schema refuses as strict tools read it (TakesNull).
+// Tests use it to hold handlers to the spec.
 func (s *Spec) ValidateResponse(req *http.Request, status int, header http.Header, body []byte) error {
 	rel := s.relative(req)
 	route, params, err := s.router.FindRoute(rel)
@@ -421,7 +672,18 @@ func (s *Spec) ValidateResponse(req *http.Request, status int, header http.Heade
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	in.SetBodyBytes(body)
-	return openapi3filter.ValidateResponse(req.Context(), in)
+	if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil {
+		return err
+	}
+	// kin-openapi takes null wherever `nullable` is true; strict readers of the spec do not.
+	if ref := route.Operation.Responses.Status(status); ref != nil && ref.Value != nil {
+		if mt := ref.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
+			if nulls := strictNulls(mt.Schema.Value, body); len(nulls) > 0 {
+				return fmt.Errorf("response body has nulls its schema refuses: %s", strings.Join(nulls, "; "))
+			}
+		}
+	}
+	return nil
 }
 
 // relative returns a shallow copy of req whose path is relative to the surface's prefix, the

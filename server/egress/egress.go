@@ -11,12 +11,14 @@ package egress
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -197,6 +199,37 @@ func Describe(err error) string {
 		return re.Error()
 	}
 	return strings.TrimSpace(err.Error())
+}
+
+// Code names in one word why a call got no (complete) answer, for grouping failures (Ingest's
+// delivery issues): refused_address, invalid_url, timeout, dns_lookup_failed,
+// connection_refused, connection_reset, tls_error, bad_response or network_error.
+func Code(err error) string {
+	var refused *RefusedError
+	var invalid *InvalidURLError
+	var dnsErr *net.DNSError
+	var re *ReadError
+	var tlsErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &refused):
+		return "refused_address"
+	case errors.As(err, &invalid):
+		return "invalid_url"
+	case Timeout(err):
+		return "timeout"
+	case errors.As(err, &dnsErr):
+		return "dns_lookup_failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection_refused"
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		return "connection_reset"
+	case errors.As(err, &tlsErr) || errors.As(err, &recordErr):
+		return "tls_error"
+	case errors.As(err, &re):
+		return "bad_response"
+	}
+	return "network_error"
 }
 
 // InvalidURLError is a URL that cannot be sent.

@@ -5,9 +5,11 @@ package problem
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -105,6 +107,12 @@ func From(err error) *Problem {
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
+		if he.Code == http.StatusBadRequest && he.Internal != nil {
+			// The handler could not decode a body that passed validation (1e0 or 1.0 for an
+			// integer field, a value its Go type refuses): a 400 naming the field, like every
+			// other invalid request, rather than the decoder's words.
+			return Invalid(ValidationFailed, decodeDetail(he.Internal))
+		}
 		msg := http.StatusText(he.Code)
 		if s, ok := he.Message.(string); ok && s != "" {
 			msg = s
@@ -115,6 +123,39 @@ func From(err error) *Problem {
 		return &Problem{Status: he.Code, Message: msg}
 	}
 	return &Problem{Status: http.StatusInternalServerError, Message: "Internal server error", Cause: err}
+}
+
+// decodeDetail says which field of a JSON body could not be decoded, and why.
+func decodeDetail(err error) Detail {
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		field := ute.Field
+		if field == "" {
+			field = "body"
+		}
+		want := "a value of another type"
+		switch ute.Type.Kind() { //nolint:exhaustive // the kinds a body field has; the others keep the default wording
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "an integer in range, written without a fraction or exponent"
+		case reflect.Float32, reflect.Float64:
+			want = "a number"
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "a boolean"
+		case reflect.Slice, reflect.Array:
+			want = "an array"
+		case reflect.Map, reflect.Struct:
+			want = "an object"
+		}
+		return Detail{Field: field, Message: "must be " + want, Type: "type"}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return Detail{Field: "body", Message: "is not valid JSON", Type: "json"}
+	}
+	return Detail{Field: "body", Message: "could not be decoded: " + err.Error(), Type: "value_error"}
 }
 
 // limitReached is the 429 of a plan limit: the limit named in the message and the detail, and
@@ -138,6 +179,7 @@ func limitReached(le *store.LimitError) *Problem {
 var Codes = map[int]string{
 	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
 	405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "rate_limited",
+	431: "headers_too_large",
 }
 
 // RenderCoded writes {code, message, details[{field, message}]}, the code named by codes for

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/switchboard-dev/switchboard/gen/adminclient"
 	"github.com/switchboard-dev/switchboard/gen/callingclient"
 	"github.com/switchboard-dev/switchboard/gen/channelsclient"
+	"github.com/switchboard-dev/switchboard/gen/ingestclient"
 	"github.com/switchboard-dev/switchboard/gen/webhooksclient"
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
@@ -118,13 +120,18 @@ func New(t testing.TB, opts ...Option) *Env {
 	db := storetest.Open(t, dsn)
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
+	// The listener first: the server's public URL is its address.
+	ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+	t.Cleanup(ts.Close)
 	e, err := server.New(db, server.Config{AdminToken: AdminToken, Logger: log,
-		AllowPrivateEndpoints: !o.refusePrivate})
+		AllowPrivateEndpoints: !o.refusePrivate, PublicURL: "http://" + ts.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(e)
-	t.Cleanup(ts.Close)
+	// Served as `serve` serves it, requests Go refuses before routing included.
+	ts.Config = server.HTTPServer(e)
+	ts.Listener = server.Listener(ts.Listener, e)
+	ts.Start()
 	hc := &http.Client{Transport: &checker{t: t, next: http.DefaultTransport, specs: specs(t)}}
 	env := &Env{URL: ts.URL, DSN: dsn, DB: db, HTTP: hc, Logs: logs}
 	if o.workers != nil {
@@ -237,8 +244,29 @@ func (e *Env) Webhooks(t testing.TB, key string) *webhooksclient.ClientWithRespo
 		webhooksclient.WithRequestEditorFn(bearer(key)))
 }
 
-// Do sends a raw request (body may be nil) with headers given as name, value pairs.
+// Ingest returns a typed Ingest API client authenticating with key as a bearer token.
+func (e *Env) Ingest(t testing.TB, key string) *ingestclient.ClientWithResponses {
+	t.Helper()
+	return typed(t, ingestclient.NewClientWithResponses, e.URL+"/api/v1/ingest", ingestclient.WithHTTPClient(e.HTTP),
+		ingestclient.WithRequestEditorFn(bearer(key)))
+}
+
+// Do sends a raw request (body may be nil) with headers given as name, value pairs, and
+// returns the response's status and body.
 func (e *Env) Do(t testing.TB, method, path, body string, headers ...string) (int, []byte) {
+	t.Helper()
+	resp, b := e.Request(t, method, path, body, headers...)
+	return resp.StatusCode, b
+}
+
+// Reply is the status and header of a response whose body Request has read and closed.
+type Reply struct {
+	StatusCode int
+	Header     http.Header
+}
+
+// Request is Do for a test that checks the response's headers too.
+func (e *Env) Request(t testing.TB, method, path, body string, headers ...string) (Reply, []byte) {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -259,8 +287,11 @@ func (e *Env) Do(t testing.TB, method, path, body string, headers ...string) (in
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Reply{StatusCode: resp.StatusCode, Header: resp.Header}, b
 }
 
 var (
@@ -278,9 +309,20 @@ func specs(t testing.TB) map[string]*contract.Spec {
 				specsErr = err
 				return
 			}
-			if loaded[s.Prefix], err = contract.Load(data, s.Prefix); err != nil {
+			spec, err := contract.Load(data, s.Prefix)
+			if err != nil {
 				specsErr = err
 				return
+			}
+			loaded[s.Prefix] = spec
+			// Paths served outside the prefix (the Ingest API's receiving URL) are checked too.
+			ext, err := spec.External()
+			if err != nil {
+				specsErr = err
+				return
+			}
+			if ext != nil {
+				loaded[ext.Prefix] = ext
 			}
 		}
 	})
@@ -288,6 +330,23 @@ func specs(t testing.TB) map[string]*contract.Spec {
 		t.Fatal(specsErr)
 	}
 	return loaded
+}
+
+// MatchesSpec checks a response the test received by other means than the Env's clients (a raw
+// connection, say) against the spec of the operation method and path are for: nil when the
+// status is declared and the headers and body match.
+func MatchesSpec(t testing.TB, method, path string, status int, header http.Header, body []byte) error {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, "http://switchboard"+path, nil)
+	if err != nil {
+		return err
+	}
+	for prefix, spec := range specs(t) {
+		if (path == prefix || strings.HasPrefix(path, prefix+"/")) && spec.Operation(req) != nil {
+			return spec.ValidateResponse(req, status, header, body)
+		}
+	}
+	return fmt.Errorf("no operation for %s %s", method, path)
 }
 
 // checker validates every response of a surface against that surface's spec.
@@ -314,7 +373,7 @@ func (c *checker) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	for prefix, spec := range c.specs {
-		if req.URL.Path != prefix && !strings.HasPrefix(req.URL.Path, prefix+"/") {
+		if req.URL.Path != prefix && !strings.HasPrefix(req.URL.Path, prefix+"/") && prefix != "" {
 			continue
 		}
 		if spec.Operation(req) == nil {

@@ -25,6 +25,12 @@ type WebhookApp struct {
 // NewWebhookApp makes a WebhookApp whose recipient is customer_123, publishing eventTypes.
 func NewWebhookApp(t testing.TB, env *Env, eventTypes ...string) *WebhookApp {
 	t.Helper()
+	return NewWebhookAppFor(t, env, "customer_123", eventTypes...)
+}
+
+// NewWebhookAppFor makes a WebhookApp whose recipient is recipientID, publishing eventTypes.
+func NewWebhookAppFor(t testing.TB, env *Env, recipientID string, eventTypes ...string) *WebhookApp {
+	t.Helper()
 	ctx := context.Background()
 	ws, key := env.Workspace(t, "*")
 	c := env.Webhooks(t, key)
@@ -32,18 +38,24 @@ func NewWebhookApp(t testing.TB, env *Env, eventTypes ...string) *WebhookApp {
 	if err != nil || app.JSON201 == nil {
 		t.Fatalf("create app: %v %s", err, app.Body)
 	}
-	f := &WebhookApp{Env: env, Client: c, Workspace: ws, Key: key, App: app.JSON201.AppId, Recipient: "customer_123"}
+	f := &WebhookApp{Env: env, Client: c, Workspace: ws, Key: key, App: app.JSON201.AppId, Recipient: recipientID}
 	for _, et := range eventTypes {
 		res, err := c.PublishEventTypeWithResponse(ctx, f.App, et, webhooksclient.PublishEventTypeRequest{})
 		if err != nil || res.JSON201 == nil {
 			t.Fatalf("publish %s: %v %s", et, err, res.Body)
 		}
 	}
-	r, err := c.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: f.Recipient})
-	if err != nil || r.JSON201 == nil {
-		t.Fatalf("create recipient: %v %s", err, r.Body)
-	}
+	f.AddRecipient(t, recipientID)
 	return f
+}
+
+// AddRecipient creates a recipient id of the app; it fails the test unless the answer is 201.
+func (f *WebhookApp) AddRecipient(t testing.TB, id string) {
+	t.Helper()
+	r, err := f.Client.CreateRecipientWithResponse(context.Background(), f.App, webhooksclient.CreateRecipientRequest{RecipientId: id})
+	if err != nil || r.JSON201 == nil {
+		t.Fatalf("create recipient %s: %v %s", id, err, r.Body)
+	}
 }
 
 // Endpoint creates an endpoint of the recipient at url, edited by edit.

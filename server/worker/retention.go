@@ -65,6 +65,17 @@ func (w *webhookRetention) Work(ctx context.Context, job *river.Job[store.Webhoo
 			"deleted_attempts", res.Attempts, "deleted_replays", res.Replays, "deleted_portal_sessions", res.PortalSessions)
 		return err
 	}
+	if !more {
+		// The Ingest ledger follows the same retention.
+		ing, err := w.db.PruneIngest(runCtx, cutoff, retentionBatch)
+		more = err != nil && runCtx.Err() != nil
+		if err != nil && !more {
+			w.log.Warn("ingest retention failed", "error", err)
+			return err
+		}
+		w.log.Info("ingest retention", "cutoff", cutoff.UTC(), "deleted_events", ing.Events, "deleted_deliveries", ing.Deliveries,
+			"deleted_attempts", ing.Attempts, "deleted_dedup_keys", ing.DedupKeys, "deleted_replays", ing.Replays, "more", more)
+	}
 	w.log.Info("webhook retention", "cutoff", cutoff.UTC(), "deleted_messages", res.Messages, "deleted_deliveries", res.Deliveries,
 		"deleted_attempts", res.Attempts, "deleted_replays", res.Replays, "deleted_portal_sessions", res.PortalSessions, "duration_ms", time.Since(started).Milliseconds(), "more", more)
 	if more {

@@ -29,7 +29,7 @@ func delivered(t *testing.T, db *store.DB) uuid.UUID {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := db.CreateWebhookApp(ctx, w.ID, "app", nil, nil)
+	a, err := db.CreateWebhookApp(ctx, w.ID, store.WebhookApp{Name: "app"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,11 +74,12 @@ const responseBodyLimit = 4 << 10
 // is not taken, and the job is snoozed instead of holding a worker.
 const maxRateWait = 2 * time.Second
 
-// webhookDelivery makes the attempts of one delivery (one message at one endpoint, a job
-// inserted with the message): signed HTTP attempts (Standard Webhooks), each recorded, retried
-// on the schedule with jitter (never sooner than the receiver's Retry-After), held while the
-// endpoint is paused, failed when it is disabled; an endpoint that answers 410 or keeps
-// failing is disabled.
+// webhookDelivery makes the attempts of one delivery: a message at an endpoint (Dispatch) or an
+// event at a destination (Ingest), one engine for both (the delivery's store.Target says
+// which): signed HTTP attempts (Standard Webhooks), each recorded, retried on the schedule with
+// jitter (never sooner than the receiver's Retry-After), held while the target is paused,
+// failed when it is disabled; a target that answers 410 or keeps failing is disabled. A
+// destination's failures also count in its delivery issues, which its next success resolves.
 type webhookDelivery struct {
 	river.WorkerDefaults[store.WebhookDeliveryArgs]
 	db   *store.DB
@@ -110,23 +111,23 @@ func (w *webhookDelivery) Work(ctx context.Context, job *river.Job[store.Webhook
 	if t.Status != store.DeliveryPending {
 		return nil // delivered by a replay meanwhile, held, or failed for good: nothing to do
 	}
-	switch t.EndpointStatus {
+	switch t.TargetStatus {
 	case store.EndpointDisabled:
-		reason := "The endpoint is disabled"
+		reason := "The " + t.Target.Kind + " is disabled"
 		if t.DisabledReason != nil {
 			reason += ": " + *t.DisabledReason
 		}
 		return w.db.FailDelivery(ctx, t.DeliveryID, reason)
 	case store.EndpointPaused:
-		held, err := w.db.HoldDelivery(ctx, t.DeliveryID, t.EndpointID)
+		held, err := w.db.HoldDelivery(ctx, t.DeliveryID, t.Target)
 		if err != nil || held {
 			return err
 		}
 		// Resumed between the two reads: deliver.
 	}
 	if t.RateLimit != nil {
-		// The endpoint's budget is shared by every process (see store.ReserveEndpointSlot).
-		wait, reserved, err := w.db.ReserveEndpointSlot(ctx, t.EndpointID, *t.RateLimit, maxRateWait)
+		// The target's budget is shared by every process (see store.ReserveSlot).
+		wait, reserved, err := w.db.ReserveSlot(ctx, t.Target, *t.RateLimit, maxRateWait)
 		if err != nil {
 			return err
 		}
@@ -150,8 +151,8 @@ func (w *webhookDelivery) Work(ctx context.Context, job *river.Job[store.Webhook
 		if err := w.db.RecordAttempt(ctx, rec); err != nil {
 			return err
 		}
-		if t.FailingSince != nil {
-			return w.db.EndpointSucceeded(ctx, t.EndpointID)
+		if t.FailingSince != nil || t.OpenIssues {
+			return w.db.TargetSucceeded(ctx, t.Target)
 		}
 		return nil
 	}
@@ -166,16 +167,20 @@ func (w *webhookDelivery) Work(ctx context.Context, job *river.Job[store.Webhook
 		return err
 	}
 	if gone {
-		if err := w.db.DisableEndpoint(ctx, t.EndpointID, "The endpoint answered 410 Gone"); err != nil {
+		if err := w.db.DisableTarget(ctx, t.Target, "The "+t.Target.Kind+" answered 410 Gone"); err != nil {
 			return err
 		}
-	} else {
-		disabled, err := w.db.EndpointFailed(ctx, t.EndpointID, w.o.Now().Add(-w.opts.DisableAfter))
+	}
+	// A disabled endpoint's failure record stays as it was; a destination's failure still
+	// counts in its delivery issue.
+	if !gone || t.Target.Kind == store.TargetDestination {
+		disabled, err := w.db.TargetFailed(ctx, t.Target, w.o.Now().Add(-w.opts.DisableAfter),
+			store.Failure{DeliveryID: t.DeliveryID, Kind: res.kind})
 		if err != nil {
 			return err
 		}
-		if disabled {
-			w.o.Logger.Warn("webhook endpoint disabled after failing too long", "endpoint_id", t.EndpointID)
+		if disabled && !gone {
+			w.o.Logger.Warn("webhook "+t.Target.Kind+" disabled after failing too long", t.Target.Kind+"_id", t.Target.ID)
 		}
 	}
 	if rec.NextAttemptAt != nil {
@@ -202,9 +207,13 @@ type result struct {
 	body, err  *string
 	duration   time.Duration
 	retryAfter time.Duration
+	// kind names a failure for the issue it counts in: "http_503", or egress.Code's word.
+	kind string
 }
 
-// attempt POSTs the message to the endpoint with the Standard Webhooks headers.
+// attempt sends the delivery to its target with the Standard Webhooks headers: a message as
+// the JSON envelope it was stored as; an event byte for byte, with the method, content type and
+// vendor headers it was received with, and the inbound verification status.
 func (w *webhookDelivery) attempt(ctx context.Context, t store.DeliveryTask) result {
 	started := time.Now()
 	ts := w.o.Now().Unix()
@@ -212,23 +221,48 @@ func (w *webhookDelivery) attempt(ctx context.Context, t store.DeliveryTask) res
 	for _, o := range t.Secrets.Old {
 		secrets = append(secrets, o.Key)
 	}
-	body := []byte(t.Body)
-	sig, err := signature.Signatures(secrets, t.MessageID, ts, body)
+	sig, err := signature.Signatures(secrets, t.WebhookID, ts, t.Body)
 	if err != nil {
-		return failure(started, "cannot sign: "+err.Error())
+		return failure(started, "cannot sign: "+err.Error(), "signing_failed")
 	}
-	h := make(http.Header, len(t.Headers)+4)
+	h := make(http.Header, len(t.Forward)+len(t.Headers)+8)
+	for k, vs := range t.Forward {
+		h[http.CanonicalHeaderKey(k)] = vs
+	}
 	for k, v := range t.Headers {
 		h.Set(k, v)
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", "Switchboard-Webhooks/1.0")
-	h.Set("webhook-id", t.MessageID)
+	if t.ContentType != "" {
+		h.Set("Content-Type", t.ContentType)
+	} else {
+		h.Del("Content-Type")
+	}
+	if t.Forward == nil {
+		h.Set("User-Agent", "Switchboard-Webhooks/1.0")
+	}
+	h.Set("webhook-id", t.WebhookID)
 	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	h.Set("webhook-signature", sig)
-	resp, err := w.http.Do(ctx, egress.Request{URL: t.URL, Header: h, Body: body})
+	req := egress.Request{Method: t.Method, URL: t.URL, Header: h, Body: t.Body}
+	if t.Target.Kind == store.TargetDestination {
+		h.Set(VerificationHeader, t.Verification)
+		if t.SourceID != nil {
+			h.Set(SourceHeader, t.SourceID.String())
+		}
+		if a := t.Auth; a != nil {
+			switch a.Type {
+			case store.AuthBearer:
+				h.Set("Authorization", "Bearer "+a.Secret)
+			case store.AuthBasic:
+				req.Username, req.Password = a.Username, a.Secret
+			case store.AuthAPIKey:
+				h.Set(a.Header, a.Secret)
+			}
+		}
+	}
+	resp, err := w.http.Do(ctx, req)
 	if resp == nil {
-		return failure(started, egress.Describe(err))
+		return failure(started, egress.Describe(err), egress.Code(err))
 	}
 	// An answer whose body broke off still counts by its status.
 	res := result{status: &resp.StatusCode, duration: time.Since(started), ok: resp.OK()}
@@ -237,15 +271,23 @@ func (w *webhookDelivery) attempt(ctx context.Context, t store.DeliveryTask) res
 		res.body = &s
 	}
 	if !res.ok {
-		msg := fmt.Sprintf("The endpoint answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+		msg := fmt.Sprintf("The %s answered %d %s", t.Target.Kind, resp.StatusCode, http.StatusText(resp.StatusCode))
 		res.err = &msg
+		res.kind = "http_" + strconv.Itoa(resp.StatusCode)
 		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), w.o.Now())
 	}
 	return res
 }
 
-func failure(started time.Time, msg string) result {
-	return result{err: &msg, duration: time.Since(started)}
+// VerificationHeader carries an event's inbound signature status (verified, failed or
+// unchecked) to its destinations, as Hookdeck's x-hookdeck-verified does.
+const VerificationHeader = "X-Switchboard-Verification"
+
+// SourceHeader carries the id of the source an event was received at.
+const SourceHeader = "X-Switchboard-Source-Id"
+
+func failure(started time.Time, msg, kind string) result {
+	return result{err: &msg, duration: time.Since(started), kind: kind}
 }
 
 // parseRetryAfter reads a Retry-After header (seconds or an HTTP date); 0 when absent or bad.

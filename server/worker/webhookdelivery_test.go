@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-dev/switchboard/gen/webhooksclient"
 	"github.com/switchboard-dev/switchboard/server/servertest"
 	"github.com/switchboard-dev/switchboard/server/signature"
+	"github.com/switchboard-dev/switchboard/server/worker"
 	"github.com/switchboard-dev/switchboard/store/storetest"
 )
 
@@ -21,9 +22,7 @@ import (
 // later (the schedule says 200 ms), and the attempts record the whole story.
 func TestRetryHonoursRetryAfter(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	recv := servertest.NewReceiver(t)
+	f, recv := deliveringApp(t, servertest.FastWorkers(), "invoice.paid")
 	recv.SetRespond(func(n int, w http.ResponseWriter) {
 		if n == 1 {
 			w.Header().Set("Retry-After", "1")
@@ -71,15 +70,21 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// deliveringApp starts a server with the background workers (opts) and returns a WebhookApp on
+// it publishing eventTypes, and a receiver for its endpoints.
+func deliveringApp(t *testing.T, opts worker.Options, eventTypes ...string) (*servertest.WebhookApp, *servertest.Receiver) {
+	t.Helper()
+	env := servertest.New(t, servertest.WithWorkers(opts))
+	return servertest.NewWebhookApp(t, env, eventTypes...), servertest.NewReceiver(t)
+}
+
 var ctx = context.Background()
 
 // TestGoneDisablesEndpoint: 410 ends the delivery and disables the endpoint, saying why; later
 // messages are not sent to it.
 func TestGoneDisablesEndpoint(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	recv := servertest.NewReceiver(t)
+	f, recv := deliveringApp(t, servertest.FastWorkers(), "invoice.paid")
 	recv.SetRespond(func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) })
 	ep := f.Endpoint(t, recv.URL)
 	m := f.Send(t, "invoice.paid", `{}`)
@@ -105,9 +110,7 @@ func TestFailingEndpointDisabled(t *testing.T) {
 	opts := servertest.FastWorkers()
 	// Long enough for the first message's three attempts (200 ms apart) to fail before it.
 	opts.Webhooks.DisableAfter = 2 * time.Second
-	env := servertest.New(t, servertest.WithWorkers(opts))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	recv := servertest.NewReceiver(t)
+	f, recv := deliveringApp(t, opts, "invoice.paid")
 	recv.SetRespond(func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) })
 	ep := f.Endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(3) })
 	m := f.Send(t, "invoice.paid", `{}`)
@@ -137,9 +140,7 @@ func TestFailingEndpointDisabled(t *testing.T) {
 // held message.
 func TestPausedEndpointHoldsDeliveries(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	recv := servertest.NewReceiver(t)
+	f, recv := deliveringApp(t, servertest.FastWorkers(), "invoice.paid")
 	ep := f.Endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) {
 		b.Status = ptr(webhooksclient.CreateEndpointRequestStatusPaused)
 	})
@@ -204,9 +205,7 @@ func TestTimeout(t *testing.T) {
 	t.Parallel()
 	opts := servertest.FastWorkers()
 	opts.Webhooks.Timeout = 300 * time.Millisecond
-	env := servertest.New(t, servertest.WithWorkers(opts))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	recv := servertest.NewReceiver(t)
+	f, recv := deliveringApp(t, opts, "invoice.paid")
 	recv.SetRespond(func(_ int, w http.ResponseWriter) { time.Sleep(time.Second); w.WriteHeader(200) })
 	f.Endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) { b.MaxAttempts = ptr(1) })
 	m := f.Send(t, "invoice.paid", `{}`)
@@ -220,9 +219,8 @@ func TestTimeout(t *testing.T) {
 // matches (empty = all), with each endpoint's custom headers and its own signature.
 func TestFanOutFilterAndHeaders(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid", "invoice.voided")
-	all, paid, voided := servertest.NewReceiver(t), servertest.NewReceiver(t), servertest.NewReceiver(t)
+	f, all := deliveringApp(t, servertest.FastWorkers(), "invoice.paid", "invoice.voided")
+	paid, voided := servertest.NewReceiver(t), servertest.NewReceiver(t)
 	f.Endpoint(t, all.URL, func(b *webhooksclient.CreateEndpointRequest) {
 		b.Headers = &webhooksclient.EndpointHeaders{"X-Tenant": "acme"}
 	})
@@ -255,9 +253,7 @@ func TestFanOutFilterAndHeaders(t *testing.T) {
 // TestRotateSecret: after a rotation every delivery is signed with the new and the old secret.
 func TestRotateSecret(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	recv := servertest.NewReceiver(t)
+	f, recv := deliveringApp(t, servertest.FastWorkers(), "invoice.paid")
 	ep := f.Endpoint(t, recv.URL, func(b *webhooksclient.CreateEndpointRequest) {
 		b.Secret = ptr("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	})
@@ -288,9 +284,7 @@ func TestRotateSecret(t *testing.T) {
 // first message and delivers once.
 func TestIdempotentSends(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	recv := servertest.NewReceiver(t)
+	f, recv := deliveringApp(t, servertest.FastWorkers(), "invoice.paid")
 	f.Endpoint(t, recv.URL)
 	a := f.Send(t, "invoice.paid", `{"v":1}`, func(b *webhooksclient.SendMessageRequest) { b.MessageId = ptr("evt_42") })
 	b := f.Send(t, "invoice.paid", `{"v":2}`, func(b *webhooksclient.SendMessageRequest) { b.MessageId = ptr("evt_42") })
@@ -323,9 +317,7 @@ func TestIdempotentSends(t *testing.T) {
 // reports progress and completion.
 func TestBulkReplay(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid", "invoice.voided")
-	recv := servertest.NewReceiver(t)
+	f, recv := deliveringApp(t, servertest.FastWorkers(), "invoice.paid", "invoice.voided")
 	var mu sync.Mutex
 	up := false
 	recv.SetRespond(func(_ int, w http.ResponseWriter) {
@@ -414,9 +406,7 @@ func TestRateLimitSharedByProcesses(t *testing.T) {
 // path and query is delivered to, percent-encoded (a receiver refuses such a request line).
 func TestEndpointURLSentCanonical(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t, servertest.WithWorkers(servertest.FastWorkers()))
-	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	recv := servertest.NewReceiver(t)
+	f, recv := deliveringApp(t, servertest.FastWorkers(), "invoice.paid")
 	f.Endpoint(t, recv.URL+"/hooks/año?customer=Acme Inc&city=Zürich")
 	m := f.Send(t, "invoice.paid", `{}`)
 	got := recv.Wait(t, 1, 5*time.Second)

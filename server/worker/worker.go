@@ -7,7 +7,9 @@
 //   - webhookdelivery.go: make the signed attempts of one webhook delivery, on a retry
 //     schedule, holding, failing and disabling as the endpoint calls for;
 //   - bulkreplay.go: work through a bulk replay of webhook deliveries, batch by batch;
-//   - retention.go: delete webhook messages past their retention, periodically.
+//   - retention.go: delete webhook messages and Ingest events past their retention, periodically;
+//   - ingest.go: bulk replays of Ingest events, and the periodic backpressure check that opens
+//     and resolves backpressure issues (forwarding an event is a webhook delivery).
 //
 // The jobs are inserted by the store (package store, jobs.go holds their arguments) in the
 // statement or transaction that writes the rows causing them, so an accepted request is never
@@ -47,8 +49,11 @@ type Options struct {
 	RescueAfter time.Duration
 	// Dispatch tunes activity dispatch.
 	Dispatch DispatchOptions
-	// Webhooks tunes webhook delivery, bulk replays and retention.
+	// Webhooks tunes webhook delivery (of Dispatch messages and Ingest events alike), bulk
+	// replays and retention.
 	Webhooks WebhookOptions
+	// Ingest tunes the Ingest side's own background work (backpressure issues).
+	Ingest IngestOptions
 }
 
 // Runner is the running job client of one process.
@@ -70,6 +75,7 @@ func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, e
 	}
 	o.Dispatch.defaults()
 	o.Webhooks.defaults()
+	o.Ingest.defaults()
 
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -86,6 +92,8 @@ func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, e
 	river.AddWorker(workers, newWebhookDelivery(db, o))
 	river.AddWorker(workers, &bulkReplay{db: db})
 	river.AddWorker(workers, &webhookRetention{db: db, retention: o.Webhooks.Retention, now: o.Now, log: o.Logger})
+	river.AddWorker(workers, &ingestBulkReplay{db: db})
+	river.AddWorker(workers, &ingestBackpressure{db: db, after: o.Ingest.BackpressureAfter, log: o.Logger})
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			store.DispatchQueue: {MaxWorkers: o.Dispatch.Workers},
@@ -93,7 +101,7 @@ func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, e
 		},
 		RescueStuckJobsAfter: o.RescueAfter,
 		Workers:              workers,
-		PeriodicJobs:         retentionJobs(o.Webhooks.Retention),
+		PeriodicJobs:         append(retentionJobs(o.Webhooks.Retention), backpressureJobs(o.Ingest)...),
 		RetryPolicy:          fixedBackoff{schedule: o.Dispatch.Backoff, now: o.Now},
 		Logger:               o.Logger,
 		FetchCooldown:        20 * time.Millisecond,

@@ -7,13 +7,10 @@
 
 import createClient from "openapi-fetch";
 import type { components, paths } from "../out/admin";
+import { assertNotAny } from "../notany";
 
 type Permission = components["schemas"]["Permission"];
 type Workspace = components["schemas"]["Workspace"];
-
-// Compile-time guard: `IsAny<T>` is `true` only for `any`.
-type IsAny<T> = 0 extends 1 & T ? true : false;
-function assertNotAny<T>(_value: T, _notAny: IsAny<T> extends true ? never : true): void {}
 
 const admin = createClient<paths>({
   baseUrl: "http://127.0.0.1:8080/admin/v1",

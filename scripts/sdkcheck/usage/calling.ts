@@ -9,13 +9,10 @@
 
 import createClient from "openapi-fetch";
 import type { components, paths } from "../out/calling";
+import { assertNotAny } from "../notany";
 
 type CallExecutionConfig = components["schemas"]["CallExecutionConfig"];
 type Decision = components["schemas"]["Decision"];
-
-// Compile-time guard: `IsAny<T>` is `true` only for `any`.
-type IsAny<T> = 0 extends 1 & T ? true : false;
-function assertNotAny<T>(_value: T, _notAny: IsAny<T> extends true ? never : true): void {}
 
 const client = createClient<paths>({
   baseUrl: "http://127.0.0.1:8080/calling",

@@ -8,13 +8,10 @@
 
 import createClient from "openapi-fetch";
 import type { components, paths } from "../out/channels";
+import { assertNotAny } from "../notany";
 
 type Channel = components["schemas"]["Channel"];
 type ChannelStatus = components["schemas"]["ChannelStatus"];
-
-// Compile-time guard: `IsAny<T>` is `true` only for `any`.
-type IsAny<T> = 0 extends 1 & T ? true : false;
-function assertNotAny<T>(_value: T, _notAny: IsAny<T> extends true ? never : true): void {}
 
 // The spec's server is http://127.0.0.1:8080/workspaces: paths are relative to it.
 const client = createClient<paths>({

@@ -31,11 +31,7 @@ func (h *Handler) ListDispatchProviders(ctx context.Context, _ api.ListDispatchP
 	if err != nil {
 		return nil, err
 	}
-	out := make(api.ListDispatchProviders200JSONResponse, 0, len(providers))
-	for _, p := range providers {
-		out = append(out, toProvider(p))
-	}
-	return out, nil
+	return convertAll[api.ListDispatchProviders200JSONResponse](providers, toProvider), nil
 }
 
 // ListChannelDefinitions lists one provider's channels.
@@ -44,11 +40,7 @@ func (h *Handler) ListChannelDefinitions(ctx context.Context, req api.ListChanne
 	if err != nil {
 		return nil, err
 	}
-	out := make(api.ListChannelDefinitions200JSONResponse, 0, len(defs))
-	for _, d := range defs {
-		out = append(out, toDefinition(d))
-	}
-	return out, nil
+	return convertAll[api.ListChannelDefinitions200JSONResponse](defs, toDefinition), nil
 }
 
 // ListDispatchConfigs lists the workspace's configs.
@@ -62,11 +54,7 @@ func (h *Handler) ListDispatchConfigs(ctx context.Context, req api.ListDispatchC
 	if err != nil {
 		return nil, err
 	}
-	out := make(api.ListDispatchConfigs200JSONResponse, 0, len(configs))
-	for _, c := range configs {
-		out = append(out, toConfig(c))
-	}
-	return out, nil
+	return convertAll[api.ListDispatchConfigs200JSONResponse](configs, toConfig), nil
 }
 
 // CreateDispatchConfig creates a config after checking it against the provider's channel

@@ -24,11 +24,7 @@ func (h *Handler) ListUserRetentionStatuses(ctx context.Context, req api.ListUse
 	if err != nil {
 		return nil, err
 	}
-	out := make(api.ListUserRetentionStatuses200JSONResponse, 0, len(es))
-	for _, e := range es {
-		out = append(out, toUserStatus(e))
-	}
-	return out, nil
+	return convertAll[api.ListUserRetentionStatuses200JSONResponse](es, toUserStatus), nil
 }
 
 // CreateUserRetentionStatus adds a status to the catalog.
@@ -46,11 +42,7 @@ func (h *Handler) ListActivityReasons(ctx context.Context, _ api.ListActivityRea
 	if err != nil {
 		return nil, err
 	}
-	out := make(api.ListActivityReasons200JSONResponse, 0, len(es))
-	for _, e := range es {
-		out = append(out, toReason(e))
-	}
-	return out, nil
+	return convertAll[api.ListActivityReasons200JSONResponse](es, toReason), nil
 }
 
 // CreateActivityReason adds a reason to the catalog.
@@ -160,11 +152,7 @@ func (h *Handler) ListActivities(ctx context.Context, req api.ListActivitiesRequ
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListActivities200JSONResponse{Data: make([]api.Activity, 0, len(as)), Meta: pageMeta(page, limit, total)}
-	for _, a := range as {
-		out.Data = append(out.Data, ToAPI(a))
-	}
-	return out, nil
+	return api.ListActivities200JSONResponse{Data: convertAll[[]api.Activity](as, ToAPI), Meta: pageMeta(page, limit, total)}, nil
 }
 
 // GetActivity fetches one activity.
@@ -182,13 +170,13 @@ func (h *Handler) ListActivityStatusEvents(ctx context.Context, req api.ListActi
 	if err != nil {
 		return nil, err
 	}
-	out := make(api.ListActivityStatusEvents200JSONResponse, 0, len(es))
-	for _, e := range es {
-		out = append(out, api.ActivityStatusEvent{Id: e.ID, EventType: api.ActivityStatusEventEventType(e.EventType), FromStatus: nullOf(e.FromStatus),
-			ToStatus: api.ActivityStatus(e.ToStatus), ErrorCode: nullOf(e.ErrorCode), ErrorMessage: nullOf(e.ErrorMessage),
-			OccurredAt: activityjson.NewTime(e.OccurredAt)})
-	}
-	return out, nil
+	return convertAll[api.ListActivityStatusEvents200JSONResponse](es, toStatusEvent), nil
+}
+
+func toStatusEvent(e store.StatusEvent) api.ActivityStatusEvent {
+	return api.ActivityStatusEvent{Id: e.ID, EventType: api.ActivityStatusEventEventType(e.EventType), FromStatus: nullOf(e.FromStatus),
+		ToStatus: api.ActivityStatus(e.ToStatus), ErrorCode: nullOf(e.ErrorCode), ErrorMessage: nullOf(e.ErrorMessage),
+		OccurredAt: activityjson.NewTime(e.OccurredAt)}
 }
 
 // ListActivityDispatchAttempts returns the activity's dispatch attempts.
@@ -197,13 +185,13 @@ func (h *Handler) ListActivityDispatchAttempts(ctx context.Context, req api.List
 	if err != nil {
 		return nil, err
 	}
-	out := make(api.ListActivityDispatchAttempts200JSONResponse, 0, len(as))
-	for _, a := range as {
-		out = append(out, api.DispatchAttempt{Id: a.ID, Attempt: a.Attempt, DispatchConfigId: nullOf(a.DispatchConfigID),
-			ProviderCode: nullOf(a.ProviderCode), StatusCode: nullOf(a.StatusCode), DurationMs: a.DurationMS,
-			Error: nullOf(a.Error), ExternalId: nullOf(a.ExternalID), StartedAt: activityjson.NewTime(a.StartedAt)})
-	}
-	return out, nil
+	return convertAll[api.ListActivityDispatchAttempts200JSONResponse](as, toDispatchAttempt), nil
+}
+
+func toDispatchAttempt(a store.DispatchAttempt) api.DispatchAttempt {
+	return api.DispatchAttempt{Id: a.ID, Attempt: a.Attempt, DispatchConfigId: nullOf(a.DispatchConfigID),
+		ProviderCode: nullOf(a.ProviderCode), StatusCode: nullOf(a.StatusCode), DurationMs: a.DurationMS,
+		Error: nullOf(a.Error), ExternalId: nullOf(a.ExternalID), StartedAt: activityjson.NewTime(a.StartedAt)}
 }
 
 // CancelActivity cancels a READY or UNRESOLVED activity.

@@ -33,6 +33,15 @@ func newCommerce(t *testing.T, env *servertest.Env, ws uuid.UUID, id string, nam
 	}
 }
 
+// commerceWorkspace creates a workspace with a key holding every permission, and in it the
+// commerce seedCommerceID named name; it returns the workspace and the key.
+func commerceWorkspace(t *testing.T, env *servertest.Env, name string) (uuid.UUID, string) {
+	t.Helper()
+	ws, key := env.Workspace(t, "*")
+	newCommerce(t, env, ws, seedCommerceID, name)
+	return ws, key
+}
+
 func activityBody(key, scheduledAt string) string {
 	return `{"type":"MESSAGE","reason":"Monthly promotion","channel":"WHATSAPP","commerce_id":"` + seedCommerceID +
 		`","idempotency_key":"` + key + `","scheduled_at":"` + scheduledAt + `","attribute_keys":["commerce_info"]}`
@@ -42,8 +51,7 @@ func activityBody(key, scheduledAt string) string {
 func TestSeed003Verbatim(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "Almacen Don Pepe")
+	ws, key := commerceWorkspace(t, env, "Almacen Don Pepe")
 	h := []string{"Authorization", "Bearer " + key, "x-tenant-id", ws.String()}
 	if status, body := env.Do(t, "POST", "/api/activity-reasons", `{"code":"monthly_promotion","label":"Promocion Mensual"}`, h...); status != 201 {
 		t.Fatalf("reason: %d %s", status, body)
@@ -90,8 +98,7 @@ func TestSeed003Verbatim(t *testing.T) {
 func TestReasonsAndUserStatuses(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "C")
+	_, key := commerceWorkspace(t, env, "C")
 	c := env.Activities(t, key)
 	if res, _ := c.CreateUserRetentionStatusWithResponse(ctx, nil, activitiesclient.CreateCatalogEntryRequest{Code: "at_risk", Label: "En Riesgo"}); res.JSON201 == nil {
 		t.Fatalf("status: %d %s", res.StatusCode(), res.Body)
@@ -144,8 +151,7 @@ func TestReasonsAndUserStatuses(t *testing.T) {
 func TestIdempotencyRace(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "C")
+	_, key := commerceWorkspace(t, env, "C")
 	var created, conflicts atomic.Int32
 	var wg sync.WaitGroup
 	for range 16 {
@@ -175,8 +181,7 @@ func TestIdempotencyRace(t *testing.T) {
 func TestListActivitiesAndCancel(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "Almacen Norte")
+	ws, key := commerceWorkspace(t, env, "Almacen Norte")
 	c := env.Activities(t, key)
 	var ids []uuid.UUID
 	for i := range 5 {
@@ -307,8 +312,7 @@ func fastDispatch() servertest.Option {
 // the seed's commerce; it returns the workspace's client and the config.
 func whatsappVia(t *testing.T, env *servertest.Env, baseURL string) (*activitiesclient.ClientWithResponses, *activitiesclient.DispatchConfig) {
 	t.Helper()
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "C")
+	_, key := commerceWorkspace(t, env, "C")
 	c := env.Activities(t, key)
 	cfg := yomSalesman("yom-key-1")
 	cfg.Channel = activitiesclient.ChannelWHATSAPP
@@ -449,8 +453,7 @@ func TestTwoProcessesSendEachActivityOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = second.Stop(ctx) }()
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "C")
+	_, key := commerceWorkspace(t, env, "C")
 	c := env.Activities(t, key)
 	yom := newReceiver(t)
 	cfg := yomSalesman("k")
@@ -489,8 +492,7 @@ func TestTwoProcessesSendEachActivityOnce(t *testing.T) {
 func TestCreateAnswersWhatIsStored(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "Almacen Don Pepe")
+	_, key := commerceWorkspace(t, env, "Almacen Don Pepe")
 	h := []string{"Authorization", "Bearer " + key}
 	if status, body := env.Do(t, "POST", "/api/user-retention-statuses", `{"code":"at_risk","label":"En Riesgo"}`, h...); status != 201 {
 		t.Fatalf("status: %d %s", status, body)

@@ -45,13 +45,14 @@ func (h *Handler) ListCommerces(ctx context.Context, req api.ListCommercesReques
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListCommerces200JSONResponse{Data: make([]api.Commerce, 0, len(cs)), Meta: pageMeta(page, limit, total)}
-	for _, c := range cs {
-		d := toCommerceDetail(c)
-		out.Data = append(out.Data, api.Commerce{Id: d.Id, Name: d.Name, ExternalId: d.ExternalId, TaxId: d.TaxId,
-			IsActive: d.IsActive, IsPlaceholder: d.IsPlaceholder, Metadata: d.Metadata, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt})
-	}
-	return out, nil
+	return api.ListCommerces200JSONResponse{Data: convertAll[[]api.Commerce](cs, toCommerce), Meta: pageMeta(page, limit, total)}, nil
+}
+
+// toCommerce is a commerce as lists show it: its detail without addresses and users.
+func toCommerce(c store.Commerce) api.Commerce {
+	d := toCommerceDetail(c)
+	return api.Commerce{Id: d.Id, Name: d.Name, ExternalId: d.ExternalId, TaxId: d.TaxId,
+		IsActive: d.IsActive, IsPlaceholder: d.IsPlaceholder, Metadata: d.Metadata, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 }
 
 // CreateCommerce creates a commerce with its addresses.
@@ -161,16 +162,14 @@ func toCommerceDetail(c store.Commerce) api.CommerceDetail {
 		Id: c.ID, Name: c.Name, ExternalId: nullOf(c.ExternalID), TaxId: nullOf(c.TaxID),
 		IsActive: c.IsActive, IsPlaceholder: c.IsPlaceholder, Metadata: meta,
 		CreatedAt: activityjson.NewTime(c.CreatedAt), UpdatedAt: activityjson.NewTime(c.UpdatedAt),
-		Addresses: make([]api.Address, 0, len(c.Addresses)), Users: make([]api.CommerceUser, 0, len(c.Users)),
-	}
-	for _, u := range c.Users {
-		d.Users = append(d.Users, toCommerceUser(u))
-	}
-	for _, a := range c.Addresses {
-		d.Addresses = append(d.Addresses, api.Address{Id: a.ID, Street: a.Street, City: nullOf(a.City),
-			Latitude: nullOf(a.Latitude), Longitude: nullOf(a.Longitude), IsPrimary: a.IsPrimary, IsActive: a.IsActive})
+		Addresses: convertAll[[]api.Address](c.Addresses, toAddress), Users: convertAll[[]api.CommerceUser](c.Users, toCommerceUser),
 	}
 	return d
+}
+
+func toAddress(a store.Address) api.Address {
+	return api.Address{Id: a.ID, Street: a.Street, City: nullOf(a.City),
+		Latitude: nullOf(a.Latitude), Longitude: nullOf(a.Longitude), IsPrimary: a.IsPrimary, IsActive: a.IsActive}
 }
 
 // nullOf is *v as a nullable field: null when v is nil.

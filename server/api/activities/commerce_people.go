@@ -56,11 +56,7 @@ func (h *Handler) ListCommerceUsers(ctx context.Context, req api.ListCommerceUse
 	if err != nil {
 		return nil, err
 	}
-	out := make(api.ListCommerceUsers200JSONResponse, 0, len(users))
-	for _, u := range users {
-		out = append(out, toCommerceUser(u))
-	}
-	return out, nil
+	return convertAll[api.ListCommerceUsers200JSONResponse](users, toCommerceUser), nil
 }
 
 // CreateCommerceUser adds a user to a commerce.

@@ -11,12 +11,18 @@ import (
 	"github.com/switchboard-dev/switchboard/store"
 )
 
-func toFields(fs store.FieldDefinitions) []api.FieldDefinition {
-	out := make([]api.FieldDefinition, 0, len(fs))
-	for _, f := range fs {
-		out = append(out, api.FieldDefinition{Key: f.Key, Label: f.Label, Type: api.FieldDefinitionType(f.Type), Required: f.Required})
+// convertAll converts each of rows with conv, for a response (or a field of one) of type S:
+// never nil, so an empty list is [] in JSON.
+func convertAll[S ~[]D, T, D any](rows []T, conv func(T) D) S {
+	out := make(S, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, conv(r))
 	}
 	return out
+}
+
+func toField(f store.FieldDefinition) api.FieldDefinition {
+	return api.FieldDefinition{Key: f.Key, Label: f.Label, Type: api.FieldDefinitionType(f.Type), Required: f.Required}
 }
 
 func toDefinition(d store.ChannelDefinition) api.ChannelDefinition {
@@ -24,25 +30,21 @@ func toDefinition(d store.ChannelDefinition) api.ChannelDefinition {
 		Id:                 d.ID,
 		DispatchProviderId: d.DispatchProviderID,
 		Channel:            api.Channel(d.Channel),
-		CredentialSchema:   toFields(d.CredentialSchema),
-		SettingsSchema:     toFields(d.SettingsSchema),
+		CredentialSchema:   convertAll[[]api.FieldDefinition](d.CredentialSchema, toField),
+		SettingsSchema:     convertAll[[]api.FieldDefinition](d.SettingsSchema, toField),
 		CreatedAt:          activityjson.NewTime(d.CreatedAt),
 		UpdatedAt:          activityjson.NewTime(d.UpdatedAt),
 	}
 }
 
 func toProvider(p store.DispatchProvider) api.DispatchProvider {
-	defs := make([]api.ChannelDefinition, 0, len(p.ChannelDefinitions))
-	for _, d := range p.ChannelDefinitions {
-		defs = append(defs, toDefinition(d))
-	}
 	return api.DispatchProvider{
 		Id:                 p.ID,
 		Code:               p.Code,
 		Name:               p.Name,
 		ProtocolType:       api.DispatchProviderProtocolType(p.ProtocolType),
 		IsActive:           p.IsActive,
-		ChannelDefinitions: defs,
+		ChannelDefinitions: convertAll[[]api.ChannelDefinition](p.ChannelDefinitions, toDefinition),
 		CreatedAt:          activityjson.NewTime(p.CreatedAt),
 		UpdatedAt:          activityjson.NewTime(p.UpdatedAt),
 	}

@@ -29,25 +29,25 @@ func (h *Handler) ListIntegrationTasks(ctx context.Context, req api.ListIntegrat
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListIntegrationTasks200JSONResponse{Data: make([]api.IntegrationTask, 0, len(tasks)), Meta: pageMeta(page, limit, total)}
-	for _, t := range tasks {
-		it := api.IntegrationTask{
-			Id: t.ID, ActivityOrigin: api.ACTIVITY, Type: api.TASK, Status: api.TaskStatus(t.TaskStatus),
-			ActivityStatus: api.ActivityStatus(t.Status), Channel: api.Channel(t.Channel),
-			Reason:      api.CodeLabel{Code: t.ReasonCode, Label: t.ReasonLabel},
-			ScheduledAt: activityjson.NewTime(t.ScheduledAt), CommerceId: t.CommerceID, CommerceExternalId: nullOf(t.CommerceExternalID),
-			CommerceName: t.CommerceName, ExternalId: nullOf(t.ExternalID), CreatedAt: activityjson.NewTime(t.CreatedAt), UpdatedAt: activityjson.NewTime(t.UpdatedAt),
-			OccurredAt: nullable.NewNullNullable[activityjson.Time](), Result: nullable.NewNullNullable[api.TaskResultDetail](),
-			ResultStatus: nullable.NewNullNullable[api.IntegrationTaskResultStatus](),
-		}
-		if r := t.Result; r != nil {
-			it.OccurredAt.Set(activityjson.NewTime(r.OccurredAt))
-			it.Result.Set(toTaskResult(*r).TaskResult)
-			it.ResultStatus.Set(api.IntegrationTaskResultStatus(r.Status))
-		}
-		out.Data = append(out.Data, it)
+	return api.ListIntegrationTasks200JSONResponse{Data: convertAll[[]api.IntegrationTask](tasks, toIntegrationTask), Meta: pageMeta(page, limit, total)}, nil
+}
+
+func toIntegrationTask(t store.IntegrationTask) api.IntegrationTask {
+	it := api.IntegrationTask{
+		Id: t.ID, ActivityOrigin: api.ACTIVITY, Type: api.TASK, Status: api.TaskStatus(t.TaskStatus),
+		ActivityStatus: api.ActivityStatus(t.Status), Channel: api.Channel(t.Channel),
+		Reason:      api.CodeLabel{Code: t.ReasonCode, Label: t.ReasonLabel},
+		ScheduledAt: activityjson.NewTime(t.ScheduledAt), CommerceId: t.CommerceID, CommerceExternalId: nullOf(t.CommerceExternalID),
+		CommerceName: t.CommerceName, ExternalId: nullOf(t.ExternalID), CreatedAt: activityjson.NewTime(t.CreatedAt), UpdatedAt: activityjson.NewTime(t.UpdatedAt),
+		OccurredAt: nullable.NewNullNullable[activityjson.Time](), Result: nullable.NewNullNullable[api.TaskResultDetail](),
+		ResultStatus: nullable.NewNullNullable[api.TaskResultStatus](),
 	}
-	return out, nil
+	if r := t.Result; r != nil {
+		it.OccurredAt.Set(activityjson.NewTime(r.OccurredAt))
+		it.Result.Set(toTaskResult(*r).TaskResult)
+		it.ResultStatus.Set(api.TaskResultStatus(r.Status))
+	}
+	return it
 }
 
 // SubmitTaskResult records a task result after checking its result type; the store checks the
@@ -123,11 +123,7 @@ func (h *Handler) ListTaskResultTypeConfigs(ctx context.Context, _ api.ListTaskR
 	if err != nil {
 		return nil, err
 	}
-	out := make(api.ListTaskResultTypeConfigs200JSONResponse, 0, len(configs))
-	for _, c := range configs {
-		out = append(out, toResultType(c))
-	}
-	return out, nil
+	return convertAll[api.ListTaskResultTypeConfigs200JSONResponse](configs, toResultType), nil
 }
 
 // CreateTaskResultTypeConfig adds a result type.
@@ -156,7 +152,7 @@ func toTaskResult(r store.TaskResult) api.TaskResult {
 	_ = json.Unmarshal(r.Payload, &out.TaskResult.Payload)
 	out.TaskResult.ContactType.SetNull()
 	if r.ContactType != nil {
-		out.TaskResult.ContactType.Set(api.TaskResultDetailContactType(*r.ContactType))
+		out.TaskResult.ContactType.Set(*r.ContactType)
 	}
 	out.TaskResult.FutureScheduledAt.SetNull()
 	if r.FutureScheduledAt != nil {

@@ -21,8 +21,7 @@ const seedCommerceExt = "ext-880e8400"
 func integrationEnv(t *testing.T) (*servertest.Env, uuid.UUID, *activitiesclient.ClientWithResponses) {
 	t.Helper()
 	env := servertest.New(t, fastDispatch())
-	ws, key := env.Workspace(t, "*")
-	newCommerce(t, env, ws, seedCommerceID, "Almacen Norte")
+	ws, key := commerceWorkspace(t, env, "Almacen Norte")
 	c := env.Activities(t, key)
 	providers, _ := c.ListDispatchProvidersWithResponse(ctx, nil)
 	for _, p := range *providers.JSON200 {
@@ -186,7 +185,7 @@ func TestTaskResultLifecycle(t *testing.T) {
 	t.Run("EFFECTIVE: DISPATCHED to COMPLETED with its event", func(t *testing.T) {
 		b := result(done, activitiesclient.TaskResultStatusEFFECTIVE, "SALE_COMPLETED")
 		b.TaskResult.Comment, b.TaskResult.OperatorExternalId = ptr("Order placed"), ptr("OP-7")
-		b.TaskResult.ContactType = ptr(activitiesclient.SubmitTaskResultRequestTaskResultContactTypeOUTBOUND)
+		b.TaskResult.ContactType = ptr(activitiesclient.OUTBOUND)
 		b.RawPayload = &map[string]any{"visit": map[string]any{"minutes": 12.0}}
 		res := submit(t, c, b)
 		if res.JSON201 == nil || res.JSON201.ActivityStatus != activitiesclient.ActivityStatusCOMPLETED || res.JSON201.Status != activitiesclient.TaskResultStatusEFFECTIVE ||
@@ -390,7 +389,7 @@ func TestIntegrationTaskList(t *testing.T) {
 	task := page.Data[0]
 	if task.Status != activitiesclient.TaskStatusCOMPLETED || task.ActivityStatus != activitiesclient.ActivityStatusCOMPLETED || task.Type != activitiesclient.TASK ||
 		task.ActivityOrigin != activitiesclient.ACTIVITY || task.CommerceExternalId.MustGet() != seedCommerceExt || task.CommerceName != "Almacen Norte" ||
-		task.ResultStatus.MustGet() != activitiesclient.IntegrationTaskResultStatusEFFECTIVE || task.Result.MustGet().Result != "SALE_COMPLETED" ||
+		task.ResultStatus.MustGet() != activitiesclient.TaskResultStatusEFFECTIVE || task.Result.MustGet().Result != "SALE_COMPLETED" ||
 		task.Result.MustGet().ResultLabel != "Venta completada" || !task.OccurredAt.MustGet().Equal(b.OccurredAt) ||
 		task.ExternalId.MustGet() == "" || task.Reason.Code != "visita_mensual" {
 		t.Errorf("task = %s", res.Body)

@@ -137,7 +137,7 @@ func toAttributePolicy(p store.AttributePolicy) api.AttributePolicy {
 	out.AttributeKey.Key, out.AttributeKey.Label = p.Key, p.KeyLabel
 	out.ResolverType.SetNull()
 	if p.ResolverType != nil {
-		out.ResolverType.Set(api.AttributePolicyResolverType(*p.ResolverType))
+		out.ResolverType.Set(api.ResolverType(*p.ResolverType))
 	}
 	out.HookSecret.SetNull()
 	if p.NewHookSecret != "" {
@@ -354,7 +354,7 @@ func toTargetUser(t store.TargetUser) api.TargetUser {
 		CreatedAt: activityjson.NewTime(t.CreatedAt), UpdatedAt: activityjson.NewTime(t.UpdatedAt)}
 	out.LockReason.SetNull()
 	if t.LockReason != nil {
-		out.LockReason.Set(api.TargetUserLockReason(*t.LockReason))
+		out.LockReason.Set(*t.LockReason)
 	}
 	out.CommerceUser.SetNull()
 	if t.CommerceUserID != nil {
@@ -374,7 +374,7 @@ func toAttribute(activityID uuid.UUID, e store.ResolvedAttribute) api.ActivityAt
 		CreatedAt: activityjson.NewTime(e.CreatedAt), UpdatedAt: activityjson.NewTime(e.UpdatedAt)}
 	out.ResolverType.SetNull()
 	if e.ResolverType != nil {
-		out.ResolverType.Set(api.ActivityAttributeResolverType(*e.ResolverType))
+		out.ResolverType.Set(api.ResolverType(*e.ResolverType))
 	}
 	// The union type keeps the JSON as it is: stored by us, valid.
 	value := e.Value

@@ -1101,13 +1101,13 @@ func TestResolutionBadInput(t *testing.T) {
 	f := newFixture(t, env)
 	for _, r := range []struct{ method, path, body, field string }{
 		{"POST", "/activities", fmt.Sprintf(`{"type":"TASK","reason":"r","channel":"SALESMAN","commerce_id":%q,"idempotency_key":"n1",
-			"scheduled_at":"2030-01-01T00:00:00Z","attributes":[{"key":"promotions","fallback":"a\u0000b"}]}`, f.commerce), "attributes[0]"},
+			"scheduled_at":"2030-01-01T00:00:00Z","attributes":[{"key":"promotions","fallback":"a\u0000b"}]}`, f.commerce), "attributes.0.fallback"},
 		{"POST", "/activities", fmt.Sprintf(`{"type":"TASK","reason":"r","channel":"SALESMAN","commerce_id":%q,"idempotency_key":"n2",
 			"scheduled_at":"2030-01-01T00:00:00Z","attributes":[{"key":"promotions","fallback":1},{"key":"promotions","fallback":2}]}`, f.commerce), "attributes[1].key"},
 		{"POST", "/activities", fmt.Sprintf(`{"type":"TASK","reason":"r","channel":"SALESMAN","commerce_id":%q,"idempotency_key":"n3",
 			"scheduled_at":"2030-01-01T00:00:00Z","target_criteria":[{"type":"ROLE_MATCH","config":{"role":"owner"}}]}`, f.commerce), "target_criteria[0].config.role"},
 		{"POST", "/activities", fmt.Sprintf(`{"type":"TASK","reason":"r","channel":"SALESMAN","commerce_id":%q,"idempotency_key":"n4",
-			"scheduled_at":"2030-01-01T00:00:00Z","attribute_keys":["commerce_info","commerce\u0000info"]}`, f.commerce), "attribute_keys[1]"},
+			"scheduled_at":"2030-01-01T00:00:00Z","attribute_keys":["commerce_info","commerce\u0000info"]}`, f.commerce), "attribute_keys.1"},
 		{"POST", "/activity-config/attribute-keys", `{"key":"tier","label":"a\u0000b"}`, ""},
 		{"POST", "/activity-config/attribute-policies", `{"attribute_key_id":"a77e8400-e29b-41d4-a716-446655440001","strategy":"UPFRONT",
 			"resolver_type":"CLIENT_HOOK","hook_url":"https://x.example/\u0000"}`, ""},

@@ -196,16 +196,18 @@ func TestWorkspaceLimitsErrors(t *testing.T) {
 	}
 }
 
-// TestDatabaseRefusesInput: text PostgreSQL cannot store (a NUL byte) passes the request's
-// validation but is refused by the database; that is the caller's input, so a 400 saying what
-// is wrong, never a 500.
-func TestDatabaseRefusesInput(t *testing.T) {
+// TestNULRefused: text PostgreSQL cannot store (a NUL character) is refused by validation, as a
+// 400 naming the field, and nothing is written.
+func TestNULRefused(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
 	status, b := env.Do(t, "POST", "/admin/v1/workspaces", `{"name":"a\u0000b"}`, "Authorization", "Bearer "+servertest.AdminToken)
 	var e errorBody
 	_ = json.Unmarshal(b, &e)
-	if status != 400 || !strings.HasPrefix(e.Message, "Invalid value: ") || strings.Contains(e.Message, "workspaces") {
-		t.Fatalf("name with a NUL byte: %d %s", status, b)
+	if status != 400 || len(e.Details) != 1 || e.Details[0].Field != "name" || !strings.Contains(e.Details[0].Message, "NUL") {
+		t.Fatalf("name with a NUL character: %d %s", status, b)
+	}
+	if n := env.Count(t, "workspaces"); n != 0 {
+		t.Errorf("%d workspaces written", n)
 	}
 }

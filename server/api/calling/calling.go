@@ -56,7 +56,7 @@ func (h *Handler) ListConfigurations(ctx context.Context, req api.ListConfigurat
 // CreateConfiguration creates a configuration after checking the rules spanning fields.
 func (h *Handler) CreateConfiguration(ctx context.Context, req api.CreateConfigurationRequestObject) (api.CreateConfigurationResponseObject, error) {
 	c := fromCreate(*req.Body)
-	if bad := checkRules(c); len(bad) > 0 {
+	if bad := append(keepMasked(nil, c.PreChecks), checkRules(c)...); len(bad) > 0 {
 		return nil, problem.Invalid(problem.ValidationFailed, bad...)
 	}
 	c.WorkspaceID = auth.FromContext(ctx).WorkspaceID

@@ -115,6 +115,15 @@ func message(t *testing.T, body []byte) string {
 	return e.Detail
 }
 
+// newCalling starts a server and returns a Calling API client of it whose key, of a new
+// workspace, holds permissions.
+func newCalling(t *testing.T, permissions ...string) *callingclient.ClientWithResponses {
+	t.Helper()
+	env := servertest.New(t)
+	_, key := env.Workspace(t, permissions...)
+	return env.Calling(t, key)
+}
+
 // TestSeed004Verbatim sends seed 004's create and update bodies exactly as documented, with
 // the documented `Authorization: Bearer` header, and checks the documented answers.
 func TestSeed004Verbatim(t *testing.T) {

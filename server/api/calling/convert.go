@@ -135,7 +135,9 @@ func applyUpdate(c *store.CallingConfig, b api.UpdateConfigurationRequest) []pro
 		c.RateLimitWhitelist = or(get(b.RateLimitWhitelist), []string{})
 	}
 	if b.PreChecks.IsSpecified() {
-		c.PreChecks = fromPreChecks(or(get(b.PreChecks), nil))
+		written := fromPreChecks(or(get(b.PreChecks), nil))
+		bad = append(bad, keepMasked(c.PreChecks, written)...)
+		c.PreChecks = written
 	}
 	if b.TelephonyConfig.IsSpecified() {
 		c.TelephonyConfig = fromTelephony(get(b.TelephonyConfig))
@@ -280,7 +282,7 @@ func toPreChecks(in store.PreChecks) []api.PreCheckConfig {
 					Token    *string                         `json:"token,omitempty"`
 					Type     api.PreCheckHttpRequestAuthType `json:"type"`
 					Username *string                         `json:"username,omitempty"`
-				}{Type: api.PreCheckHttpRequestAuthType(a.Type), Token: nonZero(a.Token), Username: nonZero(a.Username), Password: nonZero(a.Password)}
+				}{Type: api.PreCheckHttpRequestAuthType(a.Type), Token: masked(a.Token), Username: nonZero(a.Username), Password: masked(a.Password)}
 			}
 			pc.HttpRequest = hr
 		}
@@ -292,6 +294,68 @@ func toPreChecks(in store.PreChecks) []api.PreCheckConfig {
 		out = append(out, pc)
 	}
 	return out
+}
+
+// Mask is what answers show instead of a pre-check's token or password; sent back, it keeps
+// the stored value.
+const Mask = "********"
+
+// masked is a credential as answers show it: the mask, or nothing when there is none.
+func masked(s string) *string {
+	if s == "" {
+		return nil
+	}
+	m := Mask
+	return &m
+}
+
+// keepMasked gives the pre-checks of a write whose token or password is the mask the value
+// stored for that pre-check (the same name, the k-th of that name matching the k-th stored);
+// a mask with no stored value to keep is reported. stored is nil for a new configuration.
+func keepMasked(stored, written store.PreChecks) []problem.Detail {
+	var bad []problem.Detail
+	seen := map[string]int{}
+	for i := range written {
+		pc := &written[i]
+		k := seen[pc.Name]
+		seen[pc.Name]++
+		if pc.HTTPRequest == nil || pc.HTTPRequest.Auth == nil {
+			continue
+		}
+		var old *store.PreCheckAuth
+		for j, n := 0, 0; j < len(stored); j++ {
+			if stored[j].Name != pc.Name {
+				continue
+			}
+			if n == k {
+				if stored[j].HTTPRequest != nil {
+					old = stored[j].HTTPRequest.Auth
+				}
+				break
+			}
+			n++
+		}
+		a := pc.HTTPRequest.Auth
+		for _, f := range []struct {
+			name     string
+			value    *string
+			oldValue func(*store.PreCheckAuth) string
+		}{
+			{"token", &a.Token, func(o *store.PreCheckAuth) string { return o.Token }},
+			{"password", &a.Password, func(o *store.PreCheckAuth) string { return o.Password }},
+		} {
+			if *f.value != Mask {
+				continue
+			}
+			if old == nil || f.oldValue(old) == "" {
+				bad = append(bad, problem.Detail{Field: fmt.Sprintf("pre_checks.%d.http_request.auth.%s", i, f.name), Type: "value_error",
+					Message: "is the mask " + Mask + ", but no " + f.name + " is stored for this pre-check"})
+				continue
+			}
+			*f.value = f.oldValue(old)
+		}
+	}
+	return bad
 }
 
 func nonZero(s string) *string {

@@ -13,6 +13,7 @@ import (
 
 	api "github.com/switchboard-dev/switchboard/gen/calling"
 	"github.com/switchboard-dev/switchboard/server/auth"
+	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -20,15 +21,28 @@ import (
 // message of its own (the vendor documents "a default message" without its words).
 const defaultBlockMessage = "We are not taking calls right now. Please call again later."
 
+// The moments a decision may be asked for. The times it computes from one (the rate-limit
+// window, from time.Duration since the epoch, good for 292 years; the deferral and the next
+// attempt, up to a year and a day later) stay within what the arithmetic and JSON can hold;
+// 9999-12-31 overflowed them into a 500.
+var (
+	earliestAt = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	latestAt   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // DecideCall answers what a configuration decides for one call at one moment, and why. The
 // rules and their order are documented on the operation in openapi/calling.yaml.
 func (h *Handler) DecideCall(ctx context.Context, req api.DecideCallRequestObject) (api.DecideCallResponseObject, error) {
+	b := req.Body
+	if b.At != nil && (b.At.Before(earliestAt) || !b.At.Before(latestAt)) {
+		return nil, problem.Invalid(problem.ValidationFailed, problem.Detail{Field: "at", Type: "value_error",
+			Message: "must be from 1970-01-01T00:00:00Z to 2199-12-31T23:59:59Z"})
+	}
 	ws := auth.FromContext(ctx).WorkspaceID
 	c, err := h.DB.GetCallingConfig(ctx, ws, req.Id)
 	if err != nil {
 		return nil, err
 	}
-	b := req.Body
 	at := h.Now()
 	if b.At != nil {
 		at = *b.At
@@ -36,7 +50,7 @@ func (h *Handler) DecideCall(ctx context.Context, req api.DecideCallRequestObjec
 	at = at.UTC()
 	d := api.Decision{
 		Decision: "allow", Direction: api.DecisionDirection(b.Direction), Number: b.Number, At: at,
-		Reason: nullable.NewNullNullable[api.DecisionReason](), DeferUntil: nullable.NewNullNullable[time.Time](),
+		Reason: nullable.NewNullNullable[string](), DeferUntil: nullable.NewNullNullable[time.Time](),
 		BlockAction: nullable.NewNullNullable[api.InboundBlockAction](), RedirectNumber: nullable.NewNullNullable[string](),
 		BlockMessage: nullable.NewNullNullable[string](), RateLimit: nullable.NewNullNullable[api.RateLimitState](),
 		Retry: nullable.NewNullNullable[api.RetryGuidance](), PreChecks: []api.PreCheckOutcome{},
@@ -53,11 +67,31 @@ func (h *Handler) DecideCall(ctx context.Context, req api.DecideCallRequestObjec
 	return api.DecideCall200JSONResponse(d), nil
 }
 
-func block(d *api.Decision, reason api.DecisionReason, format string, args ...any) {
+// Why a call is deferred or blocked: the values of Decision.reason. The spec's enum lists null
+// too, so the generated field is a plain string (see openapi/calling.yaml).
+const (
+	reasonCallingDisabled         = "calling_disabled"
+	reasonMaxAttemptsExceeded     = "max_attempts_exceeded"
+	reasonBlacklisted             = "blacklisted"
+	reasonInternationalNotAllowed = "international_not_allowed"
+	reasonOutsideCallingHours     = "outside_calling_hours"
+	reasonPreCheckFailed          = "pre_check_failed"
+	reasonRateLimited             = "rate_limited"
+	reasonInboundDisabled         = "inbound_disabled"
+	reasonOutsideInboundHours     = "outside_inbound_hours"
+)
+
+// What a pre-check decided: the values of PreCheckOutcome.action (a plain string, as above).
+const (
+	actionProceed = "proceed"
+	actionSkip    = "skip"
+)
+
+func block(d *api.Decision, reason string, format string, args ...any) {
 	d.Decision, d.Reason, d.Message = "block", nullable.NewNullableWithValue(reason), fmt.Sprintf(format, args...)
 }
 
-func deferUntil(d *api.Decision, reason api.DecisionReason, until time.Time, format string, args ...any) {
+func deferUntil(d *api.Decision, reason string, until time.Time, format string, args ...any) {
 	d.Decision, d.Reason, d.Message = "defer", nullable.NewNullableWithValue(reason), fmt.Sprintf(format, args...)
 	d.DeferUntil = nullable.NewNullableWithValue(until.UTC())
 }
@@ -88,8 +122,8 @@ func (h *Handler) outbound(ctx context.Context, ws uuid.UUID, c store.CallingCon
 		d.PreChecks = append(d.PreChecks, r.outcome)
 	}
 	for _, r := range results {
-		if a, _ := r.outcome.Action.Get(); a == api.PreCheckOutcomeActionSkip {
-			block(d, api.PreCheckFailed, "Pre-check %s decided skip: %s", r.outcome.Name, r.why)
+		if a, _ := r.outcome.Action.Get(); a == actionSkip {
+			block(d, reasonPreCheckFailed, "Pre-check %s decided skip: %s", r.outcome.Name, r.why)
 			return nil
 		}
 	}
@@ -103,7 +137,7 @@ func (h *Handler) outbound(ctx context.Context, ws uuid.UUID, c store.CallingCon
 		d.RateLimit = nullable.NewNullableWithValue(api.RateLimitState{MaxCalls: *c.RateLimitMaxCalls,
 			WindowSeconds: c.RateLimitWindowSeconds, WindowStart: start, WindowEnd: start.Add(size), Count: count})
 		if !counted {
-			deferUntil(d, api.RateLimited, start.Add(size), "The rate limit of %d calls per %d s is reached; the next window starts at %s",
+			deferUntil(d, reasonRateLimited, start.Add(size), "The rate limit of %d calls per %d s is reached; the next window starts at %s",
 				*c.RateLimitMaxCalls, c.RateLimitWindowSeconds, start.Add(size).Format(time.RFC3339))
 			return nil
 		}
@@ -117,11 +151,11 @@ func (h *Handler) outbound(ctx context.Context, ws uuid.UUID, c store.CallingCon
 func (h *Handler) beforePreChecks(ctx context.Context, ws uuid.UUID, c store.CallingConfig, b *api.DecisionRequest,
 	window daily, loc *time.Location, d *api.Decision) (bool, error) {
 	if !c.EnableCalling {
-		block(d, api.CallingDisabled, "Calling is disabled for this configuration (enable_calling is false)")
+		block(d, reasonCallingDisabled, "Calling is disabled for this configuration (enable_calling is false)")
 		return true, nil
 	}
 	if maxAttempts := c.MaxRetry + 1; b.Attempt != nil && *b.Attempt > maxAttempts {
-		block(d, api.MaxAttemptsExceeded, "Attempt %d is beyond the %d allowed (max_retry %d)", *b.Attempt, maxAttempts, c.MaxRetry)
+		block(d, reasonMaxAttemptsExceeded, "Attempt %d is beyond the %d allowed (max_retry %d)", *b.Attempt, maxAttempts, c.MaxRetry)
 		return true, nil
 	}
 	if c.EnforceBlacklist {
@@ -130,18 +164,18 @@ func (h *Handler) beforePreChecks(ctx context.Context, ws uuid.UUID, c store.Cal
 			return false, err
 		}
 		if listed {
-			block(d, api.Blacklisted, "%s is on the workspace blacklist", b.Number)
+			block(d, reasonBlacklisted, "%s is on the workspace blacklist", b.Number)
 			return true, nil
 		}
 	}
 	if !c.EnableInternationalCall && !strings.HasPrefix(b.Number, "+"+c.DomesticCountryCode) {
-		block(d, api.InternationalNotAllowed, "%s is an international number (not +%s) and enable_international_call is false",
+		block(d, reasonInternationalNotAllowed, "%s is an international number (not +%s) and enable_international_call is false",
 			b.Number, c.DomesticCountryCode)
 		return true, nil
 	}
 	if !window.contains(d.At.In(loc)) {
 		next := window.nextStart(d.At, loc)
-		deferUntil(d, api.OutsideCallingHours, next, "%s is outside calling hours %s–%s (%s); the window opens at %s",
+		deferUntil(d, reasonOutsideCallingHours, next, "%s is outside calling hours %s–%s (%s); the window opens at %s",
 			d.LocalTime, c.CallStartTime, c.CallEndTime, c.CallTimezone, next.In(loc).Format(time.RFC3339))
 		return true, nil
 	}
@@ -179,7 +213,7 @@ func (h *Handler) inbound(ctx context.Context, ws uuid.UUID, c store.CallingConf
 	loc := location(c.InboundCallTimezone)
 	d.Timezone, d.LocalTime = c.InboundCallTimezone, d.At.In(loc).Format("15:04:05")
 	// blockWith answers a blocked inbound call with the configured action and message.
-	blockWith := func(reason api.DecisionReason, format string, args ...any) {
+	blockWith := func(reason string, format string, args ...any) {
 		block(d, reason, format, args...)
 		d.BlockAction = nullable.NewNullableWithValue(api.InboundBlockAction(c.InboundBlockAction))
 		if c.InboundBlockAction == "REDIRECT" && c.InboundRedirectNumber != nil {
@@ -198,19 +232,19 @@ func (h *Handler) inbound(ctx context.Context, ws uuid.UUID, c store.CallingConf
 		}
 		if listed {
 			// A blacklisted caller is hung up on, never forwarded to support.
-			block(d, api.Blacklisted, "%s is on the workspace blacklist", d.Number)
+			block(d, reasonBlacklisted, "%s is on the workspace blacklist", d.Number)
 			d.BlockAction = nullable.NewNullableWithValue(api.REJECT)
 			return nil
 		}
 	}
 	if !c.EnableInbound {
-		blockWith(api.InboundDisabled, "Inbound calls are disabled for this configuration (enable_inbound is false)")
+		blockWith(reasonInboundDisabled, "Inbound calls are disabled for this configuration (enable_inbound is false)")
 		return nil
 	}
 	if c.InboundCallStartTime != nil && c.InboundCallEndTime != nil {
 		window := daily{start: minutes(*c.InboundCallStartTime), end: minutes(*c.InboundCallEndTime)}
 		if !window.contains(d.At.In(loc)) {
-			blockWith(api.OutsideInboundHours, "%s is outside inbound hours %s–%s (%s)",
+			blockWith(reasonOutsideInboundHours, "%s is outside inbound hours %s–%s (%s)",
 				d.LocalTime, *c.InboundCallStartTime, *c.InboundCallEndTime, c.InboundCallTimezone)
 			return nil
 		}
@@ -260,6 +294,6 @@ func (w daily) nextStart(t time.Time, loc *time.Location) time.Time {
 }
 
 func skipped(name string, outcome api.PreCheckOutcomeOutcome) api.PreCheckOutcome {
-	return api.PreCheckOutcome{Name: name, Outcome: outcome, Action: nullable.NewNullNullable[api.PreCheckOutcomeAction](),
+	return api.PreCheckOutcome{Name: name, Outcome: outcome, Action: nullable.NewNullNullable[string](),
 		StatusCode: nullable.NewNullNullable[int](), Error: nullable.NewNullNullable[string]()}
 }

@@ -60,9 +60,7 @@ func deferredUntil(d *callingclient.Decision) time.Time {
 // in the configuration's zone; outside, the call is deferred until the window next opens.
 func TestWindowEdges(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t)
-	_, key := env.Workspace(t, "calling:write")
-	c := env.Calling(t, key)
+	c := newCalling(t, "calling:write")
 	id := create(t, c, minimal("r", "t")) // 09:00–21:00 Asia/Kolkata
 	cases := []struct {
 		at, decision, until string
@@ -93,9 +91,7 @@ func TestWindowEdges(t *testing.T) {
 // window, a DST day, and inbound hours in their own zone.
 func TestTimezones(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t)
-	_, key := env.Workspace(t, "calling:write")
-	c := env.Calling(t, key)
+	c := newCalling(t, "calling:write")
 	kolkata := create(t, c, minimal("r", "kolkata"))
 	ny := minimal("r", "ny")
 	ny.CallTimezone = ptr("America/New_York")
@@ -171,9 +167,7 @@ func TestTimezones(t *testing.T) {
 // the call through.
 func TestDecisionRules(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t)
-	_, key := env.Workspace(t, "calling:write")
-	c := env.Calling(t, key)
+	c := newCalling(t, "calling:write")
 	at := mustTime(t, "2025-01-15T12:00:00+05:30")
 
 	off := minimal("r", "off")
@@ -224,9 +218,7 @@ func TestDecisionRules(t *testing.T) {
 // next attempt is retry_offset later, moved into the calling window.
 func TestRetryGuidance(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t)
-	_, key := env.Workspace(t, "calling:write")
-	c := env.Calling(t, key)
+	c := newCalling(t, "calling:write")
 	b := minimal("r", "t") // 09:00–21:00 IST, max_retry 2, retry_offset 3600
 	b.InitialOffset = 120
 	id := create(t, c, b)
@@ -303,7 +295,8 @@ func TestRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db2.Close()
-	e2, err := server.New(db2, server.Config{AdminToken: "x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e2, err := server.New(db2, server.Config{AdminToken: "x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		PublicURL: "http://127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,12 +413,10 @@ func httpCheck(name, url string, timeout, retries int, onFailure callingclient.P
 // with proceed and with skip, a retried 503, placeholders, a disabled check.
 func TestPreChecks(t *testing.T) {
 	t.Parallel()
-	env := servertest.New(t)
-	_, key := env.Workspace(t, "calling:write")
-	c := env.Calling(t, key)
+	c := newCalling(t, "calling:write")
 	api := newDND(t)
 	at := mustTime(t, "2025-01-15T12:00:00+05:30")
-	proceed, skip := callingclient.PreCheckConfigDefaultOnFailureProceed, callingclient.PreCheckConfigDefaultOnFailureSkip
+	proceed, skip := callingclient.Proceed, callingclient.Skip
 	dndCheck := httpCheck("DND Check", api.URL+"/dnd/{number}", 5, 2, proceed, "data.is_dnd", false)
 
 	id := checks(t, c, "dnd", dndCheck)
@@ -521,7 +512,7 @@ func TestPreCheckRefusesPrivateDestinations(t *testing.T) {
 	c := env.Calling(t, key)
 	api := newDND(t)
 	at := mustTime(t, "2025-01-15T12:00:00+05:30")
-	skip := callingclient.PreCheckConfigDefaultOnFailureSkip
+	skip := callingclient.Skip
 	d := decide(t, c, checks(t, c, "guarded", httpCheck("DND Check", api.URL+"/dnd/{number}", 5, 1, skip, "data.is_dnd", false)),
 		"outbound", "+919812345671", at, nil)
 	if o := d.PreChecks[0]; d.Decision != "block" || o.Outcome != "failed" || !strings.Contains(o.Error.MustGet(), "loopback address") {

@@ -53,7 +53,7 @@ func (h *Handler) runPreChecks(ctx context.Context, c store.CallingConfig, b *ap
 		case pc.HTTPRequest == nil:
 			// The seed's pre-check has no http_request: stored, and never blocks.
 			out[i] = checked{outcome: skipped(pc.Name, api.NotConfigured)}
-			out[i].outcome.Action = nullable.NewNullableWithValue(api.PreCheckOutcomeActionProceed)
+			out[i].outcome.Action = nullable.NewNullableWithValue(actionProceed)
 		default:
 			wg.Add(1)
 			go func() {
@@ -101,7 +101,7 @@ func (h *Handler) runPreCheck(ctx context.Context, pc store.PreCheck, vars map[s
 	fail := func(why string) checked {
 		res.outcome.Outcome = api.Failed
 		res.outcome.Error = nullable.NewNullableWithValue(why)
-		res.outcome.Action = nullable.NewNullableWithValue(api.PreCheckOutcomeAction(pc.DefaultOnFailure))
+		res.outcome.Action = nullable.NewNullableWithValue(string(pc.DefaultOnFailure))
 		res.why = fmt.Sprintf("the call failed (%s) and default_on_failure is %s", why, pc.DefaultOnFailure)
 		return res
 	}
@@ -110,7 +110,7 @@ func (h *Handler) runPreCheck(ctx context.Context, pc store.PreCheck, vars map[s
 	}
 	if pc.ResponseConfig == nil {
 		res.outcome.Outcome = api.Fetched
-		res.outcome.Action = nullable.NewNullableWithValue(api.PreCheckOutcomeActionProceed)
+		res.outcome.Action = nullable.NewNullableWithValue(actionProceed)
 		return res
 	}
 	var doc any
@@ -124,12 +124,12 @@ func (h *Handler) runPreCheck(ctx context.Context, pc store.PreCheck, vars map[s
 	gotJSON, _ := json.Marshal(got)
 	if reflect.DeepEqual(got, want) {
 		res.outcome.Outcome = api.Matched
-		res.outcome.Action = nullable.NewNullableWithValue(api.PreCheckOutcomeActionProceed)
+		res.outcome.Action = nullable.NewNullableWithValue(actionProceed)
 		res.why = fmt.Sprintf("%s returned %s=%s", pc.Name, field, gotJSON)
 		return res
 	}
 	res.outcome.Outcome = api.NotMatched
-	res.outcome.Action = nullable.NewNullableWithValue(api.PreCheckOutcomeActionSkip)
+	res.outcome.Action = nullable.NewNullableWithValue(actionSkip)
 	res.why = fmt.Sprintf("%s returned %s=%s, not %s", pc.Name, field, gotJSON, pc.ResponseConfig.ResponseFieldValue)
 	return res
 }

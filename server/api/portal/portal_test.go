@@ -2,9 +2,7 @@ package portal_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -34,6 +32,7 @@ const recipientID = "acme:eu@1"
 // to it, and a portal session for it.
 type fixture struct {
 	env      *servertest.Env
+	key      string // holds every permission
 	app      string
 	endpoint string
 	message  string
@@ -43,62 +42,15 @@ type fixture struct {
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	env := servertest.New(t)
-	_, key := env.Workspace(t, "*")
-	c := env.Webhooks(t, key)
-	app, err := c.CreateAppWithResponse(ctx, webhooksclient.CreateAppRequest{Name: "Billing webhooks"})
-	if err != nil || app.JSON201 == nil {
-		t.Fatalf("create app: %v %s", err, app.Body)
-	}
-	appID := app.JSON201.AppId
-	if et, err := c.PublishEventTypeWithResponse(ctx, appID, "invoice.paid", webhooksclient.PublishEventTypeRequest{}); err != nil || et.JSON201 == nil {
-		t.Fatalf("publish event type: %v %s", err, et.Body)
-	}
-	if r, err := c.CreateRecipientWithResponse(ctx, appID, webhooksclient.CreateRecipientRequest{RecipientId: recipientID}); err != nil || r.JSON201 == nil {
-		t.Fatalf("create recipient: %v %s", err, r.Body)
-	}
-	ep, err := c.CreateEndpointWithResponse(ctx, appID, recipientID, webhooksclient.CreateEndpointRequest{Url: "https://example.com/hooks"})
-	if err != nil || ep.JSON201 == nil {
-		t.Fatalf("create endpoint: %v %s", err, ep.Body)
-	}
-	rid := recipientID
-	msg, err := c.SendMessageWithResponse(ctx, appID, webhooksclient.SendMessageRequest{
-		RecipientId: &rid, EventType: "invoice.paid", Data: json.RawMessage(`{"invoiceId":"inv_1"}`)})
-	if err != nil || msg.JSON202 == nil {
-		t.Fatalf("send: %v %s", err, msg.Body)
-	}
-	ps, err := c.CreatePortalSessionWithResponse(ctx, appID, recipientID, webhooksclient.CreatePortalSessionRequest{})
+	w := servertest.NewWebhookAppFor(t, env, recipientID, "invoice.paid")
+	ep := w.Endpoint(t, "https://example.com/hooks")
+	msg := w.Send(t, "invoice.paid", `{"invoiceId":"inv_1"}`)
+	ps, err := w.Client.CreatePortalSessionWithResponse(ctx, w.App, recipientID, webhooksclient.CreatePortalSessionRequest{})
 	if err != nil || ps.JSON201 == nil {
 		t.Fatalf("create portal session: %v %s", err, ps.Body)
 	}
-	return &fixture{env: env, app: appID.String(), endpoint: ep.JSON201.EndpointId.String(),
-		message: msg.JSON202.MessageId, session: *ps.JSON201}
-}
-
-// reply is the status and header of a response whose body get has read and closed.
-type reply struct {
-	StatusCode int
-	Header     http.Header
-}
-
-func get(t *testing.T, u string, header ...string) (reply, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reply{StatusCode: resp.StatusCode, Header: resp.Header}, b
+	return &fixture{env: env, key: w.Key, app: w.App.String(), endpoint: ep.EndpointId.String(),
+		message: msg.MessageId, session: *ps.JSON201}
 }
 
 // checkSecurityHeaders fails unless h has every security header the portal promises, with a
@@ -144,7 +96,7 @@ func TestPortalURLIsServed(t *testing.T) {
 		t.Errorf("portal URL path %q, want %q", u.Path, want)
 	}
 	// A client never sends the fragment; this is the request a browser makes.
-	resp, page := get(t, f.env.URL+u.EscapedPath())
+	resp, page := f.env.Request(t, http.MethodGet, u.EscapedPath(), "")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("GET %s: %d %s", u.EscapedPath(), resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -156,7 +108,7 @@ func TestPortalURLIsServed(t *testing.T) {
 		t.Errorf("page is not the portal: %.200s", page)
 	}
 	// The same page for any ids: the script reads them from the path.
-	if _, other := get(t, f.env.URL+"/portal/00000000-0000-0000-0000-000000000000/someone_else"); string(other) != string(page) {
+	if _, other := f.env.Request(t, http.MethodGet, "/portal/00000000-0000-0000-0000-000000000000/someone_else", ""); string(other) != string(page) {
 		t.Error("the page differs for other ids")
 	}
 
@@ -173,7 +125,7 @@ func TestPortalURLIsServed(t *testing.T) {
 			continue
 		}
 		seen[ref] = true
-		resp, body := get(t, f.env.URL+ref)
+		resp, body := f.env.Request(t, http.MethodGet, ref, "")
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != types[path.Ext(ref)] || len(body) == 0 {
 			t.Errorf("asset %s: %d %q, want 200 %q", ref, resp.StatusCode, resp.Header.Get("Content-Type"), types[path.Ext(ref)])
 		}
@@ -183,7 +135,7 @@ func TestPortalURLIsServed(t *testing.T) {
 		etag := resp.Header.Get("ETag")
 		if resp.Header.Get("Cache-Control") != "no-cache" || etag == "" {
 			t.Errorf("asset %s: Cache-Control %q, ETag %q", ref, resp.Header.Get("Cache-Control"), etag)
-		} else if again, _ := get(t, f.env.URL+ref, "If-None-Match", etag); again.StatusCode != http.StatusNotModified {
+		} else if again, _ := f.env.Request(t, http.MethodGet, ref, "", "If-None-Match", etag); again.StatusCode != http.StatusNotModified {
 			t.Errorf("asset %s revalidated: %d, want 304", ref, again.StatusCode)
 		}
 		// What is served is the source the other tests check.
@@ -198,11 +150,11 @@ func TestPortalURLIsServed(t *testing.T) {
 		}
 	}
 	for _, missing := range []string{"/portal/assets/nope.js", "/portal/assets/index.html", "/portal/assets/", "/portal/" + f.app} {
-		if resp, _ := get(t, f.env.URL+missing); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := f.env.Request(t, http.MethodGet, missing, ""); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", missing, resp.StatusCode)
 		}
 	}
-	resp, _ = get(t, f.env.URL+"/portal/assets/nope.js")
+	resp, _ = f.env.Request(t, http.MethodGet, "/portal/assets/nope.js", "")
 	checkSecurityHeaders(t, "unknown asset", resp.Header)
 }
 

@@ -194,9 +194,7 @@ func TestRouting(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
 	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	if _, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: "customer_456"}); err != nil {
-		t.Fatal(err)
-	}
+	f.AddRecipient(t, "customer_456")
 	upd, _ := f.Client.UpdateAppWithResponse(ctx, f.App, webhooksclient.UpdateAppRequest{
 		RoutingKeyBodyPath: nullable.NewNullableWithValue("customer.id"), RoutingKeyHeader: nullable.NewNullableWithValue("x-customer-id")})
 	if upd.JSON200 == nil {
@@ -235,9 +233,7 @@ func TestPortalSession(t *testing.T) {
 	t.Parallel()
 	env := servertest.New(t)
 	f := servertest.NewWebhookApp(t, env, "invoice.paid")
-	if _, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: "customer_456"}); err != nil {
-		t.Fatal(err)
-	}
+	f.AddRecipient(t, "customer_456")
 	f.Send(t, "invoice.paid", `{}`)
 	other := f.Send(t, "invoice.paid", `{}`, func(b *webhooksclient.SendMessageRequest) { b.RecipientId = ptr("customer_456") })
 	ps, err := f.Client.CreatePortalSessionWithResponse(ctx, f.App, f.Recipient, webhooksclient.CreatePortalSessionRequest{ExpiresInSeconds: ptr(60)})
@@ -440,10 +436,7 @@ func TestRecipientIDWithEscapedCharacters(t *testing.T) {
 	env := servertest.New(t)
 	f := servertest.NewWebhookApp(t, env)
 	const id = "tenant|eu:1@x"
-	r, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: id})
-	if err != nil || r.JSON201 == nil {
-		t.Fatalf("create recipient: %v %s", err, r.Body)
-	}
+	f.AddRecipient(t, id)
 	got, err := f.Client.GetRecipientWithResponse(ctx, f.App, id)
 	if err != nil || got.JSON200 == nil || got.JSON200.RecipientId != id {
 		t.Fatalf("get recipient %q: %v %d %s", id, err, got.StatusCode(), got.Body)
@@ -461,5 +454,46 @@ func TestRecipientIDWithEscapedCharacters(t *testing.T) {
 	}
 	if got, _ := f.Client.GetRecipientWithResponse(ctx, f.App, id); got.StatusCode() != http.StatusOK {
 		t.Errorf("recipient after the escaped-slash request: %d", got.StatusCode())
+	}
+}
+
+// TestPublishRefusesCyclicSchemas: a schema that leads back to itself on the same data
+// ({"$ref":"#"} published with 201, and then refused every message of its type) is a 400 naming
+// schema at publish, and nothing is stored; a schema recursing into parts of the data (a tree)
+// publishes and validates.
+func TestPublishRefusesCyclicSchemas(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	f := servertest.NewWebhookApp(t, env)
+	base := "/api/v1/apps/" + f.App.String() + "/event-types/"
+	h := []string{"Authorization", "Bearer " + f.Key}
+	for i, schema := range []string{
+		`{"$ref":"#"}`,
+		`{"allOf":[{"$ref":"#"}]}`,
+		`{"type":"object","properties":{"a":{"$ref":"#/$defs/x"}},"$defs":{"x":{"$ref":"#/$defs/y"},"y":{"anyOf":[{"$ref":"#/$defs/x"}]}}}`,
+		`{"$defs":{"x":{"not":{"$ref":"#"}}},"if":{"$ref":"#/$defs/x"}}`,
+	} {
+		name := fmt.Sprintf("cyclic.%d", i)
+		status, body := env.Do(t, "PUT", base+name, `{"schema":`+schema+`}`, h...)
+		e := servertest.Decode[errorBody](t, body)
+		if status != 400 || len(e.Details) != 1 || e.Details[0].Field != "schema" || !strings.Contains(e.Details[0].Message, "refers back") {
+			t.Errorf("%s: %d %s", schema, status, body)
+		}
+		if status, _ := env.Do(t, "GET", base+name, "", h...); status != 404 {
+			t.Errorf("%s: stored (%d)", schema, status)
+		}
+	}
+	tree := `{"type":"object","properties":{"name":{"type":"string"},"children":{"type":"array","items":{"$ref":"#"}}}}`
+	if status, body := env.Do(t, "PUT", base+"tree", `{"schema":`+tree+`}`, h...); status != 201 {
+		t.Fatalf("a tree: %d %s", status, body)
+	}
+	if _, err := f.Client.CreateEndpointWithResponse(ctx, f.App, f.Recipient, webhooksclient.CreateEndpointRequest{Url: "https://example.com/in"}); err != nil {
+		t.Fatal(err)
+	}
+	f.Send(t, "tree", `{"name":"a","children":[{"name":"b","children":[{"name":"c"}]}]}`)
+	status, body := env.Do(t, "POST", "/api/v1/apps/"+f.App.String()+"/messages",
+		`{"eventType":"tree","recipientId":"customer_123","data":{"children":[{"name":1}]}}`, h...)
+	if status != 400 || !strings.Contains(string(body), "data.children.0.name") {
+		t.Errorf("a tree's violation: %d %s", status, body)
 	}
 }

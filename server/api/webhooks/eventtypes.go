@@ -111,11 +111,108 @@ func compileSchema(schema json.RawMessage) (*jsonschema.Schema, error) {
 		return nil, err
 	}
 	s, err := c.Compile(loc)
+	if err == nil {
+		err = refCycle(s)
+	}
 	if err != nil {
 		// The library's messages carry the resource URL; it means nothing to the caller.
 		return nil, errors.New(strings.ReplaceAll(err.Error(), loc, "schema"))
 	}
 	return s, nil
+}
+
+// refCycle reports a schema that leads back to itself without moving into the data ({"$ref":
+// "#"}, or $defs referring to each other through $ref, allOf, anyOf, oneOf, not, if/then/else
+// or dependent schemas): validating any data that reaches it never ends, and the validator
+// refuses it, so every message of the type would be refused. A cycle through a keyword that
+// applies to a part of the data (properties, items, …) is fine: the data is finite.
+func refCycle(root *jsonschema.Schema) error {
+	// Every subschema, then the cycles among the edges that stay on the same data.
+	all := []*jsonschema.Schema{}
+	seen := map[*jsonschema.Schema]bool{}
+	for todo := []*jsonschema.Schema{root}; len(todo) > 0; {
+		s := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if s == nil || seen[s] {
+			continue
+		}
+		seen[s] = true
+		all = append(all, s)
+		todo = append(append(todo, sameData(s)...), parts(s)...)
+	}
+	const (
+		visiting = 1
+		done     = 2
+	)
+	state := map[*jsonschema.Schema]int{}
+	var visit func(s *jsonschema.Schema) error
+	visit = func(s *jsonschema.Schema) error {
+		switch state[s] {
+		case visiting:
+			return fmt.Errorf("refers back to %s without applying to a part of the data, so no data could ever be validated against it", s.Location)
+		case done:
+			return nil
+		}
+		state[s] = visiting
+		for _, n := range sameData(s) {
+			if n == nil {
+				continue
+			}
+			if err := visit(n); err != nil {
+				return err
+			}
+		}
+		state[s] = done
+		return nil
+	}
+	for _, s := range all {
+		if err := visit(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sameData are the subschemas of s that apply to the same data as s.
+func sameData(s *jsonschema.Schema) []*jsonschema.Schema {
+	out := []*jsonschema.Schema{s.Ref, s.RecursiveRef, s.Not, s.If, s.Then, s.Else}
+	if s.DynamicRef != nil {
+		out = append(out, s.DynamicRef.Ref)
+	}
+	out = append(out, s.AllOf...)
+	out = append(out, s.AnyOf...)
+	out = append(out, s.OneOf...)
+	for _, d := range s.DependentSchemas {
+		out = append(out, d)
+	}
+	for _, d := range s.Dependencies {
+		if ds, ok := d.(*jsonschema.Schema); ok {
+			out = append(out, ds)
+		}
+	}
+	return out
+}
+
+// parts are the subschemas of s that apply to parts of the data (a property, an item, …).
+func parts(s *jsonschema.Schema) []*jsonschema.Schema {
+	out := []*jsonschema.Schema{s.PropertyNames, s.UnevaluatedProperties, s.Contains, s.Items2020, s.UnevaluatedItems,
+		s.ContentSchema}
+	for _, p := range s.Properties {
+		out = append(out, p)
+	}
+	for _, p := range s.PatternProperties {
+		out = append(out, p)
+	}
+	out = append(out, s.PrefixItems...)
+	for _, v := range []any{s.AdditionalProperties, s.Items, s.AdditionalItems} {
+		switch x := v.(type) {
+		case *jsonschema.Schema:
+			out = append(out, x)
+		case []*jsonschema.Schema:
+			out = append(out, x...)
+		}
+	}
+	return out
 }
 
 // schemaCache keeps compiled schemas by event type and version, so a send validates without

@@ -152,12 +152,9 @@ func (h *Handler) ListMessageAttempts(ctx context.Context, req api.ListMessageAt
 	if err != nil {
 		return nil, err
 	}
-	var endpoint uuid.UUID
-	if req.Params.EndpointId != nil {
-		endpoint = *req.Params.EndpointId
-	}
 	limit := pageSize(req.Params.Limit)
-	as, err := h.DB.ListMessageAttempts(ctx, workspace(ctx), req.AppId, req.MessageId, onlyRecipient(ctx), endpoint, before, limit+1)
+	as, err := h.DB.ListMessageAttempts(ctx, workspace(ctx), req.AppId, req.MessageId, onlyRecipient(ctx),
+		req.Params.EndpointId, before, limit+1)
 	if err != nil {
 		return nil, err
 	}
@@ -166,9 +163,9 @@ func (h *Handler) ListMessageAttempts(ctx context.Context, req api.ListMessageAt
 
 // ReplayMessage sends a message again to its endpoints, or one endpoint.
 func (h *Handler) ReplayMessage(ctx context.Context, req api.ReplayMessageRequestObject) (api.ReplayMessageResponseObject, error) {
-	var endpoint uuid.UUID
-	if req.Body != nil && req.Body.EndpointId != nil {
-		endpoint = *req.Body.EndpointId
+	var endpoint *uuid.UUID
+	if req.Body != nil {
+		endpoint = req.Body.EndpointId
 	}
 	n, err := h.DB.ReplayMessage(ctx, workspace(ctx), req.AppId, req.MessageId, endpoint)
 	if err != nil {

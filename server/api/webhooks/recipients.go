@@ -85,16 +85,10 @@ func (h *Handler) CreatePortalSession(ctx context.Context, req api.CreatePortalS
 	if err != nil {
 		return nil, err
 	}
-	base := "http://127.0.0.1:8080"
-	if r := requestOf(ctx); r != nil {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
+	// On the configured public URL, never the request's Host: a link built from a Host header
+	// the caller chose would send the customer, token and all, wherever that names.
 	// The token travels in the fragment, which browsers never send to a server or a referrer.
-	u := base + "/portal/" + url.PathEscape(s.AppID.String()) + "/" + url.PathEscape(s.RecipientID) + "#token=" + token
+	u := h.PublicURL + "/portal/" + url.PathEscape(s.AppID.String()) + "/" + url.PathEscape(s.RecipientID) + "#token=" + token
 	return api.CreatePortalSession201JSONResponse{Url: u, Token: token, ExpiresAt: s.ExpiresAt.UTC()}, nil
 }
 

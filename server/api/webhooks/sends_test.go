@@ -22,10 +22,7 @@ func TestConcurrentSendsAnswerEachTheirOwn(t *testing.T) {
 	f := servertest.NewWebhookApp(t, env, "order.created")
 	recv1, recv2 := servertest.NewReceiver(t), servertest.NewReceiver(t)
 	ep1 := f.Endpoint(t, recv1.URL)
-	r2, err := f.Client.CreateRecipientWithResponse(ctx, f.App, webhooksclient.CreateRecipientRequest{RecipientId: "customer_2"})
-	if err != nil || r2.JSON201 == nil {
-		t.Fatalf("create recipient: %v %s", err, r2.Body)
-	}
+	f.AddRecipient(t, "customer_2")
 	res, err := f.Client.CreateEndpointWithResponse(ctx, f.App, "customer_2", webhooksclient.CreateEndpointRequest{Url: recv2.URL})
 	if err != nil || res.JSON201 == nil {
 		t.Fatalf("create endpoint: %v %s", err, res.Body)
@@ -134,5 +131,23 @@ func TestSendInvalidUTF8(t *testing.T) {
 	var delivered struct{ Data json.RawMessage }
 	if err := json.Unmarshal(got[0].Body, &delivered); err != nil || string(delivered.Data) != want {
 		t.Errorf("delivered %s (%v), want data %s", got[0].Body, err, want)
+	}
+}
+
+// TestReplayToTheNilEndpoint: a replay to endpoint 00000000-… is a 404 like any unknown
+// endpoint, not a replay to every endpoint.
+func TestReplayToTheNilEndpoint(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	f := servertest.NewWebhookApp(t, env, "order.created")
+	f.Endpoint(t, "https://hooks.example.com/a")
+	m := f.Send(t, "order.created", `{"id":1}`)
+	status, body := env.Do(t, http.MethodPost, "/api/v1/apps/"+f.App.String()+"/messages/"+m.MessageId+"/replay",
+		`{"endpointId":"00000000-0000-0000-0000-000000000000"}`, "Authorization", "Bearer "+f.Key)
+	if status != http.StatusNotFound {
+		t.Fatalf("replay to the nil endpoint: %d %s", status, body)
+	}
+	if n := env.Count(t, "river_job WHERE kind = 'webhook_delivery'"); n != 1 {
+		t.Errorf("%d delivery jobs, want the send's only", n)
 	}
 }

@@ -22,8 +22,10 @@ import (
 type Handler struct {
 	DB *store.DB
 	// Now is the clock; nil = time.Now.
-	Now     func() time.Time
-	schemas schemaCache
+	Now func() time.Time
+	// PublicURL is the base portal session links are built on (server.Config.PublicURL).
+	PublicURL string
+	schemas   schemaCache
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)
@@ -31,8 +33,7 @@ var _ api.StrictServerInterface = (*Handler)(nil)
 type requestKey struct{}
 
 // WithRequest is a strict middleware that keeps the HTTP request in the context, for the
-// few operations that read more than their declared parameters (a send's routing-key header,
-// the host a portal URL is built on).
+// few operations that read more than their declared parameters (a send's routing-key header).
 func WithRequest(f api.StrictHandlerFunc, _ string) api.StrictHandlerFunc {
 	return func(c echo.Context, request any) (any, error) {
 		r := c.Request()
@@ -142,7 +143,11 @@ func (h *Handler) ListApps(ctx context.Context, req api.ListAppsRequestObject) (
 // CreateApp creates an app.
 func (h *Handler) CreateApp(ctx context.Context, req api.CreateAppRequestObject) (api.CreateAppResponseObject, error) {
 	b := req.Body
-	a, err := h.DB.CreateWebhookApp(ctx, workspace(ctx), b.Name, b.RoutingKeyBodyPath, b.RoutingKeyHeader)
+	in := store.WebhookApp{Name: b.Name, RoutingKeyBodyPath: b.RoutingKeyBodyPath, RoutingKeyHeader: b.RoutingKeyHeader}
+	if b.PortalFrameAncestors != nil {
+		in.PortalFrameAncestors = *b.PortalFrameAncestors
+	}
+	a, err := h.DB.CreateWebhookApp(ctx, workspace(ctx), in)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +175,9 @@ func (h *Handler) UpdateApp(ctx context.Context, req api.UpdateAppRequestObject)
 		if set, v := optional(req.Body.RoutingKeyHeader); set {
 			a.RoutingKeyHeader = v
 		}
+		if req.Body.PortalFrameAncestors != nil {
+			a.PortalFrameAncestors = *req.Body.PortalFrameAncestors
+		}
 		return nil
 	})
 	if err != nil {
@@ -186,7 +194,16 @@ func (h *Handler) DeleteApp(ctx context.Context, req api.DeleteAppRequestObject)
 	return api.DeleteApp204Response{}, nil
 }
 
+// nonNilStrings answers an empty list as [], not null.
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 func toApp(a store.WebhookApp) api.App {
 	return api.App{AppId: a.ID, Name: a.Name, RoutingKeyBodyPath: nullOf(a.RoutingKeyBodyPath),
-		RoutingKeyHeader: nullOf(a.RoutingKeyHeader), CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
+		RoutingKeyHeader: nullOf(a.RoutingKeyHeader), PortalFrameAncestors: nonNilStrings(a.PortalFrameAncestors),
+		CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
 }

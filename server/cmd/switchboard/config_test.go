@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,5 +21,16 @@ func TestParseRetention(t *testing.T) {
 		if got, err := parseRetention(v); err == nil {
 			t.Errorf("parseRetention(%q) = %s, want an error", v, got)
 		}
+	}
+}
+
+// TestPublicURLStopsServe: a SWITCHBOARD_PUBLIC_URL that is not an absolute http(s) URL stops
+// serve at start, before anything is started.
+func TestPublicURLStopsServe(t *testing.T) {
+	t.Setenv("SWITCHBOARD_PUBLIC_URL", "switchboard.example.com")
+	t.Setenv("SWITCHBOARD_DATA_DIR", t.TempDir())
+	err := serve(t.Context(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_PUBLIC_URL") {
+		t.Fatalf("serve: %v, want an error naming SWITCHBOARD_PUBLIC_URL", err)
 	}
 }

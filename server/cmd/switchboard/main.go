@@ -32,14 +32,19 @@ const usage = `Usage: switchboard serve
 
 Environment:
   SWITCHBOARD_ADDR            listen address (default 127.0.0.1:8080)
+  SWITCHBOARD_PUBLIC_URL      the URL clients reach this server at (https://switchboard.example.com); the base of every
+                              absolute URL it hands out (portal links, the specs' servers). Default http:// and the
+                              listen address (127.0.0.1 for an unspecified host)
   DATABASE_URL                PostgreSQL URL; unset = a private cluster under the data directory
   SWITCHBOARD_DATA_DIR        data directory (default ./.data)
   SWITCHBOARD_ADMIN_TOKEN     operator token for /admin/v1; unset = generated, kept in the data directory
   SWITCHBOARD_ENCRYPTION_KEY  32-byte key (base64 or hex) sealing secrets at rest; unset = generated, kept in the data directory
   SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS  true = webhook deliveries, activity dispatches and call pre-checks may reach loopback, private
                               and link-local addresses (local development); default false: such destinations are refused
-  SWITCHBOARD_WEBHOOK_RETENTION  how long webhook messages and their attempts are kept, as a Go duration (default 2160h,
-                              90 days); 0 = kept forever
+  SWITCHBOARD_WEBHOOK_RETENTION  how long webhook messages and their attempts (and Ingest events) are kept, as a Go
+                              duration (default 2160h, 90 days); 0 = kept forever
+  SWITCHBOARD_PUBLIC_URL      the base of the absolute URLs handed out (Ingest sources' receiving URLs), e.g.
+                              https://hooks.example.com; default http://<listen address>
 `
 
 func main() {
@@ -59,9 +64,9 @@ func main() {
 
 // config is serve's environment.
 type config struct {
-	addr, databaseURL, dataDir, adminToken, encryptionKey string
-	allowPrivateEndpoints                                 bool
-	webhookRetention                                      time.Duration
+	addr, publicURL, databaseURL, dataDir, adminToken, encryptionKey string
+	allowPrivateEndpoints                                            bool
+	webhookRetention                                                 time.Duration
 }
 
 func env(name, dflt string) string {
@@ -85,6 +90,13 @@ func serve(ctx context.Context, log *slog.Logger) error {
 			return fmt.Errorf("SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS: %q is not true or false", v)
 		}
 		cfg.allowPrivateEndpoints = allow
+	}
+	if v := os.Getenv("SWITCHBOARD_PUBLIC_URL"); v != "" {
+		public, err := server.PublicBase(v)
+		if err != nil {
+			return fmt.Errorf("SWITCHBOARD_PUBLIC_URL: %w", err)
+		}
+		cfg.publicURL = public
 	}
 	retention, err := parseRetention(os.Getenv("SWITCHBOARD_WEBHOOK_RETENTION"))
 	if err != nil {
@@ -172,19 +184,23 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}()
 	log.Info("workers started", "allow_private_endpoints", cfg.allowPrivateEndpoints, "webhook_retention", cfg.webhookRetention.String())
 
-	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log,
-		AllowPrivateEndpoints: cfg.allowPrivateEndpoints})
-	if err != nil {
-		return err
-	}
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if cfg.publicURL == "" {
+		cfg.publicURL = server.DefaultPublicURL(ln.Addr().String())
+	}
+	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log,
+		AllowPrivateEndpoints: cfg.allowPrivateEndpoints, PublicURL: cfg.publicURL})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	srv := server.HTTPServer(e)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
+	go func() { errc <- srv.Serve(server.Listener(ln, e)) }()
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.publicURL)
 	printWelcome(ln.Addr().String(), cfg, dataDir, dev)
 
 	select {
@@ -241,6 +257,9 @@ func printWelcome(addr string, cfg config, dataDir string, dev *devWorkspace) {
 	base := "http://" + addr
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nSwitchboard is running on %s\n", base)
+	if cfg.publicURL != base {
+		fmt.Fprintf(&b, "  %-22s %s   (SWITCHBOARD_PUBLIC_URL: the base of portal links and the specs' servers)\n", "public URL:", cfg.publicURL)
+	}
 	fmt.Fprintf(&b, "  %-22s %s/docs/\n", "docs:", base)
 	for i, sf := range openapi.Surfaces {
 		label := ""
