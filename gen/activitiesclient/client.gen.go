@@ -859,6 +859,16 @@ type CommerceUserName struct {
 // CommerceUserRole What a person does at the commerce.
 type CommerceUserRole string
 
+// ConfiguredCriterion One criterion of a target resolution config.
+type ConfiguredCriterion struct {
+	CriteriaConfig map[string]interface{} `json:"criteriaConfig"`
+
+	// CriteriaType A target resolution criterion.
+	CriteriaType TargetCriterionType `json:"criteriaType"`
+	Id           openapi_types.UUID  `json:"id"`
+	Priority     int                 `json:"priority"`
+}
+
 // Contact A way to reach a commerce user.
 type Contact struct {
 	CreatedAt time.Time          `json:"createdAt"`
@@ -1482,16 +1492,6 @@ type TargetCriterion struct {
 	Type TargetCriterionType `json:"type"`
 }
 
-// TargetCriterionConfig One criterion of a target resolution config.
-type TargetCriterionConfig struct {
-	CriteriaConfig map[string]interface{} `json:"criteriaConfig"`
-
-	// CriteriaType A target resolution criterion.
-	CriteriaType TargetCriterionType `json:"criteriaType"`
-	Id           openapi_types.UUID  `json:"id"`
-	Priority     int                 `json:"priority"`
-}
-
 // TargetCriterionType A target resolution criterion.
 type TargetCriterionType string
 
@@ -1507,11 +1507,11 @@ type TargetResolutionConfig struct {
 	CreatedAt time.Time                          `json:"createdAt"`
 
 	// Criteria By priority, as they are tried.
-	Criteria              []TargetCriterionConfig `json:"criteria"`
-	FallbackToCommerceRep bool                    `json:"fallbackToCommerceRep"`
-	FallbackToOwner       bool                    `json:"fallbackToOwner"`
-	Id                    openapi_types.UUID      `json:"id"`
-	IsActive              bool                    `json:"isActive"`
+	Criteria              []ConfiguredCriterion `json:"criteria"`
+	FallbackToCommerceRep bool                  `json:"fallbackToCommerceRep"`
+	FallbackToOwner       bool                  `json:"fallbackToOwner"`
+	Id                    openapi_types.UUID    `json:"id"`
+	IsActive              bool                  `json:"isActive"`
 
 	// Priority Lower is tried first; unique among active configs.
 	Priority int `json:"priority"`

@@ -244,7 +244,7 @@ func (h *Handler) DeleteTargetResolutionConfig(ctx context.Context, req api.Dele
 func toTargetConfig(c store.TargetConfig) api.TargetResolutionConfig {
 	out := api.TargetResolutionConfig{Id: c.ID, ResolutionStrategy: api.TargetResolutionStrategy(c.Strategy),
 		FallbackToCommerceRep: c.FallbackToCommerceRep, FallbackToOwner: c.FallbackToOwner, Priority: c.Priority, IsActive: c.IsActive,
-		Criteria: make([]api.TargetCriterionConfig, 0, len(c.Criteria)), CreatedAt: activityjson.NewTime(c.CreatedAt),
+		Criteria: make([]api.ConfiguredCriterion, 0, len(c.Criteria)), CreatedAt: activityjson.NewTime(c.CreatedAt),
 		UpdatedAt: activityjson.NewTime(c.UpdatedAt)}
 	out.Channel.SetNull()
 	if c.Channel != nil {
@@ -257,7 +257,7 @@ func toTargetConfig(c store.TargetConfig) api.TargetResolutionConfig {
 	for _, cr := range c.Criteria {
 		cfg := map[string]any{}
 		_ = json.Unmarshal(cr.Config, &cfg) // stored by us from a validated object
-		out.Criteria = append(out.Criteria, api.TargetCriterionConfig{Id: cr.ID, CriteriaType: api.TargetCriterionType(cr.Type),
+		out.Criteria = append(out.Criteria, api.ConfiguredCriterion{Id: cr.ID, CriteriaType: api.TargetCriterionType(cr.Type),
 			CriteriaConfig: cfg, Priority: cr.Priority})
 	}
 	return out
