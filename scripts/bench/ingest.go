@@ -15,7 +15,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // ingestBench measures the Ingest side, everything on this machine (PostgreSQL durable, server,
