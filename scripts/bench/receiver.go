@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -36,7 +37,7 @@ func receiverMain() error {
 	mux.HandleFunc("GET /_bench/stats", func(w http.ResponseWriter, _ *http.Request) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		fmt.Fprintf(w, "%d %d %d %d", len(r.seen), r.dups, r.first, r.lastAt)
+		fmt.Fprintf(w, "%d %d %d %d %d", len(r.seen), r.dups, r.first, r.lastAt, r.conns.Load())
 	})
 	mux.HandleFunc("GET /_bench/arrivals", func(w http.ResponseWriter, req *http.Request) {
 		prefix := req.URL.Query().Get("prefix")
@@ -66,7 +67,11 @@ func receiverMain() error {
 		fmt.Fprintf(w, `{"id":"yom-%s"}`, a.ID)
 	})
 	fmt.Println("http://" + ln.Addr().String())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			r.conns.Add(1)
+		}
+	}}
 	return srv.Serve(ln)
 }
 
@@ -78,6 +83,7 @@ type arrivals struct {
 	by            map[string]int   // first letter of the id → distinct arrivals
 	dups          int
 	first, lastAt int64
+	conns         atomic.Int64 // connections accepted (the server's reuse of them)
 }
 
 func (r *arrivals) add(id, key string) {
@@ -166,9 +172,17 @@ func (r *receiver) count(prefix string) int {
 
 // stats returns the distinct arrivals, the duplicates, and the first and last arrival.
 func (r *receiver) stats() (total, dups int, first, last time.Time) {
-	var f, l int64
-	_, _ = fmt.Sscan(r.get("/_bench/stats"), &total, &dups, &f, &l)
+	var f, l, c int64
+	_, _ = fmt.Sscan(r.get("/_bench/stats"), &total, &dups, &f, &l, &c)
 	return total, dups, time.Unix(0, f), time.Unix(0, l)
+}
+
+// conns is the number of connections the receiver has accepted.
+func (r *receiver) conns() int64 {
+	var total, dups int
+	var f, l, c int64
+	_, _ = fmt.Sscan(r.get("/_bench/stats"), &total, &dups, &f, &l, &c)
+	return c
 }
 
 // arrivals returns the last arrival of every id starting with prefix.

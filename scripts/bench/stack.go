@@ -55,9 +55,13 @@ func startStack(ctx context.Context) (*stack, error) {
 	if err := os.Chmod(root, 0o755); err != nil { // the cluster runs as the postgres user
 		return fail(err)
 	}
-	bin := filepath.Join(root, "switchboard")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/switchboard-dev/switchboard/server/cmd/switchboard").CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("go build: %w\n%s", err, out))
+	// BENCH_SERVE_BIN runs another build instead (to compare two builds in one sitting).
+	bin := os.Getenv("BENCH_SERVE_BIN")
+	if bin == "" {
+		bin = filepath.Join(root, "switchboard")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/switchboard-dev/switchboard/server/cmd/switchboard").CombinedOutput(); err != nil {
+			return fail(fmt.Errorf("go build: %w\n%s", err, out))
+		}
 	}
 	// Durable, like the embedded default of `serve`: fsync and synchronous commit stay on.
 	// pg_stat_statements is loaded to show PostgreSQL's share by statement (printStatements).

@@ -163,6 +163,7 @@ func webhookBench(rate int, d time.Duration, rate2 int, d2, burst time.Duration)
 	_, _ = db.SQL().ExecContext(ctx, `SELECT pg_stat_statements_reset()`)
 	var n2 atomic.Int64
 	var ids sync.Map
+	conns0 := recv.conns()
 	var wg sync.WaitGroup
 	cpu0 := cpuNow()
 	start := time.Now()
@@ -204,8 +205,8 @@ func webhookBench(rate int, d time.Duration, rate2 int, d2, burst time.Duration)
 		burst, float64(n2.Load())/sent.Seconds(), float64(deliveredDuring)/sent.Seconds(), delivered, all.Round(time.Millisecond),
 		e2e, vsGoal(e2e, 4000, true, "/s"), missing)
 	if delivered > 0 {
-		fmt.Printf("throughput: CPU per delivered message: %s %s\n", cpu.perItem(float64(delivered)),
-			vsGoal(cpu.all()/float64(delivered)*1e3, 0.45, false, " ms"))
+		fmt.Printf("throughput: CPU per delivered message: %s %s; the server opened %d connections to the receiver\n", cpu.perItem(float64(delivered)),
+			vsGoal(cpu.all()/float64(delivered)*1e3, 0.45, false, " ms"), recv.conns()-conns0)
 	}
 	printStatements(db)
 
