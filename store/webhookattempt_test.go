@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-dev/switchboard/store"
+	"github.com/switchboard-dev/switchboard/store/storetest"
 )
 
 // TestRecordAttempt: the delivery state machine. An attempt moves its delivery on — delivered
@@ -251,4 +254,61 @@ func TestLoadDeliveriesConcurrently(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// TestPlanSendsConcurrently: sends planned at once are looked up in batches, and each caller
+// gets its own answer: its app and event type (with its schema), no event type when it is not
+// published, ErrNotFound for an app of another workspace or none.
+func TestPlanSendsConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	a, b := newHooks(t, db, "plan-a"), newHooks(t, db, "plan-b")
+	schema := json.RawMessage(`{"type":"object"}`)
+	if _, _, err := db.PutEventType(ctx, a.workspace, a.app, "invoice.paid", store.EventTypePut{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.PutEventType(ctx, b.workspace, b.app, "order.created", store.EventTypePut{}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for range 25 {
+		wg.Go(func() {
+			p, err := db.PlanSend(ctx, a.workspace, a.app, "invoice.paid")
+			if err != nil || p.App.ID != a.app || p.EventType == nil || p.EventType.Name != "invoice.paid" || !sameJSON(p.EventType.Schema, schema) {
+				errs <- fmt.Errorf("a's invoice.paid: %+v %v", p, err)
+			}
+		})
+		wg.Go(func() {
+			p, err := db.PlanSend(ctx, a.workspace, a.app, "order.created")
+			if err != nil || p.App.ID != a.app || p.EventType != nil {
+				errs <- fmt.Errorf("a's unpublished order.created: %+v %v", p, err)
+			}
+		})
+		wg.Go(func() {
+			p, err := db.PlanSend(ctx, b.workspace, b.app, "order.created")
+			if err != nil || p.App.ID != b.app || p.EventType == nil || p.EventType.Name != "order.created" || len(p.EventType.Schema) != 0 {
+				errs <- fmt.Errorf("b's order.created: %+v %v", p, err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := db.PlanSend(ctx, a.workspace, b.app, "order.created"); !errors.Is(err, store.ErrNotFound) {
+				errs <- fmt.Errorf("b's app asked for in a's workspace: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
 }

@@ -95,6 +95,13 @@ func startStack(ctx context.Context) (*stack, error) {
 	if _, err := s.db.SQL().ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
 		return fail(err)
 	}
+	// BENCH_SETUP_SQL runs before the server starts: a way to try a schema or setting change
+	// without a build.
+	if q := os.Getenv("BENCH_SETUP_SQL"); q != "" {
+		if _, err := s.db.SQL().ExecContext(ctx, q); err != nil {
+			return fail(fmt.Errorf("BENCH_SETUP_SQL: %w", err))
+		}
+	}
 
 	// A free port for the server, so its URL is known before it starts.
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
