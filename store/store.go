@@ -36,6 +36,7 @@ type DB struct {
 	sends       *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
 	attempts    *batcher[AttemptRecord, struct{}]  // RecordAttempt's batches (webhookattempt.go)
 	plans       *batcher[planKey, *SendPlan]       // PlanSend's batches (webhookmessage.go)
+	finishes    *batcher[finishItem, bool]         // FinishDispatch's batches (dispatch_run.go)
 	loads       *batcher[uuid.UUID, *deliveryRow]  // LoadDelivery's batches (webhookdelivery.go)
 	// receives are ReceiveEvent's batches (ingestevent.go)
 	receives *batcher[eventReceive, Received]
@@ -142,6 +143,7 @@ func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, 
 	s.attempts = newBatcher(s.stop, s.recordAttempts, nil, 0)
 	s.loads = newBatcher(s.stop, s.loadDeliveries, nil, 0)
 	s.plans = newBatcher(s.stop, s.planSends, nil, 0)
+	s.finishes = newBatcher(s.stop, s.finishDispatches, nil, 0)
 	// Received events the same way, by their raw bodies (one may be 1 MiB).
 	s.receives = newBatcher(s.stop, s.receiveEvents, func(r eventReceive) int { return len(r.in.Body) }, 1<<20)
 	return s, nil
