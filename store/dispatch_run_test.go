@@ -56,7 +56,7 @@ func TestFinishDispatchesConcurrently(t *testing.T) {
 		wg.Go(func() {
 			moved, err := db.FinishDispatch(ctx, w.ID, store.DispatchAttempt{ActivityID: a.ID, Attempt: 1, StartedAt: time.Now(), DurationMS: 3}, transition(i))
 			if err != nil || moved != (i%3 != 2) {
-				errs <- fmt.Errorf("activity %d: moved %v, %v", i, moved, err)
+				errs <- fmt.Errorf("activity %d: moved %v, %w", i, moved, err)
 			}
 		})
 	}
@@ -67,7 +67,7 @@ func TestFinishDispatchesConcurrently(t *testing.T) {
 	wg.Go(func() { // another workspace's id for acts[2]: counted nowhere, moved nowhere
 		if moved, err := db.FinishDispatch(ctx, other.ID, store.DispatchAttempt{ActivityID: acts[2].ID, Attempt: 5, StartedAt: time.Now()},
 			transition(0)); err != nil || moved {
-			errs <- fmt.Errorf("another workspace's finish: moved %v, %v", moved, err)
+			errs <- fmt.Errorf("another workspace's finish: moved %v, %w", moved, err)
 		}
 	})
 	wg.Wait()

@@ -245,7 +245,7 @@ func TestLoadDeliveriesConcurrently(t *testing.T) {
 		})
 		wg.Go(func() {
 			if _, ok, err := h.db.LoadDelivery(ctx, uuid.New()); err != nil || ok {
-				errs <- fmt.Errorf("a delivery that does not exist: ok %v, %v", ok, err)
+				errs <- fmt.Errorf("a delivery that does not exist: ok %v, %w", ok, err)
 			}
 		})
 	}
@@ -277,24 +277,24 @@ func TestPlanSendsConcurrently(t *testing.T) {
 		wg.Go(func() {
 			p, err := db.PlanSend(ctx, a.workspace, a.app, "invoice.paid")
 			if err != nil || p.App.ID != a.app || p.EventType == nil || p.EventType.Name != "invoice.paid" || !sameJSON(p.EventType.Schema, schema) {
-				errs <- fmt.Errorf("a's invoice.paid: %+v %v", p, err)
+				errs <- fmt.Errorf("a's invoice.paid: %+v %w", p, err)
 			}
 		})
 		wg.Go(func() {
 			p, err := db.PlanSend(ctx, a.workspace, a.app, "order.created")
 			if err != nil || p.App.ID != a.app || p.EventType != nil {
-				errs <- fmt.Errorf("a's unpublished order.created: %+v %v", p, err)
+				errs <- fmt.Errorf("a's unpublished order.created: %+v %w", p, err)
 			}
 		})
 		wg.Go(func() {
 			p, err := db.PlanSend(ctx, b.workspace, b.app, "order.created")
 			if err != nil || p.App.ID != b.app || p.EventType == nil || p.EventType.Name != "order.created" || len(p.EventType.Schema) != 0 {
-				errs <- fmt.Errorf("b's order.created: %+v %v", p, err)
+				errs <- fmt.Errorf("b's order.created: %+v %w", p, err)
 			}
 		})
 		wg.Go(func() {
 			if _, err := db.PlanSend(ctx, a.workspace, b.app, "order.created"); !errors.Is(err, store.ErrNotFound) {
-				errs <- fmt.Errorf("b's app asked for in a's workspace: %v", err)
+				errs <- fmt.Errorf("b's app asked for in a's workspace: %w", err)
 			}
 		})
 	}

@@ -116,8 +116,8 @@ func startStack(ctx context.Context) (*stack, error) {
 	if err != nil {
 		return fail(err)
 	}
-	defer logf.Close() // the child keeps its own descriptor
-	s.server = exec.CommandContext(context.WithoutCancel(ctx), bin, "serve")
+	defer logf.Close()                                                       // the child keeps its own descriptor
+	s.server = exec.CommandContext(context.WithoutCancel(ctx), bin, "serve") //nolint:gosec // the binary just built, or the one BENCH_SERVE_BIN names: the operator runs what they chose
 	s.server.Env = append(os.Environ(), "DATABASE_URL="+s.dsn, "SWITCHBOARD_ADDR="+addr, "SWITCHBOARD_ADMIN_TOKEN=bench",
 		"SWITCHBOARD_ENCRYPTION_KEY="+key, "SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS=true", "SWITCHBOARD_DATA_DIR="+filepath.Join(root, "data"))
 	s.server.Stdout, s.server.Stderr = logf, logf

@@ -276,16 +276,6 @@ func (c *hookClient) json(ctx context.Context, method, path, body string) (map[s
 	return out, nil
 }
 
-func (c *hookClient) send(ctx context.Context, appPath, body string) bool {
-	resp, err := c.do(ctx, "POST", appPath+"/messages", body)
-	if err != nil {
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusAccepted
-}
-
 // sampleWaits prints, three times during d, what PostgreSQL's busy backends wait on.
 func sampleWaits(db *store.DB, d time.Duration) {
 	for range 3 {
