@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -9,8 +10,9 @@ import (
 )
 
 // The dispatch worker's two statements: claim an activity with the config it goes through,
-// then record the attempt and its outcome. They run for every dispatch, so each is one
-// prepared statement (one round trip, no planning).
+// then record the attempt and its outcome. They run for every dispatch: the claim is one
+// prepared statement (one round trip, no planning); the outcomes of concurrent dispatches are
+// written together, one statement and one commit per batch.
 
 // DispatchTarget is where a claimed activity is sent: the workspace's active dispatch config
 // for its channel, with its decrypted credentials. Found is false when there is none.
@@ -103,57 +105,136 @@ type DispatchAttempt struct {
 	StartedAt        time.Time  `db:"started_at"`
 }
 
-const finishDispatchSQL = `
-	WITH att AS (
+// finishDispatchesSQL records a batch of attempts, counts each on its activity and applies the
+// transitions given, and says, per attempt (n, its place in the batch), whether its activity
+// moved. The activities are locked in id order, as every batch locks them (no deadlock between
+// two batches), and found by primary key (the id list: joined only with the batch, whose size
+// PostgreSQL cannot know, they might be scanned for).
+const finishDispatchesSQL = `
+	WITH i AS (
+		SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(n int, id uuid, activity_id uuid, attempt int, dispatch_config_id uuid,
+			provider_code text, status_code int, duration_ms int, error text, external_id text, started_at timestamptz,
+			to_status text, workspace_id uuid, from_statuses text[], event_id uuid, event_type text, error_code text, error_message text)
+	), att AS (
 		INSERT INTO activity_dispatch_attempts (id, activity_id, attempt, dispatch_config_id, provider_code, status_code,
 			duration_ms, error, external_id, started_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-	), old AS (
-		SELECT status FROM activities WHERE workspace_id = $12 AND id = $2 FOR UPDATE
+		SELECT id, activity_id, attempt, dispatch_config_id, provider_code, status_code, duration_ms, error, external_id, started_at FROM i
+	), old AS MATERIALIZED (
+		SELECT a.id, a.status FROM activities a
+		WHERE a.id = ANY(ARRAY(SELECT activity_id FROM i))
+		ORDER BY a.id FOR UPDATE
 	), upd AS (
 		-- The attempt is counted in any case; the status moves when a transition is given and
 		-- the activity is in one of its From statuses. Dispatched, its target user is locked
 		-- (at the attempt's start, as the provider was told) and remembered for LAST_CONTACTED.
-		UPDATE activities a SET dispatch_attempt_count = greatest(a.dispatch_attempt_count, $3),
-			status = CASE WHEN old.status = ANY($13) THEN coalesce($11, a.status) ELSE a.status END,
-			external_id = CASE WHEN $11::text IS NOT NULL AND old.status = ANY($13) THEN coalesce($9, a.external_id) ELSE a.external_id END,
-			target = CASE WHEN $11::text = 'DISPATCHED' AND old.status = ANY($13) AND a.target->>'commerce_user_id' IS NOT NULL
-				THEN (a.target::jsonb || jsonb_build_object('status', 'LOCKED', 'updated_at', $10::timestamptz, 'locked_at',
-					coalesce(a.target->'locked_at', to_json($10::timestamptz))))::json
+		UPDATE activities a SET dispatch_attempt_count = greatest(a.dispatch_attempt_count, i.attempt),
+			status = CASE WHEN old.status = ANY(i.from_statuses) THEN coalesce(i.to_status, a.status) ELSE a.status END,
+			external_id = CASE WHEN i.to_status IS NOT NULL AND old.status = ANY(i.from_statuses) THEN coalesce(i.external_id, a.external_id)
+				ELSE a.external_id END,
+			target = CASE WHEN i.to_status = 'DISPATCHED' AND old.status = ANY(i.from_statuses) AND a.target->>'commerce_user_id' IS NOT NULL
+				THEN (a.target::jsonb || jsonb_build_object('status', 'LOCKED', 'updated_at', i.started_at, 'locked_at',
+					coalesce(a.target->'locked_at', to_json(i.started_at))))::json
 				ELSE a.target END,
-			dispatched_user_id = CASE WHEN $11::text = 'DISPATCHED' AND old.status = ANY($13)
+			dispatched_user_id = CASE WHEN i.to_status = 'DISPATCHED' AND old.status = ANY(i.from_statuses)
 				THEN (a.target->>'commerce_user_id')::uuid ELSE a.dispatched_user_id END,
-			dispatched_at = CASE WHEN $11::text = 'DISPATCHED' AND old.status = ANY($13) THEN $10::timestamptz ELSE a.dispatched_at END,
+			dispatched_at = CASE WHEN i.to_status = 'DISPATCHED' AND old.status = ANY(i.from_statuses) THEN i.started_at ELSE a.dispatched_at END,
 			updated_at = now()
-		FROM old WHERE a.workspace_id = $12 AND a.id = $2
-		RETURNING a.id, $11::text IS NOT NULL AND old.status = ANY($13) AS moved
+		FROM old JOIN i ON i.activity_id = old.id
+		WHERE a.id = old.id AND a.workspace_id = i.workspace_id AND a.id = ANY(ARRAY(SELECT activity_id FROM i))
+		RETURNING i.n, a.id, old.status AS from_status, i.to_status IS NOT NULL AND old.status = ANY(i.from_statuses) AS moved
 	), ev AS (
 		INSERT INTO activity_status_events (id, activity_id, event_type, from_status, to_status, error_code, error_message)
-		SELECT $14, upd.id, $15, (SELECT status FROM old), $11, $16, $17 FROM upd WHERE upd.moved
+		SELECT i.event_id, upd.id, i.event_type, upd.from_status, i.to_status, i.error_code, i.error_message
+		FROM upd JOIN i ON i.n = upd.n WHERE upd.moved
 	)
-	SELECT coalesce((SELECT moved FROM upd), false)`
+	SELECT i.n, coalesce(upd.moved, false) AS moved FROM i LEFT JOIN upd ON upd.n = i.n`
+
+// finishItem is one FinishDispatch as finishDispatchesSQL reads it.
+type finishItem struct {
+	N                int            `json:"n"`
+	ID               uuid.UUID      `json:"id"`
+	ActivityID       uuid.UUID      `json:"activity_id"`
+	Attempt          int            `json:"attempt"`
+	DispatchConfigID *uuid.UUID     `json:"dispatch_config_id"`
+	ProviderCode     *string        `json:"provider_code"`
+	StatusCode       *int           `json:"status_code"`
+	DurationMS       int            `json:"duration_ms"`
+	Error            *string        `json:"error"`
+	ExternalID       *string        `json:"external_id"`
+	StartedAt        time.Time      `json:"started_at"`
+	To               *string        `json:"to_status"`
+	WorkspaceID      uuid.UUID      `json:"workspace_id"`
+	From             pq.StringArray `json:"from_statuses"`
+	EventID          uuid.UUID      `json:"event_id"`
+	EventType        *string        `json:"event_type"`
+	ErrorCode        *string        `json:"error_code"`
+	ErrorMessage     *string        `json:"error_message"`
+}
+
+// finishDispatches writes a batch of FinishDispatch calls. Two attempts of one activity (its one
+// job runs in one worker at a time, so never in practice) go in separate statements, in order.
+func (s *DB) finishDispatches(ctx context.Context, in []finishItem) ([]batchResult[bool], error) {
+	out := make([]batchResult[bool], len(in))
+	pending := make([]int, len(in)) // places in `in` still to write
+	for i := range in {
+		pending[i] = i
+	}
+	for len(pending) > 0 {
+		seen := map[uuid.UUID]bool{}
+		var now, later []int
+		for _, k := range pending {
+			if seen[in[k].ActivityID] {
+				later = append(later, k)
+				continue
+			}
+			seen[in[k].ActivityID] = true
+			now = append(now, k)
+		}
+		items := make([]finishItem, len(now))
+		for j, k := range now {
+			items[j] = in[k]
+			items[j].N = j
+			if items[j].From == nil {
+				items[j].From = pq.StringArray{}
+			}
+		}
+		doc, err := json.Marshal(items)
+		if err != nil {
+			return nil, err
+		}
+		var rows []struct {
+			N     int  `db:"n"`
+			Moved bool `db:"moved"`
+		}
+		// Not prepared: planned for each batch, on the tables as they are (a plan cached while
+		// they were small would scan them once they have grown). Binary parameters would make
+		// this one round trip, but the main pool sends []byte as text (see Open).
+		if err := s.db.SelectContext(ctx, &rows, finishDispatchesSQL, string(doc)); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[now[r.N]].out = r.Moved
+		}
+		pending = later
+	}
+	return out, nil
+}
 
 // FinishDispatch records an attempt, counts it on the activity and, when t is not nil,
 // applies the transition it leads to (DISPATCHED, FAILED), in one statement. An activity that
 // becomes DISPATCHED has its target user LOCKED (LockedAt the attempt's start, unless it was
 // locked before) and remembered as the commerce's last contacted user. It says whether the
-// activity moved.
+// activity moved. Concurrent calls (the dispatch workers') are written together, one
+// statement and one commit per batch (see batch.go).
 func (s *DB) FinishDispatch(ctx context.Context, workspaceID uuid.UUID, a DispatchAttempt, t *Transition) (bool, error) {
-	a.ID = newID()
-	var to, eventType, code, msg *string
-	var from pq.StringArray
+	it := finishItem{ID: newID(), ActivityID: a.ActivityID, Attempt: a.Attempt, DispatchConfigID: a.DispatchConfigID, ProviderCode: a.ProviderCode,
+		StatusCode: a.StatusCode, DurationMS: a.DurationMS, Error: a.Error, ExternalID: a.ExternalID, StartedAt: a.StartedAt,
+		WorkspaceID: workspaceID, EventID: newID()}
 	if t != nil {
-		to, eventType, code, msg, from = &t.To, &t.EventType, t.ErrorCode, t.ErrorMessage, t.From
+		it.To, it.EventType, it.ErrorCode, it.ErrorMessage, it.From = &t.To, &t.EventType, t.ErrorCode, t.ErrorMessage, t.From
 		if t.ExternalID != nil {
-			a.ExternalID = t.ExternalID
+			it.ExternalID = t.ExternalID
 		}
 	}
-	stmt, err := s.prepared(ctx, s.db, finishDispatchSQL)
-	if err != nil {
-		return false, err
-	}
-	var moved bool
-	err = stmt.GetContext(ctx, &moved, a.ID, a.ActivityID, a.Attempt, a.DispatchConfigID, a.ProviderCode, a.StatusCode,
-		a.DurationMS, a.Error, a.ExternalID, a.StartedAt, to, workspaceID, from, newID(), eventType, code, msg)
-	return moved, err
+	return s.finishes.do(ctx, it)
 }

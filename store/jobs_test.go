@@ -170,3 +170,29 @@ func TestHandWrittenJobsMatchInsertTx(t *testing.T) {
 		compare(t, hand, insertTx(t, bundle, args, nil), false)
 	})
 }
+
+// TestRiverJobIndexes: after the migrations river_job keeps the indexes River works jobs with
+// (fetching, finalizing, uniqueness) but not its GIN indexes on args and metadata, which only
+// filtering jobs by their contents would use and every job write paid for (0017).
+func TestRiverJobIndexes(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	var names []string
+	if err := db.SQL().Select(&names, `SELECT indexname FROM pg_indexes WHERE tablename = 'river_job' ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, n := range names {
+		got[n] = true
+	}
+	for _, gone := range []string{"river_job_args_index", "river_job_metadata_index"} {
+		if got[gone] {
+			t.Errorf("river_job still has %s", gone)
+		}
+	}
+	for _, kept := range []string{"river_job_pkey", "river_job_prioritized_fetching_index", "river_job_state_and_finalized_at_index", "river_job_unique_idx"} {
+		if !got[kept] {
+			t.Errorf("river_job lost %s (has %v)", kept, names)
+		}
+	}
+}

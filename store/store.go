@@ -35,11 +35,15 @@ type DB struct {
 	// the Ingest receive batch's one (ingestevent.go), where planning cost a sixth of running it.
 	// Their inputs are a jsonb document and arrays, whose contents no custom plan could see
 	// better anyway.
-	generic *sqlx.DB
-	box     *seal.Box
-	jobs    *river.Client[*sql.Tx]
-	creates *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
-	sends   *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
+	generic   *sqlx.DB
+	box       *seal.Box
+	jobs      *river.Client[*sql.Tx]
+	creates   *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
+	sends     *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
+	attempts  *batcher[AttemptRecord, struct{}]  // RecordAttempt's batches (webhookattempt.go)
+	sendPlans *batcher[sendPlanKey, *SendPlan]   // PlanSend's batches (webhookmessage.go)
+	finishes  *batcher[finishItem, bool]         // FinishDispatch's batches (dispatch_run.go)
+	loads     *batcher[uuid.UUID, *deliveryRow]  // LoadDelivery's batches (webhookdelivery.go)
 	// receives are ReceiveEvent's batches (ingestevent.go)
 	receives *batcher[eventReceive, Received]
 	keys     *keyCache        // FindAPIKey's recent answers (apikey.go)
@@ -143,6 +147,11 @@ func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, 
 	s.creates = newBatcher(s.stop, s.createActivities, nil, 0)
 	// A batch of sends stops growing at 1 MiB of bodies (one body may be 256 KiB).
 	s.sends = newBatcher(s.stop, s.sendMessages, func(m messageSend) int { return len(m.body) }, 1<<20)
+	// Attempts by count: a response body is kept to 4 KiB.
+	s.attempts = newBatcher(s.stop, s.recordAttempts, nil, 0)
+	s.loads = newBatcher(s.stop, s.loadDeliveries, nil, 0)
+	s.sendPlans = newBatcher(s.stop, s.planSends, nil, 0)
+	s.finishes = newBatcher(s.stop, s.finishDispatches, nil, 0)
 	// Received events the same way, by their raw bodies (one may be 1 MiB).
 	s.receives = newBatcher(s.stop, s.receiveEvents, func(r eventReceive) int { return len(r.in.Body) }, 1<<20)
 	return s, nil

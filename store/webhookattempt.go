@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,40 +22,102 @@ type AttemptRecord struct {
 	NextAttemptAt *time.Time
 }
 
-// RecordAttempt stores an attempt of a delivery (to an endpoint or a destination alike) and moves
-// the delivery on, in one statement: delivered on
-// success; otherwise pending while a next attempt is scheduled, else failed (a failed replay
-// leaves a delivery pending whose scheduled retry is still ahead).
+// RecordAttempt stores an attempt of a delivery (to an endpoint or a destination alike) and
+// moves the delivery on: delivered on success; otherwise pending while a next attempt is
+// scheduled, else failed (a failed replay leaves a delivery pending whose scheduled retry is
+// still ahead). Concurrent calls (the delivery workers') are written together, one statement
+// per batch (see batch.go): per delivery, PostgreSQL then starts no executor and commits no
+// transaction of its own, and the worker makes no round trip of its own.
 func (s *DB) RecordAttempt(ctx context.Context, a AttemptRecord) error {
-	status := "failed"
-	if a.Succeeded {
-		status = "succeeded"
-	}
-	st, err := s.prepared(ctx, s.async, recordAttemptQuery)
-	if err != nil {
-		return err
-	}
-	_, err = st.ExecContext(ctx, a.DeliveryID, newID(), a.Trigger, a.Succeeded, a.ResponseStatusCode, a.ResponseBody, int(a.Duration.Milliseconds()),
-		a.Error, a.NextAttemptAt, a.Number, status)
+	_, err := s.attempts.do(ctx, a)
 	return err
 }
 
-// recordAttemptQuery moves a delivery on and stores its attempt (see RecordAttempt).
-const recordAttemptQuery = `
-		WITH d AS (
-			UPDATE webhook_deliveries SET attempts = attempts + 1,
-				status = CASE WHEN $4 THEN 'delivered'
-					WHEN $9::timestamptz IS NOT NULL THEN 'pending'
-					WHEN $3 = 'replay' AND next_attempt_at > now() THEN 'pending'
+// attemptRow is one attempt as recordAttemptsQuery reads it.
+type attemptRow struct {
+	DeliveryID uuid.UUID  `json:"delivery_id"`
+	ID         uuid.UUID  `json:"id"`
+	Trigger    string     `json:"trigger"`
+	Succeeded  bool       `json:"succeeded"`
+	Code       *int       `json:"code"`
+	Body       *string    `json:"body"`
+	DurationMS int        `json:"duration_ms"`
+	Error      *string    `json:"error"`
+	NextAt     *time.Time `json:"next_at"`
+	Number     int        `json:"number"`
+	Status     string     `json:"status"`
+}
+
+// recordAttempts writes a batch of attempts. Two attempts of one delivery (a replay made while
+// its scheduled attempt runs) go in separate statements, in order: one UPDATE cannot move a
+// row twice.
+func (s *DB) recordAttempts(ctx context.Context, in []AttemptRecord) ([]batchResult[struct{}], error) {
+	n := len(in)
+	for len(in) > 0 {
+		seen := make(map[uuid.UUID]bool, len(in))
+		var now, later []AttemptRecord
+		for _, a := range in {
+			if seen[a.DeliveryID] {
+				later = append(later, a)
+				continue
+			}
+			seen[a.DeliveryID] = true
+			now = append(now, a)
+		}
+		rows := make([]attemptRow, len(now))
+		for i, a := range now {
+			status := "failed"
+			if a.Succeeded {
+				status = "succeeded"
+			}
+			var next *time.Time
+			if a.NextAttemptAt != nil {
+				t := a.NextAttemptAt.UTC()
+				next = &t
+			}
+			rows[i] = attemptRow{DeliveryID: a.DeliveryID, ID: newID(), Trigger: a.Trigger, Succeeded: a.Succeeded, Code: a.ResponseStatusCode,
+				Body: a.ResponseBody, DurationMS: int(a.Duration.Milliseconds()), Error: a.Error, NextAt: next, Number: a.Number, Status: status}
+		}
+		doc, err := json.Marshal(rows)
+		if err != nil {
+			return nil, err
+		}
+		// Not prepared: planned for each batch, on the tables as they are (a plan cached while
+		// they were small would scan them once they have grown).
+		if _, err := s.async.ExecContext(ctx, recordAttemptsQuery, string(doc)); err != nil {
+			return nil, err
+		}
+		in = later
+	}
+	return make([]batchResult[struct{}], n), nil
+}
+
+// recordAttemptsQuery moves each delivery of a batch on and stores its attempt (see
+// RecordAttempt). The id list (w.id = ANY) makes PostgreSQL find the deliveries by their
+// primary key: joined only with the batch, whose size it cannot know, it may scan the whole
+// table instead, a cost that grows with the table. Two batches never hold the same delivery (its job runs in one worker at a
+// time), so they cannot deadlock on each other; a deadlock with another statement fails the
+// batch, whose attempts are then written one by one (batcher.flush).
+const recordAttemptsQuery = `
+		WITH i AS (
+			SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(delivery_id uuid, id uuid, trigger text, succeeded bool, code int,
+				body text, duration_ms int, error text, next_at timestamptz, number int, status text)
+		), d AS (
+			UPDATE webhook_deliveries w SET attempts = w.attempts + 1,
+				status = CASE WHEN i.succeeded THEN 'delivered'
+					WHEN i.next_at IS NOT NULL THEN 'pending'
+					WHEN i.trigger = 'replay' AND w.next_attempt_at > now() THEN 'pending'
 					ELSE 'failed' END,
-				last_status_code = $5, last_error = $8,
-				next_attempt_at = CASE WHEN $3 = 'replay' AND NOT $4 THEN next_attempt_at ELSE $9 END,
-				delivered_at = CASE WHEN $4 THEN now() ELSE delivered_at END, updated_at = now()
-			WHERE id = $1 RETURNING id, message_pk, endpoint_id, event_pk, destination_id
+				last_status_code = i.code, last_error = i.error,
+				next_attempt_at = CASE WHEN i.trigger = 'replay' AND NOT i.succeeded THEN w.next_attempt_at ELSE i.next_at END,
+				delivered_at = CASE WHEN i.succeeded THEN now() ELSE w.delivered_at END, updated_at = now()
+			FROM i WHERE w.id = i.delivery_id AND w.id = ANY(ARRAY(SELECT delivery_id FROM i))
+			RETURNING w.id, w.message_pk, w.endpoint_id, w.event_pk, w.destination_id, i.id AS attempt_id, i.number, i.trigger,
+				i.status, i.code, i.body, i.duration_ms, i.error, i.next_at
 		)
 		INSERT INTO webhook_attempts (id, delivery_id, message_pk, endpoint_id, event_pk, destination_id, attempt_number, trigger, status,
 			response_status_code, response_body, duration_ms, error, next_attempt_at)
-		SELECT $2, d.id, d.message_pk, d.endpoint_id, d.event_pk, d.destination_id, $10, $3, $11, $5, $6, $7, $8, $9 FROM d`
+		SELECT attempt_id, id, message_pk, endpoint_id, event_pk, destination_id, number, trigger, status, code, body, duration_ms, error, next_at FROM d`
 
 // Attempt is one HTTP request made to deliver a message to an endpoint.
 type Attempt struct {

@@ -2,12 +2,17 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/switchboard-dev/switchboard/store"
+	"github.com/switchboard-dev/switchboard/store/storetest"
 )
 
 // TestRecordAttempt: the delivery state machine. An attempt moves its delivery on — delivered
@@ -155,4 +160,155 @@ func TestRecordAttempt(t *testing.T) {
 			t.Fatalf("%d attempt rows for a deleted delivery", n)
 		}
 	})
+}
+
+// TestRecordAttemptsConcurrently: attempts recorded at once (the delivery workers') are written
+// in batches, and each still counts: 40 deliveries get one successful attempt each, and one
+// delivery gets 20 failed replays at once, which land in the same batches (one statement cannot
+// move a row twice, so they are written in turn), all 20 stored and counted.
+func TestRecordAttemptsConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, _ := oneEndpoint(t, "attempt-batches")
+	var ms []store.Message
+	for range 40 {
+		ms = append(ms, h.send(t, "r1"))
+	}
+	replayed := h.send(t, "r1")
+	ok, failed := 200, 500
+	var wg sync.WaitGroup
+	errs := make(chan error, 60)
+	for _, m := range ms {
+		wg.Go(func() {
+			errs <- h.db.RecordAttempt(ctx, store.AttemptRecord{DeliveryID: m.Deliveries[0].ID, Number: 1, Trigger: store.TriggerScheduled,
+				Succeeded: true, ResponseStatusCode: &ok, Duration: time.Millisecond})
+		})
+	}
+	for i := range 20 {
+		wg.Go(func() {
+			msg := "HTTP 500"
+			errs <- h.db.RecordAttempt(ctx, store.AttemptRecord{DeliveryID: replayed.Deliveries[0].ID, Number: i + 1, Trigger: store.TriggerReplay,
+				ResponseStatusCode: &failed, Error: &msg, Duration: time.Millisecond})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range ms {
+		got, err := h.db.GetMessage(ctx, h.workspace, h.app, m.MessageID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := got.Deliveries[0]; d.Status != store.DeliveryDelivered || d.Attempts != 1 || d.DeliveredAt == nil {
+			t.Fatalf("delivery after its successful attempt: %+v", d)
+		}
+	}
+	got, err := h.db.GetMessage(ctx, h.workspace, h.app, replayed.MessageID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got.Deliveries[0]; d.Attempts != 20 || d.Status != store.DeliveryFailed {
+		t.Fatalf("after 20 failed replays at once: %+v", d)
+	}
+	if n := count(t, h.db, `SELECT count(*) FROM webhook_attempts`); n != 60 {
+		t.Fatalf("%d attempt rows, want 60", n)
+	}
+}
+
+// TestLoadDeliveriesConcurrently: deliveries loaded at once (the delivery workers') are read in
+// batches, and each caller gets its own: the right message, body and target, and ok=false for
+// a delivery that does not exist.
+func TestLoadDeliveriesConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, e := oneEndpoint(t, "load-batches")
+	var ms []store.Message
+	for range 30 {
+		ms = append(ms, h.send(t, "r1"))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 60)
+	for _, m := range ms {
+		wg.Go(func() {
+			task, ok, err := h.db.LoadDelivery(ctx, m.Deliveries[0].ID)
+			switch {
+			case err != nil:
+				errs <- err
+			case !ok || task.DeliveryID != m.Deliveries[0].ID || task.WebhookID != m.MessageID || task.Target.ID != e.ID ||
+				string(task.Body) != m.Body || m.Body == "" || task.Secrets.Current == "":
+				errs <- fmt.Errorf("delivery %s of %s loaded as %s of %s, body %q (ok %v)", m.Deliveries[0].ID, m.MessageID, task.DeliveryID, task.WebhookID, task.Body, ok)
+			}
+		})
+		wg.Go(func() {
+			if _, ok, err := h.db.LoadDelivery(ctx, uuid.New()); err != nil || ok {
+				errs <- fmt.Errorf("a delivery that does not exist: ok %v, %w", ok, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestPlanSendsConcurrently: sends planned at once are looked up in batches, and each caller
+// gets its own answer: its app and event type (with its schema), no event type when it is not
+// published, ErrNotFound for an app of another workspace or none.
+func TestPlanSendsConcurrently(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	a, b := newHooks(t, db, "plan-a"), newHooks(t, db, "plan-b")
+	schema := json.RawMessage(`{"type":"object"}`)
+	if _, _, err := db.PutEventType(ctx, a.workspace, a.app, "invoice.paid", store.EventTypePut{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.PutEventType(ctx, b.workspace, b.app, "order.created", store.EventTypePut{}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for range 25 {
+		wg.Go(func() {
+			p, err := db.PlanSend(ctx, a.workspace, a.app, "invoice.paid")
+			if err != nil || p.App.ID != a.app || p.EventType == nil || p.EventType.Name != "invoice.paid" || !sameJSON(p.EventType.Schema, schema) {
+				errs <- fmt.Errorf("a's invoice.paid: %+v %w", p, err)
+			}
+		})
+		wg.Go(func() {
+			p, err := db.PlanSend(ctx, a.workspace, a.app, "order.created")
+			if err != nil || p.App.ID != a.app || p.EventType != nil {
+				errs <- fmt.Errorf("a's unpublished order.created: %+v %w", p, err)
+			}
+		})
+		wg.Go(func() {
+			p, err := db.PlanSend(ctx, b.workspace, b.app, "order.created")
+			if err != nil || p.App.ID != b.app || p.EventType == nil || p.EventType.Name != "order.created" || len(p.EventType.Schema) != 0 {
+				errs <- fmt.Errorf("b's order.created: %+v %w", p, err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := db.PlanSend(ctx, a.workspace, b.app, "order.created"); !errors.Is(err, store.ErrNotFound) {
+				errs <- fmt.Errorf("b's app asked for in a's workspace: %w", err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/riverqueue/river"
 )
 
@@ -111,49 +112,47 @@ type DeliveryTask struct {
 	OpenIssues bool
 }
 
+// deliveryRow is a delivery as loadDeliveriesQuery reads it, its secrets still sealed.
+type deliveryRow struct {
+	DeliveryID     uuid.UUID  `db:"delivery_id"`
+	Status         string     `db:"status"`
+	Attempts       int        `db:"attempts"`
+	EndpointID     *uuid.UUID `db:"endpoint_id"`
+	DestinationID  *uuid.UUID `db:"destination_id"`
+	MessageID      *string    `db:"message_id"`
+	MessageBody    *string    `db:"message_body"`
+	EventID        *uuid.UUID `db:"event_id"`
+	EventBody      []byte     `db:"event_body"`
+	Method         *string    `db:"method"`
+	ContentType    *string    `db:"content_type"`
+	Headers        JSONDoc    `db:"event_headers"`
+	Verification   *string    `db:"verification_status"`
+	SourceID       *uuid.UUID `db:"source_id"`
+	URL            string     `db:"url"`
+	TargetStatus   string     `db:"target_status"`
+	DisabledReason *string    `db:"disabled_reason"`
+	TargetHeaders  StringMap  `db:"headers"`
+	MaxAttempts    int        `db:"max_attempts"`
+	RateLimit      *int       `db:"rate_limit_per_minute"`
+	FailingSince   *time.Time `db:"failing_since"`
+	Secret         []byte     `db:"secret"`
+	OldSecrets     []byte     `db:"old_secrets"`
+	AuthType       *string    `db:"auth_type"`
+	AuthConfig     JSONDoc    `db:"auth_config"`
+	AuthSecret     []byte     `db:"auth_secret"`
+	OpenIssues     bool       `db:"open_issues"`
+}
+
 // LoadDelivery returns a delivery's task; ok=false when the delivery no longer exists (its
-// endpoint, recipient, app, destination or event was deleted).
+// endpoint, recipient, app, destination or event was deleted). Concurrent calls (the delivery
+// workers') are read together, one statement per batch (see batch.go); secrets are opened in
+// the caller's goroutine.
 func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool, error) {
-	var row struct {
-		DeliveryID     uuid.UUID  `db:"delivery_id"`
-		Status         string     `db:"status"`
-		Attempts       int        `db:"attempts"`
-		EndpointID     *uuid.UUID `db:"endpoint_id"`
-		DestinationID  *uuid.UUID `db:"destination_id"`
-		MessageID      *string    `db:"message_id"`
-		MessageBody    *string    `db:"message_body"`
-		EventID        *uuid.UUID `db:"event_id"`
-		EventBody      []byte     `db:"event_body"`
-		Method         *string    `db:"method"`
-		ContentType    *string    `db:"content_type"`
-		Headers        JSONDoc    `db:"event_headers"`
-		Verification   *string    `db:"verification_status"`
-		SourceID       *uuid.UUID `db:"source_id"`
-		URL            string     `db:"url"`
-		TargetStatus   string     `db:"target_status"`
-		DisabledReason *string    `db:"disabled_reason"`
-		TargetHeaders  StringMap  `db:"headers"`
-		MaxAttempts    int        `db:"max_attempts"`
-		RateLimit      *int       `db:"rate_limit_per_minute"`
-		FailingSince   *time.Time `db:"failing_since"`
-		Secret         []byte     `db:"secret"`
-		OldSecrets     []byte     `db:"old_secrets"`
-		AuthType       *string    `db:"auth_type"`
-		AuthConfig     JSONDoc    `db:"auth_config"`
-		AuthSecret     []byte     `db:"auth_secret"`
-		OpenIssues     bool       `db:"open_issues"`
-	}
-	st, err := s.prepared(ctx, s.async, loadDeliveryQuery)
-	if err != nil {
+	r, err := s.loads.do(ctx, id)
+	if err != nil || r == nil {
 		return DeliveryTask{}, false, err
 	}
-	err = st.GetContext(ctx, &row, id)
-	if noRows(err) {
-		return DeliveryTask{}, false, nil
-	}
-	if err != nil {
-		return DeliveryTask{}, false, err
-	}
+	row := *r
 	t := DeliveryTask{DeliveryID: row.DeliveryID, Status: row.Status, Attempts: row.Attempts, URL: row.URL,
 		TargetStatus: row.TargetStatus, DisabledReason: row.DisabledReason, Headers: row.TargetHeaders, MaxAttempts: row.MaxAttempts,
 		RateLimit: row.RateLimit, FailingSince: row.FailingSince, OpenIssues: row.OpenIssues}
@@ -185,9 +184,32 @@ func (s *DB) LoadDelivery(ctx context.Context, id uuid.UUID) (DeliveryTask, bool
 	return t, true, nil
 }
 
-// loadDeliveryQuery reads a delivery with what it delivers (a message or an event) and its
+// loadDeliveries reads a batch of deliveries: for each id its row, or nil when it is gone.
+func (s *DB) loadDeliveries(ctx context.Context, ids []uuid.UUID) ([]batchResult[*deliveryRow], error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = id.String()
+	}
+	var rows []deliveryRow
+	// Not prepared: planned for each batch, on the tables as they are (a plan cached while they
+	// were small would scan them once they have grown).
+	if err := s.async.SelectContext(ctx, &rows, loadDeliveriesQuery, pq.Array(keys)); err != nil {
+		return nil, err
+	}
+	by := make(map[uuid.UUID]*deliveryRow, len(rows))
+	for i := range rows {
+		by[rows[i].DeliveryID] = &rows[i]
+	}
+	out := make([]batchResult[*deliveryRow], len(ids))
+	for i, id := range ids {
+		out[i].out = by[id]
+	}
+	return out, nil
+}
+
+// loadDeliveriesQuery reads deliveries with what each delivers (a message or an event) and its
 // target (an endpoint or a destination).
-const loadDeliveryQuery = `SELECT d.id AS delivery_id, d.status, d.attempts, d.endpoint_id, d.destination_id,
+const loadDeliveriesQuery = `SELECT d.id AS delivery_id, d.status, d.attempts, d.endpoint_id, d.destination_id,
 		m.message_id, m.body AS message_body, v.id AS event_id, v.body AS event_body, v.method, v.content_type,
 		v.headers AS event_headers, v.verification_status, v.source_id,
 		coalesce(e.url, t.url) AS url, coalesce(e.status, t.status) AS target_status,
@@ -200,7 +222,7 @@ const loadDeliveryQuery = `SELECT d.id AS delivery_id, d.status, d.attempts, d.e
 		FROM webhook_deliveries d
 		LEFT JOIN webhook_messages m ON m.id = d.message_pk LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
 		LEFT JOIN ingest_events v ON v.id = d.event_pk LEFT JOIN ingest_destinations t ON t.id = d.destination_id
-		WHERE d.id = $1 AND (e.id IS NOT NULL OR t.id IS NOT NULL)`
+		WHERE d.id = ANY($1::uuid[]) AND (e.id IS NOT NULL OR t.id IS NOT NULL)`
 
 // HoldDelivery marks a delivery held if its target is (still) paused, and reports whether it
 // did. It takes a share lock on the target's row, so it cannot interleave with a resume (which

@@ -22,9 +22,43 @@ type SendPlan struct {
 }
 
 // PlanSend looks up, in one query, what SendMessage needs checked first. ErrNotFound if the
-// workspace has no such app.
+// workspace has no such app. Concurrent calls (sends arriving together) are looked up
+// together, one statement per batch (see batch.go), each distinct app and event type once.
 func (s *DB) PlanSend(ctx context.Context, workspaceID, appID uuid.UUID, eventType string) (SendPlan, error) {
-	var row struct {
+	p, err := s.sendPlans.do(ctx, sendPlanKey{workspaceID, appID, eventType})
+	if err != nil {
+		return SendPlan{}, err
+	}
+	if p == nil {
+		return SendPlan{}, notFound("App")
+	}
+	plan := *p
+	if plan.EventType != nil { // each caller its own copy
+		et := *plan.EventType
+		plan.EventType = &et
+	}
+	return plan, nil
+}
+
+// sendPlanKey is what one PlanSend looks up.
+type sendPlanKey struct {
+	workspace, app uuid.UUID
+	eventType      string
+}
+
+// planSends looks up a batch of sends' plans: for each key its plan, or nil when the workspace
+// has no such app.
+func (s *DB) planSends(ctx context.Context, keys []sendPlanKey) ([]batchResult[*SendPlan], error) {
+	index := make(map[sendPlanKey]int, len(keys))
+	var ws, apps, ets []string
+	for _, k := range keys {
+		if _, ok := index[k]; !ok {
+			index[k] = len(ws)
+			ws, apps, ets = append(ws, k.workspace.String()), append(apps, k.app.String()), append(ets, k.eventType)
+		}
+	}
+	var rows []struct {
+		N int `db:"n"`
 		WebhookApp
 		Limit       *int       `db:"messages_per_minute"`
 		ETName      *string    `db:"et_name"`
@@ -32,27 +66,35 @@ func (s *DB) PlanSend(ctx context.Context, workspaceID, appID uuid.UUID, eventTy
 		ETArchived  *time.Time `db:"et_archived_at"`
 		ETUpdatedAt *time.Time `db:"et_updated_at"`
 	}
-	st, err := s.prepared(ctx, s.db, planSendQuery)
-	if err != nil {
-		return SendPlan{}, err
+	// Not prepared: planned for each batch, on the tables as they are. On the async pool, whose
+	// binary parameters make an unprepared query one round trip instead of two (a read: its
+	// commits are irrelevant).
+	if err := s.async.SelectContext(ctx, &rows, planSendsQuery, pq.Array(ws), pq.Array(apps), pq.Array(ets)); err != nil {
+		return nil, err
 	}
-	err = st.GetContext(ctx, &row, workspaceID, appID, eventType)
-	if err != nil {
-		return SendPlan{}, orNotFound(err, "App")
+	plans := make([]*SendPlan, len(ws))
+	for _, r := range rows {
+		plan := &SendPlan{App: r.WebhookApp, MessagesPerMinute: r.Limit}
+		if r.ETName != nil {
+			plan.EventType = &EventType{AppID: r.ID, Name: *r.ETName, Schema: r.ETSchema, ArchivedAt: r.ETArchived, UpdatedAt: *r.ETUpdatedAt}
+		}
+		plans[r.N-1] = plan
 	}
-	plan := SendPlan{App: row.WebhookApp, MessagesPerMinute: row.Limit}
-	if row.ETName != nil {
-		plan.EventType = &EventType{AppID: appID, Name: *row.ETName, Schema: row.ETSchema, ArchivedAt: row.ETArchived, UpdatedAt: *row.ETUpdatedAt}
+	out := make([]batchResult[*SendPlan], len(keys))
+	for i, k := range keys {
+		out[i].out = plans[index[k]]
 	}
-	return plan, nil
+	return out, nil
 }
 
-// planSendQuery reads an app, one of its event types and its workspace's message limit.
-const planSendQuery = `SELECT a.id, a.workspace_id, a.name, a.routing_key_body_path, a.routing_key_header, a.created_at, a.updated_at,
+// planSendsQuery reads, for each (workspace, app, event type) of a batch, the app, that event
+// type and the workspace's message limit; n is the key's place in the batch, from 1.
+const planSendsQuery = `SELECT k.n, a.id, a.workspace_id, a.name, a.routing_key_body_path, a.routing_key_header, a.created_at, a.updated_at,
 		(SELECT messages_per_minute FROM workspace_limits WHERE workspace_id = a.workspace_id) AS messages_per_minute,
 		et.name AS et_name, et.schema AS et_schema, et.archived_at AS et_archived_at, et.updated_at AS et_updated_at
-		FROM webhook_apps a LEFT JOIN webhook_event_types et ON et.app_id = a.id AND et.name = $3
-		WHERE a.workspace_id = $1 AND a.id = $2`
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS k(workspace_id, app_id, event_type, n)
+		JOIN webhook_apps a ON a.workspace_id = k.workspace_id AND a.id = k.app_id
+		LEFT JOIN webhook_event_types et ON et.app_id = a.id AND et.name = k.event_type`
 
 // MessageSend is a message to accept.
 type MessageSend struct {

@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,7 +36,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-dev/switchboard/server"
-	"github.com/switchboard-dev/switchboard/server/worker"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/pgcluster"
 )
@@ -46,13 +44,23 @@ func main() {
 	conns := flag.Int("c", 32, "concurrent connections for the insert benchmarks")
 	duration := flag.Duration("d", 10*time.Second, "duration of each insert benchmark")
 	n := flag.Int("dispatch", 20000, "activities due at once in the dispatch benchmark")
-	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the load generator to this file (profile the server with perf record -p)")
 	webhooks := flag.Bool("webhooks", false, "run the Webhooks API benchmarks instead (sustained rate, throughput, fan-out)")
 	rate := flag.Int("rate", 1000, "webhooks: messages per second of the sustained run")
 	rateFor := flag.Duration("rate-for", 60*time.Second, "webhooks: duration of the sustained run")
+	rate2 := flag.Int("rate2", 2500, "webhooks: messages per second of the second sustained run")
+	rate2For := flag.Duration("rate2-for", 20*time.Second, "webhooks: duration of the second sustained run")
 	burstFor := flag.Duration("burst-for", 20*time.Second, "webhooks: duration of the 32-sender throughput run")
 	ingest := flag.Bool("ingest", false, "run the Ingest benchmarks instead (a stripe source: sustained rate with -rate and -rate-for, maximum rate with -burst-for)")
+	recvMode := flag.Bool("receiver", false, "be the receiver process of a benchmark (started by the benchmark itself)")
 	flag.Parse()
+	if *recvMode {
+		if err := receiverMain(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench receiver:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	server.TuneGC() // as `switchboard serve` does
 	if *profile != "" {
 		f, err := os.Create(*profile)
@@ -65,7 +73,7 @@ func main() {
 	}
 	work := func() error { return run(*conns, *duration, *n) }
 	if *webhooks {
-		work = func() error { return webhookBench(*rate, *rateFor, *burstFor) }
+		work = func() error { return webhookBench(*rate, *rateFor, *rate2, *rate2For, *burstFor) }
 	}
 	if *ingest {
 		work = func() error { return ingestBench(*rate, *rateFor, *burstFor) }
@@ -84,7 +92,7 @@ func run(conns int, duration time.Duration, n int) error {
 		return err
 	}
 	defer st.close()
-	cluster, dsn, db, base, quiet := st.cluster, st.dsn, st.db, st.base, st.quiet
+	cluster, db, base := st.cluster, st.db, st.base
 
 	// A workspace, a key, a commerce, and a YOM config pointing at the receiver.
 	ws, key, err := st.workspace(ctx)
@@ -95,13 +103,16 @@ func run(conns int, duration time.Duration, n int) error {
 	if err != nil {
 		return err
 	}
-	// Resolution on the create path, as the issue asks: one ON_CREATION ROLE_MATCH target config
+	// Resolution on the create path, as issue 13 asks: one ON_CREATION ROLE_MATCH target config
 	// (the commerce's COMMERCE_REP, reachable on WHATSAPP) and one UPFRONT INTERNAL_SERVICE
 	// policy (commerce_info), which every created activity names.
 	if err := resolutionSetup(ctx, db, ws.ID, com.ID); err != nil {
 		return err
 	}
-	recv := newReceiver(ctx)
+	recv, err := startReceiver(ctx)
+	if err != nil {
+		return err
+	}
 	defer recv.Close()
 	yom := uuid.MustParse("660e8400-e29b-41d4-a716-446655440000")
 	if _, err := db.CreateDispatchConfig(ctx, store.DispatchConfigCreate{WorkspaceID: ws.ID, DispatchProviderID: yom,
@@ -109,7 +120,8 @@ func run(conns int, duration time.Duration, n int) error {
 		return err
 	}
 
-	fmt.Printf("bench: %d connections, %s per insert run, PostgreSQL durable, everything on one machine (%d CPUs)\n", conns, duration, runtimeCPUs(ctx))
+	fmt.Printf("bench: %d connections, %s per insert run; the real `switchboard serve` binary with its default logging, PostgreSQL durable (fsync on), load generator and receiver in their own processes, all on one machine (%d CPUs, load average %s)\n",
+		conns, duration, runtimeCPUs(ctx), loadAvg())
 	// The baseline and the API run alternately, baseline-API-API-baseline, each for half the
 	// duration: a machine whose speed drifts during the run (a shared host) then weighs on both
 	// sides alike, and the ratio compares like with like.
@@ -118,23 +130,25 @@ func run(conns int, duration time.Duration, n int) error {
 	var pgRows, pgSecs float64
 	var pgCPU, apiCPU cpuTimes
 	var api result
+	add := func(a, b cpuTimes) cpuTimes {
+		return cpuTimes{a.postgres + b.postgres, a.server + b.server, a.load + b.load, a.receiver + b.receiver, a.pgbench + b.pgbench}
+	}
 	baseline := func() error {
 		cpu0 := cpuNow()
 		tps, err := pgbenchBaseline(ctx, cluster, ws.ID, com.ID, conns, half)
 		if err != nil {
 			return err
 		}
-		c := cpuNow().sub(cpu0)
-		pgCPU = cpuTimes{pgCPU.postgres + c.postgres, pgCPU.client + c.client}
+		pgCPU = add(pgCPU, cpuNow().sub(cpu0))
 		pgRows += tps * half.Seconds()
 		pgSecs += half.Seconds()
 		return nil
 	}
+	logged := st.logBytes()
 	apiRun := func() {
 		cpu0 := cpuNow()
 		r := load(base, key, com.ID, conns, half, func(i int64) string { return later })
-		c := cpuNow().sub(cpu0)
-		apiCPU = cpuTimes{apiCPU.postgres + c.postgres, apiCPU.client + c.client}
+		apiCPU = add(apiCPU, cpuNow().sub(cpu0))
 		api.lat = append(api.lat, r.lat...)
 		api.errors += r.errors
 		api.elapsed += r.elapsed
@@ -148,49 +162,38 @@ func run(conns int, duration time.Duration, n int) error {
 		return err
 	}
 	tps := pgRows / pgSecs
-	fmt.Printf("pgbench baseline (INSERT of an equivalent row, same indexes, 1 tx/row): %.0f rows/s\n", tps)
-	fmt.Printf("  CPU per row: PostgreSQL %.0f µs, pgbench %.0f µs\n", pgCPU.postgres/pgRows*1e6, pgCPU.client/pgRows*1e6)
+	fmt.Printf("pgbench baseline (INSERT of an equivalent row, same indexes, 1 tx/row, %d connections): %.0f rows/s\n", conns, tps)
+	fmt.Printf("  CPU per row: PostgreSQL %.0f µs, pgbench %.0f µs\n", pgCPU.postgres/pgRows*1e6, pgCPU.pgbench/pgRows*1e6)
 	p := percentiles(api.lat)
 	total := float64(len(api.lat))
 	rate := total / api.elapsed
-	fmt.Printf("POST /api/activities: %.0f req/s, p50 %.1f ms, p99 %.1f ms, %d errors of %d requests\n",
-		rate, p(0.50), p(0.99), api.errors, len(api.lat))
-	fmt.Printf("  CPU per request: PostgreSQL %.0f µs, server and load generator %.0f µs\n",
-		apiCPU.postgres/total*1e6, apiCPU.client/total*1e6)
-	fmt.Printf("ratio to pgbench: %.2f (target >= 0.50); p99 target <= 25 ms\n", rate/tps)
-	var resolved, total2 int
+	fmt.Printf("POST /api/activities (%d connections): %.0f req/s, p50 %.1f ms, p99 %.1f ms, %d errors of %d requests\n",
+		conns, rate, p(0.50), p(0.99), api.errors, len(api.lat))
+	fmt.Printf("  CPU per request: %s; server log %.0f B per request\n", apiCPU.perItem(total), float64(st.logBytes()-logged)/total)
+	fmt.Printf("  ratio to pgbench: %.2f %s\n", rate/tps, vsGoal(rate/tps, 1.0, true, "× pgbench"))
+	printStatements(db)
+	var resolved, created int
 	if err := db.SQL().GetContext(ctx, &resolved, `SELECT count(*) FROM activities WHERE status = 'READY'
 		AND target->>'status' = 'RESOLVED' AND resolved_attributes->0->>'status' = 'RESOLVED'`); err != nil {
 		return err
 	}
-	if err := db.SQL().GetContext(ctx, &total2, `SELECT count(*) FROM activities`); err != nil {
+	if err := db.SQL().GetContext(ctx, &created, `SELECT count(*) FROM activities`); err != nil {
 		return err
 	}
-	fmt.Printf("  resolved on creation (target user and commerce_info): %d of %d activities\n", resolved, total2)
-	if resolved != total2 {
-		return fmt.Errorf("%d of %d created activities were not resolved", total2-resolved, total2)
-	}
-	if os.Getenv("BENCH_STATEMENTS") != "" {
-		printStatements(db)
+	fmt.Printf("  resolved on creation (target user and commerce_info): %d of %d activities\n", resolved, created)
+	if resolved != created {
+		return fmt.Errorf("%d of %d created activities were not resolved", created-resolved, created)
 	}
 
-	// Dispatch: create n activities due at one moment (via the API), then start the workers.
+	// Dispatch: create n activities due in an hour (via the API), then bring them all due at
+	// once while serve's workers run.
 	due := time.Now().Add(time.Hour)
 	create := load(base, key, com.ID, conns, 0, func(i int64) string { return due.UTC().Format(time.RFC3339Nano) }, int64(n))
 	if create.errors > 0 {
 		return fmt.Errorf("creating the dispatch batch: %d errors", create.errors)
 	}
-	// The workers run, as in `serve`, before the batch falls due.
-	runner, err := worker.Start(ctx, dsn, db, worker.Options{Logger: quiet, AllowPrivate: true})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = runner.Stop(ctx) }()
 	time.Sleep(2 * time.Second)
-	// Bring the batch's due time to now: every job becomes due at the same moment.
-	if os.Getenv("BENCH_STATEMENTS") != "" {
-		_, _ = db.SQL().ExecContext(ctx, `SELECT pg_stat_statements_reset()`)
-	}
+	_, _ = db.SQL().ExecContext(ctx, `SELECT pg_stat_statements_reset()`)
 	cpu0 := cpuNow()
 	dueNow := time.Now()
 	if _, err := db.SQL().ExecContext(ctx, `UPDATE activities SET scheduled_at = $1 WHERE scheduled_at = $2`, dueNow, due.UTC()); err != nil {
@@ -200,28 +203,28 @@ func run(conns int, duration time.Duration, n int) error {
 		return err
 	}
 	deadline := time.Now().Add(3 * time.Minute)
-	for recv.total() < int64(n) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	got, dups, first, last := recv.stats()
+	for got < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		got, dups, first, last = recv.stats()
 	}
-	last := recv.lastAt()
-	got, dups := recv.total(), recv.duplicates()
 	dispatchCPU := cpuNow().sub(cpu0)
 	elapsed := last.Sub(dueNow).Seconds()
-	fmt.Printf("dispatch: %d of %d activities reached the receiver in %.2f s after falling due: %.0f activities/s (target >= 1000); %d received twice\n",
-		got, n, elapsed, float64(got)/elapsed, dups)
-	first := recv.firstAt()
+	dispatchRate := float64(got) / elapsed
+	fmt.Printf("dispatch: %d of %d activities reached the receiver in %.2f s after falling due: %.0f activities/s %s; %d received twice\n",
+		got, n, elapsed, dispatchRate, vsGoal(dispatchRate, 5000, true, "/s"), dups)
 	fmt.Printf("dispatch: first arrival %.2f s after due; %.0f activities/s from first to last arrival\n",
 		first.Sub(dueNow).Seconds(), float64(got)/last.Sub(first).Seconds())
-	fmt.Printf("  CPU per activity: PostgreSQL %.0f µs, server and receiver %.0f µs\n",
-		dispatchCPU.postgres/float64(got)*1e6, dispatchCPU.client/float64(got)*1e6)
-	if os.Getenv("BENCH_STATEMENTS") != "" {
-		printStatements(db)
+	var locked int
+	if err := db.SQL().GetContext(ctx, &locked, `SELECT count(*) FROM activities WHERE status = 'DISPATCHED'
+		AND target->>'status' = 'LOCKED'`); err != nil {
+		return err
 	}
-	recv.mu.Lock()
-	locked := recv.locked
-	recv.mu.Unlock()
-	fmt.Printf("dispatch: %d of %d sent with their target user LOCKED\n", locked, got)
-	if got != int64(n) || dups != 0 {
+	fmt.Printf("dispatch: %d of %d dispatched with their target user LOCKED\n", locked, got)
+	fmt.Printf("  CPU per activity: %s\n", dispatchCPU.perItem(float64(got)))
+	printStatements(db)
+	fmt.Printf("bench: load average at the end %s\n", loadAvg())
+	if got != n || dups != 0 {
 		return fmt.Errorf("dispatch was not exactly once: %d received, %d duplicates", got, dups)
 	}
 	return nil
@@ -341,58 +344,9 @@ func resolutionSetup(ctx context.Context, db *store.DB, ws, com uuid.UUID) error
 	return err
 }
 
-// receiver is a local YOM provider that counts what it receives.
-type receiver struct {
-	srv         *http.Server
-	url         string
-	mu          sync.Mutex
-	seen        map[string]int
-	dups        int64
-	locked      int64 // requests whose target user was LOCKED
-	first, last time.Time
-}
-
-func newReceiver(ctx context.Context) *receiver {
-	r := &receiver{seen: map[string]int{}}
-	ln, _ := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
-	r.url = "http://" + ln.Addr().String()
-	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var a struct {
-			ID         string `json:"id"`
-			TargetUser *struct {
-				Status string `json:"resolutionStatus"`
-			} `json:"targetUser"`
-		}
-		_ = json.NewDecoder(req.Body).Decode(&a)
-		now := time.Now()
-		r.mu.Lock()
-		if a.TargetUser != nil && a.TargetUser.Status == store.ResolutionLocked {
-			r.locked++
-		}
-		r.seen[a.ID]++
-		if r.seen[a.ID] > 1 {
-			r.dups++
-		}
-		if r.first.IsZero() {
-			r.first = now
-		}
-		r.last = now
-		r.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"id":"yom-%s"}`, a.ID)
-	}), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = r.srv.Serve(ln) }()
-	return r
-}
-
-func (r *receiver) Close()             { r.srv.Close() }
-func (r *receiver) total() int64       { r.mu.Lock(); defer r.mu.Unlock(); return int64(len(r.seen)) }
-func (r *receiver) duplicates() int64  { r.mu.Lock(); defer r.mu.Unlock(); return r.dups }
-func (r *receiver) lastAt() time.Time  { r.mu.Lock(); defer r.mu.Unlock(); return r.last }
-func (r *receiver) firstAt() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.first }
-
-// printStatements shows where PostgreSQL spent its time (BENCH_STATEMENTS=1): the statements
-// with the most planning plus execution time, per call.
+// printStatements shows where PostgreSQL spent its time since the last reset: the statements
+// with the most planning (BENCH_STATEMENTS=1 tracks it) plus execution time, per call, then
+// resets the counts.
 func printStatements(db *store.DB) {
 	var rows []struct {
 		Calls int64   `db:"calls"`
@@ -402,10 +356,6 @@ func printStatements(db *store.DB) {
 		WAL   float64 `db:"wal"`
 		Query string  `db:"query"`
 	}
-	if _, err := db.SQL().Exec(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
-		fmt.Println("  statements:", err)
-		return
-	}
 	_ = db.SQL().Select(&rows, `SELECT calls, total_plan_time / calls AS plan, total_exec_time / calls AS exec,
 		(shared_blks_hit + shared_blks_read)::float8 / calls AS blks, wal_bytes::float8 / calls AS wal,
 		regexp_replace(left(query, 70), '\s+', ' ', 'g') AS query
@@ -413,20 +363,35 @@ func printStatements(db *store.DB) {
 	for _, r := range rows {
 		fmt.Printf("  statement: %7d calls  plan %.3f ms  exec %.3f ms  %5.0f blocks  %6.0f WAL bytes  %s\n", r.Calls, r.Plan, r.Exec, r.Blks, r.WAL, r.Query)
 	}
+	_, _ = db.SQL().Exec(`SELECT pg_stat_statements_reset()`)
 }
 
-// cpuTimes is CPU time (user+system, seconds) used so far by PostgreSQL's processes and by
-// the rest of the benchmark (this process, which is the server and the load generator, and
-// pgbench). CPU per request does not depend on what else the machine runs, unlike rates.
-type cpuTimes struct{ postgres, client float64 }
+// cpuTimes is CPU time (user+system, seconds) used so far by each process of the benchmark:
+// PostgreSQL (the postmaster and every backend, live or exited), the serve process, the load
+// generator (this process), the receiver process, and pgbench. CPU per request does not depend
+// on what else the machine runs, unlike rates.
+type cpuTimes struct{ postgres, server, load, receiver, pgbench float64 }
 
 func (a cpuTimes) sub(b cpuTimes) cpuTimes {
-	return cpuTimes{postgres: a.postgres - b.postgres, client: a.client - b.client}
+	return cpuTimes{postgres: a.postgres - b.postgres, server: a.server - b.server, load: a.load - b.load,
+		receiver: a.receiver - b.receiver, pgbench: a.pgbench - b.pgbench}
 }
 
-// benchPostmaster is the PID of the benchmark's PostgreSQL: only it and its children count,
-// not other PostgreSQL servers on the machine.
-var benchPostmaster string
+// all is the CPU of every process but pgbench.
+func (a cpuTimes) all() float64 { return a.postgres + a.server + a.load + a.receiver }
+
+// perItem prints the CPU per item of each process and of all of them, in µs.
+func (a cpuTimes) perItem(n float64) string {
+	if n == 0 {
+		return "nothing done"
+	}
+	return fmt.Sprintf("PostgreSQL %.0f µs, server %.0f µs, load generator %.0f µs, receiver %.0f µs; all processes %.0f µs",
+		a.postgres/n*1e6, a.server/n*1e6, a.load/n*1e6, a.receiver/n*1e6, a.all()/n*1e6)
+}
+
+// The PIDs whose CPU counts: the benchmark's PostgreSQL (its postmaster; only it and its
+// children count, not other PostgreSQL servers on the machine), serve, and the receiver.
+var benchPostmaster, serverPID, receiverPID string
 
 func cpuNow() cpuTimes {
 	var t cpuTimes
@@ -438,7 +403,7 @@ func cpuNow() cpuTimes {
 			continue
 		}
 		// pid (comm) state ppid ... utime(14) stime(15) cutime(16) cstime(17): the last two are
-		// children that exited (pgbench, PostgreSQL backends whose connection closed).
+		// children that exited (PostgreSQL backends whose connection closed, pgbench).
 		s := string(b)
 		open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 		if open < 0 || close < 0 {
@@ -449,17 +414,58 @@ func cpuNow() cpuTimes {
 			continue
 		}
 		pid, ppid := filepath.Base(filepath.Dir(p)), fields[1]
-		var sec float64
-		for _, f := range fields[11:15] {
+		var own, children float64
+		for i, f := range fields[11:15] {
 			v, _ := strconv.ParseFloat(f, 64)
-			sec += v / 100 // USER_HZ
+			if i < 2 {
+				own += v / 100 // USER_HZ
+			} else {
+				children += v / 100
+			}
 		}
 		switch {
 		case comm == "postgres" && (pid == benchPostmaster || ppid == benchPostmaster):
-			t.postgres += sec
-		case (comm == "pgbench" && ppid == self) || pid == self:
-			t.client += sec
+			t.postgres += own + children
+		case pid == serverPID:
+			t.server += own
+		case pid == receiverPID:
+			t.receiver += own
+		case pid == self:
+			t.load += own
+			t.pgbench += children // go build exits before any measurement starts
+		case comm == "pgbench" && ppid == self:
+			t.pgbench += own
 		}
 	}
 	return t
+}
+
+// loadAvg is the machine's load average (1, 5, 15 min), to say what else was running.
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// vsGoal renders a figure's ratio to its goal: ≥ goals (higher is better) as value/goal, ≤
+// goals as goal/value, so a ratio ≥ 1.00 always means the goal is met.
+func vsGoal(value, goal float64, atLeast bool, unit string) string {
+	if atLeast {
+		return fmt.Sprintf("(goal >= %g%s: %.2f× %s)", goal, unit, value/goal, met(value >= goal))
+	}
+	r := 0.0
+	if value > 0 {
+		r = goal / value
+	}
+	return fmt.Sprintf("(goal <= %g%s: %.2f× %s)", goal, unit, r, met(value <= goal))
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"sort"
@@ -14,38 +13,37 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/switchboard-dev/switchboard/server/worker"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
-// webhookBench measures the Webhooks API and its delivery engine, everything on this machine
-// (PostgreSQL durable, server, workers, receiver and load generator):
+// webhookBench measures the Webhooks API and its delivery engine as a user runs them: the
+// serve binary, PostgreSQL durable, and the receiver and this load generator in processes of
+// their own, all on this machine:
 //
-//   - sustained rate: rate messages/s for d, each to one endpoint; p50/p95/p99 from the 202 to
-//     the receiver's arrival, and none lost;
-//   - throughput: 32 senders as fast as they can for d2; accepted and delivered per second;
+//   - sustained rates: rate messages/s for d, then rate2 messages/s for d2, each to one
+//     endpoint, open model; p50/p95/p99 from the 202 to the receiver's arrival, none lost, and
+//     the CPU of every process per message;
+//   - throughput: 32 senders as fast as they can for burst; accepted and delivered per second,
+//     and the CPU of every process per delivered message;
 //   - fan-out: one message to 100 endpoints; time from the 202 until all 100 have it.
-func webhookBench(rate int, d, d2 time.Duration) error {
+func webhookBench(rate int, d time.Duration, rate2 int, d2, burst time.Duration) error {
 	ctx := context.Background()
 	st, err := startStack(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	dsn, db, base, quiet := st.dsn, st.db, st.base, st.quiet
-	runner, err := worker.Start(ctx, dsn, db, worker.Options{Logger: quiet, AllowPrivate: true})
+	db, base := st.db, st.base
+	recv, err := startReceiver(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = runner.Stop(ctx) }()
-
-	recv := newHookReceiver(ctx)
 	defer recv.Close()
 	_, key, err := st.workspace(ctx)
 	if err != nil {
 		return err
 	}
-	c := &hookClient{base: base, key: key, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}}
+	c := &hookClient{base: base, key: key, http: &http.Client{}}
 	app, err := c.json(ctx, "POST", "/api/v1/apps", `{"name":"bench"}`)
 	if err != nil {
 		return err
@@ -67,102 +65,150 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 			return err
 		}
 	}
-	fmt.Printf("webhooks bench: PostgreSQL durable, server, workers, receiver and load on one machine (%d CPUs)\n", runtimeCPUs(ctx))
+	fmt.Printf("webhooks bench: the real `switchboard serve` binary with its default logging, PostgreSQL durable (fsync on), load generator and receiver in their own processes, all on one machine (%d CPUs, load average %s)\n",
+		runtimeCPUs(ctx), loadAvg())
 
-	// 1. Sustained rate, open model: a send starts every 1/rate s whatever the answers do.
+	pool := make(chan *rawConn, 512)
+	auth := "Authorization: Bearer " + key
+	// send posts one message and returns the time of its 202.
 	send := func(id string, recipient string) (time.Time, bool) {
-		ok := c.send(ctx, appPath, `{"recipientId":"`+recipient+`","eventType":"order.created","data":{"id":"`+id+`"},"messageId":"`+id+`"}`)
-		return time.Now(), ok
+		var rc *rawConn
+		select {
+		case rc = <-pool:
+		default:
+			rc = newRawConn(base)
+		}
+		status, err := rc.post(appPath+"/messages", []byte(`{"recipientId":"`+recipient+`","eventType":"order.created","data":{"id":"`+id+`"},"messageId":"`+id+`"}`), auth)
+		at := time.Now()
+		select {
+		case pool <- rc:
+		default:
+			rc.reset()
+		}
+		return at, err == nil && status == http.StatusAccepted
 	}
-	var accepted sync.Map // id → time of the 202
-	var nOK, nErr atomic.Int64
-	total := int(float64(rate) * d.Seconds())
-	interval := time.Second / time.Duration(rate)
-	sem := make(chan struct{}, 256)
+
+	lost := 0
+	// 1. Sustained rates, open model: a send starts every 1/rate s whatever the answers do.
+	sustained := func(prefix string, rate int, d time.Duration, goalP99 float64) {
+		var accepted sync.Map // id → time of the 202
+		var nOK, nErr atomic.Int64
+		total := int(float64(rate) * d.Seconds())
+		interval := time.Second / time.Duration(rate)
+		sem := make(chan struct{}, 256)
+		var wg sync.WaitGroup
+		logged := st.logBytes()
+		cpu0 := cpuNow()
+		start := time.Now()
+		for i := range total {
+			if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+				time.Sleep(wait)
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				id := fmt.Sprintf("%s%d", prefix, i)
+				if at, ok := send(id, "one"); ok {
+					accepted.Store(id, at)
+					nOK.Add(1)
+				} else {
+					nErr.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		sendTime := time.Since(start)
+		drainUntil := time.Now().Add(2 * time.Minute)
+		for recv.count(prefix) < int(nOK.Load()) && time.Now().Before(drainUntil) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		cpu := cpuNow().sub(cpu0)
+		arrived := recv.arrivals(prefix)
+		var lat, early []time.Duration
+		missing := 0
+		warm := start.Add(3 * time.Second)
+		accepted.Range(func(k, v any) bool {
+			at, ok := arrived[k.(string)]
+			if !ok {
+				missing++
+				return true
+			}
+			l := max(0, at.Sub(v.(time.Time)))
+			lat = append(lat, l)
+			if v.(time.Time).Before(warm) {
+				early = append(early, l)
+			}
+			return true
+		})
+		lost += missing
+		p, pe := percentiles(lat), percentiles(early)
+		_, dups, _, _ := recv.stats()
+		fmt.Printf("sustained %d/s: %d messages offered over %s (%.0f/s achieved), %d accepted (202), %d errors\n",
+			rate, total, sendTime.Round(time.Millisecond), float64(total)/sendTime.Seconds(), nOK.Load(), nErr.Load())
+		fmt.Printf("sustained %d/s: 202 → arrival p50 %.1f ms, p95 %.1f ms, p99 %.1f ms %s, max %.1f ms; first 3 s p99 %.1f ms; %d lost, %d duplicates so far\n",
+			rate, p(0.50), p(0.95), p(0.99), vsGoal(p(0.99), goalP99, false, " ms"), p(1), pe(0.99), missing, dups)
+		if n := float64(nOK.Load()); n > 0 {
+			fmt.Printf("sustained %d/s: CPU per message (accepted, delivered): %s %s; server log %.0f B per message\n",
+				rate, cpu.perItem(n), vsGoal(cpu.all()/n*1e3, 0.45, false, " ms"), float64(st.logBytes()-logged)/n)
+		}
+	}
+	sustained("s", rate, d, 50)
+	sustained("r", rate2, d2, 150)
+
+	// 2. Throughput: 32 closed-loop senders for burst.
+	if os.Getenv("BENCH_WAITS") != "" {
+		go sampleWaits(db, burst)
+	}
+	_, _ = db.SQL().ExecContext(ctx, `SELECT pg_stat_statements_reset()`)
+	var n2 atomic.Int64
+	var ids sync.Map
+	conns0 := recv.conns()
 	var wg sync.WaitGroup
 	cpu0 := cpuNow()
 	start := time.Now()
-	for i := range total {
-		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
-			time.Sleep(wait)
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			id := fmt.Sprintf("s%d", i)
-			if at, ok := send(id, "one"); ok {
-				accepted.Store(id, at)
-				nOK.Add(1)
-			} else {
-				nErr.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	sendTime := time.Since(start)
-	drainUntil := time.Now().Add(2 * time.Minute)
-	for recv.count("s") < int(nOK.Load()) && time.Now().Before(drainUntil) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	cpu := cpuNow().sub(cpu0)
-	var lat []time.Duration
-	lost := 0
-	accepted.Range(func(k, v any) bool {
-		if at, ok := recv.arrival(k.(string)); ok {
-			lat = append(lat, max(0, at.Sub(v.(time.Time))))
-		} else {
-			lost++
-		}
-		return true
-	})
-	p := percentiles(lat)
-	fmt.Printf("sustained: %d messages offered at %d/s over %s (%.0f/s achieved), %d accepted (202), %d errors\n",
-		total, rate, sendTime.Round(time.Millisecond), float64(total)/sendTime.Seconds(), nOK.Load(), nErr.Load())
-	fmt.Printf("sustained: 202 → arrival p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; %d lost, %d duplicates (target p99 <= 250 ms, none lost)\n",
-		p(0.50), p(0.95), p(0.99), p(1), lost, recv.duplicates())
-	if n := float64(nOK.Load()); n > 0 {
-		fmt.Printf("sustained: CPU per message (accepted, delivered): PostgreSQL %.0f µs, server+workers+receiver+load %.0f µs\n",
-			cpu.postgres/n*1e6, cpu.client/n*1e6)
-	}
-
-	// 2. Throughput: 32 closed-loop senders for d2.
-	if os.Getenv("BENCH_WAITS") != "" {
-		go sampleWaits(db, d2)
-	}
-	if os.Getenv("BENCH_STATEMENTS") != "" {
-		_, _ = db.SQL().ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`)
-		_, _ = db.SQL().ExecContext(ctx, `SELECT pg_stat_statements_reset()`)
-	}
-	var n2 atomic.Int64
-	before := recv.count("t")
-	start = time.Now()
-	stop := start.Add(d2)
+	stop := start.Add(burst)
 	for g := range 32 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; time.Now().Before(stop); i++ {
-				if _, ok := send(fmt.Sprintf("t%d_%d", g, i), "one"); ok {
+				id := fmt.Sprintf("t%d_%d", g, i)
+				if _, ok := send(id, "one"); ok {
 					n2.Add(1)
+					ids.Store(id, true)
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	sent := time.Since(start)
-	deliveredDuring := recv.count("t") - before
-	drainUntil = time.Now().Add(2 * time.Minute)
+	deliveredDuring := recv.count("t")
+	drainUntil := time.Now().Add(2 * time.Minute)
 	for recv.count("t") < int(n2.Load()) && time.Now().Before(drainUntil) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	all := time.Since(start)
-	fmt.Printf("throughput (32 senders, %s): %.0f messages/s accepted; %.0f deliveries/s while sending; all %d delivered in %s: %.0f deliveries/s end to end (goal >= 2000/s)\n",
-		d2, float64(n2.Load())/sent.Seconds(), float64(deliveredDuring)/sent.Seconds(), recv.count("t"), all.Round(time.Millisecond),
-		float64(recv.count("t"))/all.Seconds())
-	if os.Getenv("BENCH_STATEMENTS") != "" {
-		printStatements(db)
+	cpu := cpuNow().sub(cpu0)
+	delivered := recv.count("t")
+	arrived := recv.arrivals("t")
+	missing := 0
+	ids.Range(func(k, _ any) bool {
+		if _, ok := arrived[k.(string)]; !ok {
+			missing++
+		}
+		return true
+	})
+	lost += missing
+	e2e := float64(delivered) / all.Seconds()
+	fmt.Printf("throughput (32 senders, %s): %.0f messages/s accepted; %.0f deliveries/s while sending; all %d delivered in %s: %.0f deliveries/s end to end %s; %d lost\n",
+		burst, float64(n2.Load())/sent.Seconds(), float64(deliveredDuring)/sent.Seconds(), delivered, all.Round(time.Millisecond),
+		e2e, vsGoal(e2e, 4000, true, "/s"), missing)
+	if delivered > 0 {
+		fmt.Printf("throughput: CPU per delivered message: %s %s; the server opened %d connections to the receiver\n", cpu.perItem(float64(delivered)),
+			vsGoal(cpu.all()/float64(delivered)*1e3, 0.45, false, " ms"), recv.conns()-conns0)
 	}
+	printStatements(db)
 
 	// 3. Fan-out: one message to 100 endpoints, five times.
 	var fans []time.Duration
@@ -176,13 +222,15 @@ func webhookBench(rate int, d, d2 time.Duration) error {
 		for recv.count(id) < 100 && time.Now().Before(until) {
 			time.Sleep(2 * time.Millisecond)
 		}
-		last, _ := recv.arrival(id)
+		last := recv.arrivals(id)[id]
 		fans = append(fans, last.Sub(at))
 		time.Sleep(200 * time.Millisecond)
 	}
 	sort.Slice(fans, func(i, j int) bool { return fans[i] < fans[j] })
 	fmt.Printf("fan-out: 1 message to 100 endpoints, 202 → last of 100 arrivals: median %.1f ms, worst %.1f ms (5 runs)\n",
 		ms(fans[2]), ms(fans[4]))
+	_, dups, _, _ := recv.stats()
+	fmt.Printf("webhooks bench: %d lost, %d duplicates in all; load average at the end %s\n", lost, dups, loadAvg())
 	if lost > 0 {
 		return fmt.Errorf("%d accepted messages were not delivered", lost)
 	}
@@ -226,86 +274,6 @@ func (c *hookClient) json(ctx context.Context, method, path, body string) (map[s
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
 	return out, nil
-}
-
-func (c *hookClient) send(ctx context.Context, appPath, body string) bool {
-	resp, err := c.do(ctx, "POST", appPath+"/messages", body)
-	if err != nil {
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusAccepted
-}
-
-// hookReceiver is a local webhook endpoint recording when each message arrived.
-type hookReceiver struct {
-	srv  *http.Server
-	url  string
-	mu   sync.Mutex
-	seen map[string]bool      // webhook-id and path of every arrival
-	last map[string]time.Time // webhook-id → last arrival
-	n    map[string]int       // webhook-id → distinct arrivals
-	by   map[string]int       // first letter of the id → distinct arrivals
-	dups int
-}
-
-func newHookReceiver(ctx context.Context) *hookReceiver {
-	r := &hookReceiver{seen: map[string]bool{}, last: map[string]time.Time{}, n: map[string]int{}, by: map[string]int{}}
-	ln, _ := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
-	r.url = "http://" + ln.Addr().String()
-	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		_, _ = io.Copy(io.Discard, req.Body)
-		now := time.Now()
-		id := req.Header.Get("webhook-id")
-		key := id + " " + req.URL.Path
-		r.mu.Lock()
-		if r.seen[key] {
-			r.dups++
-		} else {
-			r.seen[key] = true
-			r.last[id] = now
-			r.n[id]++
-			r.by[id[:1]]++
-		}
-		r.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = r.srv.Serve(ln) }()
-	return r
-}
-
-func (r *hookReceiver) Close() { r.srv.Close() }
-
-// count is the number of distinct arrivals of ids starting with prefix (one letter), or of
-// the id itself when it is longer.
-func (r *hookReceiver) count(prefix string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(prefix) == 1 {
-		return r.by[prefix]
-	}
-	return r.n[prefix]
-}
-
-// total is the number of distinct arrivals.
-func (r *hookReceiver) total() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.seen)
-}
-
-func (r *hookReceiver) arrival(id string) (time.Time, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t, ok := r.last[id]
-	return t, ok
-}
-
-func (r *hookReceiver) duplicates() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.dups
 }
 
 // sampleWaits prints, three times during d, what PostgreSQL's busy backends wait on.
