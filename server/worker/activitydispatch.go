@@ -205,11 +205,10 @@ func (w *activityDispatch) send(ctx context.Context, a store.Activity, cfg store
 	return outcome{statusCode: &status, externalID: ext}
 }
 
-// truncate keeps at most n bytes of a provider's answer, cut between characters, with invalid
-// UTF-8 replaced: the excerpt is stored in a text column, which refuses invalid UTF-8 (the
-// attempt would then never be recorded, nor the activity moved).
+// truncate keeps at most n bytes of a provider's answer, cut between characters, made storable
+// by textColumn.
 func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = textColumn(s)
 	if len(s) <= n {
 		return s
 	}

@@ -299,7 +299,7 @@ func (w *webhookDelivery) attempt(ctx context.Context, t store.DeliveryTask) res
 	// An answer whose body broke off still counts by its status.
 	res := result{status: &resp.StatusCode, duration: time.Since(started), ok: resp.OK()}
 	if len(resp.Body) > 0 {
-		s := strings.ToValidUTF8(string(resp.Body), "\uFFFD")
+		s := textColumn(string(resp.Body))
 		res.body = &s
 	}
 	if !res.ok {

@@ -415,3 +415,22 @@ func TestEndpointURLSentCanonical(t *testing.T) {
 	}
 	f.WaitStatus(t, m.MessageId, webhooksclient.MessageStatusDelivered, 5*time.Second)
 }
+
+// TestAnswerWithNULRecorded: an endpoint's answer holding a NUL byte (or bytes that are not
+// UTF-8) is recorded with U+FFFD in their place. PostgreSQL's text refuses both: the attempt
+// was never recorded and the delivery retried for ever.
+func TestAnswerWithNULRecorded(t *testing.T) {
+	t.Parallel()
+	f, recv := deliveringApp(t, servertest.FastWorkers(), "invoice.paid")
+	recv.SetRespond(func(_ int, w http.ResponseWriter) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "ok\x00\xffend")
+	})
+	f.Endpoint(t, recv.URL)
+	m := f.Send(t, "invoice.paid", `{}`)
+	f.WaitStatus(t, m.MessageId, webhooksclient.MessageStatusDelivered, 10*time.Second)
+	as := f.Attempts(t, m.MessageId)
+	if len(as) != 1 || as[0].ResponseBody.MustGet() != "ok\uFFFD\uFFFDend" {
+		t.Fatalf("attempts = %+v", as)
+	}
+}

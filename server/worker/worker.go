@@ -22,6 +22,7 @@ package worker
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -201,4 +202,11 @@ func (r *Runner) Stop(ctx context.Context) error {
 	err := r.client.Stop(ctx)
 	r.pool.Close()
 	return err
+}
+
+// textColumn makes an answer's bytes storable in a text column, which refuses invalid UTF-8 and
+// NUL: both become U+FFFD (as JSON decoders read invalid bytes). Refused, the attempt would never
+// be recorded, and its job would fail the same way at every retry.
+func textColumn(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
