@@ -434,3 +434,23 @@ func TestAnswerWithNULRecorded(t *testing.T) {
 		t.Fatalf("attempts = %+v", as)
 	}
 }
+
+// TestReplayDeliveredMessage: a message already delivered is sent again on replay, with a
+// replay attempt recorded beside the first.
+func TestReplayDeliveredMessage(t *testing.T) {
+	t.Parallel()
+	f, recv := deliveringApp(t, servertest.FastWorkers(), "invoice.paid")
+	f.Endpoint(t, recv.URL)
+	m := f.Send(t, "invoice.paid", `{"n":1}`)
+	f.WaitStatus(t, m.MessageId, webhooksclient.MessageStatusDelivered, 10*time.Second)
+	recv.Wait(t, 1, 5*time.Second)
+	res, err := f.Client.ReplayMessageWithResponse(ctx, f.App, m.MessageId, webhooksclient.ReplayMessageRequest{})
+	if err != nil || res.StatusCode() != http.StatusAccepted {
+		t.Fatalf("replay: %v %s", err, res.Body)
+	}
+	recv.Wait(t, 2, 10*time.Second)
+	servertest.Eventually(t, 10*time.Second, "the replay attempt to be recorded", func() bool {
+		as := f.Attempts(t, m.MessageId)
+		return len(as) == 2 && as[0].Trigger == webhooksclient.Replay && as[0].Status == webhooksclient.AttemptStatusSucceeded
+	})
+}
