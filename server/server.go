@@ -54,6 +54,9 @@ type Config struct {
 	// https://switchboard.example.com). Never taken from a request's Host header, which the
 	// client chooses. Required; see PublicBase.
 	PublicURL string
+	// SessionKey signs signed-in users' access tokens (SWITCHBOARD_SESSION_KEY, 32 bytes). nil =
+	// derived from the store's encryption key.
+	SessionKey []byte
 }
 
 // PublicBase checks a public base URL (SWITCHBOARD_PUBLIC_URL): absolute, http or https, with
@@ -131,14 +134,27 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	ingestHandler.Register(e)
 	surfaces = append(surfaces, surface{prefix: "/ingest", render: ingest.Render})
 
-	keys := auth.APIKeys(db, cfg.Now)
+	if cfg.SessionKey == nil {
+		cfg.SessionKey = db.DeriveKey("access-tokens")
+	}
+	roles, err := openapi.RolePermissions()
+	if err != nil {
+		return nil, err
+	}
+	users, err := auth.NewUsers(cfg.SessionKey, roles, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	keys := auth.APIKeys(db, users, cfg.Now)
 	mounts := map[string]struct {
 		render   Renderer
 		authn    echo.MiddlewareFunc
 		register func(g *echo.Group)
 	}{
 		"activities": {activities.Render, keys, func(g *echo.Group) {
-			genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(&activities.Handler{DB: db}, nil))
+			genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(
+				&activities.Handler{DB: db, Users: users, SecureCookies: strings.HasPrefix(public, "https://")},
+				[]genactivities.StrictMiddlewareFunc{activities.WithEcho}))
 		}},
 		"admin": {admin.Render, auth.Operator(cfg.AdminToken), func(g *echo.Group) {
 			genadmin.RegisterHandlers(g, genadmin.NewStrictHandler(&admin.Handler{DB: db, Now: cfg.Now}, nil))

@@ -17,6 +17,10 @@ import (
 // Handler serves the Activities API.
 type Handler struct {
 	DB *store.DB
+	// Users issues the access tokens of signed-in users (Login, RefreshSession).
+	Users *auth.Users
+	// SecureCookies marks the session cookies Secure: the server is reached over https.
+	SecureCookies bool
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)
