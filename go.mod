@@ -6,6 +6,7 @@ tool github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
 require (
 	github.com/getkin/kin-openapi v0.152.0
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/jmoiron/sqlx v1.4.0
 	github.com/labstack/echo/v4 v4.16.0
@@ -15,8 +16,6 @@ require (
 	github.com/swaggest/swgui v1.8.5
 	sigs.k8s.io/yaml v1.4.0
 )
-
-require github.com/golang-jwt/jwt/v5 v5.3.1
 
 require (
 	github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect

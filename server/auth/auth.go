@@ -31,8 +31,8 @@ type Principal struct {
 	WorkspaceID uuid.UUID
 	KeyID       uuid.UUID
 	// UserID and Role are set for a signed-in user's access token.
-	UserID uuid.UUID
-	Role   string
+	UserID      uuid.UUID
+	Role        string
 	Permissions []string
 	Operator    bool
 	// Only, when set, confines the principal to requests whose path parameters of these names

@@ -73,7 +73,7 @@ func (h *Handler) setSessionCookies(c echo.Context, refresh string) {
 	if refresh == "" {
 		maxAge, csrf = -1, ""
 	}
-	c.SetCookie(&http.Cookie{Name: refreshCookie, Value: refresh, Path: refreshPath, MaxAge: maxAge,
+	c.SetCookie(&http.Cookie{Name: refreshCookie, Value: refresh, Path: refreshPath, MaxAge: maxAge, //nolint:gosec // G124: Secure whenever the server is reached over https (SecureCookies); a browser drops a Secure cookie sent over http
 		HttpOnly: true, Secure: h.SecureCookies, SameSite: http.SameSiteStrictMode})
 	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: csrf, Path: "/", MaxAge: maxAge, //nolint:gosec // G124: the CSRF token is meant to be read by the page (double-submit); the refresh token is the HttpOnly one
 		Secure: h.SecureCookies, SameSite: http.SameSiteStrictMode})

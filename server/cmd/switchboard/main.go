@@ -65,8 +65,8 @@ func main() {
 // config is serve's environment.
 type config struct {
 	addr, publicURL, databaseURL, dataDir, adminToken, encryptionKey, sessionKey string
-	allowPrivateEndpoints                                            bool
-	webhookRetention                                                 time.Duration
+	allowPrivateEndpoints                                                        bool
+	webhookRetention                                                             time.Duration
 }
 
 func env(name, dflt string) string {
