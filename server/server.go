@@ -28,6 +28,7 @@ import (
 	"github.com/switchboard-dev/switchboard/server/api/admin"
 	"github.com/switchboard-dev/switchboard/server/api/calling"
 	"github.com/switchboard-dev/switchboard/server/api/channels"
+	"github.com/switchboard-dev/switchboard/server/api/dashboard"
 	"github.com/switchboard-dev/switchboard/server/api/ingest"
 	"github.com/switchboard-dev/switchboard/server/api/portal"
 	"github.com/switchboard-dev/switchboard/server/api/webhooks"
@@ -127,6 +128,7 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		return nil, err
 	}
 	portal.Register(e, db.PortalFrameAncestors) // the customer portal page; it calls the Webhooks API from the browser
+	dashboard.Register(e)                       // the users' dashboard; it calls every surface's API from the browser
 	// The Ingest API's handler also serves its sources' public receiving URLs (/ingest/...), outside
 	// its prefix and its spec's validation (see ingest.Handler.Register); their errors are
 	// written in its body.
