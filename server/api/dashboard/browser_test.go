@@ -203,6 +203,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		contains("#issues", "open"),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-issue=%q][data-action="resolved"]`, issueID))),
 		contains(fmt.Sprintf(`[data-issue-status=%q]`, issueID), "resolved"))
+	// The other views load without an error: the health chart (the app's one success, the replay),
+	// Activities, Channels, Calling.
+	for _, v := range []struct{ view, title string }{
+		{"health", "1 succeeded"}, {"activities", "activities"}, {"channels", "Contacts"}, {"calling", "Decision tester"},
+	} {
+		run("view-"+v.view, view(v.view), contains("#main", v.title),
+			chromedp.Poll[chromedp.Void](`document.getElementById("error").hidden`, chromedp.WithPollingTimeout(5*time.Second)))
+	}
 	issue, err := ing.GetIssueWithResponse(context.Background(), mustUUID(t, issueID))
 	if err != nil || issue.JSON200 == nil || issue.JSON200.Status != "resolved" {
 		t.Fatalf("the issue after Resolve: %v %s", err, issue.Body)
