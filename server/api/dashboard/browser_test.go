@@ -26,7 +26,7 @@ const chromium = "/usr/bin/chromium"
 // sign in, create an API key, create an app and an endpoint, send a message and see its
 // (failed) attempt, replay it (and see it succeed), see an Ingest event and resolve its issue.
 // A screenshot of every step is kept in a directory the log names when the test fails (or
-// when SWITCHBOARD_SCREENSHOTS names one).
+// when SWITCHBOARD_KEEP_SCREENSHOTS is set).
 func TestDashboardInBrowser(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat(chromium); err != nil {
@@ -58,7 +58,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil || src.JSON201 == nil {
 		t.Fatalf("create source: %v %s", err, src.Body)
 	}
-	resp, err := http.Post(src.JSON201.Url, "application/json", strings.NewReader(`{"id":"evt_1","type":"invoice.paid"}`)) //nolint:noctx // a test's one request
+	resp, err := http.Post(src.JSON201.Url, "application/json", strings.NewReader(`{"id":"evt_1","type":"invoice.paid"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,16 +80,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	eventID := events.JSON200.Data[0].EventId.String()
 
-	dir := os.Getenv("SWITCHBOARD_SCREENSHOTS")
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "dashboard-screenshots-"); err != nil {
-			t.Fatal(err)
-		}
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := os.MkdirTemp("", "dashboard-screenshots-")
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("SWITCHBOARD_SCREENSHOTS") != "" {
+		if t.Failed() || os.Getenv("SWITCHBOARD_KEEP_SCREENSHOTS") != "" {
 			t.Logf("screenshots of every step: %s", dir)
 			return
 		}
