@@ -178,6 +178,10 @@ func sweepOperations(t testing.TB) []*sweepOp {
 		if err != nil {
 			t.Fatal(err)
 		}
+		external, err := spec.External()
+		if err != nil {
+			t.Fatal(err)
+		}
 		paths := spec.Doc.Paths.InMatchingOrder()
 		sort.Strings(paths)
 		for _, p := range paths {
@@ -186,6 +190,15 @@ func sweepOperations(t testing.TB) []*sweepOp {
 			for _, m := range methods {
 				op := item.GetOperation(m)
 				o := &sweepOp{surface: s.Name, prefix: s.Prefix, spec: spec, path: p, method: m, op: op}
+				if len(item.Servers) > 0 {
+					// Served outside the surface's prefix, at its own server's path (the Ingest
+					// API's receiving URL, at the root).
+					u, err := url.Parse(item.Servers[0].URL)
+					if err != nil {
+						t.Fatal(err)
+					}
+					o.prefix, o.spec = strings.TrimSuffix(u.Path, "/"), external
+				}
 				seen := map[string]bool{}
 				for _, ps := range []openapi3.Parameters{op.Parameters, item.Parameters} {
 					for _, pr := range ps {
@@ -306,6 +319,41 @@ func sweepFixtures(t *testing.T, env *servertest.Env) *fixtures {
 		"webhooks messages/{messageId}": message, "webhooks replays/{replayId}": replay,
 	})
 	maps.Copy(fx.body, map[string]any{"endpointId": endpoint, "eventType": "invoice.paid", "recipientId": "customer_123"})
+	// Ingest: a source that takes anything (its URL receives the sweep's bodies), a Stripe source
+	// whose unsigned request opens a verification issue, a destination, an event and a replay.
+	var src struct {
+		SourceID string `json:"sourceId"`
+		URL      string `json:"url"`
+	}
+	_, b := env.Do(t, "POST", "/api/v1/ingest/sources", `{"name":"Sweep","type":"none"}`, bearer...)
+	if err := json.Unmarshal(b, &src); err != nil || src.URL == "" {
+		t.Fatalf("fixture source: %v %s", err, b)
+	}
+	token := src.URL[strings.LastIndex(src.URL, "/")+1:]
+	stripe := create("POST", "/api/v1/ingest/sources", `{"name":"Stripe","type":"stripe","secret":"whsec_sweep"}`, 201, "url")
+	if status, b := env.Do(t, "POST", stripe[strings.Index(stripe, "/ingest/"):], `{"id":"evt_1"}`); status != 401 {
+		t.Fatalf("fixture unsigned stripe request: %d %s", status, b)
+	}
+	destination := create("POST", "/api/v1/ingest/destinations",
+		`{"name":"Sweep","url":"https://hooks.example.com/in","sourceIds":["`+src.SourceID+`"]}`, 201, "destinationId")
+	event := create("POST", "/ingest/"+src.SourceID+"/"+token, `{"type":"invoice.paid"}`, 200, "eventId")
+	ingestReplay := create("POST", "/api/v1/ingest/replays", `{"sourceId":"`+src.SourceID+`"}`, 202, "replayId")
+	var issues struct {
+		Data []struct {
+			IssueID string `json:"issueId"`
+		} `json:"data"`
+	}
+	_, b = env.Do(t, "GET", "/api/v1/ingest/issues", "", bearer...)
+	if err := json.Unmarshal(b, &issues); err != nil || len(issues.Data) == 0 {
+		t.Fatalf("fixture issue: %v %s", err, b)
+	}
+	maps.Copy(fx.path, map[string]string{
+		"ingest sources/{sourceId}": src.SourceID, "ingest ingest/{sourceId}": src.SourceID, "ingest {sourceId}/{token}": token,
+		"ingest destinations/{destinationId}": destination, "ingest events/{eventId}": event,
+		"ingest replays/{replayId}": ingestReplay, "ingest issues/{issueId}": issues.Data[0].IssueID,
+	})
+	fx.body["sourceIds"] = []any{src.SourceID}
+	fx.body["sourceId"] = src.SourceID
 	return fx
 }
 
@@ -425,8 +473,17 @@ func (op *sweepOp) cases(fx *fixtures) []sweepCase {
 	base.query = query.Encode()
 	var bodySchema *openapi3.SchemaRef
 	var bodyValue any
+	// A body of any content type, kept as bytes (the Ingest API's receiving URL): every
+	// hostile body is a payload like another, to be answered without a 5xx, not refused.
+	rawBody := false
+	_, public := op.op.Extensions["x-public"]
 	if rb := op.op.RequestBody; rb != nil && rb.Value != nil {
-		if mt := rb.Value.Content.Get("application/json"); mt != nil {
+		if _, ok := rb.Value.Content["*/*"]; ok && len(rb.Value.Content) == 1 {
+			rawBody = true
+			bodyValue = map[string]any{"type": "invoice.paid"}
+			base.body = marshal(bodyValue)
+			base.ctype = "application/json"
+		} else if mt := rb.Value.Content.Get("application/json"); mt != nil {
 			bodySchema = mt.Schema
 			bodyValue = mt.Example
 			if bodyValue == nil {
@@ -454,7 +511,9 @@ func (op *sweepOp) cases(fx *fixtures) []sweepCase {
 	for _, p := range op.params {
 		for _, v := range paramVariants(p) {
 			expect := ""
-			if v.refuse {
+			// On a public URL (a source's receiving URL), a malformed id names no source: a 404,
+			// as any URL that names nothing, not a 400 that would tell a scanner what ids look like.
+			if v.refuse && !(public && p.In == "path") {
 				expect = p.Name
 			}
 			if p.In == "header" || p.In == "cookie" {
@@ -485,6 +544,17 @@ func (op *sweepOp) cases(fx *fixtures) []sweepCase {
 				c.query = strings.TrimPrefix(base.query+"&"+p.Name+"="+v+"&"+p.Name+"="+v, "&")
 			})
 		}
+	}
+	if rawBody {
+		for _, v := range bodyVariants() {
+			with("raw body "+v.name, "", func(c *sweepCase, body any) {
+				c.body = v.make(marshal(body))
+				if v.ctype != "" {
+					c.ctype = v.ctype
+				}
+			})
+		}
+		return out
 	}
 	if bodySchema == nil {
 		return out

@@ -673,17 +673,22 @@ type DeliveryStatus string
 // Destination defines model for Destination.
 type Destination struct {
 	// Auth How forwarded requests authenticate (secrets never shown).
-	Auth               nullable.Nullable[DestinationAuth] `json:"auth"`
-	BodyFilter         nullable.Nullable[json.RawMessage] `json:"bodyFilter"`
-	CreatedAt          time.Time                          `json:"createdAt"`
-	DestinationId      openapi_types.UUID                 `json:"destinationId"`
-	DisabledReason     nullable.Nullable[string]          `json:"disabledReason"`
-	EventTypes         []string                           `json:"eventTypes"`
-	Headers            map[string]string                  `json:"headers"`
-	MaxAttempts        int                                `json:"maxAttempts"`
-	Name               string                             `json:"name"`
-	RateLimitPerMinute nullable.Nullable[int]             `json:"rateLimitPerMinute"`
-	SourceIds          []openapi_types.UUID               `json:"sourceIds"`
+	Auth           nullable.Nullable[DestinationAuth] `json:"auth"`
+	BodyFilter     nullable.Nullable[json.RawMessage] `json:"bodyFilter"`
+	CreatedAt      time.Time                          `json:"createdAt"`
+	DestinationId  openapi_types.UUID                 `json:"destinationId"`
+	DisabledReason nullable.Nullable[string]          `json:"disabledReason"`
+	EventTypes     []string                           `json:"eventTypes"`
+
+	// Headers Request headers sent with every forwarded event (at most 20), over the vendor's. Headers
+	// the delivery sets itself (`webhook-*`, `x-switchboard-*`, `content-type`,
+	// `content-length`, `host`, hop-by-hop headers, and `authorization` when `auth` is set)
+	// cannot be set.
+	Headers            DestinationHeaders     `json:"headers"`
+	MaxAttempts        int                    `json:"maxAttempts"`
+	Name               string                 `json:"name"`
+	RateLimitPerMinute nullable.Nullable[int] `json:"rateLimitPerMinute"`
+	SourceIds          []openapi_types.UUID   `json:"sourceIds"`
 
 	// Status `active` delivers; `paused` holds deliveries until resumed; `disabled` delivers nothing.
 	Status    DestinationStatus `json:"status"`
