@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,7 @@ import (
 	"github.com/switchboard-dev/switchboard/server/auth"
 	"github.com/switchboard-dev/switchboard/server/contract"
 	"github.com/switchboard-dev/switchboard/server/docs"
+	"github.com/switchboard-dev/switchboard/server/metrics"
 	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -50,6 +52,9 @@ type Config struct {
 	// AllowPrivateEndpoints lets calls the server makes itself to user-given URLs (the Calling
 	// API's pre-checks) reach loopback, private and link-local addresses.
 	AllowPrivateEndpoints bool
+	// Metrics serves GET /metrics (Prometheus's text format) to the operator token; nil = the
+	// metrics of the process and of db (metrics.Registry).
+	Metrics http.Handler
 	// PublicURL is the base of every absolute URL the server hands out — portal session links,
 	// the servers of the specs it serves — as clients reach it (SWITCHBOARD_PUBLIC_URL, e.g.
 	// https://switchboard.example.com). Never taken from a request's Host header, which the
@@ -93,6 +98,8 @@ type Renderer func(c echo.Context, p *problem.Problem) error
 // surface is one mounted API.
 type surface struct {
 	prefix string
+	// name is the surface's metrics label (openapi.Surfaces' name).
+	name   string
 	render Renderer
 }
 
@@ -112,7 +119,7 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	var surfaces []surface
 	e.HTTPErrorHandler = errorHandler(cfg.Logger, &surfaces)
-	e.Use(middleware.RequestID(), accessLog(cfg.Logger), middleware.Recover())
+	e.Use(middleware.RequestID(), observe(cfg.Logger, &surfaces), middleware.Recover())
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", func(c echo.Context) error {
@@ -124,6 +131,14 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	})
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/docs/") })
+	if cfg.Metrics == nil {
+		reg, err := metrics.Registry(db)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Metrics = metrics.Handler(reg)
+	}
+	e.GET("/metrics", echo.WrapHandler(cfg.Metrics), operatorOnly(cfg.AdminToken))
 	if err := docs.Register(e, public); err != nil {
 		return nil, err
 	}
@@ -134,7 +149,7 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	// written in its body.
 	ingestHandler := &ingest.Handler{DB: db, Now: cfg.Now, PublicURL: public}
 	ingestHandler.Register(e)
-	surfaces = append(surfaces, surface{prefix: "/ingest", render: ingest.Render})
+	surfaces = append(surfaces, surface{prefix: "/ingest", name: "ingest", render: ingest.Render})
 
 	if cfg.SessionKey == nil {
 		cfg.SessionKey = db.DeriveKey("access-tokens")
@@ -188,7 +203,7 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		if err != nil {
 			return nil, err
 		}
-		surfaces = append(surfaces, surface{prefix: s.Prefix, render: m.render})
+		surfaces = append(surfaces, surface{prefix: s.Prefix, name: s.Name, render: m.render})
 		m.register(e.Group(s.Prefix, spec.Match(), m.authn, spec.Validate()))
 	}
 	if len(surfaces) != len(mounts)+1 { // +1: the receiving URLs' /ingest
@@ -232,12 +247,9 @@ func errorHandler(log *slog.Logger, surfaces *[]surface) echo.HTTPErrorHandler {
 		}
 		// The surface with the longest prefix the path is under (/api/v1 is the Webhooks API's,
 		// not the Activities API's /api); outside every surface, the Admin API's body.
-		render, longest := Renderer(admin.Render), ""
-		path := c.Request().URL.Path
-		for _, s := range *surfaces {
-			if (path == s.prefix || strings.HasPrefix(path, s.prefix+"/")) && len(s.prefix) > len(longest) {
-				render, longest = s.render, s.prefix
-			}
+		render := Renderer(admin.Render)
+		if s := surfaceOf(*surfaces, c.Request().URL.Path); s != nil {
+			render = s.render
 		}
 		if rerr := render(c, p); rerr != nil {
 			log.ErrorContext(c.Request().Context(), "write error response", "error", rerr)
@@ -245,20 +257,73 @@ func errorHandler(log *slog.Logger, surfaces *[]surface) echo.HTTPErrorHandler {
 	}
 }
 
-// accessLog writes one structured line per request; bodies and credentials are never logged.
-func accessLog(log *slog.Logger) echo.MiddlewareFunc {
-	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		HandleError: true, LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRequestID: true,
-		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			attrs := []slog.Attr{
-				slog.String("method", v.Method), slog.String("path", v.URIPath), slog.Int("status", v.Status),
-				slog.Float64("ms", float64(v.Latency.Microseconds())/1000), slog.String("request_id", v.RequestID),
+// surfaceOf returns the surface with the longest prefix path is under (/api/v1 is the Webhooks
+// API's, not the Activities API's /api), or nil.
+func surfaceOf(surfaces []surface, path string) *surface {
+	var found *surface
+	for i, s := range surfaces {
+		if (path == s.prefix || strings.HasPrefix(path, s.prefix+"/")) && (found == nil || len(s.prefix) > len(found.prefix)) {
+			found = &surfaces[i]
+		}
+	}
+	return found
+}
+
+// observe writes one structured access line per request (at INFO: SWITCHBOARD_LOG_LEVEL=warn
+// turns them off, and then they cost nothing) and counts the request in the HTTP metrics by
+// surface and operation (the spec's operationId; a route outside the specs by its Echo route
+// pattern; never the raw path, whose values are unbounded). Bodies and credentials are never
+// logged. It renders a handler's error itself, to know the status it is answered with.
+func observe(log *slog.Logger, surfaces *[]surface) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			if err := next(c); err != nil {
+				c.Error(err)
 			}
-			if p := auth.FromContext(c.Request().Context()); p != nil && !p.Operator {
-				attrs = append(attrs, slog.String("workspace_id", p.WorkspaceID.String()))
+			latency := time.Since(start)
+			req, res := c.Request(), c.Response()
+			name, operation := "none", "unmatched"
+			if s := surfaceOf(*surfaces, req.URL.Path); s != nil {
+				name = s.name
 			}
-			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+			if r := contract.RouteOf(c); r != nil {
+				operation = r.Operation.OperationID
+			} else if p := c.Path(); p != "" && !strings.HasSuffix(p, "/*") {
+				operation = p // the receiving URLs, health checks, docs, the portal
+			}
+			metrics.ObserveRequest(name, operation, res.Status, latency)
+			ctx := req.Context()
+			if !log.Enabled(ctx, slog.LevelInfo) {
+				return nil
+			}
+			attrs := [6]slog.Attr{
+				slog.String("method", req.Method), slog.String("path", req.URL.Path), slog.Int("status", res.Status),
+				slog.Float64("ms", float64(latency.Microseconds())/1000), slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
+			}
+			n := 5
+			if p := auth.FromContext(ctx); p != nil && !p.Operator {
+				attrs[n] = slog.String("workspace_id", p.WorkspaceID.String())
+				n++
+			}
+			log.LogAttrs(ctx, slog.LevelInfo, "request", attrs[:n]...)
 			return nil
-		},
-	})
+		}
+	}
+}
+
+// operatorOnly admits requests bearing the operator token (Authorization: Bearer <token>).
+func operatorOnly(token string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+			if !ok || got == "" {
+				return problem.New(http.StatusUnauthorized, "Missing admin token")
+			}
+			if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+				return problem.New(http.StatusUnauthorized, "Invalid admin token")
+			}
+			return next(c)
+		}
+	}
 }

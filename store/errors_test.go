@@ -2,9 +2,13 @@ package store_test
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,4 +100,37 @@ func TestAsError(t *testing.T) {
 			t.Errorf("AsError(nil) = %v", se)
 		}
 	})
+}
+
+// TestAsErrorUnavailable: failures to reach a writable database (what a failover looks like
+// from a request) are ErrUnavailable, whatever layer reports them; a caller's cancellation or
+// deadline, and a PostgreSQL error the input caused, are not.
+func TestAsErrorUnavailable(t *testing.T) {
+	t.Parallel()
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	for name, err := range map[string]error{
+		"refused":           fmt.Errorf("connect: %w", refused),
+		"all hosts":         fmt.Errorf("pq: could not connect to any of the hosts:\n%w", errors.Join(refused, errors.New("server is in hot standby mode"))),
+		"shutdown":          &pq.Error{Code: "57P01", Message: "terminating connection due to administrator command"},
+		"starting up":       &pq.Error{Code: "57P03", Message: "the database system is starting up"},
+		"connection":        &pq.Error{Code: "08006"},
+		"read-only standby": &pq.Error{Code: "25006", Message: "cannot execute INSERT in a read-only transaction"},
+		"closed mid-query":  io.ErrUnexpectedEOF,
+		"bad conn":          driver.ErrBadConn,
+		"reset":             fmt.Errorf("read: %w", syscall.ECONNRESET),
+	} {
+		if se := store.AsError(err); se == nil || !errors.Is(se, store.ErrUnavailable) {
+			t.Errorf("%s: AsError(%v) = %v, want ErrUnavailable", name, err, se)
+		}
+	}
+	for name, err := range map[string]error{
+		"canceled":  context.Canceled,
+		"deadline":  fmt.Errorf("query: %w", context.DeadlineExceeded),
+		"bad input": &pq.Error{Code: "22P02", Message: "invalid input syntax for type uuid"},
+		"other":     errors.New("boom"),
+	} {
+		if se := store.AsError(err); se != nil && errors.Is(se, store.ErrUnavailable) {
+			t.Errorf("%s: AsError(%v) is ErrUnavailable", name, err)
+		}
+	}
 }

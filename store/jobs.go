@@ -254,3 +254,62 @@ func (IngestBackpressureArgs) InsertOpts() river.InsertOpts {
 		rivertype.JobStateScheduled,
 	}}}
 }
+
+// QueueStat is one River queue's state, for metrics: its jobs that have not ended, by state,
+// and how long its oldest due job (available, or scheduled or retryable with its time passed,
+// and not running) has waited.
+type QueueStat struct {
+	Queue     string
+	Jobs      map[string]int64
+	OldestDue time.Duration
+}
+
+// QueueStats reads the queues' statistics, within a statement timeout of timeout (a scrape
+// never waits on a slow database for long). Every queue named is in the answer, with zeros
+// when it has no job. It reads the index River fetches jobs with (state, queue, priority,
+// scheduled_at): the ended states, which hold most rows, are never read.
+func (s *DB) QueueStats(ctx context.Context, timeout time.Duration, queues []string) ([]QueueStat, error) {
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('statement_timeout', $1, true)`, strconv.FormatInt(timeout.Milliseconds(), 10)); err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Queue  string  `db:"queue"`
+		State  string  `db:"state"`
+		Jobs   int64   `db:"jobs"`
+		Oldest float64 `db:"oldest_due"`
+	}
+	if err := tx.SelectContext(ctx, &rows, `
+		SELECT queue, state::text AS state, count(*) AS jobs,
+			coalesce(extract(epoch FROM now() - min(scheduled_at) FILTER (WHERE state <> 'running' AND scheduled_at <= now())), 0)::float8 AS oldest_due
+		FROM river_job
+		WHERE state IN ('available', 'running', 'retryable', 'scheduled', 'pending') AND queue = ANY($1)
+		GROUP BY queue, state`, pq.StringArray(queues)); err != nil {
+		return nil, err
+	}
+	out := make([]QueueStat, len(queues))
+	at := make(map[string]*QueueStat, len(queues))
+	for i, q := range queues {
+		out[i] = QueueStat{Queue: q, Jobs: map[string]int64{"available": 0, "running": 0, "retryable": 0, "scheduled": 0, "pending": 0}}
+		at[q] = &out[i]
+	}
+	for _, r := range rows {
+		q := at[r.Queue]
+		q.Jobs[r.State] = r.Jobs
+		q.OldestDue = max(q.OldestDue, time.Duration(r.Oldest*float64(time.Second)))
+	}
+	return out, nil
+}
+
+// IsRiverLeader reports whether the River client clientID is the elected leader now (its term
+// in river_leader not expired): the one process that runs River's maintenance and inserts the
+// periodic jobs, and the one that promotes due jobs (worker's promote).
+func (s *DB) IsRiverLeader(ctx context.Context, clientID string) (bool, error) {
+	var leader bool
+	err := s.async.GetContext(ctx, &leader, `SELECT EXISTS (SELECT 1 FROM river_leader WHERE leader_id = $1 AND expires_at > now())`, clientID)
+	return leader, err
+}

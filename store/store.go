@@ -160,6 +160,12 @@ func withParams(dsn string, kv ...string) string {
 	return dsn
 }
 
+// Pools returns the store's database/sql connection pools by name (for their statistics):
+// "main" (requests), "async" (the delivery worker's bookkeeping), "receive" (Ingest receives).
+func (s *DB) Pools() map[string]*sql.DB {
+	return map[string]*sql.DB{"main": s.db.DB, "async": s.async.DB, "receive": s.receivePool.DB}
+}
+
 // Close stops the batch writers and closes the connection pools.
 func (s *DB) Close() error {
 	select {

@@ -69,6 +69,10 @@ func Invalid(message string, details ...Detail) *Problem {
 	return &Problem{Status: http.StatusBadRequest, Message: message, Details: details}
 }
 
+// UnavailableRetryAfter is the Retry-After, in seconds, of a 503 answered while the database
+// is unreachable.
+const UnavailableRetryAfter = 1
+
 // StatusClientClosedRequest is the status a request whose client went away before its answer
 // is logged with (nginx's 499): nobody reads it, and it is not a failure of the server.
 const StatusClientClosedRequest = 499
@@ -92,6 +96,12 @@ func From(err error) *Problem {
 			return &Problem{Status: http.StatusConflict, Message: se.Message, Cause: err}
 		case errors.Is(se.Kind, store.ErrInvalid):
 			return &Problem{Status: http.StatusBadRequest, Message: se.Message, Cause: err}
+		case errors.Is(se.Kind, store.ErrUnavailable):
+			// A failover or a restart of PostgreSQL: a retry in a moment (with the same
+			// idempotency key, should the answer of a commit have been lost) reaches the new
+			// primary.
+			return &Problem{Status: http.StatusServiceUnavailable, Message: se.Message, Cause: err,
+				Header: http.Header{"Retry-After": {strconv.Itoa(UnavailableRetryAfter)}}}
 		}
 	}
 	if errors.Is(err, context.Canceled) {

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/switchboard-dev/switchboard/server/eventfilter"
+	"github.com/switchboard-dev/switchboard/server/metrics"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -16,7 +17,9 @@ import (
 // (webhookdelivery.go, WebhookOptions): one engine for both sides.
 type IngestOptions struct {
 	// BackpressureAfter is how long a destination's oldest due delivery may wait before a
-	// backpressure issue opens (default 10 minutes).
+	// backpressure issue opens (default metrics.BackpressureAfter, 10 minutes: the threshold
+	// of the documented `backpressure` alert on the queues' oldest due job, the same signal
+	// seen per destination).
 	BackpressureAfter time.Duration
 	// BackpressureEvery is how often that is checked (default 1 minute).
 	BackpressureEvery time.Duration
@@ -24,7 +27,7 @@ type IngestOptions struct {
 
 func (o *IngestOptions) defaults() {
 	if o.BackpressureAfter == 0 {
-		o.BackpressureAfter = 10 * time.Minute
+		o.BackpressureAfter = metrics.BackpressureAfter
 	}
 	if o.BackpressureEvery == 0 {
 		o.BackpressureEvery = time.Minute

@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/switchboard-dev/switchboard/server/egress"
+	"github.com/switchboard-dev/switchboard/server/metrics"
 	"github.com/switchboard-dev/switchboard/server/signature"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -95,9 +96,15 @@ func newWebhookDelivery(db *store.DB, o Options) *webhookDelivery {
 	})}
 }
 
-// Timeout bounds a job: one attempt plus the bookkeeping around it.
+// Timeout bounds a job: one attempt plus the bookkeeping around it, or RescueAfter if that is
+// shorter: River's rescuer leaves a job alone until its timeout has passed, so a longer one
+// would hold a dead process's deliveries back beyond RescueAfter.
 func (w *webhookDelivery) Timeout(*river.Job[store.WebhookDeliveryArgs]) time.Duration {
-	return w.opts.Timeout + 15*time.Second
+	d := w.opts.Timeout + 15*time.Second
+	if w.o.RescueAfter > 0 {
+		d = min(d, w.o.RescueAfter)
+	}
+	return d
 }
 
 // Work makes one attempt of a delivery and decides what comes next: nothing (delivered, failed
@@ -117,7 +124,11 @@ func (w *webhookDelivery) Work(ctx context.Context, job *river.Job[store.Webhook
 		if t.DisabledReason != nil {
 			reason += ": " + *t.DisabledReason
 		}
-		return w.db.FailDelivery(ctx, t.DeliveryID, reason)
+		if err := w.db.FailDelivery(ctx, t.DeliveryID, reason); err != nil {
+			return err
+		}
+		metrics.ObserveDeliveryFailed(sideOf(t.Target))
+		return nil
 	case store.EndpointPaused:
 		held, err := w.db.HoldDelivery(ctx, t.DeliveryID, t.Target)
 		if err != nil || held {
@@ -147,10 +158,19 @@ func (w *webhookDelivery) Work(ctx context.Context, job *river.Job[store.Webhook
 	res := w.attempt(ctx, t)
 	rec := store.AttemptRecord{DeliveryID: t.DeliveryID, Number: number, Trigger: job.Args.Trigger, Succeeded: res.ok,
 		ResponseStatusCode: res.status, ResponseBody: res.body, Duration: res.duration, Error: res.err}
+	side := sideOf(t.Target)
 	if res.ok {
 		if err := w.db.RecordAttempt(ctx, rec); err != nil {
 			return err
 		}
+		metrics.ObserveAttempt(side, true)
+		// Accepted → delivered: the job was inserted with the message or event it delivers
+		// (a replay's job was not, and is counted without a latency).
+		var since time.Duration
+		if job.Args.Trigger == store.TriggerScheduled {
+			since = time.Since(job.CreatedAt)
+		}
+		metrics.ObserveDelivered(side, since)
 		if t.FailingSince != nil || t.OpenIssues {
 			return w.db.TargetSucceeded(ctx, t.Target)
 		}
@@ -165,6 +185,10 @@ func (w *webhookDelivery) Work(ctx context.Context, job *river.Job[store.Webhook
 	}
 	if err := w.db.RecordAttempt(ctx, rec); err != nil {
 		return err
+	}
+	metrics.ObserveAttempt(side, false)
+	if rec.NextAttemptAt == nil {
+		metrics.ObserveDeliveryFailed(side)
 	}
 	if gone {
 		if err := w.db.DisableTarget(ctx, t.Target, "The "+t.Target.Kind+" answered 410 Gone"); err != nil {
@@ -187,6 +211,14 @@ func (w *webhookDelivery) Work(ctx context.Context, job *river.Job[store.Webhook
 		return river.JobSnooze(wait)
 	}
 	return nil
+}
+
+// sideOf is the metrics side of a target: a Dispatch endpoint or an Ingest destination.
+func sideOf(t store.Target) string {
+	if t.Kind == store.TargetDestination {
+		return metrics.SideIngest
+	}
+	return metrics.SideDispatch
 }
 
 // backoff is the wait before the attempt after attempt n: the schedule's entry with jitter,

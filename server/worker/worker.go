@@ -26,9 +26,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/switchboard-dev/switchboard/server/metrics"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -45,7 +47,10 @@ type Options struct {
 	// such destinations are refused when dialled (package egress).
 	AllowPrivate bool
 	// RescueAfter is how long a job may stay running before it is taken as lost (its process
-	// died) and run again (default River's, 1 hour). It must exceed every worker's timeout.
+	// died) and run again (default River's, 1 hour). It should exceed every worker's timeout:
+	// a job running longer is run a second time beside it. Shorter than activity dispatch's
+	// bound (Dispatch.Timeout + 20 s) or a webhook delivery's (Webhooks.Timeout + 15 s), it
+	// becomes that bound.
 	RescueAfter time.Duration
 	// Dispatch tunes activity dispatch.
 	Dispatch DispatchOptions
@@ -65,7 +70,7 @@ type Runner struct {
 }
 
 // Start connects a pgx pool to dsn (River needs pgx to LISTEN for new jobs) and works every
-// job kind until Stop.
+// job kind until Stop (ctx ending does not stop them).
 func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -87,6 +92,10 @@ func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, e
 	if err != nil {
 		return nil, err
 	}
+	jobTimeout := o.Dispatch.Timeout + 20*time.Second
+	if o.RescueAfter > 0 {
+		jobTimeout = min(jobTimeout, o.RescueAfter)
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, newActivityDispatch(db, o))
 	river.AddWorker(workers, newWebhookDelivery(db, o))
@@ -107,14 +116,19 @@ func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, e
 		FetchCooldown:        20 * time.Millisecond,
 		FetchPollInterval:    500 * time.Millisecond,
 		// A bound for jobs without their own Timeout (activity dispatch): one provider call
-		// plus the bookkeeping around it.
-		JobTimeout: o.Dispatch.Timeout + 20*time.Second,
+		// plus the bookkeeping around it, or RescueAfter if that is shorter (River requires
+		// it: a job still running then is taken for lost anyway).
+		JobTimeout: jobTimeout,
 	})
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	if err := client.Start(ctx); err != nil {
+	// Started on ctx's values but not its cancellation: canceling it would cancel the running
+	// jobs' contexts too (River's hard stop), cutting attempts off mid-request, to be made
+	// again (a duplicate at the receiver). `serve` cancels ctx on SIGINT/SIGTERM and then calls
+	// Stop, which lets them finish.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -128,13 +142,22 @@ func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, e
 // moment.
 const promoteEvery = 200 * time.Millisecond
 
+// leaderCheckEvery is how often promote, on the leader, asks whether this process is still
+// River's leader: for at most this long after losing it, it may promote beside the new leader,
+// which is harmless (each job is promoted once).
+const leaderCheckEvery = time.Second
+
 // promote makes the queues' due jobs (scheduled activities, retries, webhook deliveries
 // snoozed until their next attempt) available every promoteEvery (see store.PromoteDueJobs):
-// River's own scheduler does it only every few seconds.
+// River's own scheduler does it only every few seconds. Like River's maintenance and periodic
+// jobs, it runs on the elected leader only (one process of all those on the database), and
+// moves when the leader goes; each change is logged ("msg":"river leadership").
 func (r *Runner) promote(ctx context.Context, db *store.DB, queues []string, log *slog.Logger) {
 	defer close(r.done)
 	t := time.NewTicker(promoteEvery)
 	defer t.Stop()
+	var leader bool
+	var checked time.Time
 	for {
 		select {
 		case <-r.stop:
@@ -142,12 +165,34 @@ func (r *Runner) promote(ctx context.Context, db *store.DB, queues []string, log
 		case <-t.C:
 		}
 		tick, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if _, err := db.PromoteDueJobs(tick, queues); err != nil {
-			log.WarnContext(tick, "promote due jobs", "error", err)
+		// A follower asks at every tick (a read of River's one-row table), so that a new
+		// leader takes over promptly; the leader every leaderCheckEvery.
+		if !leader || time.Since(checked) >= leaderCheckEvery {
+			now, err := db.IsRiverLeader(tick, r.client.ID())
+			switch {
+			case err != nil:
+				log.WarnContext(tick, "river leadership check", "error", err)
+			case now != leader:
+				leader = now
+				log.InfoContext(tick, "river leadership", "leader", leader, "worker_id", r.client.ID())
+			}
+			checked = time.Now()
+		}
+		if leader {
+			if _, err := db.PromoteDueJobs(tick, queues); err != nil {
+				log.WarnContext(tick, "promote due jobs", "error", err)
+			}
 		}
 		cancel()
 	}
 }
+
+// ID is this process's River client id: its leader_id in river_leader when it is the leader.
+func (r *Runner) ID() string { return r.client.ID() }
+
+// Metrics returns a collector of the statistics of the workers' pgx pool (db_name="river"),
+// for metrics.Registry.
+func (r *Runner) Metrics() prometheus.Collector { return metrics.PgxPool(r.pool, "river") }
 
 // Stop lets running jobs finish (until ctx ends) and closes the pool.
 func (r *Runner) Stop(ctx context.Context) error {

@@ -125,6 +125,78 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 }
 
+// StartStandby makes opts.DataDir a streaming standby of primary (pg_basebackup -R: a copy of
+// its data directory, with standby.signal and primary_conninfo), starts it on its own port and
+// waits until it accepts (read-only) connections. The primary must allow replication
+// connections from 127.0.0.1, as initdb's default pg_hba.conf does. opts.DataDir must not hold
+// a cluster yet; Password is the primary's. The caller must call Stop.
+func StartStandby(ctx context.Context, primary *Cluster, opts Options) (*Cluster, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("pgcluster: DataDir is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxConnections == 0 {
+		opts.MaxConnections = primary.opts.MaxConnections // a standby needs at least the primary's
+	}
+	dir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	opts.DataDir = dir
+	if opts.LogFile == "" {
+		opts.LogFile = filepath.Join(filepath.Dir(dir), "standby.log")
+	}
+	if opts.Password == "" {
+		opts.Password = primary.opts.Password
+	}
+	bin, err := binDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := serverCredential()
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareDir(dir, cred); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err == nil {
+		return nil, fmt.Errorf("pgcluster: %s already holds a cluster", dir)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "pg_basebackup"), "-h", "127.0.0.1", "-p", strconv.Itoa(primary.port),
+		"-U", "postgres", "-D", dir, "-R", "-X", "stream", "--checkpoint=fast", "-w")
+	cmd.Dir = filepath.Dir(dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+opts.Password) // never on the command line (ps)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("pgcluster: pg_basebackup: %w\n%s", err, out)
+	}
+	opts.Logger.Info("standby copied", "dir", dir, "primary_port", primary.port)
+	return launch(ctx, bin, opts, cred)
+}
+
+// Promote ends a standby's recovery (pg_ctl promote) and waits until it takes writes.
+func (c *Cluster) Promote(ctx context.Context) error {
+	bin, err := binDir(ctx)
+	if err != nil {
+		return err
+	}
+	cred, err := serverCredential()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "pg_ctl"), "promote", "-D", c.opts.DataDir, "-w", "-t", "60")
+	cmd.Dir = filepath.Dir(c.opts.DataDir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pgcluster: pg_ctl promote: %w\n%s", err, out)
+	}
+	c.log.Info("promoted", "dir", c.opts.DataDir, "port", c.port)
+	return nil
+}
+
 // DSN returns a lib/pq URL for dbname, including the password if one is set.
 func (c *Cluster) DSN(dbname string) string {
 	u := url.URL{

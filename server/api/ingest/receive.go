@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/switchboard-dev/switchboard/server/metrics"
 	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/server/signature"
 	"github.com/switchboard-dev/switchboard/store"
@@ -63,6 +64,7 @@ func (h *Handler) Receive(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		metrics.ObserveReceive(in.VerificationStatus, false)
 		p := problem.New(status, "%s (recorded as event %s)", msg, rec.ID)
 		if status == http.StatusMethodNotAllowed {
 			p.Header = http.Header{"Allow": {strings.Join(src.AllowedMethods, ", ")}}
@@ -112,6 +114,7 @@ func (h *Handler) Receive(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	metrics.ObserveReceive(in.VerificationStatus, true)
 	if d.challenge != "" && res.Status == signature.Verified {
 		// Slack's URL verification handshake: answered with its challenge, as Slack requires.
 		return c.String(http.StatusOK, d.challenge)

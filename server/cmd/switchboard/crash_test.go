@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -43,10 +42,7 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cluster.Stop() })
-	bin := filepath.Join(root, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	env := []string{"DATABASE_URL=" + cluster.DSN("postgres"), "SWITCHBOARD_ADMIN_TOKEN=crash-admin",
 		"SWITCHBOARD_ENCRYPTION_KEY=" + seal.GenerateKey(), "SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS=true",
 		"SWITCHBOARD_DATA_DIR=" + filepath.Join(root, "data"), "SWITCHBOARD_ADDR=127.0.0.1:0"}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/openapi"
 	"github.com/switchboard-dev/switchboard/server"
+	"github.com/switchboard-dev/switchboard/server/metrics"
 	"github.com/switchboard-dev/switchboard/server/worker"
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/pgcluster"
@@ -45,6 +46,11 @@ Environment:
                               duration (default 2160h, 90 days); 0 = kept forever
   SWITCHBOARD_PUBLIC_URL      the base of the absolute URLs handed out (Ingest sources' receiving URLs), e.g.
                               https://hooks.example.com; default http://<listen address>
+  SWITCHBOARD_LOG_LEVEL       debug, info (default: one access line per request), warn (no access lines) or error
+  SWITCHBOARD_METRICS_ADDR    a second listen address serving only GET /metrics, without a token (for a scraper on a
+                              private network); /metrics on SWITCHBOARD_ADDR always needs the admin token
+  SWITCHBOARD_JOB_RESCUE_AFTER  how long a background job may run before it is taken for lost (its process died) and
+                              run again, as a Go duration (default 1m; at least 1s)
 `
 
 func main() {
@@ -53,7 +59,12 @@ func main() {
 		os.Exit(2)
 	}
 	server.TuneGC()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	level, err := parseLogLevel(os.Getenv("SWITCHBOARD_LOG_LEVEL"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, log); err != nil {
@@ -65,8 +76,9 @@ func main() {
 // config is serve's environment.
 type config struct {
 	addr, publicURL, databaseURL, dataDir, adminToken, encryptionKey, sessionKey string
+	metricsAddr                                                                  string
 	allowPrivateEndpoints                                                        bool
-	webhookRetention                                                             time.Duration
+	webhookRetention, rescueAfter                                                time.Duration
 }
 
 func env(name, dflt string) string {
@@ -84,6 +96,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		adminToken:    os.Getenv("SWITCHBOARD_ADMIN_TOKEN"),
 		encryptionKey: os.Getenv("SWITCHBOARD_ENCRYPTION_KEY"),
 		sessionKey:    os.Getenv("SWITCHBOARD_SESSION_KEY"),
+		metricsAddr:   os.Getenv("SWITCHBOARD_METRICS_ADDR"),
 	}
 	if v := os.Getenv("SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS"); v != "" {
 		allow, err := strconv.ParseBool(v)
@@ -104,6 +117,9 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	cfg.webhookRetention = retention
+	if cfg.rescueAfter, err = parseRescueAfter(os.Getenv("SWITCHBOARD_JOB_RESCUE_AFTER")); err != nil {
+		return err
+	}
 	dataDir, err := filepath.Abs(cfg.dataDir)
 	if err != nil {
 		return err
@@ -181,7 +197,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	// A job still running a minute after it started belongs to a process that died (every
 	// worker's timeout is shorter): River runs it again, so a crash delays work, never loses it.
 	runner, err := worker.Start(ctx, dsn, db, worker.Options{Logger: log, AllowPrivate: cfg.allowPrivateEndpoints,
-		RescueAfter: time.Minute, Webhooks: worker.WebhookOptions{Retention: cfg.webhookRetention}})
+		RescueAfter: cfg.rescueAfter, Webhooks: worker.WebhookOptions{Retention: cfg.webhookRetention}})
 	if err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
@@ -193,7 +209,25 @@ func serve(ctx context.Context, log *slog.Logger) error {
 			log.Error("stop workers", "error", err)
 		}
 	}()
-	log.Info("workers started", "allow_private_endpoints", cfg.allowPrivateEndpoints, "webhook_retention", cfg.webhookRetention.String())
+	log.Info("workers started", "worker_id", runner.ID(), "allow_private_endpoints", cfg.allowPrivateEndpoints,
+		"webhook_retention", cfg.webhookRetention.String(), "job_rescue_after", cfg.rescueAfter.String())
+	reg, err := metrics.Registry(db, runner.Metrics())
+	if err != nil {
+		return err
+	}
+	metricsHandler := metrics.Handler(reg)
+	if cfg.metricsAddr != "" {
+		mln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("SWITCHBOARD_METRICS_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.addr)
 	if err != nil {
@@ -202,7 +236,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if cfg.publicURL == "" {
 		cfg.publicURL = server.DefaultPublicURL(ln.Addr().String())
 	}
-	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log, SessionKey: sessionKey,
+	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log, SessionKey: sessionKey, Metrics: metricsHandler,
 		AllowPrivateEndpoints: cfg.allowPrivateEndpoints, PublicURL: cfg.publicURL})
 	if err != nil {
 		_ = ln.Close()
@@ -237,6 +271,34 @@ func parseRetention(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
 		return 0, fmt.Errorf("SWITCHBOARD_WEBHOOK_RETENTION: %q is not a duration such as 2160h (0 = keep forever)", v)
+	}
+	return d, nil
+}
+
+// parseLogLevel reads SWITCHBOARD_LOG_LEVEL: debug, info ("" = info), warn or error.
+func parseLogLevel(v string) (slog.Level, error) {
+	switch strings.ToLower(v) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("SWITCHBOARD_LOG_LEVEL: %q is not debug, info, warn or error", v)
+}
+
+// parseRescueAfter reads SWITCHBOARD_JOB_RESCUE_AFTER: a Go duration of at least 1 s, "" =
+// a minute (longer than every worker's timeout, so a job still running is never run twice).
+func parseRescueAfter(v string) (time.Duration, error) {
+	if v == "" {
+		return time.Minute, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("SWITCHBOARD_JOB_RESCUE_AFTER: %q is not a duration of at least 1s, such as 1m", v)
 	}
 	return d, nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,10 +28,7 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	if err := os.Chmod(root, 0o755); err != nil { // the cluster runs as the postgres user
 		t.Fatal(err)
 	}
-	bin := filepath.Join(root, "switchboard")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	dataDir := filepath.Join(root, "data")
 
 	first := start(t, bin, dataDir)
@@ -63,6 +61,43 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	}
 }
 
+// TestMain removes the binary the tests share once they have run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// built is the switchboard binary, built once for every test of the package that runs it.
+var built struct {
+	once      sync.Once
+	dir, path string
+	err       error
+	out       []byte
+}
+
+// binary returns the path of the switchboard binary, building it on first use.
+func binary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "switchboard-bin-*"); built.err != nil {
+			return
+		}
+		// Reachable by the postgres user, as the tests' data directories must be.
+		if built.err = os.Chmod(built.dir, 0o755); built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "switchboard")
+		built.out, built.err = exec.Command("go", "build", "-o", built.path, ".").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("build: %v\n%s", built.err, built.out)
+	}
+	return built.path
+}
+
 type running struct {
 	cmd                         *exec.Cmd
 	base, token, key, workspace string
@@ -83,8 +118,9 @@ func start(t *testing.T, bin, dataDir string) *running {
 }
 
 // startEnv starts `switchboard serve` with env added to this process's environment and waits
-// until it is ready.
-func startEnv(t *testing.T, bin string, env []string) *running {
+// until it is ready. Each watch function sees every line the process writes to stderr, from
+// the first, until it exits.
+func startEnv(t *testing.T, bin string, env []string, watch ...func(line string)) *running {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), env...)
@@ -99,7 +135,11 @@ func startEnv(t *testing.T, bin string, env []string) *running {
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
+			for _, w := range watch {
+				w(sc.Text())
+			}
 			lines <- sc.Text()
 		}
 		close(lines)
