@@ -156,7 +156,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("no switchboard_queue_jobs for queue %s", q)
 		}
 	}
-	for _, pool := range []string{"main", "async", "receive"} {
+	for _, pool := range []string{"main", "async", "batch"} {
 		if n, ok := value(after, "go_sql_max_open_connections", map[string]string{"db_name": pool}); !ok || n == 0 {
 			t.Errorf("go_sql_max_open_connections{db_name=%q} = %v (reported: %v)", pool, n, ok)
 		}

@@ -38,6 +38,7 @@ import (
 	"github.com/switchboard-dev/switchboard/server/docs"
 	"github.com/switchboard-dev/switchboard/server/metrics"
 	"github.com/switchboard-dev/switchboard/server/problem"
+	"github.com/switchboard-dev/switchboard/server/resolve"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -50,7 +51,7 @@ type Config struct {
 	// Now is the clock (for key expiry); nil = time.Now.
 	Now func() time.Time
 	// AllowPrivateEndpoints lets calls the server makes itself to user-given URLs (the Calling
-	// API's pre-checks) reach loopback, private and link-local addresses.
+	// API's pre-checks, attribute hooks) reach loopback, private and link-local addresses.
 	AllowPrivateEndpoints bool
 	// Metrics serves GET /metrics (Prometheus's text format) to the operator token; nil = the
 	// metrics of the process and of db (metrics.Registry).
@@ -169,8 +170,9 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		register func(g *echo.Group)
 	}{
 		"activities": {activities.Render, keys, func(g *echo.Group) {
+			hooks := resolve.New(resolve.Options{AllowPrivate: cfg.AllowPrivateEndpoints, Now: cfg.Now})
 			genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(
-				&activities.Handler{DB: db, Users: users, SecureCookies: strings.HasPrefix(public, "https://")},
+				&activities.Handler{DB: db, Hooks: hooks, Users: users, SecureCookies: strings.HasPrefix(public, "https://")},
 				[]genactivities.StrictMiddlewareFunc{activities.WithEcho}))
 		}},
 		"admin": {admin.Render, auth.Operator(cfg.AdminToken), func(g *echo.Group) {

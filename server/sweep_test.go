@@ -253,16 +253,38 @@ func sweepFixtures(t *testing.T, env *servertest.Env) *fixtures {
 	create("POST", "/api/activity-reasons", `{"code":"monthly_promotion","label":"Promocion Mensual"}`, 201, "")
 	dispatchConfig := create("POST", "/api/dispatch-configs",
 		`{"dispatch_provider_id":"770e8400-e29b-41d4-a716-446655440000","channel":"WHATSAPP"}`, 201, "id")
-	activity := create("POST", "/api/activities", `{"type":"MESSAGE","reason":"Monthly promotion","channel":"WHATSAPP",
-		"commerce_id":"`+commerce+`","idempotency_key":"sweep-1","scheduled_at":"2025-01-16T09:00:00.000Z"}`, 201, "id")
+	// Resolution: a key of the workspace's own with a policy, and a MANUAL target config, so that
+	// the activity has a target user waiting to be assigned.
+	attributeKey := create("POST", "/api/activity-config/attribute-keys", `{"key":"loyalty_tier","label":"Loyalty tier"}`, 201, "id")
+	policy := create("POST", "/api/activity-config/attribute-policies",
+		`{"attribute_key_id":"`+attributeKey+`","strategy":"CALLER_PROVIDED"}`, 200, "id")
+	targetConfig := create("POST", "/api/activity-config/target-resolution", `{"resolution_strategy":"MANUAL","priority":5}`, 201, "id")
+	var activity, targetUser string
+	{
+		status, b := env.Do(t, "POST", "/api/activities", `{"type":"MESSAGE","reason":"Monthly promotion","channel":"WHATSAPP",
+			"commerce_id":"`+commerce+`","idempotency_key":"sweep-1","scheduled_at":"2025-01-16T09:00:00.000Z"}`, bearer...)
+		var a struct {
+			ID         string `json:"id"`
+			TargetUser struct {
+				ID string `json:"id"`
+			} `json:"targetUser"`
+		}
+		if err := json.Unmarshal(b, &a); status != 201 || err != nil || a.TargetUser.ID == "" {
+			t.Fatalf("fixture activity: %d %v %s", status, err, b)
+		}
+		activity, targetUser = a.ID, a.TargetUser.ID
+	}
 	create("POST", "/api/task-result-type-configs", `{"code":"SALE_COMPLETED","label":"Venta completada"}`, 201, "")
 	const yom = "660e8400-e29b-41d4-a716-446655440000"
 	maps.Copy(fx.path, map[string]string{
 		"activities activities/{id}": activity, "activities commerces/{id}": commerce, "activities users/{userId}": user,
 		"activities contacts/{contactId}": contact, "activities roles/{role}": "OWNER",
 		"activities dispatch-configs/{id}": dispatchConfig, "activities dispatch-providers/{id}": yom,
+		"activities attribute-keys/{id}": attributeKey, "activities attribute-policies/{id}": policy,
+		"activities target-resolution/{id}": targetConfig, "activities target-users/{targetUserId}": targetUser,
 	})
-	maps.Copy(fx.body, map[string]any{"commerce_id": commerce, "activity_id": activity})
+	maps.Copy(fx.body, map[string]any{"commerce_id": commerce, "activity_id": activity, "attribute_key_id": attributeKey,
+		"commerce_user_id": user})
 	// Admin: the workspace, its key, the YOM provider.
 	// A second key, for revokeApiKey to revoke.
 	var keyID string

@@ -44,18 +44,38 @@ type Activity struct {
 	ExternalID             *string         `db:"external_id"`
 	CreatedAt              time.Time       `db:"created_at"`
 	UpdatedAt              time.Time       `db:"updated_at"`
+	// Target is who the activity is for (nil when nothing resolves one), ResolvedAttributes its
+	// attribute values, one per key (resolution.go).
+	Target             *TargetUser        `db:"target"`
+	ResolvedAttributes ResolvedAttributes `db:"resolved_attributes"`
+}
+
+// NeedsResolutionAtDispatch reports whether something of the activity is still to be resolved
+// when it is dispatched: a PENDING target user (ON_DISPATCH, or MANUAL not yet assigned) or a
+// PENDING attribute (ON_DISPATCH).
+func (a Activity) NeedsResolutionAtDispatch() bool {
+	if a.Target != nil && a.Target.Status == ResolutionPending {
+		return true
+	}
+	for _, e := range a.ResolvedAttributes {
+		if e.Status == ResolutionPending {
+			return true
+		}
+	}
+	return false
 }
 
 // activityColumns are an Activity's columns, read from activities a joined to commerces c.
 const activityColumns = `a.id, a.workspace_id, a.commerce_id, c.name AS commerce_name, a.type, a.channel, a.status,
 	a.reason_code, a.reason_label, a.user_status_code, a.user_status_label, a.idempotency_key, a.scheduled_at,
 	a.suggested_execution_time, a.score, a.assignment_reason, a.target_criteria, a.attribute_keys, a.attributes,
-	a.dispatch_attempt_count, a.external_id, a.created_at, a.updated_at`
+	a.dispatch_attempt_count, a.external_id, a.created_at, a.updated_at, a.target, a.resolved_attributes`
 
 const activitySelect = `SELECT ` + activityColumns + ` FROM activities a JOIN commerces c ON c.id = a.commerce_id`
 
 // ActivityCreate is a new activity.
 type ActivityCreate struct {
+	ID                     uuid.UUID // uuid.Nil: a new one (set it to a HooksNeeded's ActivityID to create that activity)
 	WorkspaceID            uuid.UUID
 	CommerceID             uuid.UUID
 	Type, Channel          string
@@ -67,9 +87,14 @@ type ActivityCreate struct {
 	SuggestedExecutionTime *time.Time
 	Score                  *int
 	AssignmentReason       *string
-	TargetCriteria         json.RawMessage
+	TargetCriteria         json.RawMessage // the request's target_criteria, as TargetCriterion values
 	AttributeKeys          []string
-	Attributes             json.RawMessage
+	Attributes             json.RawMessage // the request's attributes: [{key, value, fallback}]
+	// HookResults are the results of the hook calls a HooksNeeded asked for, by attribute key id.
+	HookResults map[uuid.UUID]HookResult
+	// FinalRound fails UPFRONT CLIENT_HOOK attributes without a result instead of asking for
+	// their calls (their policy changed between rounds).
+	FinalRound bool
 }
 
 // GetActivity returns a workspace's activity, or ErrNotFound.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,15 +20,26 @@ type activityCreate struct {
 	id uuid.UUID
 }
 
-// CreateActivity stores a READY activity and its dispatch job (scheduled at ScheduledAt) in one
+// CreateActivity stores an activity and its dispatch job (scheduled at ScheduledAt) in one
 // statement, batched with concurrent calls (see batcher, createActivities); its CREATED status
 // event is the row itself (see ListStatusEvents). The reason becomes the catalog entry whose
 // code is ReasonCode or whose label is Reason (case-insensitive), else {ReasonCode, Reason}.
-// ErrNotFound if the workspace has no such commerce; ErrInvalid for an unknown user status;
-// ErrConflict if the workspace already used the idempotency key (also when another call with
-// the same key is in flight: exactly one of them succeeds).
+//
+// Its target user and attributes are resolved first (resolveCreate): when an ON_CREATION target
+// or an UPFRONT attribute fails, the activity is stored UNRESOLVED, with a RESOLUTION_FAILED
+// event naming what failed, and without a dispatch job (retry-resolution schedules one).
+// An activity whose UPFRONT CLIENT_HOOK attributes need their calls is not stored: the answer is
+// a *HooksNeeded, and the caller creates again with the results.
+//
+// ErrNotFound if the workspace has no such commerce; ErrInvalid for an unknown user status or
+// attribute key; ErrConflict if the workspace already used the idempotency key (also when
+// another call with the same key is in flight: exactly one of them succeeds).
 func (s *DB) CreateActivity(ctx context.Context, in ActivityCreate) (Activity, error) {
-	return s.creates.do(ctx, activityCreate{in: in, id: newID()})
+	id := in.ID
+	if id == uuid.Nil {
+		id = newID()
+	}
+	return s.creates.do(ctx, activityCreate{in: in, id: id})
 }
 
 // createItem is one activity of a batch, as the batch statement reads it.
@@ -38,6 +50,7 @@ type createItem struct {
 	CommerceID             uuid.UUID       `json:"commerce_id"`
 	Type                   string          `json:"type"`
 	Channel                string          `json:"channel"`
+	Status                 string          `json:"status"`
 	ReasonCode             string          `json:"reason_code"`
 	Reason                 string          `json:"reason"`
 	UserStatus             *string         `json:"user_status"`
@@ -49,30 +62,66 @@ type createItem struct {
 	TargetCriteria         json.RawMessage `json:"target_criteria"`
 	AttributeKeys          []string        `json:"attribute_keys"`
 	Attributes             json.RawMessage `json:"attributes"`
+	Target                 json.RawMessage `json:"target"`              // null: no target user
+	ResolvedAttributes     json.RawMessage `json:"resolved_attributes"` // a JSON array
+	EventID                *uuid.UUID      `json:"event_id"`            // the RESOLUTION_FAILED event of an UNRESOLVED one
+	ErrorCode              *string         `json:"error_code"`
+	ErrorMessage           *string         `json:"error_message"`
 }
 
-// createActivities writes a batch with one statement: it resolves the commerces, reasons and
-// user statuses, inserts the activities that can be created and their dispatch jobs, and
-// returns them. Requests that were not inserted are then told why.
+// createActivities writes a batch. One statement reads what the batch's resolutions need
+// (loadPlan), each activity is resolved in Go, and one statement resolves the commerces,
+// reasons and user statuses, inserts the activities that can be created and the dispatch jobs
+// of the READY ones, and returns them. Requests that were not inserted are then told why.
 //
 // The jobs are written into River's table by this statement rather than by River's InsertTx
 // (see riverJobsSQL in jobs.go): DispatchActivityArgs jobs, on DispatchQueue with
 // DispatchAttempts attempts.
 func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]batchResult[Activity], error) {
-	items := make([]createItem, len(batch))
+	plan, err := s.createPlan(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	now := pgTime(s.now())
+	results := make([]batchResult[Activity], len(batch))
+	decided := make([]creation, len(batch))
+	sent := make([]bool, len(batch))
+	items := make([]createItem, 0, len(batch))
 	for i, r := range batch {
 		in := r.in
-		items[i] = createItem{I: i, ID: r.id, WorkspaceID: in.WorkspaceID, CommerceID: in.CommerceID,
-			Type: in.Type, Channel: in.Channel, ReasonCode: in.ReasonCode, Reason: in.Reason, UserStatus: in.UserStatus,
+		c, calls, err := s.resolveCreate(plan, in, provisional(r, plan), now)
+		switch {
+		case err != nil:
+			results[i] = batchResult[Activity]{err: err}
+			continue
+		case len(calls) > 0:
+			results[i] = batchResult[Activity]{err: &HooksNeeded{ActivityID: r.id, Calls: calls}}
+			continue
+		}
+		target, attrs := []byte("null"), appendResolvedAttributes(make([]byte, 0, 512), c.attrs)
+		if c.target != nil {
+			target = appendTargetUser(make([]byte, 0, 512), *c.target)
+		}
+		it := createItem{I: i, ID: r.id, WorkspaceID: in.WorkspaceID, CommerceID: in.CommerceID,
+			Type: in.Type, Channel: in.Channel, Status: c.status, ReasonCode: in.ReasonCode, Reason: in.Reason, UserStatus: in.UserStatus,
 			IdempotencyKey: in.IdempotencyKey, ScheduledAt: pgTime(in.ScheduledAt), SuggestedExecutionTime: pgTimePtr(in.SuggestedExecutionTime),
 			Score: in.Score, AssignmentReason: in.AssignmentReason, TargetCriteria: json.RawMessage(jsonOr(in.TargetCriteria, "[]")),
-			AttributeKeys: nonNilStrings(in.AttributeKeys), Attributes: json.RawMessage(jsonOr(in.Attributes, "[]"))}
+			AttributeKeys: nonNilStrings(in.AttributeKeys), Attributes: json.RawMessage(jsonOr(in.Attributes, "[]")),
+			Target: target, ResolvedAttributes: attrs}
+		if c.status == StatusUnresolved {
+			it.EventID, it.ErrorCode, it.ErrorMessage = &c.eventID, &c.code, &c.reason
+		}
+		decided[i], sent[i] = c, true
+		items = append(items, it)
 	}
-	payload := appendItems(make([]byte, 0, 512*len(items)), items)
+	if len(items) == 0 {
+		return results, nil
+	}
+	payload := appendItems(make([]byte, 0, 1024*len(items)), items)
 	// One statement, in autocommit: it is atomic by itself, and a BEGIN and a COMMIT would be
 	// two more round trips per batch. ON CONFLICT DO NOTHING: a key used before, or twice in this batch, or by a concurrent
 	// batch (which this one waits for) leaves the row out instead of failing the batch.
-	stmt, err := s.prepared(ctx, s.db, createActivitiesSQL)
+	stmt, err := s.prepared(ctx, s.generic, createActivitiesSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +130,7 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 		return nil, err
 	}
 	defer rows.Close()
-	results := make([]batchResult[Activity], len(batch))
+	inserted := make([]bool, len(batch))
 	// The statement returns what the database decided (catalog matches, the commerce's name,
 	// normalised JSON, timestamps); the rest is the input, as stored.
 	for rows.Next() {
@@ -91,12 +140,13 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 			&a.UserStatusLabel, &a.TargetCriteria, &a.Attributes, &a.CreatedAt); err != nil {
 			return nil, err
 		}
-		in := batch[i].in
-		a.WorkspaceID, a.CommerceID, a.Type, a.Channel, a.Status = in.WorkspaceID, in.CommerceID, in.Type, in.Channel, StatusReady
+		in, c := batch[i].in, decided[i]
+		a.WorkspaceID, a.CommerceID, a.Type, a.Channel, a.Status = in.WorkspaceID, in.CommerceID, in.Type, in.Channel, c.status
 		// The times as written (microseconds, as PostgreSQL keeps them).
-		a.IdempotencyKey, a.ScheduledAt, a.SuggestedExecutionTime = in.IdempotencyKey, items[i].ScheduledAt, items[i].SuggestedExecutionTime
+		a.IdempotencyKey, a.ScheduledAt, a.SuggestedExecutionTime = in.IdempotencyKey, pgTime(in.ScheduledAt), pgTimePtr(in.SuggestedExecutionTime)
 		a.Score, a.AssignmentReason, a.AttributeKeys, a.UpdatedAt = in.Score, in.AssignmentReason, nonNilStrings(in.AttributeKeys), a.CreatedAt
-		results[i] = batchResult[Activity]{out: a}
+		a.Target, a.ResolvedAttributes = c.target, c.attrs
+		results[i], inserted[i] = batchResult[Activity]{out: a}, true
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -107,21 +157,78 @@ func (s *DB) createActivities(ctx context.Context, batch []activityCreate) ([]ba
 		return nil, err
 	}
 	for i, r := range batch {
-		if results[i].out.ID == uuid.Nil { // not inserted
+		if sent[i] && !inserted[i] {
 			results[i] = batchResult[Activity]{err: s.createRefusal(ctx, r.in)}
 		}
 	}
 	return results, nil
 }
 
+// createPlan returns what resolving a batch reads, from the plan cache where it can (planCache:
+// what was read for an earlier batch in the last planCacheTTL and has not changed since), else
+// with one statement; the last contacted users, when a criterion may ask for them, with another.
+func (s *DB) createPlan(ctx context.Context, batch []activityCreate) (*resolutionPlan, error) {
+	var workspaces, commerces []uuid.UUID
+	var needs []planNeed
+	withLast := false
+	for _, r := range batch {
+		if !slices.Contains(workspaces, r.in.WorkspaceID) {
+			workspaces = append(workspaces, r.in.WorkspaceID)
+		}
+		if !slices.Contains(commerces, r.in.CommerceID) {
+			commerces = append(commerces, r.in.CommerceID)
+		}
+		n := planNeed{WorkspaceID: r.in.WorkspaceID, CommerceID: r.in.CommerceID, Channel: r.in.Channel}
+		if !slices.Contains(needs, n) {
+			needs = append(needs, n)
+		}
+		withLast = withLast || asksLastContacted(r.in.TargetCriteria)
+	}
+	now := s.now()
+	plan := newResolutionPlan()
+	missingW, missingC, gen := s.plans.get(now, plan, workspaces, commerces)
+	if len(missingW) > 0 || len(missingC) > 0 || plan.builtin == nil {
+		read, err := s.loadPlan(ctx, s.generic, missingW, missingC)
+		if err != nil {
+			return nil, err
+		}
+		s.plans.put(now, gen, read)
+		plan.merge(read)
+	}
+	if withLast || plan.asksLastContacted() {
+		if err := s.loadLastContacted(ctx, s.generic, plan, needs); err != nil {
+			return nil, err
+		}
+	}
+	return plan, nil
+}
+
+// provisional is the activity a create will store, as far as resolution knows it: what a hook
+// call shows of an activity being created (the reason as given: the catalog is matched when it
+// is stored).
+func provisional(r activityCreate, p *resolutionPlan) Activity {
+	in := r.in
+	a := Activity{ID: r.id, WorkspaceID: in.WorkspaceID, CommerceID: in.CommerceID, Type: in.Type, Channel: in.Channel,
+		Status: StatusReady, ReasonCode: in.ReasonCode, ReasonLabel: in.Reason, IdempotencyKey: in.IdempotencyKey,
+		ScheduledAt: pgTime(in.ScheduledAt), SuggestedExecutionTime: pgTimePtr(in.SuggestedExecutionTime), Score: in.Score,
+		AssignmentReason: in.AssignmentReason, TargetCriteria: json.RawMessage(jsonOr(in.TargetCriteria, "[]")),
+		AttributeKeys: nonNilStrings(in.AttributeKeys), Attributes: json.RawMessage(jsonOr(in.Attributes, "[]")),
+		ResolvedAttributes: ResolvedAttributes{}}
+	if c := p.commerce(in.WorkspaceID, in.CommerceID); c != nil {
+		a.CommerceName = c.Name
+	}
+	return a
+}
+
 // createActivitiesSQL is the batch statement. It is prepared (DB.prepared): planning it costs
 // more than running it for a small batch.
 var createActivitiesSQL = `
 		WITH item AS (
-			SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, id uuid, workspace_id uuid,
+			SELECT * FROM json_to_recordset($1::json) AS x(i int, id uuid, workspace_id uuid,
 				commerce_id uuid, type text, channel text, reason_code text, reason text, user_status text,
 				idempotency_key text, scheduled_at timestamptz, suggested_execution_time timestamptz, score int,
-				assignment_reason text, target_criteria jsonb, attribute_keys text[], attributes jsonb)
+				assignment_reason text, target_criteria jsonb, attribute_keys text[], attributes jsonb, status text,
+				target json, resolved_attributes json, event_id uuid, error_code text, error_message text)
 		), resolved AS (
 			SELECT item.*, com.name AS commerce_name, r.code AS r_code, r.label AS r_label, us.code AS us_code, us.label AS us_label
 			FROM item
@@ -138,17 +245,26 @@ var createActivitiesSQL = `
 		), ins AS (
 			INSERT INTO activities (id, workspace_id, commerce_id, type, channel, status, reason_code, reason_label,
 				user_status_code, user_status_label, idempotency_key, scheduled_at, suggested_execution_time, score,
-				assignment_reason, target_criteria, attribute_keys, attributes)
-			SELECT id, workspace_id, commerce_id, type, channel, 'READY', coalesce(r_code, reason_code), coalesce(r_label, reason),
+				assignment_reason, target_criteria, attribute_keys, attributes, target, resolved_attributes)
+			SELECT id, workspace_id, commerce_id, type, channel, status, coalesce(r_code, reason_code), coalesce(r_label, reason),
 				us_code, us_label, idempotency_key, scheduled_at, suggested_execution_time, score,
-				assignment_reason, target_criteria, attribute_keys, attributes
+				assignment_reason, target_criteria, attribute_keys, attributes, target, resolved_attributes
 			FROM resolved ORDER BY workspace_id, idempotency_key -- one lock order for every batch: no deadlocks
 			ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
-			RETURNING *
+			-- Not RETURNING *: the resolution columns would be copied for nothing.
+			RETURNING id, workspace_id, status, scheduled_at, reason_code, reason_label, user_status_code, user_status_label,
+				target_criteria, attributes, created_at
+		), ev AS (
+			-- An activity created UNRESOLVED moved READY -> UNRESOLVED as it was created: its
+			-- RESOLUTION_FAILED event is at its creation, after CREATED (a later id).
+			INSERT INTO activity_status_events (id, activity_id, event_type, from_status, to_status, error_code, error_message, occurred_at)
+			SELECT resolved.event_id, ins.id, 'RESOLUTION_FAILED', 'READY', 'UNRESOLVED', resolved.error_code, resolved.error_message,
+				ins.created_at
+			FROM ins JOIN resolved ON resolved.id = ins.id WHERE ins.status = 'UNRESOLVED'
 		), job AS (
-			-- The dispatch jobs: due now = available, later = scheduled.
+			-- The dispatch jobs of the READY ones: due now = available, later = scheduled.
 			` + riverJobsSQL(DispatchActivityArgs{}, `jsonb_build_object('workspace_id', ins.workspace_id, 'activity_id', ins.id)`,
-	`FROM ins`, `ins.scheduled_at`) + `
+	`FROM ins WHERE ins.status = 'READY'`, `ins.scheduled_at`) + `
 		), wake AS (
 			-- River's workers LISTEN for this to fetch available jobs at once instead of at their
 			-- next poll.
@@ -181,6 +297,7 @@ func appendItems(b []byte, items []createItem) []byte {
 		}
 		b = appendField(b, "type", &it.Type)
 		b = appendField(b, "channel", &it.Channel)
+		b = appendField(b, "status", &it.Status)
 		b = appendField(b, "reason_code", &it.ReasonCode)
 		b = appendField(b, "reason", &it.Reason)
 		b = appendField(b, "user_status", it.UserStatus)
@@ -200,6 +317,17 @@ func appendItems(b []byte, items []createItem) []byte {
 		b = append(b, it.TargetCriteria...)
 		b = append(b, `,"attributes":`...)
 		b = append(b, it.Attributes...)
+		b = append(b, `,"target":`...)
+		b = append(b, it.Target...)
+		b = append(b, `,"resolved_attributes":`...)
+		b = append(b, it.ResolvedAttributes...)
+		if it.EventID != nil {
+			b = append(b, `,"event_id":"`...)
+			b = append(b, it.EventID.String()...)
+			b = append(b, '"')
+		}
+		b = appendField(b, "error_code", it.ErrorCode)
+		b = appendField(b, "error_message", it.ErrorMessage)
 		b = append(b, `,"attribute_keys":[`...)
 		for k, key := range it.AttributeKeys {
 			if k > 0 {
@@ -210,6 +338,79 @@ func appendItems(b []byte, items []createItem) []byte {
 		b = append(b, "]}"...)
 	}
 	return append(b, ']')
+}
+
+// appendTargetUser writes t as encoding/json writes a TargetUser (on the create path, where
+// reflection cost more than the rest of the resolution).
+func appendTargetUser(b []byte, t TargetUser) []byte {
+	b = append(b, `{"id":"`...)
+	b = append(b, t.ID.String()...)
+	b = append(b, '"')
+	if t.CommerceUserID != nil {
+		b = append(b, `,"commerce_user_id":"`...)
+		b = append(b, t.CommerceUserID.String()...)
+		b = append(b, '"')
+	}
+	b = appendField(b, "first_name", t.FirstName)
+	b = appendField(b, "last_name", t.LastName)
+	if c := t.Contact; c != nil {
+		b = append(b, `,"contact":{"id":"`...)
+		b = append(b, c.ID.String()...)
+		b = append(b, `","type":`...)
+		b = jsonappend.String(b, c.Type)
+		b = append(b, `,"value":`...)
+		b = jsonappend.String(b, c.Value)
+		b = append(b, '}')
+	}
+	b = appendField(b, "status", &t.Status)
+	b = appendField(b, "strategy", &t.Strategy)
+	b = appendField(b, "lock_reason", t.LockReason)
+	b = appendTime(b, "resolved_at", t.ResolvedAt)
+	b = appendTime(b, "locked_at", t.LockedAt)
+	b = appendField(b, "error_message", t.ErrorMessage)
+	b = appendTime(b, "created_at", &t.CreatedAt)
+	b = appendTime(b, "updated_at", &t.UpdatedAt)
+	return append(b, '}')
+}
+
+// appendResolvedAttributes writes as as encoding/json writes ResolvedAttributes.
+func appendResolvedAttributes(b []byte, as ResolvedAttributes) []byte {
+	b = append(b, '[')
+	for i, e := range as {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":"`...)
+		b = append(b, e.ID.String()...)
+		b = append(b, `","attribute_key_id":"`...)
+		b = append(b, e.AttributeKeyID.String()...)
+		b = append(b, '"')
+		b = appendField(b, "key", &e.Key)
+		if len(e.Value) > 0 {
+			b = append(b, `,"value":`...)
+			b = append(b, e.Value...) // a JSON document (runAttribute)
+		}
+		b = appendField(b, "status", &e.Status)
+		b = appendField(b, "strategy", &e.Strategy)
+		b = appendField(b, "resolver_type", e.ResolverType)
+		b = appendTime(b, "resolved_at", e.ResolvedAt)
+		b = appendField(b, "error_message", e.ErrorMessage)
+		b = appendTime(b, "created_at", &e.CreatedAt)
+		b = appendTime(b, "updated_at", &e.UpdatedAt)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendTime writes ,"name":"time" (nothing for a nil time).
+func appendTime(b []byte, name string, t *time.Time) []byte {
+	if t == nil {
+		return b
+	}
+	b = append(b, `,"`...)
+	b = append(b, name...)
+	b = append(b, `":`...)
+	return jsonappend.Time(b, *t)
 }
 
 // appendField writes ,"name":"value" (nothing for a nil value: the column reads NULL).
@@ -240,7 +441,7 @@ func (s *DB) createRefusal(ctx context.Context, in ActivityCreate) error {
 	case !why.Commerce:
 		return notFound("Commerce")
 	case !why.UserStatus:
-		return &Error{Kind: ErrInvalid, Message: fmt.Sprintf("Unknown user_status %q", deref(in.UserStatus))}
+		return &Error{Kind: ErrInvalid, Field: "user_status", Message: fmt.Sprintf("Unknown user_status %q", deref(in.UserStatus))}
 	default:
 		return &Error{Kind: ErrConflict, Message: "Idempotency key already exists"}
 	}

@@ -46,6 +46,7 @@ func conflictExternalID(id *string) error {
 
 // CommerceCreate is a new commerce.
 type CommerceCreate struct {
+	ID                      uuid.UUID // uuid.Nil: a new one
 	Name                    string
 	ExternalID, TaxID       *string
 	IsActive, IsPlaceholder bool
@@ -53,8 +54,14 @@ type CommerceCreate struct {
 	Addresses               []Address
 }
 
-// CreateCommerce stores a commerce and its addresses. ErrConflict if the external id is taken.
+// CreateCommerce stores a commerce and its addresses. ErrConflict if the id (when given) or the
+// external id is taken.
 func (s *DB) CreateCommerce(ctx context.Context, workspaceID uuid.UUID, in CommerceCreate) (Commerce, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
+	id := in.ID
+	if id == uuid.Nil {
+		id = newID()
+	}
 	meta, err := json.Marshal(nonNilMap(in.Metadata))
 	if err != nil {
 		return Commerce{}, err
@@ -68,7 +75,11 @@ func (s *DB) CreateCommerce(ctx context.Context, workspaceID uuid.UUID, in Comme
 	err = tx.GetContext(ctx, &c, `
 		INSERT INTO commerces (id, workspace_id, name, external_id, tax_id, is_active, is_placeholder, metadata)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+commerceColumns,
-		newID(), workspaceID, in.Name, in.ExternalID, in.TaxID, in.IsActive, in.IsPlaceholder, meta)
+		id, workspaceID, in.Name, in.ExternalID, in.TaxID, in.IsActive, in.IsPlaceholder, meta)
+	if isUniqueViolation(err, "commerces_pkey") {
+		// Ids are unique across workspaces: whose it is is not said.
+		return c, &Error{Kind: ErrConflict, Message: fmt.Sprintf("A commerce with id %s already exists", id)}
+	}
 	if isUniqueViolation(err, "") {
 		return c, conflictExternalID(in.ExternalID)
 	}
@@ -138,6 +149,7 @@ func (s *DB) ListCommerces(ctx context.Context, workspaceID uuid.UUID, f Commerc
 // the commerce as GetCommerce does. ErrNotFound if the workspace has none such; ErrConflict if
 // the new external id is taken.
 func (s *DB) UpdateCommerce(ctx context.Context, workspaceID, id uuid.UUID, change func(*Commerce) error) (Commerce, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	_, err := updateRow(ctx, s.db, func(tx *sqlx.Tx) (Commerce, error) {
 		var c Commerce
 		err := tx.GetContext(ctx, &c, `SELECT `+commerceColumns+` FROM commerces WHERE workspace_id = $1 AND id = $2
@@ -172,6 +184,7 @@ type CommerceSyncItem struct {
 // SyncCommerces upserts commerces by external id in one statement and reports how many were
 // created and updated. Items must have distinct external ids (the caller checks).
 func (s *DB) SyncCommerces(ctx context.Context, workspaceID uuid.UUID, items []CommerceSyncItem) (created, updated int, err error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	if len(items) == 0 {
 		return 0, 0, nil
 	}

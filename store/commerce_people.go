@@ -166,6 +166,7 @@ func conflictUserExternalID(id *string) error {
 // CreateCommerceUser stores a user and its roles. ErrNotFound if the workspace has no such
 // commerce; ErrConflict if the commerce already has a user with the external id.
 func (s *DB) CreateCommerceUser(ctx context.Context, workspaceID, commerceID uuid.UUID, in CommerceUserCreate) (CommerceUser, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return CommerceUser{}, err
@@ -202,6 +203,7 @@ func (s *DB) CreateCommerceUser(ctx context.Context, workspaceID, commerceID uui
 // has no such commerce or the commerce no such user; ErrConflict if the new external id is
 // taken in the commerce.
 func (s *DB) UpdateCommerceUser(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, change func(*CommerceUser) error) (CommerceUser, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (CommerceUser, error) {
 		if err := lockCommerceUser(ctx, tx, workspaceID, commerceID, userID); err != nil {
 			return CommerceUser{}, err
@@ -224,6 +226,7 @@ func (s *DB) UpdateCommerceUser(ctx context.Context, workspaceID, commerceID, us
 
 // DeleteCommerceUser removes a user with its roles and contacts. ErrNotFound as GetCommerceUser.
 func (s *DB) DeleteCommerceUser(ctx context.Context, workspaceID, commerceID, userID uuid.UUID) error {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_users u USING commerces c
 		WHERE c.id = u.commerce_id AND c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3`, workspaceID, commerceID, userID)
 	return changedRow(res, err, func() error { return checkOrNotFound(ctx, s, workspaceID, commerceID, userID, "Commerce user") })
@@ -241,6 +244,7 @@ func checkOrNotFound(ctx context.Context, s *DB, workspaceID, commerceID, userID
 // AddCommerceUserRole gives a user a role. ErrNotFound as GetCommerceUser; ErrConflict if the
 // user already has it.
 func (s *DB) AddCommerceUserRole(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, role string) (CommerceUser, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
 		return CommerceUser{}, err
 	}
@@ -261,6 +265,7 @@ func (s *DB) AddCommerceUserRole(ctx context.Context, workspaceID, commerceID, u
 // RemoveCommerceUserRole takes a role from a user. ErrNotFound as GetCommerceUser, or if the
 // user does not have the role.
 func (s *DB) RemoveCommerceUserRole(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, role string) error {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	if err := checkCommerceUser(ctx, s.db, workspaceID, commerceID, userID); err != nil {
 		return err
 	}
@@ -284,6 +289,7 @@ func conflictContact(typ, value string) error {
 // primary contact of its type. ErrNotFound as GetCommerceUser; ErrConflict if the user already
 // has the type and value.
 func (s *DB) CreateCommerceContact(ctx context.Context, workspaceID, commerceID, userID uuid.UUID, in CommerceContactCreate) (CommerceContact, error) {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return CommerceContact{}, err
@@ -344,7 +350,8 @@ func (s *DB) GetCommerceContact(ctx context.Context, workspaceID, commerceID, us
 // back, and a contact left primary takes over from the previous primary of its type.
 // ErrNotFound as GetCommerceContact; ErrConflict if the user already has the new value.
 func (s *DB) UpdateCommerceContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID, change func(*CommerceContact) error) (CommerceContact, error) {
-	var typ string // as stored: the type does not change
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
+	var typ string          // as stored: the type does not change
 	return updateRow(ctx, s.db, func(tx *sqlx.Tx) (CommerceContact, error) {
 		if err := lockCommerceUser(ctx, tx, workspaceID, commerceID, userID); err != nil {
 			return CommerceContact{}, err
@@ -375,6 +382,7 @@ func (s *DB) UpdateCommerceContact(ctx context.Context, workspaceID, commerceID,
 
 // DeleteCommerceContact removes a contact. ErrNotFound as GetCommerceContact.
 func (s *DB) DeleteCommerceContact(ctx context.Context, workspaceID, commerceID, userID, contactID uuid.UUID) error {
+	defer s.plans.changed() // what creates resolve with (resolution_cache.go)
 	res, err := s.db.ExecContext(ctx, `DELETE FROM commerce_user_contacts k USING commerce_users u, commerces c
 		WHERE u.id = k.user_id AND c.id = u.commerce_id AND c.workspace_id = $1 AND u.commerce_id = $2 AND u.id = $3 AND k.id = $4`,
 		workspaceID, commerceID, userID, contactID)

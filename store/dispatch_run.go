@@ -112,10 +112,18 @@ const finishDispatchSQL = `
 		SELECT status FROM activities WHERE workspace_id = $12 AND id = $2 FOR UPDATE
 	), upd AS (
 		-- The attempt is counted in any case; the status moves when a transition is given and
-		-- the activity is in one of its From statuses.
+		-- the activity is in one of its From statuses. Dispatched, its target user is locked
+		-- (at the attempt's start, as the provider was told) and remembered for LAST_CONTACTED.
 		UPDATE activities a SET dispatch_attempt_count = greatest(a.dispatch_attempt_count, $3),
 			status = CASE WHEN old.status = ANY($13) THEN coalesce($11, a.status) ELSE a.status END,
 			external_id = CASE WHEN $11::text IS NOT NULL AND old.status = ANY($13) THEN coalesce($9, a.external_id) ELSE a.external_id END,
+			target = CASE WHEN $11::text = 'DISPATCHED' AND old.status = ANY($13) AND a.target->>'commerce_user_id' IS NOT NULL
+				THEN (a.target::jsonb || jsonb_build_object('status', 'LOCKED', 'updated_at', $10::timestamptz, 'locked_at',
+					coalesce(a.target->'locked_at', to_json($10::timestamptz))))::json
+				ELSE a.target END,
+			dispatched_user_id = CASE WHEN $11::text = 'DISPATCHED' AND old.status = ANY($13)
+				THEN (a.target->>'commerce_user_id')::uuid ELSE a.dispatched_user_id END,
+			dispatched_at = CASE WHEN $11::text = 'DISPATCHED' AND old.status = ANY($13) THEN $10::timestamptz ELSE a.dispatched_at END,
 			updated_at = now()
 		FROM old WHERE a.workspace_id = $12 AND a.id = $2
 		RETURNING a.id, $11::text IS NOT NULL AND old.status = ANY($13) AS moved
@@ -126,8 +134,10 @@ const finishDispatchSQL = `
 	SELECT coalesce((SELECT moved FROM upd), false)`
 
 // FinishDispatch records an attempt, counts it on the activity and, when t is not nil,
-// applies the transition it leads to (DISPATCHED, FAILED), in one statement. It says whether
-// the activity moved.
+// applies the transition it leads to (DISPATCHED, FAILED), in one statement. An activity that
+// becomes DISPATCHED has its target user LOCKED (LockedAt the attempt's start, unless it was
+// locked before) and remembered as the commerce's last contacted user. It says whether the
+// activity moved.
 func (s *DB) FinishDispatch(ctx context.Context, workspaceID uuid.UUID, a DispatchAttempt, t *Transition) (bool, error) {
 	a.ID = newID()
 	var to, eventType, code, msg *string

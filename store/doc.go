@@ -10,7 +10,10 @@
 // workspacelimit.go (plan limits and the per-minute message counts); dispatch.go (providers,
 // channel definitions, configs), activity.go, activity_create.go (the create batch),
 // dispatch_run.go (the dispatch worker's statements), integration.go (task results), catalog.go,
-// commerce.go, commerce_people.go; webhookapp.go, webhookeventtype.go, webhookrecipient.go,
+// commerce.go, commerce_people.go; attributekey.go, attributepolicy.go, targetconfig.go (what
+// resolution decides with), resolution.go (deciding an activity's target user and attributes,
+// and the plan it decides from), resolution_cache.go (the create path's plan cache),
+// activity_resolution.go (resolving again: at dispatch, on retry, by hand); webhookapp.go, webhookeventtype.go, webhookrecipient.go,
 // webhookportal.go, webhookendpoint.go (endpoints, their secrets, and the delivery worker's
 // endpoint state: rate-limit slots, failure record, disabling), webhookmessage.go (the send
 // batch, reads), webhookdelivery.go (the delivery worker's bookkeeping), webhookattempt.go,
@@ -45,11 +48,13 @@
 //
 // # Pools and hot paths
 //
-// Two pools: the main one, and async, whose commits do not wait for the WAL flush, for the
+// Three pools: the main one; async, whose commits do not wait for the WAL flush, for the
 // delivery worker's reads and bookkeeping (see DB.async for why losing those in a crash is
-// harmless). The hottest statements are prepared once per pool (DB.prepared). Activity creates
-// and webhook sends go through a group-commit batcher (batch.go): concurrent calls are written
-// by one statement, and a batch that fails on one row's data is retried row by row.
+// harmless); and generic, a few sessions that always use generic plans, for the activity create
+// and Ingest receive batches' statements (see DB.generic). The hottest statements are prepared
+// once per pool (DB.prepared). Activity creates and webhook sends go through a group-commit
+// batcher (batch.go): concurrent calls are written by one statement, and a batch that fails on
+// one row's data is retried row by row.
 //
 // # Jobs
 //

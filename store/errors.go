@@ -35,6 +35,9 @@ var unavailable = &Error{Kind: ErrUnavailable, Message: "The database is unavail
 type Error struct {
 	Kind    error
 	Message string
+	// Field, when set, names the input field at fault (attribute_keys[1], user_status), for a
+	// validation error's details.
+	Field string
 }
 
 func (e *Error) Error() string { return e.Message }

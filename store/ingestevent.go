@@ -160,7 +160,7 @@ func (s *DB) receiveEvents(ctx context.Context, batch []eventReceive) ([]batchRe
 		payload = append(payload, '}')
 	}
 	payload = append(payload, ']')
-	st, err := s.prepared(ctx, s.receivePool, receiveQuery)
+	st, err := s.prepared(ctx, s.generic, receiveQuery)
 	if err != nil {
 		return nil, err
 	}

@@ -28,15 +28,22 @@ type DB struct {
 	// past it, so a database crash can lose it only together with the job's outcome, and the
 	// job then runs again.
 	async *sqlx.DB
-	// receivePool writes Ingest receive batches (see Open).
-	receivePool *sqlx.DB
-	box         *seal.Box
-	jobs        *river.Client[*sql.Tx]
-	creates     *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
-	sends       *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
+	// generic is a small pool, durable like db, whose sessions always use the generic plan of a
+	// prepared statement (plan_cache_mode=force_generic_plan), for the batch writers' statements:
+	// the activity create batch's two (activity_create.go), where PostgreSQL kept planning the
+	// resolution plan statement anew for each batch, which cost twice what running it did; and
+	// the Ingest receive batch's one (ingestevent.go), where planning cost a sixth of running it.
+	// Their inputs are a jsonb document and arrays, whose contents no custom plan could see
+	// better anyway.
+	generic *sqlx.DB
+	box     *seal.Box
+	jobs    *river.Client[*sql.Tx]
+	creates *batcher[activityCreate, Activity] // CreateActivity's batches (activity_create.go)
+	sends   *batcher[messageSend, sendOutcome] // SendMessage's batches (webhookmessage.go)
 	// receives are ReceiveEvent's batches (ingestevent.go)
 	receives *batcher[eventReceive, Received]
 	keys     *keyCache        // FindAPIKey's recent answers (apikey.go)
+	plans    *planCache       // what the create batch's resolution read recently (resolution_cache.go)
 	now      func() time.Time // the business clock (WithClock)
 	stop     chan struct{}    // closed by Close: stops the batch writers
 	wake     wakeLimiter      // which job-writing statements notify River's workers (jobs.go)
@@ -115,23 +122,24 @@ func Open(ctx context.Context, dsn string, box *seal.Box, opts ...Option) (*DB, 
 	async.SetMaxOpenConns(20)
 	async.SetMaxIdleConns(20)
 	async.SetConnMaxIdleTime(5 * time.Minute)
-	// The Ingest receive batch (ingestevent.go) has its own small pool, durable like db, whose
-	// one statement keeps its generic plan: its input is one jsonb parameter, which no custom
-	// plan knows more about, and planning it each time cost a sixth of running it.
-	receive, err := sqlx.Open("postgres", withParams(dsn, "plan_cache_mode", "force_generic_plan"))
+	// The batch writers' pool (see DB.generic).
+	generic, err := sqlx.Open("postgres", withParams(dsn, "plan_cache_mode", "force_generic_plan"))
 	if err != nil {
 		db.Close()
 		async.Close()
 		return nil, err
 	}
-	receive.SetMaxOpenConns(batchWriters)
-	receive.SetMaxIdleConns(batchWriters)
-	receive.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{db: db, async: async, receivePool: receive, box: box, jobs: jobs, now: time.Now, stop: make(chan struct{})}
+	// The create and receive batchers (batchWriters writers each) run one statement at a time
+	// per writer; the create writer's resolution reads (loadPlan, loadLastContacted) come first.
+	generic.SetMaxOpenConns(2*batchWriters + 2)
+	generic.SetMaxIdleConns(2*batchWriters + 2)
+	generic.SetConnMaxIdleTime(5 * time.Minute)
+	s := &DB{db: db, async: async, generic: generic, box: box, jobs: jobs, now: time.Now, stop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
 	s.keys = newKeyCache(s.now)
+	s.plans = newPlanCache()
 	s.creates = newBatcher(s.stop, s.createActivities, nil, 0)
 	// A batch of sends stops growing at 1 MiB of bodies (one body may be 256 KiB).
 	s.sends = newBatcher(s.stop, s.sendMessages, func(m messageSend) int { return len(m.body) }, 1<<20)
@@ -161,9 +169,9 @@ func withParams(dsn string, kv ...string) string {
 }
 
 // Pools returns the store's database/sql connection pools by name (for their statistics):
-// "main" (requests), "async" (the delivery worker's bookkeeping), "receive" (Ingest receives).
+// "main" (requests), "async" (the delivery worker's bookkeeping), "batch" (the batch writers: activity creates, webhook sends, Ingest receives).
 func (s *DB) Pools() map[string]*sql.DB {
-	return map[string]*sql.DB{"main": s.db.DB, "async": s.async.DB, "receive": s.receivePool.DB}
+	return map[string]*sql.DB{"main": s.db.DB, "async": s.async.DB, "batch": s.generic.DB}
 }
 
 // Close stops the batch writers and closes the connection pools.
@@ -174,7 +182,7 @@ func (s *DB) Close() error {
 		close(s.stop)
 	}
 	s.async.Close()
-	s.receivePool.Close()
+	s.generic.Close()
 	return s.db.Close()
 }
 

@@ -9,13 +9,37 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
+	"github.com/switchboard-dev/switchboard/server/activityjson"
 )
+
+// Defines values for ActivityAttributeResolutionStatus.
+const (
+	ActivityAttributeResolutionStatusFAILED   ActivityAttributeResolutionStatus = "FAILED"
+	ActivityAttributeResolutionStatusFALLBACK ActivityAttributeResolutionStatus = "FALLBACK"
+	ActivityAttributeResolutionStatusPENDING  ActivityAttributeResolutionStatus = "PENDING"
+	ActivityAttributeResolutionStatusRESOLVED ActivityAttributeResolutionStatus = "RESOLVED"
+)
+
+// Valid indicates whether the value is a known member of the ActivityAttributeResolutionStatus enum.
+func (e ActivityAttributeResolutionStatus) Valid() bool {
+	switch e {
+	case ActivityAttributeResolutionStatusFAILED:
+		return true
+	case ActivityAttributeResolutionStatusFALLBACK:
+		return true
+	case ActivityAttributeResolutionStatusPENDING:
+		return true
+	case ActivityAttributeResolutionStatusRESOLVED:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for ActivityStatus.
 const (
@@ -98,6 +122,42 @@ func (e ActivityType) Valid() bool {
 	case MESSAGE:
 		return true
 	case TASK:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AttributeHookRequestType.
+const (
+	AttributeResolve AttributeHookRequestType = "attribute.resolve"
+)
+
+// Valid indicates whether the value is a known member of the AttributeHookRequestType enum.
+func (e AttributeHookRequestType) Valid() bool {
+	switch e {
+	case AttributeResolve:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AttributeStrategy.
+const (
+	AttributeStrategyCALLERPROVIDED AttributeStrategy = "CALLER_PROVIDED"
+	AttributeStrategyONDISPATCH     AttributeStrategy = "ON_DISPATCH"
+	AttributeStrategyUPFRONT        AttributeStrategy = "UPFRONT"
+)
+
+// Valid indicates whether the value is a known member of the AttributeStrategy enum.
+func (e AttributeStrategy) Valid() bool {
+	switch e {
+	case AttributeStrategyCALLERPROVIDED:
+		return true
+	case AttributeStrategyONDISPATCH:
+		return true
+	case AttributeStrategyUPFRONT:
 		return true
 	default:
 		return false
@@ -254,6 +314,24 @@ func (e IntegrationTaskActivityOrigin) Valid() bool {
 	}
 }
 
+// Defines values for ResolverType.
+const (
+	CLIENTHOOK      ResolverType = "CLIENT_HOOK"
+	INTERNALSERVICE ResolverType = "INTERNAL_SERVICE"
+)
+
+// Valid indicates whether the value is a known member of the ResolverType enum.
+func (e ResolverType) Valid() bool {
+	switch e {
+	case CLIENTHOOK:
+		return true
+	case INTERNALSERVICE:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Source.
 const (
 	INTEGRATION Source = "INTEGRATION"
@@ -287,6 +365,51 @@ func (e TargetCriterionType) Valid() bool {
 	case LASTCONTACTEDSAMECHANNEL:
 		return true
 	case ROLEMATCH:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TargetResolutionStrategy.
+const (
+	TargetResolutionStrategyMANUAL     TargetResolutionStrategy = "MANUAL"
+	TargetResolutionStrategyONCREATION TargetResolutionStrategy = "ON_CREATION"
+	TargetResolutionStrategyONDISPATCH TargetResolutionStrategy = "ON_DISPATCH"
+)
+
+// Valid indicates whether the value is a known member of the TargetResolutionStrategy enum.
+func (e TargetResolutionStrategy) Valid() bool {
+	switch e {
+	case TargetResolutionStrategyMANUAL:
+		return true
+	case TargetResolutionStrategyONCREATION:
+		return true
+	case TargetResolutionStrategyONDISPATCH:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TargetUserResolutionStatus.
+const (
+	TargetUserResolutionStatusFAILED   TargetUserResolutionStatus = "FAILED"
+	TargetUserResolutionStatusLOCKED   TargetUserResolutionStatus = "LOCKED"
+	TargetUserResolutionStatusPENDING  TargetUserResolutionStatus = "PENDING"
+	TargetUserResolutionStatusRESOLVED TargetUserResolutionStatus = "RESOLVED"
+)
+
+// Valid indicates whether the value is a known member of the TargetUserResolutionStatus enum.
+func (e TargetUserResolutionStatus) Valid() bool {
+	switch e {
+	case TargetUserResolutionStatusFAILED:
+		return true
+	case TargetUserResolutionStatusLOCKED:
+		return true
+	case TargetUserResolutionStatusPENDING:
+		return true
+	case TargetUserResolutionStatusRESOLVED:
 		return true
 	default:
 		return false
@@ -388,7 +511,7 @@ type Activity struct {
 	// Channel A dispatch channel.
 	Channel              Channel            `json:"channel"`
 	CommerceAssignment   CommerceAssignment `json:"commerceAssignment"`
-	CreatedAt            time.Time          `json:"createdAt"`
+	CreatedAt            activityjson.Time  `json:"createdAt"`
 	DispatchAttemptCount int                `json:"dispatchAttemptCount"`
 
 	// ExternalId The id the provider gave the dispatched activity.
@@ -396,21 +519,79 @@ type Activity struct {
 	Id             openapi_types.UUID        `json:"id"`
 	IdempotencyKey string                    `json:"idempotencyKey"`
 	Reason         CodeLabel                 `json:"reason"`
-	ScheduledAt    time.Time                 `json:"scheduledAt"`
-	Score          nullable.Nullable[int]    `json:"score"`
+
+	// ResolvedAttributes Its attribute values, as `GET /activities/{id}/attributes` lists them.
+	ResolvedAttributes []ActivityAttribute    `json:"resolvedAttributes"`
+	ScheduledAt        activityjson.Time      `json:"scheduledAt"`
+	Score              nullable.Nullable[int] `json:"score"`
 
 	// Status `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
 	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
-	Status                 ActivityStatus               `json:"status"`
-	SuggestedExecutionTime nullable.Nullable[time.Time] `json:"suggestedExecutionTime"`
-	TargetCriteria         []TargetCriterion            `json:"targetCriteria"`
+	Status                 ActivityStatus                       `json:"status"`
+	SuggestedExecutionTime nullable.Nullable[activityjson.Time] `json:"suggestedExecutionTime"`
+	TargetCriteria         []TargetCriterion                    `json:"targetCriteria"`
+
+	// TargetUser A TargetUser, or null: an activity's `targetUser`, who it is for (as
+	// `GET /activities/{id}/target-users` lists it), null when no target resolution applies to it.
+	// In the body a provider receives it is `LOCKED`, with the contact to use.
+	TargetUser nullable.Nullable[NullableTargetUser] `json:"targetUser"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
-	Type      ActivityType `json:"type"`
-	UpdatedAt time.Time    `json:"updatedAt"`
+	Type      ActivityType      `json:"type"`
+	UpdatedAt activityjson.Time `json:"updatedAt"`
 
 	// UserStatus The user retention status given as `user_status`, or null.
 	UserStatus nullable.Nullable[UserStatusRef] `json:"userStatus"`
+}
+
+// ActivityAttribute One attribute value of an activity. `resolverType` is the resolver that resolved it; null for
+// a `CALLER_PROVIDED` value.
+type ActivityAttribute struct {
+	ActivityId     openapi_types.UUID        `json:"activityId"`
+	AttributeKeyId openapi_types.UUID        `json:"attributeKeyId"`
+	CreatedAt      activityjson.Time         `json:"createdAt"`
+	ErrorMessage   nullable.Nullable[string] `json:"errorMessage"`
+	Id             openapi_types.UUID        `json:"id"`
+
+	// Key Example: commerce_info
+	Key string `json:"key"`
+
+	// ResolutionStatus `FALLBACK`: the resolver failed (`errorMessage`) and the `fallback` the request gave stands in.
+	ResolutionStatus ActivityAttributeResolutionStatus `json:"resolutionStatus"`
+
+	// ResolutionStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
+	ResolutionStrategy AttributeStrategy                    `json:"resolutionStrategy"`
+	ResolvedAt         nullable.Nullable[activityjson.Time] `json:"resolvedAt"`
+
+	// ResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+	ResolverType nullable.Nullable[NullableResolverType] `json:"resolverType"`
+	UpdatedAt    activityjson.Time                       `json:"updatedAt"`
+
+	// Value The value (any JSON); null while `PENDING` or when `FAILED`. `commerce_info`'s is a `CommerceInfo`.
+	Value ActivityAttribute_Value `json:"value"`
+}
+
+// ActivityAttributeResolutionStatus `FALLBACK`: the resolver failed (`errorMessage`) and the `fallback` the request gave stands in.
+type ActivityAttributeResolutionStatus string
+
+// ActivityAttributeValue0 defines model for ActivityAttribute.Value.0.
+type ActivityAttributeValue0 map[string]interface{}
+
+// ActivityAttributeValue1 defines model for ActivityAttribute.Value.1.
+type ActivityAttributeValue1 = []interface{}
+
+// ActivityAttributeValue2 defines model for ActivityAttribute.Value.2.
+type ActivityAttributeValue2 = string
+
+// ActivityAttributeValue3 defines model for ActivityAttribute.Value.3.
+type ActivityAttributeValue3 = float32
+
+// ActivityAttributeValue4 defines model for ActivityAttribute.Value.4.
+type ActivityAttributeValue4 = bool
+
+// ActivityAttribute_Value The value (any JSON); null while `PENDING` or when `FAILED`. `commerce_info`'s is a `CommerceInfo`.
+type ActivityAttribute_Value struct {
+	union json.RawMessage
 }
 
 // ActivityPage defines model for ActivityPage.
@@ -423,13 +604,13 @@ type ActivityPage struct {
 type ActivityReason struct {
 	// Code Example: monthly_promotion
 	Code      string             `json:"code"`
-	CreatedAt time.Time          `json:"createdAt"`
+	CreatedAt activityjson.Time  `json:"createdAt"`
 	Id        openapi_types.UUID `json:"id"`
 	IsActive  bool               `json:"isActive"`
 
 	// Label Example: Promocion Mensual
-	Label     string    `json:"label"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Label     string            `json:"label"`
+	UpdatedAt activityjson.Time `json:"updatedAt"`
 }
 
 // ActivityStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
@@ -441,7 +622,10 @@ type ActivityStatusEvent struct {
 	// ErrorCode Why a dispatch failed: `HTTP_<status>` (the provider answered a non-2xx status),
 	// `TIMEOUT`, `NETWORK_ERROR`, `DESTINATION_REFUSED` (the base URL resolves to a
 	// loopback, private or link-local address, refused unless the operator allows them),
-	// `CONFIG_INVALID`, `NO_ACTIVE_DISPATCH_CONFIG`; for a submitted result, its code.
+	// `CONFIG_INVALID`, `NO_ACTIVE_DISPATCH_CONFIG`; for a submitted result, its code. What a
+	// resolution could not resolve (`RESOLUTION_FAILED`, `RESOLUTION_RETRY_FAILED`):
+	// `TARGET_USER_UNRESOLVED`, `ATTRIBUTES_UNRESOLVED` or
+	// `TARGET_USER_AND_ATTRIBUTES_UNRESOLVED`, with `errorMessage` naming each failure.
 	ErrorCode    nullable.Nullable[string]    `json:"errorCode"`
 	ErrorMessage nullable.Nullable[string]    `json:"errorMessage"`
 	EventType    ActivityStatusEventEventType `json:"eventType"`
@@ -449,7 +633,7 @@ type ActivityStatusEvent struct {
 	// FromStatus The status before the event (an `ActivityStatus`); null for `CREATED`.
 	FromStatus nullable.Nullable[string] `json:"fromStatus"`
 	Id         openapi_types.UUID        `json:"id"`
-	OccurredAt time.Time                 `json:"occurredAt"`
+	OccurredAt activityjson.Time         `json:"occurredAt"`
 
 	// ToStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
 	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
@@ -488,15 +672,89 @@ type AddressInput struct {
 	Street    string   `json:"street"`
 }
 
-// AttributeInput defines model for AttributeInput.
+// AttributeHookRequest The body of a `CLIENT_HOOK` call.
+type AttributeHookRequest struct {
+	Activity Activity `json:"activity"`
+
+	// AttributeKey Example: loyalty_tier
+	AttributeKey   string             `json:"attributeKey"`
+	AttributeKeyId openapi_types.UUID `json:"attributeKeyId"`
+
+	// Commerce A commerce as the `commerce_info` attribute and hook calls show it.
+	Commerce CommerceInfo             `json:"commerce"`
+	Type     AttributeHookRequestType `json:"type"`
+}
+
+// AttributeHookRequestType defines model for AttributeHookRequest.Type.
+type AttributeHookRequestType string
+
+// AttributeInput A caller-provided attribute: `value` is the value of a `CALLER_PROVIDED` key; `fallback`
+// stands in (status `FALLBACK`) for a value that cannot be resolved, whatever the key's
+// strategy. A key named twice in `attributes` is a `400`.
 type AttributeInput struct {
 	// Fallback Used when the value cannot be resolved.
 	Fallback interface{} `json:"fallback,omitempty"`
-	Key      string      `json:"key"`
+
+	// Key A key of `GET /activity-config/attribute-keys`.
+	Key string `json:"key"`
 
 	// Value Any JSON value.
 	Value interface{} `json:"value,omitempty"`
 }
+
+// AttributeKey A key an activity's attributes may name.
+type AttributeKey struct {
+	CreatedAt   activityjson.Time         `json:"createdAt"`
+	Description nullable.Nullable[string] `json:"description"`
+	Id          openapi_types.UUID        `json:"id"`
+
+	// IsBuiltIn Every workspace has it (`commerce_info`, `promotions`); it cannot be deleted.
+	IsBuiltIn bool `json:"isBuiltIn"`
+
+	// Key Example: commerce_info
+	Key string `json:"key"`
+
+	// Label Example: Commerce information
+	Label     string            `json:"label"`
+	UpdatedAt activityjson.Time `json:"updatedAt"`
+}
+
+// AttributePolicy How the workspace resolves one attribute key. `resolverType` is null when none was given (`CALLER_PROVIDED`).
+type AttributePolicy struct {
+	AttributeKey struct {
+		Key   string `json:"key"`
+		Label string `json:"label"`
+	} `json:"attributeKey"`
+	AttributeKeyId openapi_types.UUID `json:"attributeKeyId"`
+	CreatedAt      activityjson.Time  `json:"createdAt"`
+
+	// HookSecret The hook signing secret (`whsec_…`), in the answer that created it (a policy becoming
+	// `CLIENT_HOOK` for the first time, or a rotation) and never again; null otherwise.
+	//
+	//
+	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+	HookSecret nullable.Nullable[string] `json:"hookSecret"`
+
+	// HookTimeoutMs How long a hook call may take.
+	HookTimeoutMs int `json:"hookTimeoutMs"`
+
+	// HookUrl Where a `CLIENT_HOOK` policy's calls go.
+	HookUrl nullable.Nullable[string] `json:"hookUrl"`
+	Id      openapi_types.UUID        `json:"id"`
+
+	// ResolutionStrategy `strategy` again, under the name the newer documentation uses.
+	ResolutionStrategy AttributeStrategy `json:"resolutionStrategy"`
+
+	// ResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+	ResolverType nullable.Nullable[NullableResolverType] `json:"resolverType"`
+
+	// Strategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
+	Strategy  AttributeStrategy `json:"strategy"`
+	UpdatedAt activityjson.Time `json:"updatedAt"`
+}
+
+// AttributeStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
+type AttributeStrategy string
 
 // AuthUser defines model for AuthUser.
 type AuthUser struct {
@@ -513,12 +771,12 @@ type Channel string
 type ChannelDefinition struct {
 	// Channel A dispatch channel.
 	Channel            Channel            `json:"channel"`
-	CreatedAt          time.Time          `json:"createdAt"`
+	CreatedAt          activityjson.Time  `json:"createdAt"`
 	CredentialSchema   []FieldDefinition  `json:"credentialSchema"`
 	DispatchProviderId openapi_types.UUID `json:"dispatchProviderId"`
 	Id                 openapi_types.UUID `json:"id"`
 	SettingsSchema     []FieldDefinition  `json:"settingsSchema"`
-	UpdatedAt          time.Time          `json:"updatedAt"`
+	UpdatedAt          activityjson.Time  `json:"updatedAt"`
 }
 
 // CodeLabel defines model for CodeLabel.
@@ -529,7 +787,7 @@ type CodeLabel struct {
 
 // Commerce defines model for Commerce.
 type Commerce struct {
-	CreatedAt     time.Time                 `json:"createdAt"`
+	CreatedAt     activityjson.Time         `json:"createdAt"`
 	ExternalId    nullable.Nullable[string] `json:"externalId"`
 	Id            openapi_types.UUID        `json:"id"`
 	IsActive      bool                      `json:"isActive"`
@@ -537,7 +795,7 @@ type Commerce struct {
 	Metadata      map[string]interface{}    `json:"metadata"`
 	Name          string                    `json:"name"`
 	TaxId         nullable.Nullable[string] `json:"taxId"`
-	UpdatedAt     time.Time                 `json:"updatedAt"`
+	UpdatedAt     activityjson.Time         `json:"updatedAt"`
 }
 
 // CommerceAssignment defines model for CommerceAssignment.
@@ -552,7 +810,7 @@ type CommerceAssignment struct {
 // CommerceDetail defines model for CommerceDetail.
 type CommerceDetail struct {
 	Addresses     []Address                 `json:"addresses"`
-	CreatedAt     time.Time                 `json:"createdAt"`
+	CreatedAt     activityjson.Time         `json:"createdAt"`
 	ExternalId    nullable.Nullable[string] `json:"externalId"`
 	Id            openapi_types.UUID        `json:"id"`
 	IsActive      bool                      `json:"isActive"`
@@ -560,8 +818,25 @@ type CommerceDetail struct {
 	Metadata      map[string]interface{}    `json:"metadata"`
 	Name          string                    `json:"name"`
 	TaxId         nullable.Nullable[string] `json:"taxId"`
-	UpdatedAt     time.Time                 `json:"updatedAt"`
+	UpdatedAt     activityjson.Time         `json:"updatedAt"`
 	Users         []CommerceUser            `json:"users"`
+}
+
+// CommerceInfo A commerce as the `commerce_info` attribute and hook calls show it.
+type CommerceInfo struct {
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+	Id         openapi_types.UUID        `json:"id"`
+	Metadata   map[string]interface{}    `json:"metadata"`
+	Name       string                    `json:"name"`
+
+	// PrimaryAddress The commerce's active primary address; null when it has none.
+	PrimaryAddress nullable.Nullable[struct {
+		City      nullable.Nullable[string]  `json:"city"`
+		Latitude  nullable.Nullable[float64] `json:"latitude"`
+		Longitude nullable.Nullable[float64] `json:"longitude"`
+		Street    string                     `json:"street"`
+	}] `json:"primaryAddress"`
+	TaxId nullable.Nullable[string] `json:"taxId"`
 }
 
 // CommercePage defines model for CommercePage.
@@ -575,8 +850,8 @@ type CommerceUser struct {
 	CommerceId openapi_types.UUID `json:"commerceId"`
 
 	// Contacts The user's contacts, primary ones first within each type.
-	Contacts  []Contact `json:"contacts"`
-	CreatedAt time.Time `json:"createdAt"`
+	Contacts  []Contact         `json:"contacts"`
+	CreatedAt activityjson.Time `json:"createdAt"`
 
 	// ExternalId Example: usr-001
 	ExternalId nullable.Nullable[string] `json:"externalId"`
@@ -601,16 +876,32 @@ type CommerceUser struct {
 	} `json:"roles"`
 
 	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
-	Source    Source    `json:"source"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Source    Source            `json:"source"`
+	UpdatedAt activityjson.Time `json:"updatedAt"`
+}
+
+// CommerceUserName A target user's names as they were when picked; null when no user is picked.
+type CommerceUserName struct {
+	FirstName nullable.Nullable[string] `json:"firstName"`
+	LastName  nullable.Nullable[string] `json:"lastName"`
 }
 
 // CommerceUserRole What a person does at the commerce.
 type CommerceUserRole string
 
+// ConfiguredCriterion One criterion of a target resolution config.
+type ConfiguredCriterion struct {
+	CriteriaConfig map[string]interface{} `json:"criteriaConfig"`
+
+	// CriteriaType A target resolution criterion.
+	CriteriaType TargetCriterionType `json:"criteriaType"`
+	Id           openapi_types.UUID  `json:"id"`
+	Priority     int                 `json:"priority"`
+}
+
 // Contact A way to reach a commerce user.
 type Contact struct {
-	CreatedAt time.Time          `json:"createdAt"`
+	CreatedAt activityjson.Time  `json:"createdAt"`
 	Id        openapi_types.UUID `json:"id"`
 	IsActive  bool               `json:"isActive"`
 
@@ -618,9 +909,9 @@ type Contact struct {
 	IsPrimary bool `json:"isPrimary"`
 
 	// Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
-	Source    Source      `json:"source"`
-	Type      ContactType `json:"type"`
-	UpdatedAt time.Time   `json:"updatedAt"`
+	Source    Source            `json:"source"`
+	Type      ContactType       `json:"type"`
+	UpdatedAt activityjson.Time `json:"updatedAt"`
 
 	// Value Example: +56912345678
 	Value string `json:"value"`
@@ -638,9 +929,11 @@ type CreateActivityRequest struct {
 
 	// AttributeKeysAlias Deprecated: the camelCase spelling of `attribute_keys`, accepted for older clients and stored as `attribute_keys`. Send `attribute_keys`; both spellings in one body are a `400`.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	AttributeKeysAlias *[]string         `json:"attributeKeys,omitempty"`
-	AttributeKeys      *[]string         `json:"attribute_keys,omitempty"`
-	Attributes         *[]AttributeInput `json:"attributes,omitempty"`
+	AttributeKeysAlias *[]string `json:"attributeKeys,omitempty"`
+
+	// AttributeKeys Keys of `GET /activity-config/attribute-keys` to resolve by the workspace's policies; an unknown key is a `400`.
+	AttributeKeys *[]string         `json:"attribute_keys,omitempty"`
+	Attributes    *[]AttributeInput `json:"attributes,omitempty"`
 
 	// Channel A dispatch channel.
 	Channel Channel `json:"channel"`
@@ -662,21 +955,23 @@ type CreateActivityRequest struct {
 
 	// ScheduledAtAlias Deprecated: the camelCase spelling of `scheduled_at`, accepted for older clients and stored as `scheduled_at`. Send `scheduled_at`; both spellings in one body are a `400`.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	ScheduledAtAlias *time.Time `json:"scheduledAt,omitempty"`
+	ScheduledAtAlias *activityjson.Time `json:"scheduledAt,omitempty"`
 
 	// ScheduledAt When the activity is dispatched.
-	ScheduledAt time.Time `json:"scheduled_at"`
-	Score       *int      `json:"score,omitempty"`
+	ScheduledAt activityjson.Time `json:"scheduled_at"`
+	Score       *int              `json:"score,omitempty"`
 
 	// SuggestedExecutionTimeAlias Deprecated: the camelCase spelling of `suggested_execution_time`, accepted for older clients and stored as `suggested_execution_time`. Send `suggested_execution_time`; both spellings in one body are a `400`.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	SuggestedExecutionTimeAlias *time.Time `json:"suggestedExecutionTime,omitempty"`
-	SuggestedExecutionTime      *time.Time `json:"suggested_execution_time,omitempty"`
+	SuggestedExecutionTimeAlias *activityjson.Time `json:"suggestedExecutionTime,omitempty"`
+	SuggestedExecutionTime      *activityjson.Time `json:"suggested_execution_time,omitempty"`
 
 	// TargetCriteriaAlias Deprecated: the camelCase spelling of `target_criteria`, accepted for older clients and stored as `target_criteria`. Send `target_criteria`; both spellings in one body are a `400`.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	TargetCriteriaAlias *[]TargetCriterion `json:"targetCriteria,omitempty"`
-	TargetCriteria      *[]TargetCriterion `json:"target_criteria,omitempty"`
+
+	// TargetCriteria Replace, for this activity, the criteria of the target resolution config that applies to it.
+	TargetCriteria *[]TargetCriterion `json:"target_criteria,omitempty"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	Type ActivityType `json:"type"`
@@ -687,6 +982,15 @@ type CreateActivityRequest struct {
 
 	// UserStatus A code of the user retention status catalog.
 	UserStatus *string `json:"user_status,omitempty"`
+}
+
+// CreateAttributeKeyRequest defines model for CreateAttributeKeyRequest.
+type CreateAttributeKeyRequest struct {
+	Description *string `json:"description,omitempty"`
+
+	// Key Lower snake_case, unique among the keys the workspace sees.
+	Key   string `json:"key"`
+	Label string `json:"label"`
 }
 
 // CreateCatalogEntryRequest defines model for CreateCatalogEntryRequest.
@@ -709,6 +1013,10 @@ type CreateCommerceRequest struct {
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	ExternalIdAlias *string `json:"externalId,omitempty"`
 	ExternalId      *string `json:"external_id,omitempty"`
+
+	// Id The commerce's id (an extension), so that a commerce known elsewhere, like the seed's
+	// `880e8400-…`, keeps its id; a new one is made when absent. An id already taken is a `409`.
+	Id *openapi_types.UUID `json:"id,omitempty"`
 
 	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
@@ -814,6 +1122,43 @@ type CreateDispatchConfigRequest struct {
 	Settings *Settings `json:"settings,omitempty"`
 }
 
+// CreateTargetResolutionConfigRequest A target resolution config. The camelCase spelling of each field is accepted too.
+type CreateTargetResolutionConfigRequest struct {
+	// ActivityTypeAlias Deprecated: the camelCase spelling of `activity_type`, accepted for older clients and stored as `activity_type`. Send `activity_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityTypeAlias *ActivityType `json:"activityType,omitempty"`
+
+	// ActivityType `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
+	ActivityType *ActivityType `json:"activity_type,omitempty"`
+
+	// Channel A dispatch channel.
+	Channel  *Channel           `json:"channel,omitempty"`
+	Criteria *[]TargetCriterion `json:"criteria,omitempty"`
+
+	// FallbackToCommerceRepAlias Deprecated: the camelCase spelling of `fallback_to_commerce_rep`, accepted for older clients and stored as `fallback_to_commerce_rep`. Send `fallback_to_commerce_rep`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToCommerceRepAlias *bool `json:"fallbackToCommerceRep,omitempty"`
+
+	// FallbackToOwnerAlias Deprecated: the camelCase spelling of `fallback_to_owner`, accepted for older clients and stored as `fallback_to_owner`. Send `fallback_to_owner`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToOwnerAlias  *bool `json:"fallbackToOwner,omitempty"`
+	FallbackToCommerceRep *bool `json:"fallback_to_commerce_rep,omitempty"`
+	FallbackToOwner       *bool `json:"fallback_to_owner,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+	Priority      *int  `json:"priority,omitempty"`
+
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *TargetResolutionStrategy `json:"resolutionStrategy,omitempty"`
+
+	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
+	ResolutionStrategy TargetResolutionStrategy `json:"resolution_strategy"`
+}
+
 // CreateTaskResultTypeConfigRequest defines model for CreateTaskResultTypeConfigRequest.
 type CreateTaskResultTypeConfigRequest struct {
 	Code string `json:"code"`
@@ -833,23 +1178,23 @@ type CreateTaskResultTypeConfigRequest struct {
 // CreateUserApiKeyRequest defines model for CreateUserApiKeyRequest.
 type CreateUserApiKeyRequest struct {
 	// ExpiresAt When the key stops working; absent = never. Must be in the future.
-	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
-	Name        string     `json:"name"`
-	Permissions []string   `json:"permissions"`
+	ExpiresAt   *activityjson.Time `json:"expiresAt,omitempty"`
+	Name        string             `json:"name"`
+	Permissions []string           `json:"permissions"`
 }
 
 // CreatedUserApiKey defines model for CreatedUserApiKey.
 type CreatedUserApiKey struct {
-	CreatedAt time.Time                    `json:"createdAt"`
-	ExpiresAt nullable.Nullable[time.Time] `json:"expiresAt"`
-	Id        openapi_types.UUID           `json:"id"`
+	CreatedAt activityjson.Time                    `json:"createdAt"`
+	ExpiresAt nullable.Nullable[activityjson.Time] `json:"expiresAt"`
+	Id        openapi_types.UUID                   `json:"id"`
 
 	// Key The secret (`sb_sk_…`), shown this once.
-	Key         string                       `json:"key"`
-	Name        string                       `json:"name"`
-	Permissions []string                     `json:"permissions"`
-	Prefix      string                       `json:"prefix"`
-	RevokedAt   nullable.Nullable[time.Time] `json:"revokedAt"`
+	Key         string                               `json:"key"`
+	Name        string                               `json:"name"`
+	Permissions []string                             `json:"permissions"`
+	Prefix      string                               `json:"prefix"`
+	RevokedAt   nullable.Nullable[activityjson.Time] `json:"revokedAt"`
 }
 
 // Credentials Authentication credentials for the provider, write-only, encrypted at rest.
@@ -873,7 +1218,7 @@ type DispatchAttempt struct {
 	ExternalId       nullable.Nullable[string]             `json:"externalId"`
 	Id               openapi_types.UUID                    `json:"id"`
 	ProviderCode     nullable.Nullable[string]             `json:"providerCode"`
-	StartedAt        time.Time                             `json:"startedAt"`
+	StartedAt        activityjson.Time                     `json:"startedAt"`
 
 	// StatusCode The provider's HTTP status; null when no answer came.
 	StatusCode nullable.Nullable[int] `json:"statusCode"`
@@ -887,8 +1232,8 @@ type DispatchConfig struct {
 	BaseUrl nullable.Nullable[string] `json:"baseUrl"`
 
 	// Channel A dispatch channel.
-	Channel   Channel   `json:"channel"`
-	CreatedAt time.Time `json:"createdAt"`
+	Channel   Channel           `json:"channel"`
+	CreatedAt activityjson.Time `json:"createdAt"`
 
 	// DispatchProvider The provider of a dispatch config.
 	DispatchProvider   DispatchProviderSummary `json:"dispatchProvider"`
@@ -898,7 +1243,7 @@ type DispatchConfig struct {
 
 	// Settings Additional configuration, as given.
 	Settings  map[string]interface{} `json:"settings"`
-	UpdatedAt time.Time              `json:"updatedAt"`
+	UpdatedAt activityjson.Time      `json:"updatedAt"`
 }
 
 // DispatchProvider A global dispatch provider.
@@ -908,8 +1253,8 @@ type DispatchProvider struct {
 	// Code Stable upper-case code.
 	//
 	// Example: YOM
-	Code      string    `json:"code"`
-	CreatedAt time.Time `json:"createdAt"`
+	Code      string            `json:"code"`
+	CreatedAt activityjson.Time `json:"createdAt"`
 
 	// Id Example: 660e8400-e29b-41d4-a716-446655440000
 	Id       openapi_types.UUID `json:"id"`
@@ -919,16 +1264,18 @@ type DispatchProvider struct {
 	Name string `json:"name"`
 
 	// ProtocolType How activities reach the provider. `REST`: `POST {baseUrl}/activities` with the activity
-	// as JSON (the `Activity` schema), header `x-api-key` set to the `apiKey` credential and
+	// as JSON (the `Activity` schema, its `targetUser` and `resolvedAttributes` included: the
+	// `providerDispatch` callback of `POST /dispatch-configs`), header `x-api-key` set to the `apiKey` credential and
 	// `Idempotency-Key` set to the activity id; 10 s timeout; a 2xx is success, and an `id` or
 	// `externalId` in the answer becomes the activity's `externalId`. `MOCK`: answered locally
 	// with success, for development.
 	ProtocolType DispatchProviderProtocolType `json:"protocolType"`
-	UpdatedAt    time.Time                    `json:"updatedAt"`
+	UpdatedAt    activityjson.Time            `json:"updatedAt"`
 }
 
 // DispatchProviderProtocolType How activities reach the provider. `REST`: `POST {baseUrl}/activities` with the activity
-// as JSON (the `Activity` schema), header `x-api-key` set to the `apiKey` credential and
+// as JSON (the `Activity` schema, its `targetUser` and `resolvedAttributes` included: the
+// `providerDispatch` callback of `POST /dispatch-configs`), header `x-api-key` set to the `apiKey` credential and
 // `Idempotency-Key` set to the activity id; 10 s timeout; a 2xx is success, and an `id` or
 // `externalId` in the answer becomes the activity's `externalId`. `MOCK`: answered locally
 // with success, for development.
@@ -1004,29 +1351,29 @@ type IntegrationTask struct {
 	CommerceExternalId nullable.Nullable[string] `json:"commerceExternalId"`
 	CommerceId         openapi_types.UUID        `json:"commerceId"`
 	CommerceName       string                    `json:"commerceName"`
-	CreatedAt          time.Time                 `json:"createdAt"`
+	CreatedAt          activityjson.Time         `json:"createdAt"`
 
 	// ExternalId The id the provider gave the dispatched activity.
 	ExternalId nullable.Nullable[string] `json:"externalId"`
 	Id         openapi_types.UUID        `json:"id"`
 
 	// OccurredAt When the submitted result says the task was handled.
-	OccurredAt nullable.Nullable[time.Time] `json:"occurredAt"`
-	Reason     CodeLabel                    `json:"reason"`
+	OccurredAt nullable.Nullable[activityjson.Time] `json:"occurredAt"`
+	Reason     CodeLabel                            `json:"reason"`
 
 	// Result A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
 	Result nullable.Nullable[NullableTaskResultDetail] `json:"result"`
 
 	// ResultStatus The submitted result's status (a `TaskResultStatus`); null before any.
 	ResultStatus nullable.Nullable[TaskResultStatus] `json:"resultStatus"`
-	ScheduledAt  time.Time                           `json:"scheduledAt"`
+	ScheduledAt  activityjson.Time                   `json:"scheduledAt"`
 
 	// Status A task's status as the integration API shows it; derived from the activity's status.
 	Status TaskStatus `json:"status"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
-	Type      ActivityType `json:"type"`
-	UpdatedAt time.Time    `json:"updatedAt"`
+	Type      ActivityType      `json:"type"`
+	UpdatedAt activityjson.Time `json:"updatedAt"`
 }
 
 // IntegrationTaskActivityOrigin Always `ACTIVITY` here.
@@ -1045,6 +1392,25 @@ type LoginRequest struct {
 	Password   string `json:"password"`
 }
 
+// NullableActivityType An ActivityType, or null.
+type NullableActivityType = ActivityType
+
+// NullableChannel A Channel, or null.
+type NullableChannel = Channel
+
+// NullableLockReason Why a target user was picked: a criterion matched (`CRITERIA_MATCH`), a fallback
+// (`FALLBACK_COMMERCE_REP`, `FALLBACK_OWNER`) or a manual resolve (`MANUAL_ASSIGNMENT`);
+// null while no user is picked.
+type NullableLockReason = string
+
+// NullableResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+type NullableResolverType = ResolverType
+
+// NullableTargetUser A TargetUser, or null: an activity's `targetUser`, who it is for (as
+// `GET /activities/{id}/target-users` lists it), null when no target resolution applies to it.
+// In the body a provider receives it is `LOCKED`, with the contact to use.
+type NullableTargetUser = TargetUser
+
 // NullableTaskResultDetail A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
 type NullableTaskResultDetail = TaskResultDetail
 
@@ -1055,6 +1421,19 @@ type PageMeta struct {
 	Total      int `json:"total"`
 	TotalPages int `json:"totalPages"`
 }
+
+// ResolveTargetUserRequest defines model for ResolveTargetUserRequest.
+type ResolveTargetUserRequest struct {
+	// CommerceUserIdAlias Deprecated: the camelCase spelling of `commerce_user_id`, accepted for older clients and stored as `commerce_user_id`. Send `commerce_user_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceUserIdAlias *openapi_types.UUID `json:"commerceUserId,omitempty"`
+
+	// CommerceUserId A user of the activity's commerce.
+	CommerceUserId openapi_types.UUID `json:"commerce_user_id"`
+}
+
+// ResolverType `INTERNAL_SERVICE`: computed from the workspace's data (built-in keys only). `CLIENT_HOOK`: a signed HTTP call to the policy's `hook_url`.
+type ResolverType string
 
 // Settings Additional configuration for the provider.
 type Settings map[string]interface{}
@@ -1099,10 +1478,10 @@ type SubmitTaskResultRequest struct {
 
 	// OccurredAtAlias Deprecated: the camelCase spelling of `occurred_at`, accepted for older clients and stored as `occurred_at`. Send `occurred_at`; both spellings in one body are a `400`.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	OccurredAtAlias *time.Time `json:"occurredAt,omitempty"`
+	OccurredAtAlias *activityjson.Time `json:"occurredAt,omitempty"`
 
 	// OccurredAt When the task was handled.
-	OccurredAt time.Time `json:"occurred_at"`
+	OccurredAt activityjson.Time `json:"occurred_at"`
 
 	// ProviderActivityIdAlias Deprecated: the camelCase spelling of `provider_activity_id`, accepted for older clients and stored as `provider_activity_id`. Send `provider_activity_id`; both spellings in one body are a `400`.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
@@ -1162,17 +1541,94 @@ type SyncCommercesResult struct {
 	Updated int                 `json:"updated"`
 }
 
-// TargetCriterion defines model for TargetCriterion.
+// TargetContact The contact the activity reaches its target user through; null when the activity needs no contact (or no user is picked).
+type TargetContact struct {
+	Id   openapi_types.UUID `json:"id"`
+	Type ContactType        `json:"type"`
+
+	// Value Example: +56912345678
+	Value string `json:"value"`
+}
+
+// TargetCriterion A way to pick a target user (see `POST /activity-config/target-resolution`).
+// `ROLE_MATCH` needs `config.role`, a `CommerceUserRole`; the `LAST_CONTACTED_*` criteria
+// take no config.
 type TargetCriterion struct {
+	// Config Example: {"role":"COMMERCE_REP"}
 	Config *map[string]interface{} `json:"config,omitempty"`
 
 	// Priority Lower is tried first.
-	Priority *int                `json:"priority,omitempty"`
-	Type     TargetCriterionType `json:"type"`
+	Priority *int `json:"priority,omitempty"`
+
+	// Type A target resolution criterion.
+	Type TargetCriterionType `json:"type"`
 }
 
-// TargetCriterionType defines model for TargetCriterion.Type.
+// TargetCriterionType A target resolution criterion.
 type TargetCriterionType string
+
+// TargetResolutionConfig How the workspace picks activities' target users. A config with a `channel` applies only to
+// activities of that channel, with an `activityType` only to activities of that type; null
+// applies to any.
+type TargetResolutionConfig struct {
+	// ActivityType An ActivityType, or null.
+	ActivityType nullable.Nullable[NullableActivityType] `json:"activityType"`
+
+	// Channel A Channel, or null.
+	Channel   nullable.Nullable[NullableChannel] `json:"channel"`
+	CreatedAt activityjson.Time                  `json:"createdAt"`
+
+	// Criteria By priority, as they are tried.
+	Criteria              []ConfiguredCriterion `json:"criteria"`
+	FallbackToCommerceRep bool                  `json:"fallbackToCommerceRep"`
+	FallbackToOwner       bool                  `json:"fallbackToOwner"`
+	Id                    openapi_types.UUID    `json:"id"`
+	IsActive              bool                  `json:"isActive"`
+
+	// Priority Lower is tried first; unique among active configs.
+	Priority int `json:"priority"`
+
+	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
+	ResolutionStrategy TargetResolutionStrategy `json:"resolutionStrategy"`
+	UpdatedAt          activityjson.Time        `json:"updatedAt"`
+}
+
+// TargetResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
+type TargetResolutionStrategy string
+
+// TargetUser Who an activity is for. `RESOLVED`: picked by a criterion or a fallback (`lockReason`
+// says which), at `resolvedAt`; `LOCKED`: fixed for good, assigned by hand or the user the
+// activity was dispatched to (`lockedAt`); `PENDING`: waiting for the dispatch
+// (`ON_DISPATCH`) or a manual assignment (`MANUAL`); `FAILED`: nobody could be picked
+// (`errorMessage` says why). The user's names and contact are as they were when picked.
+type TargetUser struct {
+	// CommerceUser A target user's names as they were when picked; null when no user is picked.
+	CommerceUser   nullable.Nullable[CommerceUserName]   `json:"commerceUser"`
+	CommerceUserId nullable.Nullable[openapi_types.UUID] `json:"commerceUserId"`
+
+	// Contact The contact the activity reaches its target user through; null when the activity needs no contact (or no user is picked).
+	Contact   nullable.Nullable[TargetContact] `json:"contact"`
+	CreatedAt activityjson.Time                `json:"createdAt"`
+
+	// ErrorMessage Why no user could be picked.
+	ErrorMessage nullable.Nullable[string] `json:"errorMessage"`
+	Id           openapi_types.UUID        `json:"id"`
+
+	// LockReason Why a target user was picked: a criterion matched (`CRITERIA_MATCH`), a fallback
+	// (`FALLBACK_COMMERCE_REP`, `FALLBACK_OWNER`) or a manual resolve (`MANUAL_ASSIGNMENT`);
+	// null while no user is picked.
+	LockReason       nullable.Nullable[NullableLockReason] `json:"lockReason"`
+	LockedAt         nullable.Nullable[activityjson.Time]  `json:"lockedAt"`
+	ResolutionStatus TargetUserResolutionStatus            `json:"resolutionStatus"`
+
+	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
+	ResolutionStrategy TargetResolutionStrategy             `json:"resolutionStrategy"`
+	ResolvedAt         nullable.Nullable[activityjson.Time] `json:"resolvedAt"`
+	UpdatedAt          activityjson.Time                    `json:"updatedAt"`
+}
+
+// TargetUserResolutionStatus defines model for TargetUser.ResolutionStatus.
+type TargetUserResolutionStatus string
 
 // TaskResult The result submitted for a task activity.
 type TaskResult struct {
@@ -1181,25 +1637,25 @@ type TaskResult struct {
 	// ActivityStatus `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
 	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
 	ActivityStatus ActivityStatus            `json:"activityStatus"`
-	CreatedAt      time.Time                 `json:"createdAt"`
+	CreatedAt      activityjson.Time         `json:"createdAt"`
 	ExternalStatus nullable.Nullable[string] `json:"externalStatus"`
 	Id             openapi_types.UUID        `json:"id"`
-	OccurredAt     time.Time                 `json:"occurredAt"`
+	OccurredAt     activityjson.Time         `json:"occurredAt"`
 	RawPayload     map[string]interface{}    `json:"rawPayload"`
 
 	// Status `EFFECTIVE` completes the activity, `NOT_EFFECTIVE` fails it, `PENDING` leaves it `DISPATCHED`.
-	Status     TaskResultStatus `json:"status"`
-	TaskResult TaskResultDetail `json:"taskResult"`
-	UpdatedAt  time.Time        `json:"updatedAt"`
+	Status     TaskResultStatus  `json:"status"`
+	TaskResult TaskResultDetail  `json:"taskResult"`
+	UpdatedAt  activityjson.Time `json:"updatedAt"`
 }
 
 // TaskResultDetail defines model for TaskResultDetail.
 type TaskResultDetail struct {
-	Comment            nullable.Nullable[string]    `json:"comment"`
-	ContactType        nullable.Nullable[string]    `json:"contactType"`
-	FutureScheduledAt  nullable.Nullable[time.Time] `json:"futureScheduledAt"`
-	OperatorExternalId nullable.Nullable[string]    `json:"operatorExternalId"`
-	Payload            map[string]interface{}       `json:"payload"`
+	Comment            nullable.Nullable[string]            `json:"comment"`
+	ContactType        nullable.Nullable[string]            `json:"contactType"`
+	FutureScheduledAt  nullable.Nullable[activityjson.Time] `json:"futureScheduledAt"`
+	OperatorExternalId nullable.Nullable[string]            `json:"operatorExternalId"`
+	Payload            map[string]interface{}               `json:"payload"`
 
 	// Result The result type code.
 	//
@@ -1218,7 +1674,7 @@ type TaskResultInput struct {
 	ContactType *TaskResultInputContactType `json:"contact_type,omitempty"`
 
 	// FutureScheduledAt Required when the result type requires it.
-	FutureScheduledAt  *time.Time              `json:"future_scheduled_at,omitempty"`
+	FutureScheduledAt  *activityjson.Time      `json:"future_scheduled_at,omitempty"`
 	OperatorExternalId *string                 `json:"operator_external_id,omitempty"`
 	Payload            *map[string]interface{} `json:"payload,omitempty"`
 
@@ -1348,31 +1804,113 @@ type UpdateDispatchConfigRequest struct {
 	Settings *Settings `json:"settings,omitempty"`
 }
 
+// UpdateTargetResolutionConfigRequest The fields to change. `channel: null` makes the config apply to any channel,
+// `activity_type: null` to any type. The camelCase spelling of each field is accepted too.
+type UpdateTargetResolutionConfigRequest struct {
+	// ActivityTypeAlias Deprecated: the camelCase spelling of `activity_type`, accepted for older clients and stored as `activity_type`. Send `activity_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityTypeAlias nullable.Nullable[NullableActivityType] `json:"activityType,omitempty"`
+
+	// ActivityType An ActivityType, or null.
+	ActivityType nullable.Nullable[NullableActivityType] `json:"activity_type,omitempty"`
+
+	// Channel A Channel, or null.
+	Channel nullable.Nullable[NullableChannel] `json:"channel,omitempty"`
+
+	// Criteria Replaces the criteria whole.
+	Criteria *[]TargetCriterion `json:"criteria,omitempty"`
+
+	// FallbackToCommerceRepAlias Deprecated: the camelCase spelling of `fallback_to_commerce_rep`, accepted for older clients and stored as `fallback_to_commerce_rep`. Send `fallback_to_commerce_rep`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToCommerceRepAlias *bool `json:"fallbackToCommerceRep,omitempty"`
+
+	// FallbackToOwnerAlias Deprecated: the camelCase spelling of `fallback_to_owner`, accepted for older clients and stored as `fallback_to_owner`. Send `fallback_to_owner`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToOwnerAlias  *bool `json:"fallbackToOwner,omitempty"`
+	FallbackToCommerceRep *bool `json:"fallback_to_commerce_rep,omitempty"`
+	FallbackToOwner       *bool `json:"fallback_to_owner,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+	Priority      *int  `json:"priority,omitempty"`
+
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *TargetResolutionStrategy `json:"resolutionStrategy,omitempty"`
+
+	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
+	ResolutionStrategy *TargetResolutionStrategy `json:"resolution_strategy,omitempty"`
+}
+
+// UpsertAttributePolicyRequest A policy, replacing the key's policy whole. The camelCase spelling of each field
+// (`attributeKeyId`, `resolutionStrategy`, `resolverType`, `hookUrl`, `hookTimeoutMs`) is
+// accepted too; `strategy` and `resolution_strategy` are the same field (one of them is
+// required).
+type UpsertAttributePolicyRequest struct {
+	// AttributeKeyIdAlias Deprecated: the camelCase spelling of `attribute_key_id`, accepted for older clients and stored as `attribute_key_id`. Send `attribute_key_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AttributeKeyIdAlias *openapi_types.UUID `json:"attributeKeyId,omitempty"`
+
+	// AttributeKeyId A key of `GET /activity-config/attribute-keys`.
+	AttributeKeyId openapi_types.UUID `json:"attribute_key_id"`
+
+	// HookTimeoutMsAlias Deprecated: the camelCase spelling of `hook_timeout_ms`, accepted for older clients and stored as `hook_timeout_ms`. Send `hook_timeout_ms`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HookTimeoutMsAlias *int `json:"hookTimeoutMs,omitempty"`
+
+	// HookUrlAlias Deprecated: the camelCase spelling of `hook_url`, accepted for older clients and stored as `hook_url`. Send `hook_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HookUrlAlias  *string `json:"hookUrl,omitempty"`
+	HookTimeoutMs *int    `json:"hook_timeout_ms,omitempty"`
+
+	// HookUrl Required with `CLIENT_HOOK`.
+	HookUrl *string `json:"hook_url,omitempty"`
+
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *AttributeStrategy `json:"resolutionStrategy,omitempty"`
+
+	// ResolutionStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
+	ResolutionStrategy *AttributeStrategy `json:"resolution_strategy,omitempty"`
+
+	// ResolverTypeAlias Deprecated: the camelCase spelling of `resolver_type`, accepted for older clients and stored as `resolver_type`. Send `resolver_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolverTypeAlias *ResolverType `json:"resolverType,omitempty"`
+
+	// ResolverType `INTERNAL_SERVICE`: computed from the workspace's data (built-in keys only). `CLIENT_HOOK`: a signed HTTP call to the policy's `hook_url`.
+	ResolverType *ResolverType `json:"resolver_type,omitempty"`
+
+	// Strategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
+	Strategy *AttributeStrategy `json:"strategy,omitempty"`
+}
+
 // UserApiKey defines model for UserApiKey.
 type UserApiKey struct {
-	CreatedAt   time.Time                    `json:"createdAt"`
-	ExpiresAt   nullable.Nullable[time.Time] `json:"expiresAt"`
-	Id          openapi_types.UUID           `json:"id"`
-	Name        string                       `json:"name"`
-	Permissions []string                     `json:"permissions"`
+	CreatedAt   activityjson.Time                    `json:"createdAt"`
+	ExpiresAt   nullable.Nullable[activityjson.Time] `json:"expiresAt"`
+	Id          openapi_types.UUID                   `json:"id"`
+	Name        string                               `json:"name"`
+	Permissions []string                             `json:"permissions"`
 
 	// Prefix The key's first characters, to tell keys apart.
-	Prefix    string                       `json:"prefix"`
-	RevokedAt nullable.Nullable[time.Time] `json:"revokedAt"`
+	Prefix    string                               `json:"prefix"`
+	RevokedAt nullable.Nullable[activityjson.Time] `json:"revokedAt"`
 }
 
 // UserRetentionStatus defines model for UserRetentionStatus.
 type UserRetentionStatus struct {
 	// Code Example: at_risk
 	Code        string                    `json:"code"`
-	CreatedAt   time.Time                 `json:"createdAt"`
+	CreatedAt   activityjson.Time         `json:"createdAt"`
 	Description nullable.Nullable[string] `json:"description"`
 	Id          openapi_types.UUID        `json:"id"`
 	IsActive    bool                      `json:"isActive"`
 
 	// Label Example: En Riesgo
-	Label     string    `json:"label"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Label     string            `json:"label"`
+	UpdatedAt activityjson.Time `json:"updatedAt"`
 }
 
 // UserStatusRef The user retention status given as `user_status`, or null.
@@ -1471,10 +2009,10 @@ type ListActivitiesParams struct {
 	CommerceId *openapi_types.UUID `form:"commerce_id,omitempty" json:"commerce_id,omitempty"`
 
 	// ScheduledFrom Only activities scheduled at or after this time.
-	ScheduledFrom *time.Time `form:"scheduled_from,omitempty" json:"scheduled_from,omitempty"`
+	ScheduledFrom *activityjson.Time `form:"scheduled_from,omitempty" json:"scheduled_from,omitempty"`
 
 	// ScheduledTo Only activities scheduled at or before this time.
-	ScheduledTo *time.Time `form:"scheduled_to,omitempty" json:"scheduled_to,omitempty"`
+	ScheduledTo *activityjson.Time `form:"scheduled_to,omitempty" json:"scheduled_to,omitempty"`
 
 	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
 	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
@@ -1495,6 +2033,13 @@ type GetActivityParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// ListActivityAttributesParams defines parameters for ListActivityAttributes.
+type ListActivityAttributesParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
 // CancelActivityParams defines parameters for CancelActivity.
 type CancelActivityParams struct {
 	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
@@ -1509,8 +2054,106 @@ type ListActivityDispatchAttemptsParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// RetryActivityResolutionParams defines parameters for RetryActivityResolution.
+type RetryActivityResolutionParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
 // ListActivityStatusEventsParams defines parameters for ListActivityStatusEvents.
 type ListActivityStatusEventsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListActivityTargetUsersParams defines parameters for ListActivityTargetUsers.
+type ListActivityTargetUsersParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ResolveActivityTargetUserParams defines parameters for ResolveActivityTargetUser.
+type ResolveActivityTargetUserParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListAttributeKeysParams defines parameters for ListAttributeKeys.
+type ListAttributeKeysParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateAttributeKeyParams defines parameters for CreateAttributeKey.
+type CreateAttributeKeyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// DeleteAttributeKeyParams defines parameters for DeleteAttributeKey.
+type DeleteAttributeKeyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListAttributePoliciesParams defines parameters for ListAttributePolicies.
+type ListAttributePoliciesParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// UpsertAttributePolicyParams defines parameters for UpsertAttributePolicy.
+type UpsertAttributePolicyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// DeleteAttributePolicyParams defines parameters for DeleteAttributePolicy.
+type DeleteAttributePolicyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// RotateAttributeHookSecretParams defines parameters for RotateAttributeHookSecret.
+type RotateAttributeHookSecretParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListTargetResolutionConfigsParams defines parameters for ListTargetResolutionConfigs.
+type ListTargetResolutionConfigsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateTargetResolutionConfigParams defines parameters for CreateTargetResolutionConfig.
+type CreateTargetResolutionConfigParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// DeleteTargetResolutionConfigParams defines parameters for DeleteTargetResolutionConfig.
+type DeleteTargetResolutionConfigParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// UpdateTargetResolutionConfigParams defines parameters for UpdateTargetResolutionConfig.
+type UpdateTargetResolutionConfigParams struct {
 	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
 	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
@@ -1777,10 +2420,10 @@ type ListIntegrationTasksParams struct {
 	ExternalOperatorId *string `form:"external_operator_id,omitempty" json:"external_operator_id,omitempty"`
 
 	// ScheduledFrom Only tasks scheduled at or after this time.
-	ScheduledFrom *time.Time `form:"scheduled_from,omitempty" json:"scheduled_from,omitempty"`
+	ScheduledFrom *activityjson.Time `form:"scheduled_from,omitempty" json:"scheduled_from,omitempty"`
 
 	// ScheduledTo Only tasks scheduled at or before this time.
-	ScheduledTo *time.Time `form:"scheduled_to,omitempty" json:"scheduled_to,omitempty"`
+	ScheduledTo *activityjson.Time `form:"scheduled_to,omitempty" json:"scheduled_to,omitempty"`
 
 	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
 	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
@@ -1825,8 +2468,44 @@ type CreateUserRetentionStatusParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// AttributeHookParams defines parameters for AttributeHook.
+type AttributeHookParams struct {
+	// WebhookId Unique per call.
+	WebhookId string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated `v1,<base64>` signatures.
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// ProviderDispatchParams defines parameters for ProviderDispatch.
+type ProviderDispatchParams struct {
+	// XApiKey The config's `apiKey` credential.
+	XApiKey string `json:"x-api-key"`
+
+	// IdempotencyKey The activity id.
+	IdempotencyKey openapi_types.UUID `json:"Idempotency-Key"`
+}
+
 // CreateActivityJSONRequestBody defines body for CreateActivity for application/json ContentType.
 type CreateActivityJSONRequestBody = CreateActivityRequest
+
+// ResolveActivityTargetUserJSONRequestBody defines body for ResolveActivityTargetUser for application/json ContentType.
+type ResolveActivityTargetUserJSONRequestBody = ResolveTargetUserRequest
+
+// CreateAttributeKeyJSONRequestBody defines body for CreateAttributeKey for application/json ContentType.
+type CreateAttributeKeyJSONRequestBody = CreateAttributeKeyRequest
+
+// UpsertAttributePolicyJSONRequestBody defines body for UpsertAttributePolicy for application/json ContentType.
+type UpsertAttributePolicyJSONRequestBody = UpsertAttributePolicyRequest
+
+// CreateTargetResolutionConfigJSONRequestBody defines body for CreateTargetResolutionConfig for application/json ContentType.
+type CreateTargetResolutionConfigJSONRequestBody = CreateTargetResolutionConfigRequest
+
+// UpdateTargetResolutionConfigJSONRequestBody defines body for UpdateTargetResolutionConfig for application/json ContentType.
+type UpdateTargetResolutionConfigJSONRequestBody = UpdateTargetResolutionConfigRequest
 
 // CreateActivityReasonJSONRequestBody defines body for CreateActivityReason for application/json ContentType.
 type CreateActivityReasonJSONRequestBody = CreateCatalogEntryRequest
@@ -1876,6 +2555,152 @@ type CreateTaskResultTypeConfigJSONRequestBody = CreateTaskResultTypeConfigReque
 // CreateUserRetentionStatusJSONRequestBody defines body for CreateUserRetentionStatus for application/json ContentType.
 type CreateUserRetentionStatusJSONRequestBody = CreateCatalogEntryRequest
 
+// AttributeHookJSONRequestBody defines body for AttributeHook for application/json ContentType.
+type AttributeHookJSONRequestBody = AttributeHookRequest
+
+// ProviderDispatchJSONRequestBody defines body for ProviderDispatch for application/json ContentType.
+type ProviderDispatchJSONRequestBody = Activity
+
+// AsActivityAttributeValue0 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue0
+func (t ActivityAttribute_Value) AsActivityAttributeValue0() (ActivityAttributeValue0, error) {
+	var body ActivityAttributeValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue0 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue0
+func (t *ActivityAttribute_Value) FromActivityAttributeValue0(v ActivityAttributeValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue0 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue0
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue0(v ActivityAttributeValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue1 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue1
+func (t ActivityAttribute_Value) AsActivityAttributeValue1() (ActivityAttributeValue1, error) {
+	var body ActivityAttributeValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue1 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue1
+func (t *ActivityAttribute_Value) FromActivityAttributeValue1(v ActivityAttributeValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue1 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue1
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue1(v ActivityAttributeValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue2 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue2
+func (t ActivityAttribute_Value) AsActivityAttributeValue2() (ActivityAttributeValue2, error) {
+	var body ActivityAttributeValue2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue2 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue2
+func (t *ActivityAttribute_Value) FromActivityAttributeValue2(v ActivityAttributeValue2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue2 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue2
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue2(v ActivityAttributeValue2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue3 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue3
+func (t ActivityAttribute_Value) AsActivityAttributeValue3() (ActivityAttributeValue3, error) {
+	var body ActivityAttributeValue3
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue3 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue3
+func (t *ActivityAttribute_Value) FromActivityAttributeValue3(v ActivityAttributeValue3) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue3 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue3
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue3(v ActivityAttributeValue3) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue4 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue4
+func (t ActivityAttribute_Value) AsActivityAttributeValue4() (ActivityAttributeValue4, error) {
+	var body ActivityAttributeValue4
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue4 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue4
+func (t *ActivityAttribute_Value) FromActivityAttributeValue4(v ActivityAttributeValue4) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue4 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue4
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue4(v ActivityAttributeValue4) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ActivityAttribute_Value) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ActivityAttribute_Value) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// ListActivities List activities
@@ -1887,15 +2712,60 @@ type ServerInterface interface {
 	// GetActivity Get an activity
 	// (GET /activities/{id})
 	GetActivity(ctx echo.Context, id Id, params GetActivityParams) error
+	// ListActivityAttributes List an activity's resolved attributes
+	// (GET /activities/{id}/attributes)
+	ListActivityAttributes(ctx echo.Context, id Id, params ListActivityAttributesParams) error
 	// CancelActivity Cancel an activity
 	// (PATCH /activities/{id}/cancel)
 	CancelActivity(ctx echo.Context, id Id, params CancelActivityParams) error
 	// ListActivityDispatchAttempts List an activity's dispatch attempts
 	// (GET /activities/{id}/dispatch-attempts)
 	ListActivityDispatchAttempts(ctx echo.Context, id Id, params ListActivityDispatchAttemptsParams) error
+	// RetryActivityResolution Retry an activity's resolution
+	// (PATCH /activities/{id}/retry-resolution)
+	RetryActivityResolution(ctx echo.Context, id Id, params RetryActivityResolutionParams) error
 	// ListActivityStatusEvents List an activity's status events
 	// (GET /activities/{id}/status-events)
 	ListActivityStatusEvents(ctx echo.Context, id Id, params ListActivityStatusEventsParams) error
+	// ListActivityTargetUsers List an activity's target users
+	// (GET /activities/{id}/target-users)
+	ListActivityTargetUsers(ctx echo.Context, id Id, params ListActivityTargetUsersParams) error
+	// ResolveActivityTargetUser Assign a target user by hand
+	// (PATCH /activities/{id}/target-users/{targetUserId}/resolve)
+	ResolveActivityTargetUser(ctx echo.Context, id Id, targetUserId openapi_types.UUID, params ResolveActivityTargetUserParams) error
+	// ListAttributeKeys List attribute keys
+	// (GET /activity-config/attribute-keys)
+	ListAttributeKeys(ctx echo.Context, params ListAttributeKeysParams) error
+	// CreateAttributeKey Create an attribute key
+	// (POST /activity-config/attribute-keys)
+	CreateAttributeKey(ctx echo.Context, params CreateAttributeKeyParams) error
+	// DeleteAttributeKey Delete an attribute key
+	// (DELETE /activity-config/attribute-keys/{id})
+	DeleteAttributeKey(ctx echo.Context, id Id, params DeleteAttributeKeyParams) error
+	// ListAttributePolicies List attribute policies
+	// (GET /activity-config/attribute-policies)
+	ListAttributePolicies(ctx echo.Context, params ListAttributePoliciesParams) error
+	// UpsertAttributePolicy Create or update an attribute policy
+	// (POST /activity-config/attribute-policies)
+	UpsertAttributePolicy(ctx echo.Context, params UpsertAttributePolicyParams) error
+	// DeleteAttributePolicy Delete an attribute policy
+	// (DELETE /activity-config/attribute-policies/{id})
+	DeleteAttributePolicy(ctx echo.Context, id Id, params DeleteAttributePolicyParams) error
+	// RotateAttributeHookSecret Rotate a policy's hook secret
+	// (POST /activity-config/attribute-policies/{id}/rotate-hook-secret)
+	RotateAttributeHookSecret(ctx echo.Context, id Id, params RotateAttributeHookSecretParams) error
+	// ListTargetResolutionConfigs List target resolution configs
+	// (GET /activity-config/target-resolution)
+	ListTargetResolutionConfigs(ctx echo.Context, params ListTargetResolutionConfigsParams) error
+	// CreateTargetResolutionConfig Create a target resolution config
+	// (POST /activity-config/target-resolution)
+	CreateTargetResolutionConfig(ctx echo.Context, params CreateTargetResolutionConfigParams) error
+	// DeleteTargetResolutionConfig Delete a target resolution config
+	// (DELETE /activity-config/target-resolution/{id})
+	DeleteTargetResolutionConfig(ctx echo.Context, id Id, params DeleteTargetResolutionConfigParams) error
+	// UpdateTargetResolutionConfig Update a target resolution config
+	// (PATCH /activity-config/target-resolution/{id})
+	UpdateTargetResolutionConfig(ctx echo.Context, id Id, params UpdateTargetResolutionConfigParams) error
 	// ListActivityReasons List activity reasons
 	// (GET /activity-reasons)
 	ListActivityReasons(ctx echo.Context, params ListActivityReasonsParams) error
@@ -2177,6 +3047,42 @@ func (w *ServerInterfaceWrapper) GetActivity(ctx echo.Context) error {
 	return err
 }
 
+// ListActivityAttributes converts echo context to params.
+func (w *ServerInterfaceWrapper) ListActivityAttributes(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListActivityAttributesParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListActivityAttributes(ctx, id, params)
+	return err
+}
+
 // CancelActivity converts echo context to params.
 func (w *ServerInterfaceWrapper) CancelActivity(ctx echo.Context) error {
 	var err error
@@ -2249,6 +3155,42 @@ func (w *ServerInterfaceWrapper) ListActivityDispatchAttempts(ctx echo.Context) 
 	return err
 }
 
+// RetryActivityResolution converts echo context to params.
+func (w *ServerInterfaceWrapper) RetryActivityResolution(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RetryActivityResolutionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RetryActivityResolution(ctx, id, params)
+	return err
+}
+
 // ListActivityStatusEvents converts echo context to params.
 func (w *ServerInterfaceWrapper) ListActivityStatusEvents(ctx echo.Context) error {
 	var err error
@@ -2282,6 +3224,440 @@ func (w *ServerInterfaceWrapper) ListActivityStatusEvents(ctx echo.Context) erro
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListActivityStatusEvents(ctx, id, params)
+	return err
+}
+
+// ListActivityTargetUsers converts echo context to params.
+func (w *ServerInterfaceWrapper) ListActivityTargetUsers(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListActivityTargetUsersParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListActivityTargetUsers(ctx, id, params)
+	return err
+}
+
+// ResolveActivityTargetUser converts echo context to params.
+func (w *ServerInterfaceWrapper) ResolveActivityTargetUser(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "targetUserId" -------------
+	var targetUserId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "targetUserId", ctx.Param("targetUserId"), &targetUserId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter targetUserId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ResolveActivityTargetUserParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ResolveActivityTargetUser(ctx, id, targetUserId, params)
+	return err
+}
+
+// ListAttributeKeys converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAttributeKeys(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAttributeKeysParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAttributeKeys(ctx, params)
+	return err
+}
+
+// CreateAttributeKey converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateAttributeKey(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateAttributeKeyParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateAttributeKey(ctx, params)
+	return err
+}
+
+// DeleteAttributeKey converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteAttributeKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteAttributeKeyParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteAttributeKey(ctx, id, params)
+	return err
+}
+
+// ListAttributePolicies converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAttributePolicies(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAttributePoliciesParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAttributePolicies(ctx, params)
+	return err
+}
+
+// UpsertAttributePolicy converts echo context to params.
+func (w *ServerInterfaceWrapper) UpsertAttributePolicy(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpsertAttributePolicyParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpsertAttributePolicy(ctx, params)
+	return err
+}
+
+// DeleteAttributePolicy converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteAttributePolicy(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteAttributePolicyParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteAttributePolicy(ctx, id, params)
+	return err
+}
+
+// RotateAttributeHookSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateAttributeHookSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RotateAttributeHookSecretParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateAttributeHookSecret(ctx, id, params)
+	return err
+}
+
+// ListTargetResolutionConfigs converts echo context to params.
+func (w *ServerInterfaceWrapper) ListTargetResolutionConfigs(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListTargetResolutionConfigsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListTargetResolutionConfigs(ctx, params)
+	return err
+}
+
+// CreateTargetResolutionConfig converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateTargetResolutionConfig(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateTargetResolutionConfigParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateTargetResolutionConfig(ctx, params)
+	return err
+}
+
+// DeleteTargetResolutionConfig converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteTargetResolutionConfig(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteTargetResolutionConfigParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteTargetResolutionConfig(ctx, id, params)
+	return err
+}
+
+// UpdateTargetResolutionConfig converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateTargetResolutionConfig(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateTargetResolutionConfigParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateTargetResolutionConfig(ctx, id, params)
 	return err
 }
 
@@ -3775,12 +5151,27 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/user-retention-statuses", wrapper.CreateUserRetentionStatus, options.OperationMiddlewares["createUserRetentionStatus"]...)
 	router.GET(options.BaseURL+"/activity-reasons", wrapper.ListActivityReasons, options.OperationMiddlewares["listActivityReasons"]...)
 	router.POST(options.BaseURL+"/activity-reasons", wrapper.CreateActivityReason, options.OperationMiddlewares["createActivityReason"]...)
+	router.GET(options.BaseURL+"/activity-config/attribute-keys", wrapper.ListAttributeKeys, options.OperationMiddlewares["listAttributeKeys"]...)
+	router.POST(options.BaseURL+"/activity-config/attribute-keys", wrapper.CreateAttributeKey, options.OperationMiddlewares["createAttributeKey"]...)
+	router.DELETE(options.BaseURL+"/activity-config/attribute-keys/:id", wrapper.DeleteAttributeKey, options.OperationMiddlewares["deleteAttributeKey"]...)
+	router.GET(options.BaseURL+"/activity-config/attribute-policies", wrapper.ListAttributePolicies, options.OperationMiddlewares["listAttributePolicies"]...)
+	router.POST(options.BaseURL+"/activity-config/attribute-policies", wrapper.UpsertAttributePolicy, options.OperationMiddlewares["upsertAttributePolicy"]...)
+	router.DELETE(options.BaseURL+"/activity-config/attribute-policies/:id", wrapper.DeleteAttributePolicy, options.OperationMiddlewares["deleteAttributePolicy"]...)
+	router.POST(options.BaseURL+"/activity-config/attribute-policies/:id/rotate-hook-secret", wrapper.RotateAttributeHookSecret, options.OperationMiddlewares["rotateAttributeHookSecret"]...)
+	router.GET(options.BaseURL+"/activity-config/target-resolution", wrapper.ListTargetResolutionConfigs, options.OperationMiddlewares["listTargetResolutionConfigs"]...)
+	router.POST(options.BaseURL+"/activity-config/target-resolution", wrapper.CreateTargetResolutionConfig, options.OperationMiddlewares["createTargetResolutionConfig"]...)
+	router.DELETE(options.BaseURL+"/activity-config/target-resolution/:id", wrapper.DeleteTargetResolutionConfig, options.OperationMiddlewares["deleteTargetResolutionConfig"]...)
+	router.PATCH(options.BaseURL+"/activity-config/target-resolution/:id", wrapper.UpdateTargetResolutionConfig, options.OperationMiddlewares["updateTargetResolutionConfig"]...)
 	router.GET(options.BaseURL+"/activities", wrapper.ListActivities, options.OperationMiddlewares["listActivities"]...)
 	router.POST(options.BaseURL+"/activities", wrapper.CreateActivity, options.OperationMiddlewares["createActivity"]...)
 	router.GET(options.BaseURL+"/activities/:id", wrapper.GetActivity, options.OperationMiddlewares["getActivity"]...)
 	router.GET(options.BaseURL+"/activities/:id/status-events", wrapper.ListActivityStatusEvents, options.OperationMiddlewares["listActivityStatusEvents"]...)
 	router.GET(options.BaseURL+"/activities/:id/dispatch-attempts", wrapper.ListActivityDispatchAttempts, options.OperationMiddlewares["listActivityDispatchAttempts"]...)
 	router.PATCH(options.BaseURL+"/activities/:id/cancel", wrapper.CancelActivity, options.OperationMiddlewares["cancelActivity"]...)
+	router.GET(options.BaseURL+"/activities/:id/attributes", wrapper.ListActivityAttributes, options.OperationMiddlewares["listActivityAttributes"]...)
+	router.GET(options.BaseURL+"/activities/:id/target-users", wrapper.ListActivityTargetUsers, options.OperationMiddlewares["listActivityTargetUsers"]...)
+	router.PATCH(options.BaseURL+"/activities/:id/target-users/:targetUserId/resolve", wrapper.ResolveActivityTargetUser, options.OperationMiddlewares["resolveActivityTargetUser"]...)
+	router.PATCH(options.BaseURL+"/activities/:id/retry-resolution", wrapper.RetryActivityResolution, options.OperationMiddlewares["retryActivityResolution"]...)
 	router.GET(options.BaseURL+"/commerces/:id/users", wrapper.ListCommerceUsers, options.OperationMiddlewares["listCommerceUsers"]...)
 	router.POST(options.BaseURL+"/commerces/:id/users", wrapper.CreateCommerceUser, options.OperationMiddlewares["createCommerceUser"]...)
 	router.DELETE(options.BaseURL+"/commerces/:id/users/:userId", wrapper.DeleteCommerceUser, options.OperationMiddlewares["deleteCommerceUser"]...)
@@ -3796,6 +5187,152 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/integration/task-result-type-configs", wrapper.ListTaskResultTypeConfigs, options.OperationMiddlewares["listTaskResultTypeConfigs"]...)
 	router.POST(options.BaseURL+"/task-result-type-configs", wrapper.CreateTaskResultTypeConfig, options.OperationMiddlewares["createTaskResultTypeConfig"]...)
 
+}
+
+// CallbackReceiverInterface represents handlers for receiving inbound
+// callback requests. Each callback becomes a Handle*Callback
+// method that the implementation fills in. The caller mounts the per-
+// callback echo.HandlerFunc returned by {Op}CallbackHandler at
+// whatever URL path they advertise to senders.
+type CallbackReceiverInterface interface {
+	// A CLIENT_HOOK call (sent by Switchboard)
+	// HandleAttributeHookCallback handles the POST callback for attributeHook.
+	HandleAttributeHookCallback(ctx echo.Context, params AttributeHookParams) error
+	// An activity dispatched to a REST provider (sent by Switchboard)
+	// HandleProviderDispatchCallback handles the POST callback for providerDispatch.
+	HandleProviderDispatchCallback(ctx echo.Context, params ProviderDispatchParams) error
+}
+
+// AttributeHookCallbackHandler returns the echo.HandlerFunc for the attributeHook callback.
+// Mount this at the URL path advertised to callback senders. Errors
+// during parameter binding are returned via echo.NewHTTPError so echo's
+// error-handling chain reports them as 400. Middlewares are applied in
+// the order provided -- the last argument becomes the outermost wrapper.
+func AttributeHookCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
+	h := echo.HandlerFunc(func(ctx echo.Context) error {
+		var err error
+		_ = err
+
+		// Parameter object where we will unmarshal all parameters from the context.
+		var params AttributeHookParams
+
+		// ------------- Required header parameter "webhook-id" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("webhook-id")]; found {
+			var WebhookId string
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for webhook-id, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "webhook-id", valueList[0], &WebhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook-id: %s", err))
+			}
+			params.WebhookId = WebhookId
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter webhook-id is required, but not found"))
+		}
+
+		// ------------- Required header parameter "webhook-timestamp" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("webhook-timestamp")]; found {
+			var WebhookTimestamp string
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for webhook-timestamp, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "webhook-timestamp", valueList[0], &WebhookTimestamp, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook-timestamp: %s", err))
+			}
+			params.WebhookTimestamp = WebhookTimestamp
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter webhook-timestamp is required, but not found"))
+		}
+
+		// ------------- Required header parameter "webhook-signature" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("webhook-signature")]; found {
+			var WebhookSignature string
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for webhook-signature, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "webhook-signature", valueList[0], &WebhookSignature, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook-signature: %s", err))
+			}
+			params.WebhookSignature = WebhookSignature
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter webhook-signature is required, but not found"))
+		}
+
+		return si.HandleAttributeHookCallback(ctx, params)
+	})
+	for _, mw := range middlewares {
+		h = mw(h)
+	}
+	return h
+}
+
+// ProviderDispatchCallbackHandler returns the echo.HandlerFunc for the providerDispatch callback.
+// Mount this at the URL path advertised to callback senders. Errors
+// during parameter binding are returned via echo.NewHTTPError so echo's
+// error-handling chain reports them as 400. Middlewares are applied in
+// the order provided -- the last argument becomes the outermost wrapper.
+func ProviderDispatchCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
+	h := echo.HandlerFunc(func(ctx echo.Context) error {
+		var err error
+		_ = err
+
+		// Parameter object where we will unmarshal all parameters from the context.
+		var params ProviderDispatchParams
+
+		// ------------- Required header parameter "x-api-key" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("x-api-key")]; found {
+			var XApiKey string
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-api-key, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "x-api-key", valueList[0], &XApiKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-api-key: %s", err))
+			}
+			params.XApiKey = XApiKey
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter x-api-key is required, but not found"))
+		}
+
+		// ------------- Required header parameter "Idempotency-Key" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+			var IdempotencyKey openapi_types.UUID
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+			}
+			params.IdempotencyKey = IdempotencyKey
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Idempotency-Key is required, but not found"))
+		}
+
+		return si.HandleProviderDispatchCallback(ctx, params)
+	})
+	for _, mw := range middlewares {
+		h = mw(h)
+	}
+	return h
 }
 
 type BadRequestJSONResponse Error
@@ -4113,6 +5650,99 @@ func (response GetActivity431JSONResponse) VisitGetActivityResponse(w http.Respo
 	return err
 }
 
+type ListActivityAttributesRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListActivityAttributesParams
+}
+
+type ListActivityAttributesResponseObject interface {
+	VisitListActivityAttributesResponse(w http.ResponseWriter) error
+}
+
+type ListActivityAttributes200JSONResponse []ActivityAttribute
+
+func (response ListActivityAttributes200JSONResponse) VisitListActivityAttributesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityAttributes400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActivityAttributes400JSONResponse) VisitListActivityAttributesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityAttributes401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListActivityAttributes401JSONResponse) VisitListActivityAttributesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityAttributes403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListActivityAttributes403JSONResponse) VisitListActivityAttributesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityAttributes404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListActivityAttributes404JSONResponse) VisitListActivityAttributesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityAttributes431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityAttributes431JSONResponse) VisitListActivityAttributesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CancelActivityRequestObject struct {
 	Id     Id `json:"id"`
 	Params CancelActivityParams
@@ -4299,6 +5929,113 @@ func (response ListActivityDispatchAttempts431JSONResponse) VisitListActivityDis
 	return err
 }
 
+type RetryActivityResolutionRequestObject struct {
+	Id     Id `json:"id"`
+	Params RetryActivityResolutionParams
+}
+
+type RetryActivityResolutionResponseObject interface {
+	VisitRetryActivityResolutionResponse(w http.ResponseWriter) error
+}
+
+type RetryActivityResolution200JSONResponse Activity
+
+func (response RetryActivityResolution200JSONResponse) VisitRetryActivityResolutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryActivityResolution400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RetryActivityResolution400JSONResponse) VisitRetryActivityResolutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryActivityResolution401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RetryActivityResolution401JSONResponse) VisitRetryActivityResolutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryActivityResolution403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RetryActivityResolution403JSONResponse) VisitRetryActivityResolutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryActivityResolution404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RetryActivityResolution404JSONResponse) VisitRetryActivityResolutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryActivityResolution409JSONResponse struct{ ConflictJSONResponse }
+
+func (response RetryActivityResolution409JSONResponse) VisitRetryActivityResolutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryActivityResolution431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RetryActivityResolution431JSONResponse) VisitRetryActivityResolutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityStatusEventsRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListActivityStatusEventsParams
@@ -4381,6 +6118,1253 @@ func (response ListActivityStatusEvents404JSONResponse) VisitListActivityStatusE
 type ListActivityStatusEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
 
 func (response ListActivityStatusEvents431JSONResponse) VisitListActivityStatusEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityTargetUsersRequestObject struct {
+	Id     Id `json:"id"`
+	Params ListActivityTargetUsersParams
+}
+
+type ListActivityTargetUsersResponseObject interface {
+	VisitListActivityTargetUsersResponse(w http.ResponseWriter) error
+}
+
+type ListActivityTargetUsers200JSONResponse []TargetUser
+
+func (response ListActivityTargetUsers200JSONResponse) VisitListActivityTargetUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityTargetUsers400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListActivityTargetUsers400JSONResponse) VisitListActivityTargetUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityTargetUsers401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListActivityTargetUsers401JSONResponse) VisitListActivityTargetUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityTargetUsers403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListActivityTargetUsers403JSONResponse) VisitListActivityTargetUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityTargetUsers404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListActivityTargetUsers404JSONResponse) VisitListActivityTargetUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityTargetUsers431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListActivityTargetUsers431JSONResponse) VisitListActivityTargetUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveActivityTargetUserRequestObject struct {
+	Id           Id                 `json:"id"`
+	TargetUserId openapi_types.UUID `json:"targetUserId"`
+	Params       ResolveActivityTargetUserParams
+	Body         *ResolveActivityTargetUserJSONRequestBody
+}
+
+type ResolveActivityTargetUserResponseObject interface {
+	VisitResolveActivityTargetUserResponse(w http.ResponseWriter) error
+}
+
+type ResolveActivityTargetUser200JSONResponse TargetUser
+
+func (response ResolveActivityTargetUser200JSONResponse) VisitResolveActivityTargetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveActivityTargetUser400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ResolveActivityTargetUser400JSONResponse) VisitResolveActivityTargetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveActivityTargetUser401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ResolveActivityTargetUser401JSONResponse) VisitResolveActivityTargetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveActivityTargetUser403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ResolveActivityTargetUser403JSONResponse) VisitResolveActivityTargetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveActivityTargetUser404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ResolveActivityTargetUser404JSONResponse) VisitResolveActivityTargetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveActivityTargetUser413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ResolveActivityTargetUser413JSONResponse) VisitResolveActivityTargetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveActivityTargetUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ResolveActivityTargetUser431JSONResponse) VisitResolveActivityTargetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributeKeysRequestObject struct {
+	Params ListAttributeKeysParams
+}
+
+type ListAttributeKeysResponseObject interface {
+	VisitListAttributeKeysResponse(w http.ResponseWriter) error
+}
+
+type ListAttributeKeys200JSONResponse []AttributeKey
+
+func (response ListAttributeKeys200JSONResponse) VisitListAttributeKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributeKeys400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListAttributeKeys400JSONResponse) VisitListAttributeKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributeKeys401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListAttributeKeys401JSONResponse) VisitListAttributeKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributeKeys403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListAttributeKeys403JSONResponse) VisitListAttributeKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributeKeys431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListAttributeKeys431JSONResponse) VisitListAttributeKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAttributeKeyRequestObject struct {
+	Params CreateAttributeKeyParams
+	Body   *CreateAttributeKeyJSONRequestBody
+}
+
+type CreateAttributeKeyResponseObject interface {
+	VisitCreateAttributeKeyResponse(w http.ResponseWriter) error
+}
+
+type CreateAttributeKey201JSONResponse AttributeKey
+
+func (response CreateAttributeKey201JSONResponse) VisitCreateAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAttributeKey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateAttributeKey400JSONResponse) VisitCreateAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAttributeKey401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateAttributeKey401JSONResponse) VisitCreateAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAttributeKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateAttributeKey403JSONResponse) VisitCreateAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAttributeKey409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateAttributeKey409JSONResponse) VisitCreateAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAttributeKey413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateAttributeKey413JSONResponse) VisitCreateAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAttributeKey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateAttributeKey431JSONResponse) VisitCreateAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributeKeyRequestObject struct {
+	Id     Id `json:"id"`
+	Params DeleteAttributeKeyParams
+}
+
+type DeleteAttributeKeyResponseObject interface {
+	VisitDeleteAttributeKeyResponse(w http.ResponseWriter) error
+}
+
+type DeleteAttributeKey204Response struct {
+}
+
+func (response DeleteAttributeKey204Response) VisitDeleteAttributeKeyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteAttributeKey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteAttributeKey400JSONResponse) VisitDeleteAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributeKey401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteAttributeKey401JSONResponse) VisitDeleteAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributeKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteAttributeKey403JSONResponse) VisitDeleteAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributeKey404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteAttributeKey404JSONResponse) VisitDeleteAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributeKey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteAttributeKey431JSONResponse) VisitDeleteAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributePoliciesRequestObject struct {
+	Params ListAttributePoliciesParams
+}
+
+type ListAttributePoliciesResponseObject interface {
+	VisitListAttributePoliciesResponse(w http.ResponseWriter) error
+}
+
+type ListAttributePolicies200JSONResponse []AttributePolicy
+
+func (response ListAttributePolicies200JSONResponse) VisitListAttributePoliciesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributePolicies400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListAttributePolicies400JSONResponse) VisitListAttributePoliciesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributePolicies401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListAttributePolicies401JSONResponse) VisitListAttributePoliciesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributePolicies403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListAttributePolicies403JSONResponse) VisitListAttributePoliciesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributePolicies431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListAttributePolicies431JSONResponse) VisitListAttributePoliciesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertAttributePolicyRequestObject struct {
+	Params UpsertAttributePolicyParams
+	Body   *UpsertAttributePolicyJSONRequestBody
+}
+
+type UpsertAttributePolicyResponseObject interface {
+	VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error
+}
+
+type UpsertAttributePolicy200JSONResponse AttributePolicy
+
+func (response UpsertAttributePolicy200JSONResponse) VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertAttributePolicy400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpsertAttributePolicy400JSONResponse) VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertAttributePolicy401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpsertAttributePolicy401JSONResponse) VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertAttributePolicy403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpsertAttributePolicy403JSONResponse) VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertAttributePolicy404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpsertAttributePolicy404JSONResponse) VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertAttributePolicy409JSONResponse struct{ ConflictJSONResponse }
+
+func (response UpsertAttributePolicy409JSONResponse) VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertAttributePolicy413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpsertAttributePolicy413JSONResponse) VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertAttributePolicy431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpsertAttributePolicy431JSONResponse) VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributePolicyRequestObject struct {
+	Id     Id `json:"id"`
+	Params DeleteAttributePolicyParams
+}
+
+type DeleteAttributePolicyResponseObject interface {
+	VisitDeleteAttributePolicyResponse(w http.ResponseWriter) error
+}
+
+type DeleteAttributePolicy204Response struct {
+}
+
+func (response DeleteAttributePolicy204Response) VisitDeleteAttributePolicyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteAttributePolicy400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteAttributePolicy400JSONResponse) VisitDeleteAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributePolicy401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteAttributePolicy401JSONResponse) VisitDeleteAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributePolicy403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteAttributePolicy403JSONResponse) VisitDeleteAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributePolicy404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteAttributePolicy404JSONResponse) VisitDeleteAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributePolicy431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteAttributePolicy431JSONResponse) VisitDeleteAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAttributeHookSecretRequestObject struct {
+	Id     Id `json:"id"`
+	Params RotateAttributeHookSecretParams
+}
+
+type RotateAttributeHookSecretResponseObject interface {
+	VisitRotateAttributeHookSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateAttributeHookSecret200JSONResponse AttributePolicy
+
+func (response RotateAttributeHookSecret200JSONResponse) VisitRotateAttributeHookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAttributeHookSecret400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RotateAttributeHookSecret400JSONResponse) VisitRotateAttributeHookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAttributeHookSecret401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RotateAttributeHookSecret401JSONResponse) VisitRotateAttributeHookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAttributeHookSecret403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RotateAttributeHookSecret403JSONResponse) VisitRotateAttributeHookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAttributeHookSecret404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RotateAttributeHookSecret404JSONResponse) VisitRotateAttributeHookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateAttributeHookSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RotateAttributeHookSecret431JSONResponse) VisitRotateAttributeHookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTargetResolutionConfigsRequestObject struct {
+	Params ListTargetResolutionConfigsParams
+}
+
+type ListTargetResolutionConfigsResponseObject interface {
+	VisitListTargetResolutionConfigsResponse(w http.ResponseWriter) error
+}
+
+type ListTargetResolutionConfigs200JSONResponse []TargetResolutionConfig
+
+func (response ListTargetResolutionConfigs200JSONResponse) VisitListTargetResolutionConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTargetResolutionConfigs400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListTargetResolutionConfigs400JSONResponse) VisitListTargetResolutionConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTargetResolutionConfigs401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListTargetResolutionConfigs401JSONResponse) VisitListTargetResolutionConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTargetResolutionConfigs403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListTargetResolutionConfigs403JSONResponse) VisitListTargetResolutionConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTargetResolutionConfigs431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListTargetResolutionConfigs431JSONResponse) VisitListTargetResolutionConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTargetResolutionConfigRequestObject struct {
+	Params CreateTargetResolutionConfigParams
+	Body   *CreateTargetResolutionConfigJSONRequestBody
+}
+
+type CreateTargetResolutionConfigResponseObject interface {
+	VisitCreateTargetResolutionConfigResponse(w http.ResponseWriter) error
+}
+
+type CreateTargetResolutionConfig201JSONResponse TargetResolutionConfig
+
+func (response CreateTargetResolutionConfig201JSONResponse) VisitCreateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTargetResolutionConfig400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateTargetResolutionConfig400JSONResponse) VisitCreateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTargetResolutionConfig401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateTargetResolutionConfig401JSONResponse) VisitCreateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTargetResolutionConfig403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateTargetResolutionConfig403JSONResponse) VisitCreateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTargetResolutionConfig409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateTargetResolutionConfig409JSONResponse) VisitCreateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTargetResolutionConfig413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateTargetResolutionConfig413JSONResponse) VisitCreateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTargetResolutionConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateTargetResolutionConfig431JSONResponse) VisitCreateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTargetResolutionConfigRequestObject struct {
+	Id     Id `json:"id"`
+	Params DeleteTargetResolutionConfigParams
+}
+
+type DeleteTargetResolutionConfigResponseObject interface {
+	VisitDeleteTargetResolutionConfigResponse(w http.ResponseWriter) error
+}
+
+type DeleteTargetResolutionConfig204Response struct {
+}
+
+func (response DeleteTargetResolutionConfig204Response) VisitDeleteTargetResolutionConfigResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteTargetResolutionConfig400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DeleteTargetResolutionConfig400JSONResponse) VisitDeleteTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTargetResolutionConfig401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteTargetResolutionConfig401JSONResponse) VisitDeleteTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTargetResolutionConfig403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DeleteTargetResolutionConfig403JSONResponse) VisitDeleteTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTargetResolutionConfig404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DeleteTargetResolutionConfig404JSONResponse) VisitDeleteTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTargetResolutionConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteTargetResolutionConfig431JSONResponse) VisitDeleteTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTargetResolutionConfigRequestObject struct {
+	Id     Id `json:"id"`
+	Params UpdateTargetResolutionConfigParams
+	Body   *UpdateTargetResolutionConfigJSONRequestBody
+}
+
+type UpdateTargetResolutionConfigResponseObject interface {
+	VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error
+}
+
+type UpdateTargetResolutionConfig200JSONResponse TargetResolutionConfig
+
+func (response UpdateTargetResolutionConfig200JSONResponse) VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTargetResolutionConfig400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateTargetResolutionConfig400JSONResponse) VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTargetResolutionConfig401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateTargetResolutionConfig401JSONResponse) VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTargetResolutionConfig403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateTargetResolutionConfig403JSONResponse) VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTargetResolutionConfig404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateTargetResolutionConfig404JSONResponse) VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTargetResolutionConfig409JSONResponse struct{ ConflictJSONResponse }
+
+func (response UpdateTargetResolutionConfig409JSONResponse) VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTargetResolutionConfig413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateTargetResolutionConfig413JSONResponse) VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTargetResolutionConfig431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateTargetResolutionConfig431JSONResponse) VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -7984,15 +10968,60 @@ type StrictServerInterface interface {
 	// GetActivity Get an activity
 	// (GET /activities/{id})
 	GetActivity(ctx context.Context, request GetActivityRequestObject) (GetActivityResponseObject, error)
+	// ListActivityAttributes List an activity's resolved attributes
+	// (GET /activities/{id}/attributes)
+	ListActivityAttributes(ctx context.Context, request ListActivityAttributesRequestObject) (ListActivityAttributesResponseObject, error)
 	// CancelActivity Cancel an activity
 	// (PATCH /activities/{id}/cancel)
 	CancelActivity(ctx context.Context, request CancelActivityRequestObject) (CancelActivityResponseObject, error)
 	// ListActivityDispatchAttempts List an activity's dispatch attempts
 	// (GET /activities/{id}/dispatch-attempts)
 	ListActivityDispatchAttempts(ctx context.Context, request ListActivityDispatchAttemptsRequestObject) (ListActivityDispatchAttemptsResponseObject, error)
+	// RetryActivityResolution Retry an activity's resolution
+	// (PATCH /activities/{id}/retry-resolution)
+	RetryActivityResolution(ctx context.Context, request RetryActivityResolutionRequestObject) (RetryActivityResolutionResponseObject, error)
 	// ListActivityStatusEvents List an activity's status events
 	// (GET /activities/{id}/status-events)
 	ListActivityStatusEvents(ctx context.Context, request ListActivityStatusEventsRequestObject) (ListActivityStatusEventsResponseObject, error)
+	// ListActivityTargetUsers List an activity's target users
+	// (GET /activities/{id}/target-users)
+	ListActivityTargetUsers(ctx context.Context, request ListActivityTargetUsersRequestObject) (ListActivityTargetUsersResponseObject, error)
+	// ResolveActivityTargetUser Assign a target user by hand
+	// (PATCH /activities/{id}/target-users/{targetUserId}/resolve)
+	ResolveActivityTargetUser(ctx context.Context, request ResolveActivityTargetUserRequestObject) (ResolveActivityTargetUserResponseObject, error)
+	// ListAttributeKeys List attribute keys
+	// (GET /activity-config/attribute-keys)
+	ListAttributeKeys(ctx context.Context, request ListAttributeKeysRequestObject) (ListAttributeKeysResponseObject, error)
+	// CreateAttributeKey Create an attribute key
+	// (POST /activity-config/attribute-keys)
+	CreateAttributeKey(ctx context.Context, request CreateAttributeKeyRequestObject) (CreateAttributeKeyResponseObject, error)
+	// DeleteAttributeKey Delete an attribute key
+	// (DELETE /activity-config/attribute-keys/{id})
+	DeleteAttributeKey(ctx context.Context, request DeleteAttributeKeyRequestObject) (DeleteAttributeKeyResponseObject, error)
+	// ListAttributePolicies List attribute policies
+	// (GET /activity-config/attribute-policies)
+	ListAttributePolicies(ctx context.Context, request ListAttributePoliciesRequestObject) (ListAttributePoliciesResponseObject, error)
+	// UpsertAttributePolicy Create or update an attribute policy
+	// (POST /activity-config/attribute-policies)
+	UpsertAttributePolicy(ctx context.Context, request UpsertAttributePolicyRequestObject) (UpsertAttributePolicyResponseObject, error)
+	// DeleteAttributePolicy Delete an attribute policy
+	// (DELETE /activity-config/attribute-policies/{id})
+	DeleteAttributePolicy(ctx context.Context, request DeleteAttributePolicyRequestObject) (DeleteAttributePolicyResponseObject, error)
+	// RotateAttributeHookSecret Rotate a policy's hook secret
+	// (POST /activity-config/attribute-policies/{id}/rotate-hook-secret)
+	RotateAttributeHookSecret(ctx context.Context, request RotateAttributeHookSecretRequestObject) (RotateAttributeHookSecretResponseObject, error)
+	// ListTargetResolutionConfigs List target resolution configs
+	// (GET /activity-config/target-resolution)
+	ListTargetResolutionConfigs(ctx context.Context, request ListTargetResolutionConfigsRequestObject) (ListTargetResolutionConfigsResponseObject, error)
+	// CreateTargetResolutionConfig Create a target resolution config
+	// (POST /activity-config/target-resolution)
+	CreateTargetResolutionConfig(ctx context.Context, request CreateTargetResolutionConfigRequestObject) (CreateTargetResolutionConfigResponseObject, error)
+	// DeleteTargetResolutionConfig Delete a target resolution config
+	// (DELETE /activity-config/target-resolution/{id})
+	DeleteTargetResolutionConfig(ctx context.Context, request DeleteTargetResolutionConfigRequestObject) (DeleteTargetResolutionConfigResponseObject, error)
+	// UpdateTargetResolutionConfig Update a target resolution config
+	// (PATCH /activity-config/target-resolution/{id})
+	UpdateTargetResolutionConfig(ctx context.Context, request UpdateTargetResolutionConfigRequestObject) (UpdateTargetResolutionConfigResponseObject, error)
 	// ListActivityReasons List activity reasons
 	// (GET /activity-reasons)
 	ListActivityReasons(ctx context.Context, request ListActivityReasonsRequestObject) (ListActivityReasonsResponseObject, error)
@@ -8217,6 +11246,32 @@ func (sh *strictHandler) GetActivity(ctx echo.Context, id Id, params GetActivity
 	return nil
 }
 
+// ListActivityAttributes operation middleware
+func (sh *strictHandler) ListActivityAttributes(ctx echo.Context, id Id, params ListActivityAttributesParams) error {
+	var request ListActivityAttributesRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActivityAttributes(ctx.Request().Context(), request.(ListActivityAttributesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActivityAttributes")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListActivityAttributesResponseObject); ok {
+		return validResponse.VisitListActivityAttributesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // CancelActivity operation middleware
 func (sh *strictHandler) CancelActivity(ctx echo.Context, id Id, params CancelActivityParams) error {
 	var request CancelActivityRequestObject
@@ -8269,6 +11324,32 @@ func (sh *strictHandler) ListActivityDispatchAttempts(ctx echo.Context, id Id, p
 	return nil
 }
 
+// RetryActivityResolution operation middleware
+func (sh *strictHandler) RetryActivityResolution(ctx echo.Context, id Id, params RetryActivityResolutionParams) error {
+	var request RetryActivityResolutionRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryActivityResolution(ctx.Request().Context(), request.(RetryActivityResolutionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryActivityResolution")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RetryActivityResolutionResponseObject); ok {
+		return validResponse.VisitRetryActivityResolutionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListActivityStatusEvents operation middleware
 func (sh *strictHandler) ListActivityStatusEvents(ctx echo.Context, id Id, params ListActivityStatusEventsParams) error {
 	var request ListActivityStatusEventsRequestObject
@@ -8289,6 +11370,454 @@ func (sh *strictHandler) ListActivityStatusEvents(ctx echo.Context, id Id, param
 		return err
 	} else if validResponse, ok := response.(ListActivityStatusEventsResponseObject); ok {
 		return validResponse.VisitListActivityStatusEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListActivityTargetUsers operation middleware
+func (sh *strictHandler) ListActivityTargetUsers(ctx echo.Context, id Id, params ListActivityTargetUsersParams) error {
+	var request ListActivityTargetUsersRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListActivityTargetUsers(ctx.Request().Context(), request.(ListActivityTargetUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListActivityTargetUsers")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListActivityTargetUsersResponseObject); ok {
+		return validResponse.VisitListActivityTargetUsersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ResolveActivityTargetUser operation middleware
+func (sh *strictHandler) ResolveActivityTargetUser(ctx echo.Context, id Id, targetUserId openapi_types.UUID, params ResolveActivityTargetUserParams) error {
+	var request ResolveActivityTargetUserRequestObject
+
+	request.Id = id
+	request.TargetUserId = targetUserId
+	request.Params = params
+
+	var body ResolveActivityTargetUserJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ResolveActivityTargetUser(ctx.Request().Context(), request.(ResolveActivityTargetUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResolveActivityTargetUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ResolveActivityTargetUserResponseObject); ok {
+		return validResponse.VisitResolveActivityTargetUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListAttributeKeys operation middleware
+func (sh *strictHandler) ListAttributeKeys(ctx echo.Context, params ListAttributeKeysParams) error {
+	var request ListAttributeKeysRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAttributeKeys(ctx.Request().Context(), request.(ListAttributeKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAttributeKeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAttributeKeysResponseObject); ok {
+		return validResponse.VisitListAttributeKeysResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateAttributeKey operation middleware
+func (sh *strictHandler) CreateAttributeKey(ctx echo.Context, params CreateAttributeKeyParams) error {
+	var request CreateAttributeKeyRequestObject
+
+	request.Params = params
+
+	var body CreateAttributeKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateAttributeKey(ctx.Request().Context(), request.(CreateAttributeKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateAttributeKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateAttributeKeyResponseObject); ok {
+		return validResponse.VisitCreateAttributeKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteAttributeKey operation middleware
+func (sh *strictHandler) DeleteAttributeKey(ctx echo.Context, id Id, params DeleteAttributeKeyParams) error {
+	var request DeleteAttributeKeyRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAttributeKey(ctx.Request().Context(), request.(DeleteAttributeKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAttributeKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteAttributeKeyResponseObject); ok {
+		return validResponse.VisitDeleteAttributeKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListAttributePolicies operation middleware
+func (sh *strictHandler) ListAttributePolicies(ctx echo.Context, params ListAttributePoliciesParams) error {
+	var request ListAttributePoliciesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAttributePolicies(ctx.Request().Context(), request.(ListAttributePoliciesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAttributePolicies")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAttributePoliciesResponseObject); ok {
+		return validResponse.VisitListAttributePoliciesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpsertAttributePolicy operation middleware
+func (sh *strictHandler) UpsertAttributePolicy(ctx echo.Context, params UpsertAttributePolicyParams) error {
+	var request UpsertAttributePolicyRequestObject
+
+	request.Params = params
+
+	var body UpsertAttributePolicyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpsertAttributePolicy(ctx.Request().Context(), request.(UpsertAttributePolicyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpsertAttributePolicy")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpsertAttributePolicyResponseObject); ok {
+		return validResponse.VisitUpsertAttributePolicyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteAttributePolicy operation middleware
+func (sh *strictHandler) DeleteAttributePolicy(ctx echo.Context, id Id, params DeleteAttributePolicyParams) error {
+	var request DeleteAttributePolicyRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAttributePolicy(ctx.Request().Context(), request.(DeleteAttributePolicyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAttributePolicy")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteAttributePolicyResponseObject); ok {
+		return validResponse.VisitDeleteAttributePolicyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateAttributeHookSecret operation middleware
+func (sh *strictHandler) RotateAttributeHookSecret(ctx echo.Context, id Id, params RotateAttributeHookSecretParams) error {
+	var request RotateAttributeHookSecretRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateAttributeHookSecret(ctx.Request().Context(), request.(RotateAttributeHookSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateAttributeHookSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateAttributeHookSecretResponseObject); ok {
+		return validResponse.VisitRotateAttributeHookSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListTargetResolutionConfigs operation middleware
+func (sh *strictHandler) ListTargetResolutionConfigs(ctx echo.Context, params ListTargetResolutionConfigsParams) error {
+	var request ListTargetResolutionConfigsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTargetResolutionConfigs(ctx.Request().Context(), request.(ListTargetResolutionConfigsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTargetResolutionConfigs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListTargetResolutionConfigsResponseObject); ok {
+		return validResponse.VisitListTargetResolutionConfigsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateTargetResolutionConfig operation middleware
+func (sh *strictHandler) CreateTargetResolutionConfig(ctx echo.Context, params CreateTargetResolutionConfigParams) error {
+	var request CreateTargetResolutionConfigRequestObject
+
+	request.Params = params
+
+	var body CreateTargetResolutionConfigJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTargetResolutionConfig(ctx.Request().Context(), request.(CreateTargetResolutionConfigRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTargetResolutionConfig")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateTargetResolutionConfigResponseObject); ok {
+		return validResponse.VisitCreateTargetResolutionConfigResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteTargetResolutionConfig operation middleware
+func (sh *strictHandler) DeleteTargetResolutionConfig(ctx echo.Context, id Id, params DeleteTargetResolutionConfigParams) error {
+	var request DeleteTargetResolutionConfigRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTargetResolutionConfig(ctx.Request().Context(), request.(DeleteTargetResolutionConfigRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTargetResolutionConfig")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteTargetResolutionConfigResponseObject); ok {
+		return validResponse.VisitDeleteTargetResolutionConfigResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateTargetResolutionConfig operation middleware
+func (sh *strictHandler) UpdateTargetResolutionConfig(ctx echo.Context, id Id, params UpdateTargetResolutionConfigParams) error {
+	var request UpdateTargetResolutionConfigRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateTargetResolutionConfigJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateTargetResolutionConfig(ctx.Request().Context(), request.(UpdateTargetResolutionConfigRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateTargetResolutionConfig")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateTargetResolutionConfigResponseObject); ok {
+		return validResponse.VisitUpdateTargetResolutionConfigResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -19,6 +19,30 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for ActivityAttributeResolutionStatus.
+const (
+	ActivityAttributeResolutionStatusFAILED   ActivityAttributeResolutionStatus = "FAILED"
+	ActivityAttributeResolutionStatusFALLBACK ActivityAttributeResolutionStatus = "FALLBACK"
+	ActivityAttributeResolutionStatusPENDING  ActivityAttributeResolutionStatus = "PENDING"
+	ActivityAttributeResolutionStatusRESOLVED ActivityAttributeResolutionStatus = "RESOLVED"
+)
+
+// Valid indicates whether the value is a known member of the ActivityAttributeResolutionStatus enum.
+func (e ActivityAttributeResolutionStatus) Valid() bool {
+	switch e {
+	case ActivityAttributeResolutionStatusFAILED:
+		return true
+	case ActivityAttributeResolutionStatusFALLBACK:
+		return true
+	case ActivityAttributeResolutionStatusPENDING:
+		return true
+	case ActivityAttributeResolutionStatusRESOLVED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ActivityStatus.
 const (
 	ActivityStatusCANCELED   ActivityStatus = "CANCELED"
@@ -100,6 +124,42 @@ func (e ActivityType) Valid() bool {
 	case MESSAGE:
 		return true
 	case TASK:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AttributeHookRequestType.
+const (
+	AttributeResolve AttributeHookRequestType = "attribute.resolve"
+)
+
+// Valid indicates whether the value is a known member of the AttributeHookRequestType enum.
+func (e AttributeHookRequestType) Valid() bool {
+	switch e {
+	case AttributeResolve:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AttributeStrategy.
+const (
+	AttributeStrategyCALLERPROVIDED AttributeStrategy = "CALLER_PROVIDED"
+	AttributeStrategyONDISPATCH     AttributeStrategy = "ON_DISPATCH"
+	AttributeStrategyUPFRONT        AttributeStrategy = "UPFRONT"
+)
+
+// Valid indicates whether the value is a known member of the AttributeStrategy enum.
+func (e AttributeStrategy) Valid() bool {
+	switch e {
+	case AttributeStrategyCALLERPROVIDED:
+		return true
+	case AttributeStrategyONDISPATCH:
+		return true
+	case AttributeStrategyUPFRONT:
 		return true
 	default:
 		return false
@@ -256,6 +316,24 @@ func (e IntegrationTaskActivityOrigin) Valid() bool {
 	}
 }
 
+// Defines values for ResolverType.
+const (
+	CLIENTHOOK      ResolverType = "CLIENT_HOOK"
+	INTERNALSERVICE ResolverType = "INTERNAL_SERVICE"
+)
+
+// Valid indicates whether the value is a known member of the ResolverType enum.
+func (e ResolverType) Valid() bool {
+	switch e {
+	case CLIENTHOOK:
+		return true
+	case INTERNALSERVICE:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Source.
 const (
 	INTEGRATION Source = "INTEGRATION"
@@ -289,6 +367,51 @@ func (e TargetCriterionType) Valid() bool {
 	case LASTCONTACTEDSAMECHANNEL:
 		return true
 	case ROLEMATCH:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TargetResolutionStrategy.
+const (
+	TargetResolutionStrategyMANUAL     TargetResolutionStrategy = "MANUAL"
+	TargetResolutionStrategyONCREATION TargetResolutionStrategy = "ON_CREATION"
+	TargetResolutionStrategyONDISPATCH TargetResolutionStrategy = "ON_DISPATCH"
+)
+
+// Valid indicates whether the value is a known member of the TargetResolutionStrategy enum.
+func (e TargetResolutionStrategy) Valid() bool {
+	switch e {
+	case TargetResolutionStrategyMANUAL:
+		return true
+	case TargetResolutionStrategyONCREATION:
+		return true
+	case TargetResolutionStrategyONDISPATCH:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TargetUserResolutionStatus.
+const (
+	TargetUserResolutionStatusFAILED   TargetUserResolutionStatus = "FAILED"
+	TargetUserResolutionStatusLOCKED   TargetUserResolutionStatus = "LOCKED"
+	TargetUserResolutionStatusPENDING  TargetUserResolutionStatus = "PENDING"
+	TargetUserResolutionStatusRESOLVED TargetUserResolutionStatus = "RESOLVED"
+)
+
+// Valid indicates whether the value is a known member of the TargetUserResolutionStatus enum.
+func (e TargetUserResolutionStatus) Valid() bool {
+	switch e {
+	case TargetUserResolutionStatusFAILED:
+		return true
+	case TargetUserResolutionStatusLOCKED:
+		return true
+	case TargetUserResolutionStatusPENDING:
+		return true
+	case TargetUserResolutionStatusRESOLVED:
 		return true
 	default:
 		return false
@@ -398,8 +521,11 @@ type Activity struct {
 	Id             openapi_types.UUID        `json:"id"`
 	IdempotencyKey string                    `json:"idempotencyKey"`
 	Reason         CodeLabel                 `json:"reason"`
-	ScheduledAt    time.Time                 `json:"scheduledAt"`
-	Score          nullable.Nullable[int]    `json:"score"`
+
+	// ResolvedAttributes Its attribute values, as `GET /activities/{id}/attributes` lists them.
+	ResolvedAttributes []ActivityAttribute    `json:"resolvedAttributes"`
+	ScheduledAt        time.Time              `json:"scheduledAt"`
+	Score              nullable.Nullable[int] `json:"score"`
 
 	// Status `READY` → `DISPATCHED` | `UNRESOLVED` | `CANCELED` | `FAILED`; `UNRESOLVED` → `READY` | `CANCELED`;
 	// `DISPATCHED` → `COMPLETED` | `FAILED`. No other transition exists.
@@ -407,12 +533,67 @@ type Activity struct {
 	SuggestedExecutionTime nullable.Nullable[time.Time] `json:"suggestedExecutionTime"`
 	TargetCriteria         []TargetCriterion            `json:"targetCriteria"`
 
+	// TargetUser A TargetUser, or null: an activity's `targetUser`, who it is for (as
+	// `GET /activities/{id}/target-users` lists it), null when no target resolution applies to it.
+	// In the body a provider receives it is `LOCKED`, with the contact to use.
+	TargetUser nullable.Nullable[NullableTargetUser] `json:"targetUser"`
+
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	Type      ActivityType `json:"type"`
 	UpdatedAt time.Time    `json:"updatedAt"`
 
 	// UserStatus The user retention status given as `user_status`, or null.
 	UserStatus nullable.Nullable[UserStatusRef] `json:"userStatus"`
+}
+
+// ActivityAttribute One attribute value of an activity. `resolverType` is the resolver that resolved it; null for
+// a `CALLER_PROVIDED` value.
+type ActivityAttribute struct {
+	ActivityId     openapi_types.UUID        `json:"activityId"`
+	AttributeKeyId openapi_types.UUID        `json:"attributeKeyId"`
+	CreatedAt      time.Time                 `json:"createdAt"`
+	ErrorMessage   nullable.Nullable[string] `json:"errorMessage"`
+	Id             openapi_types.UUID        `json:"id"`
+
+	// Key Example: commerce_info
+	Key string `json:"key"`
+
+	// ResolutionStatus `FALLBACK`: the resolver failed (`errorMessage`) and the `fallback` the request gave stands in.
+	ResolutionStatus ActivityAttributeResolutionStatus `json:"resolutionStatus"`
+
+	// ResolutionStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
+	ResolutionStrategy AttributeStrategy            `json:"resolutionStrategy"`
+	ResolvedAt         nullable.Nullable[time.Time] `json:"resolvedAt"`
+
+	// ResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+	ResolverType nullable.Nullable[NullableResolverType] `json:"resolverType"`
+	UpdatedAt    time.Time                               `json:"updatedAt"`
+
+	// Value The value (any JSON); null while `PENDING` or when `FAILED`. `commerce_info`'s is a `CommerceInfo`.
+	Value ActivityAttribute_Value `json:"value"`
+}
+
+// ActivityAttributeResolutionStatus `FALLBACK`: the resolver failed (`errorMessage`) and the `fallback` the request gave stands in.
+type ActivityAttributeResolutionStatus string
+
+// ActivityAttributeValue0 defines model for ActivityAttribute.Value.0.
+type ActivityAttributeValue0 map[string]interface{}
+
+// ActivityAttributeValue1 defines model for ActivityAttribute.Value.1.
+type ActivityAttributeValue1 = []interface{}
+
+// ActivityAttributeValue2 defines model for ActivityAttribute.Value.2.
+type ActivityAttributeValue2 = string
+
+// ActivityAttributeValue3 defines model for ActivityAttribute.Value.3.
+type ActivityAttributeValue3 = float32
+
+// ActivityAttributeValue4 defines model for ActivityAttribute.Value.4.
+type ActivityAttributeValue4 = bool
+
+// ActivityAttribute_Value The value (any JSON); null while `PENDING` or when `FAILED`. `commerce_info`'s is a `CommerceInfo`.
+type ActivityAttribute_Value struct {
+	union json.RawMessage
 }
 
 // ActivityPage defines model for ActivityPage.
@@ -443,7 +624,10 @@ type ActivityStatusEvent struct {
 	// ErrorCode Why a dispatch failed: `HTTP_<status>` (the provider answered a non-2xx status),
 	// `TIMEOUT`, `NETWORK_ERROR`, `DESTINATION_REFUSED` (the base URL resolves to a
 	// loopback, private or link-local address, refused unless the operator allows them),
-	// `CONFIG_INVALID`, `NO_ACTIVE_DISPATCH_CONFIG`; for a submitted result, its code.
+	// `CONFIG_INVALID`, `NO_ACTIVE_DISPATCH_CONFIG`; for a submitted result, its code. What a
+	// resolution could not resolve (`RESOLUTION_FAILED`, `RESOLUTION_RETRY_FAILED`):
+	// `TARGET_USER_UNRESOLVED`, `ATTRIBUTES_UNRESOLVED` or
+	// `TARGET_USER_AND_ATTRIBUTES_UNRESOLVED`, with `errorMessage` naming each failure.
 	ErrorCode    nullable.Nullable[string]    `json:"errorCode"`
 	ErrorMessage nullable.Nullable[string]    `json:"errorMessage"`
 	EventType    ActivityStatusEventEventType `json:"eventType"`
@@ -490,15 +674,89 @@ type AddressInput struct {
 	Street    string   `json:"street"`
 }
 
-// AttributeInput defines model for AttributeInput.
+// AttributeHookRequest The body of a `CLIENT_HOOK` call.
+type AttributeHookRequest struct {
+	Activity Activity `json:"activity"`
+
+	// AttributeKey Example: loyalty_tier
+	AttributeKey   string             `json:"attributeKey"`
+	AttributeKeyId openapi_types.UUID `json:"attributeKeyId"`
+
+	// Commerce A commerce as the `commerce_info` attribute and hook calls show it.
+	Commerce CommerceInfo             `json:"commerce"`
+	Type     AttributeHookRequestType `json:"type"`
+}
+
+// AttributeHookRequestType defines model for AttributeHookRequest.Type.
+type AttributeHookRequestType string
+
+// AttributeInput A caller-provided attribute: `value` is the value of a `CALLER_PROVIDED` key; `fallback`
+// stands in (status `FALLBACK`) for a value that cannot be resolved, whatever the key's
+// strategy. A key named twice in `attributes` is a `400`.
 type AttributeInput struct {
 	// Fallback Used when the value cannot be resolved.
 	Fallback interface{} `json:"fallback,omitempty"`
-	Key      string      `json:"key"`
+
+	// Key A key of `GET /activity-config/attribute-keys`.
+	Key string `json:"key"`
 
 	// Value Any JSON value.
 	Value interface{} `json:"value,omitempty"`
 }
+
+// AttributeKey A key an activity's attributes may name.
+type AttributeKey struct {
+	CreatedAt   time.Time                 `json:"createdAt"`
+	Description nullable.Nullable[string] `json:"description"`
+	Id          openapi_types.UUID        `json:"id"`
+
+	// IsBuiltIn Every workspace has it (`commerce_info`, `promotions`); it cannot be deleted.
+	IsBuiltIn bool `json:"isBuiltIn"`
+
+	// Key Example: commerce_info
+	Key string `json:"key"`
+
+	// Label Example: Commerce information
+	Label     string    `json:"label"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// AttributePolicy How the workspace resolves one attribute key. `resolverType` is null when none was given (`CALLER_PROVIDED`).
+type AttributePolicy struct {
+	AttributeKey struct {
+		Key   string `json:"key"`
+		Label string `json:"label"`
+	} `json:"attributeKey"`
+	AttributeKeyId openapi_types.UUID `json:"attributeKeyId"`
+	CreatedAt      time.Time          `json:"createdAt"`
+
+	// HookSecret The hook signing secret (`whsec_…`), in the answer that created it (a policy becoming
+	// `CLIENT_HOOK` for the first time, or a rotation) and never again; null otherwise.
+	//
+	//
+	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+	HookSecret nullable.Nullable[string] `json:"hookSecret"`
+
+	// HookTimeoutMs How long a hook call may take.
+	HookTimeoutMs int `json:"hookTimeoutMs"`
+
+	// HookUrl Where a `CLIENT_HOOK` policy's calls go.
+	HookUrl nullable.Nullable[string] `json:"hookUrl"`
+	Id      openapi_types.UUID        `json:"id"`
+
+	// ResolutionStrategy `strategy` again, under the name the newer documentation uses.
+	ResolutionStrategy AttributeStrategy `json:"resolutionStrategy"`
+
+	// ResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+	ResolverType nullable.Nullable[NullableResolverType] `json:"resolverType"`
+
+	// Strategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
+	Strategy  AttributeStrategy `json:"strategy"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+}
+
+// AttributeStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
+type AttributeStrategy string
 
 // AuthUser defines model for AuthUser.
 type AuthUser struct {
@@ -566,6 +824,23 @@ type CommerceDetail struct {
 	Users         []CommerceUser            `json:"users"`
 }
 
+// CommerceInfo A commerce as the `commerce_info` attribute and hook calls show it.
+type CommerceInfo struct {
+	ExternalId nullable.Nullable[string] `json:"externalId"`
+	Id         openapi_types.UUID        `json:"id"`
+	Metadata   map[string]interface{}    `json:"metadata"`
+	Name       string                    `json:"name"`
+
+	// PrimaryAddress The commerce's active primary address; null when it has none.
+	PrimaryAddress nullable.Nullable[struct {
+		City      nullable.Nullable[string]  `json:"city"`
+		Latitude  nullable.Nullable[float64] `json:"latitude"`
+		Longitude nullable.Nullable[float64] `json:"longitude"`
+		Street    string                     `json:"street"`
+	}] `json:"primaryAddress"`
+	TaxId nullable.Nullable[string] `json:"taxId"`
+}
+
 // CommercePage defines model for CommercePage.
 type CommercePage struct {
 	Data []Commerce `json:"data"`
@@ -607,8 +882,24 @@ type CommerceUser struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
+// CommerceUserName A target user's names as they were when picked; null when no user is picked.
+type CommerceUserName struct {
+	FirstName nullable.Nullable[string] `json:"firstName"`
+	LastName  nullable.Nullable[string] `json:"lastName"`
+}
+
 // CommerceUserRole What a person does at the commerce.
 type CommerceUserRole string
+
+// ConfiguredCriterion One criterion of a target resolution config.
+type ConfiguredCriterion struct {
+	CriteriaConfig map[string]interface{} `json:"criteriaConfig"`
+
+	// CriteriaType A target resolution criterion.
+	CriteriaType TargetCriterionType `json:"criteriaType"`
+	Id           openapi_types.UUID  `json:"id"`
+	Priority     int                 `json:"priority"`
+}
 
 // Contact A way to reach a commerce user.
 type Contact struct {
@@ -640,9 +931,11 @@ type CreateActivityRequest struct {
 
 	// AttributeKeysAlias Deprecated: the camelCase spelling of `attribute_keys`, accepted for older clients and stored as `attribute_keys`. Send `attribute_keys`; both spellings in one body are a `400`.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	AttributeKeysAlias *[]string         `json:"attributeKeys,omitempty"`
-	AttributeKeys      *[]string         `json:"attribute_keys,omitempty"`
-	Attributes         *[]AttributeInput `json:"attributes,omitempty"`
+	AttributeKeysAlias *[]string `json:"attributeKeys,omitempty"`
+
+	// AttributeKeys Keys of `GET /activity-config/attribute-keys` to resolve by the workspace's policies; an unknown key is a `400`.
+	AttributeKeys *[]string         `json:"attribute_keys,omitempty"`
+	Attributes    *[]AttributeInput `json:"attributes,omitempty"`
 
 	// Channel A dispatch channel.
 	Channel Channel `json:"channel"`
@@ -678,7 +971,9 @@ type CreateActivityRequest struct {
 	// TargetCriteriaAlias Deprecated: the camelCase spelling of `target_criteria`, accepted for older clients and stored as `target_criteria`. Send `target_criteria`; both spellings in one body are a `400`.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	TargetCriteriaAlias *[]TargetCriterion `json:"targetCriteria,omitempty"`
-	TargetCriteria      *[]TargetCriterion `json:"target_criteria,omitempty"`
+
+	// TargetCriteria Replace, for this activity, the criteria of the target resolution config that applies to it.
+	TargetCriteria *[]TargetCriterion `json:"target_criteria,omitempty"`
 
 	// Type `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
 	Type ActivityType `json:"type"`
@@ -689,6 +984,15 @@ type CreateActivityRequest struct {
 
 	// UserStatus A code of the user retention status catalog.
 	UserStatus *string `json:"user_status,omitempty"`
+}
+
+// CreateAttributeKeyRequest defines model for CreateAttributeKeyRequest.
+type CreateAttributeKeyRequest struct {
+	Description *string `json:"description,omitempty"`
+
+	// Key Lower snake_case, unique among the keys the workspace sees.
+	Key   string `json:"key"`
+	Label string `json:"label"`
 }
 
 // CreateCatalogEntryRequest defines model for CreateCatalogEntryRequest.
@@ -711,6 +1015,10 @@ type CreateCommerceRequest struct {
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	ExternalIdAlias *string `json:"externalId,omitempty"`
 	ExternalId      *string `json:"external_id,omitempty"`
+
+	// Id The commerce's id (an extension), so that a commerce known elsewhere, like the seed's
+	// `880e8400-…`, keeps its id; a new one is made when absent. An id already taken is a `409`.
+	Id *openapi_types.UUID `json:"id,omitempty"`
 
 	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
@@ -814,6 +1122,43 @@ type CreateDispatchConfigRequest struct {
 
 	// Settings Additional configuration for the provider.
 	Settings *Settings `json:"settings,omitempty"`
+}
+
+// CreateTargetResolutionConfigRequest A target resolution config. The camelCase spelling of each field is accepted too.
+type CreateTargetResolutionConfigRequest struct {
+	// ActivityTypeAlias Deprecated: the camelCase spelling of `activity_type`, accepted for older clients and stored as `activity_type`. Send `activity_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityTypeAlias *ActivityType `json:"activityType,omitempty"`
+
+	// ActivityType `TASK`: executed by field operators. `MESSAGE`: sent through a channel.
+	ActivityType *ActivityType `json:"activity_type,omitempty"`
+
+	// Channel A dispatch channel.
+	Channel  *Channel           `json:"channel,omitempty"`
+	Criteria *[]TargetCriterion `json:"criteria,omitempty"`
+
+	// FallbackToCommerceRepAlias Deprecated: the camelCase spelling of `fallback_to_commerce_rep`, accepted for older clients and stored as `fallback_to_commerce_rep`. Send `fallback_to_commerce_rep`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToCommerceRepAlias *bool `json:"fallbackToCommerceRep,omitempty"`
+
+	// FallbackToOwnerAlias Deprecated: the camelCase spelling of `fallback_to_owner`, accepted for older clients and stored as `fallback_to_owner`. Send `fallback_to_owner`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToOwnerAlias  *bool `json:"fallbackToOwner,omitempty"`
+	FallbackToCommerceRep *bool `json:"fallback_to_commerce_rep,omitempty"`
+	FallbackToOwner       *bool `json:"fallback_to_owner,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+	Priority      *int  `json:"priority,omitempty"`
+
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *TargetResolutionStrategy `json:"resolutionStrategy,omitempty"`
+
+	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
+	ResolutionStrategy TargetResolutionStrategy `json:"resolution_strategy"`
 }
 
 // CreateTaskResultTypeConfigRequest defines model for CreateTaskResultTypeConfigRequest.
@@ -921,7 +1266,8 @@ type DispatchProvider struct {
 	Name string `json:"name"`
 
 	// ProtocolType How activities reach the provider. `REST`: `POST {baseUrl}/activities` with the activity
-	// as JSON (the `Activity` schema), header `x-api-key` set to the `apiKey` credential and
+	// as JSON (the `Activity` schema, its `targetUser` and `resolvedAttributes` included: the
+	// `providerDispatch` callback of `POST /dispatch-configs`), header `x-api-key` set to the `apiKey` credential and
 	// `Idempotency-Key` set to the activity id; 10 s timeout; a 2xx is success, and an `id` or
 	// `externalId` in the answer becomes the activity's `externalId`. `MOCK`: answered locally
 	// with success, for development.
@@ -930,7 +1276,8 @@ type DispatchProvider struct {
 }
 
 // DispatchProviderProtocolType How activities reach the provider. `REST`: `POST {baseUrl}/activities` with the activity
-// as JSON (the `Activity` schema), header `x-api-key` set to the `apiKey` credential and
+// as JSON (the `Activity` schema, its `targetUser` and `resolvedAttributes` included: the
+// `providerDispatch` callback of `POST /dispatch-configs`), header `x-api-key` set to the `apiKey` credential and
 // `Idempotency-Key` set to the activity id; 10 s timeout; a 2xx is success, and an `id` or
 // `externalId` in the answer becomes the activity's `externalId`. `MOCK`: answered locally
 // with success, for development.
@@ -1047,6 +1394,25 @@ type LoginRequest struct {
 	Password   string `json:"password"`
 }
 
+// NullableActivityType An ActivityType, or null.
+type NullableActivityType = ActivityType
+
+// NullableChannel A Channel, or null.
+type NullableChannel = Channel
+
+// NullableLockReason Why a target user was picked: a criterion matched (`CRITERIA_MATCH`), a fallback
+// (`FALLBACK_COMMERCE_REP`, `FALLBACK_OWNER`) or a manual resolve (`MANUAL_ASSIGNMENT`);
+// null while no user is picked.
+type NullableLockReason = string
+
+// NullableResolverType A ResolverType, or null (none was given, as for a `CALLER_PROVIDED` policy or value).
+type NullableResolverType = ResolverType
+
+// NullableTargetUser A TargetUser, or null: an activity's `targetUser`, who it is for (as
+// `GET /activities/{id}/target-users` lists it), null when no target resolution applies to it.
+// In the body a provider receives it is `LOCKED`, with the contact to use.
+type NullableTargetUser = TargetUser
+
 // NullableTaskResultDetail A TaskResultDetail, or null (an IntegrationTask's `result` before any result is submitted).
 type NullableTaskResultDetail = TaskResultDetail
 
@@ -1057,6 +1423,19 @@ type PageMeta struct {
 	Total      int `json:"total"`
 	TotalPages int `json:"totalPages"`
 }
+
+// ResolveTargetUserRequest defines model for ResolveTargetUserRequest.
+type ResolveTargetUserRequest struct {
+	// CommerceUserIdAlias Deprecated: the camelCase spelling of `commerce_user_id`, accepted for older clients and stored as `commerce_user_id`. Send `commerce_user_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CommerceUserIdAlias *openapi_types.UUID `json:"commerceUserId,omitempty"`
+
+	// CommerceUserId A user of the activity's commerce.
+	CommerceUserId openapi_types.UUID `json:"commerce_user_id"`
+}
+
+// ResolverType `INTERNAL_SERVICE`: computed from the workspace's data (built-in keys only). `CLIENT_HOOK`: a signed HTTP call to the policy's `hook_url`.
+type ResolverType string
 
 // Settings Additional configuration for the provider.
 type Settings map[string]interface{}
@@ -1164,17 +1543,94 @@ type SyncCommercesResult struct {
 	Updated int                 `json:"updated"`
 }
 
-// TargetCriterion defines model for TargetCriterion.
+// TargetContact The contact the activity reaches its target user through; null when the activity needs no contact (or no user is picked).
+type TargetContact struct {
+	Id   openapi_types.UUID `json:"id"`
+	Type ContactType        `json:"type"`
+
+	// Value Example: +56912345678
+	Value string `json:"value"`
+}
+
+// TargetCriterion A way to pick a target user (see `POST /activity-config/target-resolution`).
+// `ROLE_MATCH` needs `config.role`, a `CommerceUserRole`; the `LAST_CONTACTED_*` criteria
+// take no config.
 type TargetCriterion struct {
+	// Config Example: {"role":"COMMERCE_REP"}
 	Config *map[string]interface{} `json:"config,omitempty"`
 
 	// Priority Lower is tried first.
-	Priority *int                `json:"priority,omitempty"`
-	Type     TargetCriterionType `json:"type"`
+	Priority *int `json:"priority,omitempty"`
+
+	// Type A target resolution criterion.
+	Type TargetCriterionType `json:"type"`
 }
 
-// TargetCriterionType defines model for TargetCriterion.Type.
+// TargetCriterionType A target resolution criterion.
 type TargetCriterionType string
+
+// TargetResolutionConfig How the workspace picks activities' target users. A config with a `channel` applies only to
+// activities of that channel, with an `activityType` only to activities of that type; null
+// applies to any.
+type TargetResolutionConfig struct {
+	// ActivityType An ActivityType, or null.
+	ActivityType nullable.Nullable[NullableActivityType] `json:"activityType"`
+
+	// Channel A Channel, or null.
+	Channel   nullable.Nullable[NullableChannel] `json:"channel"`
+	CreatedAt time.Time                          `json:"createdAt"`
+
+	// Criteria By priority, as they are tried.
+	Criteria              []ConfiguredCriterion `json:"criteria"`
+	FallbackToCommerceRep bool                  `json:"fallbackToCommerceRep"`
+	FallbackToOwner       bool                  `json:"fallbackToOwner"`
+	Id                    openapi_types.UUID    `json:"id"`
+	IsActive              bool                  `json:"isActive"`
+
+	// Priority Lower is tried first; unique among active configs.
+	Priority int `json:"priority"`
+
+	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
+	ResolutionStrategy TargetResolutionStrategy `json:"resolutionStrategy"`
+	UpdatedAt          time.Time                `json:"updatedAt"`
+}
+
+// TargetResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
+type TargetResolutionStrategy string
+
+// TargetUser Who an activity is for. `RESOLVED`: picked by a criterion or a fallback (`lockReason`
+// says which), at `resolvedAt`; `LOCKED`: fixed for good, assigned by hand or the user the
+// activity was dispatched to (`lockedAt`); `PENDING`: waiting for the dispatch
+// (`ON_DISPATCH`) or a manual assignment (`MANUAL`); `FAILED`: nobody could be picked
+// (`errorMessage` says why). The user's names and contact are as they were when picked.
+type TargetUser struct {
+	// CommerceUser A target user's names as they were when picked; null when no user is picked.
+	CommerceUser   nullable.Nullable[CommerceUserName]   `json:"commerceUser"`
+	CommerceUserId nullable.Nullable[openapi_types.UUID] `json:"commerceUserId"`
+
+	// Contact The contact the activity reaches its target user through; null when the activity needs no contact (or no user is picked).
+	Contact   nullable.Nullable[TargetContact] `json:"contact"`
+	CreatedAt time.Time                        `json:"createdAt"`
+
+	// ErrorMessage Why no user could be picked.
+	ErrorMessage nullable.Nullable[string] `json:"errorMessage"`
+	Id           openapi_types.UUID        `json:"id"`
+
+	// LockReason Why a target user was picked: a criterion matched (`CRITERIA_MATCH`), a fallback
+	// (`FALLBACK_COMMERCE_REP`, `FALLBACK_OWNER`) or a manual resolve (`MANUAL_ASSIGNMENT`);
+	// null while no user is picked.
+	LockReason       nullable.Nullable[NullableLockReason] `json:"lockReason"`
+	LockedAt         nullable.Nullable[time.Time]          `json:"lockedAt"`
+	ResolutionStatus TargetUserResolutionStatus            `json:"resolutionStatus"`
+
+	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
+	ResolutionStrategy TargetResolutionStrategy     `json:"resolutionStrategy"`
+	ResolvedAt         nullable.Nullable[time.Time] `json:"resolvedAt"`
+	UpdatedAt          time.Time                    `json:"updatedAt"`
+}
+
+// TargetUserResolutionStatus defines model for TargetUser.ResolutionStatus.
+type TargetUserResolutionStatus string
 
 // TaskResult The result submitted for a task activity.
 type TaskResult struct {
@@ -1350,6 +1806,88 @@ type UpdateDispatchConfigRequest struct {
 	Settings *Settings `json:"settings,omitempty"`
 }
 
+// UpdateTargetResolutionConfigRequest The fields to change. `channel: null` makes the config apply to any channel,
+// `activity_type: null` to any type. The camelCase spelling of each field is accepted too.
+type UpdateTargetResolutionConfigRequest struct {
+	// ActivityTypeAlias Deprecated: the camelCase spelling of `activity_type`, accepted for older clients and stored as `activity_type`. Send `activity_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ActivityTypeAlias nullable.Nullable[NullableActivityType] `json:"activityType,omitempty"`
+
+	// ActivityType An ActivityType, or null.
+	ActivityType nullable.Nullable[NullableActivityType] `json:"activity_type,omitempty"`
+
+	// Channel A Channel, or null.
+	Channel nullable.Nullable[NullableChannel] `json:"channel,omitempty"`
+
+	// Criteria Replaces the criteria whole.
+	Criteria *[]TargetCriterion `json:"criteria,omitempty"`
+
+	// FallbackToCommerceRepAlias Deprecated: the camelCase spelling of `fallback_to_commerce_rep`, accepted for older clients and stored as `fallback_to_commerce_rep`. Send `fallback_to_commerce_rep`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToCommerceRepAlias *bool `json:"fallbackToCommerceRep,omitempty"`
+
+	// FallbackToOwnerAlias Deprecated: the camelCase spelling of `fallback_to_owner`, accepted for older clients and stored as `fallback_to_owner`. Send `fallback_to_owner`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	FallbackToOwnerAlias  *bool `json:"fallbackToOwner,omitempty"`
+	FallbackToCommerceRep *bool `json:"fallback_to_commerce_rep,omitempty"`
+	FallbackToOwner       *bool `json:"fallback_to_owner,omitempty"`
+
+	// IsActiveAlias Deprecated: the camelCase spelling of `is_active`, accepted for older clients and stored as `is_active`. Send `is_active`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	IsActiveAlias *bool `json:"isActive,omitempty"`
+	IsActive      *bool `json:"is_active,omitempty"`
+	Priority      *int  `json:"priority,omitempty"`
+
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *TargetResolutionStrategy `json:"resolutionStrategy,omitempty"`
+
+	// ResolutionStrategy When an activity's target user is resolved (see `POST /activity-config/target-resolution`).
+	ResolutionStrategy *TargetResolutionStrategy `json:"resolution_strategy,omitempty"`
+}
+
+// UpsertAttributePolicyRequest A policy, replacing the key's policy whole. The camelCase spelling of each field
+// (`attributeKeyId`, `resolutionStrategy`, `resolverType`, `hookUrl`, `hookTimeoutMs`) is
+// accepted too; `strategy` and `resolution_strategy` are the same field (one of them is
+// required).
+type UpsertAttributePolicyRequest struct {
+	// AttributeKeyIdAlias Deprecated: the camelCase spelling of `attribute_key_id`, accepted for older clients and stored as `attribute_key_id`. Send `attribute_key_id`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	AttributeKeyIdAlias *openapi_types.UUID `json:"attributeKeyId,omitempty"`
+
+	// AttributeKeyId A key of `GET /activity-config/attribute-keys`.
+	AttributeKeyId openapi_types.UUID `json:"attribute_key_id"`
+
+	// HookTimeoutMsAlias Deprecated: the camelCase spelling of `hook_timeout_ms`, accepted for older clients and stored as `hook_timeout_ms`. Send `hook_timeout_ms`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HookTimeoutMsAlias *int `json:"hookTimeoutMs,omitempty"`
+
+	// HookUrlAlias Deprecated: the camelCase spelling of `hook_url`, accepted for older clients and stored as `hook_url`. Send `hook_url`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HookUrlAlias  *string `json:"hookUrl,omitempty"`
+	HookTimeoutMs *int    `json:"hook_timeout_ms,omitempty"`
+
+	// HookUrl Required with `CLIENT_HOOK`.
+	HookUrl *string `json:"hook_url,omitempty"`
+
+	// ResolutionStrategyAlias Deprecated: the camelCase spelling of `resolution_strategy`, accepted for older clients and stored as `resolution_strategy`. Send `resolution_strategy`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolutionStrategyAlias *AttributeStrategy `json:"resolutionStrategy,omitempty"`
+
+	// ResolutionStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
+	ResolutionStrategy *AttributeStrategy `json:"resolution_strategy,omitempty"`
+
+	// ResolverTypeAlias Deprecated: the camelCase spelling of `resolver_type`, accepted for older clients and stored as `resolver_type`. Send `resolver_type`; both spellings in one body are a `400`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ResolverTypeAlias *ResolverType `json:"resolverType,omitempty"`
+
+	// ResolverType `INTERNAL_SERVICE`: computed from the workspace's data (built-in keys only). `CLIENT_HOOK`: a signed HTTP call to the policy's `hook_url`.
+	ResolverType *ResolverType `json:"resolver_type,omitempty"`
+
+	// Strategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
+	Strategy *AttributeStrategy `json:"strategy,omitempty"`
+}
+
 // UserApiKey defines model for UserApiKey.
 type UserApiKey struct {
 	CreatedAt   time.Time                    `json:"createdAt"`
@@ -1497,6 +2035,13 @@ type GetActivityParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// ListActivityAttributesParams defines parameters for ListActivityAttributes.
+type ListActivityAttributesParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
 // CancelActivityParams defines parameters for CancelActivity.
 type CancelActivityParams struct {
 	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
@@ -1511,8 +2056,106 @@ type ListActivityDispatchAttemptsParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// RetryActivityResolutionParams defines parameters for RetryActivityResolution.
+type RetryActivityResolutionParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
 // ListActivityStatusEventsParams defines parameters for ListActivityStatusEvents.
 type ListActivityStatusEventsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListActivityTargetUsersParams defines parameters for ListActivityTargetUsers.
+type ListActivityTargetUsersParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ResolveActivityTargetUserParams defines parameters for ResolveActivityTargetUser.
+type ResolveActivityTargetUserParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListAttributeKeysParams defines parameters for ListAttributeKeys.
+type ListAttributeKeysParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateAttributeKeyParams defines parameters for CreateAttributeKey.
+type CreateAttributeKeyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// DeleteAttributeKeyParams defines parameters for DeleteAttributeKey.
+type DeleteAttributeKeyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListAttributePoliciesParams defines parameters for ListAttributePolicies.
+type ListAttributePoliciesParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// UpsertAttributePolicyParams defines parameters for UpsertAttributePolicy.
+type UpsertAttributePolicyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// DeleteAttributePolicyParams defines parameters for DeleteAttributePolicy.
+type DeleteAttributePolicyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// RotateAttributeHookSecretParams defines parameters for RotateAttributeHookSecret.
+type RotateAttributeHookSecretParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListTargetResolutionConfigsParams defines parameters for ListTargetResolutionConfigs.
+type ListTargetResolutionConfigsParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateTargetResolutionConfigParams defines parameters for CreateTargetResolutionConfig.
+type CreateTargetResolutionConfigParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// DeleteTargetResolutionConfigParams defines parameters for DeleteTargetResolutionConfig.
+type DeleteTargetResolutionConfigParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// UpdateTargetResolutionConfigParams defines parameters for UpdateTargetResolutionConfig.
+type UpdateTargetResolutionConfigParams struct {
 	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
 	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
@@ -1827,8 +2470,44 @@ type CreateUserRetentionStatusParams struct {
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
 }
 
+// AttributeHookParams defines parameters for AttributeHook.
+type AttributeHookParams struct {
+	// WebhookId Unique per call.
+	WebhookId string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated `v1,<base64>` signatures.
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// ProviderDispatchParams defines parameters for ProviderDispatch.
+type ProviderDispatchParams struct {
+	// XApiKey The config's `apiKey` credential.
+	XApiKey string `json:"x-api-key"`
+
+	// IdempotencyKey The activity id.
+	IdempotencyKey openapi_types.UUID `json:"Idempotency-Key"`
+}
+
 // CreateActivityJSONRequestBody defines body for CreateActivity for application/json ContentType.
 type CreateActivityJSONRequestBody = CreateActivityRequest
+
+// ResolveActivityTargetUserJSONRequestBody defines body for ResolveActivityTargetUser for application/json ContentType.
+type ResolveActivityTargetUserJSONRequestBody = ResolveTargetUserRequest
+
+// CreateAttributeKeyJSONRequestBody defines body for CreateAttributeKey for application/json ContentType.
+type CreateAttributeKeyJSONRequestBody = CreateAttributeKeyRequest
+
+// UpsertAttributePolicyJSONRequestBody defines body for UpsertAttributePolicy for application/json ContentType.
+type UpsertAttributePolicyJSONRequestBody = UpsertAttributePolicyRequest
+
+// CreateTargetResolutionConfigJSONRequestBody defines body for CreateTargetResolutionConfig for application/json ContentType.
+type CreateTargetResolutionConfigJSONRequestBody = CreateTargetResolutionConfigRequest
+
+// UpdateTargetResolutionConfigJSONRequestBody defines body for UpdateTargetResolutionConfig for application/json ContentType.
+type UpdateTargetResolutionConfigJSONRequestBody = UpdateTargetResolutionConfigRequest
 
 // CreateActivityReasonJSONRequestBody defines body for CreateActivityReason for application/json ContentType.
 type CreateActivityReasonJSONRequestBody = CreateCatalogEntryRequest
@@ -1877,6 +2556,152 @@ type CreateTaskResultTypeConfigJSONRequestBody = CreateTaskResultTypeConfigReque
 
 // CreateUserRetentionStatusJSONRequestBody defines body for CreateUserRetentionStatus for application/json ContentType.
 type CreateUserRetentionStatusJSONRequestBody = CreateCatalogEntryRequest
+
+// AttributeHookJSONRequestBody defines body for AttributeHook for application/json ContentType.
+type AttributeHookJSONRequestBody = AttributeHookRequest
+
+// ProviderDispatchJSONRequestBody defines body for ProviderDispatch for application/json ContentType.
+type ProviderDispatchJSONRequestBody = Activity
+
+// AsActivityAttributeValue0 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue0
+func (t ActivityAttribute_Value) AsActivityAttributeValue0() (ActivityAttributeValue0, error) {
+	var body ActivityAttributeValue0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue0 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue0
+func (t *ActivityAttribute_Value) FromActivityAttributeValue0(v ActivityAttributeValue0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue0 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue0
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue0(v ActivityAttributeValue0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue1 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue1
+func (t ActivityAttribute_Value) AsActivityAttributeValue1() (ActivityAttributeValue1, error) {
+	var body ActivityAttributeValue1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue1 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue1
+func (t *ActivityAttribute_Value) FromActivityAttributeValue1(v ActivityAttributeValue1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue1 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue1
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue1(v ActivityAttributeValue1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue2 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue2
+func (t ActivityAttribute_Value) AsActivityAttributeValue2() (ActivityAttributeValue2, error) {
+	var body ActivityAttributeValue2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue2 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue2
+func (t *ActivityAttribute_Value) FromActivityAttributeValue2(v ActivityAttributeValue2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue2 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue2
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue2(v ActivityAttributeValue2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue3 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue3
+func (t ActivityAttribute_Value) AsActivityAttributeValue3() (ActivityAttributeValue3, error) {
+	var body ActivityAttributeValue3
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue3 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue3
+func (t *ActivityAttribute_Value) FromActivityAttributeValue3(v ActivityAttributeValue3) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue3 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue3
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue3(v ActivityAttributeValue3) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsActivityAttributeValue4 returns the union data inside the ActivityAttribute_Value as a ActivityAttributeValue4
+func (t ActivityAttribute_Value) AsActivityAttributeValue4() (ActivityAttributeValue4, error) {
+	var body ActivityAttributeValue4
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromActivityAttributeValue4 overwrites any union data inside the ActivityAttribute_Value as the provided ActivityAttributeValue4
+func (t *ActivityAttribute_Value) FromActivityAttributeValue4(v ActivityAttributeValue4) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeActivityAttributeValue4 performs a merge with any union data inside the ActivityAttribute_Value, using the provided ActivityAttributeValue4
+func (t *ActivityAttribute_Value) MergeActivityAttributeValue4(v ActivityAttributeValue4) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ActivityAttribute_Value) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ActivityAttribute_Value) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1965,8 +2790,18 @@ type ClientInterface interface {
 	// `scheduled_at` through the workspace's active dispatch config for its channel.
 	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
 	// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
-	// a `user_status` that is not an active code of the user retention status catalog, or a
-	// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
+	// a `user_status` that is not an active code of the user retention status catalog, a
+	// `reason` without a letter or a digit (it has no code), an `attribute_keys` entry or
+	// `attributes[].key` that names no key of `GET /activity-config/attribute-keys`, a key
+	// twice in `attributes`, or a `ROLE_MATCH` criterion without a valid `config.role`, is a
+	// `400`. Requires `CREATE_ACTIVITY`.
+	//
+	// The activity is resolved as it is created (see the Resolution section above): its
+	// `ON_CREATION` target user and `UPFRONT` attributes now (`CLIENT_HOOK` calls included:
+	// the request waits for them), the others later. When one of those fails the `201`
+	// answers it `UNRESOLVED`, with a `RESOLUTION_FAILED` status event naming what failed, and
+	// nothing is dispatched until a retry succeeds. A hook may be called again for a request
+	// that turns out to be a `409`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1979,8 +2814,18 @@ type ClientInterface interface {
 	// `scheduled_at` through the workspace's active dispatch config for its channel.
 	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
 	// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
-	// a `user_status` that is not an active code of the user retention status catalog, or a
-	// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
+	// a `user_status` that is not an active code of the user retention status catalog, a
+	// `reason` without a letter or a digit (it has no code), an `attribute_keys` entry or
+	// `attributes[].key` that names no key of `GET /activity-config/attribute-keys`, a key
+	// twice in `attributes`, or a `ROLE_MATCH` criterion without a valid `config.role`, is a
+	// `400`. Requires `CREATE_ACTIVITY`.
+	//
+	// The activity is resolved as it is created (see the Resolution section above): its
+	// `ON_CREATION` target user and `UPFRONT` attributes now (`CLIENT_HOOK` calls included:
+	// the request waits for them), the others later. When one of those fails the `201`
+	// answers it `UNRESOLVED`, with a `RESOLUTION_FAILED` status event naming what failed, and
+	// nothing is dispatched until a retry succeeds. A hook may be called again for a request
+	// that turns out to be a `409`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1993,6 +2838,15 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /activities/{id} (the `GetActivity` operationId).
 	GetActivity(ctx context.Context, id Id, params *GetActivityParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListActivityAttributes List an activity's resolved attributes
+	//
+	// One entry per attribute key the activity named (`attribute_keys`, then the keys of
+	// `attributes` not named there), in that order, with its value and how it was resolved.
+	// `PENDING` entries wait for the dispatch (`ON_DISPATCH`). Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /activities/{id}/attributes (the `ListActivityAttributes` operationId).
+	ListActivityAttributes(ctx context.Context, id Id, params *ListActivityAttributesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CancelActivity Cancel an activity
 	//
@@ -2009,12 +2863,325 @@ type ClientInterface interface {
 	// Corresponds with GET /activities/{id}/dispatch-attempts (the `ListActivityDispatchAttempts` operationId).
 	ListActivityDispatchAttempts(ctx context.Context, id Id, params *ListActivityDispatchAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RetryActivityResolution Retry an activity's resolution
+	//
+	// Runs again every resolution of an `UNRESOLVED` activity that failed: a `FAILED` target
+	// user (with the workspace's target resolution config as it is now, or the activity's own
+	// `target_criteria`) and every `FAILED` attribute (with its key's policy as it is now). A
+	// `MANUAL` target user not yet assigned still fails. Answers `200` with the activity:
+	// - everything resolved: `READY`, with a `RESOLUTION_RETRY_SUCCESS` event, and its dispatch
+	//   is scheduled again, at `scheduledAt`, or at once if that has passed;
+	// - otherwise it stays `UNRESOLVED`, with a `RESOLUTION_RETRY_FAILED` event naming what
+	//   still fails.
+	//
+	// Any other status is a `400` "Activity is not in UNRESOLVED status". Another workspace's
+	// activity is a `404`; a `409` if the activity changed, again and again, while it was being
+	// resolved. Requires `CREATE_ACTIVITY`.
+	//
+	// Corresponds with PATCH /activities/{id}/retry-resolution (the `RetryActivityResolution` operationId).
+	RetryActivityResolution(ctx context.Context, id Id, params *RetryActivityResolutionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListActivityStatusEvents List an activity's status events
 	//
 	// The audit trail of the activity's transitions, oldest first. Requires `VIEW_ACTIVITIES`.
 	//
 	// Corresponds with GET /activities/{id}/status-events (the `ListActivityStatusEvents` operationId).
 	ListActivityStatusEvents(ctx context.Context, id Id, params *ListActivityStatusEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListActivityTargetUsers List an activity's target users
+	//
+	// Who the activity is for: one entry, or none when no target resolution config applies to
+	// it and it gave no `target_criteria`. An activity whose resolution failed has its entry
+	// `FAILED` (or `PENDING`, a `MANUAL` one not yet assigned). Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /activities/{id}/target-users (the `ListActivityTargetUsers` operationId).
+	ListActivityTargetUsers(ctx context.Context, id Id, params *ListActivityTargetUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResolveActivityTargetUserWithBody Assign a target user by hand
+	//
+	// Makes a commerce user the activity's target user: `LOCKED`, `lockReason`
+	// `MANUAL_ASSIGNMENT`, reached through the contact its channel needs (see
+	// `POST /activity-config/target-resolution`). Only an entry that is `PENDING` or `FAILED`
+	// and not locked, of a `READY` or `UNRESOLVED` activity, can be assigned (`400`
+	// otherwise); `commerce_user_id` must be an active user of the activity's commerce,
+	// reachable on its channel (`400` otherwise, also for another commerce's or workspace's
+	// user). The activity's status does not change: an `UNRESOLVED` one goes back to `READY`
+	// with `PATCH /activities/{id}/retry-resolution`. An activity or entry the workspace does
+	// not have is a `404`. Requires `CREATE_ACTIVITY`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /activities/{id}/target-users/{targetUserId}/resolve (the `ResolveActivityTargetUser` operationId).
+	ResolveActivityTargetUserWithBody(ctx context.Context, id Id, targetUserId openapi_types.UUID, params *ResolveActivityTargetUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResolveActivityTargetUser Assign a target user by hand
+	//
+	// Makes a commerce user the activity's target user: `LOCKED`, `lockReason`
+	// `MANUAL_ASSIGNMENT`, reached through the contact its channel needs (see
+	// `POST /activity-config/target-resolution`). Only an entry that is `PENDING` or `FAILED`
+	// and not locked, of a `READY` or `UNRESOLVED` activity, can be assigned (`400`
+	// otherwise); `commerce_user_id` must be an active user of the activity's commerce,
+	// reachable on its channel (`400` otherwise, also for another commerce's or workspace's
+	// user). The activity's status does not change: an `UNRESOLVED` one goes back to `READY`
+	// with `PATCH /activities/{id}/retry-resolution`. An activity or entry the workspace does
+	// not have is a `404`. Requires `CREATE_ACTIVITY`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /activities/{id}/target-users/{targetUserId}/resolve (the `ResolveActivityTargetUser` operationId).
+	ResolveActivityTargetUser(ctx context.Context, id Id, targetUserId openapi_types.UUID, params *ResolveActivityTargetUserParams, body ResolveActivityTargetUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAttributeKeys List attribute keys
+	//
+	// The attribute keys an activity's `attribute_keys` and `attributes` may name: the built-in
+	// ones every workspace has, bootstrapped when the server starts (`commerce_info`,
+	// `a77e8400-e29b-41d4-a716-446655440001`; `promotions`, `a77e8400-e29b-41d4-a716-446655440002`),
+	// and the workspace's own (an extension). By key. Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /activity-config/attribute-keys (the `ListAttributeKeys` operationId).
+	ListAttributeKeys(ctx context.Context, params *ListAttributeKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAttributeKeyWithBody Create an attribute key
+	//
+	// Adds a key of the workspace's own (an extension: the documented catalog is global). Its
+	// values come from the caller (`CALLER_PROVIDED`, the default of a key without a policy) or
+	// from a `CLIENT_HOOK`; only the built-in keys have an `INTERNAL_SERVICE` resolver. A key
+	// the workspace already sees, its own or built in, is a `409`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /activity-config/attribute-keys (the `CreateAttributeKey` operationId).
+	CreateAttributeKeyWithBody(ctx context.Context, params *CreateAttributeKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAttributeKey Create an attribute key
+	//
+	// Adds a key of the workspace's own (an extension: the documented catalog is global). Its
+	// values come from the caller (`CALLER_PROVIDED`, the default of a key without a policy) or
+	// from a `CLIENT_HOOK`; only the built-in keys have an `INTERNAL_SERVICE` resolver. A key
+	// the workspace already sees, its own or built in, is a `409`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /activity-config/attribute-keys (the `CreateAttributeKey` operationId).
+	CreateAttributeKey(ctx context.Context, params *CreateAttributeKeyParams, body CreateAttributeKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteAttributeKey Delete an attribute key
+	//
+	// Removes one of the workspace's own keys, with its policy (an extension). Activities that
+	// resolved it keep what they resolved; new ones naming it are a `400`. A built-in key is a
+	// `400`; another workspace's key is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Corresponds with DELETE /activity-config/attribute-keys/{id} (the `DeleteAttributeKey` operationId).
+	DeleteAttributeKey(ctx context.Context, id Id, params *DeleteAttributeKeyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAttributePolicies List attribute policies
+	//
+	// The workspace's attribute policies, by key. A key without one resolves by its default: a
+	// built-in key `UPFRONT` with `INTERNAL_SERVICE`, a workspace's own key `CALLER_PROVIDED`.
+	// Hook secrets are never shown here. Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /activity-config/attribute-policies (the `ListAttributePolicies` operationId).
+	ListAttributePolicies(ctx context.Context, params *ListAttributePoliciesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpsertAttributePolicyWithBody Create or update an attribute policy
+	//
+	// Sets how the workspace resolves one attribute key: an upsert keyed by the key, answered
+	// `200` with the policy, created or replaced whole. Both documented body forms are accepted:
+	// `{attributeKeyId, strategy, resolverType}` and `{attribute_key_id, resolution_strategy,
+	// resolver_type}` (sending `strategy` and `resolution_strategy` with different values is a
+	// `400`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// | `strategy` | When the value is resolved |
+	// |---|---|
+	// | `UPFRONT` | in the create request; a failure makes the activity `UNRESOLVED` (its `201` says so) |
+	// | `ON_DISPATCH` | in the dispatch job, before the provider call; a failure makes it `UNRESOLVED` (not `FAILED`) |
+	// | `CALLER_PROVIDED` | from the create request's `attributes[]` entry of the key: its `value`, else its `fallback` (`FALLBACK`), else `FAILED` |
+	//
+	// `resolver_type` is required for `UPFRONT` and `ON_DISPATCH` (it is kept, but not used, for
+	// `CALLER_PROVIDED`). `INTERNAL_SERVICE` computes a built-in key from the workspace's own
+	// data: `commerce_info` is the commerce's id, name, external id, tax id, metadata and primary
+	// address (the `CommerceInfo` schema); `promotions` is the `promotions` entry of the
+	// commerce's metadata (any JSON; a commerce without one fails). On any other key it is a
+	// `400`. `CLIENT_HOOK` calls `hook_url` (required) as the `attributeHook` callback
+	// documents, through the same guard as every call to a user-given URL, within
+	// `hook_timeout_ms`. A resolver that fails falls back to the `fallback` of the key's
+	// `attributes[]` entry when the request gave one (`FALLBACK`, with `errorMessage` saying why).
+	//
+	// Hook calls are signed with Standard Webhooks headers by a secret of the policy's own: the
+	// answer that makes a policy `CLIENT_HOOK` for the first time carries it in `hookSecret`
+	// (`whsec_…`), the only time it is shown; `POST …/{id}/rotate-hook-secret` replaces it.
+	// A key the workspace does not see is a `404`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /activity-config/attribute-policies (the `UpsertAttributePolicy` operationId).
+	UpsertAttributePolicyWithBody(ctx context.Context, params *UpsertAttributePolicyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpsertAttributePolicy Create or update an attribute policy
+	//
+	// Sets how the workspace resolves one attribute key: an upsert keyed by the key, answered
+	// `200` with the policy, created or replaced whole. Both documented body forms are accepted:
+	// `{attributeKeyId, strategy, resolverType}` and `{attribute_key_id, resolution_strategy,
+	// resolver_type}` (sending `strategy` and `resolution_strategy` with different values is a
+	// `400`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// | `strategy` | When the value is resolved |
+	// |---|---|
+	// | `UPFRONT` | in the create request; a failure makes the activity `UNRESOLVED` (its `201` says so) |
+	// | `ON_DISPATCH` | in the dispatch job, before the provider call; a failure makes it `UNRESOLVED` (not `FAILED`) |
+	// | `CALLER_PROVIDED` | from the create request's `attributes[]` entry of the key: its `value`, else its `fallback` (`FALLBACK`), else `FAILED` |
+	//
+	// `resolver_type` is required for `UPFRONT` and `ON_DISPATCH` (it is kept, but not used, for
+	// `CALLER_PROVIDED`). `INTERNAL_SERVICE` computes a built-in key from the workspace's own
+	// data: `commerce_info` is the commerce's id, name, external id, tax id, metadata and primary
+	// address (the `CommerceInfo` schema); `promotions` is the `promotions` entry of the
+	// commerce's metadata (any JSON; a commerce without one fails). On any other key it is a
+	// `400`. `CLIENT_HOOK` calls `hook_url` (required) as the `attributeHook` callback
+	// documents, through the same guard as every call to a user-given URL, within
+	// `hook_timeout_ms`. A resolver that fails falls back to the `fallback` of the key's
+	// `attributes[]` entry when the request gave one (`FALLBACK`, with `errorMessage` saying why).
+	//
+	// Hook calls are signed with Standard Webhooks headers by a secret of the policy's own: the
+	// answer that makes a policy `CLIENT_HOOK` for the first time carries it in `hookSecret`
+	// (`whsec_…`), the only time it is shown; `POST …/{id}/rotate-hook-secret` replaces it.
+	// A key the workspace does not see is a `404`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /activity-config/attribute-policies (the `UpsertAttributePolicy` operationId).
+	UpsertAttributePolicy(ctx context.Context, params *UpsertAttributePolicyParams, body UpsertAttributePolicyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteAttributePolicy Delete an attribute policy
+	//
+	// Removes a policy (an extension): its key resolves by its default again. Another
+	// workspace's policy is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Corresponds with DELETE /activity-config/attribute-policies/{id} (the `DeleteAttributePolicy` operationId).
+	DeleteAttributePolicy(ctx context.Context, id Id, params *DeleteAttributePolicyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateAttributeHookSecret Rotate a policy's hook secret
+	//
+	// Gives the policy a new hook signing secret, shown once in `hookSecret` (an extension). The
+	// previous one keeps signing, next to the new one, for 24 hours, so the receiver can switch
+	// without refusing a call. A policy that was never `CLIENT_HOOK` has no secret (`400`);
+	// another workspace's policy is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Corresponds with POST /activity-config/attribute-policies/{id}/rotate-hook-secret (the `RotateAttributeHookSecret` operationId).
+	RotateAttributeHookSecret(ctx context.Context, id Id, params *RotateAttributeHookSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListTargetResolutionConfigs List target resolution configs
+	//
+	// The workspace's target resolution configs, by priority (inactive ones too). Requires `VIEW_ACTIVITIES`.
+	//
+	// Corresponds with GET /activity-config/target-resolution (the `ListTargetResolutionConfigs` operationId).
+	ListTargetResolutionConfigs(ctx context.Context, params *ListTargetResolutionConfigsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTargetResolutionConfigWithBody Create a target resolution config
+	//
+	// Says how activities find the commerce user they are for (their target user). The config
+	// that applies to an activity is the workspace's first active one, by `priority` (lower
+	// first), whose `channel` and `activity_type` (extensions; absent = any) match it. An
+	// activity with no config applying and no `target_criteria` of its own has no target user.
+	// Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// `resolution_strategy`: `ON_CREATION` resolves in the create request (a failure makes the
+	// activity `UNRESOLVED`, with a `RESOLUTION_FAILED` event); `ON_DISPATCH` in the dispatch
+	// job, before the provider call (a failure makes it `UNRESOLVED`, not `FAILED`); `MANUAL`
+	// waits for `PATCH /activities/{id}/target-users/{targetUserId}/resolve` (an activity
+	// still unassigned when it falls due becomes `UNRESOLVED`).
+	//
+	// `criteria` are tried by `priority`, lower first (ties in the order given); an activity's
+	// own `target_criteria` replace them for that activity. `ROLE_MATCH` `{"role": …}` picks the
+	// commerce's oldest active user with that role; `LAST_CONTACTED_ALL_CHANNELS` picks the user
+	// the commerce's most recently dispatched activity went to, and
+	// `LAST_CONTACTED_SAME_CHANNEL` the one its most recent on the activity's channel went to
+	// (if that user is no longer active or reachable, the criterion does not match). When none
+	// matches, the fallbacks are tried: a `COMMERCE_REP` of the commerce
+	// (`fallback_to_commerce_rep`), then an `OWNER` (`fallback_to_owner`), both on by default.
+	//
+	// A user is picked only if reachable on the activity's channel. A `MESSAGE` needs an active
+	// contact: on `WHATSAPP` a `WHATSAPP` contact, else a `PHONE`; on `SMS` a `PHONE`, else a
+	// `WHATSAPP`; on `EMAIL` an `EMAIL`; on `PUSH` an `OTHER` contact (a device token or app
+	// user id); the primary contact of a type first. `TASK`s, and `SALESMAN` and `CALLCENTER`
+	// messages, need none.
+	//
+	// A second active config with the same `priority` is a `409`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /activity-config/target-resolution (the `CreateTargetResolutionConfig` operationId).
+	CreateTargetResolutionConfigWithBody(ctx context.Context, params *CreateTargetResolutionConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTargetResolutionConfig Create a target resolution config
+	//
+	// Says how activities find the commerce user they are for (their target user). The config
+	// that applies to an activity is the workspace's first active one, by `priority` (lower
+	// first), whose `channel` and `activity_type` (extensions; absent = any) match it. An
+	// activity with no config applying and no `target_criteria` of its own has no target user.
+	// Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// `resolution_strategy`: `ON_CREATION` resolves in the create request (a failure makes the
+	// activity `UNRESOLVED`, with a `RESOLUTION_FAILED` event); `ON_DISPATCH` in the dispatch
+	// job, before the provider call (a failure makes it `UNRESOLVED`, not `FAILED`); `MANUAL`
+	// waits for `PATCH /activities/{id}/target-users/{targetUserId}/resolve` (an activity
+	// still unassigned when it falls due becomes `UNRESOLVED`).
+	//
+	// `criteria` are tried by `priority`, lower first (ties in the order given); an activity's
+	// own `target_criteria` replace them for that activity. `ROLE_MATCH` `{"role": …}` picks the
+	// commerce's oldest active user with that role; `LAST_CONTACTED_ALL_CHANNELS` picks the user
+	// the commerce's most recently dispatched activity went to, and
+	// `LAST_CONTACTED_SAME_CHANNEL` the one its most recent on the activity's channel went to
+	// (if that user is no longer active or reachable, the criterion does not match). When none
+	// matches, the fallbacks are tried: a `COMMERCE_REP` of the commerce
+	// (`fallback_to_commerce_rep`), then an `OWNER` (`fallback_to_owner`), both on by default.
+	//
+	// A user is picked only if reachable on the activity's channel. A `MESSAGE` needs an active
+	// contact: on `WHATSAPP` a `WHATSAPP` contact, else a `PHONE`; on `SMS` a `PHONE`, else a
+	// `WHATSAPP`; on `EMAIL` an `EMAIL`; on `PUSH` an `OTHER` contact (a device token or app
+	// user id); the primary contact of a type first. `TASK`s, and `SALESMAN` and `CALLCENTER`
+	// messages, need none.
+	//
+	// A second active config with the same `priority` is a `409`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /activity-config/target-resolution (the `CreateTargetResolutionConfig` operationId).
+	CreateTargetResolutionConfig(ctx context.Context, params *CreateTargetResolutionConfigParams, body CreateTargetResolutionConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteTargetResolutionConfig Delete a target resolution config
+	//
+	// Removes the config (to keep it but stop using it, set `is_active` to `false`). Activities
+	// it resolved keep their target users. Another workspace's config is a `404`.
+	// Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Corresponds with DELETE /activity-config/target-resolution/{id} (the `DeleteTargetResolutionConfig` operationId).
+	DeleteTargetResolutionConfig(ctx context.Context, id Id, params *DeleteTargetResolutionConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateTargetResolutionConfigWithBody Update a target resolution config
+	//
+	// Changes the fields given and keeps the others; `criteria` replaces the list whole, and
+	// `channel` or `activity_type` `null` makes the config apply to any. Activities resolved
+	// already keep their target users; resolutions that run later (on dispatch, on retry) use
+	// the config as it is then. An active config on a priority another active config has is a
+	// `409`; another workspace's config is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /activity-config/target-resolution/{id} (the `UpdateTargetResolutionConfig` operationId).
+	UpdateTargetResolutionConfigWithBody(ctx context.Context, id Id, params *UpdateTargetResolutionConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateTargetResolutionConfig Update a target resolution config
+	//
+	// Changes the fields given and keeps the others; `criteria` replaces the list whole, and
+	// `channel` or `activity_type` `null` makes the config apply to any. Activities resolved
+	// already keep their target users; resolutions that run later (on dispatch, on retry) use
+	// the config as it is then. An active config on a priority another active config has is a
+	// `409`; another workspace's config is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /activity-config/target-resolution/{id} (the `UpdateTargetResolutionConfig` operationId).
+	UpdateTargetResolutionConfig(ctx context.Context, id Id, params *UpdateTargetResolutionConfigParams, body UpdateTargetResolutionConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListActivityReasons List activity reasons
 	//
@@ -2169,7 +3336,8 @@ type ClientInterface interface {
 
 	// CreateCommerceWithBody Create a commerce
 	//
-	// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+	// Creates a commerce. The external id is unique in the workspace (`409`); so is an `id` given
+	// (an extension). Requires `MANAGE_COMMERCES`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2178,7 +3346,8 @@ type ClientInterface interface {
 
 	// CreateCommerce Create a commerce
 	//
-	// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+	// Creates a commerce. The external id is unique in the workspace (`409`); so is an `id` given
+	// (an extension). Requires `MANAGE_COMMERCES`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2645,8 +3814,18 @@ func (c *Client) ListActivities(ctx context.Context, params *ListActivitiesParam
 // `scheduled_at` through the workspace's active dispatch config for its channel.
 // `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
 // both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
-// a `user_status` that is not an active code of the user retention status catalog, or a
-// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
+// a `user_status` that is not an active code of the user retention status catalog, a
+// `reason` without a letter or a digit (it has no code), an `attribute_keys` entry or
+// `attributes[].key` that names no key of `GET /activity-config/attribute-keys`, a key
+// twice in `attributes`, or a `ROLE_MATCH` criterion without a valid `config.role`, is a
+// `400`. Requires `CREATE_ACTIVITY`.
+//
+// The activity is resolved as it is created (see the Resolution section above): its
+// `ON_CREATION` target user and `UPFRONT` attributes now (`CLIENT_HOOK` calls included:
+// the request waits for them), the others later. When one of those fails the `201`
+// answers it `UNRESOLVED`, with a `RESOLUTION_FAILED` status event naming what failed, and
+// nothing is dispatched until a retry succeeds. A hook may be called again for a request
+// that turns out to be a `409`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2669,8 +3848,18 @@ func (c *Client) CreateActivityWithBody(ctx context.Context, params *CreateActiv
 // `scheduled_at` through the workspace's active dispatch config for its channel.
 // `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
 // both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
-// a `user_status` that is not an active code of the user retention status catalog, or a
-// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
+// a `user_status` that is not an active code of the user retention status catalog, a
+// `reason` without a letter or a digit (it has no code), an `attribute_keys` entry or
+// `attributes[].key` that names no key of `GET /activity-config/attribute-keys`, a key
+// twice in `attributes`, or a `ROLE_MATCH` criterion without a valid `config.role`, is a
+// `400`. Requires `CREATE_ACTIVITY`.
+//
+// The activity is resolved as it is created (see the Resolution section above): its
+// `ON_CREATION` target user and `UPFRONT` attributes now (`CLIENT_HOOK` calls included:
+// the request waits for them), the others later. When one of those fails the `201`
+// answers it `UNRESOLVED`, with a `RESOLUTION_FAILED` status event naming what failed, and
+// nothing is dispatched until a retry succeeds. A hook may be called again for a request
+// that turns out to be a `409`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2694,6 +3883,25 @@ func (c *Client) CreateActivity(ctx context.Context, params *CreateActivityParam
 // Corresponds with GET /activities/{id} (the `GetActivity` operationId).
 func (c *Client) GetActivity(ctx context.Context, id Id, params *GetActivityParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetActivityRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListActivityAttributes List an activity's resolved attributes
+//
+// One entry per attribute key the activity named (`attribute_keys`, then the keys of
+// `attributes` not named there), in that order, with its value and how it was resolved.
+// `PENDING` entries wait for the dispatch (`ON_DISPATCH`). Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /activities/{id}/attributes (the `ListActivityAttributes` operationId).
+func (c *Client) ListActivityAttributes(ctx context.Context, id Id, params *ListActivityAttributesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListActivityAttributesRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2739,6 +3947,34 @@ func (c *Client) ListActivityDispatchAttempts(ctx context.Context, id Id, params
 	return c.Client.Do(req)
 }
 
+// RetryActivityResolution Retry an activity's resolution
+//
+// Runs again every resolution of an `UNRESOLVED` activity that failed: a `FAILED` target
+// user (with the workspace's target resolution config as it is now, or the activity's own
+// `target_criteria`) and every `FAILED` attribute (with its key's policy as it is now). A
+// `MANUAL` target user not yet assigned still fails. Answers `200` with the activity:
+//   - everything resolved: `READY`, with a `RESOLUTION_RETRY_SUCCESS` event, and its dispatch
+//     is scheduled again, at `scheduledAt`, or at once if that has passed;
+//   - otherwise it stays `UNRESOLVED`, with a `RESOLUTION_RETRY_FAILED` event naming what
+//     still fails.
+//
+// Any other status is a `400` "Activity is not in UNRESOLVED status". Another workspace's
+// activity is a `404`; a `409` if the activity changed, again and again, while it was being
+// resolved. Requires `CREATE_ACTIVITY`.
+//
+// Corresponds with PATCH /activities/{id}/retry-resolution (the `RetryActivityResolution` operationId).
+func (c *Client) RetryActivityResolution(ctx context.Context, id Id, params *RetryActivityResolutionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryActivityResolutionRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListActivityStatusEvents List an activity's status events
 //
 // The audit trail of the activity's transitions, oldest first. Requires `VIEW_ACTIVITIES`.
@@ -2746,6 +3982,481 @@ func (c *Client) ListActivityDispatchAttempts(ctx context.Context, id Id, params
 // Corresponds with GET /activities/{id}/status-events (the `ListActivityStatusEvents` operationId).
 func (c *Client) ListActivityStatusEvents(ctx context.Context, id Id, params *ListActivityStatusEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListActivityStatusEventsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListActivityTargetUsers List an activity's target users
+//
+// Who the activity is for: one entry, or none when no target resolution config applies to
+// it and it gave no `target_criteria`. An activity whose resolution failed has its entry
+// `FAILED` (or `PENDING`, a `MANUAL` one not yet assigned). Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /activities/{id}/target-users (the `ListActivityTargetUsers` operationId).
+func (c *Client) ListActivityTargetUsers(ctx context.Context, id Id, params *ListActivityTargetUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListActivityTargetUsersRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResolveActivityTargetUserWithBody Assign a target user by hand
+//
+// Makes a commerce user the activity's target user: `LOCKED`, `lockReason`
+// `MANUAL_ASSIGNMENT`, reached through the contact its channel needs (see
+// `POST /activity-config/target-resolution`). Only an entry that is `PENDING` or `FAILED`
+// and not locked, of a `READY` or `UNRESOLVED` activity, can be assigned (`400`
+// otherwise); `commerce_user_id` must be an active user of the activity's commerce,
+// reachable on its channel (`400` otherwise, also for another commerce's or workspace's
+// user). The activity's status does not change: an `UNRESOLVED` one goes back to `READY`
+// with `PATCH /activities/{id}/retry-resolution`. An activity or entry the workspace does
+// not have is a `404`. Requires `CREATE_ACTIVITY`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /activities/{id}/target-users/{targetUserId}/resolve (the `ResolveActivityTargetUser` operationId).
+func (c *Client) ResolveActivityTargetUserWithBody(ctx context.Context, id Id, targetUserId openapi_types.UUID, params *ResolveActivityTargetUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResolveActivityTargetUserRequestWithBody(c.Server, id, targetUserId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResolveActivityTargetUser Assign a target user by hand
+//
+// Makes a commerce user the activity's target user: `LOCKED`, `lockReason`
+// `MANUAL_ASSIGNMENT`, reached through the contact its channel needs (see
+// `POST /activity-config/target-resolution`). Only an entry that is `PENDING` or `FAILED`
+// and not locked, of a `READY` or `UNRESOLVED` activity, can be assigned (`400`
+// otherwise); `commerce_user_id` must be an active user of the activity's commerce,
+// reachable on its channel (`400` otherwise, also for another commerce's or workspace's
+// user). The activity's status does not change: an `UNRESOLVED` one goes back to `READY`
+// with `PATCH /activities/{id}/retry-resolution`. An activity or entry the workspace does
+// not have is a `404`. Requires `CREATE_ACTIVITY`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /activities/{id}/target-users/{targetUserId}/resolve (the `ResolveActivityTargetUser` operationId).
+func (c *Client) ResolveActivityTargetUser(ctx context.Context, id Id, targetUserId openapi_types.UUID, params *ResolveActivityTargetUserParams, body ResolveActivityTargetUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResolveActivityTargetUserRequest(c.Server, id, targetUserId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAttributeKeys List attribute keys
+//
+// The attribute keys an activity's `attribute_keys` and `attributes` may name: the built-in
+// ones every workspace has, bootstrapped when the server starts (`commerce_info`,
+// `a77e8400-e29b-41d4-a716-446655440001`; `promotions`, `a77e8400-e29b-41d4-a716-446655440002`),
+// and the workspace's own (an extension). By key. Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /activity-config/attribute-keys (the `ListAttributeKeys` operationId).
+func (c *Client) ListAttributeKeys(ctx context.Context, params *ListAttributeKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAttributeKeysRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAttributeKeyWithBody Create an attribute key
+//
+// Adds a key of the workspace's own (an extension: the documented catalog is global). Its
+// values come from the caller (`CALLER_PROVIDED`, the default of a key without a policy) or
+// from a `CLIENT_HOOK`; only the built-in keys have an `INTERNAL_SERVICE` resolver. A key
+// the workspace already sees, its own or built in, is a `409`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /activity-config/attribute-keys (the `CreateAttributeKey` operationId).
+func (c *Client) CreateAttributeKeyWithBody(ctx context.Context, params *CreateAttributeKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAttributeKeyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAttributeKey Create an attribute key
+//
+// Adds a key of the workspace's own (an extension: the documented catalog is global). Its
+// values come from the caller (`CALLER_PROVIDED`, the default of a key without a policy) or
+// from a `CLIENT_HOOK`; only the built-in keys have an `INTERNAL_SERVICE` resolver. A key
+// the workspace already sees, its own or built in, is a `409`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /activity-config/attribute-keys (the `CreateAttributeKey` operationId).
+func (c *Client) CreateAttributeKey(ctx context.Context, params *CreateAttributeKeyParams, body CreateAttributeKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAttributeKeyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteAttributeKey Delete an attribute key
+//
+// Removes one of the workspace's own keys, with its policy (an extension). Activities that
+// resolved it keep what they resolved; new ones naming it are a `400`. A built-in key is a
+// `400`; another workspace's key is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Corresponds with DELETE /activity-config/attribute-keys/{id} (the `DeleteAttributeKey` operationId).
+func (c *Client) DeleteAttributeKey(ctx context.Context, id Id, params *DeleteAttributeKeyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteAttributeKeyRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAttributePolicies List attribute policies
+//
+// The workspace's attribute policies, by key. A key without one resolves by its default: a
+// built-in key `UPFRONT` with `INTERNAL_SERVICE`, a workspace's own key `CALLER_PROVIDED`.
+// Hook secrets are never shown here. Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /activity-config/attribute-policies (the `ListAttributePolicies` operationId).
+func (c *Client) ListAttributePolicies(ctx context.Context, params *ListAttributePoliciesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAttributePoliciesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpsertAttributePolicyWithBody Create or update an attribute policy
+//
+// Sets how the workspace resolves one attribute key: an upsert keyed by the key, answered
+// `200` with the policy, created or replaced whole. Both documented body forms are accepted:
+// `{attributeKeyId, strategy, resolverType}` and `{attribute_key_id, resolution_strategy,
+// resolver_type}` (sending `strategy` and `resolution_strategy` with different values is a
+// `400`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// | `strategy` | When the value is resolved |
+// |---|---|
+// | `UPFRONT` | in the create request; a failure makes the activity `UNRESOLVED` (its `201` says so) |
+// | `ON_DISPATCH` | in the dispatch job, before the provider call; a failure makes it `UNRESOLVED` (not `FAILED`) |
+// | `CALLER_PROVIDED` | from the create request's `attributes[]` entry of the key: its `value`, else its `fallback` (`FALLBACK`), else `FAILED` |
+//
+// `resolver_type` is required for `UPFRONT` and `ON_DISPATCH` (it is kept, but not used, for
+// `CALLER_PROVIDED`). `INTERNAL_SERVICE` computes a built-in key from the workspace's own
+// data: `commerce_info` is the commerce's id, name, external id, tax id, metadata and primary
+// address (the `CommerceInfo` schema); `promotions` is the `promotions` entry of the
+// commerce's metadata (any JSON; a commerce without one fails). On any other key it is a
+// `400`. `CLIENT_HOOK` calls `hook_url` (required) as the `attributeHook` callback
+// documents, through the same guard as every call to a user-given URL, within
+// `hook_timeout_ms`. A resolver that fails falls back to the `fallback` of the key's
+// `attributes[]` entry when the request gave one (`FALLBACK`, with `errorMessage` saying why).
+//
+// Hook calls are signed with Standard Webhooks headers by a secret of the policy's own: the
+// answer that makes a policy `CLIENT_HOOK` for the first time carries it in `hookSecret`
+// (`whsec_…`), the only time it is shown; `POST …/{id}/rotate-hook-secret` replaces it.
+// A key the workspace does not see is a `404`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /activity-config/attribute-policies (the `UpsertAttributePolicy` operationId).
+func (c *Client) UpsertAttributePolicyWithBody(ctx context.Context, params *UpsertAttributePolicyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpsertAttributePolicyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpsertAttributePolicy Create or update an attribute policy
+//
+// Sets how the workspace resolves one attribute key: an upsert keyed by the key, answered
+// `200` with the policy, created or replaced whole. Both documented body forms are accepted:
+// `{attributeKeyId, strategy, resolverType}` and `{attribute_key_id, resolution_strategy,
+// resolver_type}` (sending `strategy` and `resolution_strategy` with different values is a
+// `400`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// | `strategy` | When the value is resolved |
+// |---|---|
+// | `UPFRONT` | in the create request; a failure makes the activity `UNRESOLVED` (its `201` says so) |
+// | `ON_DISPATCH` | in the dispatch job, before the provider call; a failure makes it `UNRESOLVED` (not `FAILED`) |
+// | `CALLER_PROVIDED` | from the create request's `attributes[]` entry of the key: its `value`, else its `fallback` (`FALLBACK`), else `FAILED` |
+//
+// `resolver_type` is required for `UPFRONT` and `ON_DISPATCH` (it is kept, but not used, for
+// `CALLER_PROVIDED`). `INTERNAL_SERVICE` computes a built-in key from the workspace's own
+// data: `commerce_info` is the commerce's id, name, external id, tax id, metadata and primary
+// address (the `CommerceInfo` schema); `promotions` is the `promotions` entry of the
+// commerce's metadata (any JSON; a commerce without one fails). On any other key it is a
+// `400`. `CLIENT_HOOK` calls `hook_url` (required) as the `attributeHook` callback
+// documents, through the same guard as every call to a user-given URL, within
+// `hook_timeout_ms`. A resolver that fails falls back to the `fallback` of the key's
+// `attributes[]` entry when the request gave one (`FALLBACK`, with `errorMessage` saying why).
+//
+// Hook calls are signed with Standard Webhooks headers by a secret of the policy's own: the
+// answer that makes a policy `CLIENT_HOOK` for the first time carries it in `hookSecret`
+// (`whsec_…`), the only time it is shown; `POST …/{id}/rotate-hook-secret` replaces it.
+// A key the workspace does not see is a `404`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /activity-config/attribute-policies (the `UpsertAttributePolicy` operationId).
+func (c *Client) UpsertAttributePolicy(ctx context.Context, params *UpsertAttributePolicyParams, body UpsertAttributePolicyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpsertAttributePolicyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteAttributePolicy Delete an attribute policy
+//
+// Removes a policy (an extension): its key resolves by its default again. Another
+// workspace's policy is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Corresponds with DELETE /activity-config/attribute-policies/{id} (the `DeleteAttributePolicy` operationId).
+func (c *Client) DeleteAttributePolicy(ctx context.Context, id Id, params *DeleteAttributePolicyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteAttributePolicyRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateAttributeHookSecret Rotate a policy's hook secret
+//
+// Gives the policy a new hook signing secret, shown once in `hookSecret` (an extension). The
+// previous one keeps signing, next to the new one, for 24 hours, so the receiver can switch
+// without refusing a call. A policy that was never `CLIENT_HOOK` has no secret (`400`);
+// another workspace's policy is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Corresponds with POST /activity-config/attribute-policies/{id}/rotate-hook-secret (the `RotateAttributeHookSecret` operationId).
+func (c *Client) RotateAttributeHookSecret(ctx context.Context, id Id, params *RotateAttributeHookSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateAttributeHookSecretRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListTargetResolutionConfigs List target resolution configs
+//
+// The workspace's target resolution configs, by priority (inactive ones too). Requires `VIEW_ACTIVITIES`.
+//
+// Corresponds with GET /activity-config/target-resolution (the `ListTargetResolutionConfigs` operationId).
+func (c *Client) ListTargetResolutionConfigs(ctx context.Context, params *ListTargetResolutionConfigsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTargetResolutionConfigsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTargetResolutionConfigWithBody Create a target resolution config
+//
+// Says how activities find the commerce user they are for (their target user). The config
+// that applies to an activity is the workspace's first active one, by `priority` (lower
+// first), whose `channel` and `activity_type` (extensions; absent = any) match it. An
+// activity with no config applying and no `target_criteria` of its own has no target user.
+// Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// `resolution_strategy`: `ON_CREATION` resolves in the create request (a failure makes the
+// activity `UNRESOLVED`, with a `RESOLUTION_FAILED` event); `ON_DISPATCH` in the dispatch
+// job, before the provider call (a failure makes it `UNRESOLVED`, not `FAILED`); `MANUAL`
+// waits for `PATCH /activities/{id}/target-users/{targetUserId}/resolve` (an activity
+// still unassigned when it falls due becomes `UNRESOLVED`).
+//
+// `criteria` are tried by `priority`, lower first (ties in the order given); an activity's
+// own `target_criteria` replace them for that activity. `ROLE_MATCH` `{"role": …}` picks the
+// commerce's oldest active user with that role; `LAST_CONTACTED_ALL_CHANNELS` picks the user
+// the commerce's most recently dispatched activity went to, and
+// `LAST_CONTACTED_SAME_CHANNEL` the one its most recent on the activity's channel went to
+// (if that user is no longer active or reachable, the criterion does not match). When none
+// matches, the fallbacks are tried: a `COMMERCE_REP` of the commerce
+// (`fallback_to_commerce_rep`), then an `OWNER` (`fallback_to_owner`), both on by default.
+//
+// A user is picked only if reachable on the activity's channel. A `MESSAGE` needs an active
+// contact: on `WHATSAPP` a `WHATSAPP` contact, else a `PHONE`; on `SMS` a `PHONE`, else a
+// `WHATSAPP`; on `EMAIL` an `EMAIL`; on `PUSH` an `OTHER` contact (a device token or app
+// user id); the primary contact of a type first. `TASK`s, and `SALESMAN` and `CALLCENTER`
+// messages, need none.
+//
+// A second active config with the same `priority` is a `409`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /activity-config/target-resolution (the `CreateTargetResolutionConfig` operationId).
+func (c *Client) CreateTargetResolutionConfigWithBody(ctx context.Context, params *CreateTargetResolutionConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTargetResolutionConfigRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTargetResolutionConfig Create a target resolution config
+//
+// Says how activities find the commerce user they are for (their target user). The config
+// that applies to an activity is the workspace's first active one, by `priority` (lower
+// first), whose `channel` and `activity_type` (extensions; absent = any) match it. An
+// activity with no config applying and no `target_criteria` of its own has no target user.
+// Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// `resolution_strategy`: `ON_CREATION` resolves in the create request (a failure makes the
+// activity `UNRESOLVED`, with a `RESOLUTION_FAILED` event); `ON_DISPATCH` in the dispatch
+// job, before the provider call (a failure makes it `UNRESOLVED`, not `FAILED`); `MANUAL`
+// waits for `PATCH /activities/{id}/target-users/{targetUserId}/resolve` (an activity
+// still unassigned when it falls due becomes `UNRESOLVED`).
+//
+// `criteria` are tried by `priority`, lower first (ties in the order given); an activity's
+// own `target_criteria` replace them for that activity. `ROLE_MATCH` `{"role": …}` picks the
+// commerce's oldest active user with that role; `LAST_CONTACTED_ALL_CHANNELS` picks the user
+// the commerce's most recently dispatched activity went to, and
+// `LAST_CONTACTED_SAME_CHANNEL` the one its most recent on the activity's channel went to
+// (if that user is no longer active or reachable, the criterion does not match). When none
+// matches, the fallbacks are tried: a `COMMERCE_REP` of the commerce
+// (`fallback_to_commerce_rep`), then an `OWNER` (`fallback_to_owner`), both on by default.
+//
+// A user is picked only if reachable on the activity's channel. A `MESSAGE` needs an active
+// contact: on `WHATSAPP` a `WHATSAPP` contact, else a `PHONE`; on `SMS` a `PHONE`, else a
+// `WHATSAPP`; on `EMAIL` an `EMAIL`; on `PUSH` an `OTHER` contact (a device token or app
+// user id); the primary contact of a type first. `TASK`s, and `SALESMAN` and `CALLCENTER`
+// messages, need none.
+//
+// A second active config with the same `priority` is a `409`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /activity-config/target-resolution (the `CreateTargetResolutionConfig` operationId).
+func (c *Client) CreateTargetResolutionConfig(ctx context.Context, params *CreateTargetResolutionConfigParams, body CreateTargetResolutionConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTargetResolutionConfigRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteTargetResolutionConfig Delete a target resolution config
+//
+// Removes the config (to keep it but stop using it, set `is_active` to `false`). Activities
+// it resolved keep their target users. Another workspace's config is a `404`.
+// Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Corresponds with DELETE /activity-config/target-resolution/{id} (the `DeleteTargetResolutionConfig` operationId).
+func (c *Client) DeleteTargetResolutionConfig(ctx context.Context, id Id, params *DeleteTargetResolutionConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteTargetResolutionConfigRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateTargetResolutionConfigWithBody Update a target resolution config
+//
+// Changes the fields given and keeps the others; `criteria` replaces the list whole, and
+// `channel` or `activity_type` `null` makes the config apply to any. Activities resolved
+// already keep their target users; resolutions that run later (on dispatch, on retry) use
+// the config as it is then. An active config on a priority another active config has is a
+// `409`; another workspace's config is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /activity-config/target-resolution/{id} (the `UpdateTargetResolutionConfig` operationId).
+func (c *Client) UpdateTargetResolutionConfigWithBody(ctx context.Context, id Id, params *UpdateTargetResolutionConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateTargetResolutionConfigRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateTargetResolutionConfig Update a target resolution config
+//
+// Changes the fields given and keeps the others; `criteria` replaces the list whole, and
+// `channel` or `activity_type` `null` makes the config apply to any. Activities resolved
+// already keep their target users; resolutions that run later (on dispatch, on retry) use
+// the config as it is then. An active config on a priority another active config has is a
+// `409`; another workspace's config is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /activity-config/target-resolution/{id} (the `UpdateTargetResolutionConfig` operationId).
+func (c *Client) UpdateTargetResolutionConfig(ctx context.Context, id Id, params *UpdateTargetResolutionConfigParams, body UpdateTargetResolutionConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateTargetResolutionConfigRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3039,7 +4750,8 @@ func (c *Client) ListCommerces(ctx context.Context, params *ListCommercesParams,
 
 // CreateCommerceWithBody Create a commerce
 //
-// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+// Creates a commerce. The external id is unique in the workspace (`409`); so is an `id` given
+// (an extension). Requires `MANAGE_COMMERCES`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3058,7 +4770,8 @@ func (c *Client) CreateCommerceWithBody(ctx context.Context, params *CreateComme
 
 // CreateCommerce Create a commerce
 //
-// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+// Creates a commerce. The external id is unique in the workspace (`409`); so is an `id` given
+// (an extension). Requires `MANAGE_COMMERCES`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4172,6 +5885,55 @@ func NewGetActivityRequest(server string, id Id, params *GetActivityParams) (*ht
 	return req, nil
 }
 
+// NewListActivityAttributesRequest constructs an http.Request for the ListActivityAttributes method
+func NewListActivityAttributesRequest(server string, id Id, params *ListActivityAttributesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activities/%s/attributes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewCancelActivityRequest constructs an http.Request for the CancelActivity method
 func NewCancelActivityRequest(server string, id Id, params *CancelActivityParams) (*http.Request, error) {
 	var err error
@@ -4270,6 +6032,55 @@ func NewListActivityDispatchAttemptsRequest(server string, id Id, params *ListAc
 	return req, nil
 }
 
+// NewRetryActivityResolutionRequest constructs an http.Request for the RetryActivityResolution method
+func NewRetryActivityResolutionRequest(server string, id Id, params *RetryActivityResolutionParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activities/%s/retry-resolution", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListActivityStatusEventsRequest constructs an http.Request for the ListActivityStatusEvents method
 func NewListActivityStatusEventsRequest(server string, id Id, params *ListActivityStatusEventsParams) (*http.Request, error) {
 	var err error
@@ -4300,6 +6111,673 @@ func NewListActivityStatusEventsRequest(server string, id Id, params *ListActivi
 	if err != nil {
 		return nil, err
 	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListActivityTargetUsersRequest constructs an http.Request for the ListActivityTargetUsers method
+func NewListActivityTargetUsersRequest(server string, id Id, params *ListActivityTargetUsersParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activities/%s/target-users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewResolveActivityTargetUserRequest calls the generic ResolveActivityTargetUser builder with application/json body
+func NewResolveActivityTargetUserRequest(server string, id Id, targetUserId openapi_types.UUID, params *ResolveActivityTargetUserParams, body ResolveActivityTargetUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewResolveActivityTargetUserRequestWithBody(server, id, targetUserId, params, "application/json", bodyReader)
+}
+
+// NewResolveActivityTargetUserRequestWithBody constructs an http.Request for the ResolveActivityTargetUser method, with any body, and a specified content type
+func NewResolveActivityTargetUserRequestWithBody(server string, id Id, targetUserId openapi_types.UUID, params *ResolveActivityTargetUserParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "targetUserId", targetUserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activities/%s/target-users/%s/resolve", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListAttributeKeysRequest constructs an http.Request for the ListAttributeKeys method
+func NewListAttributeKeysRequest(server string, params *ListAttributeKeysParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/attribute-keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateAttributeKeyRequest calls the generic CreateAttributeKey builder with application/json body
+func NewCreateAttributeKeyRequest(server string, params *CreateAttributeKeyParams, body CreateAttributeKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateAttributeKeyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateAttributeKeyRequestWithBody constructs an http.Request for the CreateAttributeKey method, with any body, and a specified content type
+func NewCreateAttributeKeyRequestWithBody(server string, params *CreateAttributeKeyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/attribute-keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteAttributeKeyRequest constructs an http.Request for the DeleteAttributeKey method
+func NewDeleteAttributeKeyRequest(server string, id Id, params *DeleteAttributeKeyParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/attribute-keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListAttributePoliciesRequest constructs an http.Request for the ListAttributePolicies method
+func NewListAttributePoliciesRequest(server string, params *ListAttributePoliciesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/attribute-policies")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewUpsertAttributePolicyRequest calls the generic UpsertAttributePolicy builder with application/json body
+func NewUpsertAttributePolicyRequest(server string, params *UpsertAttributePolicyParams, body UpsertAttributePolicyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpsertAttributePolicyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewUpsertAttributePolicyRequestWithBody constructs an http.Request for the UpsertAttributePolicy method, with any body, and a specified content type
+func NewUpsertAttributePolicyRequestWithBody(server string, params *UpsertAttributePolicyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/attribute-policies")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteAttributePolicyRequest constructs an http.Request for the DeleteAttributePolicy method
+func NewDeleteAttributePolicyRequest(server string, id Id, params *DeleteAttributePolicyParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/attribute-policies/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRotateAttributeHookSecretRequest constructs an http.Request for the RotateAttributeHookSecret method
+func NewRotateAttributeHookSecretRequest(server string, id Id, params *RotateAttributeHookSecretParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/attribute-policies/%s/rotate-hook-secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListTargetResolutionConfigsRequest constructs an http.Request for the ListTargetResolutionConfigs method
+func NewListTargetResolutionConfigsRequest(server string, params *ListTargetResolutionConfigsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/target-resolution")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateTargetResolutionConfigRequest calls the generic CreateTargetResolutionConfig builder with application/json body
+func NewCreateTargetResolutionConfigRequest(server string, params *CreateTargetResolutionConfigParams, body CreateTargetResolutionConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateTargetResolutionConfigRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateTargetResolutionConfigRequestWithBody constructs an http.Request for the CreateTargetResolutionConfig method, with any body, and a specified content type
+func NewCreateTargetResolutionConfigRequestWithBody(server string, params *CreateTargetResolutionConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/target-resolution")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteTargetResolutionConfigRequest constructs an http.Request for the DeleteTargetResolutionConfig method
+func NewDeleteTargetResolutionConfigRequest(server string, id Id, params *DeleteTargetResolutionConfigParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/target-resolution/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewUpdateTargetResolutionConfigRequest calls the generic UpdateTargetResolutionConfig builder with application/json body
+func NewUpdateTargetResolutionConfigRequest(server string, id Id, params *UpdateTargetResolutionConfigParams, body UpdateTargetResolutionConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateTargetResolutionConfigRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateTargetResolutionConfigRequestWithBody constructs an http.Request for the UpdateTargetResolutionConfig method, with any body, and a specified content type
+func NewUpdateTargetResolutionConfigRequestWithBody(server string, id Id, params *UpdateTargetResolutionConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/activity-config/target-resolution/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	if params != nil {
 
@@ -6670,8 +9148,18 @@ type ClientWithResponsesInterface interface {
 	// `scheduled_at` through the workspace's active dispatch config for its channel.
 	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
 	// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
-	// a `user_status` that is not an active code of the user retention status catalog, or a
-	// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
+	// a `user_status` that is not an active code of the user retention status catalog, a
+	// `reason` without a letter or a digit (it has no code), an `attribute_keys` entry or
+	// `attributes[].key` that names no key of `GET /activity-config/attribute-keys`, a key
+	// twice in `attributes`, or a `ROLE_MATCH` criterion without a valid `config.role`, is a
+	// `400`. Requires `CREATE_ACTIVITY`.
+	//
+	// The activity is resolved as it is created (see the Resolution section above): its
+	// `ON_CREATION` target user and `UPFRONT` attributes now (`CLIENT_HOOK` calls included:
+	// the request waits for them), the others later. When one of those fails the `201`
+	// answers it `UNRESOLVED`, with a `RESOLUTION_FAILED` status event naming what failed, and
+	// nothing is dispatched until a retry succeeds. A hook may be called again for a request
+	// that turns out to be a `409`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6684,8 +9172,18 @@ type ClientWithResponsesInterface interface {
 	// `scheduled_at` through the workspace's active dispatch config for its channel.
 	// `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
 	// both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
-	// a `user_status` that is not an active code of the user retention status catalog, or a
-	// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
+	// a `user_status` that is not an active code of the user retention status catalog, a
+	// `reason` without a letter or a digit (it has no code), an `attribute_keys` entry or
+	// `attributes[].key` that names no key of `GET /activity-config/attribute-keys`, a key
+	// twice in `attributes`, or a `ROLE_MATCH` criterion without a valid `config.role`, is a
+	// `400`. Requires `CREATE_ACTIVITY`.
+	//
+	// The activity is resolved as it is created (see the Resolution section above): its
+	// `ON_CREATION` target user and `UPFRONT` attributes now (`CLIENT_HOOK` calls included:
+	// the request waits for them), the others later. When one of those fails the `201`
+	// answers it `UNRESOLVED`, with a `RESOLUTION_FAILED` status event naming what failed, and
+	// nothing is dispatched until a retry succeeds. A hook may be called again for a request
+	// that turns out to be a `409`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6700,6 +9198,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /activities/{id} (the `GetActivity` operationId).
 	GetActivityWithResponse(ctx context.Context, id Id, params *GetActivityParams, reqEditors ...RequestEditorFn) (*GetActivityResponse, error)
+
+	// ListActivityAttributesWithResponse List an activity's resolved attributes
+	//
+	// One entry per attribute key the activity named (`attribute_keys`, then the keys of
+	// `attributes` not named there), in that order, with its value and how it was resolved.
+	// `PENDING` entries wait for the dispatch (`ON_DISPATCH`). Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /activities/{id}/attributes (the `ListActivityAttributes` operationId).
+	ListActivityAttributesWithResponse(ctx context.Context, id Id, params *ListActivityAttributesParams, reqEditors ...RequestEditorFn) (*ListActivityAttributesResponse, error)
 
 	// CancelActivityWithResponse Cancel an activity
 	//
@@ -6720,6 +9229,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /activities/{id}/dispatch-attempts (the `ListActivityDispatchAttempts` operationId).
 	ListActivityDispatchAttemptsWithResponse(ctx context.Context, id Id, params *ListActivityDispatchAttemptsParams, reqEditors ...RequestEditorFn) (*ListActivityDispatchAttemptsResponse, error)
 
+	// RetryActivityResolutionWithResponse Retry an activity's resolution
+	//
+	// Runs again every resolution of an `UNRESOLVED` activity that failed: a `FAILED` target
+	// user (with the workspace's target resolution config as it is now, or the activity's own
+	// `target_criteria`) and every `FAILED` attribute (with its key's policy as it is now). A
+	// `MANUAL` target user not yet assigned still fails. Answers `200` with the activity:
+	// - everything resolved: `READY`, with a `RESOLUTION_RETRY_SUCCESS` event, and its dispatch
+	//   is scheduled again, at `scheduledAt`, or at once if that has passed;
+	// - otherwise it stays `UNRESOLVED`, with a `RESOLUTION_RETRY_FAILED` event naming what
+	//   still fails.
+	//
+	// Any other status is a `400` "Activity is not in UNRESOLVED status". Another workspace's
+	// activity is a `404`; a `409` if the activity changed, again and again, while it was being
+	// resolved. Requires `CREATE_ACTIVITY`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /activities/{id}/retry-resolution (the `RetryActivityResolution` operationId).
+	RetryActivityResolutionWithResponse(ctx context.Context, id Id, params *RetryActivityResolutionParams, reqEditors ...RequestEditorFn) (*RetryActivityResolutionResponse, error)
+
 	// ListActivityStatusEventsWithResponse List an activity's status events
 	//
 	// The audit trail of the activity's transitions, oldest first. Requires `VIEW_ACTIVITIES`.
@@ -6728,6 +9257,317 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /activities/{id}/status-events (the `ListActivityStatusEvents` operationId).
 	ListActivityStatusEventsWithResponse(ctx context.Context, id Id, params *ListActivityStatusEventsParams, reqEditors ...RequestEditorFn) (*ListActivityStatusEventsResponse, error)
+
+	// ListActivityTargetUsersWithResponse List an activity's target users
+	//
+	// Who the activity is for: one entry, or none when no target resolution config applies to
+	// it and it gave no `target_criteria`. An activity whose resolution failed has its entry
+	// `FAILED` (or `PENDING`, a `MANUAL` one not yet assigned). Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /activities/{id}/target-users (the `ListActivityTargetUsers` operationId).
+	ListActivityTargetUsersWithResponse(ctx context.Context, id Id, params *ListActivityTargetUsersParams, reqEditors ...RequestEditorFn) (*ListActivityTargetUsersResponse, error)
+
+	// ResolveActivityTargetUserWithBodyWithResponse Assign a target user by hand
+	//
+	// Makes a commerce user the activity's target user: `LOCKED`, `lockReason`
+	// `MANUAL_ASSIGNMENT`, reached through the contact its channel needs (see
+	// `POST /activity-config/target-resolution`). Only an entry that is `PENDING` or `FAILED`
+	// and not locked, of a `READY` or `UNRESOLVED` activity, can be assigned (`400`
+	// otherwise); `commerce_user_id` must be an active user of the activity's commerce,
+	// reachable on its channel (`400` otherwise, also for another commerce's or workspace's
+	// user). The activity's status does not change: an `UNRESOLVED` one goes back to `READY`
+	// with `PATCH /activities/{id}/retry-resolution`. An activity or entry the workspace does
+	// not have is a `404`. Requires `CREATE_ACTIVITY`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /activities/{id}/target-users/{targetUserId}/resolve (the `ResolveActivityTargetUser` operationId).
+	ResolveActivityTargetUserWithBodyWithResponse(ctx context.Context, id Id, targetUserId openapi_types.UUID, params *ResolveActivityTargetUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResolveActivityTargetUserResponse, error)
+
+	// ResolveActivityTargetUserWithResponse Assign a target user by hand
+	//
+	// Makes a commerce user the activity's target user: `LOCKED`, `lockReason`
+	// `MANUAL_ASSIGNMENT`, reached through the contact its channel needs (see
+	// `POST /activity-config/target-resolution`). Only an entry that is `PENDING` or `FAILED`
+	// and not locked, of a `READY` or `UNRESOLVED` activity, can be assigned (`400`
+	// otherwise); `commerce_user_id` must be an active user of the activity's commerce,
+	// reachable on its channel (`400` otherwise, also for another commerce's or workspace's
+	// user). The activity's status does not change: an `UNRESOLVED` one goes back to `READY`
+	// with `PATCH /activities/{id}/retry-resolution`. An activity or entry the workspace does
+	// not have is a `404`. Requires `CREATE_ACTIVITY`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /activities/{id}/target-users/{targetUserId}/resolve (the `ResolveActivityTargetUser` operationId).
+	ResolveActivityTargetUserWithResponse(ctx context.Context, id Id, targetUserId openapi_types.UUID, params *ResolveActivityTargetUserParams, body ResolveActivityTargetUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ResolveActivityTargetUserResponse, error)
+
+	// ListAttributeKeysWithResponse List attribute keys
+	//
+	// The attribute keys an activity's `attribute_keys` and `attributes` may name: the built-in
+	// ones every workspace has, bootstrapped when the server starts (`commerce_info`,
+	// `a77e8400-e29b-41d4-a716-446655440001`; `promotions`, `a77e8400-e29b-41d4-a716-446655440002`),
+	// and the workspace's own (an extension). By key. Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /activity-config/attribute-keys (the `ListAttributeKeys` operationId).
+	ListAttributeKeysWithResponse(ctx context.Context, params *ListAttributeKeysParams, reqEditors ...RequestEditorFn) (*ListAttributeKeysResponse, error)
+
+	// CreateAttributeKeyWithBodyWithResponse Create an attribute key
+	//
+	// Adds a key of the workspace's own (an extension: the documented catalog is global). Its
+	// values come from the caller (`CALLER_PROVIDED`, the default of a key without a policy) or
+	// from a `CLIENT_HOOK`; only the built-in keys have an `INTERNAL_SERVICE` resolver. A key
+	// the workspace already sees, its own or built in, is a `409`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activity-config/attribute-keys (the `CreateAttributeKey` operationId).
+	CreateAttributeKeyWithBodyWithResponse(ctx context.Context, params *CreateAttributeKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAttributeKeyResponse, error)
+
+	// CreateAttributeKeyWithResponse Create an attribute key
+	//
+	// Adds a key of the workspace's own (an extension: the documented catalog is global). Its
+	// values come from the caller (`CALLER_PROVIDED`, the default of a key without a policy) or
+	// from a `CLIENT_HOOK`; only the built-in keys have an `INTERNAL_SERVICE` resolver. A key
+	// the workspace already sees, its own or built in, is a `409`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activity-config/attribute-keys (the `CreateAttributeKey` operationId).
+	CreateAttributeKeyWithResponse(ctx context.Context, params *CreateAttributeKeyParams, body CreateAttributeKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAttributeKeyResponse, error)
+
+	// DeleteAttributeKeyWithResponse Delete an attribute key
+	//
+	// Removes one of the workspace's own keys, with its policy (an extension). Activities that
+	// resolved it keep what they resolved; new ones naming it are a `400`. A built-in key is a
+	// `400`; another workspace's key is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /activity-config/attribute-keys/{id} (the `DeleteAttributeKey` operationId).
+	DeleteAttributeKeyWithResponse(ctx context.Context, id Id, params *DeleteAttributeKeyParams, reqEditors ...RequestEditorFn) (*DeleteAttributeKeyResponse, error)
+
+	// ListAttributePoliciesWithResponse List attribute policies
+	//
+	// The workspace's attribute policies, by key. A key without one resolves by its default: a
+	// built-in key `UPFRONT` with `INTERNAL_SERVICE`, a workspace's own key `CALLER_PROVIDED`.
+	// Hook secrets are never shown here. Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /activity-config/attribute-policies (the `ListAttributePolicies` operationId).
+	ListAttributePoliciesWithResponse(ctx context.Context, params *ListAttributePoliciesParams, reqEditors ...RequestEditorFn) (*ListAttributePoliciesResponse, error)
+
+	// UpsertAttributePolicyWithBodyWithResponse Create or update an attribute policy
+	//
+	// Sets how the workspace resolves one attribute key: an upsert keyed by the key, answered
+	// `200` with the policy, created or replaced whole. Both documented body forms are accepted:
+	// `{attributeKeyId, strategy, resolverType}` and `{attribute_key_id, resolution_strategy,
+	// resolver_type}` (sending `strategy` and `resolution_strategy` with different values is a
+	// `400`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// | `strategy` | When the value is resolved |
+	// |---|---|
+	// | `UPFRONT` | in the create request; a failure makes the activity `UNRESOLVED` (its `201` says so) |
+	// | `ON_DISPATCH` | in the dispatch job, before the provider call; a failure makes it `UNRESOLVED` (not `FAILED`) |
+	// | `CALLER_PROVIDED` | from the create request's `attributes[]` entry of the key: its `value`, else its `fallback` (`FALLBACK`), else `FAILED` |
+	//
+	// `resolver_type` is required for `UPFRONT` and `ON_DISPATCH` (it is kept, but not used, for
+	// `CALLER_PROVIDED`). `INTERNAL_SERVICE` computes a built-in key from the workspace's own
+	// data: `commerce_info` is the commerce's id, name, external id, tax id, metadata and primary
+	// address (the `CommerceInfo` schema); `promotions` is the `promotions` entry of the
+	// commerce's metadata (any JSON; a commerce without one fails). On any other key it is a
+	// `400`. `CLIENT_HOOK` calls `hook_url` (required) as the `attributeHook` callback
+	// documents, through the same guard as every call to a user-given URL, within
+	// `hook_timeout_ms`. A resolver that fails falls back to the `fallback` of the key's
+	// `attributes[]` entry when the request gave one (`FALLBACK`, with `errorMessage` saying why).
+	//
+	// Hook calls are signed with Standard Webhooks headers by a secret of the policy's own: the
+	// answer that makes a policy `CLIENT_HOOK` for the first time carries it in `hookSecret`
+	// (`whsec_…`), the only time it is shown; `POST …/{id}/rotate-hook-secret` replaces it.
+	// A key the workspace does not see is a `404`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activity-config/attribute-policies (the `UpsertAttributePolicy` operationId).
+	UpsertAttributePolicyWithBodyWithResponse(ctx context.Context, params *UpsertAttributePolicyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertAttributePolicyResponse, error)
+
+	// UpsertAttributePolicyWithResponse Create or update an attribute policy
+	//
+	// Sets how the workspace resolves one attribute key: an upsert keyed by the key, answered
+	// `200` with the policy, created or replaced whole. Both documented body forms are accepted:
+	// `{attributeKeyId, strategy, resolverType}` and `{attribute_key_id, resolution_strategy,
+	// resolver_type}` (sending `strategy` and `resolution_strategy` with different values is a
+	// `400`). Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// | `strategy` | When the value is resolved |
+	// |---|---|
+	// | `UPFRONT` | in the create request; a failure makes the activity `UNRESOLVED` (its `201` says so) |
+	// | `ON_DISPATCH` | in the dispatch job, before the provider call; a failure makes it `UNRESOLVED` (not `FAILED`) |
+	// | `CALLER_PROVIDED` | from the create request's `attributes[]` entry of the key: its `value`, else its `fallback` (`FALLBACK`), else `FAILED` |
+	//
+	// `resolver_type` is required for `UPFRONT` and `ON_DISPATCH` (it is kept, but not used, for
+	// `CALLER_PROVIDED`). `INTERNAL_SERVICE` computes a built-in key from the workspace's own
+	// data: `commerce_info` is the commerce's id, name, external id, tax id, metadata and primary
+	// address (the `CommerceInfo` schema); `promotions` is the `promotions` entry of the
+	// commerce's metadata (any JSON; a commerce without one fails). On any other key it is a
+	// `400`. `CLIENT_HOOK` calls `hook_url` (required) as the `attributeHook` callback
+	// documents, through the same guard as every call to a user-given URL, within
+	// `hook_timeout_ms`. A resolver that fails falls back to the `fallback` of the key's
+	// `attributes[]` entry when the request gave one (`FALLBACK`, with `errorMessage` saying why).
+	//
+	// Hook calls are signed with Standard Webhooks headers by a secret of the policy's own: the
+	// answer that makes a policy `CLIENT_HOOK` for the first time carries it in `hookSecret`
+	// (`whsec_…`), the only time it is shown; `POST …/{id}/rotate-hook-secret` replaces it.
+	// A key the workspace does not see is a `404`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activity-config/attribute-policies (the `UpsertAttributePolicy` operationId).
+	UpsertAttributePolicyWithResponse(ctx context.Context, params *UpsertAttributePolicyParams, body UpsertAttributePolicyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertAttributePolicyResponse, error)
+
+	// DeleteAttributePolicyWithResponse Delete an attribute policy
+	//
+	// Removes a policy (an extension): its key resolves by its default again. Another
+	// workspace's policy is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /activity-config/attribute-policies/{id} (the `DeleteAttributePolicy` operationId).
+	DeleteAttributePolicyWithResponse(ctx context.Context, id Id, params *DeleteAttributePolicyParams, reqEditors ...RequestEditorFn) (*DeleteAttributePolicyResponse, error)
+
+	// RotateAttributeHookSecretWithResponse Rotate a policy's hook secret
+	//
+	// Gives the policy a new hook signing secret, shown once in `hookSecret` (an extension). The
+	// previous one keeps signing, next to the new one, for 24 hours, so the receiver can switch
+	// without refusing a call. A policy that was never `CLIENT_HOOK` has no secret (`400`);
+	// another workspace's policy is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activity-config/attribute-policies/{id}/rotate-hook-secret (the `RotateAttributeHookSecret` operationId).
+	RotateAttributeHookSecretWithResponse(ctx context.Context, id Id, params *RotateAttributeHookSecretParams, reqEditors ...RequestEditorFn) (*RotateAttributeHookSecretResponse, error)
+
+	// ListTargetResolutionConfigsWithResponse List target resolution configs
+	//
+	// The workspace's target resolution configs, by priority (inactive ones too). Requires `VIEW_ACTIVITIES`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /activity-config/target-resolution (the `ListTargetResolutionConfigs` operationId).
+	ListTargetResolutionConfigsWithResponse(ctx context.Context, params *ListTargetResolutionConfigsParams, reqEditors ...RequestEditorFn) (*ListTargetResolutionConfigsResponse, error)
+
+	// CreateTargetResolutionConfigWithBodyWithResponse Create a target resolution config
+	//
+	// Says how activities find the commerce user they are for (their target user). The config
+	// that applies to an activity is the workspace's first active one, by `priority` (lower
+	// first), whose `channel` and `activity_type` (extensions; absent = any) match it. An
+	// activity with no config applying and no `target_criteria` of its own has no target user.
+	// Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// `resolution_strategy`: `ON_CREATION` resolves in the create request (a failure makes the
+	// activity `UNRESOLVED`, with a `RESOLUTION_FAILED` event); `ON_DISPATCH` in the dispatch
+	// job, before the provider call (a failure makes it `UNRESOLVED`, not `FAILED`); `MANUAL`
+	// waits for `PATCH /activities/{id}/target-users/{targetUserId}/resolve` (an activity
+	// still unassigned when it falls due becomes `UNRESOLVED`).
+	//
+	// `criteria` are tried by `priority`, lower first (ties in the order given); an activity's
+	// own `target_criteria` replace them for that activity. `ROLE_MATCH` `{"role": …}` picks the
+	// commerce's oldest active user with that role; `LAST_CONTACTED_ALL_CHANNELS` picks the user
+	// the commerce's most recently dispatched activity went to, and
+	// `LAST_CONTACTED_SAME_CHANNEL` the one its most recent on the activity's channel went to
+	// (if that user is no longer active or reachable, the criterion does not match). When none
+	// matches, the fallbacks are tried: a `COMMERCE_REP` of the commerce
+	// (`fallback_to_commerce_rep`), then an `OWNER` (`fallback_to_owner`), both on by default.
+	//
+	// A user is picked only if reachable on the activity's channel. A `MESSAGE` needs an active
+	// contact: on `WHATSAPP` a `WHATSAPP` contact, else a `PHONE`; on `SMS` a `PHONE`, else a
+	// `WHATSAPP`; on `EMAIL` an `EMAIL`; on `PUSH` an `OTHER` contact (a device token or app
+	// user id); the primary contact of a type first. `TASK`s, and `SALESMAN` and `CALLCENTER`
+	// messages, need none.
+	//
+	// A second active config with the same `priority` is a `409`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activity-config/target-resolution (the `CreateTargetResolutionConfig` operationId).
+	CreateTargetResolutionConfigWithBodyWithResponse(ctx context.Context, params *CreateTargetResolutionConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTargetResolutionConfigResponse, error)
+
+	// CreateTargetResolutionConfigWithResponse Create a target resolution config
+	//
+	// Says how activities find the commerce user they are for (their target user). The config
+	// that applies to an activity is the workspace's first active one, by `priority` (lower
+	// first), whose `channel` and `activity_type` (extensions; absent = any) match it. An
+	// activity with no config applying and no `target_criteria` of its own has no target user.
+	// Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// `resolution_strategy`: `ON_CREATION` resolves in the create request (a failure makes the
+	// activity `UNRESOLVED`, with a `RESOLUTION_FAILED` event); `ON_DISPATCH` in the dispatch
+	// job, before the provider call (a failure makes it `UNRESOLVED`, not `FAILED`); `MANUAL`
+	// waits for `PATCH /activities/{id}/target-users/{targetUserId}/resolve` (an activity
+	// still unassigned when it falls due becomes `UNRESOLVED`).
+	//
+	// `criteria` are tried by `priority`, lower first (ties in the order given); an activity's
+	// own `target_criteria` replace them for that activity. `ROLE_MATCH` `{"role": …}` picks the
+	// commerce's oldest active user with that role; `LAST_CONTACTED_ALL_CHANNELS` picks the user
+	// the commerce's most recently dispatched activity went to, and
+	// `LAST_CONTACTED_SAME_CHANNEL` the one its most recent on the activity's channel went to
+	// (if that user is no longer active or reachable, the criterion does not match). When none
+	// matches, the fallbacks are tried: a `COMMERCE_REP` of the commerce
+	// (`fallback_to_commerce_rep`), then an `OWNER` (`fallback_to_owner`), both on by default.
+	//
+	// A user is picked only if reachable on the activity's channel. A `MESSAGE` needs an active
+	// contact: on `WHATSAPP` a `WHATSAPP` contact, else a `PHONE`; on `SMS` a `PHONE`, else a
+	// `WHATSAPP`; on `EMAIL` an `EMAIL`; on `PUSH` an `OTHER` contact (a device token or app
+	// user id); the primary contact of a type first. `TASK`s, and `SALESMAN` and `CALLCENTER`
+	// messages, need none.
+	//
+	// A second active config with the same `priority` is a `409`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /activity-config/target-resolution (the `CreateTargetResolutionConfig` operationId).
+	CreateTargetResolutionConfigWithResponse(ctx context.Context, params *CreateTargetResolutionConfigParams, body CreateTargetResolutionConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTargetResolutionConfigResponse, error)
+
+	// DeleteTargetResolutionConfigWithResponse Delete a target resolution config
+	//
+	// Removes the config (to keep it but stop using it, set `is_active` to `false`). Activities
+	// it resolved keep their target users. Another workspace's config is a `404`.
+	// Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /activity-config/target-resolution/{id} (the `DeleteTargetResolutionConfig` operationId).
+	DeleteTargetResolutionConfigWithResponse(ctx context.Context, id Id, params *DeleteTargetResolutionConfigParams, reqEditors ...RequestEditorFn) (*DeleteTargetResolutionConfigResponse, error)
+
+	// UpdateTargetResolutionConfigWithBodyWithResponse Update a target resolution config
+	//
+	// Changes the fields given and keeps the others; `criteria` replaces the list whole, and
+	// `channel` or `activity_type` `null` makes the config apply to any. Activities resolved
+	// already keep their target users; resolutions that run later (on dispatch, on retry) use
+	// the config as it is then. An active config on a priority another active config has is a
+	// `409`; another workspace's config is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /activity-config/target-resolution/{id} (the `UpdateTargetResolutionConfig` operationId).
+	UpdateTargetResolutionConfigWithBodyWithResponse(ctx context.Context, id Id, params *UpdateTargetResolutionConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTargetResolutionConfigResponse, error)
+
+	// UpdateTargetResolutionConfigWithResponse Update a target resolution config
+	//
+	// Changes the fields given and keeps the others; `criteria` replaces the list whole, and
+	// `channel` or `activity_type` `null` makes the config apply to any. Activities resolved
+	// already keep their target users; resolutions that run later (on dispatch, on retry) use
+	// the config as it is then. An active config on a priority another active config has is a
+	// `409`; another workspace's config is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /activity-config/target-resolution/{id} (the `UpdateTargetResolutionConfig` operationId).
+	UpdateTargetResolutionConfigWithResponse(ctx context.Context, id Id, params *UpdateTargetResolutionConfigParams, body UpdateTargetResolutionConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTargetResolutionConfigResponse, error)
 
 	// ListActivityReasonsWithResponse List activity reasons
 	//
@@ -6896,7 +9736,8 @@ type ClientWithResponsesInterface interface {
 
 	// CreateCommerceWithBodyWithResponse Create a commerce
 	//
-	// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+	// Creates a commerce. The external id is unique in the workspace (`409`); so is an `id` given
+	// (an extension). Requires `MANAGE_COMMERCES`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6905,7 +9746,8 @@ type ClientWithResponsesInterface interface {
 
 	// CreateCommerceWithResponse Create a commerce
 	//
-	// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+	// Creates a commerce. The external id is unique in the workspace (`409`); so is an `id` given
+	// (an extension). Requires `MANAGE_COMMERCES`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7612,6 +10454,82 @@ func (r GetActivityResponse) ContentType() string {
 	return ""
 }
 
+type ListActivityAttributesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]ActivityAttribute
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListActivityAttributesResponse) GetJSON200() *[]ActivityAttribute {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListActivityAttributesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListActivityAttributesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListActivityAttributesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListActivityAttributesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivityAttributesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r ListActivityAttributesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListActivityAttributesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListActivityAttributesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListActivityAttributesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type CancelActivityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7764,6 +10682,89 @@ func (r ListActivityDispatchAttemptsResponse) ContentType() string {
 	return ""
 }
 
+type RetryActivityResolutionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Activity
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RetryActivityResolutionResponse) GetJSON200() *Activity {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RetryActivityResolutionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RetryActivityResolutionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RetryActivityResolutionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RetryActivityResolutionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RetryActivityResolutionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RetryActivityResolutionResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryActivityResolutionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryActivityResolutionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryActivityResolutionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryActivityResolutionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListActivityStatusEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7834,6 +10835,1001 @@ func (r ListActivityStatusEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListActivityStatusEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListActivityTargetUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]TargetUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListActivityTargetUsersResponse) GetJSON200() *[]TargetUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListActivityTargetUsersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListActivityTargetUsersResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListActivityTargetUsersResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListActivityTargetUsersResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListActivityTargetUsersResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r ListActivityTargetUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListActivityTargetUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListActivityTargetUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListActivityTargetUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ResolveActivityTargetUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TargetUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ResolveActivityTargetUserResponse) GetJSON200() *TargetUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ResolveActivityTargetUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ResolveActivityTargetUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ResolveActivityTargetUserResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ResolveActivityTargetUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ResolveActivityTargetUserResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ResolveActivityTargetUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r ResolveActivityTargetUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResolveActivityTargetUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResolveActivityTargetUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResolveActivityTargetUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListAttributeKeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]AttributeKey
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAttributeKeysResponse) GetJSON200() *[]AttributeKey {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListAttributeKeysResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListAttributeKeysResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListAttributeKeysResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListAttributeKeysResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAttributeKeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAttributeKeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAttributeKeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAttributeKeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateAttributeKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AttributeKey
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateAttributeKeyResponse) GetJSON201() *AttributeKey {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateAttributeKeyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateAttributeKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateAttributeKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateAttributeKeyResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateAttributeKeyResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateAttributeKeyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateAttributeKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateAttributeKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateAttributeKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateAttributeKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteAttributeKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteAttributeKeyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteAttributeKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteAttributeKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteAttributeKeyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteAttributeKeyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteAttributeKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteAttributeKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteAttributeKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteAttributeKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListAttributePoliciesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]AttributePolicy
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAttributePoliciesResponse) GetJSON200() *[]AttributePolicy {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListAttributePoliciesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListAttributePoliciesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListAttributePoliciesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListAttributePoliciesResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAttributePoliciesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAttributePoliciesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAttributePoliciesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAttributePoliciesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpsertAttributePolicyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AttributePolicy
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpsertAttributePolicyResponse) GetJSON200() *AttributePolicy {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpsertAttributePolicyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpsertAttributePolicyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpsertAttributePolicyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpsertAttributePolicyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpsertAttributePolicyResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpsertAttributePolicyResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpsertAttributePolicyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r UpsertAttributePolicyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpsertAttributePolicyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpsertAttributePolicyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpsertAttributePolicyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteAttributePolicyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteAttributePolicyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteAttributePolicyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteAttributePolicyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteAttributePolicyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteAttributePolicyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteAttributePolicyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteAttributePolicyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteAttributePolicyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteAttributePolicyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RotateAttributeHookSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AttributePolicy
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateAttributeHookSecretResponse) GetJSON200() *AttributePolicy {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RotateAttributeHookSecretResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RotateAttributeHookSecretResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RotateAttributeHookSecretResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RotateAttributeHookSecretResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RotateAttributeHookSecretResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateAttributeHookSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateAttributeHookSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateAttributeHookSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateAttributeHookSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListTargetResolutionConfigsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]TargetResolutionConfig
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTargetResolutionConfigsResponse) GetJSON200() *[]TargetResolutionConfig {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListTargetResolutionConfigsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListTargetResolutionConfigsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListTargetResolutionConfigsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListTargetResolutionConfigsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTargetResolutionConfigsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTargetResolutionConfigsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTargetResolutionConfigsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTargetResolutionConfigsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateTargetResolutionConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TargetResolutionConfig
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateTargetResolutionConfigResponse) GetJSON201() *TargetResolutionConfig {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateTargetResolutionConfigResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateTargetResolutionConfigResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateTargetResolutionConfigResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateTargetResolutionConfigResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateTargetResolutionConfigResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateTargetResolutionConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateTargetResolutionConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTargetResolutionConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTargetResolutionConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateTargetResolutionConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteTargetResolutionConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteTargetResolutionConfigResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteTargetResolutionConfigResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteTargetResolutionConfigResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteTargetResolutionConfigResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r DeleteTargetResolutionConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteTargetResolutionConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteTargetResolutionConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteTargetResolutionConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteTargetResolutionConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateTargetResolutionConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TargetResolutionConfig
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateTargetResolutionConfigResponse) GetJSON200() *TargetResolutionConfig {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateTargetResolutionConfigResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateTargetResolutionConfigResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateTargetResolutionConfigResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateTargetResolutionConfigResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateTargetResolutionConfigResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateTargetResolutionConfigResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateTargetResolutionConfigResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateTargetResolutionConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateTargetResolutionConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateTargetResolutionConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateTargetResolutionConfigResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10722,8 +14718,18 @@ func (c *ClientWithResponses) ListActivitiesWithResponse(ctx context.Context, pa
 // `scheduled_at` through the workspace's active dispatch config for its channel.
 // `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
 // both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
-// a `user_status` that is not an active code of the user retention status catalog, or a
-// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
+// a `user_status` that is not an active code of the user retention status catalog, a
+// `reason` without a letter or a digit (it has no code), an `attribute_keys` entry or
+// `attributes[].key` that names no key of `GET /activity-config/attribute-keys`, a key
+// twice in `attributes`, or a `ROLE_MATCH` criterion without a valid `config.role`, is a
+// `400`. Requires `CREATE_ACTIVITY`.
+//
+// The activity is resolved as it is created (see the Resolution section above): its
+// `ON_CREATION` target user and `UPFRONT` attributes now (`CLIENT_HOOK` calls included:
+// the request waits for them), the others later. When one of those fails the `201`
+// answers it `UNRESOLVED`, with a `RESOLUTION_FAILED` status event naming what failed, and
+// nothing is dispatched until a retry succeeds. A hook may be called again for a request
+// that turns out to be a `409`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10742,8 +14748,18 @@ func (c *ClientWithResponses) CreateActivityWithBodyWithResponse(ctx context.Con
 // `scheduled_at` through the workspace's active dispatch config for its channel.
 // `idempotency_key` is unique per workspace: a second create with it is a `409`, also when
 // both arrive at once. A `commerce_id` that is not a commerce of the workspace is a `404`;
-// a `user_status` that is not an active code of the user retention status catalog, or a
-// `reason` without a letter or a digit (it has no code), is a `400`. Requires `CREATE_ACTIVITY`.
+// a `user_status` that is not an active code of the user retention status catalog, a
+// `reason` without a letter or a digit (it has no code), an `attribute_keys` entry or
+// `attributes[].key` that names no key of `GET /activity-config/attribute-keys`, a key
+// twice in `attributes`, or a `ROLE_MATCH` criterion without a valid `config.role`, is a
+// `400`. Requires `CREATE_ACTIVITY`.
+//
+// The activity is resolved as it is created (see the Resolution section above): its
+// `ON_CREATION` target user and `UPFRONT` attributes now (`CLIENT_HOOK` calls included:
+// the request waits for them), the others later. When one of those fails the `201`
+// answers it `UNRESOLVED`, with a `RESOLUTION_FAILED` status event naming what failed, and
+// nothing is dispatched until a retry succeeds. A hook may be called again for a request
+// that turns out to be a `409`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10769,6 +14785,23 @@ func (c *ClientWithResponses) GetActivityWithResponse(ctx context.Context, id Id
 		return nil, err
 	}
 	return ParseGetActivityResponse(rsp)
+}
+
+// ListActivityAttributesWithResponse List an activity's resolved attributes
+//
+// One entry per attribute key the activity named (`attribute_keys`, then the keys of
+// `attributes` not named there), in that order, with its value and how it was resolved.
+// `PENDING` entries wait for the dispatch (`ON_DISPATCH`). Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /activities/{id}/attributes (the `ListActivityAttributes` operationId).
+func (c *ClientWithResponses) ListActivityAttributesWithResponse(ctx context.Context, id Id, params *ListActivityAttributesParams, reqEditors ...RequestEditorFn) (*ListActivityAttributesResponse, error) {
+	rsp, err := c.ListActivityAttributes(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListActivityAttributesResponse(rsp)
 }
 
 // CancelActivityWithResponse Cancel an activity
@@ -10802,6 +14835,32 @@ func (c *ClientWithResponses) ListActivityDispatchAttemptsWithResponse(ctx conte
 	return ParseListActivityDispatchAttemptsResponse(rsp)
 }
 
+// RetryActivityResolutionWithResponse Retry an activity's resolution
+//
+// Runs again every resolution of an `UNRESOLVED` activity that failed: a `FAILED` target
+// user (with the workspace's target resolution config as it is now, or the activity's own
+// `target_criteria`) and every `FAILED` attribute (with its key's policy as it is now). A
+// `MANUAL` target user not yet assigned still fails. Answers `200` with the activity:
+//   - everything resolved: `READY`, with a `RESOLUTION_RETRY_SUCCESS` event, and its dispatch
+//     is scheduled again, at `scheduledAt`, or at once if that has passed;
+//   - otherwise it stays `UNRESOLVED`, with a `RESOLUTION_RETRY_FAILED` event naming what
+//     still fails.
+//
+// Any other status is a `400` "Activity is not in UNRESOLVED status". Another workspace's
+// activity is a `404`; a `409` if the activity changed, again and again, while it was being
+// resolved. Requires `CREATE_ACTIVITY`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /activities/{id}/retry-resolution (the `RetryActivityResolution` operationId).
+func (c *ClientWithResponses) RetryActivityResolutionWithResponse(ctx context.Context, id Id, params *RetryActivityResolutionParams, reqEditors ...RequestEditorFn) (*RetryActivityResolutionResponse, error) {
+	rsp, err := c.RetryActivityResolution(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryActivityResolutionResponse(rsp)
+}
+
 // ListActivityStatusEventsWithResponse List an activity's status events
 //
 // The audit trail of the activity's transitions, oldest first. Requires `VIEW_ACTIVITIES`.
@@ -10815,6 +14874,425 @@ func (c *ClientWithResponses) ListActivityStatusEventsWithResponse(ctx context.C
 		return nil, err
 	}
 	return ParseListActivityStatusEventsResponse(rsp)
+}
+
+// ListActivityTargetUsersWithResponse List an activity's target users
+//
+// Who the activity is for: one entry, or none when no target resolution config applies to
+// it and it gave no `target_criteria`. An activity whose resolution failed has its entry
+// `FAILED` (or `PENDING`, a `MANUAL` one not yet assigned). Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /activities/{id}/target-users (the `ListActivityTargetUsers` operationId).
+func (c *ClientWithResponses) ListActivityTargetUsersWithResponse(ctx context.Context, id Id, params *ListActivityTargetUsersParams, reqEditors ...RequestEditorFn) (*ListActivityTargetUsersResponse, error) {
+	rsp, err := c.ListActivityTargetUsers(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListActivityTargetUsersResponse(rsp)
+}
+
+// ResolveActivityTargetUserWithBodyWithResponse Assign a target user by hand
+//
+// Makes a commerce user the activity's target user: `LOCKED`, `lockReason`
+// `MANUAL_ASSIGNMENT`, reached through the contact its channel needs (see
+// `POST /activity-config/target-resolution`). Only an entry that is `PENDING` or `FAILED`
+// and not locked, of a `READY` or `UNRESOLVED` activity, can be assigned (`400`
+// otherwise); `commerce_user_id` must be an active user of the activity's commerce,
+// reachable on its channel (`400` otherwise, also for another commerce's or workspace's
+// user). The activity's status does not change: an `UNRESOLVED` one goes back to `READY`
+// with `PATCH /activities/{id}/retry-resolution`. An activity or entry the workspace does
+// not have is a `404`. Requires `CREATE_ACTIVITY`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /activities/{id}/target-users/{targetUserId}/resolve (the `ResolveActivityTargetUser` operationId).
+func (c *ClientWithResponses) ResolveActivityTargetUserWithBodyWithResponse(ctx context.Context, id Id, targetUserId openapi_types.UUID, params *ResolveActivityTargetUserParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResolveActivityTargetUserResponse, error) {
+	rsp, err := c.ResolveActivityTargetUserWithBody(ctx, id, targetUserId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResolveActivityTargetUserResponse(rsp)
+}
+
+// ResolveActivityTargetUserWithResponse Assign a target user by hand
+//
+// Makes a commerce user the activity's target user: `LOCKED`, `lockReason`
+// `MANUAL_ASSIGNMENT`, reached through the contact its channel needs (see
+// `POST /activity-config/target-resolution`). Only an entry that is `PENDING` or `FAILED`
+// and not locked, of a `READY` or `UNRESOLVED` activity, can be assigned (`400`
+// otherwise); `commerce_user_id` must be an active user of the activity's commerce,
+// reachable on its channel (`400` otherwise, also for another commerce's or workspace's
+// user). The activity's status does not change: an `UNRESOLVED` one goes back to `READY`
+// with `PATCH /activities/{id}/retry-resolution`. An activity or entry the workspace does
+// not have is a `404`. Requires `CREATE_ACTIVITY`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /activities/{id}/target-users/{targetUserId}/resolve (the `ResolveActivityTargetUser` operationId).
+func (c *ClientWithResponses) ResolveActivityTargetUserWithResponse(ctx context.Context, id Id, targetUserId openapi_types.UUID, params *ResolveActivityTargetUserParams, body ResolveActivityTargetUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ResolveActivityTargetUserResponse, error) {
+	rsp, err := c.ResolveActivityTargetUser(ctx, id, targetUserId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResolveActivityTargetUserResponse(rsp)
+}
+
+// ListAttributeKeysWithResponse List attribute keys
+//
+// The attribute keys an activity's `attribute_keys` and `attributes` may name: the built-in
+// ones every workspace has, bootstrapped when the server starts (`commerce_info`,
+// `a77e8400-e29b-41d4-a716-446655440001`; `promotions`, `a77e8400-e29b-41d4-a716-446655440002`),
+// and the workspace's own (an extension). By key. Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /activity-config/attribute-keys (the `ListAttributeKeys` operationId).
+func (c *ClientWithResponses) ListAttributeKeysWithResponse(ctx context.Context, params *ListAttributeKeysParams, reqEditors ...RequestEditorFn) (*ListAttributeKeysResponse, error) {
+	rsp, err := c.ListAttributeKeys(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAttributeKeysResponse(rsp)
+}
+
+// CreateAttributeKeyWithBodyWithResponse Create an attribute key
+//
+// Adds a key of the workspace's own (an extension: the documented catalog is global). Its
+// values come from the caller (`CALLER_PROVIDED`, the default of a key without a policy) or
+// from a `CLIENT_HOOK`; only the built-in keys have an `INTERNAL_SERVICE` resolver. A key
+// the workspace already sees, its own or built in, is a `409`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activity-config/attribute-keys (the `CreateAttributeKey` operationId).
+func (c *ClientWithResponses) CreateAttributeKeyWithBodyWithResponse(ctx context.Context, params *CreateAttributeKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAttributeKeyResponse, error) {
+	rsp, err := c.CreateAttributeKeyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAttributeKeyResponse(rsp)
+}
+
+// CreateAttributeKeyWithResponse Create an attribute key
+//
+// Adds a key of the workspace's own (an extension: the documented catalog is global). Its
+// values come from the caller (`CALLER_PROVIDED`, the default of a key without a policy) or
+// from a `CLIENT_HOOK`; only the built-in keys have an `INTERNAL_SERVICE` resolver. A key
+// the workspace already sees, its own or built in, is a `409`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activity-config/attribute-keys (the `CreateAttributeKey` operationId).
+func (c *ClientWithResponses) CreateAttributeKeyWithResponse(ctx context.Context, params *CreateAttributeKeyParams, body CreateAttributeKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAttributeKeyResponse, error) {
+	rsp, err := c.CreateAttributeKey(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAttributeKeyResponse(rsp)
+}
+
+// DeleteAttributeKeyWithResponse Delete an attribute key
+//
+// Removes one of the workspace's own keys, with its policy (an extension). Activities that
+// resolved it keep what they resolved; new ones naming it are a `400`. A built-in key is a
+// `400`; another workspace's key is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /activity-config/attribute-keys/{id} (the `DeleteAttributeKey` operationId).
+func (c *ClientWithResponses) DeleteAttributeKeyWithResponse(ctx context.Context, id Id, params *DeleteAttributeKeyParams, reqEditors ...RequestEditorFn) (*DeleteAttributeKeyResponse, error) {
+	rsp, err := c.DeleteAttributeKey(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteAttributeKeyResponse(rsp)
+}
+
+// ListAttributePoliciesWithResponse List attribute policies
+//
+// The workspace's attribute policies, by key. A key without one resolves by its default: a
+// built-in key `UPFRONT` with `INTERNAL_SERVICE`, a workspace's own key `CALLER_PROVIDED`.
+// Hook secrets are never shown here. Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /activity-config/attribute-policies (the `ListAttributePolicies` operationId).
+func (c *ClientWithResponses) ListAttributePoliciesWithResponse(ctx context.Context, params *ListAttributePoliciesParams, reqEditors ...RequestEditorFn) (*ListAttributePoliciesResponse, error) {
+	rsp, err := c.ListAttributePolicies(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAttributePoliciesResponse(rsp)
+}
+
+// UpsertAttributePolicyWithBodyWithResponse Create or update an attribute policy
+//
+// Sets how the workspace resolves one attribute key: an upsert keyed by the key, answered
+// `200` with the policy, created or replaced whole. Both documented body forms are accepted:
+// `{attributeKeyId, strategy, resolverType}` and `{attribute_key_id, resolution_strategy,
+// resolver_type}` (sending `strategy` and `resolution_strategy` with different values is a
+// `400`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// | `strategy` | When the value is resolved |
+// |---|---|
+// | `UPFRONT` | in the create request; a failure makes the activity `UNRESOLVED` (its `201` says so) |
+// | `ON_DISPATCH` | in the dispatch job, before the provider call; a failure makes it `UNRESOLVED` (not `FAILED`) |
+// | `CALLER_PROVIDED` | from the create request's `attributes[]` entry of the key: its `value`, else its `fallback` (`FALLBACK`), else `FAILED` |
+//
+// `resolver_type` is required for `UPFRONT` and `ON_DISPATCH` (it is kept, but not used, for
+// `CALLER_PROVIDED`). `INTERNAL_SERVICE` computes a built-in key from the workspace's own
+// data: `commerce_info` is the commerce's id, name, external id, tax id, metadata and primary
+// address (the `CommerceInfo` schema); `promotions` is the `promotions` entry of the
+// commerce's metadata (any JSON; a commerce without one fails). On any other key it is a
+// `400`. `CLIENT_HOOK` calls `hook_url` (required) as the `attributeHook` callback
+// documents, through the same guard as every call to a user-given URL, within
+// `hook_timeout_ms`. A resolver that fails falls back to the `fallback` of the key's
+// `attributes[]` entry when the request gave one (`FALLBACK`, with `errorMessage` saying why).
+//
+// Hook calls are signed with Standard Webhooks headers by a secret of the policy's own: the
+// answer that makes a policy `CLIENT_HOOK` for the first time carries it in `hookSecret`
+// (`whsec_…`), the only time it is shown; `POST …/{id}/rotate-hook-secret` replaces it.
+// A key the workspace does not see is a `404`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activity-config/attribute-policies (the `UpsertAttributePolicy` operationId).
+func (c *ClientWithResponses) UpsertAttributePolicyWithBodyWithResponse(ctx context.Context, params *UpsertAttributePolicyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertAttributePolicyResponse, error) {
+	rsp, err := c.UpsertAttributePolicyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpsertAttributePolicyResponse(rsp)
+}
+
+// UpsertAttributePolicyWithResponse Create or update an attribute policy
+//
+// Sets how the workspace resolves one attribute key: an upsert keyed by the key, answered
+// `200` with the policy, created or replaced whole. Both documented body forms are accepted:
+// `{attributeKeyId, strategy, resolverType}` and `{attribute_key_id, resolution_strategy,
+// resolver_type}` (sending `strategy` and `resolution_strategy` with different values is a
+// `400`). Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// | `strategy` | When the value is resolved |
+// |---|---|
+// | `UPFRONT` | in the create request; a failure makes the activity `UNRESOLVED` (its `201` says so) |
+// | `ON_DISPATCH` | in the dispatch job, before the provider call; a failure makes it `UNRESOLVED` (not `FAILED`) |
+// | `CALLER_PROVIDED` | from the create request's `attributes[]` entry of the key: its `value`, else its `fallback` (`FALLBACK`), else `FAILED` |
+//
+// `resolver_type` is required for `UPFRONT` and `ON_DISPATCH` (it is kept, but not used, for
+// `CALLER_PROVIDED`). `INTERNAL_SERVICE` computes a built-in key from the workspace's own
+// data: `commerce_info` is the commerce's id, name, external id, tax id, metadata and primary
+// address (the `CommerceInfo` schema); `promotions` is the `promotions` entry of the
+// commerce's metadata (any JSON; a commerce without one fails). On any other key it is a
+// `400`. `CLIENT_HOOK` calls `hook_url` (required) as the `attributeHook` callback
+// documents, through the same guard as every call to a user-given URL, within
+// `hook_timeout_ms`. A resolver that fails falls back to the `fallback` of the key's
+// `attributes[]` entry when the request gave one (`FALLBACK`, with `errorMessage` saying why).
+//
+// Hook calls are signed with Standard Webhooks headers by a secret of the policy's own: the
+// answer that makes a policy `CLIENT_HOOK` for the first time carries it in `hookSecret`
+// (`whsec_…`), the only time it is shown; `POST …/{id}/rotate-hook-secret` replaces it.
+// A key the workspace does not see is a `404`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activity-config/attribute-policies (the `UpsertAttributePolicy` operationId).
+func (c *ClientWithResponses) UpsertAttributePolicyWithResponse(ctx context.Context, params *UpsertAttributePolicyParams, body UpsertAttributePolicyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertAttributePolicyResponse, error) {
+	rsp, err := c.UpsertAttributePolicy(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpsertAttributePolicyResponse(rsp)
+}
+
+// DeleteAttributePolicyWithResponse Delete an attribute policy
+//
+// Removes a policy (an extension): its key resolves by its default again. Another
+// workspace's policy is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /activity-config/attribute-policies/{id} (the `DeleteAttributePolicy` operationId).
+func (c *ClientWithResponses) DeleteAttributePolicyWithResponse(ctx context.Context, id Id, params *DeleteAttributePolicyParams, reqEditors ...RequestEditorFn) (*DeleteAttributePolicyResponse, error) {
+	rsp, err := c.DeleteAttributePolicy(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteAttributePolicyResponse(rsp)
+}
+
+// RotateAttributeHookSecretWithResponse Rotate a policy's hook secret
+//
+// Gives the policy a new hook signing secret, shown once in `hookSecret` (an extension). The
+// previous one keeps signing, next to the new one, for 24 hours, so the receiver can switch
+// without refusing a call. A policy that was never `CLIENT_HOOK` has no secret (`400`);
+// another workspace's policy is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activity-config/attribute-policies/{id}/rotate-hook-secret (the `RotateAttributeHookSecret` operationId).
+func (c *ClientWithResponses) RotateAttributeHookSecretWithResponse(ctx context.Context, id Id, params *RotateAttributeHookSecretParams, reqEditors ...RequestEditorFn) (*RotateAttributeHookSecretResponse, error) {
+	rsp, err := c.RotateAttributeHookSecret(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateAttributeHookSecretResponse(rsp)
+}
+
+// ListTargetResolutionConfigsWithResponse List target resolution configs
+//
+// The workspace's target resolution configs, by priority (inactive ones too). Requires `VIEW_ACTIVITIES`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /activity-config/target-resolution (the `ListTargetResolutionConfigs` operationId).
+func (c *ClientWithResponses) ListTargetResolutionConfigsWithResponse(ctx context.Context, params *ListTargetResolutionConfigsParams, reqEditors ...RequestEditorFn) (*ListTargetResolutionConfigsResponse, error) {
+	rsp, err := c.ListTargetResolutionConfigs(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTargetResolutionConfigsResponse(rsp)
+}
+
+// CreateTargetResolutionConfigWithBodyWithResponse Create a target resolution config
+//
+// Says how activities find the commerce user they are for (their target user). The config
+// that applies to an activity is the workspace's first active one, by `priority` (lower
+// first), whose `channel` and `activity_type` (extensions; absent = any) match it. An
+// activity with no config applying and no `target_criteria` of its own has no target user.
+// Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// `resolution_strategy`: `ON_CREATION` resolves in the create request (a failure makes the
+// activity `UNRESOLVED`, with a `RESOLUTION_FAILED` event); `ON_DISPATCH` in the dispatch
+// job, before the provider call (a failure makes it `UNRESOLVED`, not `FAILED`); `MANUAL`
+// waits for `PATCH /activities/{id}/target-users/{targetUserId}/resolve` (an activity
+// still unassigned when it falls due becomes `UNRESOLVED`).
+//
+// `criteria` are tried by `priority`, lower first (ties in the order given); an activity's
+// own `target_criteria` replace them for that activity. `ROLE_MATCH` `{"role": …}` picks the
+// commerce's oldest active user with that role; `LAST_CONTACTED_ALL_CHANNELS` picks the user
+// the commerce's most recently dispatched activity went to, and
+// `LAST_CONTACTED_SAME_CHANNEL` the one its most recent on the activity's channel went to
+// (if that user is no longer active or reachable, the criterion does not match). When none
+// matches, the fallbacks are tried: a `COMMERCE_REP` of the commerce
+// (`fallback_to_commerce_rep`), then an `OWNER` (`fallback_to_owner`), both on by default.
+//
+// A user is picked only if reachable on the activity's channel. A `MESSAGE` needs an active
+// contact: on `WHATSAPP` a `WHATSAPP` contact, else a `PHONE`; on `SMS` a `PHONE`, else a
+// `WHATSAPP`; on `EMAIL` an `EMAIL`; on `PUSH` an `OTHER` contact (a device token or app
+// user id); the primary contact of a type first. `TASK`s, and `SALESMAN` and `CALLCENTER`
+// messages, need none.
+//
+// A second active config with the same `priority` is a `409`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activity-config/target-resolution (the `CreateTargetResolutionConfig` operationId).
+func (c *ClientWithResponses) CreateTargetResolutionConfigWithBodyWithResponse(ctx context.Context, params *CreateTargetResolutionConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTargetResolutionConfigResponse, error) {
+	rsp, err := c.CreateTargetResolutionConfigWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTargetResolutionConfigResponse(rsp)
+}
+
+// CreateTargetResolutionConfigWithResponse Create a target resolution config
+//
+// Says how activities find the commerce user they are for (their target user). The config
+// that applies to an activity is the workspace's first active one, by `priority` (lower
+// first), whose `channel` and `activity_type` (extensions; absent = any) match it. An
+// activity with no config applying and no `target_criteria` of its own has no target user.
+// Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// `resolution_strategy`: `ON_CREATION` resolves in the create request (a failure makes the
+// activity `UNRESOLVED`, with a `RESOLUTION_FAILED` event); `ON_DISPATCH` in the dispatch
+// job, before the provider call (a failure makes it `UNRESOLVED`, not `FAILED`); `MANUAL`
+// waits for `PATCH /activities/{id}/target-users/{targetUserId}/resolve` (an activity
+// still unassigned when it falls due becomes `UNRESOLVED`).
+//
+// `criteria` are tried by `priority`, lower first (ties in the order given); an activity's
+// own `target_criteria` replace them for that activity. `ROLE_MATCH` `{"role": …}` picks the
+// commerce's oldest active user with that role; `LAST_CONTACTED_ALL_CHANNELS` picks the user
+// the commerce's most recently dispatched activity went to, and
+// `LAST_CONTACTED_SAME_CHANNEL` the one its most recent on the activity's channel went to
+// (if that user is no longer active or reachable, the criterion does not match). When none
+// matches, the fallbacks are tried: a `COMMERCE_REP` of the commerce
+// (`fallback_to_commerce_rep`), then an `OWNER` (`fallback_to_owner`), both on by default.
+//
+// A user is picked only if reachable on the activity's channel. A `MESSAGE` needs an active
+// contact: on `WHATSAPP` a `WHATSAPP` contact, else a `PHONE`; on `SMS` a `PHONE`, else a
+// `WHATSAPP`; on `EMAIL` an `EMAIL`; on `PUSH` an `OTHER` contact (a device token or app
+// user id); the primary contact of a type first. `TASK`s, and `SALESMAN` and `CALLCENTER`
+// messages, need none.
+//
+// A second active config with the same `priority` is a `409`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /activity-config/target-resolution (the `CreateTargetResolutionConfig` operationId).
+func (c *ClientWithResponses) CreateTargetResolutionConfigWithResponse(ctx context.Context, params *CreateTargetResolutionConfigParams, body CreateTargetResolutionConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTargetResolutionConfigResponse, error) {
+	rsp, err := c.CreateTargetResolutionConfig(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTargetResolutionConfigResponse(rsp)
+}
+
+// DeleteTargetResolutionConfigWithResponse Delete a target resolution config
+//
+// Removes the config (to keep it but stop using it, set `is_active` to `false`). Activities
+// it resolved keep their target users. Another workspace's config is a `404`.
+// Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /activity-config/target-resolution/{id} (the `DeleteTargetResolutionConfig` operationId).
+func (c *ClientWithResponses) DeleteTargetResolutionConfigWithResponse(ctx context.Context, id Id, params *DeleteTargetResolutionConfigParams, reqEditors ...RequestEditorFn) (*DeleteTargetResolutionConfigResponse, error) {
+	rsp, err := c.DeleteTargetResolutionConfig(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteTargetResolutionConfigResponse(rsp)
+}
+
+// UpdateTargetResolutionConfigWithBodyWithResponse Update a target resolution config
+//
+// Changes the fields given and keeps the others; `criteria` replaces the list whole, and
+// `channel` or `activity_type` `null` makes the config apply to any. Activities resolved
+// already keep their target users; resolutions that run later (on dispatch, on retry) use
+// the config as it is then. An active config on a priority another active config has is a
+// `409`; another workspace's config is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /activity-config/target-resolution/{id} (the `UpdateTargetResolutionConfig` operationId).
+func (c *ClientWithResponses) UpdateTargetResolutionConfigWithBodyWithResponse(ctx context.Context, id Id, params *UpdateTargetResolutionConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTargetResolutionConfigResponse, error) {
+	rsp, err := c.UpdateTargetResolutionConfigWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateTargetResolutionConfigResponse(rsp)
+}
+
+// UpdateTargetResolutionConfigWithResponse Update a target resolution config
+//
+// Changes the fields given and keeps the others; `criteria` replaces the list whole, and
+// `channel` or `activity_type` `null` makes the config apply to any. Activities resolved
+// already keep their target users; resolutions that run later (on dispatch, on retry) use
+// the config as it is then. An active config on a priority another active config has is a
+// `409`; another workspace's config is a `404`. Requires `MANAGE_ACTIVITY_CONFIG`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /activity-config/target-resolution/{id} (the `UpdateTargetResolutionConfig` operationId).
+func (c *ClientWithResponses) UpdateTargetResolutionConfigWithResponse(ctx context.Context, id Id, params *UpdateTargetResolutionConfigParams, body UpdateTargetResolutionConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTargetResolutionConfigResponse, error) {
+	rsp, err := c.UpdateTargetResolutionConfig(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateTargetResolutionConfigResponse(rsp)
 }
 
 // ListActivityReasonsWithResponse List activity reasons
@@ -11062,7 +15540,8 @@ func (c *ClientWithResponses) ListCommercesWithResponse(ctx context.Context, par
 
 // CreateCommerceWithBodyWithResponse Create a commerce
 //
-// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+// Creates a commerce. The external id is unique in the workspace (`409`); so is an `id` given
+// (an extension). Requires `MANAGE_COMMERCES`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11077,7 +15556,8 @@ func (c *ClientWithResponses) CreateCommerceWithBodyWithResponse(ctx context.Con
 
 // CreateCommerceWithResponse Create a commerce
 //
-// Creates a commerce. The external id is unique in the workspace (`409`). Requires `MANAGE_COMMERCES`.
+// Creates a commerce. The external id is unique in the workspace (`409`); so is an `id` given
+// (an extension). Requires `MANAGE_COMMERCES`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11972,6 +16452,67 @@ func ParseGetActivityResponse(rsp *http.Response) (*GetActivityResponse, error) 
 	return response, nil
 }
 
+// ParseListActivityAttributesResponse parses an HTTP response from a ListActivityAttributesWithResponse call
+func ParseListActivityAttributesResponse(rsp *http.Response) (*ListActivityAttributesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListActivityAttributesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []ActivityAttribute
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseCancelActivityResponse parses an HTTP response from a CancelActivityWithResponse call
 func ParseCancelActivityResponse(rsp *http.Response) (*CancelActivityResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12094,6 +16635,74 @@ func ParseListActivityDispatchAttemptsResponse(rsp *http.Response) (*ListActivit
 	return response, nil
 }
 
+// ParseRetryActivityResolutionResponse parses an HTTP response from a RetryActivityResolutionWithResponse call
+func ParseRetryActivityResolutionResponse(rsp *http.Response) (*RetryActivityResolutionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryActivityResolutionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Activity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListActivityStatusEventsResponse parses an HTTP response from a ListActivityStatusEventsWithResponse call
 func ParseListActivityStatusEventsResponse(rsp *http.Response) (*ListActivityStatusEventsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12142,6 +16751,815 @@ func ParseListActivityStatusEventsResponse(rsp *http.Response) (*ListActivitySta
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListActivityTargetUsersResponse parses an HTTP response from a ListActivityTargetUsersWithResponse call
+func ParseListActivityTargetUsersResponse(rsp *http.Response) (*ListActivityTargetUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListActivityTargetUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []TargetUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseResolveActivityTargetUserResponse parses an HTTP response from a ResolveActivityTargetUserWithResponse call
+func ParseResolveActivityTargetUserResponse(rsp *http.Response) (*ResolveActivityTargetUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResolveActivityTargetUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TargetUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListAttributeKeysResponse parses an HTTP response from a ListAttributeKeysWithResponse call
+func ParseListAttributeKeysResponse(rsp *http.Response) (*ListAttributeKeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAttributeKeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []AttributeKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateAttributeKeyResponse parses an HTTP response from a CreateAttributeKeyWithResponse call
+func ParseCreateAttributeKeyResponse(rsp *http.Response) (*CreateAttributeKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateAttributeKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AttributeKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteAttributeKeyResponse parses an HTTP response from a DeleteAttributeKeyWithResponse call
+func ParseDeleteAttributeKeyResponse(rsp *http.Response) (*DeleteAttributeKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteAttributeKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListAttributePoliciesResponse parses an HTTP response from a ListAttributePoliciesWithResponse call
+func ParseListAttributePoliciesResponse(rsp *http.Response) (*ListAttributePoliciesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAttributePoliciesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []AttributePolicy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpsertAttributePolicyResponse parses an HTTP response from a UpsertAttributePolicyWithResponse call
+func ParseUpsertAttributePolicyResponse(rsp *http.Response) (*UpsertAttributePolicyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpsertAttributePolicyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AttributePolicy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteAttributePolicyResponse parses an HTTP response from a DeleteAttributePolicyWithResponse call
+func ParseDeleteAttributePolicyResponse(rsp *http.Response) (*DeleteAttributePolicyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteAttributePolicyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRotateAttributeHookSecretResponse parses an HTTP response from a RotateAttributeHookSecretWithResponse call
+func ParseRotateAttributeHookSecretResponse(rsp *http.Response) (*RotateAttributeHookSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateAttributeHookSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AttributePolicy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListTargetResolutionConfigsResponse parses an HTTP response from a ListTargetResolutionConfigsWithResponse call
+func ParseListTargetResolutionConfigsResponse(rsp *http.Response) (*ListTargetResolutionConfigsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTargetResolutionConfigsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []TargetResolutionConfig
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateTargetResolutionConfigResponse parses an HTTP response from a CreateTargetResolutionConfigWithResponse call
+func ParseCreateTargetResolutionConfigResponse(rsp *http.Response) (*CreateTargetResolutionConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTargetResolutionConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TargetResolutionConfig
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteTargetResolutionConfigResponse parses an HTTP response from a DeleteTargetResolutionConfigWithResponse call
+func ParseDeleteTargetResolutionConfigResponse(rsp *http.Response) (*DeleteTargetResolutionConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteTargetResolutionConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateTargetResolutionConfigResponse parses an HTTP response from a UpdateTargetResolutionConfigWithResponse call
+func ParseUpdateTargetResolutionConfigResponse(rsp *http.Response) (*UpdateTargetResolutionConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateTargetResolutionConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TargetResolutionConfig
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge
@@ -14483,4 +19901,243 @@ func ParseCreateUserRetentionStatusResponse(rsp *http.Response) (*CreateUserRete
 	}
 
 	return response, nil
+}
+
+// CallbackInitiator sends OpenAPI callback requests to target URLs.
+// Modeled on the generated Client, but with no stored Server -- the full
+// target URL is provided per-call by the caller (typically discovered
+// from a callback expression on the parent operation's request body,
+// e.g. `{$request.body#/callbackUrl}`).
+type CallbackInitiator struct {
+	// Doer for performing requests, typically a *http.Client with any
+	// customized settings, such as certificate chains.
+	Client HttpRequestDoer
+
+	// A list of callbacks for modifying requests which are generated before sending over
+	// the network.
+	RequestEditors []RequestEditorFn
+}
+
+// CallbackInitiatorOption allows setting custom parameters during construction.
+type CallbackInitiatorOption func(*CallbackInitiator) error
+
+// NewCallbackInitiator creates a new CallbackInitiator with reasonable defaults.
+func NewCallbackInitiator(opts ...CallbackInitiatorOption) (*CallbackInitiator, error) {
+	initiator := CallbackInitiator{}
+	for _, o := range opts {
+		if err := o(&initiator); err != nil {
+			return nil, err
+		}
+	}
+	if initiator.Client == nil {
+		initiator.Client = &http.Client{}
+	}
+	return &initiator, nil
+}
+
+// WithCallbackHTTPClient allows overriding the default Doer, which is
+// automatically created using http.Client. This is useful for tests.
+func WithCallbackHTTPClient(doer HttpRequestDoer) CallbackInitiatorOption {
+	return func(p *CallbackInitiator) error {
+		p.Client = doer
+		return nil
+	}
+}
+
+// WithCallbackRequestEditorFn allows setting up a callback function, which
+// will be called right before sending the callback request. This can be
+// used to mutate the request, e.g. to add signature headers.
+func WithCallbackRequestEditorFn(fn RequestEditorFn) CallbackInitiatorOption {
+	return func(p *CallbackInitiator) error {
+		p.RequestEditors = append(p.RequestEditors, fn)
+		return nil
+	}
+}
+
+func (p *CallbackInitiator) applyCallbackEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
+	for _, r := range p.RequestEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	for _, r := range additionalEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CallbackInitiatorInterface is the interface specification for the callback initiator.
+type CallbackInitiatorInterface interface {
+	// AttributeHookWithBody fires the attributeHook callback with any body
+	AttributeHookWithBody(ctx context.Context, targetURL string, params *AttributeHookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	AttributeHook(ctx context.Context, targetURL string, params *AttributeHookParams, body AttributeHookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ProviderDispatchWithBody fires the providerDispatch callback with any body
+	ProviderDispatchWithBody(ctx context.Context, targetURL string, params *ProviderDispatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ProviderDispatch(ctx context.Context, targetURL string, params *ProviderDispatchParams, body ProviderDispatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+func (p *CallbackInitiator) AttributeHookWithBody(ctx context.Context, targetURL string, params *AttributeHookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAttributeHookCallbackRequestWithBody(targetURL, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *CallbackInitiator) AttributeHook(ctx context.Context, targetURL string, params *AttributeHookParams, body AttributeHookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAttributeHookCallbackRequest(targetURL, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *CallbackInitiator) ProviderDispatchWithBody(ctx context.Context, targetURL string, params *ProviderDispatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProviderDispatchCallbackRequestWithBody(targetURL, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *CallbackInitiator) ProviderDispatch(ctx context.Context, targetURL string, params *ProviderDispatchParams, body ProviderDispatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProviderDispatchCallbackRequest(targetURL, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+// NewAttributeHookCallbackRequest builds a application/json POST request for the attributeHook callback
+func NewAttributeHookCallbackRequest(targetURL string, params *AttributeHookParams, body AttributeHookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAttributeHookCallbackRequestWithBody(targetURL, params, "application/json", bodyReader)
+}
+
+// NewAttributeHookCallbackRequestWithBody builds a POST request for the attributeHook callback with any body
+func NewAttributeHookCallbackRequestWithBody(targetURL string, params *AttributeHookParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook-id", params.WebhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-id", headerParam0)
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook-timestamp", params.WebhookTimestamp, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-timestamp", headerParam1)
+
+		var headerParam2 string
+
+		headerParam2, err = runtime.StyleParamWithOptions("simple", false, "webhook-signature", params.WebhookSignature, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-signature", headerParam2)
+
+	}
+	return req, nil
+}
+
+// NewProviderDispatchCallbackRequest builds a application/json POST request for the providerDispatch callback
+func NewProviderDispatchCallbackRequest(targetURL string, params *ProviderDispatchParams, body ProviderDispatchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewProviderDispatchCallbackRequestWithBody(targetURL, params, "application/json", bodyReader)
+}
+
+// NewProviderDispatchCallbackRequestWithBody builds a POST request for the providerDispatch callback with any body
+func NewProviderDispatchCallbackRequestWithBody(targetURL string, params *ProviderDispatchParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-api-key", params.XApiKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("x-api-key", headerParam0)
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: "uuid"})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("Idempotency-Key", headerParam1)
+
+	}
+	return req, nil
 }

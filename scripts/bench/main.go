@@ -95,6 +95,12 @@ func run(conns int, duration time.Duration, n int) error {
 	if err != nil {
 		return err
 	}
+	// Resolution on the create path, as the issue asks: one ON_CREATION ROLE_MATCH target config
+	// (the commerce's COMMERCE_REP, reachable on WHATSAPP) and one UPFRONT INTERNAL_SERVICE
+	// policy (commerce_info), which every created activity names.
+	if err := resolutionSetup(ctx, db, ws.ID, com.ID); err != nil {
+		return err
+	}
 	recv := newReceiver(ctx)
 	defer recv.Close()
 	yom := uuid.MustParse("660e8400-e29b-41d4-a716-446655440000")
@@ -152,6 +158,18 @@ func run(conns int, duration time.Duration, n int) error {
 	fmt.Printf("  CPU per request: PostgreSQL %.0f µs, server and load generator %.0f µs\n",
 		apiCPU.postgres/total*1e6, apiCPU.client/total*1e6)
 	fmt.Printf("ratio to pgbench: %.2f (target >= 0.50); p99 target <= 25 ms\n", rate/tps)
+	var resolved, total2 int
+	if err := db.SQL().GetContext(ctx, &resolved, `SELECT count(*) FROM activities WHERE status = 'READY'
+		AND target->>'status' = 'RESOLVED' AND resolved_attributes->0->>'status' = 'RESOLVED'`); err != nil {
+		return err
+	}
+	if err := db.SQL().GetContext(ctx, &total2, `SELECT count(*) FROM activities`); err != nil {
+		return err
+	}
+	fmt.Printf("  resolved on creation (target user and commerce_info): %d of %d activities\n", resolved, total2)
+	if resolved != total2 {
+		return fmt.Errorf("%d of %d created activities were not resolved", total2-resolved, total2)
+	}
 	if os.Getenv("BENCH_STATEMENTS") != "" {
 		printStatements(db)
 	}
@@ -199,6 +217,10 @@ func run(conns int, duration time.Duration, n int) error {
 	if os.Getenv("BENCH_STATEMENTS") != "" {
 		printStatements(db)
 	}
+	recv.mu.Lock()
+	locked := recv.locked
+	recv.mu.Unlock()
+	fmt.Printf("dispatch: %d of %d sent with their target user LOCKED\n", locked, got)
 	if got != int64(n) || dups != 0 {
 		return fmt.Errorf("dispatch was not exactly once: %d received, %d duplicates", got, dups)
 	}
@@ -270,7 +292,7 @@ func load(base, key string, commerce uuid.UUID, conns int, d time.Duration, sche
 				if (limit >= 0 && i > limit) || (limit < 0 && time.Now().After(stop)) {
 					return
 				}
-				body = fmt.Appendf(body[:0], `{"type":"MESSAGE","reason":"Monthly promotion","channel":"WHATSAPP","commerce_id":%q,"idempotency_key":"%s-%d","scheduled_at":%q}`,
+				body = fmt.Appendf(body[:0], `{"type":"MESSAGE","reason":"Monthly promotion","channel":"WHATSAPP","commerce_id":%q,"idempotency_key":"%s-%d","scheduled_at":%q,"attribute_keys":["commerce_info"]}`,
 					commerce.String(), run, i, scheduledAt(i))
 				t0 := time.Now()
 				status, err := rc.post("/api/activities", body, auth)
@@ -295,6 +317,30 @@ func load(base, key string, commerce uuid.UUID, conns int, d time.Duration, sche
 	return result{lat: all, elapsed: elapsed, errors: errs.Load()}
 }
 
+// resolutionSetup gives the workspace one ON_CREATION ROLE_MATCH target config and one UPFRONT
+// INTERNAL_SERVICE attribute policy, and the commerce a COMMERCE_REP with a WHATSAPP contact.
+func resolutionSetup(ctx context.Context, db *store.DB, ws, com uuid.UUID) error {
+	first := "Rep"
+	u, err := db.CreateCommerceUser(ctx, ws, com, store.CommerceUserCreate{FirstName: &first, Source: "RETEN", IsActive: true,
+		Roles: []string{store.RoleCommerceRep}})
+	if err != nil {
+		return err
+	}
+	if _, err := db.CreateCommerceContact(ctx, ws, com, u.ID, store.CommerceContactCreate{Type: "WHATSAPP", Value: "+56912345678",
+		Source: "RETEN", IsPrimary: true}); err != nil {
+		return err
+	}
+	if _, err := db.CreateTargetConfig(ctx, ws, store.TargetConfig{Strategy: store.StrategyOnCreation, FallbackToCommerceRep: true,
+		FallbackToOwner: true, IsActive: true, Criteria: store.NewTargetCriteria([]store.TargetCriterion{
+			{Type: store.CriterionRoleMatch, Config: json.RawMessage(`{"role":"COMMERCE_REP"}`)}})}); err != nil {
+		return err
+	}
+	internal := store.ResolverInternal
+	_, _, err = db.UpsertAttributePolicy(ctx, ws, store.AttributePolicyUpsert{AttributeKeyID: store.AttributeCommerceInfoID,
+		Strategy: store.StrategyUpfront, ResolverType: &internal})
+	return err
+}
+
 // receiver is a local YOM provider that counts what it receives.
 type receiver struct {
 	srv         *http.Server
@@ -302,6 +348,7 @@ type receiver struct {
 	mu          sync.Mutex
 	seen        map[string]int
 	dups        int64
+	locked      int64 // requests whose target user was LOCKED
 	first, last time.Time
 }
 
@@ -311,11 +358,17 @@ func newReceiver(ctx context.Context) *receiver {
 	r.url = "http://" + ln.Addr().String()
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var a struct {
-			ID string `json:"id"`
+			ID         string `json:"id"`
+			TargetUser *struct {
+				Status string `json:"resolutionStatus"`
+			} `json:"targetUser"`
 		}
 		_ = json.NewDecoder(req.Body).Decode(&a)
 		now := time.Now()
 		r.mu.Lock()
+		if a.TargetUser != nil && a.TargetUser.Status == store.ResolutionLocked {
+			r.locked++
+		}
 		r.seen[a.ID]++
 		if r.seen[a.ID] > 1 {
 			r.dups++

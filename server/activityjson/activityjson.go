@@ -7,6 +7,9 @@ package activityjson
 import (
 	"bytes"
 	"strconv"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/jsonappend"
@@ -14,7 +17,8 @@ import (
 
 // Append writes a as the Activities API's Activity object: the fields the API answers, in the
 // order of the generated type's fields (server/api/activities' ToAPI builds that type; its test
-// holds the two equal).
+// holds the two equal), its target user and resolved attributes included. It is also the body a
+// REST provider receives (the worker locks the target user in a first).
 func Append(b []byte, a store.Activity) []byte {
 	b = append(b, `{"attributeKeys":[`...)
 	for i, k := range a.AttributeKeys {
@@ -34,7 +38,7 @@ func Append(b []byte, a store.Activity) []byte {
 	b = append(b, `},"commerceId":"`...)
 	b = append(b, a.CommerceID.String()...)
 	b = append(b, `"},"createdAt":`...)
-	b = jsonappend.Time(b, a.CreatedAt.UTC())
+	b = jsonappend.MillisTime(b, a.CreatedAt.UTC())
 	b = append(b, `,"dispatchAttemptCount":`...)
 	b = strconv.AppendInt(b, int64(a.DispatchAttemptCount), 10)
 	b = append(b, `,"externalId":`...)
@@ -47,8 +51,15 @@ func Append(b []byte, a store.Activity) []byte {
 	b = jsonappend.String(b, a.ReasonCode)
 	b = append(b, `,"label":`...)
 	b = jsonappend.String(b, a.ReasonLabel)
-	b = append(b, `},"scheduledAt":`...)
-	b = jsonappend.Time(b, a.ScheduledAt.UTC())
+	b = append(b, `},"resolvedAttributes":[`...)
+	for i, e := range a.ResolvedAttributes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendAttribute(b, a.ID, e)
+	}
+	b = append(b, `],"scheduledAt":`...)
+	b = jsonappend.MillisTime(b, a.ScheduledAt.UTC())
 	b = append(b, `,"score":`...)
 	if a.Score != nil {
 		b = strconv.AppendInt(b, int64(*a.Score), 10)
@@ -59,16 +70,22 @@ func Append(b []byte, a store.Activity) []byte {
 	b = jsonappend.String(b, a.Status)
 	b = append(b, `,"suggestedExecutionTime":`...)
 	if a.SuggestedExecutionTime != nil {
-		b = jsonappend.Time(b, a.SuggestedExecutionTime.UTC())
+		b = jsonappend.MillisTime(b, a.SuggestedExecutionTime.UTC())
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"targetCriteria":`...)
 	b = appendArray(b, a.TargetCriteria)
+	b = append(b, `,"targetUser":`...)
+	if a.Target != nil {
+		b = AppendTargetUser(b, *a.Target)
+	} else {
+		b = append(b, "null"...)
+	}
 	b = append(b, `,"type":`...)
 	b = jsonappend.String(b, a.Type)
 	b = append(b, `,"updatedAt":`...)
-	b = jsonappend.Time(b, a.UpdatedAt.UTC())
+	b = jsonappend.MillisTime(b, a.UpdatedAt.UTC())
 	b = append(b, `,"userStatus":`...)
 	if a.UserStatusCode != nil && a.UserStatusLabel != nil {
 		b = append(b, `{"code":`...)
@@ -80,6 +97,94 @@ func Append(b []byte, a store.Activity) []byte {
 		b = append(b, "null"...)
 	}
 	return append(b, '}')
+}
+
+// AppendTargetUser writes t as the Activities API's TargetUser object.
+func AppendTargetUser(b []byte, t store.TargetUser) []byte {
+	b = append(b, `{"commerceUser":`...)
+	if t.CommerceUserID != nil {
+		b = append(b, `{"firstName":`...)
+		b = appendStringOrNull(b, t.FirstName)
+		b = append(b, `,"lastName":`...)
+		b = appendStringOrNull(b, t.LastName)
+		b = append(b, `},"commerceUserId":"`...)
+		b = append(b, t.CommerceUserID.String()...)
+		b = append(b, '"')
+	} else {
+		b = append(b, `null,"commerceUserId":null`...)
+	}
+	b = append(b, `,"contact":`...)
+	if c := t.Contact; c != nil {
+		b = append(b, `{"id":"`...)
+		b = append(b, c.ID.String()...)
+		b = append(b, `","type":`...)
+		b = jsonappend.String(b, c.Type)
+		b = append(b, `,"value":`...)
+		b = jsonappend.String(b, c.Value)
+		b = append(b, '}')
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"createdAt":`...)
+	b = jsonappend.MillisTime(b, t.CreatedAt)
+	b = append(b, `,"errorMessage":`...)
+	b = appendStringOrNull(b, t.ErrorMessage)
+	b = append(b, `,"id":"`...)
+	b = append(b, t.ID.String()...)
+	b = append(b, `","lockReason":`...)
+	b = appendStringOrNull(b, t.LockReason)
+	b = append(b, `,"lockedAt":`...)
+	b = appendTimeOrNull(b, t.LockedAt)
+	b = append(b, `,"resolutionStatus":`...)
+	b = jsonappend.String(b, t.Status)
+	b = append(b, `,"resolutionStrategy":`...)
+	b = jsonappend.String(b, t.Strategy)
+	b = append(b, `,"resolvedAt":`...)
+	b = appendTimeOrNull(b, t.ResolvedAt)
+	b = append(b, `,"updatedAt":`...)
+	b = jsonappend.MillisTime(b, t.UpdatedAt)
+	return append(b, '}')
+}
+
+// appendAttribute writes e, an attribute of activity activityID, as the Activities API's
+// ActivityAttribute object.
+func appendAttribute(b []byte, activityID uuid.UUID, e store.ResolvedAttribute) []byte {
+	b = append(b, `{"activityId":"`...)
+	b = append(b, activityID.String()...)
+	b = append(b, `","attributeKeyId":"`...)
+	b = append(b, e.AttributeKeyID.String()...)
+	b = append(b, `","createdAt":`...)
+	b = jsonappend.MillisTime(b, e.CreatedAt)
+	b = append(b, `,"errorMessage":`...)
+	b = appendStringOrNull(b, e.ErrorMessage)
+	b = append(b, `,"id":"`...)
+	b = append(b, e.ID.String()...)
+	b = append(b, `","key":`...)
+	b = jsonappend.String(b, e.Key)
+	b = append(b, `,"resolutionStatus":`...)
+	b = jsonappend.String(b, e.Status)
+	b = append(b, `,"resolutionStrategy":`...)
+	b = jsonappend.String(b, e.Strategy)
+	b = append(b, `,"resolvedAt":`...)
+	b = appendTimeOrNull(b, e.ResolvedAt)
+	b = append(b, `,"resolverType":`...)
+	b = appendStringOrNull(b, e.ResolverType)
+	b = append(b, `,"updatedAt":`...)
+	b = jsonappend.MillisTime(b, e.UpdatedAt)
+	b = append(b, `,"value":`...)
+	if v := bytes.TrimSpace(e.Value); len(v) > 0 {
+		b = append(b, v...) // a JSON document: compacted when stored, or as PostgreSQL prints jsonb
+	} else {
+		b = append(b, "null"...)
+	}
+	return append(b, '}')
+}
+
+func appendTimeOrNull(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return jsonappend.MillisTime(b, *t)
 }
 
 // appendArray writes a stored JSON array (target criteria, attributes: the handler stored

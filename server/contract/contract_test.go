@@ -227,7 +227,8 @@ paths:
 }
 
 // TestValidateResponseStrictNulls: a null the schema's enum or allOf refuses is an error, as
-// strict tools read OpenAPI 3.0.3, though kin-openapi takes it because of `nullable: true`.
+// strict tools read OpenAPI 3.0.3, though kin-openapi takes it because of `nullable: true`; an
+// untyped anyOf with a nullable member (any JSON or null) takes it.
 func TestValidateResponseStrictNulls(t *testing.T) {
 	t.Parallel()
 	s, err := Load([]byte(`openapi: 3.0.3
@@ -249,6 +250,7 @@ paths:
                   limit: {type: object, nullable: true, allOf: [{$ref: '#/components/schemas/Limit'}]}
                   fine: {$ref: '#/components/schemas/NullableLimit'}
                   list: {type: array, items: {type: string, nullable: true, enum: [a]}}
+                  anyJSON: {anyOf: [{type: object, nullable: true}, {type: string}]}
 components:
   schemas:
     Limit: {type: object, properties: {max: {type: integer}}}
@@ -261,7 +263,7 @@ components:
 		req := httptest.NewRequest("GET", "/v1/things", nil)
 		return s.ValidateResponse(req, 200, map[string][]string{"Content-Type": {"application/json"}}, []byte(body))
 	}
-	if err := check(`{"bad":"on","good":null,"limit":{"max":1},"fine":null,"list":["a"]}`); err != nil {
+	if err := check(`{"bad":"on","good":null,"limit":{"max":1},"fine":null,"list":["a"],"anyJSON":null}`); err != nil {
 		t.Errorf("valid response: %v", err)
 	}
 	err = check(`{"bad":null,"limit":null,"list":["a",null]}`)

@@ -15,13 +15,15 @@ import (
 // tools (libopenapi, Prism, zod validators generated from the spec) check it: `nullable: true`
 // adds null to the schema's type and leaves every other keyword in force, so a nullable enum
 // must list null, and allOf members (a `$ref` beside `nullable`) must take null too. kin-openapi
-// is more lenient: it accepts null wherever `nullable` is true.
+// is more lenient: it accepts null wherever `nullable` is true. A schema without a type is not
+// narrowed by `nullable` (3.0.3 gives it effect only beside `type`): its members decide, so
+// "any JSON or null" is `anyOf` with a nullable member.
 func TakesNull(s *openapi3.Schema) bool {
 	if s == nil {
 		return true
 	}
 	untyped := s.Type == nil || len(*s.Type) == 0
-	if !s.Nullable && (!untyped || len(s.Enum) > 0 || len(s.AllOf)+len(s.OneOf)+len(s.AnyOf) > 0) {
+	if !s.Nullable && (!untyped || len(s.Enum) > 0) {
 		return false
 	}
 	if len(s.Enum) > 0 && !slices.Contains(s.Enum, nil) {

@@ -95,7 +95,11 @@ func From(err error) *Problem {
 		case errors.Is(se.Kind, store.ErrConflict):
 			return &Problem{Status: http.StatusConflict, Message: se.Message, Cause: err}
 		case errors.Is(se.Kind, store.ErrInvalid):
-			return &Problem{Status: http.StatusBadRequest, Message: se.Message, Cause: err}
+			p := &Problem{Status: http.StatusBadRequest, Message: se.Message, Cause: err}
+			if se.Field != "" {
+				p.Details = []Detail{{Field: se.Field, Message: se.Message}}
+			}
+			return p
 		case errors.Is(se.Kind, store.ErrUnavailable):
 			// A failover or a restart of PostgreSQL: a retry in a moment (with the same
 			// idempotency key, should the answer of a commit have been lost) reaches the new

@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-dev/switchboard/server/activityjson"
 	"github.com/switchboard-dev/switchboard/server/egress"
+	"github.com/switchboard-dev/switchboard/server/resolve"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -57,20 +58,23 @@ func (b fixedBackoff) NextRetry(job *rivertype.JobRow) time.Time {
 
 // activityDispatch sends an activity, at its scheduled time, to the workspace's active
 // dispatch config for its channel: MOCK answers success itself; a REST provider gets
-// POST {baseUrl}/activities with x-api-key and the activity as the API shows it. It records
-// every attempt, retries (River's attempts, on the Backoff schedule) and moves the activity to
-// DISPATCHED or FAILED.
+// POST {baseUrl}/activities with x-api-key and the activity as the API shows it, its target
+// user (locked) and resolved attributes included. What resolves on dispatch (an ON_DISPATCH
+// target user, ON_DISPATCH attributes) is resolved first; when that fails the activity becomes
+// UNRESOLVED and nothing is sent. It records every attempt, retries (River's attempts, on the
+// Backoff schedule) and moves the activity to DISPATCHED or FAILED.
 type activityDispatch struct {
 	river.WorkerDefaults[store.DispatchActivityArgs]
-	db   *store.DB
-	http *egress.Client
-	log  *slog.Logger
+	db    *store.DB
+	http  *egress.Client
+	hooks *resolve.Hooks
+	log   *slog.Logger
 }
 
 func newActivityDispatch(db *store.DB, o Options) *activityDispatch {
 	return &activityDispatch{db: db, log: o.Logger, http: egress.New(egress.Options{
 		Timeout: o.Dispatch.Timeout, AllowPrivate: o.AllowPrivate, MaxResponseBytes: 64 << 10,
-	})}
+	}), hooks: resolve.New(resolve.Options{AllowPrivate: o.AllowPrivate, Now: o.Now})}
 }
 
 // outcome is what one attempt produced.
@@ -90,7 +94,26 @@ func (w *activityDispatch) Work(ctx context.Context, job *river.Job[store.Dispat
 	if !ok {
 		return nil // canceled (or otherwise moved on) before its time: nothing is sent
 	}
+	if a.NeedsResolutionAtDispatch() {
+		// Resolved and stored before the provider call, so a retried attempt sends the same.
+		if a, ok, err = w.db.ResolveActivity(ctx, ws, id, store.ResolveAtDispatch, w.hooks.Call); err != nil {
+			return err
+		}
+		if !ok {
+			w.log.Info("activity unresolved at dispatch; not sent", "activity_id", id, "status", a.Status)
+			return nil // UNRESOLVED now (retry-resolution schedules it again), or moved on meanwhile
+		}
+	}
 	started := time.Now()
+	if t := a.Target; t != nil && t.CommerceUserID != nil {
+		// The provider is told the target user as FinishDispatch locks it on success.
+		locked := *t
+		locked.Status, locked.UpdatedAt = store.ResolutionLocked, started
+		if locked.LockedAt == nil {
+			locked.LockedAt = &started
+		}
+		a.Target = &locked
+	}
 	attempt := store.DispatchAttempt{ActivityID: id, Attempt: job.Attempt, StartedAt: started}
 	var out outcome
 	if !target.Found {

@@ -59,3 +59,12 @@ func Time(b []byte, t time.Time) []byte {
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"')
 }
+
+// MillisTime writes t as the Activities API writes timestamps, as Reten's documentation does: an
+// RFC 3339 string in UTC with exactly three fractional digits (milliseconds, truncated) and Z,
+// "2025-01-16T09:00:00.000Z".
+func MillisTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	return append(b, '"')
+}

@@ -177,3 +177,34 @@ export async function reportSale(activityId: string): Promise<string | undefined
   void needsDate;
   return data?.activityStatus;
 }
+
+type ActivityAttribute = components["schemas"]["ActivityAttribute"];
+
+// Resolution: a policy in the documented camelCase form, an activity's attributes and target
+// user, a manual assignment and a retry.
+export async function resolveByHand(activityId: string, commerceUserId: string): Promise<string | undefined> {
+  await client.POST("/activity-config/attribute-policies", {
+    body: { attribute_key_id: "a77e8400-e29b-41d4-a716-446655440001", strategy: "UPFRONT", resolver_type: "INTERNAL_SERVICE" },
+  });
+  await client.POST("/activity-config/attribute-policies", {
+    // @ts-expect-error -- "SOMETIMES" is not a resolution strategy.
+    body: { attribute_key_id: "a77e8400-e29b-41d4-a716-446655440001", strategy: "SOMETIMES" },
+  });
+  const { data: attributes } = await client.GET("/activities/{id}/attributes", { params: { path: { id: activityId } } });
+  const info: ActivityAttribute | undefined = attributes?.find((a) => a.key === "commerce_info");
+  const status: "PENDING" | "RESOLVED" | "FAILED" | "FALLBACK" | undefined = info?.resolutionStatus;
+  void status;
+  const { data: targets } = await client.GET("/activities/{id}/target-users", { params: { path: { id: activityId } } });
+  const pending = targets?.find((t) => t.resolutionStatus === "PENDING" || t.resolutionStatus === "FAILED");
+  if (!pending) return undefined;
+  const { data: assigned } = await client.PATCH("/activities/{id}/target-users/{targetUserId}/resolve", {
+    params: { path: { id: activityId, targetUserId: pending.id } },
+    body: { commerce_user_id: commerceUserId },
+  });
+  const reason: string | null | undefined = assigned?.lockReason;
+  void reason;
+  const { data: retried } = await client.PATCH("/activities/{id}/retry-resolution", { params: { path: { id: activityId } } });
+  // @ts-expect-error -- an activity's target user has no `role`.
+  void retried?.targetUser?.role;
+  return retried?.status;
+}

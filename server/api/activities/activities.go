@@ -1,5 +1,6 @@
 // Package activities implements the Activities API (openapi/activities.yaml, mounted at /api):
-// the dispatch provider catalog and a workspace's dispatch configs.
+// the dispatch provider catalog and a workspace's dispatch configs, commerces and their people,
+// the catalogs, activities and their resolution (resolution.go), and the integration API.
 package activities
 
 import (
@@ -11,12 +12,15 @@ import (
 	api "github.com/switchboard-dev/switchboard/gen/activities"
 	"github.com/switchboard-dev/switchboard/server/auth"
 	"github.com/switchboard-dev/switchboard/server/problem"
+	"github.com/switchboard-dev/switchboard/server/resolve"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
 // Handler serves the Activities API.
 type Handler struct {
 	DB *store.DB
+	// Hooks makes attribute policies' CLIENT_HOOK calls (UPFRONT ones in a create, and retries).
+	Hooks *resolve.Hooks
 	// Users issues the access tokens of signed-in users (Login, RefreshSession).
 	Users *auth.Users
 	// SecureCookies marks the session cookies Secure: the server is reached over https.

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/google/uuid"
 	"golang.org/x/text/unicode/norm"
 
 	api "github.com/switchboard-dev/switchboard/gen/activities"
+	"github.com/switchboard-dev/switchboard/server/activityjson"
 	"github.com/switchboard-dev/switchboard/server/auth"
 	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/store"
@@ -58,12 +60,12 @@ func catalogEntry(b api.CreateCatalogEntryRequest) store.CatalogEntry {
 
 func toUserStatus(e store.CatalogEntry) api.UserRetentionStatus {
 	return api.UserRetentionStatus{Id: e.ID, Code: e.Code, Label: e.Label, Description: nullOf(e.Description),
-		IsActive: e.IsActive, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}
+		IsActive: e.IsActive, CreatedAt: activityjson.NewTime(e.CreatedAt), UpdatedAt: activityjson.NewTime(e.UpdatedAt)}
 }
 
 func toReason(e store.CatalogEntry) api.ActivityReason {
 	return api.ActivityReason{Id: e.ID, Code: e.Code, Label: e.Label, IsActive: e.IsActive,
-		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC()}
+		CreatedAt: activityjson.NewTime(e.CreatedAt), UpdatedAt: activityjson.NewTime(e.UpdatedAt)}
 }
 
 // Slug turns free text into a catalog code: "Monthly promotion" → "monthly_promotion";
@@ -88,13 +90,16 @@ func Slug(s string) string {
 	return b.String()
 }
 
-// CreateActivity creates a READY activity and schedules its dispatch.
+// CreateActivity creates an activity, resolving what resolves on creation (UNRESOLVED when that
+// fails), and schedules its dispatch. UPFRONT CLIENT_HOOK attributes are called while the
+// request waits: the store answers which calls it needs, and the create is made again with
+// their results.
 func (h *Handler) CreateActivity(ctx context.Context, req api.CreateActivityRequestObject) (api.CreateActivityResponseObject, error) {
 	b := req.Body
 	in := store.ActivityCreate{
 		WorkspaceID: auth.FromContext(ctx).WorkspaceID, CommerceID: b.CommerceId, Type: string(b.Type), Channel: string(b.Channel),
 		Reason: b.Reason, ReasonCode: Slug(b.Reason), UserStatus: b.UserStatus, IdempotencyKey: b.IdempotencyKey,
-		ScheduledAt: b.ScheduledAt, SuggestedExecutionTime: b.SuggestedExecutionTime, Score: b.Score, AssignmentReason: b.AssignmentReason,
+		ScheduledAt: b.ScheduledAt.Time, SuggestedExecutionTime: stdTime(b.SuggestedExecutionTime), Score: b.Score, AssignmentReason: b.AssignmentReason,
 	}
 	if in.ReasonCode == "" {
 		return nil, problem.Invalid("reason must contain a letter or a digit", problem.Detail{Field: "reason", Message: "must contain a letter or a digit"})
@@ -103,19 +108,38 @@ func (h *Handler) CreateActivity(ctx context.Context, req api.CreateActivityRequ
 		in.AttributeKeys = *b.AttributeKeys
 	}
 	if b.TargetCriteria != nil {
-		in.TargetCriteria, _ = json.Marshal(*b.TargetCriteria)
+		if _, err := toCriteria(b.TargetCriteria, "target_criteria"); err != nil {
+			return nil, err
+		}
+		in.TargetCriteria, _ = json.Marshal(*b.TargetCriteria) // stored as given: the activity's targetCriteria
+	}
+	if err := checkAttributes(b.AttributeKeys, b.Attributes); err != nil {
+		return nil, err
 	}
 	if b.Attributes != nil {
 		in.Attributes, _ = json.Marshal(*b.Attributes)
 	}
-	a, err := h.DB.CreateActivity(ctx, in)
-	if errors.Is(err, store.ErrInvalid) {
-		return nil, problem.Invalid(err.Error(), problem.Detail{Field: "user_status", Message: "is not a status of the user retention status catalog"})
+	for round := 0; ; round++ {
+		a, err := h.DB.CreateActivity(ctx, in)
+		var need *store.HooksNeeded
+		if errors.As(err, &need) {
+			results := h.Hooks.Call(ctx, need.Calls)
+			if in.HookResults == nil {
+				in.HookResults = make(map[uuid.UUID]store.HookResult, len(need.Calls))
+			}
+			for i, c := range need.Calls {
+				in.HookResults[c.AttributeKeyID] = results[i]
+			}
+			// The same activity (the hooks saw its id); a policy that became CLIENT_HOOK in
+			// between fails rather than calling hooks round after round.
+			in.ID, in.FinalRound = need.ActivityID, round >= 1
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return encodeActivity(a), nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return encodeActivity(a), nil
 }
 
 // ListActivities pages through the workspace's activities.
@@ -123,7 +147,7 @@ func (h *Handler) ListActivities(ctx context.Context, req api.ListActivitiesRequ
 	p := req.Params
 	page, limit := pageParams(p.Page, p.PerPage, p.Limit, defaultPageSize)
 	f := store.ActivityFilter{Search: p.Search, Status: (*string)(p.Status), Type: (*string)(p.Type), Channel: (*string)(p.Channel),
-		CommerceID: p.CommerceId, ScheduledFrom: p.ScheduledFrom, ScheduledTo: p.ScheduledTo}
+		CommerceID: p.CommerceId, ScheduledFrom: stdTime(p.ScheduledFrom), ScheduledTo: stdTime(p.ScheduledTo)}
 	as, total, err := h.DB.ListActivities(ctx, auth.FromContext(ctx).WorkspaceID, f, page, limit)
 	if err != nil {
 		return nil, err
@@ -152,7 +176,7 @@ func (h *Handler) ListActivityStatusEvents(ctx context.Context, req api.ListActi
 func toStatusEvent(e store.StatusEvent) api.ActivityStatusEvent {
 	return api.ActivityStatusEvent{Id: e.ID, EventType: api.ActivityStatusEventEventType(e.EventType), FromStatus: nullOf(e.FromStatus),
 		ToStatus: api.ActivityStatus(e.ToStatus), ErrorCode: nullOf(e.ErrorCode), ErrorMessage: nullOf(e.ErrorMessage),
-		OccurredAt: e.OccurredAt.UTC()}
+		OccurredAt: activityjson.NewTime(e.OccurredAt)}
 }
 
 // ListActivityDispatchAttempts returns the activity's dispatch attempts.
@@ -167,7 +191,7 @@ func (h *Handler) ListActivityDispatchAttempts(ctx context.Context, req api.List
 func toDispatchAttempt(a store.DispatchAttempt) api.DispatchAttempt {
 	return api.DispatchAttempt{Id: a.ID, Attempt: a.Attempt, DispatchConfigId: nullOf(a.DispatchConfigID),
 		ProviderCode: nullOf(a.ProviderCode), StatusCode: nullOf(a.StatusCode), DurationMs: a.DurationMS,
-		Error: nullOf(a.Error), ExternalId: nullOf(a.ExternalID), StartedAt: a.StartedAt.UTC()}
+		Error: nullOf(a.Error), ExternalId: nullOf(a.ExternalID), StartedAt: activityjson.NewTime(a.StartedAt)}
 }
 
 // CancelActivity cancels a READY or UNRESOLVED activity.
@@ -188,8 +212,8 @@ func ToAPI(a store.Activity) api.Activity {
 	out := api.Activity{
 		Id: a.ID, Type: api.ActivityType(a.Type), Reason: api.CodeLabel{Code: a.ReasonCode, Label: a.ReasonLabel},
 		Channel: api.Channel(a.Channel), Status: api.ActivityStatus(a.Status), IdempotencyKey: a.IdempotencyKey,
-		ScheduledAt: a.ScheduledAt.UTC(), AttributeKeys: []string(a.AttributeKeys), DispatchAttemptCount: a.DispatchAttemptCount,
-		ExternalId: nullOf(a.ExternalID), CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC(),
+		ScheduledAt: activityjson.NewTime(a.ScheduledAt), AttributeKeys: []string(a.AttributeKeys), DispatchAttemptCount: a.DispatchAttemptCount,
+		ExternalId: nullOf(a.ExternalID), CreatedAt: activityjson.NewTime(a.CreatedAt), UpdatedAt: activityjson.NewTime(a.UpdatedAt),
 		TargetCriteria: []api.TargetCriterion{}, Attributes: []api.AttributeInput{},
 	}
 	out.CommerceAssignment.CommerceId = a.CommerceID
@@ -203,13 +227,21 @@ func ToAPI(a store.Activity) api.Activity {
 	}
 	out.SuggestedExecutionTime.SetNull()
 	if a.SuggestedExecutionTime != nil {
-		out.SuggestedExecutionTime.Set(a.SuggestedExecutionTime.UTC())
+		out.SuggestedExecutionTime.Set(activityjson.NewTime(*a.SuggestedExecutionTime))
 	}
 	out.Score = nullOf(a.Score)
 	_ = json.Unmarshal(a.TargetCriteria, &out.TargetCriteria)
 	_ = json.Unmarshal(a.Attributes, &out.Attributes)
 	if out.AttributeKeys == nil {
 		out.AttributeKeys = []string{}
+	}
+	out.TargetUser.SetNull()
+	if a.Target != nil {
+		out.TargetUser.Set(toTargetUser(*a.Target))
+	}
+	out.ResolvedAttributes = make([]api.ActivityAttribute, 0, len(a.ResolvedAttributes))
+	for _, e := range a.ResolvedAttributes {
+		out.ResolvedAttributes = append(out.ResolvedAttributes, toAttribute(a.ID, e))
 	}
 	return out
 }

@@ -72,7 +72,7 @@ func TestSeed003Verbatim(t *testing.T) {
 	_ = json.Unmarshal(body, &got)
 	want := map[string]string{
 		"type": "MESSAGE", "reason": "map[code:monthly_promotion label:Promocion Mensual]", "channel": "WHATSAPP",
-		"status": "READY", "userStatus": "<nil>", "idempotencyKey": "msg-2025-01-15-001", "scheduledAt": "2025-01-16T09:00:00Z",
+		"status": "READY", "userStatus": "<nil>", "idempotencyKey": "msg-2025-01-15-001", "scheduledAt": "2025-01-16T09:00:00.000Z",
 	}
 	for k, v := range want {
 		if fmt.Sprint(got[k]) != v {
@@ -520,7 +520,7 @@ func TestCreateAnswersWhatIsStored(t *testing.T) {
 			t.Errorf("%s: created %v, stored %v", k, c[k], g[k])
 		}
 	}
-	if len(c) != len(g) || c["scheduledAt"] != "2031-02-03T02:05:06.123457Z" {
+	if len(c) != len(g) || c["scheduledAt"] != "2031-02-03T02:05:06.123Z" {
 		t.Errorf("created %s\nstored  %s", created, got)
 	}
 }

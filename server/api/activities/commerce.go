@@ -8,6 +8,7 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	api "github.com/switchboard-dev/switchboard/gen/activities"
+	"github.com/switchboard-dev/switchboard/server/activityjson"
 	"github.com/switchboard-dev/switchboard/server/auth"
 	"github.com/switchboard-dev/switchboard/store"
 )
@@ -57,7 +58,7 @@ func toCommerce(c store.Commerce) api.Commerce {
 // CreateCommerce creates a commerce with its addresses.
 func (h *Handler) CreateCommerce(ctx context.Context, req api.CreateCommerceRequestObject) (api.CreateCommerceResponseObject, error) {
 	b := req.Body
-	in := store.CommerceCreate{Name: b.Name, ExternalID: b.ExternalId, TaxID: b.TaxId,
+	in := store.CommerceCreate{ID: deref(b.Id), Name: b.Name, ExternalID: b.ExternalId, TaxID: b.TaxId,
 		IsActive: b.IsActive == nil || *b.IsActive, IsPlaceholder: b.IsPlaceholder != nil && *b.IsPlaceholder}
 	if b.Metadata != nil {
 		in.Metadata = *b.Metadata
@@ -160,7 +161,7 @@ func toCommerceDetail(c store.Commerce) api.CommerceDetail {
 	d := api.CommerceDetail{
 		Id: c.ID, Name: c.Name, ExternalId: nullOf(c.ExternalID), TaxId: nullOf(c.TaxID),
 		IsActive: c.IsActive, IsPlaceholder: c.IsPlaceholder, Metadata: meta,
-		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+		CreatedAt: activityjson.NewTime(c.CreatedAt), UpdatedAt: activityjson.NewTime(c.UpdatedAt),
 		Addresses: convertAll[[]api.Address](c.Addresses, toAddress), Users: convertAll[[]api.CommerceUser](c.Users, toCommerceUser),
 	}
 	return d

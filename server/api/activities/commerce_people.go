@@ -8,6 +8,7 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	api "github.com/switchboard-dev/switchboard/gen/activities"
+	"github.com/switchboard-dev/switchboard/server/activityjson"
 	"github.com/switchboard-dev/switchboard/server/auth"
 	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/store"
@@ -203,13 +204,13 @@ func (h *Handler) DeleteCommerceUserContact(ctx context.Context, req api.DeleteC
 
 func toContact(c store.CommerceContact) api.Contact {
 	return api.Contact{Id: c.ID, Type: api.ContactType(c.Type), Value: c.Value, Source: api.Source(c.Source),
-		IsPrimary: c.IsPrimary, IsActive: c.IsActive, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
+		IsPrimary: c.IsPrimary, IsActive: c.IsActive, CreatedAt: activityjson.NewTime(c.CreatedAt), UpdatedAt: activityjson.NewTime(c.UpdatedAt)}
 }
 
 func toCommerceUser(u store.CommerceUser) api.CommerceUser {
 	out := api.CommerceUser{Id: u.ID, CommerceId: u.CommerceID, FirstName: nullOf(u.FirstName), LastName: nullOf(u.LastName),
 		ExternalId: nullOf(u.ExternalID), Source: api.Source(u.Source), IsActive: u.IsActive,
-		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), Contacts: make([]api.Contact, 0, len(u.Contacts))}
+		CreatedAt: activityjson.NewTime(u.CreatedAt), UpdatedAt: activityjson.NewTime(u.UpdatedAt), Contacts: make([]api.Contact, 0, len(u.Contacts))}
 	out.Name = nullable.NewNullNullable[string]()
 	if name := strings.TrimSpace(deref(u.FirstName) + " " + deref(u.LastName)); name != "" {
 		out.Name = nullable.NewNullableWithValue(name)

@@ -2,10 +2,12 @@ package activities
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/oapi-codegen/nullable"
 
 	api "github.com/switchboard-dev/switchboard/gen/activities"
+	"github.com/switchboard-dev/switchboard/server/activityjson"
 	"github.com/switchboard-dev/switchboard/store"
 )
 
@@ -30,8 +32,8 @@ func toDefinition(d store.ChannelDefinition) api.ChannelDefinition {
 		Channel:            api.Channel(d.Channel),
 		CredentialSchema:   convertAll[[]api.FieldDefinition](d.CredentialSchema, toField),
 		SettingsSchema:     convertAll[[]api.FieldDefinition](d.SettingsSchema, toField),
-		CreatedAt:          d.CreatedAt.UTC(),
-		UpdatedAt:          d.UpdatedAt.UTC(),
+		CreatedAt:          activityjson.NewTime(d.CreatedAt),
+		UpdatedAt:          activityjson.NewTime(d.UpdatedAt),
 	}
 }
 
@@ -43,8 +45,8 @@ func toProvider(p store.DispatchProvider) api.DispatchProvider {
 		ProtocolType:       api.DispatchProviderProtocolType(p.ProtocolType),
 		IsActive:           p.IsActive,
 		ChannelDefinitions: convertAll[[]api.ChannelDefinition](p.ChannelDefinitions, toDefinition),
-		CreatedAt:          p.CreatedAt.UTC(),
-		UpdatedAt:          p.UpdatedAt.UTC(),
+		CreatedAt:          activityjson.NewTime(p.CreatedAt),
+		UpdatedAt:          activityjson.NewTime(p.UpdatedAt),
 	}
 }
 
@@ -63,7 +65,15 @@ func toConfig(c store.DispatchConfig) api.DispatchConfig {
 		Settings:           settings,
 		IsActive:           c.IsActive,
 		DispatchProvider:   api.DispatchProviderSummary{Code: c.ProviderCode, Name: c.ProviderName},
-		CreatedAt:          c.CreatedAt.UTC(),
-		UpdatedAt:          c.UpdatedAt.UTC(),
+		CreatedAt:          activityjson.NewTime(c.CreatedAt),
+		UpdatedAt:          activityjson.NewTime(c.UpdatedAt),
 	}
+}
+
+// stdTime is an optional request time as the store takes it.
+func stdTime(t *activityjson.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	return &t.Time
 }

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/oapi-codegen/nullable"
 
 	api "github.com/switchboard-dev/switchboard/gen/activities"
+	"github.com/switchboard-dev/switchboard/server/activityjson"
 	"github.com/switchboard-dev/switchboard/server/auth"
 	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/store"
@@ -24,7 +24,7 @@ func (h *Handler) ListIntegrationTasks(ctx context.Context, req api.ListIntegrat
 	p := req.Params
 	page, limit := pageParams(p.Page, p.PerPage, p.Limit, integrationPageSize)
 	f := store.IntegrationTaskFilter{TaskStatus: (*string)(p.Status), ResultStatus: (*string)(p.ResultStatus), Channel: (*string)(p.Channel),
-		CommerceExternalID: p.ExternalCommerceId, OperatorExternal: p.ExternalOperatorId, ScheduledFrom: p.ScheduledFrom, ScheduledTo: p.ScheduledTo}
+		CommerceExternalID: p.ExternalCommerceId, OperatorExternal: p.ExternalOperatorId, ScheduledFrom: stdTime(p.ScheduledFrom), ScheduledTo: stdTime(p.ScheduledTo)}
 	tasks, total, err := h.DB.ListIntegrationTasks(ctx, auth.FromContext(ctx).WorkspaceID, f, page, limit)
 	if err != nil {
 		return nil, err
@@ -37,13 +37,13 @@ func toIntegrationTask(t store.IntegrationTask) api.IntegrationTask {
 		Id: t.ID, ActivityOrigin: api.ACTIVITY, Type: api.TASK, Status: api.TaskStatus(t.TaskStatus),
 		ActivityStatus: api.ActivityStatus(t.Status), Channel: api.Channel(t.Channel),
 		Reason:      api.CodeLabel{Code: t.ReasonCode, Label: t.ReasonLabel},
-		ScheduledAt: t.ScheduledAt.UTC(), CommerceId: t.CommerceID, CommerceExternalId: nullOf(t.CommerceExternalID),
-		CommerceName: t.CommerceName, ExternalId: nullOf(t.ExternalID), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
-		OccurredAt: nullable.NewNullNullable[time.Time](), Result: nullable.NewNullNullable[api.TaskResultDetail](),
+		ScheduledAt: activityjson.NewTime(t.ScheduledAt), CommerceId: t.CommerceID, CommerceExternalId: nullOf(t.CommerceExternalID),
+		CommerceName: t.CommerceName, ExternalId: nullOf(t.ExternalID), CreatedAt: activityjson.NewTime(t.CreatedAt), UpdatedAt: activityjson.NewTime(t.UpdatedAt),
+		OccurredAt: nullable.NewNullNullable[activityjson.Time](), Result: nullable.NewNullNullable[api.TaskResultDetail](),
 		ResultStatus: nullable.NewNullNullable[api.TaskResultStatus](),
 	}
 	if r := t.Result; r != nil {
-		it.OccurredAt.Set(r.OccurredAt.UTC())
+		it.OccurredAt.Set(activityjson.NewTime(r.OccurredAt))
 		it.Result.Set(toTaskResult(*r).TaskResult)
 		it.ResultStatus.Set(api.TaskResultStatus(r.Status))
 	}
@@ -71,16 +71,16 @@ func (h *Handler) SubmitTaskResult(ctx context.Context, req api.SubmitTaskResult
 			return nil, problem.Invalid(fmt.Sprintf("task_result.future_scheduled_at is required by result type %s", rt.Code),
 				problem.Detail{Field: "task_result.future_scheduled_at", Message: fmt.Sprintf("is required by result type %s (requiresFutureScheduledAt)", rt.Code)})
 		}
-		if !tr.FutureScheduledAt.After(b.OccurredAt) {
+		if !tr.FutureScheduledAt.After(b.OccurredAt.Time) {
 			return nil, problem.Invalid("task_result.future_scheduled_at must be later than occurred_at",
 				problem.Detail{Field: "task_result.future_scheduled_at", Message: "must be later than occurred_at"})
 		}
 	}
 	in := store.TaskResultSubmit{
 		ActivityID: b.ActivityId, ProviderActivityID: b.ProviderActivityId, CommerceExternalID: b.CommerceExternalId,
-		OccurredAt: b.OccurredAt, Status: string(b.Status), ExternalStatus: b.ExternalStatus, HardOverride: b.HardOverride != nil && *b.HardOverride,
+		OccurredAt: b.OccurredAt.Time, Status: string(b.Status), ExternalStatus: b.ExternalStatus, HardOverride: b.HardOverride != nil && *b.HardOverride,
 		ResultCode: rt.Code, ResultLabel: rt.Label, Comment: tr.Comment, ContactType: (*string)(tr.ContactType),
-		OperatorExternalID: tr.OperatorExternalId, FutureScheduledAt: tr.FutureScheduledAt,
+		OperatorExternalID: tr.OperatorExternalId, FutureScheduledAt: stdTime(tr.FutureScheduledAt),
 	}
 	if b.RawPayload != nil {
 		in.RawPayload, _ = json.Marshal(*b.RawPayload)
@@ -143,8 +143,8 @@ func toResultType(c store.TaskResultTypeConfig) api.TaskResultTypeConfig {
 
 func toTaskResult(r store.TaskResult) api.TaskResult {
 	out := api.TaskResult{Id: r.ID, ActivityId: r.ActivityID, ActivityStatus: api.ActivityStatus(r.ActivityStatus),
-		Status: api.TaskResultStatus(r.Status), ExternalStatus: nullOf(r.ExternalStatus), OccurredAt: r.OccurredAt.UTC(),
-		RawPayload: map[string]any{}, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Status: api.TaskResultStatus(r.Status), ExternalStatus: nullOf(r.ExternalStatus), OccurredAt: activityjson.NewTime(r.OccurredAt),
+		RawPayload: map[string]any{}, CreatedAt: activityjson.NewTime(r.CreatedAt), UpdatedAt: activityjson.NewTime(r.UpdatedAt),
 		TaskResult: api.TaskResultDetail{Result: r.ResultCode, ResultLabel: r.ResultLabel, Comment: nullOf(r.Comment),
 			OperatorExternalId: nullOf(r.OperatorExternalID), Payload: map[string]any{}},
 	}
@@ -156,7 +156,7 @@ func toTaskResult(r store.TaskResult) api.TaskResult {
 	}
 	out.TaskResult.FutureScheduledAt.SetNull()
 	if r.FutureScheduledAt != nil {
-		out.TaskResult.FutureScheduledAt.Set(r.FutureScheduledAt.UTC())
+		out.TaskResult.FutureScheduledAt.Set(activityjson.NewTime(*r.FutureScheduledAt))
 	}
 	return out
 }

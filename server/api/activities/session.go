@@ -19,6 +19,7 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	api "github.com/switchboard-dev/switchboard/gen/activities"
+	"github.com/switchboard-dev/switchboard/server/activityjson"
 	"github.com/switchboard-dev/switchboard/server/auth"
 	"github.com/switchboard-dev/switchboard/server/problem"
 	"github.com/switchboard-dev/switchboard/store"
@@ -217,16 +218,16 @@ func userWorkspace(ctx context.Context) (*auth.Principal, error) {
 	return p, nil
 }
 
-func nullTime(t *time.Time) nullable.Nullable[time.Time] {
+func nullTime(t *time.Time) nullable.Nullable[activityjson.Time] {
 	if t == nil {
-		return nullable.NewNullNullable[time.Time]()
+		return nullable.NewNullNullable[activityjson.Time]()
 	}
-	return nullable.NewNullableWithValue(t.UTC())
+	return nullable.NewNullableWithValue(activityjson.NewTime(t.UTC()))
 }
 
 func toUserAPIKey(k store.APIKey) api.UserApiKey {
 	return api.UserApiKey{Id: k.ID, Name: k.Name, Prefix: k.Prefix, Permissions: k.Permissions,
-		ExpiresAt: nullTime(k.ExpiresAt), RevokedAt: nullTime(k.RevokedAt), CreatedAt: k.CreatedAt.UTC()}
+		ExpiresAt: nullTime(k.ExpiresAt), RevokedAt: nullTime(k.RevokedAt), CreatedAt: activityjson.NewTime(k.CreatedAt.UTC())}
 }
 
 // CreateUserApiKey creates a key holding some of the signed-in user's permissions.
@@ -261,7 +262,7 @@ func (h *Handler) CreateUserApiKey(ctx context.Context, req api.CreateUserApiKey
 	if b.ExpiresAt != nil && !b.ExpiresAt.After(time.Now()) {
 		return nil, problem.Invalid("expiresAt must be in the future", problem.Detail{Field: "expiresAt", Message: "must be in the future"})
 	}
-	k, secret, err := h.DB.CreateUserAPIKey(ctx, p.WorkspaceID, &p.UserID, b.Name, b.Permissions, b.ExpiresAt)
+	k, secret, err := h.DB.CreateUserAPIKey(ctx, p.WorkspaceID, &p.UserID, b.Name, b.Permissions, stdTime(b.ExpiresAt))
 	if err != nil {
 		return nil, err
 	}
