@@ -6,6 +6,9 @@ package openapi
 import (
 	"embed"
 	"fmt"
+	"slices"
+
+	"sigs.k8s.io/yaml"
 )
 
 //go:embed *.yaml
@@ -38,4 +41,54 @@ func YAML(name string) ([]byte, error) {
 		return nil, fmt.Errorf("no spec named %q", name)
 	}
 	return b, nil
+}
+
+// Roles lists the roles a workspace user can have, highest first. Each holds every permission
+// of the roles after it.
+var Roles = []string{"SUPER_ADMIN", "ADMIN", "FDE", "VIEWER"}
+
+// RolesExtension is the top-level extension of a surface spec that lists, per role, the
+// permissions the role adds on that surface to those of the roles below it.
+const RolesExtension = "x-roles"
+
+// RolePermissions returns, for every role, the permissions it holds on every surface: what the
+// specs' x-roles give it and the roles below it. A spec that lists an unknown role, or leaves
+// one out, is an error.
+func RolePermissions() (map[string][]string, error) {
+	added := map[string][]string{}
+	for _, s := range Surfaces {
+		b, err := YAML(s.Name)
+		if err != nil {
+			return nil, err
+		}
+		var doc struct {
+			Roles map[string][]string `json:"x-roles"`
+		}
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		if doc.Roles == nil {
+			continue // the Admin API: the operator's, no roles
+		}
+		for role, perms := range doc.Roles {
+			if !slices.Contains(Roles, role) {
+				return nil, fmt.Errorf("%s: %s names the unknown role %q", s.Name, RolesExtension, role)
+			}
+			added[role] = append(added[role], perms...)
+		}
+		for _, role := range Roles {
+			if _, ok := doc.Roles[role]; !ok {
+				return nil, fmt.Errorf("%s: %s leaves out the role %s", s.Name, RolesExtension, role)
+			}
+		}
+	}
+	out := map[string][]string{}
+	var below []string
+	for i := len(Roles) - 1; i >= 0; i-- {
+		below = append(below, added[Roles[i]]...)
+		perms := slices.Clone(below)
+		slices.Sort(perms)
+		out[Roles[i]] = slices.Compact(perms)
+	}
+	return out, nil
 }

@@ -90,6 +90,14 @@ func TestSpecs(t *testing.T) {
 					if !permissioned {
 						continue
 					}
+					// An operation for signed-in users as such (their API keys, who they are) needs
+					// no permission, and says why (x-user-session).
+					if reason, _ := op.Extensions["x-user-session"].(string); reason != "" && len(security) > 0 && len(perms) == 0 {
+						if op.Responses.Value("403") == nil {
+							t.Errorf("%s: does not declare 403", where)
+						}
+						continue
+					}
 					if len(security) == 0 || len(perms) == 0 {
 						t.Errorf("%s: needs a security requirement and the permission it needs in x-permissions", where)
 						continue
@@ -156,5 +164,51 @@ func TestPermissionsCatalog(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRoles checks the role table the specs' x-roles make: every permission an operation of a
+// surface names is held by some role (SUPER_ADMIN holds them all), no role is given a
+// permission no operation names, and a higher role holds everything a lower one does.
+func TestRoles(t *testing.T) {
+	t.Parallel()
+	roles, err := openapi.RolePermissions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]bool{}
+	for _, s := range openapi.Surfaces {
+		if s.Name == "admin" {
+			continue
+		}
+		doc := load(t, s.Name)
+		for path, item := range doc.Paths.Map() {
+			for method, op := range item.Operations() {
+				for _, p := range permissions(t, method+" "+path, op) {
+					named[p] = true
+					if !slices.Contains(roles["SUPER_ADMIN"], p) {
+						t.Errorf("%s %s %s: no role holds %s", s.Name, method, path, p)
+					}
+				}
+			}
+		}
+	}
+	for role, perms := range roles {
+		for _, p := range perms {
+			if !named[p] {
+				t.Errorf("%s holds %s, which no operation names", role, p)
+			}
+		}
+	}
+	for i := 1; i < len(openapi.Roles); i++ {
+		for _, p := range roles[openapi.Roles[i]] {
+			if !slices.Contains(roles[openapi.Roles[i-1]], p) {
+				t.Errorf("%s holds %s but %s, above it, does not", openapi.Roles[i], p, openapi.Roles[i-1])
+			}
+		}
+	}
+	if want := []string{"VIEW_ACTIVITIES", "app:read", "calling:read", "channel:read", "endpoint:read", "event_type:read",
+		"ingest:read", "message:read", "recipient:read"}; !slices.Equal(roles["VIEWER"], want) {
+		t.Errorf("VIEWER holds %v, want %v", roles["VIEWER"], want)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/switchboard-dev/switchboard/server/api/admin"
 	"github.com/switchboard-dev/switchboard/server/api/calling"
 	"github.com/switchboard-dev/switchboard/server/api/channels"
+	"github.com/switchboard-dev/switchboard/server/api/dashboard"
 	"github.com/switchboard-dev/switchboard/server/api/ingest"
 	"github.com/switchboard-dev/switchboard/server/api/portal"
 	"github.com/switchboard-dev/switchboard/server/api/webhooks"
@@ -60,6 +61,9 @@ type Config struct {
 	// https://switchboard.example.com). Never taken from a request's Host header, which the
 	// client chooses. Required; see PublicBase.
 	PublicURL string
+	// SessionKey signs signed-in users' access tokens (SWITCHBOARD_SESSION_KEY, 32 bytes). nil =
+	// derived from the store's encryption key.
+	SessionKey []byte
 }
 
 // PublicBase checks a public base URL (SWITCHBOARD_PUBLIC_URL): absolute, http or https, with
@@ -140,6 +144,7 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 		return nil, err
 	}
 	portal.Register(e, db.PortalFrameAncestors) // the customer portal page; it calls the Webhooks API from the browser
+	dashboard.Register(e)                       // the users' dashboard; it calls every surface's API from the browser
 	// The Ingest API's handler also serves its sources' public receiving URLs (/ingest/...), outside
 	// its prefix and its spec's validation (see ingest.Handler.Register); their errors are
 	// written in its body.
@@ -147,7 +152,18 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	ingestHandler.Register(e)
 	surfaces = append(surfaces, surface{prefix: "/ingest", name: "ingest", render: ingest.Render})
 
-	keys := auth.APIKeys(db, cfg.Now)
+	if cfg.SessionKey == nil {
+		cfg.SessionKey = db.DeriveKey("access-tokens")
+	}
+	roles, err := openapi.RolePermissions()
+	if err != nil {
+		return nil, err
+	}
+	users, err := auth.NewUsers(cfg.SessionKey, roles, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	keys := auth.APIKeys(db, users, cfg.Now)
 	mounts := map[string]struct {
 		render   Renderer
 		authn    echo.MiddlewareFunc
@@ -155,7 +171,9 @@ func New(db *store.DB, cfg Config) (*echo.Echo, error) {
 	}{
 		"activities": {activities.Render, keys, func(g *echo.Group) {
 			hooks := resolve.New(resolve.Options{AllowPrivate: cfg.AllowPrivateEndpoints, Now: cfg.Now})
-			genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(&activities.Handler{DB: db, Hooks: hooks}, nil))
+			genactivities.RegisterHandlers(g, genactivities.NewStrictHandler(
+				&activities.Handler{DB: db, Hooks: hooks, Users: users, SecureCookies: strings.HasPrefix(public, "https://")},
+				[]genactivities.StrictMiddlewareFunc{activities.WithEcho}))
 		}},
 		"admin": {admin.Render, auth.Operator(cfg.AdminToken), func(g *echo.Group) {
 			genadmin.RegisterHandlers(g, genadmin.NewStrictHandler(&admin.Handler{DB: db, Now: cfg.Now}, nil))

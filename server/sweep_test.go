@@ -538,7 +538,7 @@ func (op *sweepOp) cases(fx *fixtures) []sweepCase {
 			if v.refuse && !(public && p.In == "path") {
 				expect = p.Name
 			}
-			if p.In == "header" {
+			if p.In == "header" || p.In == "cookie" {
 				u, err := url.PathUnescape(v.raw)
 				if err != nil || !validHeaderValue(u) {
 					continue // not a value a client can send (Go's HTTP server refuses it before routing)
@@ -555,6 +555,8 @@ func (op *sweepOp) cases(fx *fixtures) []sweepCase {
 					c.query = strings.TrimPrefix(q.Encode()+"&"+url.QueryEscape(p.Name)+"="+v.raw, "&")
 				case "header":
 					c.header.Set(p.Name, v.raw)
+				case "cookie":
+					c.header.Add("Cookie", p.Name+"="+v.raw)
 				}
 			})
 		}

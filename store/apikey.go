@@ -25,9 +25,12 @@ type APIKey struct {
 	ExpiresAt   *time.Time     `db:"expires_at"`
 	RevokedAt   *time.Time     `db:"revoked_at"`
 	CreatedAt   time.Time      `db:"created_at"`
+	// CreatedBy is the signed-in user who created the key (POST /api/api-keys); nil for keys the
+	// operator created.
+	CreatedBy *uuid.UUID `db:"created_by"`
 }
 
-const apiKeyColumns = `id, workspace_id, name, prefix, permissions, expires_at, revoked_at, created_at`
+const apiKeyColumns = `id, workspace_id, name, prefix, permissions, expires_at, revoked_at, created_at, created_by`
 
 // hashAPIKey is how a key is stored and looked up.
 func hashAPIKey(secret string) []byte {
@@ -39,15 +42,20 @@ func hashAPIKey(secret string) []byte {
 // stored (only its SHA-256 is) and cannot be read again. ErrNotFound if the workspace does
 // not exist.
 func (s *DB) CreateAPIKey(ctx context.Context, workspaceID uuid.UUID, name string, permissions []string, expiresAt *time.Time) (APIKey, string, error) {
+	return s.CreateUserAPIKey(ctx, workspaceID, nil, name, permissions, expiresAt)
+}
+
+// CreateUserAPIKey is CreateAPIKey for a key a user creates (createdBy; nil = the operator).
+func (s *DB) CreateUserAPIKey(ctx context.Context, workspaceID uuid.UUID, createdBy *uuid.UUID, name string, permissions []string, expiresAt *time.Time) (APIKey, string, error) {
 	raw := make([]byte, 30)
 	_, _ = rand.Read(raw)
 	secret := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	var k APIKey
 	err := s.db.GetContext(ctx, &k, `
-		INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, permissions, expires_at)
-		SELECT $1, w.id, $3, $4, $5, $6, $7 FROM workspaces w WHERE w.id = $2
+		INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, permissions, expires_at, created_by)
+		SELECT $1, w.id, $3, $4, $5, $6, $7, $8 FROM workspaces w WHERE w.id = $2
 		RETURNING `+apiKeyColumns,
-		newID(), workspaceID, name, secret[:len(APIKeyPrefix)+4], hashAPIKey(secret), pq.StringArray(permissions), expiresAt)
+		newID(), workspaceID, name, secret[:len(APIKeyPrefix)+4], hashAPIKey(secret), pq.StringArray(permissions), expiresAt, createdBy)
 	if noRows(err) {
 		return k, "", notFound("Workspace")
 	}

@@ -165,3 +165,52 @@ func (s *DB) ListEndpointAttempts(ctx context.Context, workspaceID, appID uuid.U
 		ORDER BY t.id DESC LIMIT $4`, endpointID, status, nullUUID(before), limit)
 	return out, err
 }
+
+// MinuteCount is how many delivery attempts of one minute succeeded and failed.
+type MinuteCount struct {
+	Minute    time.Time `db:"minute"`
+	Succeeded int       `db:"succeeded"`
+	Failed    int       `db:"failed"`
+}
+
+// StatsWindowMax is the longest window DeliveryStats counts over.
+const StatsWindowMax = 24 * time.Hour
+
+// deliveryStats counts, per minute from since to until (both truncated to the minute, every
+// minute listed), the attempts the subquery's WHERE (on a, the attempts) selects.
+func (s *DB) deliveryStats(ctx context.Context, where string, since, until time.Time, args ...any) ([]MinuteCount, error) {
+	out := []MinuteCount{}
+	err := s.db.SelectContext(ctx, &out, `
+		WITH w AS (SELECT date_trunc('minute', $1::timestamptz) AS lo, date_trunc('minute', $2::timestamptz) AS hi),
+		counted AS (
+			SELECT date_trunc('minute', a.created_at) AS minute,
+				count(*) FILTER (WHERE a.status = 'succeeded') AS succeeded,
+				count(*) FILTER (WHERE a.status = 'failed') AS failed
+			FROM webhook_attempts a, w
+			WHERE a.created_at >= w.lo AND a.created_at < w.hi + interval '1 minute' AND `+where+`
+			GROUP BY 1)
+		SELECT m.minute, coalesce(c.succeeded, 0) AS succeeded, coalesce(c.failed, 0) AS failed
+		FROM w, generate_series(w.lo, w.hi, interval '1 minute') AS m(minute)
+		LEFT JOIN counted c ON c.minute = m.minute
+		ORDER BY m.minute`, append([]any{since, until}, args...)...)
+	return out, err
+}
+
+// AppDeliveryStats counts an app's attempts (at every endpoint) per minute. ErrNotFound if the
+// workspace has no such app.
+func (s *DB) AppDeliveryStats(ctx context.Context, workspaceID, appID uuid.UUID, since, until time.Time) ([]MinuteCount, error) {
+	if _, err := s.GetWebhookApp(ctx, workspaceID, appID); err != nil {
+		return nil, err
+	}
+	return s.deliveryStats(ctx, `a.endpoint_id IN (SELECT id FROM webhook_endpoints WHERE workspace_id = $3 AND app_id = $4)`,
+		since, until, workspaceID, appID)
+}
+
+// DestinationDeliveryStats counts an Ingest destination's attempts per minute. ErrNotFound if
+// the workspace has no such destination.
+func (s *DB) DestinationDeliveryStats(ctx context.Context, workspaceID, destinationID uuid.UUID, since, until time.Time) ([]MinuteCount, error) {
+	if _, err := s.GetDestination(ctx, workspaceID, destinationID); err != nil {
+		return nil, err
+	}
+	return s.deliveryStats(ctx, `a.destination_id = $3`, since, until, destinationID)
+}

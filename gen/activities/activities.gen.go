@@ -479,6 +479,30 @@ func (e TaskStatus) Valid() bool {
 	}
 }
 
+// Defines values for UserWorkspaceRole.
+const (
+	UserWorkspaceRoleADMIN      UserWorkspaceRole = "ADMIN"
+	UserWorkspaceRoleFDE        UserWorkspaceRole = "FDE"
+	UserWorkspaceRoleSUPERADMIN UserWorkspaceRole = "SUPER_ADMIN"
+	UserWorkspaceRoleVIEWER     UserWorkspaceRole = "VIEWER"
+)
+
+// Valid indicates whether the value is a known member of the UserWorkspaceRole enum.
+func (e UserWorkspaceRole) Valid() bool {
+	switch e {
+	case UserWorkspaceRoleADMIN:
+		return true
+	case UserWorkspaceRoleFDE:
+		return true
+	case UserWorkspaceRoleSUPERADMIN:
+		return true
+	case UserWorkspaceRoleVIEWER:
+		return true
+	default:
+		return false
+	}
+}
+
 // Activity defines model for Activity.
 type Activity struct {
 	AttributeKeys []string         `json:"attributeKeys"`
@@ -731,6 +755,14 @@ type AttributePolicy struct {
 
 // AttributeStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
 type AttributeStrategy string
+
+// AuthUser defines model for AuthUser.
+type AuthUser struct {
+	Email     string             `json:"email"`
+	FirstName string             `json:"firstName"`
+	Id        openapi_types.UUID `json:"id"`
+	LastName  string             `json:"lastName"`
+}
 
 // Channel A dispatch channel.
 type Channel string
@@ -1143,10 +1175,38 @@ type CreateTaskResultTypeConfigRequest struct {
 	RequiresFutureScheduledAt      *bool `json:"requires_future_scheduled_at,omitempty"`
 }
 
+// CreateUserApiKeyRequest defines model for CreateUserApiKeyRequest.
+type CreateUserApiKeyRequest struct {
+	// ExpiresAt When the key stops working; absent = never. Must be in the future.
+	ExpiresAt   *activityjson.Time `json:"expiresAt,omitempty"`
+	Name        string             `json:"name"`
+	Permissions []string           `json:"permissions"`
+}
+
+// CreatedUserApiKey defines model for CreatedUserApiKey.
+type CreatedUserApiKey struct {
+	CreatedAt activityjson.Time                    `json:"createdAt"`
+	ExpiresAt nullable.Nullable[activityjson.Time] `json:"expiresAt"`
+	Id        openapi_types.UUID                   `json:"id"`
+
+	// Key The secret (`sb_sk_…`), shown this once.
+	Key         string                               `json:"key"`
+	Name        string                               `json:"name"`
+	Permissions []string                             `json:"permissions"`
+	Prefix      string                               `json:"prefix"`
+	RevokedAt   nullable.Nullable[activityjson.Time] `json:"revokedAt"`
+}
+
 // Credentials Authentication credentials for the provider, write-only, encrypted at rest.
 //
 // Example: {"apiKey":"sk-xxx"}
 type Credentials map[string]string
+
+// CurrentUser defines model for CurrentUser.
+type CurrentUser struct {
+	User       AuthUser        `json:"user"`
+	Workspaces []UserWorkspace `json:"workspaces"`
+}
 
 // DispatchAttempt defines model for DispatchAttempt.
 type DispatchAttempt struct {
@@ -1325,6 +1385,13 @@ type IntegrationTaskPage struct {
 	Meta PageMeta          `json:"meta"`
 }
 
+// LoginRequest defines model for LoginRequest.
+type LoginRequest struct {
+	// Identifier The user's email.
+	Identifier string `json:"identifier"`
+	Password   string `json:"password"`
+}
+
 // NullableActivityType An ActivityType, or null.
 type NullableActivityType = ActivityType
 
@@ -1370,6 +1437,13 @@ type ResolverType string
 
 // Settings Additional configuration for the provider.
 type Settings map[string]interface{}
+
+// SignedIn defines model for SignedIn.
+type SignedIn struct {
+	// AccessToken A JWT for `Authorization: Bearer`, valid 15 minutes.
+	AccessToken string   `json:"accessToken"`
+	User        AuthUser `json:"user"`
+}
 
 // Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
 type Source string
@@ -1812,6 +1886,19 @@ type UpsertAttributePolicyRequest struct {
 	Strategy *AttributeStrategy `json:"strategy,omitempty"`
 }
 
+// UserApiKey defines model for UserApiKey.
+type UserApiKey struct {
+	CreatedAt   activityjson.Time                    `json:"createdAt"`
+	ExpiresAt   nullable.Nullable[activityjson.Time] `json:"expiresAt"`
+	Id          openapi_types.UUID                   `json:"id"`
+	Name        string                               `json:"name"`
+	Permissions []string                             `json:"permissions"`
+
+	// Prefix The key's first characters, to tell keys apart.
+	Prefix    string                               `json:"prefix"`
+	RevokedAt nullable.Nullable[activityjson.Time] `json:"revokedAt"`
+}
+
 // UserRetentionStatus defines model for UserRetentionStatus.
 type UserRetentionStatus struct {
 	// Code Example: at_risk
@@ -1835,8 +1922,28 @@ type UserStatusRef struct {
 	Label string `json:"label"`
 }
 
+// UserWorkspace defines model for UserWorkspace.
+type UserWorkspace struct {
+	// Id The workspace's id, for `x-tenant-id`.
+	Id   openapi_types.UUID `json:"id"`
+	Name string             `json:"name"`
+
+	// Permissions What the role holds in this workspace, on every surface.
+	Permissions []string          `json:"permissions"`
+	Role        UserWorkspaceRole `json:"role"`
+}
+
+// UserWorkspaceRole defines model for UserWorkspace.Role.
+type UserWorkspaceRole string
+
 // CommercePathId defines model for CommercePathId.
 type CommercePathId = openapi_types.UUID
+
+// CsrfTokenCookie defines model for CsrfTokenCookie.
+type CsrfTokenCookie = string
+
+// CsrfTokenHeader defines model for CsrfTokenHeader.
+type CsrfTokenHeader = string
 
 // Id defines model for Id.
 type Id = openapi_types.UUID
@@ -1849,6 +1956,9 @@ type Page = int
 
 // PerPage defines model for PerPage.
 type PerPage = int
+
+// RefreshTokenCookie defines model for RefreshTokenCookie.
+type RefreshTokenCookie = string
 
 // TenantId defines model for TenantId.
 type TenantId = string
@@ -1873,6 +1983,9 @@ type NotFound = Error
 
 // PayloadTooLarge The error body of every non-2xx response.
 type PayloadTooLarge = Error
+
+// TooManyRequests The error body of every non-2xx response.
+type TooManyRequests = Error
 
 // Unauthorized The error body of every non-2xx response.
 type Unauthorized = Error
@@ -2058,6 +2171,51 @@ type CreateActivityReasonParams struct {
 	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
 	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListUserApiKeysParams defines parameters for ListUserApiKeys.
+type ListUserApiKeysParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateUserApiKeyParams defines parameters for CreateUserApiKey.
+type CreateUserApiKeyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// RevokeUserApiKeyParams defines parameters for RevokeUserApiKey.
+type RevokeUserApiKeyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// LogoutParams defines parameters for Logout.
+type LogoutParams struct {
+	// XCsrfToken The value of the `csrfToken` cookie; required whenever `refreshToken` is sent.
+	XCsrfToken *CsrfTokenHeader `json:"x-csrf-token,omitempty"`
+
+	// RefreshToken The refresh token `/auth/login` (or the last `/auth/refresh`) set.
+	RefreshToken *RefreshTokenCookie `form:"refreshToken,omitempty" json:"refreshToken,omitempty"`
+
+	// CsrfToken The CSRF token set beside the refresh token.
+	CsrfToken *CsrfTokenCookie `form:"csrfToken,omitempty" json:"csrfToken,omitempty"`
+}
+
+// RefreshSessionParams defines parameters for RefreshSession.
+type RefreshSessionParams struct {
+	// XCsrfToken The value of the `csrfToken` cookie; required whenever `refreshToken` is sent.
+	XCsrfToken *CsrfTokenHeader `json:"x-csrf-token,omitempty"`
+
+	// RefreshToken The refresh token `/auth/login` (or the last `/auth/refresh`) set.
+	RefreshToken *RefreshTokenCookie `form:"refreshToken,omitempty" json:"refreshToken,omitempty"`
+
+	// CsrfToken The CSRF token set beside the refresh token.
+	CsrfToken *CsrfTokenCookie `form:"csrfToken,omitempty" json:"csrfToken,omitempty"`
 }
 
 // ListCommercesParams defines parameters for ListCommerces.
@@ -2352,6 +2510,12 @@ type UpdateTargetResolutionConfigJSONRequestBody = UpdateTargetResolutionConfigR
 // CreateActivityReasonJSONRequestBody defines body for CreateActivityReason for application/json ContentType.
 type CreateActivityReasonJSONRequestBody = CreateCatalogEntryRequest
 
+// CreateUserApiKeyJSONRequestBody defines body for CreateUserApiKey for application/json ContentType.
+type CreateUserApiKeyJSONRequestBody = CreateUserApiKeyRequest
+
+// LoginJSONRequestBody defines body for Login for application/json ContentType.
+type LoginJSONRequestBody = LoginRequest
+
 // CreateCommerceJSONRequestBody defines body for CreateCommerce for application/json ContentType.
 type CreateCommerceJSONRequestBody = CreateCommerceRequest
 
@@ -2608,6 +2772,27 @@ type ServerInterface interface {
 	// CreateActivityReason Create an activity reason
 	// (POST /activity-reasons)
 	CreateActivityReason(ctx echo.Context, params CreateActivityReasonParams) error
+	// ListUserApiKeys List your API keys
+	// (GET /api-keys)
+	ListUserApiKeys(ctx echo.Context, params ListUserApiKeysParams) error
+	// CreateUserApiKey Create an API key
+	// (POST /api-keys)
+	CreateUserApiKey(ctx echo.Context, params CreateUserApiKeyParams) error
+	// RevokeUserApiKey Revoke an API key
+	// (DELETE /api-keys/{id})
+	RevokeUserApiKey(ctx echo.Context, id Id, params RevokeUserApiKeyParams) error
+	// Login Sign in
+	// (POST /auth/login)
+	Login(ctx echo.Context) error
+	// Logout Sign out
+	// (POST /auth/logout)
+	Logout(ctx echo.Context, params LogoutParams) error
+	// GetCurrentUser Get the signed-in user
+	// (GET /auth/me)
+	GetCurrentUser(ctx echo.Context) error
+	// RefreshSession Refresh the access token
+	// (POST /auth/refresh)
+	RefreshSession(ctx echo.Context, params RefreshSessionParams) error
 	// ListCommerces List commerces
 	// (GET /commerces)
 	ListCommerces(ctx echo.Context, params ListCommercesParams) error
@@ -3531,6 +3716,220 @@ func (w *ServerInterfaceWrapper) CreateActivityReason(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateActivityReason(ctx, params)
+	return err
+}
+
+// ListUserApiKeys converts echo context to params.
+func (w *ServerInterfaceWrapper) ListUserApiKeys(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUserApiKeysParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListUserApiKeys(ctx, params)
+	return err
+}
+
+// CreateUserApiKey converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateUserApiKey(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateUserApiKeyParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateUserApiKey(ctx, params)
+	return err
+}
+
+// RevokeUserApiKey converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeUserApiKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id Id
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RevokeUserApiKeyParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-tenant-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-tenant-id")]; found {
+		var XTenantId TenantId
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-tenant-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-tenant-id", valueList[0], &XTenantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-tenant-id: %s", err))
+		}
+
+		params.XTenantId = &XTenantId
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeUserApiKey(ctx, id, params)
+	return err
+}
+
+// Login converts echo context to params.
+func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Login(ctx)
+	return err
+}
+
+// Logout converts echo context to params.
+func (w *ServerInterfaceWrapper) Logout(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LogoutParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-csrf-token" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-csrf-token")]; found {
+		var XCsrfToken CsrfTokenHeader
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-csrf-token, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-csrf-token", valueList[0], &XCsrfToken, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-csrf-token: %s", err))
+		}
+
+		params.XCsrfToken = &XCsrfToken
+	}
+
+	if cookie, err := ctx.Cookie("refreshToken"); err == nil {
+
+		var value RefreshTokenCookie
+		err = runtime.BindStyledParameterWithOptions("simple", "refreshToken", cookie.Value, &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationCookie, Explode: true, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter refreshToken: %s", err))
+		}
+		params.RefreshToken = &value
+
+	}
+
+	if cookie, err := ctx.Cookie("csrfToken"); err == nil {
+
+		var value CsrfTokenCookie
+		err = runtime.BindStyledParameterWithOptions("simple", "csrfToken", cookie.Value, &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationCookie, Explode: true, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter csrfToken: %s", err))
+		}
+		params.CsrfToken = &value
+
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.Logout(ctx, params)
+	return err
+}
+
+// GetCurrentUser converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCurrentUser(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCurrentUser(ctx)
+	return err
+}
+
+// RefreshSession converts echo context to params.
+func (w *ServerInterfaceWrapper) RefreshSession(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RefreshSessionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-csrf-token" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-csrf-token")]; found {
+		var XCsrfToken CsrfTokenHeader
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-csrf-token, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-csrf-token", valueList[0], &XCsrfToken, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-csrf-token: %s", err))
+		}
+
+		params.XCsrfToken = &XCsrfToken
+	}
+
+	if cookie, err := ctx.Cookie("refreshToken"); err == nil {
+
+		var value RefreshTokenCookie
+		err = runtime.BindStyledParameterWithOptions("simple", "refreshToken", cookie.Value, &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationCookie, Explode: true, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter refreshToken: %s", err))
+		}
+		params.RefreshToken = &value
+
+	}
+
+	if cookie, err := ctx.Cookie("csrfToken"); err == nil {
+
+		var value CsrfTokenCookie
+		err = runtime.BindStyledParameterWithOptions("simple", "csrfToken", cookie.Value, &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationCookie, Explode: true, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter csrfToken: %s", err))
+		}
+		params.CsrfToken = &value
+
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RefreshSession(ctx, params)
 	return err
 }
 
@@ -4729,6 +5128,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
+	router.POST(options.BaseURL+"/auth/login", wrapper.Login, options.OperationMiddlewares["login"]...)
+	router.POST(options.BaseURL+"/auth/refresh", wrapper.RefreshSession, options.OperationMiddlewares["refreshSession"]...)
+	router.POST(options.BaseURL+"/auth/logout", wrapper.Logout, options.OperationMiddlewares["logout"]...)
+	router.GET(options.BaseURL+"/auth/me", wrapper.GetCurrentUser, options.OperationMiddlewares["getCurrentUser"]...)
+	router.GET(options.BaseURL+"/api-keys", wrapper.ListUserApiKeys, options.OperationMiddlewares["listUserApiKeys"]...)
+	router.POST(options.BaseURL+"/api-keys", wrapper.CreateUserApiKey, options.OperationMiddlewares["createUserApiKey"]...)
+	router.DELETE(options.BaseURL+"/api-keys/:id", wrapper.RevokeUserApiKey, options.OperationMiddlewares["revokeUserApiKey"]...)
 	router.GET(options.BaseURL+"/dispatch-providers", wrapper.ListDispatchProviders, options.OperationMiddlewares["listDispatchProviders"]...)
 	router.GET(options.BaseURL+"/dispatch-providers/:id/channel-definitions", wrapper.ListChannelDefinitions, options.OperationMiddlewares["listChannelDefinitions"]...)
 	router.GET(options.BaseURL+"/dispatch-configs", wrapper.ListDispatchConfigs, options.OperationMiddlewares["listDispatchConfigs"]...)
@@ -4940,6 +5346,15 @@ type HeadersTooLargeJSONResponse Error
 type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
+
+type TooManyRequestsResponseHeaders struct {
+	RetryAfter *int
+}
+type TooManyRequestsJSONResponse struct {
+	Body Error
+
+	Headers TooManyRequestsResponseHeaders
+}
 
 type UnauthorizedJSONResponse Error
 
@@ -7135,6 +7550,586 @@ func (response CreateActivityReason413JSONResponse) VisitCreateActivityReasonRes
 type CreateActivityReason431JSONResponse struct{ HeadersTooLargeJSONResponse }
 
 func (response CreateActivityReason431JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserApiKeysRequestObject struct {
+	Params ListUserApiKeysParams
+}
+
+type ListUserApiKeysResponseObject interface {
+	VisitListUserApiKeysResponse(w http.ResponseWriter) error
+}
+
+type ListUserApiKeys200JSONResponse []UserApiKey
+
+func (response ListUserApiKeys200JSONResponse) VisitListUserApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserApiKeys400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListUserApiKeys400JSONResponse) VisitListUserApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserApiKeys401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListUserApiKeys401JSONResponse) VisitListUserApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserApiKeys403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListUserApiKeys403JSONResponse) VisitListUserApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserApiKeys431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListUserApiKeys431JSONResponse) VisitListUserApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserApiKeyRequestObject struct {
+	Params CreateUserApiKeyParams
+	Body   *CreateUserApiKeyJSONRequestBody
+}
+
+type CreateUserApiKeyResponseObject interface {
+	VisitCreateUserApiKeyResponse(w http.ResponseWriter) error
+}
+
+type CreateUserApiKey201JSONResponse CreatedUserApiKey
+
+func (response CreateUserApiKey201JSONResponse) VisitCreateUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserApiKey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateUserApiKey400JSONResponse) VisitCreateUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserApiKey401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateUserApiKey401JSONResponse) VisitCreateUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserApiKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateUserApiKey403JSONResponse) VisitCreateUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserApiKey413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateUserApiKey413JSONResponse) VisitCreateUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserApiKey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateUserApiKey431JSONResponse) VisitCreateUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserApiKeyRequestObject struct {
+	Id     Id `json:"id"`
+	Params RevokeUserApiKeyParams
+}
+
+type RevokeUserApiKeyResponseObject interface {
+	VisitRevokeUserApiKeyResponse(w http.ResponseWriter) error
+}
+
+type RevokeUserApiKey204Response struct {
+}
+
+func (response RevokeUserApiKey204Response) VisitRevokeUserApiKeyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeUserApiKey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RevokeUserApiKey400JSONResponse) VisitRevokeUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserApiKey401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RevokeUserApiKey401JSONResponse) VisitRevokeUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserApiKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RevokeUserApiKey403JSONResponse) VisitRevokeUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserApiKey404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RevokeUserApiKey404JSONResponse) VisitRevokeUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserApiKey431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RevokeUserApiKey431JSONResponse) VisitRevokeUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LoginRequestObject struct {
+	Body *LoginJSONRequestBody
+}
+
+type LoginResponseObject interface {
+	VisitLoginResponse(w http.ResponseWriter) error
+}
+
+type Login200JSONResponse SignedIn
+
+func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response Login400JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login401JSONResponse Error
+
+func (response Login401JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response Login413JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response Login429JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response Login431JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutRequestObject struct {
+	Params LogoutParams
+}
+
+type LogoutResponseObject interface {
+	VisitLogoutResponse(w http.ResponseWriter) error
+}
+
+type Logout204Response struct {
+}
+
+func (response Logout204Response) VisitLogoutResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type Logout400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response Logout400JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response Logout401JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response Logout403JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response Logout431JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCurrentUserRequestObject struct {
+}
+
+type GetCurrentUserResponseObject interface {
+	VisitGetCurrentUserResponse(w http.ResponseWriter) error
+}
+
+type GetCurrentUser200JSONResponse CurrentUser
+
+func (response GetCurrentUser200JSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCurrentUser400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetCurrentUser400JSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCurrentUser401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetCurrentUser401JSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCurrentUser403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetCurrentUser403JSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCurrentUser431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetCurrentUser431JSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshSessionRequestObject struct {
+	Params RefreshSessionParams
+}
+
+type RefreshSessionResponseObject interface {
+	VisitRefreshSessionResponse(w http.ResponseWriter) error
+}
+
+type RefreshSession200JSONResponse SignedIn
+
+func (response RefreshSession200JSONResponse) VisitRefreshSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshSession400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RefreshSession400JSONResponse) VisitRefreshSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshSession401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RefreshSession401JSONResponse) VisitRefreshSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshSession403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RefreshSession403JSONResponse) VisitRefreshSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshSession431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RefreshSession431JSONResponse) VisitRefreshSessionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -10033,6 +11028,27 @@ type StrictServerInterface interface {
 	// CreateActivityReason Create an activity reason
 	// (POST /activity-reasons)
 	CreateActivityReason(ctx context.Context, request CreateActivityReasonRequestObject) (CreateActivityReasonResponseObject, error)
+	// ListUserApiKeys List your API keys
+	// (GET /api-keys)
+	ListUserApiKeys(ctx context.Context, request ListUserApiKeysRequestObject) (ListUserApiKeysResponseObject, error)
+	// CreateUserApiKey Create an API key
+	// (POST /api-keys)
+	CreateUserApiKey(ctx context.Context, request CreateUserApiKeyRequestObject) (CreateUserApiKeyResponseObject, error)
+	// RevokeUserApiKey Revoke an API key
+	// (DELETE /api-keys/{id})
+	RevokeUserApiKey(ctx context.Context, request RevokeUserApiKeyRequestObject) (RevokeUserApiKeyResponseObject, error)
+	// Login Sign in
+	// (POST /auth/login)
+	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
+	// Logout Sign out
+	// (POST /auth/logout)
+	Logout(ctx context.Context, request LogoutRequestObject) (LogoutResponseObject, error)
+	// GetCurrentUser Get the signed-in user
+	// (GET /auth/me)
+	GetCurrentUser(ctx context.Context, request GetCurrentUserRequestObject) (GetCurrentUserResponseObject, error)
+	// RefreshSession Refresh the access token
+	// (POST /auth/refresh)
+	RefreshSession(ctx context.Context, request RefreshSessionRequestObject) (RefreshSessionResponseObject, error)
 	// ListCommerces List commerces
 	// (GET /commerces)
 	ListCommerces(ctx context.Context, request ListCommercesRequestObject) (ListCommercesResponseObject, error)
@@ -10875,6 +11891,224 @@ func (sh *strictHandler) CreateActivityReason(ctx echo.Context, params CreateAct
 		return err
 	} else if validResponse, ok := response.(CreateActivityReasonResponseObject); ok {
 		return validResponse.VisitCreateActivityReasonResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListUserApiKeys operation middleware
+func (sh *strictHandler) ListUserApiKeys(ctx echo.Context, params ListUserApiKeysParams) error {
+	var request ListUserApiKeysRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUserApiKeys(ctx.Request().Context(), request.(ListUserApiKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUserApiKeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListUserApiKeysResponseObject); ok {
+		return validResponse.VisitListUserApiKeysResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateUserApiKey operation middleware
+func (sh *strictHandler) CreateUserApiKey(ctx echo.Context, params CreateUserApiKeyParams) error {
+	var request CreateUserApiKeyRequestObject
+
+	request.Params = params
+
+	var body CreateUserApiKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUserApiKey(ctx.Request().Context(), request.(CreateUserApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUserApiKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateUserApiKeyResponseObject); ok {
+		return validResponse.VisitCreateUserApiKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeUserApiKey operation middleware
+func (sh *strictHandler) RevokeUserApiKey(ctx echo.Context, id Id, params RevokeUserApiKeyParams) error {
+	var request RevokeUserApiKeyRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeUserApiKey(ctx.Request().Context(), request.(RevokeUserApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeUserApiKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeUserApiKeyResponseObject); ok {
+		return validResponse.VisitRevokeUserApiKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// Login operation middleware
+func (sh *strictHandler) Login(ctx echo.Context) error {
+	var request LoginRequestObject
+
+	var body LoginJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Login(ctx.Request().Context(), request.(LoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Login")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LoginResponseObject); ok {
+		return validResponse.VisitLoginResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// Logout operation middleware
+func (sh *strictHandler) Logout(ctx echo.Context, params LogoutParams) error {
+	var request LogoutRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.Logout(ctx.Request().Context(), request.(LogoutRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Logout")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LogoutResponseObject); ok {
+		return validResponse.VisitLogoutResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetCurrentUser operation middleware
+func (sh *strictHandler) GetCurrentUser(ctx echo.Context) error {
+	var request GetCurrentUserRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCurrentUser(ctx.Request().Context(), request.(GetCurrentUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCurrentUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCurrentUserResponseObject); ok {
+		return validResponse.VisitGetCurrentUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RefreshSession operation middleware
+func (sh *strictHandler) RefreshSession(ctx echo.Context, params RefreshSessionParams) error {
+	var request RefreshSessionRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RefreshSession(ctx.Request().Context(), request.(RefreshSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RefreshSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RefreshSessionResponseObject); ok {
+		return validResponse.VisitRefreshSessionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -481,6 +481,30 @@ func (e TaskStatus) Valid() bool {
 	}
 }
 
+// Defines values for UserWorkspaceRole.
+const (
+	UserWorkspaceRoleADMIN      UserWorkspaceRole = "ADMIN"
+	UserWorkspaceRoleFDE        UserWorkspaceRole = "FDE"
+	UserWorkspaceRoleSUPERADMIN UserWorkspaceRole = "SUPER_ADMIN"
+	UserWorkspaceRoleVIEWER     UserWorkspaceRole = "VIEWER"
+)
+
+// Valid indicates whether the value is a known member of the UserWorkspaceRole enum.
+func (e UserWorkspaceRole) Valid() bool {
+	switch e {
+	case UserWorkspaceRoleADMIN:
+		return true
+	case UserWorkspaceRoleFDE:
+		return true
+	case UserWorkspaceRoleSUPERADMIN:
+		return true
+	case UserWorkspaceRoleVIEWER:
+		return true
+	default:
+		return false
+	}
+}
+
 // Activity defines model for Activity.
 type Activity struct {
 	AttributeKeys []string         `json:"attributeKeys"`
@@ -733,6 +757,14 @@ type AttributePolicy struct {
 
 // AttributeStrategy When an attribute is resolved (see `POST /activity-config/attribute-policies`).
 type AttributeStrategy string
+
+// AuthUser defines model for AuthUser.
+type AuthUser struct {
+	Email     string             `json:"email"`
+	FirstName string             `json:"firstName"`
+	Id        openapi_types.UUID `json:"id"`
+	LastName  string             `json:"lastName"`
+}
 
 // Channel A dispatch channel.
 type Channel string
@@ -1145,10 +1177,38 @@ type CreateTaskResultTypeConfigRequest struct {
 	RequiresFutureScheduledAt      *bool `json:"requires_future_scheduled_at,omitempty"`
 }
 
+// CreateUserApiKeyRequest defines model for CreateUserApiKeyRequest.
+type CreateUserApiKeyRequest struct {
+	// ExpiresAt When the key stops working; absent = never. Must be in the future.
+	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
+	Name        string     `json:"name"`
+	Permissions []string   `json:"permissions"`
+}
+
+// CreatedUserApiKey defines model for CreatedUserApiKey.
+type CreatedUserApiKey struct {
+	CreatedAt time.Time                    `json:"createdAt"`
+	ExpiresAt nullable.Nullable[time.Time] `json:"expiresAt"`
+	Id        openapi_types.UUID           `json:"id"`
+
+	// Key The secret (`sb_sk_…`), shown this once.
+	Key         string                       `json:"key"`
+	Name        string                       `json:"name"`
+	Permissions []string                     `json:"permissions"`
+	Prefix      string                       `json:"prefix"`
+	RevokedAt   nullable.Nullable[time.Time] `json:"revokedAt"`
+}
+
 // Credentials Authentication credentials for the provider, write-only, encrypted at rest.
 //
 // Example: {"apiKey":"sk-xxx"}
 type Credentials map[string]string
+
+// CurrentUser defines model for CurrentUser.
+type CurrentUser struct {
+	User       AuthUser        `json:"user"`
+	Workspaces []UserWorkspace `json:"workspaces"`
+}
 
 // DispatchAttempt defines model for DispatchAttempt.
 type DispatchAttempt struct {
@@ -1327,6 +1387,13 @@ type IntegrationTaskPage struct {
 	Meta PageMeta          `json:"meta"`
 }
 
+// LoginRequest defines model for LoginRequest.
+type LoginRequest struct {
+	// Identifier The user's email.
+	Identifier string `json:"identifier"`
+	Password   string `json:"password"`
+}
+
 // NullableActivityType An ActivityType, or null.
 type NullableActivityType = ActivityType
 
@@ -1372,6 +1439,13 @@ type ResolverType string
 
 // Settings Additional configuration for the provider.
 type Settings map[string]interface{}
+
+// SignedIn defines model for SignedIn.
+type SignedIn struct {
+	// AccessToken A JWT for `Authorization: Bearer`, valid 15 minutes.
+	AccessToken string   `json:"accessToken"`
+	User        AuthUser `json:"user"`
+}
 
 // Source Where the record came from: entered in Switchboard (`RETEN`) or by an integration.
 type Source string
@@ -1814,6 +1888,19 @@ type UpsertAttributePolicyRequest struct {
 	Strategy *AttributeStrategy `json:"strategy,omitempty"`
 }
 
+// UserApiKey defines model for UserApiKey.
+type UserApiKey struct {
+	CreatedAt   time.Time                    `json:"createdAt"`
+	ExpiresAt   nullable.Nullable[time.Time] `json:"expiresAt"`
+	Id          openapi_types.UUID           `json:"id"`
+	Name        string                       `json:"name"`
+	Permissions []string                     `json:"permissions"`
+
+	// Prefix The key's first characters, to tell keys apart.
+	Prefix    string                       `json:"prefix"`
+	RevokedAt nullable.Nullable[time.Time] `json:"revokedAt"`
+}
+
 // UserRetentionStatus defines model for UserRetentionStatus.
 type UserRetentionStatus struct {
 	// Code Example: at_risk
@@ -1837,8 +1924,28 @@ type UserStatusRef struct {
 	Label string `json:"label"`
 }
 
+// UserWorkspace defines model for UserWorkspace.
+type UserWorkspace struct {
+	// Id The workspace's id, for `x-tenant-id`.
+	Id   openapi_types.UUID `json:"id"`
+	Name string             `json:"name"`
+
+	// Permissions What the role holds in this workspace, on every surface.
+	Permissions []string          `json:"permissions"`
+	Role        UserWorkspaceRole `json:"role"`
+}
+
+// UserWorkspaceRole defines model for UserWorkspace.Role.
+type UserWorkspaceRole string
+
 // CommercePathId defines model for CommercePathId.
 type CommercePathId = openapi_types.UUID
+
+// CsrfTokenCookie defines model for CsrfTokenCookie.
+type CsrfTokenCookie = string
+
+// CsrfTokenHeader defines model for CsrfTokenHeader.
+type CsrfTokenHeader = string
 
 // Id defines model for Id.
 type Id = openapi_types.UUID
@@ -1851,6 +1958,9 @@ type Page = int
 
 // PerPage defines model for PerPage.
 type PerPage = int
+
+// RefreshTokenCookie defines model for RefreshTokenCookie.
+type RefreshTokenCookie = string
 
 // TenantId defines model for TenantId.
 type TenantId = string
@@ -1875,6 +1985,9 @@ type NotFound = Error
 
 // PayloadTooLarge The error body of every non-2xx response.
 type PayloadTooLarge = Error
+
+// TooManyRequests The error body of every non-2xx response.
+type TooManyRequests = Error
 
 // Unauthorized The error body of every non-2xx response.
 type Unauthorized = Error
@@ -2060,6 +2173,51 @@ type CreateActivityReasonParams struct {
 	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
 	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
 	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// ListUserApiKeysParams defines parameters for ListUserApiKeys.
+type ListUserApiKeysParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// CreateUserApiKeyParams defines parameters for CreateUserApiKey.
+type CreateUserApiKeyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// RevokeUserApiKeyParams defines parameters for RevokeUserApiKey.
+type RevokeUserApiKeyParams struct {
+	// XTenantId The workspace (tenant) id. Optional with an API key, which already names its workspace;
+	// when sent it must match the key's workspace, otherwise the request is refused with `403`.
+	XTenantId *TenantId `json:"x-tenant-id,omitempty"`
+}
+
+// LogoutParams defines parameters for Logout.
+type LogoutParams struct {
+	// XCsrfToken The value of the `csrfToken` cookie; required whenever `refreshToken` is sent.
+	XCsrfToken *CsrfTokenHeader `json:"x-csrf-token,omitempty"`
+
+	// RefreshToken The refresh token `/auth/login` (or the last `/auth/refresh`) set.
+	RefreshToken *RefreshTokenCookie `form:"refreshToken,omitempty" json:"refreshToken,omitempty"`
+
+	// CsrfToken The CSRF token set beside the refresh token.
+	CsrfToken *CsrfTokenCookie `form:"csrfToken,omitempty" json:"csrfToken,omitempty"`
+}
+
+// RefreshSessionParams defines parameters for RefreshSession.
+type RefreshSessionParams struct {
+	// XCsrfToken The value of the `csrfToken` cookie; required whenever `refreshToken` is sent.
+	XCsrfToken *CsrfTokenHeader `json:"x-csrf-token,omitempty"`
+
+	// RefreshToken The refresh token `/auth/login` (or the last `/auth/refresh`) set.
+	RefreshToken *RefreshTokenCookie `form:"refreshToken,omitempty" json:"refreshToken,omitempty"`
+
+	// CsrfToken The CSRF token set beside the refresh token.
+	CsrfToken *CsrfTokenCookie `form:"csrfToken,omitempty" json:"csrfToken,omitempty"`
 }
 
 // ListCommercesParams defines parameters for ListCommerces.
@@ -2353,6 +2511,12 @@ type UpdateTargetResolutionConfigJSONRequestBody = UpdateTargetResolutionConfigR
 
 // CreateActivityReasonJSONRequestBody defines body for CreateActivityReason for application/json ContentType.
 type CreateActivityReasonJSONRequestBody = CreateCatalogEntryRequest
+
+// CreateUserApiKeyJSONRequestBody defines body for CreateUserApiKey for application/json ContentType.
+type CreateUserApiKeyJSONRequestBody = CreateUserApiKeyRequest
+
+// LoginJSONRequestBody defines body for Login for application/json ContentType.
+type LoginJSONRequestBody = LoginRequest
 
 // CreateCommerceJSONRequestBody defines body for CreateCommerce for application/json ContentType.
 type CreateCommerceJSONRequestBody = CreateCommerceRequest
@@ -3045,6 +3209,122 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
 	CreateActivityReason(ctx context.Context, params *CreateActivityReasonParams, body CreateActivityReasonJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListUserApiKeys List your API keys
+	//
+	// The API keys the signed-in user created in the workspace (`x-tenant-id`), revoked ones
+	// included, newest first; never their secrets. Any role may call it, with a user's access
+	// token only (`x-permissions: []`; an API key is a `403`).
+	//
+	// Corresponds with GET /api-keys (the `ListUserApiKeys` operationId).
+	ListUserApiKeys(ctx context.Context, params *ListUserApiKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUserApiKeyWithBody Create an API key
+	//
+	// Creates an API key of the workspace (`x-tenant-id`) holding `permissions`, which must be
+	// among those the signed-in user's role holds there (`403` naming the others otherwise;
+	// `*`, every permission, only for a role holding all of them). Unknown permission names are
+	// a `400`. The response is the only place the secret `key` appears; only its SHA-256 is
+	// kept. Any role may call it, with a user's access token only (`x-permissions: []`; an API
+	// key cannot create keys: `403`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api-keys (the `CreateUserApiKey` operationId).
+	CreateUserApiKeyWithBody(ctx context.Context, params *CreateUserApiKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUserApiKey Create an API key
+	//
+	// Creates an API key of the workspace (`x-tenant-id`) holding `permissions`, which must be
+	// among those the signed-in user's role holds there (`403` naming the others otherwise;
+	// `*`, every permission, only for a role holding all of them). Unknown permission names are
+	// a `400`. The response is the only place the secret `key` appears; only its SHA-256 is
+	// kept. Any role may call it, with a user's access token only (`x-permissions: []`; an API
+	// key cannot create keys: `403`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api-keys (the `CreateUserApiKey` operationId).
+	CreateUserApiKey(ctx context.Context, params *CreateUserApiKeyParams, body CreateUserApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeUserApiKey Revoke an API key
+	//
+	// Revokes a key the signed-in user created in the workspace (`x-tenant-id`); the next
+	// request made with it gets `401` (other server processes within 2 seconds). Revoking a
+	// revoked key is a no-op. Another user's key is a `404`. Any role may call it, with a
+	// user's access token only (`x-permissions: []`).
+	//
+	// Corresponds with DELETE /api-keys/{id} (the `RevokeUserApiKey` operationId).
+	RevokeUserApiKey(ctx context.Context, id Id, params *RevokeUserApiKeyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LoginWithBody Sign in
+	//
+	// Exchanges an email (`identifier`, compared case-insensitively) and a password for an
+	// access token and the user. The refresh token is set as the HTTP-only cookie
+	// `refreshToken` (7 days, `SameSite=Strict`, `Path=/api/auth`, `Secure` when the server's
+	// public URL is https), beside `csrfToken` (readable by the page, same life), which
+	// `/auth/refresh` and `/auth/logout` want back in the `x-csrf-token` header.
+	//
+	// A wrong password and an unknown email get the same `401` "Invalid email or password",
+	// in the same time. After 5 failures for one email within 15 minutes, or 50 from one client
+	// address, further attempts are refused with `429` and `Retry-After` (seconds) until the
+	// oldest of them is 15 minutes old; a success forgets the email's failures.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/login (the `Login` operationId).
+	LoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Login Sign in
+	//
+	// Exchanges an email (`identifier`, compared case-insensitively) and a password for an
+	// access token and the user. The refresh token is set as the HTTP-only cookie
+	// `refreshToken` (7 days, `SameSite=Strict`, `Path=/api/auth`, `Secure` when the server's
+	// public URL is https), beside `csrfToken` (readable by the page, same life), which
+	// `/auth/refresh` and `/auth/logout` want back in the `x-csrf-token` header.
+	//
+	// A wrong password and an unknown email get the same `401` "Invalid email or password",
+	// in the same time. After 5 failures for one email within 15 minutes, or 50 from one client
+	// address, further attempts are refused with `429` and `Retry-After` (seconds) until the
+	// oldest of them is 15 minutes old; a success forgets the email's failures.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/login (the `Login` operationId).
+	Login(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Logout Sign out
+	//
+	// Revokes the session of the `refreshToken` cookie: its refresh token and every access
+	// token issued from it are refused from the next request. The cookies are cleared. Without
+	// a cookie, or with one already revoked, it is a no-op (`204` all the same). As for
+	// `/auth/refresh`, `x-csrf-token` must equal the `csrfToken` cookie when a session cookie
+	// is sent.
+	//
+	// Corresponds with POST /auth/logout (the `Logout` operationId).
+	Logout(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCurrentUser Get the signed-in user
+	//
+	// The user an access token is for, and every workspace they belong to with their role and
+	// the permissions it holds there (on every surface). Any role may call it, but only with a
+	// user's access token (an API key is a `403`). Needs no permission beyond being signed in
+	// (`x-permissions: []`).
+	//
+	// Corresponds with GET /auth/me (the `GetCurrentUser` operationId).
+	GetCurrentUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefreshSession Refresh the access token
+	//
+	// Issues a new access token from the `refreshToken` cookie, and replaces that cookie with a
+	// new refresh token (the one sent stops working: each is good for one refresh). The
+	// `x-csrf-token` header must equal the `csrfToken` cookie, so another site cannot have a
+	// browser refresh (or sign out) on its own. `401` when the cookie is missing, unknown,
+	// already used, revoked (sign-out, a password change) or older than 7 days without a
+	// refresh.
+	//
+	// Corresponds with POST /auth/refresh (the `RefreshSession` operationId).
+	RefreshSession(ctx context.Context, params *RefreshSessionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListCommerces List commerces
 	//
@@ -4234,6 +4514,212 @@ func (c *Client) CreateActivityReasonWithBody(ctx context.Context, params *Creat
 // Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
 func (c *Client) CreateActivityReason(ctx context.Context, params *CreateActivityReasonParams, body CreateActivityReasonJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateActivityReasonRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListUserApiKeys List your API keys
+//
+// The API keys the signed-in user created in the workspace (`x-tenant-id`), revoked ones
+// included, newest first; never their secrets. Any role may call it, with a user's access
+// token only (`x-permissions: []`; an API key is a `403`).
+//
+// Corresponds with GET /api-keys (the `ListUserApiKeys` operationId).
+func (c *Client) ListUserApiKeys(ctx context.Context, params *ListUserApiKeysParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListUserApiKeysRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUserApiKeyWithBody Create an API key
+//
+// Creates an API key of the workspace (`x-tenant-id`) holding `permissions`, which must be
+// among those the signed-in user's role holds there (`403` naming the others otherwise;
+// `*`, every permission, only for a role holding all of them). Unknown permission names are
+// a `400`. The response is the only place the secret `key` appears; only its SHA-256 is
+// kept. Any role may call it, with a user's access token only (`x-permissions: []`; an API
+// key cannot create keys: `403`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api-keys (the `CreateUserApiKey` operationId).
+func (c *Client) CreateUserApiKeyWithBody(ctx context.Context, params *CreateUserApiKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserApiKeyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUserApiKey Create an API key
+//
+// Creates an API key of the workspace (`x-tenant-id`) holding `permissions`, which must be
+// among those the signed-in user's role holds there (`403` naming the others otherwise;
+// `*`, every permission, only for a role holding all of them). Unknown permission names are
+// a `400`. The response is the only place the secret `key` appears; only its SHA-256 is
+// kept. Any role may call it, with a user's access token only (`x-permissions: []`; an API
+// key cannot create keys: `403`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api-keys (the `CreateUserApiKey` operationId).
+func (c *Client) CreateUserApiKey(ctx context.Context, params *CreateUserApiKeyParams, body CreateUserApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserApiKeyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeUserApiKey Revoke an API key
+//
+// Revokes a key the signed-in user created in the workspace (`x-tenant-id`); the next
+// request made with it gets `401` (other server processes within 2 seconds). Revoking a
+// revoked key is a no-op. Another user's key is a `404`. Any role may call it, with a
+// user's access token only (`x-permissions: []`).
+//
+// Corresponds with DELETE /api-keys/{id} (the `RevokeUserApiKey` operationId).
+func (c *Client) RevokeUserApiKey(ctx context.Context, id Id, params *RevokeUserApiKeyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeUserApiKeyRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LoginWithBody Sign in
+//
+// Exchanges an email (`identifier`, compared case-insensitively) and a password for an
+// access token and the user. The refresh token is set as the HTTP-only cookie
+// `refreshToken` (7 days, `SameSite=Strict`, `Path=/api/auth`, `Secure` when the server's
+// public URL is https), beside `csrfToken` (readable by the page, same life), which
+// `/auth/refresh` and `/auth/logout` want back in the `x-csrf-token` header.
+//
+// A wrong password and an unknown email get the same `401` "Invalid email or password",
+// in the same time. After 5 failures for one email within 15 minutes, or 50 from one client
+// address, further attempts are refused with `429` and `Retry-After` (seconds) until the
+// oldest of them is 15 minutes old; a success forgets the email's failures.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/login (the `Login` operationId).
+func (c *Client) LoginWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLoginRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Login Sign in
+//
+// Exchanges an email (`identifier`, compared case-insensitively) and a password for an
+// access token and the user. The refresh token is set as the HTTP-only cookie
+// `refreshToken` (7 days, `SameSite=Strict`, `Path=/api/auth`, `Secure` when the server's
+// public URL is https), beside `csrfToken` (readable by the page, same life), which
+// `/auth/refresh` and `/auth/logout` want back in the `x-csrf-token` header.
+//
+// A wrong password and an unknown email get the same `401` "Invalid email or password",
+// in the same time. After 5 failures for one email within 15 minutes, or 50 from one client
+// address, further attempts are refused with `429` and `Retry-After` (seconds) until the
+// oldest of them is 15 minutes old; a success forgets the email's failures.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/login (the `Login` operationId).
+func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLoginRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Logout Sign out
+//
+// Revokes the session of the `refreshToken` cookie: its refresh token and every access
+// token issued from it are refused from the next request. The cookies are cleared. Without
+// a cookie, or with one already revoked, it is a no-op (`204` all the same). As for
+// `/auth/refresh`, `x-csrf-token` must equal the `csrfToken` cookie when a session cookie
+// is sent.
+//
+// Corresponds with POST /auth/logout (the `Logout` operationId).
+func (c *Client) Logout(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLogoutRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCurrentUser Get the signed-in user
+//
+// The user an access token is for, and every workspace they belong to with their role and
+// the permissions it holds there (on every surface). Any role may call it, but only with a
+// user's access token (an API key is a `403`). Needs no permission beyond being signed in
+// (`x-permissions: []`).
+//
+// Corresponds with GET /auth/me (the `GetCurrentUser` operationId).
+func (c *Client) GetCurrentUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCurrentUserRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefreshSession Refresh the access token
+//
+// Issues a new access token from the `refreshToken` cookie, and replaces that cookie with a
+// new refresh token (the one sent stops working: each is good for one refresh). The
+// `x-csrf-token` header must equal the `csrfToken` cookie, so another site cannot have a
+// browser refresh (or sign out) on its own. `401` when the cookie is missing, unknown,
+// already used, revoked (sign-out, a password change) or older than 7 days without a
+// refresh.
+//
+// Corresponds with POST /auth/refresh (the `RefreshSession` operationId).
+func (c *Client) RefreshSession(ctx context.Context, params *RefreshSessionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefreshSessionRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6405,6 +6891,367 @@ func NewCreateActivityReasonRequestWithBody(server string, params *CreateActivit
 
 	}
 
+	return req, nil
+}
+
+// NewListUserApiKeysRequest constructs an http.Request for the ListUserApiKeys method
+func NewListUserApiKeysRequest(server string, params *ListUserApiKeysParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api-keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateUserApiKeyRequest calls the generic CreateUserApiKey builder with application/json body
+func NewCreateUserApiKeyRequest(server string, params *CreateUserApiKeyParams, body CreateUserApiKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateUserApiKeyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateUserApiKeyRequestWithBody constructs an http.Request for the CreateUserApiKey method, with any body, and a specified content type
+func NewCreateUserApiKeyRequestWithBody(server string, params *CreateUserApiKeyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api-keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRevokeUserApiKeyRequest constructs an http.Request for the RevokeUserApiKey method
+func NewRevokeUserApiKeyRequest(server string, id Id, params *RevokeUserApiKeyParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api-keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XTenantId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-tenant-id", *params.XTenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-tenant-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewLoginRequest calls the generic Login builder with application/json body
+func NewLoginRequest(server string, body LoginJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLoginRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewLoginRequestWithBody constructs an http.Request for the Login method, with any body, and a specified content type
+func NewLoginRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/login")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewLogoutRequest constructs an http.Request for the Logout method
+func NewLogoutRequest(server string, params *LogoutParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/logout")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XCsrfToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-csrf-token", *params.XCsrfToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-csrf-token", headerParam0)
+		}
+
+	}
+
+	if params != nil {
+
+		if params.RefreshToken != nil {
+			var cookieParam0 string
+
+			cookieParam0, err = runtime.StyleParamWithOptions("simple", true, "refreshToken", *params.RefreshToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationCookie, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			cookie0 := &http.Cookie{
+				Name:  "refreshToken",
+				Value: cookieParam0,
+			}
+			req.AddCookie(cookie0)
+		}
+
+		if params.CsrfToken != nil {
+			var cookieParam1 string
+
+			cookieParam1, err = runtime.StyleParamWithOptions("simple", true, "csrfToken", *params.CsrfToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationCookie, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			cookie1 := &http.Cookie{
+				Name:  "csrfToken",
+				Value: cookieParam1,
+			}
+			req.AddCookie(cookie1)
+		}
+	}
+	return req, nil
+}
+
+// NewGetCurrentUserRequest constructs an http.Request for the GetCurrentUser method
+func NewGetCurrentUserRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/me")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRefreshSessionRequest constructs an http.Request for the RefreshSession method
+func NewRefreshSessionRequest(server string, params *RefreshSessionParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/refresh")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XCsrfToken != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-csrf-token", *params.XCsrfToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-csrf-token", headerParam0)
+		}
+
+	}
+
+	if params != nil {
+
+		if params.RefreshToken != nil {
+			var cookieParam0 string
+
+			cookieParam0, err = runtime.StyleParamWithOptions("simple", true, "refreshToken", *params.RefreshToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationCookie, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			cookie0 := &http.Cookie{
+				Name:  "refreshToken",
+				Value: cookieParam0,
+			}
+			req.AddCookie(cookie0)
+		}
+
+		if params.CsrfToken != nil {
+			var cookieParam1 string
+
+			cookieParam1, err = runtime.StyleParamWithOptions("simple", true, "csrfToken", *params.CsrfToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationCookie, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			cookie1 := &http.Cookie{
+				Name:  "csrfToken",
+				Value: cookieParam1,
+			}
+			req.AddCookie(cookie1)
+		}
+	}
 	return req, nil
 }
 
@@ -8751,6 +9598,132 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /activity-reasons (the `CreateActivityReason` operationId).
 	CreateActivityReasonWithResponse(ctx context.Context, params *CreateActivityReasonParams, body CreateActivityReasonJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateActivityReasonResponse, error)
 
+	// ListUserApiKeysWithResponse List your API keys
+	//
+	// The API keys the signed-in user created in the workspace (`x-tenant-id`), revoked ones
+	// included, newest first; never their secrets. Any role may call it, with a user's access
+	// token only (`x-permissions: []`; an API key is a `403`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api-keys (the `ListUserApiKeys` operationId).
+	ListUserApiKeysWithResponse(ctx context.Context, params *ListUserApiKeysParams, reqEditors ...RequestEditorFn) (*ListUserApiKeysResponse, error)
+
+	// CreateUserApiKeyWithBodyWithResponse Create an API key
+	//
+	// Creates an API key of the workspace (`x-tenant-id`) holding `permissions`, which must be
+	// among those the signed-in user's role holds there (`403` naming the others otherwise;
+	// `*`, every permission, only for a role holding all of them). Unknown permission names are
+	// a `400`. The response is the only place the secret `key` appears; only its SHA-256 is
+	// kept. Any role may call it, with a user's access token only (`x-permissions: []`; an API
+	// key cannot create keys: `403`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api-keys (the `CreateUserApiKey` operationId).
+	CreateUserApiKeyWithBodyWithResponse(ctx context.Context, params *CreateUserApiKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserApiKeyResponse, error)
+
+	// CreateUserApiKeyWithResponse Create an API key
+	//
+	// Creates an API key of the workspace (`x-tenant-id`) holding `permissions`, which must be
+	// among those the signed-in user's role holds there (`403` naming the others otherwise;
+	// `*`, every permission, only for a role holding all of them). Unknown permission names are
+	// a `400`. The response is the only place the secret `key` appears; only its SHA-256 is
+	// kept. Any role may call it, with a user's access token only (`x-permissions: []`; an API
+	// key cannot create keys: `403`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api-keys (the `CreateUserApiKey` operationId).
+	CreateUserApiKeyWithResponse(ctx context.Context, params *CreateUserApiKeyParams, body CreateUserApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserApiKeyResponse, error)
+
+	// RevokeUserApiKeyWithResponse Revoke an API key
+	//
+	// Revokes a key the signed-in user created in the workspace (`x-tenant-id`); the next
+	// request made with it gets `401` (other server processes within 2 seconds). Revoking a
+	// revoked key is a no-op. Another user's key is a `404`. Any role may call it, with a
+	// user's access token only (`x-permissions: []`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api-keys/{id} (the `RevokeUserApiKey` operationId).
+	RevokeUserApiKeyWithResponse(ctx context.Context, id Id, params *RevokeUserApiKeyParams, reqEditors ...RequestEditorFn) (*RevokeUserApiKeyResponse, error)
+
+	// LoginWithBodyWithResponse Sign in
+	//
+	// Exchanges an email (`identifier`, compared case-insensitively) and a password for an
+	// access token and the user. The refresh token is set as the HTTP-only cookie
+	// `refreshToken` (7 days, `SameSite=Strict`, `Path=/api/auth`, `Secure` when the server's
+	// public URL is https), beside `csrfToken` (readable by the page, same life), which
+	// `/auth/refresh` and `/auth/logout` want back in the `x-csrf-token` header.
+	//
+	// A wrong password and an unknown email get the same `401` "Invalid email or password",
+	// in the same time. After 5 failures for one email within 15 minutes, or 50 from one client
+	// address, further attempts are refused with `429` and `Retry-After` (seconds) until the
+	// oldest of them is 15 minutes old; a success forgets the email's failures.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/login (the `Login` operationId).
+	LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+
+	// LoginWithResponse Sign in
+	//
+	// Exchanges an email (`identifier`, compared case-insensitively) and a password for an
+	// access token and the user. The refresh token is set as the HTTP-only cookie
+	// `refreshToken` (7 days, `SameSite=Strict`, `Path=/api/auth`, `Secure` when the server's
+	// public URL is https), beside `csrfToken` (readable by the page, same life), which
+	// `/auth/refresh` and `/auth/logout` want back in the `x-csrf-token` header.
+	//
+	// A wrong password and an unknown email get the same `401` "Invalid email or password",
+	// in the same time. After 5 failures for one email within 15 minutes, or 50 from one client
+	// address, further attempts are refused with `429` and `Retry-After` (seconds) until the
+	// oldest of them is 15 minutes old; a success forgets the email's failures.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/login (the `Login` operationId).
+	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+
+	// LogoutWithResponse Sign out
+	//
+	// Revokes the session of the `refreshToken` cookie: its refresh token and every access
+	// token issued from it are refused from the next request. The cookies are cleared. Without
+	// a cookie, or with one already revoked, it is a no-op (`204` all the same). As for
+	// `/auth/refresh`, `x-csrf-token` must equal the `csrfToken` cookie when a session cookie
+	// is sent.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/logout (the `Logout` operationId).
+	LogoutWithResponse(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
+
+	// GetCurrentUserWithResponse Get the signed-in user
+	//
+	// The user an access token is for, and every workspace they belong to with their role and
+	// the permissions it holds there (on every surface). Any role may call it, but only with a
+	// user's access token (an API key is a `403`). Needs no permission beyond being signed in
+	// (`x-permissions: []`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/me (the `GetCurrentUser` operationId).
+	GetCurrentUserWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCurrentUserResponse, error)
+
+	// RefreshSessionWithResponse Refresh the access token
+	//
+	// Issues a new access token from the `refreshToken` cookie, and replaces that cookie with a
+	// new refresh token (the one sent stops working: each is good for one refresh). The
+	// `x-csrf-token` header must equal the `csrfToken` cookie, so another site cannot have a
+	// browser refresh (or sign out) on its own. `401` when the cookie is missing, unknown,
+	// already used, revoked (sign-out, a password change) or older than 7 days without a
+	// refresh.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/refresh (the `RefreshSession` operationId).
+	RefreshSessionWithResponse(ctx context.Context, params *RefreshSessionParams, reqEditors ...RequestEditorFn) (*RefreshSessionResponse, error)
+
 	// ListCommercesWithResponse List commerces
 	//
 	// Lists the workspace's commerces, by name. `search` matches the name or the external id
@@ -11009,6 +11982,503 @@ func (r CreateActivityReasonResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateActivityReasonResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListUserApiKeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]UserApiKey
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListUserApiKeysResponse) GetJSON200() *[]UserApiKey {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListUserApiKeysResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListUserApiKeysResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListUserApiKeysResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListUserApiKeysResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r ListUserApiKeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListUserApiKeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListUserApiKeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListUserApiKeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateUserApiKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreatedUserApiKey
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateUserApiKeyResponse) GetJSON201() *CreatedUserApiKey {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateUserApiKeyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateUserApiKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateUserApiKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateUserApiKeyResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateUserApiKeyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateUserApiKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateUserApiKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateUserApiKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateUserApiKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RevokeUserApiKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RevokeUserApiKeyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RevokeUserApiKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RevokeUserApiKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RevokeUserApiKeyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RevokeUserApiKeyResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeUserApiKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeUserApiKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeUserApiKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeUserApiKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
+type LoginResponse429Headers struct {
+	RetryAfter *int
+}
+
+type LoginResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SignedIn
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LoginResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LoginResponse) GetJSON200() *SignedIn {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LoginResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LoginResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r LoginResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r LoginResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r LoginResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r LoginResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LoginResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LoginResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type LogoutResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r LogoutResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r LogoutResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r LogoutResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r LogoutResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r LogoutResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LogoutResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LogoutResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LogoutResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCurrentUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CurrentUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCurrentUserResponse) GetJSON200() *CurrentUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCurrentUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCurrentUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCurrentUserResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetCurrentUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCurrentUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCurrentUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCurrentUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCurrentUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RefreshSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SignedIn
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RefreshSessionResponse) GetJSON200() *SignedIn {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RefreshSessionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RefreshSessionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RefreshSessionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RefreshSessionResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r RefreshSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RefreshSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RefreshSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RefreshSessionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13872,6 +15342,186 @@ func (c *ClientWithResponses) CreateActivityReasonWithResponse(ctx context.Conte
 	return ParseCreateActivityReasonResponse(rsp)
 }
 
+// ListUserApiKeysWithResponse List your API keys
+//
+// The API keys the signed-in user created in the workspace (`x-tenant-id`), revoked ones
+// included, newest first; never their secrets. Any role may call it, with a user's access
+// token only (`x-permissions: []`; an API key is a `403`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api-keys (the `ListUserApiKeys` operationId).
+func (c *ClientWithResponses) ListUserApiKeysWithResponse(ctx context.Context, params *ListUserApiKeysParams, reqEditors ...RequestEditorFn) (*ListUserApiKeysResponse, error) {
+	rsp, err := c.ListUserApiKeys(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListUserApiKeysResponse(rsp)
+}
+
+// CreateUserApiKeyWithBodyWithResponse Create an API key
+//
+// Creates an API key of the workspace (`x-tenant-id`) holding `permissions`, which must be
+// among those the signed-in user's role holds there (`403` naming the others otherwise;
+// `*`, every permission, only for a role holding all of them). Unknown permission names are
+// a `400`. The response is the only place the secret `key` appears; only its SHA-256 is
+// kept. Any role may call it, with a user's access token only (`x-permissions: []`; an API
+// key cannot create keys: `403`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api-keys (the `CreateUserApiKey` operationId).
+func (c *ClientWithResponses) CreateUserApiKeyWithBodyWithResponse(ctx context.Context, params *CreateUserApiKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserApiKeyResponse, error) {
+	rsp, err := c.CreateUserApiKeyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUserApiKeyResponse(rsp)
+}
+
+// CreateUserApiKeyWithResponse Create an API key
+//
+// Creates an API key of the workspace (`x-tenant-id`) holding `permissions`, which must be
+// among those the signed-in user's role holds there (`403` naming the others otherwise;
+// `*`, every permission, only for a role holding all of them). Unknown permission names are
+// a `400`. The response is the only place the secret `key` appears; only its SHA-256 is
+// kept. Any role may call it, with a user's access token only (`x-permissions: []`; an API
+// key cannot create keys: `403`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api-keys (the `CreateUserApiKey` operationId).
+func (c *ClientWithResponses) CreateUserApiKeyWithResponse(ctx context.Context, params *CreateUserApiKeyParams, body CreateUserApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserApiKeyResponse, error) {
+	rsp, err := c.CreateUserApiKey(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUserApiKeyResponse(rsp)
+}
+
+// RevokeUserApiKeyWithResponse Revoke an API key
+//
+// Revokes a key the signed-in user created in the workspace (`x-tenant-id`); the next
+// request made with it gets `401` (other server processes within 2 seconds). Revoking a
+// revoked key is a no-op. Another user's key is a `404`. Any role may call it, with a
+// user's access token only (`x-permissions: []`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api-keys/{id} (the `RevokeUserApiKey` operationId).
+func (c *ClientWithResponses) RevokeUserApiKeyWithResponse(ctx context.Context, id Id, params *RevokeUserApiKeyParams, reqEditors ...RequestEditorFn) (*RevokeUserApiKeyResponse, error) {
+	rsp, err := c.RevokeUserApiKey(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeUserApiKeyResponse(rsp)
+}
+
+// LoginWithBodyWithResponse Sign in
+//
+// Exchanges an email (`identifier`, compared case-insensitively) and a password for an
+// access token and the user. The refresh token is set as the HTTP-only cookie
+// `refreshToken` (7 days, `SameSite=Strict`, `Path=/api/auth`, `Secure` when the server's
+// public URL is https), beside `csrfToken` (readable by the page, same life), which
+// `/auth/refresh` and `/auth/logout` want back in the `x-csrf-token` header.
+//
+// A wrong password and an unknown email get the same `401` "Invalid email or password",
+// in the same time. After 5 failures for one email within 15 minutes, or 50 from one client
+// address, further attempts are refused with `429` and `Retry-After` (seconds) until the
+// oldest of them is 15 minutes old; a success forgets the email's failures.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/login (the `Login` operationId).
+func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
+	rsp, err := c.LoginWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLoginResponse(rsp)
+}
+
+// LoginWithResponse Sign in
+//
+// Exchanges an email (`identifier`, compared case-insensitively) and a password for an
+// access token and the user. The refresh token is set as the HTTP-only cookie
+// `refreshToken` (7 days, `SameSite=Strict`, `Path=/api/auth`, `Secure` when the server's
+// public URL is https), beside `csrfToken` (readable by the page, same life), which
+// `/auth/refresh` and `/auth/logout` want back in the `x-csrf-token` header.
+//
+// A wrong password and an unknown email get the same `401` "Invalid email or password",
+// in the same time. After 5 failures for one email within 15 minutes, or 50 from one client
+// address, further attempts are refused with `429` and `Retry-After` (seconds) until the
+// oldest of them is 15 minutes old; a success forgets the email's failures.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/login (the `Login` operationId).
+func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
+	rsp, err := c.Login(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLoginResponse(rsp)
+}
+
+// LogoutWithResponse Sign out
+//
+// Revokes the session of the `refreshToken` cookie: its refresh token and every access
+// token issued from it are refused from the next request. The cookies are cleared. Without
+// a cookie, or with one already revoked, it is a no-op (`204` all the same). As for
+// `/auth/refresh`, `x-csrf-token` must equal the `csrfToken` cookie when a session cookie
+// is sent.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/logout (the `Logout` operationId).
+func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, params *LogoutParams, reqEditors ...RequestEditorFn) (*LogoutResponse, error) {
+	rsp, err := c.Logout(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLogoutResponse(rsp)
+}
+
+// GetCurrentUserWithResponse Get the signed-in user
+//
+// The user an access token is for, and every workspace they belong to with their role and
+// the permissions it holds there (on every surface). Any role may call it, but only with a
+// user's access token (an API key is a `403`). Needs no permission beyond being signed in
+// (`x-permissions: []`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/me (the `GetCurrentUser` operationId).
+func (c *ClientWithResponses) GetCurrentUserWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCurrentUserResponse, error) {
+	rsp, err := c.GetCurrentUser(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCurrentUserResponse(rsp)
+}
+
+// RefreshSessionWithResponse Refresh the access token
+//
+// Issues a new access token from the `refreshToken` cookie, and replaces that cookie with a
+// new refresh token (the one sent stops working: each is good for one refresh). The
+// `x-csrf-token` header must equal the `csrfToken` cookie, so another site cannot have a
+// browser refresh (or sign out) on its own. `401` when the cookie is missing, unknown,
+// already used, revoked (sign-out, a password change) or older than 7 days without a
+// refresh.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/refresh (the `RefreshSession` operationId).
+func (c *ClientWithResponses) RefreshSessionWithResponse(ctx context.Context, params *RefreshSessionParams, reqEditors ...RequestEditorFn) (*RefreshSessionResponse, error) {
+	rsp, err := c.RefreshSession(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefreshSessionResponse(rsp)
+}
+
 // ListCommercesWithResponse List commerces
 //
 // Lists the workspace's commerces, by name. `search` matches the name or the external id
@@ -16032,6 +17682,410 @@ func ParseCreateActivityReasonResponse(rsp *http.Response) (*CreateActivityReaso
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListUserApiKeysResponse parses an HTTP response from a ListUserApiKeysWithResponse call
+func ParseListUserApiKeysResponse(rsp *http.Response) (*ListUserApiKeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListUserApiKeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []UserApiKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateUserApiKeyResponse parses an HTTP response from a CreateUserApiKeyWithResponse call
+func ParseCreateUserApiKeyResponse(rsp *http.Response) (*CreateUserApiKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateUserApiKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreatedUserApiKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRevokeUserApiKeyResponse parses an HTTP response from a RevokeUserApiKeyWithResponse call
+func ParseRevokeUserApiKeyResponse(rsp *http.Response) (*RevokeUserApiKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeUserApiKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseLoginResponse parses an HTTP response from a LoginWithResponse call
+func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LoginResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SignedIn
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers LoginResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLogoutResponse parses an HTTP response from a LogoutWithResponse call
+func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LogoutResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCurrentUserResponse parses an HTTP response from a GetCurrentUserWithResponse call
+func ParseGetCurrentUserResponse(rsp *http.Response) (*GetCurrentUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCurrentUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CurrentUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRefreshSessionResponse parses an HTTP response from a RefreshSessionWithResponse call
+func ParseRefreshSessionResponse(rsp *http.Response) (*RefreshSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RefreshSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SignedIn
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge

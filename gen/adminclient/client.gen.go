@@ -223,6 +223,30 @@ func (e ProtocolType) Valid() bool {
 	}
 }
 
+// Defines values for Role.
+const (
+	ADMIN      Role = "ADMIN"
+	FDE        Role = "FDE"
+	SUPERADMIN Role = "SUPER_ADMIN"
+	VIEWER     Role = "VIEWER"
+)
+
+// Valid indicates whether the value is a known member of the Role enum.
+func (e Role) Valid() bool {
+	switch e {
+	case ADMIN:
+		return true
+	case FDE:
+		return true
+	case SUPERADMIN:
+		return true
+	case VIEWER:
+		return true
+	default:
+		return false
+	}
+}
+
 // ApiKey An API key, without its secret.
 type ApiKey struct {
 	CreatedAt   time.Time                    `json:"createdAt"`
@@ -274,6 +298,20 @@ type CreateDispatchProviderRequest struct {
 // CreateWorkspaceRequest defines model for CreateWorkspaceRequest.
 type CreateWorkspaceRequest struct {
 	Name string `json:"name"`
+}
+
+// CreateWorkspaceUserRequest defines model for CreateWorkspaceUserRequest.
+type CreateWorkspaceUserRequest struct {
+	Email     openapi_types.Email `json:"email"`
+	FirstName *string             `json:"firstName,omitempty"`
+	LastName  *string             `json:"lastName,omitempty"`
+
+	// Password Required for a new user; left out for one that exists.
+	Password *string `json:"password,omitempty"`
+
+	// Role A user's role in a workspace, highest first; each holds every permission of those below.
+	// The permissions of each are in every surface spec's `x-roles`.
+	Role Role `json:"role"`
 }
 
 // CreatedApiKey A newly created API key with its secret, shown only here.
@@ -352,6 +390,10 @@ type PutChannelDefinitionRequest struct {
 	SettingsSchema   []FieldDefinition `json:"settingsSchema"`
 }
 
+// Role A user's role in a workspace, highest first; each holds every permission of those below.
+// The permissions of each are in every surface spec's `x-roles`.
+type Role string
+
 // UpdateDispatchProviderRequest defines model for UpdateDispatchProviderRequest.
 type UpdateDispatchProviderRequest struct {
 	IsActive *bool   `json:"isActive,omitempty"`
@@ -361,6 +403,19 @@ type UpdateDispatchProviderRequest struct {
 // UpdateWorkspaceRequest defines model for UpdateWorkspaceRequest.
 type UpdateWorkspaceRequest struct {
 	Name *string `json:"name,omitempty"`
+}
+
+// UpdateWorkspaceUserRequest defines model for UpdateWorkspaceUserRequest.
+type UpdateWorkspaceUserRequest struct {
+	FirstName *string `json:"firstName,omitempty"`
+	LastName  *string `json:"lastName,omitempty"`
+
+	// Password A new password; ends every session of the user.
+	Password *string `json:"password,omitempty"`
+
+	// Role A user's role in a workspace, highest first; each holds every permission of those below.
+	// The permissions of each are in every surface spec's `x-roles`.
+	Role *Role `json:"role,omitempty"`
 }
 
 // Workspace defines model for Workspace.
@@ -389,6 +444,24 @@ type WorkspacePage struct {
 
 	// NextCursor Pass as `cursor` for the next page; absent on the last page.
 	NextCursor *string `json:"nextCursor,omitempty"`
+}
+
+// WorkspaceUser A user, as a member of one workspace.
+type WorkspaceUser struct {
+	// CreatedAt When the user was created.
+	CreatedAt time.Time          `json:"createdAt"`
+	Email     string             `json:"email"`
+	FirstName string             `json:"firstName"`
+	Id        openapi_types.UUID `json:"id"`
+
+	// JoinedAt When the user joined this workspace.
+	JoinedAt time.Time `json:"joinedAt"`
+	LastName string    `json:"lastName"`
+
+	// Role A user's role in a workspace, highest first; each holds every permission of those below.
+	// The permissions of each are in every surface spec's `x-roles`.
+	Role        Role               `json:"role"`
+	WorkspaceId openapi_types.UUID `json:"workspaceId"`
 }
 
 // Cursor defines model for Cursor.
@@ -450,6 +523,12 @@ type CreateApiKeyJSONRequestBody = CreateApiKeyRequest
 
 // SetWorkspaceLimitsJSONRequestBody defines body for SetWorkspaceLimits for application/json ContentType.
 type SetWorkspaceLimitsJSONRequestBody = WorkspaceLimits
+
+// CreateWorkspaceUserJSONRequestBody defines body for CreateWorkspaceUser for application/json ContentType.
+type CreateWorkspaceUserJSONRequestBody = CreateWorkspaceUserRequest
+
+// UpdateWorkspaceUserJSONRequestBody defines body for UpdateWorkspaceUser for application/json ContentType.
+type UpdateWorkspaceUserJSONRequestBody = UpdateWorkspaceUserRequest
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -713,6 +792,77 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
 	SetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, body SetWorkspaceLimitsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWorkspaceUsers List a workspace's users
+	//
+	// Lists the workspace's members with their role, oldest member first. Passwords are never returned.
+	//
+	// Corresponds with GET /workspaces/{workspaceId}/users (the `ListWorkspaceUsers` operationId).
+	ListWorkspaceUsers(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWorkspaceUserWithBody Add a user to a workspace
+	//
+	// Makes a user a member of the workspace with a role. When no user has the email (compared
+	// case-insensitively) the user is created, and `password` (8 to 256 characters, stored as
+	// an argon2id hash, never returned) is required. When one does, they join this workspace
+	// with their own password: `password` must then be left out (`409` otherwise), and their
+	// names stay as they are. `409` too if they are already a member.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /workspaces/{workspaceId}/users (the `CreateWorkspaceUser` operationId).
+	CreateWorkspaceUserWithBody(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWorkspaceUser Add a user to a workspace
+	//
+	// Makes a user a member of the workspace with a role. When no user has the email (compared
+	// case-insensitively) the user is created, and `password` (8 to 256 characters, stored as
+	// an argon2id hash, never returned) is required. When one does, they join this workspace
+	// with their own password: `password` must then be left out (`409` otherwise), and their
+	// names stay as they are. `409` too if they are already a member.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /workspaces/{workspaceId}/users (the `CreateWorkspaceUser` operationId).
+	CreateWorkspaceUser(ctx context.Context, workspaceId WorkspaceId, body CreateWorkspaceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveWorkspaceUser Remove a user from a workspace
+	//
+	// Takes the user out of the workspace: their tokens are refused there from the next
+	// request. A user left in no workspace is deleted, with their sessions. API keys they
+	// created stay until revoked.
+	//
+	// Corresponds with DELETE /workspaces/{workspaceId}/users/{userId} (the `RemoveWorkspaceUser` operationId).
+	RemoveWorkspaceUser(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWorkspaceUser Get a workspace's user
+	//
+	// Returns one member of the workspace with their role.
+	//
+	// Corresponds with GET /workspaces/{workspaceId}/users/{userId} (the `GetWorkspaceUser` operationId).
+	GetWorkspaceUser(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWorkspaceUserWithBody Update a workspace's user
+	//
+	// Changes the member's role in this workspace, and the user's names or password (which
+	// are the user's in every workspace). A new password ends every session of the user: their
+	// refresh tokens and the access tokens issued from them are refused from the next request.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /workspaces/{workspaceId}/users/{userId} (the `UpdateWorkspaceUser` operationId).
+	UpdateWorkspaceUserWithBody(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWorkspaceUser Update a workspace's user
+	//
+	// Changes the member's role in this workspace, and the user's names or password (which
+	// are the user's in every workspace). A new password ends every session of the user: their
+	// refresh tokens and the access tokens issued from them are refused from the next request.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /workspaces/{workspaceId}/users/{userId} (the `UpdateWorkspaceUser` operationId).
+	UpdateWorkspaceUser(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, body UpdateWorkspaceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListDispatchProviders List dispatch providers
@@ -1104,6 +1254,147 @@ func (c *Client) SetWorkspaceLimitsWithBody(ctx context.Context, workspaceId Wor
 // Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
 func (c *Client) SetWorkspaceLimits(ctx context.Context, workspaceId WorkspaceId, body SetWorkspaceLimitsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSetWorkspaceLimitsRequest(c.Server, workspaceId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWorkspaceUsers List a workspace's users
+//
+// Lists the workspace's members with their role, oldest member first. Passwords are never returned.
+//
+// Corresponds with GET /workspaces/{workspaceId}/users (the `ListWorkspaceUsers` operationId).
+func (c *Client) ListWorkspaceUsers(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWorkspaceUsersRequest(c.Server, workspaceId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWorkspaceUserWithBody Add a user to a workspace
+//
+// Makes a user a member of the workspace with a role. When no user has the email (compared
+// case-insensitively) the user is created, and `password` (8 to 256 characters, stored as
+// an argon2id hash, never returned) is required. When one does, they join this workspace
+// with their own password: `password` must then be left out (`409` otherwise), and their
+// names stay as they are. `409` too if they are already a member.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /workspaces/{workspaceId}/users (the `CreateWorkspaceUser` operationId).
+func (c *Client) CreateWorkspaceUserWithBody(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWorkspaceUserRequestWithBody(c.Server, workspaceId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWorkspaceUser Add a user to a workspace
+//
+// Makes a user a member of the workspace with a role. When no user has the email (compared
+// case-insensitively) the user is created, and `password` (8 to 256 characters, stored as
+// an argon2id hash, never returned) is required. When one does, they join this workspace
+// with their own password: `password` must then be left out (`409` otherwise), and their
+// names stay as they are. `409` too if they are already a member.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /workspaces/{workspaceId}/users (the `CreateWorkspaceUser` operationId).
+func (c *Client) CreateWorkspaceUser(ctx context.Context, workspaceId WorkspaceId, body CreateWorkspaceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWorkspaceUserRequest(c.Server, workspaceId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveWorkspaceUser Remove a user from a workspace
+//
+// Takes the user out of the workspace: their tokens are refused there from the next
+// request. A user left in no workspace is deleted, with their sessions. API keys they
+// created stay until revoked.
+//
+// Corresponds with DELETE /workspaces/{workspaceId}/users/{userId} (the `RemoveWorkspaceUser` operationId).
+func (c *Client) RemoveWorkspaceUser(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveWorkspaceUserRequest(c.Server, workspaceId, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWorkspaceUser Get a workspace's user
+//
+// Returns one member of the workspace with their role.
+//
+// Corresponds with GET /workspaces/{workspaceId}/users/{userId} (the `GetWorkspaceUser` operationId).
+func (c *Client) GetWorkspaceUser(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWorkspaceUserRequest(c.Server, workspaceId, userId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWorkspaceUserWithBody Update a workspace's user
+//
+// Changes the member's role in this workspace, and the user's names or password (which
+// are the user's in every workspace). A new password ends every session of the user: their
+// refresh tokens and the access tokens issued from them are refused from the next request.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /workspaces/{workspaceId}/users/{userId} (the `UpdateWorkspaceUser` operationId).
+func (c *Client) UpdateWorkspaceUserWithBody(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWorkspaceUserRequestWithBody(c.Server, workspaceId, userId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWorkspaceUser Update a workspace's user
+//
+// Changes the member's role in this workspace, and the user's names or password (which
+// are the user's in every workspace). A new password ends every session of the user: their
+// refresh tokens and the access tokens issued from them are refused from the next request.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /workspaces/{workspaceId}/users/{userId} (the `UpdateWorkspaceUser` operationId).
+func (c *Client) UpdateWorkspaceUser(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, body UpdateWorkspaceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWorkspaceUserRequest(c.Server, workspaceId, userId, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1713,6 +2004,223 @@ func NewSetWorkspaceLimitsRequestWithBody(server string, workspaceId WorkspaceId
 	return req, nil
 }
 
+// NewListWorkspaceUsersRequest constructs an http.Request for the ListWorkspaceUsers method
+func NewListWorkspaceUsersRequest(server string, workspaceId WorkspaceId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspaceId", workspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/workspaces/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateWorkspaceUserRequest calls the generic CreateWorkspaceUser builder with application/json body
+func NewCreateWorkspaceUserRequest(server string, workspaceId WorkspaceId, body CreateWorkspaceUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateWorkspaceUserRequestWithBody(server, workspaceId, "application/json", bodyReader)
+}
+
+// NewCreateWorkspaceUserRequestWithBody constructs an http.Request for the CreateWorkspaceUser method, with any body, and a specified content type
+func NewCreateWorkspaceUserRequestWithBody(server string, workspaceId WorkspaceId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspaceId", workspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/workspaces/%s/users", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRemoveWorkspaceUserRequest constructs an http.Request for the RemoveWorkspaceUser method
+func NewRemoveWorkspaceUserRequest(server string, workspaceId WorkspaceId, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspaceId", workspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/workspaces/%s/users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetWorkspaceUserRequest constructs an http.Request for the GetWorkspaceUser method
+func NewGetWorkspaceUserRequest(server string, workspaceId WorkspaceId, userId openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspaceId", workspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/workspaces/%s/users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateWorkspaceUserRequest calls the generic UpdateWorkspaceUser builder with application/json body
+func NewUpdateWorkspaceUserRequest(server string, workspaceId WorkspaceId, userId openapi_types.UUID, body UpdateWorkspaceUserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWorkspaceUserRequestWithBody(server, workspaceId, userId, "application/json", bodyReader)
+}
+
+// NewUpdateWorkspaceUserRequestWithBody constructs an http.Request for the UpdateWorkspaceUser method, with any body, and a specified content type
+func NewUpdateWorkspaceUserRequestWithBody(server string, workspaceId WorkspaceId, userId openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workspaceId", workspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "userId", userId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/workspaces/%s/users/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -1959,6 +2467,83 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /workspaces/{workspaceId}/limits (the `SetWorkspaceLimits` operationId).
 	SetWorkspaceLimitsWithResponse(ctx context.Context, workspaceId WorkspaceId, body SetWorkspaceLimitsJSONRequestBody, reqEditors ...RequestEditorFn) (*SetWorkspaceLimitsResponse, error)
+
+	// ListWorkspaceUsersWithResponse List a workspace's users
+	//
+	// Lists the workspace's members with their role, oldest member first. Passwords are never returned.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /workspaces/{workspaceId}/users (the `ListWorkspaceUsers` operationId).
+	ListWorkspaceUsersWithResponse(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*ListWorkspaceUsersResponse, error)
+
+	// CreateWorkspaceUserWithBodyWithResponse Add a user to a workspace
+	//
+	// Makes a user a member of the workspace with a role. When no user has the email (compared
+	// case-insensitively) the user is created, and `password` (8 to 256 characters, stored as
+	// an argon2id hash, never returned) is required. When one does, they join this workspace
+	// with their own password: `password` must then be left out (`409` otherwise), and their
+	// names stay as they are. `409` too if they are already a member.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /workspaces/{workspaceId}/users (the `CreateWorkspaceUser` operationId).
+	CreateWorkspaceUserWithBodyWithResponse(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceUserResponse, error)
+
+	// CreateWorkspaceUserWithResponse Add a user to a workspace
+	//
+	// Makes a user a member of the workspace with a role. When no user has the email (compared
+	// case-insensitively) the user is created, and `password` (8 to 256 characters, stored as
+	// an argon2id hash, never returned) is required. When one does, they join this workspace
+	// with their own password: `password` must then be left out (`409` otherwise), and their
+	// names stay as they are. `409` too if they are already a member.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /workspaces/{workspaceId}/users (the `CreateWorkspaceUser` operationId).
+	CreateWorkspaceUserWithResponse(ctx context.Context, workspaceId WorkspaceId, body CreateWorkspaceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceUserResponse, error)
+
+	// RemoveWorkspaceUserWithResponse Remove a user from a workspace
+	//
+	// Takes the user out of the workspace: their tokens are refused there from the next
+	// request. A user left in no workspace is deleted, with their sessions. API keys they
+	// created stay until revoked.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /workspaces/{workspaceId}/users/{userId} (the `RemoveWorkspaceUser` operationId).
+	RemoveWorkspaceUserWithResponse(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RemoveWorkspaceUserResponse, error)
+
+	// GetWorkspaceUserWithResponse Get a workspace's user
+	//
+	// Returns one member of the workspace with their role.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /workspaces/{workspaceId}/users/{userId} (the `GetWorkspaceUser` operationId).
+	GetWorkspaceUserWithResponse(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetWorkspaceUserResponse, error)
+
+	// UpdateWorkspaceUserWithBodyWithResponse Update a workspace's user
+	//
+	// Changes the member's role in this workspace, and the user's names or password (which
+	// are the user's in every workspace). A new password ends every session of the user: their
+	// refresh tokens and the access tokens issued from them are refused from the next request.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /workspaces/{workspaceId}/users/{userId} (the `UpdateWorkspaceUser` operationId).
+	UpdateWorkspaceUserWithBodyWithResponse(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceUserResponse, error)
+
+	// UpdateWorkspaceUserWithResponse Update a workspace's user
+	//
+	// Changes the member's role in this workspace, and the user's names or password (which
+	// are the user's in every workspace). A new password ends every session of the user: their
+	// refresh tokens and the access tokens issued from them are refused from the next request.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /workspaces/{workspaceId}/users/{userId} (the `UpdateWorkspaceUser` operationId).
+	UpdateWorkspaceUserWithResponse(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, body UpdateWorkspaceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceUserResponse, error)
 }
 
 type ListDispatchProvidersResponse struct {
@@ -2948,6 +3533,365 @@ func (r SetWorkspaceLimitsResponse) ContentType() string {
 	return ""
 }
 
+type ListWorkspaceUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]WorkspaceUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWorkspaceUsersResponse) GetJSON200() *[]WorkspaceUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListWorkspaceUsersResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListWorkspaceUsersResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListWorkspaceUsersResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r ListWorkspaceUsersResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWorkspaceUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWorkspaceUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWorkspaceUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWorkspaceUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateWorkspaceUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WorkspaceUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateWorkspaceUserResponse) GetJSON201() *WorkspaceUser {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateWorkspaceUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateWorkspaceUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateWorkspaceUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateWorkspaceUserResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateWorkspaceUserResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreateWorkspaceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateWorkspaceUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateWorkspaceUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateWorkspaceUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateWorkspaceUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RemoveWorkspaceUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RemoveWorkspaceUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveWorkspaceUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveWorkspaceUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RemoveWorkspaceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveWorkspaceUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveWorkspaceUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveWorkspaceUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveWorkspaceUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetWorkspaceUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWorkspaceUserResponse) GetJSON200() *WorkspaceUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetWorkspaceUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetWorkspaceUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetWorkspaceUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetWorkspaceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWorkspaceUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWorkspaceUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWorkspaceUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWorkspaceUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateWorkspaceUserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceUser
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWorkspaceUserResponse) GetJSON200() *WorkspaceUser {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateWorkspaceUserResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateWorkspaceUserResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateWorkspaceUserResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateWorkspaceUserResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r UpdateWorkspaceUserResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWorkspaceUserResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWorkspaceUserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWorkspaceUserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWorkspaceUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListDispatchProvidersWithResponse List dispatch providers
 //
 // The whole global catalog, inactive providers included.
@@ -3275,6 +4219,125 @@ func (c *ClientWithResponses) SetWorkspaceLimitsWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseSetWorkspaceLimitsResponse(rsp)
+}
+
+// ListWorkspaceUsersWithResponse List a workspace's users
+//
+// Lists the workspace's members with their role, oldest member first. Passwords are never returned.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /workspaces/{workspaceId}/users (the `ListWorkspaceUsers` operationId).
+func (c *ClientWithResponses) ListWorkspaceUsersWithResponse(ctx context.Context, workspaceId WorkspaceId, reqEditors ...RequestEditorFn) (*ListWorkspaceUsersResponse, error) {
+	rsp, err := c.ListWorkspaceUsers(ctx, workspaceId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWorkspaceUsersResponse(rsp)
+}
+
+// CreateWorkspaceUserWithBodyWithResponse Add a user to a workspace
+//
+// Makes a user a member of the workspace with a role. When no user has the email (compared
+// case-insensitively) the user is created, and `password` (8 to 256 characters, stored as
+// an argon2id hash, never returned) is required. When one does, they join this workspace
+// with their own password: `password` must then be left out (`409` otherwise), and their
+// names stay as they are. `409` too if they are already a member.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /workspaces/{workspaceId}/users (the `CreateWorkspaceUser` operationId).
+func (c *ClientWithResponses) CreateWorkspaceUserWithBodyWithResponse(ctx context.Context, workspaceId WorkspaceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWorkspaceUserResponse, error) {
+	rsp, err := c.CreateWorkspaceUserWithBody(ctx, workspaceId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWorkspaceUserResponse(rsp)
+}
+
+// CreateWorkspaceUserWithResponse Add a user to a workspace
+//
+// Makes a user a member of the workspace with a role. When no user has the email (compared
+// case-insensitively) the user is created, and `password` (8 to 256 characters, stored as
+// an argon2id hash, never returned) is required. When one does, they join this workspace
+// with their own password: `password` must then be left out (`409` otherwise), and their
+// names stay as they are. `409` too if they are already a member.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /workspaces/{workspaceId}/users (the `CreateWorkspaceUser` operationId).
+func (c *ClientWithResponses) CreateWorkspaceUserWithResponse(ctx context.Context, workspaceId WorkspaceId, body CreateWorkspaceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWorkspaceUserResponse, error) {
+	rsp, err := c.CreateWorkspaceUser(ctx, workspaceId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWorkspaceUserResponse(rsp)
+}
+
+// RemoveWorkspaceUserWithResponse Remove a user from a workspace
+//
+// Takes the user out of the workspace: their tokens are refused there from the next
+// request. A user left in no workspace is deleted, with their sessions. API keys they
+// created stay until revoked.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /workspaces/{workspaceId}/users/{userId} (the `RemoveWorkspaceUser` operationId).
+func (c *ClientWithResponses) RemoveWorkspaceUserWithResponse(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*RemoveWorkspaceUserResponse, error) {
+	rsp, err := c.RemoveWorkspaceUser(ctx, workspaceId, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveWorkspaceUserResponse(rsp)
+}
+
+// GetWorkspaceUserWithResponse Get a workspace's user
+//
+// Returns one member of the workspace with their role.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /workspaces/{workspaceId}/users/{userId} (the `GetWorkspaceUser` operationId).
+func (c *ClientWithResponses) GetWorkspaceUserWithResponse(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetWorkspaceUserResponse, error) {
+	rsp, err := c.GetWorkspaceUser(ctx, workspaceId, userId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWorkspaceUserResponse(rsp)
+}
+
+// UpdateWorkspaceUserWithBodyWithResponse Update a workspace's user
+//
+// Changes the member's role in this workspace, and the user's names or password (which
+// are the user's in every workspace). A new password ends every session of the user: their
+// refresh tokens and the access tokens issued from them are refused from the next request.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /workspaces/{workspaceId}/users/{userId} (the `UpdateWorkspaceUser` operationId).
+func (c *ClientWithResponses) UpdateWorkspaceUserWithBodyWithResponse(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceUserResponse, error) {
+	rsp, err := c.UpdateWorkspaceUserWithBody(ctx, workspaceId, userId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWorkspaceUserResponse(rsp)
+}
+
+// UpdateWorkspaceUserWithResponse Update a workspace's user
+//
+// Changes the member's role in this workspace, and the user's names or password (which
+// are the user's in every workspace). A new password ends every session of the user: their
+// refresh tokens and the access tokens issued from them are refused from the next request.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /workspaces/{workspaceId}/users/{userId} (the `UpdateWorkspaceUser` operationId).
+func (c *ClientWithResponses) UpdateWorkspaceUserWithResponse(ctx context.Context, workspaceId WorkspaceId, userId openapi_types.UUID, body UpdateWorkspaceUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceUserResponse, error) {
+	rsp, err := c.UpdateWorkspaceUser(ctx, workspaceId, userId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWorkspaceUserResponse(rsp)
 }
 
 // ParseListDispatchProvidersResponse parses an HTTP response from a ListDispatchProvidersWithResponse call
@@ -4012,6 +5075,293 @@ func ParseSetWorkspaceLimitsResponse(rsp *http.Response) (*SetWorkspaceLimitsRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest WorkspaceLimits
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListWorkspaceUsersResponse parses an HTTP response from a ListWorkspaceUsersWithResponse call
+func ParseListWorkspaceUsersResponse(rsp *http.Response) (*ListWorkspaceUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWorkspaceUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []WorkspaceUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateWorkspaceUserResponse parses an HTTP response from a CreateWorkspaceUserWithResponse call
+func ParseCreateWorkspaceUserResponse(rsp *http.Response) (*CreateWorkspaceUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateWorkspaceUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WorkspaceUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRemoveWorkspaceUserResponse parses an HTTP response from a RemoveWorkspaceUserWithResponse call
+func ParseRemoveWorkspaceUserResponse(rsp *http.Response) (*RemoveWorkspaceUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveWorkspaceUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetWorkspaceUserResponse parses an HTTP response from a GetWorkspaceUserWithResponse call
+func ParseGetWorkspaceUserResponse(rsp *http.Response) (*GetWorkspaceUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWorkspaceUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceUser
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWorkspaceUserResponse parses an HTTP response from a UpdateWorkspaceUserWithResponse call
+func ParseUpdateWorkspaceUserResponse(rsp *http.Response) (*UpdateWorkspaceUserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWorkspaceUserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceUser
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

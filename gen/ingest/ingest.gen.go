@@ -644,6 +644,29 @@ type Delivery struct {
 	Url    string         `json:"url"`
 }
 
+// DeliveryStats Delivery attempts per minute, by outcome.
+type DeliveryStats struct {
+	Data []DeliveryStatsMinute `json:"data"`
+
+	// Since The first minute counted.
+	Since time.Time `json:"since"`
+
+	// Until The last minute counted.
+	Until time.Time `json:"until"`
+}
+
+// DeliveryStatsMinute defines model for DeliveryStatsMinute.
+type DeliveryStatsMinute struct {
+	// Failed Attempts that failed in the minute.
+	Failed int `json:"failed"`
+
+	// Minute The start of the minute.
+	Minute time.Time `json:"minute"`
+
+	// Succeeded Attempts that succeeded in the minute (retries and replays included).
+	Succeeded int `json:"succeeded"`
+}
+
 // DeliveryStatus `pending` (being attempted), `held` (destination paused), `delivered` or `failed`.
 type DeliveryStatus string
 
@@ -1232,6 +1255,15 @@ type ListDestinationsParams struct {
 	SourceId *openapi_types.UUID `form:"sourceId,omitempty" json:"sourceId,omitempty"`
 }
 
+// GetDestinationDeliveryStatsParams defines parameters for GetDestinationDeliveryStats.
+type GetDestinationDeliveryStatsParams struct {
+	// Since The first minute counted (truncated to the minute); default 3 hours before `until`. At most 24 hours before `until`.
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until The last minute counted (truncated to the minute); default now.
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
+}
+
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	// Limit Page size.
@@ -1342,6 +1374,9 @@ type ServerInterface interface {
 	// UpdateDestination Update a destination
 	// (PATCH /destinations/{destinationId})
 	UpdateDestination(ctx echo.Context, destinationId DestinationId) error
+	// GetDestinationDeliveryStats Get delivery counts per minute
+	// (GET /destinations/{destinationId}/delivery-stats)
+	GetDestinationDeliveryStats(ctx echo.Context, destinationId DestinationId, params GetDestinationDeliveryStatsParams) error
 	// RotateDestinationSecret Rotate a destination's signing secret
 	// (POST /destinations/{destinationId}/rotate-secret)
 	RotateDestinationSecret(ctx echo.Context, destinationId DestinationId) error
@@ -1507,6 +1542,38 @@ func (w *ServerInterfaceWrapper) UpdateDestination(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateDestination(ctx, destinationId)
+	return err
+}
+
+// GetDestinationDeliveryStats converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDestinationDeliveryStats(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "destinationId" -------------
+	var destinationId DestinationId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "destinationId", ctx.Param("destinationId"), &destinationId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter destinationId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDestinationDeliveryStatsParams
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", ctx.QueryParams(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter until: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDestinationDeliveryStats(ctx, destinationId, params)
 	return err
 }
 
@@ -2040,6 +2107,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/issues/:issueId/replay", wrapper.ReplayIssue, options.OperationMiddlewares["replayIssue"]...)
 	router.POST(options.BaseURL+"/replays", wrapper.CreateReplay, options.OperationMiddlewares["createReplay"]...)
 	router.GET(options.BaseURL+"/replays/:replayId", wrapper.GetReplay, options.OperationMiddlewares["getReplay"]...)
+	router.GET(options.BaseURL+"/destinations/:destinationId/delivery-stats", wrapper.GetDestinationDeliveryStats, options.OperationMiddlewares["getDestinationDeliveryStats"]...)
 
 }
 
@@ -2619,6 +2687,99 @@ func (response UpdateDestination413JSONResponse) VisitUpdateDestinationResponse(
 type UpdateDestination431JSONResponse struct{ HeadersTooLargeJSONResponse }
 
 func (response UpdateDestination431JSONResponse) VisitUpdateDestinationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDestinationDeliveryStatsRequestObject struct {
+	DestinationId DestinationId `json:"destinationId"`
+	Params        GetDestinationDeliveryStatsParams
+}
+
+type GetDestinationDeliveryStatsResponseObject interface {
+	VisitGetDestinationDeliveryStatsResponse(w http.ResponseWriter) error
+}
+
+type GetDestinationDeliveryStats200JSONResponse DeliveryStats
+
+func (response GetDestinationDeliveryStats200JSONResponse) VisitGetDestinationDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDestinationDeliveryStats400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetDestinationDeliveryStats400JSONResponse) VisitGetDestinationDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDestinationDeliveryStats401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetDestinationDeliveryStats401JSONResponse) VisitGetDestinationDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDestinationDeliveryStats403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetDestinationDeliveryStats403JSONResponse) VisitGetDestinationDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDestinationDeliveryStats404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetDestinationDeliveryStats404JSONResponse) VisitGetDestinationDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDestinationDeliveryStats431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetDestinationDeliveryStats431JSONResponse) VisitGetDestinationDeliveryStatsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4601,6 +4762,9 @@ type StrictServerInterface interface {
 	// UpdateDestination Update a destination
 	// (PATCH /destinations/{destinationId})
 	UpdateDestination(ctx context.Context, request UpdateDestinationRequestObject) (UpdateDestinationResponseObject, error)
+	// GetDestinationDeliveryStats Get delivery counts per minute
+	// (GET /destinations/{destinationId}/delivery-stats)
+	GetDestinationDeliveryStats(ctx context.Context, request GetDestinationDeliveryStatsRequestObject) (GetDestinationDeliveryStatsResponseObject, error)
 	// RotateDestinationSecret Rotate a destination's signing secret
 	// (POST /destinations/{destinationId}/rotate-secret)
 	RotateDestinationSecret(ctx context.Context, request RotateDestinationSecretRequestObject) (RotateDestinationSecretResponseObject, error)
@@ -4887,6 +5051,32 @@ func (sh *strictHandler) UpdateDestination(ctx echo.Context, destinationId Desti
 		return err
 	} else if validResponse, ok := response.(UpdateDestinationResponseObject); ok {
 		return validResponse.VisitUpdateDestinationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetDestinationDeliveryStats operation middleware
+func (sh *strictHandler) GetDestinationDeliveryStats(ctx echo.Context, destinationId DestinationId, params GetDestinationDeliveryStatsParams) error {
+	var request GetDestinationDeliveryStatsRequestObject
+
+	request.DestinationId = destinationId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDestinationDeliveryStats(ctx.Request().Context(), request.(GetDestinationDeliveryStatsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDestinationDeliveryStats")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDestinationDeliveryStatsResponseObject); ok {
+		return validResponse.VisitGetDestinationDeliveryStatsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -644,6 +644,29 @@ type Delivery struct {
 	Url    string         `json:"url"`
 }
 
+// DeliveryStats Delivery attempts per minute, by outcome.
+type DeliveryStats struct {
+	Data []DeliveryStatsMinute `json:"data"`
+
+	// Since The first minute counted.
+	Since time.Time `json:"since"`
+
+	// Until The last minute counted.
+	Until time.Time `json:"until"`
+}
+
+// DeliveryStatsMinute defines model for DeliveryStatsMinute.
+type DeliveryStatsMinute struct {
+	// Failed Attempts that failed in the minute.
+	Failed int `json:"failed"`
+
+	// Minute The start of the minute.
+	Minute time.Time `json:"minute"`
+
+	// Succeeded Attempts that succeeded in the minute (retries and replays included).
+	Succeeded int `json:"succeeded"`
+}
+
 // DeliveryStatus `pending` (being attempted), `held` (destination paused), `delivered` or `failed`.
 type DeliveryStatus string
 
@@ -1232,6 +1255,15 @@ type ListDestinationsParams struct {
 	SourceId *openapi_types.UUID `form:"sourceId,omitempty" json:"sourceId,omitempty"`
 }
 
+// GetDestinationDeliveryStatsParams defines parameters for GetDestinationDeliveryStats.
+type GetDestinationDeliveryStatsParams struct {
+	// Since The first minute counted (truncated to the minute); default 3 hours before `until`. At most 24 hours before `until`.
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until The last minute counted (truncated to the minute); default now.
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
+}
+
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	// Limit Page size.
@@ -1498,6 +1530,16 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /destinations/{destinationId} (the `UpdateDestination` operationId).
 	UpdateDestination(ctx context.Context, destinationId DestinationId, body UpdateDestinationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDestinationDeliveryStats Get delivery counts per minute
+	//
+	// The delivery health of a destination: its forwarding attempts counted per minute as
+	// succeeded or failed, over a window of up to 24 hours (default: the last 3 hours). What the
+	// dashboard's health chart draws.
+	// Requires `ingest:read`.
+	//
+	// Corresponds with GET /destinations/{destinationId}/delivery-stats (the `GetDestinationDeliveryStats` operationId).
+	GetDestinationDeliveryStats(ctx context.Context, destinationId DestinationId, params *GetDestinationDeliveryStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateDestinationSecretWithBody Rotate a destination's signing secret
 	//
@@ -2017,6 +2059,26 @@ func (c *Client) UpdateDestinationWithBody(ctx context.Context, destinationId De
 // Corresponds with PATCH /destinations/{destinationId} (the `UpdateDestination` operationId).
 func (c *Client) UpdateDestination(ctx context.Context, destinationId DestinationId, body UpdateDestinationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateDestinationRequest(c.Server, destinationId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDestinationDeliveryStats Get delivery counts per minute
+//
+// The delivery health of a destination: its forwarding attempts counted per minute as
+// succeeded or failed, over a window of up to 24 hours (default: the last 3 hours). What the
+// dashboard's health chart draws.
+// Requires `ingest:read`.
+//
+// Corresponds with GET /destinations/{destinationId}/delivery-stats (the `GetDestinationDeliveryStats` operationId).
+func (c *Client) GetDestinationDeliveryStats(ctx context.Context, destinationId DestinationId, params *GetDestinationDeliveryStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDestinationDeliveryStatsRequest(c.Server, destinationId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2910,6 +2972,79 @@ func NewUpdateDestinationRequestWithBody(server string, destinationId Destinatio
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetDestinationDeliveryStatsRequest constructs an http.Request for the GetDestinationDeliveryStats method
+func NewGetDestinationDeliveryStatsRequest(server string, destinationId DestinationId, params *GetDestinationDeliveryStatsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "destinationId", destinationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/destinations/%s/delivery-stats", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -4159,6 +4294,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /destinations/{destinationId} (the `UpdateDestination` operationId).
 	UpdateDestinationWithResponse(ctx context.Context, destinationId DestinationId, body UpdateDestinationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDestinationResponse, error)
 
+	// GetDestinationDeliveryStatsWithResponse Get delivery counts per minute
+	//
+	// The delivery health of a destination: its forwarding attempts counted per minute as
+	// succeeded or failed, over a window of up to 24 hours (default: the last 3 hours). What the
+	// dashboard's health chart draws.
+	// Requires `ingest:read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /destinations/{destinationId}/delivery-stats (the `GetDestinationDeliveryStats` operationId).
+	GetDestinationDeliveryStatsWithResponse(ctx context.Context, destinationId DestinationId, params *GetDestinationDeliveryStatsParams, reqEditors ...RequestEditorFn) (*GetDestinationDeliveryStatsResponse, error)
+
 	// RotateDestinationSecretWithBodyWithResponse Rotate a destination's signing secret
 	//
 	// Makes `key` (or a generated secret) the destination''s secret; the previous one keeps signing, next to the new one, for 24 hours.
@@ -4979,6 +5126,82 @@ func (r UpdateDestinationResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateDestinationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDestinationDeliveryStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeliveryStats
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDestinationDeliveryStatsResponse) GetJSON200() *DeliveryStats {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetDestinationDeliveryStatsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetDestinationDeliveryStatsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetDestinationDeliveryStatsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetDestinationDeliveryStatsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetDestinationDeliveryStatsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDestinationDeliveryStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDestinationDeliveryStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDestinationDeliveryStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDestinationDeliveryStatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6737,6 +6960,24 @@ func (c *ClientWithResponses) UpdateDestinationWithResponse(ctx context.Context,
 	return ParseUpdateDestinationResponse(rsp)
 }
 
+// GetDestinationDeliveryStatsWithResponse Get delivery counts per minute
+//
+// The delivery health of a destination: its forwarding attempts counted per minute as
+// succeeded or failed, over a window of up to 24 hours (default: the last 3 hours). What the
+// dashboard's health chart draws.
+// Requires `ingest:read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /destinations/{destinationId}/delivery-stats (the `GetDestinationDeliveryStats` operationId).
+func (c *ClientWithResponses) GetDestinationDeliveryStatsWithResponse(ctx context.Context, destinationId DestinationId, params *GetDestinationDeliveryStatsParams, reqEditors ...RequestEditorFn) (*GetDestinationDeliveryStatsResponse, error) {
+	rsp, err := c.GetDestinationDeliveryStats(ctx, destinationId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDestinationDeliveryStatsResponse(rsp)
+}
+
 // RotateDestinationSecretWithBodyWithResponse Rotate a destination's signing secret
 //
 // Makes `key` (or a generated secret) the destination”s secret; the previous one keeps signing, next to the new one, for 24 hours.
@@ -7630,6 +7871,67 @@ func ParseUpdateDestinationResponse(rsp *http.Response) (*UpdateDestinationRespo
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDestinationDeliveryStatsResponse parses an HTTP response from a GetDestinationDeliveryStatsWithResponse call
+func ParseGetDestinationDeliveryStatsResponse(rsp *http.Response) (*GetDestinationDeliveryStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDestinationDeliveryStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeliveryStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge

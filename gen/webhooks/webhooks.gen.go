@@ -385,6 +385,29 @@ type Delivery struct {
 	Url    string         `json:"url"`
 }
 
+// DeliveryStats Delivery attempts per minute, by outcome.
+type DeliveryStats struct {
+	Data []DeliveryStatsMinute `json:"data"`
+
+	// Since The first minute counted.
+	Since time.Time `json:"since"`
+
+	// Until The last minute counted.
+	Until time.Time `json:"until"`
+}
+
+// DeliveryStatsMinute defines model for DeliveryStatsMinute.
+type DeliveryStatsMinute struct {
+	// Failed Attempts that failed in the minute.
+	Failed int `json:"failed"`
+
+	// Minute The start of the minute.
+	Minute time.Time `json:"minute"`
+
+	// Succeeded Attempts that succeeded in the minute (retries and replays included).
+	Succeeded int `json:"succeeded"`
+}
+
 // DeliveryStatus `pending` (being attempted), `held` (endpoint paused), `delivered` or `failed`.
 type DeliveryStatus string
 
@@ -742,6 +765,15 @@ type ListAppsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// GetAppDeliveryStatsParams defines parameters for GetAppDeliveryStats.
+type GetAppDeliveryStatsParams struct {
+	// Since The first minute counted (truncated to the minute); default 3 hours before `until`. At most 24 hours before `until`.
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until The last minute counted (truncated to the minute); default now.
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
+}
+
 // ListEventTypesParams defines parameters for ListEventTypes.
 type ListEventTypesParams struct {
 	// IncludeArchived Also list archived event types.
@@ -858,6 +890,9 @@ type ServerInterface interface {
 	// UpdateApp Update an app
 	// (PATCH /apps/{appId})
 	UpdateApp(ctx echo.Context, appId AppId) error
+	// GetAppDeliveryStats Get delivery counts per minute
+	// (GET /apps/{appId}/delivery-stats)
+	GetAppDeliveryStats(ctx echo.Context, appId AppId, params GetAppDeliveryStatsParams) error
 	// ListEventTypes List event types
 	// (GET /apps/{appId}/event-types)
 	ListEventTypes(ctx echo.Context, appId AppId, params ListEventTypesParams) error
@@ -1019,6 +1054,38 @@ func (w *ServerInterfaceWrapper) UpdateApp(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UpdateApp(ctx, appId)
+	return err
+}
+
+// GetAppDeliveryStats converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAppDeliveryStats(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "appId" -------------
+	var appId AppId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "appId", ctx.Param("appId"), &appId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter appId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAppDeliveryStatsParams
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", ctx.QueryParams(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter until: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetAppDeliveryStats(ctx, appId, params)
 	return err
 }
 
@@ -1821,6 +1888,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/apps/:appId/messages/:messageId/replay", wrapper.ReplayMessage, options.OperationMiddlewares["replayMessage"]...)
 	router.POST(options.BaseURL+"/apps/:appId/replays", wrapper.CreateBulkReplay, options.OperationMiddlewares["createBulkReplay"]...)
 	router.GET(options.BaseURL+"/apps/:appId/replays/:replayId", wrapper.GetBulkReplay, options.OperationMiddlewares["getBulkReplay"]...)
+	router.GET(options.BaseURL+"/apps/:appId/delivery-stats", wrapper.GetAppDeliveryStats, options.OperationMiddlewares["getAppDeliveryStats"]...)
 
 }
 
@@ -2308,6 +2376,99 @@ func (response UpdateApp413JSONResponse) VisitUpdateAppResponse(w http.ResponseW
 type UpdateApp431JSONResponse struct{ HeadersTooLargeJSONResponse }
 
 func (response UpdateApp431JSONResponse) VisitUpdateAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAppDeliveryStatsRequestObject struct {
+	AppId  AppId `json:"appId"`
+	Params GetAppDeliveryStatsParams
+}
+
+type GetAppDeliveryStatsResponseObject interface {
+	VisitGetAppDeliveryStatsResponse(w http.ResponseWriter) error
+}
+
+type GetAppDeliveryStats200JSONResponse DeliveryStats
+
+func (response GetAppDeliveryStats200JSONResponse) VisitGetAppDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAppDeliveryStats400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetAppDeliveryStats400JSONResponse) VisitGetAppDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAppDeliveryStats401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetAppDeliveryStats401JSONResponse) VisitGetAppDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAppDeliveryStats403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetAppDeliveryStats403JSONResponse) VisitGetAppDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAppDeliveryStats404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetAppDeliveryStats404JSONResponse) VisitGetAppDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAppDeliveryStats431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetAppDeliveryStats431JSONResponse) VisitGetAppDeliveryStatsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4880,6 +5041,9 @@ type StrictServerInterface interface {
 	// UpdateApp Update an app
 	// (PATCH /apps/{appId})
 	UpdateApp(ctx context.Context, request UpdateAppRequestObject) (UpdateAppResponseObject, error)
+	// GetAppDeliveryStats Get delivery counts per minute
+	// (GET /apps/{appId}/delivery-stats)
+	GetAppDeliveryStats(ctx context.Context, request GetAppDeliveryStatsRequestObject) (GetAppDeliveryStatsResponseObject, error)
 	// ListEventTypes List event types
 	// (GET /apps/{appId}/event-types)
 	ListEventTypes(ctx context.Context, request ListEventTypesRequestObject) (ListEventTypesResponseObject, error)
@@ -5132,6 +5296,32 @@ func (sh *strictHandler) UpdateApp(ctx echo.Context, appId AppId) error {
 		return err
 	} else if validResponse, ok := response.(UpdateAppResponseObject); ok {
 		return validResponse.VisitUpdateAppResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetAppDeliveryStats operation middleware
+func (sh *strictHandler) GetAppDeliveryStats(ctx echo.Context, appId AppId, params GetAppDeliveryStatsParams) error {
+	var request GetAppDeliveryStatsRequestObject
+
+	request.AppId = appId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAppDeliveryStats(ctx.Request().Context(), request.(GetAppDeliveryStatsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAppDeliveryStats")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetAppDeliveryStatsResponseObject); ok {
+		return validResponse.VisitGetAppDeliveryStatsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -385,6 +385,29 @@ type Delivery struct {
 	Url    string         `json:"url"`
 }
 
+// DeliveryStats Delivery attempts per minute, by outcome.
+type DeliveryStats struct {
+	Data []DeliveryStatsMinute `json:"data"`
+
+	// Since The first minute counted.
+	Since time.Time `json:"since"`
+
+	// Until The last minute counted.
+	Until time.Time `json:"until"`
+}
+
+// DeliveryStatsMinute defines model for DeliveryStatsMinute.
+type DeliveryStatsMinute struct {
+	// Failed Attempts that failed in the minute.
+	Failed int `json:"failed"`
+
+	// Minute The start of the minute.
+	Minute time.Time `json:"minute"`
+
+	// Succeeded Attempts that succeeded in the minute (retries and replays included).
+	Succeeded int `json:"succeeded"`
+}
+
 // DeliveryStatus `pending` (being attempted), `held` (endpoint paused), `delivered` or `failed`.
 type DeliveryStatus string
 
@@ -742,6 +765,15 @@ type ListAppsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// GetAppDeliveryStatsParams defines parameters for GetAppDeliveryStats.
+type GetAppDeliveryStatsParams struct {
+	// Since The first minute counted (truncated to the minute); default 3 hours before `until`. At most 24 hours before `until`.
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until The last minute counted (truncated to the minute); default now.
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
+}
+
 // ListEventTypesParams defines parameters for ListEventTypes.
 type ListEventTypesParams struct {
 	// IncludeArchived Also list archived event types.
@@ -982,6 +1014,16 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /apps/{appId} (the `UpdateApp` operationId).
 	UpdateApp(ctx context.Context, appId AppId, body UpdateAppJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAppDeliveryStats Get delivery counts per minute
+	//
+	// The delivery health of an app: its attempts at every endpoint of every recipient, counted
+	// per minute as succeeded or failed (each attempt once, scheduled and replayed alike), over a
+	// window of up to 24 hours (default: the last 3 hours). What the dashboard's health chart draws.
+	// Requires `message:read`.
+	//
+	// Corresponds with GET /apps/{appId}/delivery-stats (the `GetAppDeliveryStats` operationId).
+	GetAppDeliveryStats(ctx context.Context, appId AppId, params *GetAppDeliveryStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEventTypes List event types
 	//
@@ -1472,6 +1514,26 @@ func (c *Client) UpdateAppWithBody(ctx context.Context, appId AppId, contentType
 // Corresponds with PATCH /apps/{appId} (the `UpdateApp` operationId).
 func (c *Client) UpdateApp(ctx context.Context, appId AppId, body UpdateAppJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateAppRequest(c.Server, appId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAppDeliveryStats Get delivery counts per minute
+//
+// The delivery health of an app: its attempts at every endpoint of every recipient, counted
+// per minute as succeeded or failed (each attempt once, scheduled and replayed alike), over a
+// window of up to 24 hours (default: the last 3 hours). What the dashboard's health chart draws.
+// Requires `message:read`.
+//
+// Corresponds with GET /apps/{appId}/delivery-stats (the `GetAppDeliveryStats` operationId).
+func (c *Client) GetAppDeliveryStats(ctx context.Context, appId AppId, params *GetAppDeliveryStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAppDeliveryStatsRequest(c.Server, appId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2409,6 +2471,79 @@ func NewUpdateAppRequestWithBody(server string, appId AppId, contentType string,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetAppDeliveryStatsRequest constructs an http.Request for the GetAppDeliveryStats method
+func NewGetAppDeliveryStatsRequest(server string, appId AppId, params *GetAppDeliveryStatsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "appId", appId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/apps/%s/delivery-stats", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -3953,6 +4088,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /apps/{appId} (the `UpdateApp` operationId).
 	UpdateAppWithResponse(ctx context.Context, appId AppId, body UpdateAppJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAppResponse, error)
 
+	// GetAppDeliveryStatsWithResponse Get delivery counts per minute
+	//
+	// The delivery health of an app: its attempts at every endpoint of every recipient, counted
+	// per minute as succeeded or failed (each attempt once, scheduled and replayed alike), over a
+	// window of up to 24 hours (default: the last 3 hours). What the dashboard's health chart draws.
+	// Requires `message:read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /apps/{appId}/delivery-stats (the `GetAppDeliveryStats` operationId).
+	GetAppDeliveryStatsWithResponse(ctx context.Context, appId AppId, params *GetAppDeliveryStatsParams, reqEditors ...RequestEditorFn) (*GetAppDeliveryStatsResponse, error)
+
 	// ListEventTypesWithResponse List event types
 	//
 	// Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
@@ -4725,6 +4872,82 @@ func (r UpdateAppResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateAppResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAppDeliveryStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeliveryStats
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAppDeliveryStatsResponse) GetJSON200() *DeliveryStats {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetAppDeliveryStatsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAppDeliveryStatsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetAppDeliveryStatsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAppDeliveryStatsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r GetAppDeliveryStatsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAppDeliveryStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAppDeliveryStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAppDeliveryStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAppDeliveryStatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6852,6 +7075,24 @@ func (c *ClientWithResponses) UpdateAppWithResponse(ctx context.Context, appId A
 	return ParseUpdateAppResponse(rsp)
 }
 
+// GetAppDeliveryStatsWithResponse Get delivery counts per minute
+//
+// The delivery health of an app: its attempts at every endpoint of every recipient, counted
+// per minute as succeeded or failed (each attempt once, scheduled and replayed alike), over a
+// window of up to 24 hours (default: the last 3 hours). What the dashboard's health chart draws.
+// Requires `message:read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /apps/{appId}/delivery-stats (the `GetAppDeliveryStats` operationId).
+func (c *ClientWithResponses) GetAppDeliveryStatsWithResponse(ctx context.Context, appId AppId, params *GetAppDeliveryStatsParams, reqEditors ...RequestEditorFn) (*GetAppDeliveryStatsResponse, error) {
+	rsp, err := c.GetAppDeliveryStats(ctx, appId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAppDeliveryStatsResponse(rsp)
+}
+
 // ListEventTypesWithResponse List event types
 //
 // Lists the app's event types by name, with their schemas and example payloads; archived ones only with `includeArchived=true`.
@@ -7760,6 +8001,67 @@ func ParseUpdateAppResponse(rsp *http.Response) (*UpdateAppResponse, error) {
 			return nil, err
 		}
 		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAppDeliveryStatsResponse parses an HTTP response from a GetAppDeliveryStatsWithResponse call
+func ParseGetAppDeliveryStatsResponse(rsp *http.Response) (*GetAppDeliveryStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAppDeliveryStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeliveryStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
 		var dest HeadersTooLarge

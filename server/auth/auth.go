@@ -23,10 +23,16 @@ import (
 // AllPermissions is the permission that grants every other one.
 const AllPermissions = "*"
 
-// Principal is who a request acts as: a workspace's API key, or the operator.
+// Principal is who a request acts as: a workspace's API key, a signed-in user in one of their
+// workspaces, or the operator.
 type Principal struct {
+	// WorkspaceID is uuid.Nil for a user who named no workspace, on an operation that needs
+	// none (x-user-session).
 	WorkspaceID uuid.UUID
 	KeyID       uuid.UUID
+	// UserID and Role are set for a signed-in user's access token.
+	UserID      uuid.UUID
+	Role        string
 	Permissions []string
 	Operator    bool
 	// Only, when set, confines the principal to requests whose path parameters of these names
@@ -63,10 +69,11 @@ type SessionFinder interface {
 	FindPortalSession(ctx context.Context, token string) (store.PortalSession, error)
 }
 
-// Credentials finds what APIKeys accepts: API keys and portal sessions.
+// Credentials finds what APIKeys accepts: API keys, portal sessions and users' sessions.
 type Credentials interface {
 	KeyFinder
 	SessionFinder
+	UserSessionFinder
 }
 
 // portalPermissions are what a portal session may do, within its one recipient.
@@ -103,12 +110,13 @@ func unauthorized(format string, args ...any) *problem.Problem {
 	return p
 }
 
-// APIKeys authenticates requests with a workspace's API key (run after contract's Match), or
-// with a portal session token where the operation allows one (see portalSession).
+// APIKeys authenticates requests with a workspace's API key (run after contract's Match), with
+// a portal session token where the operation allows one (see portalSession), or with a
+// signed-in user's access token when users is not nil (see Users.userPrincipal).
 // It refuses (401) a missing, unknown, revoked or expired key, and (403) a key lacking a
 // permission the operation's x-permissions names, or a request whose `x-tenant-id`
 // header or `{workspaceId}` path parameter is not the key's workspace.
-func APIKeys(keys Credentials, now func() time.Time) echo.MiddlewareFunc {
+func APIKeys(keys Credentials, users *Users, now func() time.Time) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			route := contract.RouteOf(c)
@@ -124,6 +132,12 @@ func APIKeys(keys Credentials, now func() time.Time) echo.MiddlewareFunc {
 			}
 			if secret == "" {
 				return unauthorized("Missing API key")
+			}
+			if users != nil && looksLikeJWT(secret) {
+				return users.userPrincipal(c, next, keys, route, secret)
+			}
+			if userSessionOnly(route) {
+				return problem.New(http.StatusForbidden, "This operation needs a signed-in user's access token, not an API key")
 			}
 			if strings.HasPrefix(secret, store.PortalTokenPrefix) {
 				return portalSession(c, next, keys, route, secret, now)

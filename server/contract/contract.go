@@ -407,6 +407,8 @@ func (s *Spec) checkParams(req *http.Request, r *Route) []problem.Detail {
 			}
 		case openapi3.ParameterInHeader:
 			values = req.Header.Values(p.Name)
+		case openapi3.ParameterInCookie:
+			values = rawCookies(req, p.Name)
 		}
 		integer := p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type.Is(openapi3.TypeInteger)
 		for _, v := range values {
@@ -419,6 +421,21 @@ func (s *Spec) checkParams(req *http.Request, r *Route) []problem.Detail {
 			if _, err := strconv.ParseInt(v, 10, 64); integer && v != "" && err != nil {
 				out = append(out, problem.Detail{Field: p.In + "." + p.Name, Message: "must be an integer", Type: "type"})
 				break
+			}
+		}
+	}
+	return out
+}
+
+// rawCookies returns the values of the cookies named name as sent, before Go's cookie parser,
+// which drops values it finds invalid (so a NUL or bytes that are not UTF-8 would pass as no
+// cookie at all rather than be refused).
+func rawCookies(req *http.Request, name string) []string {
+	var out []string
+	for _, line := range req.Header.Values("Cookie") {
+		for part := range strings.SplitSeq(line, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == name {
+				out = append(out, v)
 			}
 		}
 	}

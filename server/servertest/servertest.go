@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/switchboard-dev/switchboard/gen/activitiesclient"
 	"github.com/switchboard-dev/switchboard/gen/adminclient"
@@ -407,4 +408,49 @@ func (e *Env) Count(t testing.TB, from string, args ...any) int {
 		t.Fatalf("count %s: %v", from, err)
 	}
 	return n
+}
+
+// User adds a new user to a workspace with a role (through the Admin API) and returns their
+// email and password.
+func (e *Env) User(t testing.TB, workspaceID uuid.UUID, role string) (email, password string) {
+	t.Helper()
+	email = strings.ToLower(uuid.NewString()[:8]) + "@example.com"
+	password = "pw-" + uuid.NewString()
+	u, err := e.Admin.CreateWorkspaceUserWithResponse(context.Background(), workspaceID, adminclient.CreateWorkspaceUserJSONRequestBody{
+		Email: openapi_types.Email(email), Password: &password, Role: adminclient.Role(role)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.JSON201 == nil {
+		t.Fatalf("create user: %d %s", u.StatusCode(), u.Body)
+	}
+	return email, password
+}
+
+// Login signs a user in (POST /api/auth/login) and returns the access token.
+func (e *Env) Login(t testing.TB, email, password string) string {
+	t.Helper()
+	r, err := e.Activities(t, "").LoginWithResponse(context.Background(), activitiesclient.LoginJSONRequestBody{Identifier: email, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.JSON200 == nil {
+		t.Fatalf("login: %d %s", r.StatusCode(), r.Body)
+	}
+	return r.JSON200.AccessToken
+}
+
+// Member adds a user with a role to a new workspace and signs them in: it returns the
+// workspace and the access token.
+func (e *Env) Member(t testing.TB, role string) (uuid.UUID, string) {
+	t.Helper()
+	w, err := e.Admin.CreateWorkspaceWithResponse(context.Background(), adminclient.CreateWorkspaceJSONRequestBody{Name: t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.JSON201 == nil {
+		t.Fatalf("create workspace: %d %s", w.StatusCode(), w.Body)
+	}
+	email, pw := e.User(t, w.JSON201.Id, role)
+	return w.JSON201.Id, e.Login(t, email, pw)
 }

@@ -21,6 +21,10 @@ type Handler struct {
 	DB *store.DB
 	// Hooks makes attribute policies' CLIENT_HOOK calls (UPFRONT ones in a create, and retries).
 	Hooks *resolve.Hooks
+	// Users issues the access tokens of signed-in users (Login, RefreshSession).
+	Users *auth.Users
+	// SecureCookies marks the session cookies Secure: the server is reached over https.
+	SecureCookies bool
 }
 
 var _ api.StrictServerInterface = (*Handler)(nil)

@@ -75,10 +75,10 @@ func main() {
 
 // config is serve's environment.
 type config struct {
-	addr, publicURL, databaseURL, dataDir, adminToken, encryptionKey string
-	metricsAddr                                                      string
-	allowPrivateEndpoints                                            bool
-	webhookRetention, rescueAfter                                    time.Duration
+	addr, publicURL, databaseURL, dataDir, adminToken, encryptionKey, sessionKey string
+	metricsAddr                                                                  string
+	allowPrivateEndpoints                                                        bool
+	webhookRetention, rescueAfter                                                time.Duration
 }
 
 func env(name, dflt string) string {
@@ -95,6 +95,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		dataDir:       env("SWITCHBOARD_DATA_DIR", "./.data"),
 		adminToken:    os.Getenv("SWITCHBOARD_ADMIN_TOKEN"),
 		encryptionKey: os.Getenv("SWITCHBOARD_ENCRYPTION_KEY"),
+		sessionKey:    os.Getenv("SWITCHBOARD_SESSION_KEY"),
 		metricsAddr:   os.Getenv("SWITCHBOARD_METRICS_ADDR"),
 	}
 	if v := os.Getenv("SWITCHBOARD_ALLOW_PRIVATE_ENDPOINTS"); v != "" {
@@ -143,6 +144,16 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	box, err := seal.New(key)
 	if err != nil {
 		return err
+	}
+	// The key signing users' access tokens: kept like the encryption key, and read the same way.
+	if cfg.sessionKey == "" {
+		if cfg.sessionKey, err = keptSecret(filepath.Join(dataDir, "session-key"), seal.GenerateKey); err != nil {
+			return err
+		}
+	}
+	sessionKey, err := seal.ParseKey(cfg.sessionKey)
+	if err != nil {
+		return fmt.Errorf("SWITCHBOARD_SESSION_KEY: %w", err)
 	}
 
 	dsn := cfg.databaseURL
@@ -225,7 +236,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if cfg.publicURL == "" {
 		cfg.publicURL = server.DefaultPublicURL(ln.Addr().String())
 	}
-	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log, Metrics: metricsHandler,
+	e, err := server.New(db, server.Config{AdminToken: cfg.adminToken, Logger: log, SessionKey: sessionKey, Metrics: metricsHandler,
 		AllowPrivateEndpoints: cfg.allowPrivateEndpoints, PublicURL: cfg.publicURL})
 	if err != nil {
 		_ = ln.Close()
@@ -337,6 +348,7 @@ func printWelcome(addr string, cfg config, dataDir string, dev *devWorkspace) {
 	if dev != nil {
 		fmt.Fprintf(&b, "  %-22s %s   (%s)\n", "workspace id:", dev.WorkspaceID, dev.Name)
 		fmt.Fprintf(&b, "  %-22s %s\n", "API key (*):", dev.APIKey)
+		fmt.Fprintf(&b, "  %-22s %s / %s   (SUPER_ADMIN; POST %s/api/auth/login, or %s/dashboard/)\n", "login:", dev.Email, dev.Password, base, base)
 		fmt.Fprintf(&b, "\nTry:\n  curl %s/api/dispatch-configs -H \"Authorization: Bearer %s\" -H \"x-tenant-id: %s\"\n", base, dev.APIKey, dev.WorkspaceID)
 	}
 	fmt.Fprintln(&b, "\nCtrl-C stops the server (and its PostgreSQL).")
