@@ -24,7 +24,8 @@ const chromium = "/usr/bin/chromium"
 
 // TestDashboardInBrowser drives the dashboard in headless Chromium against a real server:
 // sign in, create an API key, create an app and an endpoint, send a message and see its
-// (failed) attempt, replay it (and see it succeed), see an Ingest event and resolve its issue.
+// (failed) attempt, replay it (and see it succeed), see an Ingest event and resolve its issue,
+// open an UNRESOLVED activity and retry its resolution (READY) once its commerce has the user.
 // A screenshot of every step is kept in a directory the log names when the test fails (or
 // when SWITCHBOARD_KEEP_SCREENSHOTS is set).
 func TestDashboardInBrowser(t *testing.T) {
@@ -79,6 +80,27 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("list events: %v %s", err, events.Body)
 	}
 	eventID := events.JSON200.Data[0].EventId.String()
+
+	// Activities: a config that picks the commerce's FINANCE user, without fallbacks, and an
+	// activity (due in an hour) for a commerce that has none: UNRESOLVED.
+	api := func(method, path, body string, want int) []byte {
+		t.Helper()
+		status, b := env.Do(t, method, "/api"+path, body, "x-api-key", key)
+		if status != want {
+			t.Fatalf("%s %s: %d %s", method, path, status, b)
+		}
+		return b
+	}
+	type ref struct{ ID, Status string }
+	api("POST", "/activity-config/target-resolution", `{"resolution_strategy":"ON_CREATION","fallback_to_commerce_rep":false,
+		"fallback_to_owner":false,"criteria":[{"type":"ROLE_MATCH","config":{"role":"FINANCE"}}]}`, 201)
+	commerce := servertest.Decode[ref](t, api("POST", "/commerces", `{"name":"Almacen Don Pepe"}`, 201)).ID
+	activity := servertest.Decode[ref](t, api("POST", "/activities", fmt.Sprintf(`{"type":"MESSAGE","reason":"Monthly promotion",
+		"channel":"SALESMAN","commerce_id":%q,"idempotency_key":"dash-1","scheduled_at":%q,"attribute_keys":["commerce_info"]}`, commerce,
+		time.Now().Add(time.Hour).UTC().Format(time.RFC3339)), 201))
+	if activity.Status != "UNRESOLVED" {
+		t.Fatalf("the activity is %s, want UNRESOLVED", activity.Status)
+	}
 
 	dir, err := os.MkdirTemp("", "dashboard-screenshots-")
 	if err != nil {
@@ -207,6 +229,27 @@ func TestDashboardInBrowser(t *testing.T) {
 		run("view-"+v.view, view(v.view), contains("#main", v.title),
 			chromedp.Poll[chromedp.Void](`document.getElementById("error").hidden`, chromedp.WithPollingTimeout(5*time.Second)))
 	}
+
+	// The UNRESOLVED activity's failed target user; the commerce gets a FINANCE user; Retry
+	// resolution makes it READY, with that user.
+	run("activity-unresolved",
+		view("activities"),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-activity=%q]`, activity.ID))),
+		contains("#activity-detail-status", "UNRESOLVED"),
+		contains("#targets", "FAILED"),
+		contains("#targets", "ROLE_MATCH FINANCE"),
+		contains("#status-events", "RESOLUTION_FAILED"),
+		contains("#attributes", "commerce_info"),
+		contains("#attributes", `"name": "Almacen Don Pepe"`))
+	user := servertest.Decode[ref](t, api("POST", "/commerces/"+commerce+"/users", `{"name":"Fiona Finance","roles":["FINANCE"]}`, 201)).ID
+	run("activity-retry-resolution",
+		chromedp.Click(chromedp.CSS("#activity-retry")),
+		contains("#activity-detail-status", "READY"),
+		contains("#targets", user),
+		contains("#targets", "CRITERIA_MATCH"),
+		contains("#status-events", "RESOLUTION_RETRY_SUCCESS"),
+		chromedp.Poll[chromedp.Void](`document.getElementById("error").hidden && !document.getElementById("activity-retry")`,
+			chromedp.WithPollingTimeout(5*time.Second)))
 	issue, err := ing.GetIssueWithResponse(context.Background(), mustUUID(t, issueID))
 	if err != nil || issue.JSON200 == nil || issue.JSON200.Status != "resolved" {
 		t.Fatalf("the issue after Resolve: %v %s", err, issue.Body)

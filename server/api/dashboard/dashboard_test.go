@@ -153,7 +153,8 @@ func TestScriptCallsExistInSpecs(t *testing.T) {
 	for _, op := range []string{"login", "refreshSession", "logout", "createUserApiKey", "revokeUserApiKey", "createApp", "publishEventType",
 		"createRecipient", "createEndpoint", "sendMessage", "getMessage", "listMessageAttempts", "replayMessage", "createBulkReplay",
 		"createPortalSession", "listSources", "listEvents", "getEventRaw", "listDestinations", "listIssues", "updateIssue", "replayIssue",
-		"listActivities", "listActivityStatusEvents", "listActivityDispatchAttempts", "cancelActivity", "listChannels",
+		"listActivities", "listActivityStatusEvents", "listActivityDispatchAttempts", "cancelActivity", "listActivityTargetUsers",
+		"listActivityAttributes", "retryActivityResolution", "listChannels",
 		"listConfigurations", "decideCall", "getAppDeliveryStats", "getDestinationDeliveryStats"} {
 		if !slices.ContainsFunc(calls, func(c apiCall) bool { return c.op == op }) {
 			t.Errorf("the script does not call %s", op)

@@ -56,6 +56,9 @@
     listActivityStatusEvents: ["GET", "/api/activities/{id}/status-events"],
     listActivityDispatchAttempts: ["GET", "/api/activities/{id}/dispatch-attempts"],
     cancelActivity: ["PATCH", "/api/activities/{id}/cancel"],
+    listActivityAttributes: ["GET", "/api/activities/{id}/attributes"],
+    listActivityTargetUsers: ["GET", "/api/activities/{id}/target-users"],
+    retryActivityResolution: ["PATCH", "/api/activities/{id}/retry-resolution"],
     listChannels: ["GET", "/workspaces/{workspaceId}/channels"],
     listContacts: ["GET", "/workspaces/{workspaceId}/contacts"],
     listConfigurations: ["GET", "/calling/configurations"],
@@ -559,26 +562,53 @@
       form("activity-filter", [field("Status", status), field("Search", search)], "Filter", async function () {
         $("main").replaceChildren(await activitiesView({ status: status.value, search: search.value }));
       }),
-      table([["Activity", function (a) { return a.id; }], ["Type", function (a) { return a.type; }], ["Channel", function (a) { return a.channel; }],
+      table([["Activity", function (a) { return h("code", { "data-activity": a.id }, a.id); }], ["Type", function (a) { return a.type; }], ["Channel", function (a) { return a.channel; }],
         ["Status", function (a) { return a.status; }], ["Scheduled", function (a) { return when(a.scheduledAt); }]], page.data, function (a) { return showActivity(a.id); }),
       h("p", { class: "muted" }, page.meta.total + " activities"));
   }
 
-  async function showActivity(id) {
-    const [a, events, attempts] = await Promise.all([
-      call("getActivity", { id: id }, {}),
+  // showActivity shows an activity with its target users, attributes, status events and
+  // dispatch attempts. answered is the activity as an action (retry-resolution) answered it:
+  // shown as is, the lists fetched anew.
+  async function showActivity(id, answered) {
+    const [a, targets, attributes, events, attempts] = await Promise.all([
+      answered || call("getActivity", { id: id }, {}),
+      call("listActivityTargetUsers", { id: id }, {}),
+      call("listActivityAttributes", { id: id }, {}),
       call("listActivityStatusEvents", { id: id }, {}),
       call("listActivityDispatchAttempts", { id: id }, {}),
     ]);
-    $("main").replaceChildren(h("div", null,
+    const name = function (u) {
+      const n = u.commerceUser ? [u.commerceUser.firstName, u.commerceUser.lastName].filter(Boolean).join(" ") : "";
+      return u.commerceUserId ? [n ? h("span", null, n, " ") : null, h("code", null, u.commerceUserId)] : "—";
+    };
+    $("main").replaceChildren(h("div", { id: "activity-detail" },
       h("p", null, button("← Activities", function () { return render(); })),
-      h("h1", null, "Activity ", h("code", null, a.id)),
-      h("p", null, a.type, " · ", a.channel, " · status ", h("strong", null, a.status)),
-      section("Target users", "targets", h("pre", null, pretty(a.targetCriteria))),
-      section("Attributes", "attributes", h("pre", null, pretty(a.attributes))),
-      section("Status events", "status-events", h("pre", null, pretty(events))),
-      section("Dispatch attempts", "dispatch-attempts", h("pre", null, pretty(attempts))),
-      h("p", null, button("Cancel activity", async function () {
+      h("h1", null, "Activity ", h("code", { id: "activity-id" }, a.id)),
+      h("p", null, a.type, " · ", a.channel, " · status ", h("strong", { id: "activity-detail-status" }, a.status)),
+      section("Target users", "targets", table([["User", name],
+        ["Resolution", function (u) { return h("span", { "data-target-status": u.id }, u.resolutionStatus); }],
+        ["Strategy", function (u) { return u.resolutionStrategy; }], ["Lock reason", function (u) { return u.lockReason || "—"; }],
+        ["Contact", function (u) { return u.contact ? u.contact.type + " " + u.contact.value : "—"; }],
+        ["Resolved", function (u) { return when(u.resolvedAt); }], ["Locked", function (u) { return when(u.lockedAt); }],
+        ["Error", function (u) { return u.errorMessage || ""; }]], targets)),
+      section("Attributes", "attributes", table([["Key", function (x) { return x.key; }], ["Resolution", function (x) { return x.resolutionStatus; }],
+        ["Strategy", function (x) { return x.resolutionStrategy; }], ["Resolver", function (x) { return x.resolverType || "—"; }],
+        ["Value", function (x) { return h("pre", { class: "small" }, pretty(x.value)); }], ["Resolved", function (x) { return when(x.resolvedAt); }],
+        ["Error", function (x) { return x.errorMessage || ""; }]], attributes)),
+      section("Status events", "status-events", table([["Event", function (e) { return e.eventType; }],
+        ["Status", function (e) { return (e.fromStatus || "—") + " → " + e.toStatus; }], ["Error code", function (e) { return e.errorCode || ""; }],
+        ["Error", function (e) { return e.errorMessage || ""; }], ["At", function (e) { return when(e.occurredAt); }]], events)),
+      section("Dispatch attempts", "dispatch-attempts", table([["#", function (x) { return x.attempt; }], ["Provider", function (x) { return x.providerCode || "—"; }],
+        ["Response", function (x) { return x.statusCode === null ? "—" : x.statusCode; }], ["Duration", function (x) { return x.durationMs + " ms"; }],
+        ["External id", function (x) { return x.externalId || ""; }], ["Error", function (x) { return x.error || ""; }],
+        ["Started", function (x) { return when(x.startedAt); }]], attempts)),
+      h("p", null, a.status === "UNRESOLVED" ? [button("Retry resolution", async function () {
+        const r = await call("retryActivityResolution", { id: id }, {});
+        notify("Resolution retried: " + r.status + ".");
+        await showActivity(id, r);
+      }, { id: "activity-retry" }), " "] : null,
+      button("Cancel activity", async function () {
         await call("cancelActivity", { id: id }, {});
         await showActivity(id);
       }, { class: "danger" }))));
