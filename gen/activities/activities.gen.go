@@ -1984,6 +1984,9 @@ type NotFound = Error
 // PayloadTooLarge The error body of every non-2xx response.
 type PayloadTooLarge = Error
 
+// ServiceUnavailable The error body of every non-2xx response.
+type ServiceUnavailable = Error
+
 // TooManyRequests The error body of every non-2xx response.
 type TooManyRequests = Error
 
@@ -5347,6 +5350,15 @@ type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
 
+type ServiceUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type ServiceUnavailableJSONResponse struct {
+	Body Error
+
+	Headers ServiceUnavailableResponseHeaders
+}
+
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter *int
 }
@@ -5432,6 +5444,23 @@ func (response ListActivities431JSONResponse) VisitListActivitiesResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivities503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListActivities503JSONResponse) VisitListActivitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5557,6 +5586,23 @@ func (response CreateActivity431JSONResponse) VisitCreateActivityResponse(w http
 	return err
 }
 
+type CreateActivity503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateActivity503JSONResponse) VisitCreateActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetActivityRequestObject struct {
 	Id     Id `json:"id"`
 	Params GetActivityParams
@@ -5646,6 +5692,23 @@ func (response GetActivity431JSONResponse) VisitGetActivityResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetActivity503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetActivity503JSONResponse) VisitGetActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5743,6 +5806,23 @@ func (response ListActivityAttributes431JSONResponse) VisitListActivityAttribute
 	return err
 }
 
+type ListActivityAttributes503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListActivityAttributes503JSONResponse) VisitListActivityAttributesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CancelActivityRequestObject struct {
 	Id     Id `json:"id"`
 	Params CancelActivityParams
@@ -5836,6 +5916,23 @@ func (response CancelActivity431JSONResponse) VisitCancelActivityResponse(w http
 	return err
 }
 
+type CancelActivity503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CancelActivity503JSONResponse) VisitCancelActivityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityDispatchAttemptsRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListActivityDispatchAttemptsParams
@@ -5925,6 +6022,23 @@ func (response ListActivityDispatchAttempts431JSONResponse) VisitListActivityDis
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityDispatchAttempts503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListActivityDispatchAttempts503JSONResponse) VisitListActivityDispatchAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6036,6 +6150,23 @@ func (response RetryActivityResolution431JSONResponse) VisitRetryActivityResolut
 	return err
 }
 
+type RetryActivityResolution503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RetryActivityResolution503JSONResponse) VisitRetryActivityResolutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityStatusEventsRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListActivityStatusEventsParams
@@ -6129,6 +6260,23 @@ func (response ListActivityStatusEvents431JSONResponse) VisitListActivityStatusE
 	return err
 }
 
+type ListActivityStatusEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListActivityStatusEvents503JSONResponse) VisitListActivityStatusEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityTargetUsersRequestObject struct {
 	Id     Id `json:"id"`
 	Params ListActivityTargetUsersParams
@@ -6218,6 +6366,23 @@ func (response ListActivityTargetUsers431JSONResponse) VisitListActivityTargetUs
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityTargetUsers503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListActivityTargetUsers503JSONResponse) VisitListActivityTargetUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6331,6 +6496,23 @@ func (response ResolveActivityTargetUser431JSONResponse) VisitResolveActivityTar
 	return err
 }
 
+type ResolveActivityTargetUser503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ResolveActivityTargetUser503JSONResponse) VisitResolveActivityTargetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAttributeKeysRequestObject struct {
 	Params ListAttributeKeysParams
 }
@@ -6405,6 +6587,23 @@ func (response ListAttributeKeys431JSONResponse) VisitListAttributeKeysResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributeKeys503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListAttributeKeys503JSONResponse) VisitListAttributeKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6516,6 +6715,23 @@ func (response CreateAttributeKey431JSONResponse) VisitCreateAttributeKeyRespons
 	return err
 }
 
+type CreateAttributeKey503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateAttributeKey503JSONResponse) VisitCreateAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAttributeKeyRequestObject struct {
 	Id     Id `json:"id"`
 	Params DeleteAttributeKeyParams
@@ -6603,6 +6819,23 @@ func (response DeleteAttributeKey431JSONResponse) VisitDeleteAttributeKeyRespons
 	return err
 }
 
+type DeleteAttributeKey503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteAttributeKey503JSONResponse) VisitDeleteAttributeKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAttributePoliciesRequestObject struct {
 	Params ListAttributePoliciesParams
 }
@@ -6677,6 +6910,23 @@ func (response ListAttributePolicies431JSONResponse) VisitListAttributePoliciesR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttributePolicies503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListAttributePolicies503JSONResponse) VisitListAttributePoliciesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6802,6 +7052,23 @@ func (response UpsertAttributePolicy431JSONResponse) VisitUpsertAttributePolicyR
 	return err
 }
 
+type UpsertAttributePolicy503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpsertAttributePolicy503JSONResponse) VisitUpsertAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAttributePolicyRequestObject struct {
 	Id     Id `json:"id"`
 	Params DeleteAttributePolicyParams
@@ -6885,6 +7152,23 @@ func (response DeleteAttributePolicy431JSONResponse) VisitDeleteAttributePolicyR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttributePolicy503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteAttributePolicy503JSONResponse) VisitDeleteAttributePolicyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6982,6 +7266,23 @@ func (response RotateAttributeHookSecret431JSONResponse) VisitRotateAttributeHoo
 	return err
 }
 
+type RotateAttributeHookSecret503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RotateAttributeHookSecret503JSONResponse) VisitRotateAttributeHookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTargetResolutionConfigsRequestObject struct {
 	Params ListTargetResolutionConfigsParams
 }
@@ -7056,6 +7357,23 @@ func (response ListTargetResolutionConfigs431JSONResponse) VisitListTargetResolu
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTargetResolutionConfigs503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListTargetResolutionConfigs503JSONResponse) VisitListTargetResolutionConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7167,6 +7485,23 @@ func (response CreateTargetResolutionConfig431JSONResponse) VisitCreateTargetRes
 	return err
 }
 
+type CreateTargetResolutionConfig503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateTargetResolutionConfig503JSONResponse) VisitCreateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTargetResolutionConfigRequestObject struct {
 	Id     Id `json:"id"`
 	Params DeleteTargetResolutionConfigParams
@@ -7250,6 +7585,23 @@ func (response DeleteTargetResolutionConfig431JSONResponse) VisitDeleteTargetRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTargetResolutionConfig503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteTargetResolutionConfig503JSONResponse) VisitDeleteTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7376,6 +7728,23 @@ func (response UpdateTargetResolutionConfig431JSONResponse) VisitUpdateTargetRes
 	return err
 }
 
+type UpdateTargetResolutionConfig503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateTargetResolutionConfig503JSONResponse) VisitUpdateTargetResolutionConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListActivityReasonsRequestObject struct {
 	Params ListActivityReasonsParams
 }
@@ -7450,6 +7819,23 @@ func (response ListActivityReasons431JSONResponse) VisitListActivityReasonsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListActivityReasons503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListActivityReasons503JSONResponse) VisitListActivityReasonsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7561,6 +7947,23 @@ func (response CreateActivityReason431JSONResponse) VisitCreateActivityReasonRes
 	return err
 }
 
+type CreateActivityReason503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateActivityReason503JSONResponse) VisitCreateActivityReasonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUserApiKeysRequestObject struct {
 	Params ListUserApiKeysParams
 }
@@ -7635,6 +8038,23 @@ func (response ListUserApiKeys431JSONResponse) VisitListUserApiKeysResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserApiKeys503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListUserApiKeys503JSONResponse) VisitListUserApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7732,6 +8152,23 @@ func (response CreateUserApiKey431JSONResponse) VisitCreateUserApiKeyResponse(w 
 	return err
 }
 
+type CreateUserApiKey503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateUserApiKey503JSONResponse) VisitCreateUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokeUserApiKeyRequestObject struct {
 	Id     Id `json:"id"`
 	Params RevokeUserApiKeyParams
@@ -7815,6 +8252,23 @@ func (response RevokeUserApiKey431JSONResponse) VisitRevokeUserApiKeyResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUserApiKey503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RevokeUserApiKey503JSONResponse) VisitRevokeUserApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7914,6 +8368,23 @@ func (response Login431JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 	return err
 }
 
+type Login503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response Login503JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LogoutRequestObject struct {
 	Params LogoutParams
 }
@@ -7982,6 +8453,23 @@ func (response Logout431JSONResponse) VisitLogoutResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response Logout503JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8059,6 +8547,23 @@ func (response GetCurrentUser431JSONResponse) VisitGetCurrentUserResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCurrentUser503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetCurrentUser503JSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8141,6 +8646,23 @@ func (response RefreshSession431JSONResponse) VisitRefreshSessionResponse(w http
 	return err
 }
 
+type RefreshSession503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RefreshSession503JSONResponse) VisitRefreshSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCommercesRequestObject struct {
 	Params ListCommercesParams
 }
@@ -8215,6 +8737,23 @@ func (response ListCommerces431JSONResponse) VisitListCommercesResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerces503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListCommerces503JSONResponse) VisitListCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8326,6 +8865,23 @@ func (response CreateCommerce431JSONResponse) VisitCreateCommerceResponse(w http
 	return err
 }
 
+type CreateCommerce503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateCommerce503JSONResponse) VisitCreateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SyncCommercesRequestObject struct {
 	Params SyncCommercesParams
 	Body   *SyncCommercesJSONRequestBody
@@ -8419,6 +8975,23 @@ func (response SyncCommerces431JSONResponse) VisitSyncCommercesResponse(w http.R
 	return err
 }
 
+type SyncCommerces503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response SyncCommerces503JSONResponse) VisitSyncCommercesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCommerceRequestObject struct {
 	Id     Id `json:"id"`
 	Params GetCommerceParams
@@ -8508,6 +9081,23 @@ func (response GetCommerce431JSONResponse) VisitGetCommerceResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerce503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetCommerce503JSONResponse) VisitGetCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8634,6 +9224,23 @@ func (response UpdateCommerce431JSONResponse) VisitUpdateCommerceResponse(w http
 	return err
 }
 
+type UpdateCommerce503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateCommerce503JSONResponse) VisitUpdateCommerceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCommerceUsersRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	Params ListCommerceUsersParams
@@ -8723,6 +9330,23 @@ func (response ListCommerceUsers431JSONResponse) VisitListCommerceUsersResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCommerceUsers503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListCommerceUsers503JSONResponse) VisitListCommerceUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8849,6 +9473,23 @@ func (response CreateCommerceUser431JSONResponse) VisitCreateCommerceUserRespons
 	return err
 }
 
+type CreateCommerceUser503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateCommerceUser503JSONResponse) VisitCreateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCommerceUserRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -8933,6 +9574,23 @@ func (response DeleteCommerceUser431JSONResponse) VisitDeleteCommerceUserRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUser503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteCommerceUser503JSONResponse) VisitDeleteCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9027,6 +9685,23 @@ func (response GetCommerceUser431JSONResponse) VisitGetCommerceUserResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCommerceUser503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetCommerceUser503JSONResponse) VisitGetCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9154,6 +9829,23 @@ func (response UpdateCommerceUser431JSONResponse) VisitUpdateCommerceUserRespons
 	return err
 }
 
+type UpdateCommerceUser503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateCommerceUser503JSONResponse) VisitUpdateCommerceUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCommerceUserContactRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -9277,6 +9969,23 @@ func (response CreateCommerceUserContact431JSONResponse) VisitCreateCommerceUser
 	return err
 }
 
+type CreateCommerceUserContact503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateCommerceUserContact503JSONResponse) VisitCreateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCommerceUserContactRequestObject struct {
 	Id        CommercePathId     `json:"id"`
 	UserId    UserId             `json:"userId"`
@@ -9362,6 +10071,23 @@ func (response DeleteCommerceUserContact431JSONResponse) VisitDeleteCommerceUser
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCommerceUserContact503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteCommerceUserContact503JSONResponse) VisitDeleteCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9490,6 +10216,23 @@ func (response UpdateCommerceUserContact431JSONResponse) VisitUpdateCommerceUser
 	return err
 }
 
+type UpdateCommerceUserContact503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateCommerceUserContact503JSONResponse) VisitUpdateCommerceUserContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AddCommerceUserRoleRequestObject struct {
 	Id     CommercePathId `json:"id"`
 	UserId UserId         `json:"userId"`
@@ -9613,6 +10356,23 @@ func (response AddCommerceUserRole431JSONResponse) VisitAddCommerceUserRoleRespo
 	return err
 }
 
+type AddCommerceUserRole503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response AddCommerceUserRole503JSONResponse) VisitAddCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveCommerceUserRoleRequestObject struct {
 	Id     CommercePathId   `json:"id"`
 	UserId UserId           `json:"userId"`
@@ -9702,6 +10462,23 @@ func (response RemoveCommerceUserRole431JSONResponse) VisitRemoveCommerceUserRol
 	return err
 }
 
+type RemoveCommerceUserRole503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RemoveCommerceUserRole503JSONResponse) VisitRemoveCommerceUserRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDispatchConfigsRequestObject struct {
 	Params ListDispatchConfigsParams
 }
@@ -9776,6 +10553,23 @@ func (response ListDispatchConfigs431JSONResponse) VisitListDispatchConfigsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDispatchConfigs503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListDispatchConfigs503JSONResponse) VisitListDispatchConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9901,6 +10695,23 @@ func (response CreateDispatchConfig431JSONResponse) VisitCreateDispatchConfigRes
 	return err
 }
 
+type CreateDispatchConfig503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateDispatchConfig503JSONResponse) VisitCreateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeactivateDispatchConfigRequestObject struct {
 	Id     openapi_types.UUID `json:"id"`
 	Params DeactivateDispatchConfigParams
@@ -9984,6 +10795,23 @@ func (response DeactivateDispatchConfig431JSONResponse) VisitDeactivateDispatchC
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeactivateDispatchConfig503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeactivateDispatchConfig503JSONResponse) VisitDeactivateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10077,6 +10905,23 @@ func (response GetDispatchConfig431JSONResponse) VisitGetDispatchConfigResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDispatchConfig503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetDispatchConfig503JSONResponse) VisitGetDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10203,6 +11048,23 @@ func (response UpdateDispatchConfig431JSONResponse) VisitUpdateDispatchConfigRes
 	return err
 }
 
+type UpdateDispatchConfig503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateDispatchConfig503JSONResponse) VisitUpdateDispatchConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDispatchProvidersRequestObject struct {
 	Params ListDispatchProvidersParams
 }
@@ -10277,6 +11139,23 @@ func (response ListDispatchProviders431JSONResponse) VisitListDispatchProvidersR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDispatchProviders503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListDispatchProviders503JSONResponse) VisitListDispatchProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10374,6 +11253,23 @@ func (response ListChannelDefinitions431JSONResponse) VisitListChannelDefinition
 	return err
 }
 
+type ListChannelDefinitions503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListChannelDefinitions503JSONResponse) VisitListChannelDefinitionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIntegrationTasksRequestObject struct {
 	Params ListIntegrationTasksParams
 }
@@ -10448,6 +11344,23 @@ func (response ListIntegrationTasks431JSONResponse) VisitListIntegrationTasksRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIntegrationTasks503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListIntegrationTasks503JSONResponse) VisitListIntegrationTasksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10587,6 +11500,23 @@ func (response SubmitTaskResult431JSONResponse) VisitSubmitTaskResultResponse(w 
 	return err
 }
 
+type SubmitTaskResult503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response SubmitTaskResult503JSONResponse) VisitSubmitTaskResultResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTaskResultTypeConfigsRequestObject struct {
 	Params ListTaskResultTypeConfigsParams
 }
@@ -10661,6 +11591,23 @@ func (response ListTaskResultTypeConfigs431JSONResponse) VisitListTaskResultType
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTaskResultTypeConfigs503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListTaskResultTypeConfigs503JSONResponse) VisitListTaskResultTypeConfigsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10772,6 +11719,23 @@ func (response CreateTaskResultTypeConfig431JSONResponse) VisitCreateTaskResultT
 	return err
 }
 
+type CreateTaskResultTypeConfig503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateTaskResultTypeConfig503JSONResponse) VisitCreateTaskResultTypeConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUserRetentionStatusesRequestObject struct {
 	Params ListUserRetentionStatusesParams
 }
@@ -10846,6 +11810,23 @@ func (response ListUserRetentionStatuses431JSONResponse) VisitListUserRetentionS
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserRetentionStatuses503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListUserRetentionStatuses503JSONResponse) VisitListUserRetentionStatusesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10953,6 +11934,23 @@ func (response CreateUserRetentionStatus431JSONResponse) VisitCreateUserRetentio
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRetentionStatus503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateUserRetentionStatus503JSONResponse) VisitCreateUserRetentionStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }

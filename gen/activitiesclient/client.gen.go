@@ -1986,6 +1986,9 @@ type NotFound = Error
 // PayloadTooLarge The error body of every non-2xx response.
 type PayloadTooLarge = Error
 
+// ServiceUnavailable The error body of every non-2xx response.
+type ServiceUnavailable = Error
+
 // TooManyRequests The error body of every non-2xx response.
 type TooManyRequests = Error
 
@@ -10219,6 +10222,11 @@ type ClientWithResponsesInterface interface {
 	CreateUserRetentionStatusWithResponse(ctx context.Context, params *CreateUserRetentionStatusParams, body CreateUserRetentionStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserRetentionStatusResponse, error)
 }
 
+// ListActivitiesResponse503Headers the declared response headers of an HTTP 503 response for ListActivities
+type ListActivitiesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListActivitiesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10232,6 +10240,10 @@ type ListActivitiesResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListActivitiesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10257,6 +10269,11 @@ func (r ListActivitiesResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListActivitiesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListActivitiesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -10288,6 +10305,11 @@ func (r ListActivitiesResponse) ContentType() string {
 	return ""
 }
 
+// CreateActivityResponse503Headers the declared response headers of an HTTP 503 response for CreateActivity
+type CreateActivityResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateActivityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10307,6 +10329,10 @@ type CreateActivityResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateActivityResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -10349,6 +10375,11 @@ func (r CreateActivityResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateActivityResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateActivityResponse) GetBody() []byte {
 	return r.Body
@@ -10378,6 +10409,11 @@ func (r CreateActivityResponse) ContentType() string {
 	return ""
 }
 
+// GetActivityResponse503Headers the declared response headers of an HTTP 503 response for GetActivity
+type GetActivityResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetActivityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10393,6 +10429,10 @@ type GetActivityResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetActivityResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10425,6 +10465,11 @@ func (r GetActivityResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetActivityResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetActivityResponse) GetBody() []byte {
 	return r.Body
@@ -10454,6 +10499,11 @@ func (r GetActivityResponse) ContentType() string {
 	return ""
 }
 
+// ListActivityAttributesResponse503Headers the declared response headers of an HTTP 503 response for ListActivityAttributes
+type ListActivityAttributesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListActivityAttributesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10469,6 +10519,10 @@ type ListActivityAttributesResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListActivityAttributesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10501,6 +10555,11 @@ func (r ListActivityAttributesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListActivityAttributesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListActivityAttributesResponse) GetBody() []byte {
 	return r.Body
@@ -10530,6 +10589,11 @@ func (r ListActivityAttributesResponse) ContentType() string {
 	return ""
 }
 
+// CancelActivityResponse503Headers the declared response headers of an HTTP 503 response for CancelActivity
+type CancelActivityResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CancelActivityResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10545,6 +10609,10 @@ type CancelActivityResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CancelActivityResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10577,6 +10645,11 @@ func (r CancelActivityResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CancelActivityResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CancelActivityResponse) GetBody() []byte {
 	return r.Body
@@ -10606,6 +10679,11 @@ func (r CancelActivityResponse) ContentType() string {
 	return ""
 }
 
+// ListActivityDispatchAttemptsResponse503Headers the declared response headers of an HTTP 503 response for ListActivityDispatchAttempts
+type ListActivityDispatchAttemptsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListActivityDispatchAttemptsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10621,6 +10699,10 @@ type ListActivityDispatchAttemptsResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListActivityDispatchAttemptsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10653,6 +10735,11 @@ func (r ListActivityDispatchAttemptsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListActivityDispatchAttemptsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListActivityDispatchAttemptsResponse) GetBody() []byte {
 	return r.Body
@@ -10682,6 +10769,11 @@ func (r ListActivityDispatchAttemptsResponse) ContentType() string {
 	return ""
 }
 
+// RetryActivityResolutionResponse503Headers the declared response headers of an HTTP 503 response for RetryActivityResolution
+type RetryActivityResolutionResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RetryActivityResolutionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10699,6 +10791,10 @@ type RetryActivityResolutionResponse struct {
 	JSON409 *Conflict
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RetryActivityResolutionResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10736,6 +10832,11 @@ func (r RetryActivityResolutionResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RetryActivityResolutionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r RetryActivityResolutionResponse) GetBody() []byte {
 	return r.Body
@@ -10765,6 +10866,11 @@ func (r RetryActivityResolutionResponse) ContentType() string {
 	return ""
 }
 
+// ListActivityStatusEventsResponse503Headers the declared response headers of an HTTP 503 response for ListActivityStatusEvents
+type ListActivityStatusEventsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListActivityStatusEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10780,6 +10886,10 @@ type ListActivityStatusEventsResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListActivityStatusEventsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10812,6 +10922,11 @@ func (r ListActivityStatusEventsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListActivityStatusEventsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListActivityStatusEventsResponse) GetBody() []byte {
 	return r.Body
@@ -10841,6 +10956,11 @@ func (r ListActivityStatusEventsResponse) ContentType() string {
 	return ""
 }
 
+// ListActivityTargetUsersResponse503Headers the declared response headers of an HTTP 503 response for ListActivityTargetUsers
+type ListActivityTargetUsersResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListActivityTargetUsersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10856,6 +10976,10 @@ type ListActivityTargetUsersResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListActivityTargetUsersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10888,6 +11012,11 @@ func (r ListActivityTargetUsersResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListActivityTargetUsersResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListActivityTargetUsersResponse) GetBody() []byte {
 	return r.Body
@@ -10917,6 +11046,11 @@ func (r ListActivityTargetUsersResponse) ContentType() string {
 	return ""
 }
 
+// ResolveActivityTargetUserResponse503Headers the declared response headers of an HTTP 503 response for ResolveActivityTargetUser
+type ResolveActivityTargetUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ResolveActivityTargetUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10934,6 +11068,10 @@ type ResolveActivityTargetUserResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ResolveActivityTargetUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -10971,6 +11109,11 @@ func (r ResolveActivityTargetUserResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ResolveActivityTargetUserResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ResolveActivityTargetUserResponse) GetBody() []byte {
 	return r.Body
@@ -11000,6 +11143,11 @@ func (r ResolveActivityTargetUserResponse) ContentType() string {
 	return ""
 }
 
+// ListAttributeKeysResponse503Headers the declared response headers of an HTTP 503 response for ListAttributeKeys
+type ListAttributeKeysResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListAttributeKeysResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11013,6 +11161,10 @@ type ListAttributeKeysResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAttributeKeysResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11038,6 +11190,11 @@ func (r ListAttributeKeysResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListAttributeKeysResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListAttributeKeysResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11069,6 +11226,11 @@ func (r ListAttributeKeysResponse) ContentType() string {
 	return ""
 }
 
+// CreateAttributeKeyResponse503Headers the declared response headers of an HTTP 503 response for CreateAttributeKey
+type CreateAttributeKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateAttributeKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11086,6 +11248,10 @@ type CreateAttributeKeyResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateAttributeKeyResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11123,6 +11289,11 @@ func (r CreateAttributeKeyResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateAttributeKeyResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateAttributeKeyResponse) GetBody() []byte {
 	return r.Body
@@ -11152,6 +11323,11 @@ func (r CreateAttributeKeyResponse) ContentType() string {
 	return ""
 }
 
+// DeleteAttributeKeyResponse503Headers the declared response headers of an HTTP 503 response for DeleteAttributeKey
+type DeleteAttributeKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteAttributeKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11165,6 +11341,10 @@ type DeleteAttributeKeyResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteAttributeKeyResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11190,6 +11370,11 @@ func (r DeleteAttributeKeyResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteAttributeKeyResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteAttributeKeyResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11221,6 +11406,11 @@ func (r DeleteAttributeKeyResponse) ContentType() string {
 	return ""
 }
 
+// ListAttributePoliciesResponse503Headers the declared response headers of an HTTP 503 response for ListAttributePolicies
+type ListAttributePoliciesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListAttributePoliciesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11234,6 +11424,10 @@ type ListAttributePoliciesResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAttributePoliciesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11259,6 +11453,11 @@ func (r ListAttributePoliciesResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListAttributePoliciesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListAttributePoliciesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11290,6 +11489,11 @@ func (r ListAttributePoliciesResponse) ContentType() string {
 	return ""
 }
 
+// UpsertAttributePolicyResponse503Headers the declared response headers of an HTTP 503 response for UpsertAttributePolicy
+type UpsertAttributePolicyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpsertAttributePolicyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11309,6 +11513,10 @@ type UpsertAttributePolicyResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpsertAttributePolicyResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11351,6 +11559,11 @@ func (r UpsertAttributePolicyResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpsertAttributePolicyResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpsertAttributePolicyResponse) GetBody() []byte {
 	return r.Body
@@ -11380,6 +11593,11 @@ func (r UpsertAttributePolicyResponse) ContentType() string {
 	return ""
 }
 
+// DeleteAttributePolicyResponse503Headers the declared response headers of an HTTP 503 response for DeleteAttributePolicy
+type DeleteAttributePolicyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteAttributePolicyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11393,6 +11611,10 @@ type DeleteAttributePolicyResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteAttributePolicyResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11418,6 +11640,11 @@ func (r DeleteAttributePolicyResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteAttributePolicyResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteAttributePolicyResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11449,6 +11676,11 @@ func (r DeleteAttributePolicyResponse) ContentType() string {
 	return ""
 }
 
+// RotateAttributeHookSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateAttributeHookSecret
+type RotateAttributeHookSecretResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RotateAttributeHookSecretResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11464,6 +11696,10 @@ type RotateAttributeHookSecretResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateAttributeHookSecretResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11496,6 +11732,11 @@ func (r RotateAttributeHookSecretResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RotateAttributeHookSecretResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r RotateAttributeHookSecretResponse) GetBody() []byte {
 	return r.Body
@@ -11525,6 +11766,11 @@ func (r RotateAttributeHookSecretResponse) ContentType() string {
 	return ""
 }
 
+// ListTargetResolutionConfigsResponse503Headers the declared response headers of an HTTP 503 response for ListTargetResolutionConfigs
+type ListTargetResolutionConfigsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListTargetResolutionConfigsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11538,6 +11784,10 @@ type ListTargetResolutionConfigsResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListTargetResolutionConfigsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11563,6 +11813,11 @@ func (r ListTargetResolutionConfigsResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListTargetResolutionConfigsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListTargetResolutionConfigsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11594,6 +11849,11 @@ func (r ListTargetResolutionConfigsResponse) ContentType() string {
 	return ""
 }
 
+// CreateTargetResolutionConfigResponse503Headers the declared response headers of an HTTP 503 response for CreateTargetResolutionConfig
+type CreateTargetResolutionConfigResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateTargetResolutionConfigResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11611,6 +11871,10 @@ type CreateTargetResolutionConfigResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateTargetResolutionConfigResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11648,6 +11912,11 @@ func (r CreateTargetResolutionConfigResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateTargetResolutionConfigResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateTargetResolutionConfigResponse) GetBody() []byte {
 	return r.Body
@@ -11677,6 +11946,11 @@ func (r CreateTargetResolutionConfigResponse) ContentType() string {
 	return ""
 }
 
+// DeleteTargetResolutionConfigResponse503Headers the declared response headers of an HTTP 503 response for DeleteTargetResolutionConfig
+type DeleteTargetResolutionConfigResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteTargetResolutionConfigResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11690,6 +11964,10 @@ type DeleteTargetResolutionConfigResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteTargetResolutionConfigResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11715,6 +11993,11 @@ func (r DeleteTargetResolutionConfigResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteTargetResolutionConfigResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteTargetResolutionConfigResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11746,6 +12029,11 @@ func (r DeleteTargetResolutionConfigResponse) ContentType() string {
 	return ""
 }
 
+// UpdateTargetResolutionConfigResponse503Headers the declared response headers of an HTTP 503 response for UpdateTargetResolutionConfig
+type UpdateTargetResolutionConfigResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateTargetResolutionConfigResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11765,6 +12053,10 @@ type UpdateTargetResolutionConfigResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateTargetResolutionConfigResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11807,6 +12099,11 @@ func (r UpdateTargetResolutionConfigResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateTargetResolutionConfigResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateTargetResolutionConfigResponse) GetBody() []byte {
 	return r.Body
@@ -11836,6 +12133,11 @@ func (r UpdateTargetResolutionConfigResponse) ContentType() string {
 	return ""
 }
 
+// ListActivityReasonsResponse503Headers the declared response headers of an HTTP 503 response for ListActivityReasons
+type ListActivityReasonsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListActivityReasonsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11849,6 +12151,10 @@ type ListActivityReasonsResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListActivityReasonsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11874,6 +12180,11 @@ func (r ListActivityReasonsResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListActivityReasonsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListActivityReasonsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11905,6 +12216,11 @@ func (r ListActivityReasonsResponse) ContentType() string {
 	return ""
 }
 
+// CreateActivityReasonResponse503Headers the declared response headers of an HTTP 503 response for CreateActivityReason
+type CreateActivityReasonResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateActivityReasonResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11922,6 +12238,10 @@ type CreateActivityReasonResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateActivityReasonResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11959,6 +12279,11 @@ func (r CreateActivityReasonResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateActivityReasonResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateActivityReasonResponse) GetBody() []byte {
 	return r.Body
@@ -11988,6 +12313,11 @@ func (r CreateActivityReasonResponse) ContentType() string {
 	return ""
 }
 
+// ListUserApiKeysResponse503Headers the declared response headers of an HTTP 503 response for ListUserApiKeys
+type ListUserApiKeysResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListUserApiKeysResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12001,6 +12331,10 @@ type ListUserApiKeysResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUserApiKeysResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12026,6 +12360,11 @@ func (r ListUserApiKeysResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListUserApiKeysResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListUserApiKeysResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12057,6 +12396,11 @@ func (r ListUserApiKeysResponse) ContentType() string {
 	return ""
 }
 
+// CreateUserApiKeyResponse503Headers the declared response headers of an HTTP 503 response for CreateUserApiKey
+type CreateUserApiKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateUserApiKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12072,6 +12416,10 @@ type CreateUserApiKeyResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateUserApiKeyResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12104,6 +12452,11 @@ func (r CreateUserApiKeyResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateUserApiKeyResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateUserApiKeyResponse) GetBody() []byte {
 	return r.Body
@@ -12133,6 +12486,11 @@ func (r CreateUserApiKeyResponse) ContentType() string {
 	return ""
 }
 
+// RevokeUserApiKeyResponse503Headers the declared response headers of an HTTP 503 response for RevokeUserApiKey
+type RevokeUserApiKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RevokeUserApiKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12146,6 +12504,10 @@ type RevokeUserApiKeyResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeUserApiKeyResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -12171,6 +12533,11 @@ func (r RevokeUserApiKeyResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r RevokeUserApiKeyResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RevokeUserApiKeyResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12207,6 +12574,11 @@ type LoginResponse429Headers struct {
 	RetryAfter *int
 }
 
+// LoginResponse503Headers the declared response headers of an HTTP 503 response for Login
+type LoginResponse503Headers struct {
+	RetryAfter *int
+}
+
 type LoginResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12222,8 +12594,12 @@ type LoginResponse struct {
 	JSON429 *TooManyRequests
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LoginResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LoginResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12256,6 +12632,11 @@ func (r LoginResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r LoginResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r LoginResponse) GetBody() []byte {
 	return r.Body
@@ -12285,6 +12666,11 @@ func (r LoginResponse) ContentType() string {
 	return ""
 }
 
+// LogoutResponse503Headers the declared response headers of an HTTP 503 response for Logout
+type LogoutResponse503Headers struct {
+	RetryAfter *int
+}
+
 type LogoutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12296,6 +12682,10 @@ type LogoutResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LogoutResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -12316,6 +12706,11 @@ func (r LogoutResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r LogoutResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r LogoutResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12347,6 +12742,11 @@ func (r LogoutResponse) ContentType() string {
 	return ""
 }
 
+// GetCurrentUserResponse503Headers the declared response headers of an HTTP 503 response for GetCurrentUser
+type GetCurrentUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetCurrentUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12360,6 +12760,10 @@ type GetCurrentUserResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetCurrentUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12385,6 +12789,11 @@ func (r GetCurrentUserResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r GetCurrentUserResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetCurrentUserResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12416,6 +12825,11 @@ func (r GetCurrentUserResponse) ContentType() string {
 	return ""
 }
 
+// RefreshSessionResponse503Headers the declared response headers of an HTTP 503 response for RefreshSession
+type RefreshSessionResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RefreshSessionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12429,6 +12843,10 @@ type RefreshSessionResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RefreshSessionResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12454,6 +12872,11 @@ func (r RefreshSessionResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r RefreshSessionResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RefreshSessionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12485,6 +12908,11 @@ func (r RefreshSessionResponse) ContentType() string {
 	return ""
 }
 
+// ListCommercesResponse503Headers the declared response headers of an HTTP 503 response for ListCommerces
+type ListCommercesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListCommercesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12498,6 +12926,10 @@ type ListCommercesResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListCommercesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12523,6 +12955,11 @@ func (r ListCommercesResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListCommercesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListCommercesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12554,6 +12991,11 @@ func (r ListCommercesResponse) ContentType() string {
 	return ""
 }
 
+// CreateCommerceResponse503Headers the declared response headers of an HTTP 503 response for CreateCommerce
+type CreateCommerceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateCommerceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12571,6 +13013,10 @@ type CreateCommerceResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateCommerceResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12608,6 +13054,11 @@ func (r CreateCommerceResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateCommerceResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateCommerceResponse) GetBody() []byte {
 	return r.Body
@@ -12637,6 +13088,11 @@ func (r CreateCommerceResponse) ContentType() string {
 	return ""
 }
 
+// SyncCommercesResponse503Headers the declared response headers of an HTTP 503 response for SyncCommerces
+type SyncCommercesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type SyncCommercesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12652,6 +13108,10 @@ type SyncCommercesResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SyncCommercesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12684,6 +13144,11 @@ func (r SyncCommercesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SyncCommercesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r SyncCommercesResponse) GetBody() []byte {
 	return r.Body
@@ -12713,6 +13178,11 @@ func (r SyncCommercesResponse) ContentType() string {
 	return ""
 }
 
+// GetCommerceResponse503Headers the declared response headers of an HTTP 503 response for GetCommerce
+type GetCommerceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetCommerceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12728,6 +13198,10 @@ type GetCommerceResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetCommerceResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12760,6 +13234,11 @@ func (r GetCommerceResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetCommerceResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetCommerceResponse) GetBody() []byte {
 	return r.Body
@@ -12789,6 +13268,11 @@ func (r GetCommerceResponse) ContentType() string {
 	return ""
 }
 
+// UpdateCommerceResponse503Headers the declared response headers of an HTTP 503 response for UpdateCommerce
+type UpdateCommerceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateCommerceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12808,6 +13292,10 @@ type UpdateCommerceResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateCommerceResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12850,6 +13338,11 @@ func (r UpdateCommerceResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateCommerceResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateCommerceResponse) GetBody() []byte {
 	return r.Body
@@ -12879,6 +13372,11 @@ func (r UpdateCommerceResponse) ContentType() string {
 	return ""
 }
 
+// ListCommerceUsersResponse503Headers the declared response headers of an HTTP 503 response for ListCommerceUsers
+type ListCommerceUsersResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListCommerceUsersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12894,6 +13392,10 @@ type ListCommerceUsersResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListCommerceUsersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12926,6 +13428,11 @@ func (r ListCommerceUsersResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListCommerceUsersResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListCommerceUsersResponse) GetBody() []byte {
 	return r.Body
@@ -12955,6 +13462,11 @@ func (r ListCommerceUsersResponse) ContentType() string {
 	return ""
 }
 
+// CreateCommerceUserResponse503Headers the declared response headers of an HTTP 503 response for CreateCommerceUser
+type CreateCommerceUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateCommerceUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12974,6 +13486,10 @@ type CreateCommerceUserResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateCommerceUserResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13016,6 +13532,11 @@ func (r CreateCommerceUserResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateCommerceUserResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateCommerceUserResponse) GetBody() []byte {
 	return r.Body
@@ -13045,6 +13566,11 @@ func (r CreateCommerceUserResponse) ContentType() string {
 	return ""
 }
 
+// DeleteCommerceUserResponse503Headers the declared response headers of an HTTP 503 response for DeleteCommerceUser
+type DeleteCommerceUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteCommerceUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13058,6 +13584,10 @@ type DeleteCommerceUserResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteCommerceUserResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -13083,6 +13613,11 @@ func (r DeleteCommerceUserResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteCommerceUserResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteCommerceUserResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13114,6 +13649,11 @@ func (r DeleteCommerceUserResponse) ContentType() string {
 	return ""
 }
 
+// GetCommerceUserResponse503Headers the declared response headers of an HTTP 503 response for GetCommerceUser
+type GetCommerceUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetCommerceUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13129,6 +13669,10 @@ type GetCommerceUserResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetCommerceUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13161,6 +13705,11 @@ func (r GetCommerceUserResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetCommerceUserResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetCommerceUserResponse) GetBody() []byte {
 	return r.Body
@@ -13190,6 +13739,11 @@ func (r GetCommerceUserResponse) ContentType() string {
 	return ""
 }
 
+// UpdateCommerceUserResponse503Headers the declared response headers of an HTTP 503 response for UpdateCommerceUser
+type UpdateCommerceUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateCommerceUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13209,6 +13763,10 @@ type UpdateCommerceUserResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateCommerceUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13251,6 +13809,11 @@ func (r UpdateCommerceUserResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateCommerceUserResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateCommerceUserResponse) GetBody() []byte {
 	return r.Body
@@ -13280,6 +13843,11 @@ func (r UpdateCommerceUserResponse) ContentType() string {
 	return ""
 }
 
+// CreateCommerceUserContactResponse503Headers the declared response headers of an HTTP 503 response for CreateCommerceUserContact
+type CreateCommerceUserContactResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateCommerceUserContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13299,6 +13867,10 @@ type CreateCommerceUserContactResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateCommerceUserContactResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13341,6 +13913,11 @@ func (r CreateCommerceUserContactResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateCommerceUserContactResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateCommerceUserContactResponse) GetBody() []byte {
 	return r.Body
@@ -13370,6 +13947,11 @@ func (r CreateCommerceUserContactResponse) ContentType() string {
 	return ""
 }
 
+// DeleteCommerceUserContactResponse503Headers the declared response headers of an HTTP 503 response for DeleteCommerceUserContact
+type DeleteCommerceUserContactResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteCommerceUserContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13383,6 +13965,10 @@ type DeleteCommerceUserContactResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteCommerceUserContactResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -13408,6 +13994,11 @@ func (r DeleteCommerceUserContactResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteCommerceUserContactResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteCommerceUserContactResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13439,6 +14030,11 @@ func (r DeleteCommerceUserContactResponse) ContentType() string {
 	return ""
 }
 
+// UpdateCommerceUserContactResponse503Headers the declared response headers of an HTTP 503 response for UpdateCommerceUserContact
+type UpdateCommerceUserContactResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateCommerceUserContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13458,6 +14054,10 @@ type UpdateCommerceUserContactResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateCommerceUserContactResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13500,6 +14100,11 @@ func (r UpdateCommerceUserContactResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateCommerceUserContactResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateCommerceUserContactResponse) GetBody() []byte {
 	return r.Body
@@ -13529,6 +14134,11 @@ func (r UpdateCommerceUserContactResponse) ContentType() string {
 	return ""
 }
 
+// AddCommerceUserRoleResponse503Headers the declared response headers of an HTTP 503 response for AddCommerceUserRole
+type AddCommerceUserRoleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type AddCommerceUserRoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13548,6 +14158,10 @@ type AddCommerceUserRoleResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddCommerceUserRoleResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13590,6 +14204,11 @@ func (r AddCommerceUserRoleResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AddCommerceUserRoleResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AddCommerceUserRoleResponse) GetBody() []byte {
 	return r.Body
@@ -13619,6 +14238,11 @@ func (r AddCommerceUserRoleResponse) ContentType() string {
 	return ""
 }
 
+// RemoveCommerceUserRoleResponse503Headers the declared response headers of an HTTP 503 response for RemoveCommerceUserRole
+type RemoveCommerceUserRoleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RemoveCommerceUserRoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13632,6 +14256,10 @@ type RemoveCommerceUserRoleResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RemoveCommerceUserRoleResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -13657,6 +14285,11 @@ func (r RemoveCommerceUserRoleResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r RemoveCommerceUserRoleResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RemoveCommerceUserRoleResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13688,6 +14321,11 @@ func (r RemoveCommerceUserRoleResponse) ContentType() string {
 	return ""
 }
 
+// ListDispatchConfigsResponse503Headers the declared response headers of an HTTP 503 response for ListDispatchConfigs
+type ListDispatchConfigsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListDispatchConfigsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13701,6 +14339,10 @@ type ListDispatchConfigsResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDispatchConfigsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13726,6 +14368,11 @@ func (r ListDispatchConfigsResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListDispatchConfigsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListDispatchConfigsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13757,6 +14404,11 @@ func (r ListDispatchConfigsResponse) ContentType() string {
 	return ""
 }
 
+// CreateDispatchConfigResponse503Headers the declared response headers of an HTTP 503 response for CreateDispatchConfig
+type CreateDispatchConfigResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateDispatchConfigResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13776,6 +14428,10 @@ type CreateDispatchConfigResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateDispatchConfigResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13818,6 +14474,11 @@ func (r CreateDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateDispatchConfigResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateDispatchConfigResponse) GetBody() []byte {
 	return r.Body
@@ -13847,6 +14508,11 @@ func (r CreateDispatchConfigResponse) ContentType() string {
 	return ""
 }
 
+// DeactivateDispatchConfigResponse503Headers the declared response headers of an HTTP 503 response for DeactivateDispatchConfig
+type DeactivateDispatchConfigResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeactivateDispatchConfigResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13860,6 +14526,10 @@ type DeactivateDispatchConfigResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeactivateDispatchConfigResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -13885,6 +14555,11 @@ func (r DeactivateDispatchConfigResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeactivateDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeactivateDispatchConfigResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13916,6 +14591,11 @@ func (r DeactivateDispatchConfigResponse) ContentType() string {
 	return ""
 }
 
+// GetDispatchConfigResponse503Headers the declared response headers of an HTTP 503 response for GetDispatchConfig
+type GetDispatchConfigResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetDispatchConfigResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13931,6 +14611,10 @@ type GetDispatchConfigResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDispatchConfigResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13963,6 +14647,11 @@ func (r GetDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetDispatchConfigResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetDispatchConfigResponse) GetBody() []byte {
 	return r.Body
@@ -13992,6 +14681,11 @@ func (r GetDispatchConfigResponse) ContentType() string {
 	return ""
 }
 
+// UpdateDispatchConfigResponse503Headers the declared response headers of an HTTP 503 response for UpdateDispatchConfig
+type UpdateDispatchConfigResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateDispatchConfigResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14011,6 +14705,10 @@ type UpdateDispatchConfigResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateDispatchConfigResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14053,6 +14751,11 @@ func (r UpdateDispatchConfigResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateDispatchConfigResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateDispatchConfigResponse) GetBody() []byte {
 	return r.Body
@@ -14082,6 +14785,11 @@ func (r UpdateDispatchConfigResponse) ContentType() string {
 	return ""
 }
 
+// ListDispatchProvidersResponse503Headers the declared response headers of an HTTP 503 response for ListDispatchProviders
+type ListDispatchProvidersResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListDispatchProvidersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14095,6 +14803,10 @@ type ListDispatchProvidersResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDispatchProvidersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14120,6 +14832,11 @@ func (r ListDispatchProvidersResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListDispatchProvidersResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListDispatchProvidersResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14151,6 +14868,11 @@ func (r ListDispatchProvidersResponse) ContentType() string {
 	return ""
 }
 
+// ListChannelDefinitionsResponse503Headers the declared response headers of an HTTP 503 response for ListChannelDefinitions
+type ListChannelDefinitionsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListChannelDefinitionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14166,6 +14888,10 @@ type ListChannelDefinitionsResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListChannelDefinitionsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14198,6 +14924,11 @@ func (r ListChannelDefinitionsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListChannelDefinitionsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListChannelDefinitionsResponse) GetBody() []byte {
 	return r.Body
@@ -14227,6 +14958,11 @@ func (r ListChannelDefinitionsResponse) ContentType() string {
 	return ""
 }
 
+// ListIntegrationTasksResponse503Headers the declared response headers of an HTTP 503 response for ListIntegrationTasks
+type ListIntegrationTasksResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListIntegrationTasksResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14240,6 +14976,10 @@ type ListIntegrationTasksResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListIntegrationTasksResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14265,6 +15005,11 @@ func (r ListIntegrationTasksResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListIntegrationTasksResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListIntegrationTasksResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14296,6 +15041,11 @@ func (r ListIntegrationTasksResponse) ContentType() string {
 	return ""
 }
 
+// SubmitTaskResultResponse503Headers the declared response headers of an HTTP 503 response for SubmitTaskResult
+type SubmitTaskResultResponse503Headers struct {
+	RetryAfter *int
+}
+
 type SubmitTaskResultResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14317,6 +15067,10 @@ type SubmitTaskResultResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SubmitTaskResultResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14364,6 +15118,11 @@ func (r SubmitTaskResultResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SubmitTaskResultResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r SubmitTaskResultResponse) GetBody() []byte {
 	return r.Body
@@ -14393,6 +15152,11 @@ func (r SubmitTaskResultResponse) ContentType() string {
 	return ""
 }
 
+// ListTaskResultTypeConfigsResponse503Headers the declared response headers of an HTTP 503 response for ListTaskResultTypeConfigs
+type ListTaskResultTypeConfigsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListTaskResultTypeConfigsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14406,6 +15170,10 @@ type ListTaskResultTypeConfigsResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListTaskResultTypeConfigsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14431,6 +15199,11 @@ func (r ListTaskResultTypeConfigsResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListTaskResultTypeConfigsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListTaskResultTypeConfigsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14462,6 +15235,11 @@ func (r ListTaskResultTypeConfigsResponse) ContentType() string {
 	return ""
 }
 
+// CreateTaskResultTypeConfigResponse503Headers the declared response headers of an HTTP 503 response for CreateTaskResultTypeConfig
+type CreateTaskResultTypeConfigResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateTaskResultTypeConfigResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14479,6 +15257,10 @@ type CreateTaskResultTypeConfigResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateTaskResultTypeConfigResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -14516,6 +15298,11 @@ func (r CreateTaskResultTypeConfigResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateTaskResultTypeConfigResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateTaskResultTypeConfigResponse) GetBody() []byte {
 	return r.Body
@@ -14545,6 +15332,11 @@ func (r CreateTaskResultTypeConfigResponse) ContentType() string {
 	return ""
 }
 
+// ListUserRetentionStatusesResponse503Headers the declared response headers of an HTTP 503 response for ListUserRetentionStatuses
+type ListUserRetentionStatusesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListUserRetentionStatusesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14558,6 +15350,10 @@ type ListUserRetentionStatusesResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUserRetentionStatusesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14583,6 +15379,11 @@ func (r ListUserRetentionStatusesResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListUserRetentionStatusesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListUserRetentionStatusesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14614,6 +15415,11 @@ func (r ListUserRetentionStatusesResponse) ContentType() string {
 	return ""
 }
 
+// CreateUserRetentionStatusResponse503Headers the declared response headers of an HTTP 503 response for CreateUserRetentionStatus
+type CreateUserRetentionStatusResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateUserRetentionStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14631,6 +15437,10 @@ type CreateUserRetentionStatusResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateUserRetentionStatusResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -14666,6 +15476,11 @@ func (r CreateUserRetentionStatusResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r CreateUserRetentionStatusResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateUserRetentionStatusResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16311,6 +17126,26 @@ func ParseListActivitiesResponse(rsp *http.Response) (*ListActivitiesResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListActivitiesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16386,6 +17221,26 @@ func ParseCreateActivityResponse(rsp *http.Response) (*CreateActivityResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateActivityResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16447,6 +17302,26 @@ func ParseGetActivityResponse(rsp *http.Response) (*GetActivityResponse, error) 
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetActivityResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16508,6 +17383,26 @@ func ParseListActivityAttributesResponse(rsp *http.Response) (*ListActivityAttri
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListActivityAttributesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16569,6 +17464,26 @@ func ParseCancelActivityResponse(rsp *http.Response) (*CancelActivityResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CancelActivityResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16630,6 +17545,26 @@ func ParseListActivityDispatchAttemptsResponse(rsp *http.Response) (*ListActivit
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListActivityDispatchAttemptsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16698,6 +17633,26 @@ func ParseRetryActivityResolutionResponse(rsp *http.Response) (*RetryActivityRes
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RetryActivityResolutionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16759,6 +17714,26 @@ func ParseListActivityStatusEventsResponse(rsp *http.Response) (*ListActivitySta
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListActivityStatusEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16820,6 +17795,26 @@ func ParseListActivityTargetUsersResponse(rsp *http.Response) (*ListActivityTarg
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListActivityTargetUsersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16888,6 +17883,26 @@ func ParseResolveActivityTargetUserResponse(rsp *http.Response) (*ResolveActivit
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ResolveActivityTargetUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -16942,6 +17957,26 @@ func ParseListAttributeKeysResponse(rsp *http.Response) (*ListAttributeKeysRespo
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListAttributeKeysResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17010,6 +18045,26 @@ func ParseCreateAttributeKeyResponse(rsp *http.Response) (*CreateAttributeKeyRes
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateAttributeKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17067,6 +18122,26 @@ func ParseDeleteAttributeKeyResponse(rsp *http.Response) (*DeleteAttributeKeyRes
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteAttributeKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17121,6 +18196,26 @@ func ParseListAttributePoliciesResponse(rsp *http.Response) (*ListAttributePolic
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListAttributePoliciesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17196,6 +18291,26 @@ func ParseUpsertAttributePolicyResponse(rsp *http.Response) (*UpsertAttributePol
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpsertAttributePolicyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17253,6 +18368,26 @@ func ParseDeleteAttributePolicyResponse(rsp *http.Response) (*DeleteAttributePol
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteAttributePolicyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17314,6 +18449,26 @@ func ParseRotateAttributeHookSecretResponse(rsp *http.Response) (*RotateAttribut
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RotateAttributeHookSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17368,6 +18523,26 @@ func ParseListTargetResolutionConfigsResponse(rsp *http.Response) (*ListTargetRe
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListTargetResolutionConfigsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17436,6 +18611,26 @@ func ParseCreateTargetResolutionConfigResponse(rsp *http.Response) (*CreateTarge
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateTargetResolutionConfigResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17493,6 +18688,26 @@ func ParseDeleteTargetResolutionConfigResponse(rsp *http.Response) (*DeleteTarge
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteTargetResolutionConfigResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17568,6 +18783,26 @@ func ParseUpdateTargetResolutionConfigResponse(rsp *http.Response) (*UpdateTarge
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateTargetResolutionConfigResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17622,6 +18857,26 @@ func ParseListActivityReasonsResponse(rsp *http.Response) (*ListActivityReasonsR
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListActivityReasonsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17690,6 +18945,26 @@ func ParseCreateActivityReasonResponse(rsp *http.Response) (*CreateActivityReaso
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateActivityReasonResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17744,6 +19019,26 @@ func ParseListUserApiKeysResponse(rsp *http.Response) (*ListUserApiKeysResponse,
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListUserApiKeysResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17805,6 +19100,26 @@ func ParseCreateUserApiKeyResponse(rsp *http.Response) (*CreateUserApiKeyRespons
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateUserApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17862,6 +19177,26 @@ func ParseRevokeUserApiKeyResponse(rsp *http.Response) (*RevokeUserApiKeyRespons
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RevokeUserApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17923,6 +19258,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -17936,6 +19278,16 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers LoginResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -17986,6 +19338,26 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers LogoutResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18040,6 +19412,26 @@ func ParseGetCurrentUserResponse(rsp *http.Response) (*GetCurrentUserResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetCurrentUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18094,6 +19486,26 @@ func ParseRefreshSessionResponse(rsp *http.Response) (*RefreshSessionResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RefreshSessionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18148,6 +19560,26 @@ func ParseListCommercesResponse(rsp *http.Response) (*ListCommercesResponse, err
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListCommercesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18216,6 +19648,26 @@ func ParseCreateCommerceResponse(rsp *http.Response) (*CreateCommerceResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateCommerceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18277,6 +19729,26 @@ func ParseSyncCommercesResponse(rsp *http.Response) (*SyncCommercesResponse, err
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers SyncCommercesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18338,6 +19810,26 @@ func ParseGetCommerceResponse(rsp *http.Response) (*GetCommerceResponse, error) 
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetCommerceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18413,6 +19905,26 @@ func ParseUpdateCommerceResponse(rsp *http.Response) (*UpdateCommerceResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateCommerceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18474,6 +19986,26 @@ func ParseListCommerceUsersResponse(rsp *http.Response) (*ListCommerceUsersRespo
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListCommerceUsersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18549,6 +20081,26 @@ func ParseCreateCommerceUserResponse(rsp *http.Response) (*CreateCommerceUserRes
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateCommerceUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18606,6 +20158,26 @@ func ParseDeleteCommerceUserResponse(rsp *http.Response) (*DeleteCommerceUserRes
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteCommerceUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18667,6 +20239,26 @@ func ParseGetCommerceUserResponse(rsp *http.Response) (*GetCommerceUserResponse,
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetCommerceUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18742,6 +20334,26 @@ func ParseUpdateCommerceUserResponse(rsp *http.Response) (*UpdateCommerceUserRes
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateCommerceUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18817,6 +20429,26 @@ func ParseCreateCommerceUserContactResponse(rsp *http.Response) (*CreateCommerce
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateCommerceUserContactResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18874,6 +20506,26 @@ func ParseDeleteCommerceUserContactResponse(rsp *http.Response) (*DeleteCommerce
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteCommerceUserContactResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -18949,6 +20601,26 @@ func ParseUpdateCommerceUserContactResponse(rsp *http.Response) (*UpdateCommerce
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateCommerceUserContactResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19024,6 +20696,26 @@ func ParseAddCommerceUserRoleResponse(rsp *http.Response) (*AddCommerceUserRoleR
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AddCommerceUserRoleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19081,6 +20773,26 @@ func ParseRemoveCommerceUserRoleResponse(rsp *http.Response) (*RemoveCommerceUse
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RemoveCommerceUserRoleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19135,6 +20847,26 @@ func ParseListDispatchConfigsResponse(rsp *http.Response) (*ListDispatchConfigsR
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListDispatchConfigsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19210,6 +20942,26 @@ func ParseCreateDispatchConfigResponse(rsp *http.Response) (*CreateDispatchConfi
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateDispatchConfigResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19267,6 +21019,26 @@ func ParseDeactivateDispatchConfigResponse(rsp *http.Response) (*DeactivateDispa
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeactivateDispatchConfigResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19328,6 +21100,26 @@ func ParseGetDispatchConfigResponse(rsp *http.Response) (*GetDispatchConfigRespo
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetDispatchConfigResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19403,6 +21195,26 @@ func ParseUpdateDispatchConfigResponse(rsp *http.Response) (*UpdateDispatchConfi
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateDispatchConfigResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19457,6 +21269,26 @@ func ParseListDispatchProvidersResponse(rsp *http.Response) (*ListDispatchProvid
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListDispatchProvidersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19518,6 +21350,26 @@ func ParseListChannelDefinitionsResponse(rsp *http.Response) (*ListChannelDefini
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListChannelDefinitionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19572,6 +21424,26 @@ func ParseListIntegrationTasksResponse(rsp *http.Response) (*ListIntegrationTask
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListIntegrationTasksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19654,6 +21526,26 @@ func ParseSubmitTaskResultResponse(rsp *http.Response) (*SubmitTaskResultRespons
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers SubmitTaskResultResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19708,6 +21600,26 @@ func ParseListTaskResultTypeConfigsResponse(rsp *http.Response) (*ListTaskResult
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListTaskResultTypeConfigsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19776,6 +21688,26 @@ func ParseCreateTaskResultTypeConfigResponse(rsp *http.Response) (*CreateTaskRes
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateTaskResultTypeConfigResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19830,6 +21762,26 @@ func ParseListUserRetentionStatusesResponse(rsp *http.Response) (*ListUserRetent
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListUserRetentionStatusesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -19898,6 +21850,26 @@ func ParseCreateUserRetentionStatusResponse(rsp *http.Response) (*CreateUserRete
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateUserRetentionStatusResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -791,6 +791,9 @@ type NotFound = Error
 // PayloadTooLarge FastAPI's error body.
 type PayloadTooLarge = Error
 
+// ServiceUnavailable FastAPI's error body.
+type ServiceUnavailable = Error
+
 // Unauthorized FastAPI's error body.
 type Unauthorized = Error
 
@@ -1236,6 +1239,15 @@ type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
 
+type ServiceUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type ServiceUnavailableJSONResponse struct {
+	Body Error
+
+	Headers ServiceUnavailableResponseHeaders
+}
+
 type UnauthorizedJSONResponse Error
 
 type ListBlacklistRequestObject struct {
@@ -1311,6 +1323,23 @@ func (response ListBlacklist431JSONResponse) VisitListBlacklistResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBlacklist503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListBlacklist503JSONResponse) VisitListBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1407,6 +1436,23 @@ func (response AddToBlacklist431JSONResponse) VisitAddToBlacklistResponse(w http
 	return err
 }
 
+type AddToBlacklist503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response AddToBlacklist503JSONResponse) VisitAddToBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveFromBlacklistRequestObject struct {
 	Number PhoneNumber `json:"number"`
 }
@@ -1493,6 +1539,23 @@ func (response RemoveFromBlacklist431JSONResponse) VisitRemoveFromBlacklistRespo
 	return err
 }
 
+type RemoveFromBlacklist503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RemoveFromBlacklist503JSONResponse) VisitRemoveFromBlacklistResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListConfigurationsRequestObject struct {
 	Params ListConfigurationsParams
 }
@@ -1567,6 +1630,23 @@ func (response ListConfigurations431JSONResponse) VisitListConfigurationsRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConfigurations503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListConfigurations503JSONResponse) VisitListConfigurationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1677,6 +1757,23 @@ func (response CreateConfiguration431JSONResponse) VisitCreateConfigurationRespo
 	return err
 }
 
+type CreateConfiguration503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateConfiguration503JSONResponse) VisitCreateConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SetCallingActivationRequestObject struct {
 	Params SetCallingActivationParams
 }
@@ -1769,6 +1866,23 @@ func (response SetCallingActivation431JSONResponse) VisitSetCallingActivationRes
 	return err
 }
 
+type SetCallingActivation503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response SetCallingActivation503JSONResponse) VisitSetCallingActivationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteConfigurationRequestObject struct {
 	Id ConfigId `json:"id"`
 }
@@ -1851,6 +1965,23 @@ func (response DeleteConfiguration431JSONResponse) VisitDeleteConfigurationRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteConfiguration503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteConfiguration503JSONResponse) VisitDeleteConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1943,6 +2074,23 @@ func (response GetConfiguration431JSONResponse) VisitGetConfigurationResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConfiguration503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetConfiguration503JSONResponse) VisitGetConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2054,6 +2202,23 @@ func (response UpdateConfiguration431JSONResponse) VisitUpdateConfigurationRespo
 	return err
 }
 
+type UpdateConfiguration503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateConfiguration503JSONResponse) VisitUpdateConfigurationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DecideCallRequestObject struct {
 	Id   ConfigId `json:"id"`
 	Body *DecideCallJSONRequestBody
@@ -2157,6 +2322,23 @@ func (response DecideCall431JSONResponse) VisitDecideCallResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DecideCall503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DecideCall503JSONResponse) VisitDecideCallResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -793,6 +793,9 @@ type NotFound = Error
 // PayloadTooLarge FastAPI's error body.
 type PayloadTooLarge = Error
 
+// ServiceUnavailable FastAPI's error body.
+type ServiceUnavailable = Error
+
 // Unauthorized FastAPI's error body.
 type Unauthorized = Error
 
@@ -2247,6 +2250,11 @@ type ClientWithResponsesInterface interface {
 	DecideCallWithResponse(ctx context.Context, id ConfigId, body DecideCallJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideCallResponse, error)
 }
 
+// ListBlacklistResponse503Headers the declared response headers of an HTTP 503 response for ListBlacklist
+type ListBlacklistResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListBlacklistResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2260,6 +2268,10 @@ type ListBlacklistResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListBlacklistResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2285,6 +2297,11 @@ func (r ListBlacklistResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListBlacklistResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListBlacklistResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -2316,6 +2333,11 @@ func (r ListBlacklistResponse) ContentType() string {
 	return ""
 }
 
+// AddToBlacklistResponse503Headers the declared response headers of an HTTP 503 response for AddToBlacklist
+type AddToBlacklistResponse503Headers struct {
+	RetryAfter *int
+}
+
 type AddToBlacklistResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2331,6 +2353,10 @@ type AddToBlacklistResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AddToBlacklistResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2363,6 +2389,11 @@ func (r AddToBlacklistResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AddToBlacklistResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r AddToBlacklistResponse) GetBody() []byte {
 	return r.Body
@@ -2392,6 +2423,11 @@ func (r AddToBlacklistResponse) ContentType() string {
 	return ""
 }
 
+// RemoveFromBlacklistResponse503Headers the declared response headers of an HTTP 503 response for RemoveFromBlacklist
+type RemoveFromBlacklistResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RemoveFromBlacklistResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2405,6 +2441,10 @@ type RemoveFromBlacklistResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RemoveFromBlacklistResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2430,6 +2470,11 @@ func (r RemoveFromBlacklistResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r RemoveFromBlacklistResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RemoveFromBlacklistResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -2461,6 +2506,11 @@ func (r RemoveFromBlacklistResponse) ContentType() string {
 	return ""
 }
 
+// ListConfigurationsResponse503Headers the declared response headers of an HTTP 503 response for ListConfigurations
+type ListConfigurationsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListConfigurationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2474,6 +2524,10 @@ type ListConfigurationsResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListConfigurationsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2499,6 +2553,11 @@ func (r ListConfigurationsResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListConfigurationsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListConfigurationsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -2530,6 +2589,11 @@ func (r ListConfigurationsResponse) ContentType() string {
 	return ""
 }
 
+// CreateConfigurationResponse503Headers the declared response headers of an HTTP 503 response for CreateConfiguration
+type CreateConfigurationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateConfigurationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2547,6 +2611,10 @@ type CreateConfigurationResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateConfigurationResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2584,6 +2652,11 @@ func (r CreateConfigurationResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateConfigurationResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateConfigurationResponse) GetBody() []byte {
 	return r.Body
@@ -2613,6 +2686,11 @@ func (r CreateConfigurationResponse) ContentType() string {
 	return ""
 }
 
+// SetCallingActivationResponse503Headers the declared response headers of an HTTP 503 response for SetCallingActivation
+type SetCallingActivationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type SetCallingActivationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2628,6 +2706,10 @@ type SetCallingActivationResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SetCallingActivationResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2660,6 +2742,11 @@ func (r SetCallingActivationResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SetCallingActivationResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r SetCallingActivationResponse) GetBody() []byte {
 	return r.Body
@@ -2689,6 +2776,11 @@ func (r SetCallingActivationResponse) ContentType() string {
 	return ""
 }
 
+// DeleteConfigurationResponse503Headers the declared response headers of an HTTP 503 response for DeleteConfiguration
+type DeleteConfigurationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteConfigurationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2702,6 +2794,10 @@ type DeleteConfigurationResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteConfigurationResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -2727,6 +2823,11 @@ func (r DeleteConfigurationResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteConfigurationResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteConfigurationResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -2758,6 +2859,11 @@ func (r DeleteConfigurationResponse) ContentType() string {
 	return ""
 }
 
+// GetConfigurationResponse503Headers the declared response headers of an HTTP 503 response for GetConfiguration
+type GetConfigurationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetConfigurationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2773,6 +2879,10 @@ type GetConfigurationResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetConfigurationResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2805,6 +2915,11 @@ func (r GetConfigurationResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetConfigurationResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetConfigurationResponse) GetBody() []byte {
 	return r.Body
@@ -2834,6 +2949,11 @@ func (r GetConfigurationResponse) ContentType() string {
 	return ""
 }
 
+// UpdateConfigurationResponse503Headers the declared response headers of an HTTP 503 response for UpdateConfiguration
+type UpdateConfigurationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateConfigurationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2851,6 +2971,10 @@ type UpdateConfigurationResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateConfigurationResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2888,6 +3012,11 @@ func (r UpdateConfigurationResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateConfigurationResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateConfigurationResponse) GetBody() []byte {
 	return r.Body
@@ -2917,6 +3046,11 @@ func (r UpdateConfigurationResponse) ContentType() string {
 	return ""
 }
 
+// DecideCallResponse503Headers the declared response headers of an HTTP 503 response for DecideCall
+type DecideCallResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DecideCallResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2934,6 +3068,10 @@ type DecideCallResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DecideCallResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2969,6 +3107,11 @@ func (r DecideCallResponse) GetJSON413() *PayloadTooLarge {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DecideCallResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DecideCallResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -3333,6 +3476,26 @@ func ParseListBlacklistResponse(rsp *http.Response) (*ListBlacklistResponse, err
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListBlacklistResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -3394,6 +3557,26 @@ func ParseAddToBlacklistResponse(rsp *http.Response) (*AddToBlacklistResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers AddToBlacklistResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -3451,6 +3634,26 @@ func ParseRemoveFromBlacklistResponse(rsp *http.Response) (*RemoveFromBlacklistR
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RemoveFromBlacklistResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -3505,6 +3708,26 @@ func ParseListConfigurationsResponse(rsp *http.Response) (*ListConfigurationsRes
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListConfigurationsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -3573,6 +3796,26 @@ func ParseCreateConfigurationResponse(rsp *http.Response) (*CreateConfigurationR
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateConfigurationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -3634,6 +3877,26 @@ func ParseSetCallingActivationResponse(rsp *http.Response) (*SetCallingActivatio
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers SetCallingActivationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -3691,6 +3954,26 @@ func ParseDeleteConfigurationResponse(rsp *http.Response) (*DeleteConfigurationR
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteConfigurationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -3752,6 +4035,26 @@ func ParseGetConfigurationResponse(rsp *http.Response) (*GetConfigurationRespons
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetConfigurationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -3820,6 +4123,26 @@ func ParseUpdateConfigurationResponse(rsp *http.Response) (*UpdateConfigurationR
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateConfigurationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -3888,6 +4211,26 @@ func ParseDecideCallResponse(rsp *http.Response) (*DecideCallResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DecideCallResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -196,6 +196,7 @@ const (
 	ErrorCodePayloadTooLarge  ErrorCode = "payload_too_large"
 	ErrorCodePlanLimitReached ErrorCode = "plan_limit_reached"
 	ErrorCodeUnauthorized     ErrorCode = "unauthorized"
+	ErrorCodeUnavailable      ErrorCode = "unavailable"
 )
 
 // Valid indicates whether the value is a known member of the ErrorCode enum.
@@ -220,6 +221,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodePlanLimitReached:
 		return true
 	case ErrorCodeUnauthorized:
+		return true
+	case ErrorCodeUnavailable:
 		return true
 	default:
 		return false
@@ -1240,6 +1243,9 @@ type NotFound = Error
 // PayloadTooLarge The body of every error response (the Dispatch side's).
 type PayloadTooLarge = Error
 
+// ServiceUnavailable The body of every error response (the Dispatch side's).
+type ServiceUnavailable = Error
+
 // Unauthorized The body of every error response (the Dispatch side's).
 type Unauthorized = Error
 
@@ -2121,6 +2127,15 @@ type NotFoundJSONResponse Error
 
 type PayloadTooLargeJSONResponse Error
 
+type ServiceUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type ServiceUnavailableJSONResponse struct {
+	Body Error
+
+	Headers ServiceUnavailableResponseHeaders
+}
+
 type UnauthorizedJSONResponse Error
 
 type ListDestinationsRequestObject struct {
@@ -2197,6 +2212,23 @@ func (response ListDestinations431JSONResponse) VisitListDestinationsResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDestinations503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListDestinations503JSONResponse) VisitListDestinationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2307,6 +2339,23 @@ func (response CreateDestination431JSONResponse) VisitCreateDestinationResponse(
 	return err
 }
 
+type CreateDestination503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateDestination503JSONResponse) VisitCreateDestinationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TestDestinationFilterRequestObject struct {
 	Body *TestDestinationFilterJSONRequestBody
 }
@@ -2413,6 +2462,23 @@ func (response TestDestinationFilter431JSONResponse) VisitTestDestinationFilterR
 	return err
 }
 
+type TestDestinationFilter503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response TestDestinationFilter503JSONResponse) VisitTestDestinationFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteDestinationRequestObject struct {
 	DestinationId DestinationId `json:"destinationId"`
 }
@@ -2495,6 +2561,23 @@ func (response DeleteDestination431JSONResponse) VisitDeleteDestinationResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDestination503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteDestination503JSONResponse) VisitDeleteDestinationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2587,6 +2670,23 @@ func (response GetDestination431JSONResponse) VisitGetDestinationResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDestination503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetDestination503JSONResponse) VisitGetDestinationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2698,6 +2798,23 @@ func (response UpdateDestination431JSONResponse) VisitUpdateDestinationResponse(
 	return err
 }
 
+type UpdateDestination503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateDestination503JSONResponse) VisitUpdateDestinationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDestinationDeliveryStatsRequestObject struct {
 	DestinationId DestinationId `json:"destinationId"`
 	Params        GetDestinationDeliveryStatsParams
@@ -2787,6 +2904,23 @@ func (response GetDestinationDeliveryStats431JSONResponse) VisitGetDestinationDe
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDestinationDeliveryStats503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetDestinationDeliveryStats503JSONResponse) VisitGetDestinationDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2898,6 +3032,23 @@ func (response RotateDestinationSecret431JSONResponse) VisitRotateDestinationSec
 	return err
 }
 
+type RotateDestinationSecret503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RotateDestinationSecret503JSONResponse) VisitRotateDestinationSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDestinationSecretRequestObject struct {
 	DestinationId DestinationId `json:"destinationId"`
 }
@@ -2990,6 +3141,23 @@ func (response GetDestinationSecret431JSONResponse) VisitGetDestinationSecretRes
 	return err
 }
 
+type GetDestinationSecret503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetDestinationSecret503JSONResponse) VisitGetDestinationSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEventsRequestObject struct {
 	Params ListEventsParams
 }
@@ -3064,6 +3232,23 @@ func (response ListEvents431JSONResponse) VisitListEventsResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListEvents503JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3156,6 +3341,23 @@ func (response GetEvent431JSONResponse) VisitGetEventResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvent503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetEvent503JSONResponse) VisitGetEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3255,6 +3457,23 @@ func (response GetEventRaw431JSONResponse) VisitGetEventRawResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventRaw503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetEventRaw503JSONResponse) VisitGetEventRawResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3366,6 +3585,23 @@ func (response ReplayEvent431JSONResponse) VisitReplayEventResponse(w http.Respo
 	return err
 }
 
+type ReplayEvent503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ReplayEvent503JSONResponse) VisitReplayEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListIssuesRequestObject struct {
 	Params ListIssuesParams
 }
@@ -3444,6 +3680,23 @@ func (response ListIssues431JSONResponse) VisitListIssuesResponse(w http.Respons
 	return err
 }
 
+type ListIssues503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListIssues503JSONResponse) VisitListIssuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CountIssuesRequestObject struct {
 	Params CountIssuesParams
 }
@@ -3518,6 +3771,23 @@ func (response CountIssues431JSONResponse) VisitCountIssuesResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CountIssues503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CountIssues503JSONResponse) VisitCountIssuesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3610,6 +3880,23 @@ func (response GetIssue431JSONResponse) VisitGetIssueResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIssue503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetIssue503JSONResponse) VisitGetIssueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3721,6 +4008,23 @@ func (response UpdateIssue431JSONResponse) VisitUpdateIssueResponse(w http.Respo
 	return err
 }
 
+type UpdateIssue503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateIssue503JSONResponse) VisitUpdateIssueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReplayIssueRequestObject struct {
 	IssueId IssueId `json:"issueId"`
 }
@@ -3809,6 +4113,23 @@ func (response ReplayIssue431JSONResponse) VisitReplayIssueResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplayIssue503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ReplayIssue503JSONResponse) VisitReplayIssueResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3919,6 +4240,23 @@ func (response CreateReplay431JSONResponse) VisitCreateReplayResponse(w http.Res
 	return err
 }
 
+type CreateReplay503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateReplay503JSONResponse) VisitCreateReplayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReplayRequestObject struct {
 	ReplayId ReplayId `json:"replayId"`
 }
@@ -4011,6 +4349,23 @@ func (response GetReplay431JSONResponse) VisitGetReplayResponse(w http.ResponseW
 	return err
 }
 
+type GetReplay503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetReplay503JSONResponse) VisitGetReplayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSourceTypesRequestObject struct {
 }
 
@@ -4084,6 +4439,23 @@ func (response ListSourceTypes431JSONResponse) VisitListSourceTypesResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSourceTypes503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListSourceTypes503JSONResponse) VisitListSourceTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4162,6 +4534,23 @@ func (response ListSources431JSONResponse) VisitListSourcesResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSources503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListSources503JSONResponse) VisitListSourcesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4258,6 +4647,23 @@ func (response CreateSource431JSONResponse) VisitCreateSourceResponse(w http.Res
 	return err
 }
 
+type CreateSource503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateSource503JSONResponse) VisitCreateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteSourceRequestObject struct {
 	SourceId SourceId `json:"sourceId"`
 }
@@ -4340,6 +4746,23 @@ func (response DeleteSource431JSONResponse) VisitDeleteSourceResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSource503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteSource503JSONResponse) VisitDeleteSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4432,6 +4855,23 @@ func (response GetSource431JSONResponse) VisitGetSourceResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSource503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetSource503JSONResponse) VisitGetSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4543,6 +4983,23 @@ func (response UpdateSource431JSONResponse) VisitUpdateSourceResponse(w http.Res
 	return err
 }
 
+type UpdateSource503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateSource503JSONResponse) VisitUpdateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateSourceSecretRequestObject struct {
 	SourceId SourceId `json:"sourceId"`
 	Body     *RotateSourceSecretJSONRequestBody
@@ -4650,6 +5107,23 @@ func (response RotateSourceSecret431JSONResponse) VisitRotateSourceSecretRespons
 	return err
 }
 
+type RotateSourceSecret503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RotateSourceSecret503JSONResponse) VisitRotateSourceSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateSourceUrlRequestObject struct {
 	SourceId SourceId `json:"sourceId"`
 }
@@ -4738,6 +5212,23 @@ func (response RotateSourceUrl431JSONResponse) VisitRotateSourceUrlResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateSourceUrl503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RotateSourceUrl503JSONResponse) VisitRotateSourceUrlResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }

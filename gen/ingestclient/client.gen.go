@@ -196,6 +196,7 @@ const (
 	ErrorCodePayloadTooLarge  ErrorCode = "payload_too_large"
 	ErrorCodePlanLimitReached ErrorCode = "plan_limit_reached"
 	ErrorCodeUnauthorized     ErrorCode = "unauthorized"
+	ErrorCodeUnavailable      ErrorCode = "unavailable"
 )
 
 // Valid indicates whether the value is a known member of the ErrorCode enum.
@@ -220,6 +221,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodePlanLimitReached:
 		return true
 	case ErrorCodeUnauthorized:
+		return true
+	case ErrorCodeUnavailable:
 		return true
 	default:
 		return false
@@ -1239,6 +1242,9 @@ type NotFound = Error
 
 // PayloadTooLarge The body of every error response (the Dispatch side's).
 type PayloadTooLarge = Error
+
+// ServiceUnavailable The body of every error response (the Dispatch side's).
+type ServiceUnavailable = Error
 
 // Unauthorized The body of every error response (the Dispatch side's).
 type Unauthorized = Error
@@ -4669,6 +4675,11 @@ type ClientWithResponsesInterface interface {
 	RotateSourceUrlWithResponse(ctx context.Context, sourceId SourceId, reqEditors ...RequestEditorFn) (*RotateSourceUrlResponse, error)
 }
 
+// ListDestinationsResponse503Headers the declared response headers of an HTTP 503 response for ListDestinations
+type ListDestinationsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListDestinationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4682,6 +4693,10 @@ type ListDestinationsResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDestinationsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4707,6 +4722,11 @@ func (r ListDestinationsResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListDestinationsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListDestinationsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4738,6 +4758,11 @@ func (r ListDestinationsResponse) ContentType() string {
 	return ""
 }
 
+// CreateDestinationResponse503Headers the declared response headers of an HTTP 503 response for CreateDestination
+type CreateDestinationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateDestinationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4755,6 +4780,10 @@ type CreateDestinationResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateDestinationResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4792,6 +4821,11 @@ func (r CreateDestinationResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateDestinationResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateDestinationResponse) GetBody() []byte {
 	return r.Body
@@ -4821,6 +4855,11 @@ func (r CreateDestinationResponse) ContentType() string {
 	return ""
 }
 
+// TestDestinationFilterResponse503Headers the declared response headers of an HTTP 503 response for TestDestinationFilter
+type TestDestinationFilterResponse503Headers struct {
+	RetryAfter *int
+}
+
 type TestDestinationFilterResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4838,6 +4877,10 @@ type TestDestinationFilterResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TestDestinationFilterResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4875,6 +4918,11 @@ func (r TestDestinationFilterResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r TestDestinationFilterResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r TestDestinationFilterResponse) GetBody() []byte {
 	return r.Body
@@ -4904,6 +4952,11 @@ func (r TestDestinationFilterResponse) ContentType() string {
 	return ""
 }
 
+// DeleteDestinationResponse503Headers the declared response headers of an HTTP 503 response for DeleteDestination
+type DeleteDestinationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteDestinationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4917,6 +4970,10 @@ type DeleteDestinationResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteDestinationResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4942,6 +4999,11 @@ func (r DeleteDestinationResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteDestinationResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteDestinationResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4973,6 +5035,11 @@ func (r DeleteDestinationResponse) ContentType() string {
 	return ""
 }
 
+// GetDestinationResponse503Headers the declared response headers of an HTTP 503 response for GetDestination
+type GetDestinationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetDestinationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4988,6 +5055,10 @@ type GetDestinationResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDestinationResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5020,6 +5091,11 @@ func (r GetDestinationResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetDestinationResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetDestinationResponse) GetBody() []byte {
 	return r.Body
@@ -5049,6 +5125,11 @@ func (r GetDestinationResponse) ContentType() string {
 	return ""
 }
 
+// UpdateDestinationResponse503Headers the declared response headers of an HTTP 503 response for UpdateDestination
+type UpdateDestinationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateDestinationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5066,6 +5147,10 @@ type UpdateDestinationResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateDestinationResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5103,6 +5188,11 @@ func (r UpdateDestinationResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateDestinationResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateDestinationResponse) GetBody() []byte {
 	return r.Body
@@ -5132,6 +5222,11 @@ func (r UpdateDestinationResponse) ContentType() string {
 	return ""
 }
 
+// GetDestinationDeliveryStatsResponse503Headers the declared response headers of an HTTP 503 response for GetDestinationDeliveryStats
+type GetDestinationDeliveryStatsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetDestinationDeliveryStatsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5147,6 +5242,10 @@ type GetDestinationDeliveryStatsResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDestinationDeliveryStatsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5179,6 +5278,11 @@ func (r GetDestinationDeliveryStatsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetDestinationDeliveryStatsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetDestinationDeliveryStatsResponse) GetBody() []byte {
 	return r.Body
@@ -5208,6 +5312,11 @@ func (r GetDestinationDeliveryStatsResponse) ContentType() string {
 	return ""
 }
 
+// RotateDestinationSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateDestinationSecret
+type RotateDestinationSecretResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RotateDestinationSecretResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5225,6 +5334,10 @@ type RotateDestinationSecretResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateDestinationSecretResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5262,6 +5375,11 @@ func (r RotateDestinationSecretResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RotateDestinationSecretResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r RotateDestinationSecretResponse) GetBody() []byte {
 	return r.Body
@@ -5291,6 +5409,11 @@ func (r RotateDestinationSecretResponse) ContentType() string {
 	return ""
 }
 
+// GetDestinationSecretResponse503Headers the declared response headers of an HTTP 503 response for GetDestinationSecret
+type GetDestinationSecretResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetDestinationSecretResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5306,6 +5429,10 @@ type GetDestinationSecretResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDestinationSecretResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5338,6 +5465,11 @@ func (r GetDestinationSecretResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetDestinationSecretResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetDestinationSecretResponse) GetBody() []byte {
 	return r.Body
@@ -5367,6 +5499,11 @@ func (r GetDestinationSecretResponse) ContentType() string {
 	return ""
 }
 
+// ListEventsResponse503Headers the declared response headers of an HTTP 503 response for ListEvents
+type ListEventsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5380,6 +5517,10 @@ type ListEventsResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListEventsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5405,6 +5546,11 @@ func (r ListEventsResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListEventsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListEventsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5436,6 +5582,11 @@ func (r ListEventsResponse) ContentType() string {
 	return ""
 }
 
+// GetEventResponse503Headers the declared response headers of an HTTP 503 response for GetEvent
+type GetEventResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetEventResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5451,6 +5602,10 @@ type GetEventResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetEventResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5483,6 +5638,11 @@ func (r GetEventResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetEventResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetEventResponse) GetBody() []byte {
 	return r.Body
@@ -5512,6 +5672,11 @@ func (r GetEventResponse) ContentType() string {
 	return ""
 }
 
+// GetEventRawResponse503Headers the declared response headers of an HTTP 503 response for GetEventRaw
+type GetEventRawResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetEventRawResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5525,6 +5690,10 @@ type GetEventRawResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetEventRawResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -5550,6 +5719,11 @@ func (r GetEventRawResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r GetEventRawResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetEventRawResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5581,6 +5755,11 @@ func (r GetEventRawResponse) ContentType() string {
 	return ""
 }
 
+// ReplayEventResponse503Headers the declared response headers of an HTTP 503 response for ReplayEvent
+type ReplayEventResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ReplayEventResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5598,6 +5777,10 @@ type ReplayEventResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ReplayEventResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5635,6 +5818,11 @@ func (r ReplayEventResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ReplayEventResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ReplayEventResponse) GetBody() []byte {
 	return r.Body
@@ -5664,6 +5852,11 @@ func (r ReplayEventResponse) ContentType() string {
 	return ""
 }
 
+// ListIssuesResponse503Headers the declared response headers of an HTTP 503 response for ListIssues
+type ListIssuesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListIssuesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5677,6 +5870,10 @@ type ListIssuesResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListIssuesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5702,6 +5899,11 @@ func (r ListIssuesResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListIssuesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListIssuesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5733,6 +5935,11 @@ func (r ListIssuesResponse) ContentType() string {
 	return ""
 }
 
+// CountIssuesResponse503Headers the declared response headers of an HTTP 503 response for CountIssues
+type CountIssuesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CountIssuesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5746,6 +5953,10 @@ type CountIssuesResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CountIssuesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5771,6 +5982,11 @@ func (r CountIssuesResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r CountIssuesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CountIssuesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5802,6 +6018,11 @@ func (r CountIssuesResponse) ContentType() string {
 	return ""
 }
 
+// GetIssueResponse503Headers the declared response headers of an HTTP 503 response for GetIssue
+type GetIssueResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetIssueResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5817,6 +6038,10 @@ type GetIssueResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetIssueResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5849,6 +6074,11 @@ func (r GetIssueResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetIssueResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetIssueResponse) GetBody() []byte {
 	return r.Body
@@ -5878,6 +6108,11 @@ func (r GetIssueResponse) ContentType() string {
 	return ""
 }
 
+// UpdateIssueResponse503Headers the declared response headers of an HTTP 503 response for UpdateIssue
+type UpdateIssueResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateIssueResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5895,6 +6130,10 @@ type UpdateIssueResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateIssueResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5932,6 +6171,11 @@ func (r UpdateIssueResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateIssueResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateIssueResponse) GetBody() []byte {
 	return r.Body
@@ -5961,6 +6205,11 @@ func (r UpdateIssueResponse) ContentType() string {
 	return ""
 }
 
+// ReplayIssueResponse503Headers the declared response headers of an HTTP 503 response for ReplayIssue
+type ReplayIssueResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ReplayIssueResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5976,6 +6225,10 @@ type ReplayIssueResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ReplayIssueResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -6008,6 +6261,11 @@ func (r ReplayIssueResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ReplayIssueResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ReplayIssueResponse) GetBody() []byte {
 	return r.Body
@@ -6037,6 +6295,11 @@ func (r ReplayIssueResponse) ContentType() string {
 	return ""
 }
 
+// CreateReplayResponse503Headers the declared response headers of an HTTP 503 response for CreateReplay
+type CreateReplayResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateReplayResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6054,6 +6317,10 @@ type CreateReplayResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateReplayResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -6091,6 +6358,11 @@ func (r CreateReplayResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateReplayResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateReplayResponse) GetBody() []byte {
 	return r.Body
@@ -6120,6 +6392,11 @@ func (r CreateReplayResponse) ContentType() string {
 	return ""
 }
 
+// GetReplayResponse503Headers the declared response headers of an HTTP 503 response for GetReplay
+type GetReplayResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetReplayResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6135,6 +6412,10 @@ type GetReplayResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetReplayResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6167,6 +6448,11 @@ func (r GetReplayResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetReplayResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetReplayResponse) GetBody() []byte {
 	return r.Body
@@ -6196,6 +6482,11 @@ func (r GetReplayResponse) ContentType() string {
 	return ""
 }
 
+// ListSourceTypesResponse503Headers the declared response headers of an HTTP 503 response for ListSourceTypes
+type ListSourceTypesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListSourceTypesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6209,6 +6500,10 @@ type ListSourceTypesResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListSourceTypesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6234,6 +6529,11 @@ func (r ListSourceTypesResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListSourceTypesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListSourceTypesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6265,6 +6565,11 @@ func (r ListSourceTypesResponse) ContentType() string {
 	return ""
 }
 
+// ListSourcesResponse503Headers the declared response headers of an HTTP 503 response for ListSources
+type ListSourcesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListSourcesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6278,6 +6583,10 @@ type ListSourcesResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListSourcesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6303,6 +6612,11 @@ func (r ListSourcesResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListSourcesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListSourcesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6334,6 +6648,11 @@ func (r ListSourcesResponse) ContentType() string {
 	return ""
 }
 
+// CreateSourceResponse503Headers the declared response headers of an HTTP 503 response for CreateSource
+type CreateSourceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateSourceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6349,6 +6668,10 @@ type CreateSourceResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateSourceResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6381,6 +6704,11 @@ func (r CreateSourceResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateSourceResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateSourceResponse) GetBody() []byte {
 	return r.Body
@@ -6410,6 +6738,11 @@ func (r CreateSourceResponse) ContentType() string {
 	return ""
 }
 
+// DeleteSourceResponse503Headers the declared response headers of an HTTP 503 response for DeleteSource
+type DeleteSourceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteSourceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6423,6 +6756,10 @@ type DeleteSourceResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteSourceResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -6448,6 +6785,11 @@ func (r DeleteSourceResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteSourceResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteSourceResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6479,6 +6821,11 @@ func (r DeleteSourceResponse) ContentType() string {
 	return ""
 }
 
+// GetSourceResponse503Headers the declared response headers of an HTTP 503 response for GetSource
+type GetSourceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetSourceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6494,6 +6841,10 @@ type GetSourceResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetSourceResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6526,6 +6877,11 @@ func (r GetSourceResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSourceResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetSourceResponse) GetBody() []byte {
 	return r.Body
@@ -6555,6 +6911,11 @@ func (r GetSourceResponse) ContentType() string {
 	return ""
 }
 
+// UpdateSourceResponse503Headers the declared response headers of an HTTP 503 response for UpdateSource
+type UpdateSourceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateSourceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6572,6 +6933,10 @@ type UpdateSourceResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateSourceResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6609,6 +6974,11 @@ func (r UpdateSourceResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateSourceResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateSourceResponse) GetBody() []byte {
 	return r.Body
@@ -6638,6 +7008,11 @@ func (r UpdateSourceResponse) ContentType() string {
 	return ""
 }
 
+// RotateSourceSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateSourceSecret
+type RotateSourceSecretResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RotateSourceSecretResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6655,6 +7030,10 @@ type RotateSourceSecretResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateSourceSecretResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6692,6 +7071,11 @@ func (r RotateSourceSecretResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RotateSourceSecretResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r RotateSourceSecretResponse) GetBody() []byte {
 	return r.Body
@@ -6721,6 +7105,11 @@ func (r RotateSourceSecretResponse) ContentType() string {
 	return ""
 }
 
+// RotateSourceUrlResponse503Headers the declared response headers of an HTTP 503 response for RotateSourceUrl
+type RotateSourceUrlResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RotateSourceUrlResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6736,6 +7125,10 @@ type RotateSourceUrlResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateSourceUrlResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6766,6 +7159,11 @@ func (r RotateSourceUrlResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r RotateSourceUrlResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RotateSourceUrlResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7557,6 +7955,26 @@ func ParseListDestinationsResponse(rsp *http.Response) (*ListDestinationsRespons
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListDestinationsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7625,6 +8043,26 @@ func ParseCreateDestinationResponse(rsp *http.Response) (*CreateDestinationRespo
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateDestinationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7693,6 +8131,26 @@ func ParseTestDestinationFilterResponse(rsp *http.Response) (*TestDestinationFil
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers TestDestinationFilterResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7750,6 +8208,26 @@ func ParseDeleteDestinationResponse(rsp *http.Response) (*DeleteDestinationRespo
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteDestinationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7811,6 +8289,26 @@ func ParseGetDestinationResponse(rsp *http.Response) (*GetDestinationResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetDestinationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7879,6 +8377,26 @@ func ParseUpdateDestinationResponse(rsp *http.Response) (*UpdateDestinationRespo
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateDestinationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7940,6 +8458,26 @@ func ParseGetDestinationDeliveryStatsResponse(rsp *http.Response) (*GetDestinati
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetDestinationDeliveryStatsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8008,6 +8546,26 @@ func ParseRotateDestinationSecretResponse(rsp *http.Response) (*RotateDestinatio
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RotateDestinationSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8069,6 +8627,26 @@ func ParseGetDestinationSecretResponse(rsp *http.Response) (*GetDestinationSecre
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetDestinationSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8123,6 +8701,26 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8184,6 +8782,26 @@ func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetEventResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8238,6 +8856,26 @@ func ParseGetEventRawResponse(rsp *http.Response) (*GetEventRawResponse, error) 
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetEventRawResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8306,6 +8944,26 @@ func ParseReplayEventResponse(rsp *http.Response) (*ReplayEventResponse, error) 
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ReplayEventResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8360,6 +9018,26 @@ func ParseListIssuesResponse(rsp *http.Response) (*ListIssuesResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListIssuesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8414,6 +9092,26 @@ func ParseCountIssuesResponse(rsp *http.Response) (*CountIssuesResponse, error) 
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CountIssuesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8475,6 +9173,26 @@ func ParseGetIssueResponse(rsp *http.Response) (*GetIssueResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetIssueResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8543,6 +9261,26 @@ func ParseUpdateIssueResponse(rsp *http.Response) (*UpdateIssueResponse, error) 
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateIssueResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8604,6 +9342,26 @@ func ParseReplayIssueResponse(rsp *http.Response) (*ReplayIssueResponse, error) 
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ReplayIssueResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8672,6 +9430,26 @@ func ParseCreateReplayResponse(rsp *http.Response) (*CreateReplayResponse, error
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateReplayResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8733,6 +9511,26 @@ func ParseGetReplayResponse(rsp *http.Response) (*GetReplayResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetReplayResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8787,6 +9585,26 @@ func ParseListSourceTypesResponse(rsp *http.Response) (*ListSourceTypesResponse,
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListSourceTypesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8841,6 +9659,26 @@ func ParseListSourcesResponse(rsp *http.Response) (*ListSourcesResponse, error) 
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListSourcesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8902,6 +9740,26 @@ func ParseCreateSourceResponse(rsp *http.Response) (*CreateSourceResponse, error
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateSourceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8959,6 +9817,26 @@ func ParseDeleteSourceResponse(rsp *http.Response) (*DeleteSourceResponse, error
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteSourceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9020,6 +9898,26 @@ func ParseGetSourceResponse(rsp *http.Response) (*GetSourceResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetSourceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9088,6 +9986,26 @@ func ParseUpdateSourceResponse(rsp *http.Response) (*UpdateSourceResponse, error
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateSourceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9156,6 +10074,26 @@ func ParseRotateSourceSecretResponse(rsp *http.Response) (*RotateSourceSecretRes
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RotateSourceSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9217,6 +10155,26 @@ func ParseRotateSourceUrlResponse(rsp *http.Response) (*RotateSourceUrlResponse,
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RotateSourceUrlResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -148,6 +148,7 @@ const (
 	ErrorCodePayloadTooLarge  ErrorCode = "payload_too_large"
 	ErrorCodePlanLimitReached ErrorCode = "plan_limit_reached"
 	ErrorCodeUnauthorized     ErrorCode = "unauthorized"
+	ErrorCodeUnavailable      ErrorCode = "unavailable"
 )
 
 // Valid indicates whether the value is a known member of the ErrorCode enum.
@@ -172,6 +173,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodePlanLimitReached:
 		return true
 	case ErrorCodeUnauthorized:
+		return true
+	case ErrorCodeUnavailable:
 		return true
 	default:
 		return false
@@ -752,6 +755,9 @@ type PayloadTooLarge = Error
 
 // PlanLimit The body of every error response.
 type PlanLimit = Error
+
+// ServiceUnavailable The body of every error response.
+type ServiceUnavailable = Error
 
 // Unauthorized The body of every error response.
 type Unauthorized = Error
@@ -1913,6 +1919,15 @@ type PlanLimitJSONResponse struct {
 	Headers PlanLimitResponseHeaders
 }
 
+type ServiceUnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type ServiceUnavailableJSONResponse struct {
+	Body Error
+
+	Headers ServiceUnavailableResponseHeaders
+}
+
 type UnauthorizedJSONResponse Error
 
 type ListAppsRequestObject struct {
@@ -1989,6 +2004,23 @@ func (response ListApps431JSONResponse) VisitListAppsResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApps503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListApps503JSONResponse) VisitListAppsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2102,6 +2134,23 @@ func (response CreateApp431JSONResponse) VisitCreateAppResponse(w http.ResponseW
 	return err
 }
 
+type CreateApp503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateApp503JSONResponse) VisitCreateAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteAppRequestObject struct {
 	AppId AppId `json:"appId"`
 }
@@ -2184,6 +2233,23 @@ func (response DeleteApp431JSONResponse) VisitDeleteAppResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteApp503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteApp503JSONResponse) VisitDeleteAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2276,6 +2342,23 @@ func (response GetApp431JSONResponse) VisitGetAppResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApp503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetApp503JSONResponse) VisitGetAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2387,6 +2470,23 @@ func (response UpdateApp431JSONResponse) VisitUpdateAppResponse(w http.ResponseW
 	return err
 }
 
+type UpdateApp503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateApp503JSONResponse) VisitUpdateAppResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetAppDeliveryStatsRequestObject struct {
 	AppId  AppId `json:"appId"`
 	Params GetAppDeliveryStatsParams
@@ -2476,6 +2576,23 @@ func (response GetAppDeliveryStats431JSONResponse) VisitGetAppDeliveryStatsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAppDeliveryStats503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetAppDeliveryStats503JSONResponse) VisitGetAppDeliveryStatsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2573,6 +2690,23 @@ func (response ListEventTypes431JSONResponse) VisitListEventTypesResponse(w http
 	return err
 }
 
+type ListEventTypes503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListEventTypes503JSONResponse) VisitListEventTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ArchiveEventTypeRequestObject struct {
 	AppId         AppId         `json:"appId"`
 	EventTypeName EventTypeName `json:"eventTypeName"`
@@ -2666,6 +2800,23 @@ func (response ArchiveEventType431JSONResponse) VisitArchiveEventTypeResponse(w 
 	return err
 }
 
+type ArchiveEventType503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ArchiveEventType503JSONResponse) VisitArchiveEventTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEventTypeRequestObject struct {
 	AppId         AppId         `json:"appId"`
 	EventTypeName EventTypeName `json:"eventTypeName"`
@@ -2755,6 +2906,23 @@ func (response GetEventType431JSONResponse) VisitGetEventTypeResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventType503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetEventType503JSONResponse) VisitGetEventTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2881,6 +3049,23 @@ func (response PublishEventType431JSONResponse) VisitPublishEventTypeResponse(w 
 	return err
 }
 
+type PublishEventType503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response PublishEventType503JSONResponse) VisitPublishEventTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListMessagesRequestObject struct {
 	AppId  AppId `json:"appId"`
 	Params ListMessagesParams
@@ -2970,6 +3155,23 @@ func (response ListMessages431JSONResponse) VisitListMessagesResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMessages503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListMessages503JSONResponse) VisitListMessagesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3112,6 +3314,23 @@ func (response SendMessage431JSONResponse) VisitSendMessageResponse(w http.Respo
 	return err
 }
 
+type SendMessage503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response SendMessage503JSONResponse) VisitSendMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMessageRequestObject struct {
 	AppId     AppId     `json:"appId"`
 	MessageId MessageId `json:"messageId"`
@@ -3201,6 +3420,23 @@ func (response GetMessage431JSONResponse) VisitGetMessageResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMessage503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetMessage503JSONResponse) VisitGetMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3295,6 +3531,23 @@ func (response ListMessageAttempts431JSONResponse) VisitListMessageAttemptsRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListMessageAttempts503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListMessageAttempts503JSONResponse) VisitListMessageAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3407,6 +3660,23 @@ func (response ReplayMessage431JSONResponse) VisitReplayMessageResponse(w http.R
 	return err
 }
 
+type ReplayMessage503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ReplayMessage503JSONResponse) VisitReplayMessageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListRecipientsRequestObject struct {
 	AppId  AppId `json:"appId"`
 	Params ListRecipientsParams
@@ -3496,6 +3766,23 @@ func (response ListRecipients431JSONResponse) VisitListRecipientsResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRecipients503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListRecipients503JSONResponse) VisitListRecipientsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3621,6 +3908,23 @@ func (response CreateRecipient431JSONResponse) VisitCreateRecipientResponse(w ht
 	return err
 }
 
+type CreateRecipient503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateRecipient503JSONResponse) VisitCreateRecipientResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteRecipientRequestObject struct {
 	AppId       AppId       `json:"appId"`
 	RecipientId RecipientId `json:"recipientId"`
@@ -3704,6 +4008,23 @@ func (response DeleteRecipient431JSONResponse) VisitDeleteRecipientResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRecipient503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteRecipient503JSONResponse) VisitDeleteRecipientResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3797,6 +4118,23 @@ func (response GetRecipient431JSONResponse) VisitGetRecipientResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRecipient503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetRecipient503JSONResponse) VisitGetRecipientResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3909,6 +4247,23 @@ func (response UpdateRecipient431JSONResponse) VisitUpdateRecipientResponse(w ht
 	return err
 }
 
+type UpdateRecipient503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateRecipient503JSONResponse) VisitUpdateRecipientResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEndpointsRequestObject struct {
 	AppId       AppId       `json:"appId"`
 	RecipientId RecipientId `json:"recipientId"`
@@ -3998,6 +4353,23 @@ func (response ListEndpoints431JSONResponse) VisitListEndpointsResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEndpoints503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListEndpoints503JSONResponse) VisitListEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4127,6 +4499,23 @@ func (response CreateEndpoint431JSONResponse) VisitCreateEndpointResponse(w http
 	return err
 }
 
+type CreateEndpoint503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateEndpoint503JSONResponse) VisitCreateEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteEndpointRequestObject struct {
 	AppId       AppId       `json:"appId"`
 	RecipientId RecipientId `json:"recipientId"`
@@ -4211,6 +4600,23 @@ func (response DeleteEndpoint431JSONResponse) VisitDeleteEndpointResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEndpoint503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteEndpoint503JSONResponse) VisitDeleteEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4305,6 +4711,23 @@ func (response GetEndpoint431JSONResponse) VisitGetEndpointResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEndpoint503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetEndpoint503JSONResponse) VisitGetEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4418,6 +4841,23 @@ func (response UpdateEndpoint431JSONResponse) VisitUpdateEndpointResponse(w http
 	return err
 }
 
+type UpdateEndpoint503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateEndpoint503JSONResponse) VisitUpdateEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEndpointAttemptsRequestObject struct {
 	AppId       AppId       `json:"appId"`
 	RecipientId RecipientId `json:"recipientId"`
@@ -4509,6 +4949,23 @@ func (response ListEndpointAttempts431JSONResponse) VisitListEndpointAttemptsRes
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEndpointAttempts503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListEndpointAttempts503JSONResponse) VisitListEndpointAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4622,6 +5079,23 @@ func (response RotateEndpointSecret431JSONResponse) VisitRotateEndpointSecretRes
 	return err
 }
 
+type RotateEndpointSecret503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RotateEndpointSecret503JSONResponse) VisitRotateEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEndpointSecretRequestObject struct {
 	AppId       AppId       `json:"appId"`
 	RecipientId RecipientId `json:"recipientId"`
@@ -4712,6 +5186,23 @@ func (response GetEndpointSecret431JSONResponse) VisitGetEndpointSecretResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEndpointSecret503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetEndpointSecret503JSONResponse) VisitGetEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4824,6 +5315,23 @@ func (response CreatePortalSession431JSONResponse) VisitCreatePortalSessionRespo
 	return err
 }
 
+type CreatePortalSession503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreatePortalSession503JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateBulkReplayRequestObject struct {
 	AppId AppId `json:"appId"`
 	Body  *CreateBulkReplayJSONRequestBody
@@ -4931,6 +5439,23 @@ func (response CreateBulkReplay431JSONResponse) VisitCreateBulkReplayResponse(w 
 	return err
 }
 
+type CreateBulkReplay503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateBulkReplay503JSONResponse) VisitCreateBulkReplayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetBulkReplayRequestObject struct {
 	AppId    AppId              `json:"appId"`
 	ReplayId openapi_types.UUID `json:"replayId"`
@@ -5020,6 +5545,23 @@ func (response GetBulkReplay431JSONResponse) VisitGetBulkReplayResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBulkReplay503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetBulkReplay503JSONResponse) VisitGetBulkReplayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }

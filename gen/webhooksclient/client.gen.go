@@ -148,6 +148,7 @@ const (
 	ErrorCodePayloadTooLarge  ErrorCode = "payload_too_large"
 	ErrorCodePlanLimitReached ErrorCode = "plan_limit_reached"
 	ErrorCodeUnauthorized     ErrorCode = "unauthorized"
+	ErrorCodeUnavailable      ErrorCode = "unavailable"
 )
 
 // Valid indicates whether the value is a known member of the ErrorCode enum.
@@ -172,6 +173,8 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodePlanLimitReached:
 		return true
 	case ErrorCodeUnauthorized:
+		return true
+	case ErrorCodeUnavailable:
 		return true
 	default:
 		return false
@@ -752,6 +755,9 @@ type PayloadTooLarge = Error
 
 // PlanLimit The body of every error response.
 type PlanLimit = Error
+
+// ServiceUnavailable The body of every error response.
+type ServiceUnavailable = Error
 
 // Unauthorized The body of every error response.
 type Unauthorized = Error
@@ -4491,6 +4497,11 @@ type ClientWithResponsesInterface interface {
 	GetBulkReplayWithResponse(ctx context.Context, appId AppId, replayId openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetBulkReplayResponse, error)
 }
 
+// ListAppsResponse503Headers the declared response headers of an HTTP 503 response for ListApps
+type ListAppsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListAppsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4504,6 +4515,10 @@ type ListAppsResponse struct {
 	JSON403 *Forbidden
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAppsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4529,6 +4544,11 @@ func (r ListAppsResponse) GetJSON403() *Forbidden {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListAppsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListAppsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4565,6 +4585,11 @@ type CreateAppResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateAppResponse503Headers the declared response headers of an HTTP 503 response for CreateApp
+type CreateAppResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateAppResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4582,8 +4607,12 @@ type CreateAppResponse struct {
 	JSON429 *PlanLimit
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateAppResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateAppResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4621,6 +4650,11 @@ func (r CreateAppResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateAppResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateAppResponse) GetBody() []byte {
 	return r.Body
@@ -4650,6 +4684,11 @@ func (r CreateAppResponse) ContentType() string {
 	return ""
 }
 
+// DeleteAppResponse503Headers the declared response headers of an HTTP 503 response for DeleteApp
+type DeleteAppResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteAppResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4663,6 +4702,10 @@ type DeleteAppResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteAppResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -4688,6 +4731,11 @@ func (r DeleteAppResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteAppResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteAppResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -4719,6 +4767,11 @@ func (r DeleteAppResponse) ContentType() string {
 	return ""
 }
 
+// GetAppResponse503Headers the declared response headers of an HTTP 503 response for GetApp
+type GetAppResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetAppResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4734,6 +4787,10 @@ type GetAppResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetAppResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4766,6 +4823,11 @@ func (r GetAppResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetAppResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetAppResponse) GetBody() []byte {
 	return r.Body
@@ -4795,6 +4857,11 @@ func (r GetAppResponse) ContentType() string {
 	return ""
 }
 
+// UpdateAppResponse503Headers the declared response headers of an HTTP 503 response for UpdateApp
+type UpdateAppResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateAppResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4812,6 +4879,10 @@ type UpdateAppResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateAppResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4849,6 +4920,11 @@ func (r UpdateAppResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateAppResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateAppResponse) GetBody() []byte {
 	return r.Body
@@ -4878,6 +4954,11 @@ func (r UpdateAppResponse) ContentType() string {
 	return ""
 }
 
+// GetAppDeliveryStatsResponse503Headers the declared response headers of an HTTP 503 response for GetAppDeliveryStats
+type GetAppDeliveryStatsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetAppDeliveryStatsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4893,6 +4974,10 @@ type GetAppDeliveryStatsResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetAppDeliveryStatsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4925,6 +5010,11 @@ func (r GetAppDeliveryStatsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetAppDeliveryStatsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetAppDeliveryStatsResponse) GetBody() []byte {
 	return r.Body
@@ -4954,6 +5044,11 @@ func (r GetAppDeliveryStatsResponse) ContentType() string {
 	return ""
 }
 
+// ListEventTypesResponse503Headers the declared response headers of an HTTP 503 response for ListEventTypes
+type ListEventTypesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListEventTypesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4969,6 +5064,10 @@ type ListEventTypesResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListEventTypesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5001,6 +5100,11 @@ func (r ListEventTypesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListEventTypesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListEventTypesResponse) GetBody() []byte {
 	return r.Body
@@ -5030,6 +5134,11 @@ func (r ListEventTypesResponse) ContentType() string {
 	return ""
 }
 
+// ArchiveEventTypeResponse503Headers the declared response headers of an HTTP 503 response for ArchiveEventType
+type ArchiveEventTypeResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ArchiveEventTypeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5045,6 +5154,10 @@ type ArchiveEventTypeResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ArchiveEventTypeResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5077,6 +5190,11 @@ func (r ArchiveEventTypeResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ArchiveEventTypeResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ArchiveEventTypeResponse) GetBody() []byte {
 	return r.Body
@@ -5106,6 +5224,11 @@ func (r ArchiveEventTypeResponse) ContentType() string {
 	return ""
 }
 
+// GetEventTypeResponse503Headers the declared response headers of an HTTP 503 response for GetEventType
+type GetEventTypeResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetEventTypeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5121,6 +5244,10 @@ type GetEventTypeResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetEventTypeResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5153,6 +5280,11 @@ func (r GetEventTypeResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetEventTypeResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetEventTypeResponse) GetBody() []byte {
 	return r.Body
@@ -5182,6 +5314,11 @@ func (r GetEventTypeResponse) ContentType() string {
 	return ""
 }
 
+// PublishEventTypeResponse503Headers the declared response headers of an HTTP 503 response for PublishEventType
+type PublishEventTypeResponse503Headers struct {
+	RetryAfter *int
+}
+
 type PublishEventTypeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5201,6 +5338,10 @@ type PublishEventTypeResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PublishEventTypeResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5243,6 +5384,11 @@ func (r PublishEventTypeResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PublishEventTypeResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r PublishEventTypeResponse) GetBody() []byte {
 	return r.Body
@@ -5272,6 +5418,11 @@ func (r PublishEventTypeResponse) ContentType() string {
 	return ""
 }
 
+// ListMessagesResponse503Headers the declared response headers of an HTTP 503 response for ListMessages
+type ListMessagesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListMessagesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5287,6 +5438,10 @@ type ListMessagesResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListMessagesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5317,6 +5472,11 @@ func (r ListMessagesResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListMessagesResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListMessagesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5353,6 +5513,11 @@ type SendMessageResponse429Headers struct {
 	RetryAfter *int
 }
 
+// SendMessageResponse503Headers the declared response headers of an HTTP 503 response for SendMessage
+type SendMessageResponse503Headers struct {
+	RetryAfter *int
+}
+
 type SendMessageResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5374,8 +5539,12 @@ type SendMessageResponse struct {
 	JSON429 *PlanLimit
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SendMessageResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SendMessageResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5423,6 +5592,11 @@ func (r SendMessageResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SendMessageResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r SendMessageResponse) GetBody() []byte {
 	return r.Body
@@ -5452,6 +5626,11 @@ func (r SendMessageResponse) ContentType() string {
 	return ""
 }
 
+// GetMessageResponse503Headers the declared response headers of an HTTP 503 response for GetMessage
+type GetMessageResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetMessageResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5467,6 +5646,10 @@ type GetMessageResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetMessageResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5499,6 +5682,11 @@ func (r GetMessageResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetMessageResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetMessageResponse) GetBody() []byte {
 	return r.Body
@@ -5528,6 +5716,11 @@ func (r GetMessageResponse) ContentType() string {
 	return ""
 }
 
+// ListMessageAttemptsResponse503Headers the declared response headers of an HTTP 503 response for ListMessageAttempts
+type ListMessageAttemptsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListMessageAttemptsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5543,6 +5736,10 @@ type ListMessageAttemptsResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListMessageAttemptsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5575,6 +5772,11 @@ func (r ListMessageAttemptsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListMessageAttemptsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListMessageAttemptsResponse) GetBody() []byte {
 	return r.Body
@@ -5604,6 +5806,11 @@ func (r ListMessageAttemptsResponse) ContentType() string {
 	return ""
 }
 
+// ReplayMessageResponse503Headers the declared response headers of an HTTP 503 response for ReplayMessage
+type ReplayMessageResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ReplayMessageResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5621,6 +5828,10 @@ type ReplayMessageResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ReplayMessageResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -5658,6 +5869,11 @@ func (r ReplayMessageResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ReplayMessageResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ReplayMessageResponse) GetBody() []byte {
 	return r.Body
@@ -5687,6 +5903,11 @@ func (r ReplayMessageResponse) ContentType() string {
 	return ""
 }
 
+// ListRecipientsResponse503Headers the declared response headers of an HTTP 503 response for ListRecipients
+type ListRecipientsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListRecipientsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5702,6 +5923,10 @@ type ListRecipientsResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListRecipientsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5734,6 +5959,11 @@ func (r ListRecipientsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListRecipientsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListRecipientsResponse) GetBody() []byte {
 	return r.Body
@@ -5763,6 +5993,11 @@ func (r ListRecipientsResponse) ContentType() string {
 	return ""
 }
 
+// CreateRecipientResponse503Headers the declared response headers of an HTTP 503 response for CreateRecipient
+type CreateRecipientResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateRecipientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5782,6 +6017,10 @@ type CreateRecipientResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateRecipientResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -5824,6 +6063,11 @@ func (r CreateRecipientResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateRecipientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateRecipientResponse) GetBody() []byte {
 	return r.Body
@@ -5853,6 +6097,11 @@ func (r CreateRecipientResponse) ContentType() string {
 	return ""
 }
 
+// DeleteRecipientResponse503Headers the declared response headers of an HTTP 503 response for DeleteRecipient
+type DeleteRecipientResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteRecipientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5866,6 +6115,10 @@ type DeleteRecipientResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteRecipientResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -5891,6 +6144,11 @@ func (r DeleteRecipientResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteRecipientResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteRecipientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -5922,6 +6180,11 @@ func (r DeleteRecipientResponse) ContentType() string {
 	return ""
 }
 
+// GetRecipientResponse503Headers the declared response headers of an HTTP 503 response for GetRecipient
+type GetRecipientResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetRecipientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5937,6 +6200,10 @@ type GetRecipientResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetRecipientResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5969,6 +6236,11 @@ func (r GetRecipientResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetRecipientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetRecipientResponse) GetBody() []byte {
 	return r.Body
@@ -5998,6 +6270,11 @@ func (r GetRecipientResponse) ContentType() string {
 	return ""
 }
 
+// UpdateRecipientResponse503Headers the declared response headers of an HTTP 503 response for UpdateRecipient
+type UpdateRecipientResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateRecipientResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6015,6 +6292,10 @@ type UpdateRecipientResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateRecipientResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6052,6 +6333,11 @@ func (r UpdateRecipientResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateRecipientResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateRecipientResponse) GetBody() []byte {
 	return r.Body
@@ -6081,6 +6367,11 @@ func (r UpdateRecipientResponse) ContentType() string {
 	return ""
 }
 
+// ListEndpointsResponse503Headers the declared response headers of an HTTP 503 response for ListEndpoints
+type ListEndpointsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListEndpointsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6096,6 +6387,10 @@ type ListEndpointsResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListEndpointsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6126,6 +6421,11 @@ func (r ListEndpointsResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r ListEndpointsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListEndpointsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6162,6 +6462,11 @@ type CreateEndpointResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateEndpointResponse503Headers the declared response headers of an HTTP 503 response for CreateEndpoint
+type CreateEndpointResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateEndpointResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6181,8 +6486,12 @@ type CreateEndpointResponse struct {
 	JSON429 *PlanLimit
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateEndpointResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateEndpointResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6225,6 +6534,11 @@ func (r CreateEndpointResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateEndpointResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateEndpointResponse) GetBody() []byte {
 	return r.Body
@@ -6254,6 +6568,11 @@ func (r CreateEndpointResponse) ContentType() string {
 	return ""
 }
 
+// DeleteEndpointResponse503Headers the declared response headers of an HTTP 503 response for DeleteEndpoint
+type DeleteEndpointResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteEndpointResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6267,6 +6586,10 @@ type DeleteEndpointResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteEndpointResponse503Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -6292,6 +6615,11 @@ func (r DeleteEndpointResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r DeleteEndpointResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteEndpointResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -6323,6 +6651,11 @@ func (r DeleteEndpointResponse) ContentType() string {
 	return ""
 }
 
+// GetEndpointResponse503Headers the declared response headers of an HTTP 503 response for GetEndpoint
+type GetEndpointResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetEndpointResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6338,6 +6671,10 @@ type GetEndpointResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetEndpointResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6370,6 +6707,11 @@ func (r GetEndpointResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetEndpointResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetEndpointResponse) GetBody() []byte {
 	return r.Body
@@ -6399,6 +6741,11 @@ func (r GetEndpointResponse) ContentType() string {
 	return ""
 }
 
+// UpdateEndpointResponse503Headers the declared response headers of an HTTP 503 response for UpdateEndpoint
+type UpdateEndpointResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateEndpointResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6416,6 +6763,10 @@ type UpdateEndpointResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateEndpointResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6453,6 +6804,11 @@ func (r UpdateEndpointResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateEndpointResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r UpdateEndpointResponse) GetBody() []byte {
 	return r.Body
@@ -6482,6 +6838,11 @@ func (r UpdateEndpointResponse) ContentType() string {
 	return ""
 }
 
+// ListEndpointAttemptsResponse503Headers the declared response headers of an HTTP 503 response for ListEndpointAttempts
+type ListEndpointAttemptsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListEndpointAttemptsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6497,6 +6858,10 @@ type ListEndpointAttemptsResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListEndpointAttemptsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6529,6 +6894,11 @@ func (r ListEndpointAttemptsResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListEndpointAttemptsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r ListEndpointAttemptsResponse) GetBody() []byte {
 	return r.Body
@@ -6558,6 +6928,11 @@ func (r ListEndpointAttemptsResponse) ContentType() string {
 	return ""
 }
 
+// RotateEndpointSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateEndpointSecret
+type RotateEndpointSecretResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RotateEndpointSecretResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6575,6 +6950,10 @@ type RotateEndpointSecretResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateEndpointSecretResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6612,6 +6991,11 @@ func (r RotateEndpointSecretResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RotateEndpointSecretResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r RotateEndpointSecretResponse) GetBody() []byte {
 	return r.Body
@@ -6641,6 +7025,11 @@ func (r RotateEndpointSecretResponse) ContentType() string {
 	return ""
 }
 
+// GetEndpointSecretResponse503Headers the declared response headers of an HTTP 503 response for GetEndpointSecret
+type GetEndpointSecretResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetEndpointSecretResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6656,6 +7045,10 @@ type GetEndpointSecretResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetEndpointSecretResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6688,6 +7081,11 @@ func (r GetEndpointSecretResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetEndpointSecretResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r GetEndpointSecretResponse) GetBody() []byte {
 	return r.Body
@@ -6717,6 +7115,11 @@ func (r GetEndpointSecretResponse) ContentType() string {
 	return ""
 }
 
+// CreatePortalSessionResponse503Headers the declared response headers of an HTTP 503 response for CreatePortalSession
+type CreatePortalSessionResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreatePortalSessionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6734,6 +7137,10 @@ type CreatePortalSessionResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreatePortalSessionResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -6771,6 +7178,11 @@ func (r CreatePortalSessionResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreatePortalSessionResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreatePortalSessionResponse) GetBody() []byte {
 	return r.Body
@@ -6800,6 +7212,11 @@ func (r CreatePortalSessionResponse) ContentType() string {
 	return ""
 }
 
+// CreateBulkReplayResponse503Headers the declared response headers of an HTTP 503 response for CreateBulkReplay
+type CreateBulkReplayResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateBulkReplayResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6817,6 +7234,10 @@ type CreateBulkReplayResponse struct {
 	JSON413 *PayloadTooLarge
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateBulkReplayResponse503Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -6854,6 +7275,11 @@ func (r CreateBulkReplayResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
 }
 
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateBulkReplayResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r CreateBulkReplayResponse) GetBody() []byte {
 	return r.Body
@@ -6883,6 +7309,11 @@ func (r CreateBulkReplayResponse) ContentType() string {
 	return ""
 }
 
+// GetBulkReplayResponse503Headers the declared response headers of an HTTP 503 response for GetBulkReplay
+type GetBulkReplayResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetBulkReplayResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -6898,6 +7329,10 @@ type GetBulkReplayResponse struct {
 	JSON404 *NotFound
 	// JSON431 the response for an HTTP 431 `application/json` response
 	JSON431 *HeadersTooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetBulkReplayResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -6928,6 +7363,11 @@ func (r GetBulkReplayResponse) GetJSON404() *NotFound {
 // GetJSON431 returns the response for an HTTP 431 `application/json` response
 func (r GetBulkReplayResponse) GetJSON431() *HeadersTooLarge {
 	return r.JSON431
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetBulkReplayResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7742,6 +8182,26 @@ func ParseListAppsResponse(rsp *http.Response) (*ListAppsResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListAppsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7810,6 +8270,13 @@ func ParseCreateAppResponse(rsp *http.Response) (*CreateAppResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -7823,6 +8290,16 @@ func ParseCreateAppResponse(rsp *http.Response) (*CreateAppResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateAppResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7880,6 +8357,26 @@ func ParseDeleteAppResponse(rsp *http.Response) (*DeleteAppResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteAppResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7941,6 +8438,26 @@ func ParseGetAppResponse(rsp *http.Response) (*GetAppResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetAppResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8009,6 +8526,26 @@ func ParseUpdateAppResponse(rsp *http.Response) (*UpdateAppResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateAppResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8070,6 +8607,26 @@ func ParseGetAppDeliveryStatsResponse(rsp *http.Response) (*GetAppDeliveryStatsR
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetAppDeliveryStatsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8131,6 +8688,26 @@ func ParseListEventTypesResponse(rsp *http.Response) (*ListEventTypesResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListEventTypesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8192,6 +8769,26 @@ func ParseArchiveEventTypeResponse(rsp *http.Response) (*ArchiveEventTypeRespons
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ArchiveEventTypeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8253,6 +8850,26 @@ func ParseGetEventTypeResponse(rsp *http.Response) (*GetEventTypeResponse, error
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetEventTypeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8328,6 +8945,26 @@ func ParsePublishEventTypeResponse(rsp *http.Response) (*PublishEventTypeRespons
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers PublishEventTypeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8389,6 +9026,26 @@ func ParseListMessagesResponse(rsp *http.Response) (*ListMessagesResponse, error
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListMessagesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8471,6 +9128,13 @@ func ParseSendMessageResponse(rsp *http.Response) (*SendMessageResponse, error) 
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -8484,6 +9148,16 @@ func ParseSendMessageResponse(rsp *http.Response) (*SendMessageResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers SendMessageResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8545,6 +9219,26 @@ func ParseGetMessageResponse(rsp *http.Response) (*GetMessageResponse, error) {
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetMessageResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8606,6 +9300,26 @@ func ParseListMessageAttemptsResponse(rsp *http.Response) (*ListMessageAttemptsR
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListMessageAttemptsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8674,6 +9388,26 @@ func ParseReplayMessageResponse(rsp *http.Response) (*ReplayMessageResponse, err
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ReplayMessageResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8735,6 +9469,26 @@ func ParseListRecipientsResponse(rsp *http.Response) (*ListRecipientsResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListRecipientsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8810,6 +9564,26 @@ func ParseCreateRecipientResponse(rsp *http.Response) (*CreateRecipientResponse,
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateRecipientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8867,6 +9641,26 @@ func ParseDeleteRecipientResponse(rsp *http.Response) (*DeleteRecipientResponse,
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteRecipientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8928,6 +9722,26 @@ func ParseGetRecipientResponse(rsp *http.Response) (*GetRecipientResponse, error
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetRecipientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -8996,6 +9810,26 @@ func ParseUpdateRecipientResponse(rsp *http.Response) (*UpdateRecipientResponse,
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateRecipientResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9057,6 +9891,26 @@ func ParseListEndpointsResponse(rsp *http.Response) (*ListEndpointsResponse, err
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListEndpointsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9132,6 +9986,13 @@ func ParseCreateEndpointResponse(rsp *http.Response) (*CreateEndpointResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -9145,6 +10006,16 @@ func ParseCreateEndpointResponse(rsp *http.Response) (*CreateEndpointResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9202,6 +10073,26 @@ func ParseDeleteEndpointResponse(rsp *http.Response) (*DeleteEndpointResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers DeleteEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9263,6 +10154,26 @@ func ParseGetEndpointResponse(rsp *http.Response) (*GetEndpointResponse, error) 
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9331,6 +10242,26 @@ func ParseUpdateEndpointResponse(rsp *http.Response) (*UpdateEndpointResponse, e
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers UpdateEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9392,6 +10323,26 @@ func ParseListEndpointAttemptsResponse(rsp *http.Response) (*ListEndpointAttempt
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers ListEndpointAttemptsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9460,6 +10411,26 @@ func ParseRotateEndpointSecretResponse(rsp *http.Response) (*RotateEndpointSecre
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers RotateEndpointSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9521,6 +10492,26 @@ func ParseGetEndpointSecretResponse(rsp *http.Response) (*GetEndpointSecretRespo
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetEndpointSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9589,6 +10580,26 @@ func ParseCreatePortalSessionResponse(rsp *http.Response) (*CreatePortalSessionR
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreatePortalSessionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9657,6 +10668,26 @@ func ParseCreateBulkReplayResponse(rsp *http.Response) (*CreateBulkReplayRespons
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers CreateBulkReplayResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -9718,6 +10749,26 @@ func ParseGetBulkReplayResponse(rsp *http.Response) (*GetBulkReplayResponse, err
 		}
 		response.JSON431 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetBulkReplayResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

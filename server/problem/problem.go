@@ -189,7 +189,7 @@ func limitReached(le *store.LimitError) *Problem {
 var Codes = map[int]string{
 	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
 	405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 429: "rate_limited",
-	431: "headers_too_large",
+	431: "headers_too_large", 503: "unavailable",
 }
 
 // RenderCoded writes {code, message, details[{field, message}]}, the code named by codes for

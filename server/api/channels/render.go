@@ -14,6 +14,7 @@ import (
 var channelCodes = map[int]string{
 	400: "InvalidRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
 	409: "Conflict", 413: "PayloadTooLarge", 429: "TooManyRequests", 431: "RequestHeaderFieldsTooLarge",
+	503: "ServiceUnavailable",
 }
 
 // Render writes the Channels API's documented (Bird) error body, RequestError

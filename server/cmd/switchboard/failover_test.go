@@ -169,8 +169,8 @@ func TestDatabaseFailover(t *testing.T) {
 					nCreated.Add(1)
 				case r.status == http.StatusServiceUnavailable:
 					n503.Add(1)
-					// The Webhooks API's error body, with the header to retry after.
-					if r.header.Get("Retry-After") == "" || r.body["code"] == nil || r.body["message"] == nil {
+					// The Webhooks API's error body as its spec declares a 503, with the header to retry after.
+					if r.header.Get("Retry-After") == "" || r.body["code"] != "unavailable" || r.body["message"] == nil {
 						fail("%s: 503 without Retry-After or the surface's error body: %v %v", id, r.header, r.body)
 					}
 					time.Sleep(100 * time.Millisecond)
