@@ -1389,7 +1389,10 @@ type IntegrationTaskPage struct {
 type LoginRequest struct {
 	// Identifier The user's email.
 	Identifier string `json:"identifier"`
-	Password   string `json:"password"`
+
+	// Password Not held to the 8 characters a user's password needs: a shorter one is a wrong
+	// password like any other (401), not a 400 that tells it apart.
+	Password string `json:"password"`
 }
 
 // NullableActivityType An ActivityType, or null.

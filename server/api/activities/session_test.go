@@ -198,6 +198,10 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 	if unknown < known/3 {
 		t.Fatalf("unknown email answered in %s, known in %s: no hash was checked", unknown, known)
 	}
+	// A password shorter than any user's can be is wrong like any other, not a 400.
+	if status, b := env.Do(t, "POST", "/api/auth/login", loginBody(email, "short")); status != 401 || string(b) != string(kb) {
+		t.Errorf("login with a short password: %d %s, want the 401 %s", status, b, kb)
+	}
 }
 
 // TestLoginThrottled: the 6th failure in a row for an account is a 429 with Retry-After, even
