@@ -176,6 +176,27 @@ type MinuteCount struct {
 // StatsWindowMax is the longest window DeliveryStats counts over.
 const StatsWindowMax = 24 * time.Hour
 
+// StatsWindow is the window a delivery-stats read counts over, from a request's optional
+// bounds: until defaults to now, since to three hours before until. Since after until, or a
+// window longer than StatsWindowMax, is ErrInvalid naming the query's since.
+func StatsWindow(now time.Time, since, until *time.Time) (time.Time, time.Time, error) {
+	hi := now
+	if until != nil {
+		hi = *until
+	}
+	lo := hi.Add(-3 * time.Hour)
+	if since != nil {
+		lo = *since
+	}
+	switch {
+	case lo.After(hi):
+		return lo, hi, &Error{Kind: ErrInvalid, Message: "since must not be after until", Field: "query.since"}
+	case hi.Sub(lo) > StatsWindowMax:
+		return lo, hi, &Error{Kind: ErrInvalid, Message: "The window must be at most 24 hours long", Field: "query.since"}
+	}
+	return lo, hi, nil
+}
+
 // deliveryStats counts, per minute from since to until (both truncated to the minute, every
 // minute listed), the attempts the subquery's WHERE (on a, the attempts) selects.
 func (s *DB) deliveryStats(ctx context.Context, where string, since, until time.Time, args ...any) ([]MinuteCount, error) {

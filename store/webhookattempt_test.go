@@ -312,3 +312,32 @@ func sameJSON(a, b []byte) bool {
 	}
 	return fmt.Sprint(x) == fmt.Sprint(y)
 }
+
+// TestStatsWindow: the defaults (until now, since three hours before until) and the refusals
+// (since after until, over 24 hours), each an ErrInvalid naming query.since.
+func TestStatsWindow(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	at := func(h int) *time.Time { v := now.Add(time.Duration(h) * time.Hour); return &v }
+	for _, c := range []struct {
+		name         string
+		since, until *time.Time
+		lo, hi       time.Time
+		invalid      bool
+	}{
+		{"defaults", nil, nil, now.Add(-3 * time.Hour), now, false},
+		{"until given", nil, at(-1), now.Add(-4 * time.Hour), now.Add(-time.Hour), false},
+		{"both given", at(-24), at(0), now.Add(-24 * time.Hour), now, false},
+		{"since after until", at(1), nil, now.Add(time.Hour), now, true},
+		{"over 24 hours", at(-25), nil, now.Add(-25 * time.Hour), now, true},
+	} {
+		lo, hi, err := store.StatsWindow(now, c.since, c.until)
+		var se *store.Error
+		switch {
+		case c.invalid && (!errors.As(err, &se) || !errors.Is(err, store.ErrInvalid) || se.Field != "query.since"):
+			t.Errorf("%s: err = %v, want ErrInvalid naming query.since", c.name, err)
+		case !c.invalid && (err != nil || !lo.Equal(c.lo) || !hi.Equal(c.hi)):
+			t.Errorf("%s: %s – %s, %v; want %s – %s", c.name, lo, hi, err, c.lo, c.hi)
+		}
+	}
+}
