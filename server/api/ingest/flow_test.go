@@ -250,7 +250,13 @@ func TestFailingDestination(t *testing.T) {
 		}
 		return true
 	})
-	di := f.issues(t, ingestclient.ListIssuesParams{Type: ptr(ingestclient.IssueTypeDelivery)})
+	// The issue counts a failed attempt just after the attempt is recorded (its own statement):
+	// the last one may not be counted yet when the delivery reads failed.
+	var di []ingestclient.Issue
+	servertest.Eventually(t, 5*time.Second, "the delivery issue to count every failed attempt", func() bool {
+		di = f.issues(t, ingestclient.ListIssuesParams{Type: ptr(ingestclient.IssueTypeDelivery)})
+		return len(di) == 1 && di[0].Occurrences >= 6
+	})
 	if len(di) != 1 || di[0].Kind != "http_503" || di[0].DestinationId.MustGet() != dest.DestinationId || di[0].Occurrences != 6 ||
 		di[0].Status != ingestclient.Open || di[0].Reference.AttemptId.IsNull() {
 		t.Fatalf("delivery issue %+v", di)
