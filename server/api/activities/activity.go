@@ -113,7 +113,7 @@ func (h *Handler) CreateActivity(ctx context.Context, req api.CreateActivityRequ
 		}
 		in.TargetCriteria, _ = json.Marshal(*b.TargetCriteria) // stored as given: the activity's targetCriteria
 	}
-	if err := checkAttributes(b.AttributeKeys, b.Attributes); err != nil {
+	if err := checkAttributes(b.Attributes); err != nil {
 		return nil, err
 	}
 	if b.Attributes != nil {
