@@ -231,8 +231,10 @@ var receiveQuery = `
 			FROM f
 			RETURNING id
 		), d AS (
+			-- Deterministic ids (webhook_delivery_id, migration 0018): each delivery lands in its
+			-- event's partition.
 			INSERT INTO webhook_deliveries (id, event_pk, destination_id, status)
-			SELECT gen_random_uuid(), f.id, t.id, CASE WHEN t.status = 'paused' THEN 'held' ELSE 'pending' END
+			SELECT webhook_delivery_id(f.id, t.id), f.id, t.id, CASE WHEN t.status = 'paused' THEN 'held' ELSE 'pending' END
 			FROM f CROSS JOIN LATERAL unnest(f.destinations) AS dest(id) JOIN ingest_destinations t ON t.id = dest.id
 			WHERE f.final = 'accepted' AND t.status <> 'disabled' AND t.workspace_id = f.workspace_id
 			RETURNING id, status
@@ -341,7 +343,7 @@ func (s *DB) GetEvent(ctx context.Context, workspaceID, id uuid.UUID) (Event, er
 	e.Deliveries = []EventDelivery{}
 	if err := s.db.SelectContext(ctx, &e.Deliveries, `SELECT d.id, d.destination_id, t.url, d.status, d.attempts, d.last_status_code,
 		d.last_error, d.next_attempt_at, d.delivered_at FROM webhook_deliveries d JOIN ingest_destinations t ON t.id = d.destination_id
-		WHERE d.event_pk = $1 ORDER BY d.destination_id`, id); err != nil {
+		WHERE d.event_pk = $1 AND d.id BETWEEN webhook_owner_lo($1) AND webhook_owner_hi($1) ORDER BY d.destination_id`, id); err != nil {
 		return e, err
 	}
 	var attempts []Attempt
@@ -350,7 +352,7 @@ func (s *DB) GetEvent(ctx context.Context, workspaceID, id uuid.UUID) (Event, er
 		FROM (SELECT t.id, t.delivery_id, '' AS message_id, t.destination_id AS endpoint_id,
 			t.attempt_number, t.trigger, t.status, t.response_status_code, t.response_body, t.duration_ms, t.error, t.next_attempt_at,
 			t.created_at, row_number() OVER (PARTITION BY t.delivery_id ORDER BY t.id DESC) AS n
-		FROM webhook_attempts t WHERE t.event_pk = $1) a WHERE n <= 50 ORDER BY id DESC`, id); err != nil {
+		FROM webhook_attempts t WHERE t.event_pk = $1 AND t.id >= webhook_owner_lo($1)) a WHERE n <= 50 ORDER BY id DESC`, id); err != nil {
 		return e, err
 	}
 	for i := range e.Deliveries {
@@ -389,11 +391,16 @@ type EventToRoute struct {
 	Delivered pq.StringArray `db:"delivered"`
 }
 
+// deliveriesOfEvent selects the deliveries d of event v: the id range is the event's
+// millisecond (webhook_owner_lo/hi, migration 0018), which prunes the lookup to the event's
+// partition of webhook_deliveries.
+const deliveriesOfEvent = `d.event_pk = v.id AND d.id BETWEEN webhook_owner_lo(v.id) AND webhook_owner_hi(v.id)`
+
 // EventForReplay returns a workspace's event for a replay.
 func (s *DB) EventForReplay(ctx context.Context, workspaceID, id uuid.UUID) (EventToRoute, error) {
 	var e EventToRoute
 	err := s.db.GetContext(ctx, &e, `SELECT v.id, v.source_id, v.event_type, v.content_type, v.body,
-		coalesce((SELECT array_agg(d.destination_id::text) FROM webhook_deliveries d WHERE d.event_pk = v.id), '{}') AS delivered
+		coalesce((SELECT array_agg(d.destination_id::text) FROM webhook_deliveries d WHERE `+deliveriesOfEvent+`), '{}') AS delivered
 		FROM ingest_events v WHERE v.workspace_id = $1 AND v.id = $2`, workspaceID, id)
 	return e, orNotFound(err, "Event")
 }
@@ -451,15 +458,29 @@ func (s *DB) replayDeliveries(ctx context.Context, tx *sqlx.Tx, events []string,
 		ID     uuid.UUID `db:"id"`
 		Status string    `db:"status"`
 	}
+	// The pairs' deliveries made pending again, looked up by (event, destination): one made
+	// before migration 0018 has a random id. The others are created under the id the pair
+	// always has (webhook_delivery_id), so a concurrent replay of a pair meets it (ON CONFLICT
+	// on the primary key).
 	if err := tx.SelectContext(ctx, &rows, `
-		WITH pair AS (SELECT DISTINCT e::uuid AS event_pk, d::uuid AS destination_id FROM unnest($1::text[], $2::text[]) AS p(e, d))
-		INSERT INTO webhook_deliveries (id, event_pk, destination_id, status)
-		SELECT gen_random_uuid(), p.event_pk, t.id, CASE WHEN t.status = 'paused' THEN 'held' ELSE 'pending' END
-		FROM pair p JOIN ingest_destinations t ON t.id = p.destination_id WHERE t.status <> 'disabled'
-		ORDER BY p.event_pk, t.id
-		ON CONFLICT (event_pk, destination_id) WHERE event_pk IS NOT NULL DO UPDATE SET
-			status = CASE WHEN webhook_deliveries.status = 'held' THEN 'held' ELSE 'pending' END, updated_at = now()
-		RETURNING id, status`, pq.StringArray(evs), pq.StringArray(ds)); err != nil {
+		WITH pair AS (SELECT DISTINCT e::uuid AS event_pk, d::uuid AS destination_id FROM unnest($1::text[], $2::text[]) AS p(e, d)),
+		upd AS (
+			UPDATE webhook_deliveries w SET status = CASE WHEN w.status = 'held' THEN 'held' ELSE 'pending' END, updated_at = now()
+			FROM pair p JOIN ingest_destinations t ON t.id = p.destination_id AND t.status <> 'disabled'
+			WHERE w.event_pk = p.event_pk AND w.destination_id = p.destination_id
+				AND w.id BETWEEN webhook_owner_lo(p.event_pk) AND webhook_owner_hi(p.event_pk)
+			RETURNING w.id, w.status, w.event_pk, w.destination_id
+		), ins AS (
+			INSERT INTO webhook_deliveries (id, event_pk, destination_id, status)
+			SELECT webhook_delivery_id(p.event_pk, t.id), p.event_pk, t.id, CASE WHEN t.status = 'paused' THEN 'held' ELSE 'pending' END
+			FROM pair p JOIN ingest_destinations t ON t.id = p.destination_id WHERE t.status <> 'disabled'
+				AND NOT EXISTS (SELECT 1 FROM upd WHERE upd.event_pk = p.event_pk AND upd.destination_id = p.destination_id)
+			ORDER BY p.event_pk, t.id
+			ON CONFLICT (id) DO UPDATE SET
+				status = CASE WHEN webhook_deliveries.status = 'held' THEN 'held' ELSE 'pending' END, updated_at = now()
+			RETURNING id, status
+		)
+		SELECT id, status FROM upd UNION ALL SELECT id, status FROM ins`, pq.StringArray(evs), pq.StringArray(ds)); err != nil {
 		return 0, err
 	}
 	var pending []uuid.UUID

@@ -160,7 +160,7 @@ func (s *DB) RunIngestReplayBatch(ctx context.Context, replayID uuid.UUID, n int
 	var events []EventToRoute
 	if err := tx.SelectContext(ctx, &events, `SELECT v.id, v.source_id, v.event_type, v.content_type,
 			CASE WHEN $11 = 'rejected' THEN v.body END AS body,
-			coalesce((SELECT array_agg(d.destination_id::text ORDER BY d.destination_id) FROM webhook_deliveries d WHERE d.event_pk = v.id
+			coalesce((SELECT array_agg(d.destination_id::text ORDER BY d.destination_id) FROM webhook_deliveries d WHERE `+deliveriesOfEvent+`
 				AND ($3::uuid IS NULL OR d.destination_id = $3)
 				AND ($11 = 'all' OR d.status = $11 OR ($11 = 'failing' AND (d.status = 'failed' OR (d.status = 'pending' AND d.attempts > 0))))), '{}') AS delivered
 		FROM ingest_events v
@@ -170,7 +170,7 @@ func (s *DB) RunIngestReplayBatch(ctx context.Context, replayID uuid.UUID, n int
 			AND ($7 = '' OR v.failure_reason = $7) AND ($8 = '' OR v.rejection_cause = $8)
 			AND ($9::uuid IS NULL OR v.id > $9)
 			AND CASE WHEN $11 = 'rejected' THEN v.status = 'rejected'
-				ELSE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_pk = v.id AND ($3::uuid IS NULL OR d.destination_id = $3)
+				ELSE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE `+deliveriesOfEvent+` AND ($3::uuid IS NULL OR d.destination_id = $3)
 					AND ($11 = 'all' OR d.status = $11 OR ($11 = 'failing' AND (d.status = 'failed' OR (d.status = 'pending' AND d.attempts > 0))))) END
 		ORDER BY v.id LIMIT $10`,
 		r.WorkspaceID, f.SourceID, f.DestinationID, since, f.Until, f.Search, f.Reason, f.Cause, r.AfterID, n, mode); err != nil {
@@ -288,7 +288,7 @@ func (s *DB) PruneIngest(ctx context.Context, cutoff time.Time, batch int) (Inge
 		var ids []string
 		err = tx.SelectContext(ctx, &ids, `SELECT v.id FROM ingest_events v
 			WHERE v.id > $1 AND v.id < $2 AND v.received_at < $3
-				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_pk = v.id AND d.status IN ('pending', 'held'))
+				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE `+deliveriesOfEvent+` AND d.status IN ('pending', 'held'))
 				AND NOT EXISTS (SELECT 1 FROM ingest_replays r WHERE r.workspace_id = v.workspace_id AND r.status = 'running'
 					AND (r.filter->>'since' IS NULL OR v.received_at >= (r.filter->>'since')::timestamptz)
 					AND v.received_at < (r.filter->>'until')::timestamptz)

@@ -91,6 +91,16 @@ func (WebhookRetentionArgs) InsertOpts() river.InsertOpts {
 	}}}
 }
 
+// WebhookPartitionsArgs is the periodic job that makes the time partitions of the webhook and
+// Ingest tables ahead of time (EnsurePartitions). Only River's elected leader inserts it.
+type WebhookPartitionsArgs struct{}
+
+// Kind names the job type in River's tables.
+func (WebhookPartitionsArgs) Kind() string { return "webhook_partitions" }
+
+// InsertOpts puts the job on the webhooks queue, once, as WebhookRetentionArgs.
+func (WebhookPartitionsArgs) InsertOpts() river.InsertOpts { return WebhookRetentionArgs{}.InsertOpts() }
+
 // newJobInserter returns an insert-only River client on the store's lib/pq pool, so jobs are
 // inserted with the rows that cause them, in the same *sql.Tx. Working jobs happens in a
 // separate client outside this package, on a pgx pool, which River needs for LISTEN.

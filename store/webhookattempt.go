@@ -147,9 +147,12 @@ func (s *DB) ListMessageAttempts(ctx context.Context, workspaceID, appID uuid.UU
 		return nil, err
 	}
 	out := []Attempt{}
-	err = s.db.SelectContext(ctx, &out, `SELECT `+attemptColumns+` FROM webhook_attempts t JOIN webhook_messages m ON m.id = t.message_pk
-		WHERE t.message_pk = $1 AND ($2::uuid IS NULL OR t.endpoint_id = $2) AND ($3::uuid IS NULL OR t.id < $3)
-		ORDER BY t.id DESC LIMIT $4`, m.ID, endpointID, nullUUID(before), limit)
+	// A message's attempts are made after it: their ids start at its millisecond, which leaves
+	// out the partitions older than the message (webhook_owner_lo is every id for a message
+	// older than migration 0018).
+	err = s.db.SelectContext(ctx, &out, `SELECT `+attemptColumns+` FROM webhook_attempts t CROSS JOIN (SELECT $5::text AS message_id) m
+		WHERE t.message_pk = $1 AND t.id >= webhook_owner_lo($1) AND ($2::uuid IS NULL OR t.endpoint_id = $2) AND ($3::uuid IS NULL OR t.id < $3)
+		ORDER BY t.id DESC LIMIT $4`, m.ID, endpointID, nullUUID(before), limit, m.MessageID)
 	return out, err
 }
 
@@ -201,6 +204,10 @@ func StatsWindow(now time.Time, since, until *time.Time) (time.Time, time.Time, 
 // minute listed), the attempts the subquery's WHERE (on a, the attempts) selects.
 func (s *DB) deliveryStats(ctx context.Context, where string, since, until time.Time, args ...any) ([]MinuteCount, error) {
 	out := []MinuteCount{}
+	// The window as a range of attempt ids ($3, $4), which prunes the partitions of
+	// webhook_attempts outside it. An attempt's id is made by the server and its created_at by
+	// PostgreSQL: a minute's slack each side covers their clocks' difference.
+	lo, hi := idAt(since.Truncate(time.Minute).Add(-time.Minute)), idAt(until.Truncate(time.Minute).Add(2*time.Minute))
 	err := s.db.SelectContext(ctx, &out, `
 		WITH w AS (SELECT date_trunc('minute', $1::timestamptz) AS lo, date_trunc('minute', $2::timestamptz) AS hi),
 		counted AS (
@@ -208,12 +215,12 @@ func (s *DB) deliveryStats(ctx context.Context, where string, since, until time.
 				count(*) FILTER (WHERE a.status = 'succeeded') AS succeeded,
 				count(*) FILTER (WHERE a.status = 'failed') AS failed
 			FROM webhook_attempts a, w
-			WHERE a.created_at >= w.lo AND a.created_at < w.hi + interval '1 minute' AND `+where+`
+			WHERE a.id >= $3::uuid AND a.id < $4::uuid AND a.created_at >= w.lo AND a.created_at < w.hi + interval '1 minute' AND `+where+`
 			GROUP BY 1)
 		SELECT m.minute, coalesce(c.succeeded, 0) AS succeeded, coalesce(c.failed, 0) AS failed
 		FROM w, generate_series(w.lo, w.hi, interval '1 minute') AS m(minute)
 		LEFT JOIN counted c ON c.minute = m.minute
-		ORDER BY m.minute`, append([]any{since, until}, args...)...)
+		ORDER BY m.minute`, append([]any{since, until, lo, hi}, args...)...)
 	return out, err
 }
 
@@ -223,7 +230,7 @@ func (s *DB) AppDeliveryStats(ctx context.Context, workspaceID, appID uuid.UUID,
 	if _, err := s.GetWebhookApp(ctx, workspaceID, appID); err != nil {
 		return nil, err
 	}
-	return s.deliveryStats(ctx, `a.endpoint_id IN (SELECT id FROM webhook_endpoints WHERE workspace_id = $3 AND app_id = $4)`,
+	return s.deliveryStats(ctx, `a.endpoint_id IN (SELECT id FROM webhook_endpoints WHERE workspace_id = $5 AND app_id = $6)`,
 		since, until, workspaceID, appID)
 }
 
@@ -233,5 +240,5 @@ func (s *DB) DestinationDeliveryStats(ctx context.Context, workspaceID, destinat
 	if _, err := s.GetDestination(ctx, workspaceID, destinationID); err != nil {
 		return nil, err
 	}
-	return s.deliveryStats(ctx, `a.destination_id = $3`, since, until, destinationID)
+	return s.deliveryStats(ctx, `a.destination_id = $5`, since, until, destinationID)
 }

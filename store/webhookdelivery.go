@@ -43,7 +43,7 @@ func (s *DB) messageDeliveries(ctx context.Context, messagePK uuid.UUID) ([]Deli
 	out := []Delivery{}
 	err := s.db.SelectContext(ctx, &out, `SELECT d.id, d.endpoint_id, e.url, d.status, d.attempts, d.last_status_code, d.last_error,
 		d.next_attempt_at, d.delivered_at FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-		WHERE d.message_pk = $1 ORDER BY d.endpoint_id`, messagePK)
+		WHERE d.message_pk = $1 AND d.id BETWEEN webhook_owner_lo($1) AND webhook_owner_hi($1) ORDER BY d.endpoint_id`, messagePK)
 	return out, err
 }
 

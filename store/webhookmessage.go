@@ -134,10 +134,15 @@ func (m Message) Data() json.RawMessage {
 
 // messageStatus derives a message's status from its deliveries (m is the message row).
 const messageStatus = `CASE
-		WHEN NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_pk = m.id) THEN 'no_endpoints'
-		WHEN EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_pk = m.id AND d.status IN ('pending', 'held')) THEN 'pending'
-		WHEN EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_pk = m.id AND d.status = 'failed') THEN 'failed'
+		WHEN NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE ` + deliveriesOfMessage + `) THEN 'no_endpoints'
+		WHEN EXISTS (SELECT 1 FROM webhook_deliveries d WHERE ` + deliveriesOfMessage + ` AND d.status IN ('pending', 'held')) THEN 'pending'
+		WHEN EXISTS (SELECT 1 FROM webhook_deliveries d WHERE ` + deliveriesOfMessage + ` AND d.status = 'failed') THEN 'failed'
 		ELSE 'delivered' END`
+
+// deliveriesOfMessage selects the deliveries d of message m. The id range is the message's
+// millisecond (webhook_owner_lo/hi, migration 0018), which prunes the lookup to the message's
+// partition of webhook_deliveries instead of one probe per partition.
+const deliveriesOfMessage = `d.message_pk = m.id AND d.id BETWEEN webhook_owner_lo(m.id) AND webhook_owner_hi(m.id)`
 
 const messageColumns = `m.id, m.app_id, m.message_id, m.idempotency_key, m.recipient_id, m.event_type, m.body, m.created_at, ` + messageStatus + ` AS status`
 
@@ -289,14 +294,23 @@ var sendQuery = `
 		), r AS (
 			SELECT item.*, rc.id AS recipient_pk FROM item
 			JOIN webhook_recipients rc ON rc.app_id = item.app_id AND rc.recipient_id = item.recipient_id
+		), k AS (
+			-- The message id and idempotency key first (webhook_messages, partitioned, cannot hold
+			-- them unique): a message is stored only with the keys it got.
+			INSERT INTO webhook_message_keys (app_id, message_id, idempotency_key, message_pk, recipient_pk)
+			SELECT app_id, message_id, idempotency_key, id, recipient_pk
+			FROM r ORDER BY app_id, message_id -- one lock order for every batch
+			ON CONFLICT DO NOTHING RETURNING message_pk
 		), m AS (
 			INSERT INTO webhook_messages (id, app_id, message_id, idempotency_key, recipient_pk, recipient_id, event_type, body, created_at)
 			SELECT id, app_id, message_id, idempotency_key, recipient_pk, recipient_id, event_type, body, created_at
-			FROM r ORDER BY app_id, message_id -- one lock order for every batch
-			ON CONFLICT DO NOTHING RETURNING id, recipient_pk, event_type
+			FROM r WHERE id IN (SELECT message_pk FROM k)
+			RETURNING id, recipient_pk, event_type
 		), d AS (
+			-- Deterministic ids (webhook_delivery_id, migration 0018): each delivery lands in its
+			-- message's partition.
 			INSERT INTO webhook_deliveries (id, message_pk, endpoint_id, status)
-			SELECT gen_random_uuid(), m.id, e.id, CASE WHEN e.status = 'paused' THEN 'held' ELSE 'pending' END
+			SELECT webhook_delivery_id(m.id, e.id), m.id, e.id, CASE WHEN e.status = 'paused' THEN 'held' ELSE 'pending' END
 			FROM m JOIN webhook_endpoints e ON e.recipient_pk = m.recipient_pk
 			WHERE e.status <> 'disabled' AND (cardinality(e.event_types) = 0 OR m.event_type = ANY (e.event_types))
 			RETURNING id, message_pk, endpoint_id, status
@@ -324,8 +338,8 @@ func (s *DB) findDuplicate(ctx context.Context, in MessageSend) (Message, bool, 
 		return Message{}, false, nil
 	}
 	var m Message
-	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM webhook_messages m
-		WHERE m.app_id = $1 AND (m.message_id = $2 OR m.idempotency_key = $3) ORDER BY m.id LIMIT 1`,
+	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM webhook_message_keys k JOIN webhook_messages m ON m.id = k.message_pk
+		WHERE k.app_id = $1 AND (k.message_id = $2 OR k.idempotency_key = $3) ORDER BY m.id LIMIT 1`,
 		in.AppID, in.MessageID, in.IdempotencyKey)
 	if noRows(err) {
 		return Message{}, false, nil
@@ -351,8 +365,11 @@ func (s *DB) GetMessage(ctx context.Context, workspaceID, appID uuid.UUID, messa
 // findMessage is GetMessage without the deliveries.
 func (s *DB) findMessage(ctx context.Context, workspaceID, appID uuid.UUID, messageID, recipientID string) (Message, error) {
 	var m Message
-	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM webhook_messages m JOIN webhook_apps a ON a.id = m.app_id
-		WHERE a.workspace_id = $1 AND a.id = $2 AND m.message_id = $3 AND ($4 = '' OR m.recipient_id = $4)`, workspaceID, appID, messageID, recipientID)
+	// Through the key table: one index probe, then the message by its primary key (one
+	// partition), where a lookup by message_id would probe every partition.
+	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM webhook_message_keys k JOIN webhook_apps a ON a.id = k.app_id
+		JOIN webhook_messages m ON m.id = k.message_pk
+		WHERE a.workspace_id = $1 AND a.id = $2 AND k.message_id = $3 AND ($4 = '' OR m.recipient_id = $4)`, workspaceID, appID, messageID, recipientID)
 	if noRows(err) {
 		if _, err := s.GetWebhookApp(ctx, workspaceID, appID); err != nil {
 			return m, err

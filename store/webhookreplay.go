@@ -30,20 +30,29 @@ func (s *DB) ReplayMessage(ctx context.Context, workspaceID, appID uuid.UUID, me
 	}
 	var ids []uuid.UUID
 	if endpointID != nil {
-		err = tx.SelectContext(ctx, &ids, `
-			INSERT INTO webhook_deliveries (id, message_pk, endpoint_id, status)
-			SELECT gen_random_uuid(), m.id, e.id, 'pending' FROM webhook_messages m
-			JOIN webhook_endpoints e ON e.recipient_pk = m.recipient_pk AND e.id = $2 WHERE m.id = $1
-			ON CONFLICT (message_pk, endpoint_id) DO UPDATE SET
-				status = CASE WHEN webhook_deliveries.status = 'held' THEN 'held' ELSE 'pending' END, updated_at = now()
-			RETURNING id`, m.ID, *endpointID)
+		// The delivery the message has at the endpoint, made pending again; a delivery made
+		// before migration 0018 has a random id, so it is looked up by (message, endpoint).
+		err = tx.SelectContext(ctx, &ids, `UPDATE webhook_deliveries SET
+			status = CASE WHEN status = 'held' THEN 'held' ELSE 'pending' END, updated_at = now()
+			WHERE message_pk = $1 AND endpoint_id = $2 AND id BETWEEN webhook_owner_lo($1) AND webhook_owner_hi($1) RETURNING id`, m.ID, *endpointID)
+		if err == nil && len(ids) == 0 {
+			// None yet: a new one, under the id the pair always has, so that a concurrent
+			// replay to the same endpoint meets it (ON CONFLICT on the primary key).
+			err = tx.SelectContext(ctx, &ids, `
+				INSERT INTO webhook_deliveries (id, message_pk, endpoint_id, status)
+				SELECT webhook_delivery_id(m.id, e.id), m.id, e.id, 'pending' FROM webhook_messages m
+				JOIN webhook_endpoints e ON e.recipient_pk = m.recipient_pk AND e.id = $2 WHERE m.id = $1
+				ON CONFLICT (id) DO UPDATE SET
+					status = CASE WHEN webhook_deliveries.status = 'held' THEN 'held' ELSE 'pending' END, updated_at = now()
+				RETURNING id`, m.ID, *endpointID)
+		}
 		if err == nil && len(ids) == 0 {
 			return 0, notFound("Endpoint")
 		}
 	} else {
 		err = tx.SelectContext(ctx, &ids, `UPDATE webhook_deliveries SET
 			status = CASE WHEN status = 'held' THEN 'held' ELSE 'pending' END, updated_at = now()
-			WHERE message_pk = $1 RETURNING id`, m.ID)
+			WHERE message_pk = $1 AND id BETWEEN webhook_owner_lo($1) AND webhook_owner_hi($1) RETURNING id`, m.ID)
 	}
 	if err != nil {
 		return 0, err

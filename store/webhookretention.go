@@ -72,10 +72,14 @@ func (s *DB) PruneWebhooks(ctx context.Context, cutoff time.Time, batch int) (Pr
 
 // idAfter returns the least version 7 UUID of the millisecond after t's: every id newID made
 // at t or before is less.
-func idAfter(t time.Time) string {
+func idAfter(t time.Time) string { return idAt(t.Add(time.Millisecond)) }
+
+// idAt returns the least version 7 UUID of t's millisecond: every id newID made before t is
+// less, every one made at t or after is not.
+func idAt(t time.Time) string {
 	var u uuid.UUID
 	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(t.UnixMilli()+1))
+	binary.BigEndian.PutUint64(ms[:], uint64(t.UnixMilli()))
 	copy(u[:6], ms[2:])
 	return u.String()
 }
@@ -139,7 +143,7 @@ func (s *DB) pruneMessages(ctx context.Context, cutoff time.Time, bound, after s
 // is left for the next run. Messages without deliveries (no endpoint matched) expire too.
 const pruneCandidatesQuery = `SELECT m.id FROM webhook_messages m
 		WHERE m.id > $1 AND m.id < $2 AND m.created_at < $3
-			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_pk = m.id AND d.status NOT IN ('delivered', 'failed'))
+			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE ` + deliveriesOfMessage + ` AND d.status NOT IN ('delivered', 'failed'))
 			AND NOT EXISTS (SELECT 1 FROM webhook_replays r WHERE ` + replayCovers + `)
 		ORDER BY m.id LIMIT $4
 		FOR UPDATE OF m SKIP LOCKED`
@@ -176,6 +180,8 @@ func deleteMessages(ctx context.Context, tx *sqlx.Tx, ids []string) (PruneResult
 	}{
 		{`DELETE FROM webhook_attempts WHERE message_pk = ANY($1::uuid[])`, &r.Attempts},
 		{`DELETE FROM webhook_deliveries WHERE message_pk = ANY($1::uuid[])`, &r.Deliveries},
+		{`DELETE FROM webhook_message_keys k USING webhook_messages m
+			WHERE m.id = ANY($1::uuid[]) AND k.app_id = m.app_id AND k.message_id = m.message_id AND k.message_pk = m.id`, new(int64)},
 		{`DELETE FROM webhook_messages WHERE id = ANY($1::uuid[])`, &r.Messages},
 	} {
 		res, err := tx.ExecContext(ctx, step.query, arg)

@@ -235,7 +235,8 @@ func TestPruneWebhooks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	attempt(t, db, retrying.Deliveries[1].ID, 2, "failed")
+	// Aged with its message, the delivery has its aged id (store.DeliveryID).
+	attempt(t, db, store.DeliveryID(pk["retrying"], retrying.Deliveries[1].EndpointID), 2, "failed")
 	if res, err = db.PruneWebhooks(ctx, cutoff, 100); err != nil {
 		t.Fatal(err)
 	}

@@ -32,9 +32,11 @@ func retentionJobs(retention time.Duration) []*river.PeriodicJob {
 		&river.PeriodicJobOpts{ID: store.WebhookRetentionArgs{}.Kind(), RunOnStart: true})}
 }
 
-// webhookRetention deletes the messages older than the retention whose deliveries are all
-// final, with their deliveries and attempts, and old completed bulk replays
-// (store.PruneWebhooks), in every workspace.
+// webhookRetention drops the time partitions older than the retention that hold nothing still
+// needed (store.DropExpiredPartitions), then deletes the remaining messages older than the
+// retention whose deliveries are all final, with their deliveries and attempts, and old
+// completed bulk replays (store.PruneWebhooks), in every workspace, and the same of the Ingest
+// ledger (store.PruneIngest).
 type webhookRetention struct {
 	river.WorkerDefaults[store.WebhookRetentionArgs]
 	db        *store.DB
@@ -56,6 +58,21 @@ func (w *webhookRetention) Work(ctx context.Context, job *river.Job[store.Webhoo
 	cutoff := w.now().Add(-w.retention)
 	runCtx, cancel := context.WithTimeout(ctx, retentionRunFor)
 	defer cancel()
+	// Whole partitions first (time partitioning, migration 0018): what is left, the partition
+	// straddling the cutoff and those held back, is deleted row by row below.
+	drop, err := w.db.DropExpiredPartitions(runCtx, cutoff)
+	if err != nil && runCtx.Err() == nil {
+		w.log.Warn("partition retention failed", "error", err, "dropped_partitions", drop.Partitions)
+		return err
+	}
+	if len(drop.Partitions) > 0 || len(drop.HeldBack) > 0 {
+		w.log.Info("partition retention", "cutoff", cutoff.UTC(), "dropped_partitions", drop.Partitions, "held_back", drop.HeldBack,
+			"dropped_messages", drop.Messages, "dropped_events", drop.Events, "dropped_deliveries", drop.Deliveries,
+			"dropped_attempts", drop.Attempts)
+	}
+	if runCtx.Err() != nil {
+		return river.JobSnooze(0) // continue in a new run
+	}
 	res, err := w.db.PruneWebhooks(runCtx, cutoff, retentionBatch)
 	// The run's time is up (or the process is stopping) with rows left: what was deleted is
 	// committed, the batch in hand is rolled back, and a new run continues.

@@ -104,6 +104,7 @@ func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, e
 	river.AddWorker(workers, &webhookRetention{db: db, retention: o.Webhooks.Retention, now: o.Now, log: o.Logger})
 	river.AddWorker(workers, &ingestBulkReplay{db: db})
 	river.AddWorker(workers, &ingestBackpressure{db: db, after: o.Ingest.BackpressureAfter, log: o.Logger})
+	river.AddWorker(workers, &webhookPartitions{db: db, now: o.Now, log: o.Logger})
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			store.DispatchQueue: {MaxWorkers: o.Dispatch.Workers},
@@ -111,7 +112,7 @@ func Start(ctx context.Context, dsn string, db *store.DB, o Options) (*Runner, e
 		},
 		RescueStuckJobsAfter: o.RescueAfter,
 		Workers:              workers,
-		PeriodicJobs:         append(retentionJobs(o.Webhooks.Retention), backpressureJobs(o.Ingest)...),
+		PeriodicJobs:         append(append(retentionJobs(o.Webhooks.Retention), backpressureJobs(o.Ingest)...), partitionJobs()...),
 		RetryPolicy:          fixedBackoff{schedule: o.Dispatch.Backoff, now: o.Now},
 		Logger:               o.Logger,
 		FetchCooldown:        20 * time.Millisecond,

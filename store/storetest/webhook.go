@@ -13,7 +13,9 @@ import (
 
 // AgeWebhookMessage makes the webhook message whose primary key is id look accepted at: its
 // created_at, and its primary key, a version 7 UUID as newID makes, of that time. Its
-// deliveries and attempts move with it. It returns the message's new primary key.
+// deliveries move with it, under the ids they would have had (store.DeliveryID: a delivery's id
+// starts with its message's time), their jobs' arguments too, and its attempts. It returns the
+// message's new primary key.
 func AgeWebhookMessage(t testing.TB, db *store.DB, id uuid.UUID, at time.Time) uuid.UUID {
 	t.Helper()
 	aged := uuid.Must(uuid.NewV7())
@@ -25,23 +27,22 @@ func AgeWebhookMessage(t testing.TB, db *store.DB, id uuid.UUID, at time.Time) u
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	var messageID string
-	var key *string
-	if err := tx.QueryRow(`SELECT message_id, idempotency_key FROM webhook_messages WHERE id = $1`, id).Scan(&messageID, &key); err != nil {
-		t.Fatalf("age message %s: %v", id, err)
-	}
 	for _, st := range []struct {
 		query string
 		args  []any
 	}{
-		// A copy under a free message id, which takes the original's once that is gone.
-		{`INSERT INTO webhook_messages (id, app_id, message_id, recipient_pk, recipient_id, event_type, body, created_at)
-			SELECT $2, app_id, message_id || '-aged', recipient_pk, recipient_id, event_type, body, $3 FROM webhook_messages WHERE id = $1`,
+		{`INSERT INTO webhook_messages (id, app_id, message_id, idempotency_key, recipient_pk, recipient_id, event_type, body, created_at)
+			SELECT $2, app_id, message_id, idempotency_key, recipient_pk, recipient_id, event_type, body, $3 FROM webhook_messages WHERE id = $1`,
 			[]any{id, aged, at}},
-		{`UPDATE webhook_deliveries SET message_pk = $2 WHERE message_pk = $1`, []any{id, aged}},
+		{`CREATE TEMP TABLE aged_deliveries ON COMMIT DROP AS
+			SELECT id AS old, webhook_delivery_id($2, endpoint_id) AS new FROM webhook_deliveries WHERE message_pk = $1`, []any{id, aged}},
+		{`UPDATE webhook_deliveries d SET id = a.new, message_pk = $1 FROM aged_deliveries a WHERE d.id = a.old`, []any{aged}},
+		{`UPDATE webhook_attempts t SET delivery_id = a.new, message_pk = $1 FROM aged_deliveries a WHERE t.delivery_id = a.old`, []any{aged}},
 		{`UPDATE webhook_attempts SET message_pk = $2 WHERE message_pk = $1`, []any{id, aged}},
+		{`UPDATE river_job j SET args = jsonb_set(j.args, '{delivery_id}', to_jsonb(a.new::text)) FROM aged_deliveries a
+			WHERE j.kind = 'webhook_delivery' AND j.args->>'delivery_id' = a.old::text`, nil},
+		{`UPDATE webhook_message_keys SET message_pk = $2 WHERE message_pk = $1`, []any{id, aged}},
 		{`DELETE FROM webhook_messages WHERE id = $1`, []any{id}},
-		{`UPDATE webhook_messages SET message_id = $2, idempotency_key = $3 WHERE id = $1`, []any{aged, messageID, key}},
 	} {
 		if _, err := tx.Exec(st.query, st.args...); err != nil {
 			t.Fatalf("age message %s: %v", id, err)
