@@ -99,7 +99,9 @@ type WebhookPartitionsArgs struct{}
 func (WebhookPartitionsArgs) Kind() string { return "webhook_partitions" }
 
 // InsertOpts puts the job on the webhooks queue, once, as WebhookRetentionArgs.
-func (WebhookPartitionsArgs) InsertOpts() river.InsertOpts { return WebhookRetentionArgs{}.InsertOpts() }
+func (WebhookPartitionsArgs) InsertOpts() river.InsertOpts {
+	return WebhookRetentionArgs{}.InsertOpts()
+}
 
 // newJobInserter returns an insert-only River client on the store's lib/pq pool, so jobs are
 // inserted with the rows that cause them, in the same *sql.Tx. Working jobs happens in a

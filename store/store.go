@@ -209,7 +209,10 @@ var migrationFS embed.FS
 // Migrate brings River's tables and then Switchboard's up to date: every embedded migration
 // not applied yet, in name order, in one transaction. A session advisory lock serialises
 // processes starting at once, so each migration is applied once.
-func (s *DB) Migrate(ctx context.Context) error {
+func (s *DB) Migrate(ctx context.Context) error { return s.migrate(ctx, "") }
+
+// migrate is Migrate, up to and including the migration named upTo ("" = all of them).
+func (s *DB) migrate(ctx context.Context, upTo string) error {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
 		return err
@@ -252,6 +255,9 @@ func (s *DB) Migrate(ctx context.Context) error {
 	}
 	for _, name := range names {
 		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+		if upTo != "" && version > upTo {
+			break
+		}
 		if done[version] {
 			continue
 		}

@@ -95,6 +95,26 @@ func DSN(t testing.TB) string {
 	return cluster.DSN(name)
 }
 
+// EmptyDSN returns a new database's connection string, its schema not migrated (a test of the
+// migrations applies them); the database is dropped when the test ends.
+func EmptyDSN(t testing.TB) string {
+	t.Helper()
+	once.Do(start)
+	if initErr != nil {
+		t.Fatalf("storetest: start PostgreSQL: %v", initErr)
+	}
+	name := fmt.Sprintf("test_%d_%d", os.Getpid(), seq.Add(1))
+	if _, err := admin.Exec(`CREATE DATABASE ` + name + ` TEMPLATE template0`); err != nil {
+		t.Fatalf("storetest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			_, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
+		}
+	})
+	return cluster.DSN(name)
+}
+
 // NewDB returns a store on a new migrated database, opened with opts (store.WithClock, for
 // instance), closed when the test ends.
 func NewDB(t testing.TB, opts ...store.Option) *store.DB {
