@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 )
 
 // AttemptRecord is the outcome of one attempt.
@@ -84,7 +85,11 @@ func (s *DB) recordAttempts(ctx context.Context, in []AttemptRecord) ([]batchRes
 		}
 		// Not prepared: planned for each batch, on the tables as they are (a plan cached while
 		// they were small would scan them once they have grown).
-		if _, err := s.async.ExecContext(ctx, recordAttemptsQuery, string(doc)); err != nil {
+		ids := make([]string, len(now))
+		for i, a := range now {
+			ids[i] = a.DeliveryID.String()
+		}
+		if _, err := s.async.ExecContext(ctx, recordAttemptsQuery, string(doc), pq.Array(ids)); err != nil {
 			return nil, err
 		}
 		in = later
@@ -93,9 +98,10 @@ func (s *DB) recordAttempts(ctx context.Context, in []AttemptRecord) ([]batchRes
 }
 
 // recordAttemptsQuery moves each delivery of a batch on and stores its attempt (see
-// RecordAttempt). The id list (w.id = ANY) makes PostgreSQL find the deliveries by their
-// primary key: joined only with the batch, whose size it cannot know, it may scan the whole
-// table instead, a cost that grows with the table. Two batches never hold the same delivery (its job runs in one worker at a
+// RecordAttempt). The id list (w.id = ANY($2), the batch's delivery ids) makes PostgreSQL find
+// the deliveries by their primary key: joined only with the batch, whose size it cannot know,
+// it may scan the whole table instead, a cost that grows with the table. Being a parameter, it
+// also prunes webhook_deliveries to the batch's partitions when the statement is planned. Two batches never hold the same delivery (its job runs in one worker at a
 // time), so they cannot deadlock on each other; a deadlock with another statement fails the
 // batch, whose attempts are then written one by one (batcher.flush).
 const recordAttemptsQuery = `
@@ -111,7 +117,7 @@ const recordAttemptsQuery = `
 				last_status_code = i.code, last_error = i.error,
 				next_attempt_at = CASE WHEN i.trigger = 'replay' AND NOT i.succeeded THEN w.next_attempt_at ELSE i.next_at END,
 				delivered_at = CASE WHEN i.succeeded THEN now() ELSE w.delivered_at END, updated_at = now()
-			FROM i WHERE w.id = i.delivery_id AND w.id = ANY(ARRAY(SELECT delivery_id FROM i))
+			FROM i WHERE w.id = i.delivery_id AND w.id = ANY($2::uuid[])
 			RETURNING w.id, w.message_pk, w.endpoint_id, w.event_pk, w.destination_id, i.id AS attempt_id, i.number, i.trigger,
 				i.status, i.code, i.body, i.duration_ms, i.error, i.next_at
 		)
@@ -163,10 +169,64 @@ func (s *DB) ListEndpointAttempts(ctx context.Context, workspaceID, appID uuid.U
 		return nil, err
 	}
 	out := []Attempt{}
-	err := s.db.SelectContext(ctx, &out, `SELECT `+attemptColumns+` FROM webhook_attempts t JOIN webhook_messages m ON m.id = t.message_pk
+	var rows []struct {
+		Attempt
+		MessagePK uuid.UUID `db:"message_pk"`
+	}
+	// The attempts first, and then their messages' ids, by primary key within the page's
+	// range of messages: joined in one statement, every partition of webhook_messages would be
+	// planned for each page. The attempts newest first in two steps, as ListMessages: the day
+	// before the cursor (or now), then, if the page is not full, the rest.
+	top := s.now()
+	if before != uuid.Nil {
+		top = idTime(before)
+	}
+	split := idAt(top.Add(-PartitionWidth))
+	for _, bound := range [][2]*string{{&split, nil}, {nil, &split}} {
+		var page []struct {
+			Attempt
+			MessagePK uuid.UUID `db:"message_pk"`
+		}
+		err := s.db.SelectContext(ctx, &page, `SELECT `+attemptColumns+`, t.message_pk FROM webhook_attempts t CROSS JOIN (SELECT ''::text AS message_id) m
 		WHERE t.endpoint_id = $1 AND ($2 = '' OR t.status = $2) AND ($3::uuid IS NULL OR t.id < $3)
-		ORDER BY t.id DESC LIMIT $4`, endpointID, status, nullUUID(before), limit)
-	return out, err
+			AND ($5::uuid IS NULL OR t.id >= $5) AND ($6::uuid IS NULL OR t.id < $6)
+		ORDER BY t.id DESC LIMIT $4`, endpointID, status, nullUUID(before), limit-len(rows), bound[0], bound[1])
+		if err != nil {
+			return out, err
+		}
+		if rows = append(rows, page...); len(rows) == limit {
+			break
+		}
+	}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	pks := make([]string, len(rows))
+	lo, hi := rows[0].MessagePK.String(), rows[0].MessagePK.String()
+	for i, r := range rows {
+		pks[i] = r.MessagePK.String()
+		lo, hi = min(lo, pks[i]), max(hi, pks[i])
+	}
+	var ids []struct {
+		PK        uuid.UUID `db:"id"`
+		MessageID string    `db:"message_id"`
+	}
+	if err := s.db.SelectContext(ctx, &ids, `SELECT id, message_id FROM webhook_messages WHERE id = ANY($1::uuid[]) AND id BETWEEN $2 AND $3`,
+		pq.StringArray(pks), lo, hi); err != nil {
+		return out, err
+	}
+	messageID := make(map[uuid.UUID]string, len(ids))
+	for _, m := range ids {
+		messageID[m.PK] = m.MessageID
+	}
+	for _, r := range rows {
+		// An attempt whose message was deleted meanwhile (retention) is left out, as the join did.
+		if id, ok := messageID[r.MessagePK]; ok {
+			r.MessageID = id
+			out = append(out, r.Attempt)
+		}
+	}
+	return out, nil
 }
 
 // MinuteCount is how many delivery attempts of one minute succeeded and failed.

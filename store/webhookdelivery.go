@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -191,9 +192,10 @@ func (s *DB) loadDeliveries(ctx context.Context, ids []uuid.UUID) ([]batchResult
 		keys[i] = id.String()
 	}
 	var rows []deliveryRow
+	lo, hi := ownerRange(ids)
 	// Not prepared: planned for each batch, on the tables as they are (a plan cached while they
 	// were small would scan them once they have grown).
-	if err := s.async.SelectContext(ctx, &rows, loadDeliveriesQuery, pq.Array(keys)); err != nil {
+	if err := s.async.SelectContext(ctx, &rows, loadDeliveriesQuery, pq.Array(keys), lo, hi); err != nil {
 		return nil, err
 	}
 	by := make(map[uuid.UUID]*deliveryRow, len(rows))
@@ -220,9 +222,32 @@ const loadDeliveriesQuery = `SELECT d.id AS delivery_id, d.status, d.attempts, d
 		EXISTS (SELECT 1 FROM ingest_issues i WHERE i.destination_id = t.id AND i.status IN ('open', 'acknowledged')
 			AND i.type = 'delivery') AS open_issues
 		FROM webhook_deliveries d
-		LEFT JOIN webhook_messages m ON m.id = d.message_pk LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
-		LEFT JOIN ingest_events v ON v.id = d.event_pk LEFT JOIN ingest_destinations t ON t.id = d.destination_id
+		LEFT JOIN webhook_messages m ON m.id = d.message_pk AND m.id BETWEEN $2 AND $3 LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
+		LEFT JOIN ingest_events v ON v.id = d.event_pk AND v.id BETWEEN $2 AND $3 LEFT JOIN ingest_destinations t ON t.id = d.destination_id
 		WHERE d.id = ANY($1::uuid[]) AND (e.id IS NOT NULL OR t.id IS NOT NULL)`
+
+// ownerRange returns the range of ids the owners (messages, events) of the deliveries ids are
+// in: a delivery's id starts with its owner's millisecond (webhook_delivery_id, migration
+// 0018), so the planner prunes the owners' tables to their partitions. A delivery made before
+// that migration has a random (version 4) id: then the range is every id.
+func ownerRange(ids []uuid.UUID) (lo, hi string) {
+	var first, last uuid.UUID
+	for i, id := range ids {
+		if id.Version() != 7 {
+			return uuid.Nil.String(), "ffffffff-ffff-ffff-ffff-ffffffffffff"
+		}
+		if i == 0 || bytes.Compare(id[:], first[:]) < 0 {
+			first = id
+		}
+		if i == 0 || bytes.Compare(id[:], last[:]) > 0 {
+			last = id
+		}
+	}
+	for i := 6; i < 16; i++ {
+		first[i], last[i] = 0, 0xff
+	}
+	return first.String(), last.String()
+}
 
 // HoldDelivery marks a delivery held if its target is (still) paused, and reports whether it
 // did. It takes a share lock on the target's row, so it cannot interleave with a resume (which

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -132,19 +133,29 @@ func (m Message) Data() json.RawMessage {
 	return env.Data
 }
 
-// messageStatus derives a message's status from its deliveries (m is the message row).
-const messageStatus = `CASE
-		WHEN NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE ` + deliveriesOfMessage + `) THEN 'no_endpoints'
-		WHEN EXISTS (SELECT 1 FROM webhook_deliveries d WHERE ` + deliveriesOfMessage + ` AND d.status IN ('pending', 'held')) THEN 'pending'
-		WHEN EXISTS (SELECT 1 FROM webhook_deliveries d WHERE ` + deliveriesOfMessage + ` AND d.status = 'failed') THEN 'failed'
+// messageStatusOf derives a message's status from its deliveries, the message's primary key
+// being id (a column, or a parameter). The id range is the message's millisecond
+// (webhook_owner_lo/hi, migration 0018): with id a parameter, the planner prunes each lookup to
+// the message's partition of webhook_deliveries, so neither planning nor executing it grows
+// with the number of partitions. messageStatuses is the same for a page of messages.
+func messageStatusOf(id string) string {
+	of := `d.message_pk = ` + id + ` AND d.id BETWEEN webhook_owner_lo(` + id + `) AND webhook_owner_hi(` + id + `)`
+	return `CASE
+		WHEN NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE ` + of + `) THEN 'no_endpoints'
+		WHEN EXISTS (SELECT 1 FROM webhook_deliveries d WHERE ` + of + ` AND d.status IN ('pending', 'held')) THEN 'pending'
+		WHEN EXISTS (SELECT 1 FROM webhook_deliveries d WHERE ` + of + ` AND d.status = 'failed') THEN 'failed'
 		ELSE 'delivered' END`
+}
 
-// deliveriesOfMessage selects the deliveries d of message m. The id range is the message's
-// millisecond (webhook_owner_lo/hi, migration 0018), which prunes the lookup to the message's
-// partition of webhook_deliveries instead of one probe per partition.
+// deliveriesOfMessage selects the deliveries d of message m, by their id range too (see
+// messageStatusOf).
 const deliveriesOfMessage = `d.message_pk = m.id AND d.id BETWEEN webhook_owner_lo(m.id) AND webhook_owner_hi(m.id)`
 
-const messageColumns = `m.id, m.app_id, m.message_id, m.idempotency_key, m.recipient_id, m.event_type, m.body, m.created_at, ` + messageStatus + ` AS status`
+// messageBaseColumns are a message's columns but its status.
+const messageBaseColumns = `m.id, m.app_id, m.message_id, m.idempotency_key, m.recipient_id, m.event_type, m.body, m.created_at`
+
+// messageColumns are a message's columns with its status.
+var messageColumns = messageBaseColumns + `, ` + messageStatusOf("m.id") + ` AS status`
 
 // SendMessage accepts a message: it stores it with one delivery per matching endpoint of the
 // recipient (held for paused endpoints) and inserts the delivery jobs, in one transaction, and
@@ -337,9 +348,9 @@ func (s *DB) findDuplicate(ctx context.Context, in MessageSend) (Message, bool, 
 	if in.MessageID == "" && in.IdempotencyKey == nil {
 		return Message{}, false, nil
 	}
-	var m Message
-	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM webhook_message_keys k JOIN webhook_messages m ON m.id = k.message_pk
-		WHERE k.app_id = $1 AND (k.message_id = $2 OR k.idempotency_key = $3) ORDER BY m.id LIMIT 1`,
+	var pk uuid.UUID
+	err := s.db.GetContext(ctx, &pk, `SELECT message_pk FROM webhook_message_keys
+		WHERE app_id = $1 AND (message_id = $2 OR idempotency_key = $3) ORDER BY message_pk LIMIT 1`,
 		in.AppID, in.MessageID, in.IdempotencyKey)
 	if noRows(err) {
 		return Message{}, false, nil
@@ -347,8 +358,25 @@ func (s *DB) findDuplicate(ctx context.Context, in MessageSend) (Message, bool, 
 	if err != nil {
 		return Message{}, false, err
 	}
+	m, err := s.messageByPK(ctx, pk, "")
+	if noRows(err) {
+		return Message{}, false, nil // deleted in between
+	}
+	if err != nil {
+		return Message{}, false, err
+	}
 	m.Deliveries, err = s.messageDeliveries(ctx, m.ID)
 	return m, true, err
+}
+
+// messageByPK reads a message by its primary key, with recipientID given only when it is that
+// recipient's; sql.ErrNoRows otherwise. The key is a parameter, so that the planner prunes
+// every table to the message's partition.
+func (s *DB) messageByPK(ctx context.Context, pk uuid.UUID, recipientID string) (Message, error) {
+	var m Message
+	err := s.db.GetContext(ctx, &m, `SELECT `+messageBaseColumns+`, `+messageStatusOf("$1::uuid")+` AS status
+		FROM webhook_messages m WHERE m.id = $1 AND ($2 = '' OR m.recipient_id = $2)`, pk, recipientID)
+	return m, err
 }
 
 // GetMessage returns a message of a workspace's app with its deliveries; with recipientID
@@ -364,12 +392,15 @@ func (s *DB) GetMessage(ctx context.Context, workspaceID, appID uuid.UUID, messa
 
 // findMessage is GetMessage without the deliveries.
 func (s *DB) findMessage(ctx context.Context, workspaceID, appID uuid.UUID, messageID, recipientID string) (Message, error) {
-	var m Message
 	// Through the key table: one index probe, then the message by its primary key (one
-	// partition), where a lookup by message_id would probe every partition.
-	err := s.db.GetContext(ctx, &m, `SELECT `+messageColumns+` FROM webhook_message_keys k JOIN webhook_apps a ON a.id = k.app_id
-		JOIN webhook_messages m ON m.id = k.message_pk
-		WHERE a.workspace_id = $1 AND a.id = $2 AND k.message_id = $3 AND ($4 = '' OR m.recipient_id = $4)`, workspaceID, appID, messageID, recipientID)
+	// partition), where a lookup by message_id would probe, and plan, every partition.
+	var pk uuid.UUID
+	err := s.db.GetContext(ctx, &pk, `SELECT k.message_pk FROM webhook_message_keys k JOIN webhook_apps a ON a.id = k.app_id
+		WHERE a.workspace_id = $1 AND a.id = $2 AND k.message_id = $3`, workspaceID, appID, messageID)
+	var m Message
+	if err == nil {
+		m, err = s.messageByPK(ctx, pk, recipientID)
+	}
 	if noRows(err) {
 		if _, err := s.GetWebhookApp(ctx, workspaceID, appID); err != nil {
 			return m, err
@@ -391,12 +422,93 @@ func (s *DB) ListMessages(ctx context.Context, workspaceID, appID uuid.UUID, f M
 	if _, err := s.GetWebhookApp(ctx, workspaceID, appID); err != nil {
 		return nil, err
 	}
+	// Newest first, in two steps: the day before the cursor (or now) first, which the planner
+	// prunes to the partitions of that day, and only when that does not fill the page, the
+	// rest. A busy app's page so costs the same however many partitions are kept.
+	top := s.now()
+	if f.Before != uuid.Nil {
+		top = idTime(f.Before)
+	}
+	split := idAt(top.Add(-PartitionWidth))
+	out, err := s.listMessages(ctx, appID, f, split, "", limit)
+	if err != nil || len(out) == limit {
+		return out, err
+	}
+	more, err := s.listMessages(ctx, appID, f, "", split, limit-len(out))
+	return append(out, more...), err
+}
+
+// listMessages is ListMessages among the messages with ids from lo (included) to hi (not): ""
+// is no bound.
+func (s *DB) listMessages(ctx context.Context, appID uuid.UUID, f MessageFilter, lo, hi string, limit int) ([]Message, error) {
 	out := []Message{}
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM (SELECT `+messageColumns+` FROM webhook_messages m
-		WHERE m.app_id = $1 AND ($2 = '' OR m.recipient_id = $2) AND ($3 = '' OR m.event_type = $3)
+	where := `m.app_id = $1 AND ($2 = '' OR m.recipient_id = $2) AND ($3 = '' OR m.event_type = $3)
 			AND ($4::timestamptz IS NULL OR m.created_at >= $4) AND ($5::timestamptz IS NULL OR m.created_at < $5)
-			AND ($6::uuid IS NULL OR m.id < $6)
-		ORDER BY m.id DESC) x WHERE $7 = '' OR x.status = $7 LIMIT $8`,
-		appID, f.RecipientID, f.EventType, f.Since, f.Until, nullUUID(f.Before), f.Status, limit)
-	return out, err
+			AND ($6::uuid IS NULL OR m.id < $6) AND ($7::uuid IS NULL OR m.id >= $7) AND ($8::uuid IS NULL OR m.id < $8)`
+	args := []any{appID, f.RecipientID, f.EventType, f.Since, f.Until, nullUUID(f.Before), nullString(lo), nullString(hi), limit}
+	if f.Status != "" {
+		err := s.db.SelectContext(ctx, &out, `SELECT * FROM (SELECT `+messageColumns+` FROM webhook_messages m
+		WHERE `+where+` ORDER BY m.id DESC) x WHERE x.status = $10 LIMIT $9`, append(args, f.Status)...)
+		return out, err
+	}
+	err := s.db.SelectContext(ctx, &out, `SELECT `+messageBaseColumns+`, '' AS status FROM webhook_messages m
+		WHERE `+where+` ORDER BY m.id DESC LIMIT $9`, args...)
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	return out, s.messageStatuses(ctx, out)
+}
+
+// idTime is the time of a version 7 UUID (its millisecond).
+func idTime(id uuid.UUID) time.Time {
+	var ms [8]byte
+	copy(ms[2:], id[:6])
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(ms[:])))
+}
+
+// messageStatuses sets the statuses of a page of messages (as messageStatusOf derives them),
+// with one lookup of their deliveries whose id range, from the page's oldest message's
+// millisecond to its newest's, prunes webhook_deliveries to the page's partitions.
+func (s *DB) messageStatuses(ctx context.Context, page []Message) error {
+	ids := make([]string, len(page))
+	oldest, newest := page[0].ID, page[0].ID
+	for i, m := range page {
+		ids[i] = m.ID.String()
+		if m.ID.String() < oldest.String() {
+			oldest = m.ID
+		}
+		if m.ID.String() > newest.String() {
+			newest = m.ID
+		}
+	}
+	var rows []struct {
+		ID      uuid.UUID `db:"message_pk"`
+		Pending bool      `db:"pending"`
+		Failed  bool      `db:"failed"`
+	}
+	// webhook_owner_hi of the oldest is every id when it is older than migration 0018.
+	if err := s.db.SelectContext(ctx, &rows, `SELECT d.message_pk, bool_or(d.status IN ('pending', 'held')) AS pending,
+			bool_or(d.status = 'failed') AS failed
+		FROM webhook_deliveries d
+		WHERE d.message_pk = ANY($1::uuid[]) AND d.id >= webhook_owner_lo($2) AND d.id <= greatest(webhook_owner_hi($2), webhook_owner_hi($3))
+		GROUP BY d.message_pk`, pq.StringArray(ids), oldest, newest); err != nil {
+		return err
+	}
+	status := make(map[uuid.UUID]string, len(rows))
+	for _, r := range rows {
+		switch {
+		case r.Pending:
+			status[r.ID] = "pending"
+		case r.Failed:
+			status[r.ID] = "failed"
+		default:
+			status[r.ID] = "delivered"
+		}
+	}
+	for i := range page {
+		if page[i].Status = status[page[i].ID]; page[i].Status == "" {
+			page[i].Status = "no_endpoints"
+		}
+	}
+	return nil
 }
