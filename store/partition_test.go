@@ -2,12 +2,15 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 
 	"github.com/switchboard-dev/switchboard/store"
 	"github.com/switchboard-dev/switchboard/store/storetest"
@@ -243,4 +246,81 @@ func messagePK(t *testing.T, db *store.DB, h *hooks, messageID string) uuid.UUID
 		t.Fatal(err)
 	}
 	return m.ID
+}
+
+// partitionsPlanned counts, per partitioned table, the distinct partitions a query's plan reads
+// (the planner's pruning: what it plans, and what it locks, at every execution).
+func partitionsPlanned(t *testing.T, db *store.DB, query string, args ...any) map[string]int {
+	t.Helper()
+	var doc string
+	if err := db.SQL().Get(&doc, `EXPLAIN (FORMAT JSON) `+query, args...); err != nil {
+		t.Fatalf("explain: %v\n%s", err, query)
+	}
+	seen := map[string]bool{}
+	out := map[string]int{}
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if name, ok := v["Relation Name"].(string); ok && !seen[name] {
+				seen[name] = true
+				for _, table := range timePartitioned {
+					if strings.HasPrefix(name, table+"_") {
+						out[table]++
+					}
+				}
+			}
+			for _, c := range v {
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	var plan any
+	if err := json.Unmarshal([]byte(doc), &plan); err != nil {
+		t.Fatal(err)
+	}
+	walk(plan)
+	return out
+}
+
+// TestHotQueriesPlanOnePartition: with 40 days of partitions, the statements of a delivery
+// (its load, its attempt's record) and of a message's get and its page's statuses are planned
+// on one partition of each table they read, not on every one.
+func TestHotQueriesPlanOnePartition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, _ := oneEndpoint(t, "a")
+	db := h.db
+	if _, err := db.EnsurePartitions(ctx, time.Now().Add(-40*24*time.Hour), 40); err != nil {
+		t.Fatal(err)
+	}
+	m1, m2 := h.send(t, "r1"), h.send(t, "r1")
+	ids := []uuid.UUID{m1.Deliveries[0].ID, m2.Deliveries[0].ID}
+	lo, hi := store.OwnerRange(ids)
+	doc, _ := json.Marshal([]map[string]any{{"delivery_id": ids[0], "id": uuid.Must(uuid.NewV7()), "trigger": "scheduled",
+		"succeeded": true, "duration_ms": 1, "number": 1, "status": "succeeded"}})
+	for name, q := range map[string]struct {
+		query string
+		args  []any
+	}{
+		"load deliveries":  {store.LoadDeliveriesQuery, []any{pq.Array([]string{ids[0].String(), ids[1].String()}), lo, hi}},
+		"record attempts":  {store.RecordAttemptsQuery, []any{string(doc), pq.Array([]string{ids[0].String()})}},
+		"message by pk":    {store.MessageByPKQuery, []any{m1.ID, ""}},
+		"message statuses": {store.MessageStatusesQuery, []any{pq.Array([]string{m1.ID.String(), m2.ID.String()}), m1.ID, m2.ID}},
+	} {
+		planned := partitionsPlanned(t, db, q.query, q.args...)
+		if len(planned) == 0 {
+			t.Errorf("%s: no partition planned", name)
+		}
+		for table, n := range planned {
+			// The attempt goes to a partition chosen as it is inserted: none is planned.
+			if n > 1 {
+				t.Errorf("%s: %d partitions of %s planned, want 1", name, n, table)
+			}
+		}
+	}
 }

@@ -374,10 +374,12 @@ func (s *DB) findDuplicate(ctx context.Context, in MessageSend) (Message, bool, 
 // every table to the message's partition.
 func (s *DB) messageByPK(ctx context.Context, pk uuid.UUID, recipientID string) (Message, error) {
 	var m Message
-	err := s.db.GetContext(ctx, &m, `SELECT `+messageBaseColumns+`, `+messageStatusOf("$1::uuid")+` AS status
-		FROM webhook_messages m WHERE m.id = $1 AND ($2 = '' OR m.recipient_id = $2)`, pk, recipientID)
+	err := s.db.GetContext(ctx, &m, messageByPKQuery, pk, recipientID)
 	return m, err
 }
+
+var messageByPKQuery = `SELECT ` + messageBaseColumns + `, ` + messageStatusOf("$1::uuid") + ` AS status
+		FROM webhook_messages m WHERE m.id = $1 AND ($2 = '' OR m.recipient_id = $2)`
 
 // GetMessage returns a message of a workspace's app with its deliveries; with recipientID
 // given, only when it is that recipient's. ErrNotFound otherwise.
@@ -459,6 +461,15 @@ func (s *DB) listMessages(ctx context.Context, appID uuid.UUID, f MessageFilter,
 	return out, s.messageStatuses(ctx, out)
 }
 
+// messageStatusesQuery reads, for the messages $1, whether they have deliveries pending (or
+// held) and failed, among the deliveries from $2's millisecond to $3's (the page's oldest and
+// newest message).
+const messageStatusesQuery = `SELECT d.message_pk, bool_or(d.status IN ('pending', 'held')) AS pending,
+			bool_or(d.status = 'failed') AS failed
+		FROM webhook_deliveries d
+		WHERE d.message_pk = ANY($1::uuid[]) AND d.id >= webhook_owner_lo($2) AND d.id <= greatest(webhook_owner_hi($2), webhook_owner_hi($3))
+		GROUP BY d.message_pk`
+
 // idTime is the time of a version 7 UUID (its millisecond).
 func idTime(id uuid.UUID) time.Time {
 	var ms [8]byte
@@ -487,11 +498,7 @@ func (s *DB) messageStatuses(ctx context.Context, page []Message) error {
 		Failed  bool      `db:"failed"`
 	}
 	// webhook_owner_hi of the oldest is every id when it is older than migration 0018.
-	if err := s.db.SelectContext(ctx, &rows, `SELECT d.message_pk, bool_or(d.status IN ('pending', 'held')) AS pending,
-			bool_or(d.status = 'failed') AS failed
-		FROM webhook_deliveries d
-		WHERE d.message_pk = ANY($1::uuid[]) AND d.id >= webhook_owner_lo($2) AND d.id <= greatest(webhook_owner_hi($2), webhook_owner_hi($3))
-		GROUP BY d.message_pk`, pq.StringArray(ids), oldest, newest); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, messageStatusesQuery, pq.StringArray(ids), oldest, newest); err != nil {
 		return err
 	}
 	status := make(map[uuid.UUID]string, len(rows))
