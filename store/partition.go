@@ -229,7 +229,7 @@ func dropPartitionTx(ctx context.Context, tx *sqlx.Tx, p partition) (rows Partit
 	var keep string
 	keepArgs := args
 	var steps []rowStep
-	own := new(int64) // rows of the partition itself
+	var own *int64 // counts the rows of the partition itself
 	switch p.table {
 	case "webhook_messages":
 		keep = `SELECT EXISTS (SELECT 1 FROM webhook_deliveries
