@@ -103,6 +103,18 @@ func TestPartitionMigrationKeepsRows(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM webhook_messages_default WHERE id = $1`, m2); n != 1 {
 		t.Error("the 3-day-old message is not in the DEFAULT partition")
 	}
+	// The migration made today's partitions and a week's ahead.
+	for d := range store.PartitionsAhead + 1 {
+		day := now.UTC().Add(time.Duration(d) * 24 * time.Hour)
+		for _, table := range timePartitioned {
+			if n := count(t, db, `SELECT count(*) FROM pg_class WHERE relname = $1`, dayName(table, day)); n != 1 {
+				t.Errorf("no partition %s after the migration", dayName(table, day))
+			}
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM `+dayName("webhook_messages", now)+` WHERE id = $1`, m1); n != 1 {
+		t.Error("today's message is not in today's partition")
+	}
 
 	// Lookups: by message id and idempotency key, with the delivery of a random id and its attempt.
 	m, err := db.GetMessage(ctx, ws, app, "msg-1", "")
