@@ -34,12 +34,20 @@ const issueConflict = `ON CONFLICT (type, coalesce(source_id, destination_id), k
 
 // deliveryIssueSQL counts a failed attempt at destination $1 (delivery $3, failure kind $4) in
 // its delivery issue, opening one with id $5 if there is none.
-const deliveryIssueSQL = `INSERT INTO ingest_issues AS x (id, workspace_id, type, destination_id, kind, ref_event_id, ref_attempt_id,
+var deliveryIssueSQL = `INSERT INTO ingest_issues AS x (id, workspace_id, type, destination_id, kind, ref_event_id, ref_attempt_id,
 			first_seen_at, last_seen_at, opened_at)
 		SELECT $5, t.workspace_id, 'delivery', t.id, $4, d.event_pk,
-			(SELECT a.id FROM webhook_attempts a WHERE a.delivery_id = d.id ORDER BY a.id DESC LIMIT 1), now(), now(), now()
+			(SELECT a.id FROM webhook_attempts a WHERE a.delivery_id = $3 AND a.id >= `+attemptsOfDeliveryFrom+`
+				ORDER BY a.id DESC LIMIT 1), now(), now(), now()
 		FROM ingest_destinations t JOIN webhook_deliveries d ON d.id = $3 WHERE t.id = $1
 		` + issueConflict + reopenSQL + ` RETURNING x.id`
+
+// attemptsOfDeliveryFrom is the least id of delivery $3's attempts: they are made after the
+// delivery, whose version 7 id starts with its event's millisecond (webhook_delivery_id), so
+// the partitions of webhook_attempts before that are left out; a delivery made before
+// migration 0018 has a random (version 4) id, and its attempts may be anywhere.
+const attemptsOfDeliveryFrom = `CASE WHEN substr($3::uuid::text, 15, 1) = '7' THEN switchboard_id_floor(switchboard_id_ms($3::uuid))
+	ELSE '00000000-0000-0000-0000-000000000000'::uuid END`
 
 // resolveDeliveryIssuesSQL resolves destination $1's open and acknowledged delivery issues
 // after a successful attempt (the main statement of a WITH whose CTEs clear its failure record).

@@ -43,6 +43,14 @@
 --
 -- Existing rows move into the new tables with their ids unchanged, in this migration's
 -- transaction.
+--
+-- Writing rows directly (a COPY, a benchmark's loader) must keep what the code relies on: a
+-- message's or an event's id is a version 7 UUID of its created_at / received_at; every
+-- message has its row in webhook_message_keys; a delivery's id is webhook_delivery_id(message
+-- or event id, endpoint or destination id) (store.DeliveryID in Go); an attempt's id is a
+-- version 7 UUID of its created_at, not before its message's; and the days' partitions are
+-- made first (switchboard_ensure_partition, store.EnsurePartitions), or the rows land in the
+-- DEFAULT partitions.
 
 -- The milliseconds of a version 7 UUID, and the least UUID of a millisecond.
 CREATE FUNCTION switchboard_id_ms(id uuid) RETURNS bigint IMMUTABLE PARALLEL SAFE LANGUAGE sql
