@@ -37,7 +37,7 @@ const issueConflict = `ON CONFLICT (type, coalesce(source_id, destination_id), k
 var deliveryIssueSQL = `INSERT INTO ingest_issues AS x (id, workspace_id, type, destination_id, kind, ref_event_id, ref_attempt_id,
 			first_seen_at, last_seen_at, opened_at)
 		SELECT $5, t.workspace_id, 'delivery', t.id, $4, d.event_pk,
-			(SELECT a.id FROM webhook_attempts a WHERE a.delivery_id = $3 AND a.id >= `+attemptsOfDeliveryFrom+`
+			(SELECT a.id FROM webhook_attempts a WHERE a.delivery_id = $3 AND a.id >= ` + attemptsOfDeliveryFrom + `
 				ORDER BY a.id DESC LIMIT 1), now(), now(), now()
 		FROM ingest_destinations t JOIN webhook_deliveries d ON d.id = $3 WHERE t.id = $1
 		` + issueConflict + reopenSQL + ` RETURNING x.id`
