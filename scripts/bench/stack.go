@@ -37,8 +37,9 @@ type stack struct {
 }
 
 // startStack builds the binary, starts PostgreSQL and `switchboard serve` on it, and waits until
-// the server answers /readyz; close stops both and removes their files.
-func startStack(ctx context.Context) (*stack, error) {
+// the server answers /readyz; close stops both and removes their files. settings are extra
+// PostgreSQL settings (name=value).
+func startStack(ctx context.Context, settings ...string) (*stack, error) {
 	s := &stack{quiet: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	var cleanups []func()
 	s.close = func() {
@@ -70,6 +71,7 @@ func startStack(ctx context.Context) (*stack, error) {
 	if os.Getenv("BENCH_STATEMENTS") != "" {
 		opts.Settings = append(opts.Settings, "pg_stat_statements.track_planning=on")
 	}
+	opts.Settings = append(opts.Settings, settings...)
 	if s.cluster, err = pgcluster.Start(ctx, opts); err != nil {
 		return fail(err)
 	}
