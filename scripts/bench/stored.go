@@ -72,6 +72,12 @@ func storedBench(o storedOptions) error {
 	if err := loadAndSettle(ctx, stored.st, stored.fx, o.messages, o); err != nil {
 		return err
 	}
+	// BENCH_STORED_PAUSE (a Go duration) waits that long after the load, to look at both
+	// databases with psql while nothing runs.
+	if d, err := time.ParseDuration(os.Getenv("BENCH_STORED_PAUSE")); err == nil {
+		fmt.Printf("pausing %s: empty database %s, stored database %s\n", d, empty.st.dsn, stored.st.dsn)
+		time.Sleep(d)
+	}
 	fmt.Printf("measuring, empty-stored-stored-empty, each half the time: load average %s\n", loadAvg())
 	abba := [4]*storedSide{empty, stored, stored, empty}
 	letters := "abcdefghijklmnopqrstuvwxyz"
@@ -96,6 +102,9 @@ func storedBench(o storedOptions) error {
 		}
 		reads[i] = k
 	}
+	for _, sd := range sides {
+		_, _ = sd.st.db.SQL().ExecContext(ctx, `SELECT pg_stat_statements_reset()`)
+	}
 	var readLat [2][][]time.Duration
 	readLat[0], readLat[1] = make([][]time.Duration, len(reads[0])), make([][]time.Duration, len(reads[0]))
 	for k := range reads[0] {
@@ -106,6 +115,12 @@ func storedBench(o storedOptions) error {
 			}
 			readLat[sd.index][k] = append(readLat[sd.index][k], lat...)
 		}
+	}
+
+	// Where each side's PostgreSQL spent its time on the reads.
+	for _, sd := range sides {
+		fmt.Printf("  %s: the reads' statements:\n", sd.name)
+		printStatements(sd.st.db)
 	}
 
 	var figs [2][]figure
@@ -437,6 +452,9 @@ func (s *storedSender) send(id, eventType string) (time.Time, bool) {
 	return at, err == nil && status == http.StatusAccepted
 }
 
+// readBound bounds each half of each read measurement in time.
+const readBound = 20 * time.Second
+
 // readKind is one kind of read: its name and the path of its i-th request.
 type readKind struct {
 	name string
@@ -493,11 +511,14 @@ func storedReadKinds(ctx context.Context, sd *storedSide) ([]readKind, error) {
 }
 
 // readRun makes n requests of a kind on a side, one at a time, the j-th of them the
-// (offset*n+j)-th of the kind, and returns their latencies; any answer but 200 is an error.
+// (offset*n+j)-th of the kind, and returns their latencies; any answer but 200 is an error. It
+// stops early after readBound, so a read that has become slow (seconds) keeps the run bounded:
+// fewer requests, each of them counted.
 func readRun(ctx context.Context, sd *storedSide, k readKind, n, offset int) ([]time.Duration, error) {
 	c := &hookClient{base: sd.st.base, key: sd.fx.key, http: &http.Client{}}
 	lat := make([]time.Duration, 0, n)
-	for j := range n {
+	stop := time.Now().Add(readBound)
+	for j := 0; j < n && time.Now().Before(stop); j++ {
 		path := k.path(offset*n + j)
 		t0 := time.Now()
 		resp, err := c.do(ctx, http.MethodGet, path, "")
