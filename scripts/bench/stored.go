@@ -610,5 +610,5 @@ func freeDisk(dir string) uint64 {
 	if err := syscall.Statfs(dir, &fs); err != nil {
 		return 0
 	}
-	return fs.Bavail * uint64(fs.Bsize) //nolint:gosec // block size is positive
+	return fs.Bavail * uint64(fs.Bsize)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,7 @@ import (
 
 // The loader of the stored-messages benchmark (-webhooks-stored): it fills webhook_messages,
 // webhook_deliveries and webhook_attempts with n messages delivered in the past, each with one
-// delivered delivery and its one successful attempt, with COPY (lib/pq's pq.CopyIn) over
+// delivered delivery and its one successful attempt, with COPY (lib/pq's COPY … FROM STDIN) over
 // several connections at once, as a user's database looks after weeks of traffic.
 //
 // What each table gets is in ONE function per table below (messagesTable, deliveriesTable,
@@ -216,21 +217,32 @@ func loadChunk(ctx context.Context, db *sql.DB, tables []loadTable, lo, hi, n in
 		return err
 	}
 	for _, t := range tables {
-		st, err := tx.PrepareContext(ctx, pq.CopyIn(t.name, t.columns...))
-		if err != nil {
+		if err := copyRows(ctx, tx, t, items); err != nil {
 			return fmt.Errorf("COPY %s: %w", t.name, err)
-		}
-		for i := range items {
-			if _, err := st.ExecContext(ctx, t.row(&items[i])...); err != nil {
-				return fmt.Errorf("COPY %s: %w", t.name, err)
-			}
-		}
-		if _, err := st.ExecContext(ctx); err != nil {
-			return fmt.Errorf("COPY %s: %w", t.name, err)
-		}
-		if err := st.Close(); err != nil {
-			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// copyRows copies the items' rows of one table in tx: COPY … FROM STDIN, one Exec per row
+// (lib/pq buffers them), and an empty Exec that ends the COPY.
+func copyRows(ctx context.Context, tx *sql.Tx, t loadTable, items []storedItem) error {
+	cols := make([]string, len(t.columns))
+	for i, c := range t.columns {
+		cols[i] = pq.QuoteIdentifier(c)
+	}
+	st, err := tx.PrepareContext(ctx, "COPY "+pq.QuoteIdentifier(t.name)+" ("+strings.Join(cols, ", ")+") FROM STDIN")
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i := range items {
+		if _, err := st.ExecContext(ctx, t.row(&items[i])...); err != nil {
+			return err
+		}
+	}
+	if _, err := st.ExecContext(ctx); err != nil {
+		return err
+	}
+	return st.Close()
 }
