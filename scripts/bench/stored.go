@@ -55,7 +55,7 @@ func storedBench(o storedOptions) error {
 	defer recv.Close()
 	fmt.Printf("webhooks stored bench: %d stored messages against an empty database; the real `switchboard serve` binary with its default logging, PostgreSQL durable (fsync on, %s), load generator and receiver in their own processes, all on one machine (%d CPUs, load average %s)\n",
 		o.messages, strings.Join(storedSettings, " "), runtimeCPUs(ctx), loadAvg())
-	if need, free := uint64(o.messages)*storedBytesPerMessage, freeDisk(os.TempDir()); need > free*9/10 {
+	if need, free := uint64(o.messages)*storedBytesPerMessage+storedWALBytes, freeDisk(os.TempDir()); need > free*9/10 {
 		return fmt.Errorf("%d stored messages need about %.1f GB in %s, which has %.1f GB free", o.messages, float64(need)/1e9, os.TempDir(), float64(free)/1e9)
 	}
 	var sides [2]*storedSide
