@@ -87,10 +87,12 @@ func storedBench(o storedOptions) error {
 	var fixed, burst [2]sendRun
 	for _, sd := range abba {
 		r := fixedRun(sd, recv, next(), o.rate, o.rateFor/2)
+		fmt.Printf("  %s: %d/s for %s: %d accepted, %d delivered, %d lost; load average %s\n", sd.name, o.rate, o.rateFor/2, r.accepted, r.delivered, r.lost, loadAvg())
 		fixed[sd.index].add(r)
 	}
 	for _, sd := range abba {
 		r := burstRun(sd, recv, next(), o.burstFor/2)
+		fmt.Printf("  %s: 32 senders for %s: %d accepted, %d delivered, %d lost; load average %s\n", sd.name, o.burstFor/2, r.accepted, r.delivered, r.lost, loadAvg())
 		burst[sd.index].add(r)
 	}
 	// 2. Reads, one at a time, kind by kind.
