@@ -374,7 +374,7 @@ func printStatements(db *store.DB) {
 	for _, r := range rows {
 		fmt.Printf("  statement: %7d calls  plan %.3f ms  exec %.3f ms  %5.0f blocks  %6.0f WAL bytes  %s\n", r.Calls, r.Plan, r.Exec, r.Blks, r.WAL, r.Query)
 	}
-	_, _ = db.SQL().Exec(`SELECT pg_stat_statements_reset()`)
+	_, _ = db.SQL().ExecContext(context.Background(), `SELECT pg_stat_statements_reset()`)
 }
 
 // cpuTimes is CPU time (user+system, seconds) used so far by each process of the benchmark:
