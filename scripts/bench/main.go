@@ -9,7 +9,8 @@
 //     as a YOM provider: rate from the due time to the last arrival, and exactly-once.
 //
 // With -webhooks it measures the Webhooks API instead (see webhookBench); with -ingest, the
-// Ingest side (see ingestBench).
+// Ingest side (see ingestBench); with -webhooks-stored N, the Webhooks API on an empty database
+// and on one holding N stored messages, side by side (see storedBench).
 //
 // Run it with `make bench`.
 package main
@@ -52,6 +53,10 @@ func main() {
 	rate2For := flag.Duration("rate2-for", 20*time.Second, "webhooks: duration of the second sustained run")
 	burstFor := flag.Duration("burst-for", 20*time.Second, "webhooks: duration of the 32-sender throughput run")
 	ingest := flag.Bool("ingest", false, "run the Ingest benchmarks instead (a stripe source: sustained rate with -rate and -rate-for, maximum rate with -burst-for)")
+	stored := flag.Int("webhooks-stored", 0, "run the stored-messages benchmark instead: the webhooks send, delivery and read figures on an empty database and on one holding this many stored messages (each with a delivery and an attempt, loaded with COPY), side by side (uses -rate, -rate-for and -burst-for)")
+	storedDays := flag.Int("stored-days", 30, "webhooks-stored: the stored messages are spread over this many past days")
+	loadConns := flag.Int("load-conns", 2, "webhooks-stored: connections loading the stored messages at once")
+	gets := flag.Int("gets", 500, "webhooks-stored: requests of each kind of read")
 	recvMode := flag.Bool("receiver", false, "be the receiver process of a benchmark (started by the benchmark itself)")
 	flag.Parse()
 	if *recvMode {
@@ -77,6 +82,12 @@ func main() {
 	}
 	if *ingest {
 		work = func() error { return ingestBench(*rate, *rateFor, *burstFor) }
+	}
+	if *stored > 0 {
+		work = func() error {
+			return storedBench(storedOptions{messages: *stored, days: *storedDays, loadConns: *loadConns, rate: *rate,
+				rateFor: *rateFor, burstFor: *burstFor, gets: *gets})
+		}
 	}
 	if err := work(); err != nil {
 		pprof.StopCPUProfile()
@@ -363,7 +374,7 @@ func printStatements(db *store.DB) {
 	for _, r := range rows {
 		fmt.Printf("  statement: %7d calls  plan %.3f ms  exec %.3f ms  %5.0f blocks  %6.0f WAL bytes  %s\n", r.Calls, r.Plan, r.Exec, r.Blks, r.WAL, r.Query)
 	}
-	_, _ = db.SQL().Exec(`SELECT pg_stat_statements_reset()`)
+	_, _ = db.SQL().ExecContext(context.Background(), `SELECT pg_stat_statements_reset()`)
 }
 
 // cpuTimes is CPU time (user+system, seconds) used so far by each process of the benchmark:
