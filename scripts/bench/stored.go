@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 )
 
 // storedOptions configure the stored-messages benchmark.
@@ -545,7 +546,7 @@ func uuidMillis(u uuid.UUID) int64 {
 }
 
 // loadAndSettle loads n stored messages over the past o.days days, then VACUUMs and ANALYZEs
-// the three tables (in parallel) and checkpoints, so the run starts from the state a database
+// the tables (in parallel) and checkpoints, so the run starts from the state a database
 // that has carried this traffic for weeks is in: hint bits set, visibility map and statistics
 // current, nothing dirty. It prints each step's time and the database's size.
 func loadAndSettle(ctx context.Context, st *stack, fx storedFixture, n int, o storedOptions) error {
@@ -554,17 +555,25 @@ func loadAndSettle(ctx context.Context, st *stack, fx storedFixture, n int, o st
 	fmt.Printf("  load: %d messages over %d days (%s to %s), each with a delivery and an attempt, to %d endpoints of 3 apps in 2 workspaces, COPY over %d connections\n",
 		n, o.days, from.UTC().Format(time.DateOnly), to.UTC().Format(time.DateOnly), len(fx.targets), o.loadConns)
 	start := time.Now()
+	// The days' partitions first, as the maintenance job makes them ahead of time: rows of a
+	// day without one would land in the DEFAULT partition, which retention never drops whole.
+	made, err := st.db.EnsurePartitions(ctx, from, o.days+1)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  load: %d partitions made for the %d days first\n", len(made), o.days+1)
 	loaded, err := loadStored(ctx, st.dsn, n, o.loadConns, from, to, fx.targets)
 	if err != nil {
 		return err
 	}
 	took := time.Since(start)
-	fmt.Printf("  load: %d messages, %d rows in %s: %.0f messages/s, %.0f rows/s\n", loaded, 3*loaded, took.Round(time.Second),
-		float64(loaded)/took.Seconds(), float64(3*loaded)/took.Seconds())
+	fmt.Printf("  load: %d messages, %d rows in %s: %.0f messages/s, %.0f rows/s\n", loaded, storedRows*loaded, took.Round(time.Second),
+		float64(loaded)/took.Seconds(), float64(storedRows*loaded)/took.Seconds())
 	t0 := time.Now()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	for _, t := range []loadTable{messagesTable(), deliveriesTable(), attemptsTable()} {
+	tables := storedTables()
+	errs := make(chan error, len(tables))
+	for _, t := range tables { // a partitioned table's VACUUM and ANALYZE take every partition
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -583,26 +592,27 @@ func loadAndSettle(ctx context.Context, st *stack, fx storedFixture, n int, o st
 	if _, err := st.db.SQL().ExecContext(ctx, `CHECKPOINT`); err != nil {
 		return err
 	}
-	fmt.Printf("  settle: VACUUM (ANALYZE) of the three tables %s, CHECKPOINT %s; load and settle %s in all\n",
-		vacuumed.Round(time.Second), time.Since(t0).Round(time.Second), time.Since(start).Round(time.Second))
+	fmt.Printf("  settle: VACUUM (ANALYZE) of the %d tables %s, CHECKPOINT %s; load and settle %s in all\n",
+		len(tables), vacuumed.Round(time.Second), time.Since(t0).Round(time.Second), time.Since(start).Round(time.Second))
 	var vacuums struct {
 		Auto    int `db:"auto"`
 		Analyze int `db:"analyze"`
 	}
-	if err := st.db.SQL().GetContext(ctx, &vacuums, `SELECT sum(autovacuum_count) AS auto, sum(autoanalyze_count) AS analyze FROM pg_stat_user_tables
-		WHERE relname IN ('webhook_messages', 'webhook_deliveries', 'webhook_attempts')`); err != nil {
+	if err := st.db.SQL().GetContext(ctx, &vacuums, `SELECT coalesce(sum(autovacuum_count), 0) AS auto, coalesce(sum(autoanalyze_count), 0) AS analyze
+		FROM pg_stat_user_tables WHERE relid IN (SELECT relid FROM unnest($1::regclass[]) AS t, pg_partition_tree(t))`, pq.Array(storedTableNames())); err != nil {
 		return err
 	}
 	// Autovacuum's insert threshold (PostgreSQL 13+) vacuums the tables while they are being
 	// loaded, so the VACUUM after the load has little left to do.
-	fmt.Printf("  settle: autovacuum ran %d times and autoanalyze %d times on the three tables during the load\n", vacuums.Auto, vacuums.Analyze)
+	fmt.Printf("  settle: autovacuum ran %d times and autoanalyze %d times on the tables (their partitions) during the load\n", vacuums.Auto, vacuums.Analyze)
 	var sizes []struct {
 		Name  string `db:"name"`
 		Heap  int64  `db:"heap"`
 		Index int64  `db:"idx"`
 	}
-	if err := st.db.SQL().SelectContext(ctx, &sizes, `SELECT t AS name, pg_table_size(t) AS heap, pg_indexes_size(t) AS idx
-		FROM unnest(ARRAY['webhook_messages', 'webhook_deliveries', 'webhook_attempts']::regclass[]) AS t`); err != nil {
+	// A partitioned table holds nothing itself: its size is its partitions'.
+	if err := st.db.SQL().SelectContext(ctx, &sizes, `SELECT t::text AS name, sum(pg_table_size(p.relid)) AS heap, sum(pg_indexes_size(p.relid)) AS idx
+		FROM unnest($1::regclass[]) WITH ORDINALITY AS u(t, n), pg_partition_tree(t) AS p GROUP BY t, n ORDER BY n`, pq.Array(storedTableNames())); err != nil {
 		return err
 	}
 	for _, s := range sizes {
@@ -615,6 +625,15 @@ func loadAndSettle(ctx context.Context, st *stack, fx storedFixture, n int, o st
 	fmt.Printf("  size: database %.2f GB, %.0f B per stored message; %.1f GB free on disk\n", float64(dbSize)/1e9,
 		float64(dbSize)/float64(n), float64(freeDisk(os.TempDir()))/1e9)
 	return nil
+}
+
+// storedTableNames are the names of the tables the loader fills.
+func storedTableNames() []string {
+	var names []string
+	for _, t := range storedTables() {
+		names = append(names, t.name)
+	}
+	return names
 }
 
 // freeDisk is the space free for an unprivileged user on the file system holding dir.

@@ -14,17 +14,22 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
+
+	"github.com/switchboard-dev/switchboard/store"
 )
 
-// The loader of the stored-messages benchmark (-webhooks-stored): it fills webhook_messages,
-// webhook_deliveries and webhook_attempts with n messages delivered in the past, each with one
-// delivered delivery and its one successful attempt, with COPY (lib/pq's COPY … FROM STDIN) over
+// The loader of the stored-messages benchmark (-webhooks-stored): it fills webhook_messages
+// (and their keys, webhook_message_keys), webhook_deliveries and webhook_attempts with n
+// messages delivered in the past, each with one delivered delivery and its one successful
+// attempt, with COPY (lib/pq's COPY … FROM STDIN) over
 // several connections at once, as a user's database looks after weeks of traffic.
 //
 // What each table gets is in ONE function per table below (messagesTable, deliveriesTable,
 // attemptsTable): its name, its column list and how each row's values, ids included, are made
-// from a storedItem. A schema change (time-partitioned tables, a new column) is a change to
-// those three functions only; the rest of the loader only calls them.
+// from a storedItem. A schema change (a new column) is a change to those functions only; the
+// rest of the loader only calls them. They follow migration 0018's rules for rows written
+// directly: ids as the server makes them, a key row per message, and the days' partitions made
+// before the load (loadAndSettle).
 
 // storedTarget is one endpoint stored messages go to: its app, its recipient and the endpoint.
 type storedTarget struct {
@@ -42,7 +47,7 @@ type storedItem struct {
 	durationMS  int
 	eventType   string
 	messagePK   uuid.UUID // version 7, of createdAt: as store.newID makes message ids
-	deliveryID  uuid.UUID // version 4: the send statement makes delivery ids with gen_random_uuid()
+	deliveryID  uuid.UUID // store.DeliveryID(messagePK, endpoint): in its message's partition
 	attemptID   uuid.UUID // version 7, of deliveredAt: as store.newID makes attempt ids
 	messageID   string    // the API's messageId: "msg_" and the id's hex, as for a send without one
 	orderNo     uint32
@@ -64,16 +69,6 @@ func v7At(t time.Time, r *rand.Rand) uuid.UUID {
 	binary.BigEndian.PutUint16(u[6:], uint16(r.Uint32()))
 	u[6] = u[6]&0x0f | 0x70 // version 7
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	return u
-}
-
-// v4 is a random version 4 UUID from r (repeatable for a seed, unlike uuid.New).
-func v4(r *rand.Rand) uuid.UUID {
-	var u uuid.UUID
-	binary.BigEndian.PutUint64(u[:8], r.Uint64())
-	binary.BigEndian.PutUint64(u[8:], r.Uint64())
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
 	return u
 }
 
@@ -99,9 +94,20 @@ func messagesTable() loadTable {
 		}}
 }
 
+// keysTable: one webhook_message_keys row per stored message, which keeps (app_id, message_id)
+// unique across the partitions and finds the message by its messageId.
+func keysTable() loadTable {
+	return loadTable{name: "webhook_message_keys",
+		columns: []string{"app_id", "message_id", "idempotency_key", "message_pk", "recipient_pk"},
+		row: func(it *storedItem) []any {
+			return []any{it.target.App, it.messageID, nil, it.messagePK, it.target.RecipientPK}
+		}}
+}
+
 // deliveriesTable: one webhook_deliveries row per stored message, to its endpoint, delivered
-// at the first attempt. Its id is random (version 4), as the send statement's gen_random_uuid()
-// makes them; a Dispatch delivery leaves event_pk and destination_id NULL.
+// at the first attempt. Its id is the one the server gives the delivery of that message to that
+// endpoint (store.DeliveryID: the message's millisecond, then a hash of the pair), so it lies
+// in its message's partition; a Dispatch delivery leaves event_pk and destination_id NULL.
 func deliveriesTable() loadTable {
 	return loadTable{name: "webhook_deliveries",
 		columns: []string{"id", "message_pk", "endpoint_id", "status", "attempts", "last_status_code", "last_error", "next_attempt_at", "delivered_at", "updated_at"},
@@ -133,7 +139,7 @@ func storedItemAt(i, n int, from, to time.Time, targets []storedTarget, r *rand.
 	it.deliveredAt = it.createdAt.Add(time.Duration(it.durationMS+r.IntN(200)) * time.Millisecond)
 	it.eventType = storedEventTypes[i%len(storedEventTypes)]
 	it.messagePK = v7At(it.createdAt, r)
-	it.deliveryID = v4(r)
+	it.deliveryID = store.DeliveryID(it.messagePK, it.target.Endpoint)
 	it.attemptID = v7At(it.deliveredAt, r)
 	var hexID [32]byte
 	hex.Encode(hexID[:], it.messagePK[:])
@@ -141,14 +147,22 @@ func storedItemAt(i, n int, from, to time.Time, targets []storedTarget, r *rand.
 	it.orderNo = uint32(i)
 }
 
+// storedRows is the rows a stored message is: the message, its key, its delivery, its attempt.
+const storedRows = 4
+
+// storedTables are the tables loadStored fills, in the order it fills them.
+func storedTables() []loadTable {
+	return []loadTable{messagesTable(), keysTable(), deliveriesTable(), attemptsTable()}
+}
+
 // loadStored loads n stored messages, their deliveries and attempts (the three tables above),
 // accepted between from and to, over conns connections each loading its own slice of the time
 // range, in transactions of chunk messages. The rows are made consistent with each other, so
 // the load runs with session_replication_role = replica: the foreign-key checks, one lookup
 // per row, are skipped, as pg_restore does. It prints its progress every 10 s and returns the
-// messages loaded (each is three rows).
+// messages loaded (each is storedRows rows).
 func loadStored(ctx context.Context, dsn string, n, conns int, from, to time.Time, targets []storedTarget) (int64, error) {
-	tables := []loadTable{messagesTable(), deliveriesTable(), attemptsTable()}
+	tables := storedTables()
 	const chunk = 20000
 	var done atomic.Int64
 	start := time.Now()
@@ -163,7 +177,7 @@ func loadStored(ctx context.Context, dsn string, n, conns int, from, to time.Tim
 			case <-t.C:
 				d := done.Load()
 				fmt.Printf("  load: %d of %d messages (%.0f%%) in %s, %.0f rows/s, load average %s\n", d, n, 100*float64(d)/float64(n),
-					time.Since(start).Round(time.Second), float64(3*d)/time.Since(start).Seconds(), loadAvg())
+					time.Since(start).Round(time.Second), float64(storedRows*d)/time.Since(start).Seconds(), loadAvg())
 			}
 		}
 	}()
