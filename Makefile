@@ -42,8 +42,8 @@ spec-check: ## Lint the specs (Redocly, Spectral), generate Go code from each wi
 test: deps check-generated fmt-check vet lint test-go spec-check ## Everything CI runs
 
 # The last bench line: 10 million stored messages (with their deliveries and attempts, loaded
-# with COPY) against an empty database, side by side. 13 GB of disk for the loaded database plus
-# up to 8 GB of WAL, and about 17 minutes on the 2-core machine (8.5 of them the load);
+# with COPY) against an empty database, side by side. 13.5 GB of disk for the loaded database plus
+# up to 8 GB of WAL, and about 7 minutes on the 2-core machine (4.5 of them the load);
 # -webhooks-stored 100000 is a three-minute check.
 bench: deps ## Benchmarks of the real serve binary, bounded in time: in-process Go benchmarks, the pgbench-relative load and dispatch run, then webhooks, then ingest, then webhooks on an empty database against 10 million stored messages
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./server/...
