@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5" //nolint:gosec // G501: not a security use; the same hash as webhook_delivery_id in SQL, to spread ids
 	"errors"
@@ -79,6 +80,32 @@ func (s *DB) EnsurePartitions(ctx context.Context, from time.Time, days int) ([]
 		}
 	}
 	return created, tx.Commit()
+}
+
+// recentSplit is where a newest-first list splits its two steps (ListMessages,
+// ListEndpointAttempts): the least id of the day before the cursor before, or before now when
+// there is none. The first step reads the ids from it on, which the planner prunes to that
+// day's partitions; only a page it leaves short reads the older ones.
+func (s *DB) recentSplit(before uuid.UUID) string {
+	top := s.now()
+	if before != uuid.Nil {
+		top = idTime(before)
+	}
+	return idAt(top.Add(-PartitionWidth))
+}
+
+// idSpan returns the least and the greatest of ids (not empty).
+func idSpan(ids []uuid.UUID) (lo, hi uuid.UUID) {
+	lo, hi = ids[0], ids[0]
+	for _, id := range ids[1:] {
+		if bytes.Compare(id[:], lo[:]) < 0 {
+			lo = id
+		}
+		if bytes.Compare(id[:], hi[:]) > 0 {
+			hi = id
+		}
+	}
+	return lo, hi
 }
 
 func partitionName(table string, day time.Time) string { return table + "_p" + day.Format("20060102") }
@@ -210,10 +237,12 @@ func isLockTimeout(err error) bool {
 	return errors.As(err, &pqErr) && pqErr.Code == "55P03"
 }
 
-// rowStep is a statement of a partition's drop, whose deleted rows count as n.
+// rowStep is a statement of a partition's drop, whose deleted rows count as n. ranged: it
+// takes the partition's range of ids as $1 and $2.
 type rowStep struct {
-	query string
-	n     *int64
+	query  string
+	ranged bool
+	n      *int64
 }
 
 // dropPartitionTx is dropPartition in tx: it locks p, checks that nothing in it is needed,
@@ -239,10 +268,10 @@ func dropPartitionTx(ctx context.Context, tx *sqlx.Tx, p partition) (rows Partit
 		// Its messages' attempts of later days, and their deliveries in other partitions (made
 		// before migration 0018, or aged by a test), go with them; so do their keys.
 		steps = []rowStep{
-			{`DELETE FROM webhook_attempts WHERE message_pk >= $1 AND message_pk < $2 AND id >= $2`, &rows.Attempts},
-			{`DELETE FROM webhook_deliveries WHERE message_pk >= $1 AND message_pk < $2 AND (id < $1 OR id >= $2)`, &rows.Deliveries},
+			{`DELETE FROM webhook_attempts WHERE message_pk >= $1 AND message_pk < $2 AND id >= $2`, true, &rows.Attempts},
+			{`DELETE FROM webhook_deliveries WHERE message_pk >= $1 AND message_pk < $2 AND (id < $1 OR id >= $2)`, true, &rows.Deliveries},
 			{`DELETE FROM webhook_message_keys k USING ` + name + ` m
-				WHERE k.app_id = m.app_id AND k.message_id = m.message_id AND k.message_pk = m.id`, new(int64)},
+				WHERE k.app_id = m.app_id AND k.message_id = m.message_id AND k.message_pk = m.id`, false, new(int64)},
 		}
 		own = &rows.Messages
 	case "ingest_events":
@@ -252,8 +281,8 @@ func dropPartitionTx(ctx context.Context, tx *sqlx.Tx, p partition) (rows Partit
 				AND (r.filter->>'since' IS NULL OR (r.filter->>'since')::timestamptz < $4)
 				AND (r.filter->>'until' IS NULL OR (r.filter->>'until')::timestamptz > $3))`
 		steps = []rowStep{
-			{`DELETE FROM webhook_attempts WHERE event_pk >= $1 AND event_pk < $2 AND id >= $2`, &rows.Attempts},
-			{`DELETE FROM webhook_deliveries WHERE event_pk >= $1 AND event_pk < $2 AND (id < $1 OR id >= $2)`, &rows.Deliveries},
+			{`DELETE FROM webhook_attempts WHERE event_pk >= $1 AND event_pk < $2 AND id >= $2`, true, &rows.Attempts},
+			{`DELETE FROM webhook_deliveries WHERE event_pk >= $1 AND event_pk < $2 AND (id < $1 OR id >= $2)`, true, &rows.Deliveries},
 		}
 		own = &rows.Events
 	case "webhook_deliveries":
@@ -275,7 +304,7 @@ func dropPartitionTx(ctx context.Context, tx *sqlx.Tx, p partition) (rows Partit
 	}
 	for _, st := range steps {
 		var argsUsed []any
-		if strings.Contains(st.query, "$1") {
+		if st.ranged {
 			argsUsed = args[:2]
 		}
 		r, err := tx.ExecContext(ctx, st.query, argsUsed...)

@@ -169,24 +169,18 @@ func (s *DB) ListEndpointAttempts(ctx context.Context, workspaceID, appID uuid.U
 		return nil, err
 	}
 	out := []Attempt{}
-	var rows []struct {
+	type attemptRow struct {
 		Attempt
 		MessagePK uuid.UUID `db:"message_pk"`
 	}
+	var rows []attemptRow
 	// The attempts first, and then their messages' ids, by primary key within the page's
 	// range of messages: joined in one statement, every partition of webhook_messages would be
-	// planned for each page. The attempts newest first in two steps, as ListMessages: the day
-	// before the cursor (or now), then, if the page is not full, the rest.
-	top := s.now()
-	if before != uuid.Nil {
-		top = idTime(before)
-	}
-	split := idAt(top.Add(-PartitionWidth))
+	// planned for each page. The attempts newest first in two steps, as ListMessages
+	// (recentSplit).
+	split := s.recentSplit(before)
 	for _, bound := range [][2]*string{{&split, nil}, {nil, &split}} {
-		var page []struct {
-			Attempt
-			MessagePK uuid.UUID `db:"message_pk"`
-		}
+		var page []attemptRow
 		err := s.db.SelectContext(ctx, &page, `SELECT `+attemptColumns+`, t.message_pk FROM webhook_attempts t CROSS JOIN (SELECT ''::text AS message_id) m
 		WHERE t.endpoint_id = $1 AND ($2 = '' OR t.status = $2) AND ($3::uuid IS NULL OR t.id < $3)
 			AND ($5::uuid IS NULL OR t.id >= $5) AND ($6::uuid IS NULL OR t.id < $6)
@@ -202,11 +196,11 @@ func (s *DB) ListEndpointAttempts(ctx context.Context, workspaceID, appID uuid.U
 		return out, nil
 	}
 	pks := make([]string, len(rows))
-	lo, hi := rows[0].MessagePK.String(), rows[0].MessagePK.String()
+	owners := make([]uuid.UUID, len(rows))
 	for i, r := range rows {
-		pks[i] = r.MessagePK.String()
-		lo, hi = min(lo, pks[i]), max(hi, pks[i])
+		pks[i], owners[i] = r.MessagePK.String(), r.MessagePK
 	}
+	lo, hi := idSpan(owners)
 	var ids []struct {
 		PK        uuid.UUID `db:"id"`
 		MessageID string    `db:"message_id"`

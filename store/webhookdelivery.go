@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -231,18 +230,12 @@ const loadDeliveriesQuery = `SELECT d.id AS delivery_id, d.status, d.attempts, d
 // 0018), so the planner prunes the owners' tables to their partitions. A delivery made before
 // that migration has a random (version 4) id: then the range is every id.
 func ownerRange(ids []uuid.UUID) (lo, hi string) {
-	var first, last uuid.UUID
-	for i, id := range ids {
+	for _, id := range ids {
 		if id.Version() != 7 {
 			return uuid.Nil.String(), "ffffffff-ffff-ffff-ffff-ffffffffffff"
 		}
-		if i == 0 || bytes.Compare(id[:], first[:]) < 0 {
-			first = id
-		}
-		if i == 0 || bytes.Compare(id[:], last[:]) > 0 {
-			last = id
-		}
 	}
+	first, last := idSpan(ids)
 	for i := 6; i < 16; i++ {
 		first[i], last[i] = 0, 0xff
 	}

@@ -424,14 +424,9 @@ func (s *DB) ListMessages(ctx context.Context, workspaceID, appID uuid.UUID, f M
 	if _, err := s.GetWebhookApp(ctx, workspaceID, appID); err != nil {
 		return nil, err
 	}
-	// Newest first, in two steps: the day before the cursor (or now) first, which the planner
-	// prunes to the partitions of that day, and only when that does not fill the page, the
-	// rest. A busy app's page so costs the same however many partitions are kept.
-	top := s.now()
-	if f.Before != uuid.Nil {
-		top = idTime(f.Before)
-	}
-	split := idAt(top.Add(-PartitionWidth))
+	// Newest first, in two steps (recentSplit): a busy app's page so costs the same however
+	// many partitions are kept.
+	split := s.recentSplit(f.Before)
 	out, err := s.listMessages(ctx, appID, f, split, "", limit)
 	if err != nil || len(out) == limit {
 		return out, err
@@ -482,16 +477,11 @@ func idTime(id uuid.UUID) time.Time {
 // millisecond to its newest's, prunes webhook_deliveries to the page's partitions.
 func (s *DB) messageStatuses(ctx context.Context, page []Message) error {
 	ids := make([]string, len(page))
-	oldest, newest := page[0].ID, page[0].ID
+	pks := make([]uuid.UUID, len(page))
 	for i, m := range page {
-		ids[i] = m.ID.String()
-		if m.ID.String() < oldest.String() {
-			oldest = m.ID
-		}
-		if m.ID.String() > newest.String() {
-			newest = m.ID
-		}
+		ids[i], pks[i] = m.ID.String(), m.ID
 	}
+	oldest, newest := idSpan(pks)
 	var rows []struct {
 		ID      uuid.UUID `db:"message_pk"`
 		Pending bool      `db:"pending"`
